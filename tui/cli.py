@@ -1,0 +1,240 @@
+"""The `torchtui` command. Thin: parse flags into a spec, call tui.core, print what it reports.
+
+Torch, pandas and the core modules are imported inside the commands, so `torchtui --help`
+answers at once. A user's mistake ends as one line on stderr and exit code 2; a training
+that fails (diverged, out of memory) exits 1; Ctrl+C exits 130.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from tui.core.errors import TrainingFailed, UserError
+
+app = typer.Typer(
+    help="Train PyTorch models from the terminal. `torchtui run --dataset iris` trains headless.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Print or write the full default spec as TOML.", add_completion=False,
+                         rich_markup_mode=None)
+app.add_typer(config_app, name="config")
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable) -> Callable:
+    """Map the errors users can cause to one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            _fail(str(e), 2)
+        except TrainingFailed as e:
+            _fail(str(e), 1)
+        except KeyboardInterrupt:
+            typer.echo("\ninterrupted", err=True)
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@app.command()
+@guarded
+def run(
+    config: Optional[Path] = typer.Argument(None, help="TOML spec (see `torchtui config show`); flags override it."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`) or CSV path."),
+    target: Optional[str] = typer.Option(None, help="Target column (default: the last column)."),
+    features: Optional[str] = typer.Option(None, help="Comma-separated feature columns (default: all others)."),
+    task: Optional[str] = typer.Option(None, help="auto, classification or regression."),
+    layers: Optional[str] = typer.Option(None, "--layers", "-l", help='Layer stack, e.g. "Linear(64), ReLU(), Dropout(0.1)".'),
+    loss: Optional[str] = typer.Option(None, help="auto, MSE, L1, Huber, CrossEntropy or BCEWithLogits."),
+    optimizer: Optional[str] = typer.Option(None, help="SGD, Adam, AdamW or RMSprop."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate."),
+    momentum: Optional[float] = typer.Option(None, help="Momentum (SGD, RMSprop)."),
+    nesterov: Optional[bool] = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum (SGD)."),
+    weight_decay: Optional[float] = typer.Option(None, help="Weight decay."),
+    batch_size: Optional[int] = typer.Option(None, help="Samples per step."),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the training split."),
+    val_split: Optional[float] = typer.Option(None, help="Fraction of rows held out for validation."),
+    patience: Optional[int] = typer.Option(None, help="Early stopping after this many epochs without a better validation loss (0: off)."),
+    scheduler: Optional[str] = typer.Option(None, help="none, step, cosine, onecycle or plateau."),
+    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value (0: off)."),
+    seed: Optional[int] = typer.Option(None, help="Seed for the split, the weights and the batch order."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
+    name: Optional[str] = typer.Option(None, help="Run folder name (default: <dataset>-<date>-<time>)."),
+    runs_dir: Optional[str] = typer.Option(None, help="Where run folders go (default: ./checkpoints)."),
+    test: Optional[str] = typer.Option(None, help="CSV without targets: predictions of the best model go to the run folder."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
+) -> None:
+    """Train headless and write a run folder: spec.toml, events.jsonl, last.pt, best.pt."""
+    from tui.core.spec import Spec
+
+    spec = Spec.from_file(config) if config is not None else Spec()
+    spec = spec.with_overrides({
+        "data.dataset": dataset, "data.target": target, "data.features": features, "data.task": task,
+        "data.val_split": val_split, "data.test": test, "model.layers": layers,
+        "train.loss": loss, "train.optimizer": optimizer, "train.lr": lr, "train.momentum": momentum,
+        "train.nesterov": nesterov, "train.weight_decay": weight_decay, "train.batch_size": batch_size,
+        "train.epochs": epochs, "train.patience": patience, "train.scheduler": scheduler,
+        "train.grad_clip": grad_clip, "train.seed": seed, "train.device": device,
+        "run.name": name, "run.runs_dir": runs_dir,
+    })
+    from tui.console import ConsoleReporter
+    from tui.core import job
+
+    job.run(spec, ConsoleReporter(as_json))
+
+
+@app.command()
+@guarded
+def resume(
+    run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20261127-101500."),
+    epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
+) -> None:
+    """Continue a run from its last.pt, exactly where it stopped."""
+    from tui.console import ConsoleReporter
+    from tui.core import job
+
+    if epochs is not None and epochs < 1:
+        raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
+    job.resume(run_dir, ConsoleReporter(as_json), epochs)
+
+
+@app.command()
+@guarded
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
+    data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
+) -> None:
+    """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row."""
+    from tui.core.data import read_csv
+    from tui.core.predict import Predictor, write_csv
+
+    predictor = Predictor.load(checkpoint)
+    if output is None:
+        predictor.predict_frame(read_csv(data), str(data)).to_csv(sys.stdout, index=False)
+        return
+    rows = predictor.predict_file(data, output)
+    typer.echo(f"wrote {rows} predictions to {output}")
+
+
+@app.command("eval")
+@guarded
+def eval_(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
+    data: Path = typer.Argument(..., help="Labelled CSV: the feature columns and the target column."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Loss and metrics of a checkpoint on labelled data."""
+    from tui.core.data import read_csv
+    from tui.core.predict import Predictor
+
+    result = Predictor.load(checkpoint).evaluate_frame(read_csv(data), str(data))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{data}: {result['rows']} rows  loss ({result['loss_name']}) {result['loss']:.4f}")
+    if "accuracy" in result:
+        classes = result["classes"]
+        typer.echo(f"accuracy {result['accuracy']:.4f}")
+        w = max(len(c) for c in classes + ["class"])
+        typer.echo(f"{'class':<{w}}  precision  recall")
+        for c, p, r in zip(classes, result["precision"], result["recall"]):
+            typer.echo(f"{c:<{w}}  {p:>9.4f}  {r:>6.4f}")
+        typer.echo("confusion matrix (rows: true, columns: predicted)")
+        typer.echo(" " * (w + 2) + " ".join(f"{c[:6]:>6}" for c in classes))
+        for c, row in zip(classes, result["confusion"]):
+            typer.echo(f"{c:<{w}}  " + " ".join(f"{v:>6}" for v in row))
+    else:
+        typer.echo(f"rmse {result['rmse']:.4f}  mae {result['mae']:.4f}  r2 {result['r2']:.4f}")
+
+
+@app.command()
+@guarded
+def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders.")) -> None:
+    """Run folders, newest first: status, epochs, best validation loss."""
+    from tui.core.runs import list_runs
+
+    found = list_runs(runs_dir)
+    if not found:
+        typer.echo(f"no runs in {runs_dir}; start one with `torchtui run --dataset iris`")
+        return
+    rows = [("run", "status", "dataset", "epochs", "best loss")]
+    for r in found:
+        best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
+        rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+
+
+@app.command()
+@guarded
+def datasets() -> None:
+    """Built-in datasets, usable by name with --dataset."""
+    from tui.core.datasets import BUILTINS
+
+    rows = [("name", "rows", "features", "task", "about")]
+    for b in BUILTINS.values():
+        frame = b.frame(0)
+        rows.append((b.name, str(len(frame)), str(frame.shape[1] - 1), b.task, b.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row[:4], widths)) + "  " + row[4])
+
+
+@config_app.command("show")
+@guarded
+def config_show() -> None:
+    """Print the full default spec as commented TOML."""
+    from tui.core.spec import Spec
+
+    typer.echo(Spec().to_toml(comments=True), nl=False)
+
+
+@config_app.command("write")
+@guarded
+def config_write(
+    path: Path = typer.Argument(..., help="File to write, e.g. exp.toml."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write the full default spec to a TOML file that `torchtui run FILE` accepts."""
+    from tui.core.files import atomic_write
+    from tui.core.spec import Spec
+
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
+    text = Spec().to_toml(comments=True)
+    try:
+        atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    typer.echo(f"wrote {path}; train with `torchtui run {path}`")
+
+
+def main() -> None:
+    app()

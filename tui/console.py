@@ -1,0 +1,129 @@
+"""The console reader of a run's events: a progress line, one line per epoch, or JSON lines.
+
+Epoch lines and summaries go to stdout, so they can be piped or logged; the progress bar is
+redrawn in place on stderr, and only when stderr is a terminal (a log file gets no `\\r`
+noise). With `--json`, stdout carries exactly one JSON object per event and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+METRIC_LABELS = (("accuracy", "acc"), ("rmse", "rmse"), ("mae", "mae"), ("r2", "r2"))
+
+
+class ConsoleReporter:
+    def __init__(self, as_json: bool = False, out: TextIO | None = None, err: TextIO | None = None):
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.bar = (not as_json) and self.err.isatty()
+        self.start: dict[str, Any] = {}
+        self._bar_shown = False
+        self._epoch_seconds: list[float] = []
+        self.closed = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            if self.as_json:
+                self.out.write(json.dumps(event) + "\n")
+                self.out.flush()
+                return
+            handler = getattr(self, f"_on_{event['event']}", None)
+            if handler is not None:
+                handler(event)
+        except BrokenPipeError:
+            # The reader went away (`| head`, a closed terminal): keep training, the run folder has it all.
+            self.closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for stream in (self.out, self.err):
+                try:
+                    os.dup2(devnull, stream.fileno())
+                except (OSError, ValueError):
+                    pass
+
+    # ---- events --------------------------------------------------------------------------
+    def _on_start(self, e: dict[str, Any]) -> None:
+        self.start = e
+        what = f"{len(e['classes'])} classes" if e["task"] == "classification" else "1 value"
+        verb = f"resuming after epoch {e['resumed_from']}" if e.get("resumed_from") else "run"
+        self._print(f"{verb}: {e['run_dir']}")
+        self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what}); "
+                    f"{e['train_rows']} training / {e['val_rows']} validation rows")
+        for notice in e["notices"][1:]:
+            self._print(f"  note: {notice}")
+        self._print(e["summary"])
+        self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, batch {e['batch_size']}, "
+                    f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "
+                    f"device {e['device']}")
+
+    def _on_step(self, e: dict[str, Any]) -> None:
+        if not self.bar or not self.start:
+            return
+        total = self.start["steps_per_epoch"]
+        done = e["epoch_step"] / total
+        width = 24
+        filled = int(done * width)
+        eta = self._eta(e["epoch"], done)
+        line = (f"epoch {e['epoch']}/{self.start['epochs']} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{e['epoch_step']}/{total}  loss {e['loss']:.4g}  {e['samples_per_s']:,.0f} samples/s  ETA {eta}")
+        self.err.write("\r" + line[:120] + "\x1b[K")
+        self.err.flush()
+        self._bar_shown = True
+
+    def _on_epoch(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        self._epoch_seconds.append(e["seconds"])
+        epochs = self.start.get("epochs", e["epoch"])
+        parts = [f"epoch {e['epoch']:>{len(str(epochs))}}/{epochs}", f"train {e['train_loss']:.4f}"]
+        if "val_loss" in e:
+            parts.append(f"val {e['val_loss']:.4f}")
+        for key, label in METRIC_LABELS:
+            if key in e:
+                parts.append(f"{label} {e[key]:.4f}")
+        parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
+        self._print("  ".join(parts) + ("  * best" if e["best"] else ""))
+
+    def _on_predictions(self, e: dict[str, Any]) -> None:
+        self._print(f"predictions for {e['source']} ({e['rows']} rows): {e['path']}")
+
+    def _on_error(self, e: dict[str, Any]) -> None:
+        self._clear_bar()  # the message itself is printed once, by the command, on stderr
+
+    def _on_end(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        if e["status"] == "interrupted":
+            return
+        how = "stopped early (no better validation loss for the patience)" if e["status"] == "early_stopped" else "done"
+        best = e.get("best_val_loss")
+        metrics = "  ".join(f"{label} {e['best_metrics'][k]:.4f}" for k, label in METRIC_LABELS
+                            if k in e.get("best_metrics", {}))
+        self._print(f"{how}: {e['epochs']} epochs; best loss {best:.4f} at epoch {e['best_epoch']}"
+                    + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
+        run_dir = e.get("run_dir", "")
+        self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
+        self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _eta(self, epoch: int, done_in_epoch: float) -> str:
+        if not self._epoch_seconds:
+            return "-"
+        per_epoch = sum(self._epoch_seconds[-5:]) / len(self._epoch_seconds[-5:])
+        left = (self.start["epochs"] - epoch + 1 - done_in_epoch) * per_epoch
+        return time.strftime("%H:%M:%S", time.gmtime(max(left, 0)))
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self._bar_shown = False
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()

@@ -1,0 +1,46 @@
+"""Atomic checkpoint writes and safe loads.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts: `torch.load`
+with `weights_only=True` reads it without running any code, and refuses a file that would.
+It is written to a temporary file in the same folder, flushed, fsynced and renamed over the
+old one, so a crash leaves either the old checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import UserError
+from .files import atomic_write
+
+FORMAT = 1
+
+
+def save(payload: dict[str, Any], path: str | Path) -> Path:
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint without running code; anything else is refused with the reason."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "best.pt" if (p / "best.pt").exists() else p / "last.pt"
+    if not p.exists():
+        raise UserError(f"checkpoint {p} not found; `torchtui runs` lists the runs and their folders")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"{p} is not a loadable torchtui checkpoint ({reason})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
+        raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
+    if ckpt["format"] > FORMAT:
+        raise UserError(f"{p} has checkpoint format {ckpt['format']}, newer than this torchtui reads ({FORMAT}); upgrade torchtui")
+    return ckpt
+
+
+def all_finite(state_dict: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state_dict.values() if t.is_floating_point())

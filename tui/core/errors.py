@@ -1,0 +1,14 @@
+"""Errors a user can cause, kept apart from bugs.
+
+A `UserError` carries one line that names the problem and the fix. The console prints it
+and exits 2; the screen shows it as a notification. Anything else is a bug and may show a
+traceback.
+"""
+
+
+class UserError(Exception):
+    """Bad input: a file, a column, a layer, a number, a device. The message is for the user."""
+
+
+class TrainingFailed(Exception):
+    """Training started but could not go on (diverged, out of memory). Exit code 1."""

@@ -1,0 +1,302 @@
+"""The layer stack: a registry of layers, parsing, shape inference, and building nn.Sequential.
+
+Users write a stack the way PyTorch reads, `Linear(64), ReLU(), Dropout(0.1)`, leaving out
+what the data decides (input sizes). `resolve` turns that into full PyTorch calls
+(`Linear(4, 64)`), checking every layer against the shape that reaches it, so a stack that
+cannot run is refused before any training, at the layer that breaks it. Shapes and parameter
+counts come from building each layer on the `meta` device: no memory, no random numbers
+drawn (which would shift the seeded weights), and PyTorch's own shape rules.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import UserError
+from .spec import split_top_level
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # "int" | "float" | "bool" | "size" (int or tuple) | "sizes" (tuple) | "str"
+    default: Any = REQUIRED
+    check: str = ""  # "pos" (>= 1), "nonneg" (>= 0), "prob" (0 <= p < 1)
+    positional: bool = False  # torch requires it, though we give it a default
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    name: str
+    args: tuple[Arg, ...] = ()
+    inferred: str = ""  # torch's first positional argument that the input shape decides
+    short: int = 0  # positional arguments in the short form; one more means PyTorch's full form
+    needs_image: bool = False
+    help: str = ""
+
+
+_INT_POS = dict(kind="int", check="pos")
+LAYERS: dict[str, LayerDef] = {
+    d.name: d
+    for d in [
+        LayerDef("Linear", (Arg("out_features", **_INT_POS), Arg("bias", "bool", True)), "in_features", 1,
+                 help="Linear(out) - fully connected; Linear(in, out) also accepted"),
+        LayerDef("ReLU", help="ReLU() - max(0, x)"),
+        LayerDef("Sigmoid", help="Sigmoid() - squashes to (0, 1)"),
+        LayerDef("Tanh", help="Tanh() - squashes to (-1, 1)"),
+        LayerDef("LeakyReLU", (Arg("negative_slope", "float", 0.01, "nonneg"),), short=1,
+                 help="LeakyReLU(0.01) - ReLU with a small slope below 0"),
+        LayerDef("GELU", (Arg("approximate", "str", "none"),), short=1, help="GELU() - smooth ReLU used by transformers"),
+        LayerDef("SiLU", help="SiLU() - x * sigmoid(x)"),
+        LayerDef("Dropout", (Arg("p", "float", 0.5, "prob"),), short=1,
+                 help="Dropout(0.1) - zeroes a fraction of inputs while training"),
+        LayerDef("BatchNorm1d", (Arg("eps", "float", 1e-5, "pos"), Arg("momentum", "float", 0.1, "nonneg")), "num_features",
+                 help="BatchNorm1d() - normalises each feature over the batch"),
+        LayerDef("LayerNorm", (Arg("eps", "float", 1e-5, "pos"),), "normalized_shape",
+                 help="LayerNorm() - normalises the last dimension of each sample"),
+        LayerDef("Flatten", (Arg("start_dim", "int", 1), Arg("end_dim", "int", -1)), short=2,
+                 help="Flatten() - (C, H, W) -> (C*H*W,)"),
+        LayerDef("Unflatten", (Arg("dim", "int"), Arg("unflattened_size", "sizes")), short=2,
+                 help="Unflatten(1, (1, 8, 8)) - (64,) -> (1, 8, 8) image"),
+        LayerDef("Conv2d", (Arg("out_channels", **_INT_POS), Arg("kernel_size", "size", 3, positional=True), Arg("stride", "size", 1),
+                            Arg("padding", "size", 0), Arg("bias", "bool", True)), "in_channels", 2, needs_image=True,
+                 help="Conv2d(out, kernel) - 2-D convolution; Conv2d(in, out, kernel, ...) also accepted"),
+        LayerDef("MaxPool2d", (Arg("kernel_size", "size", 2, positional=True), Arg("stride", "size", None), Arg("padding", "size", 0)),
+                 short=3, needs_image=True, help="MaxPool2d(2) - keeps the largest value of each 2x2 patch"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One resolved layer: a full PyTorch call, with what it does to the shape."""
+
+    name: str
+    args: tuple
+    kwargs: dict
+    out_shape: tuple[int, ...]
+    params: int
+    added: bool = False
+
+    @property
+    def expr(self) -> str:
+        parts = [_literal(a) for a in self.args] + [f"{k}={_literal(v)}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(parts)})"
+
+    def module(self) -> nn.Module:
+        return getattr(nn, self.name)(*self.args, **self.kwargs)
+
+
+@dataclass
+class Stack:
+    input_shape: tuple[int, ...]
+    layers: list[Layer] = field(default_factory=list)
+
+    @property
+    def exprs(self) -> list[str]:
+        return [layer.expr for layer in self.layers]
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    def build(self) -> nn.Sequential:
+        """The real model, initialised from torch's global RNG in layer order, like a hand-written one."""
+        return nn.Sequential(*(layer.module() for layer in self.layers))
+
+    def summary(self) -> str:
+        rows = [("#", "layer", "output", "params")]
+        rows.append(("", "input", _shape(self.input_shape), ""))
+        for i, layer in enumerate(self.layers, 1):
+            mark = "  + output layer, sized from the target" if layer.added else ""
+            rows.append((str(i), layer.expr, _shape(layer.out_shape), f"{layer.params:,}", mark))
+        rows.append(("", "total", "", f"{self.params:,}"))
+        w = [max(len(r[i]) for r in rows) for i in range(4)]
+        out = []
+        for r in rows:
+            line = f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
+            out.append((line + (r[4] if len(r) > 4 else "")).rstrip())
+        return "\n".join(out)
+
+
+def parse(expr: str) -> tuple[str, list[Any], dict[str, Any]]:
+    """'Conv2d(8, kernel_size=3)' -> ('Conv2d', [8], {'kernel_size': 3}); literals only, nothing is evaluated."""
+    text = expr.strip()
+    if text.startswith("nn."):
+        text = text[3:]
+    if text in LAYERS:
+        text += "()"
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        raise UserError(f"cannot read layer {expr!r}; write it like Linear(64) or Dropout(0.1)") from None
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise UserError(f"cannot read layer {expr!r}; write it like Linear(64) or Dropout(0.1)")
+    name = node.func.id
+    if name not in LAYERS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(LAYERS), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}?" if close else f"known layers: {', '.join(LAYERS)}"
+        raise UserError(f"unknown layer {name} in {expr!r}; {hint}")
+    try:
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+    except ValueError:
+        raise UserError(f"layer {expr!r}: arguments must be plain numbers, booleans, strings or tuples") from None
+    return name, args, kwargs
+
+
+def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int) -> Stack:
+    """Check the stack against the data and size its input and output; refuse what cannot run."""
+    if isinstance(exprs, str):
+        exprs = split_top_level(exprs)
+    stack = Stack(tuple(input_shape))
+    shape = tuple(input_shape)
+    for i, expr in enumerate(exprs, 1):
+        name, args, kwargs = parse(expr)
+        layer = _resolve_one(i, expr, LAYERS[name], args, kwargs, shape)
+        stack.layers.append(layer)
+        shape = layer.out_shape
+    last = stack.layers[-1] if stack.layers else None
+    if not (last is not None and last.name == "Linear" and shape == (n_outputs,)):
+        # The stack ends in a hidden layer: add the output layer the target needs, and show it.
+        if len(shape) > 1:
+            stack.layers.append(_resolve_one(len(stack.layers) + 1, "Flatten()", LAYERS["Flatten"], [], {}, shape, added=True))
+            shape = stack.layers[-1].out_shape
+        stack.layers.append(_resolve_one(len(stack.layers) + 1, f"Linear({n_outputs})", LAYERS["Linear"],
+                                         [n_outputs], {}, shape, added=True))
+    return stack
+
+
+def build_sequential(exprs: list[str]) -> nn.Sequential:
+    """A plain nn.Sequential from full PyTorch calls, such as a checkpoint's `layers` entry."""
+    modules = []
+    for expr in exprs:
+        name, args, kwargs = parse(expr)
+        modules.append(getattr(nn, name)(*args, **kwargs))
+    return nn.Sequential(*modules)
+
+
+def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape: tuple[int, ...],
+                 added: bool = False) -> Layer:
+    where = f"layer {i} {expr}"
+    if d.needs_image and len(shape) != 3:
+        fix = "put Unflatten(1, (1, H, W)) before it" if len(shape) == 1 else "reshape to (channels, height, width) first"
+        raise UserError(f"{where}: needs an image input (channels, height, width) but gets {_shape(shape)}; {fix}")
+
+    inferred_value = None
+    if d.inferred:
+        inferred_value = shape[0] if d.inferred in ("in_channels", "num_features") else shape[-1]
+        given = kwargs.pop(d.inferred, None)
+        if given is None and len(args) > d.short:
+            given, args = args[0], args[1:]
+        if given is not None and given != inferred_value:
+            before = "the data gives" if i == 1 else "the layer before gives"
+            raise UserError(f"{where}: {d.inferred} is {given}, but {before} {inferred_value}; "
+                            f"leave it out and it is inferred")
+
+    if len(args) > len(d.args):
+        raise UserError(f"{where}: takes at most {len(d.args)} argument(s) ({', '.join(a.name for a in d.args)})")
+    values: dict[str, Any] = {}
+    for arg, value in zip(d.args, args):
+        values[arg.name] = value
+    for k, v in kwargs.items():
+        if k not in {a.name for a in d.args}:
+            known = ", ".join(a.name for a in d.args) or "none"
+            raise UserError(f"{where}: unknown argument {k} (arguments: {known})")
+        if k in values:
+            raise UserError(f"{where}: {k} given twice")
+        values[k] = v
+    for arg in d.args:
+        if arg.name not in values:
+            if arg.default is REQUIRED:
+                raise UserError(f"{where}: missing {arg.name}; e.g. {d.help.split(' - ')[0]}")
+            values[arg.name] = arg.default
+        else:
+            values[arg.name] = _check_arg(where, arg, values[arg.name])
+
+    # Full PyTorch call: inferred size first, required args positional, other args by keyword when not default.
+    call_args: list[Any] = [inferred_value] if d.inferred else []
+    call_kwargs: dict[str, Any] = {}
+    for arg in d.args:
+        if arg.default is REQUIRED or arg.positional:
+            call_args.append(values[arg.name])
+        elif values[arg.name] != arg.default:
+            call_kwargs[arg.name] = values[arg.name]
+
+    with torch.device("meta"):
+        try:
+            module = getattr(nn, d.name)(*call_args, **call_kwargs)
+            out = module(torch.empty((2, *shape)))
+        except (RuntimeError, ValueError, TypeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None
+    out_shape = tuple(out.shape[1:])
+    if 0 in out_shape:
+        raise UserError(f"{where}: input {_shape(shape)} gives an empty output {_shape(out_shape)}; use a smaller kernel or fewer layers")
+    params = sum(p.numel() for p in module.parameters())
+    return Layer(d.name, tuple(call_args), call_kwargs, out_shape, params, added)
+
+
+def _check_arg(where: str, arg: Arg, v: Any) -> Any:
+    def bad(expected: str) -> UserError:
+        return UserError(f"{where}: {arg.name} must be {expected}, got {v!r}")
+
+    if arg.kind == "bool":
+        if not isinstance(v, bool):
+            raise bad("True or False")
+        return v
+    if arg.kind == "str":
+        if not isinstance(v, str):
+            raise bad("a string")
+        return v
+    if arg.kind == "sizes":
+        if not (isinstance(v, (tuple, list)) and v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+            raise bad("a tuple of sizes >= 1, like (1, 8, 8)")
+        return tuple(v)
+    if arg.kind == "size":
+        if v is None and arg.default is None:
+            return v
+        if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            v = tuple(v)
+            ok = all(x >= (0 if arg.name == "padding" else 1) for x in v)
+        elif isinstance(v, int) and not isinstance(v, bool):
+            ok = v >= (0 if arg.name == "padding" else 1)
+        else:
+            ok = False
+        if not ok:
+            low = 0 if arg.name == "padding" else 1
+            raise bad(f"an integer >= {low} or a pair like (3, 3)")
+        return v
+    number_types = (int,) if arg.kind == "int" else (int, float)
+    if isinstance(v, bool) or not isinstance(v, number_types):
+        raise bad("an integer" if arg.kind == "int" else "a number")
+    if arg.kind == "float":
+        v = float(v)
+    if arg.check == "pos" and not v > 0:
+        raise bad("> 0" if arg.kind == "float" else "an integer >= 1")
+    if arg.check == "nonneg" and v < 0:
+        raise bad(">= 0")
+    if arg.check == "prob" and not 0 <= v < 1:
+        raise bad(">= 0 and < 1")
+    return v
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_literal(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"

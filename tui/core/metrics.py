@@ -1,0 +1,46 @@
+"""Task metrics from model outputs, in the units the user thinks in.
+
+Classification: accuracy, confusion matrix, per-class precision and recall. Regression:
+RMSE, MAE and R² on the original target scale (the model may train on a standardised one).
+Inputs are CPU tensors gathered once per evaluation, so nothing here syncs a device per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def predicted_classes(outputs: torch.Tensor) -> torch.Tensor:
+    """Class indices from logits: one logit means binary (positive when > 0)."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > 0).long()
+    return outputs.argmax(dim=1)
+
+
+def class_probabilities(outputs: torch.Tensor) -> torch.Tensor:
+    if outputs.shape[1] == 1:
+        p = torch.sigmoid(outputs[:, 0])
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(outputs, dim=1)
+
+
+def classification(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, detail: bool = False) -> dict[str, Any]:
+    pred = predicted_classes(outputs)
+    out: dict[str, Any] = {"accuracy": float((pred == labels).float().mean()) if len(labels) else float("nan")}
+    if detail:
+        cm = torch.bincount(labels * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+        tp = cm.diag().double()
+        out["confusion"] = cm.tolist()  # rows: true class, columns: predicted class
+        out["precision"] = (tp / cm.sum(0).clamp(min=1)).tolist()
+        out["recall"] = (tp / cm.sum(1).clamp(min=1)).tolist()
+    return out
+
+
+def regression(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Both in target units. R² = 1 - SS_res / SS_tot (nan when the target is constant)."""
+    err = pred.double() - target.double()
+    ss_tot = ((target.double() - target.double().mean()) ** 2).sum()
+    r2 = 1.0 - float((err**2).sum() / ss_tot) if float(ss_tot) > 0 else float("nan")
+    return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean()), "r2": r2}

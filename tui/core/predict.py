@@ -1,0 +1,86 @@
+"""Use a checkpoint on new data: predict labels or values, or evaluate on labelled rows.
+
+Everything comes from the checkpoint itself - the layer stack, the weights, the
+preprocessing fitted on the training split, the class names - so a `best.pt` copied to
+another machine predicts with nothing else at hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from . import checkpoint
+from .files import atomic_write
+from .data import read_csv
+from .errors import UserError
+from .layers import build_sequential
+from .objective import Objective, evaluate, task_metrics
+from .metrics import class_probabilities, predicted_classes
+from .preprocess import Preprocessor
+
+BATCH = 4096
+
+
+class Predictor:
+    def __init__(self, ckpt: dict[str, Any], source: str = "checkpoint"):
+        self.source = source
+        self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
+        self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes))
+        self.layers = list(ckpt["layers"])
+        self.model = build_sequential(self.layers)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise UserError(f"{source}: weights do not fit its layer stack ({str(e).splitlines()[0]})") from None
+        self.model.eval()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictor":
+        return cls(checkpoint.load(path), str(path))
+
+    def outputs(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
+        x = torch.from_numpy(self.pre.transform_x(frame, source))
+        with torch.no_grad():
+            return torch.cat([self.model(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).float() \
+                if len(x) else torch.zeros((0, self.objective.n_outputs))
+
+    def predict_frame(self, frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+        out = self.outputs(frame, source)
+        target = self.pre.target
+        if self.pre.task == "classification":
+            labels = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
+            result = pd.DataFrame({target: labels})
+            probs = class_probabilities(out).numpy()
+            for j, c in enumerate(self.pre.classes):
+                result[f"p_{c}"] = probs[:, j]
+            return result
+        return pd.DataFrame({target: self.pre.to_target_units(out[:, 0].double().numpy())})
+
+    def predict_file(self, data: str | Path, out: str | Path) -> int:
+        result = self.predict_frame(read_csv(data), str(data))
+        write_csv(result, out)
+        return len(result)
+
+    def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
+        x = torch.from_numpy(self.pre.transform_x(frame, source))
+        y = torch.from_numpy(self.pre.transform_y(frame, source))
+        loss, out = evaluate(self.model, x, y, self.objective, self.objective.criterion(), BATCH)
+        result = {"rows": len(x), "loss": loss, "loss_name": self.objective.loss}
+        result.update(task_metrics(out, y, self.objective, self.pre, detail=True))
+        if self.pre.task == "classification":
+            result["classes"] = [str(c) for c in self.pre.classes]
+        return result
+
+
+def write_csv(frame: pd.DataFrame, out: str | Path) -> Path:
+    out = Path(out)
+    if out.parent and not out.parent.exists():
+        raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
+    try:
+        return atomic_write(out, lambda f: f.write(frame.to_csv(index=False).encode("utf-8")))
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from None

@@ -1,0 +1,177 @@
+"""The run folder: the one place a run's state lives, and the meeting point of its readers.
+
+`checkpoints/<run-name>/` holds `spec.toml`, the append-only `events.jsonl`, `last.pt`,
+`best.pt` and predictions. The trainer writes it; the console, the screen and
+`torchtui runs` only read it, so a run started headless can be watched later, and a run
+outlives whatever started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .files import TMP_PREFIX, atomic_write
+from .errors import UserError
+from .spec import Spec
+
+EVENTS = "events.jsonl"
+SPEC = "spec.toml"
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._log = None
+
+    # ---- creating -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, spec: Spec, dataset_label: str) -> "RunFolder":
+        root = Path(spec.run.runs_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create runs folder {root}: {e.strerror}; choose another with --runs-dir") from None
+        if spec.run.name:
+            path = root / spec.run.name
+            try:
+                path.mkdir()
+            except FileExistsError:
+                raise UserError(f"run folder {path} already exists; choose another --name, "
+                                f"or continue it with `torchtui resume {path}`") from None
+            except OSError as e:
+                raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
+        else:
+            stem = Path(dataset_label).name.split(".")[0] or "run"
+            base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            for n in range(1, 1000):
+                path = root / (base if n == 1 else f"{base}-{n}")
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
+        run = cls(path)
+        run.write_text(SPEC, spec.to_toml())
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunFolder":
+        p = Path(path)
+        if not (p / SPEC).exists():
+            raise UserError(f"{p} is not a run folder (no {SPEC}); `torchtui runs` lists the run folders")
+        run = cls(p)
+        run.clean_temp_files()
+        return run
+
+    # ---- writing ------------------------------------------------------------------------
+    def log(self, event: dict[str, Any], sync: bool = False) -> None:
+        """Append one event as a JSON line; sync=True makes it durable (epochs, ends)."""
+        if self._log is None:
+            self._log = open(self.path / EVENTS, "a", encoding="utf-8")
+        self._log.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._log.flush()
+        if sync:
+            os.fsync(self._log.fileno())
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def write_text(self, name: str, text: str) -> Path:
+        return atomic_write(self.path / name, lambda f: f.write(text.encode("utf-8")))
+
+    def clean_temp_files(self) -> None:
+        """Remove temp files left by a save that died before its rename."""
+        for tmp in self.path.glob(f"{TMP_PREFIX}*"):
+            tmp.unlink(missing_ok=True)
+
+    # ---- reading ------------------------------------------------------------------------
+    def spec(self) -> Spec:
+        return Spec.from_file(self.path / SPEC)
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(read_events(self.path / EVENTS))
+
+    def checkpoint_path(self, which: str = "last") -> Path:
+        return self.path / f"{which}.pt"
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Events in order; a torn last line (a writer killed mid-write) is skipped."""
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    status: str
+    dataset: str
+    epochs_done: int
+    epochs: int
+    best_val_loss: float | None
+    started: float
+
+
+def list_runs(runs_dir: str | Path) -> list[RunInfo]:
+    """Every run folder under `runs_dir`, newest first, with what its event log says."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = []
+    for p in root.iterdir():
+        if p.is_dir() and (p / SPEC).exists():
+            runs.append(summarize(p))
+    return sorted(runs, key=lambda r: r.started, reverse=True)
+
+
+def summarize(path: Path) -> RunInfo:
+    events = list(read_events(path / EVENTS))
+    start = next((e for e in events if e["event"] == "start"), {})
+    epochs = [e for e in events if e["event"] == "epoch"]
+    last = events[-1] if events else {}
+    if last.get("event") == "end":
+        status = last.get("status", "done")
+    elif last.get("event") == "error":
+        status = "failed"
+    elif start and _alive(start.get("pid")):
+        status = "running"
+    else:
+        status = "interrupted" if start else "not started"
+    best = [e["best_val_loss"] for e in epochs if e.get("best_val_loss") is not None]
+    return RunInfo(path=path, status=status, dataset=start.get("dataset", "?"),
+                   epochs_done=epochs[-1]["epoch"] if epochs else 0, epochs=start.get("epochs", 0),
+                   best_val_loss=best[-1] if best else None,
+                   started=start.get("time", path.stat().st_mtime))
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
