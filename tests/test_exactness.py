@@ -5,8 +5,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from tui.core.spec import Spec
 from tui.core import job
+from tui.core.layers import build_sequential
+
+from conftest import make_spec
 
 
 class MyDataset(Dataset):
@@ -22,53 +24,73 @@ class MyDataset(Dataset):
         return len(self.x)
 
 
-def textbook(exprs, data, loss_fn, make_opt, seed, batch_size, epochs):
-    """The pytorch-101 loop, written as a student would, with the same seed conventions."""
-    from tui.core.layers import build_sequential
-
+def textbook(exprs, x, y, criterion, make_optimizer, seed, batch_size, epochs):
+    """The pytorch-101 loop as a student writes it: seed, model, DataLoader with a seeded generator."""
     torch.manual_seed(seed)
     model = build_sequential(exprs)
     g = torch.Generator()
     g.manual_seed(seed)
-    training_set = DataLoader(MyDataset(data.x_train, data.y_train), batch_size, shuffle=True, generator=g)
-    optimizer = make_opt(model.parameters())
+    training_set = DataLoader(MyDataset(x, y), batch_size, shuffle=True, generator=g)
+    optimizer = make_optimizer(model.parameters())
     for _ in range(epochs):
         model.train()
-        for x, y in training_set:
+        for xb, yb in training_set:
             optimizer.zero_grad()
-            pred = model(x)
-            loss = loss_fn(pred, y)
+            pred = model(xb)
+            loss = criterion(pred, yb)
             loss.backward()
             optimizer.step()
     return model
 
 
-@pytest.mark.parametrize("dataset,layers,loss_fn,opt", [
-    ("wine", "Linear(32), ReLU(), Dropout(0.2), Linear(16), Tanh()", nn.CrossEntropyLoss(),
-     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    ("diabetes", "Linear(32), ReLU(), BatchNorm1d(), Linear(16), ReLU()", nn.MSELoss(),
-     lambda p: torch.optim.Adam(p, lr=0.01)),
-])
-def test_weights_bit_identical_to_textbook_loop(tmp_path, dataset, layers, loss_fn, opt):
-    optimizer = "SGD" if "momentum" in opt.__code__.co_names or dataset == "wine" else "Adam"
-    overrides = {"data.dataset": dataset, "model.layers": layers, "train.epochs": 3, "train.batch_size": 16,
-                 "train.seed": 7, "train.device": "cpu", "run.runs_dir": str(tmp_path), "run.name": "x",
-                 "train.optimizer": optimizer, "train.lr": 0.05 if optimizer == "SGD" else 0.01,
-                 "train.momentum": 0.9 if optimizer == "SGD" else 0.0}
-    spec = Spec().with_overrides(overrides)
-    events = []
-    outcome, folder = job.run(spec, events.append)
+CASES = {
+    "classification": dict(
+        spec={"data.dataset": "wine", "model.layers": "Linear(32), ReLU(), Dropout(0.2), Linear(16), Tanh()",
+              "train.optimizer": "SGD", "train.lr": 0.05, "train.momentum": 0.9, "train.batch_size": 16},
+        criterion=nn.CrossEntropyLoss(),
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    "regression": dict(
+        spec={"data.dataset": "diabetes", "model.layers": "Linear(32), ReLU(), BatchNorm1d(), Linear(16), ReLU()",
+              "train.optimizer": "Adam", "train.lr": 0.01, "train.batch_size": 20},
+        criterion=nn.MSELoss(),
+        optimizer=lambda p: torch.optim.Adam(p, lr=0.01)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_weights_bit_identical_to_textbook_loop(tmp_path, case):
+    c = CASES[case]
+    spec = make_spec(tmp_path, **{**c["spec"], "train.epochs": 3, "train.seed": 7})
+    outcome, folder = job.run(spec, lambda e: None)
     assert outcome.progress.epoch == 3
-    engine_state = torch.load(folder.checkpoint_path("last"), weights_only=True)
+    engine = torch.load(folder.checkpoint_path("last"), weights_only=True)
 
     data = job.plan(spec).data
-    model = textbook(engine_state["layers"], data, loss_fn, opt, seed=7, batch_size=16, epochs=3)
-    ref = model.state_dict()
-    assert ref.keys() == engine_state["model"].keys()
-    for k in ref:
-        assert torch.equal(ref[k], engine_state["model"][k]), k
-    # and the run really trained: the weights moved away from their initial values
+    model = textbook(engine["layers"], data.x_train, data.y_train, c["criterion"], c["optimizer"],
+                     seed=7, batch_size=spec.train.batch_size, epochs=3)
+    reference = model.state_dict()
+    assert reference.keys() == engine["model"].keys()
+    for key, value in reference.items():
+        assert torch.equal(value, engine["model"][key]), key
+
     torch.manual_seed(7)
-    from tui.core.layers import build_sequential
-    init = build_sequential(engine_state["layers"]).state_dict()
-    assert not torch.equal(init["0.weight"], ref["0.weight"])
+    initial = build_sequential(engine["layers"]).state_dict()
+    assert not torch.equal(initial["0.weight"], reference["0.weight"]), "the weights never moved"
+
+
+def test_a_different_seed_gives_different_weights(tmp_path):
+    c = CASES["classification"]
+    a = job.run(make_spec(tmp_path / "a", **{**c["spec"], "train.epochs": 1, "train.seed": 1}), lambda e: None)[1]
+    b = job.run(make_spec(tmp_path / "b", **{**c["spec"], "train.epochs": 1, "train.seed": 2}), lambda e: None)[1]
+    wa = torch.load(a.checkpoint_path("last"), weights_only=True)["model"]["0.weight"]
+    wb = torch.load(b.checkpoint_path("last"), weights_only=True)["model"]["0.weight"]
+    assert not torch.equal(wa, wb)
+
+
+def test_fast_batch_order_matches_the_dataloader_over_epochs():
+    from tui.core.train import fast_order, loader_order
+
+    a, b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for n in (5, 64, 1000, 1000, 17):
+        assert torch.equal(loader_order(n, a), fast_order(n, b))
+    assert torch.equal(a.get_state(), b.get_state())

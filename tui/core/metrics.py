@@ -28,7 +28,7 @@ def class_probabilities(outputs: torch.Tensor) -> torch.Tensor:
 
 def classification(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, detail: bool = False) -> dict[str, Any]:
     pred = predicted_classes(outputs)
-    out: dict[str, Any] = {"accuracy": float((pred == labels).float().mean()) if len(labels) else float("nan")}
+    out: dict[str, Any] = {"accuracy": int((pred == labels).sum()) / len(labels) if len(labels) else float("nan")}
     if detail:
         cm = torch.bincount(labels * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
         tp = cm.diag().double()

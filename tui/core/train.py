@@ -165,6 +165,7 @@ class Trainer:
         n, bs, clip = len(x), t.batch_size, t.grad_clip
         has_val = len(self.x_val) > 0
         status = "done"
+        next_log = time.monotonic() + min(t.log_interval, 0.05)  # one early point, then at most one per interval
         for epoch in range(p.epoch + 1, t.epochs + 1):
             epoch_start = time.monotonic()
             model.train()
@@ -173,8 +174,7 @@ class Trainer:
             order = self._order(n, self.generator).to(self.device.torch)
             xs, ys = x.index_select(0, order), y.index_select(0, order)
             loss_sum = torch.zeros((), device=self.device.torch)  # sum of loss * batch size, never synced per step
-            seen, logged_sum, logged_seen = 0, 0.0, 0
-            next_log = last_log = time.monotonic()
+            seen, logged_sum, logged_seen, last_log = 0, 0.0, 0, time.monotonic()
             for i in range(0, n, bs):
                 xb, yb = xs[i:i + bs], ys[i:i + bs]
                 opt.zero_grad()
@@ -198,7 +198,8 @@ class Trainer:
                     p.steps.append([p.step, window])
                     self._emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i // bs + 1,
                                 "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
-                    logged_sum, logged_seen, last_log, next_log = total, seen, now, now + t.log_interval
+                    logged_sum, logged_seen, last_log = total, seen, now
+                    next_log = now + t.log_interval
 
             train_loss = float(loss_sum) / n
             if not math.isfinite(train_loss):
@@ -216,6 +217,7 @@ class Trainer:
                 p.best_loss, p.best_epoch, p.bad_epochs = monitor, epoch, 0
             else:
                 p.bad_epochs += 1
+            lr_used = opt.param_groups[0]["lr"]  # the rate of this epoch's last step, before the epoch's schedule step
             if self.scheduler is not None and not self.per_batch_schedule:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(monitor)
@@ -223,7 +225,7 @@ class Trainer:
                     self.scheduler.step()
             p.epoch = epoch
             elapsed = time.monotonic() - epoch_start
-            row.update({"lr": opt.param_groups[0]["lr"], "best": improved, "best_val_loss": p.best_loss,
+            row.update({"lr": lr_used, "best": improved, "best_val_loss": p.best_loss,
                         "seconds": elapsed, "samples_per_s": n / max(elapsed, 1e-9)})
             p.epochs.append(dict(row))
             self._emit(row, sync=True)

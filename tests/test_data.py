@@ -1,0 +1,130 @@
+"""CSV and built-in data -> tensors: columns, task, encoding, scaling on the training split only."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tui.core.data import prepare, split_indices
+from tui.core.datasets import BUILTINS
+from tui.core.errors import UserError
+from tui.core.spec import DataSpec
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_categorical_features_are_one_hot_and_labels_indexed(tmp_path):
+    rows = ["size,colour,weight,kind"]
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        colour = ["red", "green", "blue"][i % 3]
+        rows.append(f"{rng.normal(10, 2):.3f},{colour},{rng.integers(1, 9)},{'cat' if i % 2 else 'dog'}")
+    path = write(tmp_path, "pets.csv", "\n".join(rows) + "\n")
+    data = prepare(DataSpec(dataset=path, val_split=0.25), seed=1)
+    pre = data.pre
+    assert pre.task == "classification" and pre.classes == ["cat", "dog"] and pre.target == "kind"
+    assert [c.kind for c in pre.columns] == ["numeric", "categorical", "numeric"]
+    assert pre.columns[1].categories == ["blue", "green", "red"]
+    assert data.x_train.shape == (30, 5) and data.x_val.shape == (10, 5)
+    assert data.y_train.dtype == torch.int64 and set(data.y_train.tolist()) <= {0, 1}
+    onehot = data.x_train[:, 1:4]
+    assert torch.equal(onehot.sum(1), torch.ones(30))
+    # labels map back: row order is the file's, train rows sorted
+    train_idx, val_idx = split_indices(40, 0.25, 1)
+    frame = pd.read_csv(path)
+    expected = [pre.classes.index(k) for k in frame["kind"].iloc[train_idx]]
+    assert data.y_train.tolist() == expected
+
+
+def test_standardisation_uses_training_rows_only(tmp_path):
+    values = list(range(100))
+    path = write(tmp_path, "lin.csv", "x,y\n" + "".join(f"{v},{2 * v + 0.5}\n" for v in values))
+    data = prepare(DataSpec(dataset=path, val_split=0.3), seed=3)
+    train_idx, _ = split_indices(100, 0.3, 3)
+    train_x = np.array(values, dtype=np.float64)[train_idx]
+    col = data.pre.columns[0]
+    assert col.mean == pytest.approx(train_x.mean()) and col.std == pytest.approx(train_x.std())
+    assert abs(float(data.x_train.mean())) < 1e-5 and float(data.x_train.std(unbiased=False)) == pytest.approx(1, abs=1e-4)
+    # the regression target is standardised for training, with training statistics
+    assert data.pre.task == "regression"
+    assert data.pre.target_mean == pytest.approx((2 * train_x + 0.5).mean())
+    assert data.y_train.shape == (70, 1) and abs(float(data.y_train.mean())) < 1e-5
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    a_train, a_val = split_indices(150, 0.2, 0)
+    b_train, b_val = split_indices(150, 0.2, 0)
+    c_train, _ = split_indices(150, 0.2, 1)
+    assert np.array_equal(a_train, b_train) and np.array_equal(a_val, b_val)
+    assert not np.array_equal(a_train, c_train)
+    assert len(a_val) == 30 and sorted(np.concatenate([a_train, a_val]).tolist()) == list(range(150))
+    assert len(split_indices(10, 0.0, 0)[1]) == 0
+
+
+@pytest.mark.parametrize("csv,spec,message", [
+    ("a,b\n1,x\n2,y\n", dict(task="regression"), "regression target b in"),
+    ("a,b\n1,x\n2,x\n", {}, "has a single class ('x')"),
+    ("a,b\n1,2\n,3\n", {}, "column a has 1 empty cells (first in data row 2)"),
+    ("a,b\n1,2\n3,4\n", dict(target="c"), "data.target 'c' is not a column of"),
+    ("a,b\n1,2\n3,4\n", dict(features=["z"]), "data.features: 'z' not a column of"),
+    ("a,b\n1,2\n3,4\n", dict(features=["a", "b"], target="b"), "includes the target 'b'"),
+    ("b\n1\n2\n", {}, "has no feature columns besides the target"),
+    ("a,b\n", {}, "has a header but no rows"),
+    ("", {}, "is empty"),
+])
+def test_bad_data_is_refused_with_the_column_and_fix(tmp_path, csv, spec, message):
+    path = write(tmp_path, "d.csv", csv)
+    with pytest.raises(UserError) as e:
+        prepare(DataSpec(dataset=path, **spec), seed=0)
+    assert message in str(e.value)
+
+
+def test_missing_file_names_builtins(tmp_path):
+    with pytest.raises(UserError, match="neither a built-in dataset .*iris.* nor an existing file"):
+        prepare(DataSpec(dataset=str(tmp_path / "nope.csv")), seed=0)
+
+
+def test_task_inference_and_override(tmp_path):
+    ints = write(tmp_path, "ints.csv", "x,y\n" + "".join(f"{i},{i % 4}\n" for i in range(40)))
+    many = write(tmp_path, "many.csv", "x,y\n" + "".join(f"{i},{i * 7}\n" for i in range(40)))
+    assert prepare(DataSpec(dataset=ints), 0).pre.classes == [0, 1, 2, 3]
+    assert prepare(DataSpec(dataset=many), 0).task == "regression"
+    assert prepare(DataSpec(dataset=ints, task="regression"), 0).task == "regression"
+    forced = prepare(DataSpec(dataset=many, task="classification", val_split=0), 0)
+    assert forced.task == "classification" and len(forced.pre.classes) == 40
+
+
+@pytest.mark.parametrize("name", list(BUILTINS))
+def test_every_builtin_loads_with_its_task(name):
+    b = BUILTINS[name]
+    data = prepare(DataSpec(dataset=name), seed=0)
+    assert data.task == b.task
+    n = len(data.x_train) + len(data.x_val)
+    assert n == len(b.frame(0)) and n >= 150
+    assert torch.isfinite(data.x_train).all()
+
+
+def test_builtin_shapes_are_the_real_datasets():
+    assert prepare(DataSpec(dataset="digits"), 0).input_shape == (64,)
+    assert prepare(DataSpec(dataset="iris"), 0).pre.classes == ["setosa", "versicolor", "virginica"]
+    assert prepare(DataSpec(dataset="wine"), 0).input_shape == (13,)
+    assert prepare(DataSpec(dataset="diabetes"), 0).pre.target == "progression"
+    # synthetic sets are generated from the seed
+    assert BUILTINS["moons"].frame(1).equals(BUILTINS["moons"].frame(1))
+    assert not BUILTINS["moons"].frame(1).equals(BUILTINS["moons"].frame(2))
+
+
+def test_builtins_work_from_any_directory(tmp_path):
+    code = "from tui.core.data import prepare; from tui.core.spec import DataSpec; print(len(prepare(DataSpec(dataset='wine'), 0).x_train))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "142"

@@ -1,0 +1,192 @@
+"""The training loop on small real data: every loss, optimizer and schedule learns; early stopping,
+clipping, divergence, throttled events, checkpoints that load with weights_only, exact resume."""
+
+import math
+
+import pytest
+import torch
+
+from tui.core import checkpoint, job
+from tui.core.errors import TrainingFailed, UserError
+from tui.core.layers import build_sequential
+
+from conftest import make_spec, train
+
+
+def epochs_of(events):
+    return [e for e in events if e["event"] == "epoch"]
+
+
+@pytest.mark.parametrize("loss,dataset,layers", [
+    ("CrossEntropy", "iris", "Linear(16), ReLU()"),
+    ("BCEWithLogits", "breast_cancer", "Linear(16), ReLU()"),  # binary: one logit
+    ("BCEWithLogits", "wine", "Linear(16), ReLU()"),  # multi-class: one-hot targets
+    ("MSE", "sine", "Linear(32), Tanh()"),
+    ("L1", "sine", "Linear(32), Tanh()"),
+    ("Huber", "sine", "Linear(32), Tanh()"),
+])
+def test_each_loss_learns(tmp_path, loss, dataset, layers):
+    _, folder, events = train(tmp_path, data__dataset=dataset, train__loss=loss, model__layers=layers,
+                              train__epochs=15, train__lr=0.01)
+    rows = epochs_of(events)
+    assert rows[-1]["val_loss"] < rows[0]["val_loss"]
+    ckpt = torch.load(folder.checkpoint_path("best"), weights_only=True)
+    assert ckpt["loss"] == loss
+    if dataset == "breast_cancer":
+        assert ckpt["layers"][-1] == "Linear(16, 1)"
+    if loss in ("CrossEntropy", "BCEWithLogits"):
+        assert max(r["accuracy"] for r in rows) >= 0.9
+    else:
+        assert max(r["r2"] for r in rows) > 0.8
+
+
+@pytest.mark.parametrize("optimizer,extra", [
+    ("SGD", {"train.momentum": 0.9, "train.nesterov": True, "train.weight_decay": 1e-4}),
+    ("SGD", {}),
+    ("Adam", {"train.weight_decay": 1e-4}),
+    ("AdamW", {"train.weight_decay": 0.01}),
+    ("RMSprop", {"train.momentum": 0.5}),
+])
+def test_each_optimizer_learns(tmp_path, optimizer, extra):
+    lr = 0.1 if optimizer == "SGD" else 0.01
+    _, folder, events = train(tmp_path, data__dataset="wine", train__optimizer=optimizer, train__lr=lr,
+                              train__epochs=6, **{k.replace(".", "__"): v for k, v in extra.items()})
+    rows = epochs_of(events)
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] * 0.5
+    assert rows[-1]["accuracy"] >= 0.85
+    opt_state = torch.load(folder.checkpoint_path("last"), weights_only=True)["optimizer"]
+    assert opt_state["param_groups"][0]["lr"] == lr
+    if "train.weight_decay" in extra:
+        assert opt_state["param_groups"][0]["weight_decay"] == extra["train.weight_decay"]
+
+
+@pytest.mark.parametrize("scheduler,check", [
+    ("none", lambda lrs: all(lr == 0.01 for lr in lrs)),
+    ("step", lambda lrs: lrs[1] == pytest.approx(0.01) and lrs[2] == pytest.approx(0.001) and lrs[4] == pytest.approx(1e-4)),
+    ("cosine", lambda lrs: lrs[0] == 0.01 and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.001),
+    ("onecycle", lambda lrs: max(lrs) > lrs[-1] and lrs[-1] < 1e-4),
+    ("plateau", lambda lrs: lrs[-1] <= 0.01),
+])
+def test_each_schedule_sets_the_learning_rate(tmp_path, scheduler, check):
+    _, folder, events = train(tmp_path, data__dataset="iris", train__scheduler=scheduler, train__lr=0.01,
+                              train__step_size=2, train__gamma=0.1, train__epochs=6, train__plateau_patience=0)
+    lrs = [e["lr"] for e in epochs_of(events)]
+    assert len(lrs) == 6 and check(lrs), lrs
+    # every scheduler's state survives weights_only loading
+    ckpt = checkpoint.load(folder.checkpoint_path("last"))
+    assert (ckpt["scheduler"] is None) == (scheduler == "none")
+
+
+def test_plateau_lowers_the_rate_when_validation_stalls(tmp_path):
+    _, _, events = train(tmp_path, data__dataset="iris", train__scheduler="plateau", train__lr=0.5,
+                         train__optimizer="SGD", train__gamma=0.5, train__plateau_patience=0, train__epochs=12)
+    lrs = [e["lr"] for e in epochs_of(events)]
+    assert min(lrs) < 0.5
+
+
+def test_early_stopping_stops_after_patience(tmp_path):
+    outcome, folder, events = train(tmp_path, data__dataset="iris", train__lr=0.05, train__patience=2,
+                                    train__epochs=200)
+    rows = epochs_of(events)
+    assert outcome.status == "early_stopped"
+    assert len(rows) < 200
+    best = min(range(len(rows)), key=lambda i: rows[i]["val_loss"])
+    assert len(rows) == best + 1 + 2  # stopped exactly `patience` epochs after the best
+    assert outcome.progress.best_epoch == best + 1
+    assert torch.load(folder.checkpoint_path("best"), weights_only=True)["progress"]["epoch"] == best + 1
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "early_stopped"
+
+
+def test_gradient_clipping_bounds_the_update(tmp_path):
+    # SGD without momentum: one step moves the weights by lr * clipped gradient, whose norm is <= clip.
+    _, folder, _ = train(tmp_path, data__dataset="diabetes", train__optimizer="SGD", train__lr=1.0,
+                         train__grad_clip=0.01, train__epochs=1, train__batch_size=1000, train__seed=5)
+    after = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
+    torch.manual_seed(5)
+    before = build_sequential(torch.load(folder.checkpoint_path("last"), weights_only=True)["layers"]).state_dict()
+    moved = math.sqrt(sum(float((after[k] - before[k]).pow(2).sum()) for k in after))
+    assert 0 < moved <= 0.01 + 1e-6
+
+
+def test_divergence_stops_and_keeps_the_good_checkpoint(tmp_path):
+    spec = make_spec(tmp_path, data__dataset="diabetes", train__optimizer="SGD", train__lr=1e-3, train__epochs=1,
+                     run__name="d")
+    events = []
+    job.run(spec, events.append)
+    good = torch.load(tmp_path / "runs" / "d" / "last.pt", weights_only=True)["model"]
+    # continue the same run with an absurd learning rate: it must stop, and last.pt stay the good one
+    from tui.core.runs import RunFolder
+    folder = RunFolder.open(tmp_path / "runs" / "d")
+    ck = checkpoint.load(folder.checkpoint_path("last"))
+    ck["spec"]["train"]["lr"] = 1e12
+    ck["optimizer"]["param_groups"][0]["lr"] = 1e12
+    checkpoint.save(ck, folder.checkpoint_path("last"))
+    with pytest.raises(TrainingFailed, match="training diverged: .*loss became (nan|inf).*lower the learning rate"):
+        job.resume(folder.path, events.append, epochs=5)
+    assert events[-1]["event"] == "error" and events[-1]["kind"] == "diverged"
+    kept = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
+    assert all(torch.equal(good[k], kept[k]) for k in good)
+    assert checkpoint.all_finite(kept)
+
+
+def test_step_events_are_throttled(tmp_path):
+    _, _, events = train(tmp_path, data__dataset="digits", train__batch_size=8, train__epochs=2,
+                         train__log_interval=0.5)
+    steps = [e for e in events if e["event"] == "step"]
+    total_steps = events[-1]["epochs"] * math.ceil(1438 / 8)
+    assert 1 <= len(steps) < total_steps / 10
+    times = [e["time"] for e in steps]
+    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))
+    assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
+
+
+def test_checkpoint_holds_everything_and_loads_safely(tmp_path):
+    _, folder, events = train(tmp_path, data__dataset="wine", train__epochs=3, model__layers="Linear(8), ReLU()")
+    ckpt = checkpoint.load(folder.checkpoint_path("best"))
+    for key in ("format", "spec", "layers", "input_shape", "loss", "preprocessing", "model", "optimizer",
+                "scheduler", "progress", "rng", "torch", "torchtui"):
+        assert key in ckpt
+    assert ckpt["preprocessing"]["classes"] == ["class_0", "class_1", "class_2"]
+    assert len(ckpt["progress"]["history"]["epochs"]) == ckpt["progress"]["epoch"]
+    model = torch.nn.Sequential(torch.nn.Linear(13, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    model.load_state_dict(ckpt["model"])
+    kinds = [(e["event"], e.get("which")) for e in events if e["event"] == "checkpoint"]
+    assert kinds.count(("checkpoint", "last")) == 3
+    assert not list(folder.path.glob(".tmp-*"))
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = train(tmp_path / "a", data__dataset="wine", model__layers="Linear(16), ReLU(), Dropout(0.3)",
+                     train__epochs=5, train__scheduler="step", train__step_size=2, run__name="r")[1]
+    part = train(tmp_path / "b", data__dataset="wine", model__layers="Linear(16), ReLU(), Dropout(0.3)",
+                 train__epochs=2, train__scheduler="step", train__step_size=2, run__name="r")[1]
+    events = []
+    job.resume(part.path, events.append, epochs=5)
+    a = torch.load(straight.checkpoint_path("last"), weights_only=True)
+    b = torch.load(part.checkpoint_path("last"), weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert a["progress"]["history"]["epochs"][-1]["val_loss"] == b["progress"]["history"]["epochs"][-1]["val_loss"]
+    assert events[0]["event"] == "start" and events[0]["resumed_from"] == 2
+    assert [e["epoch"] for e in epochs_of(events)] == [3, 4, 5]
+
+
+def test_onecycle_cannot_be_extended(tmp_path):
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__scheduler="onecycle", train__epochs=2)
+    with pytest.raises(UserError, match="one-cycle schedule is fixed"):
+        job.resume(folder.path, lambda e: None, epochs=4)
+
+
+def test_no_validation_split_monitors_training_loss(tmp_path):
+    outcome, folder, events = train(tmp_path, data__dataset="iris", data__val_split=0.0, train__epochs=3)
+    rows = epochs_of(events)
+    assert all("val_loss" not in r for r in rows)
+    assert outcome.progress.best_loss == min(r["train_loss"] for r in rows)
+    assert folder.checkpoint_path("best").exists()
+
+
+def test_refused_plans_leave_no_run_folder(tmp_path):
+    for bad in (dict(train__loss="MSE"), dict(model__layers="Conv2d(3)"), dict(data__target="nope")):
+        with pytest.raises(UserError):
+            train(tmp_path, data__dataset="iris", **bad)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
