@@ -43,7 +43,8 @@ def resolve(name: str) -> Device:
         index = int(name.split(":")[1]) if ":" in name else 0
         count = torch.cuda.device_count()
         if index >= count:
-            raise UserError(f"device {name} does not exist: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+            have = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise UserError(f"device {name} does not exist: this machine has {count} CUDA GPU(s), {have}")
         return _cuda(index)
     raise UserError(f"train.device must be auto, cpu, cuda, cuda:N or mps, got {name!r}")
 

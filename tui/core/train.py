@@ -257,7 +257,11 @@ class Trainer:
         raise TrainingFailed(msg)
 
     def state(self) -> dict[str, Any]:
-        """The checkpoint: plain data only, so `torch.load(weights_only=True)` reads it."""
+        """The checkpoint: plain data only, so `torch.load(weights_only=True)` reads it.
+
+        Tensors are stored on the CPU, so a checkpoint from a GPU box loads on a laptop
+        without `map_location`; `load_state_dict` moves them back to the model's device.
+        """
         from .. import __version__
 
         return {
@@ -269,9 +273,9 @@ class Trainer:
             "input_shape": list(self.stack.input_shape),
             "loss": self.objective.loss,
             "preprocessing": self.data.pre.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "model": to_cpu(self.model.state_dict()),
+            "optimizer": to_cpu(self.optimizer.state_dict()),
+            "scheduler": to_cpu(self.scheduler.state_dict()) if self.scheduler is not None else None,
             "progress": self.progress.to_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -306,6 +310,19 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         random.setstate(_as_python_state(rng["python"]))
         self.generator.set_state(rng["batch_order"])
+
+
+def to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        out = type(obj)((k, to_cpu(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # state_dict versions, read by load_state_dict
+            out._metadata = obj._metadata
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
 
 
 def _as_python_state(state: Any) -> tuple:
