@@ -8,6 +8,9 @@ old one, so a crash leaves either the old checkpoint or the new one, never half 
 
 from __future__ import annotations
 
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +36,31 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
-        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"{p} is not a loadable torchtui checkpoint ({reason})") from None
+        raise UserError(f"{p} {_why_unloadable(e, p)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
         raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
     if ckpt["format"] > FORMAT:
         raise UserError(f"{p} has checkpoint format {ckpt['format']}, newer than this torchtui reads ({FORMAT}); upgrade torchtui")
     return ckpt
+
+
+def _why_unloadable(e: Exception, path: Path) -> str:
+    """torch's message, minus its advice to retry without weights_only (we never do)."""
+    text = str(e)
+    with open(path, "rb") as f:
+        zip_start = f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+    if zip_start and not zipfile.is_zipfile(path):
+        return "is truncated or corrupted (an incomplete file); use an earlier checkpoint of the run"
+    code = re.search(r"GLOBAL ([\w.]+)", text)
+    if code:
+        return (f"was refused: loading it would run code ({code.group(1)}); torchtui loads checkpoints with "
+                f"weights_only=True and never runs code from them")
+    if "zip archive" in text or "central directory" in text:
+        return "is truncated or corrupted (an incomplete file); use an earlier checkpoint of the run"
+    if isinstance(e, pickle.UnpicklingError) or "load key" in text:
+        return "is not a PyTorch checkpoint"
+    first = text.strip().splitlines()[0][:200] if text.strip() else type(e).__name__
+    return f"cannot be loaded: {first}"
 
 
 def all_finite(state_dict: dict[str, torch.Tensor]) -> bool:

@@ -18,7 +18,7 @@ import torch
 
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import Preprocessor, class_labels, infer_task
+from .preprocess import Preprocessor, class_labels, infer_task, refuse_missing
 from .spec import DataSpec
 
 
@@ -71,12 +71,22 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def csv_columns(path: str | Path) -> list[str]:
+    """The header of a CSV, read without its rows (checks a --test file before training)."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} is not a file; give a CSV with the feature columns")
+    try:
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        raise UserError(f"cannot read the header of {path}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}") from None
+
+
 def prepare(spec: DataSpec, seed: int) -> Prepared:
     frame, name = load_frame(spec.dataset, seed)
     target, features = choose_columns(frame, spec, name)
     notices: list[str] = []
 
-    _refuse_missing(frame, [target, *features], name)
+    refuse_missing(frame, [target, *features], name)
     task, classes = decide_task(frame[target], spec.task, target, name, notices)
 
     train_idx, val_idx = split_indices(len(frame), spec.val_split, seed)
@@ -140,15 +150,6 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.n
         raise UserError(f"data.val_split {val_split} leaves no training rows out of {n}; lower it")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _refuse_missing(frame: pd.DataFrame, columns: list[str], name: str) -> None:
-    for c in columns:
-        empty = frame[c].isna().to_numpy()
-        if empty.any():
-            first = int(np.argmax(empty))
-            raise UserError(f"{name}: column {c} has {int(empty.sum())} empty cells (first in data row {first + 1}); "
-                            f"fill them or drop those rows")
 
 
 def _is_number(v: Any) -> bool:

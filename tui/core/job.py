@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from . import checkpoint, devices, layers
-from .data import Prepared, prepare
+from .data import Prepared, csv_columns, prepare
 from .errors import TrainingFailed, UserError
 from .objective import Objective
 from .predict import Predictor
@@ -39,8 +39,8 @@ def plan(spec: Spec) -> Plan:
     data = prepare(spec.data, spec.train.seed)
     objective = Objective.for_data(spec.train.loss, data.pre)
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
-    if spec.data.test and not Path(spec.data.test).is_file():
-        raise UserError(f"data.test {spec.data.test} is not a file; give a CSV with the feature columns")
+    if spec.data.test:
+        data.pre.check_features(csv_columns(spec.data.test), spec.data.test)
     return Plan(spec, device, data, objective, stack)
 
 

@@ -77,9 +77,8 @@ class Preprocessor:
 
     # ---- applying -----------------------------------------------------------------------
     def transform_x(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
-        missing = [c.name for c in self.columns if c.name not in frame.columns]
-        if missing:
-            raise UserError(f"{source} lacks the feature column(s) {', '.join(missing)} that the model was trained on")
+        self.check_features(frame.columns, source)
+        refuse_missing(frame, self.feature_names, source)
         parts = []
         for c in self.columns:
             col = frame[c.name]
@@ -98,10 +97,16 @@ class Preprocessor:
             return np.zeros((len(frame), 0), dtype=np.float32)
         return np.concatenate(parts, axis=1).astype(np.float32)
 
+    def check_features(self, columns: Any, source: str) -> None:
+        missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]
+        if missing:
+            raise UserError(f"{source} lacks the feature column(s) {', '.join(missing)} that the model was trained on")
+
     def transform_y(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
         """Class indices (int64, shape (n,)) or scaled values (float32, shape (n, 1))."""
         if self.target not in frame.columns:
             raise UserError(f"{source} has no target column {self.target}; it is needed for evaluation")
+        refuse_missing(frame, [self.target], source)
         col = frame[self.target]
         if self.task == "classification":
             index = {_label_key(c): i for i, c in enumerate(self.classes)}
@@ -127,6 +132,16 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessor":
         return cls(**{**d, "columns": [Column(**c) for c in d["columns"]]})
+
+
+def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    """Empty cells are refused by name and row, never turned silently into numbers."""
+    for c in columns:
+        empty = frame[c].isna().to_numpy()
+        if empty.any():
+            first = int(np.argmax(empty))
+            raise UserError(f"{source}: column {c} has {int(empty.sum())} empty cells (first in data row {first + 1}); "
+                            f"fill them or drop those rows")
 
 
 def infer_task(col: pd.Series) -> tuple[str, str]:

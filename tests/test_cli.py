@@ -1,0 +1,579 @@
+"""The `torchtui` command end to end: real subprocesses and real training on the shipped data.
+
+Expensive runs are trained once per module (fixtures below) and shared; commands that need no
+separate interpreter go through typer's CliRunner in this process. Everything writes under
+pytest's temporary folders, never into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core.layers import build_sequential
+from tui.core.spec import Spec
+
+REPO = Path(__file__).resolve().parents[1]
+IRIS = REPO / "datasets" / "iris.csv"
+DIABETES = REPO / "datasets" / "diabetes.csv"
+SPECIES = ("setosa", "versicolor", "virginica")
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+# ---- helpers --------------------------------------------------------------------------------
+def tui(*args, cwd, timeout=180) -> subprocess.CompletedProcess:
+    """`torchtui ARGS` as a real subprocess (`python -m tui`)."""
+    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def invoke(*args):
+    """`torchtui ARGS` in this process; stdout and stderr are kept apart."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def events_of(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def read_rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    assert lines[0].startswith("error: ") and len(lines[0]) > len("error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def iris_table() -> tuple[np.ndarray, list[str]]:
+    rows = read_rows(IRIS.read_text())
+    return np.array([[float(r[c]) for c in IRIS_FEATURES] for r in rows]), [r["species"] for r in rows]
+
+
+def iris_split(n: int = 150, val_split: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The documented split: a seeded permutation, the first round(n * val_split) rows held out."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_split))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+# ---- shared runs ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def iris_run(work):
+    """The issue's acceptance run, as a user types it."""
+    proc = tui("run", "--dataset", "iris", "--layers", "Linear(32), ReLU()", "--epochs", "40",
+               "--runs-dir", "runs", "--name", "iris", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return proc, work / "runs" / "iris"
+
+
+@pytest.fixture(scope="module")
+def diabetes_run(work):
+    """Regression, with --json on stdout and --test predictions in the run folder."""
+    table = read_rows(DIABETES.read_text())
+    test_csv = work / "diabetes_test.csv"
+    features = [c for c in table[0] if c != "progression"]
+    with open(test_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(features)
+        for r in table[::10]:  # 45 rows, without the target
+            w.writerow([r[c] for c in features])
+    proc = tui("run", "--dataset", "diabetes", "--epochs", "15", "--runs-dir", "runs", "--name", "diabetes",
+               "--json", "--test", test_csv, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return proc, work / "runs" / "diabetes", test_csv
+
+
+# ---- 1. the acceptance run ------------------------------------------------------------------
+def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
+    proc, folder = iris_run
+    assert sorted(p.name for p in folder.iterdir()) == ["best.pt", "events.jsonl", "last.pt", "spec.toml"]
+    events = events_of(folder)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert set(kinds) == {"start", "step", "epoch", "checkpoint", "end"}
+    assert kinds.count("start") == 1 and kinds.count("end") == 1
+    times = [e["time"] for e in events]
+    assert all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in times)
+    assert times == sorted(times)
+
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == list(range(1, 41))
+    # each epoch: steps of that epoch before it, its `last` checkpoint after it
+    current = 0
+    for e in events:
+        if e["event"] == "step":
+            assert e["epoch"] == current + 1
+        elif e["event"] == "epoch":
+            current = e["epoch"]
+        elif e["event"] == "checkpoint":
+            assert e["epoch"] == current
+    lasts = [e["epoch"] for e in events if e["event"] == "checkpoint" and e["which"] == "last"]
+    bests = [e["epoch"] for e in events if e["event"] == "checkpoint" and e["which"] == "best"]
+    assert lasts == list(range(1, 41))
+    assert bests == [e["epoch"] for e in epochs if e["best"]]
+    start, end = events[0], events[-1]
+    assert start["train_rows"] == 120 and start["val_rows"] == 30 and start["classes"] == list(SPECIES)
+    assert end["status"] == "done" and end["epochs"] == 40
+
+    final = epochs[-1]["accuracy"]
+    assert final >= 0.9, f"final validation accuracy {final}"
+
+    # the printed epoch lines say what the event log says
+    printed = {int(m.group(1)): m for m in re.finditer(
+        r"^epoch\s+(\d+)/40\s+train (\S+)\s+val (\S+)\s+acc (\S+)", proc.stdout, re.M)}
+    assert sorted(printed) == list(range(1, 41))
+    for e in epochs:
+        m = printed[e["epoch"]]
+        assert (m.group(2), m.group(3), m.group(4)) == (
+            f"{e['train_loss']:.4f}", f"{e['val_loss']:.4f}", f"{e['accuracy']:.4f}")
+    assert f"done: 40 epochs; best loss {end['best_val_loss']:.4f} at epoch {end['best_epoch']}" in proc.stdout
+    assert proc.stderr == ""  # no progress bar noise when stderr is not a terminal
+
+
+def test_accuracy_is_an_exact_fraction_of_rows(iris_run):
+    """27 of 30 right is 0.9, so `accuracy >= 0.9` holds when read back from events.jsonl."""
+    _, folder = iris_run
+    for e in events_of(folder):
+        if e["event"] == "epoch":
+            assert e["accuracy"] == round(e["accuracy"] * 30) / 30, e["accuracy"]
+
+
+def test_best_checkpoint_loads_into_a_hand_written_model_and_matches_its_record(iris_run):
+    _, folder = iris_run
+    ckpt = load(folder / "best.pt")
+    assert ckpt["layers"] == ["Linear(4, 32)", "ReLU()", "Linear(32, 3)"]
+    built = build_sequential(ckpt["layers"])
+    built.load_state_dict(ckpt["model"])
+    plain = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+    plain.load_state_dict(ckpt["model"])
+
+    x, species = iris_table()
+    train_idx, val_idx = iris_split()
+    mean, std = x[train_idx].mean(0), x[train_idx].std(0)  # training rows only
+    stats = ckpt["preprocessing"]["columns"]
+    assert np.allclose([c["mean"] for c in stats], mean) and np.allclose([c["std"] for c in stats], std)
+    xv = torch.tensor((x[val_idx] - mean) / std, dtype=torch.float32)
+    yv = torch.tensor([SPECIES.index(species[i]) for i in val_idx])
+    built.eval(), plain.eval()
+    with torch.no_grad():
+        out = plain(xv)
+        assert torch.equal(out, built(xv))
+    accuracy = (out.argmax(1) == yv).double().mean().item()
+    loss = nn.functional.cross_entropy(out, yv).item()
+
+    progress = ckpt["progress"]
+    best = next(e for e in progress["history"]["epochs"] if e["epoch"] == progress["best_epoch"])
+    assert progress["epoch"] == progress["best_epoch"]  # best.pt is saved at its best epoch
+    assert accuracy == pytest.approx(best["accuracy"], abs=1e-6)
+    assert loss == pytest.approx(best["val_loss"], rel=1e-5)
+    assert best["val_loss"] == min(e["val_loss"] for e in progress["history"]["epochs"])
+    assert accuracy >= 0.85
+
+    last = load(folder / "last.pt")
+    assert last["progress"]["epoch"] == 40 and len(last["progress"]["history"]["epochs"]) == 40
+
+
+def test_spec_toml_is_the_spec_the_run_used(iris_run):
+    _, folder = iris_run
+    ckpt = load(folder / "best.pt")
+    spec = Spec.from_file(folder / "spec.toml")
+    assert spec == Spec.from_dict(ckpt["spec"])
+    assert spec.data.dataset == "iris" and spec.train.epochs == 40
+    assert spec.model.layers == ["Linear(32)", "ReLU()"]
+    assert spec.run.name == "iris" and spec.run.runs_dir == "runs"
+
+
+# ---- 2. predict -----------------------------------------------------------------------------
+def test_predict_writes_labels_and_probabilities(iris_run, tmp_path):
+    _, folder = iris_run
+    table = read_rows(IRIS.read_text())
+    species = [r["species"] for r in table]
+    new = tmp_path / "new.csv"
+    order = list(range(149, -1, -1))  # rows in another order, without the target
+    new.write_text(",".join(IRIS_FEATURES) + "\n" + "".join(
+        ",".join(table[i][c] for c in IRIS_FEATURES) + "\n" for i in order))
+
+    proc = tui("predict", folder / "best.pt", new, "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "150" in proc.stdout
+    text = (tmp_path / "out.csv").read_text()
+    rows = read_rows(text)
+    assert len(rows) == 150
+    assert list(rows[0]) == ["species", "p_setosa", "p_versicolor", "p_virginica"]
+    for r in rows:
+        assert r["species"] in SPECIES
+        probs = [float(r[f"p_{s}"]) for s in SPECIES]
+        assert all(0 <= p <= 1 for p in probs) and sum(probs) == pytest.approx(1, abs=1e-5)
+        assert r["species"] == SPECIES[int(np.argmax(probs))]
+    agree = np.mean([r["species"] == species[i] for r, i in zip(rows, order)])
+    assert agree >= 0.85
+
+    # the run folder means its best.pt; without -o the same CSV goes to stdout
+    by_folder = invoke("predict", folder, new, "-o", tmp_path / "out2.csv")
+    assert by_folder.exit_code == 0, by_folder.stderr
+    assert (tmp_path / "out2.csv").read_text() == text
+    to_stdout = invoke("predict", folder, new)
+    assert to_stdout.exit_code == 0, to_stdout.stderr
+    assert read_rows(to_stdout.stdout) == rows
+
+
+# ---- 3. eval --------------------------------------------------------------------------------
+def test_eval_reports_accuracy_confusion_precision_recall(iris_run):
+    _, folder = iris_run
+    r = invoke("eval", folder / "best.pt", IRIS, "--json")
+    assert r.exit_code == 0, r.stderr
+    result = json.loads(r.stdout)
+    cm = np.array(result["confusion"])
+    assert cm.shape == (3, 3) and cm.sum() == 150 and result["rows"] == 150
+    assert cm.sum(1).tolist() == [50, 50, 50]  # rows are the true classes
+    assert result["classes"] == list(SPECIES)
+    assert result["accuracy"] == pytest.approx(np.trace(cm) / 150, abs=1e-6)
+    assert result["accuracy"] >= 0.85
+    assert result["precision"] == pytest.approx((np.diag(cm) / np.maximum(cm.sum(0), 1)).tolist())
+    assert result["recall"] == pytest.approx((np.diag(cm) / cm.sum(1)).tolist())
+    assert result["loss_name"] == "CrossEntropy" and 0 < result["loss"] < 1
+
+    # eval agrees with predict on the same rows
+    pred = read_rows(invoke("predict", folder / "best.pt", IRIS).stdout)
+    _, species = iris_table()
+    assert np.mean([p["species"] == s for p, s in zip(pred, species)]) == pytest.approx(result["accuracy"], abs=1e-6)
+
+    text = invoke("eval", folder / "best.pt", IRIS)
+    assert text.exit_code == 0, text.stderr
+    assert "confusion matrix" in text.stdout
+    assert f"accuracy {result['accuracy']:.4f}" in text.stdout
+    for name, row in zip(SPECIES, result["confusion"]):
+        line = next(ln for ln in text.stdout.splitlines()[-3:] if ln.startswith(name))
+        assert [int(v) for v in line.split()[1:]] == row
+
+
+# ---- 4. regression --------------------------------------------------------------------------
+def test_regression_eval_and_predict_in_target_units(diabetes_run, tmp_path):
+    _, folder, _ = diabetes_run
+    truth = np.array([float(r["progression"]) for r in read_rows(DIABETES.read_text())])
+    r = invoke("eval", folder / "best.pt", DIABETES, "--json")
+    assert r.exit_code == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["rows"] == 442 and m["loss_name"] == "MSE"
+    assert m["r2"] > 0.3 and 40 < m["rmse"] < 80 and 0 < m["mae"] <= m["rmse"]
+    assert "accuracy" not in m and "confusion" not in m
+
+    text = invoke("eval", folder / "best.pt", DIABETES)
+    assert f"rmse {m['rmse']:.4f}  mae {m['mae']:.4f}  r2 {m['r2']:.4f}" in text.stdout
+
+    p = tui("predict", folder / "best.pt", DIABETES, "-o", "pred.csv", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rows = read_rows((tmp_path / "pred.csv").read_text())
+    assert list(rows[0]) == ["progression"] and len(rows) == 442
+    pred = np.array([float(r["progression"]) for r in rows])
+    assert np.isfinite(pred).all()
+    assert abs(pred.mean() - truth.mean()) < 50
+    assert truth.min() - 100 < pred.min() and pred.max() < truth.max() + 100 and pred.std() > 20
+    # the metrics are those of these very predictions
+    err = pred - truth
+    assert np.sqrt(np.mean(err**2)) == pytest.approx(m["rmse"], rel=1e-4)
+    assert np.mean(np.abs(err)) == pytest.approx(m["mae"], rel=1e-4)
+    assert 1 - np.sum(err**2) / np.sum((truth - truth.mean()) ** 2) == pytest.approx(m["r2"], rel=1e-4)
+
+
+# ---- 5. --json ------------------------------------------------------------------------------
+def test_json_stdout_is_only_the_events(diabetes_run):
+    proc, folder, _ = diabetes_run
+    lines = proc.stdout.splitlines()
+    printed = [json.loads(line) for line in lines]
+    assert all(isinstance(e, dict) and "event" in e for e in printed)
+    assert printed[0]["event"] == "start" and printed[-1]["event"] == "end"
+    assert printed == events_of(folder)  # the same events, in the same order, as the log
+    assert [e["epoch"] for e in printed if e["event"] == "epoch"] == list(range(1, 16))
+    assert printed[-1]["status"] == "done"
+
+
+# ---- 6. --test ------------------------------------------------------------------------------
+def test_test_file_predictions_land_in_the_run_folder(diabetes_run):
+    _, folder, test_csv = diabetes_run
+    out = folder / "predictions.csv"
+    rows = read_rows(out.read_text())
+    n_test = len(read_rows(test_csv.read_text()))
+    assert n_test == 45 and len(rows) == n_test
+    assert list(rows[0]) == ["progression"]
+    assert all(math.isfinite(float(r["progression"])) for r in rows)
+    ev = [e for e in events_of(folder) if e["event"] == "predictions"]
+    assert len(ev) == 1 and ev[0]["rows"] == n_test and Path(ev[0]["path"]).name == "predictions.csv"
+    # they are the best model's predictions
+    again = invoke("predict", folder / "best.pt", test_csv)
+    assert read_rows(again.stdout) == rows
+
+
+# ---- 7. resume ------------------------------------------------------------------------------
+def test_resume_continues_exactly(work):
+    runs = work / "resume-runs"
+    common = ["--dataset", "iris", "--seed", "3", "--device", "cpu", "--runs-dir", runs]
+    assert tui("run", *common, "--epochs", "3", "--name", "r3", cwd=work).returncode == 0
+    first = load(runs / "r3" / "last.pt")
+    assert first["progress"]["epoch"] == 3
+    resumed = tui("resume", runs / "r3", "--epochs", "6", cwd=work)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 3" in resumed.stdout
+    straight = tui("run", *common, "--epochs", "6", "--name", "r6", cwd=work)
+    assert straight.returncode == 0, straight.stderr
+
+    a, b = load(runs / "r3" / "last.pt"), load(runs / "r6" / "last.pt")
+    assert a["progress"]["epoch"] == b["progress"]["epoch"] == 6
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert not torch.equal(a["model"]["0.weight"], first["model"]["0.weight"])  # it did train on
+
+    events = events_of(runs / "r3")
+    starts = [e for e in events if e["event"] == "start"]
+    assert [s["resumed_from"] for s in starts] == [None, 3]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2, 3, 4, 5, 6]
+    assert Spec.from_file(runs / "r3" / "spec.toml").train.epochs == 6
+
+    again = invoke("resume", runs / "r3")  # finished: nothing to do
+    assert again.exit_code == 2
+    assert "already trained 6 of 6" in one_error_line(again.stderr)
+    assert [e["event"] for e in events_of(runs / "r3")] == [e["event"] for e in events]
+
+
+# ---- 8. runs and datasets -------------------------------------------------------------------
+def test_runs_lists_the_runs(iris_run, diabetes_run, work):
+    r = invoke("runs", "--runs-dir", work / "runs")
+    assert r.exit_code == 0, r.stderr
+    table = {Path(line.split()[0]).name: line.split() for line in r.stdout.splitlines()[1:]}
+    assert set(table) >= {"iris", "diabetes"}
+    for name, epochs in (("iris", "40/40"), ("diabetes", "15/15")):
+        end = events_of(work / "runs" / name)[-1]
+        assert table[name][1:5] == ["done", name, epochs, f"{end['best_val_loss']:.4f}"]
+    empty = invoke("runs", "--runs-dir", work / "nothing-here")
+    assert empty.exit_code == 0 and "no runs" in empty.stdout
+
+
+def test_datasets_lists_builtins_with_row_counts():
+    r = invoke("datasets")
+    assert r.exit_code == 0, r.stderr
+    table = {line.split()[0]: line.split() for line in r.stdout.splitlines()[1:]}
+    expected = {"iris": 150, "wine": 178, "digits": 1797, "diabetes": 442, "spiral": 900, "moons": 1000,
+                "circles": 1000, "xor": 1000, "sine": 1000}
+    for name, rows in expected.items():
+        assert int(table[name][1]) == rows, name
+    assert table["iris"][3] == "classification" and table["diabetes"][3] == "regression"
+
+
+# ---- 9. config ------------------------------------------------------------------------------
+def test_config_show_is_the_default_spec():
+    r = invoke("config", "show")
+    assert r.exit_code == 0
+    assert "#" in r.stdout  # commented
+    assert Spec.from_toml(r.stdout) == Spec()
+
+
+def test_config_write_then_run_with_flag_overrides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("config", "write", "exp.toml")
+    assert r.exit_code == 0, r.stderr
+    text = Path("exp.toml").read_text()
+    assert Spec.from_toml(text) == Spec()
+    # the file changes two things; a flag then overrides one of them
+    assert "\nlr = 0.01\n" in text and "\nepochs = 20\n" in text
+    Path("exp.toml").write_text(text.replace("\nlr = 0.01\n", "\nlr = 0.05\n").replace("\nepochs = 20\n", "\nepochs = 7\n"))
+    run = invoke("run", "exp.toml", "--epochs", "2", "--name", "x")
+    assert run.exit_code == 0, run.stderr
+    folder = tmp_path / "checkpoints" / "x"
+    spec = Spec.from_file(folder / "spec.toml")
+    assert spec.train.epochs == 2 and spec.train.lr == 0.05 and spec.run.name == "x"
+    assert spec.model == Spec().model and spec.data == Spec().data
+    assert [e["epoch"] for e in events_of(folder) if e["event"] == "epoch"] == [1, 2]
+    assert events_of(folder)[0]["lr"] == 0.05
+
+    before = Path("exp.toml").read_bytes()
+    again = invoke("config", "write", "exp.toml")
+    assert again.exit_code == 2
+    assert "exp.toml" in one_error_line(again.stderr)
+    assert Path("exp.toml").read_bytes() == before
+
+
+# ---- 10. refusals ---------------------------------------------------------------------------
+REFUSED_RUNS = [
+    pytest.param(["--lr", "-1"], ["train.lr must be a number > 0"], id="lr"),
+    pytest.param(["--epochs", "0"], ["train.epochs"], id="epochs"),
+    pytest.param(["--optimizer", "Adamm"], ["train.optimizer", "Adamm"], id="optimizer"),
+    pytest.param(["--loss", "MSE"], ["train.loss", "MSE", "classification"], id="loss-for-task"),
+    pytest.param(["--layers", "Conv2d(8)"], ["layer 1", "Conv2d"], id="conv-on-table"),
+    pytest.param(["--layers", "Linear(64"], ["Linear(64"], id="unclosed-layer"),
+    pytest.param(["--layers", "Linera(3)"], ["Linera", "did you mean Linear"], id="misspelt-layer"),
+    pytest.param(["--dataset", "nosuch.csv"], ["nosuch.csv"], id="no-dataset"),
+    pytest.param(["--target", "nosuch"], ["data.target", "nosuch"], id="no-target"),
+    pytest.param(["--val-split", "1.5"], ["data.val_split"], id="val-split"),
+    pytest.param(["--device", "cuda"], ["cuda"], id="device-cuda",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")),
+    pytest.param("unknown-key", ["train.lrr", "did you mean train.lr"], id="config-unknown-key"),
+    pytest.param("not-toml", ["not valid TOML"], id="config-not-toml"),
+    pytest.param("empty-cell", ["petal_gap", "empty"], id="csv-empty-cell"),
+]
+
+
+@pytest.mark.parametrize("args,words", REFUSED_RUNS)
+def test_run_refusals(tmp_path, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    if args == "unknown-key":
+        Path("exp.toml").write_text("[train]\nlrr = 0.1\n")
+        args = ["exp.toml"]
+    elif args == "not-toml":
+        Path("exp.toml").write_text("[train\nlr = 0.1\n")
+        args = ["exp.toml"]
+    elif args == "empty-cell":
+        Path("data.csv").write_text("petal_gap,width,label\n1.0,2.0,a\n,3.0,b\n4.0,5.0,a\n6.0,7.0,b\n")
+        args = ["--dataset", "data.csv"]
+    extra = [] if "--epochs" in args else ["--epochs", "1"]
+    r = invoke("run", *args, *extra, "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr)
+    assert isinstance(r.exception, SystemExit)  # not a crash
+    line = one_error_line(r.stderr)
+    for word in words:
+        assert word in line
+    assert r.stdout == ""
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_refusal_in_a_real_process(tmp_path):
+    r = tui("run", "--lr", "-1", "--runs-dir", "runs", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "train.lr must be a number > 0" in one_error_line(r.stderr)
+    assert r.stdout == "" and not (tmp_path / "runs").exists()
+
+
+def test_run_refuses_a_reused_name(iris_run, work):
+    _, folder = iris_run
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+    runs_before = sorted(p.name for p in folder.parent.iterdir())
+    r = invoke("run", "--epochs", "1", "--runs-dir", folder.parent, "--name", "iris")
+    assert r.exit_code == 2
+    assert "already exists" in one_error_line(r.stderr)
+    assert sorted(p.name for p in folder.parent.iterdir()) == runs_before
+    assert sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
+
+
+@pytest.mark.parametrize("case", ["not-a-checkpoint", "missing-feature", "no-output-folder"])
+def test_predict_refusals(iris_run, tmp_path, monkeypatch, case):
+    _, folder = iris_run
+    monkeypatch.chdir(tmp_path)
+    ckpt, data, out, words = folder / "best.pt", IRIS, tmp_path / "out.csv", []
+    if case == "not-a-checkpoint":
+        ckpt = tmp_path / "fake.pt"
+        ckpt.write_bytes(np.random.default_rng(1).bytes(4096))
+        words = ["fake.pt", "checkpoint"]
+    elif case == "missing-feature":
+        data = tmp_path / "partial.csv"
+        data.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
+        words = ["petal_width"]
+    else:
+        out = tmp_path / "nonexistent_dir" / "out.csv"
+        words = ["nonexistent_dir"]
+    r = invoke("predict", ckpt, data, "-o", out)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert isinstance(r.exception, SystemExit)
+    line = one_error_line(r.stderr)
+    for word in words:
+        assert word in line
+    assert not out.exists() and not (tmp_path / "nonexistent_dir").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_empty_feature_cell_is_refused_by_predict_and_eval(iris_run, tmp_path, command):
+    """Training refuses empty cells; a checkpoint must not turn one into NaN or a made-up label."""
+    _, folder = iris_run
+    data = tmp_path / "holes.csv"
+    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n"
+                    "5.1,,1.4,0.2,setosa\n6.0,3.0,5.0,1.8,virginica\n")
+    r = invoke(command, folder / "best.pt", data, *(["--json"] if command == "eval" else []))
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    line = one_error_line(r.stderr)
+    assert "sepal_width" in line
+
+
+def test_test_file_without_a_feature_is_refused_before_training(tmp_path):
+    """`--test` is checked in plan(); a bad one must not cost a whole training and leave a half-ended run."""
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
+    r = invoke("run", "--epochs", "2", "--runs-dir", tmp_path / "runs", "--test", test_csv)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert "petal_width" in one_error_line(r.stderr)
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+# ---- 11. divergence -------------------------------------------------------------------------
+@pytest.mark.parametrize("flags,kept", [
+    (["--lr", "1e6", "--epochs", "5"], False),  # NaN in the first epoch: no checkpoint at all
+    (["--lr", "0.1", "--momentum", "0.9", "--epochs", "8"], True),  # NaN after some good epochs
+], ids=["at-once", "after-good-epochs"])
+def test_divergence_stops_with_exit_1_and_keeps_only_finite_checkpoints(tmp_path, flags, kept):
+    r = tui("run", "--dataset", "diabetes", "--optimizer", "SGD", *flags, "--device", "cpu",
+            "--runs-dir", "runs", "--name", "d", cwd=tmp_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "diverged" in one_error_line(r.stderr)
+    folder = tmp_path / "runs" / "d"
+    events = events_of(folder)
+    assert events[-1]["event"] == "error" and events[-1]["kind"] == "diverged"
+    assert "end" not in [e["event"] for e in events]
+    done = [e["epoch"] for e in events if e["event"] == "epoch"]
+    assert all(math.isfinite(e["train_loss"]) and math.isfinite(e["val_loss"])
+               for e in events if e["event"] == "epoch")
+    checkpoints = sorted(p.name for p in folder.glob("*.pt"))
+    assert checkpoints == (["best.pt", "last.pt"] if kept else [])
+    for name in checkpoints:
+        ckpt = load(folder / name)
+        for key, t in ckpt["model"].items():
+            assert torch.isfinite(t).all(), (name, key)
+    if kept:
+        assert done and load(folder / "last.pt")["progress"]["epoch"] == done[-1] < 8
+    listed = invoke("runs", "--runs-dir", tmp_path / "runs")
+    assert listed.stdout.splitlines()[1].split()[1] == "failed"
+
+
+# ---- 12. help and import cost ---------------------------------------------------------------
+def test_help_and_light_import(tmp_path):
+    exe = Path(sys.executable).parent / ("torchtui.exe" if os.name == "nt" else "torchtui")
+    assert exe.exists()
+    top = subprocess.run([str(exe), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0, top.stderr
+    for command in ("run", "resume", "predict", "eval", "runs", "datasets", "config"):
+        assert re.search(rf"^\s+{command}\b", top.stdout, re.M), command
+    run_help = subprocess.run([str(exe), "run", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run_help.returncode == 0
+    for flag in ("--dataset", "--layers", "--epochs", "--runs-dir", "--json", "--test"):
+        assert flag in run_help.stdout
+    module = tui("--help", cwd=tmp_path, timeout=60)
+    assert module.returncode == 0 and "run" in module.stdout
+    probe = subprocess.run([sys.executable, "-c", "import tui.cli, sys; print('torch' in sys.modules)"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0 and probe.stdout.strip() == "False"
+    assert list(tmp_path.iterdir()) == []  # help writes nothing
