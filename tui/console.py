@@ -98,7 +98,9 @@ class ConsoleReporter:
 
     def _on_end(self, e: dict[str, Any]) -> None:
         self._clear_bar()
+        run_dir = e.get("run_dir") or self.start.get("run_dir", "")
         if e["status"] == "interrupted":
+            self._print(f"interrupted after epoch {e['epochs']}; continue with `torchtui resume {run_dir}`")
             return
         how = "stopped early (no better validation loss for the patience)" if e["status"] == "early_stopped" else "done"
         best = e.get("best_val_loss")
@@ -106,7 +108,6 @@ class ConsoleReporter:
                             if k in e.get("best_metrics", {}))
         self._print(f"{how}: {e['epochs']} epochs; best loss {best:.4f} at epoch {e['best_epoch']}"
                     + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
-        run_dir = e.get("run_dir", "")
         self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
         self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
 

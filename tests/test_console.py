@@ -1,0 +1,42 @@
+"""The console reader: a progress bar only on a terminal, one line per epoch, a resume hint."""
+
+import io
+
+from tui.console import ConsoleReporter
+
+from conftest import train
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_epoch_lines(tmp_path):
+    _, _, events = train(tmp_path, data__dataset="digits", train__epochs=2, train__batch_size=8,
+                         train__log_interval=0.01)
+    out, err = io.StringIO(), Terminal()
+    report = ConsoleReporter(out=out, err=err)
+    for e in events:
+        report(e)
+    lines = out.getvalue().splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2
+    first = next(e for e in events if e["event"] == "epoch")
+    assert f"train {first['train_loss']:.4f}" in epoch_lines[0] and f"acc {first['accuracy']:.4f}" in epoch_lines[0]
+    assert "Conv2d" not in out.getvalue() and "Linear(64, 64)" in out.getvalue()  # the layer summary
+    assert lines[-3].startswith("done: 2 epochs")
+    bar = err.getvalue()
+    assert "\r" in bar and "ETA" in bar and "samples/s" in bar and "epoch 2/2 [" in bar
+    assert bar.endswith("\r\x1b[K")  # the bar is cleared before the summary
+
+
+def test_no_bar_when_not_a_terminal_and_resume_hint_on_interrupt(tmp_path):
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=1)
+    out, err = io.StringIO(), io.StringIO()
+    report = ConsoleReporter(out=out, err=err)
+    for e in events[:-1]:
+        report(e)
+    report({"event": "end", "status": "interrupted", "epochs": 1, "best_val_loss": None})
+    assert err.getvalue() == ""
+    assert f"interrupted after epoch 1; continue with `torchtui resume {folder.path}`" in out.getvalue()
