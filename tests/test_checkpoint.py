@@ -77,6 +77,11 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
     assert os.listdir(tmp_path) == ["last.pt"]
 
 
+def test_events_are_strict_json():
+    from tui.core.runs import to_json
+    assert to_json({"r2": float("nan"), "x": [1.0, float("inf")], "n": 2}) == '{"r2":null,"x":[1.0,null],"n":2}'
+
+
 def test_event_log_skips_a_torn_last_line(tmp_path, good):
     log = tmp_path / "events.jsonl"
     lines = (good.path / "events.jsonl").read_text().splitlines(keepends=True)

@@ -72,6 +72,7 @@ def test_split_is_seeded_disjoint_and_complete():
 @pytest.mark.parametrize("csv,spec,message", [
     ("a,b\n1,x\n2,y\n", dict(task="regression"), "regression target b in"),
     ("a,b\n1,x\n2,x\n", {}, "has a single class ('x')"),
+    ("a,b\n1,True\n2,False\n", dict(task="regression"), "regression target b in"),
     ("a,b\n1,2\n,3\n", {}, "column a has 1 empty cells (first in data row 2)"),
     ("a,b\n1,2\n3,4\n", dict(target="c"), "data.target 'c' is not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["z"]), "data.features: 'z' not a column of"),
@@ -85,6 +86,13 @@ def test_bad_data_is_refused_with_the_column_and_fix(tmp_path, csv, spec, messag
     with pytest.raises(UserError) as e:
         prepare(DataSpec(dataset=path, **spec), seed=0)
     assert message in str(e.value)
+
+
+def test_column_names_and_cells_with_spaces_after_commas(tmp_path):
+    path = write(tmp_path, "sp.csv", "a, b, kind\n" + "".join(f"{i}, {i * 2}, {'x' if i % 2 else 'y'}\n" for i in range(20)))
+    data = prepare(DataSpec(dataset=path, target="kind", features=["b"]), seed=0)
+    assert data.pre.feature_names == ["b"] and data.pre.classes == ["x", "y"]
+    assert data.pre.columns[0].kind == "numeric"
 
 
 def test_missing_file_names_builtins(tmp_path):

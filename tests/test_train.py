@@ -121,6 +121,8 @@ def test_divergence_stops_and_keeps_the_good_checkpoint(tmp_path):
     ck["spec"]["train"]["lr"] = 1e12
     ck["optimizer"]["param_groups"][0]["lr"] = 1e12
     checkpoint.save(ck, folder.checkpoint_path("last"))
+    from tui.core.spec import Spec
+    folder.write_text("spec.toml", Spec.from_dict(ck["spec"]).to_toml())
     with pytest.raises(TrainingFailed, match="training diverged: .*loss became (nan|inf).*lower the learning rate"):
         job.resume(folder.path, events.append, epochs=5)
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "diverged"
@@ -168,13 +170,64 @@ def test_resume_continues_exactly(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert a["progress"]["history"]["epochs"][-1]["val_loss"] == b["progress"]["history"]["epochs"][-1]["val_loss"]
     assert events[0]["event"] == "start" and events[0]["resumed_from"] == 2
+    from tui.core.runs import summarize
+    info = summarize(part.path)
+    assert (info.status, info.epochs_done, info.epochs) == ("done", 5, 5)
     assert [e["epoch"] for e in epochs_of(events)] == [3, 4, 5]
 
 
-def test_onecycle_cannot_be_extended(tmp_path):
-    _, folder, _ = train(tmp_path, data__dataset="iris", train__scheduler="onecycle", train__epochs=2)
-    with pytest.raises(UserError, match="one-cycle schedule is fixed"):
+@pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
+def test_fixed_length_schedules_cannot_be_extended(tmp_path, scheduler):
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__scheduler=scheduler, train__epochs=2)
+    with pytest.raises(UserError, match=f"a {scheduler} schedule is fixed to its 2 epochs"):
         job.resume(folder.path, lambda e: None, epochs=4)
+
+
+def test_resume_refuses_an_edited_spec_and_leaves_it(tmp_path):
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=2)
+    text = (folder.path / "spec.toml").read_text().replace("lr = 0.01", "lr = 0.5")
+    (folder.path / "spec.toml").write_text(text)
+    with pytest.raises(UserError, match=r"spec.toml was edited since the run saved it \(train.lr 0.5 vs 0.01\)"):
+        job.resume(folder.path, lambda e: None, epochs=4)
+    assert (folder.path / "spec.toml").read_text() == text
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp_path):
+    spec = make_spec(tmp_path, data__dataset="iris", train__epochs=2, run__name="early")
+    from tui.core.runs import RunFolder
+    folder = RunFolder.create(spec, "iris")  # as left by a Ctrl+C in epoch 1: spec.toml, no last.pt
+    events = []
+    outcome, _ = job.resume(folder.path, events.append)
+    assert outcome.progress.epoch == 2 and folder.checkpoint_path("last").exists()
+    straight = train(tmp_path / "b", data__dataset="iris", train__epochs=2)[1]
+    a = torch.load(straight.checkpoint_path("last"), weights_only=True)["model"]
+    b = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_run_that_is_still_training(tmp_path):
+    import os
+    from tui.core.runs import RunFolder
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
+    folder.log({"event": "start", "time": 0.0, "pid": os.getpid(), "epochs": 3})  # a live writer
+    with pytest.raises(UserError, match=f"is still training \\(process {os.getpid()}\\)"):
+        job.resume(folder.path, lambda e: None, epochs=3)
+    folder.close()
+
+
+def test_batch_norm_with_a_last_batch_of_one_row_is_refused(tmp_path):
+    with pytest.raises(UserError, match="layer 2 BatchNorm1d needs batches of 2 rows or more, but 120 training rows "
+                                        "in batches of 17 leave a last batch of 1; use --batch-size 16"):
+        train(tmp_path, data__dataset="iris", model__layers="Linear(16), BatchNorm1d(), ReLU()", train__batch_size=17)
+
+
+def test_a_relative_csv_path_is_stored_absolute(tmp_path, monkeypatch):
+    (tmp_path / "d.csv").write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    monkeypatch.chdir(tmp_path)
+    _, folder, _ = train(tmp_path, data__dataset="d.csv", train__epochs=1)
+    monkeypatch.chdir("/")
+    assert folder.spec().data.dataset == str(tmp_path / "d.csv")
+    job.resume(folder.path, lambda e: None, epochs=2)
 
 
 def test_no_validation_split_monitors_training_loss(tmp_path):

@@ -8,7 +8,6 @@ that fails (diverged, out of memory) exits 1; Ctrl+C exits 130.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -151,9 +150,11 @@ def eval_(
     from tui.core.data import read_csv
     from tui.core.predict import Predictor
 
+    from tui.core.runs import to_json
+
     result = Predictor.load(checkpoint).evaluate_frame(read_csv(data), str(data))
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(to_json(result))
         return
     typer.echo(f"{data}: {result['rows']} rows  loss ({result['loss_name']}) {result['loss']:.4f}")
     if "accuracy" in result:
@@ -221,18 +222,12 @@ def config_write(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write the full default spec to a TOML file that `torchtui run FILE` accepts."""
-    from tui.core.files import atomic_write
+    from tui.core.files import write_user_file
     from tui.core.spec import Spec
 
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
-    text = Spec().to_toml(comments=True)
-    try:
-        atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    write_user_file(path, Spec().to_toml(comments=True).encode("utf-8"))
     typer.echo(f"wrote {path}; train with `torchtui run {path}`")
 
 

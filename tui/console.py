@@ -7,11 +7,12 @@ noise). With `--json`, stdout carries exactly one JSON object per event and noth
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from typing import Any, TextIO
+
+from tui.core.runs import to_json
 
 METRIC_LABELS = (("accuracy", "acc"), ("rmse", "rmse"), ("mae", "mae"), ("r2", "r2"))
 
@@ -32,7 +33,7 @@ class ConsoleReporter:
             return
         try:
             if self.as_json:
-                self.out.write(json.dumps(event) + "\n")
+                self.out.write(to_json(event) + "\n")
                 self.out.flush()
                 return
             handler = getattr(self, f"_on_{event['event']}", None)
@@ -54,9 +55,8 @@ class ConsoleReporter:
         what = f"{len(e['classes'])} classes" if e["task"] == "classification" else "1 value"
         verb = f"resuming after epoch {e['resumed_from']}" if e.get("resumed_from") else "run"
         self._print(f"{verb}: {e['run_dir']}")
-        self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what}); "
-                    f"{e['train_rows']} training / {e['val_rows']} validation rows")
-        for notice in e["notices"][1:]:
+        self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what})")
+        for notice in e["notices"]:
             self._print(f"  note: {notice}")
         self._print(e["summary"])
         self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, batch {e['batch_size']}, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ FORMAT = 1
 
 def save(payload: dict[str, Any], path: str | Path) -> Path:
     return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def copy(source: Path, dest: Path) -> Path:
+    """An atomic copy (best.pt from last.pt) without pickling the state a second time."""
+    with open(source, "rb") as f:
+        return atomic_write(dest, lambda out: shutil.copyfileobj(f, out))
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -47,6 +54,8 @@ def load(path: str | Path) -> dict[str, Any]:
 def _why_unloadable(e: Exception, path: Path) -> str:
     """torch's message, minus its advice to retry without weights_only (we never do)."""
     text = str(e)
+    if path.stat().st_size == 0:
+        return "is empty (0 bytes); use an earlier checkpoint of the run"
     with open(path, "rb") as f:
         zip_start = f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
     if zip_start and not zipfile.is_zipfile(path):

@@ -18,7 +18,7 @@ import torch
 
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import Preprocessor, class_labels, infer_task, refuse_missing
+from .preprocess import Preprocessor, class_labels, first_non_numeric, infer_task, is_numeric, refuse_missing
 from .spec import DataSpec
 
 
@@ -46,18 +46,21 @@ def load_frame(dataset: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
     builtin = BUILTINS.get(dataset)
     if builtin is not None:
         return builtin.frame(seed), builtin.name
+    if not Path(dataset).exists():
+        names = ", ".join(BUILTINS)
+        raise UserError(f"dataset {dataset} is neither a built-in dataset ({names}) nor an existing file; check the path")
     return read_csv(dataset), dataset
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
+def read_csv(path: str | Path, header_only: bool = False) -> pd.DataFrame:
+    """A CSV as a table, column names stripped of spaces; every failure is one line naming the file."""
     p = Path(path)
     if not p.exists():
-        names = ", ".join(BUILTINS)
-        raise UserError(f"dataset {path} is neither a built-in dataset ({names}) nor an existing file; check the path")
+        raise UserError(f"{path} not found; check the path")
     if p.is_dir():
-        raise UserError(f"dataset {path} is a folder; give a CSV file inside it")
+        raise UserError(f"{path} is a folder; give a CSV file inside it")
     try:
-        frame = pd.read_csv(p)
+        frame = pd.read_csv(p, skipinitialspace=True, nrows=0 if header_only else None)
     except UnicodeDecodeError:
         raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
@@ -66,19 +69,10 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path} is not a well-formed CSV: {str(e).strip().splitlines()[-1]}") from None
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
-    if frame.empty:
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty and not header_only:
         raise UserError(f"{path} has a header but no rows")
     return frame
-
-
-def csv_columns(path: str | Path) -> list[str]:
-    """The header of a CSV, read without its rows (checks a --test file before training)."""
-    if not Path(path).is_file():
-        raise UserError(f"{path} is not a file; give a CSV with the feature columns")
-    try:
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        raise UserError(f"cannot read the header of {path}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}") from None
 
 
 def prepare(spec: DataSpec, seed: int) -> Prepared:
@@ -97,6 +91,10 @@ def prepare(spec: DataSpec, seed: int) -> Prepared:
             notices.append(f"classes absent from the training split: {', '.join(absent)}")
 
     pre = Preprocessor.fit(train, target, features, task, classes, spec.standardize_target)
+    for c in pre.columns:
+        if c.kind == "categorical":
+            notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
+                           f"{', '.join(map(repr, c.categories[:3]))}")
     tensors = [torch.from_numpy(a) for part in (train, val)
                for a in (pre.transform_x(part, name), pre.transform_y(part, name))]
     notices.insert(0, f"{len(train)} training rows, {len(val)} validation rows, {pre.n_inputs} inputs from {len(features)} columns")
@@ -105,7 +103,6 @@ def prepare(spec: DataSpec, seed: int) -> Prepared:
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str) -> tuple[str, list[str]]:
     columns = [str(c) for c in frame.columns]
-    frame.columns = columns
     target = spec.target or columns[-1]
     if target not in columns:
         raise UserError(f"data.target {target!r} is not a column of {name}; columns: {', '.join(columns)}")
@@ -130,10 +127,10 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         other = "regression" if task == "classification" else "classification"
         notices.append(f"task: {task}, because target {target} {why} (--task {other} to change)")
     if task == "regression":
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            example = next(v for v in col.tolist() if not _is_number(v))
-            raise UserError(f"regression target {target} in {name} holds non-numeric values such as {example!r}; "
-                            f"use --task classification")
+        if not is_numeric(col):
+            row, example = first_non_numeric(col)
+            raise UserError(f"regression target {target} in {name} holds non-numeric values such as {example!r} "
+                            f"(data row {row + 1}); use --task classification")
         return task, []
     classes = class_labels(col)
     if len(classes) < 2:
@@ -150,11 +147,3 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.n
         raise UserError(f"data.val_split {val_split} leaves no training rows out of {n}; lower it")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _is_number(v: Any) -> bool:
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False

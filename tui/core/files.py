@@ -30,6 +30,19 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     return path
 
 
+def write_user_file(path: str | Path, data: bytes) -> Path:
+    """Atomic write to a path the user named; a missing folder or a refused write is one clear line."""
+    from .errors import UserError
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:
+        return atomic_write(path, lambda f: f.write(data))
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

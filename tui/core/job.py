@@ -16,11 +16,12 @@ from typing import Any
 import torch
 
 from . import checkpoint, devices, layers
-from .data import Prepared, csv_columns, prepare
+from .data import Prepared, prepare, read_csv
+from .datasets import BUILTINS
 from .errors import TrainingFailed, UserError
 from .objective import Objective
 from .predict import Predictor
-from .runs import RunFolder
+from .runs import RunFolder, summarize
 from .spec import Spec
 from .train import Emit, Outcome, Trainer
 
@@ -39,40 +40,76 @@ def plan(spec: Spec) -> Plan:
     data = prepare(spec.data, spec.train.seed)
     objective = Objective.for_data(spec.train.loss, data.pre)
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
-    if spec.data.test:
-        data.pre.check_features(csv_columns(spec.data.test), spec.data.test)
+    _refuse_single_row_batches(stack, len(data.x_train), spec.train.batch_size)
+    if spec.data.test:  # a bad test file is found now, not after the whole training
+        data.pre.transform_x(read_csv(spec.data.test), spec.data.test)
     return Plan(spec, device, data, objective, stack)
 
 
 def run(spec: Spec, emit: Emit) -> tuple[Outcome, RunFolder]:
+    spec = with_absolute_paths(spec)
     p = plan(spec)
-    folder = RunFolder.create(spec, p.data.name)
-    trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, folder, emit)
+    trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, None, emit)
+    folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
+    trainer.run = folder
     return _train(trainer, folder, p), folder
 
 
 def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None) -> tuple[Outcome, RunFolder]:
+    """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
     folder = RunFolder.open(run_dir)
+    info = summarize(folder.path)
+    if info.status == "running":
+        raise UserError(f"{folder.path} is still training (process {info.pid}); stop it before resuming it")
+    folder.clean_temp_files()
     last = folder.checkpoint_path("last")
-    if not last.exists():
-        raise UserError(f"{folder.path} has no last.pt yet (it stopped before its first epoch ended); start it again with `torchtui run`")
-    ckpt = checkpoint.load(last)
-    spec = Spec.from_dict(ckpt["spec"], source=str(last))
+    ckpt = checkpoint.load(last) if last.exists() else None
+    saved = Spec.from_dict(ckpt["spec"], source=str(last)) if ckpt else folder.spec()
+    edited = _differences(folder.spec(), saved)
+    if edited:
+        raise UserError(f"{folder.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
+                        f"saved run exactly - undo the edit, or start a new run with `torchtui run {folder.path}/spec.toml`")
+    spec = saved
     if epochs is not None and epochs != spec.train.epochs:
-        if spec.train.scheduler == "onecycle":
-            raise UserError("a one-cycle schedule is fixed to its epochs; it cannot be extended with --epochs")
+        if ckpt and spec.train.scheduler in ("onecycle", "cosine"):
+            raise UserError(f"a {spec.train.scheduler} schedule is fixed to its {spec.train.epochs} epochs; "
+                            f"it cannot be extended with --epochs")
         spec = spec.with_overrides({"train.epochs": epochs})
-    done = ckpt["progress"]["epoch"]
+    done = ckpt["progress"]["epoch"] if ckpt else 0
     if done >= spec.train.epochs:
         raise UserError(f"{folder.path} already trained {done} of {spec.train.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
     p = plan(spec)
-    if p.data.pre.to_dict() != ckpt["preprocessing"]:
+    if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
     trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, folder, emit, resume=ckpt)
     folder.write_text("spec.toml", spec.to_toml())
     return _train(trainer, folder, p, resumed_from=done), folder
+
+
+def with_absolute_paths(spec: Spec) -> Spec:
+    """File paths made absolute, so `resume` works from any directory."""
+    paths = {}
+    if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():
+        paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
+    if spec.data.test:
+        paths["data.test"] = str(Path(spec.data.test).resolve())
+    return spec.with_overrides(paths) if paths else spec
+
+
+def _differences(a: Spec, b: Spec) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
+                     for section in da for key in da[section] if da[section][key] != db[section][key])
+
+
+def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int) -> None:
+    norm = next((i for i, lay in enumerate(stack.layers, 1) if lay.name == "BatchNorm1d"), None)
+    if norm is not None and rows % batch_size == 1:
+        better = next(b for b in range(batch_size - 1, 0, -1) if rows % b != 1)
+        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, but {rows} training rows in batches "
+                        f"of {batch_size} leave a last batch of 1; use --batch-size {better}")
 
 
 def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | None = None) -> Outcome:

@@ -90,9 +90,6 @@ class Layer:
         parts = [_literal(a) for a in self.args] + [f"{k}={_literal(v)}" for k, v in self.kwargs.items()]
         return f"{self.name}({', '.join(parts)})"
 
-    def module(self) -> nn.Module:
-        return getattr(nn, self.name)(*self.args, **self.kwargs)
-
 
 @dataclass
 class Stack:
@@ -108,8 +105,11 @@ class Stack:
         return sum(layer.params for layer in self.layers)
 
     def build(self) -> nn.Sequential:
-        """The real model, initialised from torch's global RNG in layer order, like a hand-written one."""
-        return nn.Sequential(*(layer.module() for layer in self.layers))
+        """The real model, initialised from torch's global RNG in layer order, like a hand-written one.
+
+        Built from the same expressions a checkpoint stores, so what trains is what loads.
+        """
+        return build_sequential(self.exprs)
 
     def summary(self) -> str:
         rows = [("#", "layer", "output", "params")]
@@ -236,9 +236,11 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
         try:
             module = getattr(nn, d.name)(*call_args, **call_kwargs)
             out = module(torch.empty((2, *shape)))
-        except (RuntimeError, ValueError, TypeError) as e:
+        except (RuntimeError, ValueError, TypeError, IndexError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None
+    if out.shape[0] != 2:
+        raise UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
     out_shape = tuple(out.shape[1:])
     if 0 in out_shape:
         raise UserError(f"{where}: input {_shape(shape)} gives an empty output {_shape(out_shape)}; use a smaller kernel or fewer layers")

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from . import checkpoint
-from .files import atomic_write
+from .files import write_user_file
 from .data import read_csv
 from .errors import UserError
 from .layers import build_sequential
@@ -77,10 +77,4 @@ class Predictor:
 
 
 def write_csv(frame: pd.DataFrame, out: str | Path) -> Path:
-    out = Path(out)
-    if out.parent and not out.parent.exists():
-        raise UserError(f"cannot write {out}: folder {out.parent} does not exist")
-    try:
-        return atomic_write(out, lambda f: f.write(frame.to_csv(index=False).encode("utf-8")))
-    except OSError as e:
-        raise UserError(f"cannot write {out}: {e.strerror or e}") from None
+    return write_user_file(out, frame.to_csv(index=False).encode("utf-8"))

@@ -47,10 +47,6 @@ class Preprocessor:
         return sum(c.width for c in self.columns)
 
     @property
-    def n_outputs(self) -> int:
-        return len(self.classes) if self.task == "classification" else 1
-
-    @property
     def feature_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -61,7 +57,7 @@ class Preprocessor:
         columns = []
         for name in features:
             col = train[name]
-            if _is_numeric(col):
+            if is_numeric(col):
                 values = col.to_numpy(dtype=np.float64)
                 std = float(values.std()) if len(values) else 1.0
                 columns.append(Column(name, "numeric", float(values.mean()), std if std > 0 else 1.0))
@@ -83,8 +79,8 @@ class Preprocessor:
         for c in self.columns:
             col = frame[c.name]
             if c.kind == "numeric":
-                if not _is_numeric(col):
-                    bad = _first_non_numeric(col)
+                if not is_numeric(col):
+                    bad = first_non_numeric(col)
                     raise UserError(f"{source}: column {c.name} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
                 parts.append(((col.to_numpy(dtype=np.float64) - c.mean) / c.std)[:, None])
             else:
@@ -116,8 +112,8 @@ class Preprocessor:
                 raise UserError(f"{source}: target {self.target} holds label {unknown[0]!r} that the model does not know "
                                 f"(it knows {', '.join(map(str, self.classes))})")
             return np.array([index[k] for k in keys], dtype=np.int64)
-        if not _is_numeric(col):
-            bad = _first_non_numeric(col)
+        if not is_numeric(col):
+            bad = first_non_numeric(col)
             raise UserError(f"{source}: regression target {self.target} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
         y = (col.to_numpy(dtype=np.float64) - self.target_mean) / self.target_std
         return y.astype(np.float32)[:, None]
@@ -146,7 +142,7 @@ def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None
 
 def infer_task(col: pd.Series) -> tuple[str, str]:
     """('classification' | 'regression', why) for a target column."""
-    if not _is_numeric(col):
+    if not is_numeric(col):
         return "classification", "holds text labels"
     values = col.to_numpy(dtype=np.float64)
     distinct = np.unique(values)
@@ -157,7 +153,7 @@ def infer_task(col: pd.Series) -> tuple[str, str]:
 
 def class_labels(col: pd.Series) -> list[Any]:
     """Sorted distinct labels as plain str / int / float (checkpoint-safe)."""
-    if _is_numeric(col):
+    if is_numeric(col):
         values = sorted(set(col.to_numpy(dtype=np.float64).tolist()))
         return [int(v) if v == int(v) else float(v) for v in values]
     return sorted({str(v) for v in col.tolist()})
@@ -171,11 +167,11 @@ def _label_key(v: Any) -> str:
     return str(v)
 
 
-def _is_numeric(col: pd.Series) -> bool:
+def is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
 
 
-def _first_non_numeric(col: pd.Series) -> tuple[int, Any]:
+def first_non_numeric(col: pd.Series) -> tuple[int, Any]:
     converted = pd.to_numeric(col, errors="coerce")
     bad = np.nonzero(converted.isna().to_numpy() & col.notna().to_numpy())[0]
     i = int(bad[0]) if len(bad) else 0

@@ -9,6 +9,7 @@ outlives whatever started it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -66,16 +67,14 @@ class RunFolder:
         p = Path(path)
         if not (p / SPEC).exists():
             raise UserError(f"{p} is not a run folder (no {SPEC}); `torchtui runs` lists the run folders")
-        run = cls(p)
-        run.clean_temp_files()
-        return run
+        return cls(p)
 
     # ---- writing ------------------------------------------------------------------------
     def log(self, event: dict[str, Any], sync: bool = False) -> None:
         """Append one event as a JSON line; sync=True makes it durable (epochs, ends)."""
         if self._log is None:
             self._log = open(self.path / EVENTS, "a", encoding="utf-8")
-        self._log.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._log.write(to_json(event) + "\n")
         self._log.flush()
         if sync:
             os.fsync(self._log.fileno())
@@ -104,6 +103,21 @@ class RunFolder:
         return self.path / f"{which}.pt"
 
 
+def to_json(obj: Any) -> str:
+    """Strict JSON: a NaN or infinite number (an R² on one row, say) is written as null."""
+    return json.dumps(_finite_or_none(obj), separators=(",", ":"), allow_nan=False)
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Events in order; a torn last line (a writer killed mid-write) is skipped."""
     try:
@@ -129,6 +143,7 @@ class RunInfo:
     epochs: int
     best_val_loss: float | None
     started: float
+    pid: int | None = None
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
@@ -145,7 +160,8 @@ def list_runs(runs_dir: str | Path) -> list[RunInfo]:
 
 def summarize(path: Path) -> RunInfo:
     events = list(read_events(path / EVENTS))
-    start = next((e for e in events if e["event"] == "start"), {})
+    starts = [e for e in events if e["event"] == "start"]
+    start = starts[-1] if starts else {}  # a resumed run has one start per resume
     epochs = [e for e in events if e["event"] == "epoch"]
     last = events[-1] if events else {}
     if last.get("event") == "end":
@@ -160,7 +176,7 @@ def summarize(path: Path) -> RunInfo:
     return RunInfo(path=path, status=status, dataset=start.get("dataset", "?"),
                    epochs_done=epochs[-1]["epoch"] if epochs else 0, epochs=start.get("epochs", 0),
                    best_val_loss=best[-1] if best else None,
-                   started=start.get("time", path.stat().st_mtime))
+                   started=starts[0].get("time", 0.0) if starts else path.stat().st_mtime, pid=start.get("pid"))
 
 
 def _alive(pid: Any) -> bool:

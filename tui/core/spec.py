@@ -131,7 +131,7 @@ class Spec:
         _check(t.epochs >= 1, "train.epochs", "an integer >= 1", t.epochs)
         _check(t.patience >= 0, "train.patience", "an integer >= 0 (0 turns early stopping off)", t.patience)
         _check(t.grad_clip >= 0, "train.grad_clip", "a number >= 0 (0 turns clipping off)", t.grad_clip)
-        _check(t.seed >= 0, "train.seed", "an integer >= 0", t.seed)
+        _check(0 <= t.seed < 2**63, "train.seed", "an integer >= 0 and < 2**63", t.seed)
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)
         _check(t.log_interval > 0, "train.log_interval", "a number of seconds > 0", t.log_interval)
         name = self.run.name

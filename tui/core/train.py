@@ -170,7 +170,7 @@ class Trainer:
             epoch_start = time.monotonic()
             model.train()
             # Gather the epoch's rows once, in batch order: each batch is then a free contiguous view.
-            xs = ys = None
+            xs = ys = None  # drop last epoch's copy first: two copies of the data at most, not three
             order = self._order(n, self.generator).to(self.device.torch)
             xs, ys = x.index_select(0, order), y.index_select(0, order)
             loss_sum = torch.zeros((), device=self.device.torch)  # sum of loss * batch size, never synced per step
@@ -229,9 +229,7 @@ class Trainer:
                         "seconds": elapsed, "samples_per_s": n / max(elapsed, 1e-9)})
             p.epochs.append(dict(row))
             self._emit(row, sync=True)
-            self._save("last")
-            if improved:
-                self._save("best")
+            self._save(best=improved)
             if t.patience and p.bad_epochs >= t.patience:
                 status = "early_stopped"
                 break
@@ -285,15 +283,18 @@ class Trainer:
             },
         }
 
-    def _save(self, which: str) -> None:
+    def _save(self, best: bool) -> None:
+        """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far."""
         if not self.is_main or self.run is None:
             return
         state = self.state()
         if not checkpoint.all_finite(state["model"]):
             self._diverged(self.progress.epoch, float("nan"), "a weight of the ")
-        path = checkpoint.save(state, self.run.checkpoint_path(which))
-        self._emit({"event": "checkpoint", "which": which, "path": str(path), "epoch": self.progress.epoch,
-                    "step": self.progress.step})
+        last = checkpoint.save(state, self.run.checkpoint_path("last"))
+        saved = [last] + ([checkpoint.copy(last, self.run.checkpoint_path("best"))] if best else [])
+        for path in saved:
+            self._emit({"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
+                        "step": self.progress.step})
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if ckpt["layers"] != self.stack.exprs:
