@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from tui.cli import app
 from tui.core.layers import build_sequential
 from tui.core.spec import Spec
+from tui.core.train import epoch_rows
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "datasets" / "iris.csv"
@@ -189,15 +190,16 @@ def test_best_checkpoint_loads_into_a_hand_written_model_and_matches_its_record(
     loss = nn.functional.cross_entropy(out, yv).item()
 
     progress = ckpt["progress"]
-    best = next(e for e in progress["history"]["epochs"] if e["epoch"] == progress["best_epoch"])
+    history = epoch_rows(progress)
+    best = next(e for e in history if e["epoch"] == progress["best_epoch"])
     assert progress["epoch"] == progress["best_epoch"]  # best.pt is saved at its best epoch
     assert accuracy == pytest.approx(best["accuracy"], abs=1e-6)
     assert loss == pytest.approx(best["val_loss"], rel=1e-5)
-    assert best["val_loss"] == min(e["val_loss"] for e in progress["history"]["epochs"])
+    assert best["val_loss"] == min(e["val_loss"] for e in history)
     assert accuracy >= 0.85
 
     last = load(folder / "last.pt")
-    assert last["progress"]["epoch"] == 40 and len(last["progress"]["history"]["epochs"]) == 40
+    assert last["progress"]["epoch"] == 40 and len(epoch_rows(last["progress"])) == 40
 
 
 def test_spec_toml_is_the_spec_the_run_used(iris_run):

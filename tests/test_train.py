@@ -9,6 +9,7 @@ import torch
 from tui.core import checkpoint, job
 from tui.core.errors import TrainingFailed, UserError
 from tui.core.layers import build_sequential
+from tui.core.train import epoch_rows
 
 from conftest import make_spec, train
 
@@ -149,7 +150,9 @@ def test_checkpoint_holds_everything_and_loads_safely(tmp_path):
                 "scheduler", "progress", "rng", "torch", "torchtui"):
         assert key in ckpt
     assert ckpt["preprocessing"]["classes"] == ["class_0", "class_1", "class_2"]
-    assert len(ckpt["progress"]["history"]["epochs"]) == ckpt["progress"]["epoch"]
+    rows = epoch_rows(ckpt["progress"])
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["train_loss"] == epochs_of(events)[-1]["train_loss"]
+    assert ckpt["progress"]["history"]["steps"].shape[1] == 2
     model = torch.nn.Sequential(torch.nn.Linear(13, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     model.load_state_dict(ckpt["model"])
     kinds = [(e["event"], e.get("which")) for e in events if e["event"] == "checkpoint"]
@@ -168,7 +171,8 @@ def test_resume_continues_exactly(tmp_path):
     b = torch.load(part.checkpoint_path("last"), weights_only=True)
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert a["progress"]["history"]["epochs"][-1]["val_loss"] == b["progress"]["history"]["epochs"][-1]["val_loss"]
+    untimed = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in rows]  # noqa: E731
+    assert untimed(epoch_rows(a["progress"])) == untimed(epoch_rows(b["progress"]))  # the whole curve, resumed or not
     assert events[0]["event"] == "start" and events[0]["resumed_from"] == 2
     from tui.core.runs import summarize
     info = summarize(part.path)
