@@ -113,31 +113,31 @@ def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int) 
 
 
 def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | None = None) -> Outcome:
-    trainer._emit(start_event(p, folder, trainer, resumed_from), sync=True)
+    trainer.emit(start_event(p, folder, trainer, resumed_from), sync=True)
     try:
         try:
             outcome = trainer.fit()
         except torch.cuda.OutOfMemoryError:
             msg = (f"out of memory on {p.device.description} at batch size {p.spec.train.batch_size}; "
                    f"try a smaller --batch-size or a smaller model. The last good checkpoint is kept.")
-            trainer._emit({"event": "error", "kind": "out_of_memory", "message": msg}, sync=True)
+            trainer.emit({"event": "error", "kind": "out_of_memory", "message": msg}, sync=True)
             raise TrainingFailed(msg) from None
         except KeyboardInterrupt:
-            trainer._emit({"event": "end", "status": "interrupted", "epochs": trainer.progress.epoch,
+            trainer.emit({"event": "end", "status": "interrupted", "epochs": trainer.progress.epoch,
                            "best_val_loss": _finite(trainer.progress.best_loss)}, sync=True)
             raise
         except (TrainingFailed, UserError):
             raise
         except Exception as e:
-            trainer._emit({"event": "error", "kind": "crash", "message": f"{type(e).__name__}: {e}"}, sync=True)
+            trainer.emit({"event": "error", "kind": "crash", "message": f"{type(e).__name__}: {e}"}, sync=True)
             raise
         if p.spec.data.test and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out)
-            trainer._emit({"event": "predictions", "path": str(out), "rows": n, "source": p.spec.data.test})
+            trainer.emit({"event": "predictions", "path": str(out), "rows": n, "source": p.spec.data.test})
         prog = outcome.progress
         best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
-        trainer._emit({"event": "end", "status": outcome.status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
+        trainer.emit({"event": "end", "status": outcome.status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
                        "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best),
                        "run_dir": str(folder.path)}, sync=True)
         return outcome

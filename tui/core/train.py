@@ -208,7 +208,7 @@ class Trainer:
                     window = (total - logged_sum) / (seen - logged_seen)
                     rate = (seen - logged_seen) / max(now - last_log, 1e-9)
                     p.steps.append([p.step, window])
-                    self._emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i // bs + 1,
+                    self.emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i // bs + 1,
                                 "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
                     logged_sum, logged_seen, last_log = total, seen, now
                     next_log = now + t.log_interval
@@ -240,7 +240,7 @@ class Trainer:
             row.update({"lr": lr_used, "best": improved, "best_val_loss": p.best_loss,
                         "seconds": elapsed, "samples_per_s": n / max(elapsed, 1e-9)})
             p.epochs.append(dict(row))
-            self._emit(row, sync=True)
+            self.emit(row, sync=True)
             self._save(best=improved)
             if t.patience and p.bad_epochs >= t.patience:
                 status = "early_stopped"
@@ -248,7 +248,7 @@ class Trainer:
         return Outcome(status, p)
 
     # ---- events and checkpoints (main process only) --------------------------------------------
-    def _emit(self, event: dict[str, Any], sync: bool = False) -> None:
+    def emit(self, event: dict[str, Any], sync: bool = False) -> None:
         if self.is_main:
             event.setdefault("time", time.time())
             if self.run is not None:
@@ -262,7 +262,7 @@ class Trainer:
             hint += " or clip gradients (--grad-clip 1.0)"
         msg = (f"training diverged: {what}loss became {value} in epoch {epoch} (step {self.progress.step}); {hint}. "
                f"The last good checkpoint is kept.")
-        self._emit({"event": "error", "kind": "diverged", "message": msg, "epoch": epoch, "step": self.progress.step},
+        self.emit({"event": "error", "kind": "diverged", "message": msg, "epoch": epoch, "step": self.progress.step},
                    sync=True)
         raise TrainingFailed(msg)
 
@@ -305,7 +305,7 @@ class Trainer:
         last = checkpoint.save(state, self.run.checkpoint_path("last"))
         saved = [last] + ([checkpoint.copy(last, self.run.checkpoint_path("best"))] if best else [])
         for path in saved:
-            self._emit({"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
+            self.emit({"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
                         "step": self.progress.step})
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
