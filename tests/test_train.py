@@ -137,9 +137,10 @@ def test_step_events_are_throttled(tmp_path):
                          train__log_interval=0.5)
     steps = [e for e in events if e["event"] == "step"]
     total_steps = events[-1]["epochs"] * math.ceil(1438 / 8)
-    assert 1 <= len(steps) < total_steps / 10
     times = [e["time"] for e in steps]
-    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))
+    assert 1 <= len(steps) < total_steps
+    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))  # at most one per interval, however fast the steps
+    assert len(steps) <= (times[-1] - times[0]) / 0.5 + 2
     assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
 
 

@@ -58,6 +58,10 @@ class ConsoleReporter:
         self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what})")
         for notice in e["notices"]:
             self._print(f"  note: {notice}")
+        if e.get("preview"):
+            self._print("preview:")
+            for line in e["preview"]:
+                self._print(f"  {line}")
         self._print(e["summary"])
         self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, batch {e['batch_size']}, "
                     f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "

@@ -66,7 +66,7 @@ def _why_unloadable(e: Exception, path: Path) -> str:
                 f"weights_only=True and never runs code from them")
     if "zip archive" in text or "central directory" in text:
         return "is truncated or corrupted (an incomplete file); use an earlier checkpoint of the run"
-    if isinstance(e, pickle.UnpicklingError) or "load key" in text:
+    if not zip_start or isinstance(e, pickle.UnpicklingError):
         return "is not a PyTorch checkpoint"
     first = text.strip().splitlines()[0][:200] if text.strip() else type(e).__name__
     return f"cannot be loaded: {first}"

@@ -1,13 +1,16 @@
-"""Spec -> training and validation tensors.
+"""Spec -> training and validation tensors, with every decision stated.
 
-Reads a built-in dataset or a CSV, picks target and features, decides the task, splits by
-seed and fits the preprocessing on the training rows only. The result is in-memory tensors:
-batches are then sliced from them, which is several times faster than a per-row `Dataset`
-and gives the same batches (see train.py).
+Reads a built-in dataset or a file (format sniffed, see reader.py), picks target and
+features - leaving out, with a notice, columns that are constant or look like identifiers,
+free text or dates - applies the missing-value policy, decides the task, splits (random,
+stratified, by group, or a separate file) and fits the preprocessing on the training rows
+only. The result is in-memory tensors: batches are sliced from them, several times faster
+than a per-row `Dataset` and the same batches (see train.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +21,12 @@ import torch
 
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import Preprocessor, class_labels, first_non_numeric, infer_task, is_numeric, refuse_missing
+from .preprocess import MISSING, Preprocessor, class_labels, infer_task, is_numeric, numeric_values
+from .reader import ReadOptions, preview, read_table
 from .spec import DataSpec
+
+_ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
+MOSTLY_NUMERIC = 0.9
 
 
 @dataclass
@@ -31,6 +38,7 @@ class Prepared:
     x_val: torch.Tensor
     y_val: torch.Tensor
     notices: list[str] = field(default_factory=list)
+    preview: list[str] = field(default_factory=list)
 
     @property
     def task(self) -> str:
@@ -41,83 +49,179 @@ class Prepared:
         return (self.pre.n_inputs,)
 
 
-def load_frame(dataset: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    """(table, display name) for a built-in name or a CSV path."""
-    builtin = BUILTINS.get(dataset)
+def read_options(spec: DataSpec) -> ReadOptions:
+    return ReadOptions(spec.sep, spec.header, spec.skip_rows, spec.decimal, spec.encoding)
+
+
+def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFrame:
+    return read_table(path, options)[0]
+
+
+def load_frame(spec: DataSpec, seed: int, notices: list[str]) -> tuple[pd.DataFrame, str, bool]:
+    """(table, display name, keep constant columns) for a built-in name or a file path."""
+    builtin = BUILTINS.get(spec.dataset)
     if builtin is not None:
-        return builtin.frame(seed), builtin.name
-    if not Path(dataset).exists():
+        return builtin.frame(seed), builtin.name, builtin.keep_constant
+    if not Path(spec.dataset).exists():
         names = ", ".join(BUILTINS)
-        raise UserError(f"dataset {dataset} is neither a built-in dataset ({names}) nor an existing file; check the path")
-    return read_csv(dataset), dataset
-
-
-def read_csv(path: str | Path, header_only: bool = False) -> pd.DataFrame:
-    """A CSV as a table, column names stripped of spaces; every failure is one line naming the file."""
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"{path} not found; check the path")
-    if p.is_dir():
-        raise UserError(f"{path} is a folder; give a CSV file inside it")
-    try:
-        frame = pd.read_csv(p, skipinitialspace=True, nrows=0 if header_only else None)
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty; it needs a header line and rows") from None
-    except pd.errors.ParserError as e:
-        raise UserError(f"{path} is not a well-formed CSV: {str(e).strip().splitlines()[-1]}") from None
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty and not header_only:
-        raise UserError(f"{path} has a header but no rows")
-    return frame
+        raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; check the path")
+    frame, fmt = read_table(spec.dataset, read_options(spec))
+    notices.append(f"read {spec.dataset}: {len(frame)} rows, {frame.shape[1]} columns; {fmt.describe()}")
+    notices.extend(fmt.notes)
+    return frame, spec.dataset, False
 
 
 def prepare(spec: DataSpec, seed: int) -> Prepared:
-    frame, name = load_frame(spec.dataset, seed)
-    target, features = choose_columns(frame, spec, name)
     notices: list[str] = []
-
-    refuse_missing(frame, [target, *features], name)
+    frame, name, keep_constant = load_frame(spec, seed, notices)
+    target, features, id_column = choose_columns(frame, spec, name, notices, keep_constant)
+    frame = apply_missing_policy(frame, target, features, spec.missing, name, notices)
     task, classes = decide_task(frame[target], spec.task, target, name, notices)
 
-    train_idx, val_idx = split_indices(len(frame), spec.val_split, seed)
-    train, val = frame.iloc[train_idx], frame.iloc[val_idx]
-    if task == "classification" and len(val):
-        absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(train[target])})
-        if absent:
-            notices.append(f"classes absent from the training split: {', '.join(absent)}")
-
-    pre = Preprocessor.fit(train, target, features, task, classes, spec.standardize_target)
-    for c in pre.columns:
-        if c.kind == "categorical":
-            notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
-                           f"{', '.join(map(repr, c.categories[:3]))}")
-    tensors = [torch.from_numpy(a) for part in (train, val)
-               for a in (pre.transform_x(part, name), pre.transform_y(part, name))]
-    notices.insert(0, f"{len(train)} training rows, {len(val)} validation rows, {pre.n_inputs} inputs from {len(features)} columns")
-    return Prepared(name, pre, *tensors, notices=notices)
-
-
-def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str) -> tuple[str, list[str]]:
-    columns = [str(c) for c in frame.columns]
-    target = spec.target or columns[-1]
-    if target not in columns:
-        raise UserError(f"data.target {target!r} is not a column of {name}; columns: {', '.join(columns)}")
-    if spec.features:
-        unknown = [f for f in spec.features if f not in columns]
-        if unknown:
-            raise UserError(f"data.features: {', '.join(map(repr, unknown))} not a column of {name}; columns: {', '.join(columns)}")
-        if target in spec.features:
-            raise UserError(f"data.features includes the target {target!r}; remove it from the features")
-        features = list(spec.features)
+    if spec.val:
+        val_frame = read_table(spec.val, read_options(spec))[0]
+        if spec.missing == "drop":
+            val_frame = apply_missing_policy(val_frame, target, features, "drop", spec.val, notices)
+        train_rows, val_rows = np.arange(len(frame)), None
     else:
-        features = [c for c in columns if c != target]
+        val_frame = frame
+        train_rows, val_rows = split_rows(frame, spec, seed, task, target, notices)
+    if task == "classification":
+        absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
+        if absent:
+            notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
+
+    pre = Preprocessor.fit(frame, train_rows, target, features, task, classes, spec.standardize_target,
+                           spec.missing, id_column)
+    x, y = pre.transform_x(frame, name), pre.transform_y(frame, name)
+    if val_rows is None:
+        x_val, y_val = pre.transform_x(val_frame, spec.val), pre.transform_y(val_frame, spec.val)
+        x_train, y_train = x, y
+    else:
+        x_train, y_train, x_val, y_val = x[train_rows], y[train_rows], x[val_rows], y[val_rows]
+    del x, y
+    _note_encodings(pre, notices)
+    notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
+                   f"{pre.n_inputs} inputs from {len(features)} columns")
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
+    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame[[*features, target]]))
+
+
+def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
+                   keep_constant: bool = False) -> tuple[str, list[str], str]:
+    """(target, features, id column). Columns not named by the user are checked and may be left out."""
+    columns = list(frame.columns)
+
+    def known(names: list[str], what: str) -> None:
+        unknown = [c for c in names if c not in columns]
+        if unknown:
+            raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; columns: {', '.join(columns)}")
+
+    target = spec.target or columns[-1]
+    known([target], "data.target")
+    known(spec.drop, "data.drop")
+    known(spec.features, "data.features")
+    if spec.group:
+        known([spec.group], "data.group")
+    if target in spec.features:
+        raise UserError(f"data.features includes the target {target!r}; remove it from the features")
+
+    id_column = ""
+    if spec.features:
+        features = list(spec.features)
+        for c in features:
+            _coerce_mostly_numeric(frame, c, notices)
+    else:
+        features = []
+        for c in columns:
+            if c == target or c in spec.drop or c == spec.group:
+                continue
+            _coerce_mostly_numeric(frame, c, notices)
+            reason, is_id = _leave_out_reason(frame[c], c, keep_constant)
+            if reason:
+                notices.append(f"column {c} left out: {reason}; name it in --features to use it")
+                id_column = id_column or (c if is_id else "")
+                continue
+            features.append(c)
     if not features:
-        raise UserError(f"{name} has no feature columns besides the target {target!r}")
-    return target, features
+        raise UserError(f"{name} has no usable feature columns besides the target {target!r}; "
+                        f"name the ones to use with --features")
+    return target, features, id_column
+
+
+def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str]) -> None:
+    """A number column with a few stray cells ('?', 'n/a') is numbers with missing cells, not categories."""
+    col = frame[c]
+    if is_numeric(col) or pd.api.types.is_bool_dtype(col):
+        return
+    present = col.notna()
+    values = pd.to_numeric(col, errors="coerce")
+    numeric = values.notna()
+    n = int(present.sum())
+    if n and numeric.sum() >= MOSTLY_NUMERIC * n and numeric.sum() < n:
+        bad = col[present & ~numeric]
+        frame[c] = values
+        examples = ", ".join(map(repr, list(dict.fromkeys(bad.tolist()))[:3]))
+        notices.append(f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
+
+
+def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[str, bool]:
+    n = len(col)
+    distinct = col.nunique(dropna=False)
+    if distinct <= 1 and not keep_constant:
+        return f"constant (every row is {col.iloc[0]!r})", False
+    if _ID_NAME.match(name) and distinct > 0.9 * n:
+        return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
+    if is_numeric(col):  # numbers are features unless named like an id: a time step 0..n-1 is data
+        return "", False
+    if distinct > 0.5 * n and distinct > 20:
+        sample = col.dropna().astype(str).head(100)
+        dates = pd.to_datetime(sample, errors="coerce", format="mixed")
+        if len(sample) and dates.notna().mean() >= 0.9:
+            return "looks like dates", False
+        return f"looks like free text or an identifier ({distinct} distinct values in {n} rows)", True
+    return "", False
+
+
+def apply_missing_policy(frame: pd.DataFrame, target: str, features: list[str], policy: str, name: str,
+                         notices: list[str]) -> pd.DataFrame:
+    """error: refuse, naming each column's count; drop: drop those rows; impute: filled later, from training rows."""
+    target_missing = frame[target].isna().to_numpy()
+    if target_missing.all():
+        raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
+    bad = {c: _bad_cells(frame[c]) for c in features}
+    counts = {c: int(b.sum()) for c, b in bad.items() if b.any()}
+    if target_missing.any():
+        counts[target] = int(target_missing.sum())
+    if not counts:
+        return frame
+    summary = ", ".join(f"{c} {k}" for c, k in counts.items())
+    if policy == "error":
+        first = min(int(np.argmax(b)) for b in [*bad.values(), target_missing] if b.any())
+        raise UserError(f"{name} has empty or non-numeric cells: {summary} (first in data row {first + 1}); fill them, "
+                        f"or pass --missing drop (drop those rows) or --missing impute (fill from the training rows)")
+    drop = target_missing.copy()
+    if policy == "drop":
+        for b in bad.values():
+            drop |= b
+    if drop.all():
+        raise UserError(f"{name}: every row has an empty cell ({summary}); use --missing impute or leave columns out with --drop")
+    if drop.any():
+        why = summary if policy == "drop" else f"{target} {int(target_missing.sum())}"
+        notices.append(f"dropped {int(drop.sum())} of {len(frame)} rows with empty cells ({why})")
+        frame = frame.loc[~drop].reset_index(drop=True)
+    if policy == "impute":
+        filled = {c: k for c, k in counts.items() if c != target}
+        if filled:
+            notices.append(f"filled empty cells from the training rows (median; {MISSING!r} for text): "
+                           + ", ".join(f"{c} {k}" for c, k in filled.items()))
+    return frame
+
+
+def _bad_cells(col: pd.Series) -> np.ndarray:
+    if is_numeric(col):
+        return ~np.isfinite(numeric_values(col))
+    return col.isna().to_numpy()
 
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str]) -> tuple[str, list[Any]]:
@@ -128,14 +232,28 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         notices.append(f"task: {task}, because target {target} {why} (--task {other} to change)")
     if task == "regression":
         if not is_numeric(col):
-            row, example = first_non_numeric(col)
-            raise UserError(f"regression target {target} in {name} holds non-numeric values such as {example!r} "
-                            f"(data row {row + 1}); use --task classification")
+            values = pd.to_numeric(col, errors="coerce")
+            bad = np.nonzero(values.isna().to_numpy())[0]
+            shown = ", ".join(f"row {i + 1}: {col.iloc[i]!r}" for i in bad[:3])
+            raise UserError(f"regression target {target} in {name} has {len(bad)} non-numeric cell(s) ({shown}); "
+                            f"clean them, or use --task classification if it is a label")
         return task, []
     classes = class_labels(col)
     if len(classes) < 2:
         raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least two")
     return task, classes
+
+
+def split_rows(frame: pd.DataFrame, spec: DataSpec, seed: int, task: str, target: str,
+               notices: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(frame)
+    if spec.group:
+        return _group_split(frame[spec.group], spec.val_split, seed, notices)
+    if spec.stratify:
+        if task != "classification":
+            raise UserError("data.stratify keeps class shares, so it needs a classification target")
+        return _stratified_split(frame[target], spec.val_split, seed)
+    return split_indices(n, spec.val_split, seed)
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,3 +265,43 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.n
         raise UserError(f"data.val_split {val_split} leaves no training rows out of {n}; lower it")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _stratified_split(labels: pd.Series, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    keys = labels.astype(str).to_numpy()
+    val = []
+    for k in sorted(set(keys)):
+        rows = np.nonzero(keys == k)[0]
+        take = int(round(len(rows) * val_split))
+        if val_split > 0 and len(rows) > 1:
+            take = max(1, min(take, len(rows) - 1))
+        val.extend(rng.permutation(rows)[:take].tolist())
+    val_rows = np.sort(np.array(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(keys)), val_rows), val_rows
+
+
+def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    keys = groups.astype(str).to_numpy()
+    names, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+    if len(names) < 2:
+        raise UserError(f"data.group {groups.name} has a single group; a group split needs at least two")
+    wanted = val_split * len(keys)
+    chosen, count = [], 0
+    for g in np.random.default_rng(seed).permutation(len(names)):
+        if count >= wanted or len(chosen) == len(names) - 1:
+            break
+        chosen.append(g)
+        count += sizes[g]
+    in_val = np.isin(inverse, chosen)
+    notices.append(f"validation: {len(chosen)} of {len(names)} groups of {groups.name} ({int(in_val.sum())} rows); "
+                   f"no group is on both sides")
+    return np.nonzero(~in_val)[0], np.nonzero(in_val)[0]
+
+
+def _note_encodings(pre: Preprocessor, notices: list[str]) -> None:
+    for c in pre.columns:
+        if c.kind == "categorical":
+            folded = " (rarer values folded into '(other)')" if c.categories[-1:] == ["(other)"] else ""
+            notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
+                           f"{', '.join(map(repr, c.categories[:3]))}{folded}")

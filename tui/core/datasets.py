@@ -23,6 +23,7 @@ class BuiltIn:
     description: str
     file: str | None = None
     generate: Callable[[int], pd.DataFrame] | None = None
+    keep_constant: bool = False  # images: a pixel that is always 0 still has its place in the grid
 
     def frame(self, seed: int = 0) -> pd.DataFrame:
         if self.file is not None:
@@ -96,7 +97,8 @@ BUILTINS: dict[str, BuiltIn] = {
         BuiltIn("iris", "classification", "Fisher's iris flowers: 4 measurements, 3 species", file="iris.csv"),
         BuiltIn("wine", "classification", "Italian wines: 13 chemical measurements, 3 cultivars", file="wine.csv"),
         BuiltIn("breast_cancer", "classification", "Wisconsin diagnostic breast cancer: 30 cell-nucleus features, benign or malignant", file="breast_cancer.csv"),
-        BuiltIn("digits", "classification", "8x8 handwritten digits (64 pixels, 0-16), 10 classes; Unflatten(1, (1, 8, 8)) for Conv2d", file="digits.csv"),
+        BuiltIn("digits", "classification", "8x8 handwritten digits (64 pixels, 0-16), 10 classes; Unflatten(1, (1, 8, 8)) for Conv2d",
+                file="digits.csv", keep_constant=True),
         BuiltIn("diabetes", "regression", "diabetes progression one year on, from 10 baseline measurements", file="diabetes.csv"),
         BuiltIn("spiral", "classification", "synthetic: 3 interleaved spiral arms, 900 points", generate=_spiral),
         BuiltIn("moons", "classification", "synthetic: two interleaving half circles, 1000 points", generate=_moons),

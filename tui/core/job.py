@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from . import checkpoint, devices, layers
-from .data import Prepared, prepare, read_csv
+from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import TrainingFailed, UserError
 from .objective import Objective
@@ -42,7 +42,7 @@ def plan(spec: Spec) -> Plan:
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
     _refuse_single_row_batches(stack, len(data.x_train), spec.train.batch_size)
     if spec.data.test:  # a bad test file is found now, not after the whole training
-        data.pre.transform_x(read_csv(spec.data.test), spec.data.test)
+        data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
     return Plan(spec, device, data, objective, stack)
 
 
@@ -93,8 +93,9 @@ def with_absolute_paths(spec: Spec) -> Spec:
     paths = {}
     if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():
         paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
-    if spec.data.test:
-        paths["data.test"] = str(Path(spec.data.test).resolve())
+    for key in ("test", "val"):
+        if getattr(spec.data, key):
+            paths[f"data.{key}"] = str(Path(getattr(spec.data, key)).resolve())
     return spec.with_overrides(paths) if paths else spec
 
 
@@ -152,6 +153,7 @@ def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int 
         "dataset": p.data.name, "task": pre.task, "target": pre.target, "classes": [str(c) for c in pre.classes],
         "train_rows": len(p.data.x_train), "val_rows": len(p.data.x_val), "inputs": pre.n_inputs,
         "outputs": p.objective.n_outputs, "loss": p.objective.loss, "notices": p.data.notices,
+        "preview": p.data.preview,
         "layers": [{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
                    for lay in p.stack.layers],
         "summary": p.stack.summary(), "params": p.stack.params, "device": p.device.description,

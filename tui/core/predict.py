@@ -51,14 +51,17 @@ class Predictor:
     def predict_frame(self, frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
         out = self.outputs(frame, source)
         target = self.pre.target
+        result = pd.DataFrame(index=range(len(frame)))
+        if self.pre.id_column and self.pre.id_column in frame.columns:
+            result[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
         if self.pre.task == "classification":
-            labels = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
-            result = pd.DataFrame({target: labels})
+            result[target] = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
             probs = class_probabilities(out).numpy()
             for j, c in enumerate(self.pre.classes):
                 result[f"p_{c}"] = probs[:, j]
             return result
-        return pd.DataFrame({target: self.pre.to_target_units(out[:, 0].double().numpy())})
+        result[target] = self.pre.to_target_units(out[:, 0].double().numpy())
+        return result
 
     def predict_file(self, data: str | Path, out: str | Path) -> int:
         result = self.predict_frame(read_csv(data), str(data))

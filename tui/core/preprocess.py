@@ -1,9 +1,10 @@
 """Table -> numbers, fitted on the training split only, and carried inside the checkpoint.
 
-A `Preprocessor` is learnt from the training rows (means, scales, categories, class labels)
-and then applied unchanged to validation, evaluation and prediction data. Its state is a
-plain dict of lists, strings and floats, because `torch.load(weights_only=True)` refuses
-anything else, and because a checkpoint must predict on a new CSV with nothing else at hand.
+A `Preprocessor` is learnt from the training rows (means, scales, fill values, categories,
+class labels) and then applied unchanged to validation, evaluation and prediction data. Its
+state is a plain dict of lists, strings and floats, because `torch.load(weights_only=True)`
+refuses anything else, and because a checkpoint must predict on a new CSV with nothing else
+at hand.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import pandas as pd
 from .errors import UserError
 
 MAX_CLASSES_BY_INFERENCE = 20
+MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
+OTHER = "(other)"
+MISSING = "(missing)"
 
 
 @dataclass
@@ -25,6 +29,7 @@ class Column:
     kind: str  # "numeric" | "categorical"
     mean: float = 0.0
     std: float = 1.0
+    fill: float = 0.0  # numeric: the training median, used when missing = "impute"
     categories: list[str] = field(default_factory=list)
 
     @property
@@ -40,6 +45,8 @@ class Preprocessor:
     classes: list[Any] = field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
+    missing: str = "error"  # error | drop | impute: what to do with empty cells in features
+    id_column: str = ""  # kept beside predictions when a file has it
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -52,46 +59,58 @@ class Preprocessor:
 
     # ---- fitting ------------------------------------------------------------------------
     @classmethod
-    def fit(cls, train: pd.DataFrame, target: str, features: list[str], task: str,
-            classes: list[Any], standardize_target: bool) -> "Preprocessor":
+    def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, target: str, features: list[str], task: str,
+            classes: list[Any], standardize_target: bool, missing: str = "error", id_column: str = "") -> "Preprocessor":
+        """Statistics from `train_rows` of `frame` only; validation rows never inform them."""
         columns = []
         for name in features:
-            col = train[name]
+            col = frame[name]
             if is_numeric(col):
-                values = col.to_numpy(dtype=np.float64)
-                std = float(values.std()) if len(values) else 1.0
-                columns.append(Column(name, "numeric", float(values.mean()), std if std > 0 else 1.0))
+                values = col.to_numpy(dtype=np.float64)[train_rows]
+                known = values[np.isfinite(values)]
+                std = float(known.std()) if len(known) else 1.0
+                columns.append(Column(name, "numeric", float(known.mean()) if len(known) else 0.0,
+                                      std if std > 0 else 1.0, float(np.median(known)) if len(known) else 0.0))
             else:
-                cats = sorted({str(v) for v in col.tolist()})
+                counts = _as_labels(col.iloc[train_rows], missing).value_counts()
+                cats = sorted(counts.index.tolist())
+                if len(cats) > MAX_LEVELS:
+                    cats = sorted(counts.index[: MAX_LEVELS - 1].tolist()) + [OTHER]
                 columns.append(Column(name, "categorical", categories=cats))
-        pre = cls(target=target, task=task, columns=columns, classes=list(classes))
+        pre = cls(target=target, task=task, columns=columns, classes=list(classes), missing=missing, id_column=id_column)
         if task == "regression" and standardize_target:
-            y = train[target].to_numpy(dtype=np.float64)
+            y = frame[target].to_numpy(dtype=np.float64)[train_rows]
             std = float(y.std())
             pre.target_mean, pre.target_std = float(y.mean()), (std if std > 0 else 1.0)
         return pre
 
     # ---- applying -----------------------------------------------------------------------
     def transform_x(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
+        """float32 (rows, inputs), filled one column at a time: no float64 copy of the whole table."""
         self.check_features(frame.columns, source)
-        refuse_missing(frame, self.feature_names, source)
-        parts = []
+        out = np.zeros((len(frame), self.n_inputs), dtype=np.float32)
+        j = 0
         for c in self.columns:
             col = frame[c.name]
             if c.kind == "numeric":
-                if not is_numeric(col):
-                    bad = first_non_numeric(col)
-                    raise UserError(f"{source}: column {c.name} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
-                parts.append(((col.to_numpy(dtype=np.float64) - c.mean) / c.std)[:, None])
+                values = numeric_values(col)
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    if self.missing != "impute":
+                        raise UserError(_missing_message(source, c.name, col, bad))
+                    values = np.where(bad, c.fill, values)
+                out[:, j] = (values - c.mean) / c.std
             else:
-                codes = pd.Categorical(col.astype(str), categories=c.categories).codes
-                onehot = np.zeros((len(col), len(c.categories)))
-                known = codes >= 0
-                onehot[np.nonzero(known)[0], codes[known]] = 1.0
-                parts.append(onehot)
-        if not parts:
-            return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.concatenate(parts, axis=1).astype(np.float32)
+                labels = _as_labels(col, self.missing)
+                if self.missing != "impute" and col.isna().any():
+                    raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
+                if OTHER in c.categories:
+                    labels = labels.where(labels.isin(c.categories), OTHER)
+                codes = pd.Categorical(labels, categories=c.categories).codes
+                known = np.nonzero(codes >= 0)[0]
+                out[known, j + codes[known]] = 1.0
+            j += c.width
+        return out
 
     def check_features(self, columns: Any, source: str) -> None:
         missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]
@@ -102,8 +121,9 @@ class Preprocessor:
         """Class indices (int64, shape (n,)) or scaled values (float32, shape (n, 1))."""
         if self.target not in frame.columns:
             raise UserError(f"{source} has no target column {self.target}; it is needed for evaluation")
-        refuse_missing(frame, [self.target], source)
         col = frame[self.target]
+        if col.isna().any():
+            raise UserError(_missing_message(source, self.target, col, col.isna().to_numpy()))
         if self.task == "classification":
             index = {_label_key(c): i for i, c in enumerate(self.classes)}
             keys = [_label_key(v) for v in col.tolist()]
@@ -130,14 +150,24 @@ class Preprocessor:
         return cls(**{**d, "columns": [Column(**c) for c in d["columns"]]})
 
 
-def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None:
-    """Empty cells are refused by name and row, never turned silently into numbers."""
-    for c in columns:
-        empty = frame[c].isna().to_numpy()
-        if empty.any():
-            first = int(np.argmax(empty))
-            raise UserError(f"{source}: column {c} has {int(empty.sum())} empty cells (first in data row {first + 1}); "
-                            f"fill them or drop those rows")
+def numeric_values(col: pd.Series) -> np.ndarray:
+    """float64 values; cells that are not numbers (blank, '?', 'n/a') come back as NaN."""
+    if is_numeric(col):
+        return col.to_numpy(dtype=np.float64)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray) -> str:
+    first = int(np.argmax(bad))
+    value = col.iloc[first]
+    what = "empty" if pd.isna(value) else f"not a finite number ({value!r})"
+    return (f"{source}: column {column} has {int(bad.sum())} cell(s) that are empty or not numbers "
+            f"(first in data row {first + 1}: {what}); fill them, or pass --missing drop or --missing impute")
+
+
+def _as_labels(col: pd.Series, missing: str) -> pd.Series:
+    labels = col.astype(str).where(col.notna(), MISSING if missing == "impute" else None)
+    return labels
 
 
 def infer_task(col: pd.Series) -> tuple[str, str]:
@@ -148,7 +178,8 @@ def infer_task(col: pd.Series) -> tuple[str, str]:
     distinct = np.unique(values)
     if np.all(values == np.round(values)) and len(distinct) <= MAX_CLASSES_BY_INFERENCE:
         return "classification", f"holds {len(distinct)} distinct integer values"
-    return "regression", (f"holds more than {MAX_CLASSES_BY_INFERENCE} distinct numbers" if len(distinct) > MAX_CLASSES_BY_INFERENCE else "holds fractional numbers")
+    return "regression", (f"holds more than {MAX_CLASSES_BY_INFERENCE} distinct numbers"
+                          if len(distinct) > MAX_CLASSES_BY_INFERENCE else "holds fractional numbers")
 
 
 def class_labels(col: pd.Series) -> list[Any]:

@@ -22,6 +22,7 @@ from typing import Any
 from .errors import UserError
 
 TASKS = ("auto", "classification", "regression")
+MISSING = ("error", "drop", "impute")
 LOSSES = ("auto", "MSE", "L1", "Huber", "CrossEntropy", "BCEWithLogits")
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
@@ -35,8 +36,18 @@ class DataSpec:
     features: list[str] = field(default_factory=list)
     task: str = "auto"
     val_split: float = 0.2
+    val: str = ""
+    group: str = ""
+    stratify: bool = False
+    drop: list[str] = field(default_factory=list)
+    missing: str = "error"
     standardize_target: bool = True
     test: str = ""
+    sep: str = "auto"
+    header: str = "auto"
+    skip_rows: int = -1
+    decimal: str = "auto"
+    encoding: str = "auto"
 
 
 @dataclass
@@ -114,6 +125,16 @@ class Spec:
         _check(bool(d.dataset.strip()), "data.dataset", "a built-in name (see `torchtui datasets`) or a CSV path", d.dataset)
         _check(d.task in TASKS, "data.task", f"one of {', '.join(TASKS)}", d.task)
         _check(0 <= d.val_split < 1, "data.val_split", "a number >= 0 and < 1", d.val_split)
+        _check(d.missing in MISSING, "data.missing", f"one of {', '.join(MISSING)}", d.missing)
+        _check(d.header in ("auto", "yes", "no"), "data.header", "auto, yes or no", d.header)
+        _check(d.decimal in ("auto", ".", ","), "data.decimal", "auto, '.' or ','", d.decimal)
+        _check(d.skip_rows >= -1, "data.skip_rows", "an integer >= 0 (or -1: auto)", d.skip_rows)
+        _check(d.sep in ("auto", "tab", "whitespace", "\t") or len(d.sep) == 1, "data.sep",
+               "auto, a single character such as ',' or ';', tab or whitespace", d.sep)
+        if d.group and d.stratify:
+            raise UserError("data.group and data.stratify cannot be combined; choose one way to split")
+        if d.group and d.val:
+            raise UserError("data.group splits the dataset itself; with a separate data.val file leave it empty")
         _check(t.loss in LOSSES, "train.loss", f"one of {', '.join(LOSSES)}", t.loss)
         _check(t.optimizer in OPTIMIZERS, "train.optimizer", f"one of {', '.join(OPTIMIZERS)}", t.optimizer)
         _check(t.lr > 0, "train.lr", "a number > 0", t.lr)
@@ -185,6 +206,16 @@ _HELP = {
     "features": "feature columns; empty = every column but the target",
     "task": "auto | classification | regression (auto: strings or few integer values -> classification)",
     "val_split": "fraction of rows held out for validation, drawn with train.seed",
+    "val": "optional separate validation file (then val_split is not used)",
+    "group": "column whose rows stay together: a group is never split between training and validation",
+    "stratify": "classification: keep each class's share in both splits",
+    "drop": "columns to leave out",
+    "missing": "empty cells: error (say where) | drop (the rows) | impute (training median; a '(missing)' category)",
+    "sep": "auto | ',' | ';' | tab | whitespace | any single character",
+    "header": "auto | yes | no: is the first table line a header",
+    "skip_rows": "lines above the table to skip; -1 = auto (metadata lines are detected)",
+    "decimal": "auto | '.' | ','",
+    "encoding": "auto (UTF-8 with or without BOM, else cp1252) or a Python encoding name",
     "standardize_target": "regression: train on the standardised target; metrics and predictions stay in its units",
     "test": "optional CSV without targets; predictions of the best model go to the run folder",
     "layers": "the layer stack, PyTorch-like; input sizes are inferred, the output layer is added when missing",
