@@ -67,6 +67,11 @@ class ConsoleReporter:
                     f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "
                     f"device {e['device']}")
 
+    def _on_loading(self, e: dict[str, Any]) -> None:
+        if self.bar:  # on a terminal only: a log or a pipe keeps its one line per epoch
+            self.err.write(f"{e['message']}\n")
+            self.err.flush()
+
     def _on_step(self, e: dict[str, Any]) -> None:
         if not self.bar or not self.start:
             return

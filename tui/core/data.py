@@ -11,22 +11,26 @@ than a per-row `Dataset` and the same batches (see train.py).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 import torch
 
+from . import user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import MISSING, Preprocessor, class_labels, infer_task, is_numeric, numeric_values
+from .preprocess import (MISSING, Preprocessor, as_numbers, class_labels, infer_task, is_numeric, mostly_numeric,
+                         numeric_values)
 from .reader import ReadOptions, preview, read_table
 from .spec import DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
 MOSTLY_NUMERIC = 0.9
+Progress = Optional[Callable[[str], None]]
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Prepared:
     y_val: torch.Tensor
     notices: list[str] = field(default_factory=list)
     preview: list[str] = field(default_factory=list)
+    train_set: Any = None  # a user's Dataset (its training subset), read through a DataLoader
+    shape: tuple[int, ...] | None = None  # a user's Dataset's x shape; tables give (inputs,)
 
     @property
     def task(self) -> str:
@@ -46,7 +52,11 @@ class Prepared:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return (self.pre.n_inputs,)
+        return self.shape if self.shape is not None else (self.pre.n_inputs,)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_set) if self.train_set is not None else len(self.x_train)
 
 
 def read_options(spec: DataSpec) -> ReadOptions:
@@ -57,26 +67,36 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFra
     return read_table(path, options)[0]
 
 
-def load_frame(spec: DataSpec, seed: int, notices: list[str]) -> tuple[pd.DataFrame, str, bool]:
-    """(table, display name, keep constant columns) for a built-in name or a file path."""
+def load_frame(spec: DataSpec, seed: int, notices: list[str],
+               progress: Progress = None) -> tuple[pd.DataFrame, str, bool, str]:
+    """(table, display name, keep constant columns, decimal mark) for a built-in name or a file path."""
     builtin = BUILTINS.get(spec.dataset)
     if builtin is not None:
-        return builtin.frame(seed), builtin.name, builtin.keep_constant
-    if not Path(spec.dataset).exists():
+        return builtin.frame(seed), builtin.name, builtin.keep_constant, "."
+    path = Path(spec.dataset)
+    if not path.exists():
         names = ", ".join(BUILTINS)
         raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; check the path")
+    start = time.monotonic()
+    if progress and path.is_file():
+        progress(f"reading {spec.dataset} ({path.stat().st_size / 2**20:,.1f} MiB)")
     frame, fmt = read_table(spec.dataset, read_options(spec))
+    if progress:
+        progress(f"read {len(frame):,} rows x {frame.shape[1]} columns in {time.monotonic() - start:.1f} s; preparing tensors")
     notices.append(f"read {spec.dataset}: {len(frame)} rows, {frame.shape[1]} columns; {fmt.describe()}")
     notices.extend(fmt.notes)
-    return frame, spec.dataset, False
+    return frame, spec.dataset, False, fmt.decimal
 
 
-def prepare(spec: DataSpec, seed: int) -> Prepared:
+def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
+    """`progress` hears what is being read and prepared: a big file takes seconds."""
+    if user_dataset.is_class_path(spec.dataset):
+        return prepare_user_dataset(spec, seed)
     notices: list[str] = []
-    frame, name, keep_constant = load_frame(spec, seed, notices)
-    target, features, id_column = choose_columns(frame, spec, name, notices, keep_constant)
+    frame, name, keep_constant, decimal = load_frame(spec, seed, notices, progress)
+    target, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal)
     frame = apply_missing_policy(frame, target, features, spec.missing, name, notices)
-    task, classes = decide_task(frame[target], spec.task, target, name, notices)
+    task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal)
 
     if spec.val:
         val_frame = read_table(spec.val, read_options(spec))[0]
@@ -104,11 +124,28 @@ def prepare(spec: DataSpec, seed: int) -> Prepared:
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(features)} columns")
     tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame[[*features, target]]))
+    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame.head(5)[[*features, target]]))
+
+
+def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
+    if spec.group or spec.stratify or spec.val:
+        raise UserError("data.group, data.stratify and data.val apply to tables; a Dataset class is split by data.val_split")
+    dataset = user_dataset.load(spec)
+    shape, targets = user_dataset.scan(dataset, spec.dataset)
+    pre = user_dataset.describe(dataset, spec, targets)
+    y = user_dataset.as_targets(targets, pre.task)
+    train_rows, val_rows = split_indices(len(dataset), spec.val_split, seed)
+    train_set, val_set = user_dataset.split(dataset, (train_rows, val_rows))
+    x_val = user_dataset.gather(val_set).reshape(len(val_rows), *shape)
+    notices = [f"{spec.dataset}: {len(dataset)} items, x of shape {shape}, {pre.task}"
+               + (f" with {len(pre.classes)} classes" if pre.classes else f", {y.shape[1]} value(s) per item"),
+               f"{len(train_rows)} training items (through a DataLoader), {len(val_rows)} validation items"]
+    return Prepared(spec.dataset, pre, torch.zeros(0), y[train_rows], x_val.float(), y[val_rows], notices=notices,
+                    train_set=train_set, shape=shape)
 
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
-                   keep_constant: bool = False) -> tuple[str, list[str], str]:
+                   keep_constant: bool = False, decimal: str = ".") -> tuple[str, list[str], str]:
     """(target, features, id column). Columns not named by the user are checked and may be left out."""
     columns = list(frame.columns)
 
@@ -130,13 +167,13 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     if spec.features:
         features = list(spec.features)
         for c in features:
-            _coerce_mostly_numeric(frame, c, notices)
+            _coerce_mostly_numeric(frame, c, notices, decimal)
     else:
         features = []
         for c in columns:
             if c == target or c in spec.drop or c == spec.group:
                 continue
-            _coerce_mostly_numeric(frame, c, notices)
+            _coerce_mostly_numeric(frame, c, notices, decimal)
             reason, is_id = _leave_out_reason(frame[c], c, keep_constant)
             if reason:
                 notices.append(f"column {c} left out: {reason}; name it in --features to use it")
@@ -149,31 +186,36 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     return target, features, id_column
 
 
-def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str]) -> None:
+def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
     """A number column with a few stray cells ('?', 'n/a') is numbers with missing cells, not categories."""
     col = frame[c]
-    if is_numeric(col) or pd.api.types.is_bool_dtype(col):
+    if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not mostly_numeric(col, MOSTLY_NUMERIC, decimal):
         return
-    present = col.notna()
-    values = pd.to_numeric(col, errors="coerce")
-    numeric = values.notna()
-    n = int(present.sum())
-    if n and numeric.sum() >= MOSTLY_NUMERIC * n and numeric.sum() < n:
-        bad = col[present & ~numeric]
-        frame[c] = values
+    values = as_numbers(col, decimal)
+    bad = col[col.notna() & values.isna()]
+    frame[c] = values
+    if len(bad):
         examples = ", ".join(map(repr, list(dict.fromkeys(bad.tolist()))[:3]))
         notices.append(f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
 def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[str, bool]:
     n = len(col)
+    if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
+        values = col.to_numpy(dtype=np.float64)
+        known = values[~np.isnan(values)]
+        if len(known) == 0:
+            return "empty in every row", False
+        if not keep_constant and len(known) == n and known.min() == known.max():
+            return f"constant (every row is {_plain(col.iloc[0])!r})", False
+        if _ID_NAME.match(name) and col.nunique() > 0.9 * n:
+            return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
+        return "", False
     distinct = col.nunique(dropna=False)
     if distinct <= 1 and not keep_constant:
-        return f"constant (every row is {col.iloc[0]!r})", False
+        return f"constant (every row is {_plain(col.iloc[0])!r})", False
     if _ID_NAME.match(name) and distinct > 0.9 * n:
         return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
-    if is_numeric(col):  # numbers are features unless named like an id: a time step 0..n-1 is data
-        return "", False
     if distinct > 0.5 * n and distinct > 20:
         sample = col.dropna().astype(str).head(100)
         dates = pd.to_datetime(sample, errors="coerce", format="mixed")
@@ -181,6 +223,10 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
             return "looks like dates", False
         return f"looks like free text or an identifier ({distinct} distinct values in {n} rows)", True
     return "", False
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def apply_missing_policy(frame: pd.DataFrame, target: str, features: list[str], policy: str, name: str,
@@ -224,16 +270,19 @@ def _bad_cells(col: pd.Series) -> np.ndarray:
     return col.isna().to_numpy()
 
 
-def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str]) -> tuple[str, list[Any]]:
+def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
+                decimal: str = ".") -> tuple[str, list[Any]]:
     inferred, why = infer_task(col)
+    if inferred == "classification" and not is_numeric(col) and mostly_numeric(col, decimal=decimal):
+        inferred, why = "regression", "holds numbers"  # with a few stray cells, refused below with their rows
     task = inferred if wanted == "auto" else wanted
     if wanted == "auto":
         other = "regression" if task == "classification" else "classification"
         notices.append(f"task: {task}, because target {target} {why} (--task {other} to change)")
     if task == "regression":
         if not is_numeric(col):
-            values = pd.to_numeric(col, errors="coerce")
-            bad = np.nonzero(values.isna().to_numpy())[0]
+            values = as_numbers(col, decimal)
+            bad = np.nonzero(values.isna().to_numpy() & col.notna().to_numpy())[0]
             shown = ", ".join(f"row {i + 1}: {col.iloc[i]!r}" for i in bad[:3])
             raise UserError(f"regression target {target} in {name} has {len(bad)} non-numeric cell(s) ({shown}); "
                             f"clean them, or use --task classification if it is a label")

@@ -8,6 +8,7 @@ layers - before a run folder is created, so a refused run leaves nothing behind.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,20 +36,29 @@ class Plan:
     stack: layers.Stack
 
 
-def plan(spec: Spec) -> Plan:
+def plan(spec: Spec, emit: Emit | None = None) -> Plan:
     device = devices.resolve(spec.train.device)  # before any data is read
-    data = prepare(spec.data, spec.train.seed)
+    progress = (lambda message: emit({"event": "loading", "message": message, "time": time.time()})) if emit else None
+    warm = threading.Thread(target=_import_optimizers, daemon=True)
+    warm.start()  # overlaps with reading the data: the parser runs without the GIL
+    data = prepare(spec.data, spec.train.seed, progress)
+    warm.join()
     objective = Objective.for_data(spec.train.loss, data.pre)
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
-    _refuse_single_row_batches(stack, len(data.x_train), spec.train.batch_size)
+    _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size)
     if spec.data.test:  # a bad test file is found now, not after the whole training
         data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
     return Plan(spec, device, data, objective, stack)
 
 
+def _import_optimizers() -> None:
+    """The first optimizer a process builds imports torch._dynamo: about a second, paid here in the background."""
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
 def run(spec: Spec, emit: Emit) -> tuple[Outcome, RunFolder]:
     spec = with_absolute_paths(spec)
-    p = plan(spec)
+    p = plan(spec, emit)
     trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, None, emit)
     folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
     trainer.run = folder
@@ -79,7 +89,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None) -> tuple[
     if done >= spec.train.epochs:
         raise UserError(f"{folder.path} already trained {done} of {spec.train.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
-    p = plan(spec)
+    p = plan(spec, emit)
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
@@ -91,7 +101,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None) -> tuple[
 def with_absolute_paths(spec: Spec) -> Spec:
     """File paths made absolute, so `resume` works from any directory."""
     paths = {}
-    if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():
+    if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():  # module:Class names stay as given
         paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
     for key in ("test", "val"):
         if getattr(spec.data, key):
@@ -134,7 +144,7 @@ def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | Non
             raise
         if p.spec.data.test and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
-            n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out)
+            n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, read_options(p.spec.data))
             trainer.emit({"event": "predictions", "path": str(out), "rows": n, "source": p.spec.data.test})
         prog = outcome.progress
         best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
@@ -151,7 +161,7 @@ def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int 
     return {
         "event": "start", "time": time.time(), "pid": os.getpid(), "run_dir": str(folder.path),
         "dataset": p.data.name, "task": pre.task, "target": pre.target, "classes": [str(c) for c in pre.classes],
-        "train_rows": len(p.data.x_train), "val_rows": len(p.data.x_val), "inputs": pre.n_inputs,
+        "train_rows": p.data.n_train, "val_rows": len(p.data.x_val), "inputs": pre.n_inputs,
         "outputs": p.objective.n_outputs, "loss": p.objective.loss, "notices": p.data.notices,
         "preview": p.data.preview,
         "layers": [{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}

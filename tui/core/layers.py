@@ -4,8 +4,8 @@ Users write a stack the way PyTorch reads, `Linear(64), ReLU(), Dropout(0.1)`, l
 what the data decides (input sizes). `resolve` turns that into full PyTorch calls
 (`Linear(4, 64)`), checking every layer against the shape that reaches it, so a stack that
 cannot run is refused before any training, at the layer that breaks it. Shapes and parameter
-counts come from building each layer on the `meta` device: no memory, no random numbers
-drawn (which would shift the seeded weights), and PyTorch's own shape rules.
+counts come from running each layer on a batch of two rows, with the random numbers its
+initialisation draws given back (else the seeded weights would shift): PyTorch's own shape rules.
 """
 
 from __future__ import annotations
@@ -232,10 +232,12 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
         elif values[arg.name] != arg.default:
             call_kwargs[arg.name] = values[arg.name]
 
-    with torch.device("meta"):
+    # A real layer on a batch of two zero rows, its random init undone by fork_rng. (The meta
+    # device would need no memory, but its first use imports a second of torch internals.)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
         try:
             module = getattr(nn, d.name)(*call_args, **call_kwargs)
-            out = module(torch.empty((2, *shape)))
+            out = module(torch.zeros((2, *shape)))
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None

@@ -16,6 +16,7 @@ import torch
 from . import checkpoint
 from .files import write_user_file
 from .data import read_csv
+from .reader import ReadOptions
 from .errors import UserError
 from .layers import build_sequential
 from .objective import Objective, evaluate, task_metrics
@@ -63,8 +64,9 @@ class Predictor:
         result[target] = self.pre.to_target_units(out[:, 0].double().numpy())
         return result
 
-    def predict_file(self, data: str | Path, out: str | Path) -> int:
-        result = self.predict_frame(read_csv(data), str(data))
+    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> int:
+        """`options`: the format flags of the run that named the file; None sniffs it."""
+        result = self.predict_frame(read_csv(data, options), str(data))
         write_csv(result, out)
         return len(result)
 

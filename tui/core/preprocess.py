@@ -67,10 +67,12 @@ class Preprocessor:
             col = frame[name]
             if is_numeric(col):
                 values = col.to_numpy(dtype=np.float64)[train_rows]
-                known = values[np.isfinite(values)]
+                finite = np.isfinite(values)
+                known = values if finite.all() else values[finite]
                 std = float(known.std()) if len(known) else 1.0
+                fill = float(np.median(known)) if missing == "impute" and len(known) else 0.0
                 columns.append(Column(name, "numeric", float(known.mean()) if len(known) else 0.0,
-                                      std if std > 0 else 1.0, float(np.median(known)) if len(known) else 0.0))
+                                      std if std > 0 else 1.0, fill))
             else:
                 counts = _as_labels(col.iloc[train_rows], missing).value_counts()
                 cats = sorted(counts.index.tolist())
@@ -106,7 +108,7 @@ class Preprocessor:
                     raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
                 if OTHER in c.categories:
                     labels = labels.where(labels.isin(c.categories), OTHER)
-                codes = pd.Categorical(labels, categories=c.categories).codes
+                codes = pd.Index(c.categories).get_indexer(labels)
                 known = np.nonzero(codes >= 0)[0]
                 out[known, j + codes[known]] = 1.0
             j += c.width
@@ -154,7 +156,22 @@ def numeric_values(col: pd.Series) -> np.ndarray:
     """float64 values; cells that are not numbers (blank, '?', 'n/a') come back as NaN."""
     if is_numeric(col):
         return col.to_numpy(dtype=np.float64)
-    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    return as_numbers(col).to_numpy(dtype=np.float64)
+
+
+def as_numbers(col: pd.Series, decimal: str | None = None) -> pd.Series:
+    """Text cells read as numbers, others NaN. decimal: the file's mark; None tries '.' and ',' and keeps the better."""
+    dot = pd.to_numeric(col, errors="coerce") if decimal != "," else None
+    if decimal == "." or not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+        return dot if dot is not None else pd.to_numeric(col, errors="coerce")
+    comma = pd.to_numeric(col.astype(str).str.replace(",", ".", regex=False), errors="coerce").where(col.notna())
+    return comma if dot is None or comma.notna().sum() > dot.notna().sum() else dot
+
+
+def mostly_numeric(col: pd.Series, share: float = 0.9, decimal: str | None = None) -> bool:
+    """A text column whose non-empty cells are nearly all numbers: numbers with a few stray cells ('?')."""
+    present = int(col.notna().sum())
+    return present > 0 and int(as_numbers(col, decimal).notna().sum()) >= share * present
 
 
 def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray) -> str:
@@ -175,11 +192,12 @@ def infer_task(col: pd.Series) -> tuple[str, str]:
     if not is_numeric(col):
         return "classification", "holds text labels"
     values = col.to_numpy(dtype=np.float64)
+    if not np.all(values == np.round(values)):
+        return "regression", "holds fractional numbers"
     distinct = np.unique(values)
-    if np.all(values == np.round(values)) and len(distinct) <= MAX_CLASSES_BY_INFERENCE:
+    if len(distinct) <= MAX_CLASSES_BY_INFERENCE:
         return "classification", f"holds {len(distinct)} distinct integer values"
-    return "regression", (f"holds more than {MAX_CLASSES_BY_INFERENCE} distinct numbers"
-                          if len(distinct) > MAX_CLASSES_BY_INFERENCE else "holds fractional numbers")
+    return "regression", f"holds more than {MAX_CLASSES_BY_INFERENCE} distinct numbers"
 
 
 def class_labels(col: pd.Series) -> list[Any]:

@@ -49,6 +49,7 @@ class TableFormat:
     decimal: str = "."
     encoding: str = "utf-8"
     compression: str | None = None
+    spaces: bool = False  # blanks after separators ("a, b"): skipped, at twice the parse time, so only when seen
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -84,7 +85,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None, nrows: int 
     try:
         frame = _read(p, fmt, nrows)
     except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not {fmt.encoding} text (byte {e.start}); pass --encoding, e.g. --encoding latin-1") from None
+        raise UserError(f"{path} holds bytes that are not {fmt.encoding} text ({e.reason}); pass --encoding, "
+                        f"e.g. --encoding latin-1") from None
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty; it needs a header line and rows") from None
     except pd.errors.ParserError as e:
@@ -92,6 +94,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None, nrows: int 
         raise UserError(f"{path}: {msg} (read with {fmt.describe()}); fix that line, or set the format with {fmt.flags()}") from None
     except (ValueError, OSError, ImportError) as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if fmt.kind == "parquet" and ("engine" in text or isinstance(e, ImportError)):
+            raise UserError(f"reading Parquet ({path}) needs pyarrow: pip install pyarrow; or save it as CSV") from None
         raise UserError(f"cannot read {path} as {fmt.kind}: {text}") from None
     if fmt.kind == "csv" and not fmt.header:
         frame.columns = [f"col{i + 1}" for i in range(frame.shape[1])]
@@ -121,6 +125,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         raise UserError(f"{path} is empty; it needs a header line and rows")
 
     fmt.sep = _choose_sep(lines, opts.sep)
+    fmt.spaces = fmt.sep != WHITESPACE and any(f"{fmt.sep} " in line for line in lines)
     rows = [_split(line, fmt.sep) for line in lines]
     fmt.skip_rows = opts.skip_rows if opts.skip_rows >= 0 else _metadata_lines(rows)
     body = rows[fmt.skip_rows:]
@@ -144,8 +149,7 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
         return frame.head(nrows) if nrows is not None else frame
     sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
     return pd.read_csv(p, sep=sep, header=0 if fmt.header else None, skiprows=fmt.skip_rows, decimal=fmt.decimal,
-                       encoding=fmt.encoding, compression=fmt.compression, skipinitialspace=True, nrows=nrows,
-                       low_memory=False)
+                       encoding=fmt.encoding, compression=fmt.compression, skipinitialspace=fmt.spaces, nrows=nrows)
 
 
 def _sample(path: Path, compression: str | None) -> bytes:
@@ -274,8 +278,8 @@ def _unique(names: list[str]) -> list[str]:
 
 def preview(frame: pd.DataFrame, rows: int = 5, width: int = 12) -> list[str]:
     """The first rows as aligned text, the way a user checks that a file was read right."""
-    head = frame.head(rows).astype(str)
     cols = list(frame.columns)
-    cells = [[c[:width] for c in cols]] + [[v[:width] for v in row] for row in head.values.tolist()]
+    body = [["" if pd.isna(v) else str(v) for v in row] for row in frame.head(rows).itertuples(index=False)]
+    cells = [[c[:width] for c in cols]] + [[v[:width] for v in row] for row in body]
     widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
     return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]

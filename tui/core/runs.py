@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ class RunFolder:
             except OSError as e:
                 raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
         else:
-            stem = Path(dataset_label).name.split(".")[0] or "run"
+            stem = re.sub(r"[^\w.-]+", "-", Path(dataset_label).name.split(".")[0]).strip("-") or "run"
             base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             for n in range(1, 1000):
                 path = root / (base if n == 1 else f"{base}-{n}")

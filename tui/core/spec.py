@@ -32,6 +32,8 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 @dataclass
 class DataSpec:
     dataset: str = "iris"
+    dataset_args: list[str] = field(default_factory=list)
+    workers: int = 0
     target: str = ""
     features: list[str] = field(default_factory=list)
     task: str = "auto"
@@ -125,6 +127,7 @@ class Spec:
         _check(bool(d.dataset.strip()), "data.dataset", "a built-in name (see `torchtui datasets`) or a CSV path", d.dataset)
         _check(d.task in TASKS, "data.task", f"one of {', '.join(TASKS)}", d.task)
         _check(0 <= d.val_split < 1, "data.val_split", "a number >= 0 and < 1", d.val_split)
+        _check(d.workers >= 0, "data.workers", "an integer >= 0 (DataLoader worker processes for a Dataset class)", d.workers)
         _check(d.missing in MISSING, "data.missing", f"one of {', '.join(MISSING)}", d.missing)
         _check(d.header in ("auto", "yes", "no"), "data.header", "auto, yes or no", d.header)
         _check(d.decimal in ("auto", ".", ","), "data.decimal", "auto, '.' or ','", d.decimal)
@@ -201,7 +204,9 @@ class Spec:
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}
 
 _HELP = {
-    "dataset": "built-in name (`torchtui datasets`) or path to a CSV file",
+    "dataset": "built-in name (`torchtui datasets`), a data file, or your Dataset class as module:Class",
+    "dataset_args": "arguments for your Dataset class, e.g. [\"data/train.csv\"]",
+    "workers": "DataLoader worker processes for a Dataset class",
     "target": "target column; empty = the last column",
     "features": "feature columns; empty = every column but the target",
     "task": "auto | classification | regression (auto: strings or few integer values -> classification)",

@@ -157,12 +157,16 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(t.seed)
         self.criterion = objective.criterion()
         self.optimizer = make_optimizer(t, self.model.parameters(), device.type)
-        self.steps_per_epoch = math.ceil(len(data.x_train) / t.batch_size)
+        self.steps_per_epoch = math.ceil(data.n_train / t.batch_size)
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self._order = epoch_order_fn()
 
         dev = device.torch
+        self.loader = None
+        if data.train_set is not None:  # a user's Dataset: the textbook DataLoader, same generator, same order
+            self.loader = DataLoader(data.train_set, t.batch_size, shuffle=True, generator=self.generator,
+                                     num_workers=spec.data.workers, pin_memory=device.type == "cuda")
         self.x_train, self.y_train = data.x_train.to(dev), data.y_train.to(dev)
         self.y_train_loss = objective.loss_targets(self.y_train)
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
@@ -173,22 +177,17 @@ class Trainer:
     def fit(self) -> Outcome:
         t, p = self.spec.train, self.progress
         model, opt, crit = self.model, self.optimizer, self.criterion
-        x, y = self.x_train, self.y_train_loss
-        n, bs, clip = len(x), t.batch_size, t.grad_clip
+        n, bs, clip = self.data.n_train, t.batch_size, t.grad_clip
         has_val = len(self.x_val) > 0
         status = "done"
         next_log = time.monotonic() + min(t.log_interval, 0.05)  # one early point, then at most one per interval
         for epoch in range(p.epoch + 1, t.epochs + 1):
             epoch_start = time.monotonic()
             model.train()
-            # Gather the epoch's rows once, in batch order: each batch is then a free contiguous view.
-            xs = ys = None  # drop last epoch's copy first: two copies of the data at most, not three
-            order = self._order(n, self.generator).to(self.device.torch)
-            xs, ys = x.index_select(0, order), y.index_select(0, order)
+            batches = self._batches()
             loss_sum = torch.zeros((), device=self.device.torch)  # sum of loss * batch size, never synced per step
             seen, logged_sum, logged_seen, last_log = 0, 0.0, 0, time.monotonic()
-            for i in range(0, n, bs):
-                xb, yb = xs[i:i + bs], ys[i:i + bs]
+            for i, (xb, yb) in enumerate(batches):
                 opt.zero_grad()
                 loss = crit(model(xb), yb)
                 loss.backward()
@@ -208,7 +207,7 @@ class Trainer:
                     window = (total - logged_sum) / (seen - logged_seen)
                     rate = (seen - logged_seen) / max(now - last_log, 1e-9)
                     p.steps.append([p.step, window])
-                    self.emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i // bs + 1,
+                    self.emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i + 1,
                                 "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
                     logged_sum, logged_seen, last_log = total, seen, now
                     next_log = now + t.log_interval
@@ -246,6 +245,17 @@ class Trainer:
                 status = "early_stopped"
                 break
         return Outcome(status, p)
+
+    def _batches(self):
+        """One epoch's (x, y) batches on the device, in the order DataLoader(shuffle=True, generator=g) gives."""
+        dev, bs = self.device.torch, self.spec.train.batch_size
+        if self.loader is not None:
+            to_loss = self.objective.loss_targets
+            return ((xb.to(dev, non_blocking=True), to_loss(yb.to(dev, non_blocking=True))) for xb, yb in self.loader)
+        # Tensors: the epoch's rows gathered once, in batch order; each batch is then a free contiguous view.
+        order = self._order(len(self.x_train), self.generator).to(dev)
+        xs, ys = self.x_train.index_select(0, order), self.y_train_loss.index_select(0, order)
+        return ((xs[i:i + bs], ys[i:i + bs]) for i in range(0, len(xs), bs))
 
     # ---- events and checkpoints (main process only) --------------------------------------------
     def emit(self, event: dict[str, Any], sync: bool = False) -> None:

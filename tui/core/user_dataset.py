@@ -1,0 +1,125 @@
+"""A user's own `torch.utils.data.Dataset`, named `module:Class` as in the tutorial's `MyDataset(file)`.
+
+The class is imported (the working directory is on the import path, so `my_data.py` beside
+the user works), built with `--dataset-arg` values, and checked item by item before any
+training: every item must be an `(x, y)` pair of tensors or numbers with one shape, and an
+item that raises is named. Its data is used as given (no scaling, no encoding); training
+reads it through a real `DataLoader`, and validation rows are gathered once into tensors.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from .errors import UserError
+from .preprocess import Preprocessor
+from .spec import DataSpec
+
+_CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def is_class_path(dataset: str) -> bool:
+    return bool(_CLASS_PATH.match(dataset)) and not Path(dataset).exists()
+
+
+def load(spec: DataSpec) -> Dataset:
+    module_name, class_name = spec.dataset.split(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise UserError(f"cannot import {module_name} for dataset {spec.dataset}: {e}; run from the folder that holds "
+                        f"{module_name.replace('.', '/')}.py or put it on PYTHONPATH") from None
+    except Exception as e:  # the user's module failed while importing
+        raise UserError(f"importing {module_name} raised {type(e).__name__}: {e}") from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise UserError(f"{module_name} has no {class_name}; classes there: "
+                        f"{', '.join(n for n, v in vars(module).items() if isinstance(v, type)) or 'none'}")
+    args = [_literal(a) for a in spec.dataset_args]
+    try:
+        dataset = cls(*args)
+    except Exception as e:
+        shown = ", ".join(map(repr, args))
+        raise UserError(f"{spec.dataset}({shown}) raised {type(e).__name__}: {e}") from None
+    if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+        raise UserError(f"{spec.dataset} is not a map-style Dataset: it needs __getitem__ and __len__")
+    if len(dataset) < 2:
+        raise UserError(f"{spec.dataset} has {len(dataset)} item(s); training needs at least two")
+    return dataset
+
+
+def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
+    """(input shape, all targets), reading every item once, so a bad item is found before training."""
+    shape = None
+    targets = []
+    for i in range(len(dataset)):
+        try:
+            item = dataset[i]
+        except Exception as e:
+            raise UserError(f"item {i} of {name} raised {type(e).__name__}: {e}") from None
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise UserError(f"item {i} of {name} is a {type(item).__name__}; each item must be a pair (x, y)")
+        x, y = torch.as_tensor(item[0]), torch.as_tensor(item[1])
+        if shape is None:
+            shape = tuple(x.shape)
+        elif tuple(x.shape) != shape:
+            raise UserError(f"item {i} of {name} has x of shape {tuple(x.shape)}, item 0 has {shape}; all must match")
+        if not x.is_floating_point():
+            raise UserError(f"item {i} of {name} has x of dtype {x.dtype}; return float tensors (x.float())")
+        targets.append(y)
+    if shape is None or len(shape) == 0:
+        raise UserError(f"{name} returns a scalar x; return a tensor of features, e.g. torch.tensor([...])")
+    try:
+        return shape, torch.stack(targets)
+    except RuntimeError:
+        raise UserError(f"{name}: the targets y differ in shape between items; return the same shape for every item") from None
+
+
+def describe(dataset: Dataset, spec: DataSpec, targets: torch.Tensor) -> Preprocessor:
+    """Task and classes from the targets: integer labels are classes 0..C-1, floats are values."""
+    integral = not targets.is_floating_point()
+    task = spec.task if spec.task != "auto" else ("classification" if integral and targets.dim() == 1 else "regression")
+    if task == "classification":
+        if targets.dim() != 1 or targets.is_floating_point() and not torch.equal(targets, targets.round()):
+            raise UserError(f"{spec.dataset}: classification needs one integer class index per item as y")
+        labels = targets.long()
+        if int(labels.min()) < 0:
+            raise UserError(f"{spec.dataset}: class indices must be >= 0, found {int(labels.min())}")
+        classes = list(range(int(labels.max()) + 1))
+        if len(classes) < 2:
+            raise UserError(f"{spec.dataset}: every item has class 0; a classifier needs at least two classes")
+        return Preprocessor(target="y", task=task, columns=[], classes=classes)
+    return Preprocessor(target="y", task=task, columns=[])
+
+
+def as_targets(y: torch.Tensor, task: str) -> torch.Tensor:
+    """Class indices (n,) or values (n, k): the forms the losses take."""
+    return y.long() if task == "classification" else y.reshape(len(y), -1).float()
+
+
+def split(dataset: Dataset, indices: tuple[np.ndarray, np.ndarray]) -> tuple[Subset, Subset]:
+    train_rows, val_rows = indices
+    return Subset(dataset, train_rows.tolist()), Subset(dataset, val_rows.tolist())
+
+
+def gather(subset: Subset) -> torch.Tensor:
+    return torch.stack([torch.as_tensor(subset[i][0]) for i in range(len(subset))]) if len(subset) else torch.zeros(0)
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
