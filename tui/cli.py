@@ -61,7 +61,9 @@ def _root(ctx: typer.Context) -> None:
 @guarded
 def run(
     config: Optional[Path] = typer.Argument(None, help="TOML spec (see `torchtui config show`); flags override it."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`) or CSV path."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), or your Dataset class as module:Class."),
+    dataset_arg: Optional[list[str]] = typer.Option(None, "--dataset-arg", help="An argument for your Dataset class (repeat for more)."),
+    workers: Optional[int] = typer.Option(None, help="DataLoader worker processes for a Dataset class."),
     target: Optional[str] = typer.Option(None, help="Target column (default: the last column)."),
     features: Optional[str] = typer.Option(None, help="Comma-separated feature columns (default: all others)."),
     task: Optional[str] = typer.Option(None, help="auto, classification or regression."),
@@ -104,7 +106,8 @@ def run(
         "data.val_split": val_split, "data.test": test, "model.layers": layers, "data.drop": drop,
         "data.missing": missing, "data.sep": sep, "data.header": None if header is None else ("yes" if header else "no"),
         "data.skip_rows": skip_rows, "data.decimal": decimal, "data.encoding": encoding, "data.val": val,
-        "data.group": group, "data.stratify": stratify,
+        "data.group": group, "data.stratify": stratify, "data.dataset_args": dataset_arg or None,
+        "data.workers": workers,
         "train.loss": loss, "train.optimizer": optimizer, "train.lr": lr, "train.momentum": momentum,
         "train.nesterov": nesterov, "train.weight_decay": weight_decay, "train.batch_size": batch_size,
         "train.epochs": epochs, "train.patience": patience, "train.scheduler": scheduler,

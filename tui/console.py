@@ -118,7 +118,8 @@ class ConsoleReporter:
         self._print(f"{how}: {e['epochs']} epochs; best loss {best:.4f} at epoch {e['best_epoch']}"
                     + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
         self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
-        self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
+        if self.start.get("table", True):
+            self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
 
     # ---- helpers -------------------------------------------------------------------------
     def _eta(self, epoch: int, done_in_epoch: float) -> str:

@@ -163,7 +163,7 @@ def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int 
         "dataset": p.data.name, "task": pre.task, "target": pre.target, "classes": [str(c) for c in pre.classes],
         "train_rows": p.data.n_train, "val_rows": len(p.data.x_val), "inputs": pre.n_inputs,
         "outputs": p.objective.n_outputs, "loss": p.objective.loss, "notices": p.data.notices,
-        "preview": p.data.preview,
+        "preview": p.data.preview, "table": p.data.train_set is None,
         "layers": [{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
                    for lay in p.stack.layers],
         "summary": p.stack.summary(), "params": p.stack.params, "device": p.device.description,

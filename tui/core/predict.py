@@ -30,6 +30,9 @@ class Predictor:
     def __init__(self, ckpt: dict[str, Any], source: str = "checkpoint"):
         self.source = source
         self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
+        if not self.pre.columns:
+            raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), not a table; "
+                            f"predict in Python: tui.core.layers.build_sequential(ckpt['layers']) and ckpt['model']")
         self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes))
         self.layers = list(ckpt["layers"])
         self.model = build_sequential(self.layers)

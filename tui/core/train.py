@@ -31,6 +31,7 @@ from .layers import Stack
 from .objective import Objective, evaluate, task_metrics
 from .runs import RunFolder
 from .spec import Spec
+from .user_dataset import as_targets
 
 Emit = Callable[[dict[str, Any]], None]
 EVAL_BATCH = 1024
@@ -250,8 +251,9 @@ class Trainer:
         """One epoch's (x, y) batches on the device, in the order DataLoader(shuffle=True, generator=g) gives."""
         dev, bs = self.device.torch, self.spec.train.batch_size
         if self.loader is not None:
-            to_loss = self.objective.loss_targets
-            return ((xb.to(dev, non_blocking=True), to_loss(yb.to(dev, non_blocking=True))) for xb, yb in self.loader)
+            task, to_loss = self.objective.task, self.objective.loss_targets
+            return ((xb.to(dev, non_blocking=True), to_loss(as_targets(yb.to(dev, non_blocking=True), task)))
+                    for xb, yb in self.loader)
         # Tensors: the epoch's rows gathered once, in batch order; each batch is then a free contiguous view.
         order = self._order(len(self.x_train), self.generator).to(dev)
         xs, ys = self.x_train.index_select(0, order), self.y_train_loss.index_select(0, order)

@@ -1,0 +1,109 @@
+"""A user's own Dataset class (`module:Class`): trained through a real DataLoader, checked item by item."""
+
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from tui.core import job
+from tui.core.data import prepare, split_indices
+from tui.core.errors import UserError
+from tui.core.spec import DataSpec
+
+from conftest import train
+
+MODULE = '''
+import pandas as pd, torch
+from torch.utils.data import Dataset
+
+class Rows(Dataset):
+    """The tutorial's MyDataset(file): a prepared table, one row per item."""
+    def __init__(self, file, regression=False):
+        t = torch.load(file, weights_only=True)
+        self.x, self.y = t["x"], (t["y"].float() if regression else t["y"])
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+    def __len__(self):
+        return len(self.x)
+
+class Raises(Rows):
+    def __getitem__(self, i):
+        if i == 7:
+            raise KeyError("row 7 is missing")
+        return super().__getitem__(i)
+
+class Ragged(Rows):
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return (x[:3] if i == 5 else x), y
+
+class Single(Rows):
+    def __getitem__(self, i):
+        return self.x[i]
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """my_rows.py in the working directory, holding iris exactly as the CSV path prepares it."""
+    (tmp_path / "my_rows.py").write_text(textwrap.dedent(MODULE))
+    data = prepare(DataSpec(dataset="iris", val_split=0.2), seed=0)  # scaled with training-split statistics
+    train_rows, val_rows = split_indices(150, 0.2, 0)
+    x, y = torch.zeros(150, 4), torch.zeros(150, dtype=torch.long)
+    x[train_rows], y[train_rows], x[val_rows], y[val_rows] = data.x_train, data.y_train, data.x_val, data.y_val
+    torch.save({"x": x, "y": y}, tmp_path / "iris.pt")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    sys.modules.pop("my_rows", None)
+
+
+def test_dataset_class_trains_like_the_csv_path(user_module):
+    common = dict(model__layers="Linear(32), ReLU()", train__epochs=5, data__val_split=0.2)
+    _, csv_run, csv_events = train(user_module / "a", data__dataset="iris", **common)
+    _, ds_run, ds_events = train(user_module / "b", data__dataset="my_rows:Rows",
+                                 data__dataset_args=[str(user_module / "iris.pt")], **common)
+    csv_acc = [e["accuracy"] for e in csv_events if e["event"] == "epoch"]
+    ds_acc = [e["accuracy"] for e in ds_events if e["event"] == "epoch"]
+    assert ds_acc == csv_acc and ds_acc[-1] >= 0.8
+    # same rows, same split, same batch order: the DataLoader path and the sliced-tensor path agree bit for bit
+    a = torch.load(csv_run.checkpoint_path("last"), weights_only=True)["model"]
+    b = torch.load(ds_run.checkpoint_path("last"), weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    start = next(e for e in ds_events if e["event"] == "start")
+    assert start["train_rows"] == 120 and start["val_rows"] == 30 and start["table"] is False
+
+
+def test_float_targets_mean_regression_and_workers_load_in_processes(user_module):
+    _, folder, events = train(user_module, data__dataset="my_rows:Rows", data__workers=2, train__epochs=2,
+                              data__dataset_args=[str(user_module / "iris.pt"), "True"])
+    start = next(e for e in events if e["event"] == "start")
+    assert start["task"] == "regression" and start["loss"] == "MSE" and start["outputs"] == 1
+    assert "r2" in [e for e in events if e["event"] == "epoch"][-1]
+
+
+@pytest.mark.parametrize("cls,args,message", [
+    ("Raises", ["iris.pt"], "item 7 of my_rows:Raises raised KeyError: 'row 7 is missing'"),
+    ("Ragged", ["iris.pt"], "item 5 of my_rows:Ragged has x of shape (3,), item 0 has (4,); all must match"),
+    ("Single", ["iris.pt"], "item 0 of my_rows:Single is a Tensor; each item must be a pair (x, y)"),
+    ("Rows", [], "my_rows:Rows() raised TypeError"),
+    ("Nope", ["iris.pt"], "my_rows has no Nope; classes there:"),
+])
+def test_a_bad_dataset_is_named_before_training(user_module, cls, args, message):
+    with pytest.raises(UserError) as e:
+        train(user_module, data__dataset=f"my_rows:{cls}", data__dataset_args=args)
+    assert message in str(e.value)
+    assert not (user_module / "runs").exists()
+
+
+def test_a_stack_that_does_not_fit_the_items_is_refused(user_module):
+    with pytest.raises(UserError, match="layer 1 Conv2d"):
+        train(user_module, data__dataset="my_rows:Rows", data__dataset_args=["iris.pt"], model__layers="Conv2d(4)")
+
+
+def test_predict_explains_that_a_dataset_model_is_used_from_python(user_module):
+    from tui.core.predict import Predictor
+    _, folder, _ = train(user_module, data__dataset="my_rows:Rows", data__dataset_args=["iris.pt"], train__epochs=1)
+    with pytest.raises(UserError, match="was trained on a Dataset class"):
+        Predictor.load(folder.checkpoint_path("best"))
+    job.resume(folder.path, lambda e: None, epochs=2)  # and it resumes, re-importing the class
