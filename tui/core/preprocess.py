@@ -21,6 +21,7 @@ MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
 OTHER = "(other)"
 MISSING = "(missing)"
+BLOCK_ROWS = 16384
 
 
 @dataclass
@@ -88,10 +89,14 @@ class Preprocessor:
 
     # ---- applying -----------------------------------------------------------------------
     def transform_x(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
-        """float32 (rows, inputs), filled one column at a time: no float64 copy of the whole table."""
+        """float32 (rows, inputs): no float64 copy of the whole table, one pass over the result.
+
+        Each column is checked and encoded once (numbers as float64 views, categories as codes);
+        the matrix is then written in blocks of rows, each built input by input in a small
+        buffer that stays in cache, so every page of the result is touched once, in order.
+        """
         self.check_features(frame.columns, source)
-        out = np.zeros((len(frame), self.n_inputs), dtype=np.float32)
-        j = 0
+        parts: list[tuple[Column, np.ndarray]] = []
         for c in self.columns:
             col = frame[c.name]
             if c.kind == "numeric":
@@ -101,17 +106,30 @@ class Preprocessor:
                     if self.missing != "impute":
                         raise UserError(_missing_message(source, c.name, col, bad))
                     values = np.where(bad, c.fill, values)
-                out[:, j] = (values - c.mean) / c.std
+                parts.append((c, values))
             else:
-                labels = _as_labels(col, self.missing)
                 if self.missing != "impute" and col.isna().any():
                     raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
+                labels = _as_labels(col, self.missing)
                 if OTHER in c.categories:
                     labels = labels.where(labels.isin(c.categories), OTHER)
-                codes = pd.Index(c.categories).get_indexer(labels)
-                known = np.nonzero(codes >= 0)[0]
-                out[known, j + codes[known]] = 1.0
-            j += c.width
+                parts.append((c, pd.Index(c.categories).get_indexer(labels)))
+        n, out = len(frame), np.empty((len(frame), self.n_inputs), dtype=np.float32)
+        block = np.empty((self.n_inputs, min(n, BLOCK_ROWS)), dtype=np.float32)
+        for start in range(0, n, BLOCK_ROWS):
+            stop = min(n, start + BLOCK_ROWS)
+            buf = block[:, : stop - start]
+            j = 0
+            for c, data in parts:
+                if c.kind == "numeric":
+                    buf[j] = (data[start:stop] - c.mean) / c.std  # float64 arithmetic, as the statistics
+                else:
+                    buf[j:j + c.width] = 0.0
+                    codes = data[start:stop]
+                    known = np.nonzero(codes >= 0)[0]
+                    buf[j + codes[known], known] = 1.0
+                j += c.width
+            out[start:stop] = buf.T
         return out
 
     def check_features(self, columns: Any, source: str) -> None:
