@@ -136,3 +136,30 @@ def test_builtins_work_from_any_directory(tmp_path):
                          env={**os.environ, "PYTHONPATH": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "142"
+
+
+def test_several_regression_targets_train_together(tmp_path):
+    from tui.core import job
+    from tui.core.predict import Predictor
+    from tui.core.spec import Spec
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "sum": 100 + 10 * (x[:, 0] + x[:, 1]), "diff": x[:, 0] - x[:, 1]})
+    path = tmp_path / "two.csv"
+    frame.to_csv(path, index=False)
+    spec = Spec().with_overrides({"data.dataset": str(path), "data.target": "sum, diff", "train.epochs": 30,
+                                  "model.layers": "Linear(32), Tanh()", "train.device": "cpu",
+                                  "run.runs_dir": str(tmp_path / "runs")})
+    events = []
+    _, folder = job.run(spec, events.append)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["outputs"] == 2 and start["target"] == "sum, diff" and start["task"] == "regression"
+    last = [e for e in events if e["event"] == "epoch"][-1]
+    assert last["r2"] > 0.95
+    predicted = Predictor.load(folder.checkpoint_path("best")).predict_frame(frame.head(50))
+    assert list(predicted.columns) == ["sum", "diff"]
+    assert np.abs(predicted["sum"] - frame["sum"].head(50)).mean() < 2.0  # in the target's own units (std ~14)
+    assert np.abs(predicted["diff"] - frame["diff"].head(50)).mean() < 0.2
+    with pytest.raises(UserError, match="several targets .* are for regression"):
+        prepare(DataSpec(dataset=str(path), target="sum,diff", task="classification"), 0)

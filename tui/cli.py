@@ -64,7 +64,7 @@ def run(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), or your Dataset class as module:Class."),
     dataset_arg: Optional[list[str]] = typer.Option(None, "--dataset-arg", help="An argument for your Dataset class (repeat for more)."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes for a Dataset class."),
-    target: Optional[str] = typer.Option(None, help="Target column (default: the last column)."),
+    target: Optional[str] = typer.Option(None, help="Target column (default: the last column); several, comma-separated, for regression."),
     features: Optional[str] = typer.Option(None, help="Comma-separated feature columns (default: all others)."),
     task: Optional[str] = typer.Option(None, help="auto, classification or regression."),
     drop: Optional[str] = typer.Option(None, help="Comma-separated columns to leave out."),

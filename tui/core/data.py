@@ -94,14 +94,18 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []
     frame, name, keep_constant, decimal = load_frame(spec, seed, notices, progress)
-    target, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal)
-    frame = apply_missing_policy(frame, target, features, spec.missing, name, notices)
-    task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal)
+    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal)
+    target = targets[0]
+    frame = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
+    if len(targets) > 1:
+        task, classes = several_targets(frame, spec.task, targets, name, notices, decimal)
+    else:
+        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal)
 
     if spec.val:
         val_frame = read_table(spec.val, read_options(spec))[0]
         if spec.missing == "drop":
-            val_frame = apply_missing_policy(val_frame, target, features, "drop", spec.val, notices)
+            val_frame = apply_missing_policy(val_frame, targets, features, "drop", spec.val, notices)
         train_rows, val_rows = np.arange(len(frame)), None
     else:
         val_frame = frame
@@ -111,7 +115,7 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
         if absent:
             notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
 
-    pre = Preprocessor.fit(frame, train_rows, target, features, task, classes, spec.standardize_target,
+    pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
     x, y = pre.transform_x(frame, name), pre.transform_y(frame, name)
     if val_rows is None:
@@ -124,7 +128,7 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(features)} columns")
     tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame.head(5)[[*features, target]]))
+    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame.head(5)[[*features, *targets]]))
 
 
 def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
@@ -145,8 +149,8 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
 
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
-                   keep_constant: bool = False, decimal: str = ".") -> tuple[str, list[str], str]:
-    """(target, features, id column). Columns not named by the user are checked and may be left out."""
+                   keep_constant: bool = False, decimal: str = ".") -> tuple[list[str], list[str], str]:
+    """(targets, features, id column). Columns not named by the user are checked and may be left out."""
     columns = list(frame.columns)
 
     def known(names: list[str], what: str) -> None:
@@ -154,14 +158,15 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
         if unknown:
             raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; columns: {', '.join(columns)}")
 
-    target = spec.target or columns[-1]
-    known([target], "data.target")
+    targets = [t.strip() for t in spec.target.split(",") if t.strip()] or [columns[-1]]
+    known(targets, "data.target")
     known(spec.drop, "data.drop")
     known(spec.features, "data.features")
     if spec.group:
         known([spec.group], "data.group")
-    if target in spec.features:
-        raise UserError(f"data.features includes the target {target!r}; remove it from the features")
+    both = [t for t in targets if t in spec.features]
+    if both:
+        raise UserError(f"data.features includes the target {both[0]!r}; remove it from the features")
 
     id_column = ""
     if spec.features:
@@ -171,7 +176,7 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     else:
         features = []
         for c in columns:
-            if c == target or c in spec.drop or c == spec.group:
+            if c in targets or c in spec.drop or c == spec.group:
                 continue
             _coerce_mostly_numeric(frame, c, notices, decimal)
             reason, is_id = _leave_out_reason(frame[c], c, keep_constant)
@@ -181,9 +186,9 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
                 continue
             features.append(c)
     if not features:
-        raise UserError(f"{name} has no usable feature columns besides the target {target!r}; "
+        raise UserError(f"{name} has no usable feature columns besides the target {', '.join(targets)}; "
                         f"name the ones to use with --features")
-    return target, features, id_column
+    return targets, features, id_column
 
 
 def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
@@ -229,16 +234,18 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def apply_missing_policy(frame: pd.DataFrame, target: str, features: list[str], policy: str, name: str,
+def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list[str], policy: str, name: str,
                          notices: list[str]) -> pd.DataFrame:
     """error: refuse, naming each column's count; drop: drop those rows; impute: filled later, from training rows."""
-    target_missing = frame[target].isna().to_numpy()
-    if target_missing.all():
-        raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
+    target_missing = np.zeros(len(frame), dtype=bool)
+    for target in targets:
+        empty = frame[target].isna().to_numpy()
+        if empty.all():
+            raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
+        target_missing |= empty
     bad = {c: _bad_cells(frame[c]) for c in features}
     counts = {c: int(b.sum()) for c, b in bad.items() if b.any()}
-    if target_missing.any():
-        counts[target] = int(target_missing.sum())
+    counts.update({t: int(frame[t].isna().sum()) for t in targets if frame[t].isna().any()})
     if not counts:
         return frame
     summary = ", ".join(f"{c} {k}" for c, k in counts.items())
@@ -253,11 +260,11 @@ def apply_missing_policy(frame: pd.DataFrame, target: str, features: list[str], 
     if drop.all():
         raise UserError(f"{name}: every row has an empty cell ({summary}); use --missing impute or leave columns out with --drop")
     if drop.any():
-        why = summary if policy == "drop" else f"{target} {int(target_missing.sum())}"
+        why = summary if policy == "drop" else ", ".join(f"{t} {counts[t]}" for t in targets if t in counts)
         notices.append(f"dropped {int(drop.sum())} of {len(frame)} rows with empty cells ({why})")
         frame = frame.loc[~drop].reset_index(drop=True)
     if policy == "impute":
-        filled = {c: k for c, k in counts.items() if c != target}
+        filled = {c: k for c, k in counts.items() if c not in targets}
         if filled:
             notices.append(f"filled empty cells from the training rows (median; {MISSING!r} for text): "
                            + ", ".join(f"{c} {k}" for c, k in filled.items()))
@@ -291,6 +298,17 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
     if len(classes) < 2:
         raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least two")
     return task, classes
+
+
+def several_targets(frame: pd.DataFrame, wanted: str, targets: list[str], name: str, notices: list[str],
+                    decimal: str) -> tuple[str, list[Any]]:
+    """Several targets are values to regress together: each must be numeric."""
+    if wanted == "classification":
+        raise UserError(f"several targets ({', '.join(targets)}) are for regression; a classifier takes one --target")
+    for t in targets:
+        decide_task(frame[t], "regression", t, name, [], decimal)
+    notices.append(f"task: regression of {len(targets)} targets ({', '.join(targets)}), one output each")
+    return "regression", []
 
 
 def split_rows(frame: pd.DataFrame, spec: DataSpec, seed: int, task: str, target: str,

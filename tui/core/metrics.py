@@ -39,8 +39,10 @@ def classification(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, 
 
 
 def regression(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """Both in target units. R² = 1 - SS_res / SS_tot (nan when the target is constant)."""
-    err = pred.double() - target.double()
-    ss_tot = ((target.double() - target.double().mean()) ** 2).sum()
-    r2 = 1.0 - float((err**2).sum() / ss_tot) if float(ss_tot) > 0 else float("nan")
+    """(n, targets), both in target units. RMSE and MAE over every value; R² = 1 - SS_res / SS_tot
+    per target, averaged over targets (nan when a target is constant)."""
+    pred, target = pred.double().reshape(len(pred), -1), target.double().reshape(len(target), -1)
+    err = pred - target
+    ss_tot = ((target - target.mean(0)) ** 2).sum(0)
+    r2 = float((1.0 - (err**2).sum(0) / ss_tot).mean()) if bool((ss_tot > 0).all()) else float("nan")
     return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean()), "r2": r2}

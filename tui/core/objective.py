@@ -36,11 +36,12 @@ class Objective:
     loss: str
     task: str
     n_classes: int
+    n_targets: int = 1
 
     @property
     def n_outputs(self) -> int:
         if self.task == "regression":
-            return 1
+            return self.n_targets
         return 1 if (self.loss == "BCEWithLogits" and self.n_classes == 2) else self.n_classes
 
     def criterion(self) -> nn.Module:
@@ -57,7 +58,7 @@ class Objective:
 
     @classmethod
     def for_data(cls, wanted: str, pre: Preprocessor) -> "Objective":
-        return cls(choose_loss(wanted, pre.task), pre.task, len(pre.classes))
+        return cls(choose_loss(wanted, pre.task), pre.task, len(pre.classes), len(pre.targets))
 
 
 @torch.no_grad()
@@ -81,5 +82,5 @@ def task_metrics(outputs: torch.Tensor, y: torch.Tensor, objective: Objective, p
     y = y.cpu()
     if objective.task == "classification":
         return metrics.classification(outputs, y, objective.n_classes, detail)
-    to_units = lambda t: torch.from_numpy(pre.to_target_units(t.double().numpy()))  # noqa: E731
+    to_units = lambda t: torch.from_numpy(pre.to_target_units(t.double().reshape(len(t), -1).numpy()))  # noqa: E731
     return metrics.regression(to_units(outputs), to_units(y))

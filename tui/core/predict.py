@@ -33,7 +33,7 @@ class Predictor:
         if not self.pre.columns:
             raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), not a table; "
                             f"predict in Python: tui.core.layers.build_sequential(ckpt['layers']) and ckpt['model']")
-        self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes))
+        self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes), len(self.pre.targets))
         self.layers = list(ckpt["layers"])
         self.model = build_sequential(self.layers)
         try:
@@ -54,17 +54,18 @@ class Predictor:
 
     def predict_frame(self, frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
         out = self.outputs(frame, source)
-        target = self.pre.target
         result = pd.DataFrame(index=range(len(frame)))
         if self.pre.id_column and self.pre.id_column in frame.columns:
             result[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
         if self.pre.task == "classification":
-            result[target] = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
+            result[self.pre.targets[0]] = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
             probs = class_probabilities(out).numpy()
             for j, c in enumerate(self.pre.classes):
                 result[f"p_{c}"] = probs[:, j]
             return result
-        result[target] = self.pre.to_target_units(out[:, 0].double().numpy())
+        values = self.pre.to_target_units(out.double().numpy())
+        for i, t in enumerate(self.pre.targets):
+            result[t] = values[:, i]
         return result
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> int:

@@ -40,12 +40,12 @@ class Column:
 
 @dataclass
 class Preprocessor:
-    target: str
+    targets: list[str]  # one for classification; one or more for regression
     task: str  # "classification" | "regression"
     columns: list[Column]
     classes: list[Any] = field(default_factory=list)
-    target_mean: float = 0.0
-    target_std: float = 1.0
+    target_mean: list[float] = field(default_factory=list)  # regression: per target, from the training rows
+    target_std: list[float] = field(default_factory=list)
     missing: str = "error"  # error | drop | impute: what to do with empty cells in features
     id_column: str = ""  # kept beside predictions when a file has it
 
@@ -58,9 +58,13 @@ class Preprocessor:
     def feature_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def target(self) -> str:
+        return ", ".join(self.targets)
+
     # ---- fitting ------------------------------------------------------------------------
     @classmethod
-    def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, target: str, features: list[str], task: str,
+    def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
             classes: list[Any], standardize_target: bool, missing: str = "error", id_column: str = "") -> "Preprocessor":
         """Statistics from `train_rows` of `frame` only; validation rows never inform them."""
         columns = []
@@ -80,11 +84,15 @@ class Preprocessor:
                 if len(cats) > MAX_LEVELS:
                     cats = sorted(counts.index[: MAX_LEVELS - 1].tolist()) + [OTHER]
                 columns.append(Column(name, "categorical", categories=cats))
-        pre = cls(target=target, task=task, columns=columns, classes=list(classes), missing=missing, id_column=id_column)
-        if task == "regression" and standardize_target:
-            y = frame[target].to_numpy(dtype=np.float64)[train_rows]
-            std = float(y.std())
-            pre.target_mean, pre.target_std = float(y.mean()), (std if std > 0 else 1.0)
+        pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
+                  id_column=id_column)
+        if task == "regression":
+            pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
+            if standardize_target:
+                for i, t in enumerate(targets):
+                    y = frame[t].to_numpy(dtype=np.float64)[train_rows]
+                    std = float(y.std())
+                    pre.target_mean[i], pre.target_std[i] = float(y.mean()), (std if std > 0 else 1.0)
         return pre
 
     # ---- applying -----------------------------------------------------------------------
@@ -138,12 +146,16 @@ class Preprocessor:
             raise UserError(f"{source} lacks the feature column(s) {', '.join(missing)} that the model was trained on")
 
     def transform_y(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
-        """Class indices (int64, shape (n,)) or scaled values (float32, shape (n, 1))."""
-        if self.target not in frame.columns:
-            raise UserError(f"{source} has no target column {self.target}; it is needed for evaluation")
-        col = frame[self.target]
-        if col.isna().any():
-            raise UserError(_missing_message(source, self.target, col, col.isna().to_numpy()))
+        """Class indices (int64, shape (n,)) or scaled values (float32, shape (n, targets))."""
+        absent = [t for t in self.targets if t not in frame.columns]
+        if absent:
+            raise UserError(f"{source} has no target column {', '.join(absent)}; it is needed for evaluation")
+        for t in self.targets:
+            if frame[t].isna().any():
+                raise UserError(_missing_message(source, t, frame[t], frame[t].isna().to_numpy()))
+        if self.task == "regression":
+            return np.column_stack([self._scaled(frame[t], t, source) for t in self.targets]).astype(np.float32)
+        col = frame[self.targets[0]]
         if self.task == "classification":
             index = {_label_key(c): i for i, c in enumerate(self.classes)}
             keys = [_label_key(v) for v in col.tolist()]
@@ -152,14 +164,18 @@ class Preprocessor:
                 raise UserError(f"{source}: target {self.target} holds label {unknown[0]!r} that the model does not know "
                                 f"(it knows {', '.join(map(str, self.classes))})")
             return np.array([index[k] for k in keys], dtype=np.int64)
+        raise AssertionError(self.task)
+
+    def _scaled(self, col: pd.Series, name: str, source: str) -> np.ndarray:
         if not is_numeric(col):
             bad = first_non_numeric(col)
-            raise UserError(f"{source}: regression target {self.target} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
-        y = (col.to_numpy(dtype=np.float64) - self.target_mean) / self.target_std
-        return y.astype(np.float32)[:, None]
+            raise UserError(f"{source}: regression target {name} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
+        i = self.targets.index(name)
+        return (col.to_numpy(dtype=np.float64) - self.target_mean[i]) / self.target_std[i]
 
     def to_target_units(self, scaled: np.ndarray) -> np.ndarray:
-        return scaled * self.target_std + self.target_mean
+        """(n, targets) scaled values back in each target's own units."""
+        return scaled * np.asarray(self.target_std) + np.asarray(self.target_mean)
 
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

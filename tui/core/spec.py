@@ -207,7 +207,7 @@ _HELP = {
     "dataset": "built-in name (`torchtui datasets`), a data file, or your Dataset class as module:Class",
     "dataset_args": "arguments for your Dataset class, e.g. [\"data/train.csv\"]",
     "workers": "DataLoader worker processes for a Dataset class",
-    "target": "target column; empty = the last column",
+    "target": "target column; empty = the last column; several, comma-separated, for regression",
     "features": "feature columns; empty = every column but the target",
     "task": "auto | classification | regression (auto: strings or few integer values -> classification)",
     "val_split": "fraction of rows held out for validation, drawn with train.seed",

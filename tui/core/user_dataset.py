@@ -100,8 +100,10 @@ def describe(dataset: Dataset, spec: DataSpec, targets: torch.Tensor) -> Preproc
         classes = list(range(int(labels.max()) + 1))
         if len(classes) < 2:
             raise UserError(f"{spec.dataset}: every item has class 0; a classifier needs at least two classes")
-        return Preprocessor(target="y", task=task, columns=[], classes=classes)
-    return Preprocessor(target="y", task=task, columns=[])
+        return Preprocessor(targets=["y"], task=task, columns=[], classes=classes)
+    width = targets[0].numel() if targets.dim() > 1 else 1
+    names = ["y"] if width == 1 else [f"y{i}" for i in range(width)]
+    return Preprocessor(targets=names, task=task, columns=[], target_mean=[0.0] * width, target_std=[1.0] * width)
 
 
 def as_targets(y: torch.Tensor, task: str) -> torch.Tensor:
