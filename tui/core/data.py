@@ -117,13 +117,13 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
 
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
-    x, y = pre.transform_x(frame, name), pre.transform_y(frame, name)
+    y = pre.transform_y(frame, name)
     if val_rows is None:
+        x_train, y_train = pre.transform_x(frame, name), y
         x_val, y_val = pre.transform_x(val_frame, spec.val), pre.transform_y(val_frame, spec.val)
-        x_train, y_train = x, y
-    else:
-        x_train, y_train, x_val, y_val = x[train_rows], y[train_rows], x[val_rows], y[val_rows]
-    del x, y
+    else:  # each split written once, straight from the table: no full matrix to copy the splits out of
+        x_train, y_train = pre.transform_x(frame, name, train_rows), y[train_rows]
+        x_val, y_val = pre.transform_x(frame, name, val_rows), y[val_rows]
     _note_encodings(pre, notices)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(features)} columns")

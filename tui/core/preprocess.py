@@ -96,8 +96,8 @@ class Preprocessor:
         return pre
 
     # ---- applying -----------------------------------------------------------------------
-    def transform_x(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
-        """float32 (rows, inputs): no float64 copy of the whole table, one pass over the result.
+    def transform_x(self, frame: pd.DataFrame, source: str = "data", rows: np.ndarray | None = None) -> np.ndarray:
+        """float32 (rows, inputs) of `rows` (default: all): no float64 copy of the table, one pass over the result.
 
         Each column is checked and encoded once (numbers as float64 views, categories as codes);
         the matrix is then written in blocks of rows, each built input by input in a small
@@ -114,15 +114,17 @@ class Preprocessor:
                     if self.missing != "impute":
                         raise UserError(_missing_message(source, c.name, col, bad))
                     values = np.where(bad, c.fill, values)
-                parts.append((c, values))
+                parts.append((c, values if rows is None else values[rows]))
             else:
                 if self.missing != "impute" and col.isna().any():
                     raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
                 labels = _as_labels(col, self.missing)
                 if OTHER in c.categories:
                     labels = labels.where(labels.isin(c.categories), OTHER)
-                parts.append((c, pd.Index(c.categories).get_indexer(labels)))
-        n, out = len(frame), np.empty((len(frame), self.n_inputs), dtype=np.float32)
+                codes = pd.Index(c.categories).get_indexer(labels)
+                parts.append((c, codes if rows is None else codes[rows]))
+        n = len(frame) if rows is None else len(rows)
+        out = np.empty((n, self.n_inputs), dtype=np.float32)
         block = np.empty((self.n_inputs, min(n, BLOCK_ROWS)), dtype=np.float32)
         for start in range(0, n, BLOCK_ROWS):
             stop = min(n, start + BLOCK_ROWS)
