@@ -38,3 +38,39 @@ py -m tui run --dataset diabetes --optimizer SGD --lr 1e9 --epochs 3 --device cu
 
 echo "== 6. throughput on cuda (samples/s; same data and model as the CPU benchmark)"
 py tests/bench/throughput.py --device cuda --repeats 2 --epochs 2
+
+echo "== 7. a Dataset class on cuda: DataLoader with 2 workers and pinned memory; same weights as the CSV path?"
+cat > $R/my_rows.py <<'PY'
+import torch
+from torch.utils.data import Dataset
+class Rows(Dataset):
+    def __init__(self, file):
+        t = torch.load(file, weights_only=True)
+        self.x, self.y = t["x"], t["y"]
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+    def __len__(self):
+        return len(self.x)
+PY
+py -c "
+import torch
+from tui.core.data import prepare, split_indices
+from tui.core.spec import DataSpec
+d = prepare(DataSpec(dataset='wine'), 0); tr, va = split_indices(178, 0.2, 0)
+x, y = torch.zeros(178, 13), torch.zeros(178, dtype=torch.long)
+x[tr], y[tr], x[va], y[va] = d.x_train, d.y_train, d.x_val, d.y_val
+torch.save({'x': x, 'y': y}, '$R/wine.pt')"
+(cd $R && py -m tui run --dataset my_rows:Rows --dataset-arg $R/wine.pt --workers 2 --device cuda --epochs 4 --runs-dir $R --name ds --json > /dev/null; echo "exit $?")
+py -m tui run --dataset wine --device cuda --epochs 4 --runs-dir $R --name csv --json > /dev/null
+py -c "
+import torch
+a = torch.load('$R/ds/last.pt', weights_only=True)['model']; b = torch.load('$R/csv/last.pt', weights_only=True)['model']
+print('Dataset path == CSV path on cuda:', all(torch.equal(a[k], b[k]) for k in a))"
+
+echo "== 8. a messy CSV on cuda: semicolons, decimal commas, a metadata line, blanks imputed"
+py -c "
+import pandas as pd, numpy as np
+df = pd.read_csv('datasets/wine.csv'); df.iloc[::17, 2] = np.nan
+with open('$R/messy.csv', 'w') as f:
+    f.write('exported by LabTool\n'); df.to_csv(f, sep=';', decimal=',', index=False)"
+py -m tui run --dataset $R/messy.csv --missing impute --device cuda --epochs 10 --runs-dir $R --name messy | grep -E "note: read|filled|^done"
