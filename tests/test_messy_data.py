@@ -13,7 +13,6 @@ import gzip
 import importlib.util
 import io
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from tui.core.data import load_frame, prepare, split_indices
 from tui.core.errors import UserError
 from tui.core.predict import Predictor
 from tui.core.preprocess import MISSING, OTHER, Preprocessor
-from tui.core.reader import WHITESPACE, ReadOptions, read_table
+from tui.core.reader import WHITESPACE, read_table
 from tui.core.spec import DataSpec, Spec
 
 REPO = Path(__file__).resolve().parents[1]

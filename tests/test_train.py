@@ -212,7 +212,6 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp
 
 def test_resume_refuses_a_run_that_is_still_training(tmp_path):
     import os
-    from tui.core.runs import RunFolder
     _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
     folder.log({"event": "start", "time": 0.0, "pid": os.getpid(), "epochs": 3})  # a live writer
     with pytest.raises(UserError, match=f"is still training \\(process {os.getpid()}\\)"):

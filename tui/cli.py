@@ -145,7 +145,7 @@ def predict(
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row."""
     from tui.core.data import read_csv
-    from tui.core.predict import Predictor, write_csv
+    from tui.core.predict import Predictor
 
     predictor = Predictor.load(checkpoint)
     if output is None:

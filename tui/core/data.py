@@ -136,7 +136,7 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
         raise UserError("data.group, data.stratify and data.val apply to tables; a Dataset class is split by data.val_split")
     dataset = user_dataset.load(spec)
     shape, targets = user_dataset.scan(dataset, spec.dataset)
-    pre = user_dataset.describe(dataset, spec, targets)
+    pre = user_dataset.describe(spec, targets)
     y = user_dataset.as_targets(targets, pre.task)
     train_rows, val_rows = split_indices(len(dataset), spec.val_split, seed)
     train_set, val_set = user_dataset.split(dataset, (train_rows, val_rows))

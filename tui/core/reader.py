@@ -133,7 +133,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
     fmt.decimal = opts.decimal if opts.decimal != "auto" else _choose_decimal(body, fmt.sep)
     if opts.header == "auto":
-        fmt.header = _looks_like_header(body, fmt.decimal)
+        fmt.header = _looks_like_header(body)
     else:
         fmt.header = opts.header == "yes"
     return fmt
@@ -250,7 +250,7 @@ def _choose_decimal(rows: list[list[str]], sep: str) -> str:
     return "," if comma > dot else "."
 
 
-def _looks_like_header(rows: list[list[str]], decimal: str) -> bool:
+def _looks_like_header(rows: list[list[str]]) -> bool:
     """A first line of numbers is data; a first line with a name over a numeric column is a header."""
     width = len(rows[0])
     if len(rows) < 2:

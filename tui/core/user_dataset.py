@@ -87,7 +87,7 @@ def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
         raise UserError(f"{name}: the targets y differ in shape between items; return the same shape for every item") from None
 
 
-def describe(dataset: Dataset, spec: DataSpec, targets: torch.Tensor) -> Preprocessor:
+def describe(spec: DataSpec, targets: torch.Tensor) -> Preprocessor:
     """Task and classes from the targets: integer labels are classes 0..C-1, floats are values."""
     integral = not targets.is_floating_point()
     task = spec.task if spec.task != "auto" else ("classification" if integral and targets.dim() == 1 else "regression")
