@@ -106,6 +106,8 @@ def with_absolute_paths(spec: Spec) -> Spec:
     for key in ("test", "val"):
         if getattr(spec.data, key):
             paths[f"data.{key}"] = str(Path(getattr(spec.data, key)).resolve())
+    if any(Path(arg).exists() for arg in spec.data.dataset_args):  # a Dataset class's file arguments
+        paths["data.dataset_args"] = [str(Path(a).resolve()) if Path(a).exists() else a for a in spec.data.dataset_args]
     return spec.with_overrides(paths) if paths else spec
 
 

@@ -215,7 +215,8 @@ def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray) 
     value = col.iloc[first]
     what = "empty" if pd.isna(value) else f"not a finite number ({value!r})"
     return (f"{source}: column {column} has {int(bad.sum())} cell(s) that are empty or not numbers "
-            f"(first in data row {first + 1}: {what}); fill them, or pass --missing drop or --missing impute")
+            f"(first in data row {first + 1}: {what}); fill them (training with --missing impute fills them "
+            f"from the training rows)")
 
 
 def _as_labels(col: pd.Series, missing: str) -> pd.Series:
