@@ -104,8 +104,8 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
 
     if spec.val:
         val_frame = read_table(spec.val, read_options(spec))[0]
-        if spec.missing == "drop":
-            val_frame = apply_missing_policy(val_frame, targets, features, "drop", spec.val, notices)
+        if spec.missing != "error":  # the same policy; impute fills its features from the training rows
+            val_frame = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
         train_rows, val_rows = np.arange(len(frame)), None
     else:
         val_frame = frame
