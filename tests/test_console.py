@@ -39,4 +39,4 @@ def test_no_bar_when_not_a_terminal_and_resume_hint_on_interrupt(tmp_path):
         report(e)
     report({"event": "end", "status": "interrupted", "epochs": 1, "best_val_loss": None})
     assert err.getvalue() == ""
-    assert f"interrupted after epoch 1; continue with `torchtui resume {folder.path}`" in out.getvalue()
+    assert f"stopped after epoch 1, saved in last.pt; continue with `torchtui resume {folder.path}`" in out.getvalue()

@@ -107,3 +107,28 @@ def test_predict_explains_that_a_dataset_model_is_used_from_python(user_module):
     with pytest.raises(UserError, match="was trained on a Dataset class"):
         Predictor.load(folder.checkpoint_path("best"))
     job.resume(folder.path, lambda e: None, epochs=2)  # and it resumes, re-importing the class
+
+
+def test_a_dataset_run_stopped_mid_epoch_resumes_exactly(user_module):
+    from tui.core.errors import Interrupted
+
+    common = dict(data__dataset="my_rows:Rows", data__dataset_args=[str(user_module / "iris.pt")], train__epochs=3,
+                  train__batch_size=8, model__layers="Linear(16), ReLU(), Dropout(0.3)", train__log_interval=1e-6)
+    straight = train(user_module / "a", **common)[1]
+    trainers = []
+
+    def stop_in_epoch_two(event):
+        if event["event"] == "step" and event["epoch"] == 2 and event["epoch_step"] == 5:
+            trainers[0].stop_requested = "test"
+
+    from conftest import make_spec
+    spec = make_spec(user_module / "b", **common)
+    with pytest.raises(Interrupted):
+        job.run(spec, stop_in_epoch_two, on_trainer=trainers.append)
+    folder = user_module / "b" / "runs" / spec.run.name if spec.run.name else next((user_module / "b" / "runs").iterdir())
+    saved = torch.load(folder / "last.pt", weights_only=True)["progress"]
+    assert (saved["epoch"], saved["epoch_step"]) == (1, 6)  # asked during step 5, saved after the next step
+    job.resume(folder, lambda e: None)
+    a = torch.load(straight.checkpoint_path("last"), weights_only=True)["model"]
+    b = torch.load(folder / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from tui.core.errors import TrainingFailed, UserError
+from tui.core.errors import Interrupted, TrainingFailed, UserError
 
 app = typer.Typer(
     help="Train PyTorch models from the terminal. `torchtui run --dataset iris` trains headless.",
@@ -44,6 +44,8 @@ def guarded(fn: Callable) -> Callable:
             _fail(str(e), 2)
         except TrainingFailed as e:
             _fail(str(e), 1)
+        except Interrupted as e:
+            raise typer.Exit(130 if e.reason == "SIGINT" else 143)
         except KeyboardInterrupt:
             typer.echo("\ninterrupted", err=True)
             raise typer.Exit(130)
@@ -116,8 +118,10 @@ def run(
     })
     from tui.console import ConsoleReporter
     from tui.core import job
+    from tui.signals import StopOnSignal
 
-    job.run(spec, ConsoleReporter(as_json))
+    stopper = StopOnSignal().install()
+    job.run(spec, ConsoleReporter(as_json), on_trainer=stopper.attach)
 
 
 @app.command()
@@ -131,9 +135,12 @@ def resume(
     from tui.console import ConsoleReporter
     from tui.core import job
 
+    from tui.signals import StopOnSignal
+
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
-    job.resume(run_dir, ConsoleReporter(as_json), epochs)
+    stopper = StopOnSignal().install()
+    job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)
 
 
 @app.command()

@@ -109,7 +109,9 @@ class ConsoleReporter:
         self._clear_bar()
         run_dir = e.get("run_dir") or self.start.get("run_dir", "")
         if e["status"] == "interrupted":
-            self._print(f"interrupted after epoch {e['epochs']}; continue with `torchtui resume {run_dir}`")
+            where = f"epoch {e['epochs'] + 1}, batch {e['epoch_step']}" if e.get("epoch_step") else f"epoch {e['epochs']}"
+            why = f" ({e['reason']})" if e.get("reason") else ""
+            self._print(f"stopped{why} after {where}, saved in last.pt; continue with `torchtui resume {run_dir}`")
             return
         how = "stopped early (no better validation loss for the patience)" if e["status"] == "early_stopped" else "done"
         best = e.get("best_val_loss")

@@ -10,5 +10,13 @@ class UserError(Exception):
     """Bad input: a file, a column, a layer, a number, a device. The message is for the user."""
 
 
+class Interrupted(Exception):
+    """A stop was asked for (Ctrl+C, SIGTERM, SIGHUP): last.pt holds the exact position. Exit 128 + signal."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class TrainingFailed(Exception):
     """Training started but could not go on (diverged, out of memory). Exit code 1."""

@@ -12,14 +12,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from . import checkpoint, devices, layers
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
-from .errors import TrainingFailed, UserError
+from .errors import Interrupted, TrainingFailed, UserError
 from .objective import Objective
 from .predict import Predictor
 from .runs import RunFolder, summarize
@@ -56,16 +56,20 @@ def _import_optimizers() -> None:
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
-def run(spec: Spec, emit: Emit) -> tuple[Outcome, RunFolder]:
+def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
+    """`on_trainer` receives the trainer before it starts, e.g. to route a signal to `stop_requested`."""
     spec = with_absolute_paths(spec)
     p = plan(spec, emit)
     trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, None, emit)
+    if on_trainer:
+        on_trainer(trainer)
     folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
     trainer.run = folder
     return _train(trainer, folder, p), folder
 
 
-def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None) -> tuple[Outcome, RunFolder]:
+def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
+           on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
     """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
     folder = RunFolder.open(run_dir)
     info = summarize(folder.path)
@@ -94,6 +98,8 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None) -> tuple[
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
     trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, folder, emit, resume=ckpt)
+    if on_trainer:
+        on_trainer(trainer)
     folder.write_text("spec.toml", spec.to_toml())
     return _train(trainer, folder, p, resumed_from=done), folder
 
@@ -139,7 +145,7 @@ def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | Non
             trainer.emit({"event": "end", "status": "interrupted", "epochs": trainer.progress.epoch,
                            "best_val_loss": _finite(trainer.progress.best_loss)}, sync=True)
             raise
-        except (TrainingFailed, UserError):
+        except (TrainingFailed, UserError, Interrupted):
             raise
         except Exception as e:
             trainer.emit({"event": "error", "kind": "crash", "message": f"{type(e).__name__}: {e}"}, sync=True)

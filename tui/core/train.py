@@ -13,6 +13,7 @@ checkpoints and events happen once per epoch, and only on the main process (`is_
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader
 from . import checkpoint
 from .data import Prepared
 from .devices import Device
-from .errors import TrainingFailed, UserError
+from .errors import Interrupted, TrainingFailed, UserError
 from .layers import Stack
 from .objective import Objective, evaluate, task_metrics
 from .runs import RunFolder
@@ -113,6 +114,8 @@ class Progress:
     best_loss: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
+    epoch_step: int = 0  # batches done in the epoch in progress (0 at an epoch boundary)
+    epoch_loss_sum: float = 0.0  # its sum of loss * batch size so far
     steps: list[list[float]] = field(default_factory=list)  # [step, loss] at each logged step
     epochs: list[dict[str, Any]] = field(default_factory=list)  # the epoch events
 
@@ -121,7 +124,7 @@ class Progress:
         epoch, and a list of per-epoch dicts pickled 3x slower, a cost that grows with the run."""
         keys = list(dict.fromkeys(k for row in self.epochs for k in row if k not in ("event", "time")))
         return {"epoch": self.epoch, "step": self.step, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs,
+                "bad_epochs": self.bad_epochs, "epoch_step": self.epoch_step, "epoch_loss_sum": self.epoch_loss_sum,
                 "history": {"steps": torch.tensor(self.steps, dtype=torch.float64).reshape(-1, 2),
                             "epochs": {k: [row.get(k) for row in self.epochs] for k in keys}}}
 
@@ -129,7 +132,8 @@ class Progress:
     def from_dict(cls, d: dict[str, Any]) -> "Progress":
         h = d["history"]
         steps = [[int(s), loss] for s, loss in h["steps"].tolist()]
-        return cls(d["epoch"], d["step"], d["best_loss"], d["best_epoch"], d["bad_epochs"], steps, epoch_rows(d))
+        return cls(d["epoch"], d["step"], d["best_loss"], d["best_epoch"], d["bad_epochs"], d["epoch_step"],
+                   d["epoch_loss_sum"], steps, epoch_rows(d))
 
 
 def epoch_rows(progress: dict[str, Any]) -> list[dict[str, Any]]:
@@ -162,6 +166,8 @@ class Trainer:
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self._order = epoch_order_fn()
+        self.stop_requested = ""  # set from a signal handler: the loop saves and stops at the next step
+        self._epoch_start = self.generator.get_state()
 
         dev = device.torch
         self.loader = None
@@ -185,10 +191,14 @@ class Trainer:
         for epoch in range(p.epoch + 1, t.epochs + 1):
             epoch_start = time.monotonic()
             model.train()
-            batches = self._batches()
-            loss_sum = torch.zeros((), device=self.device.torch)  # sum of loss * batch size, never synced per step
-            seen, logged_sum, logged_seen, last_log = 0, 0.0, 0, time.monotonic()
-            for i, (xb, yb) in enumerate(batches):
+            self._epoch_start = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
+            skip = p.epoch_step  # batches already done, when resuming inside an epoch
+            batches = self._batches(skip)
+            # sum of loss * batch size, never synced per step
+            loss_sum = torch.full((), p.epoch_loss_sum, device=self.device.torch, dtype=torch.float32)
+            seen = min(skip * bs, n)
+            logged_sum, logged_seen, last_log = p.epoch_loss_sum, seen, time.monotonic()
+            for i, (xb, yb) in enumerate(batches, skip):
                 opt.zero_grad()
                 loss = crit(model(xb), yb)
                 loss.backward()
@@ -200,6 +210,9 @@ class Trainer:
                 p.step += 1
                 loss_sum.add_(loss.detach(), alpha=len(xb))
                 seen += len(xb)
+                if self.stop_requested:
+                    p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)
+                    self._stop(epoch)
                 now = time.monotonic()
                 if now >= next_log:
                     total = float(loss_sum)  # the one sync, a few times a second
@@ -213,6 +226,7 @@ class Trainer:
                     logged_sum, logged_seen, last_log = total, seen, now
                     next_log = now + t.log_interval
 
+            p.epoch_step, p.epoch_loss_sum = 0, 0.0
             train_loss = float(loss_sum) / n
             if not math.isfinite(train_loss):
                 self._diverged(epoch, train_loss)
@@ -247,17 +261,28 @@ class Trainer:
                 break
         return Outcome(status, p)
 
-    def _batches(self):
-        """One epoch's (x, y) batches on the device, in the order DataLoader(shuffle=True, generator=g) gives."""
+    def _batches(self, skip: int = 0):
+        """One epoch's (x, y) batches on the device, in the order DataLoader(shuffle=True, generator=g)
+        gives, less the first `skip` (done before a mid-epoch checkpoint)."""
         dev, bs = self.device.torch, self.spec.train.batch_size
         if self.loader is not None:
             task, to_loss = self.objective.task, self.objective.loss_targets
+            batches = itertools.islice(iter(self.loader), skip, None)  # skipped batches are still loaded
             return ((xb.to(dev, non_blocking=True), to_loss(as_targets(yb.to(dev, non_blocking=True), task)))
-                    for xb, yb in self.loader)
+                    for xb, yb in batches)
         # Tensors: the epoch's rows gathered once, in batch order; each batch is then a free contiguous view.
         order = self._order(len(self.x_train), self.generator).to(dev)
         xs, ys = self.x_train.index_select(0, order), self.y_train_loss.index_select(0, order)
-        return ((xs[i:i + bs], ys[i:i + bs]) for i in range(0, len(xs), bs))
+        return ((xs[i:i + bs], ys[i:i + bs]) for i in range(skip * bs, len(xs), bs))
+
+    def _stop(self, epoch: int) -> None:
+        """Save the exact position (mid-epoch) as last.pt, then stop; resume continues from the next step."""
+        p = self.progress
+        self._save(best=False)
+        self.emit({"event": "end", "status": "interrupted", "reason": self.stop_requested, "epochs": p.epoch,
+                   "epoch_step": p.epoch_step, "step": p.step, "best_val_loss": p.best_loss if p.best_loss < math.inf else None},
+                  sync=True)
+        raise Interrupted(self.stop_requested)
 
     # ---- events and checkpoints (main process only) --------------------------------------------
     def emit(self, event: dict[str, Any], sync: bool = False) -> None:
@@ -303,7 +328,8 @@ class Trainer:
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
                 "python": random.getstate(),
-                "batch_order": self.generator.get_state(),
+                # the batch-order generator as it was when the epoch in progress (or the next one) began
+                "batch_order": self._epoch_start if self.progress.epoch_step else self.generator.get_state(),
             },
         }
 
