@@ -211,12 +211,16 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp
 
 
 def test_resume_refuses_a_run_that_is_still_training(tmp_path):
-    import os
+    import subprocess
     _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
-    folder.log({"event": "start", "time": 0.0, "pid": os.getpid(), "epochs": 3})  # a live writer
-    with pytest.raises(UserError, match=f"is still training \\(process {os.getpid()}\\)"):
-        job.resume(folder.path, lambda e: None, epochs=3)
-    folder.close()
+    writer = subprocess.Popen(["sleep", "60"])  # another live process, as a run training elsewhere
+    try:
+        folder.log({"event": "start", "time": 0.0, "pid": writer.pid, "epochs": 3})
+        with pytest.raises(UserError, match=f"is still training \\(process {writer.pid}\\)"):
+            job.resume(folder.path, lambda e: None, epochs=3)
+    finally:
+        writer.kill()
+        folder.close()
 
 
 def test_batch_norm_with_a_last_batch_of_one_row_is_refused(tmp_path):
@@ -247,3 +251,16 @@ def test_refused_plans_leave_no_run_folder(tmp_path):
         with pytest.raises(UserError):
             train(tmp_path, data__dataset="iris", **bad)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_resume_of_a_run_killed_after_its_last_epoch_just_finishes_it(tmp_path):
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=2)
+    lines = (folder.path / "events.jsonl").read_text().splitlines(keepends=True)
+    (folder.path / "events.jsonl").write_text("".join(lines[:-1]))  # killed before the end event was written
+    events = []
+    outcome, _ = job.resume(folder.path, events.append)
+    assert outcome.status == "done" and [e["event"] for e in events] == ["end"]
+    from tui.core.runs import summarize
+    assert summarize(folder.path).status == "done"
+    with pytest.raises(UserError, match="already trained 2 of 2 epochs"):
+        job.resume(folder.path, lambda e: None)

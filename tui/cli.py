@@ -92,6 +92,7 @@ def run(
     patience: Optional[int] = typer.Option(None, help="Early stopping after this many epochs without a better validation loss (0: off)."),
     scheduler: Optional[str] = typer.Option(None, help="none, step, cosine, onecycle or plateau."),
     grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value (0: off)."),
+    save_every: Optional[int] = typer.Option(None, help="Also save last.pt every N steps inside an epoch (0: at epoch ends only)."),
     seed: Optional[int] = typer.Option(None, help="Seed for the split, the weights and the batch order."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
     name: Optional[str] = typer.Option(None, help="Run folder name (default: <dataset>-<date>-<time>)."),
@@ -113,7 +114,7 @@ def run(
         "train.loss": loss, "train.optimizer": optimizer, "train.lr": lr, "train.momentum": momentum,
         "train.nesterov": nesterov, "train.weight_decay": weight_decay, "train.batch_size": batch_size,
         "train.epochs": epochs, "train.patience": patience, "train.scheduler": scheduler,
-        "train.grad_clip": grad_clip, "train.seed": seed, "train.device": device,
+        "train.grad_clip": grad_clip, "train.save_every": save_every, "train.seed": seed, "train.device": device,
         "run.name": name, "run.runs_dir": runs_dir,
     })
     from tui.console import ConsoleReporter

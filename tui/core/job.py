@@ -24,7 +24,7 @@ from .objective import Objective
 from .predict import Predictor
 from .runs import RunFolder, summarize
 from .spec import Spec
-from .train import Emit, Outcome, Trainer
+from .train import Emit, Outcome, Progress, Trainer
 
 
 @dataclass
@@ -73,7 +73,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
     folder = RunFolder.open(run_dir)
     info = summarize(folder.path)
-    if info.status == "running":
+    if info.status == "running" and info.pid != os.getpid():
         raise UserError(f"{folder.path} is still training (process {info.pid}); stop it before resuming it")
     folder.clean_temp_files()
     last = folder.checkpoint_path("last")
@@ -91,6 +91,13 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         spec = spec.with_overrides({"train.epochs": epochs})
     done = ckpt["progress"]["epoch"] if ckpt else 0
     if done >= spec.train.epochs:
+        if info.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
+            progress = Progress.from_dict(ckpt["progress"])
+            event = {**end_event(progress, "done", folder), "time": time.time()}
+            folder.log(event, sync=True)
+            folder.close()
+            emit(event)
+            return Outcome("done", progress), folder
         raise UserError(f"{folder.path} already trained {done} of {spec.train.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
     p = plan(spec, emit)
@@ -154,14 +161,16 @@ def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | Non
             out = folder.path / "predictions.csv"
             n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, read_options(p.spec.data))
             trainer.emit({"event": "predictions", "path": str(out), "rows": n, "source": p.spec.data.test})
-        prog = outcome.progress
-        best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
-        trainer.emit({"event": "end", "status": outcome.status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
-                       "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best),
-                       "run_dir": str(folder.path)}, sync=True)
+        trainer.emit(end_event(outcome.progress, outcome.status, folder), sync=True)
         return outcome
     finally:
         folder.close()
+
+
+def end_event(prog: Progress, status: str, folder: RunFolder) -> dict[str, Any]:
+    best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
+    return {"event": "end", "status": status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
+            "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best), "run_dir": str(folder.path)}
 
 
 def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int | None) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class TrainSpec:
     seed: int = 0
     device: str = "auto"
     log_interval: float = 0.25
+    save_every: int = 0
 
 
 @dataclass
@@ -158,6 +159,7 @@ class Spec:
         _check(0 <= t.seed < 2**63, "train.seed", "an integer >= 0 and < 2**63", t.seed)
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)
         _check(t.log_interval > 0, "train.log_interval", "a number of seconds > 0", t.log_interval)
+        _check(t.save_every >= 0, "train.save_every", "an integer >= 0 (steps between mid-epoch checkpoints; 0: off)", t.save_every)
         name = self.run.name
         _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
                "run.name", "letters, digits, '.', '-' or '_' (it names a folder)", name)
@@ -241,6 +243,7 @@ _HELP = {
     "seed": "seeds the split, the weights and the batch order: same seed, same weights",
     "device": "auto | cpu | cuda | cuda:N | mps (auto picks a GPU when there is one)",
     "log_interval": "seconds between logged training steps",
+    "save_every": "also save last.pt every N steps inside an epoch (exact resume from there); 0 = at epoch ends only",
     "name": "run folder name; empty = <dataset>-<date>-<time>",
     "runs_dir": "where run folders are written",
 }

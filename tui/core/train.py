@@ -184,7 +184,7 @@ class Trainer:
     def fit(self) -> Outcome:
         t, p = self.spec.train, self.progress
         model, opt, crit = self.model, self.optimizer, self.criterion
-        n, bs, clip = self.data.n_train, t.batch_size, t.grad_clip
+        n, bs, clip, save_every = self.data.n_train, t.batch_size, t.grad_clip, t.save_every
         has_val = len(self.x_val) > 0
         status = "done"
         next_log = time.monotonic() + min(t.log_interval, 0.05)  # one early point, then at most one per interval
@@ -213,6 +213,9 @@ class Trainer:
                 if self.stop_requested:
                     p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)
                     self._stop(epoch)
+                if save_every and p.step % save_every == 0 and seen < n:
+                    p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)
+                    self._save(best=False)
                 now = time.monotonic()
                 if now >= next_log:
                     total = float(loss_sum)  # the one sync, a few times a second

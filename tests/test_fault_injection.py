@@ -1,0 +1,85 @@
+"""kill -9 at 20 seeded random moments, saves included: every resume succeeds, the end is exact.
+
+Each attempt is a real `torchtui run` / `torchtui resume` process, killed with SIGKILL a random
+while after its first training step. Saves are slowed (a pause between writing the temp file
+and renaming it, patched in the child process only), so kills also land inside saves. Then
+the run is resumed until it finishes, and its weights must equal an uninterrupted run's.
+"""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from tui.core import checkpoint, job
+from tui.core.spec import Spec
+
+from conftest import make_spec
+
+KILLS = 20
+SETTINGS = {"data.dataset": "digits", "train.epochs": 3, "train.batch_size": 16, "train.seed": 11,
+            "model.layers": "Linear(128), ReLU(), Dropout(0.1), Linear(64), ReLU()", "train.save_every": 8,
+            "train.scheduler": "onecycle", "train.log_interval": 0.001, "train.device": "cpu"}
+
+CHILD = """
+import sys, time
+import tui.core.checkpoint as ck
+write_then_rename = ck.atomic_write
+def slow(path, write, mode="wb"):
+    def paused(f):
+        write(f)
+        time.sleep(0.02)  # a window between the temp file and the rename, for kills to land in
+    return write_then_rename(path, paused, mode)
+ck.atomic_write = slow
+from tui.cli import main
+sys.argv = ["torchtui", *sys.argv[1:]]
+main()
+"""
+
+
+def test_twenty_kills_then_an_exact_finish(tmp_path):
+    spec = make_spec(tmp_path / "ref", **{k.replace(".", "__"): v for k, v in SETTINGS.items()})
+    _, ref = job.run(spec, lambda e: None)
+    reference = torch.load(ref.checkpoint_path("last"), weights_only=True)["model"]
+
+    config = tmp_path / "exp.toml"
+    config.write_text(Spec().with_overrides({**SETTINGS, "run.runs_dir": str(tmp_path / "runs"),
+                                             "run.name": "k"}).to_toml())
+    folder = tmp_path / "runs" / "k"
+    rng = random.Random(0)
+    kills = in_save = resumes = 0
+    while True:
+        started = (folder / "spec.toml").exists()
+        args = ["resume", str(folder), "--json"] if started else ["run", str(config), "--json"]
+        resumes += started
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        if kills == KILLS:
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+            assert json.loads(out.splitlines()[-1])["status"] == "done"
+            break
+        for line in proc.stdout:  # wait for training to be under way
+            if json.loads(line)["event"] == "step":
+                break
+        time.sleep(rng.uniform(0.0, 0.12))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        if proc.returncode == 0:  # it finished before the kill landed
+            continue
+        assert proc.returncode == -signal.SIGKILL
+        kills += 1
+        in_save += any(folder.glob(".tmp-*"))
+        if (folder / "last.pt").exists():
+            checkpoint.load(folder / "last.pt")  # whatever the moment, the last checkpoint loads
+
+    final = torch.load(folder / "last.pt", weights_only=True)
+    assert final["progress"]["epoch"] == 3
+    assert all(torch.equal(reference[k], final["model"][k]) for k in reference)
+    assert not list(folder.glob(".tmp-*"))
+    print(f"kills {kills}, of them inside a save {in_save}, resumes {resumes}, exact: True")
+    assert in_save >= 1  # the slowed saves were hit at least once
