@@ -89,3 +89,46 @@ def test_event_log_skips_a_torn_last_line(tmp_path, good):
     events = list(read_events(log))
     assert len(events) == len(lines) and events[-1]["event"] == "end"
     assert summarize(good.path).status == "done"
+
+
+def test_the_force_no_weights_only_variable_changes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "PWNED"
+    torch.save({"format": 1, "model": Evil(marker)}, tmp_path / "evil.pt")
+    code = "from tui.core import checkpoint; checkpoint.load(r'%s')" % (tmp_path / "evil.pt")
+    for env in ({}, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env})
+        assert out.returncode != 0 and "was refused: loading it would run code" in out.stderr
+        assert not marker.exists()
+    cli = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "evil.pt"), str(tmp_path / "x.csv")],
+                         capture_output=True, text=True, env={**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+    assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
+    assert not marker.exists()
+
+
+def test_a_full_disk_keeps_the_old_checkpoint_and_says_why(tmp_path):
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
+    before = folder.checkpoint_path("last").read_bytes()
+    limit = len(before) - 1  # the next checkpoint cannot be written; small appends still can
+
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    out = subprocess.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
+                         capture_output=True, text=True, preexec_fn=full_disk)
+    assert out.returncode == 1, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot save a checkpoint") and "File too large" in lines[0]
+    assert "previous last.pt is kept" in lines[0] and "Traceback" not in out.stderr
+    assert folder.checkpoint_path("last").read_bytes() == before
+    checkpoint.load(folder.checkpoint_path("last"))
+    assert not list(folder.path.glob(".tmp-*"))

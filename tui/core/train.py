@@ -343,8 +343,17 @@ class Trainer:
         state = self.state()
         if not checkpoint.all_finite(state["model"]):
             self._diverged(self.progress.epoch, float("nan"), "a weight of the ")
-        last = checkpoint.save(state, self.run.checkpoint_path("last"))
-        saved = [last] + ([checkpoint.copy(last, self.run.checkpoint_path("best"))] if best else [])
+        try:
+            last = checkpoint.save(state, self.run.checkpoint_path("last"))
+            saved = [last] + ([checkpoint.copy(last, self.run.checkpoint_path("best"))] if best else [])
+        except OSError as e:  # disk full, file too large, read-only: the previous checkpoint is untouched
+            msg = (f"cannot save a checkpoint in {self.run.path}: {e.strerror or e}; the previous last.pt is kept. "
+                   f"Free some space or fix the folder, then `torchtui resume {self.run.path}`")
+            try:
+                self.emit({"event": "error", "kind": "save_failed", "message": msg}, sync=True)
+            except OSError:
+                pass  # the event log is on the same full disk; the message still reaches the console
+            raise TrainingFailed(msg) from None
         for path in saved:
             self.emit({"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
                         "step": self.progress.step})
