@@ -78,8 +78,9 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     folder.clean_temp_files()
     last = folder.checkpoint_path("last")
     ckpt = checkpoint.load(last) if last.exists() else None
-    saved = Spec.from_dict(ckpt["spec"], source=str(last)) if ckpt else folder.spec()
-    edited = _differences(folder.spec(), saved)
+    on_disk = folder.spec()
+    saved = Spec.from_dict(ckpt["spec"], source=str(last)) if ckpt else on_disk
+    edited = _differences(on_disk, saved)
     if edited:
         raise UserError(f"{folder.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
                         f"saved run exactly - undo the edit, or start a new run with `torchtui run {folder.path}/spec.toml`")

@@ -210,11 +210,10 @@ class Trainer:
                 p.step += 1
                 loss_sum.add_(loss.detach(), alpha=len(xb))
                 seen += len(xb)
-                if self.stop_requested:
-                    p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)
-                    self._stop(epoch)
-                if save_every and p.step % save_every == 0 and seen < n:
-                    p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)
+                if self.stop_requested or (save_every and p.step % save_every == 0 and seen < n):
+                    p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)  # the position a resume starts from
+                    if self.stop_requested:
+                        self._stop(epoch)
                     self._save(best=False)
                 now = time.monotonic()
                 if now >= next_log:
@@ -229,6 +228,7 @@ class Trainer:
                     logged_sum, logged_seen, last_log = total, seen, now
                     next_log = now + t.log_interval
 
+            batches = None  # frees this epoch's gathered copy before the next epoch gathers its own
             p.epoch_step, p.epoch_loss_sum = 0, 0.0
             train_loss = float(loss_sum) / n
             if not math.isfinite(train_loss):
