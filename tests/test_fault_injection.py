@@ -16,6 +16,7 @@ import time
 import torch
 
 from tui.core import checkpoint, job
+from tui.core.runs import summarize
 from tui.core.spec import Spec
 
 from conftest import make_spec
@@ -47,14 +48,28 @@ def test_twenty_kills_then_an_exact_finish(tmp_path):
     reference = torch.load(ref.checkpoint_path("last"), weights_only=True)["model"]
 
     config = tmp_path / "exp.toml"
-    config.write_text(Spec().with_overrides({**SETTINGS, "run.runs_dir": str(tmp_path / "runs"),
-                                             "run.name": "k"}).to_toml())
-    folder = tmp_path / "runs" / "k"
+    config.write_text(Spec().with_overrides({**SETTINGS, "run.runs_dir": str(tmp_path / "runs")}).to_toml())
+    runs = 0
+    folder = tmp_path / "runs" / f"k{runs}"
     rng = random.Random(0)
     kills = in_save = resumes = 0
+
+    def exact(folder):
+        final = torch.load(folder / "last.pt", weights_only=True)
+        assert final["progress"]["epoch"] == 3
+        assert all(torch.equal(reference[k], final["model"][k]) for k in reference)
+        assert not list(folder.glob(".tmp-*"))
+
     while True:
+        if (folder / "spec.toml").exists() and summarize(folder).status == "done":
+            # a kill landed after the run had finished (while the process was exiting)
+            exact(folder)
+            if kills == KILLS:
+                break
+            runs += 1
+            folder = tmp_path / "runs" / f"k{runs}"
         started = (folder / "spec.toml").exists()
-        args = ["resume", str(folder), "--json"] if started else ["run", str(config), "--json"]
+        args = ["resume", str(folder), "--json"] if started else ["run", str(config), "--name", folder.name, "--json"]
         resumes += started
         proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -62,6 +77,7 @@ def test_twenty_kills_then_an_exact_finish(tmp_path):
             out, err = proc.communicate(timeout=300)
             assert proc.returncode == 0, err
             assert json.loads(out.splitlines()[-1])["status"] == "done"
+            exact(folder)
             break
         for line in proc.stdout:  # wait for training to be under way
             if json.loads(line)["event"] == "step":
@@ -69,7 +85,10 @@ def test_twenty_kills_then_an_exact_finish(tmp_path):
         time.sleep(rng.uniform(0.0, 0.12))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-        if proc.returncode == 0:  # it finished before the kill landed
+        if proc.returncode == 0:  # it finished before the kill landed: check it, and go on with a new run
+            exact(folder)
+            runs += 1
+            folder = tmp_path / "runs" / f"k{runs}"
             continue
         assert proc.returncode == -signal.SIGKILL
         kills += 1
@@ -77,9 +96,5 @@ def test_twenty_kills_then_an_exact_finish(tmp_path):
         if (folder / "last.pt").exists():
             checkpoint.load(folder / "last.pt")  # whatever the moment, the last checkpoint loads
 
-    final = torch.load(folder / "last.pt", weights_only=True)
-    assert final["progress"]["epoch"] == 3
-    assert all(torch.equal(reference[k], final["model"][k]) for k in reference)
-    assert not list(folder.glob(".tmp-*"))
-    print(f"kills {kills}, of them inside a save {in_save}, resumes {resumes}, exact: True")
+    print(f"kills {kills}, of them inside a save {in_save}, resumes {resumes}, runs {runs + 1}, exact: True")
     assert in_save >= 1  # the slowed saves were hit at least once
