@@ -9,6 +9,8 @@ traceback.
 class UserError(Exception):
     """Bad input: a file, a column, a layer, a number, a device. The message is for the user."""
 
+    layer: int | None = None  # for a layer stack that cannot run: which layer (1-based) breaks it
+
 
 class Interrupted(Exception):
     """A stop was asked for (Ctrl+C, SIGTERM, SIGHUP): last.pt holds the exact position. Exit 128 + signal."""

@@ -161,8 +161,12 @@ def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int
     stack = Stack(tuple(input_shape))
     shape = tuple(input_shape)
     for i, expr in enumerate(exprs, 1):
-        name, args, kwargs = parse(expr)
-        layer = _resolve_one(i, expr, LAYERS[name], args, kwargs, shape)
+        try:
+            name, args, kwargs = parse(expr)
+            layer = _resolve_one(i, expr, LAYERS[name], args, kwargs, shape)
+        except UserError as e:
+            e.layer = i  # the screen marks this row
+            raise
         stack.layers.append(layer)
         shape = layer.out_shape
     last = stack.layers[-1] if stack.layers else None

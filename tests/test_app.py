@@ -1,0 +1,398 @@
+"""The real screen, driven by Textual's pilot: panes, keys, a real training child process, and
+the run folder it writes. Each test works in its own folder (runs go to ./checkpoints)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+from textual.widgets import DataTable, Input, OptionList, Select, Static
+
+from tui.app.app import TorchTUI
+from tui.app.model_pane import ModelPane
+from tui.app.screens import QuitScreen, RunsScreen
+from tui.app.training_pane import TrainingPane
+from tui.core import checkpoint
+from tui.core.runs import read_events
+from tui.core.spec import Spec
+
+SIZE = (100, 30)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    for run in (tmp_path / "checkpoints").glob("*/events.jsonl"):  # never leave a worker behind
+        starts = [e for e in read_events(run) if e["event"] == "start"]
+        for e in starts:
+            try:
+                os.kill(e["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def cpu_spec(**overrides) -> Spec:
+    return Spec().with_overrides({"train.device": "cpu", **overrides})
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+async def data_loaded(app, pilot):
+    await wait_for(pilot, lambda: app.data is not None and app.data.spec == app.spec.data, what="data to load")
+    await pilot.pause(0.1)  # and the panes filled from the spec
+
+
+def notices(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def text_of(widget) -> str:
+    """What a widget shows, as plain text (Rich tables included)."""
+    content = widget.content if isinstance(widget, Static) else widget.render()
+    if isinstance(content, str):
+        return content
+    if hasattr(content, "plain"):
+        return content.plain
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+# ---- Data ------------------------------------------------------------------------------------
+async def test_pick_a_dataset_shows_columns_preview_and_notices():
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        options = app.query_one("#data-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert {"iris", "wine", "digits", "diabetes", "spiral"} <= set(ids)
+        options.focus()
+        options.highlighted = ids.index("wine")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.data.spec.dataset == "wine" and app.data.prepared is not None,
+                       what="wine to load")
+        assert app.spec.data.dataset == "wine"
+        assert len(app.data.columns) == 14 and app.data.prepared.pre.n_inputs == 13
+        table = app.query_one("#data-preview", DataTable)
+        assert table.row_count == 8 and len(table.columns) == 14
+        assert "3 classes" in text_of(app.query_one("#data-notices", Static))
+        # The Model pane follows the data: 13 inputs, 3 outputs.
+        assert app.stack.ok and app.stack.input_shape == "(13,)" and app.stack.added[-1][1] == "(3,)"
+
+        # A target and a dropped feature change what preparation makes of it.
+        app.query_one("#data-target", Select).value = "alcohol"
+        await wait_for(pilot, lambda: app.data.spec.target == "alcohol" and app.data.prepared is not None,
+                       what="target change")
+        assert app.data.prepared.pre.task == "regression" and app.stack.added[-1][1] == "(1,)"
+
+        # A file that does not exist: one line on screen, nothing breaks.
+        box = app.query_one("#data-path", Input)
+        box.value = "nope.csv"
+        box.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.data.spec.dataset == "nope.csv", what="bad path")
+        assert "nope.csv does not exist" in app.data.error
+        assert "nope.csv does not exist" in text_of(app.query_one("#data-error", Static))
+
+
+# ---- Model -----------------------------------------------------------------------------------
+async def test_edit_the_stack_add_move_remove_and_refuse():
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("2")
+        pane = app.query_one(ModelPane)
+        table = app.query_one("#model-table", DataTable)
+        table.focus()
+        table.move_cursor(row=2)  # ReLU()
+        await pilot.press("a")
+        await pilot.press(*"Dropout(0.1)", "enter")
+        assert app.spec.model.layers == ["Linear(64)", "ReLU()", "Dropout(0.1)"]
+        assert app.stack.ok and app.stack.rows[3] == ("Dropout(p=0.1)", "(64,)", 0)
+        assert app.stack.total == 4 * 64 + 64 + 64 * 3 + 3
+
+        table.move_cursor(row=3)
+        await pilot.press("shift+up")
+        assert app.spec.model.layers == ["Linear(64)", "Dropout(0.1)", "ReLU()"]
+        table.move_cursor(row=1)
+        await pilot.press("e")
+        box = app.query_one("#model-input", Input)
+        assert box.value == "Linear(64)"
+        box.value = "Linear(32)"
+        await pilot.press("enter")
+        assert app.spec.model.layers[0] == "Linear(32)" and app.stack.total == 4 * 32 + 32 + 32 * 3 + 3
+
+        table.move_cursor(row=2)
+        await pilot.press("d")
+        assert app.spec.model.layers == ["Linear(32)", "ReLU()"]
+
+        # Refused: an unknown layer, a bad argument, a layer that cannot go where it was put.
+        for bad, reason in [("Linaer(8)", "unknown layer Linaer"), ("Dropout(1.5)", "Dropout"),
+                            ("Conv2d(4, 3)", "needs an image input")]:
+            table.focus()
+            await pilot.press("a")
+            await pilot.press(*bad, "enter")
+            assert app.spec.model.layers == ["Linear(32)", "ReLU()"], bad
+            assert any(reason in n for n in notices(app)), (bad, notices(app))
+            await pilot.press("escape")
+
+        # A stack an edit breaks is kept, marked at the breaking layer, and training will not start.
+        app.edit_layers(["Unflatten(1, (1, 2, 2))", "Conv2d(2, 1)", "Flatten()"])
+        await pilot.pause()
+        assert app.stack.ok and app.stack.rows[2][1] == "(2, 2, 2)"
+        app.edit_layers(["Conv2d(2, 1)", "Flatten()"])
+        await pilot.pause()
+        assert not app.stack.ok and app.stack.error_layer == 1 and "needs an image input" in app.stack.error
+        assert "cannot run" in text_of(pane.query_one("#model-status", Static))
+        await pilot.press("1", "ctrl+r")
+        await pilot.pause()
+        assert app.followed is None
+        assert app.query_one("#panes").active == "model"
+        assert any("layer stack cannot run" in n for n in notices(app))
+
+
+# ---- Hyperparameters ---------------------------------------------------------------------------
+async def test_hyperparameters_are_checked_as_typed():
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("3")
+        lr = app.query_one("#hp-lr", Input)
+        lr.focus()
+        lr.value = ""
+        await pilot.press(*"-1")
+        assert lr.has_class("-invalid")
+        assert "train.lr must be a number > 0, got -1" in text_of(app.query_one("#hp-error", Static))
+        assert app.spec.train.lr == 0.01  # the spec never holds a refused value
+        lr.value = ""
+        await pilot.press(*"abc")
+        assert "must be a number" in app.field_errors["train.lr"]
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.followed is None and any("train.lr" in n for n in notices(app))
+
+        lr.value = ""
+        await pilot.press(*"0.05")
+        assert not lr.has_class("-invalid") and app.spec.train.lr == 0.05
+        app.query_one("#hp-optimizer", Select).value = "SGD"
+        await pilot.pause()
+        momentum = app.query_one("#hp-momentum", Input)
+        momentum.value = "0.9"
+        await pilot.pause()
+        assert app.spec.train.optimizer == "SGD" and app.spec.train.momentum == 0.9
+        app.query_one("#hp-optimizer", Select).value = "Adam"  # momentum does not apply to Adam: refused
+        await pilot.pause()
+        assert app.spec.train.optimizer == "SGD" and "momentum applies to SGD" in app.field_errors["train.optimizer"]
+        epochs = app.query_one("#hp-epochs", Input)
+        epochs.value = "2.5"
+        await pilot.pause()
+        assert "must be an integer" in app.field_errors["train.epochs"]
+
+
+# ---- Training, save, stop, load, resume ----------------------------------------------------------
+async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly(in_tmp):
+    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 12, "train.seed": 3})
+    app = TorchTUI(spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        assert app.query_one("#panes").active == "training"
+        run = app.followed
+        await wait_for(pilot, lambda: len(run.epochs) >= 1, what="the first epoch")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: run.status == "paused", what="pause")
+        paused_at, logged = run.paused["step"], run.last_step["step"]
+        # The chart has points and the status shows where training is.
+        pane = app.query_one(TrainingPane)
+        pane.draw_charts()
+        chart = text_of(app.query_one("#loss-plot"))
+        assert "train" in chart and any("\u2800" <= ch <= "\u28ff" for ch in chart)
+        status = text_of(app.query_one("#train-status", Static))
+        assert "paused" in status and run.run_dir.name in status and "epoch" in status
+        await pilot.pause(0.6)
+        assert run.last_step["step"] == logged and run.status == "paused"  # paused means paused
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(c.get("requested") for c in run.checkpoints), what="save now")
+        await wait_for(pilot, lambda: any(n.startswith("saved last.pt") for n in notices(app)), what="saved notice")
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: run.status == "interrupted" and app.process is None, what="stop")
+        saved = checkpoint.load(run.run_dir / "last.pt")
+        assert saved["progress"]["step"] == paused_at
+        epochs_before, steps_before = len(run.epochs), len(run.steps)
+        run_dir = run.run_dir
+
+    # A fresh app: ctrl+o, the newest run first, enter loads it.
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.followed is not None and app.followed.run_dir == run_dir, what="load")
+        assert app.spec == Spec.from_file(run_dir / "spec.toml")
+        assert app.query_one("#hp-epochs", Input).value == "12"
+        assert len(app.followed.epochs) == epochs_before and len(app.followed.steps) == steps_before
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed.status == "done" and app.process is None, timeout=120,
+                       what="the resumed run to finish")
+        resumed = checkpoint.load(run_dir / "last.pt")["model"]
+        # Results: both models, a confusion matrix summing to the validation rows.
+        await wait_for(pilot, lambda: "best" in app.followed.evaluations, what="evaluation")
+        await pilot.press("5")
+        await pilot.pause()
+        best = app.followed.evaluations["best"]
+        assert sum(map(sum, best["confusion"])) == best["rows"] == app.followed.start["val_rows"] == 359
+        shown = text_of(app.query_one("#results-detail", Static))
+        assert "confusion matrix, best model" in shown and "precision" in shown
+        assert "best" in text_of(app.query_one("#results-summary", Static))
+
+    # The same run, uninterrupted and headless, ends with the same weights.
+    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "12", "--seed", "3",
+                    "--device", "cpu", "--name", "straight"], check=True, capture_output=True)
+    straight = checkpoint.load(Path("checkpoints/straight/last.pt"))["model"]
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+async def test_a_refused_worker_shows_its_error_and_the_app_stays_usable():
+    app = TorchTUI(cpu_spec(**{"train.device": "cuda:3"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        assert "cuda:3 (not found here)" in str(app.query_one("#hp-device", Select)._options)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed.status == "failed", what="the refusal")
+        assert "cuda:3" in app.followed.error and "not available" in app.followed.error
+        assert "cuda:3" in text_of(app.query_one("#train-status", Static))
+        await pilot.press("3")
+        assert app.query_one("#panes").active == "hyper"
+
+
+async def test_a_killed_worker_is_reported():
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 50}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed.pid is not None and app.followed.running, what="start")
+        os.kill(app.followed.pid, signal.SIGKILL)
+        await wait_for(pilot, lambda: app.followed.status == "failed", what="the crash")
+        assert app.followed.error
+        assert any("training process ended" in str(n.title) for n in app._notifications)
+
+
+async def test_quit_while_training_asks_and_can_stop_it():
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 50}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(app.followed.epochs) >= 1, what="an epoch")
+        run_dir = app.followed.run_dir
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, QuitScreen)
+        await pilot.press("ctrl+q", "s")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ends = [e for e in read_events(run_dir / "events.jsonl") if e["event"] == "end"]
+        if ends:
+            break
+        time.sleep(0.1)
+    assert ends and ends[-1]["status"] == "interrupted"
+
+
+# ---- Checkpoints, export, attach ---------------------------------------------------------------------
+def headless(*args: str) -> Path:
+    subprocess.run([sys.executable, "-m", "tui", "run", "--device", "cpu", *args], check=True, capture_output=True)
+    return max(Path("checkpoints").iterdir(), key=lambda p: p.stat().st_mtime)
+
+
+async def test_attach_to_a_headless_run_shows_its_history_and_results():
+    run_dir = headless("--dataset", "iris", "--epochs", "4", "--name", "h")
+    app = TorchTUI(attach=run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None, what="attach")
+        state = app.followed
+        assert state.status == "done" and [e["epoch"] for e in state.epochs] == [1, 2, 3, 4]
+        assert app.spec.train.epochs == 4
+        assert "done" in text_of(app.query_one("#train-status", Static))
+        assert state.evaluations["last"]["val_loss"] == state.epochs[-1]["val_loss"]
+
+
+async def test_bad_checkpoints_are_refused_and_leave_the_app_untouched():
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", "bad")
+    edited = headless("--dataset", "iris", "--epochs", "2", "--name", "edited")
+    data = (run_dir / "last.pt").read_bytes()
+    (run_dir / "last.pt").write_bytes(data[: len(data) // 2])
+    text = (edited / "spec.toml").read_text().replace("lr = 0.01", "lr = 0.5")
+    (edited / "spec.toml").write_text(text)
+    app = TorchTUI(cpu_spec(**{"data.dataset": "wine"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        before = app.spec
+        app.load_run(run_dir)
+        await wait_for(pilot, lambda: any("refused" in str(n.title) for n in app._notifications), what="refusal")
+        assert any("last.pt" in n for n in notices(app))
+        app.load_run(edited)
+        await wait_for(pilot, lambda: any("train.lr 0.5 vs 0.01" in n for n in notices(app)), what="mismatch")
+        assert app.spec == before and app.followed is None
+
+
+async def test_export_writes_a_toml_that_torchtui_run_accepts(in_tmp):
+    app = TorchTUI(cpu_spec(**{"train.lr": 0.03, "model.layers": ["Linear(8)", "Tanh()"]}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+e")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (in_tmp / "experiment.toml").exists(), what="the file")
+        assert Spec.from_file(in_tmp / "experiment.toml") == app.spec
+        await pilot.press("ctrl+e", "enter")  # exists: a second enter replaces it
+        assert any("exists" in text_of(w) for w in app.screen.query(Static))
+        await pilot.press("enter")
+    out = subprocess.run([sys.executable, "-m", "tui", "run", "experiment.toml", "--epochs", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+async def test_a_tiny_terminal_says_so_and_recovers():
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()
+        assert "too small" in text_of(app.query_one("#too-small", Static))
+        assert app.screen.has_class("-too-small")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not app.screen.has_class("-too-small")
+
+
+async def test_help_lists_every_binding():
+    app = TorchTUI(cpu_spec())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        shown = " ".join(text_of(w) for w in app.screen.query(Static))
+        for key in ("ctrl+r", "ctrl+x", "ctrl+s", "ctrl+p", "ctrl+o", "ctrl+e", "ctrl+q", "shift+up"):
+            assert key in shown, key
+        await pilot.press("escape")
+        assert not app.screen.query("#help-box")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    asyncio.run(test_help_lists_every_binding())

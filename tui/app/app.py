@@ -1,0 +1,496 @@
+"""The torchtui screen: five panes over one experiment spec, and a training child process
+followed through its run folder.
+
+The app holds the spec (the same object `torchtui run` takes) and edits it as the panes
+change; the core checks every edit. Training never runs here: ctrl+r starts `torchtui run`
+(or `resume`) as a child in its own session, and the app reads the run folder's event log a
+few times a second. Stop, save-now and pause reach the child by signals, so a run started
+headless, or by an earlier screen, is watched and controlled the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input, Select, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from tui.core import checkpoint, devices, layers
+from tui.core.errors import UserError
+from tui.core.files import write_user_file
+from tui.core.follow import EventTail, RunState, read_run
+from tui.core.runs import EVENTS, RunFolder, list_runs
+from tui.core.spec import Spec
+
+from . import data_source, stack_view, training_process
+from .data_pane import DataPane
+from .hyper_pane import HyperPane
+from .model_pane import ModelPane
+from .results_pane import ResultsPane
+from .screens import ExportScreen, HelpScreen, QuitScreen, RunsScreen
+from .training_pane import TrainingPane
+
+PANES = ("data", "model", "hyper", "training", "results")
+MIN_SIZE = (60, 16)
+POLL_INTERVAL = 0.25  # seconds between reads of the event log
+
+
+class TorchTUI(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "torchtui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+r", "train", "Train/resume", priority=True),
+        Binding("ctrl+x", "stop", "Stop", priority=True),
+        Binding("ctrl+s", "save", "Save now", priority=True),
+        Binding("ctrl+p", "pause", "Pause", priority=True),
+        Binding("ctrl+o", "load", "Load", priority=True),
+        Binding("ctrl+e", "export", "Export", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("1", "pane('data')", "Data pane", show=False),
+        Binding("2", "pane('model')", "Model pane", show=False),
+        Binding("3", "pane('hyper')", "Hyperparameters pane", show=False),
+        Binding("4", "pane('training')", "Training pane", show=False),
+        Binding("5", "pane('results')", "Results pane", show=False),
+    ]
+
+    def __init__(self, spec: Spec | None = None, attach: Path | None = None, preset: bool = False) -> None:
+        super().__init__()
+        self.spec = spec or Spec()
+        self.attach_to = attach
+        self.preset = preset  # opened with --config / --dataset: do not jump to a running run
+        self.data: data_source.DataView | None = None
+        self.stack = stack_view.StackView()
+        self.field_errors: dict[str, str] = {}
+        self.followed: RunState | None = None
+        self.tail: EventTail | None = None
+        self.process: training_process.TrainingProcess | None = None
+        self.loaded_spec: Spec | None = None  # the spec of a loaded run: ctrl+r resumes it when unchanged
+        self._reload_timer = None
+        self._save_pending = False
+        self._checked_alive = 0.0
+
+    # ---- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="panes"):
+            with TabPane("1 Data", id="data"):
+                yield DataPane(self.spec, id="data-pane")
+            with TabPane("2 Model", id="model"):
+                yield ModelPane(id="model-pane")
+            with TabPane("3 Hyperparameters", id="hyper"):
+                yield HyperPane(devices.available(), self.spec, id="hyper-pane")
+            with TabPane("4 Training", id="training"):
+                yield TrainingPane(id="training-pane")
+            with TabPane("5 Results", id="results"):
+                yield ResultsPane(id="results-pane")
+        yield Static("", id="too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.show_spec)  # once the panes' own widgets have mounted
+        self.load_data_now()
+        self.set_interval(POLL_INTERVAL, self.poll)
+        if hasattr(signal, "SIGHUP"):
+            # A dropped SSH session: leave at once and quietly; the training child has its own session.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
+        if self.attach_to is not None:
+            self.load_run(self.attach_to)
+        elif not self.preset:
+            running = [r for r in list_runs(self.spec.run.runs_dir) if r.status == "running"]
+            if running:
+                self.load_run(running[0].path)
+        self.call_after_refresh(gc.freeze)  # the start-up objects never need collecting: no 80 ms gc pauses
+
+    def on_resize(self, event) -> None:
+        w, h = event.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.query_one("#too-small", Static).update(
+            f"terminal {w}x{h} is too small for torchtui: make it at least {MIN_SIZE[0]}x{MIN_SIZE[1]}" if small else "")
+        self.screen.set_class(small, "-too-small")
+
+    def on_unmount(self) -> None:
+        if self.process is not None and self.process.exit_code() is not None:
+            self.process.tidy()
+
+    def _hang_up(self) -> None:
+        self.exit(return_code=129)
+
+    # ---- the spec, edited by the panes ------------------------------------------------------------
+    def show_spec(self) -> None:
+        self.query_one(DataPane).show_spec(self.spec)
+        self.query_one(HyperPane).show_spec(self.spec)
+        self.field_errors.clear()
+        self.refresh_stack()
+
+    def edit(self, overrides: dict[str, Any], reload: bool = False) -> str | None:
+        """Apply edits to the spec; the spec's own message when it refuses them."""
+        try:
+            self.spec = self.spec.with_overrides(overrides)
+        except UserError as e:
+            return str(e)
+        if reload:
+            self.schedule_data_load()
+        if any(k in ("model.layers", "train.loss") for k in overrides):
+            self.refresh_stack()
+        return None
+
+    def edit_field(self, widget: Input, path: str, raw: str, kind: Any, reload: bool = False) -> None:
+        """A typed value: converted, checked by the spec, and the input marked when refused."""
+        try:
+            value = kind(raw.strip())
+            error = self.edit({path: value}, reload=reload)
+        except ValueError:
+            error = f"{path} must be {'an integer' if kind is int else 'a number'}, got {raw.strip()!r}"
+        widget.set_class(bool(error), "-invalid")
+        self.field_errors[path] = error or ""
+
+    def edit_layers(self, exprs: list[str], check_syntax: bool = False) -> bool:
+        """A new stack. A layer that cannot be read, or that cannot go where it was put, is refused
+        with the reason; a stack that a later edit breaks is kept and marked at the breaking layer."""
+        changed = [i for i, e in enumerate(exprs, 1) if i > len(self.spec.model.layers) or self.spec.model.layers[i - 1] != e]
+        if check_syntax and changed:
+            prepared = self.data.prepared if self.data else None
+            trial = stack_view.view(exprs, prepared, self.spec.train.loss)
+            try:
+                for i in changed:
+                    layers.parse(exprs[i - 1])
+            except UserError as e:
+                self.notify(str(e), severity="error", title="layer refused")
+                return False
+            if trial.error_layer in changed:
+                self.notify(trial.error, severity="error", title="layer refused")
+                return False
+        error = self.edit({"model.layers": exprs})
+        if error:
+            self.notify(error, severity="error")
+            return False
+        return True
+
+    def refresh_stack(self) -> None:
+        prepared = self.data.prepared if self.data else None
+        self.stack = stack_view.view(self.spec.model.layers, prepared, self.spec.train.loss)
+        self.query_one(ModelPane).show_stack(self.spec.model.layers, self.stack)
+
+    # ---- data, read in a thread -------------------------------------------------------------------
+    def schedule_data_load(self) -> None:
+        if self._reload_timer is not None:
+            self._reload_timer.stop()
+        self._reload_timer = self.set_timer(0.3, self.load_data_now)
+
+    def load_data_now(self) -> None:
+        self._load_data(self.spec.data, self.spec.train.seed)
+
+    @work(thread=True, exclusive=True, group="data")
+    def _load_data(self, spec_data, seed: int) -> None:
+        view = data_source.load(spec_data, seed)
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._data_loaded, view)
+
+    def _data_loaded(self, view: data_source.DataView) -> None:
+        if view.spec != self.spec.data or self._exit:
+            return  # an older request (a newer one is on its way), or the app is closing
+        self.data = view
+        self.query_one(DataPane).show_data(view)
+        self.refresh_stack()
+        if view.error:
+            self.notify(view.error, severity="error", title="data")
+
+    # ---- training --------------------------------------------------------------------------------
+    def problems(self) -> tuple[str, str] | None:
+        """(pane, message) of the first thing that keeps training from starting."""
+        if self.data is None:
+            return "data", "the data is still loading; try again in a moment"
+        if self.data.error:
+            return "data", self.data.error
+        errors = [e for e in self.field_errors.values() if e]
+        if errors:
+            return "hyper", errors[0]
+        if not self.stack.ok:
+            return "model", f"the layer stack cannot run: {self.stack.error or self.stack.note}"
+        return None
+
+    def action_train(self) -> None:
+        if self.followed is not None and self.followed.running and (self.followed.alive() or self._process_running()):
+            self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
+            return
+        if self.followed is not None and self.loaded_spec is not None and self.followed.status not in ("done", "early_stopped") \
+                and self._same_run(self.spec):
+            self._resume(self.followed.run_dir)
+            return
+        problem = self.problems()
+        if problem:
+            pane, message = problem
+            self.action_pane(pane)
+            self.notify(message, severity="error", title="cannot start training")
+            return
+        if self.loaded_spec is not None and self.followed is not None:
+            if self.followed.status in ("done", "early_stopped") and self.spec == self.loaded_spec:
+                self._resume(self.followed.run_dir, more_epochs=True)
+                return
+            self.notify(f"the settings differ from {self.followed.run_dir.name}: starting a new run", timeout=4)
+        try:
+            proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
+                                              else self.spec.data.dataset)
+        except (OSError, UserError) as e:
+            self.notify(f"cannot start training: {e}", severity="error")
+            return
+        self._follow(proc, RunState(proc.run_dir), EventTail(proc.run_dir / EVENTS))
+        self.loaded_spec = self.spec
+
+    def _same_run(self, spec: Spec) -> bool:
+        assert self.loaded_spec is not None
+        a, b = spec.to_dict(), self.loaded_spec.to_dict()
+        a["train"].pop("epochs")
+        b["train"].pop("epochs")
+        return a == b
+
+    def _resume(self, run_dir: Path, more_epochs: bool = False) -> None:
+        done = self.followed.epoch_done if self.followed else 0
+        epochs = self.spec.train.epochs
+        if more_epochs and epochs <= done:
+            self.action_pane("hyper")
+            self.notify(f"{run_dir.name} already trained {done} epochs: raise Epochs above {done} to train on",
+                        severity="warning")
+            return
+        wanted = epochs if (self.loaded_spec and epochs != self.loaded_spec.train.epochs) else None
+        proc = training_process.resume_run(run_dir, wanted)
+        state, tail = read_run(run_dir)
+        self._follow(proc, state, tail)
+        self.notify(f"resuming {run_dir.name} after epoch {done}", timeout=3)
+
+    def _follow(self, proc: training_process.TrainingProcess | None, state: RunState, tail: EventTail) -> None:
+        self.process, self.followed, self.tail = proc, state, tail
+        self.query_one(TrainingPane).show_run(state, force=True)
+        self.query_one(ResultsPane).show_run(state)
+        self.action_pane("training")
+
+    def _process_running(self) -> bool:
+        return self.process is not None and self.process.proc is not None and self.process.exit_code() is None
+
+    def _pid(self) -> int | None:
+        if self.followed is not None and self.followed.pid is not None and self.followed.running:
+            return self.followed.pid
+        return None
+
+    def action_stop(self) -> None:
+        if not training_process.send(self._pid(), training_process.STOP):
+            self.notify("nothing is training", severity="warning")
+            return
+        self.notify("stopping: the worker saves the exact position to last.pt, then exits; ctrl+r resumes",
+                    timeout=4)
+
+    def action_save(self) -> None:
+        if training_process.send(self._pid(), training_process.SAVE):
+            self._save_pending = True
+            self.notify("saving a checkpoint at the next step...", timeout=2)
+        elif self.followed is not None and self.followed.checkpoints:
+            last = self.followed.checkpoints[-1]
+            self.notify(f"nothing is training; {self.followed.run_dir.name}/last.pt already holds epoch {last.get('epoch')}")
+        else:
+            self.notify("nothing is training, so there is nothing to save yet", severity="warning")
+
+    def action_pause(self) -> None:
+        if not training_process.send(self._pid(), training_process.PAUSE):
+            self.notify("nothing is training", severity="warning")
+            return
+        self.notify("resuming..." if self.followed and self.followed.status == "paused" else "pausing at the next step...",
+                    timeout=2)
+
+    # ---- following the event log ------------------------------------------------------------------
+    def poll(self) -> None:
+        if self.followed is None or self.tail is None:
+            return
+        state = self.followed
+        for e in self.tail.read():
+            state.apply(e)
+            self._announce(e)
+        if self.process is not None and self.process.proc is not None:
+            code = self.process.exit_code()
+            if code is not None:
+                if not state.start and code != 0:  # refused before the run folder held any event
+                    state.status, state.error = "failed", self.process.failure()
+                    state.version += 1
+                    self.notify(state.error, severity="error", title="training did not start")
+                elif state.running:
+                    for e in self.tail.read():
+                        state.apply(e)
+                    if state.running:
+                        state.status, state.error = "failed", self.process.failure()
+                        state.version += 1
+                        self.notify(state.error, severity="error", title="training process ended")
+                self.process.tidy()
+                self.process = None
+        elif state.running and time.monotonic() - self._checked_alive > 1.0:
+            self._checked_alive = time.monotonic()
+            if state.pid is not None and not state.alive():
+                state.status, state.error = "interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt"
+                state.version += 1
+        if not self._exit and self.query(TrainingPane):  # not while the app is closing
+            self.query_one(TrainingPane).show_run(state)
+            self.query_one(ResultsPane).show_run(state)
+
+    def _announce(self, e: dict[str, Any]) -> None:
+        kind = e.get("event")
+        if kind == "checkpoint" and e.get("requested") and self._save_pending:
+            self._save_pending = False
+            self.notify(f"saved {e.get('which', 'last')}.pt at epoch {e.get('epoch')}, step {e.get('step')}", timeout=3)
+        elif kind == "error":
+            self.notify(e.get("message", "training failed"), severity="error", title="training stopped", timeout=10)
+        elif kind == "end":
+            status = e.get("status")
+            if status == "interrupted":
+                self.notify("stopped; last.pt holds the exact position: ctrl+r resumes", timeout=5)
+            else:
+                best = e.get("best_val_loss")
+                self.notify(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} "
+                            f"epochs" + (f", best loss {best:.4f}" if best is not None else ""), timeout=5)
+        elif kind == "paused":
+            self.notify("paused: ctrl+p resumes", timeout=3)
+        elif kind == "predictions":
+            self.notify(f"predictions written to {e.get('path')}", timeout=5)
+
+    # ---- checkpoints and runs ---------------------------------------------------------------------
+    def action_load(self) -> None:
+        self.push_screen(RunsScreen(list_runs(self.spec.run.runs_dir), self.spec.run.runs_dir),
+                         lambda path: self.load_run(path) if path else None)
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_run(self, path: Path) -> None:
+        """Check the run folder and its checkpoint in a thread; apply it only when it is sound,
+        so a bad one leaves the app as it was."""
+        try:
+            folder = RunFolder.open(path)
+            spec = folder.spec()
+            last = folder.checkpoint_path("last")
+            if last.exists():
+                ckpt = checkpoint.load(last)
+                saved = Spec.from_dict(ckpt["spec"], source=str(last))
+                differs = _differences(spec, saved)
+                if differs:
+                    raise UserError(f"{last} does not belong to {path}/spec.toml ({differs}); "
+                                    f"it was edited or replaced, so the run cannot be loaded")
+        except UserError as e:
+            self.call_from_thread(self.notify, str(e), severity="error", title="checkpoint refused", timeout=10)
+            return
+        state, tail = read_run(path)
+        self.call_from_thread(self._run_loaded, spec, state, tail)
+
+    def _run_loaded(self, spec: Spec, state: RunState, tail: EventTail) -> None:
+        if self._exit:
+            return
+        self.spec, self.loaded_spec = spec, spec
+        self.show_spec()
+        self.load_data_now()
+        self._follow(None, state, tail)
+        name = state.run_dir.name
+        if state.running:
+            self.notify(f"attached to {name}, still training (pid {state.pid})", timeout=5)
+        elif state.status in ("done", "early_stopped"):
+            self.notify(f"loaded {name}: {state.epoch_done} epochs, finished; raise Epochs and ctrl+r to train on",
+                        timeout=5)
+        else:
+            self.notify(f"loaded {name} at epoch {state.epoch_done}/{spec.train.epochs}: ctrl+r resumes exactly",
+                        timeout=5)
+
+    def action_export(self) -> None:
+        def write(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                write_user_file(path, self.spec.to_toml(comments=True).encode("utf-8"))
+            except UserError as e:
+                self.notify(str(e), severity="error")
+                return
+            self.notify(f"wrote {path}; train it headless with `torchtui run {path}`")
+
+        self.push_screen(ExportScreen(), write)
+
+    # ---- results: another file ----------------------------------------------------------------------
+    def _best_checkpoint(self) -> Path | None:
+        if self.followed is None:
+            self.notify("train or load a run first (ctrl+r / ctrl+o)", severity="warning")
+            return None
+        best = self.followed.run_dir / "best.pt"
+        if not best.exists():
+            self.notify(f"{self.followed.run_dir.name} has no best.pt yet", severity="warning")
+            return None
+        return best
+
+    def evaluate_file(self, path: str) -> None:
+        best = self._best_checkpoint()
+        if best is not None and path:
+            self._use_checkpoint(best, path, "evaluate")
+
+    def predict_file(self, path: str) -> None:
+        best = self._best_checkpoint()
+        if best is not None and path:
+            self._use_checkpoint(best, path, "predict")
+
+    @work(thread=True, exclusive=True, group="results")
+    def _use_checkpoint(self, best: Path, path: str, what: str) -> None:
+        from tui.core.data import read_csv
+        from tui.core.predict import Predictor
+
+        try:
+            predictor = Predictor.load(best)
+            if what == "evaluate":
+                r = predictor.evaluate_frame(read_csv(path), path)
+                parts = [f"{path}: {r['rows']} rows", f"loss {r['loss']:.4f}"]
+                parts += [f"{k} {r[k]:.4f}" for k in ("accuracy", "rmse", "mae", "r2") if r.get(k) is not None]
+                text = Text("  ".join(parts))
+            else:
+                out = best.parent / f"predictions-{Path(path).name.split('.')[0]}.csv"
+                n = predictor.predict_file(path, out)
+                text = Text(f"{n} predictions written to {out}")
+        except UserError as e:
+            text = Text(str(e), style="red")
+        self.call_from_thread(self.query_one(ResultsPane).show_file_result, text)
+
+    # ---- panes, help, quitting ----------------------------------------------------------------------
+    def action_pane(self, pane: str) -> None:
+        self.query_one("#panes", TabbedContent).active = pane
+
+    def action_help(self) -> None:
+        def keys(bindings) -> list[tuple[str, str]]:
+            names = {"question_mark": "?", "delete": "del"}
+            return [(" / ".join(names.get(k, k) for k in b.key.split(",")), b.description) for b in bindings]
+
+        self.push_screen(HelpScreen([
+            ("Everywhere", keys(self.BINDINGS) + [("tab / shift+tab", "next / previous field")]),
+            ("Model pane", keys(ModelPane.BINDINGS) + [("enter", "edit the highlighted layer")]),
+            ("Training pane", keys(TrainingPane.BINDINGS)),
+            ("Worker signals", [("SIGTERM", "stop after saving"), ("SIGUSR1", "save now"),
+                                ("SIGUSR2", "pause / resume")]),
+        ]))
+
+    def action_quit(self) -> None:
+        if self.followed is not None and self.followed.running and (self.followed.alive() or self._process_running()):
+            name = self.followed.run_dir.name
+
+            def chosen(choice: str | None) -> None:
+                if choice == "leave":
+                    self.exit(message=f"{name} is still training; watch it with `torchtui attach {self.followed.run_dir}`")
+                elif choice == "stop":
+                    training_process.send(self._pid(), training_process.STOP)
+                    self.exit(message=f"{name} is stopping after saving last.pt; "
+                                      f"continue it with `torchtui resume {self.followed.run_dir}`")
+
+            self.push_screen(QuitScreen(name), chosen)
+            return
+        self.exit()
+
+
+def _differences(a: Spec, b: Spec) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
+                     for section in da for key in da[section] if da[section][key] != db[section][key])

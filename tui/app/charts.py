@@ -1,0 +1,70 @@
+"""The Training and Results charts, drawn with plotext from a run's state.
+
+Each series is downsampled to the chart's width before plotext sees it: plotext's cost is
+linear in points, so a run of a million logged steps draws as fast as one of a thousand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tui.core.follow import RunState, downsample
+
+
+def _positive(y: np.ndarray) -> np.ndarray:
+    """Log scale needs values > 0; a loss of exactly 0 is drawn at the smallest positive one."""
+    pos = y[y > 0]
+    return np.maximum(y, pos.min() if len(pos) else 1e-12)
+
+
+def _setup(plt, title: str, log: bool = False) -> None:
+    plt.clear_data()
+    plt.title(title)
+    plt.yscale("log" if log else "linear")
+
+
+def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
+    _setup(plt, "loss (log)" if log else "loss", log)
+    x, y = downsample(state.steps.x, state.steps.y, max(width * 2, 16))
+    if len(x):
+        plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
+    epochs = [(row["step"], row["val_loss"]) for row in state.epochs if row.get("val_loss") is not None]
+    if epochs:
+        ex = np.array([e[0] for e in epochs], dtype=float)
+        ey = np.array([e[1] for e in epochs], dtype=float)
+        ex, ey = downsample(ex, ey, max(width, 8))
+        plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
+    plt.xlabel("step")
+
+
+def plot_lr(plt, state: RunState, width: int) -> None:
+    _setup(plt, "learning rate")
+    x, y = downsample(state.lr.x, state.lr.y, max(width * 2, 16))
+    if len(x):
+        plt.plot(x.tolist(), y.tolist(), marker="braille")
+
+
+def plot_metric(plt, state: RunState, width: int) -> None:
+    name = state.metric_name()
+    _setup(plt, "val accuracy" if name == "accuracy" else "val R²")
+    rows = [(row["epoch"], row[name]) for row in state.epochs if row.get(name) is not None]
+    if rows:
+        x = np.array([r[0] for r in rows], dtype=float)
+        y = np.array([r[1] for r in rows], dtype=float)
+        x, y = downsample(x, y, max(width, 8))
+        plt.plot(x.tolist(), y.tolist(), marker="braille")
+    plt.xlabel("epoch")
+
+
+def plot_pairs(plt, evaluation: dict) -> None:
+    """Predicted against actual (regression), with the diagonal a perfect model would draw."""
+    _setup(plt, f"predicted vs actual {evaluation.get('target', '')} ({evaluation.get('model', '')} model)")
+    pairs = evaluation.get("pairs") or []
+    if pairs:
+        actual = [p[0] for p in pairs]
+        predicted = [p[1] for p in pairs]
+        plt.scatter(actual, predicted, marker="dot")
+        lo, hi = min(actual + predicted), max(actual + predicted)
+        plt.plot([lo, hi], [lo, hi], marker="dot", color="gray")
+    plt.xlabel("actual")
+    plt.ylabel("predicted")

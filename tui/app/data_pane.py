@@ -1,0 +1,112 @@
+"""Data pane: pick a dataset, see its columns and first rows, choose target, features, task
+and validation split, and read what preparation noticed."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets.option_list import Option
+
+from tui.core.spec import TASKS, Spec
+
+from .data_source import DataView, candidates
+
+AUTO_TARGET = "(last column)"
+
+
+class DataPane(Horizontal):
+    def __init__(self, spec: Spec, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.initial = spec.data  # Selects announce their first value: it must be the spec's
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="data-left"):
+            yield Label("Datasets", classes="title")
+            yield OptionList(*[Option(label, id=value) for value, label in candidates()], id="data-list")
+            yield Label("Path (enter to load)", classes="title")
+            yield Input(placeholder="path/to/file.csv", id="data-path", compact=True)
+        with VerticalScroll(id="data-right"):
+            with Grid(id="data-choices"):
+                yield Label("Target", classes="field")
+                yield Select([(AUTO_TARGET, "")], value="", allow_blank=False, id="data-target", compact=True)
+                yield Label("Task", classes="field")
+                yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task", compact=True)
+                yield Label("Validation split", classes="field")
+                yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
+            yield Static("", id="data-error", classes="error")
+            yield Label("Feature columns (space toggles; unticked are dropped)", classes="title")
+            yield SelectionList[str](id="data-features")
+            yield Label("First rows", classes="title")
+            yield DataTable(id="data-preview", show_cursor=False, zebra_stripes=True)
+            yield Label("Notices", classes="title")
+            yield Static("", id="data-notices")
+
+    # ---- filling from the app's state -----------------------------------------------------
+    def show_spec(self, spec: Spec) -> None:
+        d = self.query_one("#data-path", Input)
+        with d.prevent(Input.Changed):
+            d.value = spec.data.dataset
+        with self.query_one("#data-task", Select).prevent(Select.Changed):
+            self.query_one("#data-task", Select).value = spec.data.task
+        split = self.query_one("#data-val-split", Input)
+        with split.prevent(Input.Changed):
+            split.value = f"{spec.data.val_split:g}"
+        options = self.query_one("#data-list", OptionList)
+        for i in range(options.option_count):
+            if options.get_option_at_index(i).id == spec.data.dataset:
+                options.highlighted = i
+
+    def show_data(self, view: DataView) -> None:
+        self.query_one("#data-error", Static).update(view.error)
+        target = self.query_one("#data-target", Select)
+        names = [c for c, _ in view.columns]
+        with target.prevent(Select.Changed):
+            target.set_options([(AUTO_TARGET, "")] + [(c, c) for c in names])
+            target.value = view.spec.target if view.spec.target in names else ""
+        chosen_target = view.spec.target or (view.prepared.pre.target if view.prepared else "")
+        features = self.query_one("#data-features", SelectionList)
+        with features.prevent(SelectionList.SelectedChanged):
+            features.clear_options()
+            for name, kind in view.columns:
+                if name in chosen_target.split(","):
+                    continue
+                features.add_option((f"{name}  [dim]{kind}[/]", name, name not in view.spec.drop))
+        table = self.query_one("#data-preview", DataTable)
+        table.clear(columns=True)
+        if view.columns:
+            table.add_columns(*names)
+            table.add_rows(view.rows)
+        notices = view.prepared.notices if view.prepared else []
+        if view.prepared is not None:
+            pre = view.prepared.pre
+            what = f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}" if pre.task == "classification" else "regression"
+            notices = [f"target {', '.join(pre.targets)} -> {what}; {pre.n_inputs} inputs"] + notices
+        self.query_one("#data-notices", Static).update("\n".join(f"- {n}" for n in notices))
+
+    # ---- edits -> the app -------------------------------------------------------------------
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.app.edit({"data.dataset": event.option.id, "data.target": "", "data.drop": []}, reload=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "data-path" and event.value.strip():
+            self.app.edit({"data.dataset": event.value.strip(), "data.target": "", "data.drop": []}, reload=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "data-val-split" and event.value.strip() != f"{self.app.spec.data.val_split:g}":
+            self.app.edit_field(event.input, "data.val_split", event.value, float, reload=True)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        d = self.app.spec.data
+        if event.select.id == "data-target" and (event.value or "") != d.target:
+            self.app.edit({"data.target": event.value or "", "data.drop": []}, reload=True)
+        elif event.select.id == "data-task" and event.value != d.task:
+            self.app.edit({"data.task": event.value}, reload=True)
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        chosen = set(event.selection_list.selected)
+        all_names = [event.selection_list.get_option_at_index(i).value
+                     for i in range(event.selection_list.option_count)]
+        drop = [n for n in all_names if n not in chosen]
+        if drop != self.app.spec.data.drop:
+            self.app.edit({"data.drop": drop}, reload=True)

@@ -1,0 +1,89 @@
+"""What the Data pane shows about a dataset before training: its columns, types and first rows,
+and what preparation would make of it (notices, inputs, classes) - computed by the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui.core.data import Prepared, prepare, read_options
+from tui.core.datasets import BUILTINS
+from tui.core.errors import UserError
+from tui.core.reader import read_table
+from tui.core.spec import DataSpec
+from tui.core import user_dataset
+
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".jsonl", ".parquet")
+
+
+@dataclass
+class DataView:
+    spec: DataSpec
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
+    rows: list[list[str]] = field(default_factory=list)  # the first rows, as text
+    prepared: Prepared | None = None
+    error: str = ""
+
+
+def load(spec: DataSpec, seed: int) -> DataView:
+    """Columns and first rows of the table, then the full preparation; a user's mistake in
+    either ends up in `error`, never as an exception, so the pane can show it."""
+    view = DataView(spec)
+    try:
+        if spec.dataset in BUILTINS:
+            head = BUILTINS[spec.dataset].frame(seed).head(200)
+        elif user_dataset.is_class_path(spec.dataset):
+            head = None
+        else:
+            if not Path(spec.dataset).exists():
+                raise UserError(f"{spec.dataset} does not exist; pick a dataset from the list or type a path")
+            head = read_table(spec.dataset, read_options(spec), nrows=200)[0]
+        if head is not None:
+            view.columns = [(str(c), _kind(head[c])) for c in head.columns]
+            view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
+        view.prepared = prepare(spec, seed)
+    except UserError as e:
+        view.error = str(e)
+    except Exception as e:  # a file the readers choke on is still the user's file, not our crash
+        view.error = f"cannot read {spec.dataset}: {type(e).__name__}: {e}"
+    return view
+
+
+def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
+    """(value, label) for each built-in dataset and each data file in ./datasets and here."""
+    out = [(b.name, f"{b.name:<14} {b.task[:5]}  built-in") for b in BUILTINS.values()]
+    seen = set()
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and p.resolve() not in seen:
+                seen.add(p.resolve())
+                size = p.stat().st_size
+                out.append((str(p), f"{str(p):<22} {_size(size)}"))
+    return out
+
+
+def _kind(col) -> str:
+    kind = col.dtype.kind
+    if kind in "iu":
+        return "int"
+    if kind == "f":
+        return "float"
+    if kind == "b":
+        return "bool"
+    return "text"
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

@@ -1,0 +1,145 @@
+"""Model pane: the layer stack as a list, edited in place, with each layer's output shape and
+parameter count beside it, and the layer that breaks the stack marked with the reason."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, Static
+
+from tui.core.layers import LAYERS
+
+from .stack_view import StackView
+
+
+class ModelPane(Horizontal):
+    BINDINGS = [
+        Binding("a", "add", "Add layer"),
+        Binding("e", "edit", "Edit layer"),
+        Binding("d,delete", "remove", "Remove layer"),
+        Binding("shift+up,K", "move(-1)", "Move up"),
+        Binding("shift+down,J", "move(1)", "Move down"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.exprs: list[str] = []
+        self._editing: int | None = None  # index being edited, None when adding
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="model-left"):
+            yield Label("Layer stack  (a add · e edit · d remove · shift+up/down move)", classes="title")
+            yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
+            yield Input(placeholder="a layer, e.g. Linear(64) - enter to add, esc to cancel", id="model-input")
+            yield Static("", id="model-status")
+        with Vertical(id="model-right"):
+            yield Label("Layers", classes="title")
+            yield Static("\n".join(d.help for d in LAYERS.values()), id="model-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-table", DataTable).add_columns("#", "layer", "output", "params", "")
+
+    # ---- from the app -----------------------------------------------------------------------
+    def show_stack(self, layers: list[str], view: StackView) -> None:
+        self.exprs = list(layers)
+        table = self.query_one("#model-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        table.add_row("", "input", view.input_shape, "", "")
+        for i, expr in enumerate(self.exprs, 1):
+            info = view.rows.get(i)
+            if view.error_layer == i:
+                table.add_row(str(i), Text(expr, style="bold red"), "", "", Text("x " + view.error, style="red"))
+            elif info is not None:
+                table.add_row(str(i), info[0], info[1], f"{info[2]:,}", "")
+            else:
+                table.add_row(str(i), expr, "", "", "")
+        for expr, shape, params in view.added:
+            table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}", Text("output layer, from the target", style="dim"))
+        table.move_cursor(row=min(max(row, 1), table.row_count - 1))
+        status = self.query_one("#model-status", Static)
+        if view.error:
+            status.update(Text(f"cannot run: {view.error}", style="red"))
+        elif view.total is not None:
+            status.update(f"{view.total:,} parameters")
+        else:
+            status.update(view.note)
+
+    # ---- keys -------------------------------------------------------------------------------
+    def _selected(self) -> int | None:
+        """Index into self.exprs of the highlighted row (row 0 is the input; added rows are not editable)."""
+        row = self.query_one("#model-table", DataTable).cursor_row - 1
+        return row if 0 <= row < len(self.exprs) else None
+
+    def action_add(self) -> None:
+        self._editing = None
+        box = self.query_one("#model-input", Input)
+        box.value = ""
+        box.placeholder = "new layer, e.g. Linear(64) - enter to add after the highlighted one, esc to cancel"
+        box.focus()
+
+    def action_edit(self) -> None:
+        i = self._selected()
+        if i is None:
+            self.action_add()
+            return
+        self._editing = i
+        box = self.query_one("#model-input", Input)
+        box.value = self.exprs[i]
+        box.placeholder = f"layer {i + 1} - enter to apply, esc to cancel"
+        box.focus()
+
+    def action_remove(self) -> None:
+        i = self._selected()
+        if i is None:
+            self.app.notify("highlight a layer of the stack to remove it (the output layer is added for you)",
+                            severity="warning")
+            return
+        self.app.edit_layers(self.exprs[:i] + self.exprs[i + 1:])
+        self._cursor(i)
+
+    def action_move(self, delta: int) -> None:
+        i = self._selected()
+        if i is None or not 0 <= i + delta < len(self.exprs):
+            return
+        layers = list(self.exprs)
+        layers[i], layers[i + delta] = layers[i + delta], layers[i]
+        self.app.edit_layers(layers)
+        self._cursor(i + delta + 1)
+
+    def _cursor(self, row: int) -> None:
+        table = self.query_one("#model-table", DataTable)
+        table.move_cursor(row=min(max(row, 1), max(table.row_count - 1, 0)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "model-input":
+            return
+        expr = event.value.strip()
+        if not expr:
+            return
+        layers = list(self.exprs)
+        at = self._editing
+        if at is None:
+            sel = self._selected()
+            at = (sel + 1) if sel is not None else len(layers)
+            layers.insert(at, expr)
+        else:
+            layers[at] = expr
+        if self.app.edit_layers(layers, check_syntax=True):
+            event.input.value = ""
+            self._editing = None
+            table = self.query_one("#model-table", DataTable)
+            table.focus()
+            self._cursor(at + 1)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit()
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.query_one("#model-input", Input).has_focus:
+            self.query_one("#model-input", Input).value = ""
+            self._editing = None
+            self.query_one("#model-table", DataTable).focus()
+            event.stop()

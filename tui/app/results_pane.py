@@ -1,0 +1,117 @@
+"""Results pane: validation metrics of the best and the last model, the confusion matrix and
+per-class precision / recall (classification) or predicted vs actual (regression), and
+evaluating or predicting on another file with the best checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+from textual_plotext import PlotextPlot
+
+from tui.core.follow import RunState
+
+from . import charts
+
+METRICS = (("val_loss", "val loss"), ("accuracy", "accuracy"), ("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"))
+
+
+class ResultsPane(Vertical):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="results-top"):
+            with VerticalScroll(id="results-left"):
+                yield Static("no results yet: they appear when a training finishes", id="results-summary")
+                yield Static("", id="results-detail")
+            yield PlotextPlot(id="results-plot")
+        with Horizontal(id="results-file-row"):
+            yield Input(placeholder="another CSV: evaluate (with targets) or predict (without)", id="results-file")
+            yield Button("Evaluate", id="results-evaluate")
+            yield Button("Predict", id="results-predict")
+        yield Label("", id="results-file-output")
+
+    def show_run(self, state: RunState) -> None:
+        key = (id(state), len(state.epochs), tuple(sorted(state.evaluations)), state.status)
+        if key == self._shown:
+            return
+        self._shown = key
+        self.query_one("#results-summary", Static).update(summary_table(state))
+        best = state.evaluations.get("best") or state.evaluations.get("last")
+        detail = self.query_one("#results-detail", Static)
+        plot = self.query_one("#results-plot", PlotextPlot)
+        if best and "confusion" in best:
+            detail.update(confusion_table(best))
+            plot.display = False
+        elif best and best.get("pairs"):
+            detail.update("")
+            plot.display = True
+            charts.plot_pairs(plot.plt, best)
+            plot.refresh()
+        else:
+            detail.update("")
+            plot.display = False
+
+    def show_file_result(self, text: str | Text) -> None:
+        self.query_one("#results-file-output", Label).update(text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        path = self.query_one("#results-file", Input).value.strip()
+        if event.button.id == "results-evaluate":
+            self.app.evaluate_file(path)
+        elif event.button.id == "results-predict":
+            self.app.predict_file(path)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "results-file":
+            self.app.evaluate_file(event.value.strip())
+
+
+def summary_table(state: RunState) -> Table | str:
+    """Best and last model side by side: from the final evaluations, else from the epoch log."""
+    rows: dict[str, dict[str, Any]] = {}
+    if state.evaluations:
+        rows = {name: state.evaluations[name] for name in ("best", "last") if name in state.evaluations}
+    elif state.epochs:
+        best_epoch = next((r for r in reversed(state.epochs) if r.get("best")), None)
+        if best_epoch is not None:
+            rows["best"] = best_epoch
+        rows["last"] = state.epochs[-1]
+    if not rows:
+        return "no results yet: they appear when a training finishes"
+    table = Table(title=f"validation: {state.run_dir.name}", title_justify="left", box=None, padding=(0, 2))
+    table.add_column("model")
+    table.add_column("epoch", justify="right")
+    shown = [(k, label) for k, label in METRICS if any(r.get(k) is not None for r in rows.values())]
+    for _, label in shown:
+        table.add_column(label, justify="right")
+    for name, r in rows.items():
+        table.add_row(name, str(r.get("epoch", "")), *(_num(r.get(k)) for k, _ in shown))
+    return table
+
+
+def confusion_table(e: dict[str, Any]) -> Table:
+    classes = e.get("classes") or [str(i) for i in range(len(e["confusion"]))]
+    table = Table(title=f"confusion matrix, {e.get('model', '')} model (rows: true, columns: predicted)",
+                  title_justify="left", box=None, padding=(0, 1))
+    table.add_column("class")
+    for c in classes:
+        table.add_column(c[:8], justify="right")
+    table.add_column("precision", justify="right")
+    table.add_column("recall", justify="right")
+    for i, (c, row) in enumerate(zip(classes, e["confusion"])):
+        cells = [Text(str(v), style="bold green" if j == i else ("red" if v else "dim")) for j, v in enumerate(row)]
+        table.add_row(c, *cells, _num(e["precision"][i]), _num(e["recall"][i]))
+    return table
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)

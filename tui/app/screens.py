@@ -1,0 +1,130 @@
+"""Modal screens: help, the checkpoint / run picker, writing the experiment to TOML, quitting."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from tui.core.runs import RunInfo
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for title, keys in self.sections:
+            table.add_row(f"[u]{title}[/u]", "")
+            for key, what in keys:
+                table.add_row(key, what)
+        with VerticalScroll(id="help-box", classes="dialog"):
+            yield Label("torchtui keys  (esc closes; arrows scroll)", classes="title")
+            yield Static(table, id="help-table")
+
+
+class RunsScreen(ModalScreen[Path | None]):
+    """Runs under the runs folder, newest first; enter loads (or attaches to) the highlighted one."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, runs: list[RunInfo], runs_dir: str) -> None:
+        super().__init__()
+        self.runs = runs
+        self.runs_dir = runs_dir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="runs-box", classes="dialog"):
+            yield Label(f"Load a checkpoint from {self.runs_dir}/  (enter loads, esc cancels)", classes="title")
+            if not self.runs:
+                yield Static(f"no runs in {self.runs_dir}/ yet: ctrl+r trains one")
+            yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.add_columns("run", "status", "dataset", "epochs", "best loss", "started")
+        for r in self.runs:
+            best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
+            table.add_row(r.path.name, r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, started,
+                          key=str(r.path))
+        table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(Path(event.row_key.value))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class ExportScreen(ModalScreen[Path | None]):
+    """Asks for the TOML file to write; an existing file needs a second enter to be replaced."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, default: str = "experiment.toml") -> None:
+        super().__init__()
+        self.default = default
+        self._confirmed: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box", classes="dialog"):
+            yield Label("Write the experiment as TOML for `torchtui run FILE`  (enter writes, esc cancels)",
+                        classes="title")
+            yield Input(value=self.default, id="export-path")
+            yield Static("", id="export-note")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        if not path:
+            return
+        if Path(path).exists() and self._confirmed != path:
+            self._confirmed = path
+            self.query_one("#export-note", Static).update(f"{path} exists: enter again to replace it")
+            return
+        self.dismiss(Path(path))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class QuitScreen(ModalScreen[str]):
+    """Quitting while a training runs: leave it running (the default), stop it, or stay."""
+
+    BINDINGS = [Binding("escape", "choose('cancel')", "Cancel"), Binding("l", "choose('leave')", "Leave running"),
+                Binding("s", "choose('stop')", "Stop training")]
+
+    def __init__(self, run_name: str) -> None:
+        super().__init__()
+        self.run_name = run_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="quit-box", classes="dialog"):
+            yield Label(f"{self.run_name} is still training.", classes="title")
+            yield Static("It keeps training after you quit (its own process); `torchtui attach` or ctrl+o "
+                         "in a new torchtui shows it again.")
+            with Horizontal(classes="buttons"):
+                yield Button("Leave it running (l)", id="leave", variant="primary")
+                yield Button("Stop it, then quit (s)", id="stop", variant="error")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#leave", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

@@ -1,0 +1,56 @@
+"""The layer stack as the Model pane shows it, resolved against the loaded data by the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tui.core import layers
+from tui.core.errors import UserError
+from tui.core.objective import Objective
+
+
+@dataclass
+class StackView:
+    input_shape: str = "?"
+    rows: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # layer number -> (call, shape, params)
+    added: list[tuple[str, str, int]] = field(default_factory=list)  # the output layer the target adds
+    total: int | None = None
+    error: str = ""
+    error_layer: int | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.total is not None
+
+
+def view(exprs: list[str], prepared, loss: str) -> StackView:
+    """Shapes and parameter counts when the data is known; otherwise only the syntax is checked."""
+    if prepared is None:
+        v = StackView(note="load a dataset to see shapes and parameter counts")
+        for i, expr in enumerate(exprs, 1):
+            try:
+                layers.parse(expr)
+            except UserError as e:
+                v.error, v.error_layer = str(e), i
+                break
+        return v
+    v = StackView(input_shape=_shape(prepared.input_shape))
+    try:
+        n_outputs = Objective.for_data(loss, prepared.pre).n_outputs
+        stack = layers.resolve(exprs, prepared.input_shape, n_outputs)
+    except UserError as e:
+        v.error, v.error_layer = str(e), e.layer
+        return v
+    for i, lay in enumerate(stack.layers, 1):
+        item = (lay.expr, _shape(lay.out_shape), lay.params)
+        if lay.added:
+            v.added.append(item)
+        else:
+            v.rows[i] = item
+    v.total = stack.params
+    return v
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"

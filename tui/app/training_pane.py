@@ -1,0 +1,142 @@
+"""Training pane: status, device telemetry, live loss / learning-rate / metric charts and the
+epoch log of the run being followed.
+
+The app calls `show_run` a few times a second; text is cheap and updates each time it
+changed, while the charts redraw at most once per `CHART_INTERVAL` and only when new
+events arrived - what a slow SSH link and a saturated CPU can afford.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import RichLog, Static
+from textual_plotext import PlotextPlot
+
+from tui.core.follow import RunState, epoch_line, fmt_seconds
+
+from . import charts
+
+CHART_INTERVAL = 1.0  # seconds between chart redraws while training
+
+STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "early_stopped": "bold cyan",
+                "interrupted": "bold yellow", "failed": "bold red", "waiting": "dim"}
+
+
+class TrainingPane(Vertical):
+    BINDINGS = [Binding("l", "toggle_log", "Log scale")]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.log_scale = False
+        self._drawn_version = -1
+        self._drawn_at = 0.0
+        self._logged_epochs = 0
+        self._state: RunState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("no training yet: ctrl+r starts one, ctrl+o loads a checkpoint", id="train-status")
+        yield Static("", id="train-telemetry")
+        with Horizontal(id="train-charts"):
+            yield PlotextPlot(id="loss-plot")
+            with Vertical(id="train-side"):
+                yield PlotextPlot(id="lr-plot")
+                yield PlotextPlot(id="metric-plot")
+        yield RichLog(id="train-log", max_lines=500, wrap=False)
+
+    # ---- from the app -------------------------------------------------------------------------
+    def show_run(self, state: RunState, force: bool = False) -> None:
+        new_run = state is not self._state
+        if new_run:
+            self._state, self._logged_epochs, self._drawn_version = state, 0, -1
+            self.query_one("#train-log", RichLog).clear()
+        self.query_one("#train-status", Static).update(status_text(state))
+        self.query_one("#train-telemetry", Static).update(telemetry_text(state))
+        log = self.query_one("#train-log", RichLog)
+        total = state.start.get("epochs")
+        if self._logged_epochs > len(state.epochs):  # a resume replaced epochs after its checkpoint
+            self._logged_epochs = len(state.epochs)
+        for row in state.epochs[self._logged_epochs:]:
+            log.write(epoch_line(row, total))
+        self._logged_epochs = len(state.epochs)
+        now = time.monotonic()
+        if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
+                                                     or not state.running):
+            self.draw_charts()
+            self._drawn_version, self._drawn_at = state.version, now
+
+    def draw_charts(self) -> None:
+        if self._state is None:
+            return
+        loss = self.query_one("#loss-plot", PlotextPlot)
+        charts.plot_loss(loss.plt, self._state, loss.size.width or 80, self.log_scale)
+        loss.refresh()
+        lr = self.query_one("#lr-plot", PlotextPlot)
+        charts.plot_lr(lr.plt, self._state, lr.size.width or 40)
+        lr.refresh()
+        metric = self.query_one("#metric-plot", PlotextPlot)
+        charts.plot_metric(metric.plt, self._state, metric.size.width or 40)
+        metric.refresh()
+
+    def note(self, line: str) -> None:
+        self.query_one("#train-log", RichLog).write(line)
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self.draw_charts()
+        self.app.notify(f"loss chart: {'log' if self.log_scale else 'linear'} scale", timeout=2)
+
+
+def status_text(s: RunState) -> Text:
+    t = Text()
+    if not s.start and s.error:
+        t.append("● training did not start: ", style=STATUS_STYLE["failed"])
+        t.append(s.error, style="red")
+        return t
+    if not s.start:
+        t.append("starting: ", style="bold")
+        t.append(s.loading or "preparing data and model")
+        return t
+    t.append(f"● {s.status.replace('_', ' ')}", style=STATUS_STYLE.get(s.status, ""))
+    t.append(f"  {s.run_dir.name}")
+    total = s.start.get("epochs", 0)
+    step = s.last_step
+    if s.running and step:
+        per = s.start.get("steps_per_epoch") or 1
+        t.append(f"  epoch {step.get('epoch', s.epoch_done + 1)}/{total}  step {step.get('epoch_step', 0)}/{per}")
+        rate = step.get("samples_per_s")
+        if rate:
+            t.append(f"  {rate:,.0f} samples/s")
+        t.append(f"  ETA {fmt_seconds(s.eta_seconds())}")
+    else:
+        t.append(f"  epoch {s.epoch_done}/{total}")
+    best = s.best_val_loss
+    if best is not None:
+        best_epoch = next((row["epoch"] for row in reversed(s.epochs) if row.get("best")), None)
+        t.append(f"  best val {best:.4f}" + (f" @{best_epoch}" if best_epoch else ""), style="bold")
+    if s.error:
+        t.append(f"\n{s.error}", style="red")
+    return t
+
+
+def telemetry_text(s: RunState) -> Text:
+    e = s.last_step
+    t = Text(s.start.get("device", ""), style="dim")
+    if e.get("gpu_mem_mb") is not None:
+        total = e.get("gpu_total_mb")
+        t.append(f"  GPU mem {e['gpu_mem_mb'] / 1024:.2f}" + (f"/{total / 1024:.0f} GiB" if total else " GiB"))
+        if e.get("gpu_reserved_mb") is not None:
+            t.append(f" (reserved {e['gpu_reserved_mb'] / 1024:.2f})")
+        if e.get("gpu_util") is not None:
+            t.append(f"  util {e['gpu_util']:.0f}%")
+    if e.get("cpu_percent") is not None:
+        t.append(f"  CPU {e['cpu_percent']:.0f}%")
+    if e.get("rss_mb") is not None:
+        t.append(f"  RAM {e['rss_mb']:,.0f} MiB")
+    if s.start.get("pid"):
+        t.append(f"  pid {s.start['pid']}", style="dim")
+    return t

@@ -1,0 +1,109 @@
+"""The training child process: `torchtui run` / `torchtui resume`, started in its own session.
+
+A child process, not a thread, so the screen cannot slow training through the GIL, and in
+its own session (`start_new_session`), so closing the terminal or dropping SSH leaves it
+training. Its stdout and stderr go to a log file, never to the app's terminal. The screen
+follows it through the run folder's event log and reaches it only by signals:
+
+    SIGTERM  stop after saving the exact position (last.pt)
+    SIGUSR1  save a checkpoint now
+    SIGUSR2  pause / resume
+
+so a run started headless or by an earlier screen is controlled the same way, by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.core.spec import Spec
+
+STOP, SAVE, PAUSE = signal.SIGTERM, getattr(signal, "SIGUSR1", None), getattr(signal, "SIGUSR2", None)
+
+
+@dataclass
+class TrainingProcess:
+    run_dir: Path
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    def exit_code(self) -> int | None:
+        """None while it runs (or when it is not our child)."""
+        return self.proc.poll() if self.proc is not None else None
+
+    def failure(self) -> str:
+        """Why the process ended badly, from the last line of its log."""
+        try:
+            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            lines = []
+        last = lines[-1] if lines else ""
+        return last.removeprefix("error: ") or f"the training process exited with code {self.exit_code()}"
+
+    def tidy(self) -> None:
+        """Move the log into the run folder once it exists; drop it when the run never started."""
+        if not self.log_path.exists():
+            return
+        if self.run_dir.is_dir():
+            os.replace(self.log_path, self.run_dir / "worker.log")
+            self.log_path = self.run_dir / "worker.log"
+        else:
+            self.log_path.unlink(missing_ok=True)
+
+
+def new_run_name(spec: Spec, dataset_label: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in Path(dataset_label).name.split(".")[0]) or "run"
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = Path(spec.run.runs_dir)
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def start_run(spec: Spec, dataset_label: str) -> TrainingProcess:
+    """`torchtui run -` with the spec on stdin, in a run folder named here, so the screen knows where to look."""
+    name = spec.run.name or new_run_name(spec, dataset_label)
+    root = Path(spec.run.runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    spec = spec.with_overrides({"run.name": name})
+    return _spawn(["run", "-"], root / name, root / f".{name}.log", spec.to_toml())
+
+
+def resume_run(run_dir: Path, epochs: int | None = None) -> TrainingProcess:
+    args = ["resume", str(run_dir)] + (["--epochs", str(epochs)] if epochs else [])
+    return _spawn(args, run_dir, run_dir.parent / f".{run_dir.name}.resume.log", None)
+
+
+def _spawn(args: list[str], run_dir: Path, log_path: Path, stdin_text: str | None) -> TrainingProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TEXTUAL", None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=subprocess.PIPE, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env, close_fds=True)
+    if proc.stdin is not None:
+        try:
+            if stdin_text is not None:
+                proc.stdin.write(stdin_text.encode("utf-8"))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    return TrainingProcess(run_dir, log_path, proc)
+
+
+def send(pid: int | None, sig: signal.Signals | None) -> bool:
+    """Signal a training process; False when it is gone (or the signal does not exist here)."""
+    if pid is None or sig is None:
+        return False
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

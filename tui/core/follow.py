@@ -1,0 +1,235 @@
+"""Following a run folder: read its event log as it grows, and fold it into what a reader shows.
+
+The screen never talks to the training process except by signals; everything it shows comes
+from `events.jsonl`, read incrementally here. So a run started headless, by an earlier
+screen, or by this one, looks the same, with its whole history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .runs import EVENTS, _alive
+
+
+class EventTail:
+    """New complete lines of an append-only JSON-lines file since the last call.
+
+    A line still being written (no newline yet) waits for the next call, so a reader never
+    sees half an event; a file that shrank (replaced) is read again from the start.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._offset = 0
+        self._partial = b""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < self._offset:
+                    self._offset, self._partial = 0, b""
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events
+
+
+class Series:
+    """A growing (x, y) series in numpy buffers: appending is amortised O(1), and a view of a
+    million points costs nothing to hand to the downsampler."""
+
+    def __init__(self) -> None:
+        self._x = np.empty(1024)
+        self._y = np.empty(1024)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.resize(self._x, 2 * self.n)
+            self._y = np.resize(self._y, 2 * self.n)
+        self._x[self.n], self._y[self.n] = x, y
+        self.n += 1
+
+    def truncate_from(self, x: float) -> None:
+        """Drop points at x and after: a resumed run redoes the steps after its checkpoint."""
+        if self.n and self._x[self.n - 1] >= x:
+            self.n = int(np.searchsorted(self._x[:self.n], x, side="left"))
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class RunState:
+    """A run as its events describe it; `apply` takes events in log order."""
+
+    run_dir: Path
+    start: dict[str, Any] = field(default_factory=dict)
+    status: str = "waiting"  # waiting | running | paused | done | early_stopped | interrupted | failed
+    steps: Series = field(default_factory=Series)  # training loss per logged step
+    lr: Series = field(default_factory=Series)  # learning rate per logged step
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    last_step: dict[str, Any] = field(default_factory=dict)
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)  # "best" / "last"
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+    end: dict[str, Any] = field(default_factory=dict)
+    loading: str = ""
+    paused: dict[str, Any] = field(default_factory=dict)  # the last `paused` event: where the worker waits
+    version: int = 0  # bumped by every event: a reader redraws only when it changed
+
+    def apply(self, e: dict[str, Any]) -> None:
+        kind = e.get("event")
+        self.version += 1
+        if kind == "loading":
+            self.loading = e.get("message", "")
+        elif kind == "start":
+            self.start, self.status, self.error, self.end, self.evaluations = e, "running", "", {}, {}
+        elif kind == "step":
+            step = float(e["step"])
+            self.steps.truncate_from(step)
+            self.lr.truncate_from(step)
+            if e.get("loss") is not None:
+                self.steps.append(step, e["loss"])
+            if e.get("lr") is not None:
+                self.lr.append(step, e["lr"])
+            self.last_step = e
+            if self.status == "paused":
+                self.status = "running"
+        elif kind == "epoch":
+            self.epochs = [row for row in self.epochs if row["epoch"] < e["epoch"]]
+            self.epochs.append(e)
+        elif kind == "paused":
+            self.status, self.paused = "paused", e
+        elif kind == "resumed":
+            self.status = "running"
+        elif kind == "checkpoint":
+            self.checkpoints.append(e)
+        elif kind == "evaluation":
+            self.evaluations[e.get("model", "last")] = e
+        elif kind == "error":
+            self.status, self.error = "failed", e.get("message", "training failed")
+        elif kind == "end":
+            self.status, self.end = e.get("status", "done"), e
+
+    # ---- what a reader shows ------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused")
+
+    @property
+    def pid(self) -> int | None:
+        pid = self.start.get("pid")
+        return pid if isinstance(pid, int) else None
+
+    def alive(self) -> bool:
+        return self.pid is not None and _alive(self.pid)
+
+    @property
+    def epoch_done(self) -> int:
+        return self.epochs[-1]["epoch"] if self.epochs else 0
+
+    @property
+    def best_val_loss(self) -> float | None:
+        values = [row["best_val_loss"] for row in self.epochs if row.get("best_val_loss") is not None]
+        return values[-1] if values else None
+
+    def eta_seconds(self) -> float | None:
+        """Time left from the measured rate: the last epochs' duration, else the step rate."""
+        total = self.start.get("epochs")
+        if not total or not self.running:
+            return None
+        steps_per_epoch = self.start.get("steps_per_epoch") or 1
+        done_steps = (self.last_step.get("step") or 0)
+        left_steps = max(total * steps_per_epoch - done_steps, 0)
+        recent = [row["seconds"] for row in self.epochs[-3:] if row.get("seconds")]
+        if recent:
+            return left_steps / steps_per_epoch * (sum(recent) / len(recent))
+        rate = self.last_step.get("samples_per_s")
+        batch = self.start.get("batch_size") or 1
+        return left_steps * batch / rate if rate else None
+
+    def metric_name(self) -> str:
+        return "accuracy" if self.start.get("task") == "classification" else "r2"
+
+
+def read_run(run_dir: str | Path) -> tuple[RunState, EventTail]:
+    """A run's state from its whole log so far, and the tail to keep following it with."""
+    state = RunState(Path(run_dir))
+    tail = EventTail(Path(run_dir) / EVENTS)
+    for e in tail.read():
+        state.apply(e)
+    if state.running and not state.alive():  # killed without an end event
+        state.status = "interrupted"
+    return state, tail
+
+
+def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `buckets` points: the mean of each equal-width stretch of x.
+
+    A plot `buckets` characters wide cannot show more, and plotext's cost is linear in the
+    points it is given, so a curve of a million steps draws as fast as one of a thousand.
+    Non-finite values are left out of the means.
+    """
+    n = len(x)
+    if n <= buckets:
+        return x, y
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)  # equal counts: x is the step, evenly logged
+    finite = np.isfinite(y)
+    sums = np.add.reduceat(np.where(finite, y, 0.0), edges[:-1])
+    counts = np.add.reduceat(finite.astype(np.int64), edges[:-1])
+    xs = np.add.reduceat(x, edges[:-1]) / np.diff(edges)
+    keep = counts > 0
+    return xs[keep], sums[keep] / counts[keep]
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    s = int(round(s))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+METRIC_LABELS = (("accuracy", "acc"), ("rmse", "rmse"), ("mae", "mae"), ("r2", "r2"))
+
+
+def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
+    """One epoch as the console prints it and the screen logs it."""
+    epochs = epochs or e["epoch"]
+    parts = [f"epoch {e['epoch']:>{len(str(epochs))}}/{epochs}", f"train {e['train_loss']:.4f}"]
+    if e.get("val_loss") is not None:
+        parts.append(f"val {e['val_loss']:.4f}")
+    for key, label in METRIC_LABELS:
+        if e.get(key) is not None:
+            parts.append(f"{label} {e[key]:.4f}")
+    parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
+    return "  ".join(parts) + ("  * best" if e.get("best") else "")
