@@ -1,12 +1,20 @@
 """Device choice: `auto` picks a GPU when there is one; a device that is not here is refused early.
 
 Checked before any data is read, so `--device cuda` on a box without a GPU fails in a
-second with the fix, not after a minute of loading.
+second with the fix, not after a minute of loading. `available` lists the choices for the
+screen's picker, and `Telemetry` is what users of a shared GPU box watch besides the loss.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -61,3 +69,108 @@ def _cpu_description() -> str:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+def available() -> list[tuple[str, str]]:
+    """(value, label) for each device that exists here, `auto` first, for a device picker.
+
+    GPU names and free memory come from nvidia-smi, so the caller (the screen) never creates
+    a CUDA context of its own, which would hold GPU memory for as long as it runs.
+    """
+    gpus: list[tuple[str, str]] = []
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    smi = _nvidia_smi(count) if count else None
+    for i in range(count):
+        name, free = smi[i] if smi else (torch.cuda.get_device_name(i), "")
+        gpus.append((f"cuda:{i}", f"cuda:{i}  {name}" + (f"  {free}" if free else "")))
+    mps = [("mps", "mps (Apple GPU)")] if _mps_available() else []
+    picked = gpus[0][1].split("  ")[:2] if gpus else [mps[0][0] if mps else "cpu"]
+    return [("auto", f"auto ({' '.join(picked)})"), *gpus, *mps, ("cpu", _cpu_description())]
+
+
+def _nvidia_smi(count: int) -> list[tuple[str, str]] | None:
+    """(name, '<free> / <total> GiB free') per CUDA index, or None when nvidia-smi cannot say which GPU
+    is which: CUDA numbers the GPUs CUDA_VISIBLE_DEVICES shows, fastest first unless
+    CUDA_DEVICE_ORDER=PCI_BUS_ID, while nvidia-smi numbers all of them in bus order."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=index,name,memory.used,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=3, check=True).stdout
+        rows = {}
+        for line in out.strip().splitlines():
+            index, name, used, total = _smi_fields(line)
+            rows[int(index)] = (name, float(used), float(total))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    try:
+        order = [int(v) for v in visible.split(",")] if visible is not None else sorted(rows)
+    except ValueError:  # GPU UUIDs or MIG names: no index to map
+        return None
+    order = list(itertools.takewhile(lambda i: i >= 0, order))  # CUDA stops at the first negative index
+    if len(order) < count or any(i not in rows for i in order[:count]):
+        return None
+    chosen = [rows[i] for i in order[:count]]
+    if os.environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID" and len({name for name, _, _ in chosen}) > 1:
+        return None  # CUDA may have put the faster model first
+    return [(name, f"{(total - used) / 1024:.1f} / {total / 1024:.1f} GiB free") for name, used, total in chosen]
+
+
+def _smi_fields(line: str) -> tuple[str, str, str, str]:
+    """index, name, used, total; a GPU name may itself hold a comma."""
+    index, rest = line.split(",", 1)
+    name, used, total = rest.rsplit(",", 2)
+    return index.strip(), name.strip(), used.strip(), total.strip()
+
+
+class Telemetry:
+    """This process's CPU and memory, and its GPU's memory and load, for each step event.
+
+    Read a few times a second, never per step, and nothing here waits for the device:
+    the memory counters are the caching allocator's own, utilization is asked of NVML.
+    """
+
+    def __init__(self, device: Device):
+        self.device = device.torch
+        self.cuda = device.type == "cuda"
+        self.nvml = self.cuda  # until NVML fails once (no pynvml, no driver access): then never asked again
+        self.total_mb = torch.cuda.get_device_properties(self.device).total_memory / 2**20 if self.cuda else 0.0
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the CPU share afresh, e.g. after a pause that should not dilute it."""
+        self._cpu, self._wall = time.process_time(), time.monotonic()
+
+    def sample(self) -> dict[str, Any]:
+        cpu, wall = time.process_time(), time.monotonic()
+        out: dict[str, Any] = {"cpu_percent": 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9),
+                               "rss_mb": rss_mb()}
+        self._cpu, self._wall = cpu, wall
+        if self.cuda:
+            out["gpu_mem_mb"] = torch.cuda.memory_allocated(self.device) / 2**20
+            out["gpu_reserved_mb"] = torch.cuda.memory_reserved(self.device) / 2**20
+            out["gpu_total_mb"] = self.total_mb
+            if self.nvml:
+                try:
+                    out["gpu_util"] = torch.cuda.utilization(self.device)
+                except Exception:
+                    self.nvml = False
+        return out
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_mb() -> float:
+    """Resident memory now (Linux /proc); elsewhere the peak, the best the platform offers cheaply."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except (OSError, IndexError, ValueError):
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from . import checkpoint
 from .data import Prepared
-from .devices import Device
+from .devices import Device, Telemetry
 from .errors import Interrupted, TrainingFailed, UserError
 from .layers import Stack
 from .objective import Objective, evaluate, task_metrics
@@ -167,6 +167,7 @@ class Trainer:
         self.progress = Progress()
         self._order = epoch_order_fn()
         self.stop_requested = ""  # set from a signal handler: the loop saves and stops at the next step
+        self.telemetry = Telemetry(device)
         self._epoch_start = self.generator.get_state()
 
         dev = device.torch
@@ -224,7 +225,8 @@ class Trainer:
                     rate = (seen - logged_seen) / max(now - last_log, 1e-9)
                     p.steps.append([p.step, window])
                     self.emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i + 1,
-                                "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
+                                "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate,
+                                **self.telemetry.sample()})
                     logged_sum, logged_seen, last_log = total, seen, now
                     next_log = now + t.log_interval
 
