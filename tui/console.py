@@ -99,6 +99,21 @@ class ConsoleReporter:
         parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
         self._print("  ".join(parts) + ("  * best" if e["best"] else ""))
 
+    def _on_checkpoint(self, e: dict[str, Any]) -> None:
+        if e.get("requested"):  # a save-now (SIGUSR1) is confirmed; routine saves stay quiet
+            self._clear_bar()
+            self._print(f"saved {e['path']} (requested) at epoch {e['epoch'] + 1}, step {e['step']}"
+                        if self._mid_epoch(e) else f"saved {e['path']} (requested) after epoch {e['epoch']}")
+
+    def _on_paused(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        pid = self.start.get("pid")
+        self._print(f"paused in epoch {e['epoch']} at step {e['step']}"
+                    + (f"; `kill -USR2 {pid}` resumes" if pid else ""))
+
+    def _on_resumed(self, e: dict[str, Any]) -> None:
+        self._print(f"resumed after {e['paused_seconds']:.1f} s paused")
+
     def _on_predictions(self, e: dict[str, Any]) -> None:
         self._print(f"predictions for {e['source']} ({e['rows']} rows): {e['path']}")
 
@@ -124,6 +139,9 @@ class ConsoleReporter:
             self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
 
     # ---- helpers -------------------------------------------------------------------------
+    def _mid_epoch(self, e: dict[str, Any]) -> bool:
+        per_epoch = self.start.get("steps_per_epoch")
+        return bool(per_epoch) and e["step"] != e["epoch"] * per_epoch
     def _eta(self, epoch: int, done_in_epoch: float) -> str:
         if not self._epoch_seconds:
             return "-"

@@ -1,9 +1,17 @@
-"""Ctrl+C, SIGTERM and SIGHUP for headless runs: the first asks the loop to save and stop, the second exits.
+"""Signals are how a running worker is controlled: by the screen (its training child process) and by `kill`.
 
-A handler only sets a flag (`Trainer.stop_requested`); the loop checks it after each step,
-saves the exact position as last.pt and ends with exit code 128 + the signal, so nothing is
-written from inside a signal handler. SIGHUP already ignored (`nohup`) stays ignored;
-otherwise it is treated like SIGTERM, so a dropped SSH session stops a run cleanly.
+- SIGTERM, SIGINT (Ctrl+C), SIGHUP: save the exact position as last.pt and stop, exit 143 / 130
+  (SIGHUP counts as SIGTERM); a second one exits at once.
+- SIGUSR1: save now - last.pt with the exact position at the next step, as --save-every does;
+  its `checkpoint` event carries `"requested": true`.
+- SIGUSR2: pause, or resume a paused run (`paused` / `resumed` events); a stop still works while paused.
+
+The worker's pid is in the run's `start` event (events.jsonl). A handler only sets a flag on
+the trainer; the loop serves it at the next step boundary, so nothing is written from inside a
+signal handler and no request changes the weights. SIGHUP already ignored (`nohup`) stays
+ignored; otherwise it is treated like SIGTERM, so a dropped SSH session stops a run cleanly.
+SIGUSR1 / SIGUSR2 exist only on POSIX systems; before training starts (while data loads) they
+are ignored rather than killing the process, their default.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ class StopOnSignal:
             signals.append(signal.SIGHUP)
         for s in signals:
             signal.signal(s, self._handle)
+        if hasattr(signal, "SIGUSR1") and hasattr(signal, "SIGUSR2"):
+            signal.signal(signal.SIGUSR1, self._save_now)
+            signal.signal(signal.SIGUSR2, self._toggle_pause)
         return self
 
     def attach(self, trainer: Any) -> None:
@@ -34,6 +45,14 @@ class StopOnSignal:
         if self.trainer is None or self.received > 1:  # nothing to save yet, or asked twice: go now
             os._exit(exit_code(signum))
         self.trainer.stop_requested = signal.Signals(signum).name
+
+    def _save_now(self, signum: int, frame: Any) -> None:
+        if self.trainer is not None:
+            self.trainer.save_requested = True
+
+    def _toggle_pause(self, signum: int, frame: Any) -> None:
+        if self.trainer is not None:
+            self.trainer.pause_requested = not self.trainer.pause_requested
 
 
 def exit_code(signum: int) -> int:

@@ -9,6 +9,10 @@ are bit-identical to the textbook loop's at several times the speed.
 What happens besides the step is kept off the hot path: losses accumulate on the device and
 are read (one sync) only when an event is due, a few times a second; validation, metrics,
 checkpoints and events happen once per epoch, and only on the main process (`is_main`).
+
+Requests from outside (stop, save now, pause: signal handlers, see tui/signals.py) only set a
+flag and `Trainer.attention`; the loop reads that one attribute per step and serves the
+request at the next step boundary, where the position is exact, so none changes the weights.
 """
 
 from __future__ import annotations
@@ -166,7 +170,8 @@ class Trainer:
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self._order = epoch_order_fn()
-        self.stop_requested = ""  # set from a signal handler: the loop saves and stops at the next step
+        self.attention = False  # the one flag the loop reads per step; set with any request below
+        self._stop_reason, self._save_wanted, self._pause_wanted = "", False, False
         self.telemetry = Telemetry(device)
         self._epoch_start = self.generator.get_state()
 
@@ -180,6 +185,40 @@ class Trainer:
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
         if resume is not None:
             self._restore(resume)
+
+    # ---- requests from outside (signal handlers): a flag each, served at the next step -------
+    @property
+    def stop_requested(self) -> str:
+        """The reason (a signal's name) to save the exact position and stop; "" while none."""
+        return self._stop_reason
+
+    @stop_requested.setter
+    def stop_requested(self, reason: str) -> None:
+        self._stop_reason = reason
+        if reason:
+            self.attention = True
+
+    @property
+    def save_requested(self) -> bool:
+        """Save last.pt at the next step boundary, as --save-every does; its event says "requested"."""
+        return self._save_wanted
+
+    @save_requested.setter
+    def save_requested(self, wanted: bool) -> None:
+        self._save_wanted = wanted
+        if wanted:
+            self.attention = True
+
+    @property
+    def pause_requested(self) -> bool:
+        """Wait at the next step boundary until this is cleared (or a stop is asked)."""
+        return self._pause_wanted
+
+    @pause_requested.setter
+    def pause_requested(self, wanted: bool) -> None:
+        self._pause_wanted = wanted
+        if wanted:
+            self.attention = True
 
     # ---- the loop --------------------------------------------------------------------------
     def fit(self) -> Outcome:
@@ -211,11 +250,11 @@ class Trainer:
                 p.step += 1
                 loss_sum.add_(loss.detach(), alpha=len(xb))
                 seen += len(xb)
-                if self.stop_requested or (save_every and p.step % save_every == 0 and seen < n):
+                if self.attention or (save_every and p.step % save_every == 0 and seen < n):
                     p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)  # the position a resume starts from
-                    if self.stop_requested:
-                        self._stop(epoch)
-                    self._save(best=False)
+                    due = bool(save_every) and p.step % save_every == 0 and seen < n
+                    paused = self._serve(epoch, seen < n, due)
+                    epoch_start, last_log = epoch_start + paused, last_log + paused  # paused time is no training time
                 now = time.monotonic()
                 if now >= next_log:
                     total = float(loss_sum)  # the one sync, a few times a second
@@ -260,7 +299,8 @@ class Trainer:
                         "seconds": elapsed, "samples_per_s": n / max(elapsed, 1e-9)})
             p.epochs.append(dict(row))
             self.emit(row, sync=True)
-            self._save(best=improved)
+            requested, self.save_requested = self.save_requested, False  # a request on the epoch's last step lands here
+            self._save(best=improved, requested=requested)
             if t.patience and p.bad_epochs >= t.patience:
                 status = "early_stopped"
                 break
@@ -279,6 +319,35 @@ class Trainer:
         order = self._order(len(self.x_train), self.generator).to(dev)
         xs, ys = self.x_train.index_select(0, order), self.y_train_loss.index_select(0, order)
         return ((xs[i:i + bs], ys[i:i + bs]) for i in range(skip * bs, len(xs), bs))
+
+    def _serve(self, epoch: int, mid_epoch: bool, due: bool) -> float:
+        """Serve what was asked at this step boundary (the position is already recorded): stop, save
+        (asked for, or `due` by --save-every: the same save), pause. Returns the seconds paused."""
+        self.attention = False  # cleared before the flags are read: a request from now on is served next step
+        if self.stop_requested:
+            self._stop(epoch)
+        requested = self.save_requested and mid_epoch  # on an epoch's last step the epoch-end save serves it
+        if requested or due:
+            if requested:
+                self.save_requested = False
+            self._save(best=False, requested=requested)
+        return self._pause(epoch, mid_epoch) if self.pause_requested else 0.0
+
+    def _pause(self, epoch: int, mid_epoch: bool) -> float:
+        """Wait until the pause is toggled off; a stop still saves and stops, a save is served at once."""
+        began = time.monotonic()
+        self.emit({"event": "paused", "epoch": epoch, "step": self.progress.step}, sync=True)
+        while self.pause_requested and not self.stop_requested:
+            if self.save_requested and mid_epoch:
+                self.save_requested = False
+                self._save(best=False, requested=True)
+            time.sleep(0.05)
+        if self.stop_requested:
+            self._stop(epoch)
+        paused = time.monotonic() - began
+        self.telemetry.restart()  # the CPU share of the next step event is of training time
+        self.emit({"event": "resumed", "epoch": epoch, "step": self.progress.step, "paused_seconds": paused}, sync=True)
+        return paused
 
     def _stop(self, epoch: int) -> None:
         """Save the exact position (mid-epoch) as last.pt, then stop; resume continues from the next step."""
@@ -338,8 +407,9 @@ class Trainer:
             },
         }
 
-    def _save(self, best: bool) -> None:
-        """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far."""
+    def _save(self, best: bool, requested: bool = False) -> None:
+        """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
+        `requested`: a save-now request; last.pt's checkpoint event says so."""
         if not self.is_main or self.run is None:
             return
         state = self.state()
@@ -357,8 +427,11 @@ class Trainer:
                 pass  # the event log is on the same full disk; the message still reaches the console
             raise TrainingFailed(msg) from None
         for path in saved:
-            self.emit({"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
-                        "step": self.progress.step})
+            event = {"event": "checkpoint", "which": path.stem, "path": str(path), "epoch": self.progress.epoch,
+                     "step": self.progress.step}
+            if requested and path.stem == "last":
+                event["requested"] = True
+            self.emit(event)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if ckpt["layers"] != self.stack.exprs:
