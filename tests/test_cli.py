@@ -118,7 +118,8 @@ def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
     events = events_of(folder)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end"
-    assert set(kinds) == {"start", "step", "epoch", "checkpoint", "end"}
+    assert set(kinds) == {"start", "step", "epoch", "checkpoint", "evaluation", "end"}
+    assert kinds[-3:] == ["evaluation", "evaluation", "end"]  # the best model's report, then the last one's
     assert kinds.count("start") == 1 and kinds.count("end") == 1
     times = [e["time"] for e in events]
     assert all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in times)

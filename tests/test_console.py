@@ -40,3 +40,26 @@ def test_no_bar_when_not_a_terminal_and_resume_hint_on_interrupt(tmp_path):
     report({"event": "end", "status": "interrupted", "epochs": 1, "best_val_loss": None})
     assert err.getvalue() == ""
     assert f"stopped after epoch 1, saved in last.pt; continue with `torchtui resume {folder.path}`" in out.getvalue()
+
+
+def test_evaluation_pause_and_save_now_lines(tmp_path):
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=3)
+    out = io.StringIO()
+    report = ConsoleReporter(out=out, err=io.StringIO())
+    start = events[0]
+    report(start)
+    report({"event": "paused", "epoch": 2, "step": 12})
+    report({"event": "checkpoint", "which": "last", "path": "x/last.pt", "epoch": 1, "step": 12, "requested": True})
+    report({"event": "resumed", "epoch": 2, "step": 12, "paused_seconds": 3.25})
+    report({"event": "checkpoint", "which": "last", "path": "x/last.pt", "epoch": 2, "step": 16})  # routine: quiet
+    for e in events[1:]:
+        report(e)
+    text = out.getvalue()
+    assert f"paused in epoch 2 at step 12; `kill -USR2 {start['pid']}` resumes" in text
+    assert "saved x/last.pt (requested) at epoch 2, step 12\nresumed after 3.2 s paused\n" in text
+    best, last = [e for e in events if e["event"] == "evaluation"]
+    for e in (best, last):
+        line = (f"{e['model']} model (epoch {e['epoch']}) on 30 validation rows: loss {e['val_loss']:.4f}  "
+                f"acc {e['accuracy']:.4f}\n")
+        assert line in text
+    assert text.index("last model") < text.index("done: 3 epochs")

@@ -2,17 +2,82 @@
 choices, a spec on stdin, and steps skipped for a non-finite loss - on real tiny runs, in numbers."""
 
 import math
+import random
 
 import pytest
 import torch
 
-from tui.core import devices
+from tui.core import devices, job
 
-from conftest import train
+from conftest import make_spec, train
 
 
 def by_kind(events, kind):
     return [e for e in events if e["event"] == kind]
+
+
+# ---- evaluation events ----------------------------------------------------------------------
+def test_classification_run_ends_with_best_and_last_evaluations(tmp_path):
+    _, folder, events = train(tmp_path, data__dataset="wine", train__epochs=12, train__lr=0.05,
+                              model__layers="Linear(16), ReLU(), Dropout(0.5)")
+    epochs = {e["epoch"]: e for e in by_kind(events, "epoch")}
+    best_epoch = max(e["epoch"] for e in epochs.values() if e["best"])
+    kinds = [e["event"] for e in events]
+    assert kinds[-3:] == ["evaluation", "evaluation", "end"]
+    best, last = by_kind(events, "evaluation")
+    assert (best["model"], best["epoch"], last["model"], last["epoch"]) == ("best", best_epoch, "last", 12)
+    assert best_epoch != 12, "this run should end past its best epoch"
+    for report, epoch in ((best, epochs[best_epoch]), (last, epochs[12])):
+        assert report["split"] == "validation" and report["rows"] == 36
+        assert report["val_loss"] == epoch["val_loss"] and report["accuracy"] == epoch["accuracy"]
+        assert report["classes"] == ["class_0", "class_1", "class_2"]
+        cm = torch.tensor(report["confusion"])
+        assert cm.shape == (3, 3) and int(cm.sum()) == 36
+        assert report["accuracy"] == int(cm.trace()) / 36
+        assert report["support"] == cm.sum(1).tolist()
+        for c in range(3):
+            assert report["recall"][c] == pytest.approx(int(cm[c, c]) / max(int(cm[c].sum()), 1))
+            assert report["precision"][c] == pytest.approx(int(cm[c, c]) / max(int(cm[:, c].sum()), 1))
+    ckpt = torch.load(folder.checkpoint_path("best"), weights_only=True)
+    assert ckpt["progress"]["epoch"] == best_epoch
+    assert [e["event"] for e in folder.events()][-3:] == ["evaluation", "evaluation", "end"]
+
+
+def test_regression_evaluation_has_predicted_vs_actual_pairs_in_target_units(tmp_path):
+    _, _, events = train(tmp_path, data__dataset="diabetes", train__epochs=6)
+    epochs = {e["epoch"]: e for e in by_kind(events, "epoch")}
+    for report in by_kind(events, "evaluation"):
+        epoch = epochs[report["epoch"]]
+        assert report["val_loss"] == epoch["val_loss"]
+        assert (report["rmse"], report["mae"], report["r2"]) == (epoch["rmse"], epoch["mae"], epoch["r2"])
+        assert report["target"] == "progression" and len(report["pairs"]) == report["rows"] == 88
+        actual, predicted = torch.tensor(report["pairs"], dtype=torch.float64).T
+        assert float((actual - predicted).pow(2).mean().sqrt()) == pytest.approx(report["rmse"], rel=1e-6)
+        assert 25 <= float(actual.min()) and float(actual.max()) <= 346  # progression's own range, not standardised
+
+
+def test_regression_pairs_are_evenly_strided_past_2000_rows(tmp_path):
+    rng = random.Random(1)
+    path = tmp_path / "big.csv"
+    with open(path, "w") as f:
+        f.write("x,y\n")
+        for _ in range(5000):
+            x = rng.uniform(-1, 1)
+            f.write(f"{x},{10 * x + rng.gauss(0, 0.1)}\n")
+    spec = make_spec(tmp_path, data__dataset=str(path), data__val_split=0.5, train__epochs=1)
+    events = []
+    job.run(spec, events.append)
+    val = job.plan(spec).data
+    best, last = by_kind(events, "evaluation")
+    assert last["rows"] == 2500 and len(last["pairs"]) == 1250
+    targets = val.pre.to_target_units(val.y_val.double().reshape(-1, 1).numpy())[:, 0]
+    assert [a for a, _ in last["pairs"]] == [float(v) for v in targets[::2]]
+    assert best["pairs"] == last["pairs"]  # one epoch: the best model is the last
+
+
+def test_no_evaluation_without_validation_rows(tmp_path):
+    _, _, events = train(tmp_path, data__dataset="iris", data__val_split=0.0, train__epochs=2)
+    assert not by_kind(events, "evaluation") and events[-1]["event"] == "end"
 
 
 # ---- telemetry ------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ class ConsoleReporter:
     def _on_resumed(self, e: dict[str, Any]) -> None:
         self._print(f"resumed after {e['paused_seconds']:.1f} s paused")
 
+    def _on_evaluation(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        parts = [f"{e['model']} model (epoch {e['epoch']}) on {e['rows']} {e['split']} rows: loss {e['val_loss']:.4f}"]
+        parts += [f"{label} {e[key]:.4f}" for key, label in METRIC_LABELS if e.get(key) is not None]
+        self._print("  ".join(parts))
+
     def _on_predictions(self, e: dict[str, Any]) -> None:
         self._print(f"predictions for {e['source']} ({e['rows']} rows): {e['path']}")
 

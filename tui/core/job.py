@@ -7,6 +7,7 @@ layers - before a run folder is created, so a refused run leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -20,11 +21,11 @@ from . import checkpoint, devices, layers
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import Interrupted, TrainingFailed, UserError
-from .objective import Objective
+from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
 from .runs import RunFolder, summarize
 from .spec import Spec
-from .train import Emit, Outcome, Progress, Trainer
+from .train import EVAL_BATCH, Emit, Outcome, Progress, Trainer
 
 
 @dataclass
@@ -158,6 +159,9 @@ def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | Non
         except Exception as e:
             trainer.emit({"event": "error", "kind": "crash", "message": f"{type(e).__name__}: {e}"}, sync=True)
             raise
+        if len(p.data.x_val):
+            for event in evaluation_events(trainer, folder):
+                trainer.emit(event)
         if p.spec.data.test and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, read_options(p.spec.data))
@@ -166,6 +170,45 @@ def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | Non
         return outcome
     finally:
         folder.close()
+
+
+PAIRS = 2000  # predicted-vs-actual points in a regression report: enough for a plot, small in the event log
+
+
+def evaluation_events(trainer: Trainer, folder: RunFolder) -> list[dict[str, Any]]:
+    """The report a run ends with: the best model (best.pt), then the last one, on the validation rows.
+
+    Computed after training, so the loop and its exactness are untouched, and with the epoch
+    validation's own code and batch size, so each loss equals the one its epoch reported.
+    """
+    models = []
+    best = folder.checkpoint_path("best")
+    if best.exists():
+        ckpt = checkpoint.load(best)
+        model = copy.deepcopy(trainer.model)
+        model.load_state_dict(ckpt["model"])
+        models.append(("best", model, ckpt["progress"]["epoch"]))
+    models.append(("last", trainer.model, trainer.progress.epoch))
+    return [_evaluation(trainer, which, model, epoch) for which, model, epoch in models]
+
+
+def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int) -> dict[str, Any]:
+    obj, pre, y = trainer.objective, trainer.data.pre, trainer.y_val
+    loss, outputs = evaluate(model, trainer.x_val, y, obj, trainer.criterion,
+                             max(trainer.spec.train.batch_size, EVAL_BATCH))
+    event: dict[str, Any] = {"event": "evaluation", "model": which, "epoch": epoch, "split": "validation",
+                             "rows": len(y), "val_loss": loss}
+    if obj.task == "classification":
+        event.update(task_metrics(outputs, y, obj, pre, detail=True))
+        event["classes"] = [str(c) for c in pre.classes]
+        return event
+    event.update(task_metrics(outputs, y, obj, pre))
+    rows = torch.arange(0, len(y), -(-len(y) // PAIRS))  # evenly spaced, the same on every run
+    in_units = lambda t: pre.to_target_units(t[rows].double().reshape(len(rows), -1).numpy())[:, 0]  # noqa: E731
+    actual, predicted = in_units(y.cpu()), in_units(outputs)
+    event["target"] = pre.targets[0]
+    event["pairs"] = [[float(a), float(b)] for a, b in zip(actual, predicted)]
+    return event
 
 
 def end_event(prog: Progress, status: str, folder: RunFolder) -> dict[str, Any]:

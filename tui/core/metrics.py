@@ -35,6 +35,7 @@ def classification(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, 
         out["confusion"] = cm.tolist()  # rows: true class, columns: predicted class
         out["precision"] = (tp / cm.sum(0).clamp(min=1)).tolist()
         out["recall"] = (tp / cm.sum(1).clamp(min=1)).tolist()
+        out["support"] = cm.sum(1).tolist()  # rows of each true class: how much its recall is worth
     return out
 
 
