@@ -1,13 +1,17 @@
 """What a run reports besides its curves: the evaluation it ends with, step telemetry, the device
 choices, a spec on stdin, and steps skipped for a non-finite loss - on real tiny runs, in numbers."""
 
+import json
 import math
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from tui.core import devices, job
+from tui.core.spec import Spec
 
 from conftest import make_spec, train
 
@@ -152,3 +156,27 @@ def test_available_gpus_come_from_nvidia_smi(tmp_path, monkeypatch, visible, exp
     assert [label for _, label in choices[1:-1]] == expect
     assert [value for value, _ in choices] == ["auto", *[f"cuda:{i}" for i in range(len(expect))], "cpu"]
     assert choices[0][1] == "auto (" + " ".join(expect[0].split("  ")[:2]) + ")"
+
+
+# ---- the spec on stdin ----------------------------------------------------------------------
+def test_run_reads_the_spec_from_stdin(tmp_path):
+    spec = Spec().with_overrides({"data.dataset": "iris", "train.epochs": 2, "train.device": "cpu", "train.lr": 0.02})
+    proc = subprocess.run([sys.executable, "-m", "tui", "run", "-", "--name", "piped", "--runs-dir", str(tmp_path),
+                           "--json"], input=spec.to_toml(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[0]["lr"] == 0.02 and events[-1]["status"] == "done" and events[-1]["epochs"] == 2
+    used = Spec.from_file(tmp_path / "piped" / "spec.toml")
+    assert used.train == spec.train and used.model == spec.model and used.run.name == "piped"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[train\nepochs = 2\n", "error: <stdin> is not valid TOML: "),
+    ("[train]\nlr = \"fast\"\n", "error: <stdin>: train.lr must be a number, got 'fast'"),
+    ("[trian]\n", "error: <stdin>: unknown key trian; did you mean train?"),
+])
+def test_stdin_spec_errors_name_stdin(tmp_path, text, message):
+    proc = subprocess.run([sys.executable, "-m", "tui", "run", "-", "--runs-dir", str(tmp_path)], input=text,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith(message), proc.stderr
+    assert not list(tmp_path.iterdir())

@@ -62,7 +62,7 @@ def _root(ctx: typer.Context) -> None:
 @app.command()
 @guarded
 def run(
-    config: Optional[Path] = typer.Argument(None, help="TOML spec (see `torchtui config show`); flags override it."),
+    config: Optional[Path] = typer.Argument(None, help="TOML spec (see `torchtui config show`), or - to read it from stdin; flags override it."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), or your Dataset class as module:Class."),
     dataset_arg: Optional[list[str]] = typer.Option(None, "--dataset-arg", help="An argument for your Dataset class (repeat for more)."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes for a Dataset class."),
@@ -103,7 +103,10 @@ def run(
     """Train headless and write a run folder: spec.toml, events.jsonl, last.pt, best.pt."""
     from tui.core.spec import Spec
 
-    spec = Spec.from_file(config) if config is not None else Spec()
+    if config is not None and str(config) == "-":  # how the screen hands its worker the spec: no temp file
+        spec = Spec.from_toml(_read_stdin(), source="<stdin>")
+    else:
+        spec = Spec.from_file(config) if config is not None else Spec()
     spec = spec.with_overrides({
         "data.dataset": dataset, "data.target": target, "data.features": features, "data.task": task,
         "data.val_split": val_split, "data.test": test, "model.layers": layers, "data.drop": drop,
@@ -123,6 +126,13 @@ def run(
 
     stopper = StopOnSignal().install()
     job.run(spec, ConsoleReporter(as_json), on_trainer=stopper.attach)
+
+
+def _read_stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"<stdin> is not UTF-8 text ({e.reason} at byte {e.start}); pipe a TOML spec") from None
 
 
 @app.command()
