@@ -9,8 +9,12 @@ import sys
 
 import pytest
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from tui.core import devices, job
+from tui.core.errors import Interrupted, TrainingFailed
+from tui.core.layers import build_sequential
 from tui.core.spec import Spec
 
 from conftest import make_spec, train
@@ -180,3 +184,92 @@ def test_stdin_spec_errors_name_stdin(tmp_path, text, message):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.startswith(message), proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+# ---- on_nan = "skip" ------------------------------------------------------------------------
+class Rows(Dataset):
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __len__(self):
+        return len(self.x)
+
+
+@pytest.fixture
+def poisoned(tmp_path):
+    """A regression file with one target so large that its batch's MSE overflows float32 to inf."""
+    rng = random.Random(0)
+    path = tmp_path / "poisoned.csv"
+    with open(path, "w") as f:
+        f.write("a,b,y\n")
+        for i in range(200):
+            a, b = rng.random(), rng.random()
+            f.write(f"{a},{b},{1e20 if i == 17 else 3 * a - 2 * b + 0.1 * rng.random()}\n")
+    return dict(data__dataset=str(path), data__val_split=0.0, data__standardize_target=False, train__epochs=3,
+                train__batch_size=16, train__seed=5, model__layers="Linear(16), ReLU()")
+
+
+def test_skip_leaves_out_the_steps_with_an_infinite_loss_and_counts_them(tmp_path, poisoned):
+    spec = make_spec(tmp_path / "skip", **poisoned, train__on_nan="skip")
+    events = []
+    _, folder = job.run(spec, events.append)
+    epochs = by_kind(events, "epoch")
+    assert [e["skipped_steps"] for e in epochs] == [1, 1, 1]  # the batch holding row 17, once per epoch
+    assert events[-1]["event"] == "end" and events[-1]["skipped_steps"] == 3
+
+    # the textbook loop that skips a step whose loss is not finite gives the same weights and losses
+    data = job.plan(spec).data
+    layers = torch.load(folder.checkpoint_path("last"), weights_only=True)["layers"]
+    torch.manual_seed(5)
+    model = build_sequential(layers)
+    g = torch.Generator()
+    g.manual_seed(5)
+    loader = DataLoader(Rows(data.x_train, data.y_train), 16, shuffle=True, generator=g)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(3):
+        model.train()
+        total, rows = torch.zeros(()), 0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = nn.MSELoss()(model(xb), yb)
+            if not torch.isfinite(loss):
+                continue
+            loss.backward()
+            optimizer.step()
+            total.add_(loss.detach(), alpha=len(xb))
+            rows += len(xb)
+        losses.append(float(total) / rows)
+    assert [e["train_loss"] for e in epochs] == losses
+    engine = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
+    assert all(torch.equal(v, engine[k]) for k, v in model.state_dict().items())
+
+
+def test_stop_is_the_default_and_skip_resumes_mid_epoch_exactly(tmp_path, poisoned):
+    with pytest.raises(TrainingFailed, match="training diverged: loss became inf in epoch 1"):
+        job.run(make_spec(tmp_path / "stop", **poisoned), lambda e: None)
+
+    straight = job.run(make_spec(tmp_path / "a", **poisoned, train__on_nan="skip"), lambda e: None)[1]
+    trainers = []
+
+    def stop_late_in_epoch_two(event):
+        if event["event"] == "step" and event["epoch"] == 2 and event["epoch_step"] == 11:
+            trainers[0].stop_requested = "test"
+
+    spec = make_spec(tmp_path / "b", **poisoned, train__on_nan="skip", train__log_interval=1e-6)
+    with pytest.raises(Interrupted):
+        job.run(spec, stop_late_in_epoch_two, on_trainer=trainers.append)
+    folder = next((tmp_path / "b" / "runs").iterdir())
+    saved = torch.load(folder / "last.pt", weights_only=True)["progress"]
+    assert (saved["epoch"], saved["epoch_step"], saved["skipped_steps"]) == (1, 12, saved["epoch_skipped_steps"] + 1)
+    events = []
+    job.resume(folder, events.append)
+    a = torch.load(straight.checkpoint_path("last"), weights_only=True)
+    b = torch.load(folder / "last.pt", weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    untimed = lambda h: {k: v for k, v in h["epochs"].items() if k not in ("seconds", "samples_per_s")}  # noqa: E731
+    assert untimed(a["progress"]["history"]) == untimed(b["progress"]["history"])
+    assert b["progress"]["skipped_steps"] == 3 and events[-1]["skipped_steps"] == 3

@@ -93,6 +93,7 @@ def run(
     scheduler: Optional[str] = typer.Option(None, help="none, step, cosine, onecycle or plateau."),
     grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value (0: off)."),
     save_every: Optional[int] = typer.Option(None, help="Also save last.pt every N steps inside an epoch (0: at epoch ends only)."),
+    on_nan: Optional[str] = typer.Option(None, help="A step whose loss is NaN or inf: stop (default: the run, as diverged) or skip (that step; counted, checks every step)."),
     seed: Optional[int] = typer.Option(None, help="Seed for the split, the weights and the batch order."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
     name: Optional[str] = typer.Option(None, help="Run folder name (default: <dataset>-<date>-<time>)."),
@@ -117,7 +118,7 @@ def run(
         "train.loss": loss, "train.optimizer": optimizer, "train.lr": lr, "train.momentum": momentum,
         "train.nesterov": nesterov, "train.weight_decay": weight_decay, "train.batch_size": batch_size,
         "train.epochs": epochs, "train.patience": patience, "train.scheduler": scheduler,
-        "train.grad_clip": grad_clip, "train.save_every": save_every, "train.seed": seed, "train.device": device,
+        "train.grad_clip": grad_clip, "train.save_every": save_every, "train.on_nan": on_nan, "train.seed": seed, "train.device": device,
         "run.name": name, "run.runs_dir": runs_dir,
     })
     from tui.console import ConsoleReporter

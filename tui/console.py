@@ -97,6 +97,8 @@ class ConsoleReporter:
             if key in e:
                 parts.append(f"{label} {e[key]:.4f}")
         parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
+        if e.get("skipped_steps"):
+            parts.append(f"skipped {e['skipped_steps']} (non-finite loss)")
         self._print("  ".join(parts) + ("  * best" if e["best"] else ""))
 
     def _on_checkpoint(self, e: dict[str, Any]) -> None:

@@ -214,7 +214,8 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
 def end_event(prog: Progress, status: str, folder: RunFolder) -> dict[str, Any]:
     best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
     return {"event": "end", "status": status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
-            "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best), "run_dir": str(folder.path)}
+            "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best), "run_dir": str(folder.path),
+            "skipped_steps": prog.skipped_steps}
 
 
 def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int | None) -> dict[str, Any]:

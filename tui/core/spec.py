@@ -26,6 +26,7 @@ MISSING = ("error", "drop", "impute")
 LOSSES = ("auto", "MSE", "L1", "Huber", "CrossEntropy", "BCEWithLogits")
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
+ON_NAN = ("stop", "skip")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -77,6 +78,7 @@ class TrainSpec:
     device: str = "auto"
     log_interval: float = 0.25
     save_every: int = 0
+    on_nan: str = "stop"
 
 
 @dataclass
@@ -159,6 +161,7 @@ class Spec:
         _check(0 <= t.seed < 2**63, "train.seed", "an integer >= 0 and < 2**63", t.seed)
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)
         _check(t.log_interval > 0, "train.log_interval", "a number of seconds > 0", t.log_interval)
+        _check(t.on_nan in ON_NAN, "train.on_nan", "stop or skip", t.on_nan)
         _check(t.save_every >= 0, "train.save_every", "an integer >= 0 (steps between mid-epoch checkpoints; 0: off)", t.save_every)
         name = self.run.name
         _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
@@ -244,6 +247,7 @@ _HELP = {
     "device": "auto | cpu | cuda | cuda:N | mps (auto picks a GPU when there is one)",
     "log_interval": "seconds between logged training steps",
     "save_every": "also save last.pt every N steps inside an epoch (exact resume from there); 0 = at epoch ends only",
+    "on_nan": "a step with a NaN / inf loss: stop (the run, as diverged) | skip (that step, counted; checks every step, slower on a GPU)",
     "name": "run folder name; empty = <dataset>-<date>-<time>",
     "runs_dir": "where run folders are written",
 }

@@ -114,7 +114,7 @@ class Progress:
     """What survives in a checkpoint besides weights: where the run is and what it has seen."""
 
     epoch: int = 0  # completed epochs
-    step: int = 0  # optimizer steps taken
+    step: int = 0  # batches trained on (optimizer steps, and any skipped for a non-finite loss)
     best_loss: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
@@ -122,6 +122,9 @@ class Progress:
     epoch_loss_sum: float = 0.0  # its sum of loss * batch size so far
     steps: list[list[float]] = field(default_factory=list)  # [step, loss] at each logged step
     epochs: list[dict[str, Any]] = field(default_factory=list)  # the epoch events
+    skipped_steps: int = 0  # train.on_nan = "skip": steps not applied (non-finite loss), in all
+    epoch_skipped_steps: int = 0  # ... and in the epoch in progress,
+    epoch_skipped_rows: int = 0  # whose rows its train_loss leaves out
 
     def to_dict(self) -> dict[str, Any]:
         """History by column (a list per metric, steps as an (n, 2) tensor): it is saved every
@@ -129,6 +132,8 @@ class Progress:
         keys = list(dict.fromkeys(k for row in self.epochs for k in row if k not in ("event", "time")))
         return {"epoch": self.epoch, "step": self.step, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "bad_epochs": self.bad_epochs, "epoch_step": self.epoch_step, "epoch_loss_sum": self.epoch_loss_sum,
+                "skipped_steps": self.skipped_steps, "epoch_skipped_steps": self.epoch_skipped_steps,
+                "epoch_skipped_rows": self.epoch_skipped_rows,
                 "history": {"steps": torch.tensor(self.steps, dtype=torch.float64).reshape(-1, 2),
                             "epochs": {k: [row.get(k) for row in self.epochs] for k in keys}}}
 
@@ -137,7 +142,8 @@ class Progress:
         h = d["history"]
         steps = [[int(s), loss] for s, loss in h["steps"].tolist()]
         return cls(d["epoch"], d["step"], d["best_loss"], d["best_epoch"], d["bad_epochs"], d["epoch_step"],
-                   d["epoch_loss_sum"], steps, epoch_rows(d))
+                   d["epoch_loss_sum"], steps, epoch_rows(d), d.get("skipped_steps", 0),
+                   d.get("epoch_skipped_steps", 0), d.get("epoch_skipped_rows", 0))
 
 
 def epoch_rows(progress: dict[str, Any]) -> list[dict[str, Any]]:
@@ -226,6 +232,7 @@ class Trainer:
         model, opt, crit = self.model, self.optimizer, self.criterion
         n, bs, clip, save_every = self.data.n_train, t.batch_size, t.grad_clip, t.save_every
         has_val = len(self.x_val) > 0
+        skip_bad = t.on_nan == "skip"
         status = "done"
         next_log = time.monotonic() + min(t.log_interval, 0.05)  # one early point, then at most one per interval
         for epoch in range(p.epoch + 1, t.epochs + 1):
@@ -237,44 +244,51 @@ class Trainer:
             # sum of loss * batch size, never synced per step
             loss_sum = torch.full((), p.epoch_loss_sum, device=self.device.torch, dtype=torch.float32)
             seen = min(skip * bs, n)
-            logged_sum, logged_seen, last_log = p.epoch_loss_sum, seen, time.monotonic()
+            skipped, dropped = p.epoch_skipped_steps, p.epoch_skipped_rows  # steps not applied, and their rows
+            logged_sum, logged_seen, logged_rows, last_log = p.epoch_loss_sum, seen, seen - dropped, time.monotonic()
             for i, (xb, yb) in enumerate(batches, skip):
                 opt.zero_grad()
                 loss = crit(model(xb), yb)
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                opt.step()
-                if self.per_batch_schedule:
-                    self.scheduler.step()
+                if skip_bad and not torch.isfinite(loss):  # on_nan = "skip": this test syncs every step
+                    skipped, dropped, p.skipped_steps = skipped + 1, dropped + len(xb), p.skipped_steps + 1
+                else:
+                    loss.backward()
+                    if clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    opt.step()
+                    if self.per_batch_schedule:
+                        self.scheduler.step()
+                    loss_sum.add_(loss.detach(), alpha=len(xb))
                 p.step += 1
-                loss_sum.add_(loss.detach(), alpha=len(xb))
                 seen += len(xb)
                 if self.attention or (save_every and p.step % save_every == 0 and seen < n):
                     p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)  # the position a resume starts from
+                    p.epoch_skipped_steps, p.epoch_skipped_rows = skipped, dropped
                     due = bool(save_every) and p.step % save_every == 0 and seen < n
                     paused = self._serve(epoch, seen < n, due)
                     epoch_start, last_log = epoch_start + paused, last_log + paused  # paused time is no training time
                 now = time.monotonic()
-                if now >= next_log:
+                if now >= next_log and seen - dropped > logged_rows:  # (a window of only skipped steps has no loss)
                     total = float(loss_sum)  # the one sync, a few times a second
                     if not math.isfinite(total):
                         self._diverged(epoch, total)
-                    window = (total - logged_sum) / (seen - logged_seen)
+                    window = (total - logged_sum) / (seen - dropped - logged_rows)
                     rate = (seen - logged_seen) / max(now - last_log, 1e-9)
                     p.steps.append([p.step, window])
                     self.emit({"event": "step", "epoch": epoch, "step": p.step, "epoch_step": i + 1,
                                 "loss": window, "lr": opt.param_groups[0]["lr"], "samples_per_s": rate,
                                 **self.telemetry.sample()})
-                    logged_sum, logged_seen, last_log = total, seen, now
+                    logged_sum, logged_seen, logged_rows, last_log = total, seen, seen - dropped, now
                     next_log = now + t.log_interval
 
             batches = None  # frees this epoch's gathered copy before the next epoch gathers its own
-            p.epoch_step, p.epoch_loss_sum = 0, 0.0
-            train_loss = float(loss_sum) / n
+            p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
+            train_loss = float(loss_sum) / (n - dropped) if n > dropped else math.nan
             if not math.isfinite(train_loss):
-                self._diverged(epoch, train_loss)
+                self._diverged(epoch, train_loss, "every step's " if n == dropped else "")
             row: dict[str, Any] = {"event": "epoch", "epoch": epoch, "step": p.step, "train_loss": train_loss}
+            if skip_bad:
+                row["skipped_steps"] = skipped
             if has_val:
                 val_loss, outputs = evaluate(model, self.x_val, self.y_val, self.objective, crit, max(bs, EVAL_BATCH))
                 if not math.isfinite(val_loss):
@@ -354,8 +368,8 @@ class Trainer:
         p = self.progress
         self._save(best=False)
         self.emit({"event": "end", "status": "interrupted", "reason": self.stop_requested, "epochs": p.epoch,
-                   "epoch_step": p.epoch_step, "step": p.step, "best_val_loss": p.best_loss if p.best_loss < math.inf else None},
-                  sync=True)
+                   "epoch_step": p.epoch_step, "step": p.step, "best_val_loss": p.best_loss if p.best_loss < math.inf else None,
+                   "skipped_steps": p.skipped_steps}, sync=True)
         raise Interrupted(self.stop_requested)
 
     # ---- events and checkpoints (main process only) --------------------------------------------
