@@ -17,7 +17,7 @@ import typer
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 
 app = typer.Typer(
-    help="Train PyTorch models from the terminal. `torchtui run --dataset iris` trains headless.",
+    help="Train PyTorch models from the terminal. `torchtui` opens the screen; `torchtui run --dataset iris` trains headless.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -54,9 +54,38 @@ def guarded(fn: Callable) -> Callable:
 
 
 @app.callback(invoke_without_command=True)
-def _root(ctx: typer.Context) -> None:
+def _root(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Open the screen with this TOML spec."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Open the screen with this dataset picked."),
+) -> None:
+    """With no command: the screen. Keys are in its footer and on F1."""
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        _open_screen(config, dataset)
+
+
+@guarded
+def _open_screen(config: Optional[Path], dataset: Optional[str], attach: Optional[Path] = None) -> None:
+    from tui.core.spec import Spec
+
+    spec = Spec.from_file(config) if config is not None else Spec()
+    if dataset:
+        spec = spec.with_overrides({"data.dataset": dataset})
+    if attach is not None:
+        from tui.core.runs import RunFolder
+
+        RunFolder.open(attach)  # not a run folder: one line and exit 2, before the screen opens
+    from tui.app import run_app
+
+    code = run_app(spec, attach, preset=config is not None or dataset is not None)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def attach(run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20260101-120000.")) -> None:
+    """Open the screen on a run folder: its whole history, and live if it is still training."""
+    _open_screen(None, None, run_dir)
 
 
 @app.command()
@@ -210,18 +239,20 @@ def eval_(
 @app.command()
 @guarded
 def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders.")) -> None:
-    """Run folders, newest first: status, epochs, best validation loss."""
+    """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
+    (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes)."""
     from tui.core.runs import list_runs
 
     found = list_runs(runs_dir)
     if not found:
         typer.echo(f"no runs in {runs_dir}; start one with `torchtui run --dataset iris`")
         return
-    rows = [("run", "status", "dataset", "epochs", "best loss")]
+    rows = [("run", "status", "dataset", "epochs", "best loss", "pid")]
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
-        rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        pid = str(r.pid) if r.status == "running" and r.pid else ""
+        rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
 

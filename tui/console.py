@@ -12,9 +12,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from tui.core.follow import METRIC_LABELS, epoch_line
 from tui.core.runs import to_json
-
-METRIC_LABELS = (("accuracy", "acc"), ("rmse", "rmse"), ("mae", "mae"), ("r2", "r2"))
 
 
 class ConsoleReporter:
@@ -89,17 +88,7 @@ class ConsoleReporter:
     def _on_epoch(self, e: dict[str, Any]) -> None:
         self._clear_bar()
         self._epoch_seconds.append(e["seconds"])
-        epochs = self.start.get("epochs", e["epoch"])
-        parts = [f"epoch {e['epoch']:>{len(str(epochs))}}/{epochs}", f"train {e['train_loss']:.4f}"]
-        if "val_loss" in e:
-            parts.append(f"val {e['val_loss']:.4f}")
-        for key, label in METRIC_LABELS:
-            if key in e:
-                parts.append(f"{label} {e[key]:.4f}")
-        parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
-        if e.get("skipped_steps"):
-            parts.append(f"skipped {e['skipped_steps']} (non-finite loss)")
-        self._print("  ".join(parts) + ("  * best" if e["best"] else ""))
+        self._print(epoch_line(e, self.start.get("epochs")))
 
     def _on_checkpoint(self, e: dict[str, Any]) -> None:
         if e.get("requested"):  # a save-now (SIGUSR1) is confirmed; routine saves stay quiet

@@ -21,13 +21,14 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from tui.core import checkpoint, devices, layers
 from tui.core.errors import UserError
 from tui.core.files import write_user_file
 from tui.core.follow import EventTail, RunState, read_run
+from tui.core.job import spec_differences
 from tui.core.runs import EVENTS, RunFolder, list_runs
 from tui.core.spec import Spec
 
@@ -375,7 +376,7 @@ class TorchTUI(App):
             if last.exists():
                 ckpt = checkpoint.load(last)
                 saved = Spec.from_dict(ckpt["spec"], source=str(last))
-                differs = _differences(spec, saved)
+                differs = spec_differences(spec, saved)
                 if differs:
                     raise UserError(f"{last} does not belong to {path}/spec.toml ({differs}); "
                                     f"it was edited or replaced, so the run cannot be loaded")
@@ -489,8 +490,3 @@ class TorchTUI(App):
             return
         self.exit()
 
-
-def _differences(a: Spec, b: Spec) -> str:
-    da, db = a.to_dict(), b.to_dict()
-    return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
-                     for section in da for key in da[section] if da[section][key] != db[section][key])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -73,7 +74,7 @@ class ResultsPane(Vertical):
             self.app.evaluate_file(event.value.strip())
 
 
-def summary_table(state: RunState) -> Table | str:
+def summary_table(state: RunState) -> Group | str:
     """Best and last model side by side: from the final evaluations, else from the epoch log."""
     rows: dict[str, dict[str, Any]] = {}
     if state.evaluations:
@@ -85,21 +86,20 @@ def summary_table(state: RunState) -> Table | str:
         rows["last"] = state.epochs[-1]
     if not rows:
         return "no results yet: they appear when a training finishes"
-    table = Table(title=f"validation: {state.run_dir.name}", title_justify="left", box=None, padding=(0, 2))
-    table.add_column("model")
-    table.add_column("epoch", justify="right")
-    shown = [(k, label) for k, label in METRICS if any(r.get(k) is not None for r in rows.values())]
-    for _, label in shown:
-        table.add_column(label, justify="right")
-    for name, r in rows.items():
-        table.add_row(name, str(r.get("epoch", "")), *(_num(r.get(k)) for k, _ in shown))
-    return table
+    table = Table(box=None, padding=(0, 2))  # one column per model: narrow enough beside a chart
+    table.add_column("")
+    for name in rows:
+        table.add_column(f"{name} model", justify="right")
+    table.add_row("epoch", *(str(r.get("epoch", "")) for r in rows.values()))
+    for key, label in METRICS:
+        if any(r.get(key) is not None for r in rows.values()):
+            table.add_row(label, *(_num(r.get(key)) for r in rows.values()))
+    return Group(Text(f"validation: {state.run_dir.name}", style="bold"), table)
 
 
-def confusion_table(e: dict[str, Any]) -> Table:
+def confusion_table(e: dict[str, Any]) -> Group:
     classes = e.get("classes") or [str(i) for i in range(len(e["confusion"]))]
-    table = Table(title=f"confusion matrix, {e.get('model', '')} model (rows: true, columns: predicted)",
-                  title_justify="left", box=None, padding=(0, 1))
+    table = Table(box=None, padding=(0, 1))
     table.add_column("class")
     for c in classes:
         table.add_column(c[:8], justify="right")
@@ -108,10 +108,11 @@ def confusion_table(e: dict[str, Any]) -> Table:
     for i, (c, row) in enumerate(zip(classes, e["confusion"])):
         cells = [Text(str(v), style="bold green" if j == i else ("red" if v else "dim")) for j, v in enumerate(row)]
         table.add_row(c, *cells, _num(e["precision"][i]), _num(e["recall"][i]))
-    return table
+    title = f"\nconfusion matrix, {e.get('model', '')} model (rows: true class, columns: predicted)"
+    return Group(Text(title, style="bold"), table)
 
 
 def _num(v: Any) -> str:
     if v is None:
         return "-"
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+    return f"{v:.4f}" if isinstance(v, float) and abs(v) < 100 else (f"{v:,.1f}" if isinstance(v, float) else str(v))

@@ -232,4 +232,6 @@ def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
         if e.get(key) is not None:
             parts.append(f"{label} {e[key]:.4f}")
     parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
+    if e.get("skipped_steps"):
+        parts.append(f"skipped {e['skipped_steps']} (non-finite loss)")
     return "  ".join(parts) + ("  * best" if e.get("best") else "")

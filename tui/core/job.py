@@ -81,7 +81,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     ckpt = checkpoint.load(last) if last.exists() else None
     on_disk = folder.spec()
     saved = Spec.from_dict(ckpt["spec"], source=str(last)) if ckpt else on_disk
-    edited = _differences(on_disk, saved)
+    edited = spec_differences(on_disk, saved)
     if edited:
         raise UserError(f"{folder.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
                         f"saved run exactly - undo the edit, or start a new run with `torchtui run {folder.path}/spec.toml`")
@@ -126,7 +126,8 @@ def with_absolute_paths(spec: Spec) -> Spec:
     return spec.with_overrides(paths) if paths else spec
 
 
-def _differences(a: Spec, b: Spec) -> str:
+def spec_differences(a: Spec, b: Spec) -> str:
+    """'section.key a vs b' for each field that differs; empty when the specs are equal."""
     da, db = a.to_dict(), b.to_dict()
     return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
                      for section in da for key in da[section] if da[section][key] != db[section][key])
