@@ -226,7 +226,10 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "train" in chart and any("\u2800" <= ch <= "\u28ff" for ch in chart)
         status = text_of(app.query_one("#train-status", Static))
         assert "paused" in status and run.run_dir.name in status and "epoch" in status
-        await pilot.pause(0.6)
+        for size in ((80, 24), (200, 60), (50, 12), SIZE):  # resizing mid-training is harmless
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.15)
+        assert app.query_one("#loss-plot").size.width > 40
         assert run.last_step["step"] == logged and run.status == "paused"  # paused means paused
 
         await pilot.press("ctrl+s")
@@ -334,6 +337,39 @@ async def test_attach_to_a_headless_run_shows_its_history_and_results():
         assert app.spec.train.epochs == 4
         assert "done" in text_of(app.query_one("#train-status", Static))
         assert state.evaluations["last"]["val_loss"] == state.epochs[-1]["val_loss"]
+
+
+async def test_evaluate_and_predict_another_file_with_the_best_model(in_tmp):
+    import pandas as pd
+
+    from tui.core.datasets import data_dir
+
+    run_dir = headless("--dataset", "iris", "--epochs", "5", "--name", "e")
+    frame = pd.read_csv(data_dir() / "iris.csv")
+    frame.to_csv(in_tmp / "labelled.csv", index=False)
+    frame.drop(columns=["species"]).head(7).to_csv(in_tmp / "unlabelled.csv", index=False)
+    app = TorchTUI(attach=run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None, what="attach")
+        await pilot.press("5")
+        box = app.query_one("#results-file", Input)
+        box.value = "labelled.csv"
+        await pilot.click("#results-evaluate")
+        output = app.query_one("#results-file-output")
+        await wait_for(pilot, lambda: "accuracy" in text_of(output), what="evaluation")
+        shown = text_of(output)
+        assert "labelled.csv: 150 rows" in shown
+        expected = app.followed.evaluations["best"]  # the same weights on all rows instead of the 30 held out
+        assert 0.5 < float(shown.split("accuracy ")[1].split()[0]) <= 1.0 and expected["rows"] == 30
+        box.value = "unlabelled.csv"
+        await pilot.click("#results-predict")
+        await wait_for(pilot, lambda: "predictions written" in text_of(output), what="predictions")
+        out = run_dir / "predictions-unlabelled.csv"
+        predicted = pd.read_csv(out)
+        assert len(predicted) == 7 and set(predicted["species"]) <= {"setosa", "versicolor", "virginica"}
+        box.value = "missing.csv"
+        await pilot.click("#results-evaluate")
+        await wait_for(pilot, lambda: "missing.csv" in text_of(output), what="the refusal")
 
 
 async def test_bad_checkpoints_are_refused_and_leave_the_app_untouched():

@@ -224,9 +224,9 @@ class TorchTUI(App):
         if self.followed is not None and self.followed.running and (self.followed.alive() or self._process_running()):
             self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
             return
-        if self.followed is not None and self.loaded_spec is not None and self.followed.status not in ("done", "early_stopped") \
-                and self._same_run(self.spec):
-            self._resume(self.followed.run_dir)
+        if self.followed is not None and self.loaded_spec is not None and self._same_run(self.spec):
+            # The loaded run with the same settings (more epochs at most): continue it exactly.
+            self._resume(self.followed.run_dir, more_epochs=self.followed.status in ("done", "early_stopped"))
             return
         problem = self.problems()
         if problem:
@@ -235,9 +235,6 @@ class TorchTUI(App):
             self.notify(message, severity="error", title="cannot start training")
             return
         if self.loaded_spec is not None and self.followed is not None:
-            if self.followed.status in ("done", "early_stopped") and self.spec == self.loaded_spec:
-                self._resume(self.followed.run_dir, more_epochs=True)
-                return
             self.notify(f"the settings differ from {self.followed.run_dir.name}: starting a new run", timeout=4)
         try:
             proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
@@ -315,10 +312,12 @@ class TorchTUI(App):
         for e in self.tail.read():
             state.apply(e)
             self._announce(e)
+            if e.get("event") == "start" and self.process is not None:
+                self.process.started = True
         if self.process is not None and self.process.proc is not None:
             code = self.process.exit_code()
             if code is not None:
-                if not state.start and code != 0:  # refused before the run folder held any event
+                if not self.process.started and code != 0:  # refused before it logged a start
                     state.status, state.error = "failed", self.process.failure()
                     state.version += 1
                     self.notify(state.error, severity="error", title="training did not start")
@@ -380,8 +379,9 @@ class TorchTUI(App):
                 if differs:
                     raise UserError(f"{last} does not belong to {path}/spec.toml ({differs}); "
                                     f"it was edited or replaced, so the run cannot be loaded")
-        except UserError as e:
-            self.call_from_thread(self.notify, str(e), severity="error", title="checkpoint refused", timeout=10)
+        except (UserError, OSError, KeyError, TypeError, ValueError) as e:  # unreadable or not a run: refuse, change nothing
+            message = str(e) if isinstance(e, UserError) else f"cannot load {path}: {type(e).__name__}: {e}"
+            self.call_from_thread(self.notify, message, severity="error", title="checkpoint refused", timeout=10)
             return
         state, tail = read_run(path)
         self.call_from_thread(self._run_loaded, spec, state, tail)
@@ -455,6 +455,8 @@ class TorchTUI(App):
                 text = Text(f"{n} predictions written to {out}")
         except UserError as e:
             text = Text(str(e), style="red")
+        except Exception as e:  # a file the readers choke on: say so, keep the app
+            text = Text(f"cannot {what} with {path}: {type(e).__name__}: {e}", style="red")
         self.call_from_thread(self.query_one(ResultsPane).show_file_result, text)
 
     # ---- panes, help, quitting ----------------------------------------------------------------------

@@ -32,6 +32,7 @@ class TrainingProcess:
     run_dir: Path
     log_path: Path
     proc: subprocess.Popen | None = None
+    started: bool = False  # its `start` event has been read
 
     def exit_code(self) -> int | None:
         """None while it runs (or when it is not our child)."""
@@ -50,11 +51,14 @@ class TrainingProcess:
         """Move the log into the run folder once it exists; drop it when the run never started."""
         if not self.log_path.exists():
             return
-        if self.run_dir.is_dir():
-            os.replace(self.log_path, self.run_dir / "worker.log")
-            self.log_path = self.run_dir / "worker.log"
-        else:
-            self.log_path.unlink(missing_ok=True)
+        try:
+            if self.run_dir.is_dir():
+                os.replace(self.log_path, self.run_dir / "worker.log")
+                self.log_path = self.run_dir / "worker.log"
+            else:
+                self.log_path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only folder: the log stays where it is
 
 
 def new_run_name(spec: Spec, dataset_label: str) -> str:

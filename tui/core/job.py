@@ -73,6 +73,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
            on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
     """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
     folder = RunFolder.open(run_dir)
+    folder.check_writable()
     info = summarize(folder.path)
     if info.status == "running" and info.pid != os.getpid():
         raise UserError(f"{folder.path} is still training (process {info.pid}); stop it before resuming it")

@@ -71,6 +71,12 @@ class RunFolder:
         return cls(p)
 
     # ---- writing ------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """A read-only run folder is refused before anything starts, not at the first save."""
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise UserError(f"run folder {self.path} is read-only; make it writable, or copy it elsewhere and "
+                            f"resume the copy")
+
     def log(self, event: dict[str, Any], sync: bool = False) -> None:
         """Append one event as a JSON line; sync=True makes it durable (epochs, ends)."""
         if self._log is None:
