@@ -48,7 +48,7 @@ class HyperPane(VerticalScroll):
                 value = self.initial[path.split(".", 1)[1]]
                 if path == "train.device":
                     if value not in [v for v, _ in self.devices]:
-                        self.devices.append((value, f"{value} (not found here)"))
+                        self.devices.append((value, _unlisted(value, self.devices)))
                     yield Select([(lbl, v) for v, lbl in self.devices], value=value, allow_blank=False,
                                  id=widget_id(path), compact=True)
                 elif isinstance(kind, tuple):
@@ -71,7 +71,7 @@ class HyperPane(VerticalScroll):
                 if path == "train.nesterov":
                     value = "yes" if value else "no"
                 if path == "train.device" and value not in [v for v, _ in self.devices]:
-                    self.devices.append((value, f"{value} (not found here)"))
+                    self.devices.append((value, _unlisted(value, self.devices)))
                     widget.set_options([(lbl, v) for v, lbl in self.devices])
                 with widget.prevent(Select.Changed):
                     widget.value = value
@@ -103,3 +103,10 @@ class HyperPane(VerticalScroll):
     def _show_errors(self) -> None:
         errors = [e for p, e in self.app.field_errors.items() if e and p.startswith("train.")]
         self.query_one("#hp-error", Static).update("\n".join(errors))
+
+
+def _unlisted(value: str, devices: list[tuple[str, str]]) -> str:
+    """A spec's device that is not one of the choices: plain `cuda` is the first GPU; others are not here."""
+    if value == "cuda" and any(v == "cuda:0" for v, _ in devices):
+        return "cuda (the first GPU, cuda:0)"
+    return f"{value} (not found here)"

@@ -61,7 +61,7 @@ def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = N
     """`on_trainer` receives the trainer before it starts, e.g. to route a signal to `stop_requested`."""
     spec = with_absolute_paths(spec)
     p = plan(spec, emit)
-    trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, None, emit)
+    trainer = _new_trainer(p, None, emit)
     if on_trainer:
         on_trainer(trainer)
     folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
@@ -107,7 +107,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
-    trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, folder, emit, resume=ckpt)
+    trainer = _new_trainer(p, folder, emit, ckpt)
     if on_trainer:
         on_trainer(trainer)
     folder.write_text("spec.toml", spec.to_toml())
@@ -142,14 +142,24 @@ def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int) 
                         f"of {batch_size} leave a last batch of 1; use --batch-size {better}")
 
 
+def _new_trainer(p: Plan, folder: RunFolder | None, emit: Emit, ckpt: dict[str, Any] | None = None) -> Trainer:
+    """The model and the data on the device: a model or dataset too big for it is one line, not a traceback."""
+    try:
+        return Trainer(p.spec, p.data, p.stack, p.objective, p.device, folder, emit, resume=ckpt)
+    except torch.cuda.OutOfMemoryError:
+        raise TrainingFailed(f"out of memory on {p.device.description} placing the model ({p.stack.params:,} "
+                             f"parameters) and the data on it; use a smaller model, or --device cpu") from None
+
+
 def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | None = None) -> Outcome:
     trainer.emit(start_event(p, folder, trainer, resumed_from), sync=True)
     try:
         try:
             outcome = trainer.fit()
         except torch.cuda.OutOfMemoryError:
+            kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
             msg = (f"out of memory on {p.device.description} at batch size {p.spec.train.batch_size}; "
-                   f"try a smaller --batch-size or a smaller model. The last good checkpoint is kept.")
+                   f"try a smaller --batch-size or a smaller model ({kept})")
             trainer.emit({"event": "error", "kind": "out_of_memory", "message": msg}, sync=True)
             raise TrainingFailed(msg) from None
         except KeyboardInterrupt:

@@ -1,0 +1,37 @@
+"""Out of memory ends a run with one line and the last good checkpoint kept.
+
+A real GPU out-of-memory is checked by tests/device/screen_check.sh; here the error is raised
+on the CPU at the second epoch's save, to check what is kept and said."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tui.core import checkpoint, job
+from tui.core.errors import TrainingFailed
+from tui.core.runs import read_events
+from tui.core.train import Trainer
+
+from conftest import make_spec
+
+
+def test_out_of_memory_keeps_the_last_checkpoint_and_says_what_to_do(tmp_path, monkeypatch):
+    real_save, calls = Trainer._save, []
+
+    def save_then_run_out(self, best, **kwargs):
+        calls.append(best)
+        if len(calls) == 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        real_save(self, best, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_save", save_then_run_out)
+    with pytest.raises(TrainingFailed) as failed:
+        job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=3), lambda e: None)
+    message = str(failed.value)
+    assert message.startswith("out of memory on cpu") and "at batch size 16" in message
+    assert "smaller --batch-size" in message and message.endswith("(last.pt is kept)")
+    run = next((tmp_path / "runs").iterdir())
+    assert checkpoint.load(run / "last.pt")["progress"]["epoch"] == 1
+    last = list(read_events(run / "events.jsonl"))[-1]
+    assert last["event"] == "error" and last["kind"] == "out_of_memory" and last["message"] == message
