@@ -77,13 +77,20 @@ def text_of(widget) -> str:
 
 # ---- Data ------------------------------------------------------------------------------------
 async def test_pick_a_dataset_shows_columns_preview_and_notices():
-    app = TorchTUI(cpu_spec())
+    app = TorchTUI(cpu_spec(**{"data.dataset": "spiral"}))
     async with app.run_test(size=SIZE) as pilot:
         await data_loaded(app, pilot)
         options = app.query_one("#data-list", OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert {"iris", "wine", "digits", "diabetes", "spiral"} <= set(ids)
         options.focus()
+        options.highlighted = ids.index("iris")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.data.spec.dataset == "iris" and app.data.prepared is not None,
+                       what="iris to load")
+        assert app.data.columns[0] == ("sepal_length", "float") and app.data.columns[-1] == ("species", "text")
+        assert app.stack.input_shape == "(4,)" and app.stack.added[-1][1] == "(3,)"
+        assert "species -> 3 classes: setosa, versicolor, virginica" in text_of(app.query_one("#data-notices", Static))
         options.highlighted = ids.index("wine")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.data.spec.dataset == "wine" and app.data.prepared is not None,
@@ -208,7 +215,7 @@ async def test_hyperparameters_are_checked_as_typed():
 
 # ---- Training, save, stop, load, resume ----------------------------------------------------------
 async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly(in_tmp):
-    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 12, "train.seed": 3})
+    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 20, "train.seed": 3})
     app = TorchTUI(spec)
     async with app.run_test(size=SIZE) as pilot:
         await data_loaded(app, pilot)
@@ -216,6 +223,10 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert app.query_one("#panes").active == "training"
         run = app.followed
         await wait_for(pilot, lambda: len(run.epochs) >= 1, what="the first epoch")
+        first = text_of(app.query_one("#train-status", Static))
+        await wait_for(pilot, lambda: len(run.epochs) >= 2, what="the second epoch")
+        later = text_of(app.query_one("#train-status", Static))
+        assert "running" in first and first != later  # the status advances
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: run.status == "paused", what="pause")
         paused_at, logged = run.paused["step"], run.last_step["step"]
@@ -251,7 +262,7 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.followed is not None and app.followed.run_dir == run_dir, what="load")
         assert app.spec == Spec.from_file(run_dir / "spec.toml")
-        assert app.query_one("#hp-epochs", Input).value == "12"
+        assert app.query_one("#hp-epochs", Input).value == "20"
         assert len(app.followed.epochs) == epochs_before and len(app.followed.steps) == steps_before
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
@@ -269,7 +280,7 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "best" in text_of(app.query_one("#results-summary", Static))
 
     # The same run, uninterrupted and headless, ends with the same weights.
-    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "12", "--seed", "3",
+    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "20", "--seed", "3",
                     "--device", "cpu", "--name", "straight"], check=True, capture_output=True)
     straight = checkpoint.load(Path("checkpoints/straight/last.pt"))["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
