@@ -119,6 +119,19 @@ async def test_pick_a_dataset_shows_columns_preview_and_notices():
         assert "nope.csv does not exist" in text_of(app.query_one("#data-error", Static))
 
 
+async def test_a_file_with_empty_cells_is_fixed_from_the_data_pane(in_tmp):
+    (in_tmp / "messy.csv").write_text("a,b,c,label\n1,2,3,x\n4,,6,y\n7,8,9,x\n1,2,,y\n3,4,5,x\n5,6,7,y\n2,3,4,x\n8,9,1,y\n")
+    app = TorchTUI(cpu_spec(**{"data.dataset": "messy.csv"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await data_loaded(app, pilot)
+        assert "empty or non-numeric cells: b 1, c 1" in app.data.error
+        assert not app.stack.ok or app.data.prepared is None
+        app.query_one("#data-missing", Select).value = "impute"
+        await wait_for(pilot, lambda: app.data.spec.missing == "impute", what="reload")
+        assert app.data.error == "" and app.data.prepared.pre.n_inputs == 3
+        assert "filled empty cells" in text_of(app.query_one("#data-notices", Static))
+
+
 # ---- Model -----------------------------------------------------------------------------------
 async def test_edit_the_stack_add_move_remove_and_refuse():
     app = TorchTUI(cpu_spec())

@@ -34,6 +34,10 @@ class DataPane(Horizontal):
                 yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task", compact=True)
                 yield Label("Validation split", classes="field")
                 yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
+                yield Label("Empty cells", classes="field")
+                yield Select([("refuse the file", "error"), ("drop those rows", "drop"), ("impute", "impute")],
+                             value=self.initial.missing,
+                             allow_blank=False, id="data-missing", compact=True)
             yield Static("", id="data-error", classes="error")
             yield Label("Feature columns (space toggles; unticked are dropped)", classes="title")
             yield SelectionList[str](id="data-features")
@@ -47,8 +51,10 @@ class DataPane(Horizontal):
         d = self.query_one("#data-path", Input)
         with d.prevent(Input.Changed):
             d.value = spec.data.dataset
-        with self.query_one("#data-task", Select).prevent(Select.Changed):
-            self.query_one("#data-task", Select).value = spec.data.task
+        for key in ("task", "missing"):
+            select = self.query_one(f"#data-{key}", Select)
+            with select.prevent(Select.Changed):
+                select.value = getattr(spec.data, key)
         split = self.query_one("#data-val-split", Input)
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
@@ -102,6 +108,8 @@ class DataPane(Horizontal):
             self.app.edit({"data.target": event.value or "", "data.drop": []}, reload=True)
         elif event.select.id == "data-task" and event.value != d.task:
             self.app.edit({"data.task": event.value}, reload=True)
+        elif event.select.id == "data-missing" and event.value != d.missing:
+            self.app.edit({"data.missing": event.value}, reload=True)
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         chosen = set(event.selection_list.selected)
