@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,12 @@ class TorchTUI(App):
             self.process.tidy()
 
     def _hang_up(self) -> None:
+        # Textual's shutdown still writes to the terminal that just went away, and about one
+        # hang-up in five it blocks for good in its writer thread's queue (WriterThread.stop):
+        # never outlive a hang-up by more than 2 s.
+        watchdog = threading.Timer(2.0, os._exit, (129,))
+        watchdog.daemon = True
+        watchdog.start()
         self.exit(return_code=129)
 
     # ---- the spec, edited by the panes ------------------------------------------------------------
