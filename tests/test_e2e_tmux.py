@@ -1,0 +1,243 @@
+"""End to end in a real terminal: the `torchtui` screen inside tmux, driven by keys.
+
+Each test runs in its own folder with its own tmux server (killed in teardown, with any
+training worker left behind), uses the `torchtui` of this Python's environment, and waits on
+the screen and the run folder with deadlines, never fixed sleeps. tmux is required: without
+it these tests fail (CI installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tmux_helpers import (EPOCH_LINE, Tmux, alive, events, is_worker, kill_workers, the_run, tmux_binary,
+                          wait_until, worker_log, worker_pid)
+
+SCREEN_TIMEOUT = 60.0
+
+# iris, with more epochs than any test waits for: still training whenever a key arrives
+IRIS_TOML = """\
+[data]
+dataset = "iris"
+[train]
+epochs = 20000
+batch_size = 4
+device = "cpu"
+"""
+
+# A Dataset class whose batches take a fixed time through the DataLoader (scan and validation
+# read items one by one, unslowed): epochs of ~3.5 s on any machine, so the first epoch's line is
+# still among the log's last lines after a hang-up and a re-attach.
+SLOW_DATASET = '''\
+import time
+
+import torch
+from torch.utils.data import Dataset
+
+
+class Slow(Dataset):
+    def __init__(self, n=64, delay=0.5):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 4, generator=g)
+        self.y = (self.x.sum(1) > 0).long()
+        self.delay = delay
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, idx):  # the DataLoader's batched read: training only
+        time.sleep(self.delay)
+        return [(self.x[i], self.y[i]) for i in idx]
+'''
+SLOW_TOML = """\
+[data]
+dataset = "slowdata:Slow"
+[train]
+epochs = 100
+batch_size = 8
+device = "cpu"
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    kill_workers(tmp_path)
+
+
+@pytest.fixture
+def terminals(workdir):
+    """Make Tmux servers in the test's folder; every one is killed at the end."""
+    made: list[Tmux] = []
+
+    def make(width=100, height=30, env=None, name="tt"):
+        try:
+            tmux_binary()
+            missing = ""
+        except RuntimeError as e:
+            missing = str(e)
+        if missing:  # no tmux: the test fails with the reason; it is never skipped
+            pytest.fail(missing, pytrace=False)
+        t = Tmux(workdir, width, height, env, name)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.kill()
+
+
+def _explain(run_dir, cwd):
+    return lambda: worker_log(run_dir() if callable(run_dir) else run_dir, cwd)
+
+
+def _event(run_dir: Path, predicate, timeout: float, what: str) -> dict:
+    return wait_until(lambda: next((e for e in events(run_dir) if predicate(e)), None), timeout,
+                      f"{what} in {run_dir / 'events.jsonl'}" + worker_log(run_dir, run_dir.parent.parent))
+
+
+def _status_line(name: str, status: str = "running") -> re.Pattern:
+    return re.compile(rf"● {status}\s+{re.escape(name)}\s+epoch \d+/\d+")
+
+
+# ---- a. the issue's check: train, save now, stop -----------------------------------------------------
+def test_train_save_now_and_stop(workdir, terminals):
+    (workdir / "exp.toml").write_text(IRIS_TOML)
+    term = terminals(100, 30).start("--config", "exp.toml")
+    explain = _explain(None, workdir)
+    term.wait_for("sepal_length", SCREEN_TIMEOUT, explain)  # the Data pane has read iris: training can start
+    term.send("C-r")
+    term.wait_for(EPOCH_LINE, SCREEN_TIMEOUT, explain)
+    run_dir = the_run(workdir)
+    assert re.fullmatch(r"iris-\d{8}-\d{6}", run_dir.name), run_dir.name
+    pid = worker_pid(run_dir)
+    assert is_worker(pid), f"worker {pid} of {run_dir.name} is not running" + worker_log(run_dir, workdir)
+
+    term.send("C-s")
+    saved = _event(run_dir, lambda e: e.get("event") == "checkpoint" and e.get("requested") is True, 30,
+                   'a checkpoint event with "requested": true')
+    assert saved["which"] == "last" and Path(saved["path"]).name == "last.pt", saved
+    assert (run_dir / "last.pt").is_file()
+    assert (run_dir / "spec.toml").is_file()
+    # the app says what it saved, with the event's numbers
+    term.wait_for(re.escape(f"saved last.pt at epoch {saved['epoch']}, step {saved['step']}"), 15, explain)
+
+    screen = term.capture()
+    (workdir / "screen-after-save.txt").write_text(screen)
+    assert _status_line(run_dir.name).search(screen), f"no running status line for {run_dir.name}:\n{screen}"
+    assert EPOCH_LINE.search(screen), screen
+
+    term.send("C-x")
+    end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
+    assert end["status"] == "interrupted", end
+    wait_until(lambda: not alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    term.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
+    assert (run_dir / "last.pt").is_file()
+
+
+# ---- b. issue 5: the terminal goes away, the run does not ---------------------------------------------
+def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, terminals):
+    (workdir / "slowdata.py").write_text(SLOW_DATASET)
+    (workdir / "exp.toml").write_text(SLOW_TOML)
+    first = terminals(100, 30, name="tt-first").start("--config", "exp.toml")
+    explain = _explain(None, workdir)
+    first.wait_for("51 training items", SCREEN_TIMEOUT, explain)  # the Dataset class was read
+    first.send("C-r")
+    screen = first.wait_for(r"epoch\s+1/100\s+train.*samples/s", SCREEN_TIMEOUT, explain)
+    epoch1 = re.search(r"epoch\s+1/100\s+train.*samples/s", screen).group(0)
+    run_dir = the_run(workdir)
+    pid = worker_pid(run_dir)
+    app_pid = first.pane_pid()
+    assert alive(app_pid)
+    if Path("/proc/self").exists():
+        assert b"torchtui" in Path(f"/proc/{app_pid}/cmdline").read_bytes(), "the pane process is not the app"
+
+    first.kill()  # SIGHUP to the app, as when the SSH connection drops
+    t0 = time.monotonic()
+    wait_until(lambda: not alive(app_pid), 5, f"the app (pid {app_pid}) to exit on SIGHUP")
+    exit_seconds = time.monotonic() - t0
+    print(f"app exited {exit_seconds:.2f} s after the hang-up")
+
+    assert is_worker(pid), f"the worker {pid} died with the terminal" + worker_log(run_dir, workdir)
+    progress = lambda: sum(e.get("event") in ("step", "epoch") for e in events(run_dir))  # noqa: E731
+    before = progress()
+    wait_until(lambda: progress() > before, 10, "the orphaned worker to log more steps")
+    assert is_worker(pid)
+    assert not any(e.get("event") == "end" for e in events(run_dir))
+
+    second = terminals(100, 30, name="tt-second").start()  # no arguments: attaches to the running run
+    explain = _explain(run_dir, workdir)
+    screen = second.wait_for(_status_line(run_dir.name), SCREEN_TIMEOUT, explain)
+    screen = second.wait_for(lambda s: epoch1 in s, 15, explain)  # the history from before the hang-up
+    assert f"pid {pid}" in screen
+    # and it follows live: an epoch finished after attaching shows up
+    done = max(e["epoch"] for e in events(run_dir) if e.get("event") == "epoch")
+    second.wait_for(rf"epoch\s+{done + 1}/100\s+train", 30, explain)
+
+    second.send("C-x")
+    end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
+    assert end["status"] == "interrupted", end
+    wait_until(lambda: not alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    second.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
+
+
+# ---- c. NO_COLOR at 80x24 ----------------------------------------------------------------------------
+SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+BASIC_GREYS = {30, 37, 90, 97, 40, 47, 100, 107}
+PALETTE_GREYS = {0, 7, 8, 15, 16, 59, 102, 145, 188, 231, *range(232, 256)}
+
+
+def chromatic_colors(screen: str) -> set[str]:
+    """The colours with a hue in a `capture-pane -e` screen (greys and default colours left out)."""
+    found = set()
+    for m in SGR.finditer(screen):
+        params = [int(p) if p.isdigit() else 0 for p in re.split("[;:]", m.group(1)) if p != ""]
+        i = 0
+        while i < len(params):
+            p = params[i]
+            if p in (38, 48, 58) and i + 1 < len(params):
+                if params[i + 1] == 5 and i + 2 < len(params):
+                    if params[i + 2] not in PALETTE_GREYS:
+                        found.add(f"{p};5;{params[i + 2]}")
+                    i += 3
+                    continue
+                if params[i + 1] == 2 and i + 4 < len(params):
+                    rgb = params[i + 2:i + 5]
+                    if max(rgb) - min(rgb) > 8:
+                        found.add(f"{p};2;{';'.join(map(str, rgb))}")
+                    i += 5
+                    continue
+            if (30 <= p <= 37 or 40 <= p <= 47 or 90 <= p <= 97 or 100 <= p <= 107) and p not in BASIC_GREYS:
+                found.add(str(p))
+            i += 1
+    return found
+
+
+def test_no_color_at_80x24(workdir, terminals):
+    plain = terminals(80, 24, env={"NO_COLOR": "1"}, name="tt-nocolor").start("--dataset", "iris")
+    coloured = terminals(80, 24, name="tt-color").start("--dataset", "iris")  # the control: colours are seen
+    explain = _explain(None, workdir)
+    for term in (plain, coloured):
+        screen = term.wait_for("sepal_length", SCREEN_TIMEOUT, explain)
+        assert "1 Data" in screen and "iris" in screen and "too small" not in screen, screen
+    captures = {}
+    for pane, marker in (("data", "sepal_length"), ("training", "no training yet")):
+        for name, term in (("no-color", plain), ("color", coloured)):
+            if pane == "training":
+                term.send("4")
+                term.wait_for(marker, 15, explain)
+            captures[name, pane] = term.capture(escapes=True)
+            (workdir / f"capture-{name}-{pane}.txt").write_text(captures[name, pane])
+    for pane in ("data", "training"):
+        assert SGR.search(captures["color", pane]) and chromatic_colors(captures["color", pane]), \
+            f"the control capture ({pane} pane, no NO_COLOR) shows no colour: the check would prove nothing"
+        hues = chromatic_colors(captures["no-color", pane])
+        assert not hues, f"NO_COLOR=1 but the {pane} pane draws colours {sorted(hues)[:10]}"
