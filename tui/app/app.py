@@ -44,7 +44,7 @@ from .training_pane import TrainingPane
 
 PANES = ("data", "model", "hyper", "training", "results")
 MIN_SIZE = (60, 16)
-POLL_INTERVAL = 0.25  # seconds between reads of the event log
+POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status updates)
 
 
 class TorchTUI(App):
@@ -229,7 +229,7 @@ class TorchTUI(App):
         return None
 
     def action_train(self) -> None:
-        if self.followed is not None and self.followed.running and (self.followed.alive() or self._process_running()):
+        if self._process_running() or (self.followed is not None and self.followed.running and self.followed.alive()):
             self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
             return
         if self.followed is not None and self.loaded_spec is not None and self._same_run(self.spec):
@@ -332,7 +332,7 @@ class TorchTUI(App):
                 elif state.running:
                     for e in self.tail.read():
                         state.apply(e)
-                    if state.running:
+                    if state.running and not state.alive():
                         state.status, state.error = "failed", self.process.failure()
                         state.version += 1
                         self.notify(state.error, severity="error", title="training process ended")

@@ -28,11 +28,8 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
     x, y = downsample(state.steps.x, state.steps.y, max(width * 2, 16))
     if len(x):
         plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
-    epochs = [(row["step"], row["val_loss"]) for row in state.epochs if row.get("val_loss") is not None]
-    if epochs:
-        ex = np.array([e[0] for e in epochs], dtype=float)
-        ey = np.array([e[1] for e in epochs], dtype=float)
-        ex, ey = downsample(ex, ey, max(width, 8))
+    if len(state.val):
+        ex, ey = downsample(state.val.x, state.val.y, max(width, 8))
         plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
     plt.xlabel("step")
 
@@ -47,11 +44,8 @@ def plot_lr(plt, state: RunState, width: int) -> None:
 def plot_metric(plt, state: RunState, width: int) -> None:
     name = state.metric_name()
     _setup(plt, "val accuracy" if name == "accuracy" else "val R²")
-    rows = [(row["epoch"], row[name]) for row in state.epochs if row.get(name) is not None]
-    if rows:
-        x = np.array([r[0] for r in rows], dtype=float)
-        y = np.array([r[1] for r in rows], dtype=float)
-        x, y = downsample(x, y, max(width, 8))
+    if len(state.metric):
+        x, y = downsample(state.metric.x, state.metric.y, max(width, 8))
         plt.plot(x.tolist(), y.tolist(), marker="braille")
     plt.xlabel("epoch")
 

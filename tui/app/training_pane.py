@@ -105,9 +105,12 @@ def status_text(s: RunState) -> Text:
     t.append(f"  {s.run_dir.name}")
     total = s.start.get("epochs", 0)
     step = s.last_step
-    if s.running and step:
+    if s.running and (step or s.epochs):
         per = s.start.get("steps_per_epoch") or 1
-        t.append(f"  epoch {step.get('epoch', s.epoch_done + 1)}/{total}  step {step.get('epoch_step', 0)}/{per}")
+        current = min(s.epoch_done + 1, total or s.epoch_done + 1)  # the epoch in progress
+        t.append(f"  epoch {current}/{total}")
+        if step.get("epoch") == current:  # a logged step of this epoch; a short epoch may have none yet
+            t.append(f"  step {step.get('epoch_step', 0)}/{per}")
         rate = step.get("samples_per_s")
         if rate:
             t.append(f"  {rate:,.0f} samples/s")

@@ -95,6 +95,8 @@ class RunState:
     status: str = "waiting"  # waiting | running | paused | done | early_stopped | interrupted | failed
     steps: Series = field(default_factory=Series)  # training loss per logged step
     lr: Series = field(default_factory=Series)  # learning rate per logged step
+    val: Series = field(default_factory=Series)  # validation loss at each epoch's last step
+    metric: Series = field(default_factory=Series)  # accuracy or R² per epoch
     epochs: list[dict[str, Any]] = field(default_factory=list)
     last_step: dict[str, Any] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)  # "best" / "last"
@@ -124,8 +126,16 @@ class RunState:
             if self.status == "paused":
                 self.status = "running"
         elif kind == "epoch":
-            self.epochs = [row for row in self.epochs if row["epoch"] < e["epoch"]]
+            if self.epochs and self.epochs[-1]["epoch"] >= e["epoch"]:  # a resume redoes epochs after its checkpoint
+                self.epochs = [row for row in self.epochs if row["epoch"] < e["epoch"]]
             self.epochs.append(e)
+            self.val.truncate_from(float(e["step"]))
+            self.metric.truncate_from(float(e["epoch"]))
+            if e.get("val_loss") is not None:
+                self.val.append(float(e["step"]), e["val_loss"])
+            value = e.get(self.metric_name())
+            if value is not None:
+                self.metric.append(float(e["epoch"]), value)
         elif kind == "paused":
             self.status, self.paused = "paused", e
         elif kind == "resumed":
@@ -158,8 +168,7 @@ class RunState:
 
     @property
     def best_val_loss(self) -> float | None:
-        values = [row["best_val_loss"] for row in self.epochs if row.get("best_val_loss") is not None]
-        return values[-1] if values else None
+        return self.epochs[-1].get("best_val_loss") if self.epochs else None
 
     def eta_seconds(self) -> float | None:
         """Time left from the measured rate: the last epochs' duration, else the step rate."""
