@@ -2,8 +2,10 @@
 epoch log of the run being followed.
 
 The app calls `show_run` a few times a second; text is cheap and updates each time it
-changed, while the charts redraw at most once per `CHART_INTERVAL` and only when new
-events arrived - what a slow SSH link and a saturated CPU can afford.
+changed, while the loss chart redraws at most once per `CHART_INTERVAL` and only when new
+events arrived, and the learning-rate and metric charts once per epoch - what a slow SSH link
+and a saturated CPU (the worker's, on a small box) can afford. A chart redraw is most of the
+bytes the app writes: every cell of it is sent again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tui.core.follow import RunState, epoch_line, fmt_seconds
 
 from . import charts
 
-CHART_INTERVAL = 1.0  # seconds between chart redraws while training
+CHART_INTERVAL = 2.0  # seconds between loss-chart redraws while training: ~3 KB/s to the terminal at 100x30
 
 STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "early_stopped": "bold cyan",
                 "interrupted": "bold yellow", "failed": "bold red", "waiting": "dim"}
@@ -36,6 +38,7 @@ class TrainingPane(Vertical):
         self._drawn_version = -1
         self._drawn_at = 0.0
         self._logged_epochs = 0
+        self._side_epochs = -1
         self._state: RunState | None = None
 
     def compose(self) -> ComposeResult:
@@ -66,15 +69,19 @@ class TrainingPane(Vertical):
         now = time.monotonic()
         if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
                                                      or not state.running):
-            self.draw_charts()
+            self.draw_charts(side=force or new_run or not state.running or len(state.epochs) != self._side_epochs)
             self._drawn_version, self._drawn_at = state.version, now
 
-    def draw_charts(self) -> None:
+    def draw_charts(self, side: bool = True) -> None:
+        """The loss chart, and with `side` the learning-rate and metric charts."""
         if self._state is None:
             return
         loss = self.query_one("#loss-plot", PlotextPlot)
         charts.plot_loss(loss.plt, self._state, loss.size.width or 80, self.log_scale)
         loss.refresh()
+        if not side:
+            return
+        self._side_epochs = len(self._state.epochs)
         lr = self.query_one("#lr-plot", PlotextPlot)
         charts.plot_lr(lr.plt, self._state, lr.size.width or 40)
         lr.refresh()
@@ -87,7 +94,7 @@ class TrainingPane(Vertical):
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
-        self.draw_charts()
+        self.draw_charts(side=False)
         self.app.notify(f"loss chart: {'log' if self.log_scale else 'linear'} scale", timeout=2)
 
 
