@@ -1,9 +1,8 @@
 """Training pane: status, device telemetry, live loss / learning-rate / metric charts and the
 epoch log of the run being followed.
 
-The app calls `show_run` a few times a second; text is cheap and updates each time it
-changed, while the loss chart redraws at most once per `CHART_INTERVAL` and only when new
-events arrived, and the learning-rate and metric charts once per epoch - what a slow SSH link
+The app calls `show_run` twice a second; the status lines update once a second, while the loss chart and the epoch log update at most once per `CHART_INTERVAL` and
+only when new events arrived, and the learning-rate and metric charts once per epoch - what a slow SSH link
 and a saturated CPU (the worker's, on a small box) can afford. A chart redraw is most of the
 bytes the app writes: every cell of it is sent again.
 """
@@ -23,6 +22,7 @@ from tui.core.follow import RunState, epoch_line, fmt_seconds
 
 from . import charts
 
+STATUS_INTERVAL = 1.0  # seconds between status-line updates while training (at once for a new epoch or state)
 CHART_INTERVAL = 2.0  # seconds between loss-chart redraws while training: ~3 KB/s to the terminal at 100x30
 
 STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "early_stopped": "bold cyan",
@@ -39,6 +39,8 @@ class TrainingPane(Vertical):
         self._drawn_at = 0.0
         self._logged_epochs = 0
         self._side_epochs = -1
+        self._status_at = 0.0
+        self._status_key: tuple = ()
         self._state: RunState | None = None
 
     def compose(self) -> ComposeResult:
@@ -57,20 +59,25 @@ class TrainingPane(Vertical):
         if new_run:
             self._state, self._logged_epochs, self._drawn_version = state, 0, -1
             self.query_one("#train-log", RichLog).clear()
-        self.query_one("#train-status", Static).update(status_text(state))
-        self.query_one("#train-telemetry", Static).update(telemetry_text(state))
+        now = time.monotonic()
+        key = (state.status, len(state.epochs), bool(state.start), state.error)  # what must show at once
+        if force or new_run or key != self._status_key or now - self._status_at >= STATUS_INTERVAL:
+            self.query_one("#train-status", Static).update(status_text(state))
+            self.query_one("#train-telemetry", Static).update(telemetry_text(state))
+            self._status_at, self._status_key = now, key
+        if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
+                                                     or not state.running):
+            self._write_log(state)  # with the charts: short epochs would scroll it at every read
+            self.draw_charts(side=force or new_run or not state.running or len(state.epochs) != self._side_epochs)
+            self._drawn_version, self._drawn_at = state.version, now
+
+    def _write_log(self, state: RunState) -> None:
         log = self.query_one("#train-log", RichLog)
-        total = state.start.get("epochs")
         if self._logged_epochs > len(state.epochs):  # a resume replaced epochs after its checkpoint
             self._logged_epochs = len(state.epochs)
         for row in state.epochs[self._logged_epochs:]:
-            log.write(epoch_line(row, total))
+            log.write(epoch_line(row, state.start.get("epochs")))
         self._logged_epochs = len(state.epochs)
-        now = time.monotonic()
-        if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
-                                                     or not state.running):
-            self.draw_charts(side=force or new_run or not state.running or len(state.epochs) != self._side_epochs)
-            self._drawn_version, self._drawn_at = state.version, now
 
     def draw_charts(self, side: bool = True) -> None:
         """The loss chart, and with `side` the learning-rate and metric charts."""
