@@ -238,9 +238,10 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         run = app.followed
         await wait_for(pilot, lambda: len(run.epochs) >= 1, what="the first epoch")
         first, seen = text_of(app.query_one("#train-status", Static)), len(run.epochs)
+        assert "running" in first and "epoch" in first
         await wait_for(pilot, lambda: len(run.epochs) > seen, what="another epoch")
-        later = text_of(app.query_one("#train-status", Static))
-        assert "running" in first and first != later  # the status advances
+        status = app.query_one("#train-status", Static)
+        await wait_for(pilot, lambda: text_of(status) != first, timeout=5, what="the status to advance")
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: run.status == "paused", what="pause")
         paused_at, logged = run.paused["step"], run.last_step["step"]

@@ -2,7 +2,8 @@
 epoch log of the run being followed.
 
 The app calls `show_run` twice a second; the status lines update once a second, while the loss chart and the epoch log update at most once per `CHART_INTERVAL` and
-only when new events arrived, and the learning-rate and metric charts once per epoch - what a slow SSH link
+only when new events arrived, and the learning-rate and metric charts after a new epoch, at
+most once per `SIDE_INTERVAL` - what a slow SSH link
 and a saturated CPU (the worker's, on a small box) can afford. A chart redraw is most of the
 bytes the app writes: every cell of it is sent again.
 """
@@ -22,7 +23,8 @@ from tui.core.follow import RunState, epoch_line, fmt_seconds
 
 from . import charts
 
-STATUS_INTERVAL = 1.0  # seconds between status-line updates while training (at once for a new epoch or state)
+STATUS_INTERVAL = 1.0  # seconds between status-line updates while training (at once for a new state)
+SIDE_INTERVAL = 6.0  # the learning-rate and metric charts: after a new epoch, at most this often
 CHART_INTERVAL = 2.0  # seconds between loss-chart redraws while training: ~3 KB/s to the terminal at 100x30
 
 STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "done": "bold cyan", "early_stopped": "bold cyan",
@@ -38,7 +40,7 @@ class TrainingPane(Vertical):
         self._drawn_version = -1
         self._drawn_at = 0.0
         self._logged_epochs = 0
-        self._side_epochs = -1
+        self._side_epochs, self._side_at = -1, 0.0
         self._status_at = 0.0
         self._status_key: tuple = ()
         self._state: RunState | None = None
@@ -60,7 +62,7 @@ class TrainingPane(Vertical):
             self._state, self._logged_epochs, self._drawn_version = state, 0, -1
             self.query_one("#train-log", RichLog).clear()
         now = time.monotonic()
-        key = (state.status, len(state.epochs), bool(state.start), state.error)  # what must show at once
+        key = (state.status, bool(state.start), state.error)  # what must show at once
         if force or new_run or key != self._status_key or now - self._status_at >= STATUS_INTERVAL:
             self.query_one("#train-status", Static).update(status_text(state))
             self.query_one("#train-telemetry", Static).update(telemetry_text(state))
@@ -68,7 +70,8 @@ class TrainingPane(Vertical):
         if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
                                                      or not state.running):
             self._write_log(state)  # with the charts: short epochs would scroll it at every read
-            self.draw_charts(side=force or new_run or not state.running or len(state.epochs) != self._side_epochs)
+            side = len(state.epochs) != self._side_epochs and now - self._side_at >= SIDE_INTERVAL
+            self.draw_charts(side=force or new_run or not state.running or side)
             self._drawn_version, self._drawn_at = state.version, now
 
     def _write_log(self, state: RunState) -> None:
@@ -88,7 +91,7 @@ class TrainingPane(Vertical):
         loss.refresh()
         if not side:
             return
-        self._side_epochs = len(self._state.epochs)
+        self._side_epochs, self._side_at = len(self._state.epochs), time.monotonic()
         lr = self.query_one("#lr-plot", PlotextPlot)
         charts.plot_lr(lr.plt, self._state, lr.size.width or 40)
         lr.refresh()
