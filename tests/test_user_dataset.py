@@ -72,6 +72,7 @@ def test_dataset_class_trains_like_the_csv_path(user_module):
     assert all(torch.equal(a[k], b[k]) for k in a)
     start = next(e for e in ds_events if e["event"] == "start")
     assert start["train_rows"] == 120 and start["val_rows"] == 30 and start["table"] is False
+    assert start["inputs"] == 4 and start["input_shape"] == [4]  # known from the items, not from table columns
 
 
 def test_float_targets_mean_regression_and_workers_load_in_processes(user_module):

@@ -87,7 +87,9 @@ class DataPane(Horizontal):
         if view.prepared is not None:
             pre = view.prepared.pre
             what = f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}" if pre.task == "classification" else "regression"
-            notices = [f"target {', '.join(pre.targets)} -> {what}; {pre.n_inputs} inputs"] + notices
+            shape = view.prepared.input_shape
+            inputs = f"{shape[0]} inputs" if len(shape) == 1 else f"inputs of shape {tuple(shape)}"
+            notices = [f"target {', '.join(pre.targets)} -> {what}; {inputs}"] + notices
         self.query_one("#data-notices", Static).update("\n".join(f"- {n}" for n in notices))
 
     # ---- edits -> the app -------------------------------------------------------------------

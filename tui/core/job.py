@@ -8,6 +8,7 @@ layers - before a run folder is created, so a refused run leaves nothing behind.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import threading
 import time
@@ -235,7 +236,7 @@ def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int 
     return {
         "event": "start", "time": time.time(), "pid": os.getpid(), "run_dir": str(folder.path),
         "dataset": p.data.name, "task": pre.task, "target": pre.target, "classes": [str(c) for c in pre.classes],
-        "train_rows": p.data.n_train, "val_rows": len(p.data.x_val), "inputs": pre.n_inputs,
+        "train_rows": p.data.n_train, "val_rows": len(p.data.x_val), "inputs": math.prod(p.data.input_shape), "input_shape": list(p.data.input_shape),
         "outputs": p.objective.n_outputs, "loss": p.objective.loss, "notices": p.data.notices,
         "preview": p.data.preview, "table": p.data.train_set is None,
         "layers": [{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
