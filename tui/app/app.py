@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tui.core import checkpoint, devices, layers
+from tui.core import checkpoint, devices
 from tui.core.errors import UserError
 from tui.core.files import write_user_file
 from tui.core.follow import EventTail, RunState, read_run
@@ -169,13 +169,7 @@ class TorchTUI(App):
         changed = [i for i, e in enumerate(exprs, 1) if i > len(self.spec.model.layers) or self.spec.model.layers[i - 1] != e]
         if check_syntax and changed:
             prepared = self.data.prepared if self.data else None
-            trial = stack_view.view(exprs, prepared, self.spec.train.loss)
-            try:
-                for i in changed:
-                    layers.parse(exprs[i - 1])
-            except UserError as e:
-                self.notify(str(e), severity="error", title="layer refused")
-                return False
+            trial = stack_view.view(exprs, prepared, self.spec.train.loss)  # parses, and resolves when data is known
             if trial.error_layer in changed:
                 self.notify(trial.error, severity="error", title="layer refused")
                 return False
