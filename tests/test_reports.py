@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from tui.core import devices, job
 from tui.core.errors import Interrupted, TrainingFailed
@@ -18,6 +18,7 @@ from tui.core.layers import build_sequential
 from tui.core.spec import Spec
 
 from conftest import make_spec, train
+from test_exactness import MyDataset
 
 
 def by_kind(events, kind):
@@ -126,10 +127,15 @@ def test_gpu_telemetry_reads_counters_and_gives_up_on_nvml_once(monkeypatch):
 
 
 # ---- device choices -------------------------------------------------------------------------
-def test_available_devices_here_are_auto_and_cpu():
-    if torch.cuda.is_available() or devices._mps_available():
-        pytest.skip("a GPU is here")
-    assert devices.available() == [("auto", "auto (cpu)"), ("cpu", f"cpu ({torch.get_num_threads()} threads)")]
+def test_available_devices_are_auto_cpu_and_each_gpu_here():
+    choices = devices.available()
+    values = [value for value, _ in choices]
+    assert values[0] == "auto" and ("cpu", f"cpu ({torch.get_num_threads()} threads)") in choices
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert [v for v in values if v.startswith("cuda")] == [f"cuda:{i}" for i in range(gpus)]
+    assert ("mps" in values) == devices._mps_available()
+    if not gpus and not devices._mps_available():  # a CPU-only machine (CI): exactly these two
+        assert choices == [("auto", "auto (cpu)"), ("cpu", f"cpu ({torch.get_num_threads()} threads)")]
 
 
 FAKE_SMI = """#!/bin/sh
@@ -187,17 +193,6 @@ def test_stdin_spec_errors_name_stdin(tmp_path, text, message):
 
 
 # ---- on_nan = "skip" ------------------------------------------------------------------------
-class Rows(Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-    def __len__(self):
-        return len(self.x)
-
-
 @pytest.fixture
 def poisoned(tmp_path):
     """A regression file with one target so large that its batch's MSE overflows float32 to inf."""
@@ -227,7 +222,7 @@ def test_skip_leaves_out_the_steps_with_an_infinite_loss_and_counts_them(tmp_pat
     model = build_sequential(layers)
     g = torch.Generator()
     g.manual_seed(5)
-    loader = DataLoader(Rows(data.x_train, data.y_train), 16, shuffle=True, generator=g)
+    loader = DataLoader(MyDataset(data.x_train, data.y_train), 16, shuffle=True, generator=g)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
     for _ in range(3):
