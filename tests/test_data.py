@@ -59,6 +59,31 @@ def test_standardisation_uses_training_rows_only(tmp_path):
     assert data.y_train.shape == (70, 1) and abs(float(data.y_train.mean())) < 1e-5
 
 
+def test_a_big_table_is_written_by_threads_exactly_as_one_pass_would(tmp_path, monkeypatch):
+    """Tens of thousands of rows: blocks of rows shared among threads, each split gathered from the table."""
+    from tui.core import preprocess
+
+    rng = np.random.default_rng(5)
+    n = 3 * preprocess.BLOCK_ROWS + 123
+    frame = pd.DataFrame({"a": rng.normal(100, 5, n), "b": rng.integers(0, 50, n).astype(float),
+                          "c": rng.choice(["x", "y", "z"], n), "y": rng.normal(size=n)})
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    data = prepare(DataSpec(dataset=str(path), val_split=0.2), seed=2)
+    train_idx, val_idx = split_indices(n, 0.2, 2)
+    frame = pd.read_csv(path)
+    cols = data.pre.columns
+    for rows, x in ((train_idx, data.x_train), (val_idx, data.x_val)):
+        expected = np.zeros((len(rows), 5), dtype=np.float32)
+        for j, c in enumerate(cols[:2]):
+            expected[:, j] = (frame[c.name].to_numpy()[rows] - c.mean) / c.std
+        expected[np.arange(len(rows)), 2 + np.searchsorted(cols[2].categories, frame["c"].to_numpy()[rows])] = 1
+        assert torch.equal(x, torch.from_numpy(expected))
+    monkeypatch.setattr(preprocess, "WORKERS", 1)
+    single = data.pre.transform_splits(frame, "big", [train_idx, val_idx])
+    assert torch.equal(data.x_train, torch.from_numpy(single[0])) and torch.equal(data.x_val, torch.from_numpy(single[1]))
+
+
 def test_split_is_seeded_disjoint_and_complete():
     a_train, a_val = split_indices(150, 0.2, 0)
     b_train, b_val = split_indices(150, 0.2, 0)
@@ -163,3 +188,13 @@ def test_several_regression_targets_train_together(tmp_path):
     assert np.abs(predicted["diff"] - frame["diff"].head(50)).mean() < 0.2
     with pytest.raises(UserError, match="several targets .* are for regression"):
         prepare(DataSpec(dataset=str(path), target="sum,diff", task="classification"), 0)
+
+
+def test_all_finite_is_exact_when_the_quick_sum_overflows_or_cancels():
+    from tui.core.preprocess import all_finite
+
+    assert all_finite(np.array([1e308, 1e308, -5.0]))  # the sum overflows; every cell is finite
+    assert not all_finite(np.array([1.0, np.nan, 2.0]))
+    assert not all_finite(np.array([np.inf, -np.inf]))  # the sum is NaN
+    assert not all_finite(np.array([1e308, np.inf]))
+    assert all_finite(np.arange(10.0)) and all_finite(np.array([]))

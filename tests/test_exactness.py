@@ -40,7 +40,7 @@ def textbook(exprs, x, y, criterion, make_optimizer, seed, batch_size, epochs):
             loss = criterion(pred, yb)
             loss.backward()
             optimizer.step()
-    return model
+    return model, optimizer
 
 
 CASES = {
@@ -54,11 +54,31 @@ CASES = {
               "train.optimizer": "Adam", "train.lr": 0.01, "train.batch_size": 20},
         criterion=nn.MSELoss(),
         optimizer=lambda p: torch.optim.Adam(p, lr=0.01)),
+    # every optimizer and its options: the engine updates all weights as one flat tensor (tui/core/flat.py)
+    "images, AdamW": dict(
+        spec={"data.dataset": "digits", "model.layers": "Unflatten(1, (1, 8, 8)), Conv2d(4, 3), ReLU(), MaxPool2d(2), "
+              "Flatten(), LayerNorm(), Linear(10)", "train.optimizer": "AdamW", "train.lr": 0.005,
+              "train.weight_decay": 0.05, "train.batch_size": 64},
+        criterion=nn.CrossEntropyLoss(),
+        optimizer=lambda p: torch.optim.AdamW(p, lr=0.005, weight_decay=0.05)),
+    "SGD nesterov": dict(
+        spec={"data.dataset": "iris", "model.layers": "Linear(16), GELU(), Linear(16), SiLU()", "train.optimizer": "SGD",
+              "train.lr": 0.05, "train.momentum": 0.8, "train.nesterov": True, "train.weight_decay": 1e-3,
+              "train.batch_size": 8},
+        criterion=nn.CrossEntropyLoss(),
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-3)),
+    "RMSprop": dict(
+        spec={"data.dataset": "sine", "model.layers": "Linear(32), Tanh(), Linear(32), LeakyReLU()",
+              "train.optimizer": "RMSprop", "train.lr": 0.003, "train.momentum": 0.5, "train.batch_size": 32},
+        criterion=nn.MSELoss(),
+        optimizer=lambda p: torch.optim.RMSprop(p, lr=0.003, momentum=0.5)),
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_weights_bit_identical_to_textbook_loop(tmp_path, case):
+@pytest.mark.parametrize("case,gather_bytes", [(case, None) for case in CASES] + [("classification", 2000)])
+def test_weights_bit_identical_to_textbook_loop(tmp_path, monkeypatch, case, gather_bytes):
+    if gather_bytes:  # rows gathered a few batches at a time, as for a big table
+        monkeypatch.setattr("tui.core.train.GATHER_BYTES", gather_bytes)
     c = CASES[case]
     spec = make_spec(tmp_path, **{**c["spec"], "train.epochs": 3, "train.seed": 7})
     outcome, folder = job.run(spec, lambda e: None)
@@ -66,16 +86,27 @@ def test_weights_bit_identical_to_textbook_loop(tmp_path, case):
     engine = torch.load(folder.checkpoint_path("last"), weights_only=True)
 
     data = job.plan(spec).data
-    model = textbook(engine["layers"], data.x_train, data.y_train, c["criterion"], c["optimizer"],
-                     seed=7, batch_size=spec.train.batch_size, epochs=3)
+    model, optimizer = textbook(engine["layers"], data.x_train, data.y_train, c["criterion"], c["optimizer"],
+                                seed=7, batch_size=spec.train.batch_size, epochs=3)
     reference = model.state_dict()
     assert reference.keys() == engine["model"].keys()
     for key, value in reference.items():
         assert torch.equal(value, engine["model"][key]), key
 
+    # the optimizer state too, in torch's per-parameter form: it loads into the textbook's optimizer
+    theirs, ours = optimizer.state_dict(), engine["optimizer"]
+    assert ours["param_groups"][0]["params"] == theirs["param_groups"][0]["params"]
+    assert ours["state"].keys() == theirs["state"].keys() and len(theirs["state"]) == len(list(model.parameters()))
+    for i, buffers in theirs["state"].items():
+        assert buffers.keys() == ours["state"][i].keys()
+        for name, value in buffers.items():
+            assert torch.equal(value, ours["state"][i][name]), (i, name)
+    optimizer.load_state_dict(ours)
+
     torch.manual_seed(7)
     initial = build_sequential(engine["layers"]).state_dict()
-    assert not torch.equal(initial["0.weight"], reference["0.weight"]), "the weights never moved"
+    first = next(k for k in initial if k.endswith("weight"))
+    assert not torch.equal(initial[first], reference[first]), "the weights never moved"
 
 
 def test_a_different_seed_gives_different_weights(tmp_path):

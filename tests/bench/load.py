@@ -4,7 +4,7 @@ Run by hand (never timed inside the test suite):
 
     python tests/bench/load.py [--rows 1000000] [--repeats 3] [--file PATH]
 
-Compares, each in a fresh process, best of `--repeats`:
+Compares, each in a fresh process, the three taking turns, best (and median) of `--repeats`:
   bare      pandas.read_csv(path): the reader torchtui uses, with nothing else
   torchtui  sniffing + read + cleaning + split + standardising + tensors + model + the first step,
             once as a fresh `torchtui run` pays it, once with torch.optim's one-time import of
@@ -78,14 +78,23 @@ def make_csv(path: Path, rows: int) -> None:
     frame.to_csv(path, index=False, float_format="%.6g")
 
 
-def measure(code: str, path: Path, repeats: int, *extra: str) -> dict:
-    runs = []
+def measure(path: Path, repeats: int) -> tuple[dict, dict, dict]:
+    """(bare, torchtui, torchtui warm), each the best of `repeats` fresh processes; the three take
+    turns, so a slow spell of a shared machine hits them alike."""
+    variants = ((BARE,), (ENGINE,), (ENGINE, "warm"))
+    runs: list[list[dict]] = [[] for _ in variants]
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code, str(path), *extra], capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    best = min(runs, key=lambda r: r["seconds"])
-    best["peak_mb"] = max(r["peak_mb"] for r in runs)
-    return best
+        for i, (code, *extra) in enumerate(variants):
+            out = subprocess.run([sys.executable, "-c", code, str(path), *extra], capture_output=True, text=True,
+                                 check=True)
+            runs[i].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = []
+    for r in runs:
+        best = dict(min(r, key=lambda run: run["seconds"]))
+        best["peak_mb"] = max(run["peak_mb"] for run in r)
+        best["median"] = sorted(run["seconds"] for run in r)[len(r) // 2]
+        results.append(best)
+    return results[0], results[1], results[2]
 
 
 def main() -> None:
@@ -99,15 +108,14 @@ def main() -> None:
         print(f"writing {args.file} ({args.rows:,} rows x 20 columns) ...", flush=True)
         make_csv(args.file, args.rows)
     data_mb = args.rows * 20 * 8 / 2**20
-    bare, engine = measure(BARE, args.file, args.repeats), measure(ENGINE, args.file, args.repeats)
-    warm = measure(ENGINE, args.file, args.repeats, "warm")
+    bare, engine, warm = measure(args.file, args.repeats)
     print(f"{args.file}: {args.file.stat().st_size / 2**20:,.0f} MiB on disk, {bare['rows']:,} rows x 20 columns, "
           f"{data_mb:,.0f} MiB as float64; best of {args.repeats}, each in a fresh process")
-    print(f"{'':<40}{'seconds':>9}{'peak MiB':>10}{'x data':>8}{'x read':>9}")
+    print(f"{'':<40}{'seconds':>9}{'peak MiB':>10}{'x data':>8}{'x read':>9}{'median s':>10}{'x read':>9}")
     rows = (("bare read", bare), ("torchtui", engine), ("torchtui, torch.optim imported before", warm))
     for name, r in rows:
         print(f"{name:<40}{r['seconds']:>9.2f}{r['peak_mb']:>10,.0f}{r['peak_mb'] / data_mb:>8.2f}"
-              f"{r['seconds'] / bare['seconds']:>8.2f}x")
+              f"{r['seconds'] / bare['seconds']:>8.2f}x{r['median']:>10.2f}{r['median'] / bare['median']:>8.2f}x")
     print(f"first step reached: {engine['steps'] >= 1 and warm['steps'] >= 1}")
 
 

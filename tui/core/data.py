@@ -23,8 +23,8 @@ import torch
 from . import user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import (MISSING, Preprocessor, as_numbers, class_labels, infer_task, is_numeric, mostly_numeric,
-                         numeric_values)
+from .preprocess import (MISSING, Preprocessor, all_finite, as_numbers, class_labels, infer_task, is_numeric,
+                         mostly_numeric, numeric_values)
 from .reader import ReadOptions, preview, read_table
 from .spec import DataSpec
 
@@ -122,8 +122,8 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
         x_train, y_train = pre.transform_x(frame, name), y
         x_val, y_val = pre.transform_x(val_frame, spec.val), pre.transform_y(val_frame, spec.val)
     else:  # each split written once, straight from the table: no full matrix to copy the splits out of
-        x_train, y_train = pre.transform_x(frame, name, train_rows), y[train_rows]
-        x_val, y_val = pre.transform_x(frame, name, val_rows), y[val_rows]
+        x_train, x_val = pre.transform_splits(frame, name, [train_rows, val_rows])
+        y_train, y_val = y[train_rows], y[val_rows]
     _note_encodings(pre, notices)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(features)} columns")
@@ -208,10 +208,11 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
     n = len(col)
     if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
         values = col.to_numpy(dtype=np.float64)
-        known = values[~np.isnan(values)]
-        if len(known) == 0:
+        complete = all_finite(values)
+        if not complete and np.isnan(values).all():
             return "empty in every row", False
-        if not keep_constant and len(known) == n and known.min() == known.max():
+        head = values[:1000]  # a column that varies nearly always shows it in its first rows
+        if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
             return f"constant (every row is {_plain(col.iloc[0])!r})", False
         if _ID_NAME.match(name) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
@@ -243,8 +244,8 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
         if empty.all():
             raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
         target_missing |= empty
-    bad = {c: _bad_cells(frame[c]) for c in features}
-    counts = {c: int(b.sum()) for c, b in bad.items() if b.any()}
+    bad = {c: b for c in features if (b := _bad_cells(frame[c])) is not None}
+    counts = {c: int(b.sum()) for c, b in bad.items()}
     counts.update({t: int(frame[t].isna().sum()) for t in targets if frame[t].isna().any()})
     if not counts:
         return frame
@@ -271,10 +272,13 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     return frame
 
 
-def _bad_cells(col: pd.Series) -> np.ndarray:
+def _bad_cells(col: pd.Series) -> np.ndarray | None:
+    """Where a feature is empty or not a finite number; None where it is complete."""
     if is_numeric(col):
-        return ~np.isfinite(numeric_values(col))
-    return col.isna().to_numpy()
+        values = numeric_values(col)
+        return None if all_finite(values) else ~np.isfinite(values)
+    empty = col.isna().to_numpy()
+    return empty if empty.any() else None
 
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],

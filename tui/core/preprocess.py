@@ -9,10 +9,14 @@ at hand.
 
 from __future__ import annotations
 
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 import pandas as pd
 
 from .errors import UserError
@@ -22,6 +26,7 @@ MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "
 OTHER = "(other)"
 MISSING = "(missing)"
 BLOCK_ROWS = 16384
+WORKERS = min(4, os.cpu_count() or 1)  # threads that write a big matrix; numpy's loops run without the GIL
 
 
 @dataclass
@@ -66,24 +71,34 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
             classes: list[Any], standardize_target: bool, missing: str = "error", id_column: str = "") -> "Preprocessor":
-        """Statistics from `train_rows` of `frame` only; validation rows never inform them."""
-        columns = []
-        for name in features:
+        """Statistics from `train_rows` of `frame` only; validation rows never inform them.
+
+        A big table's columns are shared among threads (numpy works without the GIL), each with
+        one scratch buffer for its columns' training rows, allocated once by torch (numpy would
+        ask for huge pages, whose page faults stall for seconds on some machines).
+        """
+        def column(name: str, scratch: np.ndarray) -> Column:
             col = frame[name]
             if is_numeric(col):
-                values = col.to_numpy(dtype=np.float64)[train_rows]
-                finite = np.isfinite(values)
-                known = values if finite.all() else values[finite]
-                std = float(known.std()) if len(known) else 1.0
-                fill = float(np.median(known)) if missing == "impute" and len(known) else 0.0
-                columns.append(Column(name, "numeric", float(known.mean()) if len(known) else 0.0,
-                                      std if std > 0 else 1.0, fill))
-            else:
-                counts = _as_labels(col.iloc[train_rows], missing).value_counts()
-                cats = sorted(counts.index.tolist())
-                if len(cats) > MAX_LEVELS:
-                    cats = sorted(counts.index[: MAX_LEVELS - 1].tolist()) + [OTHER]
-                columns.append(Column(name, "categorical", categories=cats))
+                mean, std, fill = _numeric_stats(col.to_numpy(dtype=np.float64), train_rows, scratch, missing == "impute")
+                return Column(name, "numeric", mean, std, fill)
+            counts = _as_labels(col.iloc[train_rows], missing).value_counts()
+            cats = sorted(counts.index.tolist())
+            if len(cats) > MAX_LEVELS:
+                cats = sorted(counts.index[: MAX_LEVELS - 1].tolist()) + [OTHER]
+            return Column(name, "categorical", categories=cats)
+
+        def share(names: list[str]) -> list[Column]:
+            scratch = torch.empty(len(train_rows), dtype=torch.float64).numpy()
+            return [column(name, scratch) for name in names]
+
+        workers = WORKERS if len(train_rows) > BLOCK_ROWS else 1
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                columns = [c for part in pool.map(share, [features[i::workers] for i in range(workers)]) for c in part]
+            columns.sort(key=lambda c: features.index(c.name))
+        else:
+            columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
                   id_column=id_column)
         if task == "regression":
@@ -97,50 +112,77 @@ class Preprocessor:
 
     # ---- applying -----------------------------------------------------------------------
     def transform_x(self, frame: pd.DataFrame, source: str = "data", rows: np.ndarray | None = None) -> np.ndarray:
-        """float32 (rows, inputs) of `rows` (default: all): no float64 copy of the table, one pass over the result.
+        """float32 (rows, inputs) of `rows` (default: all rows)."""
+        return self.transform_splits(frame, source, [rows])[0]
 
-        Each column is checked and encoded once (numbers as float64 views, categories as codes);
-        the matrix is then written in blocks of rows, each built input by input in a small
-        buffer that stays in cache, so every page of the result is touched once, in order.
+    def transform_splits(self, frame: pd.DataFrame, source: str, splits: list[np.ndarray | None]) -> list[np.ndarray]:
+        """One float32 (rows, inputs) matrix per row set in `splits` (None: all rows), each written
+        straight from the table: no float64 copy of the table, no full matrix to cut splits from.
+
+        Each column is checked and encoded once for all splits (numbers as float64 views,
+        categories as codes). A matrix is then written in blocks of rows, each gathered and
+        built input by input in a small buffer that stays in cache, so every page of the result
+        is touched once; the blocks are shared among threads (numpy works without the GIL).
         """
+        parts = self._encoded(frame, source)
+        outs = []
+        for rows in splits:
+            n = len(frame) if rows is None else len(rows)
+            out = torch.empty((n, self.n_inputs), dtype=torch.float32).numpy()
+            starts = range(0, n, BLOCK_ROWS)
+            if len(starts) > 2 and WORKERS > 1:
+                step = math.ceil(len(starts) / WORKERS)
+                with ThreadPoolExecutor(WORKERS) as pool:
+                    list(pool.map(lambda share: self._write(parts, rows, out, share),
+                                  [starts[i:i + step] for i in range(0, len(starts), step)]))
+            else:
+                self._write(parts, rows, out, starts)
+            outs.append(out)
+        return outs
+
+    def _encoded(self, frame: pd.DataFrame, source: str) -> list[tuple[Column, np.ndarray]]:
+        """(column, float64 values or category codes) per input column, all rows; empty cells refused or filled."""
         self.check_features(frame.columns, source)
         parts: list[tuple[Column, np.ndarray]] = []
         for c in self.columns:
             col = frame[c.name]
             if c.kind == "numeric":
                 values = numeric_values(col)
-                bad = ~np.isfinite(values)
-                if bad.any():
+                if not all_finite(values):
+                    bad = ~np.isfinite(values)
                     if self.missing != "impute":
                         raise UserError(_missing_message(source, c.name, col, bad))
                     values = np.where(bad, c.fill, values)
-                parts.append((c, values if rows is None else values[rows]))
+                parts.append((c, values))
             else:
                 if self.missing != "impute" and col.isna().any():
                     raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
                 labels = _as_labels(col, self.missing)
                 if OTHER in c.categories:
                     labels = labels.where(labels.isin(c.categories), OTHER)
-                codes = pd.Index(c.categories).get_indexer(labels)
-                parts.append((c, codes if rows is None else codes[rows]))
-        n = len(frame) if rows is None else len(rows)
-        out = np.empty((n, self.n_inputs), dtype=np.float32)
+                parts.append((c, pd.Index(c.categories).get_indexer(labels)))
+        return parts
+
+    def _write(self, parts: list[tuple[Column, np.ndarray]], rows: np.ndarray | None, out: np.ndarray,
+               starts: range) -> None:
+        """out[start:start + BLOCK_ROWS] for each start: the rows `rows[start:...]` of the table (or the same rows)."""
+        n = len(out)
         block = np.empty((self.n_inputs, min(n, BLOCK_ROWS)), dtype=np.float32)
-        for start in range(0, n, BLOCK_ROWS):
+        for start in starts:
             stop = min(n, start + BLOCK_ROWS)
             buf = block[:, : stop - start]
+            take = slice(start, stop) if rows is None else rows[start:stop]
             j = 0
             for c, data in parts:
                 if c.kind == "numeric":
-                    buf[j] = (data[start:stop] - c.mean) / c.std  # float64 arithmetic, as the statistics
+                    buf[j] = (data[take] - c.mean) / c.std  # float64 arithmetic, as the statistics
                 else:
                     buf[j:j + c.width] = 0.0
-                    codes = data[start:stop]
+                    codes = data[take]
                     known = np.nonzero(codes >= 0)[0]
                     buf[j + codes[known], known] = 1.0
                 j += c.width
             out[start:stop] = buf.T
-        return out
 
     def check_features(self, columns: Any, source: str) -> None:
         missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]
@@ -186,6 +228,29 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessor":
         return cls(**{**d, "columns": [Column(**c) for c in d["columns"]]})
+
+
+def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray, impute: bool) -> tuple[float, float, float]:
+    """(mean, std, median if `impute`) of the finite values among `rows`; std 1 for a constant column."""
+    known = np.take(values, rows, out=scratch)
+    if not all_finite(known):
+        known = known[np.isfinite(known)]
+    if not len(known):
+        return 0.0, 1.0, 0.0
+    mean = float(known.mean())
+    fill = float(np.median(known)) if impute else 0.0
+    known -= mean  # np.std's own arithmetic, in place of its two temporary arrays
+    np.square(known, out=known)
+    std = math.sqrt(float(known.sum()) / len(known))
+    return mean, (std if std > 0 else 1.0), fill
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """No NaN and no infinity: one sum, without a mask the size of the column (a NaN or an
+    infinity makes the sum so; a sum of finite values that overflows is checked cell by cell)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
 
 
 def numeric_values(col: pd.Series) -> np.ndarray:

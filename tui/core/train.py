@@ -32,6 +32,7 @@ from . import checkpoint
 from .data import Prepared
 from .devices import Device, Telemetry
 from .errors import Interrupted, TrainingFailed, UserError
+from .flat import FlatParameters
 from .layers import Stack
 from .objective import Objective, evaluate, task_metrics
 from .runs import RunFolder
@@ -40,6 +41,7 @@ from .user_dataset import as_targets
 
 Emit = Callable[[dict[str, Any]], None]
 EVAL_BATCH = 1024
+GATHER_BYTES = 8 << 20  # training rows gathered in batch order at a time
 
 
 # ---- batch order ---------------------------------------------------------------------------
@@ -52,7 +54,7 @@ def loader_order(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.cat(list(DataLoader(range(n), batch_size=n, shuffle=True, generator=generator)))
 
 
-def fast_order(n: int, generator: torch.Generator) -> torch.Tensor:
+def fast_order(n: int, generator: torch.Generator, finish: bool = True) -> torch.Tensor:
     """The same order and generator use without a DataLoader's per-element Python work.
 
     Per epoch the DataLoader draws a base seed for its workers, then `RandomSampler` draws a
@@ -60,8 +62,15 @@ def fast_order(n: int, generator: torch.Generator) -> torch.Tensor:
     """
     torch.empty((), dtype=torch.int64).random_(generator=generator)
     order = torch.randperm(n, generator=generator)
-    torch.randperm(n, generator=generator)
+    if finish:
+        finish_order(n, generator)
     return order
+
+
+def finish_order(n: int, generator: torch.Generator) -> None:
+    """The sampler's second permutation, which only moves the generator on. The trainer draws it
+    when the epoch's batches are done (`fast_order(..., finish=False)`), not before its first step."""
+    torch.randperm(n, generator=generator)
 
 
 def epoch_order_fn() -> Callable[[int, torch.Generator], torch.Tensor]:
@@ -78,9 +87,9 @@ def epoch_order_fn() -> Callable[[int, torch.Generator], torch.Tensor]:
 def make_optimizer(t, params, device_type: str) -> torch.optim.Optimizer:
     """The optimizer as a user would build it, but with the multi-tensor (foreach) kernels.
 
-    foreach gives the same bits as the default per-tensor loop on the CPU (the exactness
-    tests check it) with less Python per step; `fused` would be faster still but rounds
-    differently, so it is not used.
+    The Trainer hands it one flat tensor when it can (see flat.py); otherwise foreach gives the
+    same bits as the default per-tensor loop on the CPU (the exactness tests check it) with less
+    Python per step. `fused` would be faster still but rounds differently, so it is not used.
     """
     foreach = True if device_type in ("cpu", "cuda") else None
     if t.optimizer == "SGD":
@@ -171,7 +180,10 @@ class Trainer:
         self.model = stack.build().to(device.torch)
         self.generator = torch.Generator().manual_seed(t.seed)
         self.criterion = objective.criterion()
-        self.optimizer = make_optimizer(t, self.model.parameters(), device.type)
+        # one buffer for all weights when it can be had: the same bits, a third less time per small step
+        self.flat = FlatParameters(self.model) if FlatParameters.fits(self.model) else None
+        self.optimizer = make_optimizer(t, [self.flat.flat] if self.flat else self.model.parameters(), device.type)
+        self.zero_grad = self.flat.zero_grad if self.flat else self.optimizer.zero_grad
         self.steps_per_epoch = math.ceil(data.n_train / t.batch_size)
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
@@ -229,7 +241,7 @@ class Trainer:
     # ---- the loop --------------------------------------------------------------------------
     def fit(self) -> Outcome:
         t, p = self.spec.train, self.progress
-        model, opt, crit = self.model, self.optimizer, self.criterion
+        model, opt, crit, zero_grad = self.model, self.optimizer, self.criterion, self.zero_grad
         n, bs, clip, save_every = self.data.n_train, t.batch_size, t.grad_clip, t.save_every
         has_val = len(self.x_val) > 0
         skip_bad = t.on_nan == "skip"
@@ -247,7 +259,7 @@ class Trainer:
             skipped, dropped = p.epoch_skipped_steps, p.epoch_skipped_rows  # steps not applied, and their rows
             logged_sum, logged_seen, logged_rows, last_log = p.epoch_loss_sum, seen, seen - dropped, time.monotonic()
             for i, (xb, yb) in enumerate(batches, skip):
-                opt.zero_grad()
+                zero_grad()
                 loss = crit(model(xb), yb)
                 if skip_bad and not torch.isfinite(loss):  # on_nan = "skip": this test syncs every step
                     skipped, dropped, p.skipped_steps = skipped + 1, dropped + len(xb), p.skipped_steps + 1
@@ -281,7 +293,6 @@ class Trainer:
                     logged_sum, logged_seen, logged_rows, last_log = total, seen, seen - dropped, now
                     next_log = now + t.log_interval
 
-            batches = None  # frees this epoch's gathered copy before the next epoch gathers its own
             p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
             train_loss = float(loss_sum) / (n - dropped) if n > dropped else math.nan
             if not math.isfinite(train_loss):
@@ -329,10 +340,27 @@ class Trainer:
             batches = itertools.islice(iter(self.loader), skip, None)  # skipped batches are still loaded
             return ((xb.to(dev, non_blocking=True), to_loss(as_targets(yb.to(dev, non_blocking=True), task)))
                     for xb, yb in batches)
-        # Tensors: the epoch's rows gathered once, in batch order; each batch is then a free contiguous view.
-        order = self._order(len(self.x_train), self.generator).to(dev)
-        xs, ys = self.x_train.index_select(0, order), self.y_train_loss.index_select(0, order)
-        return ((xs[i:i + bs], ys[i:i + bs]) for i in range(skip * bs, len(xs), bs))
+        n, fast = len(self.x_train), self._order is fast_order
+        order = (fast_order(n, self.generator, finish=False) if fast else self._order(n, self.generator)).to(dev)
+        return self._gathered(order[skip * bs:], finish=n if fast else 0)
+
+    def _gathered(self, order: torch.Tensor, finish: int):
+        """Batches of rows `order`, gathered a chunk of batches at a time: each batch is then a free
+        contiguous view, no second copy of the training set is held, and the first step waits for
+        one batch's gather only (chunks double from one batch up to a few MiB).
+        After the last batch, `finish_order(finish)`."""
+        bs, x, y = self.spec.train.batch_size, self.x_train, self.y_train_loss
+        row_bytes = x[:1].nelement() * x.element_size() + y[:1].nelement() * y.element_size()
+        most = max(1, GATHER_BYTES // max(1, bs * row_bytes))
+        start, batches = 0, 1
+        while start < len(order):
+            rows = order[start:start + batches * bs]
+            xs, ys = x.index_select(0, rows), y.index_select(0, rows)
+            for i in range(0, len(rows), bs):
+                yield xs[i:i + bs], ys[i:i + bs]
+            start, batches = start + len(rows), min(most, batches * 2)
+        if finish:
+            finish_order(finish, self.generator)
 
     def _serve(self, epoch: int, mid_epoch: bool, due: bool) -> float:
         """Serve what was asked at this step boundary (the position is already recorded): stop, save
@@ -409,7 +437,7 @@ class Trainer:
             "loss": self.objective.loss,
             "preprocessing": self.data.pre.to_dict(),
             "model": to_cpu(self.model.state_dict()),
-            "optimizer": to_cpu(self.optimizer.state_dict()),
+            "optimizer": to_cpu(self.optimizer_state()),
             "scheduler": to_cpu(self.scheduler.state_dict()) if self.scheduler is not None else None,
             "progress": self.progress.to_dict(),
             "rng": {
@@ -420,6 +448,11 @@ class Trainer:
                 "batch_order": self._epoch_start if self.progress.epoch_step else self.generator.get_state(),
             },
         }
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state_dict as `torch.optim.X(model.parameters())` would give it."""
+        state = self.optimizer.state_dict()
+        return self.flat.split_state(state) if self.flat else state
 
     def _save(self, best: bool, requested: bool = False) -> None:
         """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
@@ -452,7 +485,7 @@ class Trainer:
             raise UserError(f"the checkpoint's layers ({', '.join(ckpt['layers'])}) differ from this spec's "
                             f"({', '.join(self.stack.exprs)})")
         self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.optimizer.load_state_dict(self.flat.join_state(ckpt["optimizer"]) if self.flat else ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         self.progress = Progress.from_dict(ckpt["progress"])

@@ -1,0 +1,86 @@
+"""All of a model's parameters as views into one buffer, and their gradients into another.
+
+SGD, Adam, AdamW and RMSprop do elementwise arithmetic with one step count for every weight,
+so running the user's optimizer on one long tensor gives each weight the same bits as running
+it on each layer's tensors (tests/test_exactness.py checks this against the textbook loop), in
+a few kernels per step instead of a few per parameter tensor. On a small MLP at batch 64 that
+is about a third of the step time, which is where a small model's training time goes.
+
+Checkpoints keep torch's usual per-parameter optimizer state (`split_state`), so a checkpoint
+reads the same as one from `torch.optim.Adam(model.parameters())` and loads into such an
+optimizer; `join_state` turns it back into the flat form on resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import UserError
+
+
+class FlatParameters:
+    def __init__(self, model: nn.Module) -> None:
+        self.params = list(model.parameters())
+        with torch.no_grad():
+            values = torch.cat([p.reshape(-1) for p in self.params])
+        self.flat = nn.Parameter(values)
+        self.flat.grad = torch.zeros_like(values)
+        self.offsets: list[int] = []
+        offset = 0
+        for p in self.params:
+            n = p.numel()
+            p.data = values[offset:offset + n].view_as(p)
+            # backward adds into an existing .grad in place, so every gradient lands in flat.grad
+            p.grad = self.flat.grad[offset:offset + n].view_as(p)
+            self.offsets.append(offset)
+            offset += n
+
+    @staticmethod
+    def fits(model: nn.Module) -> bool:
+        """One buffer needs one dtype and device, and a gradient for every parameter at every step
+        (an unused parameter would get a zero gradient, and Adam would still move it)."""
+        params = list(model.parameters())
+        return (bool(params) and all(p.requires_grad and p.is_floating_point() and not p.is_sparse for p in params)
+                and len({(p.dtype, p.device) for p in params}) == 1
+                and len({p.data_ptr() for p in params}) == len(params))
+
+    def zero_grad(self) -> None:
+        self.flat.grad.zero_()
+
+    def split_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The flat optimizer's state_dict as a per-parameter one, the parameters in model order."""
+        flat_state = state["state"].get(0, {})
+        per_param = {i: {k: self._split(v, i) for k, v in flat_state.items()} for i in range(len(self.params))}
+        groups = [{**g, "params": list(range(len(self.params)))} for g in state["param_groups"]]
+        return {"state": per_param if flat_state else {}, "param_groups": groups}
+
+    def join_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A per-parameter optimizer state_dict (from a checkpoint) in the flat optimizer's form."""
+        groups = state.get("param_groups", [])
+        if len(groups) != 1 or len(groups[0].get("params", [])) != len(self.params):
+            raise UserError("the checkpoint's optimizer state does not match the model's parameters; "
+                            "start a new run instead of resuming this one")
+        per_param = [state["state"].get(i, {}) for i in groups[0]["params"]]
+        if not any(per_param):
+            return {"state": {}, "param_groups": [{**groups[0], "params": [0]}]}
+        joined: dict[str, Any] = {}
+        for key, first in per_param[0].items():
+            values = [s.get(key) for s in per_param]
+            if isinstance(first, torch.Tensor) and first.shape == self.params[0].shape:
+                if any(not isinstance(v, torch.Tensor) or v.shape != p.shape for v, p in zip(values, self.params)):
+                    raise UserError(f"the checkpoint's optimizer state '{key}' does not match the model's "
+                                    "parameters; start a new run instead of resuming this one")
+                joined[key] = torch.cat([v.reshape(-1) for v in values])
+            else:
+                # the step count (one for all; a copy, as optimizers count it in place) or a buffer not yet made
+                joined[key] = first.clone() if isinstance(first, torch.Tensor) else first
+        return {"state": {0: joined}, "param_groups": [{**groups[0], "params": [0]}]}
+
+    def _split(self, value: Any, i: int) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == self.flat.numel():
+            param, start = self.params[i], self.offsets[i]
+            return value[start:start + param.numel()].view_as(param)
+        return value.clone() if isinstance(value, torch.Tensor) else value  # the step count: one per parameter
