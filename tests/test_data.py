@@ -60,11 +60,13 @@ def test_standardisation_uses_training_rows_only(tmp_path):
 
 
 def test_a_big_table_is_written_by_threads_exactly_as_one_pass_would(tmp_path, monkeypatch):
-    """Tens of thousands of rows: blocks of rows shared among threads, each split gathered from the table."""
+    """Blocks of rows shared among threads, each split gathered from the table: the same matrix as one pass."""
     from tui.core import preprocess
 
+    monkeypatch.setattr(preprocess, "BLOCK_ROWS", 1000)
+    monkeypatch.setattr(preprocess, "WORKERS", 2)
     rng = np.random.default_rng(5)
-    n = 3 * preprocess.BLOCK_ROWS + 123
+    n = 7 * preprocess.BLOCK_ROWS + 123
     frame = pd.DataFrame({"a": rng.normal(100, 5, n), "b": rng.integers(0, 50, n).astype(float),
                           "c": rng.choice(["x", "y", "z"], n), "y": rng.normal(size=n)})
     path = tmp_path / "big.csv"

@@ -25,7 +25,7 @@ MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
 OTHER = "(other)"
 MISSING = "(missing)"
-BLOCK_ROWS = 16384
+BLOCK_ROWS = 65536  # rows of a matrix written at a time: a few MiB, in cache
 WORKERS = min(4, os.cpu_count() or 1)  # threads that write a big matrix; numpy's loops run without the GIL
 
 
@@ -165,24 +165,30 @@ class Preprocessor:
 
     def _write(self, parts: list[tuple[Column, np.ndarray]], rows: np.ndarray | None, out: np.ndarray,
                starts: range) -> None:
-        """out[start:start + BLOCK_ROWS] for each start: the rows `rows[start:...]` of the table (or the same rows)."""
+        """out[start:start + BLOCK_ROWS] for each start: the table's rows `rows[start:...]` (or the same rows).
+
+        Input by input, straight into the block of `out`: the block (a few MiB) stays in cache
+        while its strided columns are filled, which is faster than building it transposed and
+        copying it over.
+        """
         n = len(out)
-        block = np.empty((self.n_inputs, min(n, BLOCK_ROWS)), dtype=np.float32)
+        scratch = np.empty(min(n, BLOCK_ROWS), dtype=np.float64)
         for start in starts:
             stop = min(n, start + BLOCK_ROWS)
-            buf = block[:, : stop - start]
-            take = slice(start, stop) if rows is None else rows[start:stop]
+            window, tmp = out[start:stop], scratch[: stop - start]
             j = 0
             for c, data in parts:
-                if c.kind == "numeric":
-                    buf[j] = (data[take] - c.mean) / c.std  # float64 arithmetic, as the statistics
+                # rows picked with take(mode="clip"): the indices are known good, and it is 4x a fancy index
+                values = data[start:stop] if rows is None else np.take(data, rows[start:stop], mode="clip",
+                                                                        out=tmp if c.kind == "numeric" else None)
+                if c.kind == "numeric":  # float64 arithmetic, as the statistics; rounded to float32 once
+                    np.subtract(values, c.mean, out=tmp)
+                    np.divide(tmp, c.std, out=window[:, j], casting="same_kind")
                 else:
-                    buf[j:j + c.width] = 0.0
-                    codes = data[take]
-                    known = np.nonzero(codes >= 0)[0]
-                    buf[j + codes[known], known] = 1.0
+                    window[:, j:j + c.width] = 0.0
+                    known = np.nonzero(values >= 0)[0]
+                    window[known, j + values[known]] = 1.0
                 j += c.width
-            out[start:stop] = buf.T
 
     def check_features(self, columns: Any, source: str) -> None:
         missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]
@@ -232,7 +238,7 @@ class Preprocessor:
 
 def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray, impute: bool) -> tuple[float, float, float]:
     """(mean, std, median if `impute`) of the finite values among `rows`; std 1 for a constant column."""
-    known = np.take(values, rows, out=scratch)
+    known = np.take(values, rows, out=scratch, mode="clip")  # the rows are known good; 2x faster unchecked
     if not all_finite(known):
         known = known[np.isfinite(known)]
     if not len(known):
