@@ -92,6 +92,8 @@ def test_weights_bit_identical_to_textbook_loop(tmp_path, monkeypatch, case, gat
     assert reference.keys() == engine["model"].keys()
     for key, value in reference.items():
         assert torch.equal(value, engine["model"][key]), key
+        # each tensor its own storage, though the engine's weights are views of one buffer
+        assert engine["model"][key].untyped_storage().nbytes() == value.nelement() * value.element_size(), key
 
     # the optimizer state too, in torch's per-parameter form: it loads into the textbook's optimizer
     theirs, ours = optimizer.state_dict(), engine["optimizer"]

@@ -40,8 +40,9 @@ class FlatParameters:
 
     @staticmethod
     def fits(model: nn.Module) -> bool:
-        """One buffer needs one dtype and device, and a gradient for every parameter at every step
-        (an unused parameter would get a zero gradient, and Adam would still move it)."""
+        """One buffer needs one dtype and device. It also assumes every parameter gets a gradient at
+        every step, which holds for every layer in layers.LAYERS: one that got none would here get
+        a zero gradient, and momentum or weight decay would still move it."""
         params = list(model.parameters())
         return (bool(params) and all(p.requires_grad and p.is_floating_point() and not p.is_sparse for p in params)
                 and len({(p.dtype, p.device) for p in params}) == 1

@@ -92,11 +92,11 @@ class Preprocessor:
             scratch = torch.empty(len(train_rows), dtype=torch.float64).numpy()
             return [column(name, scratch) for name in names]
 
-        workers = WORKERS if len(train_rows) > BLOCK_ROWS else 1
+        workers = min(WORKERS, len(features)) if len(train_rows) > BLOCK_ROWS else 1
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
-                columns = [c for part in pool.map(share, [features[i::workers] for i in range(workers)]) for c in part]
-            columns.sort(key=lambda c: features.index(c.name))
+                done = {c.name: c for part in pool.map(share, [features[i::workers] for i in range(workers)]) for c in part}
+            columns = [done[name] for name in features]
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,

@@ -498,8 +498,10 @@ class Trainer:
 
 
 def to_cpu(obj: Any) -> Any:
+    """A copy on the CPU, each tensor with its own storage: the weights are views of one flat buffer
+    (flat.py), and a user who saves one tensor of a checkpoint should not write them all."""
     if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
+        return obj.detach().to("cpu", copy=True)
     if isinstance(obj, dict):
         out = type(obj)((k, to_cpu(v)) for k, v in obj.items())
         if hasattr(obj, "_metadata"):  # state_dict versions, read by load_state_dict
