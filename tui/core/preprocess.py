@@ -26,7 +26,8 @@ MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "
 OTHER = "(other)"
 MISSING = "(missing)"
 BLOCK_ROWS = 65536  # rows of a matrix written at a time: a few MiB, in cache
-WORKERS = min(4, os.cpu_count() or 1)  # threads that write a big matrix; numpy's loops run without the GIL
+# threads that prepare a big table (numpy's loops run without the GIL), within the CPUs this process may use
+WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @dataclass
@@ -77,8 +78,10 @@ class Preprocessor:
         one scratch buffer for its columns' training rows, allocated once and by torch: numpy asks
         the kernel for huge pages, whose first touch stalled for up to 0.2 s on our test machine.
         """
+        columns_of = {name: frame[name] for name in features}  # taken here: threads only read numpy and Series
+
         def column(name: str, scratch: np.ndarray) -> Column:
-            col = frame[name]
+            col = columns_of[name]
             if is_numeric(col):
                 mean, std, fill = _numeric_stats(col.to_numpy(dtype=np.float64), train_rows, scratch, missing == "impute")
                 return Column(name, "numeric", mean, std, fill)
