@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tmux_helpers import (EPOCH_LINE, Tmux, alive, events, is_worker, kill_workers, the_run, tmux_binary,
+from tui.core.runs import process_alive
+
+from tmux_helpers import (EPOCH_LINE, Tmux, events, is_worker, kill_workers, the_run, tmux_binary,
                           wait_until, worker_log, worker_pid)
 
 SCREEN_TIMEOUT = 60.0
@@ -138,7 +140,7 @@ def test_train_save_now_and_stop(workdir, terminals):
     term.send("C-x")
     end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
     assert end["status"] == "interrupted", end
-    wait_until(lambda: not alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    wait_until(lambda: not process_alive(pid), 15, f"worker {pid} to exit after ctrl+x")
     term.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
     assert (run_dir / "last.pt").is_file()
 
@@ -156,13 +158,13 @@ def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, termi
     run_dir = the_run(workdir)
     pid = worker_pid(run_dir)
     app_pid = first.pane_pid()
-    assert alive(app_pid)
+    assert process_alive(app_pid)
     if Path("/proc/self").exists():
         assert b"torchtui" in Path(f"/proc/{app_pid}/cmdline").read_bytes(), "the pane process is not the app"
 
     first.kill()  # SIGHUP to the app, as when the SSH connection drops
     t0 = time.monotonic()
-    wait_until(lambda: not alive(app_pid), 5, f"the app (pid {app_pid}) to exit on SIGHUP")
+    wait_until(lambda: not process_alive(app_pid), 5, f"the app (pid {app_pid}) to exit on SIGHUP")
     exit_seconds = time.monotonic() - t0
     print(f"app exited {exit_seconds:.2f} s after the hang-up")
 
@@ -185,7 +187,7 @@ def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, termi
     second.send("C-x")
     end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
     assert end["status"] == "interrupted", end
-    wait_until(lambda: not alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    wait_until(lambda: not process_alive(pid), 15, f"worker {pid} to exit after ctrl+x")
     second.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
 
 

@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from tui.core.runs import process_alive
+
 TORCHTUI = Path(sys.executable).parent / "torchtui"
 EPOCH_LINE = re.compile(r"epoch\s+\d+/\d+\s+train")
 CONFIG = "set -g status off\nset -g default-terminal xterm-256color\nset -g escape-time 0\n"
@@ -123,23 +125,6 @@ class Tmux:
 
 
 # ---- processes and run folders ---------------------------------------------------------------------
-def alive(pid: int) -> bool:
-    """True while the process runs; a zombie (exited, not yet reaped by whoever adopted it) is dead."""
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -186,7 +171,7 @@ def worker_pid(run_dir: Path) -> int:
 
 def is_worker(pid: int) -> bool:
     """A live `python -m tui run/resume` (not some process that reused a dead worker's pid)."""
-    if not alive(pid):
+    if not process_alive(pid):
         return False
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .runs import EVENTS, _alive
+from .runs import EVENTS, process_alive
 
 
 class EventTail:
@@ -160,7 +160,7 @@ class RunState:
         return pid if isinstance(pid, int) else None
 
     def alive(self) -> bool:
-        return self.pid is not None and _alive(self.pid)
+        return self.pid is not None and process_alive(self.pid)
 
     @property
     def epoch_done(self) -> int:

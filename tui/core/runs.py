@@ -175,7 +175,7 @@ def summarize(path: Path) -> RunInfo:
         status = last.get("status", "done")
     elif last.get("event") == "error":
         status = "failed"
-    elif start and _alive(start.get("pid")):
+    elif start and process_alive(start.get("pid")):
         status = "running"
     else:
         status = "interrupted" if start else "not started"
@@ -186,11 +186,17 @@ def summarize(path: Path) -> RunInfo:
                    started=starts[0].get("time", 0.0) if starts else path.stat().st_mtime, pid=start.get("pid"))
 
 
-def _alive(pid: Any) -> bool:
+def process_alive(pid: Any) -> bool:
+    """True while process `pid` runs; a zombie (exited, not yet reaped by whoever adopted it) is gone."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     if pid == os.getpid():
         return True
+    if Path("/proc/self/stat").exists():
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
