@@ -228,8 +228,9 @@ async def test_hyperparameters_are_checked_as_typed():
 
 # ---- Training, save, stop, load, resume ----------------------------------------------------------
 async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly(in_tmp):
-    # Long enough (25 epochs of 180 steps) that the pause lands before the end on any machine.
-    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 25, "train.batch_size": 8, "train.seed": 3})
+    # Long enough (100 epochs of 180 steps, several seconds even at ~20k samples/s) that the pause lands
+    # before the end on any machine: the status redraws once a second, whatever the training speed.
+    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 100, "train.batch_size": 8, "train.seed": 3})
     app = TorchTUI(spec)
     async with app.run_test(size=SIZE) as pilot:
         await data_loaded(app, pilot)
@@ -277,7 +278,7 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.followed is not None and app.followed.run_dir == run_dir, what="load")
         assert app.spec == Spec.from_file(run_dir / "spec.toml")
-        assert app.query_one("#hp-epochs", Input).value == "25"
+        assert app.query_one("#hp-epochs", Input).value == "100"
         assert len(app.followed.epochs) == epochs_before and len(app.followed.steps) == steps_before
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
@@ -295,7 +296,7 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "best" in text_of(app.query_one("#results-summary", Static))
 
     # The same run, uninterrupted and headless, ends with the same weights.
-    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "25", "--batch-size", "8",
+    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "100", "--batch-size", "8",
                     "--seed", "3", "--device", "cpu", "--name", "straight"], check=True, capture_output=True)
     straight = checkpoint.load(Path("checkpoints/straight/last.pt"))["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
@@ -315,7 +316,7 @@ async def test_a_refused_worker_shows_its_error_and_the_app_stays_usable():
 
 
 async def test_a_killed_worker_is_reported():
-    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 50}))
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 500}))
     async with app.run_test(size=SIZE) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
@@ -327,7 +328,8 @@ async def test_a_killed_worker_is_reported():
 
 
 async def test_quit_while_training_asks_and_can_stop_it():
-    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 50}))
+    # stopped long before its end (an epoch takes well under a second), so the length costs nothing
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 500}))
     async with app.run_test(size=SIZE) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
