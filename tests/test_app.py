@@ -10,14 +10,17 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import pytest
 import torch
 from rich.console import Console
 from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.worker import WorkerCancelled
 
 from tui.app.app import TorchTUI
+from tui.app.hyper_pane import HyperPane
 from tui.app.model_pane import ModelPane
 from tui.app.screens import QuitScreen, RunsScreen
 from tui.app.training_pane import TrainingPane
@@ -26,11 +29,18 @@ from tui.core.runs import read_events
 from tui.core.spec import Spec
 
 SIZE = (100, 30)
+# More epochs than any test waits for, so a run can never end before a key or a signal lands; each is stopped
+# early (a run that must end resumes with a lower total: nothing but the number of epochs changes)
+FOREVER = 100_000
 
 
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # One torch thread in the training processes (the app's workers and headless runs inherit it): with two
+    # on a box whose other core is busy, a step waits on a descheduled thread, and training crawls (a
+    # hundred times slower was seen), past any deadline
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield tmp_path
     for run in (tmp_path / "checkpoints").glob("*/events.jsonl"):  # never leave a worker behind
         starts = [e for e in read_events(run) if e["event"] == "start"]
@@ -39,6 +49,19 @@ def in_tmp(tmp_path, monkeypatch):
                 os.kill(e["pid"], signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+@asynccontextmanager
+async def running(app: TorchTUI, size: tuple[int, int] = SIZE):
+    """`app.run_test`, left only once the app's workers are done. A test leaves without `app.exit()`, so
+    a data load still in its thread (one starts at mount, and on every load of a run) would land in the
+    middle of the app's teardown, into panes already taken down."""
+    async with app.run_test(size=size) as pilot:
+        yield pilot
+        while unfinished := [worker for worker in app.workers if not worker.is_finished]:
+            for worker in unfinished:
+                with suppress(WorkerCancelled):  # replaced by a newer load: it never calls back
+                    await worker.wait()
 
 
 def cpu_spec(**overrides) -> Spec:
@@ -59,8 +82,35 @@ async def data_loaded(app, pilot):
     await pilot.pause(0.1)  # and the panes filled from the spec
 
 
-def notices(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+class Notices:
+    """Every `app.notify(...)` call of one app, as (message, title, severity), kept from the call on.
+
+    A toast expires after a few seconds, and is posted to the app's queue before it shows: a test that
+    looked for it on screen (or in Textual's private list of toasts) could find it gone, or not there yet.
+    This wraps the app instance's public `notify`, which every pane and worker thread calls."""
+
+    def __init__(self, app: TorchTUI) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        show = app.notify
+
+        def notify(message, *, title: str = "", severity: str = "information", **kwargs):
+            self.calls.append((str(message), str(title), str(severity)))
+            return show(message, title=title, severity=severity, **kwargs)
+
+        app.notify = notify
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for message, _, _ in self.calls]
+
+    def titled(self, text: str, severity: str | None = None) -> list[str]:
+        """The messages whose title holds `text` (and of this severity)."""
+        return [m for m, title, sev in self.calls if text in title and severity in (None, sev)]
+
+
+def run_events(run_dir: Path, kind: str) -> list[dict]:
+    """A run's events of one kind, from its folder: what the worker did, whatever the screen showed."""
+    return [e for e in read_events(run_dir / "events.jsonl") if e["event"] == kind]
 
 
 def text_of(widget) -> str:
@@ -78,7 +128,7 @@ def text_of(widget) -> str:
 # ---- Data ------------------------------------------------------------------------------------
 async def test_pick_a_dataset_shows_columns_preview_and_notices():
     app = TorchTUI(cpu_spec(**{"data.dataset": "spiral"}))
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         options = app.query_one("#data-list", OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
@@ -120,9 +170,10 @@ async def test_pick_a_dataset_shows_columns_preview_and_notices():
 
 
 async def test_a_file_with_empty_cells_is_fixed_from_the_data_pane(in_tmp):
-    (in_tmp / "messy.csv").write_text("a,b,c,label\n1,2,3,x\n4,,6,y\n7,8,9,x\n1,2,,y\n3,4,5,x\n5,6,7,y\n2,3,4,x\n8,9,1,y\n")
+    (in_tmp / "messy.csv").write_text("a,b,c,label\n1,2,3,x\n4,,6,y\n7,8,9,x\n1,2,,y\n"
+                                      "3,4,5,x\n5,6,7,y\n2,3,4,x\n8,9,1,y\n")
     app = TorchTUI(cpu_spec(**{"data.dataset": "messy.csv"}))
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         assert "empty or non-numeric cells: b 1, c 1" in app.data.error
         assert not app.stack.ok or app.data.prepared is None
@@ -135,7 +186,8 @@ async def test_a_file_with_empty_cells_is_fixed_from_the_data_pane(in_tmp):
 # ---- Model -----------------------------------------------------------------------------------
 async def test_edit_the_stack_add_move_remove_and_refuse():
     app = TorchTUI(cpu_spec())
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices(app)
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("2")
         pane = app.query_one(ModelPane)
@@ -144,33 +196,37 @@ async def test_edit_the_stack_add_move_remove_and_refuse():
         table.move_cursor(row=2)  # ReLU()
         await pilot.press("a")
         await pilot.press(*"Dropout(0.1)", "enter")
-        assert app.spec.model.layers == ["Linear(64)", "ReLU()", "Dropout(0.1)"]
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(64)", "ReLU()", "Dropout(0.1)"], what="the add")
         assert app.stack.ok and app.stack.rows[3] == ("Dropout(p=0.1)", "(64,)", 0)
         assert app.stack.total == 4 * 64 + 64 + 64 * 3 + 3
 
         table.move_cursor(row=3)
         await pilot.press("shift+up")
-        assert app.spec.model.layers == ["Linear(64)", "Dropout(0.1)", "ReLU()"]
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(64)", "Dropout(0.1)", "ReLU()"],
+                       what="the move")
         table.move_cursor(row=1)
         await pilot.press("e")
         box = app.query_one("#model-input", Input)
-        assert box.value == "Linear(64)"
+        await wait_for(pilot, lambda: box.value == "Linear(64)", what="the layer to edit")
         box.value = "Linear(32)"
         await pilot.press("enter")
-        assert app.spec.model.layers[0] == "Linear(32)" and app.stack.total == 4 * 32 + 32 + 32 * 3 + 3
+        await wait_for(pilot, lambda: app.spec.model.layers[0] == "Linear(32)", what="the edit")
+        assert app.stack.total == 4 * 32 + 32 + 32 * 3 + 3
 
         table.move_cursor(row=2)
         await pilot.press("d")
-        assert app.spec.model.layers == ["Linear(32)", "ReLU()"]
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(32)", "ReLU()"], what="the removal")
 
         # Refused: an unknown layer, a bad argument, a layer that cannot go where it was put.
         for bad, reason in [("Linaer(8)", "unknown layer Linaer"), ("Dropout(1.5)", "Dropout"),
                             ("Conv2d(4, 3)", "needs an image input")]:
             table.focus()
+            told = len(notices.calls)
             await pilot.press("a")
             await pilot.press(*bad, "enter")
+            await wait_for(pilot, lambda reason=reason, told=told: any(reason in n for n in notices.messages[told:]),
+                           what=f"{bad} refused")
             assert app.spec.model.layers == ["Linear(32)", "ReLU()"], bad
-            assert any(reason in n for n in notices(app)), (bad, notices(app))
             await pilot.press("escape")
 
         # A stack an edit breaks is kept, marked at the breaking layer, and training will not start.
@@ -182,57 +238,61 @@ async def test_edit_the_stack_add_move_remove_and_refuse():
         assert not app.stack.ok and app.stack.error_layer == 1 and "needs an image input" in app.stack.error
         assert "cannot run" in text_of(pane.query_one("#model-status", Static))
         await pilot.press("1", "ctrl+r")
-        await pilot.pause()
+        await wait_for(pilot, lambda: any("layer stack cannot run" in n for n in notices.messages), what="the refusal")
         assert app.followed is None
         assert app.query_one("#panes").active == "model"
-        assert any("layer stack cannot run" in n for n in notices(app))
 
 
 # ---- Hyperparameters ---------------------------------------------------------------------------
 async def test_hyperparameters_are_checked_as_typed():
     app = TorchTUI(cpu_spec())
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices(app)
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("3")
         lr = app.query_one("#hp-lr", Input)
         lr.focus()
         lr.value = ""
         await pilot.press(*"-1")
+        error = app.query_one("#hp-error", Static)
+        await wait_for(pilot, lambda: "train.lr must be a number > 0, got -1" in text_of(error), what="the refusal")
         assert lr.has_class("-invalid")
-        assert "train.lr must be a number > 0, got -1" in text_of(app.query_one("#hp-error", Static))
         assert app.spec.train.lr == 0.01  # the spec never holds a refused value
         lr.value = ""
         await pilot.press(*"abc")
+        await wait_for(pilot, lambda: "'abc'" in app.field_errors.get("train.lr", ""), what="abc refused")
         assert "must be a number" in app.field_errors["train.lr"]
         await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert app.followed is None and any("train.lr" in n for n in notices(app))
+        await wait_for(pilot, lambda: any("train.lr" in n for n in notices.messages), what="training refused")
+        assert app.followed is None
 
         lr.value = ""
         await pilot.press(*"0.05")
-        assert not lr.has_class("-invalid") and app.spec.train.lr == 0.05
+        await wait_for(pilot, lambda: app.spec.train.lr == 0.05, what="lr 0.05")
+        assert not lr.has_class("-invalid")
         app.query_one("#hp-optimizer", Select).value = "SGD"
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.spec.train.optimizer == "SGD", what="SGD")
         momentum = app.query_one("#hp-momentum", Input)
         momentum.value = "0.9"
-        await pilot.pause()
-        assert app.spec.train.optimizer == "SGD" and app.spec.train.momentum == 0.9
+        await wait_for(pilot, lambda: app.spec.train.momentum == 0.9, what="momentum 0.9")
         app.query_one("#hp-optimizer", Select).value = "Adam"  # momentum does not apply to Adam: refused
-        await pilot.pause()
-        assert app.spec.train.optimizer == "SGD" and "momentum applies to SGD" in app.field_errors["train.optimizer"]
+        await wait_for(pilot, lambda: "momentum applies to SGD" in app.field_errors.get("train.optimizer", ""),
+                       what="Adam refused")
+        assert app.spec.train.optimizer == "SGD"
         epochs = app.query_one("#hp-epochs", Input)
         epochs.value = "2.5"
-        await pilot.pause()
-        assert "must be an integer" in app.field_errors["train.epochs"]
+        await wait_for(pilot, lambda: "must be an integer" in app.field_errors.get("train.epochs", ""),
+                       what="2.5 refused")
 
 
 # ---- Training, save, stop, load, resume ----------------------------------------------------------
 async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly(in_tmp):
-    # Long enough (100 epochs of 180 steps, several seconds even at ~20k samples/s) that the pause lands
-    # before the end on any machine: the status redraws once a second, whatever the training speed.
-    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": 100, "train.batch_size": 8, "train.seed": 3})
+    # FOREVER epochs: the pause lands before the end whatever the training speed (the status redraws once a
+    # second); the fresh app resumes it to a total of two more epochs than it completed.
+    spec = cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER, "train.batch_size": 8, "train.seed": 3})
     app = TorchTUI(spec)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices(app)
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
         assert app.query_one("#panes").active == "training"
@@ -242,9 +302,17 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "running" in first and "epoch" in first
         await wait_for(pilot, lambda: len(run.epochs) > seen, what="another epoch")
         status = app.query_one("#train-status", Static)
-        await wait_for(pilot, lambda: text_of(status) != first, timeout=5, what="the status to advance")
+        await wait_for(pilot, lambda: text_of(status) != first, what="the status to advance")
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: run.status == "paused", what="pause")
+        per_epoch = run.start["steps_per_epoch"]
+        while run.paused["step"] % per_epoch == 0:  # on an epoch's last step a save waits for the epoch's end:
+            landed = run.paused  # resume, and pause again at a later step
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: run.status == "running", what="resume")
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda landed=landed: run.status == "paused" and run.paused is not landed,
+                           what="pause")
         paused_at, logged = run.paused["step"], run.last_step["step"]
         # The chart has points and the status shows where training is.
         pane = app.query_one(TrainingPane)
@@ -259,11 +327,15 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert app.query_one("#loss-plot").size.width > 40
         assert run.last_step["step"] == logged and run.status == "paused"  # paused means paused
 
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # paused mid-epoch: served at once, at the paused position
         await wait_for(pilot, lambda: any(c.get("requested") for c in run.checkpoints), what="save now")
-        await wait_for(pilot, lambda: any(n.startswith("saved last.pt") for n in notices(app)), what="saved notice")
+        [requested] = [c for c in run_events(run.run_dir, "checkpoint") if c.get("requested")]
+        assert requested["step"] == paused_at
+        assert f"saved last.pt at epoch {requested['epoch']}, step {paused_at}" in notices.messages
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: run.status == "interrupted" and app.process is None, what="stop")
+        [end] = run_events(run.run_dir, "end")
+        assert end["status"] == "interrupted" and end["step"] == paused_at
         saved = checkpoint.load(run.run_dir / "last.pt")
         assert saved["progress"]["step"] == paused_at
         epochs_before, steps_before = len(run.epochs), len(run.steps)
@@ -271,19 +343,25 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
 
     # A fresh app: ctrl+o, the newest run first, enter loads it.
     app = TorchTUI(cpu_spec())
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+o")
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.followed is not None and app.followed.run_dir == run_dir, what="load")
-        assert app.spec == Spec.from_file(run_dir / "spec.toml")
-        assert app.query_one("#hp-epochs", Input).value == "100"
+        saved = Spec.from_file(run_dir / "spec.toml")  # the run's settings; its folder name stays the run's own
+        assert app.loaded_spec == saved and app.spec == saved.with_overrides({"run.name": ""})
+        assert app.query_one("#hp-epochs", Input).value == str(FOREVER)
         assert len(app.followed.epochs) == epochs_before and len(app.followed.steps) == steps_before
         await data_loaded(app, pilot)
+        total = app.followed.epoch_done + 2  # the epoch it stopped in, and one more
+        app.query_one("#hp-epochs", Input).value = str(total)
+        await wait_for(pilot, lambda: app.spec.train.epochs == total, what="the new number of epochs")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.followed.status == "done" and app.process is None, timeout=120,
                        what="the resumed run to finish")
+        ends = run_events(run_dir, "end")
+        assert [e["status"] for e in ends] == ["interrupted", "done"] and ends[-1]["epochs"] == total
         resumed = checkpoint.load(run_dir / "last.pt")["model"]
         # Results: both models, a confusion matrix summing to the validation rows.
         await wait_for(pilot, lambda: "best" in app.followed.evaluations, what="evaluation")
@@ -296,17 +374,19 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "best" in text_of(app.query_one("#results-summary", Static))
 
     # The same run, uninterrupted and headless, ends with the same weights.
-    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", "100", "--batch-size", "8",
-                    "--seed", "3", "--device", "cpu", "--name", "straight"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", str(total), "--batch-size",
+                    "8", "--seed", "3", "--device", "cpu", "--name", "straight"], check=True, capture_output=True)
     straight = checkpoint.load(Path("checkpoints/straight/last.pt"))["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
 
 async def test_a_refused_worker_shows_its_error_and_the_app_stays_usable():
     app = TorchTUI(cpu_spec(**{"train.device": "cuda:3"}))
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
-        assert "cuda:3 (not found here)" in str(app.query_one("#hp-device", Select)._options)
+        # the pane's own choices (Select keeps its options private)
+        assert ("cuda:3", "cuda:3 (not found here)") in app.query_one(HyperPane).devices
+        assert app.query_one("#hp-device", Select).value == "cuda:3"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.followed.status == "failed", what="the refusal")
         assert "cuda:3" in app.followed.error and "not available" in app.followed.error
@@ -316,21 +396,22 @@ async def test_a_refused_worker_shows_its_error_and_the_app_stays_usable():
 
 
 async def test_a_killed_worker_is_reported():
-    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 500}))
-    async with app.run_test(size=SIZE) as pilot:
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER}))
+    notices = Notices(app)
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.followed.pid is not None and app.followed.running, what="start")
         os.kill(app.followed.pid, signal.SIGKILL)
         await wait_for(pilot, lambda: app.followed.status == "failed", what="the crash")
         assert app.followed.error
-        assert any("training process ended" in str(n.title) for n in app._notifications)
+        assert notices.titled("training process ended", severity="error") == [app.followed.error]
+        assert run_events(app.followed.run_dir, "end") == []  # killed: it never wrote how it ended
 
 
 async def test_quit_while_training_asks_and_can_stop_it():
-    # stopped long before its end (an epoch takes well under a second), so the length costs nothing
-    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 500}))
-    async with app.run_test(size=SIZE) as pilot:
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER}))
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: len(app.followed.epochs) >= 1, what="an epoch")
@@ -358,7 +439,7 @@ def headless(*args: str) -> Path:
 async def test_attach_to_a_headless_run_shows_its_history_and_results():
     run_dir = headless("--dataset", "iris", "--epochs", "4", "--name", "h")
     app = TorchTUI(attach=run_dir)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await wait_for(pilot, lambda: app.followed is not None, what="attach")
         state = app.followed
         assert state.status == "done" and [e["epoch"] for e in state.epochs] == [1, 2, 3, 4]
@@ -377,7 +458,7 @@ async def test_evaluate_and_predict_another_file_with_the_best_model(in_tmp):
     frame.to_csv(in_tmp / "labelled.csv", index=False)
     frame.drop(columns=["species"]).head(7).to_csv(in_tmp / "unlabelled.csv", index=False)
     app = TorchTUI(attach=run_dir)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await wait_for(pilot, lambda: app.followed is not None, what="attach")
         await pilot.press("5")
         box = app.query_one("#results-file", Input)
@@ -408,20 +489,21 @@ async def test_bad_checkpoints_are_refused_and_leave_the_app_untouched():
     text = (edited / "spec.toml").read_text().replace("lr = 0.01", "lr = 0.5")
     (edited / "spec.toml").write_text(text)
     app = TorchTUI(cpu_spec(**{"data.dataset": "wine"}))
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices(app)
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         before = app.spec
         app.load_run(run_dir)
-        await wait_for(pilot, lambda: any("refused" in str(n.title) for n in app._notifications), what="refusal")
-        assert any("last.pt" in n for n in notices(app))
+        await wait_for(pilot, lambda: notices.titled("refused"), what="refusal")
+        assert any("last.pt" in n for n in notices.titled("refused", severity="error"))
         app.load_run(edited)
-        await wait_for(pilot, lambda: any("train.lr 0.5 vs 0.01" in n for n in notices(app)), what="mismatch")
+        await wait_for(pilot, lambda: any("train.lr 0.5 vs 0.01" in n for n in notices.messages), what="mismatch")
         assert app.spec == before and app.followed is None
 
 
 async def test_export_writes_a_toml_that_torchtui_run_accepts(in_tmp):
     app = TorchTUI(cpu_spec(**{"train.lr": 0.03, "model.layers": ["Linear(8)", "Tanh()"]}))
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+e")
         await pilot.press("enter")
@@ -437,7 +519,7 @@ async def test_export_writes_a_toml_that_torchtui_run_accepts(in_tmp):
 
 async def test_a_tiny_terminal_says_so_and_recovers():
     app = TorchTUI(cpu_spec())
-    async with app.run_test(size=(50, 12)) as pilot:
+    async with running(app, (50, 12)) as pilot:
         await pilot.pause()
         assert "too small" in text_of(app.query_one("#too-small", Static))
         assert app.screen.has_class("-too-small")
@@ -448,7 +530,7 @@ async def test_a_tiny_terminal_says_so_and_recovers():
 
 async def test_help_lists_every_binding():
     app = TorchTUI(cpu_spec())
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(app, (100, 40)) as pilot:
         await pilot.press("f1")
         await pilot.pause()
         shown = " ".join(text_of(w) for w in app.screen.query(Static))

@@ -7,13 +7,16 @@ look at the new pictures and refresh them with `pytest tests/test_app_snapshots.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 
 from tui.app.app import TorchTUI
+from tui.core import record
+from tui.core.progress import Progress
+from tui.core.record import Recorder
+from tui.core.runs import RunFolder
 from tui.core.spec import Spec
 
 SIZE = (100, 30)
@@ -26,34 +29,41 @@ def here(tmp_path, monkeypatch):
 
 
 def fixed_run(root: Path) -> Path:
-    """A finished iris run of 20 epochs x 8 steps, with made-up but smooth curves."""
-    spec = Spec().with_overrides({"train.device": "cpu", "train.epochs": 20})
-    run = root / "checkpoints" / "iris-fixed"
-    run.mkdir(parents=True)
-    (run / "spec.toml").write_text(spec.to_toml())
-    events = [{"event": "start", "time": 0.0, "pid": 0, "run_dir": str(run), "dataset": "iris",
-               "task": "classification", "target": "species", "classes": ["setosa", "versicolor", "virginica"],
-               "train_rows": 120, "val_rows": 30, "inputs": 4, "outputs": 3, "epochs": 20, "batch_size": 16,
-               "steps_per_epoch": 8, "device": "cpu (2 threads)", "optimizer": "Adam", "lr": 0.01}]
+    """A finished iris run of 20 epochs x 8 steps, with made-up but smooth curves, written as a
+    worker writes it: through the recorder, so it holds exactly the events a real run has."""
+    spec = Spec().with_overrides({"train.device": "cpu", "train.epochs": 20, "run.runs_dir": str(root / "checkpoints"),
+                                  "run.name": "iris-fixed"})
+    folder = RunFolder.create(spec, "iris")
+    recorder = Recorder(folder=folder)
+    classes = ["setosa", "versicolor", "virginica"]
+    recorder.write(record.start(
+        pid=0, run_dir=str(folder.path), dataset="iris", task="classification", target="species", classes=classes,
+        train_rows=120, val_rows=30, input_shape=[4], outputs=3, loss="CrossEntropy", notices=[], preview=[],
+        table=True, layers=[{"layer": "Linear(4, 64)", "shape": [64], "params": 320, "added": False}],
+        summary="Linear(4, 64)", params=320, device="cpu (2 threads)", epochs=20, batch_size=16, steps_per_epoch=8,
+        optimizer="Adam", lr=0.01, scheduler="none", seed=0, resumed_from=None))
+    progress = Progress()
     for epoch in range(1, 21):
         for k in (4, 8):
             step = (epoch - 1) * 8 + k
-            events.append({"event": "step", "epoch": epoch, "step": step, "epoch_step": k,
-                           "loss": 1.1 * math.exp(-step / 40) + 0.05, "lr": 0.01, "samples_per_s": 50000.0,
-                           "cpu_percent": 100.0, "rss_mb": 300.0})
+            recorder.write(record.step(epoch=epoch, step=step, epoch_step=k, loss=1.1 * math.exp(-step / 40) + 0.05,
+                                       lr=0.01, samples_per_s=50000.0,
+                                       telemetry={"cpu_percent": 100.0, "rss_mb": 300.0}))
         val = 1.0 * math.exp(-epoch / 6) + 0.08
-        events.append({"event": "epoch", "epoch": epoch, "step": epoch * 8, "train_loss": 1.1 * math.exp(-epoch / 5),
-                       "val_loss": val, "accuracy": min(0.5 + epoch * 0.03, 0.9667), "lr": 0.01, "best": True,
-                       "best_val_loss": val, "seconds": 0.01, "samples_per_s": 12000.0})
+        row = record.epoch(epoch=epoch, step=epoch * 8, train_loss=1.1 * math.exp(-epoch / 5), skipped_steps=None,
+                           val_loss=val, metrics={"accuracy": min(0.5 + epoch * 0.03, 0.9667)}, lr=0.01, best=True,
+                           best_val_loss=val, seconds=0.01, samples_per_s=12000.0)
+        progress.epochs.append(dict(row))
+        recorder.write(row)
     confusion = [[10, 0, 0], [0, 9, 1], [0, 0, 10]]
     for model in ("best", "last"):
-        events.append({"event": "evaluation", "model": model, "epoch": 20, "split": "validation", "rows": 30,
-                       "val_loss": 0.1094, "accuracy": 0.9667, "classes": ["setosa", "versicolor", "virginica"],
-                       "confusion": confusion, "precision": [1.0, 1.0, 0.9091], "recall": [1.0, 0.9, 1.0],
-                       "support": [10, 10, 10]})
-    events.append({"event": "end", "status": "done", "epochs": 20, "best_epoch": 20, "best_val_loss": 0.1094})
-    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    return run
+        recorder.write(record.evaluation(model=model, epoch=20, rows=30, val_loss=0.1094, results={
+            "accuracy": 0.9667, "classes": classes, "confusion": confusion, "precision": [1.0, 1.0, 0.9091],
+            "recall": [1.0, 0.9, 1.0], "support": [10, 10, 10]}))
+    progress.epoch, progress.step, progress.best_epoch, progress.best_loss = 20, 160, 20, 0.1094
+    recorder.write(record.end("done", progress, folder.path))
+    recorder.close()
+    return folder.path
 
 
 def fresh_app() -> TorchTUI:

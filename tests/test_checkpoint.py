@@ -9,7 +9,8 @@ import torch
 from tui.core import checkpoint
 from tui.core.errors import UserError
 from tui.core.files import atomic_write
-from tui.core.runs import read_events, summarize
+from tui.core.follow import summarize
+from tui.core.runs import read_events
 
 from conftest import train
 
@@ -60,7 +61,8 @@ def test_a_newer_format_is_refused(tmp_path, good):
 
 
 def test_a_run_folder_loads_its_best_checkpoint(good):
-    assert checkpoint.load(good.path)["progress"]["epoch"] == torch.load(good.checkpoint_path("best"), weights_only=True)["progress"]["epoch"]
+    best = torch.load(good.checkpoint_path("best"), weights_only=True)
+    assert checkpoint.load(good.path)["progress"]["epoch"] == best["progress"]["epoch"]
 
 
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):

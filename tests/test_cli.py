@@ -20,13 +20,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import typer
 from torch import nn
 from typer.testing import CliRunner
 
-from tui.cli import app
+from tui.cli import app, guarded
+from tui.core import job
+from tui.core.errors import Interrupted
 from tui.core.layers import build_sequential
-from tui.core.spec import Spec
-from tui.core.train import epoch_rows
+from tui.core.progress import epoch_rows
+from tui.core.spec import Spec, spec_fields
+from tui.signals import StopOnSignal
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "datasets" / "iris.csv"
@@ -394,8 +398,9 @@ def test_datasets_lists_builtins_with_row_counts():
 def test_config_show_is_the_default_spec():
     r = invoke("config", "show")
     assert r.exit_code == 0
-    assert "#" in r.stdout  # commented
     assert Spec.from_toml(r.stdout) == Spec()
+    for info in spec_fields():  # each field under its declared help
+        assert f"# {info.help}\n{info.name} = " in r.stdout, info.path
 
 
 def test_config_write_then_run_with_flag_overrides(tmp_path, monkeypatch):
@@ -406,7 +411,8 @@ def test_config_write_then_run_with_flag_overrides(tmp_path, monkeypatch):
     assert Spec.from_toml(text) == Spec()
     # the file changes two things; a flag then overrides one of them
     assert "\nlr = 0.01\n" in text and "\nepochs = 20\n" in text
-    Path("exp.toml").write_text(text.replace("\nlr = 0.01\n", "\nlr = 0.05\n").replace("\nepochs = 20\n", "\nepochs = 7\n"))
+    Path("exp.toml").write_text(text.replace("\nlr = 0.01\n", "\nlr = 0.05\n")
+                                .replace("\nepochs = 20\n", "\nepochs = 7\n"))
     run = invoke("run", "exp.toml", "--epochs", "2", "--name", "x")
     assert run.exit_code == 0, run.stderr
     folder = tmp_path / "checkpoints" / "x"
@@ -580,3 +586,86 @@ def test_help_and_light_import(tmp_path):
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0 and probe.stdout.strip() == "False"
     assert list(tmp_path.iterdir()) == []  # help writes nothing
+
+
+# ---- 13. flags made from the spec -----------------------------------------------------------
+def declared_flags(info) -> set[str]:
+    names = {info.flag} | ({info.short} if info.short else set())
+    return names | {"--no-" + info.flag[2:]} if info.switch else names
+
+
+def test_every_spec_field_has_a_run_flag():
+    """A field added to the spec gets its flag, and `run` has no spec option the spec does not declare."""
+    shown = set(re.findall(r"(?<![\w-])--?[a-z][\w-]*", invoke("run", "--help").stdout))
+    declared = set()
+    for info in spec_fields():
+        if info.flag is None:
+            assert info.no_flag_reason, info.path
+            continue
+        assert declared_flags(info) <= shown, info.path
+        declared |= declared_flags(info)
+    run = typer.main.get_command(app).commands["run"]
+    options = {o for p in run.params if p.param_type_name == "option" for o in [*p.opts, *p.secondary_opts]}
+    assert options == declared | {"--json"}
+
+
+@pytest.fixture
+def planned(monkeypatch) -> list[Spec]:
+    """The specs `torchtui run` would train, without training them (or taking over the signals)."""
+    specs: list[Spec] = []
+    monkeypatch.setattr(job, "run", lambda spec, *args, **kwargs: specs.append(spec))
+    monkeypatch.setattr(StopOnSignal, "install", lambda self: self)
+    return specs
+
+
+def test_flags_set_their_fields_and_only_those(planned):
+    assert invoke("run").exit_code == 0 and planned.pop() == Spec()  # no flag: the defaults (or the config's)
+    r = invoke("run", "-d", "wine", "--dataset-arg", "a.csv", "--dataset-arg", "b c", "--features", "x, y",
+               "--drop", "z", "--no-header", "-l", "Linear(8), ReLU()", "--optimizer", "sgd", "--momentum", "0.9",
+               "--nesterov", "--stratify", "--no-standardize-target", "--scheduler", "plateau", "--step-size", "3",
+               "--gamma", "0.5", "--plateau-patience", "2", "--log-interval", "1.5", "--on-nan", "skip",
+               "--save-every", "7", "--workers", "2", "--name", "n", "--runs-dir", "r", "--test", "t.csv")
+    assert r.exit_code == 0, r.stderr
+    d, m, t, run = (spec := planned.pop()).data, spec.model, spec.train, spec.run
+    assert (d.dataset, d.dataset_args, d.features, d.drop, d.header) == (
+        "wine", ["a.csv", "b c"], ["x", "y"], ["z"], "no")
+    assert (d.stratify, d.standardize_target, d.workers, d.test) == (True, False, 2, "t.csv")
+    assert m.layers == ["Linear(8)", "ReLU()"]
+    assert (t.optimizer, t.momentum, t.nesterov, t.scheduler) == ("SGD", 0.9, True, "plateau")
+    assert (t.step_size, t.gamma, t.plateau_patience, t.log_interval) == (3, 0.5, 2, 1.5)
+    assert (t.on_nan, t.save_every, run.name, run.runs_dir) == ("skip", 7, "n", "r")
+    assert invoke("run", "--header").exit_code == 0 and planned.pop().data.header == "yes"
+
+
+def test_step_schedule_flags_reach_the_run(tmp_path):
+    r = invoke("run", "--dataset", "iris", "--epochs", "3", "--device", "cpu", "--scheduler", "step",
+               "--step-size", "2", "--gamma", "0.5", "--log-interval", "0.5", "--runs-dir", tmp_path, "--name", "step")
+    assert r.exit_code == 0, r.stderr
+    folder = tmp_path / "step"
+    t = Spec.from_file(folder / "spec.toml").train
+    assert (t.scheduler, t.step_size, t.gamma, t.log_interval) == ("step", 2, 0.5, 0.5)
+    # an epoch's lr is the rate it trained with: halved after every 2 epochs
+    assert [e["lr"] for e in events_of(folder) if e["event"] == "epoch"] == pytest.approx([0.01, 0.01, 0.005])
+
+
+def test_plateau_and_target_flags_reach_the_run(tmp_path):
+    r = invoke("run", "--dataset", "diabetes", "--epochs", "2", "--device", "cpu", "--scheduler", "plateau",
+               "--plateau-patience", "0", "--no-standardize-target", "--runs-dir", tmp_path, "--name", "plateau")
+    assert r.exit_code == 0, r.stderr
+    folder = tmp_path / "plateau"
+    spec = Spec.from_file(folder / "spec.toml")
+    assert spec.train.plateau_patience == 0 and spec.data.standardize_target is False
+    last = load(folder / "last.pt")
+    assert last["scheduler"]["patience"] == 0
+    assert last["preprocessing"]["target_mean"] == [0.0] and last["preprocessing"]["target_std"] == [1.0]
+
+
+@pytest.mark.parametrize("reason,code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 143), ("test", 143)])
+def test_a_stopped_command_exits_with_its_signal_code(reason, code):
+    @guarded
+    def stopped() -> None:
+        raise Interrupted(reason)
+
+    with pytest.raises(typer.Exit) as e:
+        stopped()
+    assert e.value.exit_code == code

@@ -52,7 +52,8 @@ def test_standardisation_uses_training_rows_only(tmp_path):
     train_x = np.array(values, dtype=np.float64)[train_idx]
     col = data.pre.columns[0]
     assert col.mean == pytest.approx(train_x.mean()) and col.std == pytest.approx(train_x.std())
-    assert abs(float(data.x_train.mean())) < 1e-5 and float(data.x_train.std(unbiased=False)) == pytest.approx(1, abs=1e-4)
+    assert abs(float(data.x_train.mean())) < 1e-5
+    assert float(data.x_train.std(unbiased=False)) == pytest.approx(1, abs=1e-4)
     # the regression target is standardised for training, with training statistics
     assert data.pre.task == "regression"
     assert data.pre.target_mean == pytest.approx((2 * train_x + 0.5).mean())
@@ -83,7 +84,8 @@ def test_a_big_table_is_written_by_threads_exactly_as_one_pass_would(tmp_path, m
         assert torch.equal(x, torch.from_numpy(expected))
     monkeypatch.setattr(preprocess, "WORKERS", 1)
     single = data.pre.transform_splits(frame, "big", [train_idx, val_idx])
-    assert torch.equal(data.x_train, torch.from_numpy(single[0])) and torch.equal(data.x_val, torch.from_numpy(single[1]))
+    assert torch.equal(data.x_train, torch.from_numpy(single[0]))
+    assert torch.equal(data.x_val, torch.from_numpy(single[1]))
 
 
 def test_split_is_seeded_disjoint_and_complete():
@@ -100,7 +102,8 @@ def test_split_is_seeded_disjoint_and_complete():
     ("a,b\n1,x\n2,y\n", dict(task="regression"), "regression target b in"),
     ("a,b\n1,x\n2,x\n", {}, "has a single class ('x')"),
     ("a,b\n1,True\n2,False\n", dict(task="regression"), "regression target b in"),
-    ("a,b\n1,2\n,3\n", {}, "has empty or non-numeric cells: a 1 (first in data row 2); fill them, or pass --missing drop"),
+    ("a,b\n1,2\n,3\n", {},
+     "has empty or non-numeric cells: a 1 (first in data row 2); fill them, or pass --missing drop"),
     ("a,b\n1,2\n3,4\n", dict(target="c"), "data.target: 'c' not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["z"]), "data.features: 'z' not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["a", "b"], target="b"), "includes the target 'b'"),
@@ -116,7 +119,8 @@ def test_bad_data_is_refused_with_the_column_and_fix(tmp_path, csv, spec, messag
 
 
 def test_column_names_and_cells_with_spaces_after_commas(tmp_path):
-    path = write(tmp_path, "sp.csv", "a, b, kind\n" + "".join(f"{i}, {i * 2}, {'x' if i % 2 else 'y'}\n" for i in range(20)))
+    path = write(tmp_path, "sp.csv",
+                 "a, b, kind\n" + "".join(f"{i}, {i * 2}, {'x' if i % 2 else 'y'}\n" for i in range(20)))
     data = prepare(DataSpec(dataset=path, target="kind", features=["b"]), seed=0)
     assert data.pre.feature_names == ["b"] and data.pre.classes == ["x", "y"]
     assert data.pre.columns[0].kind == "numeric"
@@ -158,7 +162,8 @@ def test_builtin_shapes_are_the_real_datasets():
 
 
 def test_builtins_work_from_any_directory(tmp_path):
-    code = "from tui.core.data import prepare; from tui.core.spec import DataSpec; print(len(prepare(DataSpec(dataset='wine'), 0).x_train))"
+    code = ("from tui.core.data import prepare; from tui.core.spec import DataSpec; "
+            "print(len(prepare(DataSpec(dataset='wine'), 0).x_train))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": ""})
     assert out.returncode == 0, out.stderr

@@ -8,6 +8,7 @@ it these tests fail (CI installs it).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -16,8 +17,18 @@ import pytest
 
 from tui.core.runs import process_alive
 
-from tmux_helpers import (EPOCH_LINE, Tmux, events, is_worker, kill_workers, the_run, tmux_binary,
-                          wait_until, worker_log, worker_pid)
+from tmux_helpers import (
+    EPOCH_LINE,
+    Tmux,
+    events,
+    is_worker,
+    kill_workers,
+    the_run,
+    tmux_binary,
+    wait_until,
+    worker_log,
+    worker_pid,
+)
 
 SCREEN_TIMEOUT = 60.0
 
@@ -31,22 +42,37 @@ batch_size = 4
 device = "cpu"
 """
 
-# A Dataset class whose batches take a fixed time through the DataLoader (scan and validation
-# read items one by one, unslowed): epochs of ~3.5 s on any machine, so the first epoch's line is
-# still among the log's last lines after a hang-up and a re-attach.
+# A Dataset class whose training batches the test lets through (scan and validation read items one
+# by one, ungated): the worker reads a batch only while the count in the file ALLOWED allows it (no
+# file: no limit), and each takes longer than the log interval (0.25 s), so every step is logged. So
+# the test decides how many epochs the log holds when it looks, instead of racing the worker's clock:
+# the screen's log shows the last few epochs only.
 SLOW_DATASET = '''\
 import time
 
 import torch
 from torch.utils.data import Dataset
 
+ALLOWED = @ALLOWED@
+
+
+def allowed():
+    try:
+        with open(ALLOWED) as f:
+            return int(f.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return 0
+
 
 class Slow(Dataset):
-    def __init__(self, n=64, delay=0.5):
+    def __init__(self, n=64, delay=0.3):
         g = torch.Generator().manual_seed(0)
         self.x = torch.randn(n, 4, generator=g)
         self.y = (self.x.sum(1) > 0).long()
         self.delay = delay
+        self.batches = 0
 
     def __len__(self):
         return len(self.x)
@@ -55,9 +81,13 @@ class Slow(Dataset):
         return self.x[i], self.y[i]
 
     def __getitems__(self, idx):  # the DataLoader's batched read: training only
+        self.batches += 1
+        while (limit := allowed()) is not None and self.batches > limit:
+            time.sleep(0.05)
         time.sleep(self.delay)
         return [(self.x[i], self.y[i]) for i in idx]
 '''
+SLOW_BATCHES = 7  # per epoch: 51 training items in batches of 8
 SLOW_TOML = """\
 [data]
 dataset = "slowdata:Slow"
@@ -106,6 +136,17 @@ def _event(run_dir: Path, predicate, timeout: float, what: str) -> dict:
                       f"{what} in {run_dir / 'events.jsonl'}" + worker_log(run_dir, run_dir.parent.parent))
 
 
+def allow_batches(path: Path, n: int | None) -> None:
+    """Let the Slow dataset's worker read training batches up to number n (None: no limit); the file is
+    replaced at once, never seen half written."""
+    if n is None:
+        path.unlink(missing_ok=True)
+        return
+    part = path.with_name(path.name + ".part")
+    part.write_text(str(n))
+    os.replace(part, path)
+
+
 def _status_line(name: str, status: str = "running") -> re.Pattern:
     return re.compile(rf"● {status}\s+{re.escape(name)}\s+epoch \d+/\d+")
 
@@ -124,13 +165,16 @@ def test_train_save_now_and_stop(workdir, terminals):
     assert is_worker(pid), f"worker {pid} of {run_dir.name} is not running" + worker_log(run_dir, workdir)
 
     term.send("C-s")
+    # the app says what it saved, with the event's numbers: watched from the key on, as its toast
+    # shows for a few seconds only
+    toast = re.compile(r"saved last\.pt at epoch (\d+), step (\d+)")
+    shown = toast.search(term.wait_for(toast, SCREEN_TIMEOUT, explain)).groups()
     saved = _event(run_dir, lambda e: e.get("event") == "checkpoint" and e.get("requested") is True, 30,
                    'a checkpoint event with "requested": true')
     assert saved["which"] == "last" and Path(saved["path"]).name == "last.pt", saved
+    assert (str(saved["epoch"]), str(saved["step"])) == shown, (saved, shown)
     assert (run_dir / "last.pt").is_file()
     assert (run_dir / "spec.toml").is_file()
-    # the app says what it saved, with the event's numbers
-    term.wait_for(re.escape(f"saved last.pt at epoch {saved['epoch']}, step {saved['step']}"), 15, explain)
 
     screen = term.capture()
     (workdir / "screen-after-save.txt").write_text(screen)
@@ -140,14 +184,16 @@ def test_train_save_now_and_stop(workdir, terminals):
     term.send("C-x")
     end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
     assert end["status"] == "interrupted", end
-    wait_until(lambda: not process_alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    wait_until(lambda: not process_alive(pid), 30, f"worker {pid} to exit after ctrl+x")
     term.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
     assert (run_dir / "last.pt").is_file()
 
 
 # ---- b. issue 5: the terminal goes away, the run does not ---------------------------------------------
 def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, terminals):
-    (workdir / "slowdata.py").write_text(SLOW_DATASET)
+    gate = workdir / "allowed-batches"
+    allow_batches(gate, SLOW_BATCHES + 1)  # epoch 1 and a step of epoch 2; then the worker waits for the test
+    (workdir / "slowdata.py").write_text(SLOW_DATASET.replace("@ALLOWED@", repr(str(gate))))
     (workdir / "exp.toml").write_text(SLOW_TOML)
     first = terminals(100, 30, name="tt-first").start("--config", "exp.toml")
     explain = _explain(None, workdir)
@@ -164,30 +210,34 @@ def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, termi
 
     first.kill()  # SIGHUP to the app, as when the SSH connection drops
     t0 = time.monotonic()
-    wait_until(lambda: not process_alive(app_pid), 5, f"the app (pid {app_pid}) to exit on SIGHUP")
+    wait_until(lambda: not process_alive(app_pid), 30, f"the app (pid {app_pid}) to exit on SIGHUP")
     exit_seconds = time.monotonic() - t0
     print(f"app exited {exit_seconds:.2f} s after the hang-up")
 
     assert is_worker(pid), f"the worker {pid} died with the terminal" + worker_log(run_dir, workdir)
     progress = lambda: sum(e.get("event") in ("step", "epoch") for e in events(run_dir))  # noqa: E731
     before = progress()
-    wait_until(lambda: progress() > before, 10, "the orphaned worker to log more steps")
+    allow_batches(gate, SLOW_BATCHES + 2)  # one more batch
+    wait_until(lambda: progress() > before, 30, "the orphaned worker to log more steps")
     assert is_worker(pid)
     assert not any(e.get("event") == "end" for e in events(run_dir))
+    # it waits at the gate in epoch 2: the log holds epoch 1 only, so its line cannot scroll away
+    assert [e["epoch"] for e in events(run_dir) if e.get("event") == "epoch"] == [1]
 
     second = terminals(100, 30, name="tt-second").start()  # no arguments: attaches to the running run
     explain = _explain(run_dir, workdir)
     screen = second.wait_for(_status_line(run_dir.name), SCREEN_TIMEOUT, explain)
-    screen = second.wait_for(lambda s: epoch1 in s, 15, explain)  # the history from before the hang-up
+    screen = second.wait_for(lambda s: epoch1 in s, SCREEN_TIMEOUT, explain)  # the history from before the hang-up
     assert f"pid {pid}" in screen
     # and it follows live: an epoch finished after attaching shows up
     done = max(e["epoch"] for e in events(run_dir) if e.get("event") == "epoch")
-    second.wait_for(rf"epoch\s+{done + 1}/100\s+train", 30, explain)
+    allow_batches(gate, None)
+    second.wait_for(rf"epoch\s+{done + 1}/100\s+train", SCREEN_TIMEOUT, explain)
 
     second.send("C-x")
     end = _event(run_dir, lambda e: e.get("event") == "end", 30, "the end event")
     assert end["status"] == "interrupted", end
-    wait_until(lambda: not process_alive(pid), 15, f"worker {pid} to exit after ctrl+x")
+    wait_until(lambda: not process_alive(pid), 30, f"worker {pid} to exit after ctrl+x")
     second.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
 
 

@@ -62,8 +62,9 @@ CASES = {
         criterion=nn.CrossEntropyLoss(),
         optimizer=lambda p: torch.optim.AdamW(p, lr=0.005, weight_decay=0.05)),
     "SGD nesterov": dict(
-        spec={"data.dataset": "iris", "model.layers": "Linear(16), GELU(), Linear(16), SiLU()", "train.optimizer": "SGD",
-              "train.lr": 0.05, "train.momentum": 0.8, "train.nesterov": True, "train.weight_decay": 1e-3,
+        spec={"data.dataset": "iris", "model.layers": "Linear(16), GELU(), Linear(16), SiLU()",
+              "train.optimizer": "SGD", "train.lr": 0.05, "train.momentum": 0.8, "train.nesterov": True,
+              "train.weight_decay": 1e-3,
               "train.batch_size": 8},
         criterion=nn.CrossEntropyLoss(),
         optimizer=lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-3)),
@@ -121,7 +122,7 @@ def test_a_different_seed_gives_different_weights(tmp_path):
 
 
 def test_fast_batch_order_matches_the_dataloader_over_epochs():
-    from tui.core.train import fast_order, loader_order
+    from tui.core.order import fast_order, loader_order
 
     a, b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for n in (5, 64, 1000, 1000, 17):

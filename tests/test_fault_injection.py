@@ -16,7 +16,7 @@ import time
 import torch
 
 from tui.core import checkpoint, job
-from tui.core.runs import summarize
+from tui.core.follow import summarize
 from tui.core.spec import Spec
 
 from conftest import make_spec

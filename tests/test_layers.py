@@ -64,7 +64,8 @@ def test_output_layer_is_added_when_the_stack_ends_hidden():
 
 
 def test_summary_lists_shapes_and_parameters():
-    text = resolve("Unflatten(1, (1, 8, 8)), Conv2d(8, 3, padding=1), ReLU(), MaxPool2d(2), Flatten()", (64,), 10).summary()
+    text = resolve("Unflatten(1, (1, 8, 8)), Conv2d(8, 3, padding=1), ReLU(), MaxPool2d(2), Flatten()",
+                   (64,), 10).summary()
     assert "Conv2d(1, 8, 3, padding=1)  (8, 8, 8)" in text
     assert "MaxPool2d(2)" in text and "(8, 4, 4)" in text
     assert "Linear(128, 10)" in text and "1,290" in text
@@ -79,7 +80,8 @@ def test_shape_inference_draws_no_random_numbers():
 
 
 @pytest.mark.parametrize("stack,input_shape,message", [
-    ("Conv2d(8)", (4,), "layer 1 Conv2d(8): needs an image input (channels, height, width) but gets (4,); put Unflatten"),
+    ("Conv2d(8)", (4,),
+     "layer 1 Conv2d(8): needs an image input (channels, height, width) but gets (4,); put Unflatten"),
     ("Linear(64), MaxPool2d(2)", (4,), "layer 2 MaxPool2d(2): needs an image input"),
     ("Linear(0)", (4,), "layer 1 Linear(0): out_features must be an integer >= 1, got 0"),
     ("Linear(5, 3)", (4,), "layer 1 Linear(5, 3): in_features is 5, but the data gives 4"),

@@ -241,7 +241,8 @@ def test_skip_rows_override(tmp_path):
     auto, _ = frame_of(meta)
     assert list(auto.columns) == ["a", "b", "c"] and len(auto) == 3
     two, notices = frame_of(meta, skip_rows=3)  # header skipped too: the numbers are the table
-    assert list(two.columns) == ["col1", "col2", "col3"] and two.values.tolist() == [[1, 2, "x"], [3, 4, "y"], [5, 6, "z"]]
+    assert list(two.columns) == ["col1", "col2", "col3"]
+    assert two.values.tolist() == [[1, 2, "x"], [3, 4, "y"], [5, 6, "z"]]
     assert "3 line(s) above the table skipped" in notices[0]
     plain = write(tmp_path, "plain.csv", "a,b,c\n1,2,x\n3,4,y\n5,6,z\n")
     skipped, _ = frame_of(plain, skip_rows=2)
@@ -555,7 +556,8 @@ def test_digits_keeps_its_blank_pixels():
 def test_id_column_comes_first_in_predictions(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(0, 1, (60, 2)).round(3)
-    rows = ["customer_id,x1,x2,label"] + [f"{1000 + i},{a},{b},{'p' if a + b > 0 else 'q'}" for i, (a, b) in enumerate(x)]
+    rows = ["customer_id,x1,x2,label"] + [f"{1000 + i},{a},{b},{'p' if a + b > 0 else 'q'}"
+                                          for i, (a, b) in enumerate(x)]
     path = write(tmp_path, "shop.csv", "\n".join(rows) + "\n")
     test_csv = write(tmp_path, "shop_test.csv", "customer_id,x1,x2\n" + "".join(
         f"{5000 + i},{a},{b}\n" for i, (a, b) in enumerate(x[:7])))
@@ -768,7 +770,8 @@ def test_iris_with_blanks_and_a_colour_column(tmp_path):
     colours = rng.choice(["red", "green", "blue"], 150).tolist()
     for i in rng.choice(np.arange(5, 150), size=8, replace=False):
         colours[i] = ""
-    lines = [",".join(header[:4] + ["colour", "species"])] + [",".join(r[:4] + [col, r[4]]) for r, col in zip(rows, colours)]
+    lines = [",".join(header[:4] + ["colour", "species"])] + [",".join(r[:4] + [col, r[4]])
+                                                             for r, col in zip(rows, colours)]
     path = write(tmp_path, "iris_holes.csv", "\n".join(lines) + "\n")
     msg = refusal(path)
     assert "iris_holes.csv" in msg and "colour 8" in msg and "--missing impute" in msg

@@ -17,7 +17,7 @@ from conftest import make_spec
 
 
 def test_out_of_memory_keeps_the_last_checkpoint_and_says_what_to_do(tmp_path, monkeypatch):
-    real_save, calls = Trainer._save, []
+    real_save, calls = Trainer.save, []
 
     def save_then_run_out(self, best, **kwargs):
         calls.append(best)
@@ -25,7 +25,7 @@ def test_out_of_memory_keeps_the_last_checkpoint_and_says_what_to_do(tmp_path, m
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         real_save(self, best, **kwargs)
 
-    monkeypatch.setattr(Trainer, "_save", save_then_run_out)
+    monkeypatch.setattr(Trainer, "save", save_then_run_out)
     with pytest.raises(TrainingFailed) as failed:
         job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=3), lambda e: None)
     message = str(failed.value)

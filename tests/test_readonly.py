@@ -92,4 +92,5 @@ async def test_the_screen_says_why_a_read_only_run_does_not_resume(finished_run,
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: app.process is None and app.followed.status == "failed", what="refusal")
         assert "is read-only" in app.followed.error
-        assert any("did not start" in str(n.title) for n in app._notifications), [(n.title, n.message) for n in app._notifications]
+        assert any("did not start" in str(n.title) for n in app._notifications), [
+            (n.title, n.message) for n in app._notifications]

@@ -1,5 +1,9 @@
 """Signals on a headless run. Ctrl+C / SIGTERM / SIGHUP: save the exact position, exit 130 / 143, resume exactly;
-SIGUSR1: save now; SIGUSR2: pause / resume. None of them changes the final weights."""
+SIGUSR1: save now; SIGUSR2: pause / resume. None of them changes the final weights.
+
+A request is served at the first step boundary after its signal, wherever that is: the tests assert what
+holds wherever it lands (the position is exact and consistent, the weights are unchanged), never a step
+window, and they wait for events, never for time. See `Child` for why a signal cannot miss the run."""
 
 import json
 import os
@@ -7,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -18,150 +23,250 @@ from tui.core.spec import Spec
 
 from conftest import make_spec
 
-ARGS = ["--dataset", "digits", "--epochs", "3", "--batch-size", "8", "--device", "cpu", "--seed", "3",
+EPOCHS = 4  # a signal sent in epoch 2 lands within a few dozen steps (see Child): long before the end
+ARGS = ["--dataset", "digits", "--epochs", str(EPOCHS), "--batch-size", "8", "--device", "cpu", "--seed", "3",
         "--layers", "Linear(32), ReLU(), Dropout(0.2)", "--scheduler", "onecycle", "--json"]
+PIPE_BYTES = 4096  # the child's stdout pipe: one page, about 20 step events
+LIMIT = 180.0  # a child still running after this is killed (a hang fails the test instead of stalling the suite)
+# One torch thread, in the children and in the reference run alike: with two on a box whose other core is
+# busy, a step waits on a descheduled thread and training crawls (a hundred times slower was seen)
+THREADS = 1
+ENV = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
 
 
-def start(tmp_path, name, ignore_hup=False):
-    def child():
-        if ignore_hup:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
-    config = tmp_path / "often.toml"  # a step event every millisecond, so the test can aim inside an epoch
-    config.write_text(Spec().with_overrides({"train.log_interval": 0.001}).to_toml())
-    return subprocess.Popen([sys.executable, "-m", "tui", "run", str(config), *ARGS, "--runs-dir", str(tmp_path),
-                             "--name", name],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=child)
+class Child:
+    """`torchtui run --json` in a child process; the test reads its events one by one, when it needs them.
+
+    The child logs every step (log_interval 1e-6) to a one-page pipe and flushes each event, so it
+    blocks as soon as it is about 40 events (a full pipe and a full read buffer) ahead of what the test
+    has read: a signal sent after reading a step event lands within a few dozen steps of it, however
+    slow the test's process is. Its stderr goes to a file: a second pipe nobody reads could fill up.
+    """
+
+    def __init__(self, tmp_path, name: str, ignore_hup: bool = False):
+        def child():
+            if ignore_hup:
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+        config = tmp_path / "every-step.toml"
+        config.write_text(Spec().with_overrides({"train.log_interval": 1e-6}).to_toml())
+        self.err_path = tmp_path / f"{name}.stderr"
+        with open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tui", "run", str(config), *ARGS,
+                                          "--runs-dir", str(tmp_path), "--name", name],
+                                         stdout=subprocess.PIPE, stderr=err, text=True, pipesize=PIPE_BYTES,
+                                         env=ENV, preexec_fn=child)
+        self.watchdog = threading.Timer(LIMIT, self.proc.kill)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        self.events: list[dict] = []  # every event read so far
+        self.start = self.next("start")
+        self.per_epoch = self.start["steps_per_epoch"]
+
+    def send(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def next(self, kind: str, **fields) -> dict:
+        """The next event of this kind (with these field values); the events before it are kept."""
+        for line in self.proc.stdout:
+            event = json.loads(line)
+            self.events.append(event)
+            if event["event"] == kind and all(event.get(k) == v for k, v in fields.items()):
+                return event
+        raise AssertionError(f"the run ended before a {kind} event {fields or ''}: {self.stderr()}")
+
+    def finish(self) -> list[dict]:
+        """Read to the end and wait for the exit; all the run's events."""
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+        self.proc.wait()
+        self.watchdog.cancel()
+        return self.events
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        self.watchdog.cancel()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
-def wait_for_step_in_epoch(proc, epoch):
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event["event"] == "step" and event["epoch"] == epoch:
-            return event
-    raise AssertionError(f"the run ended before epoch {epoch}: {proc.stderr.read()}")
+@pytest.fixture
+def launch(tmp_path):
+    """Start children in tmp_path; any left running is killed at the end."""
+    made: list[Child] = []
+
+    def make(name: str, ignore_hup: bool = False) -> Child:
+        made.append(Child(tmp_path, name, ignore_hup))
+        return made[-1]
+
+    yield make
+    for child in made:
+        child.stop()
+
+
+def exact_position(end: dict, per_epoch: int) -> None:
+    """A stop's position: completed epochs plus the batches done in the epoch in progress. A stop served
+    after an epoch's last step counts that epoch as in progress, all its batches done."""
+    assert 0 < end["epoch_step"] <= per_epoch, end
+    assert end["step"] == end["epochs"] * per_epoch + end["epoch_step"], end
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     """The same run, uninterrupted, in-process."""
-    spec = make_spec(tmp_path_factory.mktemp("straight"), data__dataset="digits", train__epochs=3,
+    spec = make_spec(tmp_path_factory.mktemp("straight"), data__dataset="digits", train__epochs=EPOCHS,
                      train__batch_size=8, train__seed=3, model__layers="Linear(32), ReLU(), Dropout(0.2)",
                      train__scheduler="onecycle", train__log_interval=0.01)
-    _, folder = job.run(spec, lambda e: None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        _, folder = job.run(spec, lambda e: None)
+    finally:
+        torch.set_num_threads(threads)
     return torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 143)])
-def test_a_signal_saves_mid_epoch_and_resume_is_exact(tmp_path, straight, sig, code):
-    proc = start(tmp_path, "r")
-    wait_for_step_in_epoch(proc, 2)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
-    end = [json.loads(line) for line in out.splitlines()][-1]
+def test_a_signal_saves_mid_epoch_and_resume_is_exact(tmp_path, launch, straight, sig, code):
+    child = launch("r")
+    seen = child.next("step", epoch=2)  # one epoch is done: the position is past an epoch end
+    child.send(sig)
+    events = child.finish()
+    assert child.proc.returncode == code, child.stderr()
+    end = events[-1]
     assert end["event"] == "end" and end["status"] == "interrupted" and end["reason"] == signal.Signals(sig).name
-    assert end["epochs"] == 1 and 0 < end["epoch_step"] < 180  # inside epoch 2
+    assert end["step"] >= seen["step"] and end["epochs"] >= 1  # served after the signal, before the run's end
+    exact_position(end, child.per_epoch)
+    assert max(e["epoch"] for e in events if e["event"] == "epoch") == end["epochs"]  # the one in progress is not
     saved = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["progress"]
-    assert (saved["epoch"], saved["epoch_step"]) == (1, end["epoch_step"])
+    assert (saved["epoch"], saved["epoch_step"], saved["step"]) == (end["epochs"], end["epoch_step"], end["step"])
 
-    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "r")], capture_output=True, text=True)
+    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "r")], capture_output=True,
+                             text=True, timeout=LIMIT, env=ENV)
     assert resumed.returncode == 0, resumed.stderr
     final = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(straight[k], final[k]) for k in straight)
+    assert same_weights(straight, final)
 
 
-def test_sighup_stays_ignored_under_nohup(tmp_path, straight):
-    proc = start(tmp_path, "n", ignore_hup=True)
-    wait_for_step_in_epoch(proc, 2)
-    proc.send_signal(signal.SIGHUP)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert json.loads(out.splitlines()[-1])["status"] == "done"
+def test_sighup_stays_ignored_under_nohup(tmp_path, launch, straight):
+    child = launch("n", ignore_hup=True)
+    child.next("step", epoch=2)
+    child.send(signal.SIGHUP)  # lands within a few dozen steps, mid-run
+    events = child.finish()
+    assert child.proc.returncode == 0, child.stderr()
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
     final = torch.load(tmp_path / "n" / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(straight[k], final[k]) for k in straight)
+    assert same_weights(straight, final)
 
 
-def test_a_second_signal_exits_at_once(tmp_path):
-    proc = start(tmp_path, "twice")
-    wait_for_step_in_epoch(proc, 1)
-    os.kill(proc.pid, signal.SIGSTOP)  # hold it, so both signals arrive before it runs on
-    proc.send_signal(signal.SIGTERM)
-    proc.send_signal(signal.SIGINT)
-    os.kill(proc.pid, signal.SIGCONT)
-    proc.communicate(timeout=60)
-    assert proc.returncode in (130, 143)
+def test_a_second_signal_exits_at_once(launch):
+    child = launch("twice")
+    child.next("step", epoch=1)
+    child.send(signal.SIGSTOP)  # hold it, so both signals arrive before it runs on
+    child.send(signal.SIGTERM)
+    child.send(signal.SIGINT)
+    child.send(signal.SIGCONT)
+    child.finish()
+    assert child.proc.returncode in (130, 143), child.stderr()
 
 
-def next_event(proc, kind):
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event["event"] == kind:
-            return event
-    raise AssertionError(f"the run ended before a {kind} event: {proc.stderr.read()}")
+def pause_mid_epoch(child: Child) -> tuple[dict, int]:
+    """Pause by SIGUSR2 until a pause lands mid-epoch, where a save-now is served at once; one that lands
+    on an epoch's last step (a save there waits for that epoch's end) is resumed and asked again.
+    Returns the pause and how many pauses it took."""
+    child.send(signal.SIGUSR2)
+    paused, pauses = child.next("paused"), 1
+    while paused["step"] % child.per_epoch == 0:
+        child.send(signal.SIGUSR2)
+        child.next("resumed", step=paused["step"])
+        child.send(signal.SIGUSR2)  # served at a later step: the resumed loop steps before it looks again
+        paused, pauses = child.next("paused"), pauses + 1
+    return paused, pauses
 
 
-def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, straight):
-    """SIGUSR1 saves the exact mid-epoch position, SIGUSR2 pauses and resumes; neither moves the weights."""
-    proc = start(tmp_path, "ctl")
-    wait_for_step_in_epoch(proc, 2)
-    proc.send_signal(signal.SIGUSR1)
-    saved = next_event(proc, "checkpoint")
-    assert saved["which"] == "last" and saved["requested"] is True
-    assert saved["epoch"] == 1 and 180 < saved["step"] < 360  # inside epoch 2: not an epoch-end save
+def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, straight):
+    """SIGUSR1 saves the exact position, SIGUSR2 pauses and resumes; neither moves the weights."""
+    child = launch("ctl")
+    per = child.per_epoch
+    seen = child.next("step", epoch=2)
+    child.send(signal.SIGUSR1)
+    saved = child.next("checkpoint", requested=True)
+    assert saved["which"] == "last" and saved["step"] >= seen["step"]
+    # at the step boundary after the signal: mid-epoch, or on an epoch's last step the epoch-end save
+    assert saved["epoch"] == saved["step"] // per >= 1
+    epoch_end = any(e["event"] == "epoch" and e["step"] == saved["step"] for e in child.events)
+    assert epoch_end == (saved["step"] % per == 0)
+    lasts = [e for e in child.events if e["event"] == "checkpoint" and e["which"] == "last"]
+    assert len(lasts) == saved["epoch"] + (not epoch_end)  # the epoch-end saves, and one more only mid-epoch
 
-    proc.send_signal(signal.SIGUSR2)
-    paused = next_event(proc, "paused")
+    paused, pauses = pause_mid_epoch(child)
     assert set(paused) == {"event", "epoch", "step", "time"} and paused["step"] >= saved["step"]
     position = (paused["epoch"], paused["step"])
-    proc.send_signal(signal.SIGUSR1)  # a save while paused is served at once, at the paused position
-    while_paused = next_event(proc, "checkpoint")
+    child.send(signal.SIGUSR1)  # a save while paused mid-epoch is served at once, at the paused position
+    while_paused = child.next("checkpoint")
     assert while_paused["requested"] is True and while_paused["step"] == paused["step"]
     ckpt = torch.load(tmp_path / "ctl" / "last.pt", weights_only=True)["progress"]
-    assert ckpt["step"] == paused["step"] and ckpt["epoch_step"] == paused["step"] - 180 * ckpt["epoch"] > 0
+    assert ckpt["step"] == paused["step"] and ckpt["epoch"] == paused["epoch"] - 1
+    assert 0 < ckpt["epoch_step"] == paused["step"] - per * ckpt["epoch"] < per
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "ctl", copy)  # the run as the paused save left it
-    time.sleep(0.4)
+    held_from = time.monotonic()
+    time.sleep(0.4)  # a pause long enough to tell apart from the epoch's time
     assert torch.load(tmp_path / "ctl" / "last.pt", weights_only=True)["progress"]["step"] == paused["step"]
-    proc.send_signal(signal.SIGUSR2)
-    resumed = next_event(proc, "resumed")
-    assert (resumed["epoch"], resumed["step"]) == position and resumed["paused_seconds"] >= 0.4
+    held = time.monotonic() - held_from
+    child.send(signal.SIGUSR2)
+    resumed = child.next("resumed")
+    assert (resumed["epoch"], resumed["step"]) == position and resumed["paused_seconds"] >= held
 
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    child.finish()
+    assert child.proc.returncode == 0, child.stderr()
     events = RunFolder(tmp_path / "ctl").events()
     assert events[-1]["status"] == "done"
     kinds = [e["event"] for e in events]
-    assert kinds.count("paused") == kinds.count("resumed") == 1
-    epochs = {e["epoch"]: e for e in events if e["event"] == "epoch"}
-    epoch_times = [e["time"] for e in events if e["event"] == "epoch"]
-    before = epoch_times[position[0] - 2] if position[0] > 1 else paused["time"] - 60
-    # the paused epoch's time leaves the pause out
-    assert epochs[position[0]]["seconds"] < epochs[position[0]]["time"] - before - resumed["paused_seconds"] + 0.01
+    assert kinds.count("paused") == kinds.count("resumed") == pauses
+    # each epoch's time leaves its pauses out
+    epoch_rows = {e["epoch"]: e for e in events if e["event"] == "epoch"}
+    assert sorted(epoch_rows) == list(range(1, EPOCHS + 1))
+    start_time = next(e["time"] for e in events if e["event"] == "start")
+    for epoch in {e["epoch"] for e in events if e["event"] == "resumed"}:
+        before = epoch_rows[epoch - 1]["time"] if epoch > 1 else start_time
+        paused_for = sum(e["paused_seconds"] for e in events if e["event"] == "resumed" and e["epoch"] == epoch)
+        assert epoch_rows[epoch]["seconds"] < epoch_rows[epoch]["time"] - before - paused_for + 0.01, epoch
     final = torch.load(tmp_path / "ctl" / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(straight[k], final[k]) for k in straight)
+    assert same_weights(straight, final)
 
     for e in events:  # what a shared box's user watches rides on every step event
         if e["event"] == "step":
             assert e["cpu_percent"] >= 0 and e["rss_mb"] > 50 and "gpu_mem_mb" not in e
 
-    resumed_copy = subprocess.run([sys.executable, "-m", "tui", "resume", str(copy)], capture_output=True, text=True)
+    resumed_copy = subprocess.run([sys.executable, "-m", "tui", "resume", str(copy)], capture_output=True, text=True,
+                                  timeout=LIMIT, env=ENV)
     assert resumed_copy.returncode == 0, resumed_copy.stderr
     final = torch.load(copy / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(straight[k], final[k]) for k in straight)
+    assert same_weights(straight, final)
 
 
-def test_a_stop_while_paused_saves_and_exits(tmp_path, straight):
-    proc = start(tmp_path, "ps")
-    wait_for_step_in_epoch(proc, 1)
-    proc.send_signal(signal.SIGUSR2)
-    paused = next_event(proc, "paused")
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    end = json.loads(out.splitlines()[-1])
-    assert end["status"] == "interrupted" and end["step"] == paused["step"]
-    assert "resumed" not in out
-    assert torch.load(tmp_path / "ps" / "last.pt", weights_only=True)["progress"]["step"] == paused["step"]
+def test_a_stop_while_paused_saves_and_exits(tmp_path, launch):
+    child = launch("ps")
+    child.next("step", epoch=1)
+    child.send(signal.SIGUSR2)
+    paused = child.next("paused")
+    child.send(signal.SIGTERM)
+    events = child.finish()
+    assert child.proc.returncode == 143, child.stderr()
+    end = events[-1]
+    assert end["event"] == "end" and end["status"] == "interrupted" and end["step"] == paused["step"]
+    exact_position(end, child.per_epoch)
+    assert not any(e["event"] == "resumed" for e in events)
+    saved = torch.load(tmp_path / "ps" / "last.pt", weights_only=True)["progress"]
+    assert (saved["epoch"], saved["epoch_step"], saved["step"]) == (end["epochs"], end["epoch_step"], end["step"])
 
 
 def test_a_save_asked_on_an_epochs_last_step_is_the_epoch_end_save(tmp_path):
@@ -170,7 +275,7 @@ def test_a_save_asked_on_an_epochs_last_step_is_the_epoch_end_save(tmp_path):
 
     def ask(event):
         if event["event"] == "step" and event["epoch"] == 2 and event["epoch_step"] == per_epoch - 1:
-            trainers[0].save_requested = True  # seen at the boundary after the last step
+            trainers[0].requests.save = True  # seen at the boundary after the last step
 
     spec = make_spec(tmp_path, data__dataset="iris", train__epochs=3, train__batch_size=12, train__log_interval=1e-6)
     events = []
@@ -180,4 +285,4 @@ def test_a_save_asked_on_an_epochs_last_step_is_the_epoch_end_save(tmp_path):
     assert len(requested) == 1 and requested[0]["which"] == "last"
     assert (requested[0]["epoch"], requested[0]["step"]) == (2, 2 * per_epoch)  # the epoch-end save, nothing extra
     assert len([e for e in saves if e["which"] == "last"]) == 3
-    assert not trainers[0].save_requested and not trainers[0].attention
+    assert not trainers[0].requests.save and not trainers[0].requests.attention

@@ -3,7 +3,7 @@
 import pytest
 
 from tui.core.errors import UserError
-from tui.core.spec import Spec, split_top_level
+from tui.core.spec import Spec, option, spec_field, spec_fields, split_top_level
 
 
 def test_toml_round_trip_keeps_every_field(tmp_path):
@@ -86,3 +86,34 @@ def test_split_top_level_respects_brackets():
     assert split_top_level("Linear(64), Unflatten(1, (1, 8, 8)),Conv2d(8, kernel_size=(3, 3))") == [
         "Linear(64)", "Unflatten(1, (1, 8, 8))", "Conv2d(8, kernel_size=(3, 3))"]
     assert split_top_level("") == []
+
+
+def test_spec_fields_are_every_field_with_its_declaration():
+    """One list of fields, in the order of the TOML, each with the type and default of the dataclass."""
+    infos = spec_fields()
+    defaults = Spec().to_dict()
+    assert [i.path for i in infos] == [f"{s}.{k}" for s, section in defaults.items() for k in section]
+    for info in infos:
+        assert info.default == defaults[info.section][info.name], info.path
+        assert info.help and "\n" not in info.help, info.path  # one comment line in the TOML
+        assert (info.flag is None) == bool(info.no_flag_reason), info.path  # a flag, or a stated reason for none
+        assert info.flag is None or info.flag.startswith("--"), info.path
+    assert spec_field("train.lr").type is float and spec_field("train.lr").label == "Learning rate"
+    assert spec_field("data.dataset_args").flag == "--dataset-arg" and spec_field("data.dataset_args").repeat
+    assert spec_field("data.header").switch == ("yes", "no") and spec_field("train.nesterov").switch == (True, False)
+    assert spec_field("data.dataset").short == "-d" and spec_field("model.layers").short == "-l"
+    with pytest.raises(KeyError):
+        spec_field("train.lrr")
+
+
+def test_list_defaults_are_not_shared():
+    a, b = Spec(), Spec()
+    a.model.layers.append("ReLU()")
+    assert b.model.layers == ["Linear(64)", "ReLU()"] and spec_field("model.layers").default == b.model.layers
+
+
+def test_a_field_without_a_flag_cannot_also_declare_one():
+    assert option(0, "Set by the screen.", no_flag_reason="the screen sets it").metadata["flag"] is None
+    with pytest.raises(TypeError):
+        option(0, "Set by the screen.", flag="--x", no_flag_reason="the screen sets it")
+

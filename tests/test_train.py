@@ -9,7 +9,7 @@ import torch
 from tui.core import checkpoint, job
 from tui.core.errors import TrainingFailed, UserError
 from tui.core.layers import build_sequential
-from tui.core.train import epoch_rows
+from tui.core.progress import epoch_rows
 
 from conftest import make_spec, train
 
@@ -63,7 +63,8 @@ def test_each_optimizer_learns(tmp_path, optimizer, extra):
 
 @pytest.mark.parametrize("scheduler,check", [
     ("none", lambda lrs: all(lr == 0.01 for lr in lrs)),
-    ("step", lambda lrs: lrs[1] == pytest.approx(0.01) and lrs[2] == pytest.approx(0.001) and lrs[4] == pytest.approx(1e-4)),
+    ("step", lambda lrs: (lrs[1] == pytest.approx(0.01) and lrs[2] == pytest.approx(0.001)
+                          and lrs[4] == pytest.approx(1e-4))),
     ("cosine", lambda lrs: lrs[0] == 0.01 and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.001),
     ("onecycle", lambda lrs: max(lrs) > lrs[-1] and lrs[-1] < 1e-4),
     ("plateau", lambda lrs: lrs[-1] <= 0.01),
@@ -175,7 +176,7 @@ def test_resume_continues_exactly(tmp_path):
     untimed = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in rows]  # noqa: E731
     assert untimed(epoch_rows(a["progress"])) == untimed(epoch_rows(b["progress"]))  # the whole curve, resumed or not
     assert events[0]["event"] == "start" and events[0]["resumed_from"] == 2
-    from tui.core.runs import summarize
+    from tui.core.follow import summarize
     info = summarize(part.path)
     assert (info.status, info.epochs_done, info.epochs) == ("done", 5, 5)
     assert [e["epoch"] for e in epochs_of(events)] == [3, 4, 5]
@@ -260,7 +261,7 @@ def test_resume_of_a_run_killed_after_its_last_epoch_just_finishes_it(tmp_path):
     events = []
     outcome, _ = job.resume(folder.path, events.append)
     assert outcome.status == "done" and [e["event"] for e in events] == ["end"]
-    from tui.core.runs import summarize
+    from tui.core.follow import summarize
     assert summarize(folder.path).status == "done"
     with pytest.raises(UserError, match="already trained 2 of 2 epochs"):
         job.resume(folder.path, lambda e: None)

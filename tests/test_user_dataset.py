@@ -120,13 +120,14 @@ def test_a_dataset_run_stopped_mid_epoch_resumes_exactly(user_module):
 
     def stop_in_epoch_two(event):
         if event["event"] == "step" and event["epoch"] == 2 and event["epoch_step"] == 5:
-            trainers[0].stop_requested = "test"
+            trainers[0].requests.stop = "test"
 
     from conftest import make_spec
     spec = make_spec(user_module / "b", **common)
     with pytest.raises(Interrupted):
         job.run(spec, stop_in_epoch_two, on_trainer=trainers.append)
-    folder = user_module / "b" / "runs" / spec.run.name if spec.run.name else next((user_module / "b" / "runs").iterdir())
+    folder = (user_module / "b" / "runs" / spec.run.name if spec.run.name
+              else next((user_module / "b" / "runs").iterdir()))
     saved = torch.load(folder / "last.pt", weights_only=True)["progress"]
     assert (saved["epoch"], saved["epoch_step"]) == (1, 6)  # asked during step 5, saved after the next step
     job.resume(folder, lambda e: None)

@@ -70,7 +70,8 @@ class Tmux:
     def start(self, *args: str) -> "Tmux":
         """`cd cwd && exec torchtui ARGS`: exec, so the pane's process is the app itself."""
         self.config.write_text(CONFIG)
-        command = f"cd {shlex.quote(str(self.cwd))} && exec {shlex.quote(str(TORCHTUI))} " + " ".join(map(shlex.quote, args))
+        command = (f"cd {shlex.quote(str(self.cwd))} && exec {shlex.quote(str(TORCHTUI))} "
+                   + " ".join(map(shlex.quote, args)))
         env_flags = [x for k, v in [("TERM", "xterm-256color"), *self.extra_env.items()] for x in ("-e", f"{k}={v}")]
         self.tmux("new-session", "-d", "-s", "main", "-x", str(self.width), "-y", str(self.height), *env_flags, command)
         self.started = True

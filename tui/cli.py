@@ -1,23 +1,30 @@
 """The `torchtui` command. Thin: parse flags into a spec, call tui.core, print what it reports.
 
-Torch, pandas and the core modules are imported inside the commands, so `torchtui --help`
-answers at once. A user's mistake ends as one line on stderr and exit code 2; a training
+Torch, pandas and the core modules that need them are imported inside the commands, so
+`torchtui --help` answers at once; the spec is plain Python, and `run`'s flags are made from
+its declarations. A user's mistake ends as one line on stderr and exit code 2; a training
 that fails (diverged, out of memory) exits 1; Ctrl+C exits 130.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import signal
 import sys
+import typing
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
+from tui.core.spec import FieldInfo, Spec, spec_fields
+from tui.signals import StopOnSignal, exit_code
 
 app = typer.Typer(
-    help="Train PyTorch models from the terminal. `torchtui` opens the screen; `torchtui run --dataset iris` trains headless.",
+    help="Train PyTorch models from the terminal. "
+    "`torchtui` opens the screen; `torchtui run --dataset iris` trains headless.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -44,11 +51,11 @@ def guarded(fn: Callable) -> Callable:
             _fail(str(e), 2)
         except TrainingFailed as e:
             _fail(str(e), 1)
-        except Interrupted as e:
-            raise typer.Exit(130 if e.reason == "SIGINT" else 143)
+        except Interrupted as e:  # its reason is the signal's name; any other stop counts as SIGTERM
+            raise typer.Exit(exit_code(signal.Signals.__members__.get(e.reason, signal.SIGTERM))) from None
         except KeyboardInterrupt:
             typer.echo("\ninterrupted", err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(exit_code(signal.SIGINT)) from None
 
     return wrapper
 
@@ -66,8 +73,6 @@ def _root(
 
 @guarded
 def _open_screen(config: Optional[Path], dataset: Optional[str], attach: Optional[Path] = None) -> None:
-    from tui.core.spec import Spec
-
     spec = Spec.from_file(config) if config is not None else Spec()
     if dataset:
         spec = spec.with_overrides({"data.dataset": dataset})
@@ -88,71 +93,67 @@ def attach(run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoi
     _open_screen(None, None, run_dir)
 
 
+# parameter name -> field; the name only has to be a unique identifier
+_FLAGGED = {info.path.replace(".", "_"): info for info in spec_fields() if info.flag}
+
+
+def spec_flags(fn: Callable) -> Callable:
+    """Give a command one option per flagged spec field in place of its `**flags`, made from the
+    field's declaration in tui.core.spec, so no flag is written (or forgotten) here. Typer reads
+    the parameters from `__signature__`; the options come after the command's own arguments."""
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
+    generated = [_flag_parameter(name, info) for name, info in _FLAGGED.items()]
+    options = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p not in arguments]
+    fn.__signature__ = inspect.Signature(arguments + generated + options)
+    return fn
+
+
+def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
+    """One field's option, None when not given; its help adds how the value is written here."""
+    decl, kind, how = info.flag, info.type, ""
+    if info.switch:
+        no = "--no-" + info.flag[2:]
+        decl, kind = f"{info.flag}/{no}", bool
+        if info.type is not bool:
+            how = f" {info.flag}: {info.switch[0]}, {no}: {info.switch[1]}."
+    elif info.repeat:
+        kind, how = list[str], " Repeat the flag for each."
+    elif typing.get_origin(info.type) is list:
+        kind, how = str, " Comma-separated."
+    names = [decl, info.short] if info.short else [decl]
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[kind],
+                             default=typer.Option(None, *names, help=info.help + how))
+
+
+def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
+    """The flags given, as spec overrides by path; a switch sets the values its field declares."""
+    overrides = {}
+    for name, value in flags.items():
+        info = _FLAGGED[name]
+        if value is None or (info.repeat and not value):
+            continue
+        overrides[info.path] = (info.switch[0] if value else info.switch[1]) if info.switch else value
+    return overrides
+
+
 @app.command()
 @guarded
+@spec_flags
 def run(
-    config: Optional[Path] = typer.Argument(None, help="TOML spec (see `torchtui config show`), or - to read it from stdin; flags override it."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), or your Dataset class as module:Class."),
-    dataset_arg: Optional[list[str]] = typer.Option(None, "--dataset-arg", help="An argument for your Dataset class (repeat for more)."),
-    workers: Optional[int] = typer.Option(None, help="DataLoader worker processes for a Dataset class."),
-    target: Optional[str] = typer.Option(None, help="Target column (default: the last column); several, comma-separated, for regression."),
-    features: Optional[str] = typer.Option(None, help="Comma-separated feature columns (default: all others)."),
-    task: Optional[str] = typer.Option(None, help="auto, classification or regression."),
-    drop: Optional[str] = typer.Option(None, help="Comma-separated columns to leave out."),
-    missing: Optional[str] = typer.Option(None, help="Empty cells: error (default), drop (the rows) or impute (median / '(missing)')."),
-    sep: Optional[str] = typer.Option(None, help="Column separator: auto (default), ',', ';', tab, whitespace or any character."),
-    header: Optional[bool] = typer.Option(None, "--header/--no-header", help="Whether the first table line is a header (default: detected)."),
-    skip_rows: Optional[int] = typer.Option(None, help="Lines above the table to skip (default: metadata lines are detected)."),
-    decimal: Optional[str] = typer.Option(None, help="Decimal mark: auto (default), '.' or ','."),
-    encoding: Optional[str] = typer.Option(None, help="File encoding: auto (UTF-8, else cp1252) or e.g. latin-1."),
-    layers: Optional[str] = typer.Option(None, "--layers", "-l", help='Layer stack, e.g. "Linear(64), ReLU(), Dropout(0.1)".'),
-    loss: Optional[str] = typer.Option(None, help="auto, MSE, L1, Huber, CrossEntropy or BCEWithLogits."),
-    optimizer: Optional[str] = typer.Option(None, help="SGD, Adam, AdamW or RMSprop."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate."),
-    momentum: Optional[float] = typer.Option(None, help="Momentum (SGD, RMSprop)."),
-    nesterov: Optional[bool] = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum (SGD)."),
-    weight_decay: Optional[float] = typer.Option(None, help="Weight decay."),
-    batch_size: Optional[int] = typer.Option(None, help="Samples per step."),
-    epochs: Optional[int] = typer.Option(None, help="Passes over the training split."),
-    val_split: Optional[float] = typer.Option(None, help="Fraction of rows held out for validation."),
-    val: Optional[str] = typer.Option(None, help="A separate validation file (instead of --val-split)."),
-    group: Optional[str] = typer.Option(None, help="Column whose groups never straddle training and validation."),
-    stratify: Optional[bool] = typer.Option(None, "--stratify/--no-stratify", help="Keep class shares in both splits (classification)."),
-    patience: Optional[int] = typer.Option(None, help="Early stopping after this many epochs without a better validation loss (0: off)."),
-    scheduler: Optional[str] = typer.Option(None, help="none, step, cosine, onecycle or plateau."),
-    grad_clip: Optional[float] = typer.Option(None, help="Clip the gradient norm to this value (0: off)."),
-    save_every: Optional[int] = typer.Option(None, help="Also save last.pt every N steps inside an epoch (0: at epoch ends only)."),
-    on_nan: Optional[str] = typer.Option(None, help="A step whose loss is NaN or inf: stop (default: the run, as diverged) or skip (that step; counted, checks every step)."),
-    seed: Optional[int] = typer.Option(None, help="Seed for the split, the weights and the batch order."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
-    name: Optional[str] = typer.Option(None, help="Run folder name (default: <dataset>-<date>-<time>)."),
-    runs_dir: Optional[str] = typer.Option(None, help="Where run folders go (default: ./checkpoints)."),
-    test: Optional[str] = typer.Option(None, help="CSV without targets: predictions of the best model go to the run folder."),
+    config: Optional[Path] = typer.Argument(
+        None, help="TOML spec (see `torchtui config show`), or - to read it from stdin; flags override it."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
+    **flags: Any,
 ) -> None:
     """Train headless and write a run folder: spec.toml, events.jsonl, last.pt, best.pt."""
-    from tui.core.spec import Spec
-
     if config is not None and str(config) == "-":  # how the screen hands its worker the spec: no temp file
         spec = Spec.from_toml(_read_stdin(), source="<stdin>")
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
-    spec = spec.with_overrides({
-        "data.dataset": dataset, "data.target": target, "data.features": features, "data.task": task,
-        "data.val_split": val_split, "data.test": test, "model.layers": layers, "data.drop": drop,
-        "data.missing": missing, "data.sep": sep, "data.header": None if header is None else ("yes" if header else "no"),
-        "data.skip_rows": skip_rows, "data.decimal": decimal, "data.encoding": encoding, "data.val": val,
-        "data.group": group, "data.stratify": stratify, "data.dataset_args": dataset_arg or None,
-        "data.workers": workers,
-        "train.loss": loss, "train.optimizer": optimizer, "train.lr": lr, "train.momentum": momentum,
-        "train.nesterov": nesterov, "train.weight_decay": weight_decay, "train.batch_size": batch_size,
-        "train.epochs": epochs, "train.patience": patience, "train.scheduler": scheduler,
-        "train.grad_clip": grad_clip, "train.save_every": save_every, "train.on_nan": on_nan, "train.seed": seed, "train.device": device,
-        "run.name": name, "run.runs_dir": runs_dir,
-    })
+    spec = spec.with_overrides(_overrides(flags))
     from tui.console import ConsoleReporter
     from tui.core import job
-    from tui.signals import StopOnSignal
 
     stopper = StopOnSignal().install()
     job.run(spec, ConsoleReporter(as_json), on_trainer=stopper.attach)
@@ -176,8 +177,6 @@ def resume(
     from tui.console import ConsoleReporter
     from tui.core import job
 
-    from tui.signals import StopOnSignal
-
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
     stopper = StopOnSignal().install()
@@ -189,7 +188,8 @@ def resume(
 def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
     data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row."""
     from tui.core.data import read_csv
@@ -213,7 +213,6 @@ def eval_(
     """Loss and metrics of a checkpoint on labelled data."""
     from tui.core.data import read_csv
     from tui.core.predict import Predictor
-
     from tui.core.runs import to_json
 
     result = Predictor.load(checkpoint).evaluate_frame(read_csv(data), str(data))
@@ -241,7 +240,7 @@ def eval_(
 def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders.")) -> None:
     """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
     (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes)."""
-    from tui.core.runs import list_runs
+    from tui.core.follow import list_runs
 
     found = list_runs(runs_dir)
     if not found:
@@ -250,7 +249,7 @@ def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding
     rows = [("run", "status", "dataset", "epochs", "best loss", "pid")]
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
-        pid = str(r.pid) if r.status == "running" and r.pid else ""
+        pid = str(r.pid) if r.running and r.pid else ""
         rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
@@ -276,8 +275,6 @@ def datasets() -> None:
 @guarded
 def config_show() -> None:
     """Print the full default spec as commented TOML."""
-    from tui.core.spec import Spec
-
     typer.echo(Spec().to_toml(comments=True), nl=False)
 
 
@@ -289,7 +286,6 @@ def config_write(
 ) -> None:
     """Write the full default spec to a TOML file that `torchtui run FILE` accepts."""
     from tui.core.files import write_user_file
-    from tui.core.spec import Spec
 
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to overwrite it")

@@ -1,5 +1,8 @@
 """The console reader of a run's events: a progress line, one line per epoch, or JSON lines.
 
+Each event is folded into a `RunState` (the one fold, which the screen uses too) before it is
+printed, so the console's ETA and summaries are the screen's.
+
 Epoch lines and summaries go to stdout, so they can be piped or logged; the progress bar is
 redrawn in place on stderr, and only when stderr is a terminal (a log file gets no `\\r`
 noise). With `--json`, stdout carries exactly one JSON object per event and nothing else.
@@ -9,10 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+from pathlib import Path
 from typing import Any, TextIO
 
-from tui.core.follow import METRIC_LABELS, epoch_line
+from tui.core.event_schema import METRICS
+from tui.core.follow import RunState, epoch_line, fmt_seconds
 from tui.core.runs import to_json
 
 
@@ -22,14 +26,18 @@ class ConsoleReporter:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.bar = (not as_json) and self.err.isatty()
-        self.start: dict[str, Any] = {}
+        self.state = RunState(Path("."))
         self._bar_shown = False
-        self._epoch_seconds: list[float] = []
         self.closed = False
+
+    @property
+    def start(self) -> dict[str, Any]:
+        return self.state.start
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.closed:
             return
+        self.state.apply(event)
         try:
             if self.as_json:
                 self.out.write(to_json(event) + "\n")
@@ -50,7 +58,6 @@ class ConsoleReporter:
 
     # ---- events --------------------------------------------------------------------------
     def _on_start(self, e: dict[str, Any]) -> None:
-        self.start = e
         what = f"{len(e['classes'])} classes" if e["task"] == "classification" else "1 value"
         verb = f"resuming after epoch {e['resumed_from']}" if e.get("resumed_from") else "run"
         self._print(f"{verb}: {e['run_dir']}")
@@ -78,7 +85,7 @@ class ConsoleReporter:
         done = e["epoch_step"] / total
         width = 24
         filled = int(done * width)
-        eta = self._eta(e["epoch"], done)
+        eta = fmt_seconds(self.state.eta_seconds())
         line = (f"epoch {e['epoch']}/{self.start['epochs']} [{'#' * filled}{'.' * (width - filled)}] "
                 f"{e['epoch_step']}/{total}  loss {e['loss']:.4g}  {e['samples_per_s']:,.0f} samples/s  ETA {eta}")
         self.err.write("\r" + line[:120] + "\x1b[K")
@@ -87,7 +94,6 @@ class ConsoleReporter:
 
     def _on_epoch(self, e: dict[str, Any]) -> None:
         self._clear_bar()
-        self._epoch_seconds.append(e["seconds"])
         self._print(epoch_line(e, self.start.get("epochs")))
 
     def _on_checkpoint(self, e: dict[str, Any]) -> None:
@@ -108,7 +114,7 @@ class ConsoleReporter:
     def _on_evaluation(self, e: dict[str, Any]) -> None:
         self._clear_bar()
         parts = [f"{e['model']} model (epoch {e['epoch']}) on {e['rows']} {e['split']} rows: loss {e['val_loss']:.4f}"]
-        parts += [f"{label} {e[key]:.4f}" for key, label in METRIC_LABELS if e.get(key) is not None]
+        parts += [f"{label} {e[key]:.4f}" for key, label, _ in METRICS if e.get(key) is not None]
         self._print("  ".join(parts))
 
     def _on_predictions(self, e: dict[str, Any]) -> None:
@@ -121,13 +127,14 @@ class ConsoleReporter:
         self._clear_bar()
         run_dir = e.get("run_dir") or self.start.get("run_dir", "")
         if e["status"] == "interrupted":
-            where = f"epoch {e['epochs'] + 1}, batch {e['epoch_step']}" if e.get("epoch_step") else f"epoch {e['epochs']}"
+            where = (f"epoch {e['epochs'] + 1}, batch {e['epoch_step']}" if e.get("epoch_step")
+                     else f"epoch {e['epochs']}")
             why = f" ({e['reason']})" if e.get("reason") else ""
             self._print(f"stopped{why} after {where}, saved in last.pt; continue with `torchtui resume {run_dir}`")
             return
         how = "stopped early (no better validation loss for the patience)" if e["status"] == "early_stopped" else "done"
         best = e.get("best_val_loss")
-        metrics = "  ".join(f"{label} {e['best_metrics'][k]:.4f}" for k, label in METRIC_LABELS
+        metrics = "  ".join(f"{label} {e['best_metrics'][k]:.4f}" for k, label, _ in METRICS
                             if k in e.get("best_metrics", {}))
         self._print(f"{how}: {e['epochs']} epochs; best loss {best:.4f} at epoch {e['best_epoch']}"
                     + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
@@ -139,12 +146,6 @@ class ConsoleReporter:
     def _mid_epoch(self, e: dict[str, Any]) -> bool:
         per_epoch = self.start.get("steps_per_epoch")
         return bool(per_epoch) and e["step"] != e["epoch"] * per_epoch
-    def _eta(self, epoch: int, done_in_epoch: float) -> str:
-        if not self._epoch_seconds:
-            return "-"
-        per_epoch = sum(self._epoch_seconds[-5:]) / len(self._epoch_seconds[-5:])
-        left = (self.start["epochs"] - epoch + 1 - done_in_epoch) * per_epoch
-        return time.strftime("%H:%M:%S", time.gmtime(max(left, 0)))
 
     def _clear_bar(self) -> None:
         if self._bar_shown:

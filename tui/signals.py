@@ -7,9 +7,10 @@
 - SIGUSR2: pause, or resume a paused run (`paused` / `resumed` events); a stop still works while paused.
 
 The worker's pid is in the run's `start` event (events.jsonl). A handler only sets a flag on
-the trainer; the loop serves it at the next step boundary, so nothing is written from inside a
-signal handler and no request changes the weights. SIGHUP already ignored (`nohup`) stays
-ignored; otherwise it is treated like SIGTERM, so a dropped SSH session stops a run cleanly.
+the trainer's `requests` (tui/core/requests.py); the loop serves it at the next step boundary,
+so nothing is written from inside a signal handler and no request changes the weights.
+SIGHUP already ignored (`nohup`) stays ignored; otherwise it is treated like SIGTERM, so a
+dropped SSH session stops a run cleanly.
 SIGUSR1 / SIGUSR2 exist only on POSIX systems; before training starts (while data loads) they
 are ignored rather than killing the process, their default.
 """
@@ -44,15 +45,15 @@ class StopOnSignal:
         self.received += 1
         if self.trainer is None or self.received > 1:  # nothing to save yet, or asked twice: go now
             os._exit(exit_code(signum))
-        self.trainer.stop_requested = signal.Signals(signum).name
+        self.trainer.requests.stop = signal.Signals(signum).name
 
     def _save_now(self, signum: int, frame: Any) -> None:
         if self.trainer is not None:
-            self.trainer.save_requested = True
+            self.trainer.requests.save = True
 
     def _toggle_pause(self, signum: int, frame: Any) -> None:
         if self.trainer is not None:
-            self.trainer.pause_requested = not self.trainer.pause_requested
+            self.trainer.requests.pause = not self.trainer.requests.pause
 
 
 def exit_code(signum: int) -> int:

@@ -38,6 +38,7 @@ import json, resource, sys, time
 import torch
 from tui.core import job
 from tui.core.spec import Spec
+from tui.core.record import Recorder
 from tui.core.train import Trainer
 
 class FirstStep(Exception):
@@ -55,7 +56,7 @@ spec = Spec().with_overrides({"data.dataset": sys.argv[1], "data.target": "targe
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 p = job.plan(spec)
-trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, None, stop_at_first_step)
+trainer = Trainer(spec, p.data, p.stack, p.objective, p.device, Recorder(stop_at_first_step))
 try:
     trainer.fit()
 except FirstStep:

@@ -40,7 +40,8 @@ t0 = time.perf_counter()
 read = time.perf_counter() - t0
 {columns}
 total = time.perf_counter() - t0
-print(json.dumps({{"read": read, "columns": total, "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}}))
+peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+print(json.dumps({{"read": read, "columns": total, "peak_mb": peak_mb}}))
 """
 
 
@@ -60,7 +61,8 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, (_, imports, read, columns) in readers.items():
             code = CODE.format(imports=imports, read=read, columns=columns)
-            out = subprocess.run([sys.executable, "-c", code, str(args.file)], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-c", code, str(args.file)],
+                                 capture_output=True, text=True, check=True)
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{args.file}: {args.file.stat().st_size / 2**20:,.0f} MiB; best / median of {args.repeats} fresh processes")
     print(f"{'reader':<26}{'read s':>8}{'median':>8}{'+ numpy s':>11}{'median':>8}{'peak MiB':>10}")

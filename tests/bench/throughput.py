@@ -25,6 +25,7 @@ from tui.core.devices import resolve
 from tui.core.layers import resolve as resolve_layers
 from tui.core.objective import Objective
 from tui.core.preprocess import Column, Preprocessor
+from tui.core.record import Recorder
 from tui.core.runs import RunFolder
 from tui.core.spec import Spec
 from tui.core.train import Trainer
@@ -103,8 +104,8 @@ def engine(x, y, stack, batch, epochs, device):
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec.with_overrides({"run.runs_dir": tmp})
         folder = RunFolder.create(spec, "bench")
-        trainer = Trainer(spec, data, stack, Objective("MSE", "regression", 0), resolve(str(device)), folder,
-                          lambda e: None)
+        trainer = Trainer(spec, data, stack, Objective("MSE", "regression", 0), resolve(str(device)),
+                          Recorder(lambda e: None, folder))
         t0 = time.perf_counter()
         trainer.fit()
         _sync(device)

@@ -138,7 +138,8 @@ def throughput(root: Path, csv: Path, rounds: int, epochs: int, app_threads: int
             else:
                 rate = from_screen(cwd, 600, {"OMP_NUM_THREADS": str(app_threads)} if mode != "app" else None)
             rates[mode].append(rate)
-            print(f"  round {r + 1} {mode:8s} {rate:10,.0f} samples/s  ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+            print(f"  round {r + 1} {mode:8s} {rate:10,.0f} samples/s  ({time.monotonic() - t0:.0f} s)",
+                  file=sys.stderr)
     fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
     h = rates["headless"]
     rows = [("throughput headless (samples/s)", f"best {max(h):,.0f}, median {statistics.median(h):,.0f}",

@@ -19,22 +19,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tui.core import checkpoint, devices
+from tui.core import continuation, devices
 from tui.core.errors import UserError
 from tui.core.files import write_user_file
-from tui.core.follow import EventTail, RunState, read_run
-from tui.core.job import spec_differences
-from tui.core.runs import EVENTS, RunFolder, list_runs
+from tui.core.follow import EventTail, RunState, list_runs, read_run
+from tui.core.runs import EVENTS, RunFolder
 from tui.core.spec import Spec
 
 from . import data_source, stack_view, training_process
+from .announce import notice_for
 from .data_pane import DataPane
 from .hyper_pane import HyperPane
 from .model_pane import ModelPane
@@ -42,8 +41,17 @@ from .results_pane import ResultsPane
 from .screens import ExportScreen, HelpScreen, QuitScreen, RunsScreen
 from .training_pane import TrainingPane
 
-PANES = ("data", "model", "hyper", "training", "results")
+PANES = (("data", "Data"), ("model", "Model"), ("hyper", "Hyperparameters"), ("training", "Training"),
+         ("results", "Results"))
+# F2-F6 switch panes from anywhere, a text field included (alt+digit reaches few terminals intact);
+# 1-5 wherever they are not typed into a field; escape leaves a field.
+PANE_KEYS = [Binding("f2", "pane('data')", "Panes", key_display="F2-F6", priority=True),
+             *(Binding(f"f{n}", f"pane('{pane}')", f"{label} pane", show=False, priority=True)
+               for n, (pane, label) in enumerate(PANES[1:], 3)),
+             *(Binding(str(n), f"pane('{pane}')", f"{label} pane", show=False)
+               for n, (pane, label) in enumerate(PANES, 1))]
 MIN_SIZE = (60, 16)
+PANE_FOCUS = {"data": "#data-list", "model": "#model-table"}  # a pane's first stop, when it has one: never a text field
 POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status updates)
 
 
@@ -60,11 +68,8 @@ class TorchTUI(App):
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1,question_mark", "help", "Help"),
-        Binding("1", "pane('data')", "Data pane", show=False),
-        Binding("2", "pane('model')", "Model pane", show=False),
-        Binding("3", "pane('hyper')", "Hyperparameters pane", show=False),
-        Binding("4", "pane('training')", "Training pane", show=False),
-        Binding("5", "pane('results')", "Results pane", show=False),
+        *PANE_KEYS,
+        Binding("escape", "leave_field", "Leave the field", show=False),
     ]
 
     def __init__(self, spec: Spec | None = None, attach: Path | None = None, preset: bool = False) -> None:
@@ -109,7 +114,7 @@ class TorchTUI(App):
         if self.attach_to is not None:
             self.load_run(self.attach_to)
         elif not self.preset:
-            running = [r for r in list_runs(self.spec.run.runs_dir) if r.status == "running"]
+            running = [r for r in list_runs(self.spec.run.runs_dir) if r.running]
             if running:
                 self.load_run(running[0].path)
         self.call_after_refresh(gc.freeze)  # the start-up objects never need collecting: no 80 ms gc pauses
@@ -118,7 +123,8 @@ class TorchTUI(App):
         w, h = event.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.query_one("#too-small", Static).update(
-            f"terminal {w}x{h} is too small for torchtui: make it at least {MIN_SIZE[0]}x{MIN_SIZE[1]}" if small else "")
+            f"terminal {w}x{h} is too small for torchtui: make it at least {MIN_SIZE[0]}x{MIN_SIZE[1]}"
+            if small else "")
         self.screen.set_class(small, "-too-small")
 
     def on_unmount(self) -> None:
@@ -166,7 +172,8 @@ class TorchTUI(App):
     def edit_layers(self, exprs: list[str], check_syntax: bool = False) -> bool:
         """A new stack. A layer that cannot be read, or that cannot go where it was put, is refused
         with the reason; a stack that a later edit breaks is kept and marked at the breaking layer."""
-        changed = [i for i, e in enumerate(exprs, 1) if i > len(self.spec.model.layers) or self.spec.model.layers[i - 1] != e]
+        changed = [i for i, e in enumerate(exprs, 1)
+                   if i > len(self.spec.model.layers) or self.spec.model.layers[i - 1] != e]
         if check_syntax and changed:
             prepared = self.data.prepared if self.data else None
             trial = stack_view.view(exprs, prepared, self.spec.train.loss)  # parses, and resolves when data is known
@@ -226,9 +233,15 @@ class TorchTUI(App):
         if self._process_running() or (self.followed is not None and self.followed.running and self.followed.alive()):
             self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
             return
-        if self.followed is not None and self.loaded_spec is not None and self._same_run(self.spec):
-            # The loaded run with the same settings (more epochs at most): continue it exactly.
-            self._resume(self.followed.run_dir, more_epochs=self.followed.status in ("done", "early_stopped"))
+        choice = continuation.choose(self.spec, self.loaded_spec, self.followed)
+        if choice.action == "refuse":
+            self.action_pane("hyper")
+            self.notify(choice.message, severity="warning")
+            return
+        if choice.action == "resume" and self.followed is not None:  # the loaded run, exactly where it stopped
+            run_dir = self.followed.run_dir
+            self._follow(training_process.resume_run(run_dir, choice.epochs), *read_run(run_dir))
+            self.notify(choice.message, timeout=3)
             return
         problem = self.problems()
         if problem:
@@ -236,8 +249,8 @@ class TorchTUI(App):
             self.action_pane(pane)
             self.notify(message, severity="error", title="cannot start training")
             return
-        if self.loaded_spec is not None and self.followed is not None:
-            self.notify(f"the settings differ from {self.followed.run_dir.name}: starting a new run", timeout=4)
+        if choice.message:
+            self.notify(choice.message, timeout=4)
         try:
             proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
                                               else self.spec.data.dataset)
@@ -246,27 +259,6 @@ class TorchTUI(App):
             return
         self._follow(proc, RunState(proc.run_dir), EventTail(proc.run_dir / EVENTS))
         self.loaded_spec = self.spec
-
-    def _same_run(self, spec: Spec) -> bool:
-        assert self.loaded_spec is not None
-        a, b = spec.to_dict(), self.loaded_spec.to_dict()
-        a["train"].pop("epochs")
-        b["train"].pop("epochs")
-        return a == b
-
-    def _resume(self, run_dir: Path, more_epochs: bool = False) -> None:
-        done = self.followed.epoch_done if self.followed else 0
-        epochs = self.spec.train.epochs
-        if more_epochs and epochs <= done:
-            self.action_pane("hyper")
-            self.notify(f"{run_dir.name} already trained {done} epochs: raise Epochs above {done} to train on",
-                        severity="warning")
-            return
-        wanted = epochs if (self.loaded_spec and epochs != self.loaded_spec.train.epochs) else None
-        proc = training_process.resume_run(run_dir, wanted)
-        state, tail = read_run(run_dir)
-        self._follow(proc, state, tail)
-        self.notify(f"resuming {run_dir.name} after epoch {done}", timeout=3)
 
     def _follow(self, proc: training_process.TrainingProcess | None, state: RunState, tail: EventTail) -> None:
         self.process, self.followed, self.tail = proc, state, tail
@@ -295,7 +287,8 @@ class TorchTUI(App):
             self.notify("saving a checkpoint at the next step...", timeout=2)
         elif self.followed is not None and self.followed.checkpoints:
             last = self.followed.checkpoints[-1]
-            self.notify(f"nothing is training; {self.followed.run_dir.name}/last.pt already holds epoch {last.get('epoch')}")
+            self.notify(f"nothing is training; {self.followed.run_dir.name}/last.pt "
+                        f"already holds epoch {last.get('epoch')}")
         else:
             self.notify("nothing is training, so there is nothing to save yet", severity="warning")
 
@@ -303,8 +296,8 @@ class TorchTUI(App):
         if not training_process.send(self._pid(), training_process.PAUSE):
             self.notify("nothing is training", severity="warning")
             return
-        self.notify("resuming..." if self.followed and self.followed.status == "paused" else "pausing at the next step...",
-                    timeout=2)
+        self.notify("resuming..." if self.followed and self.followed.status == "paused"
+                    else "pausing at the next step...", timeout=2)
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
@@ -313,53 +306,28 @@ class TorchTUI(App):
         state = self.followed
         for e in self.tail.read():
             state.apply(e)
-            self._announce(e)
+            notice = notice_for(e, self._save_pending)
+            if notice is not None:
+                self.notify(notice.message, title=notice.title, severity=notice.severity,  # type: ignore[arg-type]
+                            timeout=notice.timeout)
+            if e.get("event") == "checkpoint" and e.get("requested"):
+                self._save_pending = False
             if e.get("event") == "start" and self.process is not None:
                 self.process.started = True
         if self.process is not None and self.process.proc is not None:
-            code = self.process.exit_code()
-            if code is not None:
-                if not self.process.started and code != 0:  # refused before it logged a start
-                    state.status, state.error = "failed", self.process.failure()
-                    state.version += 1
-                    self.notify(state.error, severity="error", title="training did not start")
-                elif state.running:
-                    for e in self.tail.read():
-                        state.apply(e)
-                    if state.running and not state.alive():
-                        state.status, state.error = "failed", self.process.failure()
-                        state.version += 1
-                        self.notify(state.error, severity="error", title="training process ended")
+            if self.process.exit_code() is not None:
+                failure = self.process.settle(state, self.tail)
+                if failure:
+                    self.notify(state.error, severity="error", title=failure)
                 self.process.tidy()
                 self.process = None
         elif state.running and time.monotonic() - self._checked_alive > 1.0:
             self._checked_alive = time.monotonic()
             if state.pid is not None and not state.alive():
-                state.status, state.error = "interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt"
-                state.version += 1
+                state.worker_gone("interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt")
         if not self._exit and self.query(TrainingPane):  # not while the app is closing
             self.query_one(TrainingPane).show_run(state)
             self.query_one(ResultsPane).show_run(state)
-
-    def _announce(self, e: dict[str, Any]) -> None:
-        kind = e.get("event")
-        if kind == "checkpoint" and e.get("requested") and self._save_pending:
-            self._save_pending = False
-            self.notify(f"saved {e.get('which', 'last')}.pt at epoch {e.get('epoch')}, step {e.get('step')}", timeout=3)
-        elif kind == "error":
-            self.notify(e.get("message", "training failed"), severity="error", title="training stopped", timeout=10)
-        elif kind == "end":
-            status = e.get("status")
-            if status == "interrupted":
-                self.notify("stopped; last.pt holds the exact position: ctrl+r resumes", timeout=5)
-            else:
-                best = e.get("best_val_loss")
-                self.notify(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} "
-                            f"epochs" + (f", best loss {best:.4f}" if best is not None else ""), timeout=5)
-        elif kind == "paused":
-            self.notify("paused: ctrl+p resumes", timeout=3)
-        elif kind == "predictions":
-            self.notify(f"predictions written to {e.get('path')}", timeout=5)
 
     # ---- checkpoints and runs ---------------------------------------------------------------------
     def action_load(self) -> None:
@@ -371,17 +339,9 @@ class TorchTUI(App):
         """Check the run folder and its checkpoint in a thread; apply it only when it is sound,
         so a bad one leaves the app as it was."""
         try:
-            folder = RunFolder.open(path)
-            spec = folder.spec()
-            last = folder.checkpoint_path("last")
-            if last.exists():
-                ckpt = checkpoint.load(last)
-                saved = Spec.from_dict(ckpt["spec"], source=str(last))
-                differs = spec_differences(spec, saved)
-                if differs:
-                    raise UserError(f"{last} does not belong to {path}/spec.toml ({differs}); "
-                                    f"it was edited or replaced, so the run cannot be loaded")
-        except (UserError, OSError, KeyError, TypeError, ValueError) as e:  # unreadable or not a run: refuse, change nothing
+            spec, _ = RunFolder.open(path).saved_run()
+        except (UserError, OSError, KeyError, TypeError, ValueError) as e:
+            # unreadable or not a run: refuse, change nothing
             message = str(e) if isinstance(e, UserError) else f"cannot load {path}: {type(e).__name__}: {e}"
             self.call_from_thread(self.notify, message, severity="error", title="checkpoint refused", timeout=10)
             return
@@ -391,19 +351,12 @@ class TorchTUI(App):
     def _run_loaded(self, spec: Spec, state: RunState, tail: EventTail) -> None:
         if self._exit:
             return
-        self.spec, self.loaded_spec = spec, spec
+        # the loaded run keeps its folder; a new run from these settings gets a fresh one
+        self.spec, self.loaded_spec = spec.with_overrides({"run.name": ""}), spec
         self.show_spec()
         self.load_data_now()
         self._follow(None, state, tail)
-        name = state.run_dir.name
-        if state.running:
-            self.notify(f"attached to {name}, still training (pid {state.pid})", timeout=5)
-        elif state.status in ("done", "early_stopped"):
-            self.notify(f"loaded {name}: {state.epoch_done} epochs, finished; raise Epochs and ctrl+r to train on",
-                        timeout=5)
-        else:
-            self.notify(f"loaded {name} at epoch {state.epoch_done}/{spec.train.epochs}: ctrl+r resumes exactly",
-                        timeout=5)
+        self.notify(continuation.loaded_message(state, spec), timeout=5)
 
     def action_export(self) -> None:
         def write(path: Path | None) -> None:
@@ -418,58 +371,29 @@ class TorchTUI(App):
 
         self.push_screen(ExportScreen(), write)
 
-    # ---- results: another file ----------------------------------------------------------------------
-    def _best_checkpoint(self) -> Path | None:
-        if self.followed is None:
-            self.notify("train or load a run first (ctrl+r / ctrl+o)", severity="warning")
-            return None
-        best = self.followed.run_dir / "best.pt"
-        if not best.exists():
-            self.notify(f"{self.followed.run_dir.name} has no best.pt yet", severity="warning")
-            return None
-        return best
-
-    def evaluate_file(self, path: str) -> None:
-        best = self._best_checkpoint()
-        if best is not None and path:
-            self._use_checkpoint(best, path, "evaluate")
-
-    def predict_file(self, path: str) -> None:
-        best = self._best_checkpoint()
-        if best is not None and path:
-            self._use_checkpoint(best, path, "predict")
-
-    @work(thread=True, exclusive=True, group="results")
-    def _use_checkpoint(self, best: Path, path: str, what: str) -> None:
-        from tui.core.data import read_csv
-        from tui.core.predict import Predictor
-
-        try:
-            predictor = Predictor.load(best)
-            if what == "evaluate":
-                r = predictor.evaluate_frame(read_csv(path), path)
-                parts = [f"{path}: {r['rows']} rows", f"loss {r['loss']:.4f}"]
-                parts += [f"{k} {r[k]:.4f}" for k in ("accuracy", "rmse", "mae", "r2") if r.get(k) is not None]
-                text = Text("  ".join(parts))
-            else:
-                out = best.parent / f"predictions-{Path(path).name.split('.')[0]}.csv"
-                n = predictor.predict_file(path, out)
-                text = Text(f"{n} predictions written to {out}")
-        except UserError as e:
-            text = Text(str(e), style="red")
-        except Exception as e:  # a file the readers choke on: say so, keep the app
-            text = Text(f"cannot {what} with {path}: {type(e).__name__}: {e}", style="red")
-        self.call_from_thread(self.query_one(ResultsPane).show_file_result, text)
-
     # ---- panes, help, quitting ----------------------------------------------------------------------
     def action_pane(self, pane: str) -> None:
+        """Show a pane. The focus goes with it: TabbedContent shows the pane holding the focus, so
+        focus left in the old pane would pull it back, and keys would go on into its fields."""
+        target = self.query_one(f"#{pane}", TabPane)
+        if self.focused is not None and target in self.focused.ancestors:
+            return  # already there, with the focus (a refusal that points at the field being typed in)
+        self.screen.set_focus(None)
         self.query_one("#panes", TabbedContent).active = pane
+        self.call_after_refresh(self._focus_pane, pane)
+
+    def _focus_pane(self, pane: str) -> None:
+        first = PANE_FOCUS.get(pane)
+        target = self.query(first).first() if first and self.query(first) else None
+        (target or self.query_one("#panes Tabs")).focus()
+
+    def action_leave_field(self) -> None:
+        """escape in a text field: back to the tabs, where 1-5 switch panes again."""
+        if isinstance(self.focused, Input):
+            self.query_one("#panes Tabs").focus()
 
     def action_help(self) -> None:
-        def keys(bindings) -> list[tuple[str, str]]:
-            names = {"question_mark": "?", "delete": "del"}
-            return [(" / ".join(names.get(k, k) for k in b.key.split(",")), b.description) for b in bindings]
-
+        keys = HelpScreen.keys
         self.push_screen(HelpScreen([
             ("Everywhere", keys(self.BINDINGS) + [("tab / shift+tab", "next / previous field")]),
             ("Model pane", keys(ModelPane.BINDINGS) + [("enter", "edit the highlighted layer")]),
@@ -484,7 +408,8 @@ class TorchTUI(App):
 
             def chosen(choice: str | None) -> None:
                 if choice == "leave":
-                    self.exit(message=f"{name} is still training; watch it with `torchtui attach {self.followed.run_dir}`")
+                    self.exit(message=f"{name} is still training; "
+                                      f"watch it with `torchtui attach {self.followed.run_dir}`")
                 elif choice == "stop":
                     training_process.send(self._pid(), training_process.STOP)
                     self.exit(message=f"{name} is stopping after saving last.pt; "

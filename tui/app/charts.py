@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tui.core.event_schema import METRICS
 from tui.core.follow import RunState, downsample
 
 
@@ -35,15 +36,23 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
 
 
 def plot_lr(plt, state: RunState, width: int) -> None:
-    _setup(plt, "learning rate")
+    """The learning rate per logged step. A constant one is said in the title and drawn as a line
+    mid-chart with one readable tick: plotext would spread float noise (0.00300000000000000093)
+    over a flat range."""
     x, y = downsample(state.lr.x, state.lr.y, max(width * 2, 16))
+    constant = len(y) > 0 and float(y.min()) == float(y.max())
+    _setup(plt, f"learning rate {float(y[0]):g} (constant)" if constant else "learning rate")
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
+    if constant:
+        v = float(y[0])
+        plt.ylim(v * 0.5, v * 1.5) if v else plt.ylim(-1, 1)
+        plt.yticks([v], [f"{v:g}"])
 
 
 def plot_metric(plt, state: RunState, width: int) -> None:
     name = state.metric_name()
-    _setup(plt, "val accuracy" if name == "accuracy" else "val R²")
+    _setup(plt, "val " + next(label for key, _, label in METRICS if key == name))
     if len(state.metric):
         x, y = downsample(state.metric.x, state.metric.y, max(width, 8))
         plt.plot(x.tolist(), y.tolist(), marker="braille")

@@ -31,7 +31,8 @@ class DataPane(Horizontal):
                 yield Label("Target", classes="field")
                 yield Select([(AUTO_TARGET, "")], value="", allow_blank=False, id="data-target", compact=True)
                 yield Label("Task", classes="field")
-                yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task", compact=True)
+                yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task",
+                             compact=True)
                 yield Label("Validation split", classes="field")
                 yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
                 yield Label("Empty cells", classes="field")
@@ -86,7 +87,8 @@ class DataPane(Horizontal):
         notices = view.prepared.notices if view.prepared else []
         if view.prepared is not None:
             pre = view.prepared.pre
-            what = f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}" if pre.task == "classification" else "regression"
+            what = (f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}"
+                    if pre.task == "classification" else "regression")
             shape = view.prepared.input_shape
             inputs = f"{shape[0]} inputs" if len(shape) == 1 else f"inputs of shape {tuple(shape)}"
             notices = [f"target {', '.join(pre.targets)} -> {what}; {inputs}"] + notices

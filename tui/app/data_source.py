@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core import user_dataset
 from tui.core.data import Prepared, prepare, read_options
 from tui.core.datasets import BUILTINS
 from tui.core.errors import UserError
 from tui.core.reader import read_table
 from tui.core.spec import DataSpec
-from tui.core import user_dataset
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".jsonl", ".parquet")
 

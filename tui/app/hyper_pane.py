@@ -8,27 +8,37 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.spec import LOSSES, OPTIMIZERS, SCHEDULERS, Spec
+from tui.core.spec import LOSSES, OPTIMIZERS, SCHEDULERS, Spec, spec_field
+
+# The fields shown, in order, and their widget: a Select with these choices (the devices are
+# found at start), or (None) an Input of the field's type. Labels and types are declared in the spec.
+_SHOWN: list[tuple[str, tuple | None]] = [
+    ("train.loss", LOSSES),
+    ("train.optimizer", OPTIMIZERS),
+    ("train.lr", None),
+    ("train.momentum", None),
+    ("train.nesterov", ("no", "yes")),
+    ("train.weight_decay", None),
+    ("train.scheduler", SCHEDULERS),
+    ("train.step_size", None),
+    ("train.gamma", None),
+    ("train.batch_size", None),
+    ("train.epochs", None),
+    ("train.patience", None),
+    ("train.grad_clip", None),
+    ("train.seed", None),
+    ("train.save_every", None),
+    ("train.device", ()),
+]
+
+
+def _field(path: str, choices: tuple | None) -> tuple[str, str, tuple | type]:
+    info = spec_field(path)
+    return path, info.label, info.type if choices is None else choices
+
 
 # (spec path, label, choices or a type)
-FIELDS: list[tuple[str, str, tuple | type]] = [
-    ("train.loss", "Loss", LOSSES),
-    ("train.optimizer", "Optimizer", OPTIMIZERS),
-    ("train.lr", "Learning rate", float),
-    ("train.momentum", "Momentum", float),
-    ("train.nesterov", "Nesterov", ("no", "yes")),
-    ("train.weight_decay", "Weight decay", float),
-    ("train.scheduler", "LR schedule", SCHEDULERS),
-    ("train.step_size", "Step size (step)", int),
-    ("train.gamma", "Gamma (step, plateau)", float),
-    ("train.batch_size", "Batch size", int),
-    ("train.epochs", "Epochs", int),
-    ("train.patience", "Patience (0: off)", int),
-    ("train.grad_clip", "Grad clip (0: off)", float),
-    ("train.seed", "Seed", int),
-    ("train.save_every", "Save every N steps", int),
-    ("train.device", "Device", ()),
-]
+FIELDS: list[tuple[str, str, tuple | type]] = [_field(path, choices) for path, choices in _SHOWN]
 
 
 def widget_id(path: str) -> str:
@@ -63,7 +73,7 @@ class HyperPane(VerticalScroll):
 
     def show_spec(self, spec: Spec) -> None:
         values = spec.to_dict()["train"]
-        for path, _, kind in FIELDS:
+        for path, _, _kind in FIELDS:
             key = path.split(".", 1)[1]
             widget = self.query_one("#" + widget_id(path))
             value = values[key]
@@ -89,7 +99,7 @@ class HyperPane(VerticalScroll):
                 return
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        for path, _, kind in FIELDS:
+        for path, _, _kind in FIELDS:
             if event.select.id == widget_id(path):
                 value = (event.value == "yes") if path == "train.nesterov" else event.value
                 if getattr(self.app.spec.train, path.split(".", 1)[1]) == value:

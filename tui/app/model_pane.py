@@ -57,7 +57,8 @@ class ModelPane(Horizontal):
             else:
                 table.add_row(str(i), expr, "", "", "")
         for expr, shape, params in view.added:
-            table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}", Text("output layer, from the target", style="dim"))
+            table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}",
+                          Text("output layer, from the target", style="dim"))
         table.move_cursor(row=min(max(row, 1), table.row_count - 1))
         status = self.query_one("#model-status", Static)
         if view.error:

@@ -1,30 +1,36 @@
 """Results pane: validation metrics of the best and the last model, the confusion matrix and
 per-class precision / recall (classification) or predicted vs actual (regression), and
-evaluating or predicting on another file with the best checkpoint."""
+evaluating or predicting on another file with the best checkpoint (in a thread: reading a
+big file must not stall the screen)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 from textual_plotext import PlotextPlot
 
+from tui.core.errors import UserError
+from tui.core.event_schema import METRICS as TASK_METRICS
 from tui.core.follow import RunState
 
 from . import charts
 
-METRICS = (("val_loss", "val loss"), ("accuracy", "accuracy"), ("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"))
+METRICS = (("val_loss", "val loss"), *((key, label) for key, _, label in TASK_METRICS))
 
 
 class ResultsPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: tuple | None = None
+        self._run_dir: Path | None = None  # the run followed: its best.pt evaluates and predicts
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="results-top"):
@@ -39,6 +45,7 @@ class ResultsPane(Vertical):
         yield Label("", id="results-file-output")
 
     def show_run(self, state: RunState) -> None:
+        self._run_dir = state.run_dir
         key = (id(state), len(state.epochs), tuple(sorted(state.evaluations)), state.status)
         if key == self._shown:
             return
@@ -59,19 +66,51 @@ class ResultsPane(Vertical):
             detail.update("")
             plot.display = False
 
-    def show_file_result(self, text: str | Text) -> None:
-        self.query_one("#results-file-output", Label).update(text)
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         path = self.query_one("#results-file", Input).value.strip()
         if event.button.id == "results-evaluate":
-            self.app.evaluate_file(path)
+            self.use_file(path, "evaluate")
         elif event.button.id == "results-predict":
-            self.app.predict_file(path)
+            self.use_file(path, "predict")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "results-file":
-            self.app.evaluate_file(event.value.strip())
+            self.use_file(event.value.strip(), "evaluate")
+
+    def use_file(self, path: str, what: str) -> None:
+        """Evaluate the best model on a labelled file, or predict a file without targets."""
+        if self._run_dir is None:
+            self.app.notify("train or load a run first (ctrl+r / ctrl+o)", severity="warning")
+            return
+        best = self._run_dir / "best.pt"
+        if not best.exists():
+            self.app.notify(f"{self._run_dir.name} has no best.pt yet", severity="warning")
+        elif path:
+            self._use_checkpoint(best, path, what)
+
+    @work(thread=True, exclusive=True, group="results")
+    def _use_checkpoint(self, best: Path, path: str, what: str) -> None:
+        from tui.core.data import read_csv
+        from tui.core.predict import Predictor
+
+        try:
+            predictor = Predictor.load(best)
+            if what == "evaluate":
+                text = evaluation_line(path, predictor.evaluate_frame(read_csv(path), path))
+            else:
+                out = best.parent / f"predictions-{Path(path).name.split('.')[0]}.csv"
+                text = Text(f"{predictor.predict_file(path, out)} predictions written to {out}")
+        except UserError as e:
+            text = Text(str(e), style="red")
+        except Exception as e:  # a file the readers choke on: say so, keep the app
+            text = Text(f"cannot {what} with {path}: {type(e).__name__}: {e}", style="red")
+        self.app.call_from_thread(self.query_one("#results-file-output", Label).update, text)
+
+
+def evaluation_line(path: str, result: dict[str, Any]) -> Text:
+    parts = [f"{path}: {result['rows']} rows", f"loss {result['loss']:.4f}"]
+    parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
+    return Text("  ".join(parts))
 
 
 def summary_table(state: RunState) -> Group | str:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from tui.core.runs import RunInfo
+from tui.core.follow import RunInfo
 
 
 class HelpScreen(ModalScreen[None]):
@@ -21,6 +21,12 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
         self.sections = sections
+
+    @staticmethod
+    def keys(bindings: list) -> list[tuple[str, str]]:
+        """(keys, what they do) of bindings, as the footer names the keys."""
+        names = {"question_mark": "?", "delete": "del"}
+        return [(" / ".join(names.get(k, k) for k in b.key.split(",")), b.description) for b in bindings]
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=False)

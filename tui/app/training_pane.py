@@ -1,11 +1,11 @@
 """Training pane: status, device telemetry, live loss / learning-rate / metric charts and the
 epoch log of the run being followed.
 
-The app calls `show_run` twice a second; the status lines update once a second, while the loss chart and the epoch log update at most once per `CHART_INTERVAL` and
-only when new events arrived, and the learning-rate and metric charts after a new epoch, at
-most once per `SIDE_INTERVAL` - what a slow SSH link
-and a saturated CPU (the worker's, on a small box) can afford. A chart redraw is most of the
-bytes the app writes: every cell of it is sent again.
+The app calls `show_run` twice a second; the status lines update once a second, while the
+loss chart and the epoch log update at most once per `CHART_INTERVAL` and only when new events
+arrived, and the learning-rate and metric charts after a new epoch, at most once per
+`SIDE_INTERVAL` - what a slow SSH link and a saturated CPU (the worker's, on a small box) can
+afford. A chart redraw is most of the bytes the app writes: every cell of it is sent again.
 """
 
 from __future__ import annotations
@@ -99,9 +99,6 @@ class TrainingPane(Vertical):
         charts.plot_metric(metric.plt, self._state, metric.size.width or 40)
         metric.refresh()
 
-    def note(self, line: str) -> None:
-        self.query_one("#train-log", RichLog).write(line)
-
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
         self.draw_charts(side=False)
@@ -129,9 +126,9 @@ def status_text(s: RunState) -> Text:
         if step.get("epoch") == current:  # a logged step of this epoch; a short epoch may have none yet
             t.append(f"  step {step.get('epoch_step', 0)}/{per}")
         rate = step.get("samples_per_s")
-        if rate:
+        if rate and s.status == "running":  # a paused run trains at no rate, and has no ETA
             t.append(f"  {rate:,.0f} samples/s")
-        t.append(f"  ETA {fmt_seconds(s.eta_seconds())}")
+            t.append(f"  ETA {fmt_seconds(s.eta_seconds())}")
     else:
         t.append(f"  epoch {s.epoch_done}/{total}")
     best = s.best_val_loss
@@ -144,7 +141,8 @@ def status_text(s: RunState) -> Text:
 
 
 def telemetry_text(s: RunState) -> Text:
-    e = s.last_step
+    """The device, and while the worker lives its load: a finished run has no CPU, memory or pid."""
+    e = s.last_step if s.running else {}
     t = Text(s.start.get("device", ""), style="dim")
     if e.get("gpu_mem_mb") is not None:
         total = e.get("gpu_total_mb")
@@ -157,6 +155,6 @@ def telemetry_text(s: RunState) -> Text:
         t.append(f"  CPU {e['cpu_percent']:.0f}%")
     if e.get("rss_mb") is not None:
         t.append(f"  RAM {e['rss_mb']:,.0f} MiB")
-    if s.start.get("pid"):
+    if s.running and s.start.get("pid"):
         t.append(f"  pid {s.start['pid']}", style="dim")
     return t

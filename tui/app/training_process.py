@@ -15,13 +15,16 @@ so a run started headless or by an earlier screen is controlled the same way, by
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.core.errors import UserError
+from tui.core.follow import EventTail, RunState
+from tui.core.runs import new_run_name
 from tui.core.spec import Spec
 
 STOP, SAVE, PAUSE = signal.SIGTERM, getattr(signal, "SIGUSR1", None), getattr(signal, "SIGUSR2", None)
@@ -47,36 +50,45 @@ class TrainingProcess:
         last = lines[-1] if lines else ""
         return last.removeprefix("error: ") or f"the training process exited with code {self.exit_code()}"
 
+    def settle(self, state: RunState, tail: EventTail) -> str:
+        """Once the process has exited: fold in what it left, and when it ended without saying how
+        (refused before its start event, or killed), mark the run failed with the reason from its log.
+        Returns the title of that failure, "" when the run's own events tell its end."""
+        code = self.exit_code()
+        if not self.started and code != 0:
+            state.worker_gone("failed", self.failure())
+            return "training did not start"
+        if state.running:
+            for e in tail.read():
+                state.apply(e)
+            if state.running and not state.alive():
+                state.worker_gone("failed", self.failure())
+                return "training process ended"
+        return ""
+
     def tidy(self) -> None:
-        """Move the log into the run folder once it exists; drop it when the run never started."""
+        """Once it has exited: a worker that logged its start adds its output to the run's worker.log
+        (a resume's after the earlier ones'); one refused before that leaves no trace in any run
+        folder - its reason was shown - so a refused run never writes into another run's folder."""
         if not self.log_path.exists():
             return
         try:
-            if self.run_dir.is_dir():
-                os.replace(self.log_path, self.run_dir / "worker.log")
-                self.log_path = self.run_dir / "worker.log"
-            else:
-                self.log_path.unlink(missing_ok=True)
+            if self.started and self.run_dir.is_dir():
+                with open(self.log_path, "rb") as src, open(self.run_dir / "worker.log", "ab") as dest:
+                    shutil.copyfileobj(src, dest)
+            self.log_path.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only folder: the log stays where it is
 
 
-def new_run_name(spec: Spec, dataset_label: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in Path(dataset_label).name.split(".")[0]) or "run"
-    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    root = Path(spec.run.runs_dir)
-    name, n = base, 1
-    while (root / name).exists():
-        n += 1
-        name = f"{base}-{n}"
-    return name
-
-
 def start_run(spec: Spec, dataset_label: str) -> TrainingProcess:
     """`torchtui run -` with the spec on stdin, in a run folder named here, so the screen knows where to look."""
-    name = spec.run.name or new_run_name(spec, dataset_label)
     root = Path(spec.run.runs_dir)
     root.mkdir(parents=True, exist_ok=True)
+    if spec.run.name and (root / spec.run.name).exists():
+        raise UserError(f"run folder {root / spec.run.name} already exists; clear the run name for a fresh one, "
+                        f"or load that run (ctrl+o) to continue it")
+    name = spec.run.name or new_run_name(root, dataset_label)
     spec = spec.with_overrides({"run.name": name})
     return _spawn(["run", "-"], root / name, root / f".{name}.log", spec.to_toml())
 

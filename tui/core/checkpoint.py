@@ -47,7 +47,8 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
         raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
     if ckpt["format"] > FORMAT:
-        raise UserError(f"{p} has checkpoint format {ckpt['format']}, newer than this torchtui reads ({FORMAT}); upgrade torchtui")
+        raise UserError(f"{p} has checkpoint format {ckpt['format']}, newer than this torchtui reads ({FORMAT}); "
+                        "upgrade torchtui")
     return ckpt
 
 

@@ -23,8 +23,17 @@ import torch
 from . import user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
-from .preprocess import (MISSING, Preprocessor, all_finite, as_numbers, class_labels, infer_task, is_numeric,
-                         mostly_numeric, numeric_values)
+from .preprocess import (
+    MISSING,
+    Preprocessor,
+    all_finite,
+    as_numbers,
+    class_labels,
+    infer_task,
+    is_numeric,
+    mostly_numeric,
+    numeric_values,
+)
 from .reader import ReadOptions, preview, read_table
 from .spec import DataSpec
 
@@ -76,13 +85,15 @@ def load_frame(spec: DataSpec, seed: int, notices: list[str],
     path = Path(spec.dataset)
     if not path.exists():
         names = ", ".join(BUILTINS)
-        raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; check the path")
+        raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; "
+                        "check the path")
     start = time.monotonic()
     if progress and path.is_file():
         progress(f"reading {spec.dataset} ({path.stat().st_size / 2**20:,.1f} MiB)")
     frame, fmt = read_table(spec.dataset, read_options(spec))
     if progress:
-        progress(f"read {len(frame):,} rows x {frame.shape[1]} columns in {time.monotonic() - start:.1f} s; preparing tensors")
+        progress(f"read {len(frame):,} rows x {frame.shape[1]} columns in {time.monotonic() - start:.1f} s; "
+                 "preparing tensors")
     notices.append(f"read {spec.dataset}: {len(frame)} rows, {frame.shape[1]} columns; {fmt.describe()}")
     notices.extend(fmt.notes)
     return frame, spec.dataset, False, fmt.decimal
@@ -127,21 +138,23 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
     _note_encodings(pre, notices)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(features)} columns")
-    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    return Prepared(name, pre, *tensors, notices=notices, preview=preview(frame.head(5)[[*features, *targets]]))
+    xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
+    return Prepared(name, pre, xt, yt, xv, yv, notices=notices, preview=preview(frame.head(5)[[*features, *targets]]))
 
 
 def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
     if spec.group or spec.stratify or spec.val:
-        raise UserError("data.group, data.stratify and data.val apply to tables; a Dataset class is split by data.val_split")
+        raise UserError("data.group, data.stratify and data.val apply to tables; "
+                        "a Dataset class is split by data.val_split")
     dataset = user_dataset.load(spec)
     shape, targets = user_dataset.scan(dataset, spec.dataset)
     pre = user_dataset.describe(spec, targets)
     y = user_dataset.as_targets(targets, pre.task)
-    train_rows, val_rows = split_indices(len(dataset), spec.val_split, seed)
+    # torch's Dataset declares no __len__ (user_dataset.load checks that this one has it)
+    train_rows, val_rows = split_indices(len(dataset), spec.val_split, seed)  # type: ignore[arg-type]
     train_set, val_set = user_dataset.split(dataset, (train_rows, val_rows))
     x_val = user_dataset.gather(val_set).reshape(len(val_rows), *shape)
-    notices = [f"{spec.dataset}: {len(dataset)} items, x of shape {shape}, {pre.task}"
+    notices = [f"{spec.dataset}: {len(dataset)} items, x of shape {shape}, {pre.task}"  # type: ignore[arg-type]
                + (f" with {len(pre.classes)} classes" if pre.classes else f", {y.shape[1]} value(s) per item"),
                f"{len(train_rows)} training items (through a DataLoader), {len(val_rows)} validation items"]
     return Prepared(spec.dataset, pre, torch.zeros(0), y[train_rows], x_val.float(), y[val_rows], notices=notices,
@@ -156,7 +169,8 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     def known(names: list[str], what: str) -> None:
         unknown = [c for c in names if c not in columns]
         if unknown:
-            raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; columns: {', '.join(columns)}")
+            raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; "
+                            f"columns: {', '.join(columns)}")
 
     targets = [t.strip() for t in spec.target.split(",") if t.strip()] or [columns[-1]]
     known(targets, "data.target")
@@ -259,7 +273,8 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
         for b in bad.values():
             drop |= b
     if drop.all():
-        raise UserError(f"{name}: every row has an empty cell ({summary}); use --missing impute or leave columns out with --drop")
+        raise UserError(f"{name}: every row has an empty cell ({summary}); "
+                        "use --missing impute or leave columns out with --drop")
     if drop.any():
         why = summary if policy == "drop" else ", ".join(f"{t} {counts[t]}" for t in targets if t in counts)
         notices.append(f"dropped {int(drop.sum())} of {len(frame)} rows with empty cells ({why})")
@@ -300,7 +315,8 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         return task, []
     classes = class_labels(col)
     if len(classes) < 2:
-        raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least two")
+        raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); "
+                        "a classifier needs at least two")
     return task, classes
 
 
@@ -360,7 +376,8 @@ def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[s
     if len(names) < 2:
         raise UserError(f"data.group {groups.name} has a single group; a group split needs at least two")
     wanted = val_split * len(keys)
-    chosen, count = [], 0
+    chosen: list[np.integer] = []
+    count = 0
     for g in np.random.default_rng(seed).permutation(len(names)):
         if count >= wanted or len(chosen) == len(names) - 1:
             break

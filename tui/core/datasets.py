@@ -2,8 +2,8 @@
 
 The real files live in the repository's top-level `datasets/` folder, which a wheel installs
 as `tui/datasets/`; both places are looked up, so a name works from any working directory,
-from a source checkout or editable install, and after a non-editable install. Synthetic sets are generated from the run's seed, so a spec names
-them completely.
+from a source checkout or editable install, and after a non-editable install. Synthetic sets
+are generated from the run's seed, so a spec names them completely.
 """
 
 from __future__ import annotations
@@ -96,10 +96,14 @@ BUILTINS: dict[str, BuiltIn] = {
     for b in [
         BuiltIn("iris", "classification", "Fisher's iris flowers: 4 measurements, 3 species", file="iris.csv"),
         BuiltIn("wine", "classification", "Italian wines: 13 chemical measurements, 3 cultivars", file="wine.csv"),
-        BuiltIn("breast_cancer", "classification", "Wisconsin diagnostic breast cancer: 30 cell-nucleus features, benign or malignant", file="breast_cancer.csv"),
-        BuiltIn("digits", "classification", "8x8 handwritten digits (64 pixels, 0-16), 10 classes; Unflatten(1, (1, 8, 8)) for Conv2d",
+        BuiltIn("breast_cancer", "classification",
+                "Wisconsin diagnostic breast cancer: 30 cell-nucleus features, benign or malignant",
+                file="breast_cancer.csv"),
+        BuiltIn("digits", "classification",
+                "8x8 handwritten digits (64 pixels, 0-16), 10 classes; Unflatten(1, (1, 8, 8)) for Conv2d",
                 file="digits.csv", keep_constant=True),
-        BuiltIn("diabetes", "regression", "diabetes progression one year on, from 10 baseline measurements", file="diabetes.csv"),
+        BuiltIn("diabetes", "regression", "diabetes progression one year on, from 10 baseline measurements",
+                file="diabetes.csv"),
         BuiltIn("spiral", "classification", "synthetic: 3 interleaved spiral arms, 900 points", generate=_spiral),
         BuiltIn("moons", "classification", "synthetic: two interleaving half circles, 1000 points", generate=_moons),
         BuiltIn("circles", "classification", "synthetic: a circle inside a circle, 1000 points", generate=_circles),

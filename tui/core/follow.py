@@ -1,7 +1,9 @@
-"""Following a run folder: read its event log as it grows, and fold it into what a reader shows.
+"""Following a run: read its event log as it grows, and fold it into what a reader shows.
 
-The screen never talks to the training process except by signals; everything it shows comes
-from `events.jsonl`, read incrementally here. So a run started headless, by an earlier
+`RunState.apply` is the one fold of a run's events into state: the screen (reading the run
+folder's `events.jsonl` incrementally), `torchtui runs` (reading it whole) and the console
+(fed each event as it is written) all show what it holds, the ETA included. The screen never
+talks to the training process except by signals, so a run started headless, by an earlier
 screen, or by this one, looks the same, with its whole history.
 """
 
@@ -16,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .runs import EVENTS, process_alive
+from .event_schema import METRICS
+from .runs import EVENTS, SPEC, process_alive
+
+ETA_EPOCHS = 5  # the ETA's rate: the mean of the last few epochs (the step rate within the first)
 
 
 class EventTail:
@@ -105,6 +110,7 @@ class RunState:
     end: dict[str, Any] = field(default_factory=dict)
     loading: str = ""
     paused: dict[str, Any] = field(default_factory=dict)  # the last `paused` event: where the worker waits
+    started: float | None = None  # the time of the first start (a resumed run has one start per resume)
     version: int = 0  # bumped by every event: a reader redraws only when it changed
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -114,6 +120,8 @@ class RunState:
             self.loading = e.get("message", "")
         elif kind == "start":
             self.start, self.status, self.error, self.end, self.evaluations = e, "running", "", {}, {}
+            if self.started is None:
+                self.started = e.get("time")
         elif kind == "step":
             step = float(e["step"])
             self.steps.truncate_from(step)
@@ -170,17 +178,23 @@ class RunState:
     def best_val_loss(self) -> float | None:
         return self.epochs[-1].get("best_val_loss") if self.epochs else None
 
+    def worker_gone(self, status: str, message: str) -> None:
+        """The worker ended without saying how (killed, refused before its start event): what a
+        reader learned from the process itself, folded in like an event."""
+        self.status, self.error = status, message
+        self.version += 1
+
     def eta_seconds(self) -> float | None:
-        """Time left from the measured rate: the last epochs' duration, else the step rate."""
+        """Time left: steps left at the mean time per step of the last ETA_EPOCHS epochs, or within the
+        first epoch at the last logged rate. None while paused or not running."""
         total = self.start.get("epochs")
-        if not total or not self.running:
+        if not total or self.status != "running":
             return None
         steps_per_epoch = self.start.get("steps_per_epoch") or 1
-        done_steps = (self.last_step.get("step") or 0)
-        left_steps = max(total * steps_per_epoch - done_steps, 0)
-        recent = [row["seconds"] for row in self.epochs[-3:] if row.get("seconds")]
+        left_steps = max(total * steps_per_epoch - (self.last_step.get("step") or 0), 0)
+        recent = [row["seconds"] for row in self.epochs[-ETA_EPOCHS:] if row.get("seconds")]
         if recent:
-            return left_steps / steps_per_epoch * (sum(recent) / len(recent))
+            return left_steps * sum(recent) / (len(recent) * steps_per_epoch)
         rate = self.last_step.get("samples_per_s")
         batch = self.start.get("batch_size") or 1
         return left_steps * batch / rate if rate else None
@@ -198,6 +212,41 @@ def read_run(run_dir: str | Path) -> tuple[RunState, EventTail]:
     if state.running and not state.alive():  # killed without an end event
         state.status = "interrupted"
     return state, tail
+
+
+@dataclass
+class RunInfo:
+    """One line of `torchtui runs` (and of the screen's load dialog)."""
+
+    path: Path
+    status: str  # a RunState status, or "not started" (no start event)
+    dataset: str
+    epochs_done: int
+    epochs: int
+    best_val_loss: float | None
+    started: float
+    pid: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused")
+
+
+def summarize(path: Path) -> RunInfo:
+    state, _ = read_run(path)
+    return RunInfo(path=path, status=state.status if state.start else "not started",
+                   dataset=state.start.get("dataset", "?"), epochs_done=state.epoch_done,
+                   epochs=state.start.get("epochs", 0), best_val_loss=state.best_val_loss,
+                   started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid)
+
+
+def list_runs(runs_dir: str | Path) -> list[RunInfo]:
+    """Every run folder under `runs_dir`, newest first, with what its event log says."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = [summarize(p) for p in root.iterdir() if p.is_dir() and (p / SPEC).exists()]
+    return sorted(runs, key=lambda r: r.started, reverse=True)
 
 
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,16 +277,13 @@ def fmt_seconds(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-METRIC_LABELS = (("accuracy", "acc"), ("rmse", "rmse"), ("mae", "mae"), ("r2", "r2"))
-
-
 def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
     """One epoch as the console prints it and the screen logs it."""
     epochs = epochs or e["epoch"]
     parts = [f"epoch {e['epoch']:>{len(str(epochs))}}/{epochs}", f"train {e['train_loss']:.4f}"]
     if e.get("val_loss") is not None:
         parts.append(f"val {e['val_loss']:.4f}")
-    for key, label in METRIC_LABELS:
+    for key, label, _ in METRICS:
         if e.get(key) is not None:
             parts.append(f"{label} {e[key]:.4f}")
     parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]

@@ -8,25 +8,26 @@ layers - before a run folder is created, so a refused run leaves nothing behind.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from . import checkpoint, devices, layers
+from . import checkpoint, devices, layers, record
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import Interrupted, TrainingFailed, UserError
+from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
-from .runs import RunFolder, summarize
+from .progress import Progress
+from .record import Emit, Recorder
+from .runs import RunFolder
 from .spec import Spec
-from .train import EVAL_BATCH, Emit, Outcome, Progress, Trainer
+from .train import EVAL_BATCH, Outcome, Trainer
 
 
 @dataclass
@@ -38,13 +39,15 @@ class Plan:
     stack: layers.Stack
 
 
-def plan(spec: Spec, emit: Emit | None = None) -> Plan:
+def plan(spec: Spec, recorder: Recorder | None = None) -> Plan:
     device = devices.resolve(spec.train.device)  # before any data is read
-    progress = (lambda message: emit({"event": "loading", "message": message, "time": time.time()})) if emit else None
+    progress = (lambda message: recorder.write(record.loading(message))) if recorder else None
     warm = threading.Thread(target=_import_optimizers, daemon=True)
     warm.start()  # overlaps with reading the data: the parser runs without the GIL
-    data = prepare(spec.data, spec.train.seed, progress)
-    warm.join()
+    try:
+        data = prepare(spec.data, spec.train.seed, progress)
+    finally:  # also when the data is refused: a process that exits mid-import aborts (SIGABRT, not exit 2)
+        warm.join()
     objective = Objective.for_data(spec.train.loss, data.pre)
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
     _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size)
@@ -59,15 +62,15 @@ def _import_optimizers() -> None:
 
 
 def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
-    """`on_trainer` receives the trainer before it starts, e.g. to route a signal to `stop_requested`."""
+    """`on_trainer` receives the trainer before it starts, e.g. to route a signal to its requests."""
     spec = with_absolute_paths(spec)
-    p = plan(spec, emit)
-    trainer = _new_trainer(p, None, emit)
+    recorder = Recorder(emit)
+    p = plan(spec, recorder)
+    trainer = _new_trainer(p, recorder)
     if on_trainer:
         on_trainer(trainer)
-    folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
-    trainer.run = folder
-    return _train(trainer, folder, p), folder
+    folder = recorder.folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
+    return _train(trainer, p), folder
 
 
 def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
@@ -75,19 +78,11 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
     folder = RunFolder.open(run_dir)
     folder.check_writable()
-    info = summarize(folder.path)
-    if info.status == "running" and info.pid != os.getpid():
-        raise UserError(f"{folder.path} is still training (process {info.pid}); stop it before resuming it")
+    state, _ = read_run(folder.path)
+    if state.running and state.pid != os.getpid():
+        raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
     folder.clean_temp_files()
-    last = folder.checkpoint_path("last")
-    ckpt = checkpoint.load(last) if last.exists() else None
-    on_disk = folder.spec()
-    saved = Spec.from_dict(ckpt["spec"], source=str(last)) if ckpt else on_disk
-    edited = spec_differences(on_disk, saved)
-    if edited:
-        raise UserError(f"{folder.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
-                        f"saved run exactly - undo the edit, or start a new run with `torchtui run {folder.path}/spec.toml`")
-    spec = saved
+    spec, ckpt = folder.saved_run()
     if epochs is not None and epochs != spec.train.epochs:
         if ckpt and spec.train.scheduler in ("onecycle", "cosine"):
             raise UserError(f"a {spec.train.scheduler} schedule is fixed to its {spec.train.epochs} epochs; "
@@ -95,29 +90,34 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         spec = spec.with_overrides({"train.epochs": epochs})
     done = ckpt["progress"]["epoch"] if ckpt else 0
     if done >= spec.train.epochs:
-        if info.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
-            progress = Progress.from_dict(ckpt["progress"])
-            event = {**end_event(progress, "done", folder), "time": time.time()}
-            folder.log(event, sync=True)
-            folder.close()
-            emit(event)
-            return Outcome("done", progress), folder
+        if ckpt and state.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
+            return _finish(Progress.from_dict(ckpt["progress"]), folder, emit), folder
         raise UserError(f"{folder.path} already trained {done} of {spec.train.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
-    p = plan(spec, emit)
+    recorder = Recorder(emit)  # the folder is written only once the plan holds: loading just reports
+    p = plan(spec, recorder)
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
-    trainer = _new_trainer(p, folder, emit, ckpt)
+    trainer = _new_trainer(p, recorder, ckpt)
     if on_trainer:
         on_trainer(trainer)
+    recorder.folder = folder
     folder.write_text("spec.toml", spec.to_toml())
-    return _train(trainer, folder, p, resumed_from=done), folder
+    return _train(trainer, p, resumed_from=done), folder
+
+
+def _finish(progress: Progress, folder: RunFolder, emit: Emit) -> Outcome:
+    """A run killed after its last epoch's checkpoint, before its end event: it only needs saying."""
+    recorder = Recorder(emit, folder)
+    recorder.write(record.end("done", progress, folder.path), sync=True)
+    recorder.close()
+    return Outcome("done", progress)
 
 
 def with_absolute_paths(spec: Spec) -> Spec:
     """File paths made absolute, so `resume` works from any directory."""
-    paths = {}
+    paths: dict[str, Any] = {}
     if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():  # module:Class names stay as given
         paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
     for key in ("test", "val"):
@@ -128,61 +128,57 @@ def with_absolute_paths(spec: Spec) -> Spec:
     return spec.with_overrides(paths) if paths else spec
 
 
-def spec_differences(a: Spec, b: Spec) -> str:
-    """'section.key a vs b' for each field that differs; empty when the specs are equal."""
-    da, db = a.to_dict(), b.to_dict()
-    return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
-                     for section in da for key in da[section] if da[section][key] != db[section][key])
-
-
 def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int) -> None:
     norm = next((i for i, lay in enumerate(stack.layers, 1) if lay.name == "BatchNorm1d"), None)
     if norm is not None and rows % batch_size == 1:
         better = next(b for b in range(batch_size - 1, 0, -1) if rows % b != 1)
-        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, but {rows} training rows in batches "
-                        f"of {batch_size} leave a last batch of 1; use --batch-size {better}")
+        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, "
+                        f"but {rows} training rows in batches of {batch_size} leave a last batch of 1; "
+                        f"use --batch-size {better}")
 
 
-def _new_trainer(p: Plan, folder: RunFolder | None, emit: Emit, ckpt: dict[str, Any] | None = None) -> Trainer:
+def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None) -> Trainer:
     """The model and the data on the device: a model or dataset too big for it is one line, not a traceback."""
     try:
-        return Trainer(p.spec, p.data, p.stack, p.objective, p.device, folder, emit, resume=ckpt)
+        return Trainer(p.spec, p.data, p.stack, p.objective, p.device, recorder, resume=ckpt)
     except torch.cuda.OutOfMemoryError:
         raise TrainingFailed(f"out of memory on {p.device.description} placing the model ({p.stack.params:,} "
                              f"parameters) and the data on it; use a smaller model, or --device cpu") from None
 
 
-def _train(trainer: Trainer, folder: RunFolder, p: Plan, resumed_from: int | None = None) -> Outcome:
-    trainer.emit(start_event(p, folder, trainer, resumed_from), sync=True)
+def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcome:
+    recorder = trainer.recorder
+    folder = recorder.folder
+    assert folder is not None
+    recorder.write(start_event(p, folder, trainer.steps_per_epoch, resumed_from), sync=True)
     try:
         try:
             outcome = trainer.fit()
         except torch.cuda.OutOfMemoryError:
             kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
-            msg = (f"out of memory on {p.device.description} at batch size {p.spec.train.batch_size}; "
-                   f"try a smaller --batch-size or a smaller model ({kept})")
-            trainer.emit({"event": "error", "kind": "out_of_memory", "message": msg}, sync=True)
-            raise TrainingFailed(msg) from None
+            raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} at batch size "
+                                f"{p.spec.train.batch_size}; try a smaller --batch-size or a smaller model "
+                                f"({kept})") from None
         except KeyboardInterrupt:
-            trainer.emit({"event": "end", "status": "interrupted", "epochs": trainer.progress.epoch,
-                           "best_val_loss": _finite(trainer.progress.best_loss)}, sync=True)
+            recorder.write(record.end("interrupted", trainer.progress, folder.path), sync=True)
             raise
         except (TrainingFailed, UserError, Interrupted):
             raise
         except Exception as e:
-            trainer.emit({"event": "error", "kind": "crash", "message": f"{type(e).__name__}: {e}"}, sync=True)
+            recorder.write(record.error("crash", f"{type(e).__name__}: {e}"), sync=True)
             raise
         if len(p.data.x_val):
             for event in evaluation_events(trainer, folder):
-                trainer.emit(event)
+                recorder.write(event)
         if p.spec.data.test and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
-            n = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, read_options(p.spec.data))
-            trainer.emit({"event": "predictions", "path": str(out), "rows": n, "source": p.spec.data.test})
-        trainer.emit(end_event(outcome.progress, outcome.status, folder), sync=True)
+            n = Predictor.load(folder.checkpoint_path("best")).predict_file(
+                p.spec.data.test, out, read_options(p.spec.data))
+            recorder.write(record.predictions(path=str(out), rows=n, source=p.spec.data.test))
+        recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
         return outcome
     finally:
-        folder.close()
+        recorder.close()
 
 
 PAIRS = 2000  # predicted-vs-actual points in a regression report: enough for a plot, small in the event log
@@ -209,48 +205,28 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
     obj, pre, y = trainer.objective, trainer.data.pre, trainer.y_val
     loss, outputs = evaluate(model, trainer.x_val, y, obj, trainer.criterion,
                              max(trainer.spec.train.batch_size, EVAL_BATCH))
-    event: dict[str, Any] = {"event": "evaluation", "model": which, "epoch": epoch, "split": "validation",
-                             "rows": len(y), "val_loss": loss}
     if obj.task == "classification":
-        event.update(task_metrics(outputs, y, obj, pre, detail=True))
-        event["classes"] = [str(c) for c in pre.classes]
-        return event
-    event.update(task_metrics(outputs, y, obj, pre))
-    rows = torch.arange(0, len(y), -(-len(y) // PAIRS))  # evenly spaced, the same on every run
-    in_units = lambda t: pre.to_target_units(t[rows].double().reshape(len(rows), -1).numpy())[:, 0]  # noqa: E731
-    actual, predicted = in_units(y.cpu()), in_units(outputs)
-    event["target"] = pre.targets[0]
-    event["pairs"] = [[float(a), float(b)] for a, b in zip(actual, predicted)]
-    return event
+        results = task_metrics(outputs, y, obj, pre, detail=True)
+        results["classes"] = [str(c) for c in pre.classes]
+    else:
+        results = task_metrics(outputs, y, obj, pre)
+        rows = torch.arange(0, len(y), -(-len(y) // PAIRS))  # evenly spaced, the same on every run
+        in_units = lambda t: pre.to_target_units(t[rows].double().reshape(len(rows), -1).numpy())[:, 0]  # noqa: E731
+        actual, predicted = in_units(y.cpu()), in_units(outputs)
+        results["target"] = pre.targets[0]
+        results["pairs"] = [[float(a), float(b)] for a, b in zip(actual, predicted)]
+    return record.evaluation(model=which, epoch=epoch, rows=len(y), val_loss=loss, results=results)
 
 
-def end_event(prog: Progress, status: str, folder: RunFolder) -> dict[str, Any]:
-    best = next((e for e in prog.epochs if e["epoch"] == prog.best_epoch), {})
-    return {"event": "end", "status": status, "epochs": prog.epoch, "best_epoch": prog.best_epoch,
-            "best_val_loss": _finite(prog.best_loss), "best_metrics": _metrics_of(best), "run_dir": str(folder.path),
-            "skipped_steps": prog.skipped_steps}
-
-
-def start_event(p: Plan, folder: RunFolder, trainer: Trainer, resumed_from: int | None) -> dict[str, Any]:
+def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: int | None) -> dict[str, Any]:
     pre, t = p.data.pre, p.spec.train
-    return {
-        "event": "start", "time": time.time(), "pid": os.getpid(), "run_dir": str(folder.path),
-        "dataset": p.data.name, "task": pre.task, "target": pre.target, "classes": [str(c) for c in pre.classes],
-        "train_rows": p.data.n_train, "val_rows": len(p.data.x_val), "inputs": math.prod(p.data.input_shape), "input_shape": list(p.data.input_shape),
-        "outputs": p.objective.n_outputs, "loss": p.objective.loss, "notices": p.data.notices,
-        "preview": p.data.preview, "table": p.data.train_set is None,
-        "layers": [{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
-                   for lay in p.stack.layers],
-        "summary": p.stack.summary(), "params": p.stack.params, "device": p.device.description,
-        "epochs": t.epochs, "batch_size": t.batch_size, "steps_per_epoch": trainer.steps_per_epoch,
-        "optimizer": t.optimizer, "lr": t.lr, "scheduler": t.scheduler, "seed": t.seed,
-        "resumed_from": resumed_from,
-    }
-
-
-def _metrics_of(epoch_event: dict[str, Any]) -> dict[str, float]:
-    return {k: epoch_event[k] for k in ("accuracy", "rmse", "mae", "r2") if k in epoch_event}
-
-
-def _finite(x: float) -> float | None:
-    return x if x != float("inf") else None
+    return record.start(
+        pid=os.getpid(), run_dir=str(folder.path), dataset=p.data.name, task=pre.task, target=pre.target,
+        classes=[str(c) for c in pre.classes], train_rows=p.data.n_train, val_rows=len(p.data.x_val),
+        input_shape=list(p.data.input_shape), outputs=p.objective.n_outputs, loss=p.objective.loss,
+        notices=p.data.notices, preview=p.data.preview, table=p.data.train_set is None,
+        layers=[{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
+                for lay in p.stack.layers],
+        summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
+        batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
+        scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from)

@@ -42,7 +42,7 @@ class LayerDef:
     help: str = ""
 
 
-_INT_POS = dict(kind="int", check="pos")
+_INT_POS: dict[str, Any] = dict(kind="int", check="pos")
 LAYERS: dict[str, LayerDef] = {
     d.name: d
     for d in [
@@ -53,22 +53,25 @@ LAYERS: dict[str, LayerDef] = {
         LayerDef("Tanh", help="Tanh() - squashes to (-1, 1)"),
         LayerDef("LeakyReLU", (Arg("negative_slope", "float", 0.01, "nonneg"),), short=1,
                  help="LeakyReLU(0.01) - ReLU with a small slope below 0"),
-        LayerDef("GELU", (Arg("approximate", "str", "none"),), short=1, help="GELU() - smooth ReLU used by transformers"),
+        LayerDef("GELU", (Arg("approximate", "str", "none"),), short=1,
+                 help="GELU() - smooth ReLU used by transformers"),
         LayerDef("SiLU", help="SiLU() - x * sigmoid(x)"),
         LayerDef("Dropout", (Arg("p", "float", 0.5, "prob"),), short=1,
                  help="Dropout(0.1) - zeroes a fraction of inputs while training"),
-        LayerDef("BatchNorm1d", (Arg("eps", "float", 1e-5, "pos"), Arg("momentum", "float", 0.1, "nonneg")), "num_features",
-                 help="BatchNorm1d() - normalises each feature over the batch"),
+        LayerDef("BatchNorm1d", (Arg("eps", "float", 1e-5, "pos"), Arg("momentum", "float", 0.1, "nonneg")),
+                 "num_features", help="BatchNorm1d() - normalises each feature over the batch"),
         LayerDef("LayerNorm", (Arg("eps", "float", 1e-5, "pos"),), "normalized_shape",
                  help="LayerNorm() - normalises the last dimension of each sample"),
         LayerDef("Flatten", (Arg("start_dim", "int", 1), Arg("end_dim", "int", -1)), short=2,
                  help="Flatten() - (C, H, W) -> (C*H*W,)"),
         LayerDef("Unflatten", (Arg("dim", "int"), Arg("unflattened_size", "sizes")), short=2,
                  help="Unflatten(1, (1, 8, 8)) - (64,) -> (1, 8, 8) image"),
-        LayerDef("Conv2d", (Arg("out_channels", **_INT_POS), Arg("kernel_size", "size", 3, positional=True), Arg("stride", "size", 1),
-                            Arg("padding", "size", 0), Arg("bias", "bool", True)), "in_channels", 2, needs_image=True,
+        LayerDef("Conv2d", (Arg("out_channels", **_INT_POS), Arg("kernel_size", "size", 3, positional=True),
+                            Arg("stride", "size", 1), Arg("padding", "size", 0), Arg("bias", "bool", True)),
+                 "in_channels", 2, needs_image=True,
                  help="Conv2d(out, kernel) - 2-D convolution; Conv2d(in, out, kernel, ...) also accepted"),
-        LayerDef("MaxPool2d", (Arg("kernel_size", "size", 2, positional=True), Arg("stride", "size", None), Arg("padding", "size", 0)),
+        LayerDef("MaxPool2d", (Arg("kernel_size", "size", 2, positional=True), Arg("stride", "size", None),
+                               Arg("padding", "size", 0)),
                  short=3, needs_image=True, help="MaxPool2d(2) - keeps the largest value of each 2x2 patch"),
     ]
 }
@@ -112,7 +115,7 @@ class Stack:
         return build_sequential(self.exprs)
 
     def summary(self) -> str:
-        rows = [("#", "layer", "output", "params")]
+        rows: list[tuple[str, ...]] = [("#", "layer", "output", "params")]  # a layer's row may add a mark
         rows.append(("", "input", _shape(self.input_shape), ""))
         for i, layer in enumerate(self.layers, 1):
             mark = "  + output layer, sized from the target" if layer.added else ""
@@ -173,7 +176,8 @@ def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int
     if not (last is not None and last.name == "Linear" and shape == (n_outputs,)):
         # The stack ends in a hidden layer: add the output layer the target needs, and show it.
         if len(shape) > 1:
-            stack.layers.append(_resolve_one(len(stack.layers) + 1, "Flatten()", LAYERS["Flatten"], [], {}, shape, added=True))
+            stack.layers.append(_resolve_one(len(stack.layers) + 1, "Flatten()", LAYERS["Flatten"], [], {}, shape,
+                                             added=True))
             shape = stack.layers[-1].out_shape
         stack.layers.append(_resolve_one(len(stack.layers) + 1, f"Linear({n_outputs})", LAYERS["Linear"],
                                          [n_outputs], {}, shape, added=True))
@@ -193,7 +197,8 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
                  added: bool = False) -> Layer:
     where = f"layer {i} {expr}"
     if d.needs_image and len(shape) != 3:
-        fix = "put Unflatten(1, (1, H, W)) before it" if len(shape) == 1 else "reshape to (channels, height, width) first"
+        fix = ("put Unflatten(1, (1, H, W)) before it" if len(shape) == 1
+               else "reshape to (channels, height, width) first")
         raise UserError(f"{where}: needs an image input (channels, height, width) but gets {_shape(shape)}; {fix}")
 
     inferred_value = None
@@ -249,7 +254,8 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
         raise UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
     out_shape = tuple(out.shape[1:])
     if 0 in out_shape:
-        raise UserError(f"{where}: input {_shape(shape)} gives an empty output {_shape(out_shape)}; use a smaller kernel or fewer layers")
+        raise UserError(f"{where}: input {_shape(shape)} gives an empty output {_shape(out_shape)}; "
+                        "use a smaller kernel or fewer layers")
     params = sum(p.numel() for p in module.parameters())
     return Layer(d.name, tuple(call_args), call_kwargs, out_shape, params, added)
 
@@ -267,13 +273,15 @@ def _check_arg(where: str, arg: Arg, v: Any) -> Any:
             raise bad("a string")
         return v
     if arg.kind == "sizes":
-        if not (isinstance(v, (tuple, list)) and v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+        if not (isinstance(v, (tuple, list)) and v
+                and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
             raise bad("a tuple of sizes >= 1, like (1, 8, 8)")
         return tuple(v)
     if arg.kind == "size":
         if v is None and arg.default is None:
             return v
-        if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        if (isinstance(v, (tuple, list)) and len(v) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
             v = tuple(v)
             ok = all(x >= (0 if arg.name == "padding" else 1) for x in v)
         elif isinstance(v, int) and not isinstance(v, bool):

@@ -14,14 +14,14 @@ import pandas as pd
 import torch
 
 from . import checkpoint
-from .files import write_user_file
 from .data import read_csv
-from .reader import ReadOptions
 from .errors import UserError
+from .files import write_user_file
 from .layers import build_sequential
-from .objective import Objective, evaluate, task_metrics
 from .metrics import class_probabilities, predicted_classes
+from .objective import Objective, evaluate, task_metrics
 from .preprocess import Preprocessor
+from .reader import ReadOptions
 
 BATCH = 4096
 
@@ -31,7 +31,8 @@ class Predictor:
         self.source = source
         self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
         if not self.pre.columns:
-            raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), not a table; "
+            raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), "
+                            "not a table; "
                             f"predict in Python: tui.core.layers.build_sequential(ckpt['layers']) and ckpt['model']")
         self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes), len(self.pre.targets))
         self.layers = list(ckpt["layers"])

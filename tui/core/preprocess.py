@@ -71,7 +71,8 @@ class Preprocessor:
     # ---- fitting ------------------------------------------------------------------------
     @classmethod
     def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
-            classes: list[Any], standardize_target: bool, missing: str = "error", id_column: str = "") -> "Preprocessor":
+            classes: list[Any], standardize_target: bool, missing: str = "error",
+            id_column: str = "") -> "Preprocessor":
         """Statistics from `train_rows` of `frame` only; validation rows never inform them.
 
         A big table's columns are shared among threads (numpy works without the GIL), each with
@@ -83,7 +84,8 @@ class Preprocessor:
         def column(name: str, scratch: np.ndarray) -> Column:
             col = columns_of[name]
             if is_numeric(col):
-                mean, std, fill = _numeric_stats(col.to_numpy(dtype=np.float64), train_rows, scratch, missing == "impute")
+                mean, std, fill = _numeric_stats(col.to_numpy(dtype=np.float64), train_rows, scratch,
+                                                 missing == "impute")
                 return Column(name, "numeric", mean, std, fill)
             counts = _as_labels(col.iloc[train_rows], missing).value_counts()
             cats = sorted(counts.index.tolist())
@@ -98,7 +100,8 @@ class Preprocessor:
         workers = min(WORKERS, len(features)) if len(train_rows) > BLOCK_ROWS else 1
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
-                done = {c.name: c for part in pool.map(share, [features[i::workers] for i in range(workers)]) for c in part}
+                shares = [features[i::workers] for i in range(workers)]
+                done = {c.name: c for part in pool.map(share, shares) for c in part}
             columns = [done[name] for name in features]
         else:
             columns = share(features)
@@ -137,7 +140,7 @@ class Preprocessor:
             if len(starts) > 2 and WORKERS > 1:
                 step = math.ceil(len(starts) / WORKERS)
                 with ThreadPoolExecutor(WORKERS) as pool:
-                    list(pool.map(lambda share: self._write(parts, rows, out, share),
+                    list(pool.map(lambda share, rows=rows, out=out: self._write(parts, rows, out, share),
                                   [starts[i:i + step] for i in range(0, len(starts), step)]))
             else:
                 self._write(parts, rows, out, starts)
@@ -215,15 +218,16 @@ class Preprocessor:
             keys = [_label_key(v) for v in col.tolist()]
             unknown = [k for k in keys if k not in index]
             if unknown:
-                raise UserError(f"{source}: target {self.target} holds label {unknown[0]!r} that the model does not know "
-                                f"(it knows {', '.join(map(str, self.classes))})")
+                raise UserError(f"{source}: target {self.target} holds label {unknown[0]!r} "
+                                f"that the model does not know (it knows {', '.join(map(str, self.classes))})")
             return np.array([index[k] for k in keys], dtype=np.int64)
         raise AssertionError(self.task)
 
     def _scaled(self, col: pd.Series, name: str, source: str) -> np.ndarray:
         if not is_numeric(col):
             bad = first_non_numeric(col)
-            raise UserError(f"{source}: regression target {name} must be numeric, but row {bad[0] + 1} holds {bad[1]!r}")
+            raise UserError(f"{source}: regression target {name} must be numeric, "
+                            f"but row {bad[0] + 1} holds {bad[1]!r}")
         i = self.targets.index(name)
         return (col.to_numpy(dtype=np.float64) - self.target_mean[i]) / self.target_std[i]
 
@@ -240,7 +244,8 @@ class Preprocessor:
         return cls(**{**d, "columns": [Column(**c) for c in d["columns"]]})
 
 
-def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray, impute: bool) -> tuple[float, float, float]:
+def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
+                   impute: bool) -> tuple[float, float, float]:
     """(mean, std, median if `impute`) of the finite values among `rows`; std 1 for a constant column."""
     known = np.take(values, rows, out=scratch, mode="clip")  # the rows are known good; 2x faster unchecked
     if not all_finite(known):

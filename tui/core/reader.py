@@ -16,6 +16,7 @@ import gzip
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import pandas as pd
 
 from .errors import UserError
@@ -73,7 +74,8 @@ class TableFormat:
         return " ".join(out)
 
 
-def read_table(path: str | Path, options: ReadOptions | None = None, nrows: int | None = None) -> tuple[pd.DataFrame, TableFormat]:
+def read_table(path: str | Path, options: ReadOptions | None = None,
+               nrows: int | None = None) -> tuple[pd.DataFrame, TableFormat]:
     """(table with string column names, the format used). Every failure is one line naming the file."""
     opts = options or ReadOptions()
     p = Path(path)
@@ -91,7 +93,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None, nrows: int 
         raise UserError(f"{path} is empty; it needs a header line and rows") from None
     except pd.errors.ParserError as e:
         msg = str(e).strip().splitlines()[-1]
-        raise UserError(f"{path}: {msg} (read with {fmt.describe()}); fix that line, or set the format with {fmt.flags()}") from None
+        raise UserError(f"{path}: {msg} (read with {fmt.describe()}); "
+                        f"fix that line, or set the format with {fmt.flags()}") from None
     except (ValueError, OSError, ImportError) as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if fmt.kind == "parquet" and ("engine" in text or isinstance(e, ImportError)):
@@ -168,7 +171,8 @@ def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
         try:
             codecs.lookup(wanted)
         except LookupError:
-            raise UserError(f"data.encoding {wanted!r} is not an encoding Python knows; try utf-8, latin-1 or cp1252") from None
+            raise UserError(f"data.encoding {wanted!r} is not an encoding Python knows; "
+                            "try utf-8, latin-1 or cp1252") from None
         return raw.decode(wanted, errors="replace"), wanted
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"

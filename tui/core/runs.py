@@ -1,9 +1,10 @@
 """The run folder: the one place a run's state lives, and the meeting point of its readers.
 
 `checkpoints/<run-name>/` holds `spec.toml`, the append-only `events.jsonl`, `last.pt`,
-`best.pt` and predictions. The trainer writes it; the console, the screen and
-`torchtui runs` only read it, so a run started headless can be watched later, and a run
-outlives whatever started it.
+`best.pt`, `worker.log` (a screen-started worker's output) and predictions. The recorder
+(record.py) is its one writer, through `RunFolder`; `follow.RunState` is the one reader of its
+events, for the screen and `torchtui runs`. So a run started headless can be watched later,
+and a run outlives whatever started it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
-from .files import TMP_PREFIX, atomic_write
 from .errors import UserError
+from .files import TMP_PREFIX, atomic_write
 from .spec import Spec
 
 EVENTS = "events.jsonl"
@@ -28,7 +28,7 @@ SPEC = "spec.toml"
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._log = None
+        self._log: TextIO | None = None
 
     # ---- creating -----------------------------------------------------------------------
     @classmethod
@@ -48,10 +48,8 @@ class RunFolder:
             except OSError as e:
                 raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
         else:
-            stem = re.sub(r"[^\w.-]+", "-", Path(dataset_label).name.split(".")[0]).strip("-") or "run"
-            base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            for n in range(1, 1000):
-                path = root / (base if n == 1 else f"{base}-{n}")
+            for _ in range(1000):  # another process may take the name between the check and the mkdir
+                path = root / new_run_name(root, dataset_label)
                 try:
                     path.mkdir()
                     break
@@ -103,6 +101,25 @@ class RunFolder:
     def spec(self) -> Spec:
         return Spec.from_file(self.path / SPEC)
 
+    def saved_run(self) -> tuple[Spec, dict[str, Any] | None]:
+        """The spec this run trains and its last checkpoint (None before the first save), checked to
+        belong together: a spec.toml edited (or a last.pt replaced) since the save is refused, since
+        continuing it would not continue the same run."""
+        from . import checkpoint  # torch: not for `torchtui runs`
+
+        on_disk = self.spec()
+        last = self.checkpoint_path("last")
+        if not last.exists():
+            return on_disk, None
+        ckpt = checkpoint.load(last)
+        saved = Spec.from_dict(ckpt["spec"], source=str(last))
+        edited = spec_differences(on_disk, saved)
+        if edited:
+            raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
+                            "saved run exactly - undo the edit, "
+                            f"or start a new run with `torchtui run {self.path}/spec.toml`")
+        return saved, ckpt
+
     def events(self) -> list[dict[str, Any]]:
         return list(read_events(self.path / EVENTS))
 
@@ -141,49 +158,22 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
-@dataclass
-class RunInfo:
-    path: Path
-    status: str
-    dataset: str
-    epochs_done: int
-    epochs: int
-    best_val_loss: float | None
-    started: float
-    pid: int | None = None
+def new_run_name(root: Path, dataset_label: str) -> str:
+    """<dataset>-<date>-<time>, with -2, -3 ... when taken: the one naming rule for a new run's folder."""
+    stem = re.sub(r"[^\w.-]+", "-", Path(dataset_label).name.split(".")[0]).strip("-.") or "run"
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
-def list_runs(runs_dir: str | Path) -> list[RunInfo]:
-    """Every run folder under `runs_dir`, newest first, with what its event log says."""
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return []
-    runs = []
-    for p in root.iterdir():
-        if p.is_dir() and (p / SPEC).exists():
-            runs.append(summarize(p))
-    return sorted(runs, key=lambda r: r.started, reverse=True)
-
-
-def summarize(path: Path) -> RunInfo:
-    events = list(read_events(path / EVENTS))
-    starts = [e for e in events if e["event"] == "start"]
-    start = starts[-1] if starts else {}  # a resumed run has one start per resume
-    epochs = [e for e in events if e["event"] == "epoch"]
-    last = events[-1] if events else {}
-    if last.get("event") == "end":
-        status = last.get("status", "done")
-    elif last.get("event") == "error":
-        status = "failed"
-    elif start and process_alive(start.get("pid")):
-        status = "running"
-    else:
-        status = "interrupted" if start else "not started"
-    best = [e["best_val_loss"] for e in epochs if e.get("best_val_loss") is not None]
-    return RunInfo(path=path, status=status, dataset=start.get("dataset", "?"),
-                   epochs_done=epochs[-1]["epoch"] if epochs else 0, epochs=start.get("epochs", 0),
-                   best_val_loss=best[-1] if best else None,
-                   started=starts[0].get("time", 0.0) if starts else path.stat().st_mtime, pid=start.get("pid"))
+def spec_differences(a: Spec, b: Spec) -> str:
+    """'section.key a vs b' for each field that differs; empty when the specs are equal."""
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{section}.{key} {da[section][key]!r} vs {db[section][key]!r}"
+                     for section in da for key in da[section] if da[section][key] != db[section][key])
 
 
 def process_alive(pid: Any) -> bool:

@@ -5,6 +5,10 @@ file, then command-line flags (each later source overrides the earlier), and it 
 back as `spec.toml` in the run folder and as a plain dict inside every checkpoint, so a run
 can be repeated, resumed or loaded into the screen from nothing else.
 
+Each field is declared once, with `option`: its type, default, help, command-line flag and
+screen label. `spec_fields()` lists those declarations for the code that documents or edits
+the spec (the TOML comments, the flags of `torchtui run`, the screen's labels).
+
 Validation happens here, before any data is read or any torch is imported, and every
 refusal names the field's path and what would be accepted.
 """
@@ -15,6 +19,7 @@ import dataclasses
 import difflib
 import json
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,61 +35,95 @@ ON_NAN = ("stop", "skip")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def option(default: Any, help: str, *, flag: str | None = None, short: str | None = None,
+           label: str | None = None, switch: tuple[Any, Any] | None = None, repeat: bool = False,
+           no_flag_reason: str | None = None) -> Any:
+    """Declare a spec field together with everything said about it, so the TOML comments, the
+    flags of `torchtui run` and the screen's labels cannot drift from the field itself.
+
+    The flag is `--name-with-dashes` unless `flag` names another, and every field has one
+    unless `no_flag_reason` says why not. A bool field's flag is a switch (`--x/--no-x`);
+    `switch` makes one of another field, giving the values `--x` and `--no-x` set. A list
+    field's flag takes one comma-separated value, or with `repeat` one item per use.
+    """
+    if no_flag_reason is not None and (flag or short or switch or repeat):
+        raise TypeError("a field without a flag cannot declare how its flag looks")
+    metadata = {"help": help, "flag": flag, "short": short, "label": label, "switch": switch,
+                "repeat": repeat, "no_flag_reason": no_flag_reason}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class DataSpec:
-    dataset: str = "iris"
-    dataset_args: list[str] = field(default_factory=list)
-    workers: int = 0
-    target: str = ""
-    features: list[str] = field(default_factory=list)
-    task: str = "auto"
-    val_split: float = 0.2
-    val: str = ""
-    group: str = ""
-    stratify: bool = False
-    drop: list[str] = field(default_factory=list)
-    missing: str = "error"
-    standardize_target: bool = True
-    test: str = ""
-    sep: str = "auto"
-    header: str = "auto"
-    skip_rows: int = -1
-    decimal: str = "auto"
-    encoding: str = "auto"
+    dataset: str = option("iris", "A built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), "
+                                  "or your Dataset class as module:Class.", short="-d")
+    dataset_args: list[str] = option([], "Arguments for your Dataset class, in order.", flag="--dataset-arg",
+                                     repeat=True)
+    workers: int = option(0, "DataLoader worker processes for a Dataset class.")
+    target: str = option("", "Target column (empty: the last column); several, comma-separated, for regression.")
+    features: list[str] = option([], "Feature columns (empty: every column but the target).")
+    task: str = option("auto", f"{' | '.join(TASKS)}; auto: text or few integer values mean classification.")
+    val_split: float = option(0.2, "Share of rows held out for validation, drawn with the seed.")
+    val: str = option("", "A separate validation file (then val_split is not used).")
+    group: str = option("", "Column whose rows stay together: a group never straddles training and validation.")
+    stratify: bool = option(False, "Classification: keep each class's share in both splits.")
+    drop: list[str] = option([], "Columns to leave out.")
+    missing: str = option("error", "Empty cells: error (say where) | drop (the rows) | impute (training median; "
+                                   "a '(missing)' category).")
+    standardize_target: bool = option(True, "Regression: train on the standardised target; metrics and predictions "
+                                            "stay in its units.")
+    test: str = option("", "A CSV without targets: predictions of the best model go to the run folder.")
+    sep: str = option("auto", "Column separator: auto | ',' | ';' | tab | whitespace | any single character.")
+    header: str = option("auto", "Is the first table line a header: auto (detected) | yes | no.", switch=("yes", "no"))
+    skip_rows: int = option(-1, "Lines above the table to skip; -1: auto (metadata lines are detected).")
+    decimal: str = option("auto", "Decimal mark: auto | '.' | ','.")
+    encoding: str = option("auto", "File encoding: auto (UTF-8 with or without BOM, else cp1252) or a Python "
+                                   "encoding name such as latin-1.")
 
 
 @dataclass
 class ModelSpec:
-    layers: list[str] = field(default_factory=lambda: ["Linear(64)", "ReLU()"])
+    layers: list[str] = option(["Linear(64)", "ReLU()"],
+                               'The layer stack, PyTorch-like: "Linear(64), ReLU(), Dropout(0.1)"; input sizes are '
+                               "inferred, the output layer is added when missing.", short="-l")
 
 
 @dataclass
 class TrainSpec:
-    loss: str = "auto"
-    optimizer: str = "Adam"
-    lr: float = 0.01
-    momentum: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    scheduler: str = "none"
-    step_size: int = 10
-    gamma: float = 0.1
-    plateau_patience: int = 5
-    batch_size: int = 16
-    epochs: int = 20
-    patience: int = 0
-    grad_clip: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    log_interval: float = 0.25
-    save_every: int = 0
-    on_nan: str = "stop"
+    loss: str = option("auto", f"{' | '.join(LOSSES)}; auto: CrossEntropy or MSE by task.", label="Loss")
+    optimizer: str = option("Adam", f"{' | '.join(OPTIMIZERS)}.", label="Optimizer")
+    lr: float = option(0.01, "Learning rate.", label="Learning rate")
+    momentum: float = option(0.0, "Momentum (SGD, RMSprop).", label="Momentum")
+    nesterov: bool = option(False, "Nesterov momentum (SGD with momentum > 0).", label="Nesterov")
+    weight_decay: float = option(0.0, "Weight decay: an L2 penalty (decoupled for AdamW).", label="Weight decay")
+    scheduler: str = option("none", f"Learning-rate schedule: {' | '.join(SCHEDULERS)}.", label="LR schedule")
+    step_size: int = option(10, "Step schedule: epochs between decays.", label="Step size (step)")
+    gamma: float = option(0.1, "Step schedule: the decay factor; plateau schedule: the factor on a plateau.",
+                          label="Gamma (step, plateau)")
+    plateau_patience: int = option(5, "Plateau schedule: epochs without a better validation loss before the "
+                                      "learning rate drops.")
+    batch_size: int = option(16, "Samples per step.", label="Batch size")
+    epochs: int = option(20, "Passes over the training split.", label="Epochs")
+    patience: int = option(0, "Early stopping after this many epochs without a better validation loss (0: off).",
+                           label="Patience (0: off)")
+    grad_clip: float = option(0.0, "Clip the gradient norm to this value (0: off).", label="Grad clip (0: off)")
+    seed: int = option(0, "Seed for the split, the weights and the batch order: same seed, same weights.",
+                       label="Seed")
+    device: str = option("auto", "auto | cpu | cuda | cuda:N | mps; auto picks a GPU when there is one.",
+                         label="Device")
+    log_interval: float = option(0.25, "Seconds between logged training steps.")
+    save_every: int = option(0, "Also save last.pt every N steps inside an epoch, to resume exactly from there "
+                                "(0: at epoch ends only).", label="Save every N steps")
+    on_nan: str = option("stop", "A step whose loss is NaN or inf: stop (the run, as diverged) | skip (that step; "
+                                 "counted, checks every step, slower on a GPU).")
 
 
 @dataclass
 class RunSpec:
-    name: str = ""
-    runs_dir: str = "checkpoints"
+    name: str = option("", "Run folder name (empty: <dataset>-<date>-<time>).")
+    runs_dir: str = option("checkpoints", "Where run folders are written.")
 
 
 @dataclass
@@ -127,10 +166,12 @@ class Spec:
 
     def validate(self) -> None:
         d, t = self.data, self.train
-        _check(bool(d.dataset.strip()), "data.dataset", "a built-in name (see `torchtui datasets`) or a CSV path", d.dataset)
+        _check(bool(d.dataset.strip()), "data.dataset", "a built-in name (see `torchtui datasets`) or a CSV path",
+               d.dataset)
         _check(d.task in TASKS, "data.task", f"one of {', '.join(TASKS)}", d.task)
         _check(0 <= d.val_split < 1, "data.val_split", "a number >= 0 and < 1", d.val_split)
-        _check(d.workers >= 0, "data.workers", "an integer >= 0 (DataLoader worker processes for a Dataset class)", d.workers)
+        _check(d.workers >= 0, "data.workers", "an integer >= 0 (DataLoader worker processes for a Dataset class)",
+               d.workers)
         _check(d.missing in MISSING, "data.missing", f"one of {', '.join(MISSING)}", d.missing)
         _check(d.header in ("auto", "yes", "no"), "data.header", "auto, yes or no", d.header)
         _check(d.decimal in ("auto", ".", ","), "data.decimal", "auto, '.' or ','", d.decimal)
@@ -146,7 +187,8 @@ class Spec:
         _check(t.lr > 0, "train.lr", "a number > 0", t.lr)
         _check(0 <= t.momentum < 1, "train.momentum", "a number >= 0 and < 1", t.momentum)
         if t.momentum and t.optimizer not in ("SGD", "RMSprop"):
-            raise UserError(f"train.momentum applies to SGD and RMSprop, not {t.optimizer}; set it to 0 or change train.optimizer")
+            raise UserError(f"train.momentum applies to SGD and RMSprop, not {t.optimizer}; "
+                            "set it to 0 or change train.optimizer")
         if t.nesterov and not (t.optimizer == "SGD" and t.momentum > 0):
             raise UserError("train.nesterov needs train.optimizer = SGD with train.momentum > 0")
         _check(t.weight_decay >= 0, "train.weight_decay", "a number >= 0", t.weight_decay)
@@ -162,7 +204,8 @@ class Spec:
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)
         _check(t.log_interval > 0, "train.log_interval", "a number of seconds > 0", t.log_interval)
         _check(t.on_nan in ON_NAN, "train.on_nan", "stop or skip", t.on_nan)
-        _check(t.save_every >= 0, "train.save_every", "an integer >= 0 (steps between mid-epoch checkpoints; 0: off)", t.save_every)
+        _check(t.save_every >= 0, "train.save_every", "an integer >= 0 (steps between mid-epoch checkpoints; 0: off)",
+               t.save_every)
         name = self.run.name
         _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
                "run.name", "letters, digits, '.', '-' or '_' (it names a folder)", name)
@@ -177,8 +220,8 @@ class Spec:
             lines.append(f"[{section.name}]")
             obj = getattr(self, section.name)
             for f in dataclasses.fields(obj):
-                if comments and f.name in _HELP:
-                    lines.append(f"# {_HELP[f.name]}")
+                if comments:
+                    lines.append(f"# {f.metadata['help']}")
                 lines.append(f"{f.name} = {_toml_value(getattr(obj, f.name))}")
         return "\n".join(lines) + "\n"
 
@@ -200,7 +243,8 @@ class Spec:
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UserError(f"config file {p} not found; check the path or write one with `torchtui config write {p}`") from None
+            raise UserError(f"config file {p} not found; "
+                            f"check the path or write one with `torchtui config write {p}`") from None
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"cannot read config file {p}: {e}") from None
         return cls.from_toml(text, source=str(p))
@@ -208,49 +252,50 @@ class Spec:
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}
 
-_HELP = {
-    "dataset": "built-in name (`torchtui datasets`), a data file, or your Dataset class as module:Class",
-    "dataset_args": "arguments for your Dataset class, e.g. [\"data/train.csv\"]",
-    "workers": "DataLoader worker processes for a Dataset class",
-    "target": "target column; empty = the last column; several, comma-separated, for regression",
-    "features": "feature columns; empty = every column but the target",
-    "task": "auto | classification | regression (auto: strings or few integer values -> classification)",
-    "val_split": "fraction of rows held out for validation, drawn with train.seed",
-    "val": "optional separate validation file (then val_split is not used)",
-    "group": "column whose rows stay together: a group is never split between training and validation",
-    "stratify": "classification: keep each class's share in both splits",
-    "drop": "columns to leave out",
-    "missing": "empty cells: error (say where) | drop (the rows) | impute (training median; a '(missing)' category)",
-    "sep": "auto | ',' | ';' | tab | whitespace | any single character",
-    "header": "auto | yes | no: is the first table line a header",
-    "skip_rows": "lines above the table to skip; -1 = auto (metadata lines are detected)",
-    "decimal": "auto | '.' | ','",
-    "encoding": "auto (UTF-8 with or without BOM, else cp1252) or a Python encoding name",
-    "standardize_target": "regression: train on the standardised target; metrics and predictions stay in its units",
-    "test": "optional CSV without targets; predictions of the best model go to the run folder",
-    "layers": "the layer stack, PyTorch-like; input sizes are inferred, the output layer is added when missing",
-    "loss": "auto | MSE | L1 | Huber | CrossEntropy | BCEWithLogits (auto: CrossEntropy or MSE by task)",
-    "optimizer": "SGD | Adam | AdamW | RMSprop",
-    "lr": "learning rate",
-    "momentum": "SGD and RMSprop only",
-    "nesterov": "SGD with momentum > 0 only",
-    "weight_decay": "L2 penalty (decoupled for AdamW)",
-    "scheduler": "none | step | cosine | onecycle | plateau",
-    "step_size": "step: epochs between decays",
-    "gamma": "step: decay factor; plateau: factor on a plateau",
-    "plateau_patience": "plateau: epochs without a better validation loss before the learning rate drops",
-    "batch_size": "samples per step",
-    "epochs": "passes over the training split",
-    "patience": "early stopping: epochs without a better validation loss; 0 = off",
-    "grad_clip": "clip the gradient norm to this value; 0 = off",
-    "seed": "seeds the split, the weights and the batch order: same seed, same weights",
-    "device": "auto | cpu | cuda | cuda:N | mps (auto picks a GPU when there is one)",
-    "log_interval": "seconds between logged training steps",
-    "save_every": "also save last.pt every N steps inside an epoch (exact resume from there); 0 = at epoch ends only",
-    "on_nan": "a step with a NaN / inf loss: stop (the run, as diverged) | skip (that step, counted; checks every step, slower on a GPU)",
-    "name": "run folder name; empty = <dataset>-<date>-<time>",
-    "runs_dir": "where run folders are written",
-}
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One spec field as declared with `option`, for the code that documents or edits it:
+    `config show` writes `help` as a comment, `torchtui run` makes its flags from it, and the
+    screen shows `label`."""
+
+    path: str  # "train.lr"
+    section: str  # "train"
+    name: str  # "lr"
+    type: Any  # float, or list[str]
+    default: Any
+    help: str
+    flag: str | None  # "--lr"; None only with a no_flag_reason
+    short: str | None  # "-d"
+    label: str | None  # on the screen, for the fields it shows
+    no_flag_reason: str | None
+    switch: tuple[Any, Any] | None  # the values `--x` and `--no-x` set; (True, False) for a bool
+    repeat: bool  # a list given one item per use of its flag, not comma-separated
+
+
+def spec_fields() -> list[FieldInfo]:
+    """Every field of the spec, section by section in the order `to_toml` writes them."""
+    infos = []
+    for section in dataclasses.fields(Spec):
+        cls = _SECTIONS[section.name]
+        types, defaults = typing.get_type_hints(cls), cls()
+        for f in dataclasses.fields(cls):
+            m = f.metadata
+            flag = None if m["no_flag_reason"] else m["flag"] or "--" + f.name.replace("_", "-")
+            switch = m["switch"] or ((True, False) if types[f.name] is bool else None)
+            infos.append(FieldInfo(
+                path=f"{section.name}.{f.name}", section=section.name, name=f.name, type=types[f.name],
+                default=getattr(defaults, f.name), help=m["help"], flag=flag, short=m["short"], label=m["label"],
+                no_flag_reason=m["no_flag_reason"], switch=switch, repeat=m["repeat"]))
+    return infos
+
+
+def spec_field(path: str) -> FieldInfo:
+    """The declaration of one field, by its path ("train.lr")."""
+    for info in spec_fields():
+        if info.path == path:
+            return info
+    raise KeyError(path)
 
 
 def _toml_value(v: Any) -> str:
@@ -270,7 +315,8 @@ def _refuse_unknown(raw: dict, known: dict, prefix: str, source: str) -> None:
         if key not in known:
             where = f"{prefix}{key}"
             close = difflib.get_close_matches(str(key), list(known), n=1)
-            hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys: {', '.join(prefix + k for k in known)}"
+            hint = (f"did you mean {prefix}{close[0]}?" if close
+                    else f"known keys: {', '.join(prefix + k for k in known)}")
             raise UserError(f"{source}: unknown key {where}; {hint}")
 
 
@@ -279,7 +325,7 @@ def _build_section(section_cls: type, values: dict, name: str, source: str) -> A
     _refuse_unknown(values, fields, f"{name}.", source)
     defaults = section_cls()
     kwargs = {}
-    for key, f in fields.items():
+    for key, _f in fields.items():
         value = values.get(key, getattr(defaults, key))
         kwargs[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", source)
     return section_cls(**kwargs)
@@ -333,7 +379,9 @@ def _coerce(value: Any, default: Any, path: str, source: str) -> Any:
 
 def split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets: 'Linear(64), Unflatten(1, (1, 8, 8))'."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([{":
             depth += 1

@@ -64,7 +64,7 @@ def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
     """(input shape, all targets), reading every item once, so a bad item is found before training."""
     shape = None
     targets = []
-    for i in range(len(dataset)):
+    for i in range(len(dataset)):  # type: ignore[arg-type]  # torch's Dataset declares no __len__; load checks it
         try:
             item = dataset[i]
         except Exception as e:
@@ -84,7 +84,8 @@ def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
     try:
         return shape, torch.stack(targets)
     except RuntimeError:
-        raise UserError(f"{name}: the targets y differ in shape between items; return the same shape for every item") from None
+        raise UserError(f"{name}: the targets y differ in shape between items; "
+                        "return the same shape for every item") from None
 
 
 def describe(spec: DataSpec, targets: torch.Tensor) -> Preprocessor:

@@ -1,0 +1,36 @@
+"""What the screen says, as a notification, about an event it reads from the run's log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Notice:
+    message: str
+    title: str = ""
+    severity: str = "information"
+    timeout: float = 5
+
+
+def notice_for(e: dict[str, Any], save_asked: bool) -> Notice | None:
+    """The notification for event `e`, if it deserves one; `save_asked`: this screen asked for a save
+    (a routine or another reader's save stays quiet)."""
+    kind = e.get("event")
+    if kind == "checkpoint" and e.get("requested") and save_asked:
+        return Notice(f"saved {e.get('which', 'last')}.pt at epoch {e.get('epoch')}, step {e.get('step')}", timeout=3)
+    if kind == "error":
+        return Notice(e.get("message", "training failed"), "training stopped", "error", 10)
+    if kind == "end":
+        status = e.get("status")
+        if status == "interrupted":
+            return Notice("stopped; last.pt holds the exact position: ctrl+r resumes")
+        best = e.get("best_val_loss")
+        return Notice(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} epochs"
+                      + (f", best loss {best:.4f}" if best is not None else ""))
+    if kind == "paused":
+        return Notice("paused: ctrl+p resumes", timeout=3)
+    if kind == "predictions":
+        return Notice(f"predictions written to {e.get('path')}")
+    return None

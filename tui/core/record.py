@@ -1,0 +1,245 @@
+"""The recorder: the one writer of a run folder's events and checkpoints.
+
+Every kind of event is built here, by one function each from plain values, and written by
+`Recorder.write`; the schema they follow is `event_schema.SCHEMA`, and `follow.RunState` is
+their one reader. The recorder also assembles, saves and restores checkpoints, so what a
+run folder holds is decided in one module.
+
+Only the main process writes (`Recorder.writes`): in a distributed run every rank trains,
+and rank 0 alone records, so the run folder looks the same as a single process's.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from . import checkpoint
+from .errors import TrainingFailed, UserError
+from .event_schema import METRIC_KEYS
+from .progress import Progress
+from .runs import RunFolder
+
+if TYPE_CHECKING:
+    from .train import Trainer
+
+Event = dict[str, Any]
+Emit = Callable[[Event], None]
+
+
+# ---- the events, one function each ----------------------------------------------------------
+def loading(message: str) -> Event:
+    return {"event": "loading", "message": message}
+
+
+def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, classes: list[str], train_rows: int,
+          val_rows: int, input_shape: list[int], outputs: int, loss: str, notices: list[str], preview: list[str],
+          table: bool,
+          layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int, batch_size: int,
+          steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
+          resumed_from: int | None) -> Event:
+    inputs = 1
+    for n in input_shape:
+        inputs *= n
+    return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
+            "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows, "inputs": inputs,
+            "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices, "preview": preview,
+            "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
+            "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
+            "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from}
+
+
+def step(*, epoch: int, step: int, epoch_step: int, loss: float, lr: float, samples_per_s: float,
+         telemetry: dict[str, float]) -> Event:
+    return {"event": "step", "epoch": epoch, "step": step, "epoch_step": epoch_step, "loss": loss, "lr": lr,
+            "samples_per_s": samples_per_s, **telemetry}
+
+
+def epoch(*, epoch: int, step: int, train_loss: float, skipped_steps: int | None, val_loss: float | None,
+          metrics: dict[str, float], lr: float, best: bool, best_val_loss: float, seconds: float,
+          samples_per_s: float) -> Event:
+    """`skipped_steps` only with on_nan = skip, `val_loss` and `metrics` only with validation rows."""
+    row: Event = {"event": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss}
+    if skipped_steps is not None:
+        row["skipped_steps"] = skipped_steps
+    if val_loss is not None:
+        row["val_loss"] = val_loss
+    row.update(metrics)
+    row.update({"lr": lr, "best": best, "best_val_loss": best_val_loss, "seconds": seconds,
+                "samples_per_s": samples_per_s})
+    return row
+
+
+def paused(*, epoch: int, step: int) -> Event:
+    return {"event": "paused", "epoch": epoch, "step": step}
+
+
+def resumed(*, epoch: int, step: int, paused_seconds: float) -> Event:
+    return {"event": "resumed", "epoch": epoch, "step": step, "paused_seconds": paused_seconds}
+
+
+def checkpoint_saved(*, which: str, path: str, epoch: int, step: int, requested: bool = False) -> Event:
+    event: Event = {"event": "checkpoint", "which": which, "path": path, "epoch": epoch, "step": step}
+    if requested:
+        event["requested"] = True
+    return event
+
+
+def evaluation(*, model: str, epoch: int, rows: int, val_loss: float, results: dict[str, Any]) -> Event:
+    """`results`: the task metrics, and for a report the confusion matrix or predicted-vs-actual pairs."""
+    return {"event": "evaluation", "model": model, "epoch": epoch, "split": "validation", "rows": rows,
+            "val_loss": val_loss, **results}
+
+
+def predictions(*, path: str, rows: int, source: str) -> Event:
+    return {"event": "predictions", "path": path, "rows": rows, "source": source}
+
+
+def end(status: str, progress: Progress, run_dir: str | Path, reason: str = "") -> Event:
+    """The last event of a run (until a resume): how it ended and its best epoch."""
+    best = next((e for e in progress.epochs if e["epoch"] == progress.best_epoch), {})
+    event: Event = {"event": "end", "status": status}
+    if reason:
+        event["reason"] = reason
+    event.update({"epochs": progress.epoch, "step": progress.step, "epoch_step": progress.epoch_step,
+                  "best_epoch": progress.best_epoch, "best_val_loss": progress.best_val_loss,
+                  "best_metrics": {k: best[k] for k in METRIC_KEYS if k in best},
+                  "skipped_steps": progress.skipped_steps, "run_dir": str(run_dir)})
+    return event
+
+
+def error(kind: str, message: str, epoch: int | None = None, step: int | None = None) -> Event:
+    event: Event = {"event": "error", "kind": kind, "message": message}
+    if epoch is not None:
+        event.update({"epoch": epoch, "step": step})
+    return event
+
+
+# ---- the writer --------------------------------------------------------------------------------
+class Recorder:
+    """Writes events to the run folder's log and hands them to `emit` (the console); saves checkpoints.
+
+    Created before the run folder exists (data loading reports progress), given the folder once
+    nothing the user asked for can fail any more.
+    """
+
+    def __init__(self, emit: Emit | None = None, folder: RunFolder | None = None, is_main: bool = True):
+        self.emit, self.folder, self.is_main = emit, folder, is_main
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run folder: the main process, once the folder exists."""
+        return self.is_main and self.folder is not None
+
+    def write(self, event: Event, sync: bool = False) -> None:
+        """Append the event (stamped with its time) and report it; sync=True makes it durable at once."""
+        if not self.is_main:
+            return
+        event.setdefault("time", time.time())
+        if self.folder is not None:
+            self.folder.log(event, sync=sync)
+        if self.emit is not None:
+            self.emit(event)
+
+    def fail(self, kind: str, message: str, epoch: int | None = None, step: int | None = None) -> TrainingFailed:
+        """Record an error event; returns the exception for the caller to raise."""
+        self.write(error(kind, message, epoch, step), sync=True)
+        return TrainingFailed(message)
+
+    def save(self, state: dict[str, Any], best: bool, requested: bool = False) -> None:
+        """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
+        `requested`: a save-now request; last.pt's checkpoint event says so."""
+        if not self.writes:
+            return
+        assert self.folder is not None
+        try:
+            last = checkpoint.save(state, self.folder.checkpoint_path("last"))
+            saved = [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
+        except OSError as e:  # disk full, file too large, read-only: the previous checkpoint is untouched
+            msg = (f"cannot save a checkpoint in {self.folder.path}: {e.strerror or e}; the previous last.pt is kept. "
+                   f"Free some space or fix the folder, then `torchtui resume {self.folder.path}`")
+            try:
+                self.write(error("save_failed", msg), sync=True)
+            except OSError:
+                pass  # the event log is on the same full disk; the message still reaches the console
+            raise TrainingFailed(msg) from None
+        p = state["progress"]
+        for path in saved:
+            self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
+                                        requested=requested and path.stem == "last"))
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+
+
+# ---- checkpoints: what a run folder's .pt files hold -------------------------------------------
+def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+    """The checkpoint: plain data only, so `torch.load(weights_only=True)` reads it.
+
+    Tensors are stored on the CPU, so a checkpoint from a GPU box loads on a laptop
+    without `map_location`; `load_state_dict` moves them back to the model's device.
+    """
+    from .. import __version__
+
+    t = trainer
+    return {
+        "format": checkpoint.FORMAT,
+        "torchtui": __version__,
+        "torch": str(torch.__version__),
+        "spec": t.spec.to_dict(),
+        "layers": t.stack.exprs,
+        "input_shape": list(t.stack.input_shape),
+        "loss": t.objective.loss,
+        "preprocessing": t.data.pre.to_dict(),
+        "model": to_cpu(t.model.state_dict()),
+        "optimizer": to_cpu(t.optimizer_state()),
+        "scheduler": to_cpu(t.scheduler.state_dict()) if t.scheduler is not None else None,
+        "progress": t.progress.to_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else [],
+            "python": random.getstate(),
+            # the batch-order generator as it was when the epoch in progress (or the next one) began
+            "batch_order": t.epoch_start_rng if t.progress.epoch_step else t.generator.get_state(),
+        },
+    }
+
+
+def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
+    """Put a trainer exactly where `checkpoint_state` found it: weights, optimizer, schedule, progress, RNGs."""
+    t = trainer
+    if ckpt["layers"] != t.stack.exprs:
+        raise UserError(f"the checkpoint's layers ({', '.join(ckpt['layers'])}) differ from this spec's "
+                        f"({', '.join(t.stack.exprs)})")
+    t.model.load_state_dict(ckpt["model"])
+    t.optimizer.load_state_dict(t.flat.join_state(ckpt["optimizer"]) if t.flat else ckpt["optimizer"])
+    if t.scheduler is not None and ckpt.get("scheduler") is not None:
+        t.scheduler.load_state_dict(ckpt["scheduler"])
+    t.progress = Progress.from_dict(ckpt["progress"])
+    rng = ckpt["rng"]
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") and t.device.type == "cuda":
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    t.generator.set_state(rng["batch_order"])
+
+
+def to_cpu(obj: Any) -> Any:
+    """A copy on the CPU, each tensor with its own storage: the weights are views of one flat buffer
+    (flat.py), and a user who saves one tensor of a checkpoint should not write them all."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        out: Any = type(obj)((k, to_cpu(v)) for k, v in obj.items())  # a dict subclass may carry attributes
+        if hasattr(obj, "_metadata"):  # state_dict versions, read by load_state_dict
+            out._metadata = obj._metadata
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
