@@ -1,4 +1,4 @@
-"""The screen, second pass (issue: keys that always work, load-change-retrain): the real app by its pilot.
+"""The screen, second pass (keys that always work, load-change-retrain, smaller things): the real app by its pilot.
 
 Each test here failed before its fix: F-keys did not exist and 1-5 went into a focused field;
 ctrl+r from a field left the screen on that field's pane; loading a run, changing a setting and
@@ -12,9 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, OptionList, RichLog
 
+from tui.app import data_source
 from tui.app.app import TorchTUI
+from tui.core import record
+from tui.core.progress import Progress
+from tui.core.record import Recorder
+from tui.core.runs import RunFolder
 
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
 from test_app import FOREVER, Notices, cpu_spec, data_loaded, headless, in_tmp, running, wait_for  # noqa: F401
@@ -124,3 +129,89 @@ async def test_export_after_loading_runs_as_the_toast_suggests():
     done = subprocess.run([sys.executable, "-m", "tui", *command[1:]], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert len([p for p in old.parent.iterdir() if p.is_dir()]) == 2
+
+
+# ---- smaller things a user tripped on ----------------------------------------------------------
+async def test_the_path_box_names_the_dataset_picked_from_the_list():
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        options = app.query_one("#data-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        options.focus()
+        options.highlighted = ids.index("digits")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.data.spec.dataset == "digits", what="digits to load")
+        assert app.query_one("#data-path", Input).value == "digits"
+
+
+def test_only_text_files_that_read_as_tables_are_listed(tmp_path):
+    (tmp_path / "notes.txt").write_text("Remember to try a lower learning rate.\nAnd more epochs, maybe 40.\n")
+    (tmp_path / "table.txt").write_text("a b label\n1 2 x\n3 4 y\n5 6 x\n")
+    (tmp_path / "table.tsv").write_text("a\tb\tlabel\n1\t2\tx\n3\t4\ty\n")
+    (tmp_path / "one_column.txt").write_text("value\n1\n2\n3\n")
+    (tmp_path / "data.csv").write_text("a,label\n1,x\n")
+    listed = {value for value, _ in data_source.candidates((tmp_path,))}
+    assert {str(tmp_path / n) for n in ("table.txt", "table.tsv", "data.csv")} <= listed
+    assert not {str(tmp_path / n) for n in ("notes.txt", "one_column.txt")} & listed
+
+
+async def test_add_with_the_input_row_highlighted_inserts_at_the_top():
+    app = TorchTUI(cpu_spec(**{"model.layers": "Linear(16), ReLU()"}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("2")
+        table = app.query_one("#model-table", DataTable)
+        table.focus()
+        table.move_cursor(row=0)  # the input row
+        await pilot.press("a", *"Linear(8)", "enter")
+        await wait_for(pilot, lambda: len(app.spec.model.layers) == 3, what="the new layer")
+        assert app.spec.model.layers == ["Linear(8)", "Linear(16)", "ReLU()"]
+
+
+def write_epochs(recorder: Recorder, progress: Progress, upto: int) -> None:
+    for epoch in range(progress.epoch + 1, upto + 1):
+        row = record.epoch(epoch=epoch, step=epoch * 8, train_loss=1 / epoch, skipped_steps=None, val_loss=None,
+                           metrics={}, lr=0.01, best=True, best_val_loss=1 / epoch, seconds=0.01,
+                           samples_per_s=100.0)
+        progress.epoch = epoch
+        recorder.write(row)
+
+
+async def test_the_epoch_log_holds_where_the_reader_scrolled():
+    """New epochs scroll the log only when it is at its end: older ones can be read while training."""
+    spec = cpu_spec(**{"train.epochs": 100, "run.name": "live"})
+    folder = RunFolder.create(spec, "iris")
+    recorder, progress = Recorder(folder=folder), Progress()
+    # a live stand-in for the worker (never this process: the fixture kills every run's worker afterwards)
+    worker = subprocess.Popen(["sleep", "600"])
+    recorder.write(record.start(
+        pid=worker.pid, run_dir=str(folder.path), dataset="iris", task="classification", target="species",
+        classes=["a", "b", "c"], train_rows=120, val_rows=0, input_shape=[4], outputs=3, loss="CrossEntropy",
+        notices=[], preview=[], table=True, layers=[], summary="", params=0, device="cpu", epochs=100,
+        batch_size=16, steps_per_epoch=8, optimizer="Adam", lr=0.01, scheduler="none", seed=0, resumed_from=None))
+    write_epochs(recorder, progress, 30)  # this test writes as the worker would: the run is alive
+    app = TorchTUI(cpu_spec(), attach=folder.path)
+    try:
+        async with running(app) as pilot:
+            await wait_for(pilot, lambda: app.followed is not None and len(app.followed.epochs) == 30,
+                           what="the history")
+            await pilot.press("4")
+            log = app.query_one("#train-log", RichLog)
+            await wait_for(pilot, lambda: len(log.lines) == 30 and log.max_scroll_y > 0, what="the log")
+            await wait_for(pilot, lambda: log.is_vertical_scroll_end, what="the log at its end")
+            log.scroll_home(animate=False)
+            await pilot.pause(0.1)
+            write_epochs(recorder, progress, 35)
+            await wait_for(pilot, lambda: len(log.lines) == 35, what="new epochs in the log")
+            await pilot.pause(0.3)
+            assert log.scroll_y == 0  # held where the reader is
+            log.scroll_end(animate=False)
+            await pilot.pause(0.1)
+            write_epochs(recorder, progress, 40)
+            await wait_for(pilot, lambda: len(log.lines) == 40, what="more epochs")
+            await wait_for(pilot, lambda: log.is_vertical_scroll_end, what="the log to follow its end again")
+    finally:
+        recorder.close()
+        worker.kill()
+        worker.wait()

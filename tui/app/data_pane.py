@@ -65,6 +65,10 @@ class DataPane(Horizontal):
                 options.highlighted = i
 
     def show_data(self, view: DataView) -> None:
+        path = self.query_one("#data-path", Input)
+        if not path.has_focus:  # the box names the data shown (unless the user is typing a new one)
+            with path.prevent(Input.Changed):
+                path.value = view.spec.dataset
         self.query_one("#data-error", Static).update(view.error)
         target = self.query_one("#data-target", Select)
         names = [c for c, _ in view.columns]

@@ -10,10 +10,11 @@ from tui.core import user_dataset
 from tui.core.data import Prepared, prepare, read_options
 from tui.core.datasets import BUILTINS
 from tui.core.errors import UserError
-from tui.core.reader import read_table
+from tui.core.reader import looks_like_table, read_table
 from tui.core.spec import DataSpec
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".jsonl", ".parquet")
+LOOSE_SUFFIXES = (".tsv", ".txt", ".tsv.gz")  # listed only when their content reads as a table
 
 
 @dataclass
@@ -57,11 +58,16 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
         if not folder.is_dir():
             continue
         for p in sorted(folder.iterdir()):
-            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and p.resolve() not in seen:
+            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and p.resolve() not in seen and _table(p):
                 seen.add(p.resolve())
                 size = p.stat().st_size
                 out.append((str(p), f"{str(p):<22} {_size(size)}"))
     return out
+
+
+def _table(p: Path) -> bool:
+    """Files named for tables are listed as they are; a .txt or .tsv only when it reads as a table."""
+    return not p.name.lower().endswith(LOOSE_SUFFIXES) or looks_like_table(p)
 
 
 def _kind(col) -> str:

@@ -122,9 +122,9 @@ class ModelPane(Horizontal):
             return
         layers = list(self.exprs)
         at = self._editing
-        if at is None:
-            sel = self._selected()
-            at = (sel + 1) if sel is not None else len(layers)
+        if at is None:  # after the highlighted layer; at the top when the input row is highlighted
+            sel, row = self._selected(), self.query_one("#model-table", DataTable).cursor_row
+            at = 0 if row == 0 else (sel + 1) if sel is not None else len(layers)
             layers.insert(at, expr)
         else:
             layers[at] = expr

@@ -78,8 +78,9 @@ class TrainingPane(Vertical):
         log = self.query_one("#train-log", RichLog)
         if self._logged_epochs > len(state.epochs):  # a resume replaced epochs after its checkpoint
             self._logged_epochs = len(state.epochs)
+        follow = log.is_vertical_scroll_end  # a reader scrolled up to older epochs keeps their place
         for row in state.epochs[self._logged_epochs:]:
-            log.write(epoch_line(row, state.start.get("epochs")))
+            log.write(epoch_line(row, state.start.get("epochs")), scroll_end=follow)
         self._logged_epochs = len(state.epochs)
 
     def draw_charts(self, side: bool = True) -> None:

@@ -142,6 +142,23 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     return fmt
 
 
+def looks_like_table(path: Path, lines: int = 20) -> bool:
+    """Whether a text file's first lines are a table: two or more of them, each with the same number
+    (two or more) of fields. Notes and logs saved as .txt are not; what the screen lists as data is."""
+    try:
+        fmt = sniff(path, ReadOptions())
+        raw = _sample(path, fmt.compression)
+        text, _ = _decode(raw, "auto", [])
+    except UserError:
+        return False
+    rows = [line for line in text.splitlines() if line.strip()]
+    if len(raw) >= SAMPLE_BYTES:
+        rows = rows[:-1]  # the sample may end mid-line
+    rows = rows[fmt.skip_rows:fmt.skip_rows + lines]
+    counts = {len(_split(line, fmt.sep)) for line in rows}
+    return len(rows) >= 2 and len(counts) == 1 and counts.pop() >= 2
+
+
 def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
     if fmt.kind == "parquet":
         frame = pd.read_parquet(p)
