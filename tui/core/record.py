@@ -11,6 +11,7 @@ and rank 0 alone records, so the run folder looks the same as a single process's
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -38,15 +39,12 @@ def loading(message: str) -> Event:
 
 def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, classes: list[str], train_rows: int,
           val_rows: int, input_shape: list[int], outputs: int, loss: str, notices: list[str], preview: list[str],
-          table: bool,
-          layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int, batch_size: int,
-          steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
+          table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
+          batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
           resumed_from: int | None) -> Event:
-    inputs = 1
-    for n in input_shape:
-        inputs *= n
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
-            "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows, "inputs": inputs,
+            "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
+            "inputs": math.prod(input_shape),
             "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices, "preview": preview,
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
