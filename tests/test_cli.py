@@ -109,8 +109,8 @@ def diabetes_run(work):
         w.writerow(features)
         for r in table[::10]:  # 45 rows, without the target
             w.writerow([r[c] for c in features])
-    proc = tui("run", "--dataset", "diabetes", "--epochs", "15", "--runs-dir", "runs", "--name", "diabetes",
-               "--json", "--test", test_csv, cwd=work)
+    proc = tui("run", "--dataset", "diabetes", "--epochs", "15", "--patience", "0", "--runs-dir", "runs",
+               "--name", "diabetes", "--json", "--test", test_csv, cwd=work)
     assert proc.returncode == 0, proc.stderr
     return proc, work / "runs" / "diabetes", test_csv
 
@@ -118,7 +118,8 @@ def diabetes_run(work):
 # ---- 1. the acceptance run ------------------------------------------------------------------
 def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
     proc, folder = iris_run
-    assert sorted(p.name for p in folder.iterdir()) == ["best.pt", "events.jsonl", "last.pt", "spec.toml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["best.pt", "events.jsonl", "last.pt", "spec.toml",
+                                                         "val_predictions.csv"]
     events = events_of(folder)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end"
@@ -130,7 +131,11 @@ def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
     assert times == sorted(times)
 
     epochs = [e for e in events if e["event"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == list(range(1, 41))
+    start, end = events[0], events[-1]
+    # early stopping is on by default (patience 10): 40 epochs, or 10 past the best one
+    n = 40 if end["status"] == "done" else end["best_epoch"] + 10
+    assert end["status"] in ("done", "early_stopped") and end["epochs"] == n <= 40
+    assert [e["epoch"] for e in epochs] == list(range(1, n + 1))
     # each epoch: steps of that epoch before it, its `last` checkpoint after it
     current = 0
     for e in events:
@@ -142,11 +147,9 @@ def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
             assert e["epoch"] == current
     lasts = [e["epoch"] for e in events if e["event"] == "checkpoint" and e["which"] == "last"]
     bests = [e["epoch"] for e in events if e["event"] == "checkpoint" and e["which"] == "best"]
-    assert lasts == list(range(1, 41))
+    assert lasts == list(range(1, n + 1))
     assert bests == [e["epoch"] for e in epochs if e["best"]]
-    start, end = events[0], events[-1]
     assert start["train_rows"] == 120 and start["val_rows"] == 30 and start["classes"] == list(SPECIES)
-    assert end["status"] == "done" and end["epochs"] == 40
 
     final = epochs[-1]["accuracy"]
     assert final >= 0.9, f"final validation accuracy {final}"
@@ -154,12 +157,14 @@ def test_acceptance_run_reaches_accuracy_and_writes_the_run_folder(iris_run):
     # the printed epoch lines say what the event log says
     printed = {int(m.group(1)): m for m in re.finditer(
         r"^epoch\s+(\d+)/40\s+train (\S+)\s+val (\S+)\s+acc (\S+)", proc.stdout, re.M)}
-    assert sorted(printed) == list(range(1, 41))
+    assert sorted(printed) == list(range(1, n + 1))
     for e in epochs:
         m = printed[e["epoch"]]
         assert (m.group(2), m.group(3), m.group(4)) == (
             f"{e['train_loss']:.4f}", f"{e['val_loss']:.4f}", f"{e['accuracy']:.4f}")
-    assert f"done: 40 epochs; best loss {end['best_val_loss']:.4f} at epoch {end['best_epoch']}" in proc.stdout
+    how = "done" if end["status"] == "done" else ("stopped early (no better validation loss in 10 epochs; "
+                                  "--patience 0 turns early stopping off)")
+    assert f"{how}: {n} epochs; best loss {end['best_val_loss']:.4f} at epoch {end['best_epoch']}" in proc.stdout
     assert proc.stderr == ""  # no progress bar noise when stderr is not a terminal
 
 
@@ -376,9 +381,10 @@ def test_runs_lists_the_runs(iris_run, diabetes_run, work):
     assert r.exit_code == 0, r.stderr
     table = {Path(line.split()[0]).name: line.split() for line in r.stdout.splitlines()[1:]}
     assert set(table) >= {"iris", "diabetes"}
-    for name, epochs in (("iris", "40/40"), ("diabetes", "15/15")):
-        end = events_of(work / "runs" / name)[-1]
-        assert table[name][1:5] == ["done", name, epochs, f"{end['best_val_loss']:.4f}"]
+    for name, total in (("iris", 40), ("diabetes", 15)):  # iris as a user types it: early stopping may end it
+        events = events_of(work / "runs" / name)
+        done, end = sum(e["event"] == "epoch" for e in events), events[-1]
+        assert table[name][1:5] == [end["status"], name, f"{done}/{total}", f"{end['best_val_loss']:.4f}"]
     empty = invoke("runs", "--runs-dir", work / "nothing-here")
     assert empty.exit_code == 0 and "no runs" in empty.stdout
 

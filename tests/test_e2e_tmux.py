@@ -32,7 +32,7 @@ from tmux_helpers import (
 
 SCREEN_TIMEOUT = 60.0
 
-# iris, with more epochs than any test waits for: still training whenever a key arrives
+# iris, with more epochs than any test waits for and no early stopping: still training whenever a key arrives
 IRIS_TOML = """\
 [data]
 dataset = "iris"
@@ -40,6 +40,7 @@ dataset = "iris"
 epochs = 20000
 batch_size = 4
 device = "cpu"
+patience = 0
 """
 
 # A Dataset class whose training batches the test lets through (scan and validation read items one
@@ -95,6 +96,7 @@ dataset = "slowdata:Slow"
 epochs = 100
 batch_size = 8
 device = "cpu"
+patience = 0
 """
 
 

@@ -15,6 +15,7 @@ from tui.core import job
 from tui.core.errors import Interrupted, TrainingFailed
 from tui.core.event_schema import KINDS, SCHEMA, problems
 from tui.core.follow import read_run
+from tui.core.live_change import Change
 from tui.core.runs import read_events
 
 from conftest import make_spec
@@ -42,12 +43,14 @@ def controlled(tmp_path, on_event=None, **overrides):
 
 
 def pause_save_stop(e, trainer):
-    """At the 3rd step event: pause; once paused: save now; once saved: resume; in epoch 2: stop."""
+    """At the 3rd step event: pause; once paused: save now and change the rate; once saved: resume; in
+    epoch 2: stop."""
     steps = pause_save_stop.steps = getattr(pause_save_stop, "steps", 0) + (e["event"] == "step")
     if e["event"] == "step" and steps == 3:
         trainer.requests.pause = True
     elif e["event"] == "paused":
         trainer.requests.save = True
+        trainer.changes.schedule(Change(lr=0.005, id="while-paused"), trainer.progress.step)  # a live change
     elif e["event"] == "checkpoint" and e.get("requested"):
         trainer.requests.pause = False
     elif e["event"] == "step" and e["epoch"] == 2:

@@ -123,13 +123,8 @@ def straight(tmp_path_factory):
     """The same run, uninterrupted, in-process."""
     spec = make_spec(tmp_path_factory.mktemp("straight"), data__dataset="digits", train__epochs=EPOCHS,
                      train__batch_size=8, train__seed=3, model__layers="Linear(32), ReLU(), Dropout(0.2)",
-                     train__scheduler="onecycle", train__log_interval=0.01)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        _, folder = job.run(spec, lambda e: None)
-    finally:
-        torch.set_num_threads(threads)
+                     train__scheduler="onecycle", train__log_interval=0.01, train__threads=THREADS)
+    _, folder = job.run(spec, lambda e: None)  # the thread count is the spec's: the children's auto, here set
     return torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
 
 

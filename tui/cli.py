@@ -166,6 +166,116 @@ def _read_stdin() -> str:
         raise UserError(f"<stdin> is not UTF-8 text ({e.reason} at byte {e.start}); pipe a TOML spec") from None
 
 
+@app.command("lr-find")
+@guarded
+@spec_flags
+def lr_find(
+    config: Optional[Path] = typer.Argument(
+        None, help="TOML spec, or - to read it from stdin; flags override it (the same as for `run`)."),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", help="Steps of the test (default: one epoch's, at least 100, at most 300)."),
+    start_lr: float = typer.Option(1e-7, "--start-lr", help="The first learning rate."),
+    end_lr: float = typer.Option(10.0, "--end-lr", help="The last learning rate; the rate grows geometrically."),
+    weights: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Start from a checkpoint's weights (a .pt file, or a run folder: its last.pt); "
+                                   "it is only read. Without CONFIG, that run's spec is used."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    **flags: Any,
+) -> None:
+    """Learning-rate range test: the loss while the rate grows from --start-lr to --end-lr, on a
+    copy of the model, and a suggested rate. Writes nothing: no run folder, no checkpoint."""
+    try:
+        _lr_find(config, steps, start_lr, end_lr, weights, as_json, flags)
+    except UserError as e:
+        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
+            from tui.core.runs import to_json
+
+            typer.echo(to_json({"error": str(e)}))
+        raise
+
+
+def _lr_find(config: Optional[Path], steps: Optional[int], start_lr: float, end_lr: float, weights: Optional[Path],
+             as_json: bool, flags: dict[str, Any]) -> None:
+    from tui.core import lr_find as finder
+    from tui.core.runs import to_json
+
+    finder.check_range(steps, start_lr, end_lr)
+    ckpt, hint_config = None, config
+    if weights is not None:
+        path, ckpt = finder.read_checkpoint(weights)
+        if config is None and (path.parent / "spec.toml").exists():
+            hint_config = path.parent / "spec.toml"  # a new run from the same spec
+    if config is not None and str(config) == "-":
+        spec = Spec.from_toml(_read_stdin(), source="<stdin>")
+    elif config is not None:
+        spec = Spec.from_file(config)
+    else:
+        spec = Spec.from_dict(ckpt["spec"], source=str(weights)) if ckpt is not None else Spec()
+    spec = spec.with_overrides(_overrides(flags))
+    result = finder.range_test(spec, steps, start_lr, end_lr, weights=ckpt)
+    if as_json:
+        typer.echo(to_json(result.to_dict()))
+        return
+    for notice in result.notices:
+        typer.echo(f"note: {notice}")
+    stopped = {"end": "all steps run",
+               "diverged": f"stopped: the smoothed loss passed {finder.DIVERGED:g}x its minimum",
+               "not finite": "stopped: the loss was not finite"}[result.stopped]
+    typer.echo(f"lr-find: {result.steps} of {result.planned_steps} steps on {result.device}, learning rate "
+               f"{start_lr:g} to {end_lr:g} ({stopped})")
+    typer.echo(_lr_plot(result))
+    if result.suggested_lr is None:
+        typer.echo(f"no suggestion: {result.note}")
+        return
+    typer.echo(f"suggested learning rate: {result.suggested_lr:g}  "
+               f"(the smoothed loss is lowest at {result.min_lr:.3g})")
+    typer.echo(f"rule: {result.rule}")
+    if result.note:
+        typer.echo(f"note: {result.note}")
+    typer.echo(f"try it: {_run_hint(hint_config, flags, result.suggested_lr)}")
+
+
+def _lr_plot(result: Any) -> str:
+    """The smoothed loss against the learning rate (log scale), the suggestion marked."""
+    import math
+    import shutil
+
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot_size(min(shutil.get_terminal_size((100, 24)).columns, 100), 18)
+    plt.xscale("log")
+    plt.title("smoothed loss vs learning rate (log)" + (", | the suggestion" if result.suggested_lr else ""))
+    if result.lrs:
+        plt.plot(result.lrs, result.view(), marker="braille")
+        decades = range(math.floor(math.log10(result.lrs[0])), math.ceil(math.log10(result.lrs[-1])) + 1)
+        plt.xticks([10.0 ** d for d in decades], [f"1e{d}" for d in decades])
+    if result.suggested_lr:
+        plt.vline(result.suggested_lr, "red")
+    plt.xlabel("learning rate")
+    text = plt.build()
+    return text if sys.stdout.isatty() else plt.uncolorize(text)
+
+
+def _run_hint(config: Optional[Path], flags: dict[str, Any], lr: float) -> str:
+    """The `torchtui run` command with these settings and the suggested rate."""
+    import shlex
+
+    words = ["torchtui", "run"] + ([str(config)] if config is not None else [])
+    for name, value in flags.items():
+        info = _FLAGGED[name]
+        if value is None or info.path == "train.lr" or (info.repeat and not value):
+            continue
+        if info.switch:
+            words.append(info.flag if value else "--no-" + info.flag[2:])
+        elif info.repeat:
+            for item in value:
+                words += [info.flag, item]
+        else:
+            words += [info.flag, str(value)]
+    return shlex.join(words + ["--lr", f"{lr:g}"])
+
+
 @app.command()
 @guarded
 def resume(
@@ -181,6 +291,38 @@ def resume(
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
     stopper = StopOnSignal().install()
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)
+
+
+@app.command()
+@guarded
+def change(
+    run_dir: Path = typer.Argument(..., help="The folder of a run in progress, e.g. checkpoints/iris-20261127-101500."),
+    lr: Optional[float] = typer.Option(
+        None, "--lr", help="The new learning rate; a schedule's later rates are scaled with it."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="The new early-stopping patience (0: off)."),
+    epochs: Optional[int] = typer.Option(
+        None, "--epochs", help="The new number of epochs in all (not below the epoch in progress)."),
+    at_step: Optional[int] = typer.Option(
+        None, "--at-step", help="Apply it at the first step boundary at or after this step (default: the next one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the request (or the error) as one JSON object."),
+) -> None:
+    """Change a running run's learning rate, patience or epochs at its next step boundary: writes
+    RUN_DIR/change.json, which the worker applies, logs as a `change` event and stores in its checkpoints."""
+    from tui.core import live_change
+    from tui.core.runs import to_json
+
+    try:
+        asked = live_change.request(run_dir, live_change.Change(lr=lr, patience=patience, epochs=epochs, step=at_step))
+    except UserError as e:
+        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
+            typer.echo(to_json({"error": str(e)}))
+        raise
+    if as_json:
+        typer.echo(to_json({"requested": asked.to_file(), "file": str(run_dir / live_change.REQUEST)}))
+        return
+    when = f"at step {asked.step}" if asked.step is not None else "at its next step"
+    typer.echo(f"asked {run_dir} for {asked.describe()} {when} (request {asked.id}); "
+               f"its `change` event in events.jsonl confirms it")
 
 
 @app.command()
@@ -237,9 +379,21 @@ def eval_(
 
 @app.command()
 @guarded
-def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders.")) -> None:
+def runs(
+    names: Optional[list[str]] = typer.Argument(
+        None, metavar="[RUN]...",
+        help="With --compare: the runs to compare, each a run folder or a run's name in --runs-dir."),
+    runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders."),
+    compare: bool = typer.Option(False, "--compare", help="Compare the runs named: their best numbers, and the "
+                                                          "spec fields whose values differ between them."),
+    as_json: bool = typer.Option(False, "--json", help="With --compare: print the comparison as one JSON object."),
+) -> None:
     """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
-    (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes)."""
+    (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes).
+    `torchtui runs --compare A B ...` compares runs."""
+    if compare or names or as_json:
+        _compare_runs(names or [], runs_dir, compare, as_json)
+        return
     from tui.core.follow import list_runs
 
     found = list_runs(runs_dir)
@@ -252,6 +406,51 @@ def runs(runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding
         pid = str(r.pid) if r.running and r.pid else ""
         rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+
+
+def _compare_runs(names: list[str], runs_dir: Path, compare: bool, as_json: bool) -> None:
+    """`runs --compare A B ...`: each run's best numbers, then the spec fields that differ."""
+    from tui.core import compare as cmp
+    from tui.core.follow import fmt_seconds
+    from tui.core.runs import to_json
+
+    try:
+        if not compare:
+            raise UserError("to compare runs, name them after --compare: torchtui runs --compare A B")
+        if len(names) < 2:
+            raise UserError("--compare needs two or more runs (run folders, or run names in --runs-dir); "
+                            "`torchtui runs` lists them")
+        compared = [cmp.read(path) for path in cmp.resolve(names, runs_dir)]
+    except UserError as e:
+        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
+            typer.echo(to_json({"error": str(e)}))
+        raise
+    diffs = cmp.differences(compared)
+    if as_json:
+        typer.echo(to_json({"runs": [r.summary() for r in compared],
+                            "differences": [{"field": d.field, "values": d.values} for d in diffs]}))
+        return
+    rows = [cmp.COLUMNS]
+    for r in compared:
+        i = r.info
+        rows.append((r.name, i.status, i.dataset, f"{i.epochs_done}/{i.epochs}", cmp.fmt_number(i.best_val_loss),
+                     cmp.fmt_metric(r), fmt_seconds(i.seconds)))
+    _echo_table(rows)
+    typer.echo("")
+    for r in compared:
+        if r.spec is None:
+            typer.echo(f"{r.name}: spec not compared ({r.spec_error})")
+    if not diffs:
+        typer.echo("no spec field differs between these runs")
+        return
+    _echo_table([("differs", *(r.name for r in compared))]
+                + [(d.field, *(cmp.fmt_value(v) for v in d.values)) for d in diffs])
+
+
+def _echo_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
 

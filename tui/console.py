@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from tui.core.event_schema import METRICS
 from tui.core.follow import RunState, epoch_line, fmt_seconds
+from tui.core.live_change import describe
 from tui.core.runs import to_json
 
 
@@ -111,6 +112,11 @@ class ConsoleReporter:
     def _on_resumed(self, e: dict[str, Any]) -> None:
         self._print(f"resumed after {e['paused_seconds']:.1f} s paused")
 
+    def _on_change(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        self._print(f"change refused: {e['refused']}" if e.get("refused")
+                    else f"changed {describe(e)} at step {e['step']} (epoch {e['epoch']})")
+
     def _on_evaluation(self, e: dict[str, Any]) -> None:
         self._clear_bar()
         parts = [f"{e['model']} model (epoch {e['epoch']}) on {e['rows']} {e['split']} rows: loss {e['val_loss']:.4f}"]
@@ -132,7 +138,10 @@ class ConsoleReporter:
             why = f" ({e['reason']})" if e.get("reason") else ""
             self._print(f"stopped{why} after {where}, saved in last.pt; continue with `torchtui resume {run_dir}`")
             return
-        how = "stopped early (no better validation loss for the patience)" if e["status"] == "early_stopped" else "done"
+        how = "done"
+        if e["status"] == "early_stopped":  # the default patience can end a run early: say how to turn it off
+            how = (f"stopped early (no better validation loss in {e['epochs'] - e['best_epoch']} epochs; "
+                   f"--patience 0 turns early stopping off)")
         best = e.get("best_val_loss")
         metrics = "  ".join(f"{label} {e['best_metrics'][k]:.4f}" for k, label, _ in METRICS
                             if k in e.get("best_metrics", {}))

@@ -2,24 +2,27 @@
 
 Run by hand (never part of the test suite; pytest collects only test_*.py):
 
-    python tests/bench/tui_overhead.py [--rounds 3] [--rows 150000] [--epochs 12] [--seconds 20]
+    python tests/bench/tui_overhead.py [--rounds 8] [--rows 60000] [--epochs 5] [--seconds 20]
                                        [--only throughput,plot,output] [--app-threads N]
 
 Prints a markdown table:
 
-- throughput: one run (a generated regression CSV, MLP 16-256-256-1, batch 128, CPU) trained
-  headless (`torchtui run`) and started from the screen in tmux at 100x30 (ctrl+r: the
-  Training pane shows it, charts and all). samples/s is the mean of the run's epoch events
-  after the first; the two take turns for `--rounds` rounds, so machine drift hits both
-  alike. Target: app / headless >= 0.9.
+- throughput: one run (a generated regression CSV, MLP 16-256-256-1, batch 128, CPU, Threads
+  auto) trained headless (`torchtui run`) and started from the screen in tmux at 100x30 (ctrl+r:
+  the Training pane shows it, charts and all). samples/s is the mean of the run's epoch events
+  after the first. Many short rounds, each running both (the order alternating), so machine
+  drift hits both alike; each round gives a paired ratio, and their median, range and
+  quartiles are reported. Beside the wall rate: the worker's CPU time per sample (read from
+  /proc at each epoch end) and the app's own CPU. Target: app / headless >= 0.9.
 - plot redraw: `charts.plot_loss` + `plt.build()` on a textual-plotext `Plot` of 100x20 for
   a run state holding 1k, 100k and 1M logged steps (one epoch row per 50 steps, and 1M steps
   over only 100 epochs); best of 20. Target: 1M / 1k <= 2x. Also how long reading that
   history into a RunState took (what attaching to such a run costs).
 - terminal output: bytes the app writes to its terminal (`tmux pipe-pane`) over `--seconds`
   of steady training on the Training pane (the CSV run; iris with epochs of a few ms, the
-  log's worst case), with NO_COLOR=1, and on the Data pane with nothing training; with the
-  app's own CPU use in that window. Target: <= 10 KB/s while training.
+  log's worst case), with NO_COLOR=1, on the Runs pane and the Results pane's predictions view
+  while the CSV run trains, and on the Data pane with nothing training; with the app's own CPU
+  use in that window. Target: <= 10 KB/s while training.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,7 +57,7 @@ def write_csv(path: Path, rows: int) -> None:
         np.savetxt(f, np.column_stack([x, y]), fmt="%.5f", delimiter=",")
 
 
-def csv_toml(epochs: int) -> str:
+def csv_toml(epochs: int, threads: int = 0) -> str:
     return f"""[data]
 dataset = "bench.csv"
 [model]
@@ -62,6 +66,8 @@ layers = {LAYERS}
 epochs = {epochs}
 batch_size = 128
 device = "cpu"
+threads = {threads}
+patience = 0
 """
 
 
@@ -69,6 +75,7 @@ IRIS_TOML = """[data]
 dataset = "iris"
 [train]
 epochs = 100000
+patience = 0
 batch_size = 4
 device = "cpu"
 """
@@ -104,54 +111,116 @@ def finished(run_dir: Path) -> bool:
 
 
 # ---- throughput ------------------------------------------------------------------------------------------
-def headless(cwd: Path) -> float:
+class CpuWatch:
+    """The worker's CPU time at each epoch end, read from /proc while it runs: CPU seconds per training
+    sample over the epochs after the first, beside the wall-clock rate. A screen that steals a core shows
+    up in the wall rate; a worker that spins or waits shows up here."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir, self.marks = run_dir, []  # (epochs done, worker CPU seconds)
+        self.rows = 0
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        pid, seen = None, 0
+        while True:
+            evs = events(self.run_dir)
+            if pid is None:
+                start = next((e for e in evs if e.get("event") == "start"), None)
+                if start is not None:
+                    pid, self.rows = start["pid"], start["train_rows"]
+            done = sum(e.get("event") == "epoch" for e in evs)
+            if pid is not None and done > seen:
+                self.marks.append((done, cpu_seconds(pid)))
+                seen = done
+            if any(e.get("event") in ("end", "error") for e in evs):
+                return
+            time.sleep(0.02)
+
+    def per_sample_us(self) -> float:
+        self.thread.join(60)
+        if len(self.marks) < 2:
+            return float("nan")
+        (e0, c0), (e1, c1) = self.marks[0], self.marks[-1]
+        return 1e6 * (c1 - c0) / ((e1 - e0) * self.rows)
+
+
+def headless(cwd: Path) -> tuple[float, float]:
     with open(cwd / "console.log", "wb") as out:
-        subprocess.run([str(TORCHTUI), "run", "exp.toml", "--json"], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                       check=True)
-    return epoch_rate(run_dirs(cwd)[0])
+        proc = subprocess.Popen([str(TORCHTUI), "run", "exp.toml", "--json"], cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT)
+        run_dir = wait_until(lambda: run_dirs(cwd)[0] if run_dirs(cwd) else None, 120, f"a run folder in {cwd}")
+        watch = CpuWatch(run_dir)
+        if proc.wait() != 0:
+            raise SystemExit(f"the headless run failed: see {cwd / 'console.log'}")
+    return epoch_rate(run_dir), watch.per_sample_us()
 
 
-def from_screen(cwd: Path, timeout: float, env: dict[str, str] | None = None) -> float:
-    with Tmux(cwd, 100, 30, env=env, name="bench") as term:
+def from_screen(cwd: Path, timeout: float) -> tuple[float, float, float]:
+    """The run's samples/s, the worker's CPU microseconds per sample, and the app's CPU (% of a core)."""
+    with Tmux(cwd, 100, 30, name="bench") as term:
         term.start("--config", "exp.toml")
         run_dir = start_from_screen(term, cwd, CSV_READY)
+        watch = CpuWatch(run_dir)
+        app, cpu0, t0 = term.pane_pid(), None, 0.0
+        wait_until(lambda: watch.marks, timeout, "the first epoch")
+        cpu0, t0 = cpu_seconds(app), time.monotonic()  # the app's CPU over the epochs that are measured
         wait_until(lambda: finished(run_dir), timeout, f"{run_dir} to finish")
+        app_cpu = 100 * (cpu_seconds(app) - cpu0) / (time.monotonic() - t0)
         screen = term.wait_for("● done", 30)
     if not EPOCH_LINE.search(screen):
         print(f"warning: no epoch lines on the final screen in {cwd}:\n{screen}", file=sys.stderr)
-    return epoch_rate(run_dir)
+    return epoch_rate(run_dir), watch.per_sample_us(), app_cpu
+
+
+def spread(xs: list[float], fmt: str = "{:,.0f}") -> str:
+    """median [min - max] (quartiles q1 - q3 from 4 values on)."""
+    xs = sorted(xs)
+    out = f"median {fmt.format(statistics.median(xs))} [{fmt.format(xs[0])} - {fmt.format(xs[-1])}]"
+    if len(xs) >= 4:
+        q = statistics.quantiles(xs, n=4)
+        out += f", quartiles {fmt.format(q[0])} - {fmt.format(q[2])}"
+    return out
 
 
 def throughput(root: Path, csv: Path, rounds: int, epochs: int, app_threads: int = 0) -> list[tuple[str, str, str]]:
-    """Headless vs from the screen, taking turns; with `app_threads`, also from the screen with the
-    worker limited to that many torch threads (OMP_NUM_THREADS, inherited through the app)."""
-    toml = csv_toml(epochs)
+    """Headless vs from the screen, taking turns in every round (the order alternating), so drift of the
+    machine hits both alike; each round gives one paired ratio, and the table reports their spread.
+    With `app_threads`, also from the screen with Threads set to that count in the spec."""
     modes = ["headless", "app"] + ([f"app-{app_threads}t"] if app_threads else [])
     rates: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
+    app_cpu: dict[str, list[float]] = {m: [] for m in modes}
     for r in range(rounds):
         order = modes if r % 2 == 0 else modes[::-1]
         for mode in order:
+            toml = csv_toml(epochs, app_threads if mode.endswith("t") else 0)
             cwd = fresh(root, f"tp-{mode}-{r}", toml, csv)
             t0 = time.monotonic()
             if mode == "headless":
-                rate = headless(cwd)
+                rate, us = headless(cwd)
+                note = ""
             else:
-                rate = from_screen(cwd, 600, {"OMP_NUM_THREADS": str(app_threads)} if mode != "app" else None)
+                rate, us, screen_cpu = from_screen(cwd, 600)
+                app_cpu[mode].append(screen_cpu)
+                note = f", app {screen_cpu:.0f}% CPU"
             rates[mode].append(rate)
-            print(f"  round {r + 1} {mode:8s} {rate:10,.0f} samples/s  ({time.monotonic() - t0:.0f} s)",
-                  file=sys.stderr)
-    fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
+            cpu[mode].append(us)
+            print(f"  round {r + 1} {mode:9s} {rate:10,.0f} samples/s, worker {us:6.1f} CPU us/sample{note} "
+                  f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
     h = rates["headless"]
-    rows = [("throughput headless (samples/s)", f"best {max(h):,.0f}, median {statistics.median(h):,.0f}",
-             f"runs: {fmt(h)}")]
+    rows = [("throughput headless (samples/s)", spread(h), f"{rounds} rounds"),
+            ("worker CPU per sample, headless (us)", spread(cpu["headless"], "{:.1f}"), "")]
     for mode in modes[1:]:
         a = rates[mode]
-        label = "from the screen" + (f", worker OMP_NUM_THREADS={app_threads}" if mode != "app" else "")
+        label = "from the screen" + (f", Threads = {app_threads}" if mode != "app" else ", Threads auto")
+        paired = [x / y for x, y in zip(a, h)]
         rows += [
-            (f"throughput {label} (samples/s)", f"best {max(a):,.0f}, median {statistics.median(a):,.0f}",
-             f"runs: {fmt(a)}"),
-            (f"ratio {label} / headless",
-             f"best {max(a) / max(h):.2f}, median {statistics.median(a) / statistics.median(h):.2f}", "target >= 0.9"),
+            (f"throughput {label} (samples/s)", spread(a), ""),
+            (f"ratio {label} / headless, per round", spread(paired, "{:.2f}"), "target >= 0.9"),
+            (f"worker CPU per sample, {label} (us)", spread(cpu[mode], "{:.1f}"),
+             f"the app's own CPU: {spread(app_cpu[mode], '{:.0f}')} % of a core"),
         ]
     return rows
 
@@ -225,7 +294,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def output_rate(cwd: Path, seconds: float, env: dict[str, str] | None, train: bool, ready: str,
-                warmup: float = 3.0) -> tuple[float, float]:
+                warmup: float = 3.0, pane_key: str = "") -> tuple[float, float]:
     """Bytes per second the app writes to its terminal over `seconds` of steady state, and the
     app's own CPU use (percent of one core) meanwhile."""
     capture = cwd / "terminal.out"
@@ -237,6 +306,8 @@ def output_rate(cwd: Path, seconds: float, env: dict[str, str] | None, train: bo
             term.wait_for(EPOCH_LINE, 300)
         else:
             term.wait_for(ready, 60)
+        if pane_key:  # watch from another pane (the Runs pane: F7)
+            term.send(*pane_key.split())
         time.sleep(warmup)
         app = term.pane_pid()
         term.tmux("pipe-pane", "-o", "-t", "main", f"cat >> {capture}")
@@ -245,7 +316,7 @@ def output_rate(cwd: Path, seconds: float, env: dict[str, str] | None, train: bo
         term.tmux("pipe-pane", "-t", "main")  # stop piping
         elapsed, cpu = time.monotonic() - t0, cpu_seconds(app) - cpu0
         screen = term.capture()
-        if train and not EPOCH_LINE.search(screen):
+        if train and not pane_key and not EPOCH_LINE.search(screen):
             print(f"warning: no epoch lines on screen at the end of the window in {cwd}:\n{screen}", file=sys.stderr)
         if run_dir is not None:
             still = not finished(run_dir)
@@ -262,12 +333,14 @@ def output(root: Path, csv: Path, seconds: float) -> list[tuple[str, str, str]]:
         ("Training pane, CSV run (epochs of seconds)", long_csv, csv, None, True, CSV_READY),
         ("Training pane, CSV run, NO_COLOR=1", long_csv, csv, {"NO_COLOR": "1"}, True, CSV_READY),
         ("Training pane, iris (epochs of ms: log scrolls)", IRIS_TOML, None, None, True, "sepal_length"),
+        ("Runs pane while the CSV run trains", long_csv, csv, None, True, CSV_READY, "F7"),
+        ("Results pane, predictions view, while the CSV run trains", long_csv, csv, None, True, CSV_READY, "F6 v"),
         ("Data pane, idle (nothing training)", long_csv, csv, None, False, CSV_READY),
     ]
     rows = []
-    for i, (label, toml, data, env, train, ready) in enumerate(cases):
+    for i, (label, toml, data, env, train, ready, *keys) in enumerate(cases):
         cwd = fresh(root, f"out-{i}", toml, data)
-        rate, cpu = output_rate(cwd, seconds, env, train, ready)
+        rate, cpu = output_rate(cwd, seconds, env, train, ready, pane_key=keys[0] if keys else "")
         print(f"  {label}: {rate / 1024:.2f} KB/s, app CPU {cpu:.0f}%", file=sys.stderr)
         rows.append((f"terminal output: {label}", f"{rate / 1024:.2f} KB/s",
                      f"100x30, {seconds:.0f} s; the app's own CPU {cpu:.0f}% of a core"
@@ -277,13 +350,13 @@ def output(root: Path, csv: Path, seconds: float) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--rows", type=int, default=150_000)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--rows", type=int, default=60_000)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--only", default="throughput,plot,output")
     ap.add_argument("--app-threads", type=int, default=0,
-                    help="also time the screen's run with its worker limited to N torch threads (OMP_NUM_THREADS)")
+                    help="also time the screen's run with Threads = N in its spec (e.g. every core)")
     args = ap.parse_args()
     parts = set(args.only.split(","))
     rows: list[tuple[str, str, str]] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.live_change import describe
+
 
 @dataclass
 class Notice:
@@ -29,6 +31,11 @@ def notice_for(e: dict[str, Any], save_asked: bool) -> Notice | None:
         best = e.get("best_val_loss")
         return Notice(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} epochs"
                       + (f", best loss {best:.4f}" if best is not None else ""))
+    if kind == "change":
+        if e.get("refused"):
+            return Notice(e["refused"], "change refused", "warning", 10)
+        how = "replayed after the resume" if e.get("replayed") else "changed"
+        return Notice(f"{how}: {describe(e)} at step {e.get('step')} (epoch {e.get('epoch')})", timeout=5)
     if kind == "paused":
         return Notice("paused: ctrl+p resumes", timeout=3)
     if kind == "predictions":

@@ -22,10 +22,10 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tui.core import continuation, devices
+from tui.core import continuation, live_change
 from tui.core.errors import UserError
 from tui.core.files import write_user_file
 from tui.core.follow import EventTail, RunState, list_runs, read_run
@@ -34,24 +34,31 @@ from tui.core.spec import Spec
 
 from . import data_source, stack_view, training_process
 from .announce import notice_for
+from .change_screen import ChangeScreen
 from .data_pane import DataPane
-from .hyper_pane import HyperPane
+from .hyper_pane import HyperPane, widget_id
+from .key_bar import KeyBar
+from .lr_find_screen import LR_FIND_KEYS, LRFindScreen
 from .model_pane import ModelPane
+from .predictions_table import PredictionsTable
 from .results_pane import ResultsPane
+from .runs_pane import DeleteRunScreen, RunsPane
 from .screens import ExportScreen, HelpScreen, QuitScreen, RunsScreen
 from .training_pane import TrainingPane
 
 PANES = (("data", "Data"), ("model", "Model"), ("hyper", "Hyperparameters"), ("training", "Training"),
-         ("results", "Results"))
-# F2-F6 switch panes from anywhere, a text field included (alt+digit reaches few terminals intact);
-# 1-5 wherever they are not typed into a field; escape leaves a field.
-PANE_KEYS = [Binding("f2", "pane('data')", "Panes", key_display="F2-F6", priority=True),
+         ("results", "Results"), ("runs", "Runs"))
+# F2-F7 switch panes from anywhere, a text field included (alt+digit reaches few terminals intact);
+# 1-6 wherever they are not typed into a field; escape leaves a field.
+PANE_KEYS = [Binding("f2", "pane('data')", "Panes", key_display="F2-F7", priority=True),
              *(Binding(f"f{n}", f"pane('{pane}')", f"{label} pane", show=False, priority=True)
                for n, (pane, label) in enumerate(PANES[1:], 3)),
              *(Binding(str(n), f"pane('{pane}')", f"{label} pane", show=False)
                for n, (pane, label) in enumerate(PANES, 1))]
-MIN_SIZE = (60, 16)
-PANE_FOCUS = {"data": "#data-list", "model": "#model-table"}  # a pane's first stop, when it has one: never a text field
+MIN_SIZE = (80, 24)  # every pane is laid out for 80x24 and up; below it, one line says so (never cut controls)
+# a pane's first stop, when it has one: never a text field
+PANE_FOCUS = {"data": "#data-list", "model": "#model-table", "runs": "#runs-list", "training": "#train-log",
+              "results": "#results-pane .first-stop"}  # the summary, or the predictions table (v)
 POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status updates)
 
 
@@ -60,16 +67,30 @@ class TorchTUI(App):
     TITLE = "torchtui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("ctrl+r", "train", "Train/resume", priority=True),
-        Binding("ctrl+x", "stop", "Stop", priority=True),
-        Binding("ctrl+s", "save", "Save now", priority=True),
-        Binding("ctrl+p", "pause", "Pause", priority=True),
-        Binding("ctrl+o", "load", "Load", priority=True),
-        Binding("ctrl+e", "export", "Export", priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1,question_mark", "help", "Help"),
+        # Short descriptions for the footer (key_bar.py fits them to the width); the tooltips are what the
+        # help screen says.
+        Binding("ctrl+r", "train", "Train", priority=True,
+                tooltip="train; after loading a run: resume it exactly when only Epochs changed, "
+                        "else a new run in a new folder"),
+        Binding("ctrl+x", "stop", "Stop", priority=True,
+                tooltip="stop training: the worker saves the exact position to last.pt, then exits"),
+        Binding("ctrl+s", "save", "Save", priority=True, tooltip="save a checkpoint (last.pt) at the next step"),
+        Binding("ctrl+p", "pause", "Pause", priority=True, tooltip="pause / resume training"),
+        Binding("ctrl+o", "load", "Load", priority=True,
+                tooltip="load a run (its spec, history and checkpoints); a running one is attached"),
+        Binding("ctrl+e", "export", "Export", priority=True, tooltip="write the experiment as TOML"),
+        *LR_FIND_KEYS,  # on the Hyperparameters pane only (check_action)
+        Binding("ctrl+q", "quit", "Quit", priority=True,
+                tooltip="quit; while training, asks whether to leave it running or stop it"),
+        Binding("f1,question_mark", "help", "Help", tooltip="all keys (this screen)"),
         *PANE_KEYS,
         Binding("escape", "leave_field", "Leave the field", show=False),
+        # Focus moves as the key arrives. Textual hands each key to the widget focused when it arrives and
+        # moves the focus only when the tab reaches the screen's binding, so keys typed right after a tab
+        # went into the field being left; a priority binding is served first, before the next key.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, tooltip="the next field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True,
+                tooltip="the previous field"),
     ]
 
     def __init__(self, spec: Spec | None = None, attach: Path | None = None, preset: bool = False) -> None:
@@ -87,6 +108,8 @@ class TorchTUI(App):
         self._reload_timer = None
         self._save_pending = False
         self._checked_alive = 0.0
+        self._footer_training = False
+        self.default_threads = 0  # torch's thread count here, once the devices are found (0: not known yet)
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -96,17 +119,22 @@ class TorchTUI(App):
             with TabPane("2 Model", id="model"):
                 yield ModelPane(id="model-pane")
             with TabPane("3 Hyperparameters", id="hyper"):
-                yield HyperPane(devices.available(), self.spec, id="hyper-pane")
+                yield HyperPane(self.spec, id="hyper-pane")
             with TabPane("4 Training", id="training"):
                 yield TrainingPane(id="training-pane")
             with TabPane("5 Results", id="results"):
                 yield ResultsPane(id="results-pane")
+            with TabPane("6 Runs", id="runs"):
+                yield RunsPane(id="runs-pane")
         yield Static("", id="too-small")
-        yield Footer(compact=True)
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.show_spec)  # once the panes' own widgets have mounted
-        self.load_data_now()
+        # after the first frame: these threads import pandas and torch, and an import holds the GIL the
+        # first frame is drawn with (started at mount, they delayed it by a third of a second and more)
+        self.call_after_refresh(self.load_data_now)
+        self.call_after_refresh(self._find_devices)
         self.set_interval(POLL_INTERVAL, self.poll)
         if hasattr(signal, "SIGHUP"):
             # A dropped SSH session: leave at once and quietly; the training child has its own session.
@@ -126,6 +154,7 @@ class TorchTUI(App):
             f"terminal {w}x{h} is too small for torchtui: make it at least {MIN_SIZE[0]}x{MIN_SIZE[1]}"
             if small else "")
         self.screen.set_class(small, "-too-small")
+        self.screen.set_class(h < 30, "-short")  # the .tcss packs some panes tighter on a short terminal
 
     def on_unmount(self) -> None:
         if self.process is not None and self.process.exit_code() is not None:
@@ -139,6 +168,16 @@ class TorchTUI(App):
         watchdog.daemon = True
         watchdog.start()
         self.exit(return_code=129)
+
+    @work(thread=True, group="devices")
+    def _find_devices(self) -> None:
+        """The device picker's choices: asking torch (and nvidia-smi) takes a second or more, after the first frame."""
+        from tui.core import devices
+
+        found = devices.available()
+        self.default_threads = devices.DEFAULT_THREADS
+        if not self._exit:
+            self.call_from_thread(self.query_one(HyperPane).set_devices, found)
 
     # ---- the spec, edited by the panes ------------------------------------------------------------
     def show_spec(self) -> None:
@@ -157,7 +196,26 @@ class TorchTUI(App):
             self.schedule_data_load()
         if any(k in ("model.layers", "train.loss") for k in overrides):
             self.refresh_stack()
+        self.show_next()
         return None
+
+    def show_next(self) -> None:
+        """The Hyperparameters pane's line on what ctrl+r will do now."""
+        if not self._exit and self.query("#hp-next"):  # (not before the pane has composed)
+            self.query_one(HyperPane).show_next(continuation.next_train(self.spec, self.loaded_spec, self.followed))
+
+    def name_taken(self, name: str) -> str:
+        """Why a typed run name cannot be used ('' when it can): a run folder of that name exists. The loaded
+        run's own name is fine while ctrl+r would continue it."""
+        folder = Path(self.spec.run.runs_dir) / name
+        if not name or not folder.exists():
+            return ""
+        loaded = self.followed.run_dir if self.followed is not None else None
+        if (loaded is not None and self.loaded_spec is not None and folder.resolve() == loaded.resolve()
+                and continuation.same_run(self.spec, self.loaded_spec)):
+            return ""
+        return (f"a run named {name} already exists in {self.spec.run.runs_dir}; "
+                f"pick another name, or leave it empty for a fresh one")
 
     def edit_field(self, widget: Input, path: str, raw: str, kind: Any, reload: bool = False) -> None:
         """A typed value: converted, checked by the spec, and the input marked when refused."""
@@ -252,19 +310,30 @@ class TorchTUI(App):
         if choice.message:
             self.notify(choice.message, timeout=4)
         try:
-            proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
-                                              else self.spec.data.dataset)
+            proc = training_process.start_run(self.spec_to_start(), self.data.prepared.name
+                                              if self.data and self.data.prepared else self.spec.data.dataset)
         except (OSError, UserError) as e:
             self.notify(f"cannot start training: {e}", severity="error")
             return
         self._follow(proc, RunState(proc.run_dir), EventTail(proc.run_dir / EVENTS))
         self.loaded_spec = self.spec
 
+    def spec_to_start(self) -> Spec:
+        """The spec as the worker gets it: Threads 0 (auto) leaves this screen a core to draw on, so a thread of
+        the worker is not stalled each time the screen runs (the worker's own auto would take every core)."""
+        if self.spec.train.threads == 0 and self.default_threads > 1:
+            return self.spec.with_overrides({"train.threads": self.default_threads - 1})
+        return self.spec
+
     def _follow(self, proc: training_process.TrainingProcess | None, state: RunState, tail: EventTail) -> None:
         self.process, self.followed, self.tail = proc, state, tail
         self.query_one(TrainingPane).show_run(state, force=True)
         self.query_one(ResultsPane).show_run(state)
         self.action_pane("training")
+
+    def training_now(self) -> bool:
+        """A run is followed and its worker is training (or paused): the footer ranks stop, pause, save first."""
+        return self.followed is not None and self.followed.running
 
     def _process_running(self) -> bool:
         return self.process is not None and self.process.proc is not None and self.process.exit_code() is None
@@ -301,6 +370,7 @@ class TorchTUI(App):
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
+        self.show_next()
         if self.followed is None or self.tail is None:
             return
         state = self.followed
@@ -325,11 +395,29 @@ class TorchTUI(App):
             self._checked_alive = time.monotonic()
             if state.pid is not None and not state.alive():
                 state.worker_gone("interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt")
+        if self.training_now() != self._footer_training:  # the keys that matter changed: refit the footer
+            self._footer_training = self.training_now()
+            self.refresh_bindings()
         if not self._exit and self.query(TrainingPane):  # not while the app is closing
             self.query_one(TrainingPane).show_run(state)
             self.query_one(ResultsPane).show_run(state)
 
     # ---- checkpoints and runs ---------------------------------------------------------------------
+    async def run_deleted(self, path: Path) -> None:
+        """A run folder deleted (from the Runs pane): when it is the run on screen, the screen lets go
+        of it - nothing followed, no loaded spec (so ctrl+r trains a new run instead of resuming a
+        folder that is gone), and the Training and Results panes fresh, as at start."""
+        if self.followed is None or os.path.abspath(self.followed.run_dir) != os.path.abspath(path):
+            return
+        if self._process_running():  # never: a running run is not deleted; but then it is not let go either
+            return
+        self.process, self.followed, self.tail, self.loaded_spec = None, None, None, None
+        for tab, pane in (("training", TrainingPane(id="training-pane")), ("results", ResultsPane(id="results-pane"))):
+            await self.query_one(f"#{tab}-pane").remove()
+            await self.query_one(f"#{tab}", TabPane).mount(pane)
+        self.show_next()
+        self.refresh_bindings()
+
     def action_load(self) -> None:
         self.push_screen(RunsScreen(list_runs(self.spec.run.runs_dir), self.spec.run.runs_dir),
                          lambda path: self.load_run(path) if path else None)
@@ -351,12 +439,37 @@ class TorchTUI(App):
     def _run_loaded(self, spec: Spec, state: RunState, tail: EventTail) -> None:
         if self._exit:
             return
-        # the loaded run keeps its folder; a new run from these settings gets a fresh one
+        # the values it trains with now (its live changes applied) are what the panes show and ctrl+r compares;
+        # the loaded run keeps its folder, a new run from these settings gets a fresh one
+        spec = live_change.running_spec(spec, state)
         self.spec, self.loaded_spec = spec.with_overrides({"run.name": ""}), spec
         self.show_spec()
         self.load_data_now()
         self._follow(None, state, tail)
         self.notify(continuation.loaded_message(state, spec), timeout=5)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The LR finder's key works, and shows in the footer, only on the Hyperparameters pane."""
+        if action == "lr_find":
+            return self.screen is self.screen_stack[0] and self.query_one("#panes", TabbedContent).active == "hyper"
+        return True
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # the footer shows the keys of the pane now shown
+
+    def action_lr_find(self) -> None:
+        """The learning-rate range test for the spec on screen, in a child process; its suggestion,
+        if taken, is typed into the Learning rate field (checked there like a typed value)."""
+        problem = self.problems()
+        if problem and problem[1] != self.field_errors.get("train.lr"):  # a bad rate is what the finder replaces
+            self.notify(problem[1], severity="error", title="cannot run the LR finder")
+            return
+
+        def use(lr: float | None) -> None:
+            if lr is not None:
+                self.query_one("#" + widget_id("train.lr"), Input).value = f"{lr:g}"
+
+        self.push_screen(LRFindScreen(self.spec), use)
 
     def action_export(self) -> None:
         def write(path: Path | None) -> None:
@@ -380,12 +493,15 @@ class TorchTUI(App):
             return  # already there, with the focus (a refusal that points at the field being typed in)
         self.screen.set_focus(None)
         self.query_one("#panes", TabbedContent).active = pane
-        self.call_after_refresh(self._focus_pane, pane)
+        self._focus_pane(pane)
 
     def _focus_pane(self, pane: str) -> None:
+        """Focus the pane's first stop now, not after a refresh (nor by widget.focus(), which waits its turn
+        in the queue): keys typed right after a switch (or after ctrl+r, which shows Training) would
+        otherwise land in the old focus, or be taken from the field they were typed into."""
         first = PANE_FOCUS.get(pane)
         target = self.query(first).first() if first and self.query(first) else None
-        (target or self.query_one("#panes Tabs")).focus()
+        self.screen.set_focus(target or self.query_one("#panes Tabs"))
 
     def action_leave_field(self) -> None:
         """escape in a text field: back to the tabs, where 1-5 switch panes again."""
@@ -395,9 +511,27 @@ class TorchTUI(App):
     def action_help(self) -> None:
         keys = HelpScreen.keys
         self.push_screen(HelpScreen([
-            ("Everywhere", keys(self.BINDINGS) + [("tab / shift+tab", "next / previous field")]),
+            ("Everywhere", keys([b for b in self.BINDINGS if b not in LR_FIND_KEYS])),
+            ("Data pane", [("enter / click (list)", "pick the highlighted dataset"),
+                           ("enter (path box)", "load the file typed there"),
+                           ("space (feature columns)", "use the highlighted column as an input, or drop it")]),
+            ("Hyperparameters pane", keys(LR_FIND_KEYS)
+             + [(f"{k} (finder)", what) for k, what in keys(LRFindScreen.BINDINGS)]),
             ("Model pane", keys(ModelPane.BINDINGS) + [("enter", "edit the highlighted layer")]),
-            ("Training pane", keys(TrainingPane.BINDINGS)),
+            ("Training pane", keys(TrainingPane.BINDINGS)
+             + [("enter (change dialog)", "ask for the edited values at the next step"),
+                *[(f"{k} (change dialog)", what) for k, what in keys(ChangeScreen.BINDINGS)]]),
+            ("Results pane", keys(ResultsPane.BINDINGS) + [(f"{k} (predictions)", what) for k, what
+                                                           in keys(PredictionsTable.BINDINGS)]
+             + [("click a header (predictions)", "sort by that column (again: reverse)")]),
+            ("Runs pane", keys(RunsPane.BINDINGS) + [("click a header", "sort by that column (again: reverse)")]
+             + [(f"{k} (delete dialog)", what) for k, what in keys(DeleteRunScreen.BINDINGS)]),
+            ("Dialogs", [("enter (load, ctrl+o)", "load the highlighted run"),
+                         *[(f"{k} (load)", what) for k, what in keys(RunsScreen.BINDINGS)],
+                         ("enter (export, ctrl+e)", "write the file named"),
+                         *[(f"{k} (export)", what) for k, what in keys(ExportScreen.BINDINGS)],
+                         *[(f"{k} (quit, while training)", what) for k, what in keys(QuitScreen.BINDINGS)],
+                         *[(f"{k} (this help)", what) for k, what in keys(HelpScreen.BINDINGS)]]),
             ("Worker signals", [("SIGTERM", "stop after saving"), ("SIGUSR1", "save now"),
                                 ("SIGUSR2", "pause / resume")]),
         ]))

@@ -10,6 +10,7 @@ import numpy as np
 
 from tui.core.event_schema import METRICS
 from tui.core.follow import RunState, downsample
+from tui.core.live_change import describe
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
@@ -29,10 +30,27 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
     x, y = downsample(state.steps.x, state.steps.y, max(width * 2, 16))
     if len(x):
         plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
+    drawn = [y]
     if len(state.val):
         ex, ey = downsample(state.val.x, state.val.y, max(width, 8))
         plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
+        drawn.append(ey)
+    finite = np.concatenate(drawn)
+    finite = finite[np.isfinite(finite)]
+    _change_markers(plt, state, float(finite.max()) if len(finite) else None)
     plt.xlabel("step")
+
+
+MARKER_COLOR = "orange"
+
+
+def _change_markers(plt, state: RunState, top: float | None) -> None:
+    """Each live change of the run (a `change` event) as a vertical line at its step, labelled at the top
+    of the chart with what changed (`top`: the highest value drawn; no label without one)."""
+    for change in state.changes:
+        plt.vline(change["step"], MARKER_COLOR)
+        if top is not None:
+            plt.text(describe(change, short=True), change["step"], top, color=MARKER_COLOR, alignment="left")
 
 
 def plot_lr(plt, state: RunState, width: int) -> None:
@@ -44,6 +62,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     _setup(plt, f"learning rate {float(y[0]):g} (constant)" if constant else "learning rate")
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
+    _change_markers(plt, state, None)
     if constant:
         v = float(y[0])
         plt.ylim(v * 0.5, v * 1.5) if v else plt.ylim(-1, 1)

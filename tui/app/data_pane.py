@@ -40,7 +40,7 @@ class DataPane(Horizontal):
                              value=self.initial.missing,
                              allow_blank=False, id="data-missing", compact=True)
             yield Static("", id="data-error", classes="error")
-            yield Label("Feature columns (space toggles; unticked are dropped)", classes="title")
+            yield Label("Features (space: use / drop)", classes="title")
             yield SelectionList[str](id="data-features")
             yield Label("First rows", classes="title")
             yield DataTable(id="data-preview", show_cursor=False, zebra_stripes=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tui.core import user_dataset
-from tui.core.data import Prepared, prepare, read_options
 from tui.core.datasets import BUILTINS
 from tui.core.errors import UserError
-from tui.core.reader import looks_like_table, read_table
 from tui.core.spec import DataSpec
+
+if TYPE_CHECKING:
+    from tui.core.data import Prepared
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".jsonl", ".parquet")
 LOOSE_SUFFIXES = (".tsv", ".txt", ".tsv.gz")  # listed only when their content reads as a table
@@ -28,7 +29,12 @@ class DataView:
 
 def load(spec: DataSpec, seed: int) -> DataView:
     """Columns and first rows of the table, then the full preparation; a user's mistake in
-    either ends up in `error`, never as an exception, so the pane can show it."""
+    either ends up in `error`, never as an exception, so the pane can show it.
+    Runs in a worker thread: pandas and torch are first imported here, after the first frame."""
+    from tui.core import user_dataset
+    from tui.core.data import prepare, read_options
+    from tui.core.reader import read_table
+
     view = DataView(spec)
     try:
         if spec.dataset in BUILTINS:
@@ -67,6 +73,8 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
 
 def _table(p: Path) -> bool:
     """Files named for tables are listed as they are; a .txt or .tsv only when it reads as a table."""
+    from tui.core.reader import looks_like_table
+
     return not p.name.lower().endswith(LOOSE_SUFFIXES) or looks_like_table(p)
 
 

@@ -28,7 +28,9 @@ _SHOWN: list[tuple[str, tuple | None]] = [
     ("train.grad_clip", None),
     ("train.seed", None),
     ("train.save_every", None),
-    ("train.device", ()),
+    ("train.threads", None),
+    ("train.device", ()),  # a row of its own, and so is the run name (.tcss): a GPU's name is long
+    ("run.name", None),  # empty: a fresh <dataset>-<date>-<time>; a taken name is refused as typed
 ]
 
 
@@ -46,19 +48,22 @@ def widget_id(path: str) -> str:
 
 
 class HyperPane(VerticalScroll):
-    def __init__(self, devices: list[tuple[str, str]], spec: Spec, **kwargs) -> None:
+    def __init__(self, spec: Spec, devices: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.devices = devices
-        self.initial = spec.to_dict()["train"]  # Selects announce their first value: it must be the spec's
+        # Finding the devices imports torch (a second or more): the screen asks in a thread after its first
+        # frame and calls set_devices; until then the picker offers what every machine has.
+        self.devices = devices or [("auto", "auto (finding devices...)"), ("cpu", "cpu")]
+        self.devices_known = devices is not None
+        self.initial = spec.to_dict()  # Selects announce their first value: it must be the spec's
 
     def compose(self) -> ComposeResult:
         with Grid(id="hp-grid"):
             for path, label, kind in FIELDS:
                 yield Label(label, classes="field")
-                value = self.initial[path.split(".", 1)[1]]
+                value = _value(self.initial, path)
                 if path == "train.device":
                     if value not in [v for v, _ in self.devices]:
-                        self.devices.append((value, _unlisted(value, self.devices)))
+                        self.devices.append((value, _unlisted(value, self.devices, self.devices_known)))
                     yield Select([(lbl, v) for v, lbl in self.devices], value=value, allow_blank=False,
                                  id=widget_id(path), compact=True)
                 elif isinstance(kind, tuple):
@@ -68,21 +73,21 @@ class HyperPane(VerticalScroll):
                                  compact=True)
                 else:
                     yield Input(value=f"{value:g}" if isinstance(value, float) else str(value), id=widget_id(path),
-                                compact=True)
+                                compact=True, placeholder="a fresh name" if path == "run.name" else "")
         yield Static("", id="hp-error", classes="error")
+        yield Static("", id="hp-next")
 
     def show_spec(self, spec: Spec) -> None:
-        values = spec.to_dict()["train"]
+        values = spec.to_dict()
         for path, _, _kind in FIELDS:
-            key = path.split(".", 1)[1]
             widget = self.query_one("#" + widget_id(path))
-            value = values[key]
+            value = _value(values, path)
             if isinstance(widget, Select):
                 if path == "train.nesterov":
                     value = "yes" if value else "no"
                 if path == "train.device" and value not in [v for v, _ in self.devices]:
-                    self.devices.append((value, _unlisted(value, self.devices)))
-                    widget.set_options([(lbl, v) for v, lbl in self.devices])
+                    self.devices.append((value, _unlisted(value, self.devices, self.devices_known)))
+                    _set_choices(widget, [(lbl, v) for v, lbl in self.devices], value)
                 with widget.prevent(Select.Changed):
                     widget.value = value
             else:
@@ -91,10 +96,27 @@ class HyperPane(VerticalScroll):
                 widget.remove_class("-invalid")
         self.query_one("#hp-error", Static).update("")
 
+    def show_next(self, line: str) -> None:
+        """What ctrl+r will do now (continue the loaded run, or a new run and where)."""
+        self.query_one("#hp-next", Static).update(line)
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """The devices found here; the spec's device stays picked (marked when it is not here)."""
+        widget = self.query_one("#" + widget_id("train.device"), Select)
+        value = self.app.spec.train.device
+        self.devices, self.devices_known = list(devices), True
+        if value not in [v for v, _ in self.devices]:
+            self.devices.append((value, _unlisted(value, self.devices)))
+        _set_choices(widget, [(lbl, v) for v, lbl in self.devices], value)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         for path, _, kind in FIELDS:
             if event.input.id == widget_id(path):
                 self.app.edit_field(event.input, path, event.value, kind)
+                if path == "run.name" and not self.app.field_errors.get(path):
+                    taken = self.app.name_taken(event.value.strip())
+                    event.input.set_class(bool(taken), "-invalid")
+                    self.app.field_errors[path] = taken
                 self._show_errors()
                 return
 
@@ -111,12 +133,31 @@ class HyperPane(VerticalScroll):
                 return
 
     def _show_errors(self) -> None:
-        errors = [e for p, e in self.app.field_errors.items() if e and p.startswith("train.")]
+        errors = [e for p, e in self.app.field_errors.items() if e and p.startswith(("train.", "run."))]
         self.query_one("#hp-error", Static).update("\n".join(errors))
 
 
-def _unlisted(value: str, devices: list[tuple[str, str]]) -> str:
-    """A spec's device that is not one of the choices: plain `cuda` is the first GPU; others are not here."""
+def _value(values: dict, path: str):
+    section, key = path.split(".", 1)
+    return values[section][key]
+
+
+def _unlisted(value: str, devices: list[tuple[str, str]], known: bool = True) -> str:
+    """A spec's device that is not one of the choices: plain `cuda` is the first GPU; others are not here
+    (or not known yet, while the devices are being found)."""
+    if not known:
+        return f"{value} (finding devices...)"
     if value == "cuda" and any(v == "cuda:0" for v, _ in devices):
         return "cuda (the first GPU, cuda:0)"
     return f"{value} (not found here)"
+
+
+def _set_choices(select: Select, options: list[tuple[str, str]], value: str) -> None:
+    """New choices with `value` picked, and its new label shown: Select.set_options picks the first choice
+    and, when that is already the value, keeps the old label on screen."""
+    with select.prevent(Select.Changed):
+        select.set_options(options)
+        other = next((v for _, v in options if v != value), None)
+        if other is not None:
+            select.value = other  # a real change of value is what redraws the label
+        select.value = value

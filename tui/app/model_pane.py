@@ -6,21 +6,21 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
-from tui.core.layers import LAYERS
+from tui.core.layer_catalog import LAYERS
 
 from .stack_view import StackView
 
 
 class ModelPane(Horizontal):
     BINDINGS = [
-        Binding("a", "add", "Add layer"),
-        Binding("e", "edit", "Edit layer"),
-        Binding("d,delete", "remove", "Remove layer"),
-        Binding("shift+up,K", "move(-1)", "Move up"),
-        Binding("shift+down,J", "move(1)", "Move down"),
+        Binding("a", "add", "Add", tooltip="add a layer after the highlighted one (on the input row: at the top)"),
+        Binding("e", "edit", "Edit", tooltip="edit the highlighted layer (also enter)"),
+        Binding("d,delete", "remove", "Remove", tooltip="remove the highlighted layer"),
+        Binding("shift+up,K", "move(-1)", "Move", key_display="shift+↑↓", tooltip="move the layer up"),
+        Binding("shift+down,J", "move(1)", "Move down", show=False, tooltip="move the layer down"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -30,13 +30,15 @@ class ModelPane(Horizontal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="model-left"):
-            yield Label("Layer stack  (a add · e edit · d remove · shift+up/down move)", classes="title")
+            yield Label("Layer stack", classes="title")  # its keys are in the footer
             yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
             yield Input(placeholder="a layer, e.g. Linear(64) - enter to add, esc to cancel", id="model-input")
             yield Static("", id="model-status")
         with Vertical(id="model-right"):
-            yield Label("Layers", classes="title")
-            yield Static("\n".join(d.help for d in LAYERS.values()), id="model-help")
+            yield Label("Layers  (tab: scroll)", classes="title")
+            # scrolls, and takes the focus: on a small terminal every layer is still reachable by keyboard
+            with VerticalScroll(id="model-help-box"):
+                yield Static("\n".join(d.help for d in LAYERS.values()), id="model-help")
 
     def on_mount(self) -> None:
         self.query_one("#model-table", DataTable).add_columns("#", "layer", "output", "params", "")

@@ -1,10 +1,13 @@
 """Results pane: validation metrics of the best and the last model, the confusion matrix and
 per-class precision / recall (classification) or predicted vs actual (regression), and
 evaluating or predicting on another file with the best checkpoint (in a thread: reading a
-big file must not stall the screen)."""
+big file must not stall the screen). `v` turns the summary into the predictions view: the
+validation rows of the best model, worst first (predictions_table.py), read from the run
+folder's val_predictions.csv or computed from best.pt in a thread."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +16,46 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from tui.core.errors import UserError
 from tui.core.event_schema import METRICS as TASK_METRICS
 from tui.core.follow import RunState
+from tui.core.val_predictions import freshness
 
 from . import charts
+from .predictions_table import Predictions, PredictionsTable
 
 METRICS = (("val_loss", "val loss"), *((key, label) for key, _, label in TASK_METRICS))
+FIRST_STOP = "first-stop"  # the class of the view's widget that the pane's focus goes to (app.PANE_FOCUS)
+RELOAD_INTERVAL = 5.0  # seconds between loads of a training run's table: each reads the data and runs the model
 
 
 class ResultsPane(Vertical):
+    BINDINGS = [Binding("v", "toggle_view", "Predictions", tooltip="the validation rows of the best model, worst "
+                                                                  "first; again: the summary")]
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: tuple | None = None
         self._run_dir: Path | None = None  # the run followed: its best.pt evaluates and predicts
+        self._state: RunState | None = None
+        self.view = "summary"  # or "predictions"
+        self._predictions_for: tuple | None = None  # (run folder, its files' times) of the table shown or loading
+        self._predictions_loading = False
+        self._predictions_at = 0.0  # when the last load finished
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="results-top"):
-            with VerticalScroll(id="results-left"):
+            with VerticalScroll(id="results-left", classes=FIRST_STOP):
                 yield Static("no results yet: they appear when a training finishes", id="results-summary")
                 yield Static("", id="results-detail")
             yield PlotextPlot(id="results-plot")
+        yield PredictionsTable(id="results-predictions")
         with Horizontal(id="results-file-row"):
             yield Input(placeholder="another CSV: evaluate (with targets) or predict (without)", id="results-file")
             yield Button("Evaluate", id="results-evaluate")
@@ -45,7 +63,8 @@ class ResultsPane(Vertical):
         yield Label("", id="results-file-output")
 
     def show_run(self, state: RunState) -> None:
-        self._run_dir = state.run_dir
+        self._run_dir, self._state = state.run_dir, state
+        self._check_predictions()
         key = (id(state), len(state.epochs), tuple(sorted(state.evaluations)), state.status)
         if key == self._shown:
             return
@@ -65,6 +84,80 @@ class ResultsPane(Vertical):
         else:
             detail.update("")
             plot.display = False
+
+    # ---- the predictions view --------------------------------------------------------------------
+    def action_toggle_view(self) -> None:
+        self.view = "predictions" if self.view == "summary" else "summary"
+        predictions = self.view == "predictions"
+        self.query_one("#results-top").display = not predictions
+        self.query_one(PredictionsTable).display = predictions
+        table, left = self.query_one("#predictions-table", DataTable), self.query_one("#results-left")
+        table.set_class(predictions, FIRST_STOP)
+        left.set_class(not predictions, FIRST_STOP)
+        (table if predictions else left).focus()
+        self._check_predictions()
+
+    def _check_predictions(self) -> None:
+        """Load the table when the predictions view is shown and its source changed (a new run, a new
+        best.pt, the file written at the run's end); one load at a time, the next once it is done."""
+        if self.view != "predictions" or self._predictions_loading:
+            return
+        view = self.query_one(PredictionsTable)
+        if self._run_dir is None:
+            self._predictions_for = None
+            view.show_message("no run yet: train one (ctrl+r) or load one (ctrl+o) to see its validation predictions")
+            return
+        key = (self._run_dir, freshness(self._run_dir))
+        if key == self._predictions_for:
+            return
+        if self._predictions_for is None or self._predictions_for[0] != self._run_dir:
+            view.show_message(f"reading the validation predictions of {self._run_dir.name}...")
+        elif time.monotonic() - self._predictions_at < RELOAD_INTERVAL:
+            return  # a new best.pt of a run in progress: a poll after the interval loads it
+        self._predictions_for, self._predictions_loading = key, True
+        total = self._state.start.get("val_rows") if self._state is not None else None
+        self._load_predictions(self._run_dir, total)
+
+    @work(thread=True, exclusive=True, group="predictions")
+    def _load_predictions(self, run_dir: Path, total: int | None) -> None:
+        from tui.core import val_predictions
+
+        from .predictions_table import cells
+
+        result: Predictions | str
+        try:
+            loaded = val_predictions.for_run(run_dir)
+            result = cells(loaded.table, loaded.origin, total)
+        except UserError as e:
+            result = str(e)
+        except Exception as e:  # a file the readers choke on: say so, keep the app
+            result = f"cannot show the validation predictions of {run_dir.name}: {type(e).__name__}: {e}"
+        if not get_current_worker().is_cancelled:  # the app is closing
+            self.app.call_from_thread(self._predictions_loaded, run_dir, result)
+
+    def _predictions_loaded(self, run_dir: Path, result: Predictions | str) -> None:
+        self._predictions_loading, self._predictions_at = False, time.monotonic()
+        if not self.is_attached:
+            return
+        if run_dir != self._run_dir:  # another run was loaded meanwhile
+            self._check_predictions()
+            return
+        view = self.query_one(PredictionsTable)
+        if isinstance(result, str):
+            view.show_message(result)
+        else:
+            view.show(result, self._about())
+        self._check_predictions()  # changed while it loaded: once more
+
+    def _about(self) -> str:
+        """The target and which model: the epoch of the latest best.pt."""
+        state = self._state
+        if state is None:
+            return "best model"
+        best = [c for c in state.checkpoints if c.get("which") == "best"]
+        epoch = best[-1].get("epoch") if best else state.evaluations.get("best", {}).get("epoch")
+        target = state.start.get("target", "")
+        return f"{target}, best model" + (f" (epoch {epoch})" if epoch is not None else "")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         path = self.query_one("#results-file", Input).value.strip()

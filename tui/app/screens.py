@@ -24,9 +24,11 @@ class HelpScreen(ModalScreen[None]):
 
     @staticmethod
     def keys(bindings: list) -> list[tuple[str, str]]:
-        """(keys, what they do) of bindings, as the footer names the keys."""
+        """(keys, what they do) of bindings, as the footer names the keys; the tooltip when there is one
+        (the footer's description is kept short)."""
         names = {"question_mark": "?", "delete": "del"}
-        return [(" / ".join(names.get(k, k) for k in b.key.split(",")), b.description) for b in bindings]
+        return [(" / ".join(names.get(k, k) for k in b.key.split(",")), b.tooltip or b.description)
+                for b in bindings]
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=False)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tui.core import layers
 from tui.core.errors import UserError
-from tui.core.objective import Objective
+from tui.core.layer_catalog import parse
 
 
 @dataclass
@@ -25,16 +24,20 @@ class StackView:
 
 
 def view(exprs: list[str], prepared, loss: str) -> StackView:
-    """Shapes and parameter counts when the data is known; otherwise only the syntax is checked."""
+    """Shapes and parameter counts when the data is known; otherwise only the syntax is checked
+    (without torch: the data, loaded in a thread, is what first imports it)."""
     if prepared is None:
         v = StackView(note="load a dataset to see shapes and parameter counts")
         for i, expr in enumerate(exprs, 1):
             try:
-                layers.parse(expr)
+                parse(expr)
             except UserError as e:
                 v.error, v.error_layer = str(e), i
                 break
         return v
+    from tui.core import layers
+    from tui.core.objective import Objective
+
     v = StackView(input_shape=_shape(prepared.input_shape))
     try:
         n_outputs = Objective.for_data(loss, prepared.pre).n_outputs

@@ -32,7 +32,8 @@ STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "done": "bold 
 
 
 class TrainingPane(Vertical):
-    BINDINGS = [Binding("l", "toggle_log", "Log scale")]
+    BINDINGS = [Binding("l", "toggle_log", "Log scale"),
+                Binding("c", "change", "Change LR/patience/epochs")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -104,6 +105,41 @@ class TrainingPane(Vertical):
         self.log_scale = not self.log_scale
         self.draw_charts(side=False)
         self.app.notify(f"loss chart: {'log' if self.log_scale else 'linear'} scale", timeout=2)
+
+    def action_change(self) -> None:
+        """A new learning rate, patience or number of epochs for the run in progress (live_change.py)."""
+        from tui.core import live_change
+        from tui.core.errors import UserError
+        from tui.core.runs import RunFolder
+
+        from .change_screen import ChangeScreen
+
+        state = self._state
+        if state is None or not (state.running and state.alive()):
+            self.app.notify("nothing is training: a change applies to a run in progress (ctrl+r starts one)",
+                            severity="warning")
+            return
+        try:
+            spec = live_change.running_spec(RunFolder.open(state.run_dir).spec(), state)
+        except UserError as e:
+            self.app.notify(str(e), severity="error")
+            return
+        lr = state.last_step.get("lr", state.start.get("lr", spec.train.lr))
+        if state.changes and state.changes[-1].get("lr") is not None and \
+                state.changes[-1]["step"] >= state.last_step.get("step", 0):  # changed since the last logged step
+            lr = state.changes[-1]["lr"]
+
+        def chosen(change: live_change.Change | None) -> None:
+            if change is None:
+                return
+            try:
+                asked = live_change.request(state.run_dir, change, state)
+            except UserError as e:
+                self.app.notify(str(e), severity="error", title="change refused")
+                return
+            self.app.notify(f"asked for {asked.describe()} at the next step", timeout=3)
+
+        self.app.push_screen(ChangeScreen(state.run_dir.name, spec, lr, state.epoch_done), chosen)
 
 
 def status_text(s: RunState) -> Text:

@@ -52,7 +52,8 @@ class TrainingProcess:
 
     def settle(self, state: RunState, tail: EventTail) -> str:
         """Once the process has exited: fold in what it left, and when it ended without saying how
-        (refused before its start event, or killed), mark the run failed with the reason from its log.
+        (refused before its start event, or crashed), mark the run failed with the reason from its log; killed
+        by a signal, interrupted (ctrl+r resumes it).
         Returns the title of that failure, "" when the run's own events tell its end."""
         code = self.exit_code()
         if not self.started and code != 0:
@@ -62,6 +63,14 @@ class TrainingProcess:
             for e in tail.read():
                 state.apply(e)
             if state.running and not state.alive():
+                if code is not None and code < 0:  # killed by a signal (kill -9, the OOM killer): training did not fail
+                    try:
+                        name = signal.Signals(-code).name
+                    except ValueError:
+                        name = f"signal {-code}"
+                    state.worker_gone("interrupted", f"the training process was killed ({name}); "
+                                                     f"ctrl+r resumes from last.pt")
+                    return "training process killed"
                 state.worker_gone("failed", self.failure())
                 return "training process ended"
         return ""

@@ -35,6 +35,8 @@ def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
     """ctrl+r with `spec` on screen, after `loaded` was loaded from `run` (None: nothing loaded)."""
     if loaded is None or run is None:
         return Choice("new")
+    if spec.run.name and spec.run.name != run.run_dir.name:  # a name of its own: the user asked for a new run
+        return Choice("new", message=f"starting a new run, {spec.run.name}; {run.run_dir.name} stays as it is")
     if not same_run(spec, loaded):
         return Choice("new", message=f"the settings differ from {run.run_dir.name}: starting a new run")
     done, epochs = run.epoch_done, spec.train.epochs
@@ -54,3 +56,19 @@ def loaded_message(run: RunState, spec: Spec) -> str:
     if run.status in ("done", "early_stopped"):
         return f"loaded {name}: {run.epoch_done} epochs, finished; raise Epochs and ctrl+r to train on"
     return f"loaded {name} at epoch {run.epoch_done}/{spec.train.epochs}: ctrl+r resumes exactly"
+
+
+def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
+    """One line for the screen: what ctrl+r will do with `spec` now, and where it will write."""
+    if run is not None and run.running:
+        return f"{run.run_dir.name} is training: ctrl+x stops it"
+    choice = choose(spec, loaded, run)
+    if choice.action == "refuse":
+        return choice.message
+    if choice.action == "resume" and run is not None:
+        total = choice.epochs or spec.train.epochs
+        return f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
+    where = f"{spec.run.runs_dir}/{spec.run.name or '<dataset>-<date>-<time>'}"
+    if loaded is not None and run is not None and not spec.run.name:
+        return f"ctrl+r trains a new run in {where} (the settings differ from {run.run_dir.name}, which stays as it is)"
+    return f"ctrl+r trains a new run in {where}"

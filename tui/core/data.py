@@ -99,28 +99,55 @@ def load_frame(spec: DataSpec, seed: int, notices: list[str],
     return frame, spec.dataset, False, fmt.decimal
 
 
-def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
-    """`progress` hears what is being read and prepared: a big file takes seconds."""
-    if user_dataset.is_class_path(spec.dataset):
-        return prepare_user_dataset(spec, seed)
-    notices: list[str] = []
+@dataclass
+class TableSplit:
+    """A table's columns, task, split and fitted preprocessing, every decision stated in the notices:
+    what `prepare` builds its tensors from, and how `val_predictions` finds a run's validation rows again."""
+    frame: pd.DataFrame  # the table after the missing-value policy (its rows renumbered from 0)
+    name: str
+    targets: list[str]
+    features: list[str]
+    id_column: str
+    task: str
+    classes: list[Any]
+    decimal: str
+    val_frame: pd.DataFrame  # the --val file's table; with a split, `frame` itself (its rows `val_rows`)
+    val_name: str  # the file (or built-in set) the validation rows come from
+    train_rows: np.ndarray  # rows of frame
+    val_rows: np.ndarray | None  # rows of frame; None with a --val file
+    pre: Preprocessor  # fitted on the training rows
+    val_numbers: np.ndarray  # each validation row's number among its file's data rows, from 1
+
+    def validation_frame(self) -> pd.DataFrame:
+        """The validation rows as a table of their own: with a split, a copy of those rows."""
+        if self.val_rows is None:
+            return self.val_frame
+        return self.frame.iloc[self.val_rows].reset_index(drop=True)
+
+
+def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None) -> TableSplit:
+    """Read the table, choose its columns, apply the missing-value policy, decide the task, split
+    (or read the --val file) and fit the preprocessing on the training rows."""
     frame, name, keep_constant, decimal = load_frame(spec, seed, notices, progress)
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal)
     target = targets[0]
-    frame = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
+    frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     if len(targets) > 1:
         task, classes = several_targets(frame, spec.task, targets, name, notices, decimal)
     else:
         task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal)
 
+    val_rows: np.ndarray | None
     if spec.val:
-        val_frame = read_table(spec.val, read_options(spec))[0]
+        val_frame, val_kept = read_table(spec.val, read_options(spec))[0], None
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
-            val_frame = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
-        train_rows, val_rows = np.arange(len(frame)), None
+            val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
+        train_rows, val_rows, val_name = np.arange(len(frame)), None, spec.val
+        val_numbers = (val_kept if val_kept is not None else np.arange(len(val_frame))) + 1
     else:
-        val_frame = frame
+        val_frame, val_name = frame, name
         train_rows, val_rows = split_rows(frame, spec, seed, task, target, notices)
+        val_numbers = (kept[val_rows] if kept is not None else val_rows) + 1
     if task == "classification":
         absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
         if absent:
@@ -128,18 +155,31 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
 
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
+    return TableSplit(frame, name, targets, features, id_column, task, classes, decimal, val_frame, val_name,
+                      train_rows, val_rows, pre, val_numbers)
+
+
+def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
+    """`progress` hears what is being read and prepared: a big file takes seconds."""
+    if user_dataset.is_class_path(spec.dataset):
+        return prepare_user_dataset(spec, seed)
+    notices: list[str] = []
+    table = split_table(spec, seed, notices, progress)
+    frame, name, pre, train_rows, val_rows = table.frame, table.name, table.pre, table.train_rows, table.val_rows
     y = pre.transform_y(frame, name)
     if val_rows is None:
         x_train, y_train = pre.transform_x(frame, name), y
-        x_val, y_val = pre.transform_x(val_frame, spec.val), pre.transform_y(val_frame, spec.val)
+        val_frame, val_name = table.val_frame, table.val_name
+        x_val, y_val = pre.transform_x(val_frame, val_name), pre.transform_y(val_frame, val_name)
     else:  # each split written once, straight from the table: no full matrix to copy the splits out of
         x_train, x_val = pre.transform_splits(frame, name, [train_rows, val_rows])
         y_train, y_val = y[train_rows], y[val_rows]
     _note_encodings(pre, notices)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
-                   f"{pre.n_inputs} inputs from {len(features)} columns")
+                   f"{pre.n_inputs} inputs from {len(table.features)} columns")
     xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    return Prepared(name, pre, xt, yt, xv, yv, notices=notices, preview=preview(frame.head(5)[[*features, *targets]]))
+    return Prepared(name, pre, xt, yt, xv, yv, notices=notices,
+                    preview=preview(frame.head(5)[[*table.features, *table.targets]]))
 
 
 def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
@@ -250,8 +290,12 @@ def _plain(value: Any) -> Any:
 
 
 def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list[str], policy: str, name: str,
-                         notices: list[str]) -> pd.DataFrame:
-    """error: refuse, naming each column's count; drop: drop those rows; impute: filled later, from training rows."""
+                         notices: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """error: refuse, naming each column's count; drop: drop those rows; impute: filled later, from training rows.
+
+    Returns the table and the rows it kept (their indices in `frame`; None: all of them): the rows it
+    returns are numbered from 0 again, and a validation row's number in its file is found through these.
+    """
     target_missing = np.zeros(len(frame), dtype=bool)
     for target in targets:
         empty = frame[target].isna().to_numpy()
@@ -262,7 +306,7 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     counts = {c: int(b.sum()) for c, b in bad.items()}
     counts.update({t: int(frame[t].isna().sum()) for t in targets if frame[t].isna().any()})
     if not counts:
-        return frame
+        return frame, None
     summary = ", ".join(f"{c} {k}" for c, k in counts.items())
     if policy == "error":
         first = min(int(np.argmax(b)) for b in [*bad.values(), target_missing] if b.any())
@@ -275,16 +319,18 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     if drop.all():
         raise UserError(f"{name}: every row has an empty cell ({summary}); "
                         "use --missing impute or leave columns out with --drop")
+    kept = None
     if drop.any():
         why = summary if policy == "drop" else ", ".join(f"{t} {counts[t]}" for t in targets if t in counts)
         notices.append(f"dropped {int(drop.sum())} of {len(frame)} rows with empty cells ({why})")
-        frame = frame.loc[~drop].reset_index(drop=True)
+        keep = ~drop
+        frame, kept = frame.loc[keep].reset_index(drop=True), np.flatnonzero(keep)
     if policy == "impute":
         filled = {c: k for c, k in counts.items() if c not in targets}
         if filled:
             notices.append(f"filled empty cells from the training rows (median; {MISSING!r} for text): "
                            + ", ".join(f"{c} {k}" for c, k in filled.items()))
-    return frame
+    return frame, kept
 
 
 def _bad_cells(col: pd.Series) -> np.ndarray | None:

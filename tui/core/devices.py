@@ -20,6 +20,18 @@ import torch
 
 from .errors import UserError
 
+# torch's own choice for this process (OMP_NUM_THREADS, else the physical cores), read before anything sets it
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+def use_threads(n: int) -> int:
+    """Compute with `n` intra-op threads (0: torch's default here); the count used. The count is part of a
+    run: a CPU reduction split over another number of threads can round differently."""
+    n = n or DEFAULT_THREADS
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
 
 @dataclass(frozen=True)
 class Device:
@@ -63,7 +75,11 @@ def _cuda(index: int) -> Device:
 
 
 def _cpu_description() -> str:
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({threads_text(torch.get_num_threads())})"
+
+
+def threads_text(n: int) -> str:
+    return f"{n} thread" + ("" if n == 1 else "s")
 
 
 def _mps_available() -> bool:
@@ -85,7 +101,7 @@ def available() -> list[tuple[str, str]]:
         gpus.append((f"cuda:{i}", f"cuda:{i}  {name}" + (f"  {free}" if free else "")))
     mps = [("mps", "mps (Apple GPU)")] if _mps_available() else []
     picked = gpus[0][1].split("  ")[:2] if gpus else [mps[0][0] if mps else "cpu"]
-    return [("auto", f"auto ({' '.join(picked)})"), *gpus, *mps, ("cpu", _cpu_description())]
+    return [("auto", f"auto ({' '.join(picked)})"), *gpus, *mps, ("cpu", "cpu")]  # its threads: a field of their own
 
 
 def _nvidia_smi(count: int) -> list[tuple[str, str]] | None:

@@ -115,6 +115,17 @@ SCHEMA: dict[str, dict[str, F]] = {
         "step": F("int", "the step the worker waited after"),
         "paused_seconds": F("number", "how long it was paused, seconds"),
     },
+    "change": {
+        "epoch": F("int", "the epoch in progress"),
+        "step": F("int", "steps done when it took effect: it governs the steps after this one"),
+        "id": F("str", "the request's id (change.json's `id`; empty for a file that could not be read)"),
+        "lr": _opt("number", "the new learning rate (a schedule's later rates are scaled with it)"),
+        "lr_from": _opt("number", "the learning rate before the change"),
+        "patience": _opt("int", "the new early-stopping patience (0: off)"),
+        "epochs": _opt("int", "the new number of epochs in all"),
+        "replayed": _opt("bool", "true when a resume applied it again at its step (it came after the checkpoint)"),
+        "refused": _opt("str", "the request could not be applied, and why; nothing changed"),
+    },
     "checkpoint": {
         "which": F("str", "last | best"),
         "path": F("str", "the file written"),

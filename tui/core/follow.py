@@ -111,6 +111,7 @@ class RunState:
     loading: str = ""
     paused: dict[str, Any] = field(default_factory=dict)  # the last `paused` event: where the worker waits
     started: float | None = None  # the time of the first start (a resumed run has one start per resume)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # applied `change` events, one per request id
     version: int = 0  # bumped by every event: a reader redraws only when it changed
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -148,6 +149,11 @@ class RunState:
             self.status, self.paused = "paused", e
         elif kind == "resumed":
             self.status = "running"
+        elif kind == "change":
+            if not e.get("refused"):  # a resume replays a change: the same id, at the same step
+                self.changes = [c for c in self.changes if c.get("id") != e.get("id")] + [e]
+                if e.get("epochs") is not None and self.start:
+                    self.start = {**self.start, "epochs": e["epochs"]}  # the run's new length, for every reader
         elif kind == "checkpoint":
             self.checkpoints.append(e)
         elif kind == "evaluation":
@@ -177,6 +183,16 @@ class RunState:
     @property
     def best_val_loss(self) -> float | None:
         return self.epochs[-1].get("best_val_loss") if self.epochs else None
+
+    @property
+    def best_epoch(self) -> dict[str, Any] | None:
+        """The last epoch that set a new best validation loss: the one best.pt holds."""
+        return next((row for row in reversed(self.epochs) if row.get("best")), None)
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time of the epochs in the log (pauses and the time between resumes left out)."""
+        return sum(row.get("seconds") or 0.0 for row in self.epochs)
 
     def worker_gone(self, status: str, message: str) -> None:
         """The worker ended without saying how (killed, refused before its start event): what a
@@ -226,18 +242,26 @@ class RunInfo:
     best_val_loss: float | None
     started: float
     pid: int | None = None
+    metric: str = ""  # the task metric's event key: accuracy (classification) or r2 (regression)
+    best_metric: float | None = None  # that metric at the best epoch
+    seconds: float = 0.0  # training time (RunState.train_seconds)
 
     @property
     def running(self) -> bool:
         return self.status in ("running", "paused")
 
 
-def summarize(path: Path) -> RunInfo:
-    state, _ = read_run(path)
+def summarize(path: Path, state: RunState | None = None) -> RunInfo:
+    """A run's line, from its folder (or from its state, when the caller has read it already)."""
+    if state is None:
+        state, _ = read_run(path)
+    best = state.best_epoch
     return RunInfo(path=path, status=state.status if state.start else "not started",
                    dataset=state.start.get("dataset", "?"), epochs_done=state.epoch_done,
                    epochs=state.start.get("epochs", 0), best_val_loss=state.best_val_loss,
-                   started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid)
+                   started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid,
+                   metric=state.metric_name() if state.start else "",
+                   best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:

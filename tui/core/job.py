@@ -8,6 +8,7 @@ layers - before a run folder is created, so a refused run leaves nothing behind.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import checkpoint, devices, layers, record
+from . import checkpoint, devices, layers, live_change, record, val_predictions
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import Interrupted, TrainingFailed, UserError
@@ -40,6 +41,10 @@ class Plan:
 
 
 def plan(spec: Spec, recorder: Recorder | None = None) -> Plan:
+    """Everything checked and prepared; the plan's spec has its thread count resolved (what spec.toml stores)."""
+    threads = devices.use_threads(spec.train.threads)
+    if threads != spec.train.threads:
+        spec = spec.with_overrides({"train.threads": threads})
     device = devices.resolve(spec.train.device)  # before any data is read
     progress = (lambda message: recorder.write(record.loading(message))) if recorder else None
     warm = threading.Thread(target=_import_optimizers, daemon=True)
@@ -69,7 +74,7 @@ def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = N
     trainer = _new_trainer(p, recorder)
     if on_trainer:
         on_trainer(trainer)
-    folder = recorder.folder = RunFolder.create(spec, p.data.name)  # only once nothing the user gave can fail
+    folder = recorder.folder = RunFolder.create(p.spec, p.data.name)  # only once nothing the user gave can fail
     return _train(trainer, p), folder
 
 
@@ -88,11 +93,16 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
             raise UserError(f"a {spec.train.scheduler} schedule is fixed to its {spec.train.epochs} epochs; "
                             f"it cannot be extended with --epochs")
         spec = spec.with_overrides({"train.epochs": epochs})
+    # live changes: those the checkpoint holds, and those the log holds after it, replayed at their steps
+    applied, replay = live_change.resume_changes(ckpt, state.changes, epochs is not None)
+    if ckpt:
+        ckpt["changes"] = applied
+    total = live_change.live_spec(spec, applied + [c.values() for c in replay]).train.epochs
     done = ckpt["progress"]["epoch"] if ckpt else 0
-    if done >= spec.train.epochs:
+    if done >= total:
         if ckpt and state.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
             return _finish(Progress.from_dict(ckpt["progress"]), folder, emit), folder
-        raise UserError(f"{folder.path} already trained {done} of {spec.train.epochs} epochs; "
+        raise UserError(f"{folder.path} already trained {done} of {total} epochs; "
                         f"pass --epochs N with N > {done} to train on")
     recorder = Recorder(emit)  # the folder is written only once the plan holds: loading just reports
     p = plan(spec, recorder)
@@ -100,10 +110,12 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
     trainer = _new_trainer(p, recorder, ckpt)
+    for change in replay:
+        trainer.changes.schedule(change, trainer.progress.step)
     if on_trainer:
         on_trainer(trainer)
     recorder.folder = folder
-    folder.write_text("spec.toml", spec.to_toml())
+    folder.write_text("spec.toml", p.spec.to_toml())
     return _train(trainer, p, resumed_from=done), folder
 
 
@@ -150,7 +162,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
     recorder = trainer.recorder
     folder = recorder.folder
     assert folder is not None
-    recorder.write(start_event(p, folder, trainer.steps_per_epoch, resumed_from), sync=True)
+    live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
+    recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from), sync=True)
     try:
         try:
             outcome = trainer.fit()
@@ -170,6 +183,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
         if len(p.data.x_val):
             for event in evaluation_events(trainer, folder):
                 recorder.write(event)
+            if p.data.train_set is None and folder.checkpoint_path("best").exists():  # a table's rows, worst first
+                val_predictions.record(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             n = Predictor.load(folder.checkpoint_path("best")).predict_file(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, live_change
 from .errors import TrainingFailed, UserError
 from .event_schema import METRIC_KEYS
 from .progress import Progress
@@ -78,6 +78,19 @@ def paused(*, epoch: int, step: int) -> Event:
 
 def resumed(*, epoch: int, step: int, paused_seconds: float) -> Event:
     return {"event": "resumed", "epoch": epoch, "step": step, "paused_seconds": paused_seconds}
+
+
+def change(*, epoch: int, step: int, id: str, values: dict[str, Any] | None = None, lr_from: float | None = None,
+           replayed: bool = False, refused: str = "") -> Event:
+    """A change of a run in progress (live_change.py), or its refusal: `values` of lr, patience, epochs."""
+    event: Event = {"event": "change", "epoch": epoch, "step": step, "id": id, **(values or {})}
+    if lr_from is not None:
+        event["lr_from"] = lr_from
+    if replayed:
+        event["replayed"] = True
+    if refused:
+        event["refused"] = refused
+    return event
 
 
 def checkpoint_saved(*, which: str, path: str, epoch: int, step: int, requested: bool = False) -> Event:
@@ -170,6 +183,14 @@ class Recorder:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
                                         requested=requested and path.stem == "last"))
 
+    def write_text(self, name: str, text: str) -> Path | None:
+        """Another file of the run folder (val_predictions.csv), written atomically; None where this
+        process does not write the folder."""
+        if not self.writes:
+            return None
+        assert self.folder is not None
+        return self.folder.write_text(name, text)
+
     def close(self) -> None:
         if self.folder is not None:
             self.folder.close()
@@ -189,7 +210,8 @@ def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
         "format": checkpoint.FORMAT,
         "torchtui": __version__,
         "torch": str(torch.__version__),
-        "spec": t.spec.to_dict(),
+        "spec": t.run_spec.to_dict(),  # as the run started (its spec.toml); `changes` made to it since
+        "changes": [dict(c) for c in t.changes.applied],
         "layers": t.stack.exprs,
         "input_shape": list(t.stack.input_shape),
         "loss": t.objective.loss,
@@ -219,6 +241,8 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     if t.scheduler is not None and ckpt.get("scheduler") is not None:
         t.scheduler.load_state_dict(ckpt["scheduler"])
     t.progress = Progress.from_dict(ckpt["progress"])
+    t.changes.applied = [dict(c) for c in ckpt.get("changes", [])]  # their rates are in the optimizer's state
+    t.spec = live_change.live_spec(t.run_spec, t.changes.applied)
     rng = ckpt["rng"]
     torch.set_rng_state(rng["torch"])
     if rng.get("cuda") and t.device.type == "cuda":

@@ -106,13 +106,18 @@ class TrainSpec:
                                       "learning rate drops.")
     batch_size: int = option(16, "Samples per step.", label="Batch size")
     epochs: int = option(20, "Passes over the training split.", label="Epochs")
-    patience: int = option(0, "Early stopping after this many epochs without a better validation loss (0: off).",
-                           label="Patience (0: off)")
+    patience: int = option(10, "Early stopping: stop after this many epochs without a better validation loss "
+                                "(on by default, so a run does not overfit for hundreds of epochs; 0: off). "
+                                "best.pt keeps the best epoch's weights.", label="Patience (0: off)")
     grad_clip: float = option(0.0, "Clip the gradient norm to this value (0: off).", label="Grad clip (0: off)")
     seed: int = option(0, "Seed for the split, the weights and the batch order: same seed, same weights.",
                        label="Seed")
     device: str = option("auto", "auto | cpu | cuda | cuda:N | mps; auto picks a GPU when there is one.",
                          label="Device")
+    threads: int = option(0, "CPU threads torch computes with (0: auto - torch's default here, or one core fewer "
+                             "for a run started from the screen, which needs a core to draw). Stored as a number "
+                             "in the run's spec.toml: a resume uses the same count, and so gets the same bits.",
+                          label="Threads (0: auto)")
     log_interval: float = option(0.25, "Seconds between logged training steps.")
     save_every: int = option(0, "Also save last.pt every N steps inside an epoch, to resume exactly from there "
                                 "(0: at epoch ends only).", label="Save every N steps")
@@ -122,7 +127,7 @@ class TrainSpec:
 
 @dataclass
 class RunSpec:
-    name: str = option("", "Run folder name (empty: <dataset>-<date>-<time>).")
+    name: str = option("", "Run folder name (empty: <dataset>-<date>-<time>).", label="Run name")
     runs_dir: str = option("checkpoints", "Where run folders are written.")
 
 
@@ -199,6 +204,7 @@ class Spec:
         _check(t.batch_size >= 1, "train.batch_size", "an integer >= 1", t.batch_size)
         _check(t.epochs >= 1, "train.epochs", "an integer >= 1", t.epochs)
         _check(t.patience >= 0, "train.patience", "an integer >= 0 (0 turns early stopping off)", t.patience)
+        _check(0 <= t.threads <= 1024, "train.threads", "an integer >= 0 (0: auto)", t.threads)
         _check(t.grad_clip >= 0, "train.grad_clip", "a number >= 0 (0 turns clipping off)", t.grad_clip)
         _check(0 <= t.seed < 2**63, "train.seed", "an integer >= 0 and < 2**63", t.seed)
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)

@@ -14,6 +14,9 @@ and checkpoints happen once per epoch. Events and checkpoints go through the rec
 Requests from outside (stop, save now, pause: signal handlers, see tui/signals.py) only set a
 flag on `Trainer.requests`; the loop reads one attribute of it per step and serves the request
 at the next step boundary, where the position is exact, so none changes the weights.
+A change of learning rate, patience or epochs (live_change.py) arrives as a file in the run
+folder, looked for when a step is logged; the loop compares its step with the change's and
+applies it at that boundary.
 """
 
 from __future__ import annotations
@@ -23,16 +26,17 @@ import math
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint, record
+from . import checkpoint, live_change, record
 from .data import Prepared
 from .devices import Device, Telemetry
-from .errors import Interrupted
+from .errors import Interrupted, UserError
 from .flat import FlatParameters
 from .layers import Stack
 from .objective import Objective, evaluate, task_metrics
@@ -81,6 +85,8 @@ class Trainer:
     def __init__(self, spec: Spec, data: Prepared, stack: Stack, objective: Objective, device: Device,
                  recorder: Recorder, resume: dict[str, Any] | None = None):
         self.spec, self.data, self.stack, self.objective, self.device = spec, data, stack, objective, device
+        self.run_spec = spec  # as the run started: `spec` is it with the live changes applied
+        self.changes = live_change.Changes()
         self.recorder = recorder
         t = spec.train
 
@@ -119,7 +125,12 @@ class Trainer:
         """The tutorial's loop: each epoch, train on every batch, then validate and keep the best."""
         # one early point, then per interval
         self._log.next_at = time.monotonic() + min(self.spec.train.log_interval, 0.05)
-        for epoch in range(self.progress.epoch + 1, self.spec.train.epochs + 1):
+        epoch = self.progress.epoch
+        self._look_for_change(epoch + 1)  # asked while the worker started; or replayed by a resume, due now
+        if self.progress.step >= self.changes.next_step:
+            self._apply_changes(epoch + 1)
+        while epoch < self.spec.train.epochs:  # a live change may move the end
+            epoch += 1
             tally = self.train_epoch(epoch)
             if self.end_epoch(epoch, tally):
                 return Outcome("early_stopped", self.progress)
@@ -137,6 +148,7 @@ class Trainer:
         tally = Tally(torch.full((), p.epoch_loss_sum, device=self.device.torch, dtype=torch.float32),
                       min(skip * bs, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
         log, loss_sum = self._log, tally.loss_sum
+        change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
         for i, (xb, yb) in enumerate(self._batches(skip), skip):
@@ -156,14 +168,16 @@ class Trainer:
             p.step += 1
             tally.seen += len(xb)
             due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
-            if requests.attention or due:
+            if requests.attention or due or p.step >= change_at:
                 p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)  # the position a resume starts from
                 p.epoch_skipped_steps, p.epoch_skipped_rows = tally.skipped, tally.dropped
                 paused = self._serve(epoch, tally.seen < n, due)
                 tally.started, log.at = tally.started + paused, log.at + paused  # paused time is no training time
+                change_at = self.changes.next_step
             now = time.monotonic()
             if now >= log.next_at and tally.seen - tally.dropped > log.rows:  # (only skipped steps: no loss to log)
                 self._log_step(epoch, i + 1, tally, now)
+                change_at = self.changes.next_step
         p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
         return tally
 
@@ -219,6 +233,7 @@ class Trainer:
                                         telemetry=self.telemetry.sample()))
         log.loss_sum, log.seen, log.rows, log.at = total, tally.seen, rows, now
         log.next_at = now + self.spec.train.log_interval
+        self._look_for_change(epoch)  # a stat, a few times a second
 
     # ---- batches -----------------------------------------------------------------------------
     def _batches(self, skip: int = 0):
@@ -258,6 +273,8 @@ class Trainer:
         (asked for, or `due` by --save-every: the same save), pause. Returns the seconds paused."""
         requests = self.requests
         requests.attention = False  # cleared before the flags are read: a request from now on is served next step
+        if self.progress.step >= self.changes.next_step:  # before a save here, so the checkpoint holds it
+            self._apply_changes(epoch)
         if requests.stop:
             self._stop()
         requested = mid_epoch and requests.take_save()  # on an epoch's last step the epoch-end save serves it
@@ -272,13 +289,50 @@ class Trainer:
         while requests.pause and not requests.stop:
             if mid_epoch and requests.take_save():
                 self.save(best=False, requested=True)
+            self._look_for_change(epoch)  # a change asked while paused applies here, at this boundary
+            if self.progress.step >= self.changes.next_step:
+                self._apply_changes(epoch)
             time.sleep(0.05)
+        self._look_for_change(epoch)  # asked just before the pause ended: scheduled before the next step
+        if self.progress.step >= self.changes.next_step:
+            self._apply_changes(epoch)
         if requests.stop:
             self._stop()
         paused = time.monotonic() - began
         self.telemetry.restart()  # the CPU share of the next step event is of training time
         self.recorder.write(record.resumed(epoch=epoch, step=self.progress.step, paused_seconds=paused), sync=True)
         return paused
+
+    # ---- live changes (live_change.py) ----------------------------------------------------------
+    def _look_for_change(self, epoch: int) -> None:
+        """A new change request in the run folder is scheduled; one that cannot be read is refused."""
+        found = self.changes.look(self._request_folder(), self.progress.step)
+        if isinstance(found, UserError):
+            self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id="", refused=str(found)),
+                                sync=True)
+
+    def _apply_changes(self, epoch: int) -> None:
+        """Apply the changes whose step has come, at this step boundary: the rate to the optimizer (and its
+        schedule), patience and epochs to the live spec; each is a `change` event (synced), or a refusal."""
+        p, folder = self.progress, self._request_folder()
+        for change in self.changes.due(p.step):
+            try:
+                spec = live_change.check(self.spec, change, p.epoch)
+            except UserError as e:
+                self.recorder.write(record.change(epoch=epoch, step=p.step, id=change.id, refused=str(e)), sync=True)
+            else:
+                lr_from = self.optimizer.param_groups[0]["lr"] if change.lr is not None else None
+                if change.lr is not None:
+                    live_change.set_lr(self.optimizer, self.scheduler, change.lr)
+                self.spec = spec
+                self.changes.applied.append({"id": change.id, "epoch": epoch, "step": p.step, **change.values()})
+                self.recorder.write(record.change(epoch=epoch, step=p.step, id=change.id, values=change.values(),
+                                                  lr_from=lr_from, replayed=change.replayed), sync=True)
+            self.changes.consume(folder, change)
+
+    def _request_folder(self) -> Path | None:
+        """Where change requests are found: the run folder, in the process that writes it."""
+        return self.recorder.folder.path if self.recorder.writes and self.recorder.folder is not None else None
 
     def _stop(self) -> None:
         """Save the exact position (mid-epoch) as last.pt, then stop; resume continues from the next step."""

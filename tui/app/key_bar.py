@@ -1,0 +1,55 @@
+"""The footer, fitted to the terminal: the focused pane's own keys first, then as many of the
+screen-wide keys as the width holds, the ones that matter now kept first.
+
+Textual's Footer lists every active binding and cuts the line at the right edge, so on an 80-column
+terminal (or with the Model table focused, even at 100) Save, Pause, Load, Export and Help
+vanished. Here nothing is cut mid-key: what does not fit is left out whole, by rank - while a run
+trains, stop, pause and save outrank train and load; otherwise the reverse - and F1 Help (which
+lists every key) is always shown.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+# Screen-wide actions, most wanted first; anything not named ranks after them.
+# lr_find is a screen-wide binding shown on the Hyperparameters pane only: that pane's own key, so it ranks high.
+WHILE_TRAINING = ("help", "lr_find", "stop", "pause", "save", "pane", "quit", "train", "load", "export")
+WHILE_IDLE = ("help", "lr_find", "train", "pane", "load", "quit", "export", "stop", "pause", "save")
+
+
+def key_width(key: FooterKey) -> int:
+    """Cells a compact footer key takes, with the one-cell gap after it: 'key description '."""
+    return 1 + len(key.key_display) + (1 + len(key.description) if key.description else 0)
+
+
+def action_name(action: str) -> str:
+    return action.split("(", 1)[0].removeprefix("app.")
+
+
+class KeyBar(Footer):
+    def compose(self):
+        keys = [k for k in super().compose() if isinstance(k, FooterKey)]
+        app_actions = {action_name(b.action) for b in self.app.BINDINGS if hasattr(b, "action")}
+        pane_keys = [k for k in keys if action_name(k.action) not in app_actions]
+        screen_keys = [k for k in keys if action_name(k.action) in app_actions]
+        rank = WHILE_TRAINING if getattr(self.app, "training_now", lambda: False)() else WHILE_IDLE
+
+        def position(key: FooterKey) -> int:
+            name = action_name(key.action)
+            return rank.index(name) if name in rank else len(rank)
+
+        ranked = sorted(screen_keys, key=position)
+        wanted = ranked[:1] + pane_keys + ranked[1:]  # Help, then the pane's own keys, then the rest by rank
+        room, kept = (self.app.size.width or 80) - 1, set()
+        for key in wanted:
+            if key_width(key) <= room:
+                kept.add(id(key))
+                room -= key_width(key)
+        shown = [k for k in pane_keys + screen_keys if id(k) in kept]
+        self.styles.grid_size_columns = len(shown)
+        yield from shown
+
+    def on_resize(self) -> None:
+        self.refresh(recompose=True)
