@@ -79,6 +79,8 @@ async def settle(pilot, keys: str = "") -> None:
                 and app.query_one(HyperPane).devices_known):
             break
         await pilot.pause(0.05)
+    else:
+        raise AssertionError("the screen did not settle in 10 s: data, run or devices still loading")
     if keys:
         await pilot.press(*keys)
     await pilot.pause(0.3)

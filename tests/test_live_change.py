@@ -350,3 +350,20 @@ async def test_change_the_rate_from_the_training_pane_and_see_the_marker():
         await wait_for(pilot, lambda: run.status == "interrupted" and app.process is None, what="stop")
         stored = checkpoint.load(run.run_dir / "last.pt")
         assert [c["id"] for c in stored["changes"]] == [change["id"]]
+
+
+def test_a_change_still_waiting_when_the_run_ends_is_refused_not_kept(tmp_path):
+    """A change asked for a step the run never reaches is refused when the run ends (an event saying so), so
+    a later `resume --epochs` does not apply it unasked."""
+    events: list[dict] = []
+
+    def late(trainer) -> None:
+        trainer.changes.schedule(Change(lr=0.5, step=10**9, id="late"), 0)
+
+    outcome, _ = job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=2, train__patience=0),
+                         events.append, on_trainer=late)
+    assert outcome.status == "done"
+    [refused] = [e for e in events if e["event"] == "change"]
+    assert refused["id"] == "late" and "the run ended" in refused["refused"] and "lr" not in refused
+    assert events[-1]["event"] == "end" and not outcome.progress.epochs[-1]["lr"] == 0.5
+    valid(events)

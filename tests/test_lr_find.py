@@ -185,8 +185,7 @@ async def test_ctrl_l_on_the_hyperparameters_pane_finds_and_uses_a_rate():
         assert not isinstance(app.screen, LRFindScreen)
         assert "ctrl+l" not in app.active_bindings
         await pilot.press("f4")
-        await pilot.pause(0.2)
-        assert "ctrl+l" in app.active_bindings  # shown in the footer on this pane
+        await wait_for(pilot, lambda: "ctrl+l" in app.active_bindings, 10, "ctrl+l on the Hyperparameters pane")
         lr_input = app.query_one("#" + widget_id("train.lr"))
         lr_input.focus()  # in a text field, ctrl+l still opens the finder
         await pilot.pause(0.1)
@@ -211,7 +210,7 @@ async def test_ctrl_l_on_the_hyperparameters_pane_finds_and_uses_a_rate():
         assert lr_input.value == f"{suggested:g}" and not lr_input.has_class("-invalid")
         assert not app.field_errors.get("train.lr")
         await pilot.press("f1")  # the help lists the key under its pane
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.query("#help-table"), 10, "the help screen")
         help_text = text_of(app.screen.query_one("#help-table"))
         assert "Hyperparameters pane" in help_text and "ctrl+l" in help_text and "learning-rate finder" in help_text
 

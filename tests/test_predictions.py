@@ -246,7 +246,7 @@ async def test_the_help_screen_lists_the_results_keys():
     async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("f1")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.query("#help-table"), 10, "the help screen")
         text = text_of(app.screen.query_one("#help-table", Static))
         assert "Results pane" in text
         results = text[text.index("Results pane"):]

@@ -187,7 +187,7 @@ async def test_the_help_lists_the_runs_pane_keys():
     app = TorchTUI(cpu_spec(), preset=True)
     async with running(app) as pilot:
         await pilot.press("f1")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.query("#help-table"), 10, "the help screen")
         text = re.sub(r"\s+", " ", text_of(app.screen.query_one("#help-table")))
         for key, what in (("f7", "Runs pane"), ("space", "Select"), ("s", "Sort"), ("S", "Reverse sort"),
                           ("m", "Loss/metric"), ("l", "Log scale"), ("del / D", "Delete"), ("r", "Refresh")):

@@ -49,8 +49,8 @@ async def test_every_pane_shows_its_own_keys_and_help_whole_at_80x24():
                             and node is not app and not isinstance(node, (Input, DataTable))}
             assert focused_keys <= actions, (pane, focused_keys - actions)
         await pilot.press("f3")
-        await pilot.pause(0.2)
-        assert {"add", "edit", "remove", "move"} <= footer_actions(app)  # the Model table's keys
+        await wait_for(pilot, lambda: {"add", "edit", "remove", "move"} <= footer_actions(app), 10,
+                       "the Model table's keys in the footer")
 
 
 async def test_the_model_help_reaches_every_layer_and_a_broken_layer_says_why_at_80x24():
@@ -58,9 +58,9 @@ async def test_the_model_help_reaches_every_layer_and_a_broken_layer_says_why_at
     async with running(app, SMALL) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("f3")
-        await pilot.pause(0.2)
         box = app.query_one("#model-help-box")
-        assert box.max_scroll_y > 0  # it does not fit: it must scroll
+        await wait_for(pilot, lambda: box.region.height > 0 and box.max_scroll_y > 0, 10,
+                       "the layer help laid out, taller than its box (so it must scroll)")
         box.focus()
         await pilot.press("end")
         await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y, 10, "the help to scroll to its end")
@@ -69,9 +69,9 @@ async def test_the_model_help_reaches_every_layer_and_a_broken_layer_says_why_at
         # a stack an edit breaks (Conv2d on a flat row) is kept and marked: its reason on screen
         app.edit_layers(["Linear(8)", "Conv2d(4, 3)"])
         app.refresh_stack()
-        await pilot.pause(0.2)
         status = app.query_one("#model-status", Static)
-        assert "layer 2" in text_of(status) and status.region.height >= 1
+        await wait_for(pilot, lambda: "layer 2" in text_of(status) and status.region.height >= 1, 10,
+                       "the broken layer's reason on screen")
         assert status.region.bottom <= SMALL[1] - 1  # above the footer, not cut off
 
 
@@ -80,11 +80,10 @@ async def test_every_hyperparameter_and_what_ctrl_r_will_do_fit_80x24_without_sc
     async with running(app, SMALL) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("f4")
-        await pilot.pause(0.3)
-        pane = app.query_one("#hyper-pane")
-        assert pane.max_scroll_y == 0
-        line = app.query_one("#hp-next", Static)
-        assert "ctrl+r trains a new run" in text_of(line) and 0 < line.region.bottom <= SMALL[1] - 1
+        pane, line = app.query_one("#hyper-pane"), app.query_one("#hp-next", Static)
+        await wait_for(pilot, lambda: "ctrl+r trains a new run" in text_of(line) and line.region.height > 0, 10,
+                       "the Hyperparameters pane laid out")
+        assert pane.max_scroll_y == 0 and line.region.bottom <= SMALL[1] - 1  # all of it, above the footer
         device = app.query_one("#hp-device")
         assert device.region.width >= 30  # a row of its own: a GPU's name fits
 

@@ -61,8 +61,10 @@ def test_a_bad_count_is_refused_in_one_line(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_the_screen_leaves_itself_a_core(tmp_path):
+def test_the_screen_leaves_itself_a_core(tmp_path, monkeypatch):
     app = TorchTUI(Spec().with_overrides({"train.device": "cpu"}))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert app.default_threads == 0 and app.spec_to_start().train.threads == 2  # before torch is asked: a guess
     app.default_threads = 4  # what the devices thread reads on a 4-core box
     assert app.spec_to_start().train.threads == 3
     app.spec = app.spec.with_overrides({"train.threads": 4})  # a count the user set is theirs

@@ -175,9 +175,12 @@ class TorchTUI(App):
         from tui.core import devices
 
         found = devices.available()
-        self.default_threads = devices.DEFAULT_THREADS
         if not self._exit:
-            self.call_from_thread(self.query_one(HyperPane).set_devices, found)
+            self.call_from_thread(self._devices_found, found, devices.DEFAULT_THREADS)
+
+    def _devices_found(self, found: list[tuple[str, str]], default_threads: int) -> None:
+        self.default_threads = default_threads
+        self.query_one(HyperPane).set_devices(found)
 
     # ---- the spec, edited by the panes ------------------------------------------------------------
     def show_spec(self) -> None:
@@ -321,8 +324,9 @@ class TorchTUI(App):
     def spec_to_start(self) -> Spec:
         """The spec as the worker gets it: Threads 0 (auto) leaves this screen a core to draw on, so a thread of
         the worker is not stalled each time the screen runs (the worker's own auto would take every core)."""
-        if self.spec.train.threads == 0 and self.default_threads > 1:
-            return self.spec.with_overrides({"train.threads": self.default_threads - 1})
+        here = self.default_threads or _threads_guess()
+        if self.spec.train.threads == 0 and here > 1:
+            return self.spec.with_overrides({"train.threads": here - 1})
         return self.spec
 
     def _follow(self, proc: training_process.TrainingProcess | None, state: RunState, tail: EventTail) -> None:
@@ -330,6 +334,12 @@ class TorchTUI(App):
         self.query_one(TrainingPane).show_run(state, force=True)
         self.query_one(ResultsPane).show_run(state)
         self.action_pane("training")
+
+    def starting(self, run_dir: Path) -> bool:
+        """This screen's worker for `run_dir` is alive: training, or still loading (a resume writes its
+        first event only once its data is read)."""
+        return (self._process_running() and self.process is not None
+                and os.path.abspath(self.process.run_dir) == os.path.abspath(run_dir))
 
     def training_now(self) -> bool:
         """A run is followed and its worker is training (or paused): the footer ranks stop, pause, save first."""
@@ -553,3 +563,11 @@ class TorchTUI(App):
             return
         self.exit()
 
+
+def _threads_guess() -> int:
+    """torch's thread count here, without importing torch (until the devices thread has asked it):
+    OMP_NUM_THREADS, else the cores this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

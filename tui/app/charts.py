@@ -6,15 +6,20 @@ linear in points, so a run of a million logged steps draws as fast as one of a t
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tui.core.event_schema import METRICS
 from tui.core.follow import RunState, downsample
 from tui.core.live_change import describe
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def _positive(y: np.ndarray) -> np.ndarray:
     """Log scale needs values > 0; a loss of exactly 0 is drawn at the smallest positive one."""
+    import numpy as np  # (here, not at the top: the screen's first frame imports this module)
+
     pos = y[y > 0]
     return np.maximum(y, pos.min() if len(pos) else 1e-12)
 
@@ -35,6 +40,8 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
         ex, ey = downsample(state.val.x, state.val.y, max(width, 8))
         plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
         drawn.append(ey)
+    import numpy as np
+
     finite = np.concatenate(drawn)
     finite = finite[np.isfinite(finite)]
     _change_markers(plt, state, float(finite.max()) if len(finite) else None)

@@ -269,13 +269,14 @@ class RunsPane(Vertical):
         run = next((r for r in self.runs if str(r.info.path) == path), None)
         if run is None:
             return
-        if run.info.running:
-            self.app.notify(f"{run.name} is {run.info.status}; stop it first (ctrl+o it, then ctrl+x; or "
-                            f"`kill -TERM {run.info.pid}`), then delete it", severity="warning", title="not deleted")
+        if run.info.running or self.app.starting(run.info.path):  # (a resume still loading has no events yet)
+            self.app.notify(f"{run.name} is {run.info.status if run.info.running else 'starting'}; stop it first "
+                            f"(ctrl+o it, then ctrl+x; or `kill -TERM {run.info.pid}`), then delete it",
+                            severity="warning", title="not deleted")
             return
 
         def confirmed(yes: bool | None) -> None:
-            if yes:
+            if yes and not self.app.starting(run.info.path):  # (nor one started while the dialog was open)
                 self._delete(run.info.path)
 
         self.app.push_screen(DeleteRunScreen(run.name, str(run.info.path)), confirmed)

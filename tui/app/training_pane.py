@@ -121,7 +121,7 @@ class TrainingPane(Vertical):
             return
         try:
             spec = live_change.running_spec(RunFolder.open(state.run_dir).spec(), state)
-        except UserError as e:
+        except (UserError, OSError) as e:
             self.app.notify(str(e), severity="error")
             return
         lr = state.last_step.get("lr", state.start.get("lr", spec.train.lr))
@@ -134,7 +134,7 @@ class TrainingPane(Vertical):
                 return
             try:
                 asked = live_change.request(state.run_dir, change, state)
-            except UserError as e:
+            except (UserError, OSError) as e:  # OSError: the folder gone, or not writable
                 self.app.notify(str(e), severity="error", title="change refused")
                 return
             self.app.notify(f"asked for {asked.describe()} at the next step", timeout=3)

@@ -14,12 +14,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .event_schema import METRICS
 from .runs import EVENTS, SPEC, process_alive
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ETA_EPOCHS = 5  # the ETA's rate: the mean of the last few epochs (the step rate within the first)
 
@@ -63,12 +64,16 @@ class Series:
     million points costs nothing to hand to the downsampler."""
 
     def __init__(self) -> None:
+        import numpy as np  # (not at import: the screen draws its first frame before numpy is loaded)
+
         self._x = np.empty(1024)
         self._y = np.empty(1024)
         self.n = 0
 
     def append(self, x: float, y: float) -> None:
         if self.n == len(self._x):
+            import numpy as np
+
             self._x = np.resize(self._x, 2 * self.n)
             self._y = np.resize(self._y, 2 * self.n)
         self._x[self.n], self._y[self.n] = x, y
@@ -77,6 +82,8 @@ class Series:
     def truncate_from(self, x: float) -> None:
         """Drop points at x and after: a resumed run redoes the steps after its checkpoint."""
         if self.n and self._x[self.n - 1] >= x:
+            import numpy as np
+
             self.n = int(np.searchsorted(self._x[:self.n], x, side="left"))
 
     @property
@@ -283,6 +290,8 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     n = len(x)
     if n <= buckets:
         return x, y
+    import numpy as np
+
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)  # equal counts: x is the step, evenly logged
     finite = np.isfinite(y)
     sums = np.add.reduceat(np.where(finite, y, 0.0), edges[:-1])

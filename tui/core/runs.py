@@ -113,6 +113,9 @@ class RunFolder:
             return on_disk, None
         ckpt = checkpoint.load(last)
         saved = Spec.from_dict(ckpt["spec"], source=str(last))
+        if saved.train.threads == 0 and on_disk.train.threads:
+            # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
+            saved = saved.with_overrides({"train.threads": on_disk.train.threads})
         edited = spec_differences(on_disk, saved)
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "

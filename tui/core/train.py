@@ -49,6 +49,7 @@ from .spec import Spec
 from .user_dataset import as_targets
 
 EVAL_BATCH = 1024
+NEVER_STEP = live_change.NEVER  # later than any step: every pending change is due
 GATHER_BYTES = 8 << 20  # training rows gathered in batch order at a time
 
 
@@ -133,7 +134,9 @@ class Trainer:
             epoch += 1
             tally = self.train_epoch(epoch)
             if self.end_epoch(epoch, tally):
+                self._refuse_pending(epoch)
                 return Outcome("early_stopped", self.progress)
+        self._refuse_pending(epoch)
         return Outcome("done", self.progress)
 
     def train_epoch(self, epoch: int) -> Tally:
@@ -329,6 +332,17 @@ class Trainer:
                 self.recorder.write(record.change(epoch=epoch, step=p.step, id=change.id, values=change.values(),
                                                   lr_from=lr_from, replayed=change.replayed), sync=True)
             self.changes.consume(folder, change)
+
+    def _refuse_pending(self, epoch: int) -> None:
+        """The run has ended: a change still waiting for its step (or asked in the last moments) is refused
+        and its file removed, so a later `resume --epochs` does not apply it unasked. (A stopped run keeps
+        its request: the resume serves it.)"""
+        self._look_for_change(epoch)
+        for change in self.changes.due(NEVER_STEP):
+            self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id=change.id,
+                                              refused=f"the run ended at step {self.progress.step}, before the "
+                                                      f"change's step {change.step}"), sync=True)
+            self.changes.consume(self._request_folder(), change)
 
     def _request_folder(self) -> Path | None:
         """Where change requests are found: the run folder, in the process that writes it."""
