@@ -1,6 +1,5 @@
 """The CPU thread count is part of a run: `auto` is resolved to a number when the run starts and stored in
-its spec.toml, so a resume (and a headless rerun of that spec) computes with the same count; the screen's
-runs leave it a core to draw on."""
+its spec.toml, so a resume (and a headless rerun of that spec) computes with the same count."""
 
 from __future__ import annotations
 
@@ -11,10 +10,8 @@ import sys
 
 import torch
 
-from tui.app.app import TorchTUI
 from tui.core import checkpoint, devices, job
 from tui.core.runs import RunFolder
-from tui.core.spec import Spec
 
 from conftest import make_spec, train
 
@@ -59,18 +56,6 @@ def test_a_bad_count_is_refused_in_one_line(tmp_path):
                         str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "train.threads" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
-
-
-def test_the_screen_leaves_itself_a_core(tmp_path, monkeypatch):
-    app = TorchTUI(Spec().with_overrides({"train.device": "cpu"}))
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert app.default_threads == 0 and app.spec_to_start().train.threads == 2  # before torch is asked: a guess
-    app.default_threads = 4  # what the devices thread reads on a 4-core box
-    assert app.spec_to_start().train.threads == 3
-    app.spec = app.spec.with_overrides({"train.threads": 4})  # a count the user set is theirs
-    assert app.spec_to_start().train.threads == 4
-    app.spec, app.default_threads = app.spec.with_overrides({"train.threads": 0}), 1
-    assert app.spec_to_start().train.threads == 0  # one core: the worker's auto takes it
 
 
 def test_the_plan_resolves_before_the_folder_is_written(tmp_path):

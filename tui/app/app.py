@@ -109,7 +109,6 @@ class TorchTUI(App):
         self._save_pending = False
         self._checked_alive = 0.0
         self._footer_training = False
-        self.default_threads = 0  # torch's thread count here, once the devices are found (0: not known yet)
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -176,10 +175,9 @@ class TorchTUI(App):
 
         found = devices.available()
         if not self._exit:
-            self.call_from_thread(self._devices_found, found, devices.DEFAULT_THREADS)
+            self.call_from_thread(self._devices_found, found)
 
-    def _devices_found(self, found: list[tuple[str, str]], default_threads: int) -> None:
-        self.default_threads = default_threads
+    def _devices_found(self, found: list[tuple[str, str]]) -> None:
         self.query_one(HyperPane).set_devices(found)
 
     # ---- the spec, edited by the panes ------------------------------------------------------------
@@ -313,21 +311,13 @@ class TorchTUI(App):
         if choice.message:
             self.notify(choice.message, timeout=4)
         try:
-            proc = training_process.start_run(self.spec_to_start(), self.data.prepared.name
-                                              if self.data and self.data.prepared else self.spec.data.dataset)
+            proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
+                                              else self.spec.data.dataset)
         except (OSError, UserError) as e:
             self.notify(f"cannot start training: {e}", severity="error")
             return
         self._follow(proc, RunState(proc.run_dir), EventTail(proc.run_dir / EVENTS))
         self.loaded_spec = self.spec
-
-    def spec_to_start(self) -> Spec:
-        """The spec as the worker gets it: Threads 0 (auto) leaves this screen a core to draw on, so a thread of
-        the worker is not stalled each time the screen runs (the worker's own auto would take every core)."""
-        here = self.default_threads or _threads_guess()
-        if self.spec.train.threads == 0 and here > 1:
-            return self.spec.with_overrides({"train.threads": here - 1})
-        return self.spec
 
     def _follow(self, proc: training_process.TrainingProcess | None, state: RunState, tail: EventTail) -> None:
         self.process, self.followed, self.tail = proc, state, tail
@@ -562,12 +552,3 @@ class TorchTUI(App):
             self.push_screen(QuitScreen(name), chosen)
             return
         self.exit()
-
-
-def _threads_guess() -> int:
-    """torch's thread count here, without importing torch (until the devices thread has asked it):
-    OMP_NUM_THREADS, else the cores this process may run on."""
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -114,9 +114,9 @@ class TrainSpec:
                        label="Seed")
     device: str = option("auto", "auto | cpu | cuda | cuda:N | mps; auto picks a GPU when there is one.",
                          label="Device")
-    threads: int = option(0, "CPU threads torch computes with (0: auto - torch's default here, or one core fewer "
-                             "for a run started from the screen, which needs a core to draw). Stored as a number "
-                             "in the run's spec.toml: a resume uses the same count, and so gets the same bits.",
+    threads: int = option(0, "CPU threads torch computes with (0: auto - torch's default here: OMP_NUM_THREADS, "
+                             "else the cores; on a box busy with other work, fewer can be faster). Stored as a "
+                             "number in the run's spec.toml: a resume uses the same count, and so gets the same bits.",
                           label="Threads (0: auto)")
     log_interval: float = option(0.25, "Seconds between logged training steps.")
     save_every: int = option(0, "Also save last.pt every N steps inside an epoch, to resume exactly from there "
