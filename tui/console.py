@@ -72,7 +72,8 @@ class ConsoleReporter:
         self._print(e["summary"])
         self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, batch {e['batch_size']}, "
                     f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "
-                    f"device {e['device']}")
+                    f"device {e['device']}"
+                    + ("" if e.get("precision", "fp32 (exact)") == "fp32 (exact)" else f", {e['precision']}"))
 
     def _on_loading(self, e: dict[str, Any]) -> None:
         if self.bar:  # on a terminal only: a log or a pipe keeps its one line per epoch

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.spec import LOSSES, OPTIMIZERS, SCHEDULERS, Spec, spec_field
+from tui.core.spec import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
 
 # The fields shown, in order, and their widget: a Select with these choices (the devices are
 # found at start), or (None) an Input of the field's type. Labels and types are declared in the spec.
@@ -28,9 +28,10 @@ _SHOWN: list[tuple[str, tuple | None]] = [
     ("train.grad_clip", None),
     ("train.seed", None),
     ("train.save_every", None),
-    ("train.threads", None),
+    ("train.precision", PRECISIONS),
     ("train.device", ()),  # a row of its own, and so is the run name (.tcss): a GPU's name is long
-    ("run.name", None),  # empty: a fresh <dataset>-<date>-<time>; a taken name is refused as typed
+    ("run.name", None),
+    ("train.threads", None),  # empty: a fresh <dataset>-<date>-<time>; a taken name is refused as typed
 ]
 
 

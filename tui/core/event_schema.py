@@ -83,6 +83,7 @@ SCHEMA: dict[str, dict[str, F]] = {
         "scheduler": F("str", "the learning-rate schedule"),
         "seed": F("int", "the seed"),
         "resumed_from": F("int?", "completed epochs a resume continues after; null for a new run"),
+        "precision": F("str", "the arithmetic: fp32 (exact), or tf32 / bf16 / fp16 and that it is not bit-exact"),
     },
     "step": {
         "epoch": F("int", "the epoch in progress (1-based)"),

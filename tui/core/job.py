@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import checkpoint, devices, layers, live_change, record, val_predictions
+from . import checkpoint, devices, layers, live_change, precision, record, val_predictions
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import Interrupted, TrainingFailed, UserError
@@ -244,4 +244,5 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
                 for lay in p.stack.layers],
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
         batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
-        scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from)
+        scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from,
+        precision=precision.describe(t.precision, p.device.type))

@@ -41,14 +41,14 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
           val_rows: int, input_shape: list[int], outputs: int, loss: str, notices: list[str], preview: list[str],
           table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
           batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
-          resumed_from: int | None) -> Event:
+          resumed_from: int | None, precision: str = "fp32 (exact)") -> Event:
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
             "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
             "inputs": math.prod(input_shape),
             "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices, "preview": preview,
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
-            "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from}
+            "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision}
 
 
 def step(*, epoch: int, step: int, epoch_step: int, loss: float, lr: float, samples_per_s: float,
@@ -219,6 +219,7 @@ def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
         "model": to_cpu(t.model.state_dict()),
         "optimizer": to_cpu(t.optimizer_state()),
         "scheduler": to_cpu(t.scheduler.state_dict()) if t.scheduler is not None else None,
+        "scaler": t.precision.scaler.state_dict() if t.precision.scaler is not None else None,  # fp16's
         "progress": t.progress.to_dict(),
         "rng": {
             "torch": torch.get_rng_state(),
@@ -240,6 +241,8 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     t.optimizer.load_state_dict(t.flat.join_state(ckpt["optimizer"]) if t.flat else ckpt["optimizer"])
     if t.scheduler is not None and ckpt.get("scheduler") is not None:
         t.scheduler.load_state_dict(ckpt["scheduler"])
+    if t.precision.scaler is not None and ckpt.get("scaler"):
+        t.precision.scaler.load_state_dict(ckpt["scaler"])
     t.progress = Progress.from_dict(ckpt["progress"])
     t.changes.applied = [dict(c) for c in ckpt.get("changes", [])]  # their rates are in the optimizer's state
     t.spec = live_change.live_spec(t.run_spec, t.changes.applied)

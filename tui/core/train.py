@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint, live_change, record
+from . import checkpoint, live_change, precision, record
 from .data import Prepared
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
@@ -98,6 +98,7 @@ class Trainer:
         self.criterion = objective.criterion()
         # one buffer for all weights when it can be had: the same bits, a third less time per small step
         self.flat = FlatParameters(self.model) if FlatParameters.fits(self.model) else None
+        self.precision = precision.setup(t.precision, device.type)  # fp32 (exact) unless asked
         self.optimizer = make_optimizer(
             t, [self.flat.flat] if self.flat else list(self.model.parameters()), device.type)
         self.zero_grad = self.flat.zero_grad if self.flat else self.optimizer.zero_grad
@@ -152,19 +153,27 @@ class Trainer:
                       min(skip * bs, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
         log, loss_sum = self._log, tally.loss_sum
         change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
+        mixed = self.precision.mixed  # bf16 / fp16: under autocast (fp32, the default, is the textbook step)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
         for i, (xb, yb) in enumerate(self._batches(skip), skip):
             zero_grad()
-            loss = crit(model(xb), yb)
+            if mixed:
+                with self.precision.autocast():
+                    loss = crit(model(xb), yb)
+            else:
+                loss = crit(model(xb), yb)
             if skip_bad and not torch.isfinite(loss):  # on_nan = "skip": this test syncs every step
                 tally.skipped, tally.dropped, p.skipped_steps = (
                     tally.skipped + 1, tally.dropped + len(xb), p.skipped_steps + 1)
             else:
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                opt.step()
+                if mixed:
+                    self._mixed_step(loss, clip)
+                else:
+                    loss.backward()
+                    if clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    opt.step()
                 if self.per_batch_schedule:
                     self.scheduler.step()
                 loss_sum.add_(loss.detach(), alpha=len(xb))
@@ -220,6 +229,23 @@ class Trainer:
         self.recorder.write(row, sync=True)
         self.save(best=improved, requested=self.requests.take_save())  # a request on the last step lands here
         return bool(t.patience) and p.bad_epochs >= t.patience
+
+    def _mixed_step(self, loss: torch.Tensor, clip: float) -> None:
+        """backward and step under bf16 / fp16 autocast: fp16 scales the loss (its gradients would underflow)
+        and unscales before clipping; a step whose gradients overflowed is skipped by the scaler."""
+        scaler = self.precision.scaler
+        if scaler is None:  # bf16: fp32's range, nothing to scale
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+            return
+        scaler.scale(loss).backward()
+        if clip:
+            scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        scaler.step(self.optimizer)
+        scaler.update()
 
     def _log_step(self, epoch: int, epoch_step: int, tally: Tally, now: float) -> None:
         """A step event: the mean loss and the rate since the last one (the one sync, a few times a second)."""

@@ -1,0 +1,75 @@
+"""Precision on request (issue 12, the part a CPU can check): fp32 stays the exact default; bf16 and fp16
+(autocast; fp16 with a gradient scaler) still train and stay close to fp32; tf32 off CUDA is fp32, bit
+for bit; an fp16 run resumed from its checkpoint (the scaler's state in it) equals the run never stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tui.core import checkpoint, job
+from tui.core.spec import Spec
+
+from conftest import train
+
+EPOCHS = 8
+DIGITS = dict(data__dataset="digits", train__epochs=EPOCHS, train__patience=0, train__threads=1)
+LOSS_TOLERANCE = 0.03  # |final validation loss - fp32's|, digits, 8 epochs (README)
+
+
+def weights(folder) -> dict:
+    return checkpoint.load(folder.checkpoint_path("last"))["model"]
+
+
+def final(events: list[dict]) -> dict:
+    return [e for e in events if e["event"] == "epoch"][-1]
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("fp32"), **DIGITS, run__name="fp32")
+
+
+def test_fp32_is_the_exact_default(fp32):
+    assert Spec().train.precision == "fp32"
+    _, _, events = fp32
+    assert events[0]["precision"] == "fp32 (exact)"
+
+
+@pytest.mark.parametrize("mode", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_stays_close_to_fp32(tmp_path, fp32, mode):
+    _, _, exact = fp32
+    outcome, folder, events = train(tmp_path, **DIGITS, train__precision=mode, run__name=mode)
+    assert outcome.status == "done" and "not bit-exact" in events[0]["precision"]
+    last, reference = final(events), final(exact)
+    assert last["accuracy"] >= 0.95
+    assert abs(last["val_loss"] - reference["val_loss"]) <= LOSS_TOLERANCE, (last["val_loss"], reference["val_loss"])
+    assert not all(torch.equal(a, b) for a, b in zip(weights(folder).values(), weights(fp32[1]).values()))
+    saved = checkpoint.load(folder.checkpoint_path("last"))
+    assert (saved["scaler"] is not None) == (mode == "fp16") and saved["scaler"] != {}
+
+
+def test_tf32_off_cuda_is_fp32_bit_for_bit(tmp_path, fp32):
+    _, folder, events = train(tmp_path, **DIGITS, train__precision="tf32", run__name="tf32")
+    assert events[0]["precision"] == "tf32 applies to CUDA only: fp32 on cpu"
+    a, b = weights(folder), weights(fp32[1])
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_fp16_run_resumed_equals_the_run_never_stopped(tmp_path):
+    _, straight, _ = train(tmp_path, **{**DIGITS, "train__epochs": 4}, train__precision="fp16", run__name="straight")
+    _, part, _ = train(tmp_path, **{**DIGITS, "train__epochs": 2}, train__precision="fp16", run__name="part")
+    assert checkpoint.load(part.checkpoint_path("last"))["scaler"]["scale"] > 0
+    job.resume(part.path, lambda e: None, epochs=4)
+    a, b = weights(part), weights(straight)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_unknown_precision_is_refused_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--precision", "fp8", "--runs-dir",
+                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "train.precision must be fp32 | tf32 | bf16 | fp16" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())

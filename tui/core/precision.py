@@ -1,0 +1,61 @@
+"""Arithmetic precision on request: fp32 (the default, and the only bit-exact mode), tf32, bf16, fp16.
+
+bf16 and fp16 run the forward pass and the loss under `torch.autocast`: matrix products in half
+precision, sums and the loss in fp32, the weights and the optimizer in fp32 as always. fp16's
+narrow range needs a gradient scaler (`torch.amp.GradScaler`), whose state (the scale and its
+growth tracker) is part of the checkpoint, so a resume continues the same run. tf32 lets CUDA
+matrix products use TensorFloat-32; on other devices it is fp32. None of these is bit-identical
+to fp32: the README says so, and the tests hold each to "trains, and stays close to fp32".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager
+
+import torch
+
+from .spec import PRECISIONS
+
+__all__ = ["PRECISIONS", "Precision", "describe", "setup"]
+
+
+@dataclass
+class Precision:
+    mode: str
+    autocast: Callable[[], ContextManager[Any]]  # entered around the forward pass and the loss
+    scaler: Any  # torch.amp.GradScaler for fp16, else None
+    description: str  # for the start event: the mode and whether it is exact
+
+    @property
+    def mixed(self) -> bool:
+        return self.mode in ("bf16", "fp16")
+
+
+def describe(mode: str, device_type: str) -> str:
+    """The mode in words, and whether it is exact (the start event's `precision`)."""
+    if mode == "fp32":
+        return "fp32 (exact)"
+    if mode == "tf32":
+        return ("tf32 matrix products (not bit-exact)" if device_type == "cuda"
+                else f"tf32 applies to CUDA only: fp32 on {device_type}")
+    return ("bf16 autocast" if mode == "bf16" else "fp16 autocast with a gradient scaler") + " (not bit-exact)"
+
+
+def setup(mode: str, device_type: str) -> Precision:
+    """The precision for a run on `device_type` (cuda | cpu | mps). tf32 is set process-wide: the worker
+    is a process of its own."""
+    description = describe(mode, device_type)
+    if mode in ("fp32", "tf32"):
+        if mode == "tf32" and device_type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        return Precision(mode, contextlib.nullcontext, None, description)
+    dtype = torch.bfloat16 if mode == "bf16" else torch.float16
+
+    def autocast() -> ContextManager[Any]:
+        return torch.autocast(device_type, dtype=dtype)
+
+    scaler = torch.amp.GradScaler(device_type) if mode == "fp16" else None
+    return Precision(mode, autocast, scaler, description)
