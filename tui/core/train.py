@@ -128,9 +128,7 @@ class Trainer:
         # one early point, then per interval
         self._log.next_at = time.monotonic() + min(self.spec.train.log_interval, 0.05)
         epoch = self.progress.epoch
-        self._look_for_change(epoch + 1)  # asked while the worker started; or replayed by a resume, due now
-        if self.progress.step >= self.changes.next_step:
-            self._apply_changes(epoch + 1)
+        self._serve_changes(epoch + 1)  # asked while the worker started; or replayed by a resume, due now
         while epoch < self.spec.train.epochs:  # a live change may move the end
             epoch += 1
             tally = self.train_epoch(epoch)
@@ -318,13 +316,9 @@ class Trainer:
         while requests.pause and not requests.stop:
             if mid_epoch and requests.take_save():
                 self.save(best=False, requested=True)
-            self._look_for_change(epoch)  # a change asked while paused applies here, at this boundary
-            if self.progress.step >= self.changes.next_step:
-                self._apply_changes(epoch)
+            self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
-        self._look_for_change(epoch)  # asked just before the pause ended: scheduled before the next step
-        if self.progress.step >= self.changes.next_step:
-            self._apply_changes(epoch)
+        self._serve_changes(epoch)  # asked just before the pause ended: applied before the next step
         if requests.stop:
             self._stop()
         paused = time.monotonic() - began
@@ -339,6 +333,12 @@ class Trainer:
         if isinstance(found, UserError):
             self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id="", refused=str(found)),
                                 sync=True)
+
+    def _serve_changes(self, epoch: int) -> None:
+        """A request just asked for, and every change due at this step boundary, applied now."""
+        self._look_for_change(epoch)
+        if self.progress.step >= self.changes.next_step:
+            self._apply_changes(epoch)
 
     def _apply_changes(self, epoch: int) -> None:
         """Apply the changes whose step has come, at this step boundary: the rate to the optimizer (and its
