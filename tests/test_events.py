@@ -18,7 +18,7 @@ from tui.core.follow import read_run
 from tui.core.live_change import Change
 from tui.core.runs import read_events
 
-from conftest import make_spec
+from conftest import fake_cuda_graphs, make_spec
 
 ROOT = Path(__file__).parent.parent
 
@@ -69,6 +69,9 @@ def runs(tmp_path_factory):
     out["regression"] = controlled(tmp / "b", data__dataset="diabetes", train__epochs=2, train__on_nan="skip")
     out["controlled"] = controlled(tmp / "c", pause_save_stop, data__dataset="digits", train__epochs=3,
                                    train__batch_size=8, train__log_interval=1e-6)
+    with pytest.MonkeyPatch.context() as patch:  # a graphed run (its capture faked: this is a CPU)
+        fake_cuda_graphs(patch)
+        out["graphed"] = controlled(tmp / "e", data__dataset="wine", train__epochs=1)
     out["diverged"] = controlled(tmp / "d", data__dataset="diabetes", train__optimizer="SGD", train__lr=1e12,
                                  train__epochs=2)
     return out

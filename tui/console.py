@@ -74,6 +74,16 @@ class ConsoleReporter:
                     f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "
                     f"device {e['device']}"
                     + ("" if e.get("precision", "fp32 (exact)") == "fp32 (exact)" else f", {e['precision']}"))
+        if e.get("cuda_graphs") and str(e.get("device", "")).startswith("cuda"):
+            self._print(f"cuda graphs: {e['cuda_graphs']}")
+
+    def _on_cuda_graph(self, e: dict[str, Any]) -> None:
+        self._clear_bar()
+        if e["captured"]:
+            self._print(f"cuda graph: captured at step {e['step']} in {e['seconds']:.2f} s after {e['warmup_steps']} "
+                        f"warm-up steps; its memory pool holds {e['memory_mb']:.0f} MiB")
+        else:
+            self._print(f"cuda graph: not captured ({e.get('reason', 'unknown')}); training goes on without one")
 
     def _on_loading(self, e: dict[str, Any]) -> None:
         if self.bar:  # on a terminal only: a log or a pipe keeps its one line per epoch

@@ -2,12 +2,19 @@
 
 Run by hand (never timed inside the test suite):
 
-    python tests/bench/throughput.py [--rows 100000] [--epochs 2] [--device cpu] [--threads N]
+    python tests/bench/throughput.py [--rows 100000] [--epochs 2] [--device cpu|cuda] [--threads N]
+    python tests/bench/throughput.py --device cuda --model wide --rows 1000000 --batches 4096
 
-Same data (rows x 32 features, float32), same model (MLP 32-64-64-1), same optimizer (Adam),
-same loss (MSE), batch 64 and 512. Each variant trains from the same seed; samples/s is the
-best of `--repeats` timed runs of `--epochs` epochs, the variants taking turns. The engine is `Trainer.fit` as
-`torchtui run` calls it, writing its run folder (events, last.pt / best.pt each epoch).
+Same data (rows x features, float32), same model, same optimizer (Adam), same loss (MSE). `--model small`
+(the default): MLP 32-64-64-1 at batch 64 and 512; `--model wide`: MLP 128-1024-1024-1024-1. Each variant
+trains from the same seed; samples/s is the best of `--repeats` timed runs of `--epochs` epochs, the
+variants taking turns. The engine is `Trainer.fit` as `torchtui run` calls it, writing its run folder
+(events, last.pt / best.pt each epoch).
+
+On CUDA the engine runs three ways: eager (`--cuda-graphs off`), with CUDA graphs (`on`), and with graphs
+and `--precision bf16`; the hand loop also runs with bf16 autocast. The table adds each one's peak GPU
+memory (`torch.cuda.max_memory_allocated`), so graphs' memory pool is measured too. The wide model's
+textbook loop (a DataLoader over 1M rows, one row at a time) is left out: it is not what anyone would run.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ from tui.core.runs import RunFolder
 from tui.core.spec import Spec
 from tui.core.train import Trainer
 
-FEATURES = 32
-LAYERS = "Linear(64), ReLU(), Linear(64), ReLU()"
+MODELS = {  # name: (features, layers)
+    "small": (32, "Linear(64), ReLU(), Linear(64), ReLU()"),
+    "wide": (128, "Linear(1024), ReLU(), Linear(1024), ReLU(), Linear(1024), ReLU()"),
+}
+FEATURES, LAYERS = MODELS["small"]
 
 
 class RowDataset(Dataset):
@@ -45,10 +55,10 @@ class RowDataset(Dataset):
         return len(self.x)
 
 
-def make_data(rows: int):
+def make_data(rows: int, features: int = FEATURES):
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(rows, FEATURES, generator=g)
-    w = torch.randn(FEATURES, 1, generator=g)
+    x = torch.randn(rows, features, generator=g)
+    w = torch.randn(features, 1, generator=g)
     y = x @ w + 0.1 * torch.randn(rows, 1, generator=g)
     return x, y
 
@@ -76,7 +86,7 @@ def textbook(x, y, stack, batch, epochs, device):
     return time.perf_counter() - t0
 
 
-def hand_written(x, y, stack, batch, epochs, device):
+def hand_written(x, y, stack, batch, epochs, device, bf16=False):
     m = model(stack).to(device)
     x, y = x.to(device), y.to(device)
     g = torch.Generator().manual_seed(0)
@@ -88,35 +98,63 @@ def hand_written(x, y, stack, batch, epochs, device):
         for i in range(0, len(x), batch):
             idx = perm[i:i + batch]
             opt.zero_grad()
-            loss = crit(m(x[idx]), y[idx])
+            if bf16:
+                with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+                    loss = crit(m(x[idx]), y[idx])
+            else:
+                loss = crit(m(x[idx]), y[idx])
             loss.backward()
             opt.step()
     _sync(device)
     return time.perf_counter() - t0
 
 
-def engine(x, y, stack, batch, epochs, device):
-    pre = Preprocessor("y", "regression", [Column(f"x{i}", "numeric") for i in range(FEATURES)])
-    empty = torch.zeros((0, FEATURES)), torch.zeros((0, 1))
+def engine(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
+    features = x.shape[1]
+    pre = Preprocessor("y", "regression", [Column(f"x{i}", "numeric") for i in range(features)])
+    empty = torch.zeros((0, features)), torch.zeros((0, 1))
     data = Prepared("bench", pre, x, y, *empty)
     spec = Spec().with_overrides({"train.batch_size": batch, "train.epochs": epochs, "train.lr": 1e-3,
-                                  "train.optimizer": "Adam", "train.device": str(device)})
+                                  "train.optimizer": "Adam", "train.device": str(device), "train.patience": 0,
+                                  "train.cuda_graphs": graphs, "train.precision": precision})
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec.with_overrides({"run.runs_dir": tmp})
         folder = RunFolder.create(spec, "bench")
+        captures: list[dict] = []
         trainer = Trainer(spec, data, stack, Objective("MSE", "regression", 0), resolve(str(device)),
-                          Recorder(lambda e: None, folder))
+                          Recorder(lambda e: captures.append(e) if e["event"] == "cuda_graph" else None, folder))
         t0 = time.perf_counter()
         trainer.fit()
         _sync(device)
         seconds = time.perf_counter() - t0
         folder.close()
+    if graphs == "on" and not (captures and captures[0]["captured"]):
+        raise SystemExit(f"the graphed engine did not capture: {trainer.graph_decision.description} {captures}")
+    if captures:
+        CAPTURES.append(captures[0])
     return seconds
+
+
+CAPTURES: list[dict] = []  # the graphed engine's cuda_graph events: the capture's time and pool
 
 
 def _sync(device):
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
+
+
+def variants(device: str, model_name: str):
+    """(name, function) of each loop measured on this device."""
+    out = [] if model_name == "wide" else [("textbook", textbook)]
+    out += [("hand", hand_written)]
+    if torch.device(device).type != "cuda":
+        return out + [("engine", engine)]
+    return out + [
+        ("hand bf16", lambda *a: hand_written(*a, bf16=True)),
+        ("engine eager", lambda *a: engine(*a, graphs="off")),
+        ("engine graphs", lambda *a: engine(*a, graphs="on")),
+        ("graphs bf16", lambda *a: engine(*a, graphs="on", precision="bf16")),
+    ]
 
 
 def main() -> None:
@@ -125,28 +163,51 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", choices=sorted(MODELS), default="small")
     ap.add_argument("--batches", default="64,512")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads for all three (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    x, y = make_data(args.rows)
-    stack = resolve_layers(LAYERS, (FEATURES,), 1)
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-          f"{args.rows} rows x {FEATURES} features, MLP {FEATURES}-64-64-1, Adam, {args.epochs} epochs, "
-          f"best of {args.repeats}")
-    print(f"{'batch':>5}  {'textbook':>10}  {'hand-written':>12}  {'engine':>10}  "
-          f"{'engine/textbook':>15}  {'engine/hand':>11}   (samples/s)")
-    variants = (("textbook", textbook), ("hand", hand_written), ("engine", engine))
+    features, layers = MODELS[args.model]
+    x, y = make_data(args.rows, features)
+    stack = resolve_layers(layers, (features,), 1)
+    cuda = torch.device(args.device).type == "cuda"
+    widths = "-".join(str(w) for w in [features] + [int(e[7:-1]) for e in layers.split(", ") if e.startswith("Linear")])
+    print(f"torch {torch.__version__}, device {args.device}"
+          + (f" ({torch.cuda.get_device_name(args.device)})" if cuda else "")
+          + f", threads {torch.get_num_threads()}, {args.rows} rows x {features} features, MLP {widths}-1, Adam, "
+          f"{args.epochs} epochs, best of {args.repeats}")
+    loops = variants(args.device, args.model)
+    names = [name for name, _ in loops]
+    print(f"{'batch':>5}  " + "  ".join(f"{n:>13}" for n in names) + "   (samples/s)")
     for batch in (int(b) for b in args.batches.split(",")):
-        seconds: dict[str, list[float]] = {name: [] for name, _ in variants}
+        seconds: dict[str, list[float]] = {name: [] for name in names}
+        peak: dict[str, float] = {}
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits every variant alike
-            for name, fn in variants:
+            for name, fn in loops:
+                if cuda:
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(args.device)
                 seconds[name].append(fn(x, y, stack, batch, args.epochs, args.device))
+                if cuda:
+                    peak[name] = torch.cuda.max_memory_allocated(args.device) / 2**20
         rates = {name: args.rows * args.epochs / min(s) for name, s in seconds.items()}
-        print(f"{batch:>5}  {rates['textbook']:>10,.0f}  {rates['hand']:>12,.0f}  {rates['engine']:>10,.0f}  "
-              f"{rates['engine'] / rates['textbook']:>14.2f}x  {rates['engine'] / rates['hand']:>10.2f}x")
+        print(f"{batch:>5}  " + "  ".join(f"{rates[n]:>13,.0f}" for n in names))
+        if cuda:
+            print("  peak GPU memory, MiB: " + ", ".join(f"{n} {peak[n]:,.0f}" for n in names))
+        base = "hand"
+        ratios = [(n, rates[n] / rates[base]) for n in names if n != base]
+        print("  vs the hand loop (fp32, eager): " + ", ".join(f"{n} {r:.2f}x" for n, r in ratios))
+        if "textbook" in rates:
+            engine_name = "engine graphs" if cuda else "engine"
+            print(f"  {engine_name} vs textbook: {rates[engine_name] / rates['textbook']:.2f}x")
+    if CAPTURES:
+        secs = [c["seconds"] for c in CAPTURES]
+        print(f"captures: {len(secs)}, seconds min {min(secs):.3f} max {max(secs):.3f}; pool MiB "
+              + ", ".join(f"{c['memory_mb']:.0f}" for c in CAPTURES[:6]))
+
 
 if __name__ == "__main__":
     main()

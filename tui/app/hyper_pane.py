@@ -1,5 +1,5 @@
 """Hyperparameters pane: loss, optimizer and its arguments, schedule, batch size, epochs,
-early stopping, seed and device. Every value is checked by the spec as it is typed, and a bad
+early stopping, seed, precision, device, run name, threads and CUDA graphs. Every value is checked by the spec as it is typed, and a bad
 one is marked with the spec's own message."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.spec import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
+from tui.core.spec import CUDA_GRAPHS, LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
 
 # The fields shown, in order, and their widget: a Select with these choices (the devices are
 # found at start), or (None) an Input of the field's type. Labels and types are declared in the spec.
@@ -32,6 +32,7 @@ _SHOWN: list[tuple[str, tuple | None]] = [
     ("train.device", ()),  # a row of its own, and so is the run name (.tcss): a GPU's name is long
     ("run.name", None),
     ("train.threads", None),  # empty: a fresh <dataset>-<date>-<time>; a taken name is refused as typed
+    ("train.cuda_graphs", CUDA_GRAPHS),
 ]
 
 

@@ -181,7 +181,9 @@ def telemetry_text(s: RunState) -> Text:
     """The device, and while the worker lives its load: a finished run has no CPU, memory or pid."""
     e = s.last_step if s.running else {}
     exact = s.start.get("precision", "fp32 (exact)") == "fp32 (exact)"
-    t = Text(s.start.get("device", "") + ("" if exact else f" · {s.start['precision']}"), style="dim")
+    graph = s.cuda_graph_text()
+    t = Text(s.start.get("device", "") + ("" if exact else f" · {s.start['precision']}")
+             + (f" · {graph}" if graph else ""), style="dim")
     if e.get("gpu_mem_mb") is not None:
         total = e.get("gpu_total_mb")
         t.append(f"  GPU mem {e['gpu_mem_mb'] / 1024:.2f}" + (f"/{total / 1024:.0f} GiB" if total else " GiB"))

@@ -84,6 +84,7 @@ SCHEMA: dict[str, dict[str, F]] = {
         "seed": F("int", "the seed"),
         "resumed_from": F("int?", "completed epochs a resume continues after; null for a new run"),
         "precision": F("str", "the arithmetic: fp32 (exact), or tf32 / bf16 / fp16 and that it is not bit-exact"),
+        "cuda_graphs": F("str", "whether steps are replayed as a CUDA graph (on: ...) or not (off: and why)"),
     },
     "step": {
         "epoch": F("int", "the epoch in progress (1-based)"),
@@ -106,6 +107,15 @@ SCHEMA: dict[str, dict[str, F]] = {
         "best_val_loss": F("number?", "the best validation (or, without validation, training) loss so far"),
         "seconds": F("number", "training time of the epoch, pauses left out, seconds"),
         "samples_per_s": F("number", "training rows per second over the epoch"),
+    },
+    "cuda_graph": {
+        "epoch": F("int", "the epoch in progress"),
+        "step": F("int", "the step that was captured (the steps before it ran eagerly, as warm-up)"),
+        "captured": F("bool", "true: the later steps replay the graph; false: the run goes on without one"),
+        "seconds": F("number", "the capture's time, seconds (paid once per process)"),
+        "warmup_steps": F("int", "eager steps run before the capture"),
+        "memory_mb": F("number", "GPU memory the graph's pool added, MiB"),
+        "reason": _opt("str", "why the capture failed (out of memory, an op that cannot be captured)"),
     },
     "paused": {
         "epoch": F("int", "the epoch in progress"),

@@ -119,6 +119,7 @@ class RunState:
     paused: dict[str, Any] = field(default_factory=dict)  # the last `paused` event: where the worker waits
     started: float | None = None  # the time of the first start (a resumed run has one start per resume)
     changes: list[dict[str, Any]] = field(default_factory=list)  # applied `change` events, one per request id
+    graph: dict[str, Any] = field(default_factory=dict)  # the `cuda_graph` event of this process, if any
     version: int = 0  # bumped by every event: a reader redraws only when it changed
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -128,6 +129,7 @@ class RunState:
             self.loading = e.get("message", "")
         elif kind == "start":
             self.start, self.status, self.error, self.end, self.evaluations = e, "running", "", {}, {}
+            self.graph = {}  # a resume is a new process: it captures anew
             if self.started is None:
                 self.started = e.get("time")
         elif kind == "step":
@@ -163,6 +165,8 @@ class RunState:
                     self.start = {**self.start, "epochs": e["epochs"]}  # the run's new length, for every reader
         elif kind == "checkpoint":
             self.checkpoints.append(e)
+        elif kind == "cuda_graph":
+            self.graph = e
         elif kind == "evaluation":
             self.evaluations[e.get("model", "last")] = e
         elif kind == "error":
@@ -171,6 +175,19 @@ class RunState:
             self.status, self.end = e.get("status", "done"), e
 
     # ---- what a reader shows ------------------------------------------------------------------
+    def cuda_graph_text(self) -> str:
+        """Whether the steps replay a CUDA graph, in a few words (empty off CUDA, where the question is moot)."""
+        said = self.start.get("cuda_graphs", "")
+        if said.startswith("on"):
+            if self.graph and not self.graph.get("captured"):
+                return f"no CUDA graph: {self.graph.get('reason', 'capture failed')}"
+            if self.graph:
+                return f"CUDA graph (captured in {self.graph['seconds']:.2f} s)"
+            return "CUDA graph (capturing after warm-up)"
+        if said and str(self.start.get("device", "")).startswith("cuda"):
+            return "no CUDA graph: " + said.removeprefix("off: ").removeprefix("off ")
+        return ""
+
     @property
     def running(self) -> bool:
         return self.status in ("running", "paused")

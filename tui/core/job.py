@@ -163,7 +163,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
     folder = recorder.folder
     assert folder is not None
     live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
-    recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from), sync=True)
+    recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
+                               trainer.graph_decision.description), sync=True)
     try:
         try:
             outcome = trainer.fit()
@@ -233,7 +234,8 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
     return record.evaluation(model=which, epoch=epoch, rows=len(y), val_loss=loss, results=results)
 
 
-def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: int | None) -> dict[str, Any]:
+def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: int | None,
+                cuda_graphs: str) -> dict[str, Any]:
     pre, t = p.data.pre, p.spec.train
     return record.start(
         pid=os.getpid(), run_dir=str(folder.path), dataset=p.data.name, task=pre.task, target=pre.target,
@@ -245,4 +247,4 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
         batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
         scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from,
-        precision=precision.describe(t.precision, p.device.type))
+        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs)

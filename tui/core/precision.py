@@ -55,7 +55,9 @@ def setup(mode: str, device_type: str) -> Precision:
     dtype = torch.bfloat16 if mode == "bf16" else torch.float16
 
     def autocast() -> ContextManager[Any]:
-        return torch.autocast(device_type, dtype=dtype)
+        # no cache of cast weights: a CUDA graph capture needs it off (cuda_graph.py), and each weight is cast
+        # once per forward pass anyway, so the bits and the speed are the same
+        return torch.autocast(device_type, dtype=dtype, cache_enabled=False)
 
     scaler = torch.amp.GradScaler(device_type) if mode == "fp16" else None
     return Precision(mode, autocast, scaler, description)

@@ -41,14 +41,15 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
           val_rows: int, input_shape: list[int], outputs: int, loss: str, notices: list[str], preview: list[str],
           table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
           batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
-          resumed_from: int | None, precision: str = "fp32 (exact)") -> Event:
+          resumed_from: int | None, precision: str = "fp32 (exact)", cuda_graphs: str = "") -> Event:
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
             "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
             "inputs": math.prod(input_shape),
             "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices, "preview": preview,
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
-            "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision}
+            "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision,
+            "cuda_graphs": cuda_graphs}
 
 
 def step(*, epoch: int, step: int, epoch_step: int, loss: float, lr: float, samples_per_s: float,
@@ -91,6 +92,12 @@ def change(*, epoch: int, step: int, id: str, values: dict[str, Any] | None = No
     if refused:
         event["refused"] = refused
     return event
+
+
+def cuda_graph(*, epoch: int, step: int, captured: bool, seconds: float, warmup_steps: int, memory_mb: float,
+               reason: str) -> Event:
+    return {"event": "cuda_graph", "epoch": epoch, "step": step, "captured": captured, "seconds": seconds,
+            "warmup_steps": warmup_steps, "memory_mb": memory_mb, **({"reason": reason} if reason else {})}
 
 
 def checkpoint_saved(*, which: str, path: str, epoch: int, step: int, requested: bool = False) -> Event:

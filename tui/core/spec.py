@@ -32,6 +32,7 @@ LOSSES = ("auto", "MSE", "L1", "Huber", "CrossEntropy", "BCEWithLogits")
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # precision.py: what each does; only fp32 is bit-exact
+CUDA_GRAPHS = ("auto", "on", "off")  # cuda_graph.py: when the step is replayed as a CUDA graph
 ON_NAN = ("stop", "skip")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -118,6 +119,11 @@ class TrainSpec:
     precision: str = option("fp32", "fp32 (exact, the default) | tf32 (CUDA matrix products) | bf16 | fp16 "
                                     "(autocast; fp16 with a gradient scaler). Only fp32 is bit-exact.",
                             label="Precision")
+    cuda_graphs: str = option("auto", "auto | on | off: replay forward and backward as one CUDA graph (CUDA only; "
+                                      "exact: the same bits as without). auto: when the run is long enough to repay "
+                                      "the capture; on: always where possible. Where a run cannot (another device, "
+                                      "--on-nan skip, a Dataset class, fp16) it runs without and says why.",
+                              label="CUDA graphs")
     threads: int = option(0, "CPU threads torch computes with (0: auto - torch's default here: OMP_NUM_THREADS, "
                              "else the cores; on a box busy with other work, fewer can be faster). Stored as a "
                              "number in the run's spec.toml: a resume uses the same count, and so gets the same bits.",
@@ -210,6 +216,7 @@ class Spec:
         _check(t.patience >= 0, "train.patience", "an integer >= 0 (0 turns early stopping off)", t.patience)
         _check(0 <= t.threads <= 1024, "train.threads", "an integer >= 0 (0: auto)", t.threads)
         _check(t.precision in PRECISIONS, "train.precision", " | ".join(PRECISIONS), t.precision)
+        _check(t.cuda_graphs in CUDA_GRAPHS, "train.cuda_graphs", " | ".join(CUDA_GRAPHS), t.cuda_graphs)
         _check(t.grad_clip >= 0, "train.grad_clip", "a number >= 0 (0 turns clipping off)", t.grad_clip)
         _check(0 <= t.seed < 2**63, "train.seed", "an integer >= 0 and < 2**63", t.seed)
         _check(bool(_DEVICE_RE.match(t.device)), "train.device", "auto, cpu, cuda, cuda:N or mps", t.device)

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint, live_change, precision, record
+from . import checkpoint, cuda_graph, live_change, precision, record
 from .data import Prepared
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
@@ -119,8 +119,18 @@ class Trainer:
         self.x_train, self.y_train = data.x_train.to(dev), data.y_train.to(dev)
         self.y_train_loss = objective.loss_targets(self.y_train)
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
+        self.graph_decision = cuda_graph.decide(
+            t.cuda_graphs, device.type, on_nan=t.on_nan, dataset_class=self.loader is not None, precision=t.precision,
+            flat=self.flat is not None, full_batches=data.n_train // t.batch_size, epochs=t.epochs)
+        self.graphed = self._graphed_step() if self.graph_decision.use else None
         if resume is not None:
             record.restore_state(self, resume)
+
+    def _graphed_step(self) -> cuda_graph.GraphedStep:
+        t = self.spec.train
+        return cuda_graph.GraphedStep(self.model, self.criterion, self.zero_grad, self.x_train, self.y_train_loss,
+                                      t.batch_size, t.grad_clip, self.precision.autocast if self.precision.mixed
+                                      else None)
 
     # ---- the loop --------------------------------------------------------------------------
     def fit(self) -> Outcome:
@@ -141,20 +151,43 @@ class Trainer:
     def train_epoch(self, epoch: int) -> Tally:
         """One pass over the training batches (the rest of it, when resuming inside an epoch)."""
         t, p, requests = self.spec.train, self.progress, self.requests
-        model, opt, crit, zero_grad = self.model, self.optimizer, self.criterion, self.zero_grad
-        n, bs, clip, save_every = self.data.n_train, t.batch_size, t.grad_clip, t.save_every
-        skip_bad = t.on_nan == "skip"
-        model.train()
+        n, bs, save_every = self.data.n_train, t.batch_size, t.save_every
+        self.model.train()
         self.epoch_start_rng = self.generator.get_state()
         skip = p.epoch_step  # batches already done, when resuming inside an epoch
         tally = Tally(torch.full((), p.epoch_loss_sum, device=self.device.torch, dtype=torch.float32),
                       min(skip * bs, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
-        log, loss_sum = self._log, tally.loss_sum
+        graphed = self.graphed is not None
+        steps = self._graphed_steps(skip, tally) if graphed else self._steps(self._batches(skip), tally)
+        log = self._log
         change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
-        mixed = self.precision.mixed  # bf16 / fp16: under autocast (fp32, the default, is the textbook step)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
-        for i, (xb, yb) in enumerate(self._batches(skip), skip):
+        for i, rows in enumerate(steps, skip):
+            p.step += 1
+            tally.seen += rows
+            due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
+            if requests.attention or due or p.step >= change_at:
+                p.epoch_step, p.epoch_loss_sum = i + 1, float(tally.loss_sum)  # the position a resume starts from
+                p.epoch_skipped_steps, p.epoch_skipped_rows = tally.skipped, tally.dropped
+                paused = self._serve(epoch, tally.seen < n, due)
+                tally.started, log.at = tally.started + paused, log.at + paused  # paused time is no training time
+                change_at = self.changes.next_step
+            now = time.monotonic()
+            if now >= log.next_at and tally.seen - tally.dropped > log.rows:  # (only skipped steps: no loss to log)
+                self._log_step(epoch, i + 1, tally, now)
+                change_at = self.changes.next_step
+        p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
+        return tally
+
+    def _steps(self, batches, tally: Tally):
+        """The tutorial's step on each batch: zero_grad, forward, loss, backward, (clip,) optimizer step, the
+        loss summed on the device. Yields each batch's rows after its step (or its skipping, for on_nan skip)."""
+        t, p = self.spec.train, self.progress
+        model, opt, crit, zero_grad, clip = self.model, self.optimizer, self.criterion, self.zero_grad, t.grad_clip
+        skip_bad, loss_sum = t.on_nan == "skip", tally.loss_sum
+        mixed = self.precision.mixed  # bf16 / fp16: under autocast (fp32, the default, is the textbook step)
+        for xb, yb in batches:
             zero_grad()
             if mixed:
                 with self.precision.autocast():
@@ -175,21 +208,34 @@ class Trainer:
                 if self.per_batch_schedule:
                     self.scheduler.step()
                 loss_sum.add_(loss.detach(), alpha=len(xb))
-            p.step += 1
-            tally.seen += len(xb)
-            due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
-            if requests.attention or due or p.step >= change_at:
-                p.epoch_step, p.epoch_loss_sum = i + 1, float(loss_sum)  # the position a resume starts from
-                p.epoch_skipped_steps, p.epoch_skipped_rows = tally.skipped, tally.dropped
-                paused = self._serve(epoch, tally.seen < n, due)
-                tally.started, log.at = tally.started + paused, log.at + paused  # paused time is no training time
-                change_at = self.changes.next_step
-            now = time.monotonic()
-            if now >= log.next_at and tally.seen - tally.dropped > log.rows:  # (only skipped steps: no loss to log)
-                self._log_step(epoch, i + 1, tally, now)
-                change_at = self.changes.next_step
-        p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
-        return tally
+            yield len(xb)
+
+    def _graphed_steps(self, skip: int, tally: Tally):
+        """The same steps with everything up to the optimizer replayed as one CUDA graph (cuda_graph.py); the
+        last, shorter batch eagerly. The batches and the generator's draws are those of `_batches`."""
+        graphed, opt, bs = self.graphed, self.optimizer, self.spec.train.batch_size
+        assert graphed is not None
+        n, fast = len(self.x_train), self._order is fast_order
+        order = (fast_order(n, self.generator, finish=False) if fast else self._order(n, self.generator))
+        order = order.to(self.device.torch)
+        tally.loss_sum = graphed.start_epoch(order, skip, self.progress.epoch_loss_sum)
+        for _ in range(skip, graphed.full):
+            captured = graphed.step()
+            opt.step()
+            if self.per_batch_schedule:
+                self.scheduler.step()
+            if captured is not None:
+                self.recorder.write(record.cuda_graph(epoch=self.progress.epoch + 1, step=self.progress.step + 1,
+                                                      captured=captured.captured, seconds=captured.seconds,
+                                                      warmup_steps=captured.warmup_steps,
+                                                      memory_mb=captured.memory_mb, reason=captured.reason), sync=True)
+            yield bs
+        tail = order[max(skip, graphed.full) * bs:]
+        if len(tail):
+            yield from self._steps(((self.x_train.index_select(0, tail), self.y_train_loss.index_select(0, tail)),),
+                                   tally)
+        if fast:
+            finish_order(n, self.generator)
 
     def end_epoch(self, epoch: int, tally: Tally) -> bool:
         """Validate under eval() and no_grad(), keep the best, step the schedule, record and save.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 12 on a GPU, run by hand (CI has none), one script under 6 minutes on one H100/H200:
+#   bash tests/device/gpu_check.sh 2>&1 | tee gpu_check.log
+# CUDA graphs: the exactness matrix (graphs on vs eager vs textbook, on CUDA), resume after kill -9 with graphs,
+# each precision mode converging, the fallbacks announcing themselves, memory with and without graphs and a
+# capture that cannot fit; then the throughput table (small MLP at 64 / 512, wide MLP at 4096).
+# Uses the machine's python3 with torch; the repo is put on PYTHONPATH (no install needed).
+set -u
+cd "$(dirname "$0")/../.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+status=0
+echo "== environment"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"
+
+timeout 240 python3 tests/device/graph_check.py exactness resume precision fallbacks memory || status=1
+
+echo "== throughput, small MLP (targets: engine graphs >= 5x the hand loop at 64, >= 3x at 512)"
+timeout 150 python3 tests/bench/throughput.py --device cuda --rows 200000 --epochs 2 --repeats 2 || status=1
+echo "== throughput, wide MLP (target: graphs bf16 >= 3x the fp32 hand loop at 4096)"
+timeout 90 python3 tests/bench/throughput.py --device cuda --model wide --rows 1000000 --batches 4096 --epochs 1 \
+    --repeats 2 || status=1
+echo "gpu_check: exit $status"
+exit $status

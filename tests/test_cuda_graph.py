@@ -1,0 +1,249 @@
+"""CUDA graphs (issue 12), the parts a CPU can check: when a run is graphed and why not; the static-buffer
+gather visits the DataLoader's batches; and the graphed loop (the step's body run eagerly each step, as it
+runs on a CPU; capture and replay themselves only exist on a GPU: tests/device/gpu_check.sh) gives the eager
+engine's weights bit for bit, through warm-up, the capture step, a failed capture, a resume mid-epoch,
+schedules, clipping and each optimizer."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from tui.console import ConsoleReporter as Console
+from tui.core import checkpoint, job
+from tui.core.cuda_graph import Decision, GraphedStep, decide
+from tui.core.errors import Interrupted
+from tui.core.follow import RunState
+from tui.core.order import fast_order
+
+from conftest import GRAPHS_ON, BodyGraph, fake_cuda_graphs, make_spec
+
+ON = GRAPHS_ON
+
+
+# ---- the decision ----------------------------------------------------------------------------
+def ok(**changes):
+    args = dict(on_nan="stop", dataset_class=False, precision="fp32", flat=True, full_batches=100, epochs=10)
+    return {**args, **changes}
+
+
+def test_graphs_are_used_on_cuda_where_the_step_allows_and_each_fallback_says_why():
+    assert decide("auto", "cuda", **ok()) == Decision(True, ON)
+    assert decide("on", "cuda", **ok(precision="bf16")).use and decide("on", "cuda", **ok(precision="tf32")).use
+    cases = {
+        ("off", "cuda", ()): "off (--cuda-graphs off)",
+        ("on", "cpu", ()): "off: CUDA graphs need a CUDA device, this run is on cpu",
+        ("auto", "mps", ()): "off: CUDA graphs need a CUDA device, this run is on mps",
+        ("on", "cuda", (("on_nan", "skip"),)): "off: --on-nan skip checks every step's loss on the host",
+        ("on", "cuda", (("dataset_class", True),)):
+            "off: batches come from your Dataset class through a DataLoader and may vary in shape",
+        ("on", "cuda", (("precision", "fp16"),)):
+            "off: fp16's gradient scaler checks every step for overflow on the host",
+        ("on", "cuda", (("flat", False),)): "off: the parameters are not of one dtype and device",
+        ("on", "cuda", (("full_batches", 0),)):
+            "off: the batch size is above the training rows, so there is no full batch",
+        ("auto", "cuda", (("full_batches", 7), ("epochs", 20))):
+            "off: 140 steps are too few to repay a capture (--cuda-graphs on captures anyway)",
+    }
+    for (mode, device, changes), said in cases.items():
+        assert decide(mode, device, **ok(**dict(changes))) == Decision(False, said)
+    assert decide("on", "cuda", **ok(full_batches=7, epochs=20)).use  # on: short runs too
+    assert decide("auto", "cuda", **ok(full_batches=10, epochs=20)).use  # 200 steps: worth it
+
+
+def test_an_unknown_mode_is_refused_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--cuda-graphs", "always",
+                        "--runs-dir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: train.cuda_graphs must be auto | on | off, got 'always'"]
+
+
+# ---- the static buffers: the DataLoader's batches ----------------------------------------------
+def test_the_static_buffer_gather_visits_the_dataloaders_batches_over_epochs():
+    n, bs = 103, 16  # 6 full batches and a tail of 7
+    x = torch.arange(n, dtype=torch.float32).unsqueeze(1) * torch.tensor([1.0, -1.0])
+    y = torch.arange(n) * 10
+    g_loader, g_ours = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    loader = DataLoader(TensorDataset(x, y), bs, shuffle=True, generator=g_loader)
+    step = GraphedStep(torch.nn.Identity(), lambda out, yb: out.sum(), lambda: None, x, y, bs, 0.0, None)
+    assert step.full == 6
+    for epoch in range(3):
+        order = fast_order(n, g_ours)
+        skip = 2 if epoch == 1 else 0  # a resume inside the epoch starts at its batch
+        step.start_epoch(order, skip, 0.0)
+        expected = list(loader)
+        for i in range(skip, step.full):
+            xb, yb = step.gather()
+            assert torch.equal(xb, expected[i][0]) and torch.equal(yb, expected[i][1]), (epoch, i)
+            step.pos.add_(1)  # the body's counter
+        tail = order[step.full * bs:]  # the eager tail, as the trainer takes it
+        assert torch.equal(x[tail], expected[-1][0]) and len(tail) == 7
+    assert torch.equal(g_loader.get_state(), g_ours.get_state())
+
+
+# ---- the graphed loop on a CPU ------------------------------------------------------------------
+@pytest.fixture
+def graphed(monkeypatch):
+    return fake_cuda_graphs(monkeypatch)
+
+
+CASES = {  # what test_exactness covers: Dropout, BatchNorm, Conv2d, clipping, each optimizer and schedule
+    "dropout SGD momentum, onecycle": {"data.dataset": "wine", "model.layers": "Linear(32), ReLU(), Dropout(0.2)",
+                                       "train.optimizer": "SGD", "train.momentum": 0.9, "train.lr": 0.05,
+                                       "train.scheduler": "onecycle", "train.batch_size": 16},
+    "batchnorm Adam, clip, step": {"data.dataset": "diabetes", "model.layers": "Linear(32), BatchNorm1d(), ReLU()",
+                                   "train.grad_clip": 0.5, "train.scheduler": "step", "train.step_size": 1,
+                                   "train.batch_size": 20},
+    "conv AdamW, cosine": {"data.dataset": "digits", "model.layers": "Unflatten(1, (1, 8, 8)), Conv2d(4, 3), ReLU(), "
+                           "MaxPool2d(2), Flatten()", "train.optimizer": "AdamW", "train.weight_decay": 0.05,
+                           "train.scheduler": "cosine", "train.batch_size": 64},
+    "RMSprop, plateau, bf16": {"data.dataset": "sine", "model.layers": "Linear(32), Tanh()", "train.optimizer":
+                               "RMSprop", "train.momentum": 0.5, "train.lr": 0.003, "train.scheduler": "plateau",
+                               "train.plateau_patience": 0, "train.batch_size": 32, "train.precision": "bf16"},
+}
+
+
+def run(tmp_path, name, emit=None, on_trainer=None, **spec):
+    events: list[dict] = []
+
+    def handed(e):
+        events.append(e)
+        if emit:
+            emit(e)
+
+    overrides = {"train.epochs": 3, "train.seed": 3, "train.patience": 0, "train.threads": 1, "run.name": name, **spec}
+    try:
+        _, folder = job.run(make_spec(tmp_path, **overrides), handed, on_trainer=on_trainer)
+    except Interrupted:
+        folder = None
+    return folder, events
+
+
+def weights(folder):
+    return checkpoint.load(folder.checkpoint_path("last"))
+
+
+def assert_same(a, b):
+    for part in ("model", "optimizer"):
+        ta, tb = a[part], b[part]
+        if part == "optimizer":
+            ta = {f"{i}.{k}": v for i, s in ta["state"].items() for k, v in s.items()}
+            tb = {f"{i}.{k}": v for i, s in tb["state"].items() for k, v in s.items()}
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]) if isinstance(ta[k], torch.Tensor) else ta[k] == tb[k], (part, k)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_graphed_loop_gives_the_eager_engines_weights(tmp_path, graphed, case):
+    made, _ = graphed
+    eager, eager_events = run(tmp_path, "eager", **CASES[case], **{"train.cuda_graphs": "off"})
+    assert not made and eager_events[0]["cuda_graphs"] == "off"
+    ours, events = run(tmp_path, "graphed", **CASES[case])
+    assert len(made) == 1 and isinstance(made[0].graph, BodyGraph)
+    assert events[0]["cuda_graphs"] == ON
+    captured = [e for e in events if e["event"] == "cuda_graph"]
+    assert len(captured) == 1 and captured[0]["captured"] and captured[0]["warmup_steps"] == 3
+    assert captured[0]["step"] == 4 and captured[0]["epoch"] == 1
+    per_epoch = events[0]["steps_per_epoch"]
+    full = made[0].full
+    assert made[0].graph.replays == 3 * full - 3  # every full batch after the warm-up; the tails ran eagerly
+    assert per_epoch in (full, full + 1)
+    assert_same(weights(eager), weights(ours))
+    ev = lambda es: [(e["train_loss"], e["val_loss"], e["lr"]) for e in es if e["event"] == "epoch"]  # noqa: E731
+    assert ev(eager_events) == ev(events)
+
+
+def test_a_failed_capture_leaves_the_run_eager_and_says_so(tmp_path, graphed):
+    made, state = graphed
+    state["fail"] = True
+    eager, _ = run(tmp_path, "eager", **CASES["batchnorm Adam, clip, step"], **{"train.cuda_graphs": "off"})
+    out = io.StringIO()
+    console = Console(out=out, err=io.StringIO())
+    ours, events = run(tmp_path, "failed", emit=console, **CASES["batchnorm Adam, clip, step"])
+    failed = [e for e in events if e["event"] == "cuda_graph"]
+    assert len(failed) == 1 and not failed[0]["captured"] and "out of memory" in failed[0]["reason"]
+    assert made[0].graph is None and made[0].failed
+    assert_same(weights(eager), weights(ours))
+    assert ("cuda graph: not captured (out of memory: CUDA out of memory. Tried to allocate 2 GiB); training goes on "
+            "without one") in out.getvalue()
+    state_ = RunState(Path("."))
+    for e in events:
+        state_.apply(e)
+    assert state_.cuda_graph_text() == "no CUDA graph: out of memory: CUDA out of memory. Tried to allocate 2 GiB"
+
+
+def test_a_graphed_run_stopped_mid_epoch_resumes_to_the_same_bits(tmp_path, graphed):
+    made, _ = graphed
+    spec = {**CASES["dropout SGD momentum, onecycle"], "train.log_interval": 1e-6}
+    straight, _ = run(tmp_path, "straight", **spec)
+    trainers: list = []
+
+    def stop_in_epoch_2(e):
+        if e["event"] == "step" and e["epoch"] == 2 and e["epoch_step"] == 5:
+            trainers[0].requests.stop = "SIGTERM"
+
+    _, events = run(tmp_path, "part", emit=stop_in_epoch_2, on_trainer=trainers.append, **spec)
+    assert [e for e in events if e["event"] == "end"][-1]["status"] == "interrupted"
+    run_dir = events[0]["run_dir"]
+    position = checkpoint.load(f"{run_dir}/last.pt")["progress"]
+    assert position["epoch"] == 1 and position["epoch_step"] == 6  # inside epoch 2 (served at the next step)
+    resumed: list[dict] = []
+    job.resume(run_dir, resumed.append)
+    assert resumed[0]["cuda_graphs"] == ON and len(made) == 3 and made[-1].graph is not None  # captured anew
+    # warm-up: steps 16, 17 (epoch 2's last full batches), then 19 (epoch 3's first; 18 was epoch 2's short tail,
+    # always eager); captured at 20
+    assert position["step"] == 15 and made[-1].full == 8
+    assert [(e["epoch"], e["step"]) for e in resumed if e["event"] == "cuda_graph"] == [(3, 20)]
+    assert_same(weights(straight), checkpoint.load(f"{run_dir}/last.pt"))
+
+
+def test_off_cuda_the_start_event_says_why_and_the_console_stays_quiet(tmp_path):
+    out = io.StringIO()
+    _, events = run(tmp_path, "cpu", emit=Console(out=out, err=io.StringIO()), **{"data.dataset": "iris"})
+    assert events[0]["cuda_graphs"] == "off: CUDA graphs need a CUDA device, this run is on cpu"
+    assert not [e for e in events if e["event"] == "cuda_graph"]
+    assert "cuda graph" not in out.getvalue()
+    state = RunState(Path("."))
+    state.apply(events[0])
+    assert state.cuda_graph_text() == ""
+
+
+def test_readers_say_whether_a_cuda_run_replays_a_graph():
+    state = RunState(Path("."))
+    state.apply({"event": "start", "device": "cuda:0 (NVIDIA H200)", "cuda_graphs": ON})
+    assert state.cuda_graph_text() == "CUDA graph (capturing after warm-up)"
+    state.apply({"event": "cuda_graph", "epoch": 1, "step": 4, "captured": True, "seconds": 0.4, "warmup_steps": 3,
+                 "memory_mb": 12.0})
+    assert state.cuda_graph_text() == "CUDA graph (captured in 0.40 s)"
+    state.apply({"event": "start", "device": "cuda:0 (NVIDIA H200)",
+                 "cuda_graphs": "off: --on-nan skip checks every step's loss on the host"})
+    assert state.cuda_graph_text() == "no CUDA graph: --on-nan skip checks every step's loss on the host"
+    out = io.StringIO()
+    console = Console(out=out, err=io.StringIO())
+    console({"event": "cuda_graph", "time": 0.0, "epoch": 1, "step": 4, "captured": True, "seconds": 0.4,
+             "warmup_steps": 3, "memory_mb": 12.0})
+    assert out.getvalue() == ("cuda graph: captured at step 4 in 0.40 s after 3 warm-up steps; "
+                              "its memory pool holds 12 MiB\n")
+
+
+def test_the_training_pane_says_whether_a_graph_replays_the_steps():
+    from tui.app.training_pane import telemetry_text
+
+    state = RunState(Path("."))
+    state.apply({"event": "start", "device": "cuda:0 (NVIDIA H200)", "precision": "fp32 (exact)",
+                 "cuda_graphs": "off: fp16's gradient scaler checks every step for overflow on the host"})
+    assert telemetry_text(state).plain.startswith(
+        "cuda:0 (NVIDIA H200) · no CUDA graph: fp16's gradient scaler checks every step for overflow on the host")
+    state.apply({"event": "start", "device": "cuda:0 (NVIDIA H200)", "precision": "bf16 autocast (not bit-exact)",
+                 "cuda_graphs": ON})
+    state.apply({"event": "cuda_graph", "epoch": 1, "step": 4, "captured": True, "seconds": 0.31, "warmup_steps": 3,
+                 "memory_mb": 40.0})
+    assert telemetry_text(state).plain.startswith(
+        "cuda:0 (NVIDIA H200) · bf16 autocast (not bit-exact) · CUDA graph (captured in 0.31 s)")

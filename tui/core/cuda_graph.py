@@ -1,0 +1,172 @@
+"""The training step replayed as one CUDA graph: the GPU, not the host, sets the pace.
+
+Why: a small model's step on a GPU is bound by the host launching some forty small kernels one
+at a time (an H200 ran the engine at 0.6x of two CPU cores). A CUDA graph records those launches
+once and replays them with one (`torch.cuda.graph`, the "whole network capture" of PyTorch's
+CUDA semantics notes).
+
+What is captured, and what is not, so that the weights stay bit-identical to the eager engine
+and to the textbook loop:
+- captured: the batch's rows gathered into static buffers (the epoch's order lives on the
+  device, a device counter says which batch is next), zero_grad, the forward pass and the loss,
+  backward, gradient clipping, and the epoch's loss sum. These are the kernels eager runs, on
+  the same inputs, so they give the same bits.
+- left eager: the optimizer step and a per-batch schedule. Their per-step numbers (Adam's bias
+  corrections, the learning rate) are host floats that a graph would freeze at capture; torch's
+  `capturable` optimizers compute them on the device with other rounding, so a graphed optimizer
+  would not be bit-identical to the textbook loop. On the flat parameter buffer (flat.py) the
+  optimizer is a handful of kernels, and schedules and live learning-rate changes work as ever.
+- the last, shorter batch of an epoch runs eagerly, as does a run the graph cannot serve
+  (`decide` says which and why; the start event carries its words).
+
+The graph is captured once per process, after WARMUP_STEPS steps run eagerly on a side stream
+(real training steps, like any other). A capture that fails, out of memory included, leaves the
+run eager; the `cuda_graph` event says what happened either way, with the capture's time and
+the memory its pool holds. On other devices `GraphedStep` runs the same body eagerly every step:
+the tests check on the CPU that this path gives the eager engine's weights.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager
+
+import torch
+from torch import nn
+
+WARMUP_STEPS = 3  # eager steps on a side stream before capture, as PyTorch's capture recipe asks
+WORTH_STEPS = 200  # auto: a run with fewer full-batch steps than this would not repay a capture
+
+
+@dataclass(frozen=True)
+class Decision:
+    use: bool
+    description: str  # the start event's `cuda_graphs`: the mode and why
+
+
+def decide(mode: str, device_type: str, *, on_nan: str, dataset_class: bool, precision: str, flat: bool,
+           full_batches: int, epochs: int) -> Decision:
+    """Whether this run's steps are replayed as a CUDA graph (`mode`: auto | on | off), and why (not)."""
+    if mode == "off":
+        return Decision(False, "off (--cuda-graphs off)")
+    if device_type != "cuda":
+        return Decision(False, f"off: CUDA graphs need a CUDA device, this run is on {device_type}")
+    if on_nan == "skip":
+        return Decision(False, "off: --on-nan skip checks every step's loss on the host")
+    if dataset_class:
+        return Decision(False, "off: batches come from your Dataset class through a DataLoader and may vary in shape")
+    if precision == "fp16":
+        return Decision(False, "off: fp16's gradient scaler checks every step for overflow on the host")
+    if not flat:
+        return Decision(False, "off: the parameters are not of one dtype and device")
+    if full_batches < 1:
+        return Decision(False, "off: the batch size is above the training rows, so there is no full batch")
+    if mode == "auto" and full_batches * epochs < WORTH_STEPS:
+        return Decision(False, f"off: {full_batches * epochs} steps are too few to repay a capture "
+                               "(--cuda-graphs on captures anyway)")
+    return Decision(True, "on: forward and backward replayed as one CUDA graph, the optimizer step eager "
+                          "(the same bits as without)")
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What capturing cost, or why it failed (the `cuda_graph` event)."""
+
+    captured: bool
+    seconds: float  # the capture itself, synchronised, after the warm-up steps
+    warmup_steps: int
+    memory_mb: float  # GPU memory the graph's pool added (activations and gradients of the step)
+    reason: str = ""
+
+
+class GraphedStep:
+    """One training step's work on static buffers: `step()` runs it (warm-up, capture, then replay)."""
+
+    def __init__(self, model: nn.Module, criterion: Callable[..., torch.Tensor], zero_grad: Callable[[], None],
+                 x: torch.Tensor, y: torch.Tensor, batch_size: int, clip: float,
+                 autocast: Callable[[], ContextManager[Any]] | None) -> None:
+        self.model, self.criterion, self.zero_grad = model, criterion, zero_grad
+        self.x, self.y, self.batch_size, self.clip, self.autocast = x, y, batch_size, clip, autocast
+        self.full = len(x) // batch_size  # full batches per epoch: the ones the graph replays
+        dev = x.device
+        self.rows = torch.zeros((max(self.full, 1), batch_size), dtype=torch.int64, device=dev)
+        self.pos = torch.zeros(1, dtype=torch.int64, device=dev)  # the next batch, counted on the device
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
+        self.capture = dev.type == "cuda"
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.warm = 0
+        self.failed = False
+
+    def start_epoch(self, order: torch.Tensor, skip: int, loss_sum: float) -> torch.Tensor:
+        """The epoch's order into the static buffer, `skip` batches done; the epoch's loss sum (returned)."""
+        self.rows.copy_(order[:self.full * self.batch_size].view(self.full, self.batch_size))
+        self.pos.fill_(skip)
+        self.loss_sum.fill_(loss_sum)
+        return self.loss_sum
+
+    def gather(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch's rows, by the device counter: the batch `DataLoader(shuffle=True)` would give."""
+        idx = self.rows.index_select(0, self.pos).view(-1)
+        return self.x.index_select(0, idx), self.y.index_select(0, idx)
+
+    def body(self) -> None:
+        """zero_grad, forward, loss, backward, clipping, the loss sum, the counter: what the graph holds."""
+        xb, yb = self.gather()
+        self.zero_grad()
+        if self.autocast is not None:
+            with self.autocast():
+                loss = self.criterion(self.model(xb), yb)
+        else:
+            loss = self.criterion(self.model(xb), yb)
+        loss.backward()
+        if self.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.loss_sum.add_(loss.detach(), alpha=self.batch_size)
+        self.pos.add_(1)
+
+    def step(self) -> Capture | None:
+        """This batch's step up to the optimizer; the capture's report on the step that captured."""
+        if self.graph is not None:
+            self.graph.replay()
+            return None
+        if not self.capture or self.failed:
+            self.body()
+            return None
+        if self.warm < WARMUP_STEPS:
+            self._warm_up()
+            return None
+        return self._capture()
+
+    def _warm_up(self) -> None:
+        """A real step on a side stream, as the capture recipe asks (lazy inits happen off the capture)."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.body()
+        torch.cuda.current_stream().wait_stream(side)
+        self.warm += 1
+
+    def _capture(self) -> Capture:
+        """Record this step as the graph and replay it (capturing runs nothing); on failure, run it eagerly."""
+        dev = self.x.device
+        torch.cuda.synchronize(dev)
+        began, before = time.perf_counter(), torch.cuda.memory_reserved(dev)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                self.body()
+        except Exception as e:  # out of memory, or an op that cannot be captured: this run stays eager
+            self.failed = True
+            del graph
+            torch.cuda.synchronize(dev)
+            torch.cuda.empty_cache()
+            self.body()  # a failed capture ran nothing: this step, eagerly
+            kind = "out of memory" if isinstance(e, torch.cuda.OutOfMemoryError) else type(e).__name__
+            reason = f"{kind}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+            return Capture(False, time.perf_counter() - began, self.warm, 0.0, reason[:300])
+        self.graph = graph
+        graph.replay()  # capturing ran nothing: this step
+        torch.cuda.synchronize(dev)
+        grown = (torch.cuda.memory_reserved(dev) - before) / 2**20
+        return Capture(True, time.perf_counter() - began, self.warm, grown)
