@@ -1,6 +1,6 @@
 """Hyperparameters pane: loss, optimizer and its arguments, schedule, batch size, epochs,
-early stopping, seed, precision, device, run name, threads and CUDA graphs. Every value is checked by the spec as it is typed, and a bad
-one is marked with the spec's own message."""
+early stopping, seed, precision, device, run name, threads and CUDA graphs. Every value is
+checked by the spec as it is typed, and a bad one is marked with the spec's own message."""
 
 from __future__ import annotations
 
