@@ -46,6 +46,7 @@ def test_graphs_are_used_on_cuda_where_the_step_allows_and_each_fallback_says_wh
         ("on", "cuda", (("precision", "fp16"),)):
             "off: fp16's gradient scaler checks every step for overflow on the host",
         ("on", "cuda", (("flat", False),)): "off: the parameters are not of one dtype and device",
+        ("on", "cuda", (("distributed", True),)): "off: a run of several processes (DDP) steps eagerly",
         ("on", "cuda", (("full_batches", 0),)):
             "off: the batch size is above the training rows, so there is no full batch",
         ("auto", "cuda", (("full_batches", 7), ("epochs", 20))):

@@ -8,8 +8,10 @@ that fails (diverged, out of memory) exits 1; Ctrl+C exits 130.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+import os
 import signal
 import sys
 import typing
@@ -36,7 +38,8 @@ app.add_typer(config_app, name="config")
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
+    if os.environ.get("RANK", "0") == "0":  # the other ranks of a distributed run plan alike: rank 0 says it once
+        typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -137,6 +140,27 @@ def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
+NPROC_HELP = ("Train with this many processes on this machine (DistributedDataParallel), or gpu: one per visible "
+              "GPU; started through torch's elastic launcher, as torchrun does. --batch-size is per process.")
+RESTARTS_HELP = ("With --nproc-per-node: after a process fails, restart the group up to this many times; each "
+                 "restart resumes the run from its last checkpoint.")
+NNODES_HELP = "Machines taking part (with --rdzv-endpoint): the same command on each, with its --node-rank."
+NODE_RANK_HELP = "This machine's number among --nnodes, from 0."
+ENDPOINT_HELP = ("HOST:PORT where the machines meet (a c10d rendezvous, served by the first to come); "
+                 "several machines need --name, the same on each, and a --runs-dir they share to resume.")
+TIMEOUT_HELP = "Seconds to wait for every machine at the rendezvous before giving up with one line."
+_LAUNCHER_FLAGS = ("--nproc-per-node", "--max-restarts", "--nnodes", "--node-rank", "--rdzv-endpoint",
+                   "--rdzv-timeout")
+
+
+@dataclasses.dataclass(frozen=True)
+class Machines:
+    count: int = 1
+    rank: int = 0
+    endpoint: str = ""
+    timeout: int = 600
+
+
 @app.command()
 @guarded
 @spec_flags
@@ -144,19 +168,96 @@ def run(
     config: Optional[Path] = typer.Argument(
         None, help="TOML spec (see `torchtui config show`), or - to read it from stdin; flags override it."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
+    nproc: Optional[str] = typer.Option(None, "--nproc-per-node", help=NPROC_HELP),
+    max_restarts: int = typer.Option(0, "--max-restarts", help=RESTARTS_HELP),
+    nnodes: int = typer.Option(1, "--nnodes", help=NNODES_HELP),
+    node_rank: int = typer.Option(0, "--node-rank", help=NODE_RANK_HELP),
+    rdzv_endpoint: str = typer.Option("", "--rdzv-endpoint", help=ENDPOINT_HELP),
+    rdzv_timeout: int = typer.Option(600, "--rdzv-timeout", help=TIMEOUT_HELP),
     **flags: Any,
 ) -> None:
     """Train headless and write a run folder: spec.toml, events.jsonl, last.pt, best.pt."""
+    stdin_text = None
     if config is not None and str(config) == "-":  # how the screen hands its worker the spec: no temp file
-        spec = Spec.from_toml(_read_stdin(), source="<stdin>")
+        stdin_text = _read_stdin()
+        spec = Spec.from_toml(stdin_text, source="<stdin>")
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
     spec = spec.with_overrides(_overrides(flags))
+    if nproc is not None or nnodes != 1:
+        _launch(nproc, max_restarts, spec, stdin_text, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
     from tui.console import ConsoleReporter
-    from tui.core import job
+    from tui.core import job, launch
 
     stopper = StopOnSignal().install()
+    if launch.restarted():  # the agent restarted the group after a failure: go on with the run's folder
+        if not spec.run.name:
+            raise UserError("a restarted group must find its run folder: give --name with torchrun --max-restarts")
+        folder = Path(spec.run.runs_dir) / spec.run.name
+        if folder.exists():
+            from tui.core.follow import read_run
+
+            if read_run(folder)[0].status in ("done", "early_stopped"):
+                return  # it had finished when a process failed on its way out: nothing is left to do
+            job.resume(folder, ConsoleReporter(as_json), on_trainer=stopper.attach)
+            return
     job.run(spec, ConsoleReporter(as_json), on_trainer=stopper.attach)
+
+
+
+
+def _launch(nproc: str | None, max_restarts: int, spec: Spec | None, stdin_text: str | None,
+            machines: Machines = Machines()) -> None:
+    """Start the processes (this one only waits for them), then exit with their code."""
+    from tui.core import distributed, launch
+    from tui.core.runs import new_run_name
+
+    if distributed.from_env().launched:
+        raise UserError("--nproc-per-node inside torchrun: torchrun has started the processes already; "
+                        "drop one of the two")
+    if max_restarts < 0:
+        raise UserError(f"--max-restarts must be an integer >= 0, got {max_restarts}")
+    n = launch.processes(nproc or "1")
+    argv = _without_launcher_flags(sys.argv[1:])
+    nodes = None
+    if machines.count != 1 or machines.endpoint:
+        if not machines.endpoint:
+            raise UserError("--nnodes needs --rdzv-endpoint HOST:PORT, where the machines meet")
+        name = spec.run.name if spec is not None else Path(argv[argv.index("resume") + 1]).name
+        if not name:
+            raise UserError("a run over several machines needs --name, the same on each")
+        nodes = launch.Nodes(machines.count, machines.rank, machines.endpoint, machines.timeout, name)
+        nodes.check()
+    spec_file = None
+    if spec is not None:
+        launch.check_devices(n, spec.train.device)
+        if stdin_text is not None:  # the processes cannot share this stdin: the spec goes to a file
+            import tempfile
+
+            fd, spec_file = tempfile.mkstemp(suffix=".toml", prefix="torchtui-spec-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(stdin_text)
+            argv[argv.index("-")] = spec_file
+        if not spec.run.name:  # fixed now, so a restarted group finds the folder to resume
+            argv += ["--name", new_run_name(Path(spec.run.runs_dir), spec.data.dataset)]
+    try:
+        code = launch.launch(n, max_restarts, argv, nodes)
+    finally:
+        if spec_file:
+            os.unlink(spec_file)
+    raise typer.Exit(code)
+
+
+def _without_launcher_flags(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _LAUNCHER_FLAGS:
+            skip = True
+        elif not arg.startswith(tuple(f + "=" for f in _LAUNCHER_FLAGS)):
+            out.append(arg)
+    return out
 
 
 def _read_stdin() -> str:
@@ -282,13 +383,21 @@ def resume(
     run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20261127-101500."),
     epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
+    nproc: Optional[str] = typer.Option(None, "--nproc-per-node", help=NPROC_HELP),
+    max_restarts: int = typer.Option(0, "--max-restarts", help=RESTARTS_HELP),
+    nnodes: int = typer.Option(1, "--nnodes", help=NNODES_HELP),
+    node_rank: int = typer.Option(0, "--node-rank", help=NODE_RANK_HELP),
+    rdzv_endpoint: str = typer.Option("", "--rdzv-endpoint", help=ENDPOINT_HELP),
+    rdzv_timeout: int = typer.Option(600, "--rdzv-timeout", help=TIMEOUT_HELP),
 ) -> None:
-    """Continue a run from its last.pt, exactly where it stopped."""
+    """Continue a run from its last.pt, exactly where it stopped (with as many processes as it had, exactly)."""
     from tui.console import ConsoleReporter
     from tui.core import job
 
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
+    if nproc is not None or nnodes != 1:
+        _launch(nproc, max_restarts, None, None, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
     stopper = StopOnSignal().install()
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)
 
@@ -493,4 +602,20 @@ def config_write(
 
 
 def main() -> None:
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        _main_of_a_rank()
     app()
+
+
+def _main_of_a_rank() -> None:
+    """A process of a distributed run leaves with os._exit once its work and output are done: torch's DDP and
+    gloo objects torn down at interpreter exit can abort the process ("terminate called without an active
+    exception") after a clean finish, and the agent would count that a failure and restart the group."""
+    try:
+        app()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -70,7 +70,9 @@ class ConsoleReporter:
             for line in e["preview"]:
                 self._print(f"  {line}")
         self._print(e["summary"])
-        self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, batch {e['batch_size']}, "
+        size = e.get("world_size", 1)
+        batch = f"batch {e['batch_size']}" + (f" x {size} processes = {e['batch_size'] * size}" if size > 1 else "")
+        self._print(f"train: {e['epochs']} epochs x {e['steps_per_epoch']} steps, {batch}, "
                     f"{e['optimizer']} lr {e['lr']:g}, loss {e['loss']}, scheduler {e['scheduler']}, seed {e['seed']}, "
                     f"device {e['device']}"
                     + ("" if e.get("precision", "fp32 (exact)") == "fp32 (exact)" else f", {e['precision']}"))

@@ -46,12 +46,14 @@ class Decision:
 
 
 def decide(mode: str, device_type: str, *, on_nan: str, dataset_class: bool, precision: str, flat: bool,
-           full_batches: int, epochs: int) -> Decision:
+           full_batches: int, epochs: int, distributed: bool = False) -> Decision:
     """Whether this run's steps are replayed as a CUDA graph (`mode`: auto | on | off), and why (not)."""
     if mode == "off":
         return Decision(False, "off (--cuda-graphs off)")
     if device_type != "cuda":
         return Decision(False, f"off: CUDA graphs need a CUDA device, this run is on {device_type}")
+    if distributed:
+        return Decision(False, "off: a run of several processes (DDP) steps eagerly")
     if on_nan == "skip":
         return Decision(False, "off: --on-nan skip checks every step's loss on the host")
     if dataset_class:

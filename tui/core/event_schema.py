@@ -76,7 +76,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "params": F("int", "trainable parameters"),
         "device": F("str", "the device, described"),
         "epochs": F("int", "epochs to train in all"),
-        "batch_size": F("int", "samples per step"),
+        "batch_size": F("int", "samples per step (per process: a step takes batch_size x world_size rows)"),
+        "world_size": F("int", "processes training the model together (torchrun / --nproc-per-node; 1 alone)"),
         "steps_per_epoch": F("int", "optimizer steps per epoch"),
         "optimizer": F("str", "the optimizer"),
         "lr": F("number", "the learning rate asked for"),
@@ -177,7 +178,7 @@ SCHEMA: dict[str, dict[str, F]] = {
         "run_dir": F("str", "the run folder"),
     },
     "error": {
-        "kind": F("str", "diverged | out_of_memory | save_failed | crash"),
+        "kind": F("str", "diverged | out_of_memory | save_failed | process_lost (a distributed run) | crash"),
         "message": F("str", "what happened and what to do, one line"),
         "epoch": _opt("int", "the epoch it happened in (diverged)"),
         "step": _opt("int", "the step it happened at (diverged)"),

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import checkpoint, devices, layers, live_change, precision, record, val_predictions
+from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
 from .data import Prepared, prepare, read_csv, read_options
 from .datasets import BUILTINS
 from .errors import Interrupted, TrainingFailed, UserError
@@ -40,12 +40,19 @@ class Plan:
     stack: layers.Stack
 
 
-def plan(spec: Spec, recorder: Recorder | None = None) -> Plan:
-    """Everything checked and prepared; the plan's spec has its thread count resolved (what spec.toml stores)."""
+def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World = distributed.SINGLE) -> Plan:
+    """Everything checked and prepared; the plan's spec has its thread count resolved (what spec.toml stores).
+    In a run of several processes each rank plans alike, on its own GPU (LOCAL_RANK) when on CUDA."""
     threads = devices.use_threads(spec.train.threads)
     if threads != spec.train.threads:
         spec = spec.with_overrides({"train.threads": threads})
     device = devices.resolve(spec.train.device)  # before any data is read
+    if world.launched:
+        if device.type == "cuda":
+            device = devices.resolve(f"cuda:{world.local_rank}")
+        if spec.train.on_nan == "skip" and world.size > 1:
+            raise UserError("--on-nan skip decides per process, which several processes cannot share; "
+                            "use --on-nan stop (the default) with --nproc-per-node")
     progress = (lambda message: recorder.write(record.loading(message))) if recorder else None
     warm = threading.Thread(target=_import_optimizers, daemon=True)
     warm.start()  # overlaps with reading the data: the parser runs without the GIL
@@ -55,7 +62,7 @@ def plan(spec: Spec, recorder: Recorder | None = None) -> Plan:
         warm.join()
     objective = Objective.for_data(spec.train.loss, data.pre)
     stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
-    _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size)
+    _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
     if spec.data.test:  # a bad test file is found now, not after the whole training
         data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
     return Plan(spec, device, data, objective, stack)
@@ -69,24 +76,46 @@ def _import_optimizers() -> None:
 def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
     """`on_trainer` receives the trainer before it starts, e.g. to route a signal to its requests."""
     spec = with_absolute_paths(spec)
-    recorder = Recorder(emit)
-    p = plan(spec, recorder)
-    trainer = _new_trainer(p, recorder)
-    if on_trainer:
-        on_trainer(trainer)
-    folder = recorder.folder = RunFolder.create(p.spec, p.data.name)  # only once nothing the user gave can fail
-    return _train(trainer, p), folder
+    world = distributed.from_env()  # torchrun's variables: one rank of several processes, else a world of one
+    recorder = Recorder(emit, is_main=world.is_main)
+    p = plan(spec, recorder, world)
+    distributed.start(world, p.device.type)
+    try:
+        trainer = _new_trainer(p, recorder, world=world)
+        if on_trainer:
+            on_trainer(trainer)
+        folder = recorder.folder = _create_folder(p, world)  # only once nothing the user gave can fail
+        return _train(trainer, p), folder
+    finally:
+        distributed.finish(world)
+
+
+def _create_folder(p: Plan, world: distributed.World) -> RunFolder:
+    """The run folder, made by rank 0 alone; every rank learns its path (or rank 0's refusal)."""
+    made: tuple[str, str] = ("", "")
+    if world.is_main:
+        try:
+            made = (str(RunFolder.create(p.spec, p.data.name).path), "")
+        except UserError as e:
+            made = ("", str(e))
+    path, refused = distributed.broadcast(made, world)
+    if refused:
+        raise UserError(refused)
+    return RunFolder(path)
 
 
 def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
            on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
-    """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder."""
+    """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder.
+    Under torchrun every rank resumes from the same folder; rank 0 alone writes it."""
+    world = distributed.from_env()
     folder = RunFolder.open(run_dir)
     folder.check_writable()
     state, _ = read_run(folder.path)
-    if state.running and state.pid != os.getpid():
+    if state.running and state.pid != os.getpid() and world.is_main:
         raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
-    folder.clean_temp_files()
+    if world.is_main:
+        folder.clean_temp_files()
     spec, ckpt = folder.saved_run()
     if epochs is not None and epochs != spec.train.epochs:
         if ckpt and spec.train.scheduler in ("onecycle", "cosine"):
@@ -101,27 +130,46 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     done = ckpt["progress"]["epoch"] if ckpt else 0
     if done >= total:
         if ckpt and state.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
-            return _finish(Progress.from_dict(ckpt["progress"]), folder, emit), folder
+            return _finish(Progress.from_dict(ckpt["progress"]), folder, emit, world.is_main), folder
         raise UserError(f"{folder.path} already trained {done} of {total} epochs; "
                         f"pass --epochs N with N > {done} to train on")
-    recorder = Recorder(emit)  # the folder is written only once the plan holds: loading just reports
-    p = plan(spec, recorder)
+    recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
+    p = plan(spec, recorder, world)
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
-    trainer = _new_trainer(p, recorder, ckpt)
-    for change in replay:
-        trainer.changes.schedule(change, trainer.progress.step)
-    if on_trainer:
-        on_trainer(trainer)
-    recorder.folder = folder
-    folder.write_text("spec.toml", p.spec.to_toml())
-    return _train(trainer, p, resumed_from=done), folder
+    if ckpt and ckpt.get("world_size", 1) != world.size:
+        _other_world(ckpt, p, world.size)
+    distributed.start(world, p.device.type)
+    try:
+        trainer = _new_trainer(p, recorder, ckpt, world)
+        for change in replay:
+            trainer.changes.schedule(change, trainer.progress.step)
+        if on_trainer:
+            on_trainer(trainer)
+        recorder.folder = folder
+        if world.is_main:
+            folder.write_text("spec.toml", p.spec.to_toml())
+        return _train(trainer, p, resumed_from=done), folder
+    finally:
+        distributed.finish(world)
 
 
-def _finish(progress: Progress, folder: RunFolder, emit: Emit) -> Outcome:
+def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:
+    """A resume with another number of processes: allowed, said, and not exact (other global batches). A position
+    inside an epoch is kept in rows: the epoch goes on from the global batch that holds its next row."""
+    was = ckpt.get("world_size", 1)
+    progress = ckpt["progress"]
+    if progress.get("epoch_step"):
+        rows = progress["epoch_step"] * p.spec.train.batch_size * was
+        progress["epoch_step"] = rows // (p.spec.train.batch_size * size)
+    p.data.notices.append(f"resumed with {size} process{'es' if size > 1 else ''} where the run had {was}: "
+                          "it goes on, but not bit for bit as it would have")
+
+
+def _finish(progress: Progress, folder: RunFolder, emit: Emit, is_main: bool = True) -> Outcome:
     """A run killed after its last epoch's checkpoint, before its end event: it only needs saying."""
-    recorder = Recorder(emit, folder)
+    recorder = Recorder(emit, folder, is_main)
     recorder.write(record.end("done", progress, folder.path), sync=True)
     recorder.close()
     return Outcome("done", progress)
@@ -140,19 +188,29 @@ def with_absolute_paths(spec: Spec) -> Spec:
     return spec.with_overrides(paths) if paths else spec
 
 
-def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int) -> None:
+def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, processes: int = 1) -> None:
+    """BatchNorm1d in training cannot take a batch of 1 row: neither a last batch of 1, nor (several processes)
+    a last global batch that leaves a process 1 row or none."""
     norm = next((i for i, lay in enumerate(stack.layers, 1) if lay.name == "BatchNorm1d"), None)
-    if norm is not None and rows % batch_size == 1:
-        better = next(b for b in range(batch_size - 1, 0, -1) if rows % b != 1)
+
+    def smallest(b: int) -> int:
+        last = rows % (b * processes)
+        return min(distributed.share(last, processes, r)[1] for r in range(processes)) if last else b
+
+    if norm is not None and smallest(batch_size) < 2:
+        better = next((b for b in range(batch_size - 1, 1, -1) if smallest(b) >= 2), None)
+        each = "" if processes == 1 else f" per process x {processes} processes"
         raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, "
-                        f"but {rows} training rows in batches of {batch_size} leave a last batch of 1; "
-                        f"use --batch-size {better}")
+                        f"but {rows} training rows in batches of {batch_size}{each} leave a last batch of "
+                        f"{smallest(batch_size)}" + (f"; use --batch-size {better}" if better else
+                                                     "; use another batch size or fewer processes"))
 
 
-def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None) -> Trainer:
+def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None,
+                 world: distributed.World = distributed.SINGLE) -> Trainer:
     """The model and the data on the device: a model or dataset too big for it is one line, not a traceback."""
     try:
-        return Trainer(p.spec, p.data, p.stack, p.objective, p.device, recorder, resume=ckpt)
+        return Trainer(p.spec, p.data, p.stack, p.objective, p.device, recorder, resume=ckpt, world=world)
     except torch.cuda.OutOfMemoryError:
         raise TrainingFailed(f"out of memory on {p.device.description} placing the model ({p.stack.params:,} "
                              f"parameters) and the data on it; use a smaller model, or --device cpu") from None
@@ -164,7 +222,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
     assert folder is not None
     live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
     recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
-                               trainer.graph_decision.description), sync=True)
+                               trainer.graph_decision.description, trainer.world.size), sync=True)
     try:
         try:
             outcome = trainer.fit()
@@ -179,19 +237,28 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
         except (TrainingFailed, UserError, Interrupted):
             raise
         except Exception as e:
+            if trainer.world.launched and isinstance(e, RuntimeError):  # a collective whose peer is gone
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". This is typically")[0]
+                kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
+                raise recorder.fail("process_lost", (
+                    f"another process of this run stopped (killed, or it failed), so this one cannot go on "
+                    f"({first[:200]}); {kept}: `torchtui resume {folder.path} --nproc-per-node "
+                    f"{trainer.world.size}` continues it, and --max-restarts makes the launcher do so itself"),
+                    trainer.progress.epoch, trainer.progress.step) from None
             recorder.write(record.error("crash", f"{type(e).__name__}: {e}"), sync=True)
             raise
-        if len(p.data.x_val):
+        if len(p.data.x_val) and recorder.is_main:  # the reports read best.pt: rank 0's files
             for event in evaluation_events(trainer, folder):
                 recorder.write(event)
             if p.data.train_set is None and folder.checkpoint_path("best").exists():  # a table's rows, worst first
                 val_predictions.record(recorder, folder.checkpoint_path("best"))
-        if p.spec.data.test and folder.checkpoint_path("best").exists():
+        if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             n = Predictor.load(folder.checkpoint_path("best")).predict_file(
                 p.spec.data.test, out, read_options(p.spec.data))
             recorder.write(record.predictions(path=str(out), rows=n, source=p.spec.data.test))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
+        distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome
     finally:
         recorder.close()
@@ -235,7 +302,7 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
 
 
 def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: int | None,
-                cuda_graphs: str) -> dict[str, Any]:
+                cuda_graphs: str, world_size: int = 1) -> dict[str, Any]:
     pre, t = p.data.pre, p.spec.train
     return record.start(
         pid=os.getpid(), run_dir=str(folder.path), dataset=p.data.name, task=pre.task, target=pre.target,
@@ -247,4 +314,4 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
         batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
         scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from,
-        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs)
+        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs, world_size=world_size)

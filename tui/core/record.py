@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
-from . import checkpoint, live_change
+from . import checkpoint, distributed, live_change
 from .errors import TrainingFailed, UserError
 from .event_schema import METRIC_KEYS
 from .progress import Progress
@@ -41,7 +41,8 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
           val_rows: int, input_shape: list[int], outputs: int, loss: str, notices: list[str], preview: list[str],
           table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
           batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
-          resumed_from: int | None, precision: str = "fp32 (exact)", cuda_graphs: str = "") -> Event:
+          resumed_from: int | None, precision: str = "fp32 (exact)", cuda_graphs: str = "",
+          world_size: int = 1) -> Event:
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
             "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
             "inputs": math.prod(input_shape),
@@ -49,7 +50,7 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
             "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision,
-            "cuda_graphs": cuda_graphs}
+            "cuda_graphs": cuda_graphs, "world_size": world_size}
 
 
 def step(*, epoch: int, step: int, epoch_step: int, loss: float, lr: float, samples_per_s: float,
@@ -204,7 +205,7 @@ class Recorder:
 
 
 # ---- checkpoints: what a run folder's .pt files hold -------------------------------------------
-def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+def checkpoint_state(trainer: Trainer, rank_rngs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The checkpoint: plain data only, so `torch.load(weights_only=True)` reads it.
 
     Tensors are stored on the CPU, so a checkpoint from a GPU box loads on a laptop
@@ -234,7 +235,10 @@ def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
             "python": random.getstate(),
             # the batch-order generator as it was when the epoch in progress (or the next one) began
             "batch_order": t.epoch_start_rng if t.progress.epoch_step else t.generator.get_state(),
+            # a run of several processes: each rank's generators, in rank order (distributed.py)
+            "ranks": rank_rngs or [],
         },
+        "world_size": t.world.size,
     }
 
 
@@ -255,8 +259,9 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     t.spec = live_change.live_spec(t.run_spec, t.changes.applied)
     rng = ckpt["rng"]
     torch.set_rng_state(rng["torch"])
-    if rng.get("cuda") and t.device.type == "cuda":
+    if rng.get("cuda") and t.device.type == "cuda" and not t.world.launched:
         torch.cuda.set_rng_state_all(rng["cuda"])
+    distributed.restore_rng(rng.get("ranks"), t.world, t.device.torch)  # under DDP, this rank's own
     version, internal, gauss = rng["python"]
     random.setstate((version, tuple(internal), gauss))
     t.generator.set_state(rng["batch_order"])

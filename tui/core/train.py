@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint, cuda_graph, live_change, precision, record
+from . import checkpoint, cuda_graph, distributed, live_change, precision, record
 from .data import Prepared
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
@@ -84,8 +84,10 @@ class StepLog:
 
 class Trainer:
     def __init__(self, spec: Spec, data: Prepared, stack: Stack, objective: Objective, device: Device,
-                 recorder: Recorder, resume: dict[str, Any] | None = None):
+                 recorder: Recorder, resume: dict[str, Any] | None = None,
+                 world: distributed.World = distributed.SINGLE):
         self.spec, self.data, self.stack, self.objective, self.device = spec, data, stack, objective, device
+        self.world = world  # several processes (distributed.py): each trains its share of every global batch
         self.run_spec = spec  # as the run started: `spec` is it with the live changes applied
         self.changes = live_change.Changes()
         self.recorder = recorder
@@ -102,7 +104,13 @@ class Trainer:
         self.optimizer = make_optimizer(
             t, [self.flat.flat] if self.flat else list(self.model.parameters()), device.type)
         self.zero_grad = self.flat.zero_grad if self.flat else self.optimizer.zero_grad
-        self.steps_per_epoch = math.ceil(data.n_train / t.batch_size)
+        # the module the steps call: under DDP its wrapper, which averages the gradients over the ranks in backward
+        self.net: nn.Module = self.model
+        if world.launched:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[device.torch] if device.type == "cuda" else None)
+        self.steps_per_epoch = math.ceil(data.n_train / (t.batch_size * world.size))
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
@@ -121,7 +129,8 @@ class Trainer:
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
         self.graph_decision = cuda_graph.decide(
             t.cuda_graphs, device.type, on_nan=t.on_nan, dataset_class=self.loader is not None, precision=t.precision,
-            flat=self.flat is not None, full_batches=data.n_train // t.batch_size, epochs=t.epochs)
+            flat=self.flat is not None, full_batches=data.n_train // t.batch_size, epochs=t.epochs,
+            distributed=world.launched)
         self.graphed = self._graphed_step() if self.graph_decision.use else None
         if resume is not None:
             record.restore_state(self, resume)
@@ -155,11 +164,17 @@ class Trainer:
         self.model.train()
         self.epoch_start_rng = self.generator.get_state()
         skip = p.epoch_step  # batches already done, when resuming inside an epoch
-        tally = Tally(torch.full((), p.epoch_loss_sum, device=self.device.torch, dtype=torch.float32),
-                      min(skip * bs, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
-        graphed = self.graphed is not None
-        steps = self._graphed_steps(skip, tally) if graphed else self._steps(self._batches(skip), tally)
-        log = self._log
+        world = self.world
+        so_far = p.epoch_loss_sum if world.is_main else 0.0  # a resume's sum so far (of every rank) counts once
+        tally = Tally(torch.full((), so_far, device=self.device.torch, dtype=torch.float32),
+                      min(skip * bs * world.size, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
+        if self.graphed is not None:
+            steps = self._graphed_steps(skip, tally)
+        elif world.launched:
+            steps = self._steps(self._shared_batches(skip), tally)
+        else:
+            steps = self._steps(((xb, yb, len(xb), 1.0) for xb, yb in self._batches(skip)), tally)
+        log, main = self._log, self.recorder.is_main
         change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
@@ -167,27 +182,60 @@ class Trainer:
             p.step += 1
             tally.seen += rows
             due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
-            if requests.attention or due or p.step >= change_at:
-                p.epoch_step, p.epoch_loss_sum = i + 1, float(tally.loss_sum)  # the position a resume starts from
+            if (self._agree() if world.launched else requests.attention) or due or p.step >= change_at:
+                # the position a resume starts from (the loss so far summed over the ranks)
+                p.epoch_step, p.epoch_loss_sum = i + 1, float(distributed.all_sum(tally.loss_sum.clone(), world))
                 p.epoch_skipped_steps, p.epoch_skipped_rows = tally.skipped, tally.dropped
                 paused = self._serve(epoch, tally.seen < n, due)
                 tally.started, log.at = tally.started + paused, log.at + paused  # paused time is no training time
                 change_at = self.changes.next_step
             now = time.monotonic()
-            if now >= log.next_at and tally.seen - tally.dropped > log.rows:  # (only skipped steps: no loss to log)
+            # (only skipped steps: no loss to log; under DDP rank 0 logs its share's loss, the others nothing)
+            if now >= log.next_at and tally.seen - tally.dropped > log.rows and main:
                 self._log_step(epoch, i + 1, tally, now)
                 change_at = self.changes.next_step
         p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
+        distributed.all_sum(tally.loss_sum, world)  # the epoch's loss over every rank's rows
         return tally
 
+    def _agree(self) -> bool:
+        """Under DDP, the requests every rank serves at this step boundary: a stop or a save asked of any rank
+        (the launcher passes a signal to each), a pause as rank 0 has it. One small all-reduce per step."""
+        r = self.requests
+        stop, save, pause = distributed.agree([bool(r.stop), bool(r.save), bool(r.pause) and self.world.is_main],
+                                              self.world, self.device.torch)
+        if stop and not r.stop:
+            r.stop = "SIGTERM"  # another rank was asked to stop
+        r.save = r.save or bool(save)
+        r.pause = bool(pause)
+        return bool(stop or save or pause)
+
+    def _shared_batches(self, skip: int = 0):
+        """This rank's share of each global batch (`--batch-size` rows per process) in the one global order, with
+        the global batch's rows and the weight that makes the ranks' averaged gradient the global batch's mean.
+        A rank whose share of a short last batch is empty steps on a stand-in row with weight 0."""
+        n, bs, world, dev = len(self.x_train), self.spec.train.batch_size, self.world, self.device.torch
+        size = bs * world.size
+        fast = self._order is fast_order
+        order = (fast_order(n, self.generator, finish=False) if fast else self._order(n, self.generator)).to(dev)
+        x, y = self.x_train, self.y_train_loss
+        for start in range(skip * size, n, size):
+            rows = order[start:start + size]
+            first, count = distributed.share(len(rows), world.size, world.rank)
+            mine = rows[first:first + count] if count else rows[:1]
+            yield x.index_select(0, mine), y.index_select(0, mine), len(rows), count * world.size / len(rows)
+        if fast:
+            finish_order(n, self.generator)
+
     def _steps(self, batches, tally: Tally):
-        """The tutorial's step on each batch: zero_grad, forward, loss, backward, (clip,) optimizer step, the
-        loss summed on the device. Yields each batch's rows after its step (or its skipping, for on_nan skip)."""
+        """The tutorial's step on each (x, y, rows, weight): zero_grad, forward, loss, backward, (clip,) optimizer
+        step, the loss summed on the device. Yields the rows of each step (every rank's) once it is done (or
+        skipped, for on_nan skip). `weight` scales the loss a rank backpropagates (distributed: its share)."""
         t, p = self.spec.train, self.progress
-        model, opt, crit, zero_grad, clip = self.model, self.optimizer, self.criterion, self.zero_grad, t.grad_clip
+        model, opt, crit, zero_grad, clip = self.net, self.optimizer, self.criterion, self.zero_grad, t.grad_clip
         skip_bad, loss_sum = t.on_nan == "skip", tally.loss_sum
         mixed = self.precision.mixed  # bf16 / fp16: under autocast (fp32, the default, is the textbook step)
-        for xb, yb in batches:
+        for xb, yb, rows, weight in batches:
             zero_grad()
             if mixed:
                 with self.precision.autocast():
@@ -198,17 +246,18 @@ class Trainer:
                 tally.skipped, tally.dropped, p.skipped_steps = (
                     tally.skipped + 1, tally.dropped + len(xb), p.skipped_steps + 1)
             else:
+                step_loss = loss if weight == 1.0 else loss * weight
                 if mixed:
-                    self._mixed_step(loss, clip)
+                    self._mixed_step(step_loss, clip)
                 else:
-                    loss.backward()
+                    step_loss.backward()
                     if clip:
                         nn.utils.clip_grad_norm_(model.parameters(), clip)
                     opt.step()
                 if self.per_batch_schedule:
                     self.scheduler.step()
-                loss_sum.add_(loss.detach(), alpha=len(xb))
-            yield len(xb)
+                loss_sum.add_(loss.detach(), alpha=len(xb) if weight else 0)  # a stand-in row counts nothing
+            yield rows
 
     def _graphed_steps(self, skip: int, tally: Tally):
         """The same steps with everything up to the optimizer replayed as one CUDA graph (cuda_graph.py); the
@@ -232,8 +281,8 @@ class Trainer:
             yield bs
         tail = order[max(skip, graphed.full) * bs:]
         if len(tail):
-            yield from self._steps(((self.x_train.index_select(0, tail), self.y_train_loss.index_select(0, tail)),),
-                                   tally)
+            yield from self._steps(((self.x_train.index_select(0, tail), self.y_train_loss.index_select(0, tail),
+                                     len(tail), 1.0),), tally)
         if fast:
             finish_order(n, self.generator)
 
@@ -245,6 +294,7 @@ class Trainer:
         if not math.isfinite(train_loss):
             self._diverged(epoch, train_loss, "every step's " if n == tally.dropped else "")
         val_loss, metrics = None, {}
+        distributed.sync_buffers(self.model, self.world)  # every rank validates the same model: the same decisions
         if len(self.x_val):
             val_loss, outputs = evaluate(self.model, self.x_val, self.y_val, self.objective, self.criterion,
                                          max(t.batch_size, EVAL_BATCH))
@@ -364,6 +414,8 @@ class Trainer:
                 self.save(best=False, requested=True)
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
+            if self.world.launched:
+                self._agree()  # every rank waits in step: rank 0's pause, anyone's stop or save
         self._serve_changes(epoch)  # asked just before the pause ended: applied before the next step
         if requests.stop:
             self._stop()
@@ -379,6 +431,13 @@ class Trainer:
         if isinstance(found, UserError):
             self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id="", refused=str(found)),
                                 sync=True)
+        elif found is not None and self.world.launched:  # rank 0 alone reads the folder: it would apply it alone
+            for change in self.changes.due(NEVER_STEP):
+                self.recorder.write(record.change(
+                    epoch=epoch, step=self.progress.step, id=change.id,
+                    refused="a run of several processes takes no live changes yet: stop it and resume it with "
+                            "the new values"), sync=True)
+                self.changes.consume(self._request_folder(), change)
 
     def _serve_changes(self, epoch: int) -> None:
         """A request just asked for, and every change due at this step boundary, applied now."""
@@ -425,6 +484,7 @@ class Trainer:
         self.save(best=False)
         reason = self.requests.stop
         self.recorder.write(record.end("interrupted", self.progress, self._run_dir(), reason), sync=True)
+        distributed.barrier(self.world)  # every rank leaves once rank 0 has saved: none exits under another's feet
         raise Interrupted(reason)
 
     def _diverged(self, epoch: int, value: float, what: str = "") -> None:
@@ -439,9 +499,10 @@ class Trainer:
     # ---- checkpoints -------------------------------------------------------------------------
     def save(self, best: bool, requested: bool = False) -> None:
         """last.pt (and best.pt) through the recorder; weights that are not finite are never saved."""
+        rngs = distributed.gather_rng(self.world, self.device.torch)  # every rank's generators (under DDP)
         if not self.recorder.writes:
             return
-        state = record.checkpoint_state(self)
+        state = record.checkpoint_state(self, rngs)
         if not checkpoint.all_finite(state["model"]):
             self._diverged(self.progress.epoch, float("nan"), "a weight of the ")
         self.recorder.save(state, best, requested)

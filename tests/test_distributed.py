@@ -1,0 +1,251 @@
+"""Several processes (issue 13), for real: gloo on the CPU, 2 processes started by `--nproc-per-node` (torch's
+elastic launcher) or by torchrun, loopback addresses only. What counts as correct (README): the same model as
+one process with the global batch, up to summation order; bit-identical when repeated; a resume after a
+kill -9 of a rank, by the agent's restart or by `torchtui resume`, bit-identical to the run never killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tui.core import checkpoint
+from tui.core.distributed import World, from_env, share
+
+TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # DDP vs one process with the global batch, 3 epochs (README)
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
+
+
+def tui(*args, timeout=180, **kwargs):
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout, **kwargs)
+
+
+def events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def weights(run_dir) -> dict:
+    return checkpoint.load(Path(run_dir) / "last.pt")["model"]
+
+
+def wine(runs, name, *extra, batch=8, epochs=3):
+    return ["run", "--dataset", "wine", "--epochs", str(epochs), "--patience", "0", "--batch-size", str(batch),
+            "--runs-dir", str(runs), "--name", name, "--json", *extra]
+
+
+# ---- pure parts -----------------------------------------------------------------------------------
+def test_a_global_batch_is_shared_contiguously_and_as_evenly_as_it_goes():
+    assert [share(16, 2, r) for r in range(2)] == [(0, 8), (8, 8)]
+    assert [share(7, 3, r) for r in range(3)] == [(0, 3), (3, 2), (5, 2)]
+    assert [share(1, 2, r) for r in range(2)] == [(0, 1), (1, 0)]  # a rank may get none: it steps with weight 0
+    for rows in range(1, 40):
+        parts = [share(rows, 4, r) for r in range(4)]
+        assert sum(c for _, c in parts) == rows and all(s1 + c1 == s2 for (s1, c1), (s2, _) in zip(parts, parts[1:]))
+
+
+def test_torchruns_variables_make_the_world():
+    assert from_env({}) == World()
+    assert from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}) == World(1, 1, 2, launched=True)
+    from tui.core.errors import UserError
+
+    with pytest.raises(UserError, match="RANK must be >= 0 and below WORLD_SIZE"):
+        from_env({"RANK": "2", "WORLD_SIZE": "2"})
+
+
+# ---- real runs --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("ddp")
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_two_processes_train_the_model_one_process_trains_with_the_global_batch(runs, optimizer):
+    # 142 training rows: global batches of 16, the last of 14 split 7 / 7
+    extra = ("--optimizer", optimizer, "--momentum", "0.9") if optimizer == "SGD" else ("--optimizer", optimizer)
+    two = tui(*wine(runs, f"two-{optimizer}", *extra, "--nproc-per-node", "2"))
+    assert two.returncode == 0, two.stderr
+    start = next(e for e in events(two.stdout) if e["event"] == "start")
+    assert start["world_size"] == 2 and start["batch_size"] == 8 and start["steps_per_epoch"] == 9
+    one = tui(*wine(runs, f"one-{optimizer}", *extra, batch=16))
+    assert one.returncode == 0, one.stderr
+    a, b = weights(runs / f"one-{optimizer}"), weights(runs / f"two-{optimizer}")
+    assert a.keys() == b.keys()  # the unwrapped model's keys (no "module."): it loads into nn.Sequential
+    for k in a:
+        assert torch.allclose(a[k], b[k], **TOLERANCE), (k, (a[k] - b[k]).abs().max())
+    assert not all(torch.equal(a[k], b[k]) for k in a) or optimizer == "SGD"  # summation order (may agree)
+    # the reported losses are the whole split's too
+    ea = [e for e in events(one.stdout) if e["event"] == "epoch"]
+    eb = [e for e in events(two.stdout) if e["event"] == "epoch"]
+    assert [round(e["val_loss"], 4) for e in ea] == [round(e["val_loss"], 4) for e in eb]
+    assert [round(e["train_loss"], 4) for e in ea] == [round(e["train_loss"], 4) for e in eb]
+
+
+def test_the_same_ddp_run_twice_and_torchrun_itself_give_the_same_bits(runs):
+    layers = ("--layers", "Linear(32), ReLU(), Dropout(0.2), BatchNorm1d(), Linear(16), ReLU()")
+    a = tui(*wine(runs, "again-a", *layers, "--nproc-per-node", "2"))
+    assert a.returncode == 0, a.stderr
+    torchrun = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "tui",
+         *wine(runs, "again-torchrun", *layers)], capture_output=True, text=True, env=ENV, timeout=180)
+    assert torchrun.returncode == 0, torchrun.stderr
+    wa, wt = weights(runs / "again-a"), weights(runs / "again-torchrun")
+    assert all(torch.equal(wa[k], wt[k]) for k in wa)
+    # BatchNorm: each rank normalises with its share's statistics; rank 0's running statistics are kept
+    assert "3.running_mean" in wa and not torch.equal(wa["3.running_mean"], torch.zeros_like(wa["3.running_mean"]))
+    only_rank_0 = [e for e in events(torchrun.stdout) if e["event"] == "start"]
+    assert len(only_rank_0) == 1  # one console: rank 0's
+
+
+def test_a_rank_killed_mid_run_is_restarted_by_the_agent_and_the_run_ends_bit_identical(runs):
+    args = wine(runs, "straight", "--save-every", "5", "--layers", "Linear(32), ReLU(), Dropout(0.2)", epochs=4,
+                batch=4) + ["--nproc-per-node", "2"]
+    straight = tui(*args)
+    assert straight.returncode == 0, straight.stderr
+    killed_args = [a if a != "straight" else "killed" for a in args] + ["--max-restarts", "3"]
+    p = subprocess.Popen([sys.executable, "-m", "tui", *killed_args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout is not None
+    for line in p.stdout:  # after the first mid-epoch save of epoch 2
+        e = json.loads(line)
+        if e["event"] == "checkpoint" and e["step"] > 20 and e["step"] % 18:
+            break
+    ranks = _children(p.pid)
+    assert len(ranks) == 2
+    os.kill(ranks[1], signal.SIGKILL)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    logged = [json.loads(line) for line in (runs / "killed" / "events.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in logged]
+    assert kinds.count("start") == 2 and logged[-1]["event"] == "end" and logged[-1]["status"] == "done"
+    lost = [e for e in logged if e["event"] == "error"]
+    assert len(lost) == 1 and lost[0]["kind"] == "process_lost"
+    wa, wb = weights(runs / "straight"), weights(runs / "killed")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143(runs):
+    p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, "stopped", epochs=500, batch=2),
+                          "--nproc-per-node", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout is not None
+    for line in p.stdout:
+        if json.loads(line)["event"] == "epoch":
+            break
+    ranks = _children(p.pid)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    end = json.loads(out.strip().splitlines()[-1])
+    assert end["event"] == "end" and end["status"] == "interrupted" and end["epoch_step"] > 0
+    saved = checkpoint.load(runs / "stopped" / "last.pt")["progress"]
+    assert (saved["epoch"], saved["step"]) == (end["epochs"], end["step"])
+    assert not [pid for pid in ranks if Path(f"/proc/{pid}").exists() and _alive(pid)]
+    # and it resumes, with one process: allowed, and said not to be exact
+    resumed = tui("resume", str(runs / "stopped"), "--epochs", str(saved["epoch"] + 1), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    start = next(e for e in events(resumed.stdout) if e["event"] == "start")
+    assert start["world_size"] == 1
+    assert any("resumed with 1 process where the run had 2" in n for n in start["notices"])
+
+
+def test_two_launchers_on_loopback_meet_and_finish_one_run(runs):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nodes = [subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node",
+         "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "two-nodes", "-m", "tui",
+         *wine(runs, "nodes", epochs=2)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        for rank in (0, 1)]
+    outs = [n.communicate(timeout=180) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], [o[1][-2000:] for o in outs]
+    starts = [e for out, _ in outs for e in events(out) if e["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2  # one rank 0, on whichever node
+    assert (runs / "nodes" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--nproc-per-node", "0"], "error: --nproc-per-node must be a number of processes >= 1 or gpu, got 0"),
+    (["--nproc-per-node", "two"], "error: --nproc-per-node must be a number of processes >= 1 or gpu, got 'two'"),
+    (["--nproc-per-node", "2", "--device", "cuda"], "error: --nproc-per-node 2 on CUDA needs 2 GPUs"),
+    (["--nproc-per-node", "2", "--on-nan", "skip"], "error: --on-nan skip decides per process"),
+    (["--nproc-per-node", "2", "--max-restarts", "-1"], "error: --max-restarts must be an integer >= 0, got -1"),
+])
+def test_bad_launches_are_one_line_and_exit_2(runs, flags, message):
+    r = tui("run", "--dataset", "iris", "--runs-dir", str(runs / "bad"), *flags, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines()[0].startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (runs / "bad").exists() or not any((runs / "bad").iterdir())
+
+
+def test_batchnorm_that_would_get_a_share_of_one_row_is_refused_with_a_batch_size_that_works(runs):
+    # wine: 142 training rows; 2 x 47 = 94 per global batch leaves 48 -> 24 / 24, fine; 2 x 70 leaves 2 -> 1 / 1
+    r = tui("run", "--dataset", "wine", "--layers", "Linear(8), BatchNorm1d()", "--batch-size", "70",
+            "--nproc-per-node", "2", "--runs-dir", str(runs / "bn"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("error: layer 2 BatchNorm1d needs batches of 2 rows or more, but 142 training rows "
+                                "in batches of 70 per process x 2 processes leave a last batch of 1; "
+                                "use --batch-size 69")
+
+
+def _children(pid: int) -> list[int]:
+    """The launcher's child processes: the ranks, once they have started."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        kids = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        if len(kids) >= 2:
+            return sorted(kids)
+        time.sleep(0.05)
+    return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_machines_that_never_meet_end_with_one_line_not_a_hang(runs):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    began = time.monotonic()
+    r = tui("run", "--dataset", "iris", "--nnodes", "2", "--node-rank", "0", "--rdzv-endpoint", f"127.0.0.1:{port}",
+            "--rdzv-timeout", "3", "--name", "alone", "--runs-dir", str(runs / "alone"), timeout=120)
+    assert r.returncode == 1 and time.monotonic() - began < 60
+    assert r.stderr.strip().splitlines() == [
+        f"error: the rendezvous at 127.0.0.1:{port} timed out after 3 s: not all 2 machines came (this one is "
+        "--node-rank 0); start the same command on the others, each with its --node-rank, or check that they reach "
+        "the endpoint"]
+
+
+def test_an_endpoint_that_does_not_resolve_or_a_port_another_program_holds_is_one_line(runs):
+    r = tui("run", "--dataset", "iris", "--nnodes", "2", "--rdzv-endpoint", "nowhere.invalid:29400", "--name", "x",
+            "--runs-dir", str(runs / "x"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith(
+        "error: --rdzv-endpoint nowhere.invalid:29400: the host nowhere.invalid does not resolve")
+    with socket.socket() as held:  # a program that listens, and is no rendezvous
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = tui("run", "--dataset", "iris", "--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--name", "x",
+                "--runs-dir", str(runs / "x"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: --rdzv-endpoint 127.0.0.1:{port}: port {port} is in use on this machine by another program; "
+        "choose a free port, the same on every machine"]
+    r = tui("run", "--dataset", "iris", "--nnodes", "2", "--rdzv-endpoint", "127.0.0.1:29400", "--runs-dir",
+            str(runs / "x"))
+    assert r.returncode == 2 and r.stderr.strip() == "error: a run over several machines needs --name, the same on each"

@@ -1,0 +1,157 @@
+"""Several processes training one model: torch.distributed's DistributedDataParallel, under torchrun.
+
+A process learns its place from the environment torchrun (torch's elastic launcher) sets:
+RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR / MASTER_PORT. `torchtui run --nproc-per-node N`
+starts that launcher itself (launch.py); `torchrun ... -m tui run ...` works as-is. Without
+those variables a process is a world of one and nothing here does anything.
+
+What every rank does the same, so no collective ever waits on a rank that took another path:
+- the same global epoch order (the same seed and generator as one process), of which each rank
+  takes its share of every global batch (`share`): `--batch-size` rows per process, the last
+  global batch split as evenly as it goes, each share's loss weighted by its rows so the
+  averaged gradient is the global batch's mean (DDP averages over ranks);
+- the same decisions: requests (stop, save, pause) are agreed on at every step boundary (`agree`),
+  the BatchNorm buffers are made rank 0's before validation, and every rank validates the whole
+  split with the same weights, so validation losses, early stopping and schedules agree bit for bit;
+- only rank 0 writes (the recorder's main-process gate): events, checkpoints, the run folder.
+
+Backends: gloo on the CPU (a CPU box and CI can run it), NCCL on CUDA, each rank on its
+LOCAL_RANK's GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Mapping
+
+import torch
+import torch.distributed as dist
+
+from .errors import UserError
+
+TIMEOUT = timedelta(minutes=10)  # a collective that waits longer means a rank is gone: fail, not hang
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+    launched: bool = False  # started by torchrun or --nproc-per-node: a process group is (to be) made
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = World()
+
+
+def from_env(environ: Mapping[str, str] = os.environ) -> World:
+    """This process's place, from torchrun's variables; a world of one without them."""
+    if "RANK" not in environ or "WORLD_SIZE" not in environ:
+        return SINGLE
+    try:
+        rank, size = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+        local = int(environ.get("LOCAL_RANK", rank))
+    except ValueError:
+        raise UserError(f"RANK, LOCAL_RANK and WORLD_SIZE must be integers, got RANK={environ.get('RANK')!r}, "
+                        f"LOCAL_RANK={environ.get('LOCAL_RANK')!r}, WORLD_SIZE={environ.get('WORLD_SIZE')!r}") from None
+    if not 0 <= rank < size:
+        raise UserError(f"RANK must be >= 0 and below WORLD_SIZE ({size}), got {rank}")
+    return World(rank, local, size, launched=True)
+
+
+def start(world: World, device_type: str) -> None:
+    """Join the process group: NCCL for CUDA, gloo otherwise."""
+    if not world.launched or dist.is_initialized():
+        return
+    if device_type == "cuda":
+        torch.cuda.set_device(world.local_rank)
+    backend = "nccl" if device_type == "cuda" else "gloo"
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and attempt != "0":
+        # a group the agent restarted: its store still holds the first group's addresses under the same keys,
+        # and gloo would connect to the processes that died; a prefix per attempt keeps the groups apart
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size,
+                              is_master=False, timeout=TIMEOUT)
+        dist.init_process_group(backend, store=dist.PrefixStore(f"torchtui/attempt_{attempt}", store),
+                                rank=world.rank, world_size=world.size, timeout=TIMEOUT)
+    else:
+        dist.init_process_group(backend, timeout=TIMEOUT)
+
+
+def finish(world: World) -> None:
+    if world.launched and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(world: World) -> None:
+    if world.launched:
+        dist.barrier()
+
+
+def share(rows: int, size: int, rank: int) -> tuple[int, int]:
+    """(start, count) of `rank`'s share of a global batch of `rows`: contiguous, as even as it goes
+    (the first rows % size ranks take one more)."""
+    base, extra = divmod(rows, size)
+    start = rank * base + min(rank, extra)
+    return start, base + (rank < extra)
+
+
+def broadcast(value: Any, world: World) -> Any:
+    """Rank 0's value, on every rank."""
+    if not world.launched:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_sum(t: torch.Tensor, world: World) -> torch.Tensor:
+    """The tensor summed over ranks, in place (every rank gets the same bits)."""
+    if world.launched:
+        dist.all_reduce(t)
+    return t
+
+
+def agree(flags: list[int], world: World, device: torch.device) -> list[int]:
+    """Each flag summed over ranks: one small all-reduce, the same answer on every rank."""
+    if not world.launched:
+        return flags
+    t = torch.tensor(flags, dtype=torch.int64, device=device)
+    dist.all_reduce(t)
+    return [int(v) for v in t.tolist()]
+
+
+def sync_buffers(model: torch.nn.Module, world: World) -> None:
+    """Rank 0's buffers (BatchNorm's running statistics) on every rank: each rank's last step updated its own."""
+    if world.launched:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def gather_rng(world: World, device: torch.device) -> list[dict[str, torch.Tensor]] | None:
+    """Every rank's random generators, on rank 0 (None elsewhere, and for one process): a rank's Dropout draws
+    its own masks, and a resume must give each rank its own generators back to continue exactly."""
+    if not world.launched:
+        return None
+    mine = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        mine["cuda"] = torch.cuda.get_rng_state(device)
+    states: list[Any] | None = [None] * world.size if world.is_main else None
+    dist.gather_object(mine, states, dst=0)
+    return states
+
+
+def restore_rng(states: list[dict[str, torch.Tensor]] | None, world: World, device: torch.device) -> bool:
+    """This rank's generators from a checkpoint's `rng.ranks`; False when it holds none for this world size."""
+    if not world.launched or not states or len(states) != world.size:
+        return False
+    mine = states[world.rank]
+    torch.set_rng_state(mine["torch"])
+    if device.type == "cuda" and "cuda" in mine:
+        torch.cuda.set_rng_state(mine["cuda"], device)
+    return True

@@ -1,0 +1,200 @@
+"""`--nproc-per-node N`: start N training processes through torch's elastic launcher (torchrun's own
+machinery, `torch.distributed.run`), on this machine, and wait for them.
+
+The processes run the same `torchtui` command without the flag, with torchrun's variables set
+(distributed.py takes it from there). The launcher adds what keeps them one run: the run
+folder's name, fixed here, so a group restarted by the agent (`--max-restarts`) resumes that
+folder instead of starting another. It passes SIGUSR1 (save now) and SIGUSR2 (pause) on to the
+processes; SIGTERM, SIGINT and SIGHUP are the agent's, which stops the processes with SIGTERM:
+each saves its exact position and they exit together (143). Its own logging is kept to errors,
+so a refused run still ends with the one line the process printed, and the exit code says
+which: 2 for a user's mistake, 1 for a failure, 143 / 130 for a stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import TrainingFailed, UserError
+
+RESTART = "TORCHELASTIC_RESTART_COUNT"  # torchrun's: how many times the agent restarted the group
+
+
+def processes(value: str) -> int:
+    """`--nproc-per-node`'s value: a count >= 1, or `gpu` for every visible GPU."""
+    if value == "gpu":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise UserError("--nproc-per-node gpu needs a GPU, and none is visible here; give a number of CPU "
+                            "processes, e.g. --nproc-per-node 2 --device cpu")
+        return count
+    try:
+        n = int(value)
+    except ValueError:
+        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {value!r}") from None
+    if n < 1:
+        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {n}")
+    return n
+
+
+def check_devices(n: int, device: str) -> None:
+    """On CUDA each process takes a GPU of its own: more processes than GPUs is refused before any starts."""
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n > have:
+            raise UserError(f"--nproc-per-node {n} on CUDA needs {n} GPUs, and {have} are visible here; use "
+                            f"--nproc-per-node {max(have, 1) if have else 'N --device cpu'}")
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Several machines meeting at a c10d rendezvous: the same command on each, with its node rank."""
+
+    count: int
+    rank: int
+    endpoint: str  # HOST:PORT of the rendezvous (served by the first machine to come)
+    timeout: int  # seconds to wait for every machine
+    run_id: str  # the same on every machine: the run's name
+
+    def check(self) -> None:
+        """Refusals before anything starts: an endpoint that is not HOST:PORT or does not resolve, a port this
+        machine would serve that something else holds."""
+        if self.count < 2:
+            raise UserError(f"--nnodes must be 2 or more for several machines, got {self.count}")
+        if not 0 <= self.rank < self.count:
+            raise UserError(f"--node-rank must be >= 0 and below --nnodes ({self.count}), got {self.rank}")
+        if self.timeout < 1:
+            raise UserError(f"--rdzv-timeout must be a number of seconds >= 1, got {self.timeout}")
+        host, _, port = self.endpoint.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UserError(f"--rdzv-endpoint must be HOST:PORT, got {self.endpoint!r}")
+        try:
+            addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)}
+        except socket.gaierror as e:
+            raise UserError(f"--rdzv-endpoint {self.endpoint}: the host {host} does not resolve ({e.strerror}); "
+                            "give the first machine's address or name") from None
+        local = addresses & _local_addresses()
+        if local and _taken(next(iter(local)), int(port)) and not _a_rendezvous(host, int(port)):
+            raise UserError(f"--rdzv-endpoint {self.endpoint}: port {port} is in use on this machine by another "
+                            "program; choose a free port, the same on every machine")
+
+
+def _local_addresses() -> set[str]:
+    names = {"127.0.0.1", "::1"}
+    try:
+        names |= {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
+    except socket.gaierror:
+        pass
+    return names
+
+
+def _a_rendezvous(host: str, port: int) -> bool:
+    """Whether a torch store answers there: another machine's launcher (here too, on loopback) came first.
+    Asked in a child process: a client of something that is no store can wait on it for ever."""
+    import subprocess
+    import sys
+
+    probe = ("import datetime, sys, torch.distributed as d; "
+             "d.TCPStore(sys.argv[1], int(sys.argv[2]), is_master=False, timeout=datetime.timedelta(seconds=5))")
+    try:
+        return subprocess.run([sys.executable, "-c", probe, host, str(port)], capture_output=True,
+                              timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _taken(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return True
+    return False
+
+
+def launch(n: int, max_restarts: int, argv: list[str], nodes: Nodes | None = None) -> int:
+    """Run `python -m tui <argv>` as `n` processes under the elastic agent; the exit code they end with.
+    With `nodes`, as this machine's part of a run over several."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.elastic.rendezvous.api import RendezvousTimeoutError
+    from torch.distributed.run import get_args_parser, run
+
+    for name in list(logging.root.manager.loggerDict):  # the agent's own lines: the processes say what went wrong
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets for several processes, without its warning
+    where = ["--standalone"] if nodes is None else [
+        f"--nnodes={nodes.count}", f"--node-rank={nodes.rank}", "--rdzv-backend=c10d",
+        f"--rdzv-endpoint={nodes.endpoint}", f"--rdzv-id={nodes.run_id}", f"--rdzv-conf=join_timeout={nodes.timeout}"]
+    args = get_args_parser().parse_args([*where, f"--nproc-per-node={n}", f"--max-restarts={max_restarts}",
+                                         "--module", "tui", *argv])
+    forwarding = _forward_signals()
+    try:
+        run(args)
+        return 0
+    except ChildFailedError as e:
+        return _exit_code([f.exitcode for f in e.failures.values()])
+    except SignalException as e:
+        return 130 if e.sigval == signal.SIGINT else 143
+    except RendezvousTimeoutError:
+        assert nodes is not None
+        raise TrainingFailed(
+            f"the rendezvous at {nodes.endpoint} timed out after {nodes.timeout} s: not all {nodes.count} machines "
+            f"came (this one is --node-rank {nodes.rank}); start the same command on the others, each with its "
+            "--node-rank, or check that they reach the endpoint") from None
+    finally:
+        for sig, previous in forwarding.items():
+            signal.signal(sig, previous)
+
+
+def _exit_code(codes: list[int]) -> int:
+    """The processes' codes as one: a user's mistake (2) or a stop (130 / 143) before a failure (1); a process
+    killed by a signal (a negative code) is a failure."""
+    for wanted in (2, 130, 143):
+        if wanted in codes:
+            return wanted
+    return 1
+
+
+def _forward_signals() -> dict[int, Any]:
+    """SIGUSR1 / SIGUSR2 to the launcher reach every process it started (their default would kill it)."""
+    previous: dict[int, Any] = {}
+    if not hasattr(signal, "SIGUSR1"):
+        return previous
+
+    def forward(signum: int, frame: Any) -> None:
+        for pid in _children():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        previous[sig] = signal.signal(sig, forward)
+    return previous
+
+
+def _children() -> list[int]:
+    """This process's child processes (Linux: /proc); the agent starts the training processes as such."""
+    pids: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def restarted() -> bool:
+    """Whether this process belongs to a group the agent restarted (--max-restarts): it resumes the run folder."""
+    return int(os.environ.get(RESTART, "0") or 0) > 0
