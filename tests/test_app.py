@@ -288,6 +288,30 @@ async def test_hyperparameters_are_checked_as_typed():
                        what="2.5 refused")
 
 
+async def test_the_device_picker_offers_all_gpus_as_ddp_and_sets_the_processes():
+    """On a box with several GPUs (their list given here: CI has none) "all N GPUs (DDP)" is a device choice:
+    device cuda with one process per GPU; picking one device again goes back to one process."""
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("3")
+        pane = app.query_one(HyperPane)
+        await wait_for(pilot, lambda: pane.devices_known, what="the devices found")
+        pane.set_devices([("auto", "auto (cuda:0 H200)"), ("cuda:0", "cuda:0  H200"), ("cuda:1", "cuda:1  H200"),
+                          ("all-gpus", "all 2 GPUs (DDP)"), ("cpu", "cpu")])
+        device, processes = app.query_one("#hp-device", Select), app.query_one("#hp-processes", Input)
+        device.value = "all-gpus"
+        await wait_for(pilot, lambda: app.spec.run.processes == "gpu", what="one process per GPU")
+        assert app.spec.train.device == "cuda" and processes.value == "gpu"
+        assert "with one process per GPU (DDP)" in text_of(app.query_one("#hp-next", Static))
+        device.value = "cpu"
+        await wait_for(pilot, lambda: app.spec.train.device == "cpu", what="back to the CPU")
+        assert app.spec.run.processes == "1" and processes.value == "1"
+        processes.value = "0"
+        await wait_for(pilot, lambda: "run.processes must be" in app.field_errors.get("run.processes", ""),
+                       what="0 processes refused")
+
+
 # ---- Training, save, stop, load, resume ----------------------------------------------------------
 async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly(in_tmp):
     # FOREVER epochs: the pause lands before the end whatever the training speed (the status redraws once a

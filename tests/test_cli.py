@@ -612,7 +612,7 @@ def test_every_spec_field_has_a_run_flag():
         declared |= declared_flags(info)
     run = typer.main.get_command(app).commands["run"]
     options = {o for p in run.params if p.param_type_name == "option" for o in [*p.opts, *p.secondary_opts]}
-    launcher = {"--nproc-per-node", "--max-restarts", "--nnodes", "--node-rank", "--rdzv-endpoint", "--rdzv-timeout"}
+    launcher = {"--max-restarts", "--nnodes", "--node-rank", "--rdzv-endpoint", "--rdzv-timeout"}
     assert options == declared | {"--json"} | launcher  # (how many processes run it, where)
 
 

@@ -136,9 +136,15 @@ def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143
     p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, "stopped", epochs=500, batch=2),
                           "--nproc-per-node", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     assert p.stdout is not None
-    for line in p.stdout:
-        if json.loads(line)["event"] == "epoch":
+    seen: dict = {}
+    for line in p.stdout:  # an epoch done, and every rank's telemetry (gathered every 100 steps) in a step event
+        e = json.loads(line)
+        seen[e["event"]] = e
+        if "epoch" in seen and e["event"] == "step" and e.get("ranks"):
             break
+    telemetry = seen["step"]["ranks"]
+    assert [r["rank"] for r in telemetry] == [0, 1] and all(r["samples_per_s"] > 0 and "cpu_percent" in r
+                                                             for r in telemetry)
     ranks = _children(p.pid)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=120)
@@ -148,12 +154,19 @@ def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143
     saved = checkpoint.load(runs / "stopped" / "last.pt")["progress"]
     assert (saved["epoch"], saved["step"]) == (end["epochs"], end["step"])
     assert not [pid for pid in ranks if Path(f"/proc/{pid}").exists() and _alive(pid)]
-    # and it resumes, with one process: allowed, and said not to be exact
+    # it resumes with as many processes as it had (spec.toml's run.processes), exactly ...
     resumed = tui("resume", str(runs / "stopped"), "--epochs", str(saved["epoch"] + 1), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    start = next(e for e in events(resumed.stdout) if e["event"] == "start")
+    assert start["world_size"] == 2 and not any("resumed with" in n for n in start["notices"])
+    # ... or with another number: allowed, and said not to be exact
+    resumed = tui("resume", str(runs / "stopped"), "--epochs", str(saved["epoch"] + 2), "--nproc-per-node", "1",
+                  "--json")
     assert resumed.returncode == 0, resumed.stderr
     start = next(e for e in events(resumed.stdout) if e["event"] == "start")
     assert start["world_size"] == 1
     assert any("resumed with 1 process where the run had 2" in n for n in start["notices"])
+    assert 'processes = "1"' in (runs / "stopped" / "spec.toml").read_text()
 
 
 def test_two_launchers_on_loopback_meet_and_finish_one_run(runs):
@@ -173,8 +186,10 @@ def test_two_launchers_on_loopback_meet_and_finish_one_run(runs):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--nproc-per-node", "0"], "error: --nproc-per-node must be a number of processes >= 1 or gpu, got 0"),
-    (["--nproc-per-node", "two"], "error: --nproc-per-node must be a number of processes >= 1 or gpu, got 'two'"),
+    (["--nproc-per-node", "0"], "error: run.processes must be a number of processes >= 1, or gpu (one per visible "
+                                "GPU), got '0'"),
+    (["--nproc-per-node", "two"], "error: run.processes must be a number of processes >= 1, or gpu (one per "
+                                  "visible GPU), got 'two'"),
     (["--nproc-per-node", "2", "--device", "cuda"], "error: --nproc-per-node 2 on CUDA needs 2 GPUs"),
     (["--nproc-per-node", "2", "--on-nan", "skip"], "error: --on-nan skip decides per process"),
     (["--nproc-per-node", "2", "--max-restarts", "-1"], "error: --max-restarts must be an integer >= 0, got -1"),

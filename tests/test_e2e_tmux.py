@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.core import checkpoint
 from tui.core.runs import process_alive
 
 from tmux_helpers import (
@@ -295,3 +296,45 @@ def test_no_color_at_80x24(workdir, terminals):
             f"the control capture ({pane} pane, no NO_COLOR) shows no colour: the check would prove nothing"
         hues = chromatic_colors(captures["no-color", pane])
         assert not hues, f"NO_COLOR=1 but the {pane} pane draws colours {sorted(hues)[:10]}"
+
+
+# ---- issue 13: a run of two processes from the screen -------------------------------------------------
+DDP_TOML = IRIS_TOML + '[run]\nprocesses = 2\n'
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def test_the_screen_trains_two_processes_shows_them_and_ctrl_x_stops_both(workdir, terminals):
+    (workdir / "exp.toml").write_text(DDP_TOML)
+    term = terminals(100, 30).start("--config", "exp.toml")
+    explain = _explain(None, workdir)
+    term.wait_for("sepal_length", SCREEN_TIMEOUT, explain)
+    term.send("F4")  # the Hyperparameters pane shows the field the TOML set
+    term.wait_for(re.compile(r"Processes \(DDP\)\s+2"), SCREEN_TIMEOUT, explain)
+    term.send("C-r")
+    term.wait_for(EPOCH_LINE, SCREEN_TIMEOUT, explain)
+    run_dir = the_run(workdir)
+    start = next(e for e in events(run_dir) if e.get("event") == "start")
+    assert start["world_size"] == 2 and isinstance(start["launcher_pid"], int), start
+    launcher = start["launcher_pid"]
+    ranks = wait_until(lambda: (k if len(k := _children(launcher)) == 2 else None), 30, "the launcher's 2 processes")
+    assert start["pid"] in ranks
+    term.wait_for(re.escape("2 processes (DDP)"), SCREEN_TIMEOUT, explain)  # the Training pane says how many
+    term.wait_for(re.compile(r"rank 0: [\d,]+/s CPU \d+%\s+rank 1: [\d,]+/s CPU \d+%"), SCREEN_TIMEOUT, explain)
+
+    term.send("C-x")
+    end = _event(run_dir, lambda e: e.get("event") == "end", 60, "the end event")
+    assert end["status"] == "interrupted", end
+    wait_until(lambda: not any(is_worker(pid) for pid in [launcher, *ranks]), 30,
+               f"the launcher {launcher} and its processes {ranks} to exit after ctrl+x")
+    term.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
+    saved = checkpoint.load(run_dir / "last.pt")["progress"]
+    assert (saved["epoch"], saved["step"]) == (end["epochs"], end["step"])

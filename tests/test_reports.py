@@ -165,8 +165,10 @@ def test_available_gpus_come_from_nvidia_smi(tmp_path, monkeypatch, visible, exp
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "H100 (from torch)")
     monkeypatch.setattr(devices, "_mps_available", lambda: False)
     choices = devices.available()
-    assert [label for _, label in choices[1:-1]] == expect
-    assert [value for value, _ in choices] == ["auto", *[f"cuda:{i}" for i in range(len(expect))], "cpu"]
+    ddp = [("all-gpus", f"all {len(expect)} GPUs (DDP)")] if len(expect) > 1 else []  # several: DDP is a choice
+    assert [label for _, label in choices[1:-1]] == expect + [label for _, label in ddp]
+    assert [value for value, _ in choices] == ["auto", *[f"cuda:{i}" for i in range(len(expect))],
+                                               *[value for value, _ in ddp], "cpu"]
     assert choices[0][1] == "auto (" + " ".join(expect[0].split("  ")[:2]) + ")"
 
 

@@ -185,11 +185,14 @@ def kill_workers(cwd: Path) -> None:
     """Teardown: SIGKILL every worker of a run under cwd/checkpoints that still runs."""
     for run_dir in run_dirs(cwd):
         for e in events(run_dir):
-            if e.get("event") == "start" and isinstance(e.get("pid"), int) and is_worker(e["pid"]):
-                try:
-                    os.kill(e["pid"], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            if e.get("event") != "start":
+                continue
+            for key in ("launcher_pid", "pid"):  # a run of several processes: its launcher first
+                if isinstance(e.get(key), int) and is_worker(e[key]):
+                    try:
+                        os.kill(e[key], signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
 
 
 def worker_log(run_dir: Path | None, cwd: Path) -> str:

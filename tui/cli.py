@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import signal
 import sys
 import typing
@@ -168,7 +169,6 @@ def run(
     config: Optional[Path] = typer.Argument(
         None, help="TOML spec (see `torchtui config show`), or - to read it from stdin; flags override it."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
-    nproc: Optional[str] = typer.Option(None, "--nproc-per-node", help=NPROC_HELP),
     max_restarts: int = typer.Option(0, "--max-restarts", help=RESTARTS_HELP),
     nnodes: int = typer.Option(1, "--nnodes", help=NNODES_HELP),
     node_rank: int = typer.Option(0, "--node-rank", help=NODE_RANK_HELP),
@@ -184,8 +184,9 @@ def run(
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
     spec = spec.with_overrides(_overrides(flags))
-    if nproc is not None or nnodes != 1:
-        _launch(nproc, max_restarts, spec, stdin_text, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
+    if _launching(spec.run.processes, nnodes, rdzv_endpoint):
+        _launch(spec.run.processes, max_restarts, spec, stdin_text,
+                Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
     from tui.console import ConsoleReporter
     from tui.core import job, launch
 
@@ -206,18 +207,23 @@ def run(
 
 
 
-def _launch(nproc: str | None, max_restarts: int, spec: Spec | None, stdin_text: str | None,
+def _launching(processes: str, nnodes: int, endpoint: str) -> bool:
+    """Whether this process starts the processes: asked for several, and not one of them already (a process
+    started by a launcher, ours or torchrun, trains; torchrun's own count wins over the spec's)."""
+    from tui.core import distributed
+
+    return (processes != "1" or nnodes != 1 or bool(endpoint)) and not distributed.from_env().launched
+
+
+def _launch(nproc: str, max_restarts: int, spec: Spec | None, stdin_text: str | None,
             machines: Machines = Machines()) -> None:
     """Start the processes (this one only waits for them), then exit with their code."""
-    from tui.core import distributed, launch
+    from tui.core import launch
     from tui.core.runs import new_run_name
 
-    if distributed.from_env().launched:
-        raise UserError("--nproc-per-node inside torchrun: torchrun has started the processes already; "
-                        "drop one of the two")
     if max_restarts < 0:
         raise UserError(f"--max-restarts must be an integer >= 0, got {max_restarts}")
-    n = launch.processes(nproc or "1")
+    n = launch.processes(nproc)
     argv = _without_launcher_flags(sys.argv[1:])
     nodes = None
     if machines.count != 1 or machines.endpoint:
@@ -383,7 +389,8 @@ def resume(
     run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20261127-101500."),
     epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
-    nproc: Optional[str] = typer.Option(None, "--nproc-per-node", help=NPROC_HELP),
+    nproc: Optional[str] = typer.Option(
+        None, "--nproc-per-node", help=NPROC_HELP + " Default: as many as the run had (its spec's run.processes)."),
     max_restarts: int = typer.Option(0, "--max-restarts", help=RESTARTS_HELP),
     nnodes: int = typer.Option(1, "--nnodes", help=NNODES_HELP),
     node_rank: int = typer.Option(0, "--node-rank", help=NODE_RANK_HELP),
@@ -396,7 +403,13 @@ def resume(
 
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
-    if nproc is not None or nnodes != 1:
+    if nproc is None:
+        from tui.core.runs import RunFolder
+
+        nproc = RunFolder.open(run_dir).spec().run.processes
+    elif not re.fullmatch(r"gpu|[1-9]\d{0,3}", nproc):
+        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {nproc!r}")
+    if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
     stopper = StopOnSignal().install()
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)

@@ -9,7 +9,8 @@ Run by hand (never timed inside the test suite):
 Each variant is a real `torchtui run` in a fresh process, the variants taking turns; samples/s is
 read from the run's epoch events (the first epoch left out: warm-up), best of `--repeats`.
 - plain: one process, the engine as always;
-- ddp 1: the same under the launcher (`--nproc-per-node 1`): what DDP itself costs (target <= 5%);
+- ddp 1: the same as one process under the launcher (torchrun --nproc-per-node 1): what DDP itself
+  costs (target <= 5%);
 - ddp 2: two processes, each with the same per-process batch: twice the rows per step.
 
 The projection: a ring all-reduce takes 2 (N - 1) hops and moves 2 (N - 1) / N x the gradient bytes
@@ -35,11 +36,10 @@ LINKS = {  # (bytes/s one direction per GPU, seconds of latency per ring hop): r
 
 
 def run(tmp: str, name: str, processes: int, batch: int, epochs: int) -> float:
-    args = [sys.executable, "-m", "tui", "run", "--dataset", "digits", "--layers", LAYERS, "--batch-size", str(batch),
-            "--epochs", str(epochs), "--patience", "0", "--threads", "1", "--device", "cpu", "--runs-dir", tmp,
-            "--name", name, "--json"]
-    if processes:
-        args += ["--nproc-per-node", str(processes)]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    args = [*(launcher if processes else [sys.executable]), "-m", "tui", "run", "--dataset", "digits", "--layers",
+            LAYERS, "--batch-size", str(batch), "--epochs", str(epochs), "--patience", "0", "--threads", "1",
+            "--device", "cpu", "--runs-dir", tmp, "--name", name, "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
     epochs_seen = [json.loads(line) for line in out.splitlines() if '"event":"epoch"' in line]

@@ -340,7 +340,7 @@ class TorchTUI(App):
 
     def _pid(self) -> int | None:
         if self.followed is not None and self.followed.pid is not None and self.followed.running:
-            return self.followed.pid
+            return self.followed.control_pid
         return None
 
     def action_stop(self) -> None:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from tui.core.spec import CUDA_GRAPHS, LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
+from tui.core.spec import ALL_GPUS, CUDA_GRAPHS, LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
 
 # The fields shown, in order, and their widget: a Select with these choices (the devices are
 # found at start), or (None) an Input of the field's type. Labels and types are declared in the spec.
@@ -33,6 +33,7 @@ _SHOWN: list[tuple[str, tuple | None]] = [
     ("run.name", None),
     ("train.threads", None),  # empty: a fresh <dataset>-<date>-<time>; a taken name is refused as typed
     ("train.cuda_graphs", CUDA_GRAPHS),
+    ("run.processes", None),  # a number, or gpu: DDP through the launcher; the run's spec keeps it for a resume
 ]
 
 
@@ -87,6 +88,9 @@ class HyperPane(VerticalScroll):
             if isinstance(widget, Select):
                 if path == "train.nesterov":
                     value = "yes" if value else "no"
+                if path == "train.device" and spec.run.processes == "gpu" and value in ("cuda", "auto") and any(
+                        v == ALL_GPUS for v, _ in self.devices):
+                    value = ALL_GPUS
                 if path == "train.device" and value not in [v for v, _ in self.devices]:
                     self.devices.append((value, _unlisted(value, self.devices, self.devices_known)))
                     _set_choices(widget, [(lbl, v) for v, lbl in self.devices], value)
@@ -123,6 +127,9 @@ class HyperPane(VerticalScroll):
                 return
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == widget_id("train.device") and (event.value == ALL_GPUS) != self._all_gpus():
+            self._pick_all_gpus(event.value == ALL_GPUS, event.value)
+            return
         for path, _, _kind in FIELDS:
             if event.select.id == widget_id(path):
                 value = (event.value == "yes") if path == "train.nesterov" else event.value
@@ -133,6 +140,19 @@ class HyperPane(VerticalScroll):
                 self.app.field_errors[path] = error or ""
                 self._show_errors()
                 return
+
+    def _all_gpus(self) -> bool:
+        spec = self.app.spec
+        return spec.train.device in ("cuda", "auto") and spec.run.processes == "gpu"
+
+    def _pick_all_gpus(self, on: bool, device: str) -> None:
+        """"all N GPUs (DDP)": device cuda and one process per GPU; another device: one process again."""
+        edits = {"train.device": "cuda", "run.processes": "gpu"} if on else {"train.device": device,
+                                                                            "run.processes": "1"}
+        self.app.edit(edits)
+        processes = self.query_one("#" + widget_id("run.processes"), Input)
+        with processes.prevent(Input.Changed):
+            processes.value = self.app.spec.run.processes
 
     def _show_errors(self) -> None:
         errors = [e for p, e in self.app.field_errors.items() if e and p.startswith(("train.", "run."))]

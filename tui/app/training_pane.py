@@ -181,9 +181,9 @@ def telemetry_text(s: RunState) -> Text:
     """The device, and while the worker lives its load: a finished run has no CPU, memory or pid."""
     e = s.last_step if s.running else {}
     exact = s.start.get("precision", "fp32 (exact)") == "fp32 (exact)"
-    graph = s.cuda_graph_text()
-    t = Text(s.start.get("device", "") + ("" if exact else f" · {s.start['precision']}")
-             + (f" · {graph}" if graph else ""), style="dim")
+    graph, size = s.cuda_graph_text(), s.start.get("world_size", 1)
+    t = Text(s.start.get("device", "") + (f" · {size} processes (DDP)" if size > 1 else "")
+             + ("" if exact else f" · {s.start['precision']}") + (f" · {graph}" if graph else ""), style="dim")
     if e.get("gpu_mem_mb") is not None:
         total = e.get("gpu_total_mb")
         t.append(f"  GPU mem {e['gpu_mem_mb'] / 1024:.2f}" + (f"/{total / 1024:.0f} GiB" if total else " GiB"))
@@ -197,4 +197,17 @@ def telemetry_text(s: RunState) -> Text:
         t.append(f"  RAM {e['rss_mb']:,.0f} MiB")
     if s.running and s.start.get("pid"):
         t.append(f"  pid {s.start['pid']}", style="dim")
+    if e.get("ranks"):  # several processes: each one's share, as last gathered
+        t.append("\n" + "  ".join(_rank_text(r) for r in e["ranks"]))
     return t
+
+
+def _rank_text(r: dict) -> str:
+    """One process of several: its rows/s and its GPU (memory, load) or CPU."""
+    text = f"rank {r.get('rank')}: {r.get('samples_per_s', 0):,.0f}/s"
+    if r.get("gpu_mem_mb") is not None:
+        text += f" GPU {r['gpu_mem_mb'] / 1024:.2f} GiB" + (f" {r['gpu_util']:.0f}%" if r.get("gpu_util") is not None
+                                                            else "")
+    elif r.get("cpu_percent") is not None:
+        text += f" CPU {r['cpu_percent']:.0f}%"
+    return text

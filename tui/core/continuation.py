@@ -69,6 +69,9 @@ def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
         total = choice.epochs or spec.train.epochs
         return f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
     where = f"{spec.run.runs_dir}/{spec.run.name or '<dataset>-<date>-<time>'}"
+    if spec.run.processes != "1":
+        where += (" with one process per GPU (DDP)" if spec.run.processes == "gpu"
+                  else f" with {spec.run.processes} processes (DDP)")
     if loaded is not None and run is not None and not spec.run.name:
         return f"ctrl+r trains a new run in {where} (the settings differ from {run.run_dir.name}, which stays as it is)"
     return f"ctrl+r trains a new run in {where}"

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .errors import UserError
+from .spec import ALL_GPUS
 
 # torch's own choice for this process (OMP_NUM_THREADS, else the physical cores), read before anything sets it
 DEFAULT_THREADS = torch.get_num_threads()
@@ -99,6 +100,8 @@ def available() -> list[tuple[str, str]]:
     for i in range(count):
         name, free = smi[i] if smi else (torch.cuda.get_device_name(i), "")
         gpus.append((f"cuda:{i}", f"cuda:{i}  {name}" + (f"  {free}" if free else "")))
+    if count > 1:  # the picker's way to DDP: device cuda with run.processes = gpu (the screen sets both)
+        gpus.append((ALL_GPUS, f"all {count} GPUs (DDP)"))
     mps = [("mps", "mps (Apple GPU)")] if _mps_available() else []
     picked = gpus[0][1].split("  ")[:2] if gpus else [mps[0][0] if mps else "cpu"]
     return [("auto", f"auto ({' '.join(picked)})"), *gpus, *mps, ("cpu", "cpu")]  # its threads: a field of their own

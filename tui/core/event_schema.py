@@ -78,6 +78,7 @@ SCHEMA: dict[str, dict[str, F]] = {
         "epochs": F("int", "epochs to train in all"),
         "batch_size": F("int", "samples per step (per process: a step takes batch_size x world_size rows)"),
         "world_size": F("int", "processes training the model together (torchrun / --nproc-per-node; 1 alone)"),
+        "launcher_pid": F("int?", "several processes: the launcher's pid, where stop, save and pause go; else null"),
         "steps_per_epoch": F("int", "optimizer steps per epoch"),
         "optimizer": F("str", "the optimizer"),
         "lr": F("number", "the learning rate asked for"),
@@ -95,6 +96,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "lr": F("number", "the learning rate now"),
         "samples_per_s": F("number", "training rows per second since the last step event"),
         **_TELEMETRY,
+        "ranks": _opt("list", "several processes: each rank's telemetry as last gathered (every 100 steps): "
+                              "rank, samples_per_s (its own rows), and the fields above"),
     },
     "epoch": {
         "epoch": F("int", "the epoch just completed (1-based)"),

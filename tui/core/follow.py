@@ -197,6 +197,13 @@ class RunState:
         pid = self.start.get("pid")
         return pid if isinstance(pid, int) else None
 
+    @property
+    def control_pid(self) -> int | None:
+        """Where stop, save and pause are sent: the launcher of a run of several processes (it passes them to
+        every process, and a stop through it is not taken for a failure to restart from), else the worker."""
+        launcher = self.start.get("launcher_pid")
+        return launcher if isinstance(launcher, int) else self.pid
+
     def alive(self) -> bool:
         return self.pid is not None and process_alive(self.pid)
 

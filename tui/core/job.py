@@ -75,8 +75,8 @@ def _import_optimizers() -> None:
 
 def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
     """`on_trainer` receives the trainer before it starts, e.g. to route a signal to its requests."""
-    spec = with_absolute_paths(spec)
     world = distributed.from_env()  # torchrun's variables: one rank of several processes, else a world of one
+    spec = with_absolute_paths(spec).with_overrides({"run.processes": _processes(world)})
     recorder = Recorder(emit, is_main=world.is_main)
     p = plan(spec, recorder, world)
     distributed.start(world, p.device.type)
@@ -88,6 +88,11 @@ def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = N
         return _train(trainer, p), folder
     finally:
         distributed.finish(world)
+
+
+def _processes(world: distributed.World) -> str:
+    """What spec.toml records as run.processes: the processes on this machine that train this run now."""
+    return os.environ.get("LOCAL_WORLD_SIZE", str(world.size)) if world.launched else "1"
 
 
 def _create_folder(p: Plan, world: distributed.World) -> RunFolder:
@@ -134,6 +139,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         raise UserError(f"{folder.path} already trained {done} of {total} epochs; "
                         f"pass --epochs N with N > {done} to train on")
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
+    spec = spec.with_overrides({"run.processes": _processes(world)})
     p = plan(spec, recorder, world)
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
@@ -222,7 +228,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
     assert folder is not None
     live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
     recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
-                               trainer.graph_decision.description, trainer.world.size), sync=True)
+                               trainer.graph_decision.description, trainer.world), sync=True)
     try:
         try:
             outcome = trainer.fit()
@@ -302,7 +308,7 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
 
 
 def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: int | None,
-                cuda_graphs: str, world_size: int = 1) -> dict[str, Any]:
+                cuda_graphs: str, world: distributed.World = distributed.SINGLE) -> dict[str, Any]:
     pre, t = p.data.pre, p.spec.train
     return record.start(
         pid=os.getpid(), run_dir=str(folder.path), dataset=p.data.name, task=pre.task, target=pre.target,
@@ -314,4 +320,5 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
         batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
         scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from,
-        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs, world_size=world_size)
+        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs, world_size=world.size,
+        launcher_pid=os.getppid() if world.launched else None)  # a rank's parent: the launcher's agent

@@ -42,7 +42,7 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
           table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
           batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
           resumed_from: int | None, precision: str = "fp32 (exact)", cuda_graphs: str = "",
-          world_size: int = 1) -> Event:
+          world_size: int = 1, launcher_pid: int | None = None) -> Event:
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
             "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
             "inputs": math.prod(input_shape),
@@ -50,13 +50,13 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
             "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision,
-            "cuda_graphs": cuda_graphs, "world_size": world_size}
+            "cuda_graphs": cuda_graphs, "world_size": world_size, "launcher_pid": launcher_pid}
 
 
 def step(*, epoch: int, step: int, epoch_step: int, loss: float, lr: float, samples_per_s: float,
-         telemetry: dict[str, float]) -> Event:
+         telemetry: dict[str, float], ranks: list[dict[str, Any]] | None = None) -> Event:
     return {"event": "step", "epoch": epoch, "step": step, "epoch_step": epoch_step, "loss": loss, "lr": lr,
-            "samples_per_s": samples_per_s, **telemetry}
+            "samples_per_s": samples_per_s, **telemetry, **({"ranks": ranks} if ranks else {})}
 
 
 def epoch(*, epoch: int, step: int, train_loss: float, skipped_steps: int | None, val_loss: float | None,

@@ -33,6 +33,7 @@ OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # precision.py: what each does; only fp32 is bit-exact
 CUDA_GRAPHS = ("auto", "on", "off")  # cuda_graph.py: when the step is replayed as a CUDA graph
+ALL_GPUS = "all-gpus"  # the device picker's "all N GPUs (DDP)": not a device, but device cuda with processes gpu
 ON_NAN = ("stop", "skip")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -139,6 +140,10 @@ class TrainSpec:
 class RunSpec:
     name: str = option("", "Run folder name (empty: <dataset>-<date>-<time>).", label="Run name")
     runs_dir: str = option("checkpoints", "Where run folders are written.")
+    processes: str = option("1", "Processes training the model on this machine (DistributedDataParallel): a number, "
+                                 "or gpu for one per visible GPU; started through torch's elastic launcher, as "
+                                 "torchrun does. --batch-size is per process. A resume uses the same number.",
+                            flag="--nproc-per-node", label="Processes (DDP)")
 
 
 @dataclass
@@ -228,6 +233,8 @@ class Spec:
         _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
                "run.name", "letters, digits, '.', '-' or '_' (it names a folder)", name)
         _check(bool(self.run.runs_dir.strip()), "run.runs_dir", "a folder path", self.run.runs_dir)
+        _check(re.fullmatch(r"gpu|[1-9]\d{0,3}", self.run.processes) is not None, "run.processes",
+               "a number of processes >= 1, or gpu (one per visible GPU)", self.run.processes)
 
     def to_toml(self, comments: bool = False) -> str:
         """TOML text that `from_toml` reads back to an equal spec."""
@@ -379,6 +386,8 @@ def _coerce(value: Any, default: Any, path: str, source: str) -> Any:
             raise UserError(f"{where} must be a finite number, got {value!r}")
         return value
     if isinstance(default, str):
+        if path == "run.processes" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # processes = 2 in a TOML file: a count, as "2" is
         if not isinstance(value, str):
             raise UserError(f"{where} must be a string, got {value!r}")
         table = _CANONICAL.get(path)

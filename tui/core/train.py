@@ -104,13 +104,19 @@ class Trainer:
         self.optimizer = make_optimizer(
             t, [self.flat.flat] if self.flat else list(self.model.parameters()), device.type)
         self.zero_grad = self.flat.zero_grad if self.flat else self.optimizer.zero_grad
-        # the module the steps call: under DDP its wrapper, which averages the gradients over the ranks in backward
+        # the module the steps call: under DDP its wrapper, which averages the gradients over the ranks in backward.
+        # A world of one process has nothing to average: DDP's bucket copies and all-reduce with itself measured
+        # +35% per small step (gloo), so it trains unwrapped, as one process does
         self.net: nn.Module = self.model
-        if world.launched:
+        if world.size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(self.model, device_ids=[device.torch] if device.type == "cuda" else None)
         self.steps_per_epoch = math.ceil(data.n_train / (t.batch_size * world.size))
+        # under DDP: this rank's rows trained, and every rank's telemetry as last gathered (rank 0's step events)
+        self._rank_rows, self._ranks_at = 0, (time.monotonic(), 0)
+        self.ranks: list[dict[str, Any]] = []
+        self._rank_telemetry = Telemetry(device)
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
@@ -170,11 +176,12 @@ class Trainer:
                       min(skip * bs * world.size, n), p.epoch_skipped_steps, p.epoch_skipped_rows, time.monotonic())
         if self.graphed is not None:
             steps = self._graphed_steps(skip, tally)
-        elif world.launched:
+        elif world.size > 1:
             steps = self._steps(self._shared_batches(skip), tally)
         else:
             steps = self._steps(((xb, yb, len(xb), 1.0) for xb, yb in self._batches(skip)), tally)
         log, main = self._log, self.recorder.is_main
+        agreeing = world.size > 1  # several processes serve requests together, at every AGREE_EVERY-th step
         change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
@@ -182,7 +189,11 @@ class Trainer:
             p.step += 1
             tally.seen += rows
             due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
-            if (self._agree() if world.launched else requests.attention) or due or p.step >= change_at:
+            if agreeing:
+                attention = p.step % distributed.AGREE_EVERY == 0 and self._agree()
+            else:
+                attention = requests.attention
+            if attention or due or p.step >= change_at:
                 # the position a resume starts from (the loss so far summed over the ranks)
                 p.epoch_step, p.epoch_loss_sum = i + 1, float(distributed.all_sum(tally.loss_sum.clone(), world))
                 p.epoch_skipped_steps, p.epoch_skipped_rows = tally.skipped, tally.dropped
@@ -190,6 +201,8 @@ class Trainer:
                 tally.started, log.at = tally.started + paused, log.at + paused  # paused time is no training time
                 change_at = self.changes.next_step
             now = time.monotonic()
+            if world.size > 1 and p.step % distributed.RANK_TELEMETRY_EVERY == 0:
+                self._gather_ranks(tally)
             # (only skipped steps: no loss to log; under DDP rank 0 logs its share's loss, the others nothing)
             if now >= log.next_at and tally.seen - tally.dropped > log.rows and main:
                 self._log_step(epoch, i + 1, tally, now)
@@ -197,6 +210,17 @@ class Trainer:
         p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
         distributed.all_sum(tally.loss_sum, world)  # the epoch's loss over every rank's rows
         return tally
+
+    def _gather_ranks(self, tally: Tally) -> None:
+        """Every rank's telemetry (its rows per second since the last gather, CPU, memory, its GPU's), on rank 0
+        for its next step events."""
+        now, rows = time.monotonic(), self._rank_rows
+        rate = (rows - self._ranks_at[1]) / max(now - self._ranks_at[0], 1e-9)
+        sample = {"rank": self.world.rank, "samples_per_s": rate, **self._rank_telemetry.sample()}
+        self._ranks_at = (now, rows)
+        gathered = distributed.gather_telemetry(sample, self.world)
+        if gathered is not None:
+            self.ranks = gathered
 
     def _agree(self) -> bool:
         """Under DDP, the requests every rank serves at this step boundary: a stop or a save asked of any rank
@@ -257,6 +281,7 @@ class Trainer:
                 if self.per_batch_schedule:
                     self.scheduler.step()
                 loss_sum.add_(loss.detach(), alpha=len(xb) if weight else 0)  # a stand-in row counts nothing
+            self._rank_rows += len(xb) if weight else 0  # this process's own rows (telemetry of several)
             yield rows
 
     def _graphed_steps(self, skip: int, tally: Tally):
@@ -296,8 +321,13 @@ class Trainer:
         val_loss, metrics = None, {}
         distributed.sync_buffers(self.model, self.world)  # every rank validates the same model: the same decisions
         if len(self.x_val):
-            val_loss, outputs = evaluate(self.model, self.x_val, self.y_val, self.objective, self.criterion,
-                                         max(t.batch_size, EVAL_BATCH))
+            if self.world.size > 1:  # each rank its share of the rows; the sums and outputs put together
+                val_loss, outputs = distributed.evaluate_shared(self.model, self.x_val, self.y_val, self.objective,
+                                                                self.criterion, max(t.batch_size, EVAL_BATCH),
+                                                                self.world)
+            else:
+                val_loss, outputs = evaluate(self.model, self.x_val, self.y_val, self.objective, self.criterion,
+                                             max(t.batch_size, EVAL_BATCH))
             if not math.isfinite(val_loss):
                 self._diverged(epoch, val_loss, "validation ")
             metrics = task_metrics(outputs, self.y_val, self.objective, self.data.pre)
@@ -353,7 +383,7 @@ class Trainer:
         p.steps.append([p.step, window])
         self.recorder.write(record.step(epoch=epoch, step=p.step, epoch_step=epoch_step, loss=window,
                                         lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate,
-                                        telemetry=self.telemetry.sample()))
+                                        telemetry=self.telemetry.sample(), ranks=self.ranks))
         log.loss_sum, log.seen, log.rows, log.at = total, tally.seen, rows, now
         log.next_at = now + self.spec.train.log_interval
         self._look_for_change(epoch)  # a stat, a few times a second
@@ -414,7 +444,7 @@ class Trainer:
                 self.save(best=False, requested=True)
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
-            if self.world.launched:
+            if self.world.size > 1:
                 self._agree()  # every rank waits in step: rank 0's pause, anyone's stop or save
         self._serve_changes(epoch)  # asked just before the pause ended: applied before the next step
         if requests.stop:
