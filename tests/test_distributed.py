@@ -105,31 +105,56 @@ def test_the_same_ddp_run_twice_and_torchrun_itself_give_the_same_bits(runs):
     assert len(only_rank_0) == 1  # one console: rank 0's
 
 
-def test_a_rank_killed_mid_run_is_restarted_by_the_agent_and_the_run_ends_bit_identical(runs):
-    args = wine(runs, "straight", "--save-every", "5", "--layers", "Linear(32), ReLU(), Dropout(0.2)", epochs=4,
-                batch=4) + ["--nproc-per-node", "2"]
-    straight = tui(*args)
-    assert straight.returncode == 0, straight.stderr
-    killed_args = [a if a != "straight" else "killed" for a in args] + ["--max-restarts", "3"]
-    p = subprocess.Popen([sys.executable, "-m", "tui", *killed_args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=ENV)
+KILLED = ["--save-every", "5", "--layers", "Linear(32), ReLU(), Dropout(0.2)", "--nproc-per-node", "2"]
+
+
+@pytest.fixture(scope="module")
+def straight(runs):
+    """The run never killed that the killed ones must equal, bit for bit."""
+    r = tui(*wine(runs, "straight", *KILLED, epochs=4, batch=4))
+    assert r.returncode == 0, r.stderr
+    return weights(runs / "straight")
+
+
+def kill_a_rank(runs, name, *extra):
+    """Start the run, SIGKILL rank 1 after the first mid-epoch save of epoch 2; (returncode, stderr)."""
+    p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, name, *KILLED, epochs=4, batch=4), *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     assert p.stdout is not None
-    for line in p.stdout:  # after the first mid-epoch save of epoch 2
+    for line in p.stdout:
         e = json.loads(line)
         if e["event"] == "checkpoint" and e["step"] > 20 and e["step"] % 18:
             break
     ranks = _children(p.pid)
     assert len(ranks) == 2
     os.kill(ranks[1], signal.SIGKILL)
-    out, err = p.communicate(timeout=180)
-    assert p.returncode == 0, err
-    logged = [json.loads(line) for line in (runs / "killed" / "events.jsonl").read_text().splitlines()]
+    _, err = p.communicate(timeout=180)
+    return p.returncode, err
+
+
+def test_a_rank_killed_mid_run_is_restarted_by_the_agent_and_the_run_ends_bit_identical(runs, straight):
+    code, err = kill_a_rank(runs, "restarted", "--max-restarts", "3")
+    assert code == 0, err
+    logged = [json.loads(line) for line in (runs / "restarted" / "events.jsonl").read_text().splitlines()]
     kinds = [e["event"] for e in logged]
     assert kinds.count("start") == 2 and logged[-1]["event"] == "end" and logged[-1]["status"] == "done"
     lost = [e for e in logged if e["event"] == "error"]
     assert len(lost) == 1 and lost[0]["kind"] == "process_lost"
-    wa, wb = weights(runs / "straight"), weights(runs / "killed")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    ours = weights(runs / "restarted")
+    assert all(torch.equal(straight[k], ours[k]) for k in straight)
+
+
+def test_a_rank_killed_ends_the_run_in_one_line_and_torchtui_resume_finishes_it_bit_identical(runs, straight):
+    code, err = kill_a_rank(runs, "lost")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: another process of this run stopped"), err
+    assert f"`torchtui resume {runs / 'lost'} --nproc-per-node 2` continues it" in lines[0]
+    resumed = tui("resume", str(runs / "lost"), "--json")  # as many processes as it had, from spec.toml
+    assert resumed.returncode == 0, resumed.stderr
+    assert next(e for e in events(resumed.stdout) if e["event"] == "start")["world_size"] == 2
+    ours = weights(runs / "lost")
+    assert all(torch.equal(straight[k], ours[k]) for k in straight)
 
 
 def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143(runs):
@@ -145,6 +170,16 @@ def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143
     telemetry = seen["step"]["ranks"]
     assert [r["rank"] for r in telemetry] == [0, 1] and all(r["samples_per_s"] > 0 and "cpu_percent" in r
                                                              for r in telemetry)
+    # pause and save now through the launcher: every process waits at the same step, rank 0 saves there
+    p.send_signal(signal.SIGUSR2)
+    paused = _next(p, lambda e: e["event"] == "paused")
+    p.send_signal(signal.SIGUSR1)
+    saved_now = _next(p, lambda e: e["event"] == "checkpoint" and e.get("requested"))
+    assert saved_now["step"] == paused["step"] and checkpoint.load(runs / "stopped" / "last.pt")["progress"]["step"] \
+        == paused["step"]
+    p.send_signal(signal.SIGUSR2)
+    _next(p, lambda e: e["event"] == "resumed")
+    _next(p, lambda e: e["event"] == "step" and e["step"] > paused["step"])  # training again
     ranks = _children(p.pid)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=120)
@@ -209,6 +244,16 @@ def test_batchnorm_that_would_get_a_share_of_one_row_is_refused_with_a_batch_siz
     assert r.stderr.strip() == ("error: layer 2 BatchNorm1d needs batches of 2 rows or more, but 142 training rows "
                                 "in batches of 70 per process x 2 processes leave a last batch of 1; "
                                 "use --batch-size 69")
+
+
+def _next(p: subprocess.Popen, predicate) -> dict:
+    """The next event on the launcher's stdout that matches (rank 0 prints them)."""
+    assert p.stdout is not None
+    for line in p.stdout:
+        e = json.loads(line)
+        if predicate(e):
+            return e
+    raise AssertionError("the run ended before the event came")
 
 
 def _children(pid: int) -> list[int]:

@@ -39,8 +39,15 @@ app.add_typer(config_app, name="config")
 
 
 def _fail(message: str, code: int) -> None:
-    if os.environ.get("RANK", "0") == "0":  # the other ranks of a distributed run plan alike: rank 0 says it once
-        typer.echo(f"error: {message}", err=True)
+    rank = os.environ.get("RANK", "0")
+    if rank != "0":
+        # the ranks of a distributed run plan alike: rank 0 says it, and when it fails the launcher ends this
+        # process within this wait; a rank still here after it failed alone, and says so itself
+        import time
+
+        time.sleep(5)
+        message = f"rank {rank}: {message}"
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -575,6 +582,31 @@ def _echo_table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+
+
+@app.command()
+@guarded
+def export(
+    run_dir: Optional[Path] = typer.Argument(None, help="A run folder, e.g. checkpoints/iris-20260101-120000."),
+    from_spec: Optional[Path] = typer.Option(None, "--from-spec", help="A spec not yet run, e.g. exp.toml."),
+    output: Path = typer.Option(Path("train.py"), "--output", "-o", help="The script to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a run as a plain PyTorch script (torch, numpy, pandas only) that retrains it bit for bit on the CPU."""
+    from tui.core import export as exporting
+
+    if (run_dir is None) == (from_spec is None):
+        raise UserError("give a run folder or --from-spec FILE (one of them): torchtui export RUN_DIR [-o train.py]")
+    if output.exists() and not force:
+        raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
+    if run_dir is not None:
+        made = exporting.from_run(run_dir)
+    else:
+        assert from_spec is not None  # one of the two, checked above
+        made = exporting.from_spec(from_spec)
+    exporting.write(made, output, force)
+    note = f" (not exact: {'; '.join(made.differs)})" if made.differs else ""
+    typer.echo(f"wrote {output}{note}; run it with `python {output}`")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -399,8 +400,11 @@ class TorchTUI(App):
             self._footer_training = self.training_now()
             self.refresh_bindings()
         if not self._exit and self.query(TrainingPane):  # not while the app is closing
-            self.query_one(TrainingPane).show_run(state)
-            self.query_one(ResultsPane).show_run(state)
+            try:
+                self.query_one(TrainingPane).show_run(state)
+                self.query_one(ResultsPane).show_run(state)
+            except NoMatches:  # closing after all: a timer's last tick while the panes are taken down
+                pass
 
     # ---- checkpoints and runs ---------------------------------------------------------------------
     async def run_deleted(self, path: Path) -> None:

@@ -200,9 +200,10 @@ class RunState:
     @property
     def control_pid(self) -> int | None:
         """Where stop, save and pause are sent: the launcher of a run of several processes (it passes them to
-        every process, and a stop through it is not taken for a failure to restart from), else the worker."""
+        every process, and a stop through it is not taken for a failure to restart from), else the worker - also
+        when the launcher is gone (killed) and its processes train on: rank 0 makes the others follow."""
         launcher = self.start.get("launcher_pid")
-        return launcher if isinstance(launcher, int) else self.pid
+        return launcher if isinstance(launcher, int) and process_alive(launcher) else self.pid
 
     def alive(self) -> bool:
         return self.pid is not None and process_alive(self.pid)

@@ -1,0 +1,242 @@
+"""`torchtui export`: a run written out as plain PyTorch that, run where `tui` cannot be imported, ends with the run's
+weights bit for bit (and its data tensors, validation losses and best epoch)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core import export, job
+
+from conftest import make_spec
+
+SITE = str(Path(torch.__file__).resolve().parents[1])  # torch, numpy and pandas; `tui` only through a .pth file there
+RUFF = Path(sys.executable).with_name("ruff")
+README = Path(__file__).resolve().parents[1] / "README.md"
+SAVE_TENSORS = """
+torch.save({"x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}, "tensors.pt")
+"""
+
+
+def bare_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Python with torch, numpy and pandas on its path and nothing of torchtui: no site (so no editable-install
+    .pth), a clean environment, a working directory of its own."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": SITE, "HOME": str(cwd)}
+    return subprocess.run([sys.executable, "-S", "-W", "error", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def messy_csv(path: Path, seed: int = 4) -> Path:
+    """Semicolons, decimal commas, a metadata line above the header, blank cells, a stray '?', an id column,
+    a text column with a non-ASCII value, written in cp1252."""
+    rng = np.random.default_rng(seed)
+    lines = ["Laborexport Zürich 2026-11-01 (v2)", "id;site;height;weight;city;dose;grade"]
+    for i in range(160):
+        height, weight = rng.normal(1.7, 0.1), rng.normal(70, 12)
+        city = ["Zürich", "Basel", "Genf"][int(rng.integers(0, 3))]
+        dose = f"{rng.uniform(0, 5):.2f}".replace(".", ",")
+        grade = "high" if weight / height**2 + rng.normal(0, 2) > 24 else "low"
+        number = f"{height:.3f}".replace(".", ","), f"{weight:.1f}".replace(".", ",")
+        cells = [str(1000 + i), "ABCDEFGH"[i % 8], *number, city, dose, grade]
+        if i % 17 == 3:
+            cells[2] = ""  # a blank number
+        if i % 23 == 5:
+            cells[4] = ""  # a blank text cell
+        if i == 40:
+            cells[5] = "?"  # a stray cell in a number column
+        lines.append(";".join(cells))
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    return path
+
+
+CONFIGS = {
+    "iris Adam": dict(data__dataset="iris", train__optimizer="Adam", train__lr=0.01),
+    "digits Conv2d AdamW": dict(
+        data__dataset="digits", model__layers="Unflatten(1, (1, 8, 8)), Conv2d(4, 3), ReLU(), MaxPool2d(2), Flatten()",
+        train__optimizer="AdamW", train__lr=0.005, train__weight_decay=0.05, train__batch_size=64, train__epochs=2),
+    "diabetes two targets SGD nesterov step BatchNorm clip": dict(
+        data__dataset="diabetes", data__target="progression,bmi",
+        model__layers="Linear(32), BatchNorm1d(), ReLU(), Linear(16), ReLU()",
+        train__optimizer="SGD", train__lr=0.02, train__momentum=0.9, train__nesterov=True, train__scheduler="step",
+        train__step_size=1, train__gamma=0.5, train__grad_clip=0.5, train__batch_size=20),
+    "diabetes, no target scaling": dict(data__dataset="diabetes", data__standardize_target=False, train__lr=0.001),
+    "sine (synthetic) regression": dict(data__dataset="sine", train__optimizer="RMSprop", train__lr=0.003,
+                                        train__batch_size=64),
+    "messy CSV RMSprop plateau": dict(
+        data__dataset="messy.csv", data__missing="impute", train__optimizer="RMSprop", train__lr=0.003,
+        train__momentum=0.5, train__scheduler="plateau", train__plateau_patience=0, train__gamma=0.5),
+    "messy CSV drop BCEWithLogits": dict(
+        data__dataset="messy.csv", data__missing="drop", train__loss="BCEWithLogits", train__optimizer="Adam"),
+    "messy CSV with a --val file": dict(data__dataset="messy.csv", data__val="messy_val.csv", data__missing="impute"),
+    "messy CSV group split": dict(data__dataset="messy.csv", data__missing="impute", data__group="site"),
+    "wine SGD cosine Dropout": dict(
+        data__dataset="wine", model__layers="Linear(32), ReLU(), Dropout(0.3), Linear(16), Tanh()",
+        train__optimizer="SGD", train__lr=0.05, train__momentum=0.9, train__scheduler="cosine"),
+    "spiral onecycle stratified": dict(
+        data__dataset="spiral", data__stratify=True, train__scheduler="onecycle", train__lr=0.05,
+        train__batch_size=64),
+    "breast_cancer early stopping": dict(
+        data__dataset="breast_cancer", train__optimizer="SGD", train__lr=0.9, train__momentum=0.9,
+        train__epochs=12, train__patience=2, train__batch_size=64),
+}
+
+
+def run_and_export(tmp_path: Path, **overrides):
+    settings = {"train__epochs": 3, "train__patience": 0, "train__threads": 1, "train__seed": 3, **overrides}
+    if settings["data__dataset"] == "messy.csv":
+        settings["data__dataset"] = str(messy_csv(tmp_path / "messy.csv"))
+    if settings.get("data__val") == "messy_val.csv":
+        settings["data__val"] = str(messy_csv(tmp_path / "messy_val.csv", seed=5))
+    spec = make_spec(tmp_path, **settings)
+    outcome, folder = job.run(spec, lambda e: None)
+    script = tmp_path / "train.py"
+    result = CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {script}" in result.output
+    return spec, outcome, folder, script
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_exported_script_reproduces_the_run_bit_for_bit(tmp_path, config):
+    spec, outcome, folder, script = run_and_export(tmp_path, **CONFIGS[config])
+    text = script.read_text()
+    assert "import tui" not in text and "from tui" not in text and "NOT EXACT" not in text
+    assert "DataLoader(TableDataset(x_train, y_train), BATCH_SIZE, shuffle=True, generator=g)" in text
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    assert bare_python(["-c", "import tui"], work).returncode != 0, "tui must not be importable where the script runs"
+    probe = work / "probe.py"
+    probe.write_text(text + SAVE_TENSORS)  # the script as exported, then its data tensors saved for the comparison
+    done = bare_python([str(probe)], work)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    # the data first: the very tensors the engine trained and validated on
+    plan = job.plan(spec)
+    engine = {"x_train": plan.data.x_train, "y_train": plan.objective.loss_targets(plan.data.y_train),
+              "x_val": plan.data.x_val, "y_val": plan.objective.loss_targets(plan.data.y_val)}  # as the loss takes them
+    tensors = torch.load(work / "tensors.pt", weights_only=True)
+    for name, value in engine.items():
+        assert tensors[name].dtype == value.dtype, name
+        assert torch.equal(tensors[name], value), name
+
+    # then the weights, the validation losses and the best epoch
+    last = torch.load(folder.checkpoint_path("last"), weights_only=True)
+    mine = torch.load(work / "model.pt", weights_only=True)
+    assert mine.keys() == last["model"].keys()
+    for key, value in last["model"].items():
+        assert torch.equal(mine[key], value), key
+    best = torch.load(folder.checkpoint_path("best"), weights_only=True)["model"]
+    mine_best = torch.load(work / "best_model.pt", weights_only=True)
+    assert all(torch.equal(mine_best[k], v) for k, v in best.items())
+    epochs = [e for e in folder.events() if e["event"] == "epoch"]
+    printed = [line for line in done.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(printed) == len(epochs) == outcome.progress.epoch
+    for line, event in zip(printed, epochs):
+        assert line.endswith(f"validation loss {event['val_loss']!r}"), (line, event)
+    assert f"best epoch {outcome.progress.best_epoch} " in done.stdout
+    if config == "iris Adam":  # README's excerpt is this script's text
+        excerpt = README.read_text().split("## Leave with your code")[1].split("```python")[1].split("```")[0]
+        lines = text.splitlines()
+        assert [line for line in excerpt.splitlines() if line.strip() and line != "..." and line not in lines] == []
+    if config == "breast_cancer early stopping":
+        assert outcome.status == "early_stopped" and outcome.progress.epoch < spec.train.epochs
+        assert "stopping" in done.stdout
+
+
+def test_exported_script_passes_ruff(tmp_path):
+    _, _, _, script = run_and_export(tmp_path, data__dataset="messy.csv", data__missing="impute",
+                                     train__scheduler="onecycle", train__grad_clip=1.0, train__patience=3)
+    result = subprocess.run([str(RUFF), "check", "--no-cache", "--isolated", "--select", "E,F,W,I", "--line-length",
+                             "120", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = script.read_text()
+    for block in ("sep=';'", "skiprows=1", "decimal=','", "encoding='cp1252'", "# column id left out: looks like an "
+                  "identifier", "'(missing)'", "np.median(known)", "torch.set_num_threads(1)", "model.eval()",
+                  "with torch.no_grad():", 'torch.save(model.state_dict(), args.out)', "clip_grad_norm_"):
+        assert block in text, block
+
+
+def test_a_setting_the_script_cannot_reproduce_is_said_at_its_top(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = Path("exp.toml")
+    spec.write_text(make_spec(tmp_path, data__dataset="iris", train__device="cuda", train__precision="bf16",
+                              train__threads=1).to_toml())
+    result = CliRunner().invoke(app, ["export", "--from-spec", str(spec)])
+    assert result.exit_code == 0, result.output
+    text = Path("train.py").read_text()
+    head = text.split("import argparse")[0]
+    assert "# NOT EXACT: this script cannot reproduce the run bit for bit, because" in head
+    assert "# - the run is set to train on cuda in bf16; this script trains on the CPU in fp32, which rounds" in head
+    assert "not exact: the run is set to train on cuda in bf16" in result.output
+
+
+def test_export_refuses_to_overwrite_and_wants_one_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = Path("exp.toml")
+    spec.write_text(make_spec(tmp_path, data__dataset="iris", train__threads=1).to_toml())
+    Path("train.py").write_text("mine\n")
+    result = CliRunner().invoke(app, ["export", "--from-spec", str(spec)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: train.py exists; pass --force to overwrite it, or name "
+                                                  "another file with -o"]
+    assert Path("train.py").read_text() == "mine\n"
+    assert CliRunner().invoke(app, ["export"]).exit_code == 2
+    forced = CliRunner().invoke(app, ["export", "--from-spec", str(spec), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "nn.Sequential(" in Path("train.py").read_text()
+    assert not list(tmp_path.glob(".tmp-*"))
+    assert export.SCRIPT_NAME == "train.py"
+
+
+ROWS_MODULE = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class Rows(Dataset):
+    """The tutorial's MyDataset(file): one row per item."""
+
+    def __init__(self, file):
+        t = torch.load(file, weights_only=True)
+        self.x, self.y = t["x"], t["y"]
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __len__(self):
+        return len(self.x)
+'''
+
+
+def test_a_dataset_class_run_exports_with_its_difference_said(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_rows.py").write_text(ROWS_MODULE)
+    data = job.plan(make_spec(tmp_path, data__dataset="iris", train__threads=1)).data
+    torch.save({"x": torch.cat([data.x_train, data.x_val]), "y": torch.cat([data.y_train, data.y_val])}, "rows.pt")
+    try:
+        spec = make_spec(tmp_path, data__dataset="my_rows:Rows", data__dataset_args=[str(tmp_path / "rows.pt")],
+                         train__epochs=2, train__patience=0, train__threads=1)
+        _, folder = job.run(spec, lambda e: None)
+    finally:
+        sys.modules.pop("my_rows", None)
+    result = CliRunner().invoke(app, ["export", str(folder.path)])
+    assert result.exit_code == 0, result.output
+    text = Path("train.py").read_text()
+    head = text.split("import argparse")[0]
+    said = " ".join(line.strip("# ") for line in head.splitlines() if line.startswith("#"))
+    assert said == ("NOT EXACT: this script cannot reproduce the run bit for bit, because - the run read your Dataset "
+                    "class my_rows:Rows, which this script imports and splits as the run did, but its equality "
+                    "with the run is not proven yet")
+    assert "from my_rows import Rows" in text and f"dataset = Rows({str(tmp_path / 'rows.pt')!r})" in text
+    done = bare_python(["train.py"], tmp_path)  # from the folder that holds my_rows.py, as the run was
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "model.pt").is_file() and "best epoch" in done.stdout
