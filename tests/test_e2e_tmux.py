@@ -338,3 +338,38 @@ def test_the_screen_trains_two_processes_shows_them_and_ctrl_x_stops_both(workdi
     term.wait_for(_status_line(run_dir.name, "interrupted"), 15, explain)
     saved = checkpoint.load(run_dir / "last.pt")["progress"]
     assert (saved["epoch"], saved["step"]) == (end["epochs"], end["step"])
+
+
+# ---- issue 14: ctrl+e -> PyTorch script, from the screen ----------------------------------------------
+def test_ctrl_e_exports_the_run_as_a_script_that_runs_and_retrains_it(workdir, terminals):
+    import subprocess
+    import sys
+
+    import torch
+
+    (workdir / "exp.toml").write_text('[data]\ndataset = "iris"\n[train]\nepochs = 2\nbatch_size = 16\n'
+                                      'device = "cpu"\npatience = 0\nthreads = 1\n')
+    term = terminals(100, 30).start("--config", "exp.toml")
+    explain = _explain(None, workdir)
+    term.wait_for("sepal_length", SCREEN_TIMEOUT, explain)
+    term.send("C-r")
+    wait_until(lambda: list((workdir / "checkpoints").glob("*/events.jsonl")), SCREEN_TIMEOUT, "the run folder")
+    run_dir = the_run(workdir)
+    term.wait_for(_status_line(run_dir.name, "done"), SCREEN_TIMEOUT, _explain(run_dir, workdir))
+
+    term.send("C-e")
+    term.wait_for(f"PyTorch script \\(\\.py\\) of run {run_dir.name}", 15, explain)
+    term.send("Down")
+    term.wait_for(r"train\.py", 15, explain)
+    term.send("Enter")
+    term.wait_for(r"wrote train\.py", SCREEN_TIMEOUT, explain)  # the notification names the file
+    assert (workdir / "train.py").is_file() and not (workdir / "experiment.toml").exists()
+
+    work = workdir / "elsewhere"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-W", "error", str(workdir / "train.py")], cwd=work, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = torch.load(run_dir / "last.pt", weights_only=True)["model"]
+    mine = torch.load(work / "model.pt", weights_only=True)
+    assert mine.keys() == last.keys() and all(torch.equal(mine[k], v) for k, v in last.items())

@@ -240,3 +240,112 @@ def test_a_dataset_class_run_exports_with_its_difference_said(tmp_path, monkeypa
     done = bare_python(["train.py"], tmp_path)  # from the folder that holds my_rows.py, as the run was
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "model.pt").is_file() and "best epoch" in done.stdout
+
+
+# ---- models that travel: safetensors plus a JSON card --------------------------------------------
+def prepare(frame, card: dict) -> torch.Tensor:
+    """New rows made into the model's inputs from the JSON card alone (its `prepare` rule), as a user would."""
+    import pandas as pd
+
+    inputs = []
+    for feature in card["features"]:
+        col = frame[feature["name"]]
+        if feature["kind"] == "numeric":
+            if not pd.api.types.is_numeric_dtype(col):  # a number column with a stray '?', its decimal commas as text
+                col = pd.to_numeric(col.astype(str).str.replace(",", ".", regex=False), errors="coerce")
+            values = col.to_numpy(dtype=np.float64)
+            if card["missing"] == "impute":
+                values = np.where(np.isfinite(values), values, feature["fill"])
+            inputs.append(((values - feature["mean"]) / feature["std"]).astype(np.float32))
+        else:
+            labels = col.astype(str).where(col.notna(), "(missing)")
+            inputs += [(labels == c).to_numpy(dtype=np.float32) for c in feature["categories"]]
+    return torch.from_numpy(np.column_stack(inputs))
+
+
+WEIGHTS_CONFIGS = {
+    "iris": dict(data__dataset="iris", train__optimizer="Adam", train__lr=0.01),
+    "diabetes two targets BatchNorm": dict(data__dataset="diabetes", data__target="progression,bmi",
+                                           model__layers="Linear(32), BatchNorm1d(), ReLU(), Linear(16), ReLU()"),
+    "messy CSV impute one-hot": dict(data__dataset="messy.csv", data__missing="impute", train__optimizer="Adam"),
+}
+
+
+@pytest.mark.parametrize("config", list(WEIGHTS_CONFIGS))
+def test_safetensors_weights_load_into_torch_alone_and_predict_as_torchtui_predict(tmp_path, monkeypatch, config):
+    import json
+
+    import pandas as pd
+    from safetensors.torch import load_file
+
+    from tui.core.data import read_csv
+    from tui.core.datasets import BUILTINS, data_dir
+
+    spec, outcome, folder, script = run_and_export(tmp_path, **WEIGHTS_CONFIGS[config])
+    weights = tmp_path / "model.safetensors"
+    result = CliRunner().invoke(app, ["export", str(folder.path), "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    best_epoch = outcome.progress.best_epoch
+    assert result.output.startswith(f"wrote {weights} (the model of best.pt, epoch {best_epoch}) and "
+                                    f"{tmp_path / 'model.json'}")
+    card = json.loads((tmp_path / "model.json").read_text())
+
+    # the model from the card's PyTorch calls, `nn` in scope and nothing of torchtui
+    model = torch.nn.Sequential(*[eval(call, {"nn": torch.nn}) for call in card["layers"]])
+    model.load_state_dict(load_file(weights))
+    best = torch.load(folder.checkpoint_path("best"), weights_only=True)["model"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in best.items())
+    model.eval()
+
+    # its predictions on rows prepared with the card's statistics are `torchtui predict`'s, exactly
+    builtin = BUILTINS.get(spec.data.dataset)
+    data = data_dir() / builtin.file if builtin else Path(spec.data.dataset)
+    out_csv = tmp_path / "predicted.csv"
+    predicted = CliRunner().invoke(app, ["predict", str(folder.path), str(data), "-o", str(out_csv)])
+    assert predicted.exit_code == 0, predicted.output
+    mine = pd.read_csv(out_csv, dtype=str)  # parsed below by Python's float(), which rounds correctly
+    frame = read_csv(data)
+    with torch.no_grad():
+        out = model(prepare(frame, card))
+    if card["task"] == "classification":
+        probabilities = torch.softmax(out, dim=1)
+        assert [str(c) for c in mine[card["targets"][0]]] == [str(card["classes"][i]) for i in out.argmax(1)]
+        for j, c in enumerate(card["classes"]):
+            assert torch.equal(torch.tensor([float(p) for p in mine[f"p_{c}"]]), probabilities[:, j]), c
+    else:
+        values = out.double().numpy() * np.asarray(card["target_std"]) + np.asarray(card["target_mean"])
+        for i, t in enumerate(card["targets"]):
+            assert np.array_equal(np.array([float(v) for v in mine[t]]), values[:, i]), t
+
+    # the exported script loads the file (safetensors imported only then) and measures it: the best epoch's loss
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    done = bare_python([str(script), "--weights", str(weights)], work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    val_loss = next(e["val_loss"] for e in folder.events() if e["event"] == "epoch" and e["epoch"] == best_epoch)
+    assert f"weights from {weights}: validation loss {val_loss!r}\n" in done.stdout
+    assert "from safetensors" not in script.read_text().split("if args.weights:")[0]
+    if config == "iris":  # README's two torch-only snippets do what they say
+        section = README.read_text().split("**Models that travel.**")[1].split("## The run folder")[0]
+        snippets = [block.split("```")[0] for block in section.split("```python")[1:]]
+        assert len(snippets) == 2 and all("tui" not in code for code in snippets)
+        monkeypatch.chdir(tmp_path)  # where model.safetensors and model.json are
+        for code in snippets:
+            scope: dict = {}
+            exec(code.replace("checkpoints/RUN/best.pt", str(folder.checkpoint_path("best"))), scope)
+            assert all(torch.equal(scope["model"].state_dict()[k], v) for k, v in best.items())
+
+
+def test_weights_without_safetensors_is_one_line(tmp_path, monkeypatch):
+    _, _, folder, _ = run_and_export(tmp_path, data__dataset="iris", train__epochs=1)
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if not installed: importing it fails
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    result = CliRunner().invoke(app, ["export", str(folder.path), "--weights", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: --weights needs the safetensors package: "
+                                                  "pip install safetensors"]
+    assert not list(tmp_path.glob("m.*"))
+    wrong = CliRunner().invoke(app, ["export", str(folder.path), "--weights", str(tmp_path / "m.pt")])
+    assert wrong.exit_code == 2 and "name a .safetensors file" in wrong.output
+    alone = CliRunner().invoke(app, ["export", str(folder.path), "--which", "last"])
+    assert alone.exit_code == 2 and "add --weights model.safetensors" in alone.output

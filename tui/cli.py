@@ -589,14 +589,39 @@ def _echo_table(rows: list[tuple[str, ...]]) -> None:
 def export(
     run_dir: Optional[Path] = typer.Argument(None, help="A run folder, e.g. checkpoints/iris-20260101-120000."),
     from_spec: Optional[Path] = typer.Option(None, "--from-spec", help="A spec not yet run, e.g. exp.toml."),
-    output: Path = typer.Option(Path("train.py"), "--output", "-o", help="The script to write."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="The script to write (default train.py; with --weights, only if named)."),
+    weights: Optional[Path] = typer.Option(
+        None, "--weights", help="Write the run's model as safetensors (e.g. model.safetensors) with a JSON beside it: "
+        "layers, preprocessing statistics, class names. Needs `pip install safetensors`."),
+    which: str = typer.Option("best", "--which", help="The weights --weights writes: best (best.pt) or last."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a run as a plain PyTorch script (torch, numpy, pandas only) that retrains it bit for bit on the CPU."""
+    """Write a run as a plain PyTorch script (torch, numpy, pandas only) that retrains it bit for bit on the CPU,
+    and/or its weights as safetensors (--weights)."""
     from tui.core import export as exporting
 
     if (run_dir is None) == (from_spec is None):
         raise UserError("give a run folder or --from-spec FILE (one of them): torchtui export RUN_DIR [-o train.py]")
+    if weights is None and which != "best":
+        raise UserError(f"--which {which} chooses the weights --weights writes; add --weights model.safetensors")
+    if weights is not None:
+        from tui.core import weights_export
+
+        if run_dir is None:
+            raise UserError("--weights takes a run folder (a spec not yet run has no weights): "
+                            "torchtui export RUN_DIR --weights model.safetensors")
+        if which not in ("best", "last"):
+            raise UserError(f"--which {which}: choose best or last")
+        weights_export.check_target(weights, force)
+        if output is not None and output.exists() and not force:
+            raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
+        done = weights_export.from_run(run_dir, weights, which, force)
+        typer.echo(f"wrote {done.weights} (the model of {done.checkpoint.name}, epoch {done.epoch}) and {done.card} "
+                   "(layers, preprocessing, classes)")
+        if output is None:
+            return
+    output = output if output is not None else Path(exporting.SCRIPT_NAME)
     if output.exists() and not force:
         raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
     if run_dir is not None:

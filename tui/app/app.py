@@ -79,7 +79,8 @@ class TorchTUI(App):
         Binding("ctrl+p", "pause", "Pause", priority=True, tooltip="pause / resume training"),
         Binding("ctrl+o", "load", "Load", priority=True,
                 tooltip="load a run (its spec, history and checkpoints); a running one is attached"),
-        Binding("ctrl+e", "export", "Export", priority=True, tooltip="write the experiment as TOML"),
+        Binding("ctrl+e", "export", "Export", priority=True,
+                tooltip="write the experiment as TOML, or the run as a plain PyTorch script"),
         *LR_FIND_KEYS,  # on the Hyperparameters pane only (check_action)
         Binding("ctrl+q", "quit", "Quit", priority=True,
                 tooltip="quit; while training, asks whether to leave it running or stop it"),
@@ -476,8 +477,14 @@ class TorchTUI(App):
         self.push_screen(LRFindScreen(self.spec), use)
 
     def action_export(self) -> None:
-        def write(path: Path | None) -> None:
-            if path is None:
+        run_dir = self.followed.run_dir if self.followed is not None else None
+
+        def write(choice: tuple[str, Path] | None) -> None:
+            if choice is None:
+                return
+            kind, path = choice
+            if kind == "script":
+                self._write_script(path, run_dir)
                 return
             try:
                 write_user_file(path, self.spec.to_toml(comments=True).encode("utf-8"))
@@ -486,7 +493,24 @@ class TorchTUI(App):
                 return
             self.notify(f"wrote {path}; train it headless with `torchtui run {path}`")
 
-        self.push_screen(ExportScreen(), write)
+        self.push_screen(ExportScreen(script_of=f"run {run_dir.name}" if run_dir else "the experiment"), write)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _write_script(self, path: Path, run_dir: Path | None) -> None:
+        """The loaded (or followed) run as a plain PyTorch script, else the experiment on screen (tui/core/export.py):
+        it reads the data and, for a run, its checkpoint, so in a thread."""
+        from tui.core import export
+
+        try:
+            made = export.from_run(run_dir) if run_dir is not None else export.of_spec(self.spec, "the screen")
+            export.write(made, path, force=True)  # the dialog asked before replacing a file
+        except UserError as e:
+            self.call_from_thread(self.notify, str(e), severity="error")
+            return
+        note = f" NOT EXACT: {'; '.join(made.differs)}." if made.differs else ""
+        self.call_from_thread(self.notify, f"wrote {path}: {'run ' + run_dir.name if run_dir else 'the experiment'} "
+                              f"as plain PyTorch; run it with `python {path}`.{note}",
+                              severity="warning" if made.differs else "information", timeout=12 if note else 6)
 
     # ---- panes, help, quitting ----------------------------------------------------------------------
     def action_pane(self, pane: str) -> None:

@@ -1,4 +1,5 @@
-"""Modal screens: help, the checkpoint / run picker, writing the experiment to TOML, quitting."""
+"""Modal screens: help, the checkpoint / run picker, exporting (the experiment as TOML or a PyTorch script),
+quitting."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from tui.core.follow import RunInfo
 
@@ -77,22 +78,51 @@ class RunsScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-class ExportScreen(ModalScreen[Path | None]):
-    """Asks for the TOML file to write; an existing file needs a second enter to be replaced."""
+class ExportScreen(ModalScreen[tuple[str, Path] | None]):
+    """What to write - the experiment as TOML, or the run as a plain PyTorch script - and where: (kind, path).
+    up / down switch the kind (the typed name follows while it is the default); an existing file needs a second
+    enter to be replaced."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+    KINDS = {"toml": ("experiment (TOML)", "experiment.toml"), "script": ("PyTorch script (.py)", "train.py")}
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"),
+                Binding("up,down", "switch", "Switch", tooltip="switch between experiment (TOML) and PyTorch script")]
 
-    def __init__(self, default: str = "experiment.toml") -> None:
+    def __init__(self, default: str = "experiment.toml", script_of: str = "the experiment") -> None:
         super().__init__()
         self.default = default
+        self.script_of = script_of  # what the script would retrain: a run's name, or the experiment on screen
+        self.kind = "toml"
         self._confirmed: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box", classes="dialog"):
-            yield Label("Write the experiment as TOML for `torchtui run FILE`  (enter writes, esc cancels)",
-                        classes="title")
+            yield Label("Export  (up/down chooses, enter writes, esc cancels)", classes="title")
+            with RadioSet(id="export-kind"):
+                yield RadioButton("experiment (TOML), for `torchtui run FILE`", value=True, id="export-toml")
+                yield RadioButton(f"PyTorch script (.py) of {self.script_of}", id="export-script")
             yield Input(value=self.default, id="export-path")
             yield Static("", id="export-note")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-kind", RadioSet).can_focus = False  # the name box keeps the keys; up/down switch
+        self.query_one("#export-path", Input).focus()
+
+    def action_switch(self) -> None:
+        self._choose("script" if self.kind == "toml" else "toml")
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:  # a click on the other kind
+        self._choose("script" if event.pressed.id == "export-script" else "toml")
+
+    def _choose(self, kind: str) -> None:
+        if kind == self.kind:
+            return
+        box = self.query_one("#export-path", Input)
+        if box.value.strip() in (self.default, self.KINDS[self.kind][1]):  # untouched: the new kind's name
+            box.value = self.KINDS[kind][1]
+        self.kind = kind
+        self.query_one(f"#export-{kind}", RadioButton).value = True
+        self._confirmed = None
+        self.query_one("#export-note", Static).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         path = event.value.strip()
@@ -102,7 +132,7 @@ class ExportScreen(ModalScreen[Path | None]):
             self._confirmed = path
             self.query_one("#export-note", Static).update(f"{path} exists: enter again to replace it")
             return
-        self.dismiss(Path(path))
+        self.dismiss((self.kind, Path(path)))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -61,13 +61,17 @@ def from_run(run_dir: str | Path) -> Export:
 
 def from_spec(spec_path: str | Path) -> Export:
     """The script of an experiment not yet run, its relative paths taken from the working directory."""
-    from .job import with_absolute_paths
-
     path = Path(spec_path)
     if not path.is_file():
         raise UserError(f"{spec_path} not found; give a spec file such as exp.toml (torchtui config write exp.toml)")
-    spec = with_absolute_paths(Spec.from_file(path))
-    return _export(spec, str(path), None, [])
+    return of_spec(Spec.from_file(path), str(path))
+
+
+def of_spec(spec: Spec, source: str) -> Export:
+    """The script of a spec in hand (the screen's experiment), its relative paths taken from the working directory."""
+    from .job import with_absolute_paths
+
+    return _export(with_absolute_paths(spec), source, None, [])
 
 
 def write(export: Export, path: str | Path, force: bool) -> Path:
@@ -327,6 +331,8 @@ def _script(f: _Facts, source: str, differs: list[str]) -> str:
         add('parser.add_argument("--val", default=VAL, help="the validation file")')
     add('parser.add_argument("--out", default="model.pt", help="where the final weights go")')
     add('parser.add_argument("--best", default="best_model.pt", help="where the best epoch\'s weights go")')
+    add('parser.add_argument("--weights", help="start from these weights: a .safetensors file (torchtui export '
+        '--weights)")')
     add("args = parser.parse_args()")
     add("")
     add("# The run computed with this many CPU threads: a sum split over another number of threads can round")
@@ -548,6 +554,7 @@ def _model_and_loop(f: _Facts, add: Any, validating: bool, n_train: str, n_val: 
     if schedule:
         add(f"scheduler = {schedule}")
     add("")
+    _weights_block(f, add, validating, n_val)
     add(_heading("10. Train and validate"))
     add("best_loss, best_epoch, bad_epochs = math.inf, 0, 0" if t.patience else "best_loss, best_epoch = math.inf, 0")
     add("for epoch in range(1, EPOCHS + 1):")
@@ -603,6 +610,29 @@ def _model_and_loop(f: _Facts, add: Any, validating: bool, n_train: str, n_val: 
     add('print(f"best epoch {best_epoch} (loss {best_loss}); weights saved to {args.out}, the best to {args.best}")')
     add("torch.save(model.state_dict(), args.out)")
     add("# to load them: model.load_state_dict(torch.load(args.out, weights_only=True))")
+
+
+def _weights_block(f: _Facts, add: Any, validating: bool, n_val: str) -> None:
+    """--weights: saved weights in place of the seeded ones, measured on the validation rows before training.
+    safetensors is imported only here, so the script needs it only when the flag is given."""
+    add("if args.weights:  # saved weights (safetensors: no pickle) in place of the seeded initial ones")
+    add("    from safetensors.torch import load_file  # pip install safetensors")
+    add("")
+    add("    model.load_state_dict(load_file(args.weights))")
+    if not validating:
+        add('    print(f"weights from {args.weights}")')
+        add("")
+        return
+    add("    model.eval()")
+    add("    val_loss_sum = torch.zeros(())")
+    add("    with torch.no_grad():")
+    add("        for x, y in val_loader:")
+    add("            x, y = x.to(device), y.to(device)")
+    for line in _targets_lines(f, "            "):
+        add(line)
+    add("            val_loss_sum += criterion(model(x), y) * len(x)")
+    add(f'    print(f"weights from {{args.weights}}: validation loss {{float(val_loss_sum) / {n_val}}}")')
+    add("")
 
 
 def _optimizer(spec: Spec) -> str:
