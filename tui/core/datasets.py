@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .spec import Spec
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,17 @@ BUILTINS: dict[str, BuiltIn] = {
         BuiltIn("sine", "regression", "synthetic: y = sin(x) + noise, 1000 points", generate="sine"),
     ]
 }
+
+
+def with_absolute_paths(spec: Spec) -> Spec:
+    """File paths made absolute, so `resume` (and an exported script) works from any directory; built-in names and
+    module:Class names stay as given."""
+    paths: dict[str, Any] = {}
+    if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():
+        paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
+    for key in ("test", "val"):
+        if getattr(spec.data, key):
+            paths[f"data.{key}"] = str(Path(getattr(spec.data, key)).resolve())
+    if any(Path(arg).exists() for arg in spec.data.dataset_args):  # a Dataset class's file arguments
+        paths["data.dataset_args"] = [str(Path(a).resolve()) if Path(a).exists() else a for a in spec.data.dataset_args]
+    return spec.with_overrides(paths) if paths else spec

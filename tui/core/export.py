@@ -69,7 +69,7 @@ def from_spec(spec_path: str | Path) -> Export:
 
 def of_spec(spec: Spec, source: str) -> Export:
     """The script of a spec in hand (the screen's experiment), its relative paths taken from the working directory."""
-    from .job import with_absolute_paths
+    from .datasets import with_absolute_paths
 
     return _export(with_absolute_paths(spec), source, None, [])
 

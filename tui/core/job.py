@@ -19,7 +19,7 @@ import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
 from .data import Prepared, prepare, read_csv, read_options
-from .datasets import BUILTINS
+from .datasets import with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
@@ -179,19 +179,6 @@ def _finish(progress: Progress, folder: RunFolder, emit: Emit, is_main: bool = T
     recorder.write(record.end("done", progress, folder.path), sync=True)
     recorder.close()
     return Outcome("done", progress)
-
-
-def with_absolute_paths(spec: Spec) -> Spec:
-    """File paths made absolute, so `resume` works from any directory."""
-    paths: dict[str, Any] = {}
-    if spec.data.dataset not in BUILTINS and Path(spec.data.dataset).exists():  # module:Class names stay as given
-        paths["data.dataset"] = str(Path(spec.data.dataset).resolve())
-    for key in ("test", "val"):
-        if getattr(spec.data, key):
-            paths[f"data.{key}"] = str(Path(getattr(spec.data, key)).resolve())
-    if any(Path(arg).exists() for arg in spec.data.dataset_args):  # a Dataset class's file arguments
-        paths["data.dataset_args"] = [str(Path(a).resolve()) if Path(a).exists() else a for a in spec.data.dataset_args]
-    return spec.with_overrides(paths) if paths else spec
 
 
 def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, processes: int = 1) -> None:
