@@ -19,6 +19,8 @@ import torch
 
 from tui.core import checkpoint
 from tui.core.distributed import World, from_env, share
+from tui.core.launch import children
+from tui.core.runs import process_alive
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # DDP vs one process with the global batch, 3 epochs (README)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
@@ -188,7 +190,7 @@ def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143
     assert end["event"] == "end" and end["status"] == "interrupted" and end["epoch_step"] > 0
     saved = checkpoint.load(runs / "stopped" / "last.pt")["progress"]
     assert (saved["epoch"], saved["step"]) == (end["epochs"], end["step"])
-    assert not [pid for pid in ranks if Path(f"/proc/{pid}").exists() and _alive(pid)]
+    assert not [pid for pid in ranks if process_alive(pid)]
     # it resumes with as many processes as it had (spec.toml's run.processes), exactly ...
     resumed = tui("resume", str(runs / "stopped"), "--epochs", str(saved["epoch"] + 1), "--json")
     assert resumed.returncode == 0, resumed.stderr
@@ -260,21 +262,10 @@ def _children(pid: int) -> list[int]:
     """The launcher's child processes: the ranks, once they have started."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        kids = []
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            kids += [int(k) for k in (task / "children").read_text().split()]
-        if len(kids) >= 2:
+        if len(kids := children(pid)) >= 2:
             return sorted(kids)
         time.sleep(0.05)
     return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_machines_that_never_meet_end_with_one_line_not_a_hang(runs):

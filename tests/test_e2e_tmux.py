@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tui.core import checkpoint
+from tui.core.launch import children
 from tui.core.runs import process_alive
 
 from tmux_helpers import (
@@ -302,16 +303,6 @@ def test_no_color_at_80x24(workdir, terminals):
 DDP_TOML = IRIS_TOML + '[run]\nprocesses = 2\n'
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids += [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return kids
-
-
 def test_the_screen_trains_two_processes_shows_them_and_ctrl_x_stops_both(workdir, terminals):
     (workdir / "exp.toml").write_text(DDP_TOML)
     term = terminals(100, 30).start("--config", "exp.toml")
@@ -325,7 +316,7 @@ def test_the_screen_trains_two_processes_shows_them_and_ctrl_x_stops_both(workdi
     start = next(e for e in events(run_dir) if e.get("event") == "start")
     assert start["world_size"] == 2 and isinstance(start["launcher_pid"], int), start
     launcher = start["launcher_pid"]
-    ranks = wait_until(lambda: (k if len(k := _children(launcher)) == 2 else None), 30, "the launcher's 2 processes")
+    ranks = wait_until(lambda: (k if len(k := children(launcher)) == 2 else None), 30, "the launcher's 2 processes")
     assert start["pid"] in ranks
     term.wait_for(re.escape("2 processes (DDP)"), SCREEN_TIMEOUT, explain)  # the Training pane says how many
     term.wait_for(re.compile(r"rank 0: [\d,]+/s CPU \d+%\s+rank 1: [\d,]+/s CPU \d+%"), SCREEN_TIMEOUT, explain)

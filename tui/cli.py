@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import inspect
 import os
-import re
 import signal
 import sys
 import typing
@@ -22,7 +21,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
-from tui.core.spec import FieldInfo, Spec, spec_fields
+from tui.core.spec import PROCESSES, FieldInfo, Spec, spec_fields
 from tui.signals import StopOnSignal, exit_code
 
 app = typer.Typer(
@@ -414,7 +413,7 @@ def resume(
         from tui.core.runs import RunFolder
 
         nproc = RunFolder.open(run_dir).spec().run.processes
-    elif not re.fullmatch(r"gpu|[1-9]\d{0,3}", nproc):
+    elif not PROCESSES.fullmatch(nproc):
         raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {nproc!r}")
     if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))

@@ -110,6 +110,18 @@ def hand_written(x, y, stack, batch, epochs, device, bf16=False):
 
 
 def engine(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
+    """The engine's seconds; a graphed run that did not capture stops the bench (it would time the eager loop)."""
+    seconds, events, decision = engine_run(x, y, stack, batch, epochs, device, graphs, precision)
+    captures = [e for e in events if e["event"] == "cuda_graph"]
+    if graphs == "on" and not (captures and captures[0]["captured"]):
+        raise SystemExit(f"the graphed engine did not capture: {decision} {captures}")
+    CAPTURES.extend(captures[:1])
+    return seconds
+
+
+def engine_run(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
+    """`Trainer.fit` as `torchtui run` calls it, writing a run folder: (seconds, the events it wrote, whether and
+    why not it replays a CUDA graph)."""
     features = x.shape[1]
     pre = Preprocessor("y", "regression", [Column(f"x{i}", "numeric") for i in range(features)])
     empty = torch.zeros((0, features)), torch.zeros((0, 1))
@@ -120,19 +132,15 @@ def engine(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec.with_overrides({"run.runs_dir": tmp})
         folder = RunFolder.create(spec, "bench")
-        captures: list[dict] = []
+        events: list[dict] = []
         trainer = Trainer(spec, data, stack, Objective("MSE", "regression", 0), resolve(str(device)),
-                          Recorder(lambda e: captures.append(e) if e["event"] == "cuda_graph" else None, folder))
+                          Recorder(events.append, folder))
         t0 = time.perf_counter()
         trainer.fit()
         _sync(device)
         seconds = time.perf_counter() - t0
         folder.close()
-    if graphs == "on" and not (captures and captures[0]["captured"]):
-        raise SystemExit(f"the graphed engine did not capture: {trainer.graph_decision.description} {captures}")
-    if captures:
-        CAPTURES.append(captures[0])
-    return seconds
+    return seconds, events, trainer.graph_decision.description
 
 
 CAPTURES: list[dict] = []  # the graphed engine's cuda_graph events: the capture's time and pool

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from tests.bench.throughput import RowDataset, engine_run  # noqa: E402
 from tui.core import checkpoint, job  # noqa: E402
 from tui.core.layers import build_sequential  # noqa: E402
 from tui.core.spec import Spec  # noqa: E402
@@ -55,23 +56,12 @@ def engine(tmp: str, name: str, **values):
     return checkpoint.load(folder.checkpoint_path("last")), events
 
 
-class Rows(Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-    def __len__(self):
-        return len(self.x)
-
-
 def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0.0, seed=7):
     """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU."""
     torch.manual_seed(seed)
     model = build_sequential(layers).to("cuda")
     g = torch.Generator().manual_seed(seed)
-    loader = DataLoader(Rows(x, y), batch_size, shuffle=True, generator=g)
+    loader = DataLoader(RowDataset(x, y), batch_size, shuffle=True, generator=g)
     optimizer = make_optimizer(model.parameters())
     for _ in range(epochs):
         model.train()
@@ -237,32 +227,6 @@ def fallbacks() -> None:
         print("console:", *[line for line in r.stdout.splitlines() if line.startswith("cuda graph")], sep="\n  ")
 
 
-def wide_run(graphs: str, x, y, stack, batch: int) -> tuple[list[dict], float]:
-    """The wide MLP, one epoch, as the throughput bench runs the engine; its events and seconds."""
-    from tui.core.data import Prepared
-    from tui.core.devices import resolve
-    from tui.core.objective import Objective
-    from tui.core.preprocess import Column, Preprocessor
-    from tui.core.record import Recorder
-    from tui.core.runs import RunFolder
-    from tui.core.train import Trainer
-
-    pre = Preprocessor("y", "regression", [Column(f"x{i}", "numeric") for i in range(x.shape[1])])
-    data = Prepared("wide", pre, x, y, torch.zeros((0, x.shape[1])), torch.zeros((0, 1)))
-    events: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        s = spec(tmp, **{"train.batch_size": batch, "train.epochs": 1, "train.cuda_graphs": graphs})
-        folder = RunFolder.create(s, "wide")
-        trainer = Trainer(s, data, stack, Objective("MSE", "regression", 0), resolve("cuda"),
-                          Recorder(events.append, folder))
-        began = time.perf_counter()
-        trainer.fit()
-        torch.cuda.synchronize()
-        seconds = time.perf_counter() - began
-        folder.close()
-    return events, seconds
-
-
 def memory() -> None:
     from tui.core.layers import resolve as resolve_layers
 
@@ -274,7 +238,7 @@ def memory() -> None:
     for graphs in ("off", "on"):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-        events, seconds = wide_run(graphs, x, y, stack, batch)
+        seconds, events, _ = engine_run(x, y, stack, batch, 1, "cuda", graphs)
         allocated = torch.cuda.max_memory_allocated() / 2**20
         reserved[graphs] = torch.cuda.max_memory_reserved() / 2**20
         graph = [e for e in events if e["event"] == "cuda_graph"]
@@ -287,7 +251,7 @@ def memory() -> None:
     torch.cuda.empty_cache()
     torch.cuda.set_per_process_memory_fraction(cap)
     try:
-        events, _ = wide_run("on", x, y, stack, batch)
+        _, events, _ = engine_run(x, y, stack, batch, 1, "cuda", "on")
         graph = [e for e in events if e["event"] == "cuda_graph"]
         print(f"capped at {cap * total:,.0f} MiB: {graph}")
         check(bool(graph) and not graph[0]["captured"] and "out of memory" in graph[0].get("reason", ""),

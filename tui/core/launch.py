@@ -29,20 +29,14 @@ RESTART = "TORCHELASTIC_RESTART_COUNT"  # torchrun's: how many times the agent r
 
 
 def processes(value: str) -> int:
-    """`--nproc-per-node`'s value: a count >= 1, or `gpu` for every visible GPU."""
+    """`--nproc-per-node`'s value, already checked against spec.PROCESSES: a count, or `gpu` for every visible GPU."""
     if value == "gpu":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if not count:
             raise UserError("--nproc-per-node gpu needs a GPU, and none is visible here; give a number of CPU "
                             "processes, e.g. --nproc-per-node 2 --device cpu")
         return count
-    try:
-        n = int(value)
-    except ValueError:
-        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {value!r}") from None
-    if n < 1:
-        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {n}")
-    return n
+    return int(value)
 
 
 def check_devices(n: int, device: str) -> None:
@@ -173,7 +167,7 @@ def _forward_signals() -> dict[int, Any]:
         return previous
 
     def forward(signum: int, frame: Any) -> None:
-        for pid in _children():
+        for pid in children():
             try:
                 os.kill(pid, signum)
             except ProcessLookupError:
@@ -184,10 +178,11 @@ def _forward_signals() -> dict[int, Any]:
     return previous
 
 
-def _children() -> list[int]:
-    """This process's child processes (Linux: /proc); the agent starts the training processes as such."""
+def children(pid: int | None = None) -> list[int]:
+    """A process's child processes (Linux: /proc; this one's by default): the agent starts the training processes
+    as such."""
     pids: list[int] = []
-    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+    for task in Path(f"/proc/{pid or os.getpid()}/task").glob("*"):
         try:
             pids += [int(p) for p in (task / "children").read_text().split()]
         except OSError:

@@ -33,6 +33,7 @@ OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # precision.py: what each does; only fp32 is bit-exact
 CUDA_GRAPHS = ("auto", "on", "off")  # cuda_graph.py: when the step is replayed as a CUDA graph
+PROCESSES = re.compile(r"gpu|[1-9]\d{0,3}")  # run.processes: a count, or gpu (one per visible GPU)
 ALL_GPUS = "all-gpus"  # the device picker's "all N GPUs (DDP)": not a device, but device cuda with processes gpu
 ON_NAN = ("stop", "skip")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -233,7 +234,7 @@ class Spec:
         _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
                "run.name", "letters, digits, '.', '-' or '_' (it names a folder)", name)
         _check(bool(self.run.runs_dir.strip()), "run.runs_dir", "a folder path", self.run.runs_dir)
-        _check(re.fullmatch(r"gpu|[1-9]\d{0,3}", self.run.processes) is not None, "run.processes",
+        _check(PROCESSES.fullmatch(self.run.processes) is not None, "run.processes",
                "a number of processes >= 1, or gpu (one per visible GPU)", self.run.processes)
 
     def to_toml(self, comments: bool = False) -> str:

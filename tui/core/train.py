@@ -116,7 +116,7 @@ class Trainer:
         # under DDP: this rank's rows trained, and every rank's telemetry as last gathered (rank 0's step events)
         self._rank_rows, self._ranks_at = 0, (time.monotonic(), 0)
         self.ranks: list[dict[str, Any]] = []
-        self._rank_telemetry = Telemetry(device)
+        self._rank_telemetry = Telemetry(device) if world.size > 1 else None
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
@@ -216,6 +216,7 @@ class Trainer:
         for its next step events."""
         now, rows = time.monotonic(), self._rank_rows
         rate = (rows - self._ranks_at[1]) / max(now - self._ranks_at[0], 1e-9)
+        assert self._rank_telemetry is not None  # made for several processes, the only ones that gather
         sample = {"rank": self.world.rank, "samples_per_s": rate, **self._rank_telemetry.sample()}
         self._ranks_at = (now, rows)
         gathered = distributed.gather_telemetry(sample, self.world)
