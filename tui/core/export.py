@@ -116,8 +116,6 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
     t = spec.train
     threads = t.threads or devices.use_threads(0)
     if user_dataset.is_class_path(spec.data.dataset):
-        differs.append(f"the run read your Dataset class {spec.data.dataset}, which this script imports and splits as "
-                       "the run did, but its equality with the run is not proven yet")
         facts = _class_facts(spec, layers, threads)
     else:
         facts = _facts(spec, layers, threads, differs)

@@ -15,6 +15,7 @@ safetensors is an optional dependency (`pip install safetensors`, or the `export
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ def make_card(ckpt: dict[str, Any], run: str, checkpoint_name: str) -> dict[str,
         "layers": [f"nn.{expr}" for expr in ckpt["layers"]],
         "loss": f"nn.{ckpt['loss']}Loss",
         "task": pre.task,
-        "n_inputs": pre.n_inputs,
+        "n_inputs": math.prod(ckpt["input_shape"]) if "input_shape" in ckpt else pre.n_inputs,
+        "input_shape": list(ckpt.get("input_shape", [pre.n_inputs])),  # an image's (1, 8, 8): x as the model takes it
         "features": features,
         "missing": pre.missing,
         "prepare": PREPARE if pre.columns else "the inputs as your Dataset class gives them (the run read one)",
