@@ -64,8 +64,9 @@ def load(path: Path) -> dict:
 
 
 def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    lines = stderr.splitlines()  # the one error line, then the notes gathered before the refusal, if any
+    assert len(lines) >= 1 and all(line.startswith("  note: ") for line in lines[1:]), \
+        f"expected one error line (and notes) on stderr, got {stderr!r}"
     assert lines[0].startswith("error: ") and len(lines[0]) > len("error: "), stderr
     assert "Traceback" not in stderr
     return lines[0]

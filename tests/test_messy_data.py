@@ -68,8 +68,9 @@ def tui(*args, cwd) -> subprocess.CompletedProcess:
 
 def one_error_line(stderr: str) -> str:
     assert "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    lines = stderr.splitlines()  # the one error line, then the notes gathered before the refusal, if any
+    assert len(lines) >= 1 and all(line.startswith("  note: ") for line in lines[1:]), \
+        f"expected one error line (and notes) on stderr, got {stderr!r}"
     assert lines[0].startswith("error: ") and len(lines[0]) > 20, stderr
     return lines[0]
 
@@ -693,6 +694,18 @@ def test_group_split_keeps_each_patient_on_one_side(tmp_path):
     assert train_groups and val_groups and not train_groups & val_groups
     assert 0.25 * n <= len(val_rows) < 0.25 * n + 8  # groups are added until the share is reached
     assert any("no group is on both sides" in n_ for n_ in data.notices)
+
+
+def test_blank_group_cells_are_one_group_of_their_own(tmp_path):
+    """Group ids with empty cells, numbers and text mixed: no traceback, the blanks one group, said."""
+    groups = ["1", "", "2", "x", "3", "", "4", "5", "6", "7", "x", "2"] * 5
+    path = write(tmp_path, "g.csv", "g,t,y\n" + "".join(f"{g},{i},{'ab'[i % 2]}\n" for i, g in enumerate(groups)))
+    data = prep(path, seed=1, group="g", val_split=0.3)
+    assert any("data.group g: 10 row(s) have no group; they form one group, '(missing)'" in n for n in data.notices)
+    train_rows, val_rows = (set(np.round(v).astype(int).tolist()) for v in original_values(data, "t"))
+    assert len({i in val_rows for i, g in enumerate(groups) if g == ""}) == 1  # every blank row on one side
+    train_g, val_g = {groups[i] for i in train_rows}, {groups[i] for i in val_rows}
+    assert train_g and val_g and not train_g & val_g
 
 
 def test_stratified_split_keeps_class_shares(tmp_path):

@@ -143,7 +143,7 @@ async def test_delete_asks_first_and_never_deletes_a_running_run():
         stop(worker)
 
 
-async def test_f7_reaches_the_runs_pane_from_every_widget_and_6_outside_text_fields():
+async def test_every_widget_reaches_the_runs_pane_by_6_or_in_a_text_field_by_f7():
     app = TorchTUI(cpu_spec(), preset=True)
     async with running(app) as pilot:
         await wait_for(pilot, lambda: app.data is not None, what="data to load")
@@ -153,7 +153,7 @@ async def test_f7_reaches_the_runs_pane_from_every_widget_and_6_outside_text_fie
             await pilot.pause()
             focusable = [w for w in app.query("*") if w.focusable and pane_id in [a.id for a in w.ancestors]]
             assert focusable, pane_id
-            for widget in focusable:
+            for n, widget in enumerate(focusable):
                 app.action_pane(pane_id)
                 await wait_for(pilot, lambda pane_id=pane_id: app.query_one("#panes").active == pane_id, what=pane_id)
                 widget.focus()
@@ -165,6 +165,8 @@ async def test_f7_reaches_the_runs_pane_from_every_widget_and_6_outside_text_fie
                                what=f"{key} from {widget!r} to reach the Runs pane")
                 if before is not None:
                     assert widget.value == before  # nothing typed into the field
+                if key == "f7" or n:  # F-keys are priority bindings, ahead of any widget: f7 from one other is enough
+                    continue
                 app.action_pane(pane_id)
                 await wait_for(pilot, lambda pane_id=pane_id: app.query_one("#panes").active == pane_id, what=pane_id)
                 widget.focus()

@@ -260,7 +260,9 @@ def test_resume_of_a_run_killed_after_its_last_epoch_just_finishes_it(tmp_path):
     (folder.path / "events.jsonl").write_text("".join(lines[:-1]))  # killed before the end event was written
     events = []
     outcome, _ = job.resume(folder.path, events.append)
-    assert outcome.status == "done" and [e["event"] for e in events] == ["end"]
+    kinds = [e["event"] for e in events]  # no training: its start, its reports, its end
+    assert outcome.status == "done" and kinds == ["start", "evaluation", "evaluation", "end"], kinds
+    assert events[0]["resumed_from"] == 2 and {e["model"]: e["epoch"] for e in events[1:3]} == {"best": 2, "last": 2}
     from tui.core.follow import summarize
     assert summarize(folder.path).status == "done"
     with pytest.raises(UserError, match="already trained 2 of 2 epochs"):

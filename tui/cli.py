@@ -22,9 +22,11 @@ import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.spec import PROCESSES, FieldInfo, Spec, spec_fields
+from tui.refusals import Commands, say
 from tui.signals import StopOnSignal, exit_code
 
 app = typer.Typer(
+    cls=Commands,  # a mistake in the command line is one line (and a JSON line under --json), not a usage block
     help="Train PyTorch models from the terminal. "
     "`torchtui` opens the screen; `torchtui run --dataset iris` trains headless.",
     add_completion=False,
@@ -37,7 +39,8 @@ config_app = typer.Typer(help="Print or write the full default spec as TOML.", a
 app.add_typer(config_app, name="config")
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, command: str = "", as_json: bool = False, notes: list[str] | None = None) -> None:
+    """`as_json`: also the refusal's JSON line on stdout (tui/refusals.py), from rank 0 alone."""
     rank = os.environ.get("RANK", "0")
     if rank != "0":
         # the ranks of a distributed run plan alike: rank 0 says it, and when it fails the launcher ends this
@@ -46,20 +49,23 @@ def _fail(message: str, code: int) -> None:
 
         time.sleep(5)
         message = f"rank {rank}: {message}"
-    typer.echo(f"error: {message}", err=True)
+    say(message, command, as_json and rank == "0", notes or [])
+    for note in notes or []:  # what was read and decided before the refusal, under its one line
+        typer.echo(f"  note: {note}", err=True)
     raise typer.Exit(code)
 
 
 def guarded(fn: Callable) -> Callable:
-    """Map the errors users can cause to one line and an exit code."""
+    """Map the errors users can cause to one line and an exit code (and, under --json, one JSON line)."""
+    command = fn.__name__.rstrip("_").replace("_", "-")  # eval_ -> eval
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            _fail(str(e), 2)
-        except TrainingFailed as e:
+            _fail(str(e), 2, command, bool(kwargs.get("as_json")), getattr(e, "notes", []))
+        except TrainingFailed as e:  # under --json its `error` event is already out, written by the recorder
             _fail(str(e), 1)
         except Interrupted as e:  # its reason is the signal's name; any other stop counts as SIGTERM
             raise typer.Exit(exit_code(signal.Signals.__members__.get(e.reason, signal.SIGTERM))) from None
@@ -297,14 +303,7 @@ def lr_find(
 ) -> None:
     """Learning-rate range test: the loss while the rate grows from --start-lr to --end-lr, on a
     copy of the model, and a suggested rate. Writes nothing: no run folder, no checkpoint."""
-    try:
-        _lr_find(config, steps, start_lr, end_lr, weights, as_json, flags)
-    except UserError as e:
-        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
-            from tui.core.runs import to_json
-
-            typer.echo(to_json({"error": str(e)}))
-        raise
+    _lr_find(config, steps, start_lr, end_lr, weights, as_json, flags)  # a refusal under --json: guarded
 
 
 def _lr_find(config: Optional[Path], steps: Optional[int], start_lr: float, end_lr: float, weights: Optional[Path],
@@ -329,8 +328,8 @@ def _lr_find(config: Optional[Path], steps: Optional[int], start_lr: float, end_
     if as_json:
         typer.echo(to_json(result.to_dict()))
         return
-    for notice in result.notices:
-        typer.echo(f"note: {notice}")
+    for notice in result.notices:  # a warning says so itself, as a run's console does
+        typer.echo(notice if notice.startswith("warning: ") else f"note: {notice}")
     stopped = {"end": "all steps run",
                "diverged": f"stopped: the smoothed loss passed {finder.DIVERGED:g}x its minimum",
                "not finite": "stopped: the loss was not finite"}[result.stopped]
@@ -439,12 +438,7 @@ def change(
     from tui.core import live_change
     from tui.core.runs import to_json
 
-    try:
-        asked = live_change.request(run_dir, live_change.Change(lr=lr, patience=patience, epochs=epochs, step=at_step))
-    except UserError as e:
-        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
-            typer.echo(to_json({"error": str(e)}))
-        raise
+    asked = live_change.request(run_dir, live_change.Change(lr=lr, patience=patience, epochs=epochs, step=at_step))
     if as_json:
         typer.echo(to_json({"requested": asked.to_file(), "file": str(run_dir / live_change.REQUEST)}))
         return
@@ -460,17 +454,35 @@ def predict(
     data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
+                              "no category for) and, without -o, predictions (one object per row)."),
 ) -> None:
-    """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row."""
+    """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
+    Text values the model has no category for are said on stderr, with how they were encoded."""
     from tui.core.data import read_csv
-    from tui.core.predict import Predictor
+    from tui.core.predict import Predictor, write_csv
+    from tui.core.runs import to_json
 
     predictor = Predictor.load(checkpoint)
-    if output is None:
-        predictor.predict_frame(read_csv(data), str(data)).to_csv(sys.stdout, index=False)
+    frame = read_csv(data)
+    result = predictor.predict_frame(frame, str(data))
+    unseen = predictor.pre.unseen(frame)
+    if output is not None:
+        write_csv(result, output)
+    if as_json:
+        answer = {"rows": len(result), "output": str(output) if output is not None else None,
+                  "unseen": [u.to_dict() for u in unseen]}
+        if output is None:
+            answer["predictions"] = result.to_dict("records")
+        typer.echo(to_json(answer))
         return
-    rows = predictor.predict_file(data, output)
-    typer.echo(f"wrote {rows} predictions to {output}")
+    for u in unseen:
+        typer.echo(f"note: {u.describe()}", err=True)
+    if output is None:
+        result.to_csv(sys.stdout, index=False)
+        return
+    typer.echo(f"wrote {len(result)} predictions to {output}")
 
 
 @app.command("eval")
@@ -482,14 +494,17 @@ def eval_(
 ) -> None:
     """Loss and metrics of a checkpoint on labelled data."""
     from tui.core.data import read_csv
-    from tui.core.predict import Predictor
+    from tui.core.predict import Predictor, loss_label
     from tui.core.runs import to_json
 
     result = Predictor.load(checkpoint).evaluate_frame(read_csv(data), str(data))
     if as_json:
         typer.echo(to_json(result))
         return
-    typer.echo(f"{data}: {result['rows']} rows  loss ({result['loss_name']}) {result['loss']:.4f}")
+    for u in result["unseen"]:
+        typer.echo(f"note: {u['message']}", err=True)
+    typer.echo(f"{data}: {result['rows']} rows  {loss_label(result)} {result['loss']:.4f}  "
+               f"(model: {result['checkpoint']}, epoch {result['epoch']})")
     if "accuracy" in result:
         classes = result["classes"]
         typer.echo(f"accuracy {result['accuracy']:.4f}")
@@ -544,17 +559,12 @@ def _compare_runs(names: list[str], runs_dir: Path, compare: bool, as_json: bool
     from tui.core.follow import fmt_seconds
     from tui.core.runs import to_json
 
-    try:
-        if not compare:
-            raise UserError("to compare runs, name them after --compare: torchtui runs --compare A B")
-        if len(names) < 2:
-            raise UserError("--compare needs two or more runs (run folders, or run names in --runs-dir); "
-                            "`torchtui runs` lists them")
-        compared = [cmp.read(path) for path in cmp.resolve(names, runs_dir)]
-    except UserError as e:
-        if as_json:  # a JSON reader gets the error as JSON too; the line on stderr follows
-            typer.echo(to_json({"error": str(e)}))
-        raise
+    if not compare:  # a refusal under --json: its JSON line is guarded's
+        raise UserError("to compare runs, name them after --compare: torchtui runs --compare A B")
+    if len(names) < 2:
+        raise UserError("--compare needs two or more runs (run folders, or run names in --runs-dir); "
+                        "`torchtui runs` lists them")
+    compared = [cmp.read(path) for path in cmp.resolve(names, runs_dir)]
     diffs = cmp.differences(compared)
     if as_json:
         typer.echo(to_json({"runs": [r.summary() for r in compared],

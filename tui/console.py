@@ -63,8 +63,8 @@ class ConsoleReporter:
         verb = f"resuming after epoch {e['resumed_from']}" if e.get("resumed_from") else "run"
         self._print(f"{verb}: {e['run_dir']}")
         self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what})")
-        for notice in e["notices"]:
-            self._print(f"  note: {notice}")
+        for notice in e["notices"]:  # a "warning: ..." stands as it is, one line, not a note of a warning
+            self._print(f"  {notice}" if notice.startswith("warning: ") else f"  note: {notice}")
         if e.get("preview"):
             self._print("preview:")
             for line in e["preview"]:

@@ -12,11 +12,13 @@ so nothing is written from inside a signal handler and no request changes the we
 SIGHUP already ignored (`nohup`) stays ignored; otherwise it is treated like SIGTERM, so a
 dropped SSH session stops a run cleanly.
 SIGUSR1 / SIGUSR2 exist only on POSIX systems; before training starts (while data loads) they
-are ignored rather than killing the process, their default.
+are ignored rather than killing the process, their default. Once the process exits (the run
+finished and saved), every one of these signals is ignored: see `ignore_stop_signals`.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 from typing import Any
@@ -36,6 +38,8 @@ class StopOnSignal:
         if hasattr(signal, "SIGUSR1") and hasattr(signal, "SIGUSR2"):
             signal.signal(signal.SIGUSR1, self._save_now)
             signal.signal(signal.SIGUSR2, self._toggle_pause)
+        atexit.unregister(ignore_stop_signals)  # once, and last: atexit runs it first, before torch's own
+        atexit.register(ignore_stop_signals)
         return self
 
     def attach(self, trainer: Any) -> None:
@@ -54,6 +58,18 @@ class StopOnSignal:
     def _toggle_pause(self, signum: int, frame: Any) -> None:
         if self.trainer is not None:
             self.trainer.requests.pause = not self.trainer.requests.pause
+
+
+def ignore_stop_signals() -> None:
+    """Run at exit (atexit; `StopOnSignal.install` registers it), so after the job and its last save, whatever
+    its end: a stop signal has nothing left to stop, and is ignored. Without this, a Ctrl+C in the second or
+    so the interpreter then takes to exit killed the process by the signal: Python's teardown, which runs
+    after atexit, gives SIGINT, SIGTERM and SIGHUP back their default action (killing) before it frees
+    torch, and spares only handlers set to SIG_IGN. The exit code stays the job's own: 0 for a finished
+    run, so `torchtui run ... && torchtui predict ...` goes on, as nothing is lost or unsaved."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"):  # USR1/2 would kill too, by default
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def exit_code(signum: int) -> int:

@@ -11,6 +11,9 @@ Compares, each in a fresh process, the three taking turns, best (and median) of 
             torch._dynamo (about a second, whatever the file's size) done before the clock starts
 and reports seconds, peak memory above the process's state after its imports (ru_maxrss), as
 multiples of the data's float64 size, and the ratio torchtui / bare (target <= 1.5x).
+
+Then the leakage checks' share of preparation (`data.prepare`, timed around `leakage.check` inside it),
+each in a fresh process, median of `--repeats` (target <= 5%).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 BARE = """
 import json, resource, sys, time
@@ -65,6 +70,83 @@ seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
                   "rows": len(p.data.x_train) + len(p.data.x_val), "steps": trainer.progress.step}))
 """
+
+LEAKAGE = """
+import json, sys, time
+from tui.core import data, leakage
+from tui.core.spec import DataSpec
+check, spent = leakage.check, []
+def timed(*args):
+    t0 = time.perf_counter()
+    found = check(*args)
+    spent.append(time.perf_counter() - t0)
+    return found
+leakage.check = timed
+t0 = time.perf_counter()
+prepared = data.prepare(DataSpec(dataset=sys.argv[1], target="target"), 0)
+seconds = time.perf_counter() - t0
+print(json.dumps({"prepare": seconds, "checks": sum(spent), "warnings": len(prepared.warnings)}))
+"""
+
+
+PLAIN = """
+import sys
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+frame = pd.read_csv(sys.argv[1])
+x = torch.tensor(frame.drop(columns="target").to_numpy(), dtype=torch.float32)
+y = torch.tensor(frame["target"].to_numpy(), dtype=torch.float32).unsqueeze(1)
+x = (x - x.mean(0)) / x.std(0)
+model = nn.Sequential(nn.Linear(x.shape[1], 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+for xb, yb in DataLoader(TensorDataset(x, y), batch_size=512, shuffle=True):
+    loss = nn.functional.mse_loss(model(xb), yb)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    print("step", loss.item(), flush=True)
+    break
+"""
+
+
+def first_step(command: list[str], is_step: Callable[[str], bool]) -> float:
+    """Seconds from starting a fresh process to the line that says its first step is done (then it is stopped)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if is_step(line):
+            seconds = time.perf_counter() - t0
+            proc.kill()
+            proc.wait()
+            return seconds
+    raise RuntimeError(f"{command[:3]} ended without a step (exit {proc.wait()})")
+
+
+def fresh_processes(path: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """(plain script, torchtui run): whole fresh processes, imports included, to the first step; taking turns."""
+    plain: list[float] = []
+    tool: list[float] = []
+    with tempfile.TemporaryDirectory() as runs:
+        for _ in range(repeats):
+            plain.append(first_step([sys.executable, "-c", PLAIN, str(path)], lambda line: line.startswith("step")))
+            tool.append(first_step([sys.executable, "-m", "tui", "run", "--dataset", str(path), "--target", "target",
+                                    "--device", "cpu", "--batch-size", "512", "--epochs", "1", "--optimizer", "Adam",
+                                    "--log-interval", "0.000001", "--layers", "Linear(64), ReLU(), Linear(64), ReLU()",
+                                    "--runs-dir", runs, "--json"], lambda line: '"event":"step"' in line))
+    return plain, tool
+
+
+def leakage_share(path: Path, repeats: int) -> list[dict]:
+    """Each fresh process's preparation time and the leakage checks' part of it."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", LEAKAGE, str(path)], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return runs
 
 
 def make_csv(path: Path, rows: int) -> None:
@@ -118,6 +200,18 @@ def main() -> None:
         print(f"{name:<40}{r['seconds']:>9.2f}{r['peak_mb']:>10,.0f}{r['peak_mb'] / data_mb:>8.2f}"
               f"{r['seconds'] / bare['seconds']:>8.2f}x{r['median']:>10.2f}{r['median'] / bare['median']:>8.2f}x")
     print(f"first step reached: {engine['steps'] >= 1 and warm['steps'] >= 1}")
+    plain, tool = fresh_processes(args.file, max(args.repeats, 5))
+    best, median = min(tool) / min(plain), sorted(tool)[len(tool) // 2] / sorted(plain)[len(plain) // 2]
+    print(f"a fresh process to its first step, imports included ({len(plain)} each, taking turns): plain PyTorch "
+          f"script {min(plain):.2f} s best, {sorted(plain)[len(plain) // 2]:.2f} s median; `torchtui run` "
+          f"{min(tool):.2f} s best, {sorted(tool)[len(tool) // 2]:.2f} s median: {best:.2f}x best, {median:.2f}x "
+          "median (target <= 1.2x)")
+    runs = leakage_share(args.file, args.repeats)
+    shares = sorted(r["checks"] / r["prepare"] for r in runs)
+    med = sorted(runs, key=lambda r: r["checks"] / r["prepare"])[len(runs) // 2]
+    print(f"leakage checks: {med['checks'] * 1000:.0f} ms of {med['prepare']:.2f} s preparation, "
+          f"{shares[len(shares) // 2]:.1%} median (from {shares[0]:.1%} to {shares[-1]:.1%}, {len(runs)} fresh "
+          f"processes; target <= 5%); warnings on this file: {runs[0]['warnings']}")
 
 
 if __name__ == "__main__":

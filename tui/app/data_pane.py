@@ -40,6 +40,7 @@ class DataPane(Horizontal):
                              value=self.initial.missing,
                              allow_blank=False, id="data-missing", compact=True)
             yield Static("", id="data-error", classes="error")
+            yield Static("", id="data-warnings", markup=False)  # columns to doubt: above the fold, in warning colour
             yield Label("Features (space: use / drop)", classes="title")
             yield SelectionList[str](id="data-features")
             yield Label("First rows", classes="title")
@@ -70,6 +71,9 @@ class DataPane(Horizontal):
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
         self.query_one("#data-error", Static).update(view.error)
+        warnings = self.query_one("#data-warnings", Static)
+        warnings.update(warning_lines(view))
+        warnings.display = bool(view.prepared and view.prepared.warnings)  # no blank line when there are none
         target = self.query_one("#data-target", Select)
         names = [c for c, _ in view.columns]
         with target.prevent(Select.Changed):
@@ -88,7 +92,7 @@ class DataPane(Horizontal):
         if view.columns:
             table.add_columns(*names)
             table.add_rows(view.rows)
-        notices = view.prepared.notices if view.prepared else []
+        notices = view.prepared.notices if view.prepared else view.notes  # a refusal's notes: it may follow from one
         if view.prepared is not None:
             pre = view.prepared.pre
             what = (f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}"
@@ -126,3 +130,17 @@ class DataPane(Horizontal):
         drop = [n for n in all_names if n not in chosen]
         if drop != self.app.spec.data.drop:
             self.app.edit({"data.drop": drop}, reload=True)
+
+
+def warning_lines(view: DataView) -> str:
+    """The columns to doubt: first all their names on one line (what must show without scrolling, however
+    many), then a line each saying why. The notices further down hold the long form, with the flags."""
+    warnings = view.prepared.warnings if view.prepared is not None else []
+    leaks = [w["column"] for w in warnings if w["kind"] == "leak"]
+    ids = [w["column"] for w in warnings if w["kind"] != "leak"]
+    lines = []
+    if leaks:
+        lines.append(f"! may leak the target: {', '.join(leaks)} (untick in Features to drop)")
+    if ids:
+        lines.append(f"! look like ids: {', '.join(ids)} (--group COL keeps their rows together)")
+    return "\n".join(lines + [f"  {w['column']}: {w['why']}" for w in warnings])

@@ -25,6 +25,7 @@ class DataView:
     rows: list[list[str]] = field(default_factory=list)  # the first rows, as text
     prepared: Prepared | None = None
     error: str = ""
+    notes: list[str] = field(default_factory=list)  # a refusal's: what was read and decided before it
 
 
 def load(spec: DataSpec, seed: int) -> DataView:
@@ -50,7 +51,7 @@ def load(spec: DataSpec, seed: int) -> DataView:
             view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
         view.prepared = prepare(spec, seed)
     except UserError as e:
-        view.error = str(e)
+        view.error, view.notes = str(e), list(e.notes)
     except Exception as e:  # a file the readers choke on is still the user's file, not our crash
         view.error = f"cannot read {spec.dataset}: {type(e).__name__}: {e}"
     return view

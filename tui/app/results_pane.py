@@ -43,6 +43,7 @@ class ResultsPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: tuple | None = None
+        self._standardised_for: tuple[Path | None, bool] = (None, False)  # (run folder, trained on a scaled target)
         self._run_dir: Path | None = None  # the run followed: its best.pt evaluates and predicts
         self._state: RunState | None = None
         self.view = "summary"  # or "predictions"
@@ -69,7 +70,7 @@ class ResultsPane(Vertical):
         if key == self._shown:
             return
         self._shown = key
-        self.query_one("#results-summary", Static).update(summary_table(state))
+        self.query_one("#results-summary", Static).update(summary_table(state, self._target_standardised(state)))
         best = state.evaluations.get("best") or state.evaluations.get("last")
         detail = self.query_one("#results-detail", Static)
         plot = self.query_one("#results-plot", PlotextPlot)
@@ -84,6 +85,21 @@ class ResultsPane(Vertical):
         else:
             detail.update("")
             plot.display = False
+
+    def _target_standardised(self, state: RunState) -> bool:
+        """Whether a regression run trained on the standardised target (its spec.toml, read once per run):
+        then its losses are in those units, not the target's, and the summary says so."""
+        if state.start.get("task") != "regression":
+            return False
+        if self._standardised_for[0] != state.run_dir:
+            from tui.core.runs import RunFolder
+
+            try:
+                scaled = RunFolder(state.run_dir).spec().data.standardize_target
+            except (UserError, OSError):
+                scaled = False  # no spec to tell: no note rather than a wrong one
+            self._standardised_for = (state.run_dir, scaled)
+        return self._standardised_for[1]
 
     # ---- the predictions view --------------------------------------------------------------------
     def action_toggle_view(self) -> None:
@@ -180,20 +196,26 @@ class ResultsPane(Vertical):
         if not best.exists():
             self.app.notify(f"{self._run_dir.name} has no best.pt yet", severity="warning")
         elif path:
-            self._use_checkpoint(best, path, what)
+            self._use_checkpoint(self._run_dir, path, what)
 
     @work(thread=True, exclusive=True, group="results")
-    def _use_checkpoint(self, best: Path, path: str, what: str) -> None:
+    def _use_checkpoint(self, run_dir: Path, path: str, what: str) -> None:
+        """The run's best model (its best.pt, or last.pt where a kill left best.pt behind: Predictor.load)."""
         from tui.core.data import read_csv
         from tui.core.predict import Predictor
 
         try:
-            predictor = Predictor.load(best)
+            predictor = Predictor.load(run_dir)
             if what == "evaluate":
                 text = evaluation_line(path, predictor.evaluate_frame(read_csv(path), path))
             else:
-                out = best.parent / f"predictions-{Path(path).name.split('.')[0]}.csv"
-                text = Text(f"{predictor.predict_file(path, out)} predictions written to {out}")
+                from tui.core.predict import write_csv
+
+                out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
+                frame = read_csv(path)
+                write_csv(predictor.predict_frame(frame, path), out)
+                notes = [f"note: {u.describe()}" for u in predictor.pre.unseen(frame)]  # as `torchtui predict`
+                text = Text("\n".join([f"{len(frame)} predictions written to {out}", *notes]))
         except UserError as e:
             text = Text(str(e), style="red")
         except Exception as e:  # a file the readers choke on: say so, keep the app
@@ -202,13 +224,19 @@ class ResultsPane(Vertical):
 
 
 def evaluation_line(path: str, result: dict[str, Any]) -> Text:
-    parts = [f"{path}: {result['rows']} rows", f"loss {result['loss']:.4f}"]
+    """What `torchtui eval` prints first, in its words: a loss on a standardised target is labelled so, the
+    metrics are in the target's units; text values the model has no category for are said after it."""
+    from tui.core.predict import loss_label
+
+    parts = [f"{path}: {result['rows']} rows", f"{loss_label(result)} {result['loss']:.4f}"]
     parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
-    return Text("  ".join(parts))
+    return Text("\n".join(["  ".join(parts), *(f"note: {u['message']}" for u in result.get("unseen", []))]))
 
 
-def summary_table(state: RunState) -> Group | str:
-    """Best and last model side by side: from the final evaluations, else from the epoch log."""
+def summary_table(state: RunState, target_standardised: bool = False) -> Group | str:
+    """Best and last model side by side: from the final evaluations, else from the epoch log. A regression
+    run trained on the standardised target gets a line saying its loss is in those units (as `torchtui
+    eval` labels it), the metrics beside it being in the target's."""
     rows: dict[str, dict[str, Any]] = {}
     if state.evaluations:
         rows = {name: state.evaluations[name] for name in ("best", "last") if name in state.evaluations}
@@ -227,7 +255,11 @@ def summary_table(state: RunState) -> Group | str:
     for key, label in METRICS:
         if any(r.get(key) is not None for r in rows.values()):
             table.add_row(label, *(_num(r.get(key)) for r in rows.values()))
-    return Group(Text(f"validation: {state.run_dir.name}", style="bold"), table)
+    parts: list[Any] = [Text(f"validation: {state.run_dir.name}", style="bold"), table]
+    if target_standardised:
+        parts.append(Text(f"loss: {state.start.get('loss', 'the loss')} on the standardised target; "
+                          "rmse, mae in the target's units", style="dim"))
+    return Group(*parts)
 
 
 def confusion_table(e: dict[str, Any]) -> Group:

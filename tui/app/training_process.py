@@ -42,12 +42,14 @@ class TrainingProcess:
         return self.proc.poll() if self.proc is not None else None
 
     def failure(self) -> str:
-        """Why the process ended badly, from the last line of its log."""
+        """Why the process ended badly, from its log: the refusal's `error:` line (the notes printed under it
+        come after it), else the last line (a traceback's)."""
         try:
             lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
         except OSError:
             lines = []
-        last = lines[-1] if lines else ""
+        said = [line for line in lines if line.startswith("error: ")]
+        last = said[-1] if said else lines[-1] if lines else ""
         return last.removeprefix("error: ") or f"the training process exited with code {self.exit_code()}"
 
     def settle(self, state: RunState, tail: EventTail) -> str:

@@ -23,6 +23,14 @@ from .files import atomic_write
 FORMAT = 1
 
 
+class Unreadable(UserError):
+    """A checkpoint file that does not load; `why` says how (truncated, empty, would run code...)."""
+
+    def __init__(self, message: str, why: str):
+        super().__init__(message)
+        self.why = why
+
+
 def save(payload: dict[str, Any], path: str | Path) -> Path:
     return atomic_write(path, lambda f: torch.save(payload, f))
 
@@ -34,16 +42,24 @@ def copy(source: Path, dest: Path) -> Path:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint without running code; anything else is refused with the reason."""
+    """Read a checkpoint without running code; anything else is refused with the reason.
+    A run folder gives its best model (`best_of_run`)."""
     p = Path(path)
     if p.is_dir():
-        p = p / "best.pt" if (p / "best.pt").exists() else p / "last.pt"
+        p = best_of_run(p)
     if not p.exists():
         raise UserError(f"checkpoint {p} not found; `torchtui runs` lists the runs and their folders")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
-        raise UserError(f"{p} {_why_unloadable(e, p)}") from None
+        why = _why_unloadable(e, p)
+        broken = "truncated" in why or "empty" in why
+        other = next((o for o in ("last.pt", "best.pt") if o != p.name and (p.parent / o).exists()), "")
+        advice = (f"; `torchtui resume {p.parent}` goes on from the newest checkpoint of the run that loads"
+                  if broken and (p.parent / "spec.toml").exists() else "")
+        if broken and other and p.name != "last.pt":
+            advice += f", and {p.parent / other} may be used instead"
+        raise Unreadable(f"{p} {why}{advice}", why) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
         raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
     if ckpt["format"] > FORMAT:
@@ -52,21 +68,60 @@ def load(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def progress_of(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's progress (its epoch, best epoch, place in an epoch), or None where it is missing or does not
+    load. Memory-mapped: the weights are not read."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return dict(ckpt["progress"])
+    except Exception:  # missing, truncated, not ours: the callers say what that means for them
+        return None
+
+
+def holds_best(progress: dict[str, Any]) -> bool:
+    """Whether a last.pt with this progress holds the run's best weights: saved at the end of its best epoch."""
+    return bool(progress.get("best_epoch")) and progress["epoch"] == progress["best_epoch"] \
+        and not progress.get("epoch_step")
+
+
+def best_of_run(folder: Path) -> Path:
+    """The file with a run's best model: best.pt, checked against the best epoch last.pt records.
+
+    An improving epoch writes last.pt, then copies it to best.pt; a run killed between the two leaves
+    best.pt an older epoch while last.pt records the new best. Then last.pt itself is the best model and
+    is used (a resume repairs best.pt, record.repair_best); a best.pt whose epoch's weights no file holds
+    any more is refused, naming the file that can be used instead."""
+    best, last = folder / "best.pt", folder / "last.pt"
+    if not last.exists():
+        return best if best.exists() else last  # load() says what is missing
+    recorded = progress_of(last)
+    if recorded is None or not recorded.get("best_epoch"):
+        return best if best.exists() else last  # nothing to check best.pt against (load() says why last.pt fails)
+    held = progress_of(best) if best.exists() else None
+    if held is not None and held["epoch"] == recorded["best_epoch"] and not held.get("epoch_step"):
+        return best
+    if holds_best(recorded):
+        return last
+    had = f"holds epoch {held['epoch']}" if held is not None else ("does not load" if best.exists() else "is missing")
+    raise UserError(f"{best} {had}, but the run's best epoch was {recorded['best_epoch']} (last.pt records it) and no "
+                    f"file holds its weights any more; use the last weights instead: {last}")
+
+
 def _why_unloadable(e: Exception, path: Path) -> str:
     """torch's message, minus its advice to retry without weights_only (we never do)."""
     text = str(e)
     if path.stat().st_size == 0:
-        return "is empty (0 bytes); use an earlier checkpoint of the run"
+        return "is empty (0 bytes)"
     with open(path, "rb") as f:
         zip_start = f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
     if zip_start and not zipfile.is_zipfile(path):
-        return "is truncated or corrupted (an incomplete file); use an earlier checkpoint of the run"
+        return "is truncated or corrupted (an incomplete file)"
     code = re.search(r"GLOBAL ([\w.]+)", text)
     if code:
         return (f"was refused: loading it would run code ({code.group(1)}); torchtui loads checkpoints with "
                 f"weights_only=True and never runs code from them")
     if "zip archive" in text or "central directory" in text:
-        return "is truncated or corrupted (an incomplete file); use an earlier checkpoint of the run"
+        return "is truncated or corrupted (an incomplete file)"
     if not zip_start or isinstance(e, pickle.UnpicklingError):
         return "is not a PyTorch checkpoint"
     first = text.strip().splitlines()[0][:200] if text.strip() else type(e).__name__

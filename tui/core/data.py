@@ -10,6 +10,7 @@ than a per-row `Dataset` and the same batches (see train.py).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import user_dataset
+from . import leakage, user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
 from .preprocess import (
@@ -34,7 +35,7 @@ from .preprocess import (
     mostly_numeric,
     numeric_values,
 )
-from .reader import ReadOptions, preview, read_table
+from .reader import ReadOptions, TableFormat, column_name, preview, read_table
 from .spec import DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
@@ -54,6 +55,8 @@ class Prepared:
     preview: list[str] = field(default_factory=list)
     train_set: Any = None  # a user's Dataset (its training subset), read through a DataLoader
     shape: tuple[int, ...] | None = None  # a user's Dataset's x shape; tables give (inputs,)
+    left_out: list[str] = field(default_factory=list)  # columns the checks left out (not those --drop named)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # leakage.Finding.as_dict(): columns to doubt
 
     @property
     def task(self) -> str:
@@ -79,9 +82,17 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFra
 def load_frame(spec: DataSpec, seed: int, notices: list[str],
                progress: Progress = None) -> tuple[pd.DataFrame, str, bool, str]:
     """(table, display name, keep constant columns, decimal mark) for a built-in name or a file path."""
+    frame, name, keep_constant, decimal, _ = load_table(spec, seed, notices, progress)
+    return frame, name, keep_constant, decimal
+
+
+def load_table(spec: DataSpec, seed: int, notices: list[str],
+               progress: Progress = None) -> tuple[pd.DataFrame, str, bool, str, TableFormat | None]:
+    """`load_frame`, and the format the file was read with (None for a built-in): what the reader guessed
+    about the header and the lines above it is said, with its override, by refusals that may follow from it."""
     builtin = BUILTINS.get(spec.dataset)
     if builtin is not None:
-        return builtin.frame(seed), builtin.name, builtin.keep_constant, "."
+        return builtin.frame(seed), builtin.name, builtin.keep_constant, ".", None
     path = Path(spec.dataset)
     if not path.exists():
         names = ", ".join(BUILTINS)
@@ -96,7 +107,7 @@ def load_frame(spec: DataSpec, seed: int, notices: list[str],
                  "preparing tensors")
     notices.append(f"read {spec.dataset}: {len(frame)} rows, {frame.shape[1]} columns; {fmt.describe()}")
     notices.extend(fmt.notes)
-    return frame, spec.dataset, False, fmt.decimal
+    return frame, spec.dataset, False, fmt.decimal, fmt
 
 
 @dataclass
@@ -128,8 +139,13 @@ class TableSplit:
 def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None) -> TableSplit:
     """Read the table, choose its columns, apply the missing-value policy, decide the task, split
     (or read the --val file) and fit the preprocessing on the training rows."""
-    frame, name, keep_constant, decimal = load_frame(spec, seed, notices, progress)
-    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal)
+    frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress)
+    spec = spelled_as_columns(spec, list(frame.columns))
+    hint = fmt.hint() if fmt else ""
+    if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
+        raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
+                        + (f" ({hint})" if hint else ""))
+    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt)
     target = targets[0]
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     if len(targets) > 1:
@@ -164,7 +180,10 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
     if user_dataset.is_class_path(spec.dataset):
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []
-    table = split_table(spec, seed, notices, progress)
+    try:
+        table = split_table(spec, seed, notices, progress)
+    except UserError as e:  # what was read and decided before the refusal is shown with it
+        raise e.with_notes(notices) from None
     frame, name, pre, train_rows, val_rows = table.frame, table.name, table.pre, table.train_rows, table.val_rows
     y = pre.transform_y(frame, name)
     if val_rows is None:
@@ -175,11 +194,16 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
         x_train, x_val = pre.transform_splits(frame, name, [train_rows, val_rows])
         y_train, y_val = y[train_rows], y[val_rows]
     _note_encodings(pre, notices)
+    warnings = leakage.check(frame, table.targets, table.features, table.task, train_rows)  # warned, never dropped
+    notices.extend(w.message for w in warnings)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(table.features)} columns")
     xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    return Prepared(name, pre, xt, yt, xv, yv, notices=notices,
-                    preview=preview(frame.head(5)[[*table.features, *table.targets]]))
+    named = spelled_as_columns(spec, list(frame.columns))
+    left_out = [c for c in frame.columns if c not in (*table.features, *table.targets, *named.drop, named.group)]
+    return Prepared(name, pre, xt, yt, xv, yv, notices=notices, left_out=left_out,
+                    preview=preview(frame.head(5)[[*table.features, *table.targets]]),
+                    warnings=[w.as_dict() for w in warnings])
 
 
 def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
@@ -202,15 +226,18 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
 
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
-                   keep_constant: bool = False, decimal: str = ".") -> tuple[list[str], list[str], str]:
-    """(targets, features, id column). Columns not named by the user are checked and may be left out."""
+                   keep_constant: bool = False, decimal: str = ".",
+                   fmt: TableFormat | None = None) -> tuple[list[str], list[str], str]:
+    """(targets, features, id column). Columns not named by the user are checked and may be left out.
+    `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal."""
     columns = list(frame.columns)
+    hint, names_hint = (fmt.hint(), fmt.hint(found_header=False)) if fmt else ("", "")
 
     def known(names: list[str], what: str) -> None:
         unknown = [c for c in names if c not in columns]
         if unknown:
             raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; "
-                            f"columns: {', '.join(columns)}")
+                            f"columns: {_column_list(columns)}" + (f" ({names_hint})" if names_hint else ""))
 
     targets = [t.strip() for t in spec.target.split(",") if t.strip()] or [columns[-1]]
     known(targets, "data.target")
@@ -241,8 +268,29 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             features.append(c)
     if not features:
         raise UserError(f"{name} has no usable feature columns besides the target {', '.join(targets)}; "
-                        f"name the ones to use with --features")
+                        f"name the ones to use with --features" + (f" ({hint})" if hint else ""))
     return targets, features, id_column
+
+
+def _column_list(columns: list[str]) -> str:
+    """The columns for a message; those a file without a header was given (col1, col2, ...) as a range."""
+    if len(columns) > 3 and columns == [f"col{i + 1}" for i in range(len(columns))]:
+        return f"col1..col{len(columns)}"
+    return ", ".join(columns)
+
+
+def spelled_as_columns(spec: DataSpec, columns: list[str]) -> DataSpec:
+    """The spec with each column it names spelled as the table spells it: a header's quotes are dropped
+    ('vote' is the column vote), so a name given with them (--target "'vote'") means the same column."""
+    def spelled(name: str) -> str:
+        return name if name in columns or column_name(name) not in columns else column_name(name)
+
+    target = ",".join(spelled(t.strip()) for t in spec.target.split(",")) if spec.target else spec.target
+    changed: dict[str, Any] = {"target": target, "features": [spelled(c) for c in spec.features],
+               "drop": [spelled(c) for c in spec.drop], "group": spelled(spec.group) if spec.group else spec.group}
+    if all(getattr(spec, k) == v for k, v in changed.items()):
+        return spec
+    return dataclasses.replace(spec, **changed)
 
 
 def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
@@ -417,7 +465,13 @@ def _stratified_split(labels: pd.Series, val_split: float, seed: int) -> tuple[n
 
 
 def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    keys = groups.astype(str).to_numpy()
+    """Whole groups to validation, in a seeded order, until its share is reached. Rows with an empty group cell
+    are one group of their own, said in a notice (numbers and text may mix in the column: keys are text)."""
+    empty = groups.isna().to_numpy()
+    keys = groups.astype("string").fillna(MISSING).to_numpy(dtype=object).astype(str)
+    if empty.any():
+        notices.append(f"data.group {groups.name}: {int(empty.sum())} row(s) have no group; they form one group, "
+                       f"{MISSING!r}")
     names, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
     if len(names) < 2:
         raise UserError(f"data.group {groups.name} has a single group; a group split needs at least two")
@@ -441,3 +495,16 @@ def _note_encodings(pre: Preprocessor, notices: list[str]) -> None:
             folded = " (rarer values folded into '(other)')" if c.categories[-1:] == ["(other)"] else ""
             notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
                            f"{', '.join(map(repr, c.categories[:3]))}{folded}")
+
+
+def explain_inputs(e: UserError, data: Prepared) -> UserError:
+    """A layer refused for the shape it gets, on a table that lost columns to the checks: the same refusal,
+    saying how many inputs the data gives and which columns were left out (a 61 that should be 64)."""
+    shape_error = e.layer is not None and ("input" in str(e) or "the data gives" in str(e))
+    if not shape_error or not data.left_out or data.shape is not None:
+        return e
+    named = ", ".join(data.left_out[:5]) + (f" and {len(data.left_out) - 5} more" if len(data.left_out) > 5 else "")
+    out = UserError(f"{e} (the data gives {data.pre.n_inputs} inputs: {len(data.left_out)} column(s) left out, "
+                    f"{named}; name them in --features to keep them)", e.notes)
+    out.layer = e.layer
+    return out

@@ -7,9 +7,21 @@ traceback.
 
 
 class UserError(Exception):
-    """Bad input: a file, a column, a layer, a number, a device. The message is for the user."""
+    """Bad input: a file, a column, a layer, a number, a device. The message is for the user.
+
+    `notes` are what was decided before the refusal (the format read, lines skipped, columns left
+    out): shown under the one error line, since the refusal may follow from one of them."""
 
     layer: int | None = None  # for a layer stack that cannot run: which layer (1-based) breaks it
+
+    def __init__(self, message: str = "", notes: list[str] | None = None):
+        super().__init__(message)
+        self.notes: list[str] = list(notes or [])
+
+    def with_notes(self, notes: list[str]) -> "UserError":
+        """This refusal with `notes` before any it has already; returns itself, to be raised again."""
+        self.notes = [*notes, *(n for n in self.notes if n not in notes)]
+        return self
 
 
 class Interrupted(Exception):

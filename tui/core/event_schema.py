@@ -69,6 +69,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "outputs": F("int", "the model's outputs"),
         "loss": F("str", "the loss function"),
         "notices": F("list", "what preparing the data decided, one line each"),
+        "warnings": _opt("list", "columns to doubt, kept as features (leakage.py, suspect_columns.py): "
+                                 "{column, kind (leak | id), why, message}; each message is among the notices too"),
         "preview": F("list", "how the file was read, a few lines (empty for built-ins)"),
         "table": F("bool", "trained from a table (not a Dataset class): predict works on a CSV"),
         "layers": F("list", "each layer: {layer, shape, params, added}"),
@@ -181,8 +183,11 @@ SCHEMA: dict[str, dict[str, F]] = {
         "run_dir": F("str", "the run folder"),
     },
     "error": {
-        "kind": F("str", "diverged | out_of_memory | save_failed | process_lost (a distributed run) | crash"),
+        "kind": F("str", "diverged | out_of_memory | save_failed | process_lost (a distributed run) | crash | "
+                         "refused (a command the user must fix, exit code 2: only on stdout under --json, never in "
+                         "a run folder's log)"),
         "message": F("str", "what happened and what to do, one line"),
+        "notes": _opt("list", "refused: what preparing the data had decided before the refusal, one line each"),
         "epoch": _opt("int", "the epoch it happened in (diverged)"),
         "step": _opt("int", "the step it happened at (diverged)"),
     },

@@ -275,6 +275,11 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
         if not fmt.header:
             lines.append(f'{name}.columns = [f"col{{i + 1}}" for i in range({name}.shape[1])]  # no header line')
     lines.append(f"{name}.columns = [str(c).strip() for c in {name}.columns]")
+    if fmt.kind == "csv" and fmt.quoted_names:  # as reader.column_name: 'vote' is the column vote
+        lines.append(f"{name}.columns = [c[1:-1].strip() if len(c) > 1 and c[0] == c[-1] and c[0] in \"'\\\"\" else c "
+                     f"for c in {name}.columns]")
+    if fmt.kind == "csv" and fmt.row_names:  # the header named every column but the row names: pandas' index
+        lines.append(f"{name} = {name}.reset_index(drop=True)")
     return lines
 
 
@@ -403,7 +408,8 @@ def _data_block(f: _Facts, add: Any) -> None:
     elif d.group:
         add(f"# by group: every row of a {d.group} value is on the same side; whole groups, drawn with the seed, go to")
         add("# validation until they hold its share of the rows (at least one group stays for training)")
-        add(f"names, group_of, sizes = np.unique(frame[{d.group!r}].astype(str).to_numpy(), return_inverse=True, "
+        add(f"groups = frame[{d.group!r}].astype('string').fillna('(missing)')  # an empty cell: the group '(missing)'")
+        add("names, group_of, sizes = np.unique(groups.to_numpy(dtype=object).astype(str), return_inverse=True, "
             "return_counts=True)")
         add("chosen, count = [], 0")
         add("for group in np.random.default_rng(SEED).permutation(len(names)):")

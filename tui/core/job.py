@@ -18,13 +18,12 @@ from typing import Any, Callable
 import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
-from .data import Prepared, prepare, read_csv, read_options
+from .data import Prepared, explain_inputs, prepare, read_csv, read_options
 from .datasets import with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
-from .progress import Progress
 from .record import Emit, Recorder
 from .runs import RunFolder
 from .spec import Spec
@@ -60,11 +59,14 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
         data = prepare(spec.data, spec.train.seed, progress)
     finally:  # also when the data is refused: a process that exits mid-import aborts (SIGABRT, not exit 2)
         warm.join()
-    objective = Objective.for_data(spec.train.loss, data.pre)
-    stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
-    _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
-    if spec.data.test:  # a bad test file is found now, not after the whole training
-        data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
+    try:  # a refusal from here on shows the data's notes, and a layer's names the columns left out
+        objective = Objective.for_data(spec.train.loss, data.pre)
+        stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
+        _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
+        if spec.data.test:  # a bad test file is found now, not after the whole training
+            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
+    except UserError as e:
+        raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)
 
 
@@ -121,7 +123,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
     if world.is_main:
         folder.clean_temp_files()
-    spec, ckpt = folder.saved_run()
+    spec, ckpt, fell_back = folder.resume_point()
     if epochs is not None and epochs != spec.train.epochs:
         if ckpt and spec.train.scheduler in ("onecycle", "cosine"):
             raise UserError(f"a {spec.train.scheduler} schedule is fixed to its {spec.train.epochs} epochs; "
@@ -131,16 +133,17 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     applied, replay = live_change.resume_changes(ckpt, state.changes, epochs is not None)
     if ckpt:
         ckpt["changes"] = applied
-    total = live_change.live_spec(spec, applied + [c.values() for c in replay]).train.epochs
+    live = live_change.live_spec(spec, applied + [c.values() for c in replay]).train
     done = ckpt["progress"]["epoch"] if ckpt else 0
-    if done >= total:
-        if ckpt and state.status not in ("done", "early_stopped"):  # trained to the end, stopped before it said so
-            return _finish(Progress.from_dict(ckpt["progress"]), folder, emit, world.is_main), folder
-        raise UserError(f"{folder.path} already trained {done} of {total} epochs; "
+    ended = _unsaid_end(ckpt, state.status, live.epochs, live.patience if epochs is None else 0)
+    if done >= live.epochs and not ended:
+        raise UserError(f"{folder.path} already trained {done} of {live.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
+    repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
     p = plan(spec, recorder, world)
+    p.data.notices.extend(n for n in (fell_back, repaired) if n)
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
                         f"resuming would not continue the same run - start a new one")
@@ -156,9 +159,20 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         recorder.folder = folder
         if world.is_main:
             folder.write_text("spec.toml", p.spec.to_toml())
-        return _train(trainer, p, resumed_from=done), folder
+        return _train(trainer, p, resumed_from=done, ended=ended), folder
     finally:
         distributed.finish(world)
+
+
+def _unsaid_end(ckpt: dict[str, Any] | None, status: str, epochs: int, patience: int) -> str:
+    """How a run ended that was killed after its last checkpoint and before its end event said so ('' for one
+    that has training left): its epochs all trained, or early stopping reached. Such a resume only reports."""
+    if not ckpt or status in ("done", "early_stopped") or ckpt["progress"].get("epoch_step"):
+        return ""
+    progress = ckpt["progress"]
+    if progress["epoch"] >= epochs:
+        return "done"
+    return "early_stopped" if patience and progress["bad_epochs"] >= patience else ""
 
 
 def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:
@@ -171,14 +185,6 @@ def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:
         progress["epoch_step"] = rows // (p.spec.train.batch_size * size)
     p.data.notices.append(f"resumed with {size} process{'es' if size > 1 else ''} where the run had {was}: "
                           "it goes on, but not bit for bit as it would have")
-
-
-def _finish(progress: Progress, folder: RunFolder, emit: Emit, is_main: bool = True) -> Outcome:
-    """A run killed after its last epoch's checkpoint, before its end event: it only needs saying."""
-    recorder = Recorder(emit, folder, is_main)
-    recorder.write(record.end("done", progress, folder.path), sync=True)
-    recorder.close()
-    return Outcome("done", progress)
 
 
 def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, processes: int = 1) -> None:
@@ -205,11 +211,14 @@ def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None
     try:
         return Trainer(p.spec, p.data, p.stack, p.objective, p.device, recorder, resume=ckpt, world=world)
     except torch.cuda.OutOfMemoryError:
-        raise TrainingFailed(f"out of memory on {p.device.description} placing the model ({p.stack.params:,} "
-                             f"parameters) and the data on it; use a smaller model, or --device cpu") from None
+        raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} placing the model "
+                            f"({p.stack.params:,} parameters) and the data on it; use a smaller model, or --device cpu"
+                            ) from None  # an `error` event: under --json, stdout says it as for any other failure
 
 
-def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcome:
+def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: str = "") -> Outcome:
+    """Train, then the reports (evaluation events, val_predictions.csv, --test predictions) and the end event.
+    `ended`: a run that had finished training (`_unsaid_end`): the reports and the end only."""
     recorder = trainer.recorder
     folder = recorder.folder
     assert folder is not None
@@ -218,7 +227,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None) -> Outcom
                                trainer.graph_decision.description, trainer.world), sync=True)
     try:
         try:
-            outcome = trainer.fit()
+            outcome = Outcome(ended, trainer.progress) if ended else trainer.fit()
         except torch.cuda.OutOfMemoryError:
             kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
             raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} at batch size "
@@ -301,7 +310,7 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
         pid=os.getpid(), run_dir=str(folder.path), dataset=p.data.name, task=pre.task, target=pre.target,
         classes=[str(c) for c in pre.classes], train_rows=p.data.n_train, val_rows=len(p.data.x_val),
         input_shape=list(p.data.input_shape), outputs=p.objective.n_outputs, loss=p.objective.loss,
-        notices=p.data.notices, preview=p.data.preview, table=p.data.train_set is None,
+        notices=p.data.notices, warnings=p.data.warnings, preview=p.data.preview, table=p.data.train_set is None,
         layers=[{"layer": lay.expr, "shape": list(lay.out_shape), "params": lay.params, "added": lay.added}
                 for lay in p.stack.layers],
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,

@@ -24,11 +24,13 @@ from .preprocess import Preprocessor
 from .reader import ReadOptions
 
 BATCH = 4096
+STANDARDISED = "standardised target"  # an evaluation's loss_units when the model trained on (y - mean) / std
 
 
 class Predictor:
     def __init__(self, ckpt: dict[str, Any], source: str = "checkpoint"):
         self.source = source
+        self.epoch = int((ckpt.get("progress") or {}).get("epoch", 0))  # the epoch whose weights these are
         self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
         if not self.pre.columns:
             raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), "
@@ -45,6 +47,7 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictor":
+        path = checkpoint.best_of_run(Path(path)) if Path(path).is_dir() else path  # a run folder: its best model
         return cls(checkpoint.load(path), str(path))
 
     def outputs(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
@@ -79,11 +82,22 @@ class Predictor:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
         y = torch.from_numpy(self.pre.transform_y(frame, source))
         loss, out = evaluate(self.model, x, y, self.objective, self.objective.criterion(), BATCH)
-        result = {"rows": len(x), "loss": loss, "loss_name": self.objective.loss}
+        result = {"checkpoint": self.source, "epoch": self.epoch, "rows": len(x), "loss": loss,
+                  "loss_name": self.objective.loss}
+        if self.pre.task == "regression":  # the loss is in the units it trained in; the metrics in the target's
+            result["loss_units"] = STANDARDISED if self.pre.target_standardised else "target"
         result.update(task_metrics(out, y, self.objective, self.pre, detail=True))
         if self.pre.task == "classification":
             result["classes"] = [str(c) for c in self.pre.classes]
+        result["unseen"] = [u.to_dict() for u in self.pre.unseen(frame)]
         return result
+
+
+def loss_label(result: dict[str, Any]) -> str:
+    """`loss (MSE)`, and for a target standardised in training `loss (MSE, standardised target)`: that loss is
+    not in the target's units, as RMSE and MAE beside it are (an MSE there is (RMSE / the target's std)²)."""
+    on = ", standardised target" if result.get("loss_units") == STANDARDISED else ""
+    return f"loss ({result['loss_name']}{on})"
 
 
 def write_csv(frame: pd.DataFrame, out: str | Path) -> Path:

@@ -25,6 +25,8 @@ MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
 OTHER = "(other)"
 MISSING = "(missing)"
+ALL_ZERO = "all-zero one-hot"  # a text value the model has no category for, in a column without (other)
+SHOWN_VALUES = 3  # unseen values named in a note
 BLOCK_ROWS = 65536  # rows of a matrix written at a time: a few MiB, in cache
 # threads that prepare a big table (numpy's loops run without the GIL), within the CPUs this process may use
 WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -42,6 +44,30 @@ class Column:
     @property
     def width(self) -> int:
         return len(self.categories) if self.kind == "categorical" else 1
+
+
+@dataclass
+class Unseen:
+    """Rows of one text column whose value the model has no category for, and what they were encoded as."""
+
+    column: str
+    rows: int
+    values: list[str]  # the most frequent of them, at most SHOWN_VALUES
+    distinct: int  # how many different values
+    encoded_as: str  # OTHER, or ALL_ZERO
+    known: int  # the categories the model has for this column, (other) left out
+
+    def describe(self) -> str:
+        shown = ", ".join(repr(v) for v in self.values) + (", ..." if self.distinct > len(self.values) else "")
+        rows = f"{self.rows} row{'s' if self.rows != 1 else ''}"
+        if self.encoded_as == OTHER:
+            return (f"column {self.column}: {rows} with values not among the {self.known} it kept from training "
+                    f"({shown}): encoded as '{OTHER}'")
+        return (f"column {self.column}: {rows} with values not seen in training ({shown}): "
+                f"encoded as {ALL_ZERO} (no category of its own)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.describe()}
 
 
 @dataclass
@@ -67,6 +93,12 @@ class Preprocessor:
     @property
     def target(self) -> str:
         return ", ".join(self.targets)
+
+    @property
+    def target_standardised(self) -> bool:
+        """A regression model that learnt (y - mean) / std: its loss is in those units, not the target's."""
+        return self.task == "regression" and any(m != 0.0 or s != 1.0
+                                                 for m, s in zip(self.target_mean, self.target_std))
 
     # ---- fitting ------------------------------------------------------------------------
     @classmethod
@@ -196,6 +228,23 @@ class Preprocessor:
                     known = np.nonzero(values >= 0)[0]
                     window[known, j + values[known]] = 1.0
                 j += c.width
+
+    def unseen(self, frame: pd.DataFrame) -> list[Unseen]:
+        """Per text column, the rows of `frame` whose value has no category of its own in the model: encoded
+        as `(other)` where the column has one, else as all zeros. Said by `predict` and `eval`, which would
+        otherwise answer for such rows without a word."""
+        found = []
+        for c in self.columns:
+            if c.kind != "categorical" or c.name not in frame.columns:
+                continue
+            labels = _as_labels(frame[c.name], self.missing)
+            outside = labels.notna() & ~labels.isin(c.categories)
+            if outside.any():
+                counts = labels[outside].value_counts()
+                folded = OTHER in c.categories
+                found.append(Unseen(c.name, int(outside.sum()), [str(v) for v in counts.index[:SHOWN_VALUES]],
+                                    len(counts), OTHER if folded else ALL_ZERO, len(c.categories) - folded))
+        return found
 
     def check_features(self, columns: Any, source: str) -> None:
         missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]

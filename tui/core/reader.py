@@ -2,10 +2,18 @@
 
 A CSV's format is guessed from a sample of its first lines - delimiter (`,` `;` tab `|` or
 whitespace), metadata lines above the table, whether the first line is a header, decimal
-comma, encoding (UTF-8 with or without BOM, else Windows-1252) and gzip - and every guess
-can be overridden. The guess is reported (`TableFormat.describe`) so a wrong one is seen
-before training, not after. The parsing itself is pandas' C reader: the sniffing only
-decides its arguments.
+comma, encoding (UTF-8 with or without BOM, else Windows-1252) and gzip (by its magic bytes,
+whatever the file's name) - and every guess can be overridden. The guess is reported
+(`TableFormat.describe`) so a wrong one is seen before training, not after, and a refusal
+that may follow from it says how to override it (`TableFormat.hint`). A file that is not
+text (a checkpoint, an image, an archive) is refused as such, not as a CSV with bad lines.
+The parsing itself is pandas' C reader: the sniffing only decides its arguments.
+
+The header is found by comparing the first line with the columns below it: a cell that is
+text over a column of numbers, a number over a column of text, or a whole number far outside
+a column of decimals (years over prices), or a run of 3+ evenly spaced whole numbers outside
+their columns' ranges (2008, 2009, 2010 over counts) makes it a header, even when every
+name is a number. tests/bench/sniffers.py measures this against CleverCSV.
 """
 
 from __future__ import annotations
@@ -28,6 +36,19 @@ WHITESPACE = "whitespace"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}
+_QUOTES = ("'", '"')
+# the first bytes of files that are not text tables: (magic, what it looks like)
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a NumPy array (.npy)"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program (ELF)"), (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+)
+_GZIP = b"\x1f\x8b"
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+_CHECKPOINT_NAMES = (".pt", ".pth", ".ckpt", ".bin")
 
 
 @dataclass
@@ -52,6 +73,10 @@ class TableFormat:
     compression: str | None = None
     spaces: bool = False  # blanks after separators ("a, b"): skipped, at twice the parse time, so only when seen
     notes: list[str] = field(default_factory=list)
+    header_detected: bool = False  # `header` was the sniffer's decision, not the user's
+    skip_detected: bool = False  # `skip_rows` was the sniffer's decision, not the user's
+    row_names: bool = False  # the header has no name for the first column (R's write.table): row names, dropped
+    quoted_names: bool = False  # a header name in quotes pandas keeps ('vote' with tabs): `column_name` drops them
 
     def describe(self) -> str:
         if self.kind != "csv":
@@ -64,6 +89,25 @@ class TableFormat:
         if self.compression:
             parts.append(self.compression)
         return ", ".join(parts)
+
+    def hint(self, found_header: bool = True) -> str:
+        """What the sniffer decided about the header and the lines above it, and the flag that overrides
+        it, for refusals that may follow from a wrong guess ("" when the user set both). `found_header`
+        False leaves out a header that was found (a column name not among its names is rarely its fault)."""
+        if self.kind != "csv":
+            return ""
+        parts = []
+        if self.header_detected and self.header:
+            if found_header:
+                parts.append("read with a header line: the first line looked like column names; "
+                             "pass --no-header if it is data")
+        elif self.header_detected:
+            parts.append("read without a header line: the first line looked like data; "
+                         "pass --header if it names the columns")
+        if self.skip_detected and self.skip_rows:
+            parts.append(f"{self.skip_rows} line(s) above the table skipped as metadata; "
+                         "pass --skip-rows 0 to keep them")
+        return "; ".join(parts)
 
     def flags(self) -> str:
         """The flags that pin this guess down, for messages that suggest overriding it."""
@@ -102,23 +146,42 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         raise UserError(f"cannot read {path} as {fmt.kind}: {text}") from None
     if fmt.kind == "csv" and not fmt.header:
         frame.columns = [f"col{i + 1}" for i in range(frame.shape[1])]
-    frame.columns = _unique([str(c).strip() for c in frame.columns])
+    if fmt.row_names:
+        frame = frame.reset_index(drop=True)
+    frame.columns = _unique([column_name(c) for c in frame.columns])
     if frame.empty and nrows != 0:
-        raise UserError(f"{path} has no data rows (read with {fmt.describe()})")
+        hint = fmt.hint()
+        raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
     return frame, fmt
+
+
+def column_name(name: object) -> str:
+    """A header cell as a column name: blanks and one pair of matching quotes around it dropped
+    ('vote' in a tab-separated file, where the quotes are not the CSV quoting pandas removes)."""
+    text = str(name).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        text = text[1:-1].strip()
+    return text
 
 
 def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     name = path.name.lower()
-    compression = "gzip" if name.endswith(".gz") else None
-    stem = name[:-3] if compression else name
-    if stem.endswith(".parquet"):
+    head = _head(path)
+    compression = "gzip" if name.endswith(".gz") or head.startswith(_GZIP) else None
+    stem = name[:-3] if name.endswith(".gz") else name
+    if stem.endswith(".parquet") or head.startswith(b"PAR1"):
         return TableFormat(kind="parquet")
     if stem.endswith((".json", ".jsonl", ".ndjson")):
         return TableFormat(kind="json", compression=compression)
 
+    if not head.startswith(_GZIP):
+        _refuse_binary(path, head)
     raw = _sample(path, compression)
     fmt = TableFormat(compression=compression)
+    if compression and not name.endswith(".gz"):
+        fmt.notes.append(f"{path.name} is gzip-compressed: read as gzip")
+    if compression:
+        _refuse_binary(path, raw[:4096], inside="gzip-compressed")
     text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
     lines = [line for line in text.splitlines() if line.strip()]
     if len(raw) >= SAMPLE_BYTES and lines:
@@ -130,16 +193,69 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.sep = _choose_sep(lines, opts.sep)
     fmt.spaces = fmt.sep != WHITESPACE and any(f"{fmt.sep} " in line for line in lines)
     rows = [_split(line, fmt.sep) for line in lines]
+    fmt.skip_detected = opts.skip_rows < 0
     fmt.skip_rows = opts.skip_rows if opts.skip_rows >= 0 else _metadata_lines(rows)
     body = rows[fmt.skip_rows:]
     if not body:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
     fmt.decimal = opts.decimal if opts.decimal != "auto" else _choose_decimal(body, fmt.sep)
+    fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
         fmt.header = _looks_like_header(body)
     else:
         fmt.header = opts.header == "yes"
+    fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
+    widths = [len(r) for r in body[1:]]
+    if fmt.header and widths and len(body[0]) == max(set(widths), key=widths.count) - 1:
+        fmt.row_names = True  # pandas reads the unnamed first column as the index
+        fmt.notes.append("the header line names one column fewer than the rows below it: the first column "
+                         "is read as row names and left out")
     return fmt
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096)
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _refuse_binary(path: Path, head: bytes, inside: str = "") -> None:
+    """One line for a file that is not text, saying what it looks like; a checkpoint gets the command for it."""
+    what = next((kind for magic, kind in _MAGIC if head.startswith(magic)), "")
+    if head.startswith(_ZIP):
+        what = _zip_kind(path) if not inside else "a zip archive"
+    elif len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:  # a pickle: torch.save's format before zip
+        torch_magic = head[2:14] == b"\x8a\x0a" + bytes.fromhex("6cfc9c46f9206aa85019")
+        named = path.name.lower().endswith(_CHECKPOINT_NAMES)
+        what = "a PyTorch checkpoint" if torch_magic or (named and not inside) else "a Python pickle"
+    elif len(head) > 262 and head[257:262] == b"ustar":
+        what = "a tar archive"
+    elif not what and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        what = "binary data"
+    if what == "a PyTorch checkpoint" and not inside:
+        raise UserError(f"{path} is not text: it looks like a PyTorch checkpoint; use torchtui eval or "
+                        "torchtui predict with it")
+    if what:
+        fix = {"a zip archive": "unzip it and give the table inside",
+               "an Excel workbook": "save it as CSV"}.get(what, "give a CSV, JSON or Parquet file")
+        raise UserError(f"{path} is not a text table (it looks like {what}{', ' + inside if inside else ''}); {fix}")
+
+
+def _zip_kind(path: Path) -> str:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "a zip archive"
+    if any(n.endswith("data.pkl") for n in names):
+        return "a PyTorch checkpoint"
+    if any(n.startswith("xl/") for n in names):
+        return "an Excel workbook"
+    return "a zip archive"
 
 
 def looks_like_table(path: Path, lines: int = 20) -> bool:
@@ -193,6 +309,8 @@ def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
         return raw.decode(wanted, errors="replace"), wanted
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw[: len(raw) // 2 * 2].decode("utf-16", errors="replace"), "utf-16"
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as e:
@@ -233,33 +351,160 @@ def _choose_sep(lines: list[str], wanted: str) -> str:
 
 
 def _metadata_lines(rows: list[list[str]]) -> int:
-    """Lines above the table: a field count unlike the rows below, or neither names nor values."""
+    """Lines above the table: a field count unlike the rows below, a line mostly empty (a title padded
+    with separators), or scikit-learn's count line (rows, features, class names). A line of the table's
+    width that is neither is the header or the first row: `_looks_like_header` decides which."""
     if len(rows) < 3:
         return 0
     counts = [len(r) for r in rows]
     mode = max(set(counts[1:]), key=counts[1:].count)
-    numeric_cols = _numeric_columns(rows[min(len(rows) - 1, 5):], mode)
     skip = 0
     while skip < min(5, len(rows) - 2):
-        row = rows[skip]
-        if len(row) != mode:
+        row, below = rows[skip], rows[skip + 1:]
+        if _short_header(row, below, mode) or _trailing_separator(row, below, mode):
+            break
+        if len(row) != mode or _mostly_empty(row, below) or _sklearn_counts(row, below):
             skip += 1
             continue
-        numeric_here = [bool(_NUMBER.match(f.strip())) for f in row]
-        data_like = all(numeric_here[i] or not f.strip() for i, f in enumerate(row) if numeric_cols[i])
-        header_like = not any(numeric_here[i] for i in range(len(row)) if numeric_cols[i])
-        if data_like or header_like:
-            break
-        skip += 1
+        break
     return skip
 
 
-def _numeric_columns(rows: list[list[str]], width: int) -> list[bool]:
-    cols = []
-    for i in range(width):
-        values = [r[i].strip() for r in rows if len(r) == width and r[i].strip()]
-        cols.append(bool(values) and sum(bool(_NUMBER.match(v)) for v in values) >= 0.9 * len(values))
+def _short_header(row: list[str], below: list[list[str]], mode: int) -> bool:
+    """R's write.table: the header names every column but the first, which holds distinct row names."""
+    data = [r for r in below if len(r) == mode]
+    if len(row) != mode - 1 or len(below[0]) != mode or len({r[0].strip() for r in data}) != len(data):
+        return False
+    cells = [[f.strip() for f in r[1:]] for r in data]
+    return _names_columns([f.strip() for f in row], cells) is True and _names_columns(cells[0], cells[1:]) is False
+
+
+def _trailing_separator(row: list[str], below: list[list[str]], mode: int) -> bool:
+    """A header ending in a separator ("a,b,c,"): one empty name more than the rows have fields."""
+    data = [r for r in below if len(r) == mode]
+    if len(row) != mode + 1 or row[-1].strip() or not data:
+        return False
+    cells = [[f.strip() for f in r] for r in data]
+    return _names_columns([f.strip() for f in row[:-1]], cells) is True and _names_columns(cells[0], cells[1:]) is False
+
+
+def _mostly_empty(row: list[str], below: list[list[str]]) -> bool:
+    filled = sum(bool(f.strip()) for f in row)
+    usual = sorted(sum(bool(f.strip()) for f in r) for r in below)[len(below) // 2]
+    return filled <= len(row) / 2 < usual
+
+
+def _sklearn_counts(row: list[str], below: list[list[str]]) -> bool:
+    """scikit-learn's CSVs start with "n_samples,n_features,class names...": not names of the columns."""
+    cells = [f.strip() for f in row]
+    return (len(cells) >= 3 and all(_INTEGER.match(c) for c in cells[:2]) and int(cells[0]) >= len(below)
+            and int(cells[1]) == len(cells) - 1 and not any(_NUMBER.match(c) for c in cells[2:]))
+
+
+@dataclass
+class _Column:
+    """What the cells of a column below the first line are: numbers (and if so decimals, in what range) or text."""
+
+    numbers: int = 0
+    texts: int = 0
+    decimals: int = 0
+    low: float = float("inf")
+    high: float = float("-inf")
+
+    @property
+    def numeric(self) -> bool:
+        return self.numbers > 0 and self.numbers >= 0.9 * (self.numbers + self.texts)
+
+    @property
+    def textual(self) -> bool:
+        return self.texts > 0 and self.texts >= 0.9 * (self.numbers + self.texts)
+
+    def near(self, value: float) -> bool:
+        """Of the column's range and magnitude: a first row just outside its range is still data. Positive
+        columns are widened tenfold each way (2008 is far from counts in millions), others by their span."""
+        if self.low > 0 and value > 0:
+            return self.low / 10 <= value <= self.high * 10
+        span = self.high - self.low
+        return self.low - span <= value <= self.high + span
+
+
+def _columns(rows: list[list[str]], width: int, most: int = 100) -> list[_Column]:
+    """The columns of `rows` (their first `most`: enough to tell numbers from text, cheap on wide files)."""
+    cols = [_Column() for _ in range(width)]
+    for r in rows[:most]:
+        if len(r) != width:
+            continue
+        for col, cell in zip(cols, r):
+            cell = cell.strip()
+            if cell.lower() in _MISSING_MARKS:
+                continue
+            if not _NUMBER.match(cell):
+                col.texts += 1
+                continue
+            col.numbers += 1
+            col.decimals += not _INTEGER.match(cell)
+            value = _number(cell)
+            col.low, col.high = min(col.low, value), max(col.high, value)
     return cols
+
+
+def _number(cell: str) -> float:
+    try:
+        return float(cell.replace(",", "."))
+    except ValueError:
+        return float("nan")
+
+
+def _looks_like_header(rows: list[list[str]]) -> bool:
+    """Whether the first line names the columns: any of its cells unlike the column below it - text over
+    numbers, a number over text, a whole number far outside a column of decimals, or a run of 3+ evenly
+    spaced whole numbers (2008, 2009, 2010) outside their columns' ranges. A first line whose numbers fit
+    their columns is data; over columns that are all text, a header is by far the likelier."""
+    if len(rows) < 2:
+        return True
+    first = [f.strip() for f in rows[0]]
+    width = max(len(r) for r in rows[1:])
+    if len(first) == width - 1:  # a header without the row names' column (R): compare with the columns it names
+        rows = [rows[0], *[r[1:] for r in rows[1:] if len(r) == width]]
+    elif len(first) == width + 1 and not first[-1]:  # "a,b,c," over "1,2,3"
+        first = first[:-1]
+    verdict = _names_columns(first, rows[1:])
+    return True if verdict is None else verdict
+
+
+def _names_columns(first: list[str], rows: list[list[str]]) -> bool | None:
+    """True: a cell of `first` is unlike its column; False: its cells fit their columns of numbers;
+    None: no column holds numbers, so nothing tells."""
+    cols = _columns(rows, len(first))
+    if any(_unlike(cell, col) for cell, col in zip(first, cols)) or _numbered_names(first, cols):
+        return True
+    return False if any(col.numeric for col in cols) else None
+
+
+def _unlike(cell: str, col: _Column) -> bool:
+    if cell.lower() in _MISSING_MARKS:
+        return False
+    if not _NUMBER.match(cell):
+        return col.numeric
+    if col.textual:
+        return True
+    whole_over_decimals = bool(_INTEGER.match(cell)) and col.numeric and col.decimals >= 0.9 * col.numbers
+    return whole_over_decimals and not col.near(_number(cell))
+
+
+def _numbered_names(first: list[str], cols: list[_Column]) -> bool:
+    """A run of 3+ whole numbers, evenly spaced and rising, most of them outside their columns' ranges."""
+    run: list[tuple[int, _Column]] = []
+    for cell, col in [*zip(first, cols), ("", _Column())]:
+        value = int(cell) if _INTEGER.match(cell) and col.numeric else None
+        steps = {b[0] - a[0] for a, b in zip(run, run[1:])}
+        if value is not None and (not run or value > run[-1][0]) and (len(run) < 2 or steps == {value - run[-1][0]}):
+            run.append((value, col))
+            continue
+        if len(run) >= 3 and sum(not c.near(v) for v, c in run) > len(run) / 2:
+            return True
+        run = [] if value is None else [run[-1], (value, col)] if run and value > run[-1][0] else [(value, col)]
+    return False
 
 
 def _choose_decimal(rows: list[list[str]], sep: str) -> str:
@@ -269,18 +514,6 @@ def _choose_decimal(rows: list[list[str]], sep: str) -> str:
     comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
     dot = sum(bool(_DOT_DECIMAL.match(f)) for f in fields)
     return "," if comma > dot else "."
-
-
-def _looks_like_header(rows: list[list[str]]) -> bool:
-    """A first line of numbers is data; a first line with a name over a numeric column is a header."""
-    width = len(rows[0])
-    if len(rows) < 2:
-        return True
-    numeric_cols = _numeric_columns(rows[1:], width)
-    first = [f.strip() for f in rows[0]]
-    if any(numeric_cols):
-        return any(numeric_cols[i] and f and not _NUMBER.match(f) for i, f in enumerate(first) if i < len(numeric_cols))
-    return True  # all-text columns: a header is by far the likelier
 
 
 def _unique(names: list[str]) -> list[str]:

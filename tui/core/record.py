@@ -42,11 +42,12 @@ def start(*, pid: int, run_dir: str, dataset: str, task: str, target: str, class
           table: bool, layers: list[dict[str, Any]], summary: str, params: int, device: str, epochs: int,
           batch_size: int, steps_per_epoch: int, optimizer: str, lr: float, scheduler: str, seed: int,
           resumed_from: int | None, precision: str = "fp32 (exact)", cuda_graphs: str = "",
-          world_size: int = 1, launcher_pid: int | None = None) -> Event:
+          world_size: int = 1, launcher_pid: int | None = None, warnings: list[dict[str, str]] | None = None) -> Event:
     return {"event": "start", "pid": pid, "run_dir": run_dir, "dataset": dataset, "task": task,
             "target": target, "classes": classes, "train_rows": train_rows, "val_rows": val_rows,
             "inputs": math.prod(input_shape),
-            "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices, "preview": preview,
+            "input_shape": input_shape, "outputs": outputs, "loss": loss, "notices": notices,
+            "warnings": warnings or [], "preview": preview,
             "table": table, "layers": layers, "summary": summary, "params": params, "device": device,
             "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "optimizer": optimizer,
             "lr": lr, "scheduler": scheduler, "seed": seed, "resumed_from": resumed_from, "precision": precision,
@@ -190,6 +191,27 @@ class Recorder:
         for path in saved:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
                                         requested=requested and path.stem == "last"))
+
+    def repair_best(self, folder: RunFolder, last: dict[str, Any]) -> str:
+        """Before a resume trains: make best.pt the best epoch that `last` (last.pt) records. A run killed
+        between saving last.pt and copying it to best.pt left best.pt an older epoch; last.pt is then the
+        best model, and is copied again. Returns the notice that says what was found ('' when all agree)."""
+        if not self.is_main:
+            return ""
+        progress, best = last["progress"], folder.checkpoint_path("best")
+        if not progress.get("best_epoch"):
+            return ""
+        held = checkpoint.progress_of(best) if best.exists() else None
+        if held is not None and held["epoch"] == progress["best_epoch"] and not held.get("epoch_step"):
+            return ""
+        had = f"held epoch {held['epoch']}" if held is not None else ("did not load" if best.exists() else
+                                                                      "was missing")
+        if checkpoint.holds_best(progress):
+            checkpoint.copy(folder.checkpoint_path("last"), best)
+            return (f"best.pt {had}, but the best epoch is {progress['best_epoch']} (the run stopped between saving "
+                    f"last.pt and copying it): best.pt is last.pt again")
+        return (f"warning: best.pt {had}, but the best epoch was {progress['best_epoch']}, whose weights no file "
+                f"holds any more; best.pt is replaced by the next epoch that beats it")
 
     def write_text(self, name: str, text: str) -> Path | None:
         """Another file of the run folder (val_predictions.csv), written atomically; None where this

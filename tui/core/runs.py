@@ -79,6 +79,8 @@ class RunFolder:
         """Append one event as a JSON line; sync=True makes it durable (epochs, ends)."""
         if self._log is None:
             self._log = open(self.path / EVENTS, "a", encoding="utf-8")
+            if self._log.tell() and not _ends_a_line(self.path / EVENTS):
+                self._log.write("\n")  # a writer killed mid-line left a torn line: it stays one, and is skipped
         self._log.write(to_json(event) + "\n")
         self._log.flush()
         if sync:
@@ -105,14 +107,31 @@ class RunFolder:
         """The spec this run trains and its last checkpoint (None before the first save), checked to
         belong together: a spec.toml edited (or a last.pt replaced) since the save is refused, since
         continuing it would not continue the same run."""
+        spec, ckpt, _ = self.resume_point(fall_back=False)
+        return spec, ckpt
+
+    def resume_point(self, fall_back: bool = True) -> tuple[Spec, dict[str, Any] | None, str]:
+        """`saved_run`, and where last.pt does not load (truncated by a full disk or a partial copy) and
+        `fall_back`: best.pt, the newest checkpoint that does; the third value is the notice saying so."""
         from . import checkpoint  # torch: not for `torchtui runs`
 
         on_disk = self.spec()
-        last = self.checkpoint_path("last")
+        last, best = self.checkpoint_path("last"), self.checkpoint_path("best")
         if not last.exists():
-            return on_disk, None
-        ckpt = checkpoint.load(last)
-        saved = Spec.from_dict(ckpt["spec"], source=str(last))
+            return on_disk, None, ""
+        try:
+            ckpt, notice, source = checkpoint.load(last), "", last
+        except checkpoint.Unreadable as e:
+            if not fall_back or not best.exists():
+                raise
+            try:
+                ckpt, source = checkpoint.load(best), best
+            except checkpoint.Unreadable:
+                raise UserError(f"neither last.pt nor best.pt of {self.path} loads ({e.why}); nothing is left to go on "
+                                f"from: start the run again with `torchtui run {self.path / SPEC}`") from None
+            notice = (f"last.pt {e.why}: resumed from best.pt, the newest checkpoint that loads (epoch "
+                      f"{ckpt['progress']['epoch']}); the epochs after it train again")
+        saved = Spec.from_dict(ckpt["spec"], source=str(source))
         if saved.train.threads == 0 and on_disk.train.threads:
             # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
             saved = saved.with_overrides({"train.threads": on_disk.train.threads})
@@ -121,7 +140,7 @@ class RunFolder:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
                             "saved run exactly - undo the edit, "
                             f"or start a new run with `torchtui run {self.path}/spec.toml`")
-        return saved, ckpt
+        return saved, ckpt, notice
 
     def events(self) -> list[dict[str, Any]]:
         return list(read_events(self.path / EVENTS))
@@ -143,6 +162,12 @@ def _finite_or_none(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite_or_none(v) for v in obj]
     return obj
+
+
+def _ends_a_line(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -120,6 +120,7 @@ class Trainer:
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
+        self.agreed_stop = self.agreed_save = False  # under DDP: what the ranks last agreed to serve (_agree)
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
         self.epoch_start_rng = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
@@ -227,13 +228,24 @@ class Trainer:
         """Under DDP, the requests every rank serves at this step boundary: a stop or a save asked of any rank
         (the launcher passes a signal to each), a pause as rank 0 has it. One small all-reduce per step."""
         r = self.requests
-        stop, save, pause = distributed.agree([bool(r.stop), bool(r.save), bool(r.pause) and self.world.is_main],
+        # this rank's save request is consumed into the agreement; one that arrives after it waits for the next
+        stop, save, pause = distributed.agree([bool(r.stop), r.take_save(), bool(r.pause) and self.world.is_main],
                                               self.world, self.device.torch)
         if stop and not r.stop:
             r.stop = "SIGTERM"  # another rank was asked to stop
-        r.save = r.save or bool(save)
+        self.agreed_stop, self.agreed_save = bool(stop), self.agreed_save or bool(save)
         r.pause = bool(pause)
         return bool(stop or save or pause)
+
+    def _asked(self) -> tuple[bool, bool]:
+        """(stop, save) to serve at this boundary. Under DDP, what the ranks agreed (`_agree`), never this rank's
+        own flags: a signal reaches each rank at its own moment, and a rank that stopped or saved alone would
+        leave the others waiting in a collective forever. One that came after the agreement waits for the next."""
+        if self.world.size == 1:
+            return bool(self.requests.stop), self.requests.take_save()
+        stop, save = self.agreed_stop, self.agreed_save
+        self.agreed_save = False
+        return stop, save
 
     def _shared_batches(self, skip: int = 0):
         """This rank's share of each global batch (`--batch-size` rows per process) in the one global order, with
@@ -429,9 +441,12 @@ class Trainer:
         requests.attention = False  # cleared before the flags are read: a request from now on is served next step
         if self.progress.step >= self.changes.next_step:  # before a save here, so the checkpoint holds it
             self._apply_changes(epoch)
-        if requests.stop:
+        stop, save = self._asked()
+        if stop:
             self._stop()
-        requested = mid_epoch and requests.take_save()  # on an epoch's last step the epoch-end save serves it
+        requested = mid_epoch and save  # on an epoch's last step the epoch-end save serves it
+        if save and not mid_epoch:
+            requests.save = True  # for the epoch-end save, which says it was asked for
         if requested or due:
             self.save(best=False, requested=requested)
         return self._pause(epoch, mid_epoch) if requests.pause else 0.0
@@ -440,15 +455,19 @@ class Trainer:
         """Wait until the pause is toggled off; a stop still saves and stops, a save is served at once."""
         began, requests = time.monotonic(), self.requests
         self.recorder.write(record.paused(epoch=epoch, step=self.progress.step), sync=True)
-        while requests.pause and not requests.stop:
-            if mid_epoch and requests.take_save():
-                self.save(best=False, requested=True)
+        stop = False
+        while requests.pause and not stop:
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
             if self.world.size > 1:
                 self._agree()  # every rank waits in step: rank 0's pause, anyone's stop or save
+            stop, save = self._asked()
+            if save and mid_epoch:
+                self.save(best=False, requested=True)
+            elif save:
+                requests.save = True  # the epoch's last step: the epoch-end save that follows serves it
         self._serve_changes(epoch)  # asked just before the pause ended: applied before the next step
-        if requests.stop:
+        if stop:
             self._stop()
         paused = time.monotonic() - began
         self.telemetry.restart()  # the CPU share of the next step event is of training time

@@ -179,7 +179,8 @@ def for_run(run_dir: str | Path) -> Loaded:
         raise UserError(f"{folder.name} has no best.pt yet: the table appears once an epoch has been validated")
     from . import checkpoint
 
-    return Loaded(compute(checkpoint.load(best), str(best)), "best.pt")
+    chosen = checkpoint.best_of_run(folder)  # last.pt where a kill left best.pt an epoch behind it
+    return Loaded(compute(checkpoint.load(chosen), str(chosen)), chosen.name)
 
 
 def freshness(run_dir: str | Path) -> tuple[int, int]:

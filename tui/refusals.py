@@ -1,0 +1,157 @@
+"""How a refused command answers: one line on stderr and exit code 2, and under `--json` also one
+JSON line on stdout, so a program reading stdout learns why as well as a person reading stderr.
+
+Commands whose `--json` output is a run's events (`run`, `resume`) or a result object of a run's
+model (`eval`, `predict`) answer with an `error` event of kind `refused` (tui/core/event_schema.py);
+`lr-find`, `change` and `runs --compare` answer `{"error": ...}`, as their own refusals do.
+
+A mistake in the command line itself (a flag unknown, `--lr abc`) is caught before any command
+runs, by the command group below, and answered the same way instead of with click's usage block.
+Nothing here imports torch but the JSON line's builder: answering a typo must not wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Any, Iterator, Sequence
+
+import typer
+from typer.core import TyperGroup
+
+from tui.core.runs import to_json
+from tui.core.spec import spec_fields
+
+try:  # typer >= 0.26 carries its own click
+    from typer._click.exceptions import BadParameter, MissingParameter, UsageError
+except ImportError:  # pragma: no cover - older typer, with click beside it
+    from click.exceptions import BadParameter, MissingParameter, UsageError  # type: ignore[no-redef]
+
+EVENT_COMMANDS = ("run", "resume", "eval", "predict")  # their --json refusal is an `error` event
+REFUSED = "refused"  # the `error` event's kind for a refusal: the user's to fix, exit code 2
+PROGRAM = "torchtui"
+
+# what a value that did not parse should have been, by pydantic's error type (typer parses with pydantic)
+_WANTED = {"int_parsing": "a whole number", "int_from_float": "a whole number", "int_type": "a whole number",
+           "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
+           "bool_parsing": "true or false", "bool_type": "true or false"}
+_DEFAULTS = {info.flag: info.default for info in spec_fields() if info.flag}
+
+
+def refusal_event(message: str, notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The `error` event a refused command prints under --json: built by the recorder's module, the one
+    that builds events (which imports torch: paid under --json alone), stamped here, as it is never
+    written to a run folder."""
+    from tui.core.record import error
+
+    event = error(REFUSED, message)
+    event.update(notes=list(notes), time=time.time())
+    return event
+
+
+def json_line(command: str, message: str, notes: Sequence[str] = ()) -> str:
+    """The one JSON line of `command`'s refusal (see the module's docstring for its two forms)."""
+    if command in EVENT_COMMANDS:
+        return to_json(refusal_event(message, notes))
+    return to_json({"error": message})
+
+
+def say(message: str, command: str = "", as_json: bool = False, notes: Sequence[str] = ()) -> None:
+    """Print a refusal: its JSON line on stdout first when asked for, then the line on stderr."""
+    if as_json:
+        typer.echo(json_line(command, message, notes))
+    typer.echo(f"error: {message}", err=True)
+
+
+class CommandLineMistake(UsageError):
+    """A usage error said in one line (and its JSON line under --json); exit code 2, as click's own."""
+
+    def __init__(self, message: str, command: str, as_json: bool):
+        super().__init__(message)
+        self.command, self.as_json = command, as_json
+
+    def show(self, file: Any = None) -> None:
+        say(self.message, self.command, self.as_json)
+
+
+class Commands(TyperGroup):
+    """The `torchtui` command group: a mistake in the command line ends as one line naming the flag, the
+    value and what it takes, not click's usage block (`typer.Typer(cls=Commands)`). Both places that parse
+    arguments are wrapped: the group's own options, and a command's (which the group's `invoke` parses)."""
+
+    argv: list[str]
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        self.argv = list(sys.argv[1:] if args is None else args)  # the words, to find a bad value and --json in
+        return super().main(args, *rest, **extra)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with self._one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with self._one_line():
+            return super().invoke(ctx)
+
+    @contextlib.contextmanager
+    def _one_line(self) -> Iterator[None]:
+        try:
+            yield
+        except CommandLineMistake:
+            raise
+        except UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # `torchtui config`: the help it asked for
+                raise
+            command = e.ctx.command if e.ctx is not None else None
+            takes_json = command is not None and any("--json" in getattr(p, "opts", ()) for p in command.params)
+            name = (command.name or "") if command is not None and e.ctx is not None and e.ctx.parent else ""
+            argv = getattr(self, "argv", [])
+            raise CommandLineMistake(usage_line(e, argv), name, takes_json and "--json" in argv) from None
+
+
+def usage_line(e: UsageError, argv: list[str]) -> str:
+    """One line for a usage error: for a value that does not parse, the flag, the value and what it takes
+    (`--lr 'abc' is not a number (e.g. --lr 0.01)`); else click's message and where the flags are listed."""
+    param = getattr(e, "param", None)
+    if isinstance(e, BadParameter) and not isinstance(e, MissingParameter) and param is not None:
+        names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+        flag = next((n for n in names if n in argv or any(a.startswith(n + "=") for a in argv)),
+                    names[0] if names else param.human_readable_name)
+        value, kind = _bad_value(e, flag, argv)
+        wanted = _WANTED.get(kind, "")
+        if wanted:
+            default = _DEFAULTS.get(flag, getattr(param, "default", None))
+            example = f" (e.g. {flag} {default})" if isinstance(default, (int, float)) and \
+                not isinstance(default, bool) else ""
+            return f"{flag} {value!r} is not {wanted}{example}"
+        return f"{flag} {value!r}: {_lower_first(e.message)}"
+    said = _lower_first(e.format_message()).rstrip(".")
+    return f"{said}{'' if said.endswith('?') else ';'} `{_command_path(e)} --help` lists what it takes"
+
+
+def _bad_value(e: BadParameter, flag: str, argv: list[str]) -> tuple[Any, str]:
+    """(the value given, pydantic's error type) of a value that did not parse. Typer keeps the parser's
+    error as the cause; without one, the word after the flag."""
+    cause = e.__cause__
+    errors = cause.errors() if cause is not None and hasattr(cause, "errors") else []
+    if errors:
+        return errors[0].get("input"), str(errors[0].get("type", ""))
+    for i, word in enumerate(argv):
+        if word.startswith(flag + "="):
+            return word[len(flag) + 1:], ""
+        if word == flag and i + 1 < len(argv):
+            return argv[i + 1], ""
+    return "", ""
+
+
+def _command_path(e: UsageError) -> str:
+    words, ctx = [], e.ctx
+    while ctx is not None and ctx.parent is not None:
+        words.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join([PROGRAM, *reversed(words)])
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
