@@ -27,6 +27,7 @@ from tui.core.spec import DataSpec
 
 from conftest import make_spec
 from test_export import bare_python
+from test_messy_data import write
 
 
 def _rows(n: int, cells, seed: int = 0) -> str:
@@ -77,15 +78,6 @@ READING_CASES = [
     pytest.param("title.csv", "Sales report 2020,,\nregion,units,price\nnorth,3,1.5\nsouth,4,2.5\neast,5,3.5\n",
                  dict(sep=",", header=True, skip_rows=1), ["region", "units", "price"], id="padded-title-line"),
 ]
-
-
-def write(tmp_path, name: str, content: str | bytes):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 def run(*args) -> tuple[int, list[str]]:

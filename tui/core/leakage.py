@@ -139,8 +139,7 @@ class _NumberTarget:
             value = values[0] if low else values[1]
             return (f"a threshold of the target: {col.name} is {_plain(value)!r} exactly where "
                     f"{self.name} < {cut:.10g} ({_percent(agree)} of training rows)")
-        changes = int((codes[1:] != codes[:-1]).sum())
-        agree = 1 - max(0, changes - (k - 1)) / (2 * len(codes))
+        agree = _in_ranges(codes, k)
         return (f"a binning of the target: each of its {k} values covers one range of {self.name} "
                 f"({_percent(agree)} of training rows)")
 
@@ -198,8 +197,7 @@ class _ClassTarget:
             label = self.classes[0] if low else self.classes[1]
             return (f"the target is a threshold of it: {self.name} is {_plain(label)!r} exactly where "
                     f"{column} < {cut:.10g} ({_percent(agree)} of training rows)")
-        changes = int((codes[1:] != codes[:-1]).sum())
-        agree = 1 - max(0, changes - (m - 1)) / (2 * len(codes))
+        agree = _in_ranges(codes, m)
         return (f"the classes of {self.name} are ranges of it: sorted by {column}, each class covers one range "
                 f"({_percent(agree)} of training rows)")
 
@@ -270,6 +268,13 @@ def _roundest(below: float, top: float) -> float:
         if below < cut <= top:
             return cut
     return top
+
+
+def _in_ranges(codes: np.ndarray, k: int) -> float:
+    """The share of rows in place when a column's `k` values (codes, in sorted order of the other column) each
+    cover one range: k - 1 changes are needed, and each change beyond them puts about half a row out of place."""
+    changes = int((codes[1:] != codes[:-1]).sum())
+    return 1 - max(0, changes - (k - 1)) / (2 * len(codes))
 
 
 def _percent(share: float) -> str:
