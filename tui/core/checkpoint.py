@@ -92,19 +92,27 @@ def best_of_run(folder: Path) -> Path:
     is used (a resume repairs best.pt, record.repair_best); a best.pt whose epoch's weights no file holds
     any more is refused, naming the file that can be used instead."""
     best, last = folder / "best.pt", folder / "last.pt"
-    if not last.exists():
-        return best if best.exists() else last  # load() says what is missing
-    recorded = progress_of(last)
-    if recorded is None or not recorded.get("best_epoch"):
-        return best if best.exists() else last  # nothing to check best.pt against (load() says why last.pt fails)
-    held = progress_of(best) if best.exists() else None
-    if held is not None and held["epoch"] == recorded["best_epoch"] and not held.get("epoch_step"):
-        return best
+    recorded = progress_of(last) if last.exists() else None
+    if recorded is None:
+        return best if best.exists() else last  # nothing to check best.pt against (load() says what is wrong)
+    behind = best_behind(best, recorded)
+    if not behind:
+        return best if best.exists() else last  # no best epoch yet (no validated epoch): last.pt is all there is
     if holds_best(recorded):
         return last
-    had = f"holds epoch {held['epoch']}" if held is not None else ("does not load" if best.exists() else "is missing")
-    raise UserError(f"{best} {had}, but the run's best epoch was {recorded['best_epoch']} (last.pt records it) and no "
-                    f"file holds its weights any more; use the last weights instead: {last}")
+    raise UserError(f"{best} {behind}, but the run's best epoch was {recorded['best_epoch']} (last.pt records it) and "
+                    f"no file holds its weights any more; use the last weights instead: {last}")
+
+
+def best_behind(best: Path, recorded: dict[str, Any]) -> str:
+    """What is wrong with best.pt against the best epoch last.pt records ("holds epoch 9", "is missing", "does
+    not load"); "" when it holds that epoch, or when no best epoch is recorded yet."""
+    if not recorded.get("best_epoch"):
+        return ""
+    held = progress_of(best) if best.exists() else None
+    if held is not None and held["epoch"] == recorded["best_epoch"] and not held.get("epoch_step"):
+        return ""
+    return f"holds epoch {held['epoch']}" if held is not None else ("does not load" if best.exists() else "is missing")
 
 
 def _why_unloadable(e: Exception, path: Path) -> str:

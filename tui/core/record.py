@@ -199,18 +199,14 @@ class Recorder:
         if not self.is_main:
             return ""
         progress, best = last["progress"], folder.checkpoint_path("best")
-        if not progress.get("best_epoch"):
+        behind = checkpoint.best_behind(best, progress)
+        if not behind:
             return ""
-        held = checkpoint.progress_of(best) if best.exists() else None
-        if held is not None and held["epoch"] == progress["best_epoch"] and not held.get("epoch_step"):
-            return ""
-        had = f"held epoch {held['epoch']}" if held is not None else ("did not load" if best.exists() else
-                                                                      "was missing")
         if checkpoint.holds_best(progress):
             checkpoint.copy(folder.checkpoint_path("last"), best)
-            return (f"best.pt {had}, but the best epoch is {progress['best_epoch']} (the run stopped between saving "
+            return (f"best.pt {behind}, but the best epoch is {progress['best_epoch']} (the run stopped between saving "
                     f"last.pt and copying it): best.pt is last.pt again")
-        return (f"warning: best.pt {had}, but the best epoch was {progress['best_epoch']}, whose weights no file "
+        return (f"warning: best.pt {behind}, but the best epoch was {progress['best_epoch']}, whose weights no file "
                 f"holds any more; best.pt is replaced by the next epoch that beats it")
 
     def write_text(self, name: str, text: str) -> Path | None:
