@@ -154,6 +154,23 @@ def test_a_value_outside_the_kept_categories_is_said_as_encoded_other(city_runs)
     assert invoke("predict", folders["many"], tmp / "known.csv").stderr == ""  # nothing unseen: no word
 
 
+def test_a_run_with_test_rows_says_their_unseen_values_too(city_runs):
+    """`--test`: the predictions a run writes at its end say what `torchtui predict` would (event and console)."""
+    tmp, _ = city_runs
+    pd.DataFrame({"x": [0.1, 0.2, 0.3], "city": ["Bern", "Zurich", "Bern"]}).to_csv(tmp / "test.csv", index=False)
+    r = invoke("run", "--dataset", tmp / "few.csv", "--target", "y", "--epochs", "1", "--test", tmp / "test.csv",
+               "--runs-dir", tmp / "runs", "--name", "with-test", "--json")
+    assert r.exit_code == 0, r.stderr
+    [written] = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "predictions"]
+    assert problems(written) == [] and written["rows"] == 3
+    note = ("column city: 2 rows with values not seen in training ('Bern'): encoded as all-zero one-hot "
+            "(no category of its own)")
+    assert written["unseen"] == [note]
+    told = invoke("run", "--dataset", tmp / "few.csv", "--target", "y", "--epochs", "1", "--test", tmp / "test.csv",
+                  "--runs-dir", tmp / "runs", "--name", "told")
+    assert told.exit_code == 0 and f"  note: {note}" in told.stdout.splitlines()
+
+
 # ---- refusals under --json --------------------------------------------------------------------------
 NUMBER_FLAGS = [info for info in spec_fields() if info.flag and not info.switch and info.type in (int, float)]
 

@@ -420,7 +420,8 @@ def test_impute_policy_and_fills_live_in_the_checkpoint_and_drive_predict(tmp_pa
     # and from a file, as `torchtui predict` reads it
     new = write(tmp_path, "new.csv", "a,b,t\n,red,3.0\n9.0,,4.0\n")
     out = tmp_path / "pred.csv"
-    assert predictor.predict_file(new, out) == 2
+    written = predictor.predict_file(new, out)
+    assert written.rows == 2 and written.unseen == []  # a blank text cell is '(missing)', a category it has
     assert pd.read_csv(out)["y"].tolist() == [predictor.pre.classes[i] for i in got.argmax(1).tolist()]
 
 

@@ -138,6 +138,8 @@ class ConsoleReporter:
 
     def _on_predictions(self, e: dict[str, Any]) -> None:
         self._print(f"predictions for {e['source']} ({e['rows']} rows): {e['path']}")
+        for line in e.get("unseen", []):
+            self._print(f"  note: {line}")
 
     def _on_error(self, e: dict[str, Any]) -> None:
         self._clear_bar()  # the message itself is printed once, by the command, on stderr

@@ -169,6 +169,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "path": F("str", "the predictions CSV written"),
         "rows": F("int", "rows predicted"),
         "source": F("str", "the file predicted for (--test)"),
+        "unseen": F("list", "one line per text column with values the model has no category for: how many rows, "
+                            "which values, how they were encoded (as `torchtui predict` says them)"),
     },
     "end": {
         "status": F("str", "done | early_stopped | interrupted"),

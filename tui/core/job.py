@@ -256,9 +256,10 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
                 val_predictions.record(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
-            n = Predictor.load(folder.checkpoint_path("best")).predict_file(
+            written = Predictor.load(folder.checkpoint_path("best")).predict_file(
                 p.spec.data.test, out, read_options(p.spec.data))
-            recorder.write(record.predictions(path=str(out), rows=n, source=p.spec.data.test))
+            recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
+                                              unseen=[u.describe() for u in written.unseen]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
         distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome

@@ -7,6 +7,7 @@ another machine predicts with nothing else at hand.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,19 @@ from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
-from .preprocess import Preprocessor
+from .preprocess import Preprocessor, Unseen
 from .reader import ReadOptions
 
 BATCH = 4096
 STANDARDISED = "standardised target"  # an evaluation's loss_units when the model trained on (y - mean) / std
+
+
+@dataclass
+class Written:
+    """A predictions file written: its rows, and the text values in them the model has no category for."""
+
+    rows: int
+    unseen: list[Unseen]
 
 
 class Predictor:
@@ -72,11 +81,12 @@ class Predictor:
             result[t] = values[:, i]
         return result
 
-    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> int:
+    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
         """`options`: the format flags of the run that named the file; None sniffs it."""
-        result = self.predict_frame(read_csv(data, options), str(data))
+        frame = read_csv(data, options)
+        result = self.predict_frame(frame, str(data))
         write_csv(result, out)
-        return len(result)
+        return Written(len(result), self.pre.unseen(frame))
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         x = torch.from_numpy(self.pre.transform_x(frame, source))

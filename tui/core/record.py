@@ -115,8 +115,9 @@ def evaluation(*, model: str, epoch: int, rows: int, val_loss: float, results: d
             "val_loss": val_loss, **results}
 
 
-def predictions(*, path: str, rows: int, source: str) -> Event:
-    return {"event": "predictions", "path": path, "rows": rows, "source": source}
+def predictions(*, path: str, rows: int, source: str, unseen: list[str]) -> Event:
+    """`unseen`: per text column, its rows whose value the model has no category for, and how they were encoded."""
+    return {"event": "predictions", "path": path, "rows": rows, "source": source, "unseen": unseen}
 
 
 def end(status: str, progress: Progress, run_dir: str | Path, reason: str = "") -> Event:
