@@ -171,6 +171,27 @@ def test_a_run_with_test_rows_says_their_unseen_values_too(city_runs):
     assert told.exit_code == 0 and f"  note: {note}" in told.stdout.splitlines()
 
 
+def test_validation_rows_with_values_the_training_rows_lack_are_said_and_encoded_as_zeros(tmp_path):
+    from tui.core.data import prepare
+    from tui.core.spec import DataSpec
+
+    cities = ["A"] * 40 + ["B"] * 40 + [f"R{i}" for i in range(20)]  # 20 cities seen once: some only in validation
+    x = np.random.default_rng(0).normal(size=100)
+    pd.DataFrame({"x": x, "city": cities, "y": (x > 0).astype(int)}).to_csv(tmp_path / "t.csv", index=False)
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="y"), 0)
+    column = next(c for c in data.pre.columns if c.name == "city")
+    only_in_val = sorted(set(cities) - set(column.categories))
+    assert len(only_in_val) == 6
+    [said] = [n for n in data.notices if n.startswith("validation rows: ")]
+    head, named, tail = said.partition("(")[0], said.partition("(")[2].split(", ...)")[0], said.split(", ...)")[1]
+    assert head == "validation rows: column city: 6 rows with values not seen in training "
+    assert tail == ": encoded as all-zero one-hot (no category of its own)"
+    shown = [v.strip("'") for v in named.split(", ")]
+    assert len(shown) == 3 and set(shown) <= set(only_in_val)  # three of the six named
+    one_hot = data.x_val[:, 1:1 + column.width]  # x first, then the city's one-hot inputs
+    assert int((one_hot.sum(dim=1) == 0).sum()) == 6
+
+
 # ---- refusals under --json --------------------------------------------------------------------------
 NUMBER_FLAGS = [info for info in spec_fields() if info.flag and not info.switch and info.type in (int, float)]
 

@@ -194,6 +194,10 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
         x_train, x_val = pre.transform_splits(frame, name, [train_rows, val_rows])
         y_train, y_val = y[train_rows], y[val_rows]
     _note_encodings(pre, notices)
+    text = [c.name for c in pre.columns if c.kind == "categorical"]
+    if text:  # a value only the validation rows hold: encoded as predict encodes it, and said as predict says it
+        held_out = table.val_frame[text] if val_rows is None else frame[text].iloc[val_rows]
+        notices.extend(f"validation rows: {u.describe()}" for u in pre.unseen(held_out))
     warnings = leakage.check(frame, table.targets, table.features, table.task, train_rows)  # warned, never dropped
     notices.extend(w.message for w in warnings)
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
