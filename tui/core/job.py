@@ -253,7 +253,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             for event in evaluation_events(trainer, folder):
                 recorder.write(event)
             if p.data.train_set is None and folder.checkpoint_path("best").exists():  # a table's rows, worst first
-                val_predictions.record(recorder, folder.checkpoint_path("best"))
+                write_val_predictions(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(
@@ -265,6 +265,23 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         return outcome
     finally:
         recorder.close()
+
+
+def write_val_predictions(recorder: Recorder, best: Path) -> bool:
+    """The best model's validation rows (val_predictions.py) into the run folder, by the main process; True when
+    written. Here, not in val_predictions.py, which the screen imports: the screen never reaches the recorder.
+
+    A data file changed or gone since training started is no reason to fail a finished run:
+    the file is left out, and the screen says why when it computes the table itself.
+    """
+    if not recorder.writes:
+        return False
+    try:
+        table = val_predictions.compute(checkpoint.load(best), str(best))
+    except Exception:  # a best-effort extra: whatever a changed data file does, the run has finished
+        return False
+    recorder.write_text(val_predictions.FILE, val_predictions.to_csv(table))
+    return True
 
 
 PAIRS = 2000  # predicted-vs-actual points in a regression report: enough for a plot, small in the event log

@@ -2,8 +2,9 @@
 the true and the predicted label or value, and the error, worst first - what the model gets wrong.
 
 The worker writes them into the run folder at the end of a run (`val_predictions.csv`, through
-the recorder); the screen computes the same table from `best.pt` for a run without the file (an
-older run, an interrupted one, one still training). Both go through `compute`.
+the recorder: `job.write_val_predictions`); the screen computes the same table from `best.pt` for
+a run without the file (an older run, an interrupted one, one still training). Both go through
+`compute`. Nothing here reaches the recorder or the loop: the screen imports this module.
 
 The rows are found again from the checkpoint's spec, through `data.split_table` as `data.prepare`
 finds them: the same file, the same choice of columns, the same missing-value policy and the same
@@ -34,7 +35,6 @@ if TYPE_CHECKING:  # numpy, pandas and torch are imported where used: the screen
     import pandas as pd
 
     from .preprocess import Preprocessor
-    from .record import Recorder
 
 FILE = "val_predictions.csv"
 MAX_ROWS = 10_000  # the worst rows kept: a screen table and a file a person reads, not a data dump
@@ -142,24 +142,6 @@ def read(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     return pd.read_csv(path)
-
-
-def record(recorder: Recorder, best: Path) -> bool:
-    """Write the best model's table into the run folder (the main process only); True when written.
-
-    A data file changed or gone since training started is no reason to fail a finished run:
-    the file is left out, and the screen says why when it computes the table itself.
-    """
-    if not recorder.writes:
-        return False
-    from . import checkpoint
-
-    try:
-        table = compute(checkpoint.load(best), str(best))
-    except Exception:  # a best-effort extra: whatever a changed data file does, the run has finished
-        return False
-    recorder.write_text(FILE, to_csv(table))
-    return True
 
 
 @dataclass
