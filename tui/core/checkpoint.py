@@ -21,6 +21,7 @@ from .errors import UserError
 from .files import atomic_write
 
 FORMAT = 1
+EMPTY, TRUNCATED = "is empty (0 bytes)", "is truncated or corrupted (an incomplete file)"  # what _why_unloadable says
 
 
 class Unreadable(UserError):
@@ -53,7 +54,7 @@ def load(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
         why = _why_unloadable(e, p)
-        broken = "truncated" in why or "empty" in why
+        broken = why in (EMPTY, TRUNCATED)  # an incomplete file: another checkpoint of the run may serve
         other = next((o for o in ("last.pt", "best.pt") if o != p.name and (p.parent / o).exists()), "")
         advice = (f"; `torchtui resume {p.parent}` goes on from the newest checkpoint of the run that loads"
                   if broken and (p.parent / "spec.toml").exists() else "")
@@ -119,17 +120,17 @@ def _why_unloadable(e: Exception, path: Path) -> str:
     """torch's message, minus its advice to retry without weights_only (we never do)."""
     text = str(e)
     if path.stat().st_size == 0:
-        return "is empty (0 bytes)"
+        return EMPTY
     with open(path, "rb") as f:
         zip_start = f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
     if zip_start and not zipfile.is_zipfile(path):
-        return "is truncated or corrupted (an incomplete file)"
+        return TRUNCATED
     code = re.search(r"GLOBAL ([\w.]+)", text)
     if code:
         return (f"was refused: loading it would run code ({code.group(1)}); torchtui loads checkpoints with "
                 f"weights_only=True and never runs code from them")
     if "zip archive" in text or "central directory" in text:
-        return "is truncated or corrupted (an incomplete file)"
+        return TRUNCATED
     if not zip_start or isinstance(e, pickle.UnpicklingError):
         return "is not a PyTorch checkpoint"
     first = text.strip().splitlines()[0][:200] if text.strip() else type(e).__name__
