@@ -31,42 +31,20 @@ def run_training(tmp_path):
 GRAPHS_ON = "on: forward and backward replayed as one CUDA graph, the optimizer step eager (the same bits as without)"
 
 
-class BodyGraph:
-    """Stands in for a captured graph on a CPU: a replay runs the captured body, as a replay runs its kernels."""
-
-    def __init__(self, body):
-        self.body, self.replays = body, 0
-
-    def replay(self):
-        self.replays += 1
-        self.body()
-
-
 def fake_cuda_graphs(monkeypatch):
-    """Runs take the graphed path on the CPU (unless --cuda-graphs off): the warm-up steps and the replays run
-    the step's body eagerly. Returns (the GraphedSteps made, options): options["fail"] makes the capture fail
-    as an out-of-memory would."""
+    """Runs take the graphed path on the CPU (unless --cuda-graphs off), and cuda_graph.py's own warm-up, capture
+    and replay run against torch.cuda's capture API emulated on the CPU (cuda_graph_emulator.py: a replay runs the
+    recorded kernels, not the Python; capturing runs nothing; a host sync mid-capture is refused). Returns (the
+    GraphedSteps made, the emulator): emulator.fail_after makes each capture fail there as an out-of-memory would."""
     from tui.core import cuda_graph
-    from tui.core.cuda_graph import Capture, Decision, GraphedStep
+    from tui.core.cuda_graph import Decision, GraphedStep
+
+    from cuda_graph_emulator import install
 
     made: list = []
-    options = {"fail": False}
 
     def decide(mode, *args, **kwargs):
         return Decision(True, GRAPHS_ON) if mode != "off" else Decision(False, "off")
-
-    def warm_up(self):
-        self.body()
-        self.warm += 1
-
-    def capture(self):
-        if options["fail"]:
-            self.failed = True
-            self.body()
-            return Capture(False, 0.01, self.warm, 0.0, "out of memory: CUDA out of memory. Tried to allocate 2 GiB")
-        self.graph = BodyGraph(self.body)
-        self.graph.replay()
-        return Capture(True, 0.02, self.warm, 12.0)
 
     original_init = GraphedStep.__init__
 
@@ -76,7 +54,5 @@ def fake_cuda_graphs(monkeypatch):
         made.append(self)
 
     monkeypatch.setattr(cuda_graph, "decide", decide)
-    monkeypatch.setattr(GraphedStep, "_warm_up", warm_up)
-    monkeypatch.setattr(GraphedStep, "_capture", capture)
     monkeypatch.setattr(GraphedStep, "__init__", init)
-    return made, options
+    return made, install(monkeypatch)

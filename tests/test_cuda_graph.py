@@ -22,7 +22,8 @@ from tui.core.errors import Interrupted
 from tui.core.follow import RunState
 from tui.core.order import fast_order
 
-from conftest import GRAPHS_ON, BodyGraph, fake_cuda_graphs, make_spec
+from conftest import GRAPHS_ON, fake_cuda_graphs, make_spec
+from cuda_graph_emulator import EmulatedGraph
 
 ON = GRAPHS_ON
 
@@ -147,7 +148,7 @@ def test_the_graphed_loop_gives_the_eager_engines_weights(tmp_path, graphed, cas
     eager, eager_events = run(tmp_path, "eager", **CASES[case], **{"train.cuda_graphs": "off"})
     assert not made and eager_events[0]["cuda_graphs"] == "off"
     ours, events = run(tmp_path, "graphed", **CASES[case])
-    assert len(made) == 1 and isinstance(made[0].graph, BodyGraph)
+    assert len(made) == 1 and isinstance(made[0].graph, EmulatedGraph) and made[0].graph.ops
     assert events[0]["cuda_graphs"] == ON
     captured = [e for e in events if e["event"] == "cuda_graph"]
     assert len(captured) == 1 and captured[0]["captured"] and captured[0]["warmup_steps"] == 3
@@ -162,8 +163,8 @@ def test_the_graphed_loop_gives_the_eager_engines_weights(tmp_path, graphed, cas
 
 
 def test_a_failed_capture_leaves_the_run_eager_and_says_so(tmp_path, graphed):
-    made, state = graphed
-    state["fail"] = True
+    made, emulator = graphed
+    emulator.fail_after = 25  # mid-capture: the ops recorded so far must leave no trace
     eager, _ = run(tmp_path, "eager", **CASES["batchnorm Adam, clip, step"], **{"train.cuda_graphs": "off"})
     out = io.StringIO()
     console = Console(out=out, err=io.StringIO())
@@ -172,12 +173,12 @@ def test_a_failed_capture_leaves_the_run_eager_and_says_so(tmp_path, graphed):
     assert len(failed) == 1 and not failed[0]["captured"] and "out of memory" in failed[0]["reason"]
     assert made[0].graph is None and made[0].failed
     assert_same(weights(eager), weights(ours))
-    assert ("cuda graph: not captured (out of memory: CUDA out of memory. Tried to allocate 2 GiB); training goes on "
-            "without one") in out.getvalue()
+    assert ("cuda graph: not captured (out of memory: CUDA out of memory. Tried to allocate 2.00 GiB); training goes "
+            "on without one") in out.getvalue()
     state_ = RunState(Path("."))
     for e in events:
         state_.apply(e)
-    assert state_.cuda_graph_text() == "no CUDA graph: out of memory: CUDA out of memory. Tried to allocate 2 GiB"
+    assert state_.cuda_graph_text() == "no CUDA graph: out of memory: CUDA out of memory. Tried to allocate 2.00 GiB"
 
 
 def test_a_graphed_run_stopped_mid_epoch_resumes_to_the_same_bits(tmp_path, graphed):
@@ -248,3 +249,121 @@ def test_the_training_pane_says_whether_a_graph_replays_the_steps():
                  "memory_mb": 40.0})
     assert telemetry_text(state).plain.startswith(
         "cuda:0 (NVIDIA H200) · bf16 autocast (not bit-exact) · CUDA graph (captured in 0.31 s)")
+
+
+# ---- the emulator keeps a graph's rules, so the tests above can fail ----------------------------
+def test_the_emulated_graph_replays_kernels_not_python_and_its_capture_runs_nothing(monkeypatch):
+    from cuda_graph_emulator import CAPTURING, install
+
+    emulator = install(monkeypatch)
+    state, calls = torch.zeros(3), []
+    host = {"lr": 1.0}
+
+    def body():
+        calls.append(1)
+        state.add_(torch.ones(3), alpha=host["lr"])  # a host float: frozen into the graph at capture
+        return state * 2  # a tensor the capture makes
+
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        made = body()
+    assert torch.equal(state, torch.zeros(3)) and made.isnan().all()  # capturing ran nothing; its tensors: garbage
+    host["lr"] = 100.0
+    graph.replay()
+    graph.replay()
+    assert calls == [1] and torch.equal(state, torch.full((3,), 2.0))  # the Python ran once; lr 1.0 was frozen
+    assert torch.equal(made, torch.full((3,), 4.0))  # the graph's own tensors hold the last replay's values
+    assert emulator.graphs == [graph] and emulator.reserved() == made.untyped_storage().nbytes() + 3 * 4
+
+    with pytest.raises(RuntimeError, match=CAPTURING):  # the host cannot read a tensor mid-capture
+        with torch.cuda.graph(torch.cuda.CUDAGraph()):
+            state.add_(1.0)
+            float(state.sum())
+    assert torch.equal(state, torch.full((3,), 2.0))  # the failed capture left no trace either
+
+    torch.manual_seed(0)
+    eager = [torch.rand(2) for _ in range(3)]
+    torch.manual_seed(0)
+    drawn = torch.empty(2)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        drawn.copy_(torch.rand(2))
+    replayed = []
+    for _ in range(3):
+        graph.replay()
+        replayed.append(drawn.clone())
+    assert all(torch.equal(a, b) for a, b in zip(eager, replayed))  # random ops: the eager draws, in order
+
+
+def test_a_step_that_counts_its_batches_on_the_host_is_caught(tmp_path, graphed, monkeypatch):
+    """What the emulator is for: a body keeping its batch counter in Python replays one batch over and over on a
+    GPU. Re-running the Python at each replay would pass it; the emulator does not."""
+    def gather_by_host_counter(self):
+        self.host_pos = getattr(self, "host_pos", -1) + 1
+        idx = self.rows[self.host_pos % self.full]
+        return self.x.index_select(0, idx), self.y.index_select(0, idx)
+
+    eager, _ = run(tmp_path, "eager", **CASES["batchnorm Adam, clip, step"], **{"train.cuda_graphs": "off"})
+    monkeypatch.setattr(GraphedStep, "gather", gather_by_host_counter)
+    ours, _ = run(tmp_path, "host-counter", **CASES["batchnorm Adam, clip, step"])
+    a, b = weights(eager)["model"], weights(ours)["model"]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_capture_refused_for_a_host_sync_leaves_the_run_eager(tmp_path, graphed, monkeypatch):
+    """An op that needs the host (here a finite-loss check, as --on-nan skip makes) cannot be captured: the
+    capture fails with CUDA's error, the step runs eagerly, and the run ends with the eager engine's bits."""
+    made, _ = graphed
+    plain_body = GraphedStep.body
+
+    def checking_body(self):
+        if not torch.isfinite(self.loss_sum):
+            raise AssertionError("not reached")
+        plain_body(self)
+
+    eager, _ = run(tmp_path, "eager", **CASES["dropout SGD momentum, onecycle"], **{"train.cuda_graphs": "off"})
+    monkeypatch.setattr(GraphedStep, "body", checking_body)
+    ours, events = run(tmp_path, "syncing", **CASES["dropout SGD momentum, onecycle"])
+    failed = [e for e in events if e["event"] == "cuda_graph"]
+    assert len(failed) == 1 and not failed[0]["captured"]
+    assert failed[0]["reason"].startswith("RuntimeError: CUDA error: operation not permitted when stream is capturing")
+    assert made[0].graph is None and made[0].failed
+    assert_same(weights(eager), weights(ours))
+
+
+def test_a_graph_that_would_leave_the_eager_steps_too_little_memory_is_dropped(tmp_path, graphed):
+    """A model that fits without a graph must not run out of memory because of one: the epoch's last batch, the
+    optimizer and validation run beside the graph's pool, in what the warm-up showed they take. Where that room
+    is not there, the graph goes before its first replay and the run is the eager one; where it is, it stays."""
+    import gc
+
+    made, emulator = graphed
+    case = CASES["batchnorm Adam, clip, step"]
+    eager, _ = run(tmp_path, "eager", **case, **{"train.cuda_graphs": "off"})
+    _, events = run(tmp_path, "roomy", **case)
+    pool = round([e for e in events if e["event"] == "cuda_graph"][0]["memory_mb"] * 2**20)
+    made.clear()
+    gc.collect()
+    assert pool > 0 and emulator.reserved() == 0  # a run's graph is given back with it
+
+    need = 3 * pool  # what the warm-up's eager steps left cached
+    for name, beside, kept in (("tight", need // 2, False), ("enough", need, True)):
+        emulator.cached, emulator.fraction = need, (pool + beside) / emulator.total
+        folder, events = run(tmp_path, name, **case)
+        said = [e for e in events if e["event"] == "cuda_graph"]
+        assert len(said) == 1 and said[0]["captured"] == kept, (name, said)
+        assert (made[-1].graph is not None) == kept and made[-1].failed != kept
+        if not kept:
+            mib = 2**20
+            assert said[0]["reason"] == (f"out of memory: beside the graph's pool ({pool / mib:,.0f} MiB) the eager "
+                                         f"steps would have {need // 2 / mib:,.0f} MiB, and they need "
+                                         f"{need / mib:,.0f} MiB")
+        assert_same(weights(eager), weights(folder))
+        made.clear()
+        gc.collect()
+
+    emulator.cached, emulator.fraction = 0, pool / 2 / emulator.total  # the capture itself cannot fit
+    folder, events = run(tmp_path, "small", **case)
+    said = [e for e in events if e["event"] == "cuda_graph"]
+    assert not said[0]["captured"] and said[0]["reason"].startswith("out of memory: CUDA out of memory.")
+    assert_same(weights(eager), weights(folder))

@@ -17,7 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import kill_points
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -26,6 +25,7 @@ from tui.cli import app
 from tui.core import checkpoint, job
 from tui.core.follow import read_run
 
+import kill_points
 from conftest import make_spec
 
 # iris with a large rate: epochs 1 and 3 improve, 2, 4 and 5 do not, and patience 2 stops it after epoch 5 of 7

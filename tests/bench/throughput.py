@@ -20,6 +20,7 @@ textbook loop (a DataLoader over 1M rows, one row at a time) is left out: it is 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -146,6 +147,14 @@ def engine_run(x, y, stack, batch, epochs, device, graphs="off", precision="fp32
 CAPTURES: list[dict] = []  # the graphed engine's cuda_graph events: the capture's time and pool
 
 
+REHEARSAL = os.environ.get("TORCHTUI_REHEARSAL") == "1"  # the CPU stands in for a GPU (tests/device/rehearse.py)
+
+
+def _gpu(device) -> bool:
+    """The GPU's variants and memory report: on CUDA, or on the CPU rehearsing for it."""
+    return torch.device(device).type == "cuda" or REHEARSAL
+
+
 def _sync(device):
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
@@ -155,7 +164,7 @@ def variants(device: str, model_name: str):
     """(name, function) of each loop measured on this device."""
     out = [] if model_name == "wide" else [("textbook", textbook)]
     out += [("hand", hand_written)]
-    if torch.device(device).type != "cuda":
+    if not _gpu(device):
         return out + [("engine", engine)]
     return out + [
         ("hand bf16", lambda *a: hand_written(*a, bf16=True)),
@@ -181,7 +190,7 @@ def main() -> None:
     features, layers = MODELS[args.model]
     x, y = make_data(args.rows, features)
     stack = resolve_layers(layers, (features,), 1)
-    cuda = torch.device(args.device).type == "cuda"
+    cuda = _gpu(args.device)
     widths = "-".join(str(w) for w in [features] + [int(e[7:-1]) for e in layers.split(", ") if e.startswith("Linear")])
     print(f"torch {torch.__version__}, device {args.device}"
           + (f" ({torch.cuda.get_device_name(args.device)})" if cuda else "")

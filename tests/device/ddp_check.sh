@@ -5,19 +5,26 @@
 # a plain single-GPU run (no Dropout: its masks are drawn per process; world size 1: the same bits expected; more
 # GPUs: allclose, as on the CPU); what DDP costs
 # at world size 1 against the plain engine (target <= 5%); a stop through the launcher on CUDA.
+# REHEARSE=1: the same script on the CPU (gloo, one process standing in for one GPU), to check it runs before a
+# GPU's minutes are spent on it; its numbers are not a GPU's.
 set -u
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 R=$(mktemp -d)
 status=0
-nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
-N=$(python3 -c "import torch; print(torch.cuda.device_count())")
+if [ "${REHEARSE:-0}" = 1 ]; then
+    echo "== rehearsal on the CPU (gloo): not a GPU's numbers"
+    DEVICE=cpu GPUS=1 N=1 REPEATS=1
+else
+    nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
+    DEVICE=cuda GPUS=gpu REPEATS=3 N=$(python3 -c "import torch; print(torch.cuda.device_count())")
+fi
 A=(--dataset digits --layers "Linear(256), ReLU(), Linear(128), ReLU()" --epochs 3 --patience 0
    --batch-size 64 --seed 5 --runs-dir "$R" --json)
 
 echo "== 1. --nproc-per-node gpu ($N GPUs, NCCL) and a plain run with the global batch"
-python3 -m tui run "${A[@]}" --nproc-per-node gpu --name ddp > "$R/ddp.out" || status=1
-python3 -m tui run "${A[@]}" --device cuda --batch-size $((64 * N)) --name plain > "$R/plain.out" || status=1
+python3 -m tui run "${A[@]}" --nproc-per-node $GPUS --name ddp > "$R/ddp.out" || status=1
+python3 -m tui run "${A[@]}" --device $DEVICE --batch-size $((64 * N)) --name plain > "$R/plain.out" || status=1
 python3 - "$R" "$N" <<'PY' || status=1
 import json, sys, torch
 R, n = sys.argv[1], int(sys.argv[2])
@@ -41,27 +48,27 @@ import torch
 a = torch.load('$R/ddp/last.pt', weights_only=True)['model']; b = torch.load('$R/torchrun/last.pt', weights_only=True)['model']
 ok = all(torch.equal(a[k], b[k]) for k in a); print('PASS' if ok else 'FAIL', 'torchrun == --nproc-per-node (bit for bit)')" || status=1
 
-echo "== 3. what DDP costs at world size 1 on CUDA (best of 3, samples/s over epochs 2-3)"
-python3 - "$R" <<'PY' || status=1
+echo "== 3. what DDP costs at world size 1 on $DEVICE (best of $REPEATS, samples/s over epochs 2-3)"
+python3 - "$R" "$DEVICE" "$REPEATS" <<'PY' || status=1
 import json, os, subprocess, sys
-R = sys.argv[1]
+R, device, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def rate(cmd, name):
     out = subprocess.run(cmd + ["run", "--dataset", "digits", "--layers", "Linear(256), ReLU(), Linear(256), ReLU()",
-                                "--epochs", "3", "--patience", "0", "--batch-size", "64", "--device", "cuda",
+                                "--epochs", "3", "--patience", "0", "--batch-size", "64", "--device", device,
                                 "--runs-dir", R, "--name", name, "--json"], capture_output=True, text=True,
                          check=True).stdout
     e = [json.loads(l) for l in out.splitlines() if '"event":"epoch"' in l][1:]
     return sum(x["samples_per_s"] * x["seconds"] for x in e) / sum(x["seconds"] for x in e)
 plain, ddp = [], []
-for i in range(3):
+for i in range(repeats):
     plain.append(rate([sys.executable, "-m", "tui"], f"p{i}"))
     ddp.append(rate([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1", "-m",
                      "tui"], f"d{i}"))
 print(f"plain {max(plain):,.0f} samples/s, DDP world size 1 {max(ddp):,.0f}: {max(ddp) / max(plain) - 1:+.1%}")
 PY
 
-echo "== 4. SIGTERM to the launcher on CUDA: 143, last.pt, every process gone"
-python3 -m tui run --dataset digits --epochs 500 --patience 0 --batch-size 8 --nproc-per-node gpu --runs-dir "$R" \
+echo "== 4. SIGTERM to the launcher on $DEVICE: 143, last.pt, every process gone"
+python3 -m tui run --dataset digits --epochs 500 --patience 0 --batch-size 8 --nproc-per-node $GPUS --runs-dir "$R" \
     --name stop --json > "$R/stop.out" &
 L=$!
 for i in $(seq 1 200); do grep -q '"event":"epoch"' "$R/stop.out" 2>/dev/null && break; sleep 0.1; done

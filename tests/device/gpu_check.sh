@@ -5,20 +5,28 @@
 # each precision mode converging, the fallbacks announcing themselves, memory with and without graphs and a
 # capture that cannot fit; then the throughput table (small MLP at 64 / 512, wide MLP at 4096).
 # Uses the machine's python3 with torch; the repo is put on PYTHONPATH (no install needed).
+# REHEARSE=1: the same script on a CPU standing in for the GPU, at small sizes (tests/device/rehearse.py): it
+# checks the script runs and its checks can pass, before a GPU's minutes are spent on it.
 set -u
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 status=0
-echo "== environment"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if [ "${REHEARSE:-0}" = 1 ]; then
+    PY=(python3 tests/device/rehearse.py) DEVICE=cpu SMALL=(--rows 4000 --repeats 1)
+    WIDE=(--rows 4000 --repeats 1 --batches 512)  # a capture needs 4 full batches: 3 to warm up, then it
+    echo "== rehearsal on the CPU: not a GPU's numbers"
+else
+    PY=(python3) DEVICE=cuda SMALL=(--rows 100000 --repeats 2) WIDE=(--rows 1000000 --repeats 2 --batches 4096)
+    echo "== environment"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fi
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"
 
-timeout 240 python3 tests/device/graph_check.py exactness resume precision fallbacks memory || status=1
+timeout 240 "${PY[@]}" tests/device/graph_check.py ${SECTIONS:-exactness resume precision fallbacks memory} || status=1
 
 echo "== throughput, small MLP (targets: engine graphs >= 5x the hand loop at 64, >= 3x at 512)"
-timeout 150 python3 tests/bench/throughput.py --device cuda --rows 200000 --epochs 2 --repeats 2 || status=1
+timeout 150 "${PY[@]}" tests/bench/throughput.py --device $DEVICE "${SMALL[@]}" --epochs 2 || status=1
 echo "== throughput, wide MLP (target: graphs bf16 >= 3x the fp32 hand loop at 4096)"
-timeout 90 python3 tests/bench/throughput.py --device cuda --model wide --rows 1000000 --batches 4096 --epochs 1 \
-    --repeats 2 || status=1
+timeout 90 "${PY[@]}" tests/bench/throughput.py --device $DEVICE --model wide "${WIDE[@]}" --epochs 1 || status=1
 echo "gpu_check: exit $status"
 exit $status

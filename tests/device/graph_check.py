@@ -15,6 +15,7 @@ tests/device/gpu_check.sh (CI has no GPU); each section prints a table and PASS 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -37,6 +38,10 @@ from tui.core.layers import build_sequential  # noqa: E402
 from tui.core.spec import Spec  # noqa: E402
 
 FAILED: list[str] = []
+# REHEARSE=1 bash tests/device/gpu_check.sh: the same checks on a CPU standing in for the GPU (rehearse.py)
+REHEARSAL = os.environ.get("TORCHTUI_REHEARSAL") == "1"
+DEVICE = "cpu" if REHEARSAL else "cuda"
+TUI = [sys.executable, *([str(ROOT / "tests" / "device" / "rehearse.py")] if REHEARSAL else []), "-m", "tui"]
 
 
 def check(ok: bool, what: str) -> None:
@@ -46,7 +51,7 @@ def check(ok: bool, what: str) -> None:
 
 
 def spec(tmp: str, **values) -> Spec:
-    base = {"train.device": "cuda", "run.runs_dir": tmp, "train.patience": 0, "train.seed": 7, "train.epochs": 3}
+    base = {"train.device": DEVICE, "run.runs_dir": tmp, "train.patience": 0, "train.seed": 7, "train.epochs": 3}
     return Spec().with_overrides({**base, **values})
 
 
@@ -59,14 +64,14 @@ def engine(tmp: str, name: str, **values):
 def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0.0, seed=7):
     """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU."""
     torch.manual_seed(seed)
-    model = build_sequential(layers).to("cuda")
+    model = build_sequential(layers).to(DEVICE)
     g = torch.Generator().manual_seed(seed)
     loader = DataLoader(RowDataset(x, y), batch_size, shuffle=True, generator=g)
     optimizer = make_optimizer(model.parameters())
     for _ in range(epochs):
         model.train()
         for xb, yb in loader:
-            xb, yb = xb.to("cuda"), yb.to("cuda")
+            xb, yb = xb.to(DEVICE), yb.to(DEVICE)
             optimizer.zero_grad()
             loss = criterion(model(xb), yb)
             loss.backward()
@@ -123,19 +128,22 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 def exactness() -> None:
-    print(f"{'case':<28} {'graphs==eager':>13} {'graphs==textbook':>16} {'eager==textbook':>15}  replays")
+    print(f"{'case':<28} {'graphs==eager':>13} {'graphs==textbook':>16} {'eager==textbook':>15} "
+          f"{'eager==eager':>12}  replays")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (values, criterion, make_opt, clip) in TEXTBOOK_CASES.items():
             slug = name.replace(" ", "-")
             graphed, events = engine(tmp, slug + "-g", **values, **{"train.cuda_graphs": "on"})
             eager, _ = engine(tmp, slug + "-e", **values, **{"train.cuda_graphs": "off"})
+            again, _ = engine(tmp, slug + "-e2", **values, **{"train.cuda_graphs": "off"})  # is eager itself exact?
             data = job.plan(spec(tmp, **values)).data
             ref = textbook(graphed["layers"], data.x_train, data.y_train, criterion, make_opt,
                            values["train.batch_size"], 3, clip)
             captured = [e for e in events if e["event"] == "cuda_graph"]
             ok_capture = bool(captured) and captured[0]["captured"]
             ge, gt, et = same(graphed["model"], eager["model"]), same(graphed["model"], ref), same(eager["model"], ref)
-            print(f"{name:<28} {ge!s:>13} {gt!s:>16} {et!s:>15}  captured {ok_capture}"
+            ee = same(eager["model"], again["model"])
+            print(f"{name:<28} {ge!s:>13} {gt!s:>16} {et!s:>15} {ee!s:>12}  captured {ok_capture}"
                   + ("" if ge else f"  max |graphs - eager| {max_diff(graphed['model'], eager['model']):.3g}"))
             check(ok_capture and ge and gt and et, f"exact with graphs: {name}")
         base = TEXTBOOK_CASES["wine Dropout SGD momentum"][0]
@@ -151,8 +159,8 @@ def exactness() -> None:
 
 def resume() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, "-m", "tui", "run", "--dataset", "digits", "--layers", "Linear(256), ReLU(), "
-                "Dropout(0.1), Linear(128), ReLU()", "--epochs", "6", "--batch-size", "16", "--device", "cuda",
+        args = [*TUI, "run", "--dataset", "digits", "--layers", "Linear(256), ReLU(), "
+                "Dropout(0.1), Linear(128), ReLU()", "--epochs", "6", "--batch-size", "16", "--device", DEVICE,
                 "--cuda-graphs", "on", "--save-every", "25", "--patience", "0", "--seed", "11", "--runs-dir", tmp,
                 "--json"]
         subprocess.run([*args, "--name", "straight"], check=True, stdout=subprocess.DEVNULL)
@@ -167,7 +175,7 @@ def resume() -> None:
                 break
         p.wait()
         print(f"killed with SIGKILL after the save at step {saved_at}: exit {p.returncode}")
-        r = subprocess.run([sys.executable, "-m", "tui", "resume", f"{tmp}/killed", "--json"], capture_output=True,
+        r = subprocess.run([*TUI, "resume", f"{tmp}/killed", "--json"], capture_output=True,
                            text=True)
         events = [json.loads(line) for line in r.stdout.splitlines()]
         graphs = [e for e in events if e["event"] == "cuda_graph"]
@@ -213,16 +221,18 @@ def fallbacks() -> None:
             "auto, a short run": (["--dataset", "iris", "--epochs", "2"], "off: 14 steps are too few"),
             "auto, a long run": (["--dataset", "digits", "--epochs", "3"], "on: "),
         }
+        if REHEARSAL:  # the CPU stands in for the GPU
+            del cases["--device cpu"]
         for name, (args, said) in cases.items():
             epochs = [] if "--epochs" in args else ["--epochs", "2"]
-            r = subprocess.run([sys.executable, "-m", "tui", "run", *args, *epochs, "--runs-dir", tmp, "--json",
+            r = subprocess.run([*TUI, "run", *args, *epochs, "--runs-dir", tmp, "--json",
                                 "--patience", "0"], capture_output=True, text=True, cwd=tmp,
                                env={**os.environ, "PYTHONPATH": f"{ROOT}:{tmp}"})
             events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
             start = next((e for e in events if e["event"] == "start"), {})
             print(f"{name:<18} exit {r.returncode}  {start.get('cuda_graphs')!r}")
             check(r.returncode == 0 and str(start.get("cuda_graphs")).startswith(said), f"announced: {name}")
-        r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--cuda-graphs", "on",
+        r = subprocess.run([*TUI, "run", "--dataset", "digits", "--cuda-graphs", "on",
                             "--epochs", "1", "--runs-dir", tmp, "--name", "console"], capture_output=True, text=True)
         print("console:", *[line for line in r.stdout.splitlines() if line.startswith("cuda graph")], sep="\n  ")
 
@@ -231,14 +241,16 @@ def memory() -> None:
     from tui.core.layers import resolve as resolve_layers
 
     g = torch.Generator().manual_seed(0)
-    x, batch = torch.randn(100_000, 128, generator=g), 8192
+    rows, batch, width = (4096, 512, 64) if REHEARSAL else (100_000, 8192, 1024)
+    x = torch.randn(rows, 128, generator=g)
     y = x[:, :1] * 2
-    stack = resolve_layers("Linear(1024), ReLU(), Linear(1024), ReLU(), Linear(1024), ReLU()", (128,), 1)
+    stack = resolve_layers(", ".join([f"Linear({width}), ReLU()"] * 3), (128,), 1)
     reserved = {}
     for graphs in ("off", "on"):
+        gc.collect()  # an earlier run's graph, if a cycle still holds it, gives its pool back
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-        seconds, events, _ = engine_run(x, y, stack, batch, 1, "cuda", graphs)
+        seconds, events, _ = engine_run(x, y, stack, batch, 1, DEVICE, graphs)
         allocated = torch.cuda.max_memory_allocated() / 2**20
         reserved[graphs] = torch.cuda.max_memory_reserved() / 2**20
         graph = [e for e in events if e["event"] == "cuda_graph"]
@@ -248,10 +260,11 @@ def memory() -> None:
     # a cap between the eager peak and the graphed one: the capture cannot fit, the run must go on eagerly
     total = torch.cuda.get_device_properties(0).total_memory / 2**20
     cap = (reserved["off"] + 0.5 * (reserved["on"] - reserved["off"])) / total
+    gc.collect()
     torch.cuda.empty_cache()
     torch.cuda.set_per_process_memory_fraction(cap)
     try:
-        _, events, _ = engine_run(x, y, stack, batch, 1, "cuda", "on")
+        _, events, _ = engine_run(x, y, stack, batch, 1, DEVICE, "on")
         graph = [e for e in events if e["event"] == "cuda_graph"]
         print(f"capped at {cap * total:,.0f} MiB: {graph}")
         check(bool(graph) and not graph[0]["captured"] and "out of memory" in graph[0].get("reason", ""),

@@ -21,9 +21,13 @@ and to the textbook loop:
 
 The graph is captured once per process, after WARMUP_STEPS steps run eagerly on a side stream
 (real training steps, like any other). A capture that fails, out of memory included, leaves the
-run eager; the `cuda_graph` event says what happened either way, with the capture's time and
-the memory its pool holds. On other devices `GraphedStep` runs the same body eagerly every step:
-the tests check on the CPU that this path gives the eager engine's weights.
+run eager, as does one whose pool would leave the eager steps (the epoch's last batch, the
+optimizer, validation) less memory than they took in the warm-up: a model that fits without a
+graph must not run out of memory because of one. The `cuda_graph` event says what happened either
+way, with the capture's time and the memory its pool holds. On other devices `GraphedStep` runs
+the same body eagerly every step: the tests check on the CPU that this path gives the eager
+engine's weights, and with capture and replay emulated (tests/cuda_graph_emulator.py), that the
+capture code keeps a graph's rules.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class GraphedStep:
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
         self.capture = dev.type == "cuda"
         self.graph: torch.cuda.CUDAGraph | None = None
+        self.side: Any = None  # the warm-up's stream (torch.cuda.Stream), made at the first warm-up step
         self.warm = 0
         self.failed = False
 
@@ -141,8 +146,12 @@ class GraphedStep:
         return self._capture()
 
     def _warm_up(self) -> None:
-        """A real step on a side stream, as the capture recipe asks (lazy inits happen off the capture)."""
-        side = torch.cuda.Stream()
+        """A real step on a side stream, as the capture recipe asks (lazy inits happen off the capture). One
+        stream for all of them: the allocator caches blocks per stream, and the memory the warm-up leaves
+        cached is what `_capture` takes as the eager steps' need."""
+        if self.side is None:
+            self.side = torch.cuda.Stream()
+        side = self.side
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             self.body()
@@ -150,25 +159,52 @@ class GraphedStep:
         self.warm += 1
 
     def _capture(self) -> Capture:
-        """Record this step as the graph and replay it (capturing runs nothing); on failure, run it eagerly."""
+        """Record this step as the graph and replay it (capturing runs nothing). If the capture fails, or its pool
+        would leave the steps run without it (the epoch's last batch, the optimizer, validation) less room than
+        they took in the warm-up, the graph goes and this step and the rest run eagerly."""
         dev = self.x.device
         torch.cuda.synchronize(dev)
+        # what the eager steps took and gave back (activations, the optimizer's temporaries), still cached; freed
+        # here, so that what the reserve grows by is the graph's pool alone
+        eager_need = torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev)
+        torch.cuda.empty_cache()
         began, before = time.perf_counter(), torch.cuda.memory_reserved(dev)
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph):
                 self.body()
         except Exception as e:  # out of memory, or an op that cannot be captured: this run stays eager
-            self.failed = True
             del graph
-            torch.cuda.synchronize(dev)
-            torch.cuda.empty_cache()
-            self.body()  # a failed capture ran nothing: this step, eagerly
             kind = "out of memory" if isinstance(e, torch.cuda.OutOfMemoryError) else type(e).__name__
-            reason = f"{kind}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
-            return Capture(False, time.perf_counter() - began, self.warm, 0.0, reason[:300])
+            return self._eager_instead(began, f"{kind}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": "))
+        torch.cuda.synchronize(dev)
+        pool = torch.cuda.memory_reserved(dev) - before
+        room = room_outside_graph(dev)
+        if room < eager_need:  # it fits, but the steps it does not hold would run out of memory beside it
+            del graph
+            return self._eager_instead(began, f"out of memory: beside the graph's pool ({pool / 2**20:,.0f} MiB) "
+                                              f"the eager steps would have {max(room, 0) / 2**20:,.0f} MiB, and "
+                                              f"they need {eager_need / 2**20:,.0f} MiB")
         self.graph = graph
         graph.replay()  # capturing ran nothing: this step
         torch.cuda.synchronize(dev)
-        grown = (torch.cuda.memory_reserved(dev) - before) / 2**20
-        return Capture(True, time.perf_counter() - began, self.warm, grown)
+        return Capture(True, time.perf_counter() - began, self.warm, pool / 2**20)
+
+    def _eager_instead(self, began: float, reason: str) -> Capture:
+        """No graph for this run (its memory given back): this step, and every later one, eagerly."""
+        self.failed = True
+        dev = self.x.device
+        torch.cuda.synchronize(dev)
+        torch.cuda.empty_cache()
+        self.body()  # a failed or dropped capture ran nothing: this step, eagerly
+        return Capture(False, time.perf_counter() - began, self.warm, 0.0, reason[:300])
+
+
+def room_outside_graph(dev: torch.device) -> int:
+    """Bytes the allocator can still get for the steps outside the graph: the device's free memory, within
+    the process's cap (`torch.cuda.set_per_process_memory_fraction`). Blocks the graph's pool keeps are not
+    theirs to reuse, so they do not count."""
+    free, total = torch.cuda.mem_get_info(dev)
+    cap = getattr(torch.cuda, "get_per_process_memory_fraction", None)  # torch >= 2.9
+    fraction = cap(dev) if cap is not None else 1.0
+    return int(min(free, total * fraction - torch.cuda.memory_reserved(dev)))

@@ -48,9 +48,9 @@ def setup(mode: str, device_type: str) -> Precision:
     is a process of its own."""
     description = describe(mode, device_type)
     if mode in ("fp32", "tf32"):
-        if mode == "tf32" and device_type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        if device_type == "cuda":  # tf32 on request; fp32 puts torch's defaults back (a bench mixes modes)
+            torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+            torch.backends.cudnn.allow_tf32 = True  # torch's default for convolutions, as the textbook loop has it
         return Precision(mode, contextlib.nullcontext, None, description)
     dtype = torch.bfloat16 if mode == "bf16" else torch.float16
 
