@@ -2,7 +2,9 @@
 all_checks.sh) rehearsed on the CPU: the same scripts, with the CPU standing in for the GPU
 (tests/device/rehearse.py: emulated graph capture, gloo for NCCL). A GPU machine is lent for minutes, to some
 sessions only; this keeps the scripts runnable and their checks passable between such sessions, so those
-minutes go to measuring, not to fixing a script."""
+minutes go to measuring, not to fixing a script. CI leaves out graph_check's resume and fallbacks sections
+(processes started one after another, 17 s; their logic is the engine's, tested in test_cuda_graph.py): the
+whole rehearsal is `REHEARSE=1 bash tests/device/all_checks.sh`, about a minute."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_gpu_checks_run_through_on_the_cpu_and_pass(tmp_path):
-    env = {**os.environ, "REHEARSE": "1", "OUT": str(tmp_path),
+    env = {**os.environ, "REHEARSE": "1", "OUT": str(tmp_path), "SECTIONS": "exactness precision memory",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     r = subprocess.run(["bash", "tests/device/all_checks.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=400)
@@ -26,8 +28,7 @@ def test_the_gpu_checks_run_through_on_the_cpu_and_pass(tmp_path):
         assert "FAIL" not in log and "Traceback" not in log, log
 
     passes = [line for line in graphs.splitlines() if line.startswith("PASS ")]
-    # 6 exactness cases, 4 schedules, resume, 4 precisions x 2, 5 fallbacks (--device cpu is the stand-in), memory
-    assert len(passes) == 6 + 4 + 1 + 8 + 5 + 1, graphs
+    assert len(passes) == 6 + 4 + 4 * 2 + 1, graphs  # 6 exactness cases, 4 schedules, 4 precisions x 2, memory
     assert "all passed" in graphs and graphs.rstrip().endswith("gpu_check: exit 0")
     tables = [line for line in graphs.splitlines() if line.lstrip().startswith(("64 ", "512 "))]
     assert len(tables) == 3 and all(len(line.split()) >= 6 for line in tables), graphs  # small at 64, 512; wide
