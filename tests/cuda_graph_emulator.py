@@ -76,6 +76,7 @@ class EmulatedGraph:
     replays: int = 0
     pool_bytes: int = 0  # what the capture's fresh tensors hold: the graph pool
     failed: bool = False  # the capture raised: there is nothing to replay
+    made: list[weakref.ref] = field(default_factory=list)  # the tensors the capture made (its pool's)
 
     def replay(self) -> None:
         assert not self.failed, "replay of a graph whose capture failed"
@@ -114,6 +115,7 @@ class _Recorder(TorchDispatchMode):
         used = {_storage(t) for t in inputs}
         fresh = [i for i, t in enumerate(outputs) if t.numel() and _storage(t) not in used]
         self.made.update(_storage(outputs[i]) for i in fresh)
+        self.graph.made.extend(weakref.ref(outputs[i]) for i in fresh)
         self.graph.ops.append(Op(func, args, kwargs, outputs, fresh))
         return out
 
@@ -170,10 +172,15 @@ class Emulator:
     total: int = 2**34
     fraction: float = 1.0
     cached: int = 0
+    # the most tensors of a failed or dropped capture still alive when the cache was emptied: each keeps its
+    # block of the graph's pool from being given back (0 is right)
+    stranded: int = 0
+    pools_made: list[tuple[weakref.ref, list[weakref.ref]]] = field(default_factory=list)
 
     def new_graph(self) -> EmulatedGraph:
         graph = EmulatedGraph(fail_after=self.fail_after, room=self.room_for_a_capture)
         self.made.append(weakref.ref(graph))
+        self.pools_made.append((weakref.ref(graph), graph.made))
         return graph
 
     @property
@@ -208,6 +215,8 @@ class Emulator:
 
     def empty_cache(self) -> None:
         self.cached = 0
+        gone = [tensors for ref, tensors in self.pools_made if ref() is None or ref().failed]  # type: ignore[union-attr]
+        self.stranded = max(self.stranded, sum(t() is not None for tensors in gone for t in tensors))
 
     def set_fraction(self, fraction: float, device: Any = None) -> None:
         self.fraction = fraction

@@ -172,6 +172,7 @@ def test_a_failed_capture_leaves_the_run_eager_and_says_so(tmp_path, graphed):
     failed = [e for e in events if e["event"] == "cuda_graph"]
     assert len(failed) == 1 and not failed[0]["captured"] and "out of memory" in failed[0]["reason"]
     assert made[0].graph is None and made[0].failed
+    assert emulator.stranded == 0  # nothing the failed capture made was still held when its pool was given back
     assert_same(weights(eager), weights(ours))
     assert ("cuda graph: not captured (out of memory: CUDA out of memory. Tried to allocate 2.00 GiB); training goes "
             "on without one") in out.getvalue()
@@ -367,3 +368,22 @@ def test_a_graph_that_would_leave_the_eager_steps_too_little_memory_is_dropped(t
     said = [e for e in events if e["event"] == "cuda_graph"]
     assert not said[0]["captured"] and said[0]["reason"].startswith("out of memory: CUDA out of memory.")
     assert_same(weights(eager), weights(folder))
+
+
+def test_an_out_of_memory_at_every_op_of_the_capture_leaves_the_eager_run_and_no_memory_held(tmp_path, graphed):
+    """The fault at every point of the capture, forward and backward alike: each leaves the run eager with the
+    eager bits, and nothing the failed capture made still held when its pool is given back (a backward that
+    failed midway keeps its unrun nodes, and their activations, queued until the next backward)."""
+    made, emulator = graphed
+    case = {**CASES["batchnorm Adam, clip, step"], "train.epochs": 1}
+    eager, _ = run(tmp_path, "eager", **case, **{"train.cuda_graphs": "off"})
+    run(tmp_path, "captured", **case)
+    ops = len(made[0].graph.ops)
+    assert ops > 30  # gather, forward, loss, backward, clipping, the loss sum, the counter
+    for at in range(ops):
+        emulator.fail_after = at
+        folder, events = run(tmp_path, f"oom-at-{at}", **case)
+        said = [e for e in events if e["event"] == "cuda_graph"]
+        assert len(said) == 1 and not said[0]["captured"] and said[0]["reason"].startswith("out of memory"), at
+        assert emulator.stranded == 0, at
+        assert_same(weights(eager), weights(folder))

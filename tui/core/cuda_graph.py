@@ -32,6 +32,7 @@ capture code keeps a graph's rules.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
@@ -170,13 +171,16 @@ class GraphedStep:
         torch.cuda.empty_cache()
         began, before = time.perf_counter(), torch.cuda.memory_reserved(dev)
         graph = torch.cuda.CUDAGraph()
+        failure = ""
         try:
             with torch.cuda.graph(graph):
                 self.body()
         except Exception as e:  # out of memory, or an op that cannot be captured: this run stays eager
-            del graph
             kind = "out of memory" if isinstance(e, torch.cuda.OutOfMemoryError) else type(e).__name__
-            return self._eager_instead(began, f"{kind}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": "))
+            failure = f"{kind}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        if failure:  # out of the except clause: its traceback's frames held tensors of the graph's pool
+            del graph
+            return self._eager_instead(began, failure)
         torch.cuda.synchronize(dev)
         pool = torch.cuda.memory_reserved(dev) - before
         room = room_outside_graph(dev)
@@ -194,6 +198,11 @@ class GraphedStep:
         """No graph for this run (its memory given back): this step, and every later one, eagerly."""
         self.failed = True
         dev = self.x.device
+        # a backward that failed midway leaves its unrun nodes, which hold the capture's activations, queued in
+        # autograd's ready queue until the next backward: an empty one drains them, and a collection frees any
+        # cycle still holding the graph, so that its pool is given back before the eager step needs the memory
+        torch.zeros(1, device=dev, requires_grad=True).sum().backward()
+        gc.collect()
         torch.cuda.synchronize(dev)
         torch.cuda.empty_cache()
         self.body()  # a failed or dropped capture ran nothing: this step, eagerly
