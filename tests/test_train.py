@@ -99,6 +99,18 @@ def test_early_stopping_stops_after_patience(tmp_path):
     assert events[-1]["event"] == "end" and events[-1]["status"] == "early_stopped"
 
 
+def test_patience_running_out_on_the_last_epoch_is_a_run_done_not_stopped_early(tmp_path):
+    """The run had no epoch left to skip: it is done (the README's first command ends so: best epoch 30 of 40)."""
+    first, _, events = train(tmp_path / "a", data__dataset="iris", train__lr=0.05, train__patience=2,
+                             train__epochs=200)
+    stopped_at = len(epochs_of(events))
+    assert first.status == "early_stopped" and stopped_at < 200
+    outcome, _, events = train(tmp_path / "b", data__dataset="iris", train__lr=0.05, train__patience=2,
+                               train__epochs=stopped_at)
+    assert outcome.status == "done" and events[-1]["status"] == "done" and len(epochs_of(events)) == stopped_at
+    assert outcome.progress.bad_epochs == 2  # patience did run out, on the last epoch
+
+
 def test_gradient_clipping_bounds_the_update(tmp_path):
     # SGD without momentum: one step moves the weights by lr * clipped gradient, whose norm is <= clip.
     _, folder, _ = train(tmp_path, data__dataset="diabetes", train__optimizer="SGD", train__lr=1.0,

@@ -158,7 +158,8 @@ class Trainer:
         while epoch < self.spec.train.epochs:  # a live change may move the end
             epoch += 1
             tally = self.train_epoch(epoch)
-            if self.end_epoch(epoch, tally):
+            # patience reached on the last epoch ends the run no earlier: it is done (as _unsaid_end says too)
+            if self.end_epoch(epoch, tally) and epoch < self.spec.train.epochs:
                 self._refuse_pending(epoch)
                 return Outcome("early_stopped", self.progress)
         self._refuse_pending(epoch)
