@@ -76,7 +76,7 @@ class EmulatedGraph:
     replays: int = 0
     pool_bytes: int = 0  # what the capture's fresh tensors hold: the graph pool
     failed: bool = False  # the capture raised: there is nothing to replay
-    made: list[weakref.ref] = field(default_factory=list)  # the tensors the capture made (its pool's)
+    tensors_made: list[weakref.ref] = field(default_factory=list)  # the capture's own tensors (its pool's)
 
     def replay(self) -> None:
         assert not self.failed, "replay of a graph whose capture failed"
@@ -92,7 +92,7 @@ class _Recorder(TorchDispatchMode):
     def __init__(self, graph: EmulatedGraph) -> None:
         super().__init__()
         self.graph = graph
-        self.made: set[int] = set()  # storages the capture allocated
+        self.storages_made: set[int] = set()  # storages the capture allocated
         self.saved: list[tuple[torch.Tensor, torch.Tensor]] = []  # (a pre-existing tensor, its value before)
         self.seen: set[tuple] = set()
 
@@ -107,15 +107,15 @@ class _Recorder(TorchDispatchMode):
         inputs = _tensors((args, kwargs))
         for t in inputs:  # the first sight of pre-existing state: its value, to put back when capture ends
             key = (_storage(t), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
-            if t.numel() and _storage(t) not in self.made and key not in self.seen:
+            if t.numel() and _storage(t) not in self.storages_made and key not in self.seen:
                 self.seen.add(key)
                 self.saved.append((t, t.detach().clone()))
         out = func(*args, **kwargs)
         outputs = _tensors(out)
         used = {_storage(t) for t in inputs}
         fresh = [i for i, t in enumerate(outputs) if t.numel() and _storage(t) not in used]
-        self.made.update(_storage(outputs[i]) for i in fresh)
-        self.graph.made.extend(weakref.ref(outputs[i]) for i in fresh)
+        self.storages_made.update(_storage(outputs[i]) for i in fresh)
+        self.graph.tensors_made.extend(weakref.ref(outputs[i]) for i in fresh)
         self.graph.ops.append(Op(func, args, kwargs, outputs, fresh))
         return out
 
@@ -168,10 +168,11 @@ class Emulator:
     eager steps took and gave back (as torch's caching allocator keeps them, until empty_cache)."""
 
     fail_after: int | None = None
-    made: list[weakref.ref] = field(default_factory=list)  # a graph's pool is the device's until it is dropped
+    graph_refs: list[weakref.ref] = field(default_factory=list)  # a graph's pool is the device's until it is dropped
     total: int = 2**34
     fraction: float = 1.0
     cached: int = 0
+    peak: int = 0  # the most reserved since reset_peak (as seen when asked: the capture code asks after each)
     # the most tensors of a failed or dropped capture still alive when the cache was emptied: each keeps its
     # block of the graph's pool from being given back (0 is right)
     stranded: int = 0
@@ -179,19 +180,17 @@ class Emulator:
 
     def new_graph(self) -> EmulatedGraph:
         graph = EmulatedGraph(fail_after=self.fail_after, room=self.room_for_a_capture)
-        self.made.append(weakref.ref(graph))
-        self.pools_made.append((weakref.ref(graph), graph.made))
+        self.graph_refs.append(weakref.ref(graph))
+        self.pools_made.append((weakref.ref(graph), graph.tensors_made))
         return graph
 
     @property
     def graphs(self) -> list[EmulatedGraph]:
         """The graphs not yet dropped."""
-        return [g for g in (ref() for ref in self.made) if g is not None]
+        return [g for g in (ref() for ref in self.graph_refs) if g is not None]
 
     def pools(self) -> int:
         return sum(g.pool_bytes for g in self.graphs)
-
-    peak: int = 0  # the most reserved since reset_peak (as seen when asked: the capture code asks after each)
 
     def reserved(self, device: Any = None) -> int:
         now = self.pools() + self.cached
