@@ -37,22 +37,13 @@ def fake_cuda_graphs(monkeypatch):
     recorded kernels, not the Python; capturing runs nothing; a host sync mid-capture is refused). Returns (the
     GraphedSteps made, the emulator): emulator.fail_after makes each capture fail there as an out-of-memory would."""
     from tui.core import cuda_graph
-    from tui.core.cuda_graph import Decision, GraphedStep
+    from tui.core.cuda_graph import Decision
 
     from cuda_graph_emulator import install
-
-    made: list = []
 
     def decide(mode, *args, **kwargs):
         return Decision(True, GRAPHS_ON) if mode != "off" else Decision(False, "off")
 
-    original_init = GraphedStep.__init__
-
-    def init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        self.capture = True  # as on CUDA
-        made.append(self)
-
     monkeypatch.setattr(cuda_graph, "decide", decide)
-    monkeypatch.setattr(GraphedStep, "__init__", init)
-    return made, install(monkeypatch)
+    emulator = install(monkeypatch)
+    return emulator.steps, emulator

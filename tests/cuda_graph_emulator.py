@@ -177,6 +177,7 @@ class Emulator:
     # block of the graph's pool from being given back (0 is right)
     stranded: int = 0
     pools_made: list[tuple[weakref.ref, list[weakref.ref]]] = field(default_factory=list)
+    steps: list[Any] = field(default_factory=list)  # the GraphedSteps made, which capture as on CUDA
 
     def new_graph(self) -> EmulatedGraph:
         graph = EmulatedGraph(fail_after=self.fail_after, room=self.room_for_a_capture)
@@ -222,8 +223,19 @@ class Emulator:
 
 
 def install(monkeypatch: Any) -> Emulator:
-    """torch.cuda's capture API and memory counters, emulated on the CPU for the rest of the test."""
+    """torch.cuda's capture API and memory counters, emulated on the CPU for the rest of the test; a GraphedStep
+    made on the CPU warms up and captures as on CUDA (whether a run is graphed at all is `decide`'s: the caller's)."""
+    from tui.core.cuda_graph import GraphedStep
+
     emulator = Emulator()
+    made_step = GraphedStep.__init__
+
+    def capturing(step: GraphedStep, *args: Any, **kwargs: Any) -> None:
+        made_step(step, *args, **kwargs)
+        step.capture = True
+        emulator.steps.append(step)
+
+    monkeypatch.setattr(GraphedStep, "__init__", capturing)
     cuda = torch.cuda
     monkeypatch.setattr(cuda, "CUDAGraph", emulator.new_graph)
     monkeypatch.setattr(cuda, "graph", EmulatedCapture)

@@ -41,15 +41,8 @@ def install() -> None:
     def decide_cpu_as_cuda(mode, device_type, **kwargs):
         return decide(mode, "cuda" if device_type == "cpu" else device_type, **kwargs)
 
-    init = cuda_graph.GraphedStep.__init__
-
-    def init_capturing(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        self.capture = True
-
     cuda = torch.cuda
     patch.setattr(cuda_graph, "decide", decide_cpu_as_cuda)
-    patch.setattr(cuda_graph.GraphedStep, "__init__", init_capturing)
     patch.setattr(cuda, "reset_peak_memory_stats", emulator.reset_peak)
     patch.setattr(cuda, "max_memory_allocated", emulator.peak_reserved)
     patch.setattr(cuda, "max_memory_reserved", emulator.peak_reserved)

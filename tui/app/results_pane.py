@@ -209,13 +209,10 @@ class ResultsPane(Vertical):
             if what == "evaluate":
                 text = evaluation_line(path, predictor.evaluate_frame(read_csv(path), path))
             else:
-                from tui.core.predict import write_csv
-
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
-                frame = read_csv(path)
-                write_csv(predictor.predict_frame(frame, path), out)
-                notes = [f"note: {u.describe()}" for u in predictor.pre.unseen(frame)]  # as `torchtui predict`
-                text = Text("\n".join([f"{len(frame)} predictions written to {out}", *notes]))
+                written = predictor.predict_file(path, out)
+                notes = [f"note: {u.describe()}" for u in written.unseen]  # as `torchtui predict`
+                text = Text("\n".join([f"{written.rows} predictions written to {out}", *notes]))
         except UserError as e:
             text = Text(str(e), style="red")
         except Exception as e:  # a file the readers choke on: say so, keep the app

@@ -128,6 +128,7 @@ class TableSplit:
     val_rows: np.ndarray | None  # rows of frame; None with a --val file
     pre: Preprocessor  # fitted on the training rows
     val_numbers: np.ndarray  # each validation row's number among its file's data rows, from 1
+    left_out: list[str]  # columns the checks left out (not those --drop or --group named)
 
     def validation_frame(self) -> pd.DataFrame:
         """The validation rows as a table of their own: with a split, a copy of those rows."""
@@ -171,8 +172,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
 
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
+    left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
     return TableSplit(frame, name, targets, features, id_column, task, classes, decimal, val_frame, val_name,
-                      train_rows, val_rows, pre, val_numbers)
+                      train_rows, val_rows, pre, val_numbers, left_out)
 
 
 def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
@@ -203,9 +205,7 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(table.features)} columns")
     xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
-    named = spelled_as_columns(spec, list(frame.columns))
-    left_out = [c for c in frame.columns if c not in (*table.features, *table.targets, *named.drop, named.group)]
-    return Prepared(name, pre, xt, yt, xv, yv, notices=notices, left_out=left_out,
+    return Prepared(name, pre, xt, yt, xv, yv, notices=notices, left_out=table.left_out,
                     preview=preview(frame.head(5)[[*table.features, *table.targets]]),
                     warnings=[w.as_dict() for w in warnings])
 

@@ -79,13 +79,13 @@ def leaks(frame: pd.DataFrame, targets: list[str], features: list[str], task: st
     found: dict[str, Finding] = {}
     for target in targets:
         if task == "classification":
-            check: Any = _ClassTarget(target, rows.values(frame[target]))
+            judge: Any = _ClassTarget(target, rows.values(frame[target]))
         else:
-            check = _NumberTarget(target, rows.numbers(frame[target]))
+            judge = _NumberTarget(target, rows.numbers(frame[target]))
         for c in features:
             if c in found:
                 continue
-            why = check.why(frame[c], rows)
+            why = judge.why(frame[c], rows)
             if why:
                 found[c] = Finding(c, "leak", why)
     return [found[c] for c in features if c in found]
