@@ -120,7 +120,8 @@ class Trainer:
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
-        self.agreed_stop = self.agreed_save = False  # under DDP: what the ranks last agreed to serve (_agree)
+        # under DDP: what the ranks last agreed to serve (_agree)
+        self.agreed_stop = self.agreed_save = self.agreed_pause = False
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
         self.epoch_start_rng = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
@@ -235,7 +236,7 @@ class Trainer:
         if stop and not r.stop:
             r.stop = "SIGTERM"  # another rank was asked to stop
         self.agreed_stop, self.agreed_save = bool(stop), self.agreed_save or bool(save)
-        r.pause = bool(pause)
+        self.agreed_pause = bool(pause)  # rank 0's own flag stays as its signals left it: a toggle after this counts
         return bool(stop or save or pause)
 
     def _asked(self) -> tuple[bool, bool]:
@@ -247,6 +248,12 @@ class Trainer:
         stop, save = self.agreed_stop, self.agreed_save
         self.agreed_save = False
         return stop, save
+
+    def _paused(self) -> bool:
+        """Whether to (stay) paused at this boundary. Under DDP, as the ranks last agreed: a SIGUSR2 flips a rank's
+        own flag at any moment, and a rank that read it alone would wait in the pause's agreements while the others
+        trained on, their collectives paired with the wrong ones."""
+        return self.requests.pause if self.world.size == 1 else self.agreed_pause
 
     def _shared_batches(self, skip: int = 0):
         """This rank's share of each global batch (`--batch-size` rows per process) in the one global order, with
@@ -450,14 +457,14 @@ class Trainer:
             requests.save = True  # for the epoch-end save, which says it was asked for
         if requested or due:
             self.save(best=False, requested=requested)
-        return self._pause(epoch, mid_epoch) if requests.pause else 0.0
+        return self._pause(epoch, mid_epoch) if self._paused() else 0.0
 
     def _pause(self, epoch: int, mid_epoch: bool) -> float:
         """Wait until the pause is toggled off; a stop still saves and stops, a save is served at once."""
         began, requests = time.monotonic(), self.requests
         self.recorder.write(record.paused(epoch=epoch, step=self.progress.step), sync=True)
         stop = False
-        while requests.pause and not stop:
+        while self._paused() and not stop:
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
             if self.world.size > 1:
