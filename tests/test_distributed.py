@@ -159,6 +159,24 @@ def test_a_rank_killed_ends_the_run_in_one_line_and_torchtui_resume_finishes_it_
     assert all(torch.equal(straight[k], ours[k]) for k in straight)
 
 
+
+def test_a_pause_toggled_on_rank_0_just_after_an_agreement_waits_for_the_next_one_on_every_rank(runs, straight):
+    # tests/ddp_pause_race.py flips rank 0's pause flag just after the first agreement (step 8), so the --save-every
+    # save at step 10 serves a boundary where rank 0's flag says "pause" and the agreement said "no"; and clears it
+    # inside the pause just after an agreement that said "stay". Read alone, each would pair rank 0's collectives
+    # with rank 1's wrong ones (a crash or a hang); agreed, both ranks pause at step 16 and go on together.
+    race = Path(__file__).with_name("ddp_pause_race.py")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        str(race), *wine(runs, "pause-race", *KILLED[:-2], epochs=4, batch=4)],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+    logged = events(r.stdout)
+    paused = [e for e in logged if e["event"] in ("paused", "resumed")]
+    assert [(e["event"], e["step"]) for e in paused] == [("paused", 16), ("resumed", 16)]
+    assert [e["step"] for e in logged if e["event"] == "checkpoint" and 0 < e["step"] <= 16] == [5, 10, 15]
+    ours = weights(runs / "pause-race")  # a pause changes nothing of the training
+    assert all(torch.equal(straight[k], ours[k]) for k in straight)
+
 def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143(runs):
     p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, "stopped", epochs=500, batch=2),
                           "--nproc-per-node", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)

@@ -460,14 +460,11 @@ def predict(
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded."""
-    from tui.core.data import read_csv
     from tui.core.predict import Predictor, write_csv
     from tui.core.runs import to_json
 
-    predictor = Predictor.load(checkpoint)
-    frame = read_csv(data)
-    result = predictor.predict_frame(frame, str(data))
-    unseen = predictor.pre.unseen(frame)
+    predicted = Predictor.load(checkpoint).predict_path(data)
+    result, unseen = predicted.table, predicted.unseen
     if output is not None:
         write_csv(result, output)
     if as_json:

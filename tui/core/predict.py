@@ -29,6 +29,14 @@ STANDARDISED = "standardised target"  # an evaluation's loss_units when the mode
 
 
 @dataclass
+class Predicted:
+    """A file's predictions, one row per input row, and the text values in it the model has no category for."""
+
+    table: pd.DataFrame
+    unseen: list[Unseen]
+
+
+@dataclass
 class Written:
     """A predictions file written: its rows, and the text values in them the model has no category for."""
 
@@ -81,12 +89,16 @@ class Predictor:
             result[t] = values[:, i]
         return result
 
-    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
-        """`options`: the format flags of the run that named the file; None sniffs it."""
+    def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
+        """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
+        `options`: the format flags of the run that named the file; None sniffs it."""
         frame = read_csv(data, options)
-        result = self.predict_frame(frame, str(data))
-        write_csv(result, out)
-        return Written(len(result), self.pre.unseen(frame))
+        return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame))
+
+    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
+        predicted = self.predict_path(data, options)
+        write_csv(predicted.table, out)
+        return Written(len(predicted.table), predicted.unseen)
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
