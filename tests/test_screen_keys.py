@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, OptionList, RichLog
+from textual.widgets._footer import FooterKey
 
 from tui.app import data_source
 from tui.app.app import TorchTUI
+from tui.app.key_bar import KeyBar
 from tui.core import record
 from tui.core.progress import Progress
 from tui.core.record import Recorder
@@ -215,3 +217,28 @@ async def test_the_epoch_log_holds_where_the_reader_scrolled():
         recorder.close()
         worker.kill()
         worker.wait()
+
+
+async def test_the_footer_remounts_its_keys_only_when_they_change():
+    """Textual's Footer remounts every key on each bindings update (five per pane switch); the KeyBar only when
+    the row it shows changes: focus moving between fields of one pane leaves the very same key widgets."""
+    app = TorchTUI(cpu_spec(), preset=True)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        app.action_pane("hyper")
+        await wait_for(pilot, lambda: app.query_one("#panes").active == "hyper", what="the Hyperparameters pane")
+        fields = list(app.query_one("#hyper").query(Input))
+        fields[0].focus()
+        await pilot.pause(0.2)
+        bar = app.query_one(KeyBar)
+        keys = list(bar.query(FooterKey))
+        assert any(k.description == "LR find" for k in keys), [k.description for k in keys]
+        for field in fields[1:4]:
+            field.focus()
+            await pilot.pause(0.2)
+            assert app.focused is field
+            assert all(a is b for a, b in zip(bar.query(FooterKey), keys, strict=True))
+        app.action_pane("model")  # the Model pane's own keys: a new row
+        await wait_for(pilot, lambda: any(k.description == "Add" for k in bar.query(FooterKey)),
+                       what="the Model pane's keys in the footer")
+        assert not any(k.description == "LR find" for k in bar.query(FooterKey))

@@ -3,7 +3,7 @@
 Run by hand (never part of the test suite; pytest collects only test_*.py):
 
     python tests/bench/tui_overhead.py [--rounds 8] [--rows 60000] [--epochs 5] [--seconds 20]
-                                       [--only throughput,plot,output] [--app-threads N]
+                                       [--only throughput,plot,output,switch] [--app-threads N]
 
 Prints a markdown table:
 
@@ -23,6 +23,9 @@ Prints a markdown table:
   log's worst case), with NO_COLOR=1, on the Runs pane and the Results pane's predictions view
   while the CSV run trains, and on the Data pane with nothing training; with the app's own CPU
   use in that window. Target: <= 10 KB/s while training.
+- pane switch: the app's CPU time per pane switch (F2-F7 in turn, in process, Textual's pilot at
+  100x30), with the KeyBar remounting its keys only when its row changes, against the same app
+  remounting them on every bindings update (Textual's Footer); rounds alternate, paired ratio.
 """
 
 from __future__ import annotations
@@ -351,13 +354,64 @@ def output(root: Path, csv: Path, seconds: float) -> list[tuple[str, str, str]]:
     return rows
 
 
+def pane_switch(rounds: int, switches: int = 30) -> list[tuple[str, str, str]]:
+    """The app's CPU per pane switch, KeyBar as built vs remounting on every bindings update."""
+    import asyncio
+
+    from textual.widgets import Footer
+
+    from tui.app.app import TorchTUI
+    from tui.app.key_bar import KeyBar
+    from tui.core.spec import Spec
+
+    as_built = KeyBar.bindings_changed
+    panes = ("data", "model", "hyper", "training", "results", "runs")
+
+    async def cpu_per_switch() -> float:
+        app = TorchTUI(Spec().with_overrides({"train.device": "cpu"}), preset=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            while app.data is None:
+                await pilot.pause(0.1)
+            await pilot.pause(0.5)
+            began = time.process_time()
+            for i in range(switches):
+                app.action_pane(panes[i % len(panes)])
+                await pilot.pause()
+            return (time.process_time() - began) / switches
+
+    def measure(remount_always: bool) -> float:
+        KeyBar.bindings_changed = Footer.bindings_changed if remount_always else as_built  # type: ignore[method-assign]
+        try:
+            return asyncio.run(cpu_per_switch())
+        finally:
+            KeyBar.bindings_changed = as_built  # type: ignore[method-assign]
+
+    with tempfile.TemporaryDirectory(prefix="tui-switch-") as tmp:
+        here = os.getcwd()
+        os.chdir(tmp)  # the Runs pane lists ./checkpoints: an empty one
+        try:
+            pairs = []
+            for r in range(rounds):
+                order = (False, True) if r % 2 else (True, False)
+                got = {always: measure(always) for always in order}
+                pairs.append((got[False], got[True]))
+        finally:
+            os.chdir(here)
+    ours, always = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+    ratio = statistics.median(a / o for o, a in pairs)
+    print(f"  pane switch: {ours * 1000:.0f} ms vs {always * 1000:.0f} ms", file=sys.stderr)
+    return [("pane switch: the app's CPU per switch", f"{ours * 1000:.0f} ms",
+             f"remounting the footer's keys on every bindings update: {always * 1000:.0f} ms ({ratio:.2f}x, median "
+             f"of {rounds} paired rounds of {switches} switches)")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--rows", type=int, default=60_000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--only", default="throughput,plot,output")
+    ap.add_argument("--only", default="throughput,plot,output,switch")
     ap.add_argument("--app-threads", type=int, default=0,
                     help="also time the screen's run with Threads = N in its spec (e.g. every core)")
     args = ap.parse_args()
@@ -379,6 +433,9 @@ def main() -> None:
             if "output" in parts:
                 print("terminal output...", file=sys.stderr)
                 rows += output(root, csv, args.seconds)
+            if "switch" in parts:
+                print("pane switch...", file=sys.stderr)
+                rows += pane_switch(args.rounds)
         finally:
             for d in root.iterdir():
                 if d.is_dir():

@@ -28,8 +28,16 @@ def action_name(action: str) -> str:
     return action.split("(", 1)[0].removeprefix("app.")
 
 
+def shown_as(keys: list[FooterKey]) -> tuple:
+    """What a row of keys looks like and does: two rows alike need no new widgets."""
+    return tuple((k.key, k.key_display, k.description, k.action, k.disabled, k.tooltip) for k in keys)
+
+
 class KeyBar(Footer):
-    def compose(self):
+    _shown: tuple = ()  # the keys mounted now, as shown_as sees them
+
+    def fitted(self) -> list[FooterKey]:
+        """The keys the bar shows at this width: Help, the pane's own keys, then the rest by rank."""
         keys = [k for k in super().compose() if isinstance(k, FooterKey)]
         app_actions = {action_name(b.action) for b in self.app.BINDINGS if hasattr(b, "action")}
         pane_keys = [k for k in keys if action_name(k.action) not in app_actions]
@@ -47,9 +55,25 @@ class KeyBar(Footer):
             if key_width(key) <= room:
                 kept.add(id(key))
                 room -= key_width(key)
-        shown = [k for k in pane_keys + screen_keys if id(k) in kept]
+        return [k for k in pane_keys + screen_keys if id(k) in kept]
+
+    def compose(self):
+        shown = self.fitted()
+        self._shown = shown_as(shown)
         self.styles.grid_size_columns = len(shown)
         yield from shown
+
+    def bindings_changed(self, screen) -> None:
+        """Textual's Footer remounts every key on each bindings update: five of them per pane switch, which
+        measured a fifth of a switch's time on two cores. Here the keys are remounted only when the row they
+        make changes (the focused pane's keys, a key enabled or not, training started or ended)."""
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        if shown_as(self.fitted()) != self._shown:
+            await self.recompose()
 
     def on_resize(self) -> None:
         self.refresh(recompose=True)
