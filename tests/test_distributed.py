@@ -5,6 +5,7 @@ kill -9 of a rank, by the agent's restart or by `torchtui resume`, bit-identical
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,30 @@ def wine(runs, name, *extra, batch=8, epochs=3):
     return ["run", "--dataset", "wine", "--epochs", str(epochs), "--patience", "0", "--batch-size", str(batch),
             "--runs-dir", str(runs), "--name", name, "--json", *extra]
 
+
+
+STARTED: list[subprocess.Popen] = []  # the runs a test started and reads as they go
+
+
+def launch(*args: str) -> subprocess.Popen:
+    """`torchtui ARGS` started, its events read by the test as they come (`_next`)."""
+    STARTED.append(subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=ENV))
+    return STARTED[-1]
+
+
+@pytest.fixture(autouse=True)
+def no_run_left_behind():
+    """A test that fails while its run waits (paused, say) leaves no launcher and no ranks training on."""
+    yield
+    while STARTED:
+        p = STARTED.pop()
+        if p.poll() is None:
+            for pid in children(p.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            p.kill()
+            p.communicate()
 
 # ---- pure parts -----------------------------------------------------------------------------------
 def test_a_global_batch_is_shared_contiguously_and_as_evenly_as_it_goes():
@@ -120,8 +145,7 @@ def straight(runs):
 
 def kill_a_rank(runs, name, *extra):
     """Start the run, SIGKILL rank 1 after the first mid-epoch save of epoch 2; (returncode, stderr)."""
-    p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, name, *KILLED, epochs=4, batch=4), *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    p = launch(*wine(runs, name, *KILLED, epochs=4, batch=4), *extra)
     assert p.stdout is not None
     for line in p.stdout:
         e = json.loads(line)
@@ -177,9 +201,52 @@ def test_a_pause_toggled_on_rank_0_just_after_an_agreement_waits_for_the_next_on
     ours = weights(runs / "pause-race")  # a pause changes nothing of the training
     assert all(torch.equal(straight[k], ours[k]) for k in straight)
 
+CHANGED = ["--layers", "Linear(32), ReLU(), Dropout(0.2)", "--nproc-per-node", "2"]  # 36 steps per epoch at batch 2
+
+
+def _change(run_dir: Path, *flags: str) -> None:
+    asked = tui("change", str(run_dir), *flags, "--json", timeout=60)
+    assert asked.returncode == 0, asked.stderr
+
+
+def test_a_live_change_reaches_every_rank_at_one_step_and_a_resume_replays_it_exactly(runs):
+    # rank 0 alone reads the run folder: it shares the change at the ranks' next agreement, and every rank applies
+    # it at the same step. Cross-checked by two paths to the same model: a change replayed on every rank from the
+    # log by a resume (after a kill -9), and the same change reached by sharing in a run never stopped. Had rank 1
+    # missed the shared change, its rate (and so the averaged gradients) would differ and so would the weights.
+    killed = launch(*wine(runs, "change-killed", *CHANGED, epochs=40, batch=2))
+    _next(killed, lambda e: e["event"] == "step" and e["step"] > 300)
+    killed.send_signal(signal.SIGUSR2)
+    at = _next(killed, lambda e: e["event"] == "paused")["step"]
+    _change(runs / "change-killed", "--lr", "0.003")  # asked while paused: applied at the pause's step
+    applied = _next(killed, lambda e: e["event"] == "change")
+    assert applied["step"] == at and not applied.get("refused") and applied["lr"] == 0.003, applied
+    os.kill(_children(killed.pid)[1], signal.SIGKILL)  # still paused: the last checkpoint is from before the change
+    _, err = killed.communicate(timeout=120)
+    assert killed.returncode == 1, err
+    resumed = tui("resume", str(runs / "change-killed"), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [(e["step"], e.get("replayed")) for e in events(resumed.stdout) if e["event"] == "change"] == [(at, True)]
+
+    straight = launch(*wine(runs, "change-straight", *CHANGED, epochs=40, batch=2))
+    _next(straight, lambda e: e["event"] == "start")
+    straight.send_signal(signal.SIGUSR2)  # held at its start while the change for step `at` is asked
+    early = _next(straight, lambda e: e["event"] == "paused")["step"]
+    assert early < at, f"the pause came at step {early}, after the step {at} the change is for: a slower machine"
+    _change(runs / "change-straight", "--lr", "0.003", "--at-step", str(at))
+    time.sleep(0.5)  # shared while paused, at one of the pause's agreements (20 a second)
+    straight.send_signal(signal.SIGUSR2)
+    out, err = straight.communicate(timeout=120)
+    assert straight.returncode == 0, err
+    logged = events(out)
+    changes = [e for e in logged if e["event"] == "change"]
+    assert [(e["step"], e.get("refused")) for e in changes] == [(at, None)], changes
+    assert {e["lr"] for e in logged if e["event"] == "step" and e["step"] > at} == {0.003}
+    a, b = weights(runs / "change-straight"), weights(runs / "change-killed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
 def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143(runs):
-    p = subprocess.Popen([sys.executable, "-m", "tui", *wine(runs, "stopped", epochs=500, batch=2),
-                          "--nproc-per-node", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    p = launch(*wine(runs, "stopped", epochs=500, batch=2), "--nproc-per-node", "2")
     assert p.stdout is not None
     seen: dict = {}
     for line in p.stdout:  # an epoch done, and every rank's telemetry (gathered every 100 steps) in a step event

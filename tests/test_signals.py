@@ -43,7 +43,7 @@ class Child:
     slow the test's process is. Its stderr goes to a file: a second pipe nobody reads could fill up.
     """
 
-    def __init__(self, tmp_path, name: str, ignore_hup: bool = False):
+    def __init__(self, tmp_path, name: str, ignore_hup: bool = False, args: list[str] = ARGS):
         def child():
             if ignore_hup:
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
@@ -51,7 +51,7 @@ class Child:
         config.write_text(Spec().with_overrides({"train.log_interval": 1e-6}).to_toml())
         self.err_path = tmp_path / f"{name}.stderr"
         with open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tui", "run", str(config), *ARGS,
+            self.proc = subprocess.Popen([sys.executable, "-m", "tui", "run", str(config), *args,
                                           "--runs-dir", str(tmp_path), "--name", name],
                                          stdout=subprocess.PIPE, stderr=err, text=True, pipesize=PIPE_BYTES,
                                          env=ENV, preexec_fn=child)
@@ -98,8 +98,8 @@ def launch(tmp_path):
     """Start children in tmp_path; any left running is killed at the end."""
     made: list[Child] = []
 
-    def make(name: str, ignore_hup: bool = False) -> Child:
-        made.append(Child(tmp_path, name, ignore_hup))
+    def make(name: str, ignore_hup: bool = False, args: list[str] = ARGS) -> Child:
+        made.append(Child(tmp_path, name, ignore_hup, args))
         return made[-1]
 
     yield make
@@ -172,20 +172,6 @@ def test_a_second_signal_exits_at_once(launch):
     assert child.proc.returncode in (130, 143), child.stderr()
 
 
-def pause_mid_epoch(child: Child) -> tuple[dict, int]:
-    """Pause by SIGUSR2 until a pause lands mid-epoch, where a save-now is served at once; one that lands
-    on an epoch's last step (a save there waits for that epoch's end) is resumed and asked again.
-    Returns the pause and how many pauses it took."""
-    child.send(signal.SIGUSR2)
-    paused, pauses = child.next("paused"), 1
-    while paused["step"] % child.per_epoch == 0:
-        child.send(signal.SIGUSR2)
-        child.next("resumed", step=paused["step"])
-        child.send(signal.SIGUSR2)  # served at a later step: the resumed loop steps before it looks again
-        paused, pauses = child.next("paused"), pauses + 1
-    return paused, pauses
-
-
 def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, straight):
     """SIGUSR1 saves the exact position, SIGUSR2 pauses and resumes; neither moves the weights."""
     child = launch("ctl")
@@ -201,15 +187,16 @@ def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, 
     lasts = [e for e in child.events if e["event"] == "checkpoint" and e["which"] == "last"]
     assert len(lasts) == saved["epoch"] + (not epoch_end)  # the epoch-end saves, and one more only mid-epoch
 
-    paused, pauses = pause_mid_epoch(child)
+    child.send(signal.SIGUSR2)
+    paused = child.next("paused")
     assert set(paused) == {"event", "epoch", "step", "time"} and paused["step"] >= saved["step"]
     position = (paused["epoch"], paused["step"])
-    child.send(signal.SIGUSR1)  # a save while paused mid-epoch is served at once, at the paused position
+    child.send(signal.SIGUSR1)  # a save while paused is served at once, at the paused position
     while_paused = child.next("checkpoint")
     assert while_paused["requested"] is True and while_paused["step"] == paused["step"]
     ckpt = torch.load(tmp_path / "ctl" / "last.pt", weights_only=True)["progress"]
     assert ckpt["step"] == paused["step"] and ckpt["epoch"] == paused["epoch"] - 1
-    assert 0 < ckpt["epoch_step"] == paused["step"] - per * ckpt["epoch"] < per
+    assert 0 < ckpt["epoch_step"] == paused["step"] - per * ckpt["epoch"] <= per  # per: the epoch's last step
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "ctl", copy)  # the run as the paused save left it
     held_from = time.monotonic()
@@ -225,7 +212,7 @@ def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, 
     events = RunFolder(tmp_path / "ctl").events()
     assert events[-1]["status"] == "done"
     kinds = [e["event"] for e in events]
-    assert kinds.count("paused") == kinds.count("resumed") == pauses
+    assert kinds.count("paused") == kinds.count("resumed") == 1
     # each epoch's time leaves its pauses out
     epoch_rows = {e["epoch"]: e for e in events if e["event"] == "epoch"}
     assert sorted(epoch_rows) == list(range(1, EPOCHS + 1))
@@ -281,3 +268,34 @@ def test_a_save_asked_on_an_epochs_last_step_is_the_epoch_end_save(tmp_path):
     assert (requested[0]["epoch"], requested[0]["step"]) == (2, 2 * per_epoch)  # the epoch-end save, nothing extra
     assert len([e for e in saves if e["which"] == "last"]) == 3
     assert not trainers[0].requests.save and not trainers[0].requests.attention
+
+
+def test_a_save_while_paused_on_an_epochs_last_step_is_served_at_once_and_resumes_exactly(tmp_path, launch):
+    # one step per epoch (iris: 120 training rows, batch 128), so the pause is on an epoch's last step, where a
+    # save-now not paused is served by the epoch-end save that follows. Paused, the user waits on it: it is served
+    # at once, with the position a stop there saves (the epoch in progress, all its batches done)
+    args = ["--dataset", "iris", "--epochs", "60", "--batch-size", "128", "--device", "cpu", "--seed", "3",
+            "--layers", "Linear(16), ReLU(), Dropout(0.2)", "--json"]
+    child = launch("last", args=args)
+    assert child.per_epoch == 1
+    child.next("step", epoch=3)
+    child.send(signal.SIGUSR2)
+    paused = child.next("paused")
+    child.send(signal.SIGUSR1)
+    saved = child.next("checkpoint", requested=True)
+    assert saved["step"] == paused["step"] and saved["which"] == "last"
+    ckpt = torch.load(tmp_path / "last" / "last.pt", weights_only=True)["progress"]
+    assert (ckpt["epoch"], ckpt["epoch_step"], ckpt["step"]) == (paused["epoch"] - 1, 1, paused["step"])
+    child.proc.kill()  # still paused: that save is all there is of the epoch in progress
+    child.proc.wait()
+    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "last")], capture_output=True,
+                             text=True, timeout=LIMIT, env=ENV)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = subprocess.run([sys.executable, "-m", "tui", "run", *args, "--runs-dir", str(tmp_path), "--name",
+                               "straight"], capture_output=True, text=True, timeout=LIMIT, env=ENV)
+    assert straight.returncode == 0, straight.stderr
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "last" / "last.pt", weights_only=True)
+    assert a["progress"]["epoch"] == b["progress"]["epoch"] == 60 and same_weights(a["model"], b["model"])
+    epochs = [e["epoch"] for e in RunFolder(tmp_path / "last").events() if e["event"] == "epoch"]
+    assert epochs == sorted(set(epochs)) == list(range(1, 61))  # the epoch in progress counted once

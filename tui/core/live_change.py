@@ -10,7 +10,9 @@ A change travels through the run folder, like everything between a worker and it
 - The worker (`Changes`, held by the Trainer) looks for the file only where it already does
   occasional work - when it logs a step (a few times a second), at the start, and while
   paused - so the loop pays nothing per step. At the boundary it applies the change, writes a
-  `change` event (synced) and removes the file. A change it cannot apply (epochs below the
+  `change` event (synced) and removes the file. Under DDP rank 0 alone reads the folder and
+  shares the change at the ranks' next agreement (train.py `_agree`); every rank applies it at
+  the same boundary, so their optimizers keep the same rate. A change it cannot apply (epochs below the
   epoch in progress, say) is a `change` event with `refused` and changes nothing.
 - Every checkpoint stores the changes applied so far (`changes`); a resume replays the log's
   `change` events that its checkpoint does not hold at their steps, so a run killed after a
@@ -185,9 +187,10 @@ class Changes:
         self.next_step = _step(self.pending[0]) if self.pending else NEVER
         return due
 
-    def look(self, folder: Path | None, now: int) -> Change | UserError | None:
-        """A new request in `folder` (a stat, and a read when the file is new): scheduled, and returned;
-        a file that is not a valid request is removed and returned as the UserError saying why."""
+    def look(self, folder: Path | None, now: int, schedule: bool = True) -> Change | UserError | None:
+        """A new request in `folder` (a stat, and a read when the file is new): scheduled (unless `schedule` is
+        False: several processes schedule it together, once rank 0 has shared it), and returned; a file that is
+        not a valid request is removed and returned as the UserError saying why."""
         if folder is None:
             return None
         path = folder / REQUEST
@@ -212,7 +215,8 @@ class Changes:
                                                                     for c in self.pending):
             path.unlink(missing_ok=True)  # applied before a kill left the file behind: a resume has it already
             return None
-        self.schedule(change, now)
+        if schedule:
+            self.schedule(change, now)
         return change
 
     def consume(self, folder: Path | None, change: Change) -> None:

@@ -90,6 +90,7 @@ class Trainer:
         self.world = world  # several processes (distributed.py): each trains its share of every global batch
         self.run_spec = spec  # as the run started: `spec` is it with the live changes applied
         self.changes = live_change.Changes()
+        self.to_share: list[live_change.Change] = []  # under DDP, rank 0's: changes found, shared at the next _agree
         self.recorder = recorder
         t = spec.train
 
@@ -231,13 +232,18 @@ class Trainer:
         (the launcher passes a signal to each), a pause as rank 0 has it. One small all-reduce per step."""
         r = self.requests
         # this rank's save request is consumed into the agreement; one that arrives after it waits for the next
-        stop, save, pause = distributed.agree([bool(r.stop), r.take_save(), bool(r.pause) and self.world.is_main],
-                                              self.world, self.device.torch)
+        stop, save, pause, change = distributed.agree(
+            [bool(r.stop), r.take_save(), bool(r.pause) and self.world.is_main, bool(self.to_share)],
+            self.world, self.device.torch)
         if stop and not r.stop:
             r.stop = "SIGTERM"  # another rank was asked to stop
         self.agreed_stop, self.agreed_save = bool(stop), self.agreed_save or bool(save)
         self.agreed_pause = bool(pause)  # rank 0's own flag stays as its signals left it: a toggle after this counts
-        return bool(stop or save or pause)
+        if change:  # rank 0's live changes, scheduled on every rank at this boundary (or their own later step)
+            shared, self.to_share = distributed.broadcast(self.to_share, self.world), []
+            for c in shared:
+                self.changes.schedule(c, self.progress.step)
+        return bool(stop or save or pause or change)
 
     def _asked(self) -> tuple[bool, bool]:
         """(stop, save) to serve at this boundary. Under DDP, what the ranks agreed (`_agree`), never this rank's
@@ -457,11 +463,11 @@ class Trainer:
             requests.save = True  # for the epoch-end save, which says it was asked for
         if requested or due:
             self.save(best=False, requested=requested)
-        return self._pause(epoch, mid_epoch) if self._paused() else 0.0
+        return self._pause(epoch) if self._paused() else 0.0
 
-    def _pause(self, epoch: int, mid_epoch: bool) -> float:
+    def _pause(self, epoch: int) -> float:
         """Wait until the pause is toggled off; a stop still saves and stops, a save is served at once."""
-        began, requests = time.monotonic(), self.requests
+        began = time.monotonic()
         self.recorder.write(record.paused(epoch=epoch, step=self.progress.step), sync=True)
         stop = False
         while self._paused() and not stop:
@@ -470,10 +476,8 @@ class Trainer:
             if self.world.size > 1:
                 self._agree()  # every rank waits in step: rank 0's pause, anyone's stop or save
             stop, save = self._asked()
-            if save and mid_epoch:
+            if save:  # at once, on an epoch's last step too (the position a stop there saves): the user waits on it
                 self.save(best=False, requested=True)
-            elif save:
-                requests.save = True  # the epoch's last step: the epoch-end save that follows serves it
         self._serve_changes(epoch)  # asked just before the pause ended: applied before the next step
         if stop:
             self._stop()
@@ -484,18 +488,16 @@ class Trainer:
 
     # ---- live changes (live_change.py) ----------------------------------------------------------
     def _look_for_change(self, epoch: int) -> None:
-        """A new change request in the run folder is scheduled; one that cannot be read is refused."""
-        found = self.changes.look(self._request_folder(), self.progress.step)
+        """A new change request in the run folder is scheduled; one that cannot be read is refused. Under DDP
+        rank 0 (the one that reads the folder) holds it until the next agreement shares it with every rank:
+        applied by rank 0 alone, its rate would differ from the others' and the replicas drift apart."""
+        alone = self.world.size == 1
+        found = self.changes.look(self._request_folder(), self.progress.step, schedule=alone)
         if isinstance(found, UserError):
             self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id="", refused=str(found)),
                                 sync=True)
-        elif found is not None and self.world.launched:  # rank 0 alone reads the folder: it would apply it alone
-            for change in self.changes.due(NEVER_STEP):
-                self.recorder.write(record.change(
-                    epoch=epoch, step=self.progress.step, id=change.id,
-                    refused="a run of several processes takes no live changes yet: stop it and resume it with "
-                            "the new values"), sync=True)
-                self.changes.consume(self._request_folder(), change)
+        elif found is not None and not alone:
+            self.to_share.append(found)
 
     def _serve_changes(self, epoch: int) -> None:
         """A request just asked for, and every change due at this step boundary, applied now."""
@@ -527,7 +529,8 @@ class Trainer:
         and its file removed, so a later `resume --epochs` does not apply it unasked. (A stopped run keeps
         its request: the resume serves it.)"""
         self._look_for_change(epoch)
-        for change in self.changes.due(NEVER_STEP):
+        unshared, self.to_share = self.to_share, []  # under DDP: found by rank 0 since the last agreement
+        for change in self.changes.due(NEVER_STEP) + unshared:
             self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id=change.id,
                                               refused=f"the run ended at step {self.progress.step}, before the "
                                                       f"change's step {change.step}"), sync=True)
