@@ -90,19 +90,35 @@ def _local_addresses() -> set[str]:
     return names
 
 
-def _a_rendezvous(host: str, port: int) -> bool:
+def _a_rendezvous(host: str, port: int, wait: float = 2.0) -> bool:
     """Whether a torch store answers there: another machine's launcher (here too, on loopback) came first.
-    Asked in a child process: a client of something that is no store can wait on it for ever."""
+    Asked in a child process, whose torch logs go nowhere and which can be killed: a client of something that
+    is no store can wait on it for ever, past its own timeout. A store answers in milliseconds; the child has
+    `wait` seconds once torch is imported (the import's time, a second or several on a busy box, is its own:
+    with one deadline for both, the answer took 11 s)."""
     import subprocess
     import sys
+    import threading
 
-    probe = ("import datetime, sys, torch.distributed as d; "
-             "d.TCPStore(sys.argv[1], int(sys.argv[2]), is_master=False, timeout=datetime.timedelta(seconds=5))")
-    try:
-        return subprocess.run([sys.executable, "-c", probe, host, str(port)], capture_output=True,
-                              timeout=10).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
+    probe = ("import datetime, sys, torch.distributed as d; print('ready', flush=True); "
+             "d.TCPStore(sys.argv[1], int(sys.argv[2]), is_master=False, timeout=datetime.timedelta(seconds=2)); "
+             "print('answered', flush=True)")
+    with subprocess.Popen([sys.executable, "-c", probe, host, str(port)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as child:
+        backstop = threading.Timer(120, child.kill)  # an import that never ends
+        backstop.start()
+        try:
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                return False
+            out, _ = child.communicate(timeout=wait)
+            return "answered" in out
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            return False
+        finally:
+            backstop.cancel()
 
 
 def _taken(address: str, port: int) -> bool:

@@ -229,7 +229,8 @@ class Trainer:
 
     def _agree(self) -> bool:
         """Under DDP, the requests every rank serves at this step boundary: a stop or a save asked of any rank
-        (the launcher passes a signal to each), a pause as rank 0 has it. One small all-reduce per step."""
+        (the launcher passes a signal to each), a pause as rank 0 has it, and the live changes rank 0 found,
+        broadcast to every rank. One small all-reduce every AGREE_EVERY steps (and a broadcast with a change)."""
         r = self.requests
         # this rank's save request is consumed into the agreement; one that arrives after it waits for the next
         stop, save, pause, change = distributed.agree(
@@ -531,9 +532,10 @@ class Trainer:
         self._look_for_change(epoch)
         unshared, self.to_share = self.to_share, []  # under DDP: found by rank 0 since the last agreement
         for change in self.changes.due(NEVER_STEP) + unshared:
+            before = f"the change's step {change.step}" if change.step is not None else "its next step boundary"
             self.recorder.write(record.change(epoch=epoch, step=self.progress.step, id=change.id,
-                                              refused=f"the run ended at step {self.progress.step}, before the "
-                                                      f"change's step {change.step}"), sync=True)
+                                              refused=f"the run ended at step {self.progress.step}, before "
+                                                      f"{before}"), sync=True)
             self.changes.consume(self._request_folder(), change)
 
     def _request_folder(self) -> Path | None:
