@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -184,15 +185,34 @@ def test_a_rank_killed_ends_the_run_in_one_line_and_torchtui_resume_finishes_it_
 
 
 
+def race(which: str, args: list[str]) -> subprocess.CompletedProcess:
+    """`torchrun --nproc-per-node 2 tests/ddp_races.py ARGS` with the race `which` (see that file)."""
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(Path(__file__).with_name("ddp_races.py")), *args],
+                          capture_output=True, text=True, env={**ENV, "DDP_RACE": which}, timeout=120)
+
+
+def test_a_ctrl_c_that_reaches_one_rank_first_stops_every_rank_for_that_reason(runs, straight):
+    # rank 1 alone has the SIGINT when the ranks agree at step 16 (rank 0's comes later, or never): every rank
+    # stops there as for a Ctrl+C, rank 0's log says SIGINT and each process exits 130, not 143 for a stop it
+    # only heard of; the position saved is the one a resume continues exactly.
+    r = race("stop", wine(runs, "stop-race", *KILLED[:-2], epochs=4, batch=4))
+    end = events(r.stdout)[-1]
+    assert (end["event"], end["status"], end.get("reason"), end["step"]) == ("end", "interrupted", "SIGINT", 16), end
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", r.stderr)
+    assert codes and set(codes) == {"130"}, r.stderr
+    resumed = tui("resume", str(runs / "stop-race"), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    ours = weights(runs / "stop-race")
+    assert all(torch.equal(straight[k], ours[k]) for k in straight)
+
+
 def test_a_pause_toggled_on_rank_0_just_after_an_agreement_waits_for_the_next_one_on_every_rank(runs, straight):
-    # tests/ddp_pause_race.py flips rank 0's pause flag just after the first agreement (step 8), so the --save-every
+    # tests/ddp_races.py flips rank 0's pause flag just after the first agreement (step 8), so the --save-every
     # save at step 10 serves a boundary where rank 0's flag says "pause" and the agreement said "no"; and clears it
     # inside the pause just after an agreement that said "stay". Read alone, each would pair rank 0's collectives
     # with rank 1's wrong ones (a crash or a hang); agreed, both ranks pause at step 16 and go on together.
-    race = Path(__file__).with_name("ddp_pause_race.py")
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                        str(race), *wine(runs, "pause-race", *KILLED[:-2], epochs=4, batch=4)],
-                       capture_output=True, text=True, env=ENV, timeout=120)
+    r = race("pause", wine(runs, "pause-race", *KILLED[:-2], epochs=4, batch=4))
     assert r.returncode == 0, r.stderr
     logged = events(r.stdout)
     paused = [e for e in logged if e["event"] in ("paused", "resumed")]

@@ -120,11 +120,12 @@ def all_sum(t: torch.Tensor, world: World) -> torch.Tensor:
 
 
 def agree(flags: list[int], world: World, device: torch.device) -> list[int]:
-    """Each flag summed over ranks: one small all-reduce, the same answer on every rank."""
+    """Each flag's largest value over the ranks (for yes/no flags: whether any rank says yes): one small
+    all-reduce, the same answer on every rank."""
     if world.size == 1:  # alone (torchrun with one process): nobody to agree with
         return flags
     t = torch.tensor(flags, dtype=torch.int64, device=device)
-    dist.all_reduce(t)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return [int(v) for v in t.tolist()]
 
 

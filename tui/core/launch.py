@@ -5,10 +5,10 @@ The processes run the same `torchtui` command without the flag, with torchrun's 
 (distributed.py takes it from there). The launcher adds what keeps them one run: the run
 folder's name, fixed here, so a group restarted by the agent (`--max-restarts`) resumes that
 folder instead of starting another. It passes SIGUSR1 (save now) and SIGUSR2 (pause) on to the
-processes; SIGTERM, SIGINT and SIGHUP are the agent's, which stops the processes with SIGTERM:
-each saves its exact position and they exit together (143). Its own logging is kept to errors,
-so a refused run still ends with the one line the process printed, and the exit code says
-which: 2 for a user's mistake, 1 for a failure, 143 / 130 for a stop.
+processes; SIGTERM, SIGINT and SIGHUP are the agent's, which passes the same signal on to the processes:
+each saves its exact position and they exit together (143, or 130 for Ctrl+C: the ranks agree on one
+reason). Its own logging is kept to errors, so a refused run still ends with the one line the process
+printed, and the exit code says which: 2 for a user's mistake, 1 for a failure, 143 / 130 for a stop.
 """
 
 from __future__ import annotations

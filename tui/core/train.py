@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,10 +235,10 @@ class Trainer:
         r = self.requests
         # this rank's save request is consumed into the agreement; one that arrives after it waits for the next
         stop, save, pause, change = distributed.agree(
-            [bool(r.stop), r.take_save(), bool(r.pause) and self.world.is_main, bool(self.to_share)],
+            [_signal_number(r.stop), r.take_save(), bool(r.pause) and self.world.is_main, bool(self.to_share)],
             self.world, self.device.torch)
-        if stop and not r.stop:
-            r.stop = "SIGTERM"  # another rank was asked to stop
+        if stop:  # every rank stops for one reason, and exits with one code (130 for Ctrl+C), whichever rank's
+            r.stop = signal.Signals(stop).name  # signal came first: a Ctrl+C reaches each rank at its own moment
         self.agreed_stop, self.agreed_save = bool(stop), self.agreed_save or bool(save)
         self.agreed_pause = bool(pause)  # rank 0's own flag stays as its signals left it: a toggle after this counts
         if change:  # rank 0's live changes, scheduled on every rank at this boundary (or their own later step)
@@ -578,3 +579,11 @@ class Trainer:
     def _run_dir(self) -> str:
         folder = self.recorder.folder
         return str(folder.path) if folder is not None else ""
+
+
+def _signal_number(reason: str) -> int:
+    """A stop's reason (a signal's name, "" for none) as the number the ranks agree on: 0 for none; a reason
+    that names no signal counts as SIGTERM, as it does for the exit code."""
+    if not reason:
+        return 0
+    return int(signal.Signals.__members__.get(reason, signal.SIGTERM))
