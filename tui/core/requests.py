@@ -4,13 +4,12 @@ Signal handlers (tui/signals.py) set them; the loop reads one attribute per step
 `attention`, and serves the request at the next step boundary, where the position is exact,
 so no request changes the weights. Setting a flag from a handler is all a handler does.
 
-A save is asked (by a handler; by the loop too, handing a save taken on an epoch's last step on to
-the epoch-end save) and taken by the loop, so it is two counts, not one flag both set and clear: a
-handler runs between any two bytecodes of the loop, and one that set a flag between the loop's read
-and its clear would be overwritten, a save-now lost (tests/test_requests.py sends SIGUSR1 before each
-bytecode of `take_save`). The taken count has one writer, the loop; two asks at once may count as
-one, and one save serves both. Blocking the signal around the read and the clear does not do:
-torch's own threads take it for the process.
+A save is asked by a handler and taken by the loop, so it is two counts with one writer each, not one
+flag both set and clear: a handler runs between any two bytecodes of the loop, and one that set a flag
+between the loop's read and its clear would be overwritten, a save-now lost (tests/test_requests.py
+sends SIGUSR1 before each bytecode of `take_save`). Two asks at once may count as one, and one save
+serves both. Blocking the signal around the read and the clear does not do: torch's own threads take
+it for the process.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ class Requests:
     stop: str  # the reason (a signal's name) to save the exact position and stop; "" while none
     pause: bool  # wait at the next step boundary until this is cleared (or a stop is asked)
     attention: bool  # the one flag the loop reads per step: set by any request above
-    saves_asked: int  # save-now requests so far: written by whoever asks (`save = True`)
+    saves_asked: int  # save-now requests so far: written by the signal handler alone (`save = True`)
     saves_taken: int  # the count of them the loop has served: written by the loop alone
 
     def __init__(self) -> None:

@@ -124,6 +124,7 @@ class Trainer:
         self.requests = Requests()
         # under DDP: what the ranks last agreed to serve (_agree)
         self.agreed_stop = self.agreed_save = self.agreed_pause = False
+        self.save_at_epoch_end = False  # a save asked on an epoch's last step, which the epoch-end save serves
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
         self.epoch_start_rng = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
@@ -380,7 +381,9 @@ class Trainer:
                            samples_per_s=n / max(elapsed, 1e-9))
         p.epochs.append(dict(row))
         self.recorder.write(row, sync=True)
-        self.save(best=improved, requested=self.requests.take_save())  # a request on the last step lands here
+        # a request served on the epoch's last step (or come since) lands here
+        requested, self.save_at_epoch_end = self.save_at_epoch_end or self._asked()[1], False
+        self.save(best=improved, requested=requested)
         return bool(t.patience) and p.bad_epochs >= t.patience
 
     def _mixed_step(self, loss: torch.Tensor, clip: float) -> None:
@@ -461,8 +464,7 @@ class Trainer:
         if stop:
             self._stop()
         requested = mid_epoch and save  # on an epoch's last step the epoch-end save serves it
-        if save and not mid_epoch:
-            requests.save = True  # for the epoch-end save, which says it was asked for
+        self.save_at_epoch_end = self.save_at_epoch_end or (save and not mid_epoch)  # and says it was asked for
         if requested or due:
             self.save(best=False, requested=requested)
         return self._pause(epoch) if self._paused() else 0.0
