@@ -478,6 +478,25 @@ async def test_attach_to_a_headless_run_shows_its_history_and_results():
         assert state.evaluations["last"]["val_loss"] == state.epochs[-1]["val_loss"]
 
 
+async def test_the_loss_chart_on_a_log_scale_survives_resizes_and_repaints():
+    # plotext takes the log of the data it holds in place at each build: a chart built twice from one plot (a
+    # resize, a repaint) took it twice and ended the app with "math domain error"; each render plots afresh
+    run_dir = headless("--dataset", "iris", "--epochs", "3", "--name", "logged")
+    app = TorchTUI(attach=run_dir)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None and len(app.followed.epochs) == 3, what="attach")
+        await pilot.press("f5", "l")
+        for size in [(120, 30), (100, 34), (100, 30)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        loss = app.query_one("#loss-plot")
+        loss.refresh()
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        drawn = text_of(loss)
+        assert "loss (log)" in drawn and "step" in drawn
+
+
 async def test_evaluate_and_predict_another_file_with_the_best_model(in_tmp):
     import pandas as pd
 

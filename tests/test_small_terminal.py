@@ -101,6 +101,30 @@ async def test_below_80x24_one_line_says_so(size):
         assert not app.screen.has_class("-too-small") and app.query_one("#panes").display
 
 
+async def test_a_resize_while_help_is_open_leaves_the_panes_right_when_it_closes():
+    # too small, then help opened, then the terminal made big enough: closing help must show the panes again,
+    # not the screen of the panes still marked too small, with the "too small" line emptied (a blank screen)
+    app = TorchTUI(cpu_spec())
+    async with running(app, (60, 20)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen is not app.screen_stack[0]
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        assert not app.screen.has_class("-too-small") and app.query_one("#panes").display
+        await pilot.press("f1")  # and the other way round: made too small under help, big again after it
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.has_class("-too-small") and not app.query_one("#panes").display
+        assert "too small" in text_of(app.query_one("#too-small", Static))
+
+
 async def test_while_training_the_footer_keeps_stop_pause_and_save():
     app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 100_000}))
     async with running(app, SMALL) as pilot:

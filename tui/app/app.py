@@ -154,8 +154,11 @@ class TorchTUI(App):
         self.query_one("#too-small", Static).update(
             f"terminal {w}x{h} is too small for torchtui: make it at least {MIN_SIZE[0]}x{MIN_SIZE[1]}"
             if small else "")
-        self.screen.set_class(small, "-too-small")
-        self.screen.set_class(h < 30, "-short")  # the .tcss packs some panes tighter on a short terminal
+        # on the screen of the panes, whichever is on top (help, a dialog): else it kept the class it had when the
+        # top one opened, and came back blank
+        panes_screen = self.screen_stack[0]
+        panes_screen.set_class(small, "-too-small")
+        panes_screen.set_class(h < 30, "-short")  # the .tcss packs some panes tighter on a short terminal
 
     def on_unmount(self) -> None:
         if self.process is not None and self.process.exit_code() is not None:

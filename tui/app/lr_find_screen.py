@@ -24,9 +24,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, LoadingIndicator, Static
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
 from tui.core.spec import Spec
+
+from .chart import Chart
 
 # The app's binding: active only while the Hyperparameters pane is shown (TorchTUI.check_action),
 # and a priority one, so it works while a text field of the pane has the focus.
@@ -55,7 +56,7 @@ class LRFindScreen(ModalScreen["float | None"]):
             yield Static(f"running the range test on {self.spec.data.dataset}: the loss as the rate grows, on a "
                          f"copy of the model (the run's weights are not touched)...", id="lrf-status")
             yield LoadingIndicator(id="lrf-loading")
-            yield PlotextPlot(id="lrf-plot")
+            yield Chart(id="lrf-plot")
             with Horizontal(classes="buttons"):
                 yield Button("Use it (enter)", id="lrf-use", variant="primary", disabled=True)
                 yield Button("Cancel (esc)", id="lrf-cancel")
@@ -101,10 +102,9 @@ class LRFindScreen(ModalScreen["float | None"]):
     def _show(self, result: dict[str, Any]) -> None:
         self.result = result
         self.query_one("#lrf-loading").display = False
-        plot = self.query_one("#lrf-plot", PlotextPlot)
+        plot = self.query_one("#lrf-plot", Chart)
         plot.display = True
-        draw(plot.plt, result)
-        plot.refresh()
+        plot.show(lambda plt, width: draw(plt, result))
         self.query_one("#lrf-status", Static).update(describe(result))
         use = self.query_one("#lrf-use", Button)
         use.disabled = result.get("suggested_lr") is None

@@ -19,7 +19,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
 from tui.core.errors import UserError
 from tui.core.event_schema import METRICS as TASK_METRICS
@@ -27,6 +26,7 @@ from tui.core.follow import RunState
 from tui.core.val_predictions import freshness
 
 from . import charts
+from .chart import Chart
 from .predictions_table import Predictions, PredictionsTable
 
 METRICS = (("val_loss", "val loss"), *((key, label) for key, _, label in TASK_METRICS))
@@ -55,7 +55,7 @@ class ResultsPane(Vertical):
             with VerticalScroll(id="results-left", classes=FIRST_STOP):
                 yield Static("no results yet: they appear when a training finishes", id="results-summary")
                 yield Static("", id="results-detail")
-            yield PlotextPlot(id="results-plot")
+            yield Chart(id="results-plot")
         yield PredictionsTable(id="results-predictions")
         with Horizontal(id="results-file-row"):
             yield Input(placeholder="another CSV: evaluate (with targets) or predict (without)", id="results-file")
@@ -73,15 +73,14 @@ class ResultsPane(Vertical):
         self.query_one("#results-summary", Static).update(summary_table(state, self._target_standardised(state)))
         best = state.evaluations.get("best") or state.evaluations.get("last")
         detail = self.query_one("#results-detail", Static)
-        plot = self.query_one("#results-plot", PlotextPlot)
+        plot = self.query_one("#results-plot", Chart)
         if best and "confusion" in best:
             detail.update(confusion_table(best))
             plot.display = False
         elif best and best.get("pairs"):
             detail.update("")
             plot.display = True
-            charts.plot_pairs(plot.plt, best)
-            plot.refresh()
+            plot.show(lambda plt, width: charts.plot_pairs(plt, best))
         else:
             detail.update("")
             plot.display = False

@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import RichLog, Static
-from textual_plotext import PlotextPlot
 
 from tui.core.follow import RunState, epoch_line, fmt_seconds
 
 from . import charts
+from .chart import Chart
 
 STATUS_INTERVAL = 1.0  # seconds between status-line updates while training (at once for a new state)
 SIDE_INTERVAL = 6.0  # the learning-rate and metric charts: after a new epoch, at most this often
@@ -50,10 +50,10 @@ class TrainingPane(Vertical):
         yield Static("no training yet: ctrl+r starts one, ctrl+o loads a checkpoint", id="train-status")
         yield Static("", id="train-telemetry")
         with Horizontal(id="train-charts"):
-            yield PlotextPlot(id="loss-plot")
+            yield Chart(id="loss-plot")
             with Vertical(id="train-side"):
-                yield PlotextPlot(id="lr-plot")
-                yield PlotextPlot(id="metric-plot")
+                yield Chart(id="lr-plot")
+                yield Chart(id="metric-plot")
         yield RichLog(id="train-log", max_lines=500, wrap=False)
 
     # ---- from the app -------------------------------------------------------------------------
@@ -86,20 +86,15 @@ class TrainingPane(Vertical):
 
     def draw_charts(self, side: bool = True) -> None:
         """The loss chart, and with `side` the learning-rate and metric charts."""
-        if self._state is None:
+        state, log = self._state, self.log_scale
+        if state is None:
             return
-        loss = self.query_one("#loss-plot", PlotextPlot)
-        charts.plot_loss(loss.plt, self._state, loss.size.width or 80, self.log_scale)
-        loss.refresh()
+        self.query_one("#loss-plot", Chart).show(lambda plt, width: charts.plot_loss(plt, state, width, log))
         if not side:
             return
-        self._side_epochs, self._side_at = len(self._state.epochs), time.monotonic()
-        lr = self.query_one("#lr-plot", PlotextPlot)
-        charts.plot_lr(lr.plt, self._state, lr.size.width or 40)
-        lr.refresh()
-        metric = self.query_one("#metric-plot", PlotextPlot)
-        charts.plot_metric(metric.plt, self._state, metric.size.width or 40)
-        metric.refresh()
+        self._side_epochs, self._side_at = len(state.epochs), time.monotonic()
+        self.query_one("#lr-plot", Chart).show(lambda plt, width: charts.plot_lr(plt, state, width))
+        self.query_one("#metric-plot", Chart).show(lambda plt, width: charts.plot_metric(plt, state, width))
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
