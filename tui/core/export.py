@@ -14,6 +14,7 @@ What it cannot reproduce exactly is said in a comment at its top.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import re
 import textwrap
@@ -253,9 +254,12 @@ def _reading_table(spec: Spec, builtin: Any) -> tuple[list[str], list[str]]:
 def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
-    from .reader import WHITESPACE, sniff
+    from .reader import WHITESPACE, read_table, sniff, thousands_marks
 
     fmt = sniff(path, read_options(spec.data))
+    if path.is_file():  # what reading the whole table found (numbers written for people, JSON objects)
+        with contextlib.suppress(UserError):
+            fmt = read_table(path, read_options(spec.data))[1]
     lines = textwrap.wrap(f"read as the run read it: {fmt.describe()}", 98, initial_indent="# ",
                           subsequent_indent="# ")
     if fmt.kind == "parquet":
@@ -263,6 +267,17 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
     elif fmt.kind == "json":
         rows = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
         lines.append(f"{name} = pd.read_json({arg}, lines={rows}, compression={fmt.compression or 'infer'!r})")
+        for c in fmt.objects:  # as reader._flat: an object's fields are columns of their own
+            lines += [f"# column {c} holds objects: their fields are columns of their own, named {c}.FIELD",
+                      f"at, fields = list({name}.columns).index({c!r}), pd.json_normalize(",
+                      f"    [v if isinstance(v, dict) else {{}} for v in {name}[{c!r}]]).add_prefix({c + '.'!r})",
+                      f"fields.index = {name}.index",
+                      f"{name} = pd.concat([{name}.iloc[:, :at], fields, {name}.iloc[:, at + 1:]], axis=1)"]
+        if fmt.lists:
+            lines.append("import json  # (for the columns of lists below)")
+        for c in fmt.lists:
+            lines += [f"# column {c} holds lists: each is read as its JSON text",
+                      f"{name}[{c!r}] = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in {name}[{c!r}]]"]
     else:
         sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
         options = [f"sep={sep!r}", f"header={0 if fmt.header else None}", f"skiprows={fmt.skip_rows}",
@@ -271,7 +286,11 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
             options.append(f"compression={fmt.compression!r}")
         if fmt.spaces:
             options.append("skipinitialspace=True")
+        if fmt.row_end == "rows":  # every row ends with a separator the header does not: no field after it
+            options.append("index_col=False")
         lines.append(f"{name} = pd.read_csv({arg}, {', '.join(options)})")
+        if fmt.row_end == "all":
+            lines.append(f"{name} = {name}.iloc[:, :-1]  # every line ends with a separator: no last column")
         if not fmt.header:
             lines.append(f'{name}.columns = [f"col{{i + 1}}" for i in range({name}.shape[1])]  # no header line')
     lines.append(f"{name}.columns = [str(c).strip() for c in {name}.columns]")
@@ -280,6 +299,11 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
                      f"for c in {name}.columns]")
     if fmt.kind == "csv" and fmt.row_names:  # the header named every column but the row names: pandas' index
         lines.append(f"{name} = {name}.reset_index(drop=True)")
+    for c in fmt.formatted:  # as reader._formatted_numbers: signs and thousands marks dropped, decimal mark "."
+        lines += [f"# column {c}: numbers written for people ($4,791.31, 95.6%), read as numbers",
+                  f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str).str.replace(r'[$€£¥%\\s]', '', regex=True)"
+                  f".str.replace({thousands_marks(fmt.decimal)!r}, '', regex=True)"
+                  f".str.replace({fmt.decimal!r}, '.', regex=False).str.strip(), errors='coerce')"]
     return lines
 
 

@@ -39,6 +39,7 @@ _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}
 _QUOTES = ("'", '"')
+_FIELD_STARTS = ",;\t| "  # what may come before a field's opening quote: a separator (any we sniff) or a blank
 # the first bytes of files that are not text tables: (magic, what it looks like)
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
@@ -77,6 +78,12 @@ class TableFormat:
     skip_detected: bool = False  # `skip_rows` was the sniffer's decision, not the user's
     row_names: bool = False  # the header has no name for the first column (R's write.table): row names, dropped
     quoted_names: bool = False  # a header name in quotes pandas keeps ('vote' with tabs): `column_name` drops them
+    row_end: str = ""  # a separator ends each line: "rows" (the data rows only), "all" (the header too), or ""
+    # known once the table is read: the columns of numbers written for people (`_formatted_numbers`), and the
+    # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
+    formatted: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+    lists: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         if self.kind != "csv":
@@ -149,10 +156,52 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     if fmt.row_names:
         frame = frame.reset_index(drop=True)
     frame.columns = _unique([column_name(c) for c in frame.columns])
+    _formatted_numbers(frame, fmt)
     if frame.empty and nrows != 0:
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
     return frame, fmt
+
+
+def thousands_marks(decimal: str) -> str:
+    """The characters that group thousands where `decimal` is the decimal mark, as a regex class."""
+    return r"[.\s\u00a0\u202f]" if decimal == "," else r"[,'\u00a0\u202f]"
+
+
+def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat) -> None:
+    """Columns of numbers written for people - thousands separators ("4,791.31"; "4.031,82" where the decimal
+    mark is a comma), a currency sign ("$12", "12 €") or a percent sign ("95.6%") - read as the numbers they are,
+    in place, with a note. Every cell of such a column must read so (a missing mark, '?' or "n/a", is empty);
+    one that does not leaves the column as it was. Done as the file is read, so a file given to predict
+    reads as the training file did."""
+    thousands = thousands_marks(fmt.decimal)
+    decimal = re.escape(fmt.decimal)
+    number = rf"[+-]?(?:\d{{1,3}}(?:{thousands}\d{{3}})+|\d+)(?:{decimal}\d+)?"
+    pattern = re.compile(rf"^(?P<sign>[+-]?)(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?)$")
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        present = col[col.notna()]
+        head = [v.strip() for v in present.head(200) if isinstance(v, str)]
+        if not head or len(head) < min(len(present), 200) or not all(
+                v.lower() in _MISSING_MARKS or pattern.match(v) for v in head):
+            continue  # a column of text shows it in its first cells: the whole column is not tried
+        text = present.astype(str).str.strip()
+        marked = text.str.lower().isin(_MISSING_MARKS)
+        parts = text[~marked].str.extract(pattern)
+        if parts["n"].isna().any() or not len(parts):
+            continue
+        formatted = (parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
+        if not formatted.any():
+            continue  # plain numbers with stray cells: the columns' own checks say which cells count as empty
+        digits = parts["n"].str.replace(thousands, "", regex=True).str.replace(fmt.decimal, ".", regex=False)
+        values = pd.to_numeric(parts["sign"] + digits, errors="coerce")
+        frame[name] = values.reindex(col.index)
+        fmt.formatted.append(str(name))
+        example = text[~marked][formatted].iloc[0]
+        fmt.notes.append(f"column {name}: numbers written as {example!r} read as numbers "
+                         f"({float(values[formatted].iloc[0]):g})")
 
 
 def column_name(name: object) -> str:
@@ -183,7 +232,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     if compression:
         _refuse_binary(path, raw[:4096], inside="gzip-compressed")
     text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in _records(text) if line.strip()]
     if len(raw) >= SAMPLE_BYTES and lines:
         lines = lines[:-1]  # the sample may end mid-line
     lines = lines[:SAMPLE_LINES]
@@ -206,10 +255,21 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         fmt.header = opts.header == "yes"
     fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
     widths = [len(r) for r in body[1:]]
-    if fmt.header and widths and len(body[0]) == max(set(widths), key=widths.count) - 1:
-        fmt.row_names = True  # pandas reads the unnamed first column as the index
-        fmt.notes.append("the header line names one column fewer than the rows below it: the first column "
-                         "is read as row names and left out")
+    mode = max(set(widths), key=widths.count) if widths else 0
+    ending = [r for r in body[1:] if len(r) == mode]
+    ends_empty = mode > 1 and bool(ending) and all(not r[-1].strip() for r in ending)  # "1;2;yes;" (Excel, SAS)
+    if fmt.header and widths and len(body[0]) == mode - 1:
+        if ends_empty:  # a separator at the end of every row, not of the header: nothing after it, no column
+            fmt.row_end = "rows"
+            fmt.notes.append("every row ends with a separator the header line does not: the empty field after "
+                             "it is ignored")
+        else:
+            fmt.row_names = True  # pandas reads the unnamed first column as the index
+            fmt.notes.append("the header line names one column fewer than the rows below it: the first column "
+                             "is read as row names and left out")
+    elif ends_empty and len(body[0]) == mode and not body[0][-1].strip():
+        fmt.row_end = "all"  # "a;b;y;" over "1;2;yes;": an empty last column with no name
+        fmt.notes.append("every line ends with a separator: the empty last column after it is left out")
     return fmt
 
 
@@ -267,7 +327,7 @@ def looks_like_table(path: Path, lines: int = 20) -> bool:
         text, _ = _decode(raw, "auto", [])
     except UserError:
         return False
-    rows = [line for line in text.splitlines() if line.strip()]
+    rows = [line for line in _records(text) if line.strip()]
     if len(raw) >= SAMPLE_BYTES:
         rows = rows[:-1]  # the sample may end mid-line
     rows = rows[fmt.skip_rows:fmt.skip_rows + lines]
@@ -282,10 +342,41 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
     if fmt.kind == "json":
         lines = p.name.lower().rstrip(".gz").endswith((".jsonl", ".ndjson"))
         frame = pd.read_json(p, lines=lines, compression=fmt.compression or "infer")
-        return frame.head(nrows) if nrows is not None else frame
+        return _flat(frame.head(nrows) if nrows is not None else frame, fmt)
     sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
-    return pd.read_csv(p, sep=sep, header=0 if fmt.header else None, skiprows=fmt.skip_rows, decimal=fmt.decimal,
-                       encoding=fmt.encoding, compression=fmt.compression, skipinitialspace=fmt.spaces, nrows=nrows)
+    # index_col=False: a field more than the header names is not row names (pandas' default) but dropped
+    frame = pd.read_csv(p, sep=sep, header=0 if fmt.header else None, skiprows=fmt.skip_rows, decimal=fmt.decimal,
+                        encoding=fmt.encoding, compression=fmt.compression, skipinitialspace=fmt.spaces, nrows=nrows,
+                        index_col=False if fmt.row_end == "rows" else None)
+    if fmt.row_end == "all" and frame.shape[1] > 1 and frame.iloc[:, -1].isna().all():
+        frame = frame.iloc[:, :-1]
+    return frame
+
+
+def _flat(frame: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
+    """JSON records whose values are objects or lists, as a table: an object's fields become columns of their
+    own ("size": {"w": 2} is the column size.w), as pandas' json_normalize names them; a list is kept as its
+    JSON text, which the columns' checks then treat as text. Each with a note."""
+    import json
+
+    for name in list(frame.columns):
+        col = frame[name]
+        if col.dtype != object:
+            continue
+        kinds = {type(v) for v in col if isinstance(v, (dict, list))}
+        if dict in kinds and list not in kinds:
+            fields = pd.json_normalize([v if isinstance(v, dict) else {} for v in col]).add_prefix(f"{name}.")
+            fields.index = frame.index
+            at = list(frame.columns).index(name)
+            frame = pd.concat([frame.iloc[:, :at], fields, frame.iloc[:, at + 1:]], axis=1)
+            fmt.objects.append(str(name))
+            fmt.notes.append(f"column {name} holds objects: their fields are the columns "
+                             f"{', '.join(map(str, fields.columns[:4]))}{' ...' if fields.shape[1] > 4 else ''}")
+        elif kinds:
+            frame[name] = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in col]
+            fmt.lists.append(str(name))
+            fmt.notes.append(f"column {name} holds lists: each is read as its JSON text")
+    return frame
 
 
 def _sample(path: Path, compression: str | None) -> bytes:
@@ -325,10 +416,49 @@ def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
         return raw.decode("latin-1"), "latin-1"
 
 
+def _records(text: str) -> list[str]:
+    """The text's records: its lines, except that a line break inside a quoted field ("two\nlines") goes on
+    with the next line, as CSV quoting means it and pandas reads it. A quote opens a field only at its start
+    (the line's, or after a separator or a blank), so an inch mark inside a cell (5'10") opens nothing."""
+    records: list[str] = []
+    pending: list[str] = []
+    quoted = False
+    for line in text.splitlines():
+        if not quoted and '"' not in line:
+            records.append(line)
+            continue
+        pending.append(line)
+        quoted = _inside_quotes(line, quoted)
+        if not quoted:
+            records.append("\n".join(pending))
+            pending = []
+    if pending:  # the text ended inside a quoted field: the sample's end, or a quote never closed
+        records.append("\n".join(pending))
+    return records
+
+
+def _inside_quotes(line: str, quoted: bool) -> bool:
+    """Whether a quoted field is still open at the end of `line`, given whether one was open at its start."""
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if quoted:
+            if ch == '"':
+                if i + 1 < n and line[i + 1] == '"':  # "" inside quotes: a quote character
+                    i += 1
+                else:
+                    quoted = False
+        elif ch == '"' and (i == 0 or line[i - 1] in _FIELD_STARTS):
+            quoted = True
+        i += 1
+    return quoted
+
+
 def _split(line: str, sep: str) -> list[str]:
     if sep == WHITESPACE:
         return line.split()
-    return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    # a record's lines, of which the reader takes one row (a quoted field's line breaks are within it)
+    return next(csv.reader(line.split("\n"), delimiter=sep, skipinitialspace=True), [])
 
 
 def _choose_sep(lines: list[str], wanted: str) -> str:
