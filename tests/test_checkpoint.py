@@ -93,6 +93,54 @@ def test_event_log_skips_a_torn_last_line(tmp_path, good):
     assert summarize(good.path).status == "done"
 
 
+NOT_EVENTS = ['[1, 2]', '"text"', 'NaN', '{"event": "epoch"}', '{"event": "epoch", "epoch": "x", "step": 3}',
+              '{"event": "step", "step": "7", "loss": 0.1}', '{"event": "start", "pid": "me"}', '12']
+
+
+def test_lines_of_the_log_that_are_no_events_are_skipped_by_every_reader(tmp_path):
+    # JSON, but not an event a reader can take: each ended `torchtui runs` (for the whole runs folder), resume,
+    # export, change, and the screen at its start, with a traceback; they are skipped as a torn line is
+    import shutil
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+    from tui.core.follow import read_run
+
+    _, folder, _ = train(tmp_path / "a", data__dataset="iris", train__epochs=2, run__name="r")
+    log = folder.path / "events.jsonl"
+    clean = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(clean[:3] + [line + "\n" for line in NOT_EVENTS] + clean[3:]))
+    assert list(read_events(log)) == list(read_events_of(clean, tmp_path))
+    state, _ = read_run(folder.path)
+    assert state.status == "done" and [e["epoch"] for e in state.epochs] == [1, 2]
+    runs_dir = folder.path.parent
+    for args in (["runs", "--runs-dir", str(runs_dir)], ["runs", "--runs-dir", str(runs_dir), "--json"],
+                 ["export", str(folder.path), "-o", str(tmp_path / "train.py")]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 0 and done.exception is None, (args, done.output)
+        if "--json" in args:
+            import json
+
+            listed = json.loads(done.output)["runs"]
+            assert [(r["status"], r["epochs_done"], r["epochs"]) for r in listed] == [("done", 2, 2)]
+    changed = CliRunner().invoke(app, ["change", str(folder.path), "--lr", "0.1"])
+    assert changed.exit_code == 2 and "Traceback" not in changed.output, changed.output
+    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [e["epoch"] for e in read_run(folder.path)[0].epochs] == [1, 2, 3]
+    shutil.rmtree(tmp_path / "a")
+
+
+def read_events_of(lines: list[str], tmp_path) -> list[dict]:
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(lines))
+    return list(read_events(clean))
+
+
 def test_the_force_no_weights_only_variable_changes_nothing(tmp_path):
     import subprocess
     import sys

@@ -257,6 +257,29 @@ def test_predict_writes_labels_and_probabilities(iris_run, tmp_path):
     assert read_rows(to_stdout.stdout) == rows
 
 
+def test_predictions_are_never_written_over_the_data_or_the_checkpoint(iris_run, tmp_path):
+    # `-o` naming the data file replaced the user's rows with the predictions, exit 0, without a word
+    _, folder = iris_run
+    data = tmp_path / "rows.csv"
+    data.write_text(IRIS.read_text())
+    best = folder / "best.pt"
+    before = data.read_bytes(), best.read_bytes()
+    (tmp_path / "link.csv").symlink_to(data)
+    for out, what in ((data, "the data file"), (tmp_path / "link.csv", "the data file"), (best, "the checkpoint")):
+        r = invoke("predict", best, data, "-o", out)
+        assert r.exit_code == 2 and r.stdout == "", (r.stdout, r.stderr)
+        assert r.stderr.strip().splitlines() == [
+            f"error: {out} is {what} being predicted from: the predictions would replace it; write them to another "
+            "file"]
+    assert (data.read_bytes(), best.read_bytes()) == before
+    from tui.core.errors import UserError
+    from tui.core.predict import Predictor
+
+    with pytest.raises(UserError, match="the predictions would replace it"):  # the Results pane's way
+        Predictor.load(best).predict_file(data, data)
+    assert data.read_bytes() == before[0]
+
+
 # ---- 3. eval --------------------------------------------------------------------------------
 def test_eval_reports_accuracy_confusion_precision_recall(iris_run):
     _, folder = iris_run

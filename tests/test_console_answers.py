@@ -231,7 +231,7 @@ def test_every_json_command_refused_says_it_in_one_json_line(tmp_path, monkeypat
     refusal(invoke("eval", "nowhere.pt", "flat.csv", "--json"))
     refusal(invoke("predict", "nowhere.pt", "flat.csv", "--json"))
     assert not list(tmp_path.glob("checkpoints/*"))  # and nothing was written
-    refusal(invoke("runs", "--json"), "error")
+    assert "--compare" in refusal(invoke("runs", "a", "b", "--json"), "error")["error"]  # runs named, no --compare
     refusal(invoke("change", "nowhere", "--lr", "0.1", "--json"), "error")
 
 

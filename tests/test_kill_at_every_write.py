@@ -173,4 +173,39 @@ def test_resume_goes_on_from_the_newest_checkpoint_that_loads(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"error: neither last.pt nor best.pt of {folder.path} loads (is truncated or corrupted (an incomplete file)); "
-        f"nothing is left to go on from: start the run again with `torchtui run {folder.path / 'spec.toml'}`"]
+        f"nothing is left to go on from: start the run again under a new name, `torchtui run "
+        f"{folder.path / 'spec.toml'} --name {folder.path.name}-again`"]
+    again = CliRunner().invoke(app, ["run", str(folder.path / "spec.toml"), "--name", f"{folder.path.name}-again"])
+    assert again.exit_code == 0, again.output  # the command it gives works
+
+
+def test_a_resume_with_more_epochs_killed_before_its_first_save_resumes_to_them(tmp_path):
+    """`resume --epochs N` writes N to spec.toml as it starts; killed before its first save, the folder holds
+    that spec.toml beside the checkpoint of the run before. The next resume was refused as an edit of spec.toml
+    (with a hint that was refused in turn): now it trains to the N asked, exactly as the resume killed would."""
+    settings = {**SETTINGS, "train__patience": 0, "train__epochs": 4}
+    _, folder = job.run(make_spec(tmp_path / "a", **settings), lambda e: None)
+    _, reference = job.run(make_spec(tmp_path / "b", **{**settings, "train__epochs": 6}), lambda e: None)
+    spec = folder.spec()
+    folder.write_text("spec.toml", spec.with_overrides({"train.epochs": 6}).to_toml())  # the resume's first write
+    result = CliRunner().invoke(app, ["resume", str(folder.path)])
+    assert result.exit_code == 0, result.output
+    mine, ref = weights(folder.checkpoint_path("last")), weights(reference.checkpoint_path("last"))
+    assert all(torch.equal(mine[k], v) for k, v in ref.items())
+    assert [e["epoch"] for e in folder_events(folder.path) if e["event"] == "epoch"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_missing_last_pt_resumes_from_best_pt_and_says_so(tmp_path):
+    """Without last.pt (deleted, or never copied) but with best.pt, resume went on from epoch 0 in the same
+    folder, without a word, and overwrote best.pt: now it goes on from best.pt, as for a last.pt that does not
+    load, and ends as the run never broken."""
+    settings = {**SETTINGS, "train__patience": 0, "train__epochs": 4}  # best.pt is epoch 3
+    _, folder = job.run(make_spec(tmp_path / "a", **settings), lambda e: None)
+    _, reference = job.run(make_spec(tmp_path / "b", **{**settings, "train__epochs": 6}), lambda e: None)
+    folder.checkpoint_path("last").unlink()
+    result = CliRunner().invoke(app, ["resume", str(folder.path), "--epochs", "6"])
+    assert result.exit_code == 0, result.output
+    assert "last.pt is missing: resumed from best.pt, the newest checkpoint that loads (epoch 3)" in result.output
+    mine, ref = weights(folder.checkpoint_path("last")), weights(reference.checkpoint_path("last"))
+    assert all(torch.equal(mine[k], v) for k, v in ref.items())
+    assert [e["epoch"] for e in folder_events(folder.path) if e["event"] == "epoch"] == [1, 2, 3, 4, 4, 5, 6]

@@ -299,3 +299,14 @@ def test_a_save_while_paused_on_an_epochs_last_step_is_served_at_once_and_resume
     assert a["progress"]["epoch"] == b["progress"]["epoch"] == 60 and same_weights(a["model"], b["model"])
     epochs = [e["epoch"] for e in RunFolder(tmp_path / "last").events() if e["event"] == "epoch"]
     assert epochs == sorted(set(epochs)) == list(range(1, 61))  # the epoch in progress counted once
+
+
+@pytest.mark.parametrize("module", ["typer", "pandas", "numpy"])
+def test_a_ctrl_c_while_modules_import_ends_the_command_at_once_with_130(tmp_path, module):
+    # typer: imported by the CLI itself, where a KeyboardInterrupt was a traceback; numpy: imported by torch's C
+    # module, which swallowed it - the run trained on as if no key had been pressed
+    script = os.path.join(os.path.dirname(__file__), "ctrl_c_at_import.py")
+    done = subprocess.run([sys.executable, script, module, "run", "--dataset", "iris", "--epochs", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, (done.returncode, done.stderr[-2000:])
+    assert not (tmp_path / "checkpoints").exists()  # nothing was started, nothing is left

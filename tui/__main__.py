@@ -1,6 +1,6 @@
 """`python -m tui` is `torchtui`."""
 
-from tui.cli import main
+from tui.entry import main
 
 if __name__ == "__main__":
     main()

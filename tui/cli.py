@@ -23,7 +23,7 @@ import typer
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.spec import PROCESSES, FieldInfo, Spec, spec_fields
 from tui.refusals import Commands, say
-from tui.signals import StopOnSignal, exit_code
+from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
 
 app = typer.Typer(
     cls=Commands,  # a mistake in the command line is one line (and a JSON line under --json), not a usage block
@@ -96,6 +96,7 @@ def _open_screen(config: Optional[Path], dataset: Optional[str], attach: Optiona
         from tui.core.runs import RunFolder
 
         RunFolder.open(attach)  # not a run folder: one line and exit 2, before the screen opens
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the screen's own, as Textual expects
     from tui.app import run_app
 
     code = run_app(spec, attach, preset=config is not None or dataset is not None)
@@ -460,10 +461,13 @@ def predict(
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded."""
-    from tui.core.predict import Predictor, write_csv
+    from tui.core.predict import Predictor, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
-    predicted = Predictor.load(checkpoint).predict_path(data)
+    predictor = Predictor.load(checkpoint)
+    if output is not None:
+        refuse_overwriting(output, data, predictor.source)
+    predicted = predictor.predict_path(data)
     result, unseen = predicted.table, predicted.unseen
     if output is not None:
         write_csv(result, output)
@@ -526,17 +530,25 @@ def runs(
     runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders."),
     compare: bool = typer.Option(False, "--compare", help="Compare the runs named: their best numbers, and the "
                                                           "spec fields whose values differ between them."),
-    as_json: bool = typer.Option(False, "--json", help="With --compare: print the comparison as one JSON object."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: the runs (their list), or with "
+                                                       "--compare the comparison."),
 ) -> None:
     """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
     (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes).
     `torchtui runs --compare A B ...` compares runs."""
-    if compare or names or as_json:
+    if compare or names:
         _compare_runs(names or [], runs_dir, compare, as_json)
         return
     from tui.core.follow import list_runs
+    from tui.core.runs import to_json
 
     found = list_runs(runs_dir)
+    if as_json:
+        typer.echo(to_json({"runs": [{"run": str(r.path), "status": r.status, "dataset": r.dataset,
+                                      "epochs_done": r.epochs_done, "epochs": r.epochs,
+                                      "best_val_loss": r.best_val_loss, "pid": r.pid if r.running else None}
+                                     for r in found]}))
+        return
     if not found:
         typer.echo(f"no runs in {runs_dir}; start one with `torchtui run --dataset iris`")
         return
@@ -557,7 +569,8 @@ def _compare_runs(names: list[str], runs_dir: Path, compare: bool, as_json: bool
     from tui.core.runs import to_json
 
     if not compare:  # a refusal under --json: its JSON line is guarded's
-        raise UserError("to compare runs, name them after --compare: torchtui runs --compare A B")
+        raise UserError("to compare runs, name them after --compare: torchtui runs --compare A B "
+                        "(`torchtui runs` lists them)")
     if len(names) < 2:
         raise UserError("--compare needs two or more runs (run folders, or run names in --runs-dir); "
                         "`torchtui runs` lists them")
@@ -678,6 +691,7 @@ def config_write(
 
 
 def main() -> None:
+    interrupt_at_once_while_importing()
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         _main_of_a_rank()
     app()

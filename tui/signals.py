@@ -60,6 +60,23 @@ class StopOnSignal:
             self.trainer.requests.pause = not self.trainer.requests.pause
 
 
+def interrupt_at_once_while_importing() -> None:
+    """Set first thing, until a command installs its own: a Ctrl+C that lands while a module is being imported
+    ends the process at once (130; nothing is written yet), anywhere else it is Python's KeyboardInterrupt.
+    Raised inside an import, the KeyboardInterrupt left modules half made - a traceback from a later line of
+    numpy ("module 'numpy' has no attribute ...") - or, inside torch's C module, which imports numpy, was
+    swallowed, and the run went on as if no key had been pressed."""
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            os._exit(exit_code(signum))
+        frame = frame.f_back
+    raise KeyboardInterrupt
+
+
 def ignore_stop_signals() -> None:
     """Run at exit (atexit; `StopOnSignal.install` registers it), so after the job and its last save, whatever
     its end: a stop signal has nothing left to stop, and is ignored. Without this, a Ctrl+C in the second or

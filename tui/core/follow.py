@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .event_schema import METRICS
+from .event_schema import METRICS, readable
 from .runs import EVENTS, SPEC, process_alive
 
 if TYPE_CHECKING:
@@ -53,9 +53,11 @@ class EventTail:
         events = []
         for line in lines:
             try:
-                events.append(json.loads(line))
+                event = json.loads(line)
             except ValueError:
                 continue
+            if readable(event):  # a line of the log that is no event a reader can take is skipped
+                events.append(event)
         return events
 
 

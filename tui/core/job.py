@@ -25,7 +25,7 @@ from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
 from .record import Emit, Recorder
-from .runs import RunFolder
+from .runs import RunFolder, release_held
 from .spec import Spec
 from .train import EVAL_BATCH, Outcome, Trainer
 
@@ -90,6 +90,7 @@ def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = N
         return _train(trainer, p), folder
     finally:
         distributed.finish(world)
+        release_held()
 
 
 def _processes(world: distributed.World) -> str:
@@ -118,12 +119,26 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
     world = distributed.from_env()
     folder = RunFolder.open(run_dir)
     folder.check_writable()
+    if not world.is_main:
+        return _resume(folder, world, emit, epochs, on_trainer)
+    folder.hold()  # rank 0 (or the one process) writes it: no other process may, from here on
+    try:
+        return _resume(folder, world, emit, epochs, on_trainer)
+    finally:
+        release_held()
+
+
+def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int | None,
+            on_trainer: Callable[[Trainer], None] | None) -> tuple[Outcome, RunFolder]:
     state, _ = read_run(folder.path)
     if state.running and state.pid != os.getpid() and world.is_main:
         raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
     if world.is_main:
         folder.clean_temp_files()
     spec, ckpt, fell_back = folder.resume_point()
+    asked = folder.spec().train.epochs
+    if epochs is None and ckpt and asked != spec.train.epochs:  # a resume --epochs stopped before its first save
+        epochs = asked
     if epochs is not None and epochs != spec.train.epochs:
         if ckpt and spec.train.scheduler in ("onecycle", "cosine"):
             raise UserError(f"a {spec.train.scheduler} schedule is fixed to its {spec.train.epochs} epochs; "

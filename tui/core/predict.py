@@ -7,6 +7,7 @@ another machine predicts with nothing else at hand.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ class Predictor:
         return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame))
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
+        refuse_overwriting(out, data, self.source)
         predicted = self.predict_path(data, options)
         write_csv(predicted.table, out)
         return Written(len(predicted.table), predicted.unseen)
@@ -120,6 +122,19 @@ def loss_label(result: dict[str, Any]) -> str:
     not in the target's units, as RMSE and MAE beside it are (an MSE there is (RMSE / the target's std)²)."""
     on = ", standardised target" if result.get("loss_units") == STANDARDISED else ""
     return f"loss ({result['loss_name']}{on})"
+
+
+def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path) -> None:
+    """Predictions are never written over what they are made from: `-o` naming the data file replaced the user's
+    rows with the predictions, without a word (the checkpoint likewise). Checked before predicting."""
+    for what, path in (("the data file", data), ("the checkpoint", checkpoint)):
+        try:
+            same = os.path.samefile(out, path)
+        except OSError:  # one of them does not exist (yet): not the same file
+            same = False
+        if same:
+            raise UserError(f"{out} is {what} being predicted from: the predictions would replace it; "
+                            f"write them to another file")
 
 
 def write_csv(frame: pd.DataFrame, out: str | Path) -> Path:

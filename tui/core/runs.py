@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from .errors import UserError
+from .event_schema import readable
 from .files import TMP_PREFIX, atomic_write
 from .spec import Spec
 
 EVENTS = "events.jsonl"
 SPEC = "spec.toml"
+_HELD: dict[Path, int] = {}  # the run folders this process writes: their lock file's descriptor
 
 
 class RunFolder:
@@ -58,6 +60,7 @@ class RunFolder:
                 except OSError as e:
                     raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
         run = cls(path)
+        run.hold()  # before its first file: a resume of it, started meanwhile, is refused
         run.write_text(SPEC, spec.to_toml())
         return run
 
@@ -69,6 +72,33 @@ class RunFolder:
         return cls(p)
 
     # ---- writing ------------------------------------------------------------------------
+    def hold(self) -> None:
+        """Make this process the folder's one writer until `release_held` (or its exit: the kernel drops the
+        lock with the process, kill -9 included, so no stale lock is ever left to clear by hand). A folder
+        another process writes is refused: the check of its events for a live process alone left a window
+        (a resume writes its start event only once the data is loaded), and two resumes started together
+        both trained into one folder, their epochs interleaved and each overwriting the other's checkpoints."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the events' check of a live process alone
+            return
+        key = self.path.resolve()
+        if key in _HELD:
+            return
+        try:  # the lock is on the event log: append-only, never replaced, so never a second file beside it
+            fd = os.open(self.path / EVENTS, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UserError(f"cannot write run folder {self.path}: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            starts = [e.get("pid") for e in read_events(self.path / EVENTS) if e["event"] == "start"]
+            holder = f" (process {starts[-1]})" if starts and process_alive(starts[-1]) else ""
+            raise UserError(f"{self.path} is being written by another torchtui process{holder}; "
+                            f"wait for it to end, or stop it (`torchtui attach {self.path}` shows it)") from None
+        _HELD[key] = fd
+
     def check_writable(self) -> None:
         """A read-only run folder is refused before anything starts, not at the first save."""
         if not os.access(self.path, os.W_OK | os.X_OK):
@@ -117,9 +147,11 @@ class RunFolder:
 
         on_disk = self.spec()
         last, best = self.checkpoint_path("last"), self.checkpoint_path("best")
-        if not last.exists():
+        if not last.exists() and not (fall_back and best.exists()):
             return on_disk, None, ""
         try:
+            if not last.exists():
+                raise checkpoint.Unreadable(f"{last} is missing", "is missing")
             ckpt, notice, source = checkpoint.load(last), "", last
         except checkpoint.Unreadable as e:
             if not fall_back or not best.exists():
@@ -128,18 +160,21 @@ class RunFolder:
                 ckpt, source = checkpoint.load(best), best
             except checkpoint.Unreadable:
                 raise UserError(f"neither last.pt nor best.pt of {self.path} loads ({e.why}); nothing is left to go on "
-                                f"from: start the run again with `torchtui run {self.path / SPEC}`") from None
+                                f"from: start the run again under a new name, `torchtui run {self.path / SPEC} "
+                                f"--name {self.path.name}-again`") from None
             notice = (f"last.pt {e.why}: resumed from best.pt, the newest checkpoint that loads (epoch "
                       f"{ckpt['progress']['epoch']}); the epochs after it train again")
         saved = Spec.from_dict(ckpt["spec"], source=str(source))
         if saved.train.threads == 0 and on_disk.train.threads:
             # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
             saved = saved.with_overrides({"train.threads": on_disk.train.threads})
-        edited = spec_differences(on_disk, saved)
+        # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
+        # stopped before its first save leaves it so; the next resume trains to it (job.resume)
+        edited = spec_differences(on_disk, saved.with_overrides({"train.epochs": on_disk.train.epochs}))
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
-                            "saved run exactly - undo the edit, "
-                            f"or start a new run with `torchtui run {self.path}/spec.toml`")
+                            "saved run exactly - undo the edit, or start a new run with it under a new name, "
+                            f"`torchtui run {self.path}/spec.toml --name {self.path.name}-edited`")
         return saved, ckpt, notice
 
     def events(self) -> list[dict[str, Any]]:
@@ -147,6 +182,12 @@ class RunFolder:
 
     def checkpoint_path(self, which: str = "last") -> Path:
         return self.path / f"{which}.pt"
+
+
+def release_held() -> None:
+    """This process writes no run folder any more (its job ended): their locks go, for the next writer."""
+    while _HELD:
+        os.close(_HELD.popitem()[1])
 
 
 def to_json(obj: Any) -> str:
@@ -171,7 +212,8 @@ def _ends_a_line(path: Path) -> bool:
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Events in order; a torn last line (a writer killed mid-write) is skipped."""
+    """Events in order; a torn last line (a writer killed mid-write), and a line that is no event a reader can
+    take (event_schema.readable), are skipped."""
     try:
         f = open(path, encoding="utf-8")
     except FileNotFoundError:
@@ -181,9 +223,11 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
             if not line.endswith("\n"):
                 break
             try:
-                yield json.loads(line)
+                event = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if readable(event):
+                yield event
 
 
 def new_run_name(root: Path, dataset_label: str) -> str:
