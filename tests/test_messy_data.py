@@ -609,22 +609,68 @@ def test_one_hot_is_capped_with_an_other_category(tmp_path):
 # ---- 9. targets -----------------------------------------------------------------------------------------
 def test_regression_target_with_text_cells_is_refused(tmp_path):
     path = write(tmp_path, "price.csv", "x,price\n" + "".join(
-        f"{i},{'?' if i in (7, 12, 30) else round(i * 1.37, 2)}\n" for i in range(40)))
+        f"{i},{'ask us' if i in (7, 12, 30) else round(i * 1.37, 2)}\n" for i in range(40)))
     msg = refusal(path, task="regression")
     assert "price" in msg and "price.csv" in msg and "3 non-numeric" in msg
-    assert "row 8: '?'" in msg and "row 13: '?'" in msg and "--task classification" in msg
+    assert "data row 8: 'ask us'" in msg and "data row 13: 'ask us'" in msg and "--task classification" in msg
+
+
+def test_a_refusal_after_dropped_rows_numbers_rows_as_the_file_does(tmp_path):
+    # the feature's empty cell in data row 5 is dropped (--missing drop): the text in the target is still in
+    # data row 18 of the file, not "row 17" of the table left
+    path = write(tmp_path, "price.csv", "x,price\n" + "".join(
+        f"{'' if i == 4 else i},{'ask us' if i == 17 else round(i * 1.37, 2)}\n" for i in range(40)))
+    msg = refusal(path, task="regression", missing="drop")
+    assert "(data row 18: 'ask us')" in msg, msg
+
+
+def test_a_regression_target_marked_missing_counts_as_empty(tmp_path):
+    # '?', '-', 'n/a' in a target of numbers say "no value", as in a feature: refused as empty cells with the
+    # flags that handle them, and under --missing drop (or impute) those rows are left out, with a note
+    path = write(tmp_path, "price.csv", "x,price\n" + "".join(
+        f"{i},{'?' if i in (7, 12) else '-' if i == 30 else round(i * 1.37, 2)}\n" for i in range(40)))
+    msg = refusal(path)
+    assert "price 3 (first in data row 8)" in msg and "--missing drop" in msg, msg
+    for missing in ("drop", "impute"):
+        data = prep(path, missing=missing)
+        assert data.task == "regression" and data.n_train + len(data.x_val) == 37
+        assert any("target price: 3 cell(s) mark a missing value ('?', '-')" in n for n in data.notices)
+        assert any("dropped 3 of 40 rows" in n for n in data.notices)
 
 
 def test_mostly_numeric_target_with_stray_text_is_not_silently_a_classifier(tmp_path):
-    """BUG: fractional prices with 3 '?' cells become a 38-class classification ("holds text labels")."""
+    """BUG: fractional prices with 3 stray cells become a 38-class classification ("holds text labels")."""
     path = write(tmp_path, "price.csv", "x,price\n" + "".join(
-        f"{i},{'?' if i in (7, 12, 30) else round(i * 1.37, 2)}\n" for i in range(40)))
+        f"{i},{'ask' if i in (7, 12, 30) else round(i * 1.37, 2)}\n" for i in range(40)))
     try:
         data = prep(path)
-    except UserError as e:  # refusing, naming the column and the '?' cells, is fine too
-        assert "price" in str(e) and "?" in str(e)
+    except UserError as e:  # refusing, naming the column and the stray cells, is fine too
+        assert "price" in str(e) and "ask" in str(e)
         return
     assert data.task == "regression", f"{data.task} with {len(data.pre.classes)} classes"
+
+
+def test_labels_that_differ_only_in_case_or_blanks_are_warned_of(tmp_path):
+    labels = ["Cat", "cat", "Dog", "dog", "cat "]
+    path = write(tmp_path, "pets.csv", "x,pet\n" + "".join(f"{i},{labels[i % 5]}\n" for i in range(50)))
+    data = prep(path)
+    assert len(data.pre.classes) == 5  # trained as written: the warning says so and where to fix it
+    warned = [n for n in data.notices if n.startswith("warning: target pet has labels that differ only")]
+    assert len(warned) == 1 and "'Cat', 'cat', 'cat '" in warned[0] and "'Dog', 'dog'" in warned[0], data.notices
+    assert not [n for n in prep(IRIS).notices if "differ only" in n]
+
+
+def test_a_wide_table_trains_without_pandas_warnings_on_the_console(tmp_path):
+    # 300 inputs: the validation predictions table was built a column at a time, and pandas printed its
+    # PerformanceWarning ("highly fragmented") four times on stderr
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 300)).round(3)
+    lines = [",".join([f"f{j}" for j in range(300)] + ["y"])]
+    lines += [",".join(map(str, row)) + f",{'ab'[int(row[0] > 0)]}" for row in x]
+    path = write(tmp_path, "wide.csv", "\n".join(lines) + "\n")
+    done = tui("run", "--dataset", path, "--epochs", "1", "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
 
 
 def test_single_class_and_empty_targets_are_refused(tmp_path):

@@ -35,7 +35,7 @@ from .preprocess import (
     mostly_numeric,
     numeric_values,
 )
-from .reader import ReadOptions, TableFormat, column_name, preview, read_table
+from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table
 from .spec import DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
@@ -148,11 +148,14 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
                         + (f" ({hint})" if hint else ""))
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt)
     target = targets[0]
+    for t in targets:
+        _marks_as_empty(frame, t, notices, decimal)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
+    numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
     if len(targets) > 1:
-        task, classes = several_targets(frame, spec.task, targets, name, notices, decimal)
+        task, classes = several_targets(frame, spec.task, targets, name, notices, decimal, numbers)
     else:
-        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal)
+        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers)
 
     val_rows: np.ndarray | None
     if spec.val:
@@ -310,6 +313,22 @@ def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], deci
         notices.append(f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
+def _marks_as_empty(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
+    """A target of numbers whose only other cells say "no value" ('?', '-', 'n/a'): those cells are empty, as in
+    a feature, so --missing drop and impute leave their rows out (a target is never filled). Before, they were
+    refused as text even under --missing drop."""
+    col = frame[c]
+    if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not mostly_numeric(col, MOSTLY_NUMERIC, decimal):
+        return
+    values = as_numbers(col, decimal)
+    other = col[col.notna() & values.isna()]
+    if other.empty or not other.astype(str).str.strip().str.lower().isin(MISSING_MARKS).all():
+        return  # text that says something: refused by decide_task, with its rows
+    frame[c] = values
+    examples = ", ".join(map(repr, list(dict.fromkeys(other.tolist()))[:3]))
+    notices.append(f"target {c}: {len(other)} cell(s) mark a missing value ({examples}); they count as empty")
+
+
 def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[str, bool]:
     n = len(col)
     if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
@@ -395,7 +414,8 @@ def _bad_cells(col: pd.Series) -> np.ndarray | None:
 
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
-                decimal: str = ".") -> tuple[str, list[Any]]:
+                decimal: str = ".", numbers: np.ndarray | None = None) -> tuple[str, list[Any]]:
+    """The task and its classes. `numbers`: each row's number in the file (rows dropped before count)."""
     inferred, why = infer_task(col)
     if inferred == "classification" and not is_numeric(col) and mostly_numeric(col, decimal=decimal):
         inferred, why = "regression", "holds numbers"  # with a few stray cells, refused below with their rows
@@ -407,7 +427,8 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         if not is_numeric(col):
             values = as_numbers(col, decimal)
             bad = np.nonzero(values.isna().to_numpy() & col.notna().to_numpy())[0]
-            shown = ", ".join(f"row {i + 1}: {col.iloc[i]!r}" for i in bad[:3])
+            shown = ", ".join(f"data row {numbers[i] if numbers is not None else i + 1}: {col.iloc[i]!r}"
+                              for i in bad[:3])
             raise UserError(f"regression target {target} in {name} has {len(bad)} non-numeric cell(s) ({shown}); "
                             f"clean them, or use --task classification if it is a label")
         return task, []
@@ -415,16 +436,31 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
     if len(classes) < 2:
         raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); "
                         "a classifier needs at least two")
+    _warn_of_lookalike_classes(classes, target, notices)
     return task, classes
 
 
+def _warn_of_lookalike_classes(classes: list[Any], target: str, notices: list[str]) -> None:
+    """Labels that differ only in case or blanks ('Cat', 'cat', 'cat ') are usually one class typed two ways:
+    each trains as a class of its own, so it is said - the file is the place to make them one."""
+    spelled: dict[str, list[str]] = {}
+    for c in classes:
+        if isinstance(c, str):
+            spelled.setdefault(" ".join(c.split()).lower(), []).append(c)
+    alike = [names for names in spelled.values() if len(names) > 1]
+    if alike:
+        shown = "; ".join(", ".join(map(repr, names)) for names in alike[:3])
+        notices.append(f"warning: target {target} has labels that differ only in case or blanks ({shown}); each is "
+                       "a class of its own - if they are one, write them alike in the file")
+
+
 def several_targets(frame: pd.DataFrame, wanted: str, targets: list[str], name: str, notices: list[str],
-                    decimal: str) -> tuple[str, list[Any]]:
+                    decimal: str, numbers: np.ndarray | None = None) -> tuple[str, list[Any]]:
     """Several targets are values to regress together: each must be numeric."""
     if wanted == "classification":
         raise UserError(f"several targets ({', '.join(targets)}) are for regression; a classifier takes one --target")
     for t in targets:
-        decide_task(frame[t], "regression", t, name, [], decimal)
+        decide_task(frame[t], "regression", t, name, [], decimal, numbers)
     notices.append(f"task: regression of {len(targets)} targets ({', '.join(targets)}), one output each")
     return "regression", []
 

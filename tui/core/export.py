@@ -146,7 +146,7 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     objective = Objective.for_data(spec.train.loss, pre)
     if layers is None:
         layers = layer_stack.resolve(spec.model.layers, (pre.n_inputs,), objective.n_outputs).exprs
-    coerced = [c for c in table.features if not is_numeric(raw[c]) and is_numeric(table.frame[c])]
+    coerced = [c for c in [*table.features, *table.targets] if not is_numeric(raw[c]) and is_numeric(table.frame[c])]
     left_out = [n[len("column "):].split("; name it")[0] for n in notices if " left out: " in n]
     left_out += [f"{c} left out: named by --drop" for c in d.drop]
     if d.group:

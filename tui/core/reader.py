@@ -37,7 +37,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
-_MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}
+MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}  # a cell said empty
 _QUOTES = ("'", '"')
 _FIELD_STARTS = ",;\t| "  # what may come before a field's opening quote: a separator (any we sniff) or a blank
 # the first bytes of files that are not text tables: (magic, what it looks like)
@@ -185,10 +185,10 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat) -> None:
         present = col[col.notna()]
         head = [v.strip() for v in present.head(200) if isinstance(v, str)]
         if not head or len(head) < min(len(present), 200) or not all(
-                v.lower() in _MISSING_MARKS or pattern.match(v) for v in head):
+                v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
             continue  # a column of text shows it in its first cells: the whole column is not tried
         text = present.astype(str).str.strip()
-        marked = text.str.lower().isin(_MISSING_MARKS)
+        marked = text.str.lower().isin(MISSING_MARKS)
         parts = text[~marked].str.extract(pattern)
         if parts["n"].isna().any() or not len(parts):
             continue
@@ -566,7 +566,7 @@ def _columns(rows: list[list[str]], width: int, most: int = 100) -> list[_Column
             continue
         for col, cell in zip(cols, r):
             cell = cell.strip()
-            if cell.lower() in _MISSING_MARKS:
+            if cell.lower() in MISSING_MARKS:
                 continue
             if not _NUMBER.match(cell):
                 col.texts += 1
@@ -612,7 +612,7 @@ def _names_columns(first: list[str], rows: list[list[str]]) -> bool | None:
 
 
 def _unlike(cell: str, col: _Column) -> bool:
-    if cell.lower() in _MISSING_MARKS:
+    if cell.lower() in MISSING_MARKS:
         return False
     if not _NUMBER.match(cell):
         return col.numeric

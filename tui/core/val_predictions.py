@@ -87,13 +87,13 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
 def _inputs(rows: ValidationRows) -> pd.DataFrame:
     import pandas as pd
 
-    table = pd.DataFrame({ROW: rows.numbers})
     pre = rows.pre
     reserved = {ROW, TRUE, PREDICTED, P_PREDICTED, ERROR, *(f"{w}_{t}" for w in (TRUE, PREDICTED) for t in pre.targets)}
     names = ([pre.id_column] if pre.id_column and pre.id_column in rows.frame.columns else []) + pre.feature_names
-    for c in names:
-        table[input_column(c, reserved)] = rows.frame[c].to_numpy()
-    return table
+    # made at once from all its columns: added one by one, a wide table (hundreds of inputs) printed pandas'
+    # PerformanceWarning ("highly fragmented") on the console
+    columns = {ROW: rows.numbers, **{input_column(c, reserved): rows.frame[c].to_numpy() for c in names}}
+    return pd.DataFrame(columns)
 
 
 def input_column(name: str, reserved: set[str] | None = None) -> str:
