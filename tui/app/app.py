@@ -63,6 +63,21 @@ PANE_FOCUS = {"data": "#data-list", "model": "#model-table", "runs": "#runs-list
 POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status updates)
 
 
+def _pane_of(path: str) -> str:
+    """The pane holding the field of a spec path: the data section's on the Data pane."""
+    return "data" if path.startswith("data.") else "hyper"
+
+
+def _field_selector(path: str) -> str:
+    """The widget of a spec path's field (data.val_split: #data-val-split; train.lr: #hp-lr)."""
+    section, key = path.split(".", 1)
+    return f"#data-{key.replace('_', '-')}" if section == "data" else "#" + widget_id(path)
+
+
+# While the run on screen is paused, ctrl+p is this binding (check_action): the footer says Resume, not Pause.
+RESUME_KEY = Binding("ctrl+p", "resume", "Resume", priority=True, tooltip="resume the paused run")
+
+
 class TorchTUI(App):
     CSS_PATH = "app.tcss"
     TITLE = "torchtui"
@@ -77,6 +92,7 @@ class TorchTUI(App):
                 tooltip="stop training: the worker saves the exact position to last.pt, then exits"),
         Binding("ctrl+s", "save", "Save", priority=True, tooltip="save a checkpoint (last.pt) at the next step"),
         Binding("ctrl+p", "pause", "Pause", priority=True, tooltip="pause / resume training"),
+        RESUME_KEY,  # ctrl+p again, named Resume in the footer while the run is paused (check_action)
         Binding("ctrl+o", "load", "Load", priority=True,
                 tooltip="load a run (its spec, history and checkpoints); a running one is attached"),
         Binding("ctrl+e", "export", "Export", priority=True,
@@ -110,7 +126,7 @@ class TorchTUI(App):
         self._reload_timer = None
         self._save_pending = False
         self._checked_alive = 0.0
-        self._footer_training = False
+        self._footer_state: tuple[bool, bool] = (False, False)  # (training, paused) as the footer shows them
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -187,9 +203,9 @@ class TorchTUI(App):
 
     # ---- the spec, edited by the panes ------------------------------------------------------------
     def show_spec(self) -> None:
+        self.field_errors.clear()  # the fields show the spec's own values now (first: the panes show these errors)
         self.query_one(DataPane).show_spec(self.spec)
         self.query_one(HyperPane).show_spec(self.spec)
-        self.field_errors.clear()
         self.refresh_stack()
 
     def edit(self, overrides: dict[str, Any], reload: bool = False) -> str | None:
@@ -206,9 +222,18 @@ class TorchTUI(App):
         return None
 
     def show_next(self) -> None:
-        """The Hyperparameters pane's line on what ctrl+r will do now."""
-        if not self._exit and self.query("#hp-next"):  # (not before the pane has composed)
-            self.query_one(HyperPane).show_next(continuation.next_train(self.spec, self.loaded_spec, self.followed))
+        """The Hyperparameters pane's line on what ctrl+r will do now, with the run name checked again first:
+        whether the name is free changes with the run folders and the loaded run, not only as it is typed."""
+        if self._exit or not self.query("#hp-next"):  # (not before the pane has composed)
+            return
+        pane = self.query_one(HyperPane)
+        pane.check_name()
+        if self.field_errors.get("run.name") and not self.training_now():  # (the message itself is just above)
+            pane.show_next(f"ctrl+r cannot train: {self.spec.run.runs_dir}/{self.spec.run.name} already exists "
+                           f"(pick another Run name, or leave it empty)" if pane.taken
+                           else "ctrl+r cannot train until the Run name is fixed")
+        else:
+            pane.show_next(continuation.next_train(self.spec, self.loaded_spec, self.followed))
 
     def name_taken(self, name: str) -> str:
         """Why a typed run name cannot be used ('' when it can): a run folder of that name exists. The loaded
@@ -280,18 +305,32 @@ class TorchTUI(App):
             self.notify(view.error, severity="error", title="data")
 
     # ---- training --------------------------------------------------------------------------------
-    def problems(self) -> tuple[str, str] | None:
-        """(pane, message) of the first thing that keeps training from starting."""
+    def problems(self, ignore: tuple[str, ...] = ()) -> tuple[str, str] | None:
+        """(pane, message) of the first thing that keeps training from starting; refused values of the fields
+        in `ignore` (spec paths) do not count."""
         if self.data is None:
             return "data", "the data is still loading; try again in a moment"
         if self.data.error:
             return "data", self.data.error
-        errors = [e for e in self.field_errors.values() if e]
-        if errors:
-            return "hyper", errors[0]
+        field = self.bad_field(ignore)
+        if field:
+            return _pane_of(field), self.field_errors[field]
         if not self.stack.ok:
             return "model", f"the layer stack cannot run: {self.stack.error or self.stack.note}"
         return None
+
+    def bad_field(self, ignore: tuple[str, ...] = ()) -> str | None:
+        """The spec path of the first field holding a refused value, if any."""
+        return next((path for path, error in self.field_errors.items() if error and path not in ignore), None)
+
+    def show_problem(self, pane: str, message: str, title: str) -> None:
+        """Say what keeps an action from running, on the pane it is about, with the focus in the refused
+        field when a field is the cause (the Validation split is on the Data pane, the rest on Hyperparameters)."""
+        self.action_pane(pane)
+        field = self.bad_field()
+        if field is not None and self.field_errors[field] == message and self.query(_field_selector(field)):
+            self.screen.set_focus(self.query_one(_field_selector(field)))
+        self.notify(message, severity="error", title=title)
 
     def action_train(self) -> None:
         if self._process_running() or (self.followed is not None and self.followed.running and self.followed.alive()):
@@ -309,9 +348,7 @@ class TorchTUI(App):
             return
         problem = self.problems()
         if problem:
-            pane, message = problem
-            self.action_pane(pane)
-            self.notify(message, severity="error", title="cannot start training")
+            self.show_problem(*problem, title="cannot start training")
             return
         if choice.message:
             self.notify(choice.message, timeout=4)
@@ -339,6 +376,10 @@ class TorchTUI(App):
     def training_now(self) -> bool:
         """A run is followed and its worker is training (or paused): the footer ranks stop, pause, save first."""
         return self.followed is not None and self.followed.running
+
+    def paused(self) -> bool:
+        """The run on screen is paused: ctrl+p resumes it (the footer says Resume)."""
+        return self.followed is not None and self.followed.status == "paused"
 
     def _process_running(self) -> bool:
         return self.process is not None and self.process.proc is not None and self.process.exit_code() is None
@@ -370,8 +411,11 @@ class TorchTUI(App):
         if not training_process.send(self._pid(), training_process.PAUSE):
             self.notify("nothing is training", severity="warning")
             return
-        self.notify("resuming..." if self.followed and self.followed.status == "paused"
-                    else "pausing at the next step...", timeout=2)
+        self.notify("resuming..." if self.paused() else "pausing at the next step...", timeout=2)
+
+    def action_resume(self) -> None:
+        """ctrl+p on a paused run: the same signal, which the worker takes as resume while paused."""
+        self.action_pause()
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
@@ -400,8 +444,8 @@ class TorchTUI(App):
             self._checked_alive = time.monotonic()
             if state.pid is not None and not state.alive():
                 state.worker_gone("interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt")
-        if self.training_now() != self._footer_training:  # the keys that matter changed: refit the footer
-            self._footer_training = self.training_now()
+        if (self.training_now(), self.paused()) != self._footer_state:  # the keys that matter changed: refit it
+            self._footer_state = (self.training_now(), self.paused())
             self.refresh_bindings()
         if not self._exit and self.query(TrainingPane):  # not while the app is closing
             try:
@@ -457,9 +501,12 @@ class TorchTUI(App):
         self.notify(continuation.loaded_message(state, spec), timeout=5)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The LR finder's key works, and shows in the footer, only on the Hyperparameters pane."""
+        """The LR finder's key works, and shows in the footer, only on the Hyperparameters pane; ctrl+p is
+        Pause, or Resume while the run is paused (two bindings of one key: the one that applies is shown)."""
         if action == "lr_find":
             return self.screen is self.screen_stack[0] and self.query_one("#panes", TabbedContent).active == "hyper"
+        if action in ("pause", "resume"):
+            return self.paused() == (action == "resume")
         return True
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -468,8 +515,9 @@ class TorchTUI(App):
     def action_lr_find(self) -> None:
         """The learning-rate range test for the spec on screen, in a child process; its suggestion,
         if taken, is typed into the Learning rate field (checked there like a typed value)."""
-        problem = self.problems()
-        if problem and problem[1] != self.field_errors.get("train.lr"):  # a bad rate is what the finder replaces
+        # a bad rate is what the finder replaces, and it writes no run folder: the run name does not matter to it
+        problem = self.problems(ignore=("train.lr", "run.name"))
+        if problem:
             self.notify(problem[1], severity="error", title="cannot run the LR finder")
             return
 
@@ -542,7 +590,7 @@ class TorchTUI(App):
     def action_help(self) -> None:
         keys = HelpScreen.keys
         self.push_screen(HelpScreen([
-            ("Everywhere", keys([b for b in self.BINDINGS if b not in LR_FIND_KEYS])),
+            ("Everywhere", keys([b for b in self.BINDINGS if b not in LR_FIND_KEYS and b is not RESUME_KEY])),
             ("Data pane", [("enter / click (list)", "pick the highlighted dataset"),
                            ("enter (path box)", "load the file typed there"),
                            ("space (feature columns)", "use the highlighted column as an input, or drop it")]),

@@ -77,8 +77,10 @@ def plot_lr(plt, state: RunState, width: int) -> None:
 
 
 def plot_metric(plt, state: RunState, width: int) -> None:
-    name = state.metric_name()
-    _setup(plt, "val " + next(label for key, _, label in METRICS if key == name))
+    """The task's metric per epoch. Its name comes with the run's start event: before it, a neutral title
+    (RunState's fallback, R², would name the wrong metric for a classification run)."""
+    name = state.metric_name() if state.start else ""
+    _setup(plt, "val " + next((label for key, _, label in METRICS if key == name), "metric"))
     if len(state.metric):
         x, y = downsample(state.metric.x, state.metric.y, max(width, 8))
         plt.plot(x.tolist(), y.tolist(), marker="braille")

@@ -19,6 +19,7 @@ class DataPane(Horizontal):
     def __init__(self, spec: Spec, **kwargs) -> None:
         super().__init__(**kwargs)
         self.initial = spec.data  # Selects announce their first value: it must be the spec's
+        self._data_error = ""  # the data's own error (it cannot be read or prepared), below the fields' refusals
 
     def compose(self) -> ComposeResult:
         with Vertical(id="data-left"):
@@ -60,6 +61,8 @@ class DataPane(Horizontal):
         split = self.query_one("#data-val-split", Input)
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
+        split.remove_class("-invalid")  # the spec's own value: the app has cleared the fields' refusals
+        self.show_errors()
         options = self.query_one("#data-list", OptionList)
         for i in range(options.option_count):
             if options.get_option_at_index(i).id == spec.data.dataset:
@@ -70,7 +73,8 @@ class DataPane(Horizontal):
         if not path.has_focus:  # the box names the data shown (unless the user is typing a new one)
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
-        self.query_one("#data-error", Static).update(view.error)
+        self._data_error = view.error
+        self.show_errors()
         warnings = self.query_one("#data-warnings", Static)
         warnings.update(warning_lines(view))
         warnings.display = bool(view.prepared and view.prepared.warnings)  # no blank line when there are none
@@ -111,8 +115,22 @@ class DataPane(Horizontal):
             self.app.edit({"data.dataset": event.value.strip(), "data.target": "", "data.drop": []}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "data-val-split" and event.value.strip() != f"{self.app.spec.data.val_split:g}":
+        if event.input.id != "data-val-split":
+            return
+        if event.value.strip() != f"{self.app.spec.data.val_split:g}":
             self.app.edit_field(event.input, "data.val_split", event.value, float, reload=True)
+        else:  # back to the value the spec holds: nothing to refuse
+            event.input.remove_class("-invalid")
+            self.app.field_errors["data.val_split"] = ""
+        self.show_errors()
+
+    def show_errors(self) -> None:
+        """A refused typed value is said under the fields, as typed (as the Hyperparameters pane does): the
+        data shown below stays that of the last accepted value, and ctrl+r refuses until it is fixed."""
+        errors = [e for p, e in self.app.field_errors.items() if e and p.startswith("data.")]
+        if self._data_error:
+            errors.append(self._data_error)
+        self.query_one("#data-error", Static).update("\n".join(errors))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         d = self.app.spec.data

@@ -58,6 +58,8 @@ class HyperPane(VerticalScroll):
         self.devices = devices or [("auto", "auto (finding devices...)"), ("cpu", "cpu")]
         self.devices_known = devices is not None
         self.initial = spec.to_dict()  # Selects announce their first value: it must be the spec's
+        self._taken = ""  # the name check's message now in the app's field errors ('' when the name is free)
+        self._errors_shown = ""
 
     def compose(self) -> ComposeResult:
         with Grid(id="hp-grid"):
@@ -100,6 +102,7 @@ class HyperPane(VerticalScroll):
                 with widget.prevent(Input.Changed):
                     widget.value = f"{value:g}" if isinstance(value, float) else str(value)
                 widget.remove_class("-invalid")
+        self._taken = self._errors_shown = ""
         self.query_one("#hp-error", Static).update("")
 
     def show_next(self, line: str) -> None:
@@ -119,12 +122,30 @@ class HyperPane(VerticalScroll):
         for path, _, kind in FIELDS:
             if event.input.id == widget_id(path):
                 self.app.edit_field(event.input, path, event.value, kind)
-                if path == "run.name" and not self.app.field_errors.get(path):
-                    taken = self.app.name_taken(event.value.strip())
-                    event.input.set_class(bool(taken), "-invalid")
-                    self.app.field_errors[path] = taken
+                if path == "run.name":
+                    self._taken = ""  # the spec's verdict on the new name is in: checked against the folders next
+                    self.app.show_next()  # (which checks the name, then says what ctrl+r will do with it)
                 self._show_errors()
                 return
+
+    @property
+    def taken(self) -> bool:
+        """The run name is refused because a run folder of that name exists."""
+        return bool(self._taken)
+
+    def check_name(self) -> None:
+        """Mark the run name when a run folder of that name exists (the app's name_taken). Checked as it is
+        typed, and again whenever the app says what ctrl+r will do: a name also becomes taken when the app's
+        own run writes that folder and the settings then change, or a headless run takes it, and free again
+        when the folder is deleted. A name the spec refused keeps the spec's message."""
+        errors = self.app.field_errors
+        if errors.get("run.name") and errors["run.name"] != self._taken:
+            return
+        widget = self.query_one("#" + widget_id("run.name"), Input)
+        self._taken = self.app.name_taken(widget.value.strip())
+        widget.set_class(bool(self._taken), "-invalid")
+        errors["run.name"] = self._taken
+        self._show_errors()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == widget_id("train.device") and (event.value == ALL_GPUS) != self._all_gpus():
@@ -155,8 +176,10 @@ class HyperPane(VerticalScroll):
             processes.value = self.app.spec.run.processes
 
     def _show_errors(self) -> None:
-        errors = [e for p, e in self.app.field_errors.items() if e and p.startswith(("train.", "run."))]
-        self.query_one("#hp-error", Static).update("\n".join(errors))
+        errors = "\n".join(e for p, e in self.app.field_errors.items() if e and p.startswith(("train.", "run.")))
+        if errors != self._errors_shown:  # (checked twice a second: a redraw only when the text changes)
+            self._errors_shown = errors
+            self.query_one("#hp-error", Static).update(errors)
 
 
 def _value(values: dict, path: str):

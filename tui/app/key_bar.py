@@ -15,8 +15,9 @@ from textual.widgets._footer import FooterKey
 
 # Screen-wide actions, most wanted first; anything not named ranks after them.
 # lr_find is a screen-wide binding shown on the Hyperparameters pane only: that pane's own key, so it ranks high.
-WHILE_TRAINING = ("help", "lr_find", "stop", "pause", "save", "pane", "quit", "train", "load", "export")
-WHILE_IDLE = ("help", "lr_find", "train", "pane", "load", "quit", "export", "stop", "pause", "save")
+# ctrl+p is "pause", or "resume" while the run is paused: one rank.
+WHILE_TRAINING = ("help", "lr_find", "stop", "pause", "resume", "save", "pane", "quit", "train", "load", "export")
+WHILE_IDLE = ("help", "lr_find", "train", "pane", "load", "quit", "export", "stop", "pause", "resume", "save")
 
 
 def key_width(key: FooterKey) -> int:

@@ -122,6 +122,7 @@ class PredictionsTable(Vertical):
         """No table (yet): why, or what is being done."""
         self.data = None
         self._fills += 1
+        self.refresh_bindings()  # no rows: no `w`
         self.query_one("#predictions-caption", Static).update(text)
         self.query_one(DataTable).clear(columns=True)
 
@@ -132,9 +133,17 @@ class PredictionsTable(Vertical):
             self.wrong_only = False
         if self.sorted_by[0] not in {name for name, _ in data.columns}:
             self.sorted_by = (ERROR, True)
+        self.refresh_bindings()  # `w` is shown for a classification's rows only
         self._fill()
 
     # ---- keys ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`w` only where it applies, a classification's rows: a regression has no wrong rows, and a key
+        shown in the footer that only says it cannot apply is noise."""
+        if action == "wrong_only":
+            return self.data is not None and self.data.task == "classification"
+        return True
+
     def action_sort_column(self) -> None:
         table = self.query_one(DataTable)
         if self.data is None or not table.ordered_columns:
@@ -146,11 +155,7 @@ class PredictionsTable(Vertical):
         self._sort()
 
     def action_wrong_only(self) -> None:
-        if self.data is None:
-            return
-        if self.data.task != "classification":
-            self.app.notify("wrong only is for classification; a regression's rows sort by error (e)",
-                            severity="warning", timeout=3)
+        if self.data is None or self.data.task != "classification":  # (check_action keeps the key from here)
             return
         self.wrong_only = not self.wrong_only
         self._fill()

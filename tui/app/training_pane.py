@@ -42,6 +42,7 @@ class TrainingPane(Vertical):
         self._drawn_at = 0.0
         self._logged_epochs = 0
         self._side_epochs, self._side_at = -1, 0.0
+        self._side_shape: tuple = ()  # side_shape() of the run as the side charts last drew it
         self._status_at = 0.0
         self._status_key: tuple = ()
         self._state: RunState | None = None
@@ -68,11 +69,12 @@ class TrainingPane(Vertical):
             self.query_one("#train-status", Static).update(status_text(state))
             self.query_one("#train-telemetry", Static).update(telemetry_text(state))
             self._status_at, self._status_key = now, key
+        reshaped = side_shape(state) != self._side_shape  # a title or a first point: drawn at once, not in seconds
         if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
-                                                     or not state.running):
+                                                     or not state.running or reshaped):
             self._write_log(state)  # with the charts: short epochs would scroll it at every read
             side = len(state.epochs) != self._side_epochs and now - self._side_at >= SIDE_INTERVAL
-            self.draw_charts(side=force or new_run or not state.running or side)
+            self.draw_charts(side=force or new_run or not state.running or side or reshaped)
             self._drawn_version, self._drawn_at = state.version, now
 
     def _write_log(self, state: RunState) -> None:
@@ -92,7 +94,7 @@ class TrainingPane(Vertical):
         self.query_one("#loss-plot", Chart).show(lambda plt, width: charts.plot_loss(plt, state, width, log))
         if not side:
             return
-        self._side_epochs, self._side_at = len(state.epochs), time.monotonic()
+        self._side_epochs, self._side_at, self._side_shape = len(state.epochs), time.monotonic(), side_shape(state)
         self.query_one("#lr-plot", Chart).show(lambda plt, width: charts.plot_lr(plt, state, width))
         self.query_one("#metric-plot", Chart).show(lambda plt, width: charts.plot_metric(plt, state, width))
 
@@ -135,6 +137,14 @@ class TrainingPane(Vertical):
             self.app.notify(f"asked for {asked.describe()} at the next step", timeout=3)
 
         self.app.push_screen(ChangeScreen(state.run_dir.name, spec, lr, state.epoch_done), chosen)
+
+
+def side_shape(s: RunState) -> tuple:
+    """What the learning-rate and metric charts show beyond their latest points: the metric's name (known from
+    the run's start event: classification or regression) and whether each chart has a point yet. New points
+    wait for the side charts' interval; a new shape does not, or a new run showed the last run's metric title
+    and an empty learning-rate chart for seconds after it started."""
+    return s.metric_name() if s.start else "", len(s.lr) > 0, len(s.metric) > 0
 
 
 def status_text(s: RunState) -> Text:

@@ -1,0 +1,165 @@
+"""The screen, as an audit in a real terminal found it wrong: each test here failed before its fix.
+
+The run name was checked only as it was typed, so once the screen's own run had written its folder the
+Hyperparameters pane still offered to train a new run there, and ctrl+r said two contradicting things; the
+Data pane's Validation split took 1.5 without a word, and ctrl+r's refusal then showed the Hyperparameters
+pane; a new run's metric chart kept a title that was not its own and its learning-rate chart stayed empty for
+seconds; the footer offered `w` on a regression's predictions, and `Pause` for a paused run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+from textual.widgets._footer import FooterKey
+
+from tui.app import training_pane
+from tui.app.app import TorchTUI
+from tui.app.key_bar import KeyBar
+from tui.app.predictions_table import PredictionsTable
+
+# in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
+from test_app import FOREVER, Notices, cpu_spec, data_loaded, headless, in_tmp, running, text_of, wait_for  # noqa: F401
+
+
+def footer(app: TorchTUI) -> dict[str, str]:
+    """The footer's keys now: action -> description."""
+    return {k.action.split("(")[0].removeprefix("app."): k.description for k in app.query_one(KeyBar).query(FooterKey)}
+
+
+async def type_into(pilot, widget: Input, text: str) -> None:
+    widget.focus()
+    widget.value = ""
+    await pilot.press(*text)
+
+
+def record_renders(chart) -> list[str]:
+    """What a chart draws on screen, render by render (a chart draws its data afresh at each render, so only
+    its renders say what the screen showed)."""
+    seen: list[str] = []
+    render = chart.render
+
+    def rendered():
+        result = render()
+        seen.append(result.plain)
+        return result
+
+    chart.render = rendered
+    return seen
+
+
+async def test_the_run_name_is_checked_again_once_the_screens_own_run_took_it():
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "train.epochs": 2}))
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f4")
+        name, next_line = app.query_one("#hp-name", Input), app.query_one("#hp-next", Static)
+        await type_into(pilot, name, "houses1")
+        await wait_for(pilot, lambda: text_of(next_line) == "ctrl+r trains a new run in checkpoints/houses1",
+                       what="the line on a new run named houses1")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed is not None and app.followed.status == "done"
+                       and app.process is None, 120, "the run's end")
+        assert not name.has_class("-invalid")  # the same settings: ctrl+r would go on with houses1 itself
+        await pilot.press("f4")
+        await type_into(pilot, app.query_one("#hp-lr", Input), "0.05")  # now a new run, but its name is taken
+        await wait_for(pilot, lambda: name.has_class("-invalid"), 5, "the name marked taken")
+        assert "a run named houses1 already exists" in app.field_errors["run.name"]
+        assert "houses1 already exists" in text_of(app.query_one("#hp-error", Static))
+        assert text_of(next_line).startswith("ctrl+r cannot train: checkpoints/houses1 already exists")
+
+        said = len(notices.calls)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+        assert [m for m, _, _ in notices.calls[said:]] == [app.field_errors["run.name"]]  # one line, and the truth
+        assert notices.titled("cannot start training") and app.focused is name
+        assert [p.name for p in Path("checkpoints").iterdir() if p.is_dir()] == ["houses1"]  # no run started
+
+        await type_into(pilot, name, "houses2")  # a free name: nothing marked, and the line says where
+        await wait_for(pilot, lambda: not name.has_class("-invalid"), 5, "houses2 accepted")
+        assert text_of(next_line).startswith("ctrl+r trains a new run in checkpoints/houses2")
+
+
+async def test_the_validation_split_is_checked_as_typed_and_its_refusal_shows_the_data_pane():
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris"}))
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f2")
+        split, error = app.query_one("#data-val-split", Input), app.query_one("#data-error", Static)
+        await type_into(pilot, split, "1.5")
+        await wait_for(pilot, lambda: "data.val_split must be a number >= 0 and < 1, got 1.5" in text_of(error), 5,
+                       what="1.5 refused as typed")
+        assert split.has_class("-invalid") and app.spec.data.val_split == 0.2
+        await type_into(pilot, split, "1.50.2")
+        await wait_for(pilot, lambda: "'1.50.2'" in text_of(error), 5, what="1.50.2 refused as typed")
+        assert "must be a number" in text_of(error)
+
+        await pilot.press("escape", "f4")  # ctrl+r from elsewhere: the refusal shows the field it is about
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: notices.titled("cannot start training"), 5, "the refusal")
+        assert "data.val_split" in notices.titled("cannot start training")[0] and app.followed is None
+        assert app.query_one("#panes").active == "data" and app.focused is split
+
+        await type_into(pilot, split, "0.3")
+        await wait_for(pilot, lambda: app.spec.data.val_split == 0.3, 5, what="0.3 taken")
+        assert not split.has_class("-invalid") and "val_split" not in text_of(error)
+        await type_into(pilot, split, "2")
+        await wait_for(pilot, lambda: split.has_class("-invalid"), 5, what="2 refused")
+        await type_into(pilot, split, "0.3")  # back to the value the spec holds: nothing refused any more
+        await wait_for(pilot, lambda: not split.has_class("-invalid"), 5, what="0.3 again")
+        assert "val_split" not in text_of(error) and not app.field_errors.get("data.val_split")
+
+
+async def test_a_new_runs_charts_show_that_run_at_once(monkeypatch):
+    # the side charts' own pace, made long: what a new run must show does not wait for it
+    monkeypatch.setattr(training_pane, "SIDE_INTERVAL", 1000.0)
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "train.epochs": FOREVER}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        metric, lr = (record_renders(app.query_one(chart)) for chart in ("#metric-plot", "#lr-plot"))
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+        assert metric and "R²" not in metric[-1]  # the task is not known before the worker's start event
+        run = app.followed
+        await wait_for(pilot, lambda: run.start and len(run.lr) > 0, 120, "the run's first steps")
+        await wait_for(pilot, lambda: "val accuracy" in metric[-1], 3, "the metric chart titled for iris")
+        await wait_for(pilot, lambda: "learning rate 0.01" in lr[-1], 3, "the learning rate drawn")
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: not run.running, 60, "the run to stop")
+
+
+async def test_the_footer_shows_only_keys_that_apply_w_and_resume():
+    run_dir = headless("--dataset", "diabetes", "--epochs", "1")  # a regression: no wrong rows
+    app = TorchTUI(cpu_spec(), attach=run_dir)
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None, 30, "the run loaded")
+        await pilot.press("f6", "v")
+        view = app.query_one(PredictionsTable)
+        await wait_for(pilot, lambda: view.data is not None and not view.filling, 60, "the predictions table")
+        assert app.focused is app.query_one("#predictions-table", DataTable)
+        await wait_for(pilot, lambda: "sort_column" in footer(app), 5, "the table's keys in the footer")
+        assert "wrong_only" not in footer(app)
+        said = len(notices.calls)
+        await pilot.press("w")
+        await pilot.pause(0.2)
+        assert notices.calls[said:] == [] and not view.wrong_only
+
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "train.epochs": FOREVER}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        assert footer(app).get("pause") == "Pause" and "resume" not in footer(app)
+        await pilot.press("ctrl+r")
+        run = app.followed
+        await wait_for(pilot, lambda: run.status == "running" and run.start, 120, "the run to start")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: run.status == "paused", 60, "pause")
+        await wait_for(pilot, lambda: footer(app).get("resume") == "Resume", 5, "Resume in the footer")
+        assert "pause" not in footer(app)
+        await pilot.press("ctrl+p")  # the same key resumes
+        await wait_for(pilot, lambda: run.status == "running", 60, "resume")
+        await wait_for(pilot, lambda: footer(app).get("pause") == "Pause", 5, "Pause in the footer again")
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: not run.running, 60, "the run to stop")
