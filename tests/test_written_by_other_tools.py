@@ -204,3 +204,35 @@ def test_iris_as_nested_json_trains_as_plain_iris_and_exports(tmp_path):
     last = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
     exported = torch.load(work / "model.pt", weights_only=True)
     assert all(torch.equal(exported[k], v) for k, v in last.items())
+
+
+# ---- predict and eval read a file as the run read its data, or as their flags say ---------------------------
+def test_predict_and_eval_read_as_the_run_did_and_take_the_format_flags(tmp_path):
+    # a header-less semicolon file the run was told how to read: predict and eval read the next one the same
+    # way without being told; a refusal that says "pass --no-header" finds the flag on predict and eval too
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2)).round(3)
+    rows = [f"{a};{b};{'ab'[int(a + b > 0)]}" for a, b in x]
+    data = write(tmp_path, "plain.txt", "\n".join(rows) + "\n")
+    runs = tmp_path / "runs"
+    trained = CliRunner().invoke(app, ["run", "--dataset", str(data), "--sep", ";", "--no-header", "--epochs", "2",
+                                       "--runs-dir", str(runs), "--name", "r"])
+    assert trained.exit_code == 0, trained.output
+    new = write(tmp_path, "new.txt", "\n".join(rows[:5]) + "\n")
+    predicted = CliRunner().invoke(app, ["predict", str(runs / "r"), str(new)])
+    assert predicted.exit_code == 0, predicted.output
+    assert len(pd.read_csv(__import__("io").StringIO(predicted.stdout))) == 5  # 5 rows: none taken as a header
+    evaluated = CliRunner().invoke(app, ["eval", str(runs / "r"), str(new), "--json"])
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["rows"] == 5, evaluated.output
+
+    # a file sniffed wrong, told how to read it on predict's command line
+    one = write(tmp_path, "one.csv", "0.5,0.25\n")  # one line: a header, the sniffer says
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(write(tmp_path, "t.csv", "\n".join(
+        f"{a},{b},{'ab'[int(a > b)]}" for a, b in x) + "\n")), data__header="no", train__epochs=1,
+        run__name="h"), lambda e: None)
+    plain = CliRunner().invoke(app, ["predict", str(folder.path), str(one), "--header"])
+    assert plain.exit_code == 2  # told there is a header: no data row
+    told = CliRunner().invoke(app, ["predict", str(folder.path), str(one), "--no-header"])
+    assert told.exit_code == 0 and len(told.stdout.strip().splitlines()) == 2, told.output
+    bad = CliRunner().invoke(app, ["eval", str(folder.path), str(one), "--sep", "ab"])
+    assert bad.exit_code == 2 and "data.sep" in bad.output, bad.output

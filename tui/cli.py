@@ -143,6 +143,20 @@ def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
                              default=typer.Option(None, *names, help=info.help + how))
 
 
+READ_FIELDS = ("data.sep", "data.header", "data.skip_rows", "data.decimal", "data.encoding")
+
+
+def read_flags(fn: Callable) -> Callable:
+    """Give a command (predict, eval) the format flags of `run` in place of its `**flags`: a file the sniffer
+    misreads is read as told, as for training (a refusal that says "pass --no-header" must find the flag)."""
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
+    generated = [_flag_parameter(name, info) for name, info in _FLAGGED.items() if info.path in READ_FIELDS]
+    options = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p not in arguments]
+    fn.__signature__ = inspect.Signature(arguments + generated + options)
+    return fn
+
+
 def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
     """The flags given, as spec overrides by path; a switch sets the values its field declares."""
     overrides = {}
@@ -450,6 +464,7 @@ def change(
 
 @app.command()
 @guarded
+@read_flags
 def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
     data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
@@ -458,16 +473,19 @@ def predict(
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
                               "no category for) and, without -o, predictions (one object per row)."),
+    **flags: Any,
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
-    Text values the model has no category for are said on stderr, with how they were encoded."""
+    Text values the model has no category for are said on stderr, with how they were encoded. The file is read
+    as the run read its data (its format flags), unless these flags say otherwise."""
     from tui.core.predict import Predictor, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
     predictor = Predictor.load(checkpoint)
+    options = predictor.read_options(_overrides(flags))
     if output is not None:
         refuse_overwriting(output, data, predictor.source)
-    predicted = predictor.predict_path(data)
+    predicted = predictor.predict_path(data, options)
     result, unseen = predicted.table, predicted.unseen
     if output is not None:
         write_csv(result, output)
@@ -488,17 +506,21 @@ def predict(
 
 @app.command("eval")
 @guarded
+@read_flags
 def eval_(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
     data: Path = typer.Argument(..., help="Labelled CSV: the feature columns and the target column."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    **flags: Any,
 ) -> None:
-    """Loss and metrics of a checkpoint on labelled data."""
+    """Loss and metrics of a checkpoint on labelled data, read as the run read its data (its format flags),
+    unless these flags say otherwise."""
     from tui.core.data import read_csv
     from tui.core.predict import Predictor, loss_label
     from tui.core.runs import to_json
 
-    result = Predictor.load(checkpoint).evaluate_frame(read_csv(data), str(data))
+    predictor = Predictor.load(checkpoint)
+    result = predictor.evaluate_frame(read_csv(data, predictor.read_options(_overrides(flags))), str(data))
     if as_json:
         typer.echo(to_json(result))
         return

@@ -205,11 +205,12 @@ class ResultsPane(Vertical):
 
         try:
             predictor = Predictor.load(run_dir)
+            options = predictor.read_options({})  # the file read as the run read its data, as `torchtui predict`
             if what == "evaluate":
-                text = evaluation_line(path, predictor.evaluate_frame(read_csv(path), path))
+                text = evaluation_line(path, predictor.evaluate_frame(read_csv(path, options), path))
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
-                written = predictor.predict_file(path, out)
+                written = predictor.predict_file(path, out, options)
                 notes = [f"note: {u.describe()}" for u in written.unseen]  # as `torchtui predict`
                 text = Text("\n".join([f"{written.rows} predictions written to {out}", *notes]))
         except UserError as e:

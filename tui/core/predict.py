@@ -48,6 +48,7 @@ class Written:
 class Predictor:
     def __init__(self, ckpt: dict[str, Any], source: str = "checkpoint"):
         self.source = source
+        self.run_data = dict((ckpt.get("spec") or {}).get("data") or {})  # the run's data section, as saved
         self.epoch = int((ckpt.get("progress") or {}).get("epoch", 0))  # the epoch whose weights these are
         self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
         if not self.pre.columns:
@@ -89,6 +90,16 @@ class Predictor:
         for i, t in enumerate(self.pre.targets):
             result[t] = values[:, i]
         return result
+
+    def read_options(self, overrides: dict[str, Any]) -> ReadOptions:
+        """How to read a file for this model: as its run read its data (the format flags it was given; auto
+        where it was given none), with `overrides` (data.sep, data.header, ...; None: not given) on top."""
+        from .data import read_options
+        from .spec import Spec
+
+        run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items()
+                                     if k in ("sep", "header", "skip_rows", "decimal", "encoding")})
+        return read_options(run.with_overrides(overrides).data)
 
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
