@@ -569,6 +569,12 @@ def test_test_file_without_a_feature_is_refused_before_training(tmp_path):
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
+def test_a_data_file_given_where_the_spec_goes_says_to_give_it_with_dataset(tmp_path):
+    r = invoke("run", IRIS)  # `torchtui run iris.csv`: said "iris.csv is not valid TOML: Expected '=' ..."
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: {IRIS} is a data file, not a TOML spec: give it as the data, `--dataset {IRIS}`"
+
+
 # ---- 11. divergence -------------------------------------------------------------------------
 @pytest.mark.parametrize("flags,kept", [
     (["--lr", "1e6", "--epochs", "5"], False),  # NaN in the first epoch: no checkpoint at all
@@ -578,7 +584,9 @@ def test_divergence_stops_with_exit_1_and_keeps_only_finite_checkpoints(tmp_path
     r = tui("run", "--dataset", "diabetes", "--optimizer", "SGD", *flags, "--device", "cpu",
             "--runs-dir", "runs", "--name", "d", cwd=tmp_path)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert "diverged" in one_error_line(r.stderr)
+    said = one_error_line(r.stderr)
+    assert "diverged" in said
+    assert said.endswith("The last good checkpoint is kept." if kept else "No checkpoint had been saved yet."), said
     folder = tmp_path / "runs" / "d"
     events = events_of(folder)
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "diverged"

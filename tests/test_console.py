@@ -63,3 +63,16 @@ def test_evaluation_pause_and_save_now_lines(tmp_path):
                 f"acc {e['accuracy']:.4f}\n")
         assert line in text
     assert text.index("last model") < text.index("done: 3 epochs")
+
+
+def test_the_first_line_says_new_run_resume_or_resume_within_the_first_epoch(tmp_path):
+    # resumed_from 0 (a run stopped inside its first epoch, resumed) was read as "no resume": "run: ..."
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=1)
+    start = next(e for e in events if e["event"] == "start")
+    said = []
+    for resumed_from in (None, 0, 3):
+        out = io.StringIO()
+        ConsoleReporter(out=out, err=io.StringIO())({**start, "resumed_from": resumed_from})
+        said.append(out.getvalue().splitlines()[0])
+    assert said == [f"run: {folder.path}", f"resuming in epoch 1: {folder.path}",
+                    f"resuming after epoch 3: {folder.path}"]

@@ -60,7 +60,8 @@ class ConsoleReporter:
     # ---- events --------------------------------------------------------------------------
     def _on_start(self, e: dict[str, Any]) -> None:
         what = f"{len(e['classes'])} classes" if e["task"] == "classification" else "1 value"
-        verb = f"resuming after epoch {e['resumed_from']}" if e.get("resumed_from") else "run"
+        done = e.get("resumed_from")  # None for a new run; 0 for a resume within its first epoch
+        verb = "run" if done is None else f"resuming after epoch {done}" if done else "resuming in epoch 1"
         self._print(f"{verb}: {e['run_dir']}")
         self._print(f"data: {e['dataset']}, target {e['target']} ({e['task']}, {what})")
         for notice in e["notices"]:  # a "warning: ..." stands as it is, one line, not a note of a warning

@@ -272,8 +272,22 @@ class Spec:
             raise UserError(f"config file {p} not found; "
                             f"check the path or write one with `torchtui config write {p}`") from None
         except (OSError, UnicodeDecodeError) as e:
+            if p.name.lower().endswith(DATA_SUFFIXES):
+                raise _data_not_spec(p) from None
             raise UserError(f"cannot read config file {p}: {e}") from None
-        return cls.from_toml(text, source=str(p))
+        try:
+            return cls.from_toml(text, source=str(p))
+        except UserError:
+            if p.name.lower().endswith(DATA_SUFFIXES):  # `torchtui run iris.csv`: the data where the spec goes
+                raise _data_not_spec(p) from None
+            raise
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet", ".gz")
+
+
+def _data_not_spec(path: Path) -> UserError:
+    return UserError(f"{path} is a data file, not a TOML spec: give it as the data, `--dataset {path}`")
 
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}

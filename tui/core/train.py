@@ -558,8 +558,10 @@ class Trainer:
         hint = f"lower the learning rate (now {t.lr:g})"
         if not t.grad_clip:
             hint += " or clip gradients (--grad-clip 1.0)"
+        folder = self.recorder.folder
+        kept = folder is not None and folder.checkpoint_path("last").exists()
         msg = (f"training diverged: {what}loss became {value} in epoch {epoch} (step {self.progress.step}); {hint}. "
-               f"The last good checkpoint is kept.")
+               + ("The last good checkpoint is kept." if kept else "No checkpoint had been saved yet."))
         raise self.recorder.fail("diverged", msg, epoch, self.progress.step)
 
     # ---- checkpoints -------------------------------------------------------------------------
