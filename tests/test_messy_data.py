@@ -439,6 +439,21 @@ def test_predict_refuses_an_empty_cell_under_the_error_policy(tmp_path):
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_eval_of_rows_without_a_target_says_to_fill_or_leave_them_out(tmp_path):
+    # the hint "training with --missing impute fills them" was given for a target, which is never filled
+    clean = write(tmp_path, "clean.csv", "a,t,y\n" + "".join(f"{i * 0.7:.2f},{i},{'p' if i % 3 else 'q'}\n"
+                                                              for i in range(30)))
+    _, folder, _ = train(tmp_path, "impute", clean, epochs=2, missing="impute")
+    predictor = Predictor(load_ckpt(folder / "best.pt"))
+    with pytest.raises(UserError) as e:
+        predictor.evaluate_frame(pd.DataFrame({"a": [1.0, 2.0], "t": [1, 2], "y": ["p", None]}), "new.csv")
+    assert str(e.value) == ("new.csv: column y has 1 cell(s) that are empty or not numbers (first in data row 2: "
+                            "empty); fill them, or leave those rows out: a row without its target cannot be scored")
+    strict = Predictor(load_ckpt(train(tmp_path, "strict", clean, epochs=1)[1] / "best.pt"))
+    with pytest.raises(UserError, match=r"\(first in data row 1: not a finite number \(inf\)\)"):
+        strict.predict_frame(pd.DataFrame({"a": [float("inf")], "t": [1]}), "new.csv")
+
+
 def test_impute_with_an_empty_cell_in_the_first_rows(tmp_path):
     """BUG: the preview of the first 5 rows crashes (TypeError) when one of them has an empty cell."""
     rows = ["a,b,y", "1.5,,p", ",red,q"] + [f"{i * 0.5},{['red', 'blue'][i % 2]},{'p' if i % 2 else 'q'}"

@@ -258,7 +258,7 @@ class Preprocessor:
             raise UserError(f"{source} has no target column {', '.join(absent)}; it is needed for evaluation")
         for t in self.targets:
             if frame[t].isna().any():
-                raise UserError(_missing_message(source, t, frame[t], frame[t].isna().to_numpy()))
+                raise UserError(_missing_message(source, t, frame[t], frame[t].isna().to_numpy(), target=True))
         if self.task == "regression":
             return np.column_stack([self._scaled(frame[t], t, source) for t in self.targets]).astype(np.float32)
         col = frame[self.targets[0]]
@@ -339,13 +339,19 @@ def mostly_numeric(col: pd.Series, share: float = 0.9, decimal: str | None = Non
     return present > 0 and int(as_numbers(col, decimal).notna().sum()) >= share * present
 
 
-def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray) -> str:
+def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray, target: bool = False) -> str:
     first = int(np.argmax(bad))
     value = col.iloc[first]
-    what = "empty" if pd.isna(value) else f"not a finite number ({value!r})"
+    what = "empty" if pd.isna(value) else f"not a finite number ({_plain(value)!r})"
+    fix = ("fill them, or leave those rows out: a row without its target cannot be scored" if target else
+           "fill them (training with --missing impute fills them from the training rows)")
     return (f"{source}: column {column} has {int(bad.sum())} cell(s) that are empty or not numbers "
-            f"(first in data row {first + 1}: {what}); fill them (training with --missing impute fills them "
-            f"from the training rows)")
+            f"(first in data row {first + 1}: {what}); {fix}")
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds: inf, not np.float64(inf), in a message."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _as_labels(col: pd.Series, missing: str) -> pd.Series:
