@@ -569,6 +569,28 @@ def test_test_file_without_a_feature_is_refused_before_training(tmp_path):
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
+def test_eval_of_many_classes_leaves_the_confusion_matrix_to_json(tmp_path):
+    # 25 classes: a 25 x 25 matrix of 7-character columns is wider than any terminal; --json has it whole
+    rows = "".join(f"{i % 25 + (i % 7) / 10},{i % 3},c{i % 25}\n" for i in range(250))
+    data = tmp_path / "many.csv"
+    data.write_text("x,z,label\n" + rows)
+    trained = invoke("run", "--dataset", data, "--epochs", "1", "--runs-dir", tmp_path / "runs", "--name", "m")
+    assert trained.exit_code == 0, trained.stderr
+    said = invoke("eval", tmp_path / "runs" / "m", data)
+    assert said.exit_code == 0, said.stderr
+    assert said.stdout.splitlines()[-1] == ("confusion matrix: 25 classes, too many to print here; --json gives it "
+                                            "whole")
+    whole = json.loads(invoke("eval", tmp_path / "runs" / "m", data, "--json").stdout)
+    assert len(whole["confusion"]) == 25 and all(len(row) == 25 for row in whole["confusion"])
+
+
+def test_a_layer_too_big_for_memory_says_so_in_gib(tmp_path):
+    r = invoke("run", "--dataset", "iris", "--layers", "Linear(100000000000)", "--runs-dir", tmp_path)
+    assert r.exit_code == 2 and "alloc_cpu" not in r.stderr, r.stderr
+    assert r.stderr.splitlines()[0] == ("error: layer 1 Linear(100000000000): it needs 1,490 GiB of memory, more than "
+                                        "this machine can give; make it smaller")
+
+
 def test_a_data_file_given_where_the_spec_goes_says_to_give_it_with_dataset(tmp_path):
     r = invoke("run", IRIS)  # `torchtui run iris.csv`: said "iris.csv is not valid TOML: Expected '=' ..."
     assert r.exit_code == 2

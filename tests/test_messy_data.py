@@ -562,6 +562,12 @@ def test_naming_a_column_forces_it_in_and_drop_leaves_one_out(tmp_path):
     assert dropped.pre.feature_names == ["x1"] and dropped.pre.n_inputs == 1
     with pytest.raises(UserError, match="data.drop: 'nope' not a column"):
         prep(path, drop=["nope"])
+    # choices that contradict each other are refused, not one of them ignored without a word
+    target = prep(path).pre.target
+    assert refusal(path, drop=[target]) == (f"data.drop names the target {target!r}; a target cannot be left out - "
+                                            "choose another with --target, or remove it from --drop")
+    assert refusal(path, features=["x1"], drop=["x1"]) == ("data.features and data.drop both name 'x1'; keep it in "
+                                                           "one of them")
 
 
 def test_digits_keeps_its_blank_pixels():

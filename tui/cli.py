@@ -504,6 +504,9 @@ def predict(
     typer.echo(f"wrote {len(result)} predictions to {output}")
 
 
+CONFUSION_CLASSES = 20  # the most classes whose confusion matrix `eval` prints (7 characters a column)
+
+
 @app.command("eval")
 @guarded
 @read_flags
@@ -535,6 +538,9 @@ def eval_(
         typer.echo(f"{'class':<{w}}  precision  recall")
         for c, p, r in zip(classes, result["precision"], result["recall"]):
             typer.echo(f"{c:<{w}}  {p:>9.4f}  {r:>6.4f}")
+        if len(classes) > CONFUSION_CLASSES:  # 200 classes made 1,400-character lines: no terminal shows that
+            typer.echo(f"confusion matrix: {len(classes)} classes, too many to print here; --json gives it whole")
+            return
         typer.echo("confusion matrix (rows: true, columns: predicted)")
         typer.echo(" " * (w + 2) + " ".join(f"{c[:6]:>6}" for c in classes))
         for c, row in zip(classes, result["confusion"]):

@@ -255,6 +255,13 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     both = [t for t in targets if t in spec.features]
     if both:
         raise UserError(f"data.features includes the target {both[0]!r}; remove it from the features")
+    dropped = [t for t in targets if t in spec.drop]  # was ignored without a word
+    if dropped:
+        raise UserError(f"data.drop names the target {dropped[0]!r}; a target cannot be left out - choose another "
+                        f"with --target, or remove it from --drop")
+    named_twice = [c for c in spec.features if c in spec.drop]
+    if named_twice:
+        raise UserError(f"data.features and data.drop both name {named_twice[0]!r}; keep it in one of them")
 
     id_column = ""
     if spec.features:

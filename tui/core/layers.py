@@ -10,6 +10,7 @@ initialisation draws given back (else the seeded weights would shift): PyTorch's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,10 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
             out = module(torch.zeros((2, *shape)))
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            asked = re.search(r"tried to allocate (\d+) bytes", reason)
+            if asked:  # torch's allocator message ("[enforce fail at alloc_cpu.cpp:127] ...") says it in bytes
+                raise UserError(f"{where}: it needs {int(asked.group(1)) / 2**30:,.0f} GiB of memory, more than this "
+                                "machine can give; make it smaller") from None
             raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None
     if out.shape[0] != 2:
         raise UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
