@@ -34,6 +34,24 @@ def bare_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+def export_runs_bit_for_bit(run_dir: Path, data: Path, tmp_path: Path) -> None:
+    """`torchtui export` of the run, run by a bare Python on `data` in a folder of its own, ends with the
+    run's last.pt weights, bit for bit."""
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+
+    script = tmp_path / "train.py"
+    assert CliRunner().invoke(app, ["export", str(run_dir), "-o", str(script)]).exit_code == 0
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    done = bare_python([str(script), "--data", str(data)], work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = torch.load(run_dir / "last.pt", weights_only=True)["model"]
+    mine = torch.load(work / "model.pt", weights_only=True)
+    assert mine.keys() == last.keys() and all(torch.equal(mine[k], v) for k, v in last.items())
+
+
 def messy_csv(path: Path, seed: int = 4, plain: bool = False) -> Path:
     """Semicolons, decimal commas, a metadata line above the header, blank cells, a stray '?', an id column,
     a text column with a non-ASCII value, written in cp1252. `plain`: the same columns as a tidy file (commas,

@@ -26,7 +26,7 @@ from tui.core.reader import WHITESPACE, read_table
 from tui.core.spec import DataSpec
 
 from conftest import make_spec
-from test_export import bare_python
+from test_export import export_runs_bit_for_bit
 from test_messy_data import write
 
 
@@ -234,14 +234,6 @@ def test_an_exported_script_reads_quoted_names_and_row_names_as_the_run_did(tmp_
     path = write(tmp_path, "votes.tsv", "'age'\t'score'\t'vote'\n" + rows)
     spec = make_spec(tmp_path, data__dataset=str(path), data__target="'vote'", train__epochs=2, train__threads=1)
     _, folder = job.run(spec, lambda e: None)
-    script = tmp_path / "train.py"
-    assert CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)]).exit_code == 0
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    done = bare_python([str(script), "--data", str(path)], work)
-    assert done.returncode == 0, done.stderr[-3000:]
-    last = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
-    mine = torch.load(work / "model.pt", weights_only=True)
-    assert mine.keys() == last.keys() and all(torch.equal(mine[k], v) for k, v in last.items())
+    export_runs_bit_for_bit(folder.path, path, tmp_path)
     start = next(e for e in folder.events() if e["event"] == "start")
     assert start["target"] == "vote"

@@ -29,7 +29,7 @@ from tui.core.predict import Predictor
 from tui.core.reader import read_table
 
 from conftest import make_spec
-from test_export import bare_python
+from test_export import export_runs_bit_for_bit
 from test_messy_data import IRIS, WINE, prep, write
 
 
@@ -173,15 +173,7 @@ def test_wine_saved_by_german_excel_trains_predicts_and_exports_as_plain_wine(tm
     mine, plain = predictor.predict_path(quirky).table, predictor.predict_path(WINE).table
     assert mine.drop(columns=["notes"], errors="ignore").equals(plain)  # predict reads it as training did
 
-    script = tmp_path / "train.py"
-    assert CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)]).exit_code == 0
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    done = bare_python([str(script), "--data", str(quirky)], work)
-    assert done.returncode == 0, done.stderr[-3000:]
-    last = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
-    exported = torch.load(work / "model.pt", weights_only=True)
-    assert all(torch.equal(exported[k], v) for k, v in last.items())
+    export_runs_bit_for_bit(folder.path, quirky, tmp_path)
 
 
 def test_iris_as_nested_json_trains_as_plain_iris_and_exports(tmp_path):
@@ -195,15 +187,7 @@ def test_iris_as_nested_json_trains_as_plain_iris_and_exports(tmp_path):
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_train, b.y_train)
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__threads=1)
     _, folder = job.run(spec, lambda e: None)
-    script = tmp_path / "train.py"
-    assert CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)]).exit_code == 0
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    done = bare_python([str(script), "--data", str(path)], work)
-    assert done.returncode == 0, done.stderr[-3000:]
-    last = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
-    exported = torch.load(work / "model.pt", weights_only=True)
-    assert all(torch.equal(exported[k], v) for k, v in last.items())
+    export_runs_bit_for_bit(folder.path, path, tmp_path)
 
 
 # ---- predict and eval read a file as the run read its data, or as their flags say ---------------------------
