@@ -52,6 +52,36 @@ def test_truncated_and_foreign_files_are_refused(tmp_path, good):
         checkpoint.load(tmp_path / "missing.pt")
 
 
+def test_a_checkpoint_made_by_hand_is_refused_in_one_line_by_its_readers(tmp_path, good):
+    # model and format, but no preprocessing: predict ended in a KeyError traceback; weights of other shapes gave
+    # "(Error(s) in loading state_dict for Sequential:)", the line before the one that says what
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+
+    whole = checkpoint.load(good.checkpoint_path("best"))
+    iris = os.path.join(os.path.dirname(__file__), "..", "datasets", "iris.csv")
+    partial = {k: v for k, v in whole.items() if k != "preprocessing"}
+    torch.save(partial, tmp_path / "partial.pt")
+    for command in ("predict", "eval"):
+        said = CliRunner().invoke(app, [command, str(tmp_path / "partial.pt"), iris])
+        assert said.exit_code == 2 and said.exception is None or isinstance(said.exception, SystemExit), said.output
+        assert said.output.strip() == (f"error: {tmp_path / 'partial.pt'} is not a whole torchtui checkpoint (no "
+                                       "preprocessing); use a last.pt or best.pt that torchtui saved")
+    resized = dict(whole, model={k: torch.zeros(3, *v.shape[1:]) if v.dim() else v for k, v in whole["model"].items()})
+    torch.save(resized, tmp_path / "resized.pt")
+    said = CliRunner().invoke(app, ["predict", str(tmp_path / "resized.pt"), iris])
+    assert said.exit_code == 2 and "size mismatch for" in said.output and "Error(s)" not in said.output, said.output
+    import pickle
+    import subprocess
+    import sys
+
+    (tmp_path / "plain.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))  # torch warned of its protocol first
+    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "plain.pt"), iris],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == f"error: {tmp_path / 'plain.pt'} is not a PyTorch checkpoint\n"
+
+
 def test_a_newer_format_is_refused(tmp_path, good):
     ckpt = checkpoint.load(good.checkpoint_path("best"))
     ckpt["format"] = checkpoint.FORMAT + 1

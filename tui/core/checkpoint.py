@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import re
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ def load(path: str | Path) -> dict[str, Any]:
     if not p.exists():
         raise UserError(f"checkpoint {p} not found; `torchtui runs` lists the runs and their folders")
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a file it then refuses ("Detected pickle protocol 4
+            warnings.simplefilter("ignore", UserWarning)  # ..."): the refusal below says what the file is
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
         why = _why_unloadable(e, p)
         broken = why in (EMPTY, TRUNCATED)  # an incomplete file: another checkpoint of the run may serve
@@ -63,10 +66,19 @@ def load(path: str | Path) -> dict[str, Any]:
         raise Unreadable(f"{p} {why}{advice}", why) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
         raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
-    if ckpt["format"] > FORMAT:
-        raise UserError(f"{p} has checkpoint format {ckpt['format']}, newer than this torchtui reads ({FORMAT}); "
+    if not isinstance(ckpt["format"], int) or ckpt["format"] > FORMAT:
+        raise UserError(f"{p} has checkpoint format {ckpt['format']!r}, newer than this torchtui reads ({FORMAT}); "
                         "upgrade torchtui")
+    missing = [k for k, kind in REQUIRED.items() if not isinstance(ckpt.get(k), kind)]
+    if missing:  # made by hand, or by another tool: every reader indexes these, and a KeyError was a traceback
+        raise UserError(f"{p} is not a whole torchtui checkpoint (no {', '.join(missing)}); use a last.pt or best.pt "
+                        "that torchtui saved")
     return ckpt
+
+
+# what the readers of a checkpoint (resume, predict, eval, export, the screen) take as given, and its type
+REQUIRED: dict[str, type] = {"spec": dict, "layers": list, "loss": str, "preprocessing": dict, "model": dict,
+                             "progress": dict}
 
 
 def progress_of(path: Path) -> dict[str, Any] | None:

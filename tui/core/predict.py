@@ -60,8 +60,10 @@ class Predictor:
         self.model = build_sequential(self.layers)
         try:
             self.model.load_state_dict(ckpt["model"])
-        except RuntimeError as e:
-            raise UserError(f"{source}: weights do not fit its layer stack ({str(e).splitlines()[0]})") from None
+        except RuntimeError as e:  # torch's first line only says "Error(s) in loading state_dict": the next says which
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            reason = lines[1] if len(lines) > 1 else lines[0] if lines else type(e).__name__
+            raise UserError(f"{source}: weights do not fit its layer stack ({reason[:300]})") from None
         self.model.eval()
 
     @classmethod
