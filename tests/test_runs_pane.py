@@ -110,6 +110,17 @@ async def test_the_runs_pane_lists_sorts_overlays_and_shows_what_differs():
         assert differences(app) == [["select two or more runs (space)"]]
 
 
+async def test_a_run_on_a_data_file_is_listed_by_the_files_name():
+    # the absolute path filled the column and pushed epochs, losses and time off an 80-column screen
+    iris = Path(__file__).resolve().parents[1] / "datasets" / "iris.csv"
+    headless("--dataset", str(iris), "--epochs", "1", "--name", "from-file")
+    app = TorchTUI(cpu_spec(), preset=True)
+    async with running(app, (80, 24)) as pilot:
+        await show_runs(app, pilot, 1)
+        assert column(app, "dataset") == {"from-file": "iris.csv"}
+        assert any("1/1" in line for line in shown(app.query_one("#runs-list", DataTable)))  # epochs on screen
+
+
 async def test_delete_asks_first_and_never_deletes_a_running_run():
     done = headless("--dataset", "iris", "--epochs", "2", "--name", "finished")
     live, worker = live_run(Path("checkpoints"), "live")

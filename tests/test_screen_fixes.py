@@ -163,3 +163,48 @@ async def test_the_footer_shows_only_keys_that_apply_w_and_resume():
         await wait_for(pilot, lambda: footer(app).get("pause") == "Pause", 5, "Pause in the footer again")
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: not run.running, 60, "the run to stop")
+
+
+def test_the_confusion_matrix_heads_its_columns_with_whole_class_names_where_they_fit():
+    # the heads were cut to 8 characters ("versicol", "virginic") at any width
+    import io
+
+    from rich.console import Console
+
+    from tui.app.results_pane import confusion_table
+
+    e = {"classes": ["setosa", "versicolor", "virginica"], "confusion": [[10, 0, 0], [0, 9, 1], [0, 2, 8]],
+         "precision": [1.0, 0.8182, 0.8889], "recall": [1.0, 0.9, 0.8], "model": "best"}
+
+    def drawn(width: int) -> str:
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(confusion_table(e))
+        return console.export_text()
+
+    wide = drawn(120)
+    assert wide.splitlines()[2].split() == ["class", "setosa", "versicolor", "virginica", "precision", "recall"]
+    narrow = drawn(60)  # a head cut with a mark where it must be; the numbers whole, never wrapped
+    assert "…" in narrow and "0.8182  0.9000" in narrow and "versicolor       0           9" in narrow
+
+
+async def test_the_layer_box_speaks_of_a_layer_only_while_it_is_edited():
+    # after an edit was applied (or cancelled) the box still said "layer 1 - enter to apply, esc to cancel"
+    from tui.app.model_pane import IDLE
+
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris"}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f3")
+        box = app.query_one("#model-input", Input)
+        assert box.placeholder == IDLE
+        table = app.query_one("#model-table", DataTable)
+        table.focus()
+        table.move_cursor(row=1)
+        for finish in ("enter", "escape"):
+            await pilot.press("e")
+            await wait_for(pilot, lambda: box.has_focus, 5, "the layer box")
+            assert box.placeholder.startswith("layer 1:")
+            await pilot.press(finish)
+            await wait_for(pilot, lambda: table.has_focus, 5, "back to the table")
+            assert box.placeholder == IDLE, (finish, box.placeholder)
+        assert app.spec.model.layers == cpu_spec(**{"data.dataset": "iris"}).model.layers  # applied unchanged

@@ -51,7 +51,8 @@ PANES = (("data", "Data"), ("model", "Model"), ("hyper", "Hyperparameters"), ("t
          ("results", "Results"), ("runs", "Runs"))
 # F2-F7 switch panes from anywhere, a text field included (alt+digit reaches few terminals intact);
 # 1-6 wherever they are not typed into a field; escape leaves a field.
-PANE_KEYS = [Binding("f2", "pane('data')", "Panes", key_display="F2-F7", priority=True),
+PANE_KEYS = [Binding("f2", "pane('data')", "Panes", key_display="F2-F7", priority=True,
+                     tooltip="Data pane (F3-F7 the others; 1-6 outside a text field)"),
              *(Binding(f"f{n}", f"pane('{pane}')", f"{label} pane", show=False, priority=True)
                for n, (pane, label) in enumerate(PANES[1:], 3)),
              *(Binding(str(n), f"pane('{pane}')", f"{label} pane", show=False)
@@ -602,7 +603,9 @@ class TorchTUI(App):
                 *[(f"{k} (change dialog)", what) for k, what in keys(ChangeScreen.BINDINGS)]]),
             ("Results pane", keys(ResultsPane.BINDINGS) + [(f"{k} (predictions)", what) for k, what
                                                            in keys(PredictionsTable.BINDINGS)]
-             + [("click a header (predictions)", "sort by that column (again: reverse)")]),
+             + [("click a header (predictions)", "sort by that column (again: reverse)"),
+                ("Evaluate (file box)", "the best model's loss and metrics on the file typed (it has the target)"),
+                ("Predict (file box)", "the best model's predictions for the file typed, written to the run folder")]),
             ("Runs pane", keys(RunsPane.BINDINGS) + [("click a header", "sort by that column (again: reverse)")]
              + [(f"{k} (delete dialog)", what) for k, what in keys(DeleteRunScreen.BINDINGS)]),
             ("Dialogs", [("enter (load, ctrl+o)", "load the highlighted run"),

@@ -59,7 +59,8 @@ def load(spec: DataSpec, seed: int) -> DataView:
 
 def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
     """(value, label) for each built-in dataset and each data file in ./datasets and here."""
-    out = [(b.name, f"{b.name:<14} {b.task[:5]}  built-in") for b in BUILTINS.values()]
+    # a built-in set by its name and task, in full ("regre" was cut to fit "built-in" beside it); a file by its path
+    out = [(b.name, f"{b.name:<14} {b.task}") for b in BUILTINS.values()]
     seen = set()
     for folder in folders:
         if not folder.is_dir():

@@ -13,6 +13,9 @@ from tui.core.layer_catalog import LAYERS
 
 from .stack_view import StackView
 
+# the layer box's words while nothing is edited (40 characters show at 80 columns)
+IDLE = "e.g. Linear(64): enter adds, esc cancels"
+
 
 class ModelPane(Horizontal):
     BINDINGS = [
@@ -32,7 +35,7 @@ class ModelPane(Horizontal):
         with Vertical(id="model-left"):
             yield Label("Layer stack", classes="title")  # its keys are in the footer
             yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
-            yield Input(placeholder="a layer, e.g. Linear(64) - enter to add, esc to cancel", id="model-input")
+            yield Input(placeholder=IDLE, id="model-input")
             yield Static("", id="model-status")
         with Vertical(id="model-right"):
             yield Label("Layers  (tab: scroll)", classes="title")
@@ -60,7 +63,7 @@ class ModelPane(Horizontal):
                 table.add_row(str(i), expr, "", "", "")
         for expr, shape, params in view.added:
             table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}",
-                          Text("output layer, from the target", style="dim"))
+                          Text("auto output", style="dim"))  # sized from the target
         table.move_cursor(row=min(max(row, 1), table.row_count - 1))
         status = self.query_one("#model-status", Static)
         if view.error:
@@ -80,7 +83,7 @@ class ModelPane(Horizontal):
         self._editing = None
         box = self.query_one("#model-input", Input)
         box.value = ""
-        box.placeholder = "new layer, e.g. Linear(64) - enter to add after the highlighted one, esc to cancel"
+        box.placeholder = "e.g. Linear(64): enter adds it below"
         box.focus()
 
     def action_edit(self) -> None:
@@ -91,7 +94,7 @@ class ModelPane(Horizontal):
         self._editing = i
         box = self.query_one("#model-input", Input)
         box.value = self.exprs[i]
-        box.placeholder = f"layer {i + 1} - enter to apply, esc to cancel"
+        box.placeholder = f"layer {i + 1}: enter applies, esc cancels"
         box.focus()
 
     def action_remove(self) -> None:
@@ -131,7 +134,7 @@ class ModelPane(Horizontal):
         else:
             layers[at] = expr
         if self.app.edit_layers(layers, check_syntax=True):
-            event.input.value = ""
+            event.input.value, event.input.placeholder = "", IDLE  # done: the box no longer speaks of that layer
             self._editing = None
             table = self.query_one("#model-table", DataTable)
             table.focus()
@@ -142,7 +145,8 @@ class ModelPane(Horizontal):
 
     def on_key(self, event) -> None:
         if event.key == "escape" and self.query_one("#model-input", Input).has_focus:
-            self.query_one("#model-input", Input).value = ""
+            box = self.query_one("#model-input", Input)
+            box.value, box.placeholder = "", IDLE
             self._editing = None
             self.query_one("#model-table", DataTable).focus()
             event.stop()

@@ -58,7 +58,7 @@ class ResultsPane(Vertical):
             yield Chart(id="results-plot")
         yield PredictionsTable(id="results-predictions")
         with Horizontal(id="results-file-row"):
-            yield Input(placeholder="another CSV: evaluate (with targets) or predict (without)", id="results-file")
+            yield Input(placeholder="another CSV to Evaluate or Predict", id="results-file")
             yield Button("Evaluate", id="results-evaluate")
             yield Button("Predict", id="results-predict")
         yield Label("", id="results-file-output")
@@ -262,11 +262,11 @@ def summary_table(state: RunState, target_standardised: bool = False) -> Group |
 def confusion_table(e: dict[str, Any]) -> Group:
     classes = e.get("classes") or [str(i) for i in range(len(e["confusion"]))]
     table = Table(box=None, padding=(0, 1))
-    table.add_column("class")
-    for c in classes:
-        table.add_column(c[:8], justify="right")
-    table.add_column("precision", justify="right")
-    table.add_column("recall", justify="right")
+    table.add_column("class", no_wrap=True, overflow="ellipsis", min_width=min(max(map(len, classes)), 12))
+    for c in classes:  # whole where the pane is wide enough (it was cut to 8 characters at any width)
+        table.add_column(c, justify="right", overflow="ellipsis", no_wrap=True, min_width=min(len(c), 6))
+    table.add_column("precision", justify="right", no_wrap=True, min_width=9)
+    table.add_column("recall", justify="right", no_wrap=True, min_width=6)
     for i, (c, row) in enumerate(zip(classes, e["confusion"])):
         cells = [Text(str(v), style="bold green" if j == i else ("red" if v else "dim")) for j, v in enumerate(row)]
         table.add_row(c, *cells, _num(e["precision"][i]), _num(e["recall"][i]))

@@ -119,7 +119,8 @@ class RunsPane(Vertical):
         for r in self.ordered():
             i = r.info
             # Text, not str: a DataTable reads a str as markup, and names and values are the user's
-            table.add_row(self.mark(str(i.path)), Text(r.name), i.status, Text(i.dataset),
+            # a data file by its name: its absolute path pushed the epochs, losses and time off an 80-column screen
+            table.add_row(self.mark(str(i.path)), Text(r.name), i.status, Text(Path(i.dataset).name),
                           f"{i.epochs_done}/{i.epochs}", fmt_number(i.best_val_loss), fmt_metric(r),
                           fmt_seconds(i.seconds), key=str(i.path))
         if highlighted is not None and highlighted in table.rows:
