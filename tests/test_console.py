@@ -76,3 +76,23 @@ def test_the_first_line_says_new_run_resume_or_resume_within_the_first_epoch(tmp
         said.append(out.getvalue().splitlines()[0])
     assert said == [f"run: {folder.path}", f"resuming in epoch 1: {folder.path}",
                     f"resuming after epoch 3: {folder.path}"]
+
+
+def test_the_next_line_names_a_file_the_predict_command_takes(tmp_path):
+    # it named DATA.csv, a file a newcomer trying a built-in set does not have; now the set's own CSV
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=1)
+    out = io.StringIO()
+    report = ConsoleReporter(out=out, err=io.StringIO())
+    for e in events:
+        report(e)
+    hint = out.getvalue().splitlines()[-1]
+    assert hint.startswith("next: torchtui predict ") and "DATA.csv" not in hint, hint
+    args = hint.removeprefix("next: torchtui ").split()
+    args[args.index("-o") + 1] = str(tmp_path / "predictions.csv")
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert len((tmp_path / "predictions.csv").read_text().splitlines()) == 151  # iris's 150 rows and a header

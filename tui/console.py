@@ -165,7 +165,7 @@ class ConsoleReporter:
                     + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
         self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
         if self.start.get("table", True):
-            self._print(f"next: torchtui predict {run_dir}/best.pt DATA.csv -o predictions.csv")
+            self._print(f"next: torchtui predict {run_dir}/best.pt {_example_data(self.start)} -o predictions.csv")
 
     # ---- helpers -------------------------------------------------------------------------
     def _mid_epoch(self, e: dict[str, Any]) -> bool:
@@ -181,3 +181,15 @@ class ConsoleReporter:
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+
+def _example_data(start: dict[str, Any]) -> str:
+    """A file the `next:` line can name for predict: the run's own data file (a built-in set's CSV, or the file
+    it trained on) - a newcomer has one at hand to try it on - else DATA.csv (a set made from the seed)."""
+    from tui.core.datasets import BUILTINS, data_dir
+
+    dataset = str(start.get("dataset", ""))
+    builtin = BUILTINS.get(dataset)
+    if builtin is not None:
+        return str(data_dir() / builtin.file) if builtin.file else "DATA.csv"
+    return dataset if dataset and Path(dataset).is_file() else "DATA.csv"
