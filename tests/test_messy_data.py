@@ -671,6 +671,18 @@ def test_mostly_numeric_target_with_stray_text_is_not_silently_a_classifier(tmp_
     assert data.task == "regression", f"{data.task} with {len(data.pre.classes)} classes"
 
 
+def test_a_column_name_with_a_comma_in_it_can_be_named(tmp_path):
+    # "Class, final" given to --target (or --features, --drop) came as two names, neither a column; the
+    # refusal listed the columns as "width, mm, height, Class, final", five names for three columns
+    rows = "".join(f"{i * 0.1:.1f},{(i * 7) % 5},{i % 2},{'ab'[i % 2]}\n" for i in range(40))
+    path = write(tmp_path, "commas.csv", '"width, mm",height,flag,"Class, final"\n' + rows)
+    data = prep(path, target="Class, final", features=["width", "mm", "height"], drop=[])  # as a comma list splits
+    assert data.pre.target == "Class, final" and data.pre.feature_names == ["width, mm", "height"]
+    dropped = prep(path, target="Class,final", drop=["width", " mm"])
+    assert dropped.pre.feature_names == ["height", "flag"]
+    assert refusal(path, target="nope").endswith("columns: 'width, mm', height, flag, 'Class, final'")
+
+
 def test_labels_that_differ_only_in_case_or_blanks_are_warned_of(tmp_path):
     labels = ["Cat", "cat", "Dog", "dog", "cat "]
     path = write(tmp_path, "pets.csv", "x,pet\n" + "".join(f"{i},{labels[i % 5]}\n" for i in range(50)))

@@ -239,6 +239,7 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal."""
     columns = list(frame.columns)
     hint, names_hint = (fmt.hint(), fmt.hint(found_header=False)) if fmt else ("", "")
+    spec, named_targets = _comma_names_joined(spec, columns)
 
     def known(names: list[str], what: str) -> None:
         unknown = [c for c in names if c not in columns]
@@ -246,7 +247,7 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; "
                             f"columns: {_column_list(columns)}" + (f" ({names_hint})" if names_hint else ""))
 
-    targets = [t.strip() for t in spec.target.split(",") if t.strip()] or [columns[-1]]
+    targets = named_targets or [columns[-1]]
     known(targets, "data.target")
     known(spec.drop, "data.drop")
     known(spec.features, "data.features")
@@ -287,10 +288,32 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
 
 
 def _column_list(columns: list[str]) -> str:
-    """The columns for a message; those a file without a header was given (col1, col2, ...) as a range."""
+    """The columns for a message; those a file without a header was given (col1, col2, ...) as a range. A name
+    with a comma in it is quoted: listed bare, 'Class, final' read as two columns."""
     if len(columns) > 3 and columns == [f"col{i + 1}" for i in range(len(columns))]:
         return f"col1..col{len(columns)}"
-    return ", ".join(columns)
+    return ", ".join(repr(c) if "," in c else c for c in columns)
+
+
+def _comma_names_joined(spec: DataSpec, columns: list[str]) -> tuple[DataSpec, list[str]]:
+    """(the spec, the targets it names) with the column names a comma split put back together: a column named
+    'Class, final' given as --target "Class, final" (or in --features, --drop) came as two names, neither a
+    column. --target is the one comma-separated text; the others are lists, split where they were given."""
+    whole = {",".join(part.strip() for part in c.split(",")): c for c in columns if "," in c}
+    targets = [t.strip() for t in spec.target.split(",") if t.strip()]
+    if not whole:
+        return spec, targets
+
+    def joined(names: list[str]) -> list[str]:
+        pieces, out, i = [n.strip() for n in names], [], 0
+        while i < len(pieces):
+            j = next((j for j in range(len(pieces), i + 1, -1) if ",".join(pieces[i:j]) in whole), i + 1)
+            out.append(whole[",".join(pieces[i:j])] if j > i + 1 else names[i])
+            i = j
+        return out
+
+    return dataclasses.replace(spec, features=joined(list(spec.features)), drop=joined(list(spec.drop))), \
+        joined(targets)
 
 
 def spelled_as_columns(spec: DataSpec, columns: list[str]) -> DataSpec:
