@@ -423,6 +423,13 @@ def test_impute_policy_and_fills_live_in_the_checkpoint_and_drive_predict(tmp_pa
     written = predictor.predict_file(new, out)
     assert written.rows == 2 and written.unseen == []  # a blank text cell is '(missing)', a category it has
     assert pd.read_csv(out)["y"].tolist() == [predictor.pre.classes[i] for i in got.argmax(1).tolist()]
+    # and said, as training says it (they were filled without a word)
+    fill = pre["columns"][0]["fill"]
+    assert [f.describe() for f in written.filled] == [
+        f"column a: 1 empty cell filled with the training median {fill:g} (the model trained with --missing impute)",
+        "column b: 1 empty cell filled with '(missing)' (the model trained with --missing impute)"]
+    said = CliRunner().invoke(app, ["predict", str(folder / "best.pt"), str(new), "--json"])
+    assert said.exit_code == 0 and [f["column"] for f in json.loads(said.stdout)["filled"]] == ["a", "b"]
 
 
 def test_predict_refuses_an_empty_cell_under_the_error_policy(tmp_path):

@@ -472,7 +472,8 @@ def predict(
         None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
-                              "no category for) and, without -o, predictions (one object per row)."),
+                              "no category for), filled (empty cells an imputing model filled) and, without -o, "
+                              "predictions (one object per row)."),
     **flags: Any,
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
@@ -491,13 +492,13 @@ def predict(
         write_csv(result, output)
     if as_json:
         answer = {"rows": len(result), "output": str(output) if output is not None else None,
-                  "unseen": [u.to_dict() for u in unseen]}
+                  "unseen": [u.to_dict() for u in unseen], "filled": [f.to_dict() for f in predicted.filled]}
         if output is None:
             answer["predictions"] = result.to_dict("records")
         typer.echo(to_json(answer))
         return
-    for u in unseen:
-        typer.echo(f"note: {u.describe()}", err=True)
+    for note in [*unseen, *predicted.filled]:
+        typer.echo(f"note: {note.describe()}", err=True)
     if output is None:
         result.to_csv(sys.stdout, index=False)
         return
@@ -527,8 +528,8 @@ def eval_(
     if as_json:
         typer.echo(to_json(result))
         return
-    for u in result["unseen"]:
-        typer.echo(f"note: {u['message']}", err=True)
+    for note in [*result["unseen"], *result["filled"]]:
+        typer.echo(f"note: {note['message']}", err=True)
     typer.echo(f"{data}: {result['rows']} rows  {loss_label(result)} {result['loss']:.4f}  "
                f"(model: {result['checkpoint']}, epoch {result['epoch']})")
     if "accuracy" in result:

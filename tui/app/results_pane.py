@@ -211,7 +211,7 @@ class ResultsPane(Vertical):
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
                 written = predictor.predict_file(path, out, options)
-                notes = [f"note: {u.describe()}" for u in written.unseen]  # as `torchtui predict`
+                notes = [f"note: {u.describe()}" for u in [*written.unseen, *written.filled]]  # as `torchtui predict`
                 text = Text("\n".join([f"{written.rows} predictions written to {out}", *notes]))
         except UserError as e:
             text = Text(str(e), style="red")
@@ -222,12 +222,14 @@ class ResultsPane(Vertical):
 
 def evaluation_line(path: str, result: dict[str, Any]) -> Text:
     """What `torchtui eval` prints first, in its words: a loss on a standardised target is labelled so, the
-    metrics are in the target's units; text values the model has no category for are said after it."""
+    metrics are in the target's units; text values the model has no category for, and empty cells an imputing
+    model filled, are said after it."""
     from tui.core.predict import loss_label
 
     parts = [f"{path}: {result['rows']} rows", f"{loss_label(result)} {result['loss']:.4f}"]
     parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
-    return Text("\n".join(["  ".join(parts), *(f"note: {u['message']}" for u in result.get("unseen", []))]))
+    notes = [*result.get("unseen", []), *result.get("filled", [])]  # values without a category, cells filled
+    return Text("\n".join(["  ".join(parts), *(f"note: {u['message']}" for u in notes)]))
 
 
 def summary_table(state: RunState, target_standardised: bool = False) -> Group | str:

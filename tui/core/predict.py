@@ -8,7 +8,7 @@ another machine predicts with nothing else at hand.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
-from .preprocess import Preprocessor, Unseen
+from .preprocess import Filled, Preprocessor, Unseen
 from .reader import ReadOptions
 
 BATCH = 4096
@@ -35,6 +35,7 @@ class Predicted:
 
     table: pd.DataFrame
     unseen: list[Unseen]
+    filled: list[Filled] = field(default_factory=list)  # empty cells an imputing model filled
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Written:
 
     rows: int
     unseen: list[Unseen]
+    filled: list[Filled] = field(default_factory=list)
 
 
 class Predictor:
@@ -107,13 +109,13 @@ class Predictor:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame = read_csv(data, options)
-        return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame))
+        return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame), self.pre.filled(frame))
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
         refuse_overwriting(out, data, self.source)
         predicted = self.predict_path(data, options)
         write_csv(predicted.table, out)
-        return Written(len(predicted.table), predicted.unseen)
+        return Written(len(predicted.table), predicted.unseen, predicted.filled)
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
@@ -127,6 +129,7 @@ class Predictor:
         if self.pre.task == "classification":
             result["classes"] = [str(c) for c in self.pre.classes]
         result["unseen"] = [u.to_dict() for u in self.pre.unseen(frame)]
+        result["filled"] = [f.to_dict() for f in self.pre.filled(frame)]
         return result
 
 

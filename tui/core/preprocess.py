@@ -71,6 +71,23 @@ class Unseen:
 
 
 @dataclass
+class Filled:
+    """Empty cells of one column a model trained with --missing impute filled: its numbers with the training
+    median, its text with the value '(missing)'. Said by `predict` and `eval`, as training says it."""
+
+    column: str
+    rows: int
+    value: str  # what they were filled with, as written
+
+    def describe(self) -> str:
+        return (f"column {self.column}: {self.rows} empty cell{'s' if self.rows != 1 else ''} filled with "
+                f"{self.value} (the model trained with --missing impute)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.describe()}
+
+
+@dataclass
 class Preprocessor:
     targets: list[str]  # one for classification; one or more for regression
     task: str  # "classification" | "regression"
@@ -244,6 +261,24 @@ class Preprocessor:
                 folded = OTHER in c.categories
                 found.append(Unseen(c.name, int(outside.sum()), [str(v) for v in counts.index[:SHOWN_VALUES]],
                                     len(counts), OTHER if folded else ALL_ZERO, len(c.categories) - folded))
+        return found
+
+    def filled(self, frame: pd.DataFrame) -> list[Filled]:
+        """Per feature column, the empty cells of `frame` a model trained with --missing impute fills (none for
+        another model: it refuses them)."""
+        if self.missing != "impute":
+            return []
+        found = []
+        for c in self.columns:
+            if c.name not in frame.columns:
+                continue
+            col = frame[c.name]
+            if c.kind == "numeric":
+                empty, value = int((~np.isfinite(numeric_values(col))).sum()), f"the training median {c.fill:g}"
+            else:
+                empty, value = int(col.isna().sum()), repr(MISSING)
+            if empty:
+                found.append(Filled(c.name, empty, value))
         return found
 
     def check_features(self, columns: Any, source: str) -> None:
