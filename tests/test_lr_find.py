@@ -241,3 +241,13 @@ async def test_a_child_error_is_one_notification():
         assert "cuda:99" in message and "\n" not in message
         await wait_for(pilot, lambda: not isinstance(app.screen, LRFindScreen), what="the dialog to close")
         assert not math.isnan(app.spec.train.lr)
+
+
+def test_the_finders_help_lists_only_flags_it_uses():
+    # it listed --name, --runs-dir, --test, --nproc-per-node and --save-every, which did nothing there
+    shown = invoke("lr-find", "--help").stdout
+    for flag in ("--dataset", "--layers", "--lr", "--optimizer", "--batch-size", "--steps", "--checkpoint"):
+        assert flag in shown, flag
+    for flag in ("--name", "--runs-dir", "--test", "--nproc-per-node", "--save-every", "--epochs", "--scheduler"):
+        assert f"{flag} " not in shown, flag
+    assert invoke("lr-find", "--name", "x").exit_code == 2

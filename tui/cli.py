@@ -114,13 +114,13 @@ def attach(run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoi
 _FLAGGED = {info.path.replace(".", "_"): info for info in spec_fields() if info.flag}
 
 
-def spec_flags(fn: Callable) -> Callable:
-    """Give a command one option per flagged spec field in place of its `**flags`, made from the
-    field's declaration in tui.core.spec, so no flag is written (or forgotten) here. Typer reads
+def spec_flags(fn: Callable, fields: Callable[[str], bool] = lambda path: True) -> Callable:
+    """Give a command one option per flagged spec field (those `fields` takes) in place of its `**flags`, made
+    from the field's declaration in tui.core.spec, so no flag is written (or forgotten) here. Typer reads
     the parameters from `__signature__`; the options come after the command's own arguments."""
     own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
     arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
-    generated = [_flag_parameter(name, info) for name, info in _FLAGGED.items()]
+    generated = [_flag_parameter(name, info) for name, info in _FLAGGED.items() if fields(info.path)]
     options = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p not in arguments]
     fn.__signature__ = inspect.Signature(arguments + generated + options)
     return fn
@@ -144,17 +144,22 @@ def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
 
 
 READ_FIELDS = ("data.sep", "data.header", "data.skip_rows", "data.decimal", "data.encoding")
+# what the learning-rate finder has no use for: it writes no run folder, trains --steps steps at a growing rate
+NOT_FOR_LR_FIND = ("data.test", "train.scheduler", "train.step_size", "train.gamma", "train.plateau_patience",
+                   "train.epochs", "train.patience", "train.log_interval", "train.save_every", "run.name",
+                   "run.runs_dir", "run.processes")
 
 
 def read_flags(fn: Callable) -> Callable:
     """Give a command (predict, eval) the format flags of `run` in place of its `**flags`: a file the sniffer
     misreads is read as told, as for training (a refusal that says "pass --no-header" must find the flag)."""
-    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
-    generated = [_flag_parameter(name, info) for name, info in _FLAGGED.items() if info.path in READ_FIELDS]
-    options = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p not in arguments]
-    fn.__signature__ = inspect.Signature(arguments + generated + options)
-    return fn
+    return spec_flags(fn, lambda path: path in READ_FIELDS)
+
+
+def lr_find_flags(fn: Callable) -> Callable:
+    """`run`'s flags but those the finder has no use for: its --help listed --name, --test, --nproc-per-node
+    and --save-every, which did nothing there."""
+    return spec_flags(fn, lambda path: path not in NOT_FOR_LR_FIND)
 
 
 def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
@@ -302,10 +307,10 @@ def _read_stdin() -> str:
 
 @app.command("lr-find")
 @guarded
-@spec_flags
+@lr_find_flags
 def lr_find(
     config: Optional[Path] = typer.Argument(
-        None, help="TOML spec, or - to read it from stdin; flags override it (the same as for `run`)."),
+        None, help="TOML spec, or - to read it from stdin; flags override it (those of `run` that apply here)."),
     steps: Optional[int] = typer.Option(
         None, "--steps", help="Steps of the test (default: one epoch's, at least 100, at most 300)."),
     start_lr: float = typer.Option(1e-7, "--start-lr", help="The first learning rate."),
