@@ -730,3 +730,23 @@ def test_a_stopped_command_exits_with_its_signal_code(reason, code):
     with pytest.raises(typer.Exit) as e:
         stopped()
     assert e.value.exit_code == code
+
+
+def test_every_flag_the_readmes_command_list_names_is_one_its_command_takes():
+    # the list is what a newcomer copies from: a flag it names that the command does not take is a lie
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Commands\n\n```text\n", 1)[1].split("```", 1)[0]
+    named: dict[str, set[str]] = {}
+    command = ""
+    for line in block.splitlines():
+        if line.startswith("torchtui "):
+            command = line.split()[1]
+        flags = re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", line)
+        named.setdefault(command, set()).update(flags)
+    assert {"run", "resume", "predict", "eval", "runs", "export", "lr-find", "change"} <= set(named)
+    for command, flags in named.items():
+        shown = invoke(command, "--help").stdout
+        for flag in flags:
+            assert re.search(rf"(?<![\w-]){flag}(?![\w-])", shown), f"README: `torchtui {command}` takes {flag}?"
