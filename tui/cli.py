@@ -193,6 +193,18 @@ class Machines:
     endpoint: str = ""
     timeout: int = 600
 
+    def checked(self, max_restarts: int) -> "Machines":
+        """These flags (and --max-restarts) checked whether or not they start processes: a value that could
+        never work is one line, not ignored because nothing was launched this time."""
+        for ok, flag, want, got in ((max_restarts >= 0, "--max-restarts", "an integer >= 0", max_restarts),
+                                    (self.count >= 1, "--nnodes", "an integer >= 1", self.count),
+                                    (0 <= self.rank < self.count, "--node-rank",
+                                     f">= 0 and below --nnodes ({self.count})", self.rank),
+                                    (self.timeout >= 1, "--rdzv-timeout", "a number of seconds >= 1", self.timeout)):
+            if not ok:
+                raise UserError(f"{flag} must be {want}, got {got}")
+        return self
+
 
 @app.command()
 @guarded
@@ -216,9 +228,9 @@ def run(
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
     spec = spec.with_overrides(_overrides(flags))
+    machines = Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout).checked(max_restarts)
     if _launching(spec.run.processes, nnodes, rdzv_endpoint):
-        _launch(spec.run.processes, max_restarts, spec, stdin_text,
-                Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
+        _launch(spec.run.processes, max_restarts, spec, stdin_text, machines)
     from tui.console import ConsoleReporter
     from tui.core import job, launch
 
@@ -253,8 +265,6 @@ def _launch(nproc: str, max_restarts: int, spec: Spec | None, stdin_text: str | 
     from tui.core import launch
     from tui.core.runs import new_run_name
 
-    if max_restarts < 0:
-        raise UserError(f"--max-restarts must be an integer >= 0, got {max_restarts}")
     n = launch.processes(nproc)
     argv = _without_launcher_flags(sys.argv[1:])
     nodes = None
@@ -428,6 +438,7 @@ def resume(
 
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be an integer >= 1, got {epochs}")
+    machines = Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout).checked(max_restarts)
     if nproc is None:
         from tui.core.runs import RunFolder
 
@@ -435,7 +446,7 @@ def resume(
     elif not PROCESSES.fullmatch(nproc):
         raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {nproc!r}")
     if _launching(nproc, nnodes, rdzv_endpoint):
-        _launch(nproc, max_restarts, None, None, Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout))
+        _launch(nproc, max_restarts, None, None, machines)
     stopper = StopOnSignal().install()
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)
 

@@ -61,12 +61,8 @@ class Nodes:
     def check(self) -> None:
         """Refusals before anything starts: an endpoint that is not HOST:PORT or does not resolve, a port this
         machine would serve that something else holds."""
-        if self.count < 2:
+        if self.count < 2:  # (the rank and the timeout: checked with the flags, cli.Machines.checked)
             raise UserError(f"--nnodes must be 2 or more for several machines, got {self.count}")
-        if not 0 <= self.rank < self.count:
-            raise UserError(f"--node-rank must be >= 0 and below --nnodes ({self.count}), got {self.rank}")
-        if self.timeout < 1:
-            raise UserError(f"--rdzv-timeout must be a number of seconds >= 1, got {self.timeout}")
         host, _, port = self.endpoint.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise UserError(f"--rdzv-endpoint must be HOST:PORT, got {self.endpoint!r}")

@@ -231,8 +231,9 @@ class Spec:
         _check(t.save_every >= 0, "train.save_every", "an integer >= 0 (steps between mid-epoch checkpoints; 0: off)",
                t.save_every)
         name = self.run.name
-        _check(name == "" or (re.fullmatch(r"[\w.\-]+", name) is not None and name not in (".", "..")),
-               "run.name", "letters, digits, '.', '-' or '_' (it names a folder)", name)
+        _check(name == "" or (re.fullmatch(r"[\w.][\w.\-]*", name) is not None and name not in (".", "..")),
+               "run.name", "letters, digits, '.', '-' or '_', not starting with '-' (it names a folder, and a "
+               "command line would read -rf as a flag)", name)
         _check(bool(self.run.runs_dir.strip()), "run.runs_dir", "a folder path", self.run.runs_dir)
         _check(PROCESSES.fullmatch(self.run.processes) is not None, "run.processes",
                "a number of processes >= 1, or gpu (one per visible GPU)", self.run.processes)
