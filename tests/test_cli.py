@@ -750,3 +750,14 @@ def test_every_flag_the_readmes_command_list_names_is_one_its_command_takes():
         shown = invoke(command, "--help").stdout
         for flag in flags:
             assert re.search(rf"(?<![\w-]){flag}(?![\w-])", shown), f"README: `torchtui {command}` takes {flag}?"
+
+
+def test_more_threads_than_cpus_is_kept_and_said(tmp_path):
+    from tui.core.devices import usable_cpus
+
+    n = usable_cpus() + 2
+    r = invoke("run", "--dataset", "iris", "--epochs", "1", "--threads", n, "--device", "cpu", "--runs-dir", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    assert (f"  warning: {n} threads on the {usable_cpus()} CPUs this process may use: a step waits on threads "
+            f"that share a core, slower than with --threads {usable_cpus()}") in r.stdout.splitlines()
+    assert f"({n} threads)" in r.stdout  # kept: the count is part of the run

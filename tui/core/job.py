@@ -59,6 +59,10 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
         data = prepare(spec.data, spec.train.seed, progress)
     finally:  # also when the data is refused: a process that exits mid-import aborts (SIGABRT, not exit 2)
         warm.join()
+    cpus = devices.usable_cpus()
+    if device.type == "cpu" and threads > cpus:  # kept (a run's arithmetic depends on it), but said
+        data.notices.append(f"warning: {threads} threads on the {cpus} CPUs this process may use: a step waits on "
+                            f"threads that share a core, slower than with --threads {cpus}")
     try:  # a refusal from here on shows the data's notes, and a layer's names the columns left out
         objective = Objective.for_data(spec.train.loss, data.pre)
         stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
