@@ -162,14 +162,18 @@ async def test_pick_a_dataset_shows_columns_preview_and_notices():
                        what="target change")
         assert app.data.prepared.pre.task == "regression" and app.stack.added[-1][1] == "(1,)"
 
-        # A file that does not exist: one line on screen, nothing breaks.
+        # A file that does not exist: one line on screen, and the data shown stays (it was replaced by the error,
+        # and the Model pane by "input ?")
         box = app.query_one("#data-path", Input)
         box.value = "nope.csv"
         box.focus()
+        notices = Notices(app)
+        shown = (app.spec.data.dataset, app.stack.input_shape)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.data.spec.dataset == "nope.csv", what="bad path")
-        assert "nope.csv does not exist" in app.data.error
-        assert "nope.csv does not exist" in text_of(app.query_one("#data-error", Static))
+        await wait_for(pilot, lambda: notices.calls, 5, "the refusal")
+        assert [m for m, _, _ in notices.calls] == ["nope.csv not found; check the path (the data shown is kept)"]
+        assert box.has_class("-invalid") and app.data.error == "" and app.stack.ok
+        assert (app.spec.data.dataset, app.stack.input_shape) == shown
 
 
 async def test_a_file_with_empty_cells_is_fixed_from_the_data_pane(in_tmp):

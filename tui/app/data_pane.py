@@ -112,7 +112,14 @@ class DataPane(Horizontal):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-path" and event.value.strip():
-            self.app.edit({"data.dataset": event.value.strip(), "data.target": "", "data.drop": []}, reload=True)
+            typed = event.value.strip()
+            missing = missing_path(typed)
+            if missing:  # the data shown stays (it was replaced by an error, the Model pane by "input ?")
+                event.input.add_class("-invalid")
+                self.app.notify(missing, severity="error", title="data")
+                return
+            event.input.remove_class("-invalid")
+            self.app.edit({"data.dataset": typed, "data.target": "", "data.drop": []}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "data-val-split":
@@ -162,3 +169,16 @@ def warning_lines(view: DataView) -> str:
     if ids:
         lines.append(f"! look like ids: {', '.join(ids)} (--group COL keeps their rows together)")
     return "\n".join(lines + [f"  {w['column']}: {w['why']}" for w in warnings])
+
+
+def missing_path(typed: str) -> str:
+    """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
+    path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
+    import re
+    from pathlib import Path
+
+    from tui.core.datasets import BUILTINS
+
+    if typed in BUILTINS or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", typed) or Path(typed).exists():
+        return ""
+    return f"{typed} not found; check the path (the data shown is kept)"
