@@ -208,3 +208,22 @@ async def test_the_layer_box_speaks_of_a_layer_only_while_it_is_edited():
             await wait_for(pilot, lambda: table.has_focus, 5, "back to the table")
             assert box.placeholder == IDLE, (finish, box.placeholder)
         assert app.spec.model.layers == cpu_spec(**{"data.dataset": "iris"}).model.layers  # applied unchanged
+
+
+def test_step_and_epoch_axes_are_ticked_at_whole_numbers():
+    # steps and epochs are counts: plotext's own ticks fell between them (1134.2, 1.5)
+    import re
+
+    import numpy as np
+    import plotext
+
+    from tui.app.charts import _whole_ticks
+
+    for lo, hi in [(1, 2), (1, 3), (3, 37), (12, 1134), (1, 100_000)]:
+        plt = plotext._figure._figure_class()  # a figure of its own, as each chart widget has
+        plt.plotsize(60, 8)
+        plt.plot([lo, hi], [1.0, 2.0])
+        _whole_ticks(plt, [np.array([lo, hi], dtype=float)])
+        axis = re.sub(r"\x1b\[[0-9;]*m", "", plt.build().splitlines()[-1]).split()
+        assert axis and all(t.isdigit() for t in axis), (lo, hi, axis)
+        assert lo <= int(axis[0]) and int(axis[-1]) <= hi, (lo, hi, axis)

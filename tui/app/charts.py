@@ -45,7 +45,26 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
     finite = np.concatenate(drawn)
     finite = finite[np.isfinite(finite)]
     _change_markers(plt, state, float(finite.max()) if len(finite) else None)
+    _whole_ticks(plt, [x, *([state.val.x] if len(state.val) else [])])
     plt.xlabel("step")
+
+
+def _whole_ticks(plt, xs: list) -> None:
+    """Steps and epochs are counted: ticks at whole numbers (plotext's own fall between, 1134.2 or 1.5)."""
+    import math
+
+    spans = [(float(v.min()), float(v.max())) for v in xs if len(v)]
+    if not spans:
+        return
+    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+    if hi - lo < 1:
+        plt.xticks([round(lo)])
+        return
+    raw = (hi - lo) / 4  # about five ticks, each a round step: 1, 2, 5 x a power of ten
+    power = 10 ** math.floor(math.log10(raw))
+    step = max(1, int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw)))
+    first = math.ceil(lo / step) * step
+    plt.xticks(list(range(int(first), int(hi) + 1, step)))
 
 
 MARKER_COLOR = "orange"
@@ -69,6 +88,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     _setup(plt, f"learning rate {float(y[0]):g} (constant)" if constant else "learning rate")
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
+        _whole_ticks(plt, [x])
     _change_markers(plt, state, None)
     if constant:
         v = float(y[0])
@@ -84,6 +104,7 @@ def plot_metric(plt, state: RunState, width: int) -> None:
     if len(state.metric):
         x, y = downsample(state.metric.x, state.metric.y, max(width, 8))
         plt.plot(x.tolist(), y.tolist(), marker="braille")
+        _whole_ticks(plt, [x])
     plt.xlabel("epoch")
 
 
