@@ -264,7 +264,8 @@ async def test_hyperparameters_are_checked_as_typed():
         lr.value = ""
         await pilot.press(*"-1")
         error = app.query_one("#hp-error", Static)
-        await wait_for(pilot, lambda: "train.lr must be a number > 0, got -1" in text_of(error), what="the refusal")
+        # in the screen's words: the field's label, not the spec's path (train.lr)
+        await wait_for(pilot, lambda: "Learning rate must be a number > 0, got -1" in text_of(error), what="refused")
         assert lr.has_class("-invalid")
         assert app.spec.train.lr == 0.01  # the spec never holds a refused value
         lr.value = ""
@@ -272,7 +273,7 @@ async def test_hyperparameters_are_checked_as_typed():
         await wait_for(pilot, lambda: "'abc'" in app.field_errors.get("train.lr", ""), what="abc refused")
         assert "must be a number" in app.field_errors["train.lr"]
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: any("train.lr" in n for n in notices.messages), what="training refused")
+        await wait_for(pilot, lambda: any("Learning rate must be" in n for n in notices.messages), what="refused")
         assert app.followed is None
 
         lr.value = ""
@@ -314,7 +315,7 @@ async def test_the_device_picker_offers_all_gpus_as_ddp_and_sets_the_processes()
         await wait_for(pilot, lambda: app.spec.train.device == "cpu", what="back to the CPU")
         assert app.spec.run.processes == "1" and processes.value == "1"
         processes.value = "0"
-        await wait_for(pilot, lambda: "run.processes must be" in app.field_errors.get("run.processes", ""),
+        await wait_for(pilot, lambda: "Processes must be" in app.field_errors.get("run.processes", ""),
                        what="0 processes refused")
 
 

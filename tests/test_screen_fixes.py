@@ -89,7 +89,7 @@ async def test_the_validation_split_is_checked_as_typed_and_its_refusal_shows_th
         await pilot.press("f2")
         split, error = app.query_one("#data-val-split", Input), app.query_one("#data-error", Static)
         await type_into(pilot, split, "1.5")
-        await wait_for(pilot, lambda: "data.val_split must be a number >= 0 and < 1, got 1.5" in text_of(error), 5,
+        await wait_for(pilot, lambda: "Validation split must be a number >= 0 and < 1, got 1.5" in text_of(error), 5,
                        what="1.5 refused as typed")
         assert split.has_class("-invalid") and app.spec.data.val_split == 0.2
         await type_into(pilot, split, "1.50.2")
@@ -99,17 +99,17 @@ async def test_the_validation_split_is_checked_as_typed_and_its_refusal_shows_th
         await pilot.press("escape", "f4")  # ctrl+r from elsewhere: the refusal shows the field it is about
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: notices.titled("cannot start training"), 5, "the refusal")
-        assert "data.val_split" in notices.titled("cannot start training")[0] and app.followed is None
+        assert "Validation split" in notices.titled("cannot start training")[0] and app.followed is None
         assert app.query_one("#panes").active == "data" and app.focused is split
 
         await type_into(pilot, split, "0.3")
         await wait_for(pilot, lambda: app.spec.data.val_split == 0.3, 5, what="0.3 taken")
-        assert not split.has_class("-invalid") and "val_split" not in text_of(error)
+        assert not split.has_class("-invalid") and "Validation split" not in text_of(error)
         await type_into(pilot, split, "2")
         await wait_for(pilot, lambda: split.has_class("-invalid"), 5, what="2 refused")
         await type_into(pilot, split, "0.3")  # back to the value the spec holds: nothing refused any more
         await wait_for(pilot, lambda: not split.has_class("-invalid"), 5, what="0.3 again")
-        assert "val_split" not in text_of(error) and not app.field_errors.get("data.val_split")
+        assert "Validation split" not in text_of(error) and not app.field_errors.get("data.val_split")
 
 
 async def test_a_new_runs_charts_show_that_run_at_once(monkeypatch):
