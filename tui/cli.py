@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
-from tui.core.spec import PROCESSES, FieldInfo, Spec, spec_fields
+from tui.core.spec import FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
 from tui.refusals import Commands, say
 from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
 
@@ -143,7 +143,7 @@ def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
                              default=typer.Option(None, *names, help=info.help + how))
 
 
-READ_FIELDS = ("data.sep", "data.header", "data.skip_rows", "data.decimal", "data.encoding")
+READ_FIELDS = tuple(f"data.{name}" for name in FORMAT_FIELDS)
 # what the learning-rate finder has no use for: it writes no run folder, trains --steps steps at a growing rate
 NOT_FOR_LR_FIND = ("data.test", "train.scheduler", "train.step_size", "train.gamma", "train.plateau_patience",
                    "train.epochs", "train.patience", "train.log_interval", "train.save_every", "run.name",

@@ -174,11 +174,11 @@ def warning_lines(view: DataView) -> str:
 def missing_path(typed: str) -> str:
     """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
     path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
-    import re
     from pathlib import Path
 
+    from tui.core import user_dataset  # (torch: imported already, by the data load the screen started with)
     from tui.core.datasets import BUILTINS
 
-    if typed in BUILTINS or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", typed) or Path(typed).exists():
+    if typed in BUILTINS or user_dataset.is_class_path(typed) or Path(typed).exists():
         return ""
     return f"{typed} not found; check the path (the data shown is kept)"

@@ -34,9 +34,10 @@ from .preprocess import (
     is_numeric,
     mostly_numeric,
     numeric_values,
+    plain,
 )
 from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table
-from .spec import DataSpec
+from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
 MOSTLY_NUMERIC = 0.9
@@ -72,7 +73,7 @@ class Prepared:
 
 
 def read_options(spec: DataSpec) -> ReadOptions:
-    return ReadOptions(spec.sep, spec.header, spec.skip_rows, spec.decimal, spec.encoding)
+    return ReadOptions(*(getattr(spec, name) for name in FORMAT_FIELDS))
 
 
 def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFrame:
@@ -149,7 +150,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt)
     target = targets[0]
     for t in targets:
-        _marks_as_empty(frame, t, notices, decimal)
+        _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
     if len(targets) > 1:
@@ -330,33 +331,25 @@ def spelled_as_columns(spec: DataSpec, columns: list[str]) -> DataSpec:
     return dataclasses.replace(spec, **changed)
 
 
-def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
-    """A number column with a few stray cells ('?', 'n/a') is numbers with missing cells, not categories."""
+def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], decimal: str,
+                           marks_only: bool = False) -> None:
+    """A number column with a few stray cells ('?', 'n/a') is numbers with missing cells, not categories.
+    `marks_only` (a target): only where every stray cell says "no value" ('?', '-', 'n/a'), so --missing drop
+    and impute leave those rows out (a target is never filled); text that says something is left to decide_task,
+    which refuses it with its rows. Before, a target's '?' was refused as text even under --missing drop."""
     col = frame[c]
     if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not mostly_numeric(col, MOSTLY_NUMERIC, decimal):
         return
     values = as_numbers(col, decimal)
     bad = col[col.notna() & values.isna()]
+    if marks_only and (bad.empty or not bad.astype(str).str.strip().str.lower().isin(MISSING_MARKS).all()):
+        return
     frame[c] = values
     if len(bad):
         examples = ", ".join(map(repr, list(dict.fromkeys(bad.tolist()))[:3]))
-        notices.append(f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
-
-
-def _marks_as_empty(frame: pd.DataFrame, c: str, notices: list[str], decimal: str) -> None:
-    """A target of numbers whose only other cells say "no value" ('?', '-', 'n/a'): those cells are empty, as in
-    a feature, so --missing drop and impute leave their rows out (a target is never filled). Before, they were
-    refused as text even under --missing drop."""
-    col = frame[c]
-    if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not mostly_numeric(col, MOSTLY_NUMERIC, decimal):
-        return
-    values = as_numbers(col, decimal)
-    other = col[col.notna() & values.isna()]
-    if other.empty or not other.astype(str).str.strip().str.lower().isin(MISSING_MARKS).all():
-        return  # text that says something: refused by decide_task, with its rows
-    frame[c] = values
-    examples = ", ".join(map(repr, list(dict.fromkeys(other.tolist()))[:3]))
-    notices.append(f"target {c}: {len(other)} cell(s) mark a missing value ({examples}); they count as empty")
+        notices.append(f"target {c}: {len(bad)} cell(s) mark a missing value ({examples}); they count as empty"
+                       if marks_only else
+                       f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
 def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[str, bool]:
@@ -368,13 +361,13 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
             return "empty in every row", False
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
         if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
-            return f"constant (every row is {_plain(col.iloc[0])!r})", False
+            return f"constant (every row is {plain(col.iloc[0])!r})", False
         if _ID_NAME.match(name) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
         return "", False
     distinct = col.nunique(dropna=False)
     if distinct <= 1 and not keep_constant:
-        return f"constant (every row is {_plain(col.iloc[0])!r})", False
+        return f"constant (every row is {plain(col.iloc[0])!r})", False
     if _ID_NAME.match(name) and distinct > 0.9 * n:
         return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
     if distinct > 0.5 * n and distinct > 20:
@@ -384,10 +377,6 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
             return "looks like dates", False
         return f"looks like free text or an identifier ({distinct} distinct values in {n} rows)", True
     return "", False
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list[str], policy: str, name: str,

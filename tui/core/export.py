@@ -14,7 +14,6 @@ What it cannot reproduce exactly is said in a comment at its top.
 from __future__ import annotations
 
 import ast
-import contextlib
 import inspect
 import re
 import textwrap
@@ -256,10 +255,10 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
     from .data import read_options
     from .reader import WHITESPACE, read_table, sniff, thousands_marks
 
-    fmt = sniff(path, read_options(spec.data))
-    if path.is_file():  # what reading the whole table found (numbers written for people, JSON objects)
-        with contextlib.suppress(UserError):
-            fmt = read_table(path, read_options(spec.data))[1]
+    try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
+        fmt = read_table(path, read_options(spec.data))[1]
+    except UserError:  # a file that no longer reads whole: the format sniffed from its start (or the refusal)
+        fmt = sniff(path, read_options(spec.data))
     lines = textwrap.wrap(f"read as the run read it: {fmt.describe()}", 98, initial_indent="# ",
                           subsequent_indent="# ")
     if fmt.kind == "parquet":

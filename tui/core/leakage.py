@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .preprocess import is_numeric
+from .preprocess import is_numeric, plain
 from .suspect_columns import Finding, id_like
 
 SAMPLE = 20_000  # training rows looked at, at most: these rules need no more, and cost ~1% of preparing 1M rows
@@ -137,7 +137,7 @@ class _NumberTarget:
             if agree is None:
                 return ""
             value = values[0] if low else values[1]
-            return (f"a threshold of the target: {col.name} is {_plain(value)!r} exactly where "
+            return (f"a threshold of the target: {col.name} is {plain(value)!r} exactly where "
                     f"{self.name} < {cut:.10g} ({_percent(agree)} of training rows)")
         agree = _in_ranges(codes, k)
         return (f"a binning of the target: each of its {k} values covers one range of {self.name} "
@@ -175,7 +175,7 @@ class _ClassTarget:
             return ""
         if miss_class > BEYOND_CHANCE * chance_class or miss_value > BEYOND_CHANCE * chance_value:
             return ""
-        pairs = ", ".join(f"{_plain(values[i])!r} -> {_plain(self.classes[j])!r}"
+        pairs = ", ".join(f"{plain(values[i])!r} -> {plain(self.classes[j])!r}"
                           for i, j in enumerate(table.argmax(axis=1)[:3]))
         return (f"its values map one-to-one onto the classes of {self.name} ({pairs}; "
                 f"{_percent(1 - miss_class / n)} of training rows)")
@@ -195,7 +195,7 @@ class _ClassTarget:
             if agree is None:
                 return ""
             label = self.classes[0] if low else self.classes[1]
-            return (f"the target is a threshold of it: {self.name} is {_plain(label)!r} exactly where "
+            return (f"the target is a threshold of it: {self.name} is {plain(label)!r} exactly where "
                     f"{column} < {cut:.10g} ({_percent(agree)} of training rows)")
         agree = _in_ranges(codes, m)
         return (f"the classes of {self.name} are ranges of it: sorted by {column}, each class covers one range "
@@ -283,7 +283,3 @@ def _percent(share: float) -> str:
     if share < 1 and tenths >= 100:
         tenths = 99.9
     return f"{tenths:g}%"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

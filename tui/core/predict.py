@@ -99,10 +99,9 @@ class Predictor:
         """How to read a file for this model: as its run read its data (the format flags it was given; auto
         where it was given none), with `overrides` (data.sep, data.header, ...; None: not given) on top."""
         from .data import read_options
-        from .spec import Spec
+        from .spec import FORMAT_FIELDS, Spec
 
-        run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items()
-                                     if k in ("sep", "header", "skip_rows", "decimal", "encoding")})
+        run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items() if k in FORMAT_FIELDS})
         return read_options(run.with_overrides(overrides).data)
 
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:

@@ -377,14 +377,14 @@ def mostly_numeric(col: pd.Series, share: float = 0.9, decimal: str | None = Non
 def _missing_message(source: str, column: str, col: pd.Series, bad: np.ndarray, target: bool = False) -> str:
     first = int(np.argmax(bad))
     value = col.iloc[first]
-    what = "empty" if pd.isna(value) else f"not a finite number ({_plain(value)!r})"
+    what = "empty" if pd.isna(value) else f"not a finite number ({plain(value)!r})"
     fix = ("fill them, or leave those rows out: a row without its target cannot be scored" if target else
            "fill them (training with --missing impute fills them from the training rows)")
     return (f"{source}: column {column} has {int(bad.sum())} cell(s) that are empty or not numbers "
             f"(first in data row {first + 1}: {what}); {fix}")
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     """A numpy scalar as the Python value it holds: inf, not np.float64(inf), in a message."""
     return value.item() if hasattr(value, "item") else value
 

@@ -291,6 +291,8 @@ def _data_not_spec(path: Path) -> UserError:
     return UserError(f"{path} is a data file, not a TOML spec: give it as the data, `--dataset {path}`")
 
 
+FORMAT_FIELDS = ("sep", "header", "skip_rows", "decimal", "encoding")  # DataSpec's fields that say how to read a file
+
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}
 
 
