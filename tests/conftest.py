@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import textual.constants
 
 from tui.core import job
 from tui.core.spec import Spec
+
+# The screen's tests run without Textual's animations (the tabs' underline slides for a third of a second on every
+# pane switch, and a pilot waits until it is still): what they check is where keys and focus go and what the panes
+# say, which the animation does not change. The apps they start in tmux inherit it. A user's screen keeps them.
+os.environ["TEXTUAL_ANIMATIONS"] = "none"
+textual.constants.TEXTUAL_ANIMATIONS = "none"  # (read at import, by the snapshot plugin before this file)
 
 
 def make_spec(tmp_path, **overrides) -> Spec:

@@ -14,7 +14,7 @@ and state is left untouched), and anything that needs the host mid-capture (`.it
   copied into the recorded tensor, as a replay rewrites the graph pool's memory); no Python of the body runs;
 - a host sync during capture raises CUDA's own error; an out-of-memory is raised mid-capture where the
   capture's tensors pass the emulated device's room (a process cap, `set_per_process_memory_fraction`), or at
-  a chosen op (`fail_after`).
+  a chosen op (`fail_after`); and at a chosen op of a chosen warm-up step (`warmup_fault`).
 
 Random ops draw from the CPU generator at each replay, in the eager order: what a real graph does with its
 Philox offsets. `install(monkeypatch)` puts the stand-ins where cuda_graph.py looks (torch.cuda.CUDAGraph,
@@ -23,7 +23,6 @@ torch.cuda.graph, streams, synchronize, the memory counters).
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +160,21 @@ class _Stream:
         pass
 
 
+class _OutOfMemoryAt(TorchDispatchMode):
+    """An out-of-memory at the `at`-th op dispatched inside the block (a warm-up step on its side stream), or
+    none: the ops it dispatched, counted."""
+
+    def __init__(self, at: int | None) -> None:
+        super().__init__()
+        self.at, self.ops = at, 0  # at None: none, the ops counted
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if self.at is not None and self.ops >= self.at:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 MiB")
+        self.ops += 1
+        return func(*args, **(kwargs or {}))
+
+
 @dataclass
 class Emulator:
     """What a test can steer and see: the graphs made; an out-of-memory at a chosen op of each capture; and a
@@ -168,6 +182,10 @@ class Emulator:
     eager steps took and gave back (as torch's caching allocator keeps them, until empty_cache)."""
 
     fail_after: int | None = None
+    # (warm-up step, op): an out-of-memory at that op of that warm-up step (counted from 0), on its side stream
+    warmup_fault: tuple[int, int] | None = None
+    warmups: int = 0  # side-stream blocks entered: the warm-up steps run
+    warmup_ops: list[_OutOfMemoryAt] = field(default_factory=list)  # each warm-up step's ops (`.ops`)
     graph_refs: list[weakref.ref] = field(default_factory=list)  # a graph's pool is the device's until it is dropped
     total: int = 2**34
     fraction: float = 1.0
@@ -221,6 +239,13 @@ class Emulator:
     def set_fraction(self, fraction: float, device: Any = None) -> None:
         self.fraction = fraction
 
+    def stream(self, stream: Any) -> Any:
+        """torch.cuda.stream(side): the warm-up's block, where `warmup_fault` strikes."""
+        step, self.warmups = self.warmups, self.warmups + 1
+        fault = self.warmup_fault
+        self.warmup_ops.append(_OutOfMemoryAt(fault[1] if fault is not None and fault[0] == step else None))
+        return self.warmup_ops[-1]
+
 
 def install(monkeypatch: Any) -> Emulator:
     """torch.cuda's capture API and memory counters, emulated on the CPU for the rest of the test; a GraphedStep
@@ -241,7 +266,7 @@ def install(monkeypatch: Any) -> Emulator:
     monkeypatch.setattr(cuda, "graph", EmulatedCapture)
     monkeypatch.setattr(cuda, "Stream", _Stream)
     monkeypatch.setattr(cuda, "current_stream", lambda *a, **k: _Stream())
-    monkeypatch.setattr(cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(cuda, "stream", emulator.stream)
     monkeypatch.setattr(cuda, "synchronize", lambda *a, **k: None)
     monkeypatch.setattr(cuda, "empty_cache", emulator.empty_cache)
     monkeypatch.setattr(cuda, "memory_reserved", emulator.reserved)

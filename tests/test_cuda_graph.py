@@ -387,3 +387,26 @@ def test_an_out_of_memory_at_every_op_of_the_capture_leaves_the_eager_run_and_no
         assert len(said) == 1 and not said[0]["captured"] and said[0]["reason"].startswith("out of memory"), at
         assert emulator.stranded == 0, at
         assert_same(weights(eager), weights(folder))
+
+
+def test_an_out_of_memory_at_every_op_of_a_warm_up_step_leaves_the_eager_run(tmp_path, graphed):
+    """An H200 ran out of memory in a warm-up step (its side stream caches blocks beside the main stream's) under
+    a cap the eager run fitted in. Now the run goes on eagerly, the step run again from the state before it:
+    BatchNorm's running statistics, Dropout's random state, the loss sum. At every op of the first and the last
+    warm-up step, the weights, buffers included, are the eager run's."""
+    made, emulator = graphed
+    case = {**CASES["batchnorm Adam, clip, step"], "train.epochs": 1,
+            "model.layers": "Linear(32), ReLU(), BatchNorm1d(), Dropout(0.2), Linear(16), ReLU()"}
+    eager, _ = run(tmp_path, "eager", **case, **{"train.cuda_graphs": "off"})
+    emulator.warmups, emulator.warmup_ops = 0, []
+    run(tmp_path, "counted", **case)
+    ops = emulator.warmup_ops[0].ops  # gather, forward, loss, backward, clipping, the loss sum, the counter
+    assert ops > 30 and len(emulator.warmup_ops) == 3
+    for step in (0, 2):  # every third op of the first step, every eighth of the last (and its last): CI's time
+        for at in sorted({*range(0, ops, 8 if step else 3), ops - 1}):
+            emulator.warmups, emulator.warmup_fault = 0, (step, at)
+            folder, events = run(tmp_path, f"oom-{step}-{at}", **case)
+            said = [e for e in events if e["event"] == "cuda_graph"]
+            assert len(said) == 1 and not said[0]["captured"], (step, at)
+            assert said[0]["reason"].startswith(f"out of memory in warm-up step {step + 1} of 3"), said
+            assert_same(weights(eager), weights(folder))

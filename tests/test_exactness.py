@@ -128,3 +128,41 @@ def test_fast_batch_order_matches_the_dataloader_over_epochs():
     for n in (5, 64, 1000, 1000, 17):
         assert torch.equal(loader_order(n, a), fast_order(n, b))
     assert torch.equal(a.get_state(), b.get_state())
+
+
+# ---- on CUDA: what an H200 found (tests/device/graph_check.py measures it there; CI has no GPU) ----------------
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_on_cuda_the_optimizer_takes_the_loop_torch_gives_a_users_loop_there(name):
+    """torch gives a loop on CUDA the multi-tensor (foreach) optimizer; its per-tensor loop rounds Adam's bias
+    correction otherwise there, and the engine's Adam and AdamW were off the textbook's bits on an H200. The
+    engine's one flat tensor takes foreach on CUDA too (per element the same); on the CPU the per-tensor loop,
+    which is torch's default there."""
+    from tui.core.optim import make_optimizer
+    from tui.core.spec import TrainSpec
+
+    flat = [torch.zeros(10, requires_grad=True)]
+    several = [torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)]
+    t = TrainSpec(optimizer=name)
+    assert make_optimizer(t, flat, "cuda").defaults["foreach"] is True
+    assert make_optimizer(t, several, "cuda").defaults["foreach"] is True
+    assert make_optimizer(t, flat, "cpu").defaults["foreach"] is False
+
+
+@pytest.mark.filterwarnings("ignore:torch.cuda.amp.GradScaler is enabled")  # fp16's scaler, made without a GPU
+def test_a_cuda_run_asks_cudnn_for_its_deterministic_kernels():
+    """Two runs of one Conv2d loop differed on an H200: cuDNN picks kernels per call, some adding in a varying
+    order. A run on CUDA sets PyTorch's two reproducibility flags (process-wide: the worker is a process of its
+    own); a CPU run leaves them alone."""
+    from tui.core import precision
+
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+        precision.setup("fp32", "cpu")
+        assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) == (False, True)
+        for mode in ("fp32", "tf32", "bf16", "fp16"):
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+            precision.setup(mode, "cuda")
+            assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) == (True, False), mode
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved

@@ -164,8 +164,8 @@ async def test_every_kind_of_widget_reaches_the_runs_pane_by_6_or_in_a_text_fiel
             await wait_for(pilot, lambda pane_id=pane_id: app.query_one("#panes").active == pane_id, what=pane_id)
             await pilot.pause()
             # one widget of each kind in the pane: what could keep a key from the app is a kind's own bindings
-            # (an Input takes digits); two of a kind in one pane take keys alike. A pane switch costs half a
-            # second, and the 50 focusable widgets took a minute of CI
+            # (an Input takes digits); two of a kind in one pane take keys alike. The 50 focusable widgets
+            # took a minute of CI
             kinds: dict[type, Widget] = {}
             for w in app.query("*"):
                 if w.focusable and pane_id in [a.id for a in w.ancestors]:

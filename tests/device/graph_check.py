@@ -62,7 +62,9 @@ def engine(tmp: str, name: str, **values):
 
 
 def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0.0, seed=7):
-    """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU."""
+    """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU; with
+    cuDNN deterministic, as PyTorch's reproducibility notes ask (without, a Conv2d loop differs from itself)."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(seed)
     model = build_sequential(layers).to(DEVICE)
     g = torch.Generator().manual_seed(seed)
@@ -273,7 +275,10 @@ def memory() -> None:
         check(bool(graph) and not graph[0]["captured"] and "out of memory" in graph[0].get("reason", ""),
               "a capture that does not fit falls back to eager with a note")
     except torch.cuda.OutOfMemoryError as e:
-        check(False, f"a capture that does not fit falls back to eager with a note: out of memory instead ({e})")
+        import traceback
+        where = "; ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_tb(e.__traceback__))
+        check(False, f"a capture that does not fit falls back to eager with a note: out of memory instead, at {where} "
+                     f"({str(e).splitlines()[0][:120]})")
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
 

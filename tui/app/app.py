@@ -67,8 +67,7 @@ POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status update
 def on_screen(message: str, path: str) -> str:
     """A field's refusal in the screen's words: the field's label where the spec's message names its path
     ('Learning rate must be a number > 0', not 'train.lr must be ...'; the screen shows labels, not paths)."""
-    labels = {f.path: f.label.split(" (")[0] for f in spec_fields() if f.label}  # "Patience (0: off)": Patience
-    label = {**labels, "data.val_split": "Validation split"}.get(path)  # (the Data pane labels its own field)
+    label = {f.path: f.label.split(" (")[0] for f in spec_fields() if f.label}.get(path)  # "Patience (0: off)"
     return label + message[len(path):] if label and message.startswith(path) else message
 
 
@@ -602,6 +601,7 @@ class TorchTUI(App):
             ("Everywhere", keys([b for b in self.BINDINGS if b not in LR_FIND_KEYS and b is not RESUME_KEY])),
             ("Data pane", [("enter / click (list)", "pick the highlighted dataset"),
                            ("enter (path box)", "load the file typed there"),
+                           ("enter (File format line)", "show or fold the fields that say how the file is read"),
                            ("space (feature columns)", "use the highlighted column as an input, or drop it")]),
             ("Hyperparameters pane", keys(LR_FIND_KEYS)
              + [(f"{k} (finder)", what) for k, what in keys(LRFindScreen.BINDINGS)]),

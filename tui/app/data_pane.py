@@ -5,14 +5,32 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from tui.core.spec import TASKS, Spec
+from tui.core.datasets import BUILTINS
+from tui.core.spec import TASKS, DataSpec, Spec
 
+from .data_fields import (
+    DECIMALS,
+    GROUP,
+    HEADERS,
+    SEPARATORS,
+    STRATIFY,
+    format_title,
+    label,
+    skip_rows,
+    skip_text,
+    split_options,
+    split_value,
+    with_value,
+)
 from .data_source import DataView, candidates
+from .screen_words import on_screen
 
 AUTO_TARGET = "(last column)"
+# Another table: the choices made of the old one's columns go (a class split may stay: it names no column).
+NEW_TABLE = {"data.target": "", "data.drop": [], "data.features": [], "data.group": ""}
 
 
 class DataPane(Horizontal):
@@ -29,17 +47,34 @@ class DataPane(Horizontal):
             yield Input(placeholder="path/to/file.csv", id="data-path", compact=True)
         with VerticalScroll(id="data-right"):
             with Grid(id="data-choices"):
-                yield Label("Target", classes="field")
+                yield Label(label("data.target"), classes="field")
                 yield Select([(AUTO_TARGET, "")], value="", allow_blank=False, id="data-target", compact=True)
-                yield Label("Task", classes="field")
+                yield Label(label("data.task"), classes="field")
                 yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task",
                              compact=True)
-                yield Label("Validation split", classes="field")
+                yield Label(label("data.val_split"), classes="field")
                 yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
-                yield Label("Empty cells", classes="field")
+                yield Label(label("data.group"), classes="field")
+                yield Select(split_options([], "", self.initial.group), value=split_value(self.initial),
+                             allow_blank=False, id="data-split", compact=True)
+                yield Label(label("data.missing"), classes="field")
                 yield Select([("refuse the file", "error"), ("drop those rows", "drop"), ("impute", "impute")],
                              value=self.initial.missing,
                              allow_blank=False, id="data-missing", compact=True)
+            with Collapsible(title=format_title(self.initial), collapsed=True, id="data-format"):
+                with Grid(id="data-format-fields"):
+                    yield Label(label("data.sep"), classes="field")
+                    yield Select(with_value(SEPARATORS, self.initial.sep), value=self.initial.sep,
+                                 allow_blank=False, id="data-sep", compact=True)
+                    yield Label(label("data.header"), classes="field")
+                    yield Select(HEADERS, value=self.initial.header, allow_blank=False, id="data-header", compact=True)
+                    yield Label(label("data.skip_rows"), classes="field")
+                    yield Input(value=skip_text(self.initial.skip_rows), id="data-skip-rows", compact=True)
+                    yield Label(label("data.decimal"), classes="field")
+                    yield Select(DECIMALS, value=self.initial.decimal, allow_blank=False, id="data-decimal",
+                                 compact=True)
+                    yield Label(label("data.encoding"), classes="field")
+                    yield Input(value=self.initial.encoding, id="data-encoding", compact=True)
             yield Static("", id="data-error", classes="error")
             yield Static("", id="data-warnings", markup=False)  # columns to doubt: above the fold, in warning colour
             yield Label("Features (space: use / drop)", classes="title")
@@ -62,6 +97,8 @@ class DataPane(Horizontal):
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
         split.remove_class("-invalid")  # the spec's own value: the app has cleared the fields' refusals
+        self._show_split(spec.data, [])
+        self._show_format(spec.data)
         self.show_errors()
         options = self.query_one("#data-list", OptionList)
         for i in range(options.option_count):
@@ -73,8 +110,9 @@ class DataPane(Horizontal):
         if not path.has_focus:  # the box names the data shown (unless the user is typing a new one)
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
-        self._data_error = view.error
+        self._data_error = on_screen(view.error)
         self.show_errors()
+        self.query_one("#data-format").display = is_file(view.spec.dataset)  # (even one that cannot be read yet)
         warnings = self.query_one("#data-warnings", Static)
         warnings.update(warning_lines(view))
         warnings.display = bool(view.prepared and view.prepared.warnings)  # no blank line when there are none
@@ -84,13 +122,19 @@ class DataPane(Horizontal):
             target.set_options([(AUTO_TARGET, "")] + [(c, c) for c in names])
             target.value = view.spec.target if view.spec.target in names else ""
         chosen_target = view.spec.target or (view.prepared.pre.target if view.prepared else "")
+        targets = [t.strip() for t in chosen_target.split(",")]
+        self._show_split(view.spec, [n for n in names if n not in targets])
+        left_out = view.prepared.left_out if view.prepared else []
         features = self.query_one("#data-features", SelectionList)
         with features.prevent(SelectionList.SelectedChanged):
             features.clear_options()
             for name, kind in view.columns:
-                if name in chosen_target.split(","):
-                    continue
-                features.add_option((f"{name}  [dim]{kind}[/]", name, name not in view.spec.drop))
+                if name in targets or (name == view.spec.group and name not in view.spec.features):
+                    continue  # not inputs: the target, and the column the split keeps together
+                used = name in view.spec.features if view.spec.features else (
+                    name not in view.spec.drop and name not in left_out)
+                why = " · left out" if name in left_out and not view.spec.features else ""
+                features.add_option((f"{name}  [dim]{kind}{why}[/]", name, used))
         table = self.query_one("#data-preview", DataTable)
         table.clear(columns=True)
         if view.columns:
@@ -104,11 +148,11 @@ class DataPane(Horizontal):
             shape = view.prepared.input_shape
             inputs = f"{shape[0]} inputs" if len(shape) == 1 else f"inputs of shape {tuple(shape)}"
             notices = [f"target {', '.join(pre.targets)} -> {what}; {inputs}"] + notices
-        self.query_one("#data-notices", Static).update("\n".join(f"- {n}" for n in notices))
+        self.query_one("#data-notices", Static).update("\n".join(f"- {on_screen(n)}" for n in notices))
 
     # ---- edits -> the app -------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.app.edit({"data.dataset": event.option.id, "data.target": "", "data.drop": []}, reload=True)
+        self.app.edit({"data.dataset": event.option.id, **NEW_TABLE}, reload=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-path" and event.value.strip():
@@ -119,17 +163,22 @@ class DataPane(Horizontal):
                 self.app.notify(missing, severity="error", title="data")
                 return
             event.input.remove_class("-invalid")
-            self.app.edit({"data.dataset": typed, "data.target": "", "data.drop": []}, reload=True)
+            self.app.edit({"data.dataset": typed, **NEW_TABLE}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "data-val-split":
+        typed = {"data-val-split": ("data.val_split", float, lambda d: f"{d.val_split:g}"),
+                 "data-skip-rows": ("data.skip_rows", skip_rows, lambda d: skip_text(d.skip_rows)),
+                 "data-encoding": ("data.encoding", str, lambda d: d.encoding)}.get(event.input.id or "")
+        if typed is None:
             return
-        if event.value.strip() != f"{self.app.spec.data.val_split:g}":
-            self.app.edit_field(event.input, "data.val_split", event.value, float, reload=True)
+        path, kind, shown = typed
+        if event.value.strip() != shown(self.app.spec.data):
+            self.app.edit_field(event.input, path, event.value, kind, reload=True)
         else:  # back to the value the spec holds: nothing to refuse
             event.input.remove_class("-invalid")
-            self.app.field_errors["data.val_split"] = ""
+            self.app.field_errors[path] = ""
         self.show_errors()
+        self._show_format(self.app.spec.data)
 
     def show_errors(self) -> None:
         """A refused typed value is said under the fields, as typed (as the Hyperparameters pane does): the
@@ -137,29 +186,82 @@ class DataPane(Horizontal):
         errors = [e for p, e in self.app.field_errors.items() if e and p.startswith("data.")]
         if self._data_error:
             errors.append(self._data_error)
-        self.query_one("#data-error", Static).update("\n".join(errors))
+        box = self.query_one("#data-error", Static)
+        box.update("\n".join(errors))
+        box.display = bool(errors)  # no blank line when there are none
+
+    def _show_format(self, data: DataSpec) -> None:
+        """The file format fields as the spec holds them (a typed field keeps what is typed), and their title."""
+        self.query_one("#data-format", Collapsible).title = format_title(data)
+        for key in ("sep", "header", "decimal"):
+            select = self.query_one(f"#data-{key}", Select)
+            if select.value != getattr(data, key):
+                with select.prevent(Select.Changed):
+                    if key == "sep":
+                        select.set_options(with_value(SEPARATORS, data.sep))
+                    select.value = getattr(data, key)
+        for key, text in (("skip-rows", skip_text(data.skip_rows)), ("encoding", data.encoding)):
+            box = self.query_one(f"#data-{key}", Input)
+            if not box.has_focus and not box.has_class("-invalid") and box.value.strip() != text:
+                with box.prevent(Input.Changed):
+                    box.value = text
+
+    def _show_split(self, data: DataSpec, columns: list[str]) -> None:
+        """The Split select: random, class shares, or one option per column whose rows may be kept together
+        (`columns`: the table's, less the target; before the table is read, only the spec's own group)."""
+        select = self.query_one("#data-split", Select)
+        with select.prevent(Select.Changed):
+            select.set_options(split_options(columns, data.target, data.group))
+            select.value = split_value(data)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         d = self.app.spec.data
         if event.select.id == "data-target" and (event.value or "") != d.target:
-            self.app.edit({"data.target": event.value or "", "data.drop": []}, reload=True)
+            target = event.value or ""  # the old choices of columns were made around the old target
+            edits = {"data.target": target, "data.drop": [], "data.features": []}
+            self.app.edit({**edits, **({"data.group": ""} if d.group in target.split(",") else {})}, reload=True)
+        elif event.select.id == "data-split" and event.value != split_value(d):
+            value = str(event.value)
+            refused = self.app.edit({"data.stratify": value == STRATIFY,
+                                     "data.group": value[len(GROUP):] if value.startswith(GROUP) else ""},
+                                    reload=True)
+            if refused:  # e.g. a spec with a separate validation file: no split to choose
+                self.app.notify(refused, severity="error", title="data")
+                with event.select.prevent(Select.Changed):
+                    event.select.value = split_value(d)
         elif event.select.id == "data-task" and event.value != d.task:
             self.app.edit({"data.task": event.value}, reload=True)
         elif event.select.id == "data-missing" and event.value != d.missing:
             self.app.edit({"data.missing": event.value}, reload=True)
+        elif event.select.id in ("data-sep", "data-header", "data-decimal"):
+            path = "data." + event.select.id.removeprefix("data-")
+            if event.value != getattr(d, path.split(".")[1]):
+                self.app.edit({path: event.value}, reload=True)
+                self._show_format(self.app.spec.data)
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        """Unticking drops a column. Ticking one the checks left out (an id, a constant) names the inputs
+        outright, as --features does: the checks leave out only what nobody chose."""
+        d = self.app.spec.data
         chosen = set(event.selection_list.selected)
         all_names = [event.selection_list.get_option_at_index(i).value
                      for i in range(event.selection_list.option_count)]
-        drop = [n for n in all_names if n not in chosen]
-        if drop != self.app.spec.data.drop:
+        left_out = self.app.data.prepared.left_out if self.app.data and self.app.data.prepared else []
+        if d.features or chosen & set(left_out):
+            features = [n for n in all_names if n in chosen]
+            if features and features != d.features:
+                self.app.edit({"data.features": features, "data.drop": []}, reload=True)
+            elif not features:  # none at all: said by the data's own refusal (no usable feature columns)
+                self.app.edit({"data.features": [], "data.drop": all_names}, reload=True)
+            return
+        drop = [n for n in all_names if n not in chosen and n not in left_out]
+        if drop != d.drop:
             self.app.edit({"data.drop": drop}, reload=True)
 
 
 def warning_lines(view: DataView) -> str:
     """The columns to doubt: first all their names on one line (what must show without scrolling, however
-    many), then a line each saying why. The notices further down hold the long form, with the flags."""
+    many), then a line each saying why. The notices further down hold the long form."""
     warnings = view.prepared.warnings if view.prepared is not None else []
     leaks = [w["column"] for w in warnings if w["kind"] == "leak"]
     ids = [w["column"] for w in warnings if w["kind"] != "leak"]
@@ -167,8 +269,15 @@ def warning_lines(view: DataView) -> str:
     if leaks:
         lines.append(f"! may leak the target: {', '.join(leaks)} (untick in Features to drop)")
     if ids:
-        lines.append(f"! look like ids: {', '.join(ids)} (--group COL keeps their rows together)")
-    return "\n".join(lines + [f"  {w['column']}: {w['why']}" for w in warnings])
+        lines.append(f"! look like ids: {', '.join(ids)} (Split: rows of one together, or untick in Features)")
+    return "\n".join(lines + [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings])
+
+
+def is_file(dataset: str) -> bool:
+    """A data file: its format can be set (a built-in set or a Dataset class has none)."""
+    from tui.core import user_dataset  # (numpy: imported already, by the data load that called this)
+
+    return dataset not in BUILTINS and not user_dataset.is_class_path(dataset)
 
 
 def missing_path(typed: str) -> str:
@@ -177,7 +286,6 @@ def missing_path(typed: str) -> str:
     from pathlib import Path
 
     from tui.core import user_dataset  # (torch: imported already, by the data load the screen started with)
-    from tui.core.datasets import BUILTINS
 
     if typed in BUILTINS or user_dataset.is_class_path(typed) or Path(typed).exists():
         return ""

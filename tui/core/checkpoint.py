@@ -8,6 +8,8 @@ old one, so a crash leaves either the old checkpoint or the new one, never half 
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 import re
 import shutil
@@ -34,7 +36,21 @@ class Unreadable(UserError):
 
 
 def save(payload: dict[str, Any], path: str | Path) -> Path:
-    return atomic_write(path, lambda f: torch.save(payload, f))
+    """A checkpoint, whole or not at all. A write that fails inside torch's zip writer (a disk that fills
+    mid-save) comes out of torch.save as a RuntimeError without its errno; it is raised as the OSError it is,
+    so the caller says what every failed save says (the previous checkpoint is kept, free space, resume)."""
+
+    def write(f: Any) -> None:
+        try:
+            torch.save(payload, f)
+        except RuntimeError as e:
+            if "inline_container" not in str(e) and "write" not in str(e).lower():
+                raise
+            full = shutil.disk_usage(Path(path).parent).free < 1 << 20
+            raise OSError(errno.ENOSPC if full else errno.EIO, os.strerror(errno.ENOSPC) if full else
+                          f"the file could not be written whole ({str(e).splitlines()[0][:160]})") from None
+
+    return atomic_write(path, write)
 
 
 def copy(source: Path, dest: Path) -> Path:

@@ -19,15 +19,15 @@ and to the textbook loop:
 - the last, shorter batch of an epoch runs eagerly, as does a run the graph cannot serve
   (`decide` says which and why; the start event carries its words).
 
-The graph is captured once per process, after WARMUP_STEPS steps run eagerly on a side stream
-(real training steps, like any other). A capture that fails, out of memory included, leaves the
-run eager, as does one whose pool would leave the eager steps (the epoch's last batch, the
-optimizer, validation) less memory than they took in the warm-up: a model that fits without a
-graph must not run out of memory because of one. The `cuda_graph` event says what happened either
-way, with the capture's time and the memory its pool holds. On other devices `GraphedStep` runs
-the same body eagerly every step: the tests check on the CPU that this path gives the eager
-engine's weights, and with capture and replay emulated (tests/cuda_graph_emulator.py), that the
-capture code keeps a graph's rules.
+The graph is captured once per process, after WARMUP_STEPS steps run eagerly on a side stream (real
+training steps, like any other). A capture that fails, out of memory included, or a warm-up step
+that runs out of memory, leaves the run eager, as does a capture whose pool would leave the eager
+steps (the epoch's last batch, the optimizer, validation) less memory than they took in the warm-up:
+a model that fits without a graph must not run out of memory because of one. The `cuda_graph` event
+says what happened either way, with the capture's time and the memory its pool holds. On other
+devices `GraphedStep` runs the same body eagerly every step: the tests check on the CPU that this
+path gives the eager engine's weights, and with capture and replay emulated
+(tests/cuda_graph_emulator.py), that the capture code keeps a graph's rules.
 """
 
 from __future__ import annotations
@@ -142,22 +142,52 @@ class GraphedStep:
             self.body()
             return None
         if self.warm < WARMUP_STEPS:
-            self._warm_up()
-            return None
+            return self._warm_up()
         return self._capture()
 
-    def _warm_up(self) -> None:
+    def _warm_up(self) -> Capture | None:
         """A real step on a side stream, as the capture recipe asks (lazy inits happen off the capture). One
         stream for all of them: the allocator caches blocks per stream, and the memory the warm-up leaves
-        cached is what `_capture` takes as the eager steps' need."""
+        cached is what `_capture` takes as the eager steps' need.
+
+        That cache is on top of the main stream's, so a model that fits eagerly can run out of memory here (an
+        H200 did, under a memory cap between the eager and the graphed peak). Then the run goes on eagerly, with
+        the step's state as it was before it: the buffers a forward pass updates (BatchNorm's running
+        statistics), the random state Dropout drew from, the loss sum and the counter. The step then runs again
+        from zero_grad on, and the weights are the eager engine's to the bit."""
         if self.side is None:
             self.side = torch.cuda.Stream()
-        side = self.side
+        side, dev = self.side, self.x.device
+        before = self._state()
+        began, failure = time.perf_counter(), ""
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            self.body()
+        try:
+            with torch.cuda.stream(side):
+                self.body()
+        except torch.cuda.OutOfMemoryError as e:
+            failure = f"out of memory in warm-up step {self.warm + 1} of {WARMUP_STEPS}: {str(e).splitlines()[0]}"
         torch.cuda.current_stream().wait_stream(side)
+        if failure:  # out of the except clause: its traceback's frames held the step's tensors
+            self._restore(before, dev)
+            return self._eager_instead(began, failure)
         self.warm += 1
+        return None
+
+    def _state(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]:
+        """What a step changes besides the gradients (which zero_grad resets): buffers, the loss sum, the
+        counter; and the random state. A few small copies, for the warm-up steps only."""
+        kept = [t.detach().clone() for t in (*self.model.buffers(), self.loss_sum, self.pos)]
+        cuda_rng = torch.cuda.get_rng_state(self.x.device) if self.x.device.type == "cuda" else None
+        return kept, torch.get_rng_state(), cuda_rng
+
+    def _restore(self, state: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None], dev: torch.device) -> None:
+        kept, cpu_rng, cuda_rng = state
+        with torch.no_grad():
+            for t, old in zip((*self.model.buffers(), self.loss_sum, self.pos), kept):
+                t.copy_(old)
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng, dev)
 
     def _capture(self) -> Capture:
         """Record this step as the graph and replay it (capturing runs nothing). If the capture fails, or its pool

@@ -30,13 +30,17 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     return path
 
 
-def write_user_file(path: str | Path, data: bytes) -> Path:
-    """Atomic write to a path the user named; a missing folder or a refused write is one clear line."""
+def write_user_file(path: str | Path, data: bytes, own_run: bool = False) -> Path:
+    """Atomic write to a path the user named; a missing folder or a refused write is one clear line, and so is
+    a path that is a run's own file (`own_run`: the run itself writing it)."""
     from .errors import UserError
+    from .runs import refuse_run_file  # (runs imports this module)
 
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
+    if not own_run:
+        refuse_run_file(path)
     try:
         return atomic_write(path, lambda f: f.write(data))
     except OSError as e:

@@ -303,8 +303,22 @@ def list_runs(runs_dir: str | Path) -> list[RunInfo]:
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    runs = [summarize(p) for p in root.iterdir() if p.is_dir() and (p / SPEC).exists()]
+    runs = [_listed(p) for p in root.iterdir() if p.is_dir() and (p / SPEC).exists()]
     return sorted(runs, key=lambda r: r.started, reverse=True)
+
+
+def _listed(path: Path) -> RunInfo:
+    """A run's line; one whose event log cannot be read (another user's run, a log that is a folder) is listed as
+    unreadable: it ended the listing of every other run with a traceback."""
+    try:
+        return summarize(path)
+    except OSError:
+        try:
+            started = path.stat().st_mtime
+        except OSError:
+            started = 0.0
+        return RunInfo(path=path, status="unreadable", dataset="?", epochs_done=0, epochs=0, best_val_loss=None,
+                       started=started)
 
 
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:

@@ -242,9 +242,9 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
     folder = recorder.folder
     assert folder is not None
     live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
-    recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
-                               trainer.graph_decision.description, trainer.world), sync=True)
     try:
+        recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
+                                   trainer.graph_decision.description, trainer.world), sync=True)
         try:
             outcome = Outcome(ended, trainer.progress) if ended else trainer.fit()
         except torch.cuda.OutOfMemoryError:
@@ -257,6 +257,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             raise
         except (TrainingFailed, UserError, Interrupted):
             raise
+        except OSError as e:  # the run folder's disk filled (or went read-only) while the log was written
+            raise recorder.cannot_write(e) from None
         except Exception as e:
             if trainer.world.launched and isinstance(e, RuntimeError):  # a collective whose peer is gone
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". This is typically")[0]
@@ -276,12 +278,14 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(
-                p.spec.data.test, out, read_options(p.spec.data))
+                p.spec.data.test, out, read_options(p.spec.data), own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
                                               unseen=[u.describe() for u in written.unseen]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
         distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome
+    except OSError as e:  # the start event, or the reports after training (val_predictions.csv, predictions.csv)
+        raise recorder.cannot_write(e) from None
     finally:
         recorder.close()
 

@@ -47,6 +47,11 @@ def setup(mode: str, device_type: str) -> Precision:
     """The precision for a run on `device_type` (cuda | cpu | mps). tf32 is set process-wide: the worker
     is a process of its own."""
     description = describe(mode, device_type)
+    if device_type == "cuda":
+        # cuDNN's convolution kernels are chosen per call and some add in a varying order: two runs of one Conv2d
+        # loop differed on an H200 without this. PyTorch's reproducibility notes ask for both flags.
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     if mode in ("fp32", "tf32"):
         if device_type == "cuda":  # tf32 on request; fp32 puts torch's defaults back (a bench mixes modes)
             torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"

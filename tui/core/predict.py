@@ -24,6 +24,7 @@ from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
 from .preprocess import Filled, Preprocessor, Unseen
 from .reader import ReadOptions
+from .runs import refuse_run_file
 
 BATCH = 4096
 STANDARDISED = "standardised target"  # an evaluation's loss_units when the model trained on (y - mean) / std
@@ -110,10 +111,12 @@ class Predictor:
         frame = read_csv(data, options)
         return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame), self.pre.filled(frame))
 
-    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None) -> Written:
-        refuse_overwriting(out, data, self.source)
+    def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
+                     own_run: bool = False) -> Written:
+        """`own_run`: the run writing its own predictions.csv (--test), the one writer allowed a run's file."""
+        refuse_overwriting(out, data, self.source, own_run)
         predicted = self.predict_path(data, options)
-        write_csv(predicted.table, out)
+        write_csv(predicted.table, out, own_run)
         return Written(len(predicted.table), predicted.unseen, predicted.filled)
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
@@ -139,7 +142,7 @@ def loss_label(result: dict[str, Any]) -> str:
     return f"loss ({result['loss_name']}{on})"
 
 
-def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path) -> None:
+def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path, own_run: bool = False) -> None:
     """Predictions are never written over what they are made from: `-o` naming the data file replaced the user's
     rows with the predictions, without a word (the checkpoint likewise). Checked before predicting."""
     for what, path in (("the data file", data), ("the checkpoint", checkpoint)):
@@ -150,7 +153,9 @@ def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path
         if same:
             raise UserError(f"{out} is {what} being predicted from: the predictions would replace it; "
                             f"write them to another file")
+    if not own_run:
+        refuse_run_file(Path(out))  # nor over a run's own files
 
 
-def write_csv(frame: pd.DataFrame, out: str | Path) -> Path:
-    return write_user_file(out, frame.to_csv(index=False).encode("utf-8"))
+def write_csv(frame: pd.DataFrame, out: str | Path, own_run: bool = False) -> Path:
+    return write_user_file(out, frame.to_csv(index=False).encode("utf-8"), own_run)

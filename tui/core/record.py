@@ -171,17 +171,42 @@ class Recorder:
         self.write(error(kind, message, epoch, step), sync=True)
         return TrainingFailed(message)
 
+    def cannot_write(self, e: OSError) -> TrainingFailed:
+        """The run folder could not be written (a full disk, a folder gone read-only): one line saying so and what
+        is kept, recorded if the log still takes it; returns the exception for the caller to raise."""
+        assert self.folder is not None
+        msg = (f"cannot write in {self.folder.path}: {e.strerror or e}; {self.kept()}. Free some space or fix the "
+               f"folder, then `torchtui resume {self.folder.path}`")
+        try:
+            self.write(error("save_failed", msg), sync=True)
+        except OSError:
+            pass  # the event log is on the same disk; the message still reaches the console
+        return TrainingFailed(msg)
+
+    def kept(self) -> str:
+        """What a failed write leaves to resume from, as it is on disk."""
+        assert self.folder is not None
+        return ("last.pt is kept" if self.folder.checkpoint_path("last").exists()
+                else "nothing was saved yet")
+
     def save(self, state: dict[str, Any], best: bool, requested: bool = False) -> None:
         """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
         `requested`: a save-now request; last.pt's checkpoint event says so."""
         if not self.writes:
             return
         assert self.folder is not None
+        last: Path | None = None
         try:
             last = checkpoint.save(state, self.folder.checkpoint_path("last"))
             saved = [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
-        except OSError as e:  # disk full, file too large, read-only: the previous checkpoint is untouched
-            msg = (f"cannot save a checkpoint in {self.folder.path}: {e.strerror or e}; the previous last.pt is kept. "
+        except OSError as e:  # disk full, file too large, read-only: what was there is untouched
+            if last is None:
+                kept = "the previous last.pt is kept" if self.folder.checkpoint_path("last").exists() else \
+                    "nothing was saved yet"
+            else:  # say what is on disk: last.pt was replaced, best.pt was not
+                kept = "last.pt is saved, " + ("best.pt is still the previous best" if self.folder.checkpoint_path(
+                    "best").exists() else "best.pt could not be written")
+            msg = (f"cannot save a checkpoint in {self.folder.path}: {e.strerror or e}; {kept}. "
                    f"Free some space or fix the folder, then `torchtui resume {self.folder.path}`")
             try:
                 self.write(error("save_failed", msg), sync=True)

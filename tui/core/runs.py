@@ -24,7 +24,22 @@ from .spec import Spec
 
 EVENTS = "events.jsonl"
 SPEC = "spec.toml"
+# What a run writes into its folder: a file a user names (predict -o, export -o) is never written over one of
+# these in a run folder (val_predictions.py names its own file the same)
+RUN_FILES = (SPEC, EVENTS, "last.pt", "best.pt", "val_predictions.csv", "predictions.csv")
 _HELD: dict[Path, int] = {}  # the run folders this process writes: their lock file's descriptor
+
+
+def is_run_folder(path: Path) -> bool:
+    return (path / SPEC).is_file() and (path / EVENTS).exists()
+
+
+def refuse_run_file(path: Path) -> None:
+    """A file a user names is never written over a run's own (its spec, events, checkpoints, predictions):
+    `predict -o RUN/last.pt` replaced a run's checkpoint, and the run was lost."""
+    if path.name in RUN_FILES and is_run_folder(path.parent):
+        raise UserError(f"{path} is a file of the run in {path.parent}, which writing it would ruin; "
+                        f"name another file")
 
 
 class RunFolder:
@@ -36,6 +51,9 @@ class RunFolder:
     @classmethod
     def create(cls, spec: Spec, dataset_label: str) -> "RunFolder":
         root = Path(spec.run.runs_dir)
+        if is_run_folder(root):  # a run inside a run: deleting the outer one would take it along, unlisted
+            raise UserError(f"--runs-dir {root} is a run folder, not a folder of runs; continue that run with "
+                            f"`torchtui resume {root}`, or give the folder that holds it: --runs-dir {root.parent}")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -61,7 +79,16 @@ class RunFolder:
                     raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
         run = cls(path)
         run.hold()  # before its first file: a resume of it, started meanwhile, is refused
-        run.write_text(SPEC, spec.to_toml())
+        try:
+            run.write_text(SPEC, spec.to_toml())
+        except OSError as e:  # a full disk: no folder is left behind that holds a name yet is no run
+            fd = _HELD.pop(path.resolve(), None)
+            if fd is not None:
+                os.close(fd)
+            (path / EVENTS).unlink(missing_ok=True)
+            path.rmdir()
+            raise UserError(f"cannot write run folder {path}: {e.strerror or e}; free some space, or choose "
+                            f"another --runs-dir") from None
         return run
 
     @classmethod
@@ -101,7 +128,8 @@ class RunFolder:
 
     def check_writable(self) -> None:
         """A read-only run folder is refused before anything starts, not at the first save."""
-        if not os.access(self.path, os.W_OK | os.X_OK):
+        log = self.path / EVENTS
+        if not os.access(self.path, os.W_OK | os.X_OK) or (log.exists() and not os.access(log, os.W_OK)):
             raise UserError(f"run folder {self.path} is read-only; make it writable, or copy it elsewhere and "
                             f"resume the copy")
 
@@ -118,8 +146,11 @@ class RunFolder:
 
     def close(self) -> None:
         if self._log is not None:
-            self._log.close()
-            self._log = None
+            log, self._log = self._log, None
+            try:
+                log.close()
+            except OSError:  # a full disk: what the last write left unflushed is a torn line, which readers skip
+                pass
 
     def write_text(self, name: str, text: str) -> Path:
         return atomic_write(self.path / name, lambda f: f.write(text.encode("utf-8")))

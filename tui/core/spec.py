@@ -66,25 +66,32 @@ class DataSpec:
     dataset_args: list[str] = option([], "Arguments for your Dataset class, in order.", flag="--dataset-arg",
                                      repeat=True)
     workers: int = option(0, "DataLoader worker processes for a Dataset class.")
-    target: str = option("", "Target column (empty: the last column); several, comma-separated, for regression.")
-    features: list[str] = option([], "Feature columns (empty: every column but the target).")
-    task: str = option("auto", f"{' | '.join(TASKS)}; auto: text or few integer values mean classification.")
-    val_split: float = option(0.2, "Share of rows held out for validation, drawn with the seed.")
+    target: str = option("", "Target column (empty: the last column); several, comma-separated, for regression.",
+                          label="Target")
+    features: list[str] = option([], "Feature columns (empty: every column but the target).", label="Features")
+    task: str = option("auto", f"{' | '.join(TASKS)}; auto: text or few integer values mean classification.",
+                        label="Task")
+    val_split: float = option(0.2, "Share of rows held out for validation, drawn with the seed.",
+                              label="Validation split")
     val: str = option("", "A separate validation file (then val_split is not used).")
-    group: str = option("", "Column whose rows stay together: a group never straddles training and validation.")
-    stratify: bool = option(False, "Classification: keep each class's share in both splits.")
-    drop: list[str] = option([], "Columns to leave out.")
+    group: str = option("", "Column whose rows stay together: a group never straddles training and validation.",
+                         label="Split")
+    stratify: bool = option(False, "Classification: keep each class's share in both splits.", label="Split")
+    drop: list[str] = option([], "Columns to leave out.", label="Features")
     missing: str = option("error", "Empty cells: error (say where) | drop (the rows) | impute (training median; "
-                                   "a '(missing)' category).")
+                                   "a '(missing)' category).", label="Empty cells")
     standardize_target: bool = option(True, "Regression: train on the standardised target; metrics and predictions "
                                             "stay in its units.")
     test: str = option("", "A CSV without targets: predictions of the best model go to the run folder.")
-    sep: str = option("auto", "Column separator: auto | ',' | ';' | tab | whitespace | any single character.")
-    header: str = option("auto", "Is the first table line a header: auto (detected) | yes | no.", switch=("yes", "no"))
-    skip_rows: int = option(-1, "Lines above the table to skip; -1: auto (metadata lines are detected).")
-    decimal: str = option("auto", "Decimal mark: auto | '.' | ','.")
+    sep: str = option("auto", "Column separator: auto | ',' | ';' | tab | whitespace | any single character.",
+                       label="Separator")
+    header: str = option("auto", "Is the first table line a header: auto (detected) | yes | no.", switch=("yes", "no"),
+                          label="Header line")
+    skip_rows: int = option(-1, "Lines above the table to skip; -1: auto (metadata lines are detected).",
+                             label="Lines to skip")
+    decimal: str = option("auto", "Decimal mark: auto | '.' | ','.", label="Decimal mark")
     encoding: str = option("auto", "File encoding: auto (UTF-8 with or without BOM, else cp1252) or a Python "
-                                   "encoding name such as latin-1.")
+                                   "encoding name such as latin-1.", label="Encoding")
 
 
 @dataclass
