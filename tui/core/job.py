@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import os
 import threading
 from dataclasses import dataclass
@@ -257,8 +258,11 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             raise
         except (TrainingFailed, UserError, Interrupted):
             raise
-        except OSError as e:  # the run folder's disk filled (or went read-only) while the log was written
-            raise recorder.cannot_write(e) from None
+        except OSError as e:
+            if not writing_failed(e, folder.path):  # (a user's Dataset class reading its files, say)
+                recorder.write(record.error("crash", f"{type(e).__name__}: {e}"), sync=True)
+                raise
+            raise recorder.cannot_write(e) from None  # the run folder's disk filled, or went read-only
         except Exception as e:
             if trainer.world.launched and isinstance(e, RuntimeError):  # a collective whose peer is gone
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". This is typically")[0]
@@ -285,9 +289,19 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome
     except OSError as e:  # the start event, or the reports after training (val_predictions.csv, predictions.csv)
+        if not writing_failed(e, folder.path):
+            raise
         raise recorder.cannot_write(e) from None
     finally:
         recorder.close()
+
+
+def writing_failed(e: OSError, folder: Path) -> bool:
+    """An error of writing the run folder: a full disk or quota, a file too large, a file system gone read-only
+    or failing, or any error naming a file in the folder. Not one of reading a user's own files."""
+    if e.filename is not None:
+        return Path(e.filename).resolve().parent == folder.resolve()
+    return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
 
 
 def write_val_predictions(recorder: Recorder, best: Path) -> bool:

@@ -174,7 +174,8 @@ class Recorder:
     def cannot_write(self, e: OSError) -> TrainingFailed:
         """The run folder could not be written (a full disk, a folder gone read-only): one line saying so and what
         is kept, recorded if the log still takes it; returns the exception for the caller to raise."""
-        assert self.folder is not None
+        if self.folder is None:  # (a process that writes no run folder: not its failure to say)
+            return TrainingFailed(f"cannot write: {e.strerror or e}")
         msg = (f"cannot write in {self.folder.path}: {e.strerror or e}; {self.kept()}. Free some space or fix the "
                f"folder, then `torchtui resume {self.folder.path}`")
         try:

@@ -85,8 +85,11 @@ class RunFolder:
             fd = _HELD.pop(path.resolve(), None)
             if fd is not None:
                 os.close(fd)
-            (path / EVENTS).unlink(missing_ok=True)
-            path.rmdir()
+            try:
+                (path / EVENTS).unlink(missing_ok=True)
+                path.rmdir()
+            except OSError:
+                pass  # (something else was put there meanwhile: left as it is)
             raise UserError(f"cannot write run folder {path}: {e.strerror or e}; free some space, or choose "
                             f"another --runs-dir") from None
         return run
