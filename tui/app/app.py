@@ -31,7 +31,7 @@ from tui.core.errors import UserError
 from tui.core.files import write_user_file
 from tui.core.follow import EventTail, RunState, list_runs, read_run
 from tui.core.runs import EVENTS, RunFolder
-from tui.core.spec import Spec, spec_fields
+from tui.core.spec import Spec
 
 from . import data_source, stack_view, training_process
 from .announce import notice_for
@@ -44,6 +44,7 @@ from .model_pane import ModelPane
 from .predictions_table import PredictionsTable
 from .results_pane import ResultsPane
 from .runs_pane import DeleteRunScreen, RunsPane
+from .screen_words import on_screen
 from .screens import ExportScreen, HelpScreen, QuitScreen, RunsScreen
 from .training_pane import TrainingPane
 
@@ -62,13 +63,6 @@ MIN_SIZE = (80, 24)  # every pane is laid out for 80x24 and up; below it, one li
 PANE_FOCUS = {"data": "#data-list", "model": "#model-table", "runs": "#runs-list", "training": "#train-log",
               "results": "#results-pane .first-stop"}  # the summary, or the predictions table (v)
 POLL_INTERVAL = 0.5  # seconds between reads of the event log (and status updates)
-
-
-def on_screen(message: str, path: str) -> str:
-    """A field's refusal in the screen's words: the field's label where the spec's message names its path
-    ('Learning rate must be a number > 0', not 'train.lr must be ...'; the screen shows labels, not paths)."""
-    label = {f.path: f.label.split(" (")[0] for f in spec_fields() if f.label}.get(path)  # "Patience (0: off)"
-    return label + message[len(path):] if label and message.startswith(path) else message
 
 
 def _pane_of(path: str) -> str:
@@ -264,7 +258,7 @@ class TorchTUI(App):
         except ValueError:
             error = f"{path} must be {'an integer' if kind is int else 'a number'}, got {raw.strip()!r}"
         widget.set_class(bool(error), "-invalid")
-        self.field_errors[path] = on_screen(error or "", path)
+        self.field_errors[path] = on_screen(error or "")
 
     def edit_layers(self, exprs: list[str], check_syntax: bool = False) -> bool:
         """A new stack. A layer that cannot be read, or that cannot go where it was put, is refused

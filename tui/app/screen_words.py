@@ -2,8 +2,9 @@
 
 The core speaks to both faces, and its messages name flags (`--drop id removes it`, `pass --encoding latin-1`),
 which a user of the screen has no way to type. The screen shows them with its own field names instead (the spec
-fields' labels: `untick id in Features removes it`, `set Encoding: latin-1`). A flag with no field on the screen
-(--val, --test) is left as it is: it still names what to change, in the spec a user can load with --config."""
+fields' labels: `untick id in Features removes it`, `set Encoding: latin-1`), and so does a refusal that names
+a field by its spec path. A flag with no field on the screen (--val, --test) is left as it is: it still names
+what to change, in the spec a user can load with --config."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ _PHRASES = [(re.compile(r"name (it|them|the ones to use) (?:in|with) --features"
             (re.compile(r"remove it from --drop"), "tick it in Features"),
             (re.compile(r"leave columns out with --drop"), "untick columns in Features"),
             (re.compile(r"(--[a-z-]+(?: '[^']*'| [^\s,;)-][^\s,;)]*)?) (?=--)"), r"\1, ")]  # flags in a row: a list
-_PATH = re.compile(r"\bdata\.([a-z_]+)\b")
+_PATH = re.compile(r"\b(?:data|model|train|run)\.[a-z_]+\b")  # a spec field's path: train.lr
 
 
 def _labels() -> dict[str, tuple[str, str]]:
@@ -36,14 +37,15 @@ def _labels() -> dict[str, tuple[str, str]]:
 
 
 LABELS = _labels()
-PATHS = {f.name: f.label for f in spec_fields() if f.label and f.section == "data"}
+PATHS = {f.path: f.label.split(" (")[0] for f in spec_fields() if f.label}  # "Patience (0: off)": Patience
 
 
 def on_screen(message: str) -> str:
-    """`message` with each flag the screen has a field for said as that field."""
+    """`message` with each flag and spec path the screen has a field for said as that field ('Learning rate must
+    be a number > 0', not 'train.lr must be ...')."""
     for phrase, said in _PHRASES:
         message = phrase.sub(said, message)
-    message = _PATH.sub(lambda m: PATHS.get(m.group(1), m.group(0)), message)  # data.group: Split
+    message = _PATH.sub(lambda m: PATHS.get(m.group(0), m.group(0)), message)  # data.group: Split, train.lr: ...
 
     def field(m: re.Match[str]) -> str:
         flag, value, verb = m.group("flag"), m.group("value") or "", m.group("verb") or ""

@@ -171,24 +171,20 @@ class Recorder:
         self.write(error(kind, message, epoch, step), sync=True)
         return TrainingFailed(message)
 
-    def cannot_write(self, e: OSError) -> TrainingFailed:
-        """The run folder could not be written (a full disk, a folder gone read-only): one line saying so and what
-        is kept, recorded if the log still takes it; returns the exception for the caller to raise."""
+    def cannot_write(self, e: OSError, doing: str = "write in", kept: str = "") -> TrainingFailed:
+        """The run folder could not be written (a full disk, a folder gone read-only): one line saying so, what is
+        on disk (`kept`; by default whether last.pt is there) and the resume that goes on, recorded if the log
+        still takes it; returns the exception for the caller to raise."""
         if self.folder is None:  # (a process that writes no run folder: not its failure to say)
-            return TrainingFailed(f"cannot write: {e.strerror or e}")
-        msg = (f"cannot write in {self.folder.path}: {e.strerror or e}; {self.kept()}. Free some space or fix the "
-               f"folder, then `torchtui resume {self.folder.path}`")
+            return TrainingFailed(f"cannot {doing}: {e.strerror or e}")
+        kept = kept or ("last.pt is kept" if self.folder.checkpoint_path("last").exists() else "nothing was saved yet")
+        msg = (f"cannot {doing} {self.folder.path}: {e.strerror or e}; {kept}. Free some space or fix the folder, "
+               f"then `torchtui resume {self.folder.path}`")
         try:
             self.write(error("save_failed", msg), sync=True)
         except OSError:
             pass  # the event log is on the same disk; the message still reaches the console
         return TrainingFailed(msg)
-
-    def kept(self) -> str:
-        """What a failed write leaves to resume from, as it is on disk."""
-        assert self.folder is not None
-        return ("last.pt is kept" if self.folder.checkpoint_path("last").exists()
-                else "nothing was saved yet")
 
     def save(self, state: dict[str, Any], best: bool, requested: bool = False) -> None:
         """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
@@ -207,13 +203,7 @@ class Recorder:
             else:  # say what is on disk: last.pt was replaced, best.pt was not
                 kept = "last.pt is saved, " + ("best.pt is still the previous best" if self.folder.checkpoint_path(
                     "best").exists() else "best.pt could not be written")
-            msg = (f"cannot save a checkpoint in {self.folder.path}: {e.strerror or e}; {kept}. "
-                   f"Free some space or fix the folder, then `torchtui resume {self.folder.path}`")
-            try:
-                self.write(error("save_failed", msg), sync=True)
-            except OSError:
-                pass  # the event log is on the same full disk; the message still reaches the console
-            raise TrainingFailed(msg) from None
+            raise self.cannot_write(e, "save a checkpoint in", kept) from None
         p = state["progress"]
         for path in saved:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],

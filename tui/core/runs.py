@@ -82,9 +82,7 @@ class RunFolder:
         try:
             run.write_text(SPEC, spec.to_toml())
         except OSError as e:  # a full disk: no folder is left behind that holds a name yet is no run
-            fd = _HELD.pop(path.resolve(), None)
-            if fd is not None:
-                os.close(fd)
+            run.release()
             try:
                 (path / EVENTS).unlink(missing_ok=True)
                 path.rmdir()
@@ -128,6 +126,12 @@ class RunFolder:
             raise UserError(f"{self.path} is being written by another torchtui process{holder}; "
                             f"wait for it to end, or stop it (`torchtui attach {self.path}` shows it)") from None
         _HELD[key] = fd
+
+    def release(self) -> None:
+        """This process writes the folder no more (`hold` undone): its lock goes, for the next writer."""
+        fd = _HELD.pop(self.path.resolve(), None)
+        if fd is not None:
+            os.close(fd)
 
     def check_writable(self) -> None:
         """A read-only run folder is refused before anything starts, not at the first save."""
