@@ -70,7 +70,7 @@ def allowed():
 
 
 class Slow(Dataset):
-    def __init__(self, n=64, delay=0.3):
+    def __init__(self, n=64, delay=0.1):
         g = torch.Generator().manual_seed(0)
         self.x = torch.randn(n, 4, generator=g)
         self.y = (self.x.sum(1) > 0).long()

@@ -15,6 +15,13 @@ On CUDA the engine runs three ways: eager (`--cuda-graphs off`), with CUDA graph
 and `--precision bf16`; the hand loop also runs with bf16 autocast. The table adds each one's peak GPU
 memory (`torch.cuda.max_memory_allocated`), so graphs' memory pool is measured too. The wide model's
 textbook loop (a DataLoader over 1M rows, one row at a time) is left out: it is not what anyone would run.
+
+Two rates per loop. The whole run's: the engine's includes what `fit` does once (the data moved to the
+device, the capture and its warm-up steps) and its checkpoint saves; the hand loop's data is on the device
+before its clock starts. With `--epochs 2` or more, also the last epoch's alone (the engine's from its epoch
+event, the loops' timed likewise): the steady pace of training, startup and saves left out. `--breakdown`
+times a graphed step's parts on the device: the replayed graph (gather, forward, loss, backward) and the
+eager optimizer step, alone and together, so that what bounds a model is measured, not guessed.
 """
 
 from __future__ import annotations
@@ -70,12 +77,15 @@ def model(stack):
 
 
 def textbook(x, y, stack, batch, epochs, device):
+    """(seconds of the run, seconds of its last epoch)."""
     m = model(stack).to(device)
     g = torch.Generator().manual_seed(0)
     loader = DataLoader(RowDataset(x, y), batch, shuffle=True, generator=g)
     opt, crit = torch.optim.Adam(m.parameters(), lr=1e-3), nn.MSELoss()
-    t0 = time.perf_counter()
+    t0 = epoch_began = time.perf_counter()
     for _ in range(epochs):
+        _sync(device)
+        epoch_began = time.perf_counter()
         m.train()
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
@@ -84,16 +94,20 @@ def textbook(x, y, stack, batch, epochs, device):
             loss.backward()
             opt.step()
     _sync(device)
-    return time.perf_counter() - t0
+    end = time.perf_counter()
+    return end - t0, end - epoch_began
 
 
 def hand_written(x, y, stack, batch, epochs, device, bf16=False):
+    """(seconds of the run, seconds of its last epoch); the data is on the device before the clock starts."""
     m = model(stack).to(device)
     x, y = x.to(device), y.to(device)
     g = torch.Generator().manual_seed(0)
     opt, crit = torch.optim.Adam(m.parameters(), lr=1e-3), nn.MSELoss()
-    t0 = time.perf_counter()
+    t0 = epoch_began = time.perf_counter()
     for _ in range(epochs):
+        _sync(device)
+        epoch_began = time.perf_counter()
         m.train()
         perm = torch.randperm(len(x), generator=g).to(device)
         for i in range(0, len(x), batch):
@@ -107,17 +121,19 @@ def hand_written(x, y, stack, batch, epochs, device, bf16=False):
             loss.backward()
             opt.step()
     _sync(device)
-    return time.perf_counter() - t0
+    end = time.perf_counter()
+    return end - t0, end - epoch_began
 
 
 def engine(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
-    """The engine's seconds; a graphed run that did not capture stops the bench (it would time the eager loop)."""
+    """(the engine's seconds, its last epoch's seconds as its epoch event says); a graphed run that did not
+    capture stops the bench (it would time the eager loop)."""
     seconds, events, decision = engine_run(x, y, stack, batch, epochs, device, graphs, precision)
     captures = [e for e in events if e["event"] == "cuda_graph"]
     if graphs == "on" and not (captures and captures[0]["captured"]):
         raise SystemExit(f"the graphed engine did not capture: {decision} {captures}")
     CAPTURES.extend(captures[:1])
-    return seconds
+    return seconds, [e for e in events if e["event"] == "epoch"][-1]["seconds"]
 
 
 def engine_run(x, y, stack, batch, epochs, device, graphs="off", precision="fp32"):
@@ -145,6 +161,53 @@ def engine_run(x, y, stack, batch, epochs, device, graphs="off", precision="fp32
 
 
 CAPTURES: list[dict] = []  # the graphed engine's cuda_graph events: the capture's time and pool
+
+
+def breakdown(x, y, stack, batch, device, precision, steps=50) -> str:
+    """A graphed step's parts timed on the device, as the engine runs them: the replayed graph (gather,
+    zero_grad, forward, loss, backward, loss sum), then the eager optimizer step (foreach Adam over one flat
+    parameter, as optim.py and flat.py make it), alone and both together. Which one a model's step waits on
+    is what a faster step must shorten."""
+    from tui.core.cuda_graph import GraphedStep
+    from tui.core.flat import FlatParameters
+    from tui.core.optim import make_optimizer
+    from tui.core.precision import setup
+
+    dev = torch.device(device)
+    m = model(stack).to(dev)
+    flat = FlatParameters(m)
+    spec = Spec().with_overrides({"train.optimizer": "Adam", "train.lr": 1e-3})
+    opt = make_optimizer(spec.train, [flat.flat], "cuda" if REHEARSAL else dev.type)
+    mixed = setup(precision, dev.type)
+    xd, yd = x.to(dev), y.to(dev)
+    step = GraphedStep(m, nn.MSELoss(), flat.grad.zero_, xd, yd, batch, 0.0,
+                       mixed.autocast if mixed.mixed else None)
+    step.start_epoch(torch.randperm(len(xd), device=dev), 0, 0.0)
+    while step.graph is None and not step.failed:  # warm-up steps, then the capture
+        step.step()
+        opt.step()
+    if step.graph is None:
+        return "not captured"
+
+    def timed(graph: bool, optimizer: bool) -> float:
+        """Milliseconds per step over `steps` steps (the counter wraps within the epoch's batches)."""
+        _sync(device)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            if graph:
+                if i % step.full == 0:
+                    step.pos.zero_()
+                step.step()
+            if optimizer:
+                opt.step()
+        _sync(device)
+        return (time.perf_counter() - t0) / steps * 1e3
+
+    graph_ms, optimizer_ms, both_ms = timed(True, False), timed(False, True), timed(True, True)
+    layers = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
+    flops = 6 * batch * sum(mod.in_features * mod.out_features for mod in layers)  # forward + backward matmuls
+    return (f"graph {graph_ms:.3f} ms ({flops / graph_ms / 1e9:,.1f} TFLOP/s of matmuls), optimizer "
+            f"{optimizer_ms:.3f} ms, both {both_ms:.3f} ms per step")
 
 
 REHEARSAL = os.environ.get("TORCHTUI_REHEARSAL") == "1"  # the CPU stands in for a GPU (tests/device/rehearse.py)
@@ -183,6 +246,7 @@ def main() -> None:
     ap.add_argument("--model", choices=sorted(MODELS), default="small")
     ap.add_argument("--batches", default="64,512")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads for all three (0: torch's default)")
+    ap.add_argument("--breakdown", action="store_true", help="also time a graphed step's parts (graph, optimizer)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -201,13 +265,16 @@ def main() -> None:
     print(f"{'batch':>5}  " + "  ".join(f"{n:>13}" for n in names) + "   (samples/s)")
     for batch in (int(b) for b in args.batches.split(",")):
         seconds: dict[str, list[float]] = {name: [] for name in names}
+        last_epoch: dict[str, list[float]] = {name: [] for name in names}
         peak: dict[str, float] = {}
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits every variant alike
             for name, fn in loops:
                 if cuda:
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats(args.device)
-                seconds[name].append(fn(x, y, stack, batch, args.epochs, args.device))
+                whole, last = fn(x, y, stack, batch, args.epochs, args.device)
+                seconds[name].append(whole)
+                last_epoch[name].append(last)
                 if cuda:
                     peak[name] = torch.cuda.max_memory_allocated(args.device) / 2**20
         rates = {name: args.rows * args.epochs / min(s) for name, s in seconds.items()}
@@ -220,6 +287,15 @@ def main() -> None:
         if "textbook" in rates:
             engine_name = "engine graphs" if cuda else "engine"
             print(f"  {engine_name} vs textbook: {rates[engine_name] / rates['textbook']:.2f}x")
+        if args.epochs > 1:  # the steady pace: startup, capture and the engine's saves left out
+            steady = {name: args.rows / min(s) for name, s in last_epoch.items()}
+            print("  last epoch alone, samples/s: " + ", ".join(f"{n} {steady[n]:,.0f}" for n in names))
+            print("  last epoch vs the hand loop's: " + ", ".join(f"{n} {steady[n] / steady[base]:.2f}x"
+                                                                for n in names if n != base))
+        if args.breakdown and cuda:
+            for precision in ("fp32", "bf16"):
+                print(f"  graphed step at batch {batch}, {precision}: " + breakdown(x, y, stack, batch, args.device,
+                                                                                  precision))
     if CAPTURES:
         secs = [c["seconds"] for c in CAPTURES]
         print(f"captures: {len(secs)}, seconds min {min(secs):.3f} max {max(secs):.3f}; pool MiB "
