@@ -409,8 +409,11 @@ def test_runs_lists_the_runs(iris_run, diabetes_run, work):
         events = events_of(work / "runs" / name)
         done, end = sum(e["event"] == "epoch" for e in events), events[-1]
         assert table[name][1:5] == [end["status"], name, f"{done}/{total}", f"{end['best_val_loss']:.4f}"]
+    (work / "nothing-here").mkdir()
     empty = invoke("runs", "--runs-dir", work / "nothing-here")
     assert empty.exit_code == 0 and "no runs" in empty.stdout
+    missing = invoke("runs", "--runs-dir", work / "not-here")  # a mistyped folder: said as such
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
 
 
 def test_datasets_lists_builtins_with_row_counts():

@@ -162,3 +162,32 @@ def test_only_a_failure_to_write_the_run_folder_is_said_as_one(tmp_path):
     assert not job.writing_failed(FileNotFoundError(errno.ENOENT, "No such file", str(tmp_path / "images" / "7.png")),
                                   folder)
     assert not job.writing_failed(ConnectionResetError(errno.ECONNRESET, "reset"), folder)
+
+
+def test_a_test_file_whose_predictions_the_disk_cannot_take_fails_the_run_as_a_full_disk_and_resume_ends_it(
+        two_runs, tmp_path, monkeypatch):
+    """A run that trained, then could not write its --test predictions.csv (a full disk), was told as a refused
+    command (exit 2, the error a mistyped flag gets) and left without an end; it is the run folder's failed
+    write, with the resume that finishes the reports."""
+    _, _, rows = two_runs
+    real = files._written_beside
+
+    def full(path, write, mode="wb"):
+        if path.name == "predictions.csv":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, write, mode)
+
+    monkeypatch.setattr(files, "_written_beside", full)
+    events: list[dict] = []
+    with pytest.raises(TrainingFailed, match=r"cannot write in .*/t: No space left on device; last.pt is kept\. "
+                                             r"Free some space or fix the folder, then `torchtui resume "):
+        job.run(make_spec(tmp_path, **IRIS, run__name="t", data__test=str(rows)), events.append)
+    assert [e["kind"] for e in events if e["event"] == "error"] == ["save_failed"]
+    folder = tmp_path / "runs" / "t"
+    assert not (folder / "predictions.csv").exists() and not list(folder.glob(".tmp-*"))
+    assert [r.status for r in list_runs(tmp_path / "runs") if r.path.name == "t"] == ["failed"]
+    monkeypatch.undo()
+    job.resume(folder, events.append)
+    assert events[-2]["event"] == "predictions" and events[-2]["rows"] == 2
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
+    assert (folder / "predictions.csv").read_text().count("\n") == 3

@@ -35,3 +35,21 @@ def test_out_of_memory_keeps_the_last_checkpoint_and_says_what_to_do(tmp_path, m
     assert checkpoint.load(run / "last.pt")["progress"]["epoch"] == 1
     last = list(read_events(run / "events.jsonl"))[-1]
     assert last["event"] == "error" and last["kind"] == "out_of_memory" and last["message"] == message
+
+
+def test_an_out_of_memory_on_a_card_others_fill_names_them_not_only_the_batch(monkeypatch):
+    """On a shared GPU box the memory is often other processes': the advice was a smaller batch whatever held
+    the card. The driver's counters are set as an H200 would give them (this process: 3 GiB reserved)."""
+    from tui.core import devices
+
+    gib, cuda = 2**30, torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 3 * gib)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * gib, 140 * gib))  # 138 GiB used
+    advice = devices.out_of_memory_advice(cuda, 512)
+    assert advice == ("other processes hold 134.0 GiB of its 140 GiB (`nvidia-smi` lists them): pick a GPU they "
+                      "leave free (--device cuda:N) or wait for them, or try a smaller --batch-size than 512")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (135 * gib, 140 * gib))  # 5: 3 ours, 1 ctx
+    assert devices.held_by_others(cuda) == gib
+    assert devices.out_of_memory_advice(cuda, 512) == "try a smaller --batch-size than 512 or a smaller model"
+    on_cpu = devices.out_of_memory_advice(torch.device("cpu"), 16)
+    assert on_cpu == "try a smaller --batch-size than 16 or a smaller model"

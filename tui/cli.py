@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
+from tui.core.files import expand_home_in_args
 from tui.core.spec import FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
 from tui.refusals import Commands, say
 from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
@@ -572,7 +573,7 @@ def runs(
     names: Optional[list[str]] = typer.Argument(
         None, metavar="[RUN]...",
         help="With --compare: the runs to compare, each a run folder or a run's name in --runs-dir."),
-    runs_dir: Path = typer.Option(Path("checkpoints"), help="Folder holding run folders."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Folder holding run folders.", show_default="checkpoints"),
     compare: bool = typer.Option(False, "--compare", help="Compare the runs named: their best numbers, and the "
                                                           "spec fields whose values differ between them."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: the runs (their list), or with "
@@ -581,6 +582,7 @@ def runs(
     """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
     (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes).
     `torchtui runs --compare A B ...` compares runs."""
+    runs_dir = _runs_dir(runs_dir)
     if compare or names:
         _compare_runs(names or [], runs_dir, compare, as_json)
         return
@@ -605,6 +607,18 @@ def runs(
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+
+
+def _runs_dir(given: Optional[Path]) -> Path:
+    """The folder `runs` lists: ./checkpoints when none is given (no runs yet there is no mistake); a folder named
+    that is missing is one, likely a typo, and is said as one rather than listed as empty."""
+    if given is None:
+        return Path("checkpoints")
+    if not given.is_dir():
+        raise UserError(f"--runs-dir {given} " + ("is a file, not a folder" if given.exists() else "does not exist")
+                        + "; give the folder the runs were written to (`torchtui run --runs-dir`, checkpoints "
+                          "by default)")
+    return given
 
 
 def _compare_runs(names: list[str], runs_dir: Path, compare: bool, as_json: bool) -> None:
@@ -737,6 +751,7 @@ def config_write(
 
 def main() -> None:
     interrupt_at_once_while_importing()
+    sys.argv[1:] = expand_home_in_args(sys.argv[1:])  # `--runs-dir=~/runs`, a quoted "~/data.csv"
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         _main_of_a_rank()
     app()

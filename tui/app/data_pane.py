@@ -9,6 +9,7 @@ from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Se
 from textual.widgets.option_list import Option
 
 from tui.core.datasets import BUILTINS
+from tui.core.files import expand_home
 from tui.core.spec import TASKS, DataSpec, Spec
 
 from .data_fields import (
@@ -156,7 +157,7 @@ class DataPane(Horizontal):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-path" and event.value.strip():
-            typed = event.value.strip()
+            typed = expand_home(event.value.strip())
             missing = missing_path(typed)
             if missing:  # the data shown stays (it was replaced by an error, the Model pane by "input ?")
                 event.input.add_class("-invalid")

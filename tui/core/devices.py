@@ -83,6 +83,33 @@ def _cuda(index: int) -> Device:
     return Device(torch.device("cuda", index), f"cuda:{index} ({props.name}, {props.total_memory / 2**30:.0f} GiB)")
 
 
+def held_by_others(device: torch.device) -> int:
+    """Bytes of `device`'s memory that other processes hold (0 off CUDA, or when it cannot be told): the card's
+    used memory less this process's, its CUDA context allowed for. An out-of-memory on a shared box is often
+    theirs, and then a smaller batch is not the fix."""
+    if device.type != "cuda":
+        return 0
+    try:
+        free, total = torch.cuda.mem_get_info(device)
+        ours = torch.cuda.memory_reserved(device)
+    except Exception:  # a driver that cannot say
+        return 0
+    context = 1 << 30  # a CUDA context and its libraries' workspaces: up to about a GiB, not in memory_reserved
+    return max(0, total - free - ours - context)
+
+
+def out_of_memory_advice(device: torch.device, batch_size: int) -> str:
+    """What an out-of-memory calls for: a smaller batch or model, or, when other processes hold much of the card,
+    a card they leave free."""
+    others = held_by_others(device)
+    if device.type == "cuda" and others >= 2 << 30:
+        total = torch.cuda.mem_get_info(device)[1]
+        return (f"other processes hold {others / 2**30:,.1f} GiB of its {total / 2**30:,.0f} GiB (`nvidia-smi` "
+                f"lists them): pick a GPU they leave free (--device cuda:N) or wait for them, or try a smaller "
+                f"--batch-size than {batch_size}")
+    return f"try a smaller --batch-size than {batch_size} or a smaller model"
+
+
 def _cpu_description() -> str:
     return f"cpu ({threads_text(torch.get_num_threads())})"
 

@@ -6,6 +6,7 @@ of torch so that writing a config or a CSV does not pay for importing it.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -13,15 +14,29 @@ from typing import Any, Callable
 TMP_PREFIX = ".tmp-"
 
 
+def expand_home(text: str) -> str:
+    """A path typed as `~/...` (or `~`) with the home folder in place of the tilde, as a shell does for a word of its
+    own: quoted, in a TOML spec, after `--flag=`, or in the screen's path box nobody expanded it, and the run made a
+    folder named `~` beside the user's. Anything else is kept as typed (`~user` forms included)."""
+    if text == "~" or text.startswith("~/"):
+        return os.path.expanduser(text)
+    return text
+
+
+def expand_home_in_args(args: list[str]) -> list[str]:
+    """Command-line words with `~/` expanded where a shell leaves it: a quoted word, and `--flag=~/...`."""
+    out = []
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        out.append(f"{flag}={expand_home(value)}" if eq and flag.startswith("--") else expand_home(arg))
+    return out
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write through `write(file)` to a temp file beside `path`, fsync, then rename over it."""
     path = Path(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    tmp = _written_beside(path, write, mode)
     try:
-        with open(tmp, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -30,21 +45,68 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     return path
 
 
+def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """A temp file beside `path`, written whole through `write(file)` and fsynced; removed if the write fails."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    try:
+        with open(tmp, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def write_user_file(path: str | Path, data: bytes, own_run: bool = False) -> Path:
     """Atomic write to a path the user named; a missing folder or a refused write is one clear line, and so is
-    a path that is a run's own file (`own_run`: the run itself writing it)."""
+    a path that is a run's own file. `own_run`: the run itself writing it, whose failed write (a full disk) is
+    raised as the OSError it is, for the run to say as its folder's (record.Recorder.cannot_write)."""
+    return write_user_files([(Path(path), data)], own_run)[0]
+
+
+def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> list[Path]:
+    """Files that belong together (a model's weights and the card that describes them), each as `write_user_file`
+    writes one: every one is written whole beside its path first, and only then are they renamed into place. A
+    write that fails (a full disk) leaves all of them as they were, never new weights beside an old card."""
     from .errors import UserError
     from .runs import refuse_run_file  # (runs imports this module)
 
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
-    if not own_run:
-        refuse_run_file(path)
+    for path, _ in files:
+        if not path.parent.is_dir():
+            raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
+        if not own_run:
+            refuse_run_file(path)
+    temps: list[Path] = []
+    renamed: list[Path] = []
+    path = files[0][0]
     try:
-        return atomic_write(path, lambda f: f.write(data))
+        for path, data in files:
+            temps.append(_written_beside(path, functools.partial(_write_bytes, data=data)))
+        for (path, _), tmp in zip(files, temps):
+            os.replace(tmp, path)
+            renamed.append(path)
     except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        if own_run:  # the run writing its own folder: its failure to write it (job.writing_failed), not a refusal
+            raise
+        unwritten = [str(p) for p, _ in files if p != path and p not in renamed]
+        raise UserError(f"cannot write {path}: {e.strerror or e}"
+                        + (f"; {', '.join(unwritten)} not written either" if unwritten else "")
+                        + (f" ({', '.join(map(str, renamed))} written)" if renamed else "")) from None
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for folder in dict.fromkeys(p.parent for p, _ in files):
+        _fsync_dir(folder)
+    return [p for p, _ in files]
+
+
+def _write_bytes(f: Any, data: bytes) -> None:
+    f.write(data)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -251,7 +251,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         except torch.cuda.OutOfMemoryError:
             kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
             raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} at batch size "
-                                f"{p.spec.train.batch_size}; try a smaller --batch-size or a smaller model "
+                                f"{p.spec.train.batch_size}; "
+                                f"{devices.out_of_memory_advice(p.device.torch, p.spec.train.batch_size)} "
                                 f"({kept})") from None
         except KeyboardInterrupt:
             recorder.write(record.end("interrupted", trainer.progress, folder.path), sync=True)

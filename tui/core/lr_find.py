@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, devices
 from .errors import UserError
 from .job import _new_trainer, plan
 from .record import Recorder
@@ -125,7 +125,7 @@ def range_test(spec: Spec, steps: int | None = None, start_lr: float = START_LR,
         _steps(trainer, lrs, result, on_step)
     except torch.cuda.OutOfMemoryError:
         raise UserError(f"out of memory on {p.device.description} at batch size {spec.train.batch_size}; "
-                        f"try a smaller --batch-size or a smaller model") from None
+                        f"{devices.out_of_memory_advice(p.device.torch, spec.train.batch_size)}") from None
     _suggest(result)
     return result
 

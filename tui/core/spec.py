@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .files import expand_home
 
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "impute")
@@ -298,6 +299,7 @@ def _data_not_spec(path: Path) -> UserError:
     return UserError(f"{path} is a data file, not a TOML spec: give it as the data, `--dataset {path}`")
 
 
+PATH_FIELDS = ("data.dataset", "data.val", "data.test", "run.runs_dir")  # a `~/` in them means the home folder
 FORMAT_FIELDS = ("sep", "header", "skip_rows", "decimal", "encoding")  # DataSpec's fields that say how to read a file
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}
@@ -415,6 +417,8 @@ def _coerce(value: Any, default: Any, path: str, source: str) -> Any:
             value = str(value)  # processes = 2 in a TOML file: a count, as "2" is
         if not isinstance(value, str):
             raise UserError(f"{where} must be a string, got {value!r}")
+        if path in PATH_FIELDS:
+            value = expand_home(value)
         table = _CANONICAL.get(path)
         if table is not None:
             key = value.strip().lower().replace("_", "") if path == "train.loss" else value.strip().lower()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .files import write_user_file
+from .files import write_user_files
 
 SUFFIX = ".safetensors"
 CARD_FORMAT = 1
@@ -75,8 +75,8 @@ def from_run(run_dir: str | Path, weights: str | Path, which: str = "best", forc
     tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt["model"].items()}
     card = make_card(ckpt, folder.path.name, path.name)
     out = Path(weights)
-    write_user_file(out, save(tensors, metadata={"format": "pt"}))
-    write_user_file(card_path(out), (json.dumps(card, indent=2) + "\n").encode("utf-8"))
+    write_user_files([(out, save(tensors, metadata={"format": "pt"})),
+                      (card_path(out), (json.dumps(card, indent=2) + "\n").encode("utf-8"))])
     epoch = int((ckpt.get("progress") or {}).get("epoch", 0))
     return WeightsExport(path, epoch, out, card_path(out))
 

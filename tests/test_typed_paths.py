@@ -1,0 +1,150 @@
+"""Paths as users type them, and files that belong together, each test failing before its fix.
+
+`~/runs` in a TOML spec, after `--runs-dir=`, quoted, or in the screen's path box reached torchtui unexpanded
+(only a shell expands a tilde, and only in a word of its own): a run made a folder named `~` beside the user's
+files. `torchtui runs --runs-dir` with a mistyped folder said "no runs" and exited 0. `export --weights` wrote
+the safetensors file and then its JSON card one after the other: a card that could not be written left new
+weights beside the previous export's card."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from tui.app.app import TorchTUI
+from tui.core import files, job
+from tui.core.files import expand_home, expand_home_in_args
+from tui.core.spec import Spec
+
+from conftest import make_spec
+from test_app import cpu_spec, data_loaded, running, wait_for
+from test_cli import invoke
+
+ROOT = Path(__file__).resolve().parents[1]
+IRIS_CSV = ROOT / "datasets" / "iris.csv"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A home folder of the test's own, and a working folder that is not it."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    return home
+
+
+def test_a_tilde_means_the_home_folder_wherever_a_path_is_typed(home):
+    assert expand_home("~/runs") == f"{home}/runs" and expand_home("~") == str(home)
+    for kept in ("iris", "runs/~x", "~other/runs", "data:Class", ""):  # not a home path: as typed
+        assert expand_home(kept) == kept
+    assert expand_home_in_args(["run", "--runs-dir=~/r", "~/a.csv", "--lr=0.1", "-o=~/x", "--layers", "~"]) == [
+        "run", f"--runs-dir={home}/r", f"{home}/a.csv", "--lr=0.1", "-o=~/x", "--layers", str(home)]
+
+    spec = Spec.from_toml('[data]\ndataset = "~/iris.csv"\nval = "~/v.csv"\ntest = "~/t.csv"\n'
+                          '[run]\nruns_dir = "~/runs"\n')
+    assert (spec.data.dataset, spec.data.val, spec.data.test, spec.run.runs_dir) == (
+        f"{home}/iris.csv", f"{home}/v.csv", f"{home}/t.csv", f"{home}/runs")
+    assert Spec().with_overrides({"run.runs_dir": "~/elsewhere"}).run.runs_dir == f"{home}/elsewhere"
+
+
+def test_a_run_given_home_paths_trains_from_and_into_the_home_folder(home):
+    (home / "iris.csv").write_bytes(IRIS_CSV.read_bytes())
+    (Path.cwd() / "exp.toml").write_text('[data]\ndataset = "~/iris.csv"\n[train]\nepochs = 1\n'
+                                         '[run]\nruns_dir = "~/runs"\nname = "a"\n')
+    env = {**os.environ, "HOME": str(home)}
+    torchtui = [sys.executable, "-m", "tui"]
+    r = subprocess.run([*torchtui, "run", "exp.toml", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([*torchtui, "run", "--dataset", "~/iris.csv", "--epochs", "1", "--runs-dir=~/runs",
+                        "--name", "b", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (Path.cwd() / "~").exists() and sorted(os.listdir(Path.cwd())) == ["exp.toml"]
+    for name in ("a", "b"):
+        spec = Spec.from_file(home / "runs" / name / "spec.toml")
+        assert spec.data.dataset == str(home / "iris.csv") and spec.run.runs_dir == str(home / "runs")
+    r = subprocess.run([*torchtui, "runs", "--runs-dir=~/runs", "--json"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert sorted(Path(x["run"]).name for x in json.loads(r.stdout)["runs"]) == ["a", "b"], r.stdout + r.stderr
+
+
+async def test_the_path_box_reads_a_file_in_the_home_folder(home):
+    (home / "wine.csv").write_bytes((ROOT / "datasets" / "wine.csv").read_bytes())
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        box = app.query_one("#data-path", Input)
+        box.value = "~/wine.csv"
+        box.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.spec.data.dataset == str(home / "wine.csv") and app.data.prepared
+                       is not None and app.data.spec.dataset == str(home / "wine.csv"), what="the home file to load")
+        assert not box.has_class("-invalid") and app.data.error == ""
+
+
+def test_runs_in_a_folder_that_is_not_there_is_a_mistake_said_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("runs")  # no runs yet in ./checkpoints: not a mistake
+    assert r.exit_code == 0 and "no runs in checkpoints" in r.output
+    r = invoke("runs", "--runs-dir", tmp_path / "chekpoints")
+    assert r.exit_code == 2 and r.stdout == "", r.output
+    assert r.stderr.strip() == (f"error: --runs-dir {tmp_path / 'chekpoints'} does not exist; give the folder the runs "
+                                "were written to (`torchtui run --runs-dir`, checkpoints by default)")
+    (tmp_path / "notes.txt").write_text("x")
+    r = invoke("runs", "--runs-dir", tmp_path / "notes.txt", "--json")
+    assert r.exit_code == 2 and "is a file, not a folder" in json.loads(r.stdout)["error"], r.output
+    r = invoke("runs", "--runs-dir", tmp_path / "nope", "--compare", "a", "b")
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weights")
+    _, folder = job.run(make_spec(root, data__dataset="iris", train__epochs=2, run__name="r",
+                                  model__layers="Linear(8), ReLU()"), lambda e: None)
+    return folder.path
+
+
+def test_weights_and_their_card_are_written_together_or_not_at_all(finished_run, tmp_path, monkeypatch):
+    """A failure injected at each write and each rename of `export --weights --force` over an earlier export: a
+    failed write leaves the earlier pair whole; a failed rename (after every file was written whole) names what
+    was and was not written. No temp file is left either way."""
+    out, card = tmp_path / "model.safetensors", tmp_path / "model.json"
+    out.write_bytes(b"earlier weights")
+    card.write_text("earlier card")
+    real_open, real_replace = open, os.replace
+    points = [("write", out.name), ("write", card.name), ("rename", out.name), ("rename", card.name)]
+    for kind, name in points:
+        def failing_open(path, *a, _name=name, _kind=kind, **k):
+            if _kind == "write" and Path(path).name.startswith(files.TMP_PREFIX + _name):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_open(path, *a, **k)
+
+        def failing_replace(src, dst, _name=name, _kind=kind):
+            if _kind == "rename" and Path(dst).name == _name:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return real_replace(src, dst)
+
+        monkeypatch.setattr("builtins.open", failing_open)
+        monkeypatch.setattr(files.os, "replace", failing_replace)
+        r = invoke("export", finished_run, "--weights", out, "--force")
+        monkeypatch.undo()
+        assert r.exit_code == 2 and r.stderr.count("\n") == 1, (kind, name, r.output)
+        assert sorted(os.listdir(tmp_path)) == ["model.json", "model.safetensors"], (kind, name)
+        if (kind, name) != ("rename", card.name):  # nothing was replaced
+            assert out.read_bytes() == b"earlier weights" and card.read_text() == "earlier card", (kind, name)
+            assert "not written either" in r.stderr, r.stderr
+        else:  # the weights had been renamed into place when the card's rename failed: said so
+            assert out.read_bytes() != b"earlier weights" and card.read_text() == "earlier card"
+            assert f"cannot write {card}: " in r.stderr and f"({out} written)" in r.stderr, r.stderr
+    r = invoke("export", finished_run, "--weights", out, "--force")
+    assert r.exit_code == 0, r.output
+    assert json.loads(card.read_text())["made_by"] == "torchtui export --weights" and out.stat().st_size > 100
