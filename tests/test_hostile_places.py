@@ -191,3 +191,20 @@ def test_a_test_file_whose_predictions_the_disk_cannot_take_fails_the_run_as_a_f
     assert events[-2]["event"] == "predictions" and events[-2]["rows"] == 2
     assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
     assert (folder / "predictions.csv").read_text().count("\n") == 3
+
+
+def test_a_console_whose_encoding_lacks_the_datas_characters_still_trains(tmp_path):
+    """A column named in Chinese under an ASCII (or latin-1) locale: the first line that named it ended the run
+    with a UnicodeEncodeError. It is written escaped; --json lines are ASCII anyway."""
+    rows = ["温度,湿度,结果"] + [f"{i % 7 / 7:.3f},{i % 5 / 5:.3f},{'是' if i % 3 else '否'}" for i in range(60)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for json_flag in ([], ["--json"]):
+        r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "d.csv", "--epochs", "1", "--runs-dir",
+                            "r", *json_flag], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+        assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+        assert r.stdout.isascii()
+        if not json_flag:  # the console's lines: the name escaped, the run told as ever
+            assert "target \\u7ed3\\u679c (classification, 2 classes)" in r.stdout.decode(), r.stdout
+    ends = [line for line in r.stdout.decode().splitlines() if '"event":"end"' in line]
+    assert len(ends) == 1 and '"status":"done"' in ends[0]

@@ -4,7 +4,9 @@
 (only a shell expands a tilde, and only in a word of its own): a run made a folder named `~` beside the user's
 files. `torchtui runs --runs-dir` with a mistyped folder said "no runs" and exited 0. `export --weights` wrote
 the safetensors file and then its JSON card one after the other: a card that could not be written left new
-weights beside the previous export's card."""
+weights beside the previous export's card. A write killed before its rename left its hidden temp file in the
+user's folder for good. A run whose data file was moved could not be resumed: the error said the dataset
+did not exist, and no flag could say where it went."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from textual.widgets import Input
 
 from tui.app.app import TorchTUI
-from tui.core import files, job
+from tui.core import checkpoint, files, job
 from tui.core.files import expand_home, expand_home_in_args
 from tui.core.spec import Spec
 
@@ -148,3 +151,61 @@ def test_weights_and_their_card_are_written_together_or_not_at_all(finished_run,
     r = invoke("export", finished_run, "--weights", out, "--force")
     assert r.exit_code == 0, r.output
     assert json.loads(card.read_text())["made_by"] == "torchtui export --weights" and out.stat().st_size > 100
+
+
+def test_a_temp_file_a_killed_write_left_is_removed_by_the_next_write_of_that_file(finished_run, tmp_path):
+    """`.tmp-NAME.PID` of a process gone (a predict killed mid-write) goes with the next write of NAME; one of a
+    process still running (a write in progress) stays, as do other files."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    running_ = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale, live = tmp_path / f".tmp-out.csv.{gone.pid}", tmp_path / f".tmp-out.csv.{running_.pid}"
+        other = tmp_path / f".tmp-other.csv.{gone.pid}"
+        for f in (stale, live, other):
+            f.write_text("half a file")
+        rows = tmp_path / "rows.csv"
+        rows.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+        r = invoke("predict", finished_run, rows, "-o", tmp_path / "out.csv")
+        assert r.exit_code == 0, r.output
+        assert not stale.exists() and live.exists() and other.exists()
+        assert (tmp_path / "out.csv").read_text().count("\n") == 2
+    finally:
+        running_.kill()
+        running_.wait()
+
+
+def test_a_run_whose_data_file_moved_resumes_from_its_new_place_exactly(tmp_path):
+    data = tmp_path / "flowers.csv"
+    data.write_bytes(IRIS_CSV.read_bytes())
+    base = dict(data__dataset=str(data), train__patience=0, model__layers="Linear(8), ReLU()", train__seed=3)
+    _, straight = job.run(make_spec(tmp_path, **base, train__epochs=3, run__name="straight"), lambda e: None)
+    _, folder = job.run(make_spec(tmp_path, **base, train__epochs=2, run__name="moved"), lambda e: None)
+    run = folder.path
+    (tmp_path / "elsewhere").mkdir()
+    data.rename(tmp_path / "elsewhere" / "flowers.csv")
+
+    r = invoke("resume", run, "--epochs", "3")
+    assert r.exit_code == 2 and r.stderr.strip() == (
+        f"error: {data}, the run's data file, is not there any more; if it moved, `torchtui resume {run} --dataset "
+        "NEW_PATH` goes on with it (the same data: its statistics are checked)"), r.output
+    changed = tmp_path / "changed.csv"
+    changed.write_text(IRIS_CSV.read_text().replace("5.1,3.5,1.4,0.2", "5.9,3.5,1.4,0.2", 1))
+    r = invoke("resume", run, "--epochs", "3", "--dataset", changed)
+    assert r.exit_code == 2 and "changed since the checkpoint was saved" in r.stderr, r.output
+    for flag, said in (("--val", "this run has no validation file"), ("--test", "this run has no test file")):
+        r = invoke("resume", run, "--epochs", "3", flag, tmp_path / "elsewhere" / "flowers.csv")
+        assert r.exit_code == 2 and said in r.stderr, r.output
+    r = invoke("resume", run, "--epochs", "3", "--dataset", tmp_path / "nowhere.csv")
+    assert r.exit_code == 2 and "no such file; give the place the run's data file (flowers.csv) moved to" in r.stderr
+    assert Spec.from_file(run / "spec.toml").data.dataset == str(data)  # nothing refused wrote the spec
+
+    r = invoke("resume", run, "--epochs", "3", "--dataset", tmp_path / "elsewhere" / "flowers.csv")
+    assert r.exit_code == 0, r.output
+    ours, want = checkpoint.load(run / "last.pt"), checkpoint.load(straight.checkpoint_path("last"))
+    assert ours["progress"]["epoch"] == 3
+    assert all(torch.equal(ours["model"][k], want["model"][k]) for k in want["model"])
+    assert Spec.from_file(run / "spec.toml").data.dataset == str(tmp_path / "elsewhere" / "flowers.csv")
+    assert invoke("resume", run, "--epochs", "4").exit_code == 0  # the new place is the run's from now on
+    r = invoke("resume", straight.path, "--epochs", "4", "--dataset", "iris")
+    assert r.exit_code == 2 and "--dataset iris: no such file" in r.stderr  # a built-in name is no file's place

@@ -424,6 +424,11 @@ def _run_hint(config: Optional[Path], flags: dict[str, Any], lr: float) -> str:
 def resume(
     run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20261127-101500."),
     epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="Where the run's data file is now, if it moved since the run started (the same "
+        "data: its statistics are checked against the checkpoint's)."),
+    val: Optional[str] = typer.Option(None, "--val", help="Where the run's validation file is now, if it moved."),
+    test: Optional[str] = typer.Option(None, "--test", help="Where the run's --test file is now, if it moved."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
     nproc: Optional[str] = typer.Option(
         None, "--nproc-per-node", help=NPROC_HELP + " Default: as many as the run had (its spec's run.processes)."),
@@ -449,7 +454,8 @@ def resume(
     if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, machines)
     stopper = StopOnSignal().install()
-    job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach)
+    moved = {path: new for path, new in (("data.dataset", dataset), ("data.val", val), ("data.test", test)) if new}
+    job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach, moved=moved)
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """The `torchtui` command (and `python -m tui`): Ctrl+C set to end the process cleanly while modules import,
-first thing, before the CLI's own imports (typer, then torch and pandas inside the commands), and a closed
-stdout or stderr made a sink; then the CLI."""
+first thing, before the CLI's own imports (typer, then torch and pandas inside the commands), a closed
+stdout or stderr made a sink, and characters the streams' encoding lacks escaped; then the CLI."""
 
 import os
 import sys
@@ -13,6 +13,13 @@ interrupt_at_once_while_importing()
 for _name in ("stdout", "stderr"):
     if getattr(sys, _name) is None:
         setattr(sys, _name, open(os.devnull, "w"))
+    # A terminal or log whose encoding cannot take a character of the user's data (a column named 温度 under a
+    # latin-1 or ASCII locale) crashed a run at its first line of output, the worker's too: such a character is
+    # written as an escape instead. JSON lines are ASCII already (json.dumps escapes the rest).
+    try:
+        getattr(sys, _name).reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError, OSError):  # a stream that is not a text file of its own: left as it is
+        pass
 
 from tui.cli import main  # noqa: E402
 

@@ -78,6 +78,7 @@ def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> 
             raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
         if not own_run:
             refuse_run_file(path)
+        remove_stale_temps(path)
     temps: list[Path] = []
     renamed: list[Path] = []
     path = files[0][0]
@@ -103,6 +104,26 @@ def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> 
     for folder in dict.fromkeys(p.parent for p, _ in files):
         _fsync_dir(folder)
     return [p for p, _ in files]
+
+
+def remove_stale_temps(path: Path) -> None:
+    """The temp files an earlier write of `path` left when its process was killed before the rename (kill -9,
+    a lost machine): hidden files that would stay in the user's folder for good. Only those of processes gone;
+    a write in progress elsewhere keeps its own."""
+    from .runs import process_alive  # (runs imports this module)
+
+    prefix = f"{TMP_PREFIX}{path.name}."
+    try:
+        found = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for tmp in found:
+        pid = tmp.name[len(prefix):]
+        if pid.isdigit() and not process_alive(int(pid)):
+            try:
+                tmp.unlink()
+            except OSError:  # another user's, or gone already: not ours to insist on
+                pass
 
 
 def _write_bytes(f: Any, data: bytes) -> None:

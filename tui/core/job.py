@@ -118,23 +118,70 @@ def _create_folder(p: Plan, world: distributed.World) -> RunFolder:
 
 
 def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
-           on_trainer: Callable[[Trainer], None] | None = None) -> tuple[Outcome, RunFolder]:
+           on_trainer: Callable[[Trainer], None] | None = None,
+           moved: dict[str, str] | None = None) -> tuple[Outcome, RunFolder]:
     """Continue a run from last.pt; a run stopped before its first checkpoint starts again in its folder.
-    Under torchrun every rank resumes from the same folder; rank 0 alone writes it."""
+    Under torchrun every rank resumes from the same folder; rank 0 alone writes it. `moved`: where the run's data
+    files are now ({"data.dataset": path}, likewise data.val and data.test), when they moved since it started."""
     world = distributed.from_env()
     folder = RunFolder.open(run_dir)
     folder.check_writable()
     if not world.is_main:
-        return _resume(folder, world, emit, epochs, on_trainer)
+        return _resume(folder, world, emit, epochs, on_trainer, moved or {})
     folder.hold()  # rank 0 (or the one process) writes it: no other process may, from here on
     try:
-        return _resume(folder, world, emit, epochs, on_trainer)
+        return _resume(folder, world, emit, epochs, on_trainer, moved or {})
     finally:
         release_held()
 
 
+# the run's data files: the resume flag that says where one moved, and its name in a message
+DATA_FILES = {"data.dataset": ("--dataset", "data file"), "data.val": ("--val", "validation file"),
+              "data.test": ("--test", "test file")}
+
+
+def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder) -> Spec:
+    """The run's spec with its data files where they are now. Only a file may move (a built-in set or a Dataset
+    class has no place to move from); that it is the same data the resume checks by its statistics (`_resume`).
+    A file of the run that is not there any more, and not given a new place, is refused with the flag that gives
+    it one, rather than as a dataset that does not exist."""
+    for path, new in moved.items():
+        old = _field(spec, path)
+        flag, name = DATA_FILES[path]
+        if not old or (path == "data.dataset" and _not_a_file(old)):
+            had = f"trains on {old}" if old else f"has no {name}"
+            raise UserError(f"{flag} on resume says where the run's {name} moved, and this run {had}; leave {flag} "
+                            "out")
+        if not Path(new).is_file():
+            raise UserError(f"{flag} {new}: no such file; give the place the run's {name} ({Path(old).name}) "
+                            "moved to")
+    if moved:
+        spec = spec.with_overrides({path: str(Path(new).resolve()) for path, new in moved.items()})
+    for path, (flag, name) in DATA_FILES.items():
+        value = _field(spec, path)
+        if value and path not in moved and not Path(value).exists() and (
+                path != "data.dataset" or not _not_a_file(value)):
+            raise UserError(f"{value}, the run's {name}, is not there any more; if it moved, "
+                            f"`torchtui resume {folder.path} {flag} NEW_PATH` goes on with it (the same data: "
+                            "its statistics are checked)")
+    return spec
+
+
+def _field(spec: Spec, path: str) -> str:
+    section, key = path.split(".")
+    return str(getattr(getattr(spec, section), key))
+
+
+def _not_a_file(dataset: str) -> bool:
+    """A built-in set's name or a Dataset class (module:Class): a dataset that is not a file of the user's."""
+    from .datasets import BUILTINS
+    from .user_dataset import is_class_path
+
+    return dataset in BUILTINS or is_class_path(dataset)
+
+
 def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int | None,
-            on_trainer: Callable[[Trainer], None] | None) -> tuple[Outcome, RunFolder]:
+            on_trainer: Callable[[Trainer], None] | None, moved: dict[str, str]) -> tuple[Outcome, RunFolder]:
     state, _ = read_run(folder.path)
     if state.running and state.pid != os.getpid() and world.is_main:
         raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
@@ -159,6 +206,7 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     if done >= live.epochs and not ended:
         raise UserError(f"{folder.path} already trained {done} of {live.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
+    spec = _data_moved(spec, moved, folder)
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})

@@ -207,13 +207,17 @@ class RunFolder:
             # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
             saved = saved.with_overrides({"train.threads": on_disk.train.threads})
         # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
-        # stopped before its first save leaves it so; the next resume trains to it (job.resume)
-        edited = spec_differences(on_disk, saved.with_overrides({"train.epochs": on_disk.train.epochs}))
+        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is where the
+        # data files are: a resume given their new place (--dataset, --val, --test) writes it likewise, and the
+        # data itself is checked by its statistics against the checkpoint's
+        kept = {"train.epochs": on_disk.train.epochs, **{f"data.{key}": getattr(on_disk.data, key)
+                                                           for key in ("dataset", "val", "test")}}
+        edited = spec_differences(on_disk, saved.with_overrides(kept))
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
                             "saved run exactly - undo the edit, or start a new run with it under a new name, "
                             f"`torchtui run {self.path}/spec.toml --name {self.path.name}-edited`")
-        return saved, ckpt, notice
+        return saved.with_overrides({key: value for key, value in kept.items() if key != "train.epochs"}), ckpt, notice
 
     def events(self) -> list[dict[str, Any]]:
         return list(read_events(self.path / EVENTS))
