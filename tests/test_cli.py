@@ -224,7 +224,7 @@ def test_spec_toml_is_the_spec_the_run_used(iris_run):
 
 
 # ---- 2. predict -----------------------------------------------------------------------------
-def test_predict_writes_labels_and_probabilities(iris_run, tmp_path):
+def test_predict_writes_labels_and_probabilities(iris_run, tmp_path, monkeypatch):
     _, folder = iris_run
     table = read_rows(IRIS.read_text())
     species = [r["species"] for r in table]
@@ -255,6 +255,9 @@ def test_predict_writes_labels_and_probabilities(iris_run, tmp_path):
     to_stdout = invoke("predict", folder, new)
     assert to_stdout.exit_code == 0, to_stdout.stderr
     assert read_rows(to_stdout.stdout) == rows
+    monkeypatch.chdir(tmp_path)
+    dash = invoke("predict", folder, new, "-o", "-")  # as -o - means to other tools: stdout, not a file named "-"
+    assert dash.exit_code == 0 and dash.stdout == to_stdout.stdout and not (tmp_path / "-").exists()
 
 
 def test_predictions_are_never_written_over_the_data_or_the_checkpoint(iris_run, tmp_path):

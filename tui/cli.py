@@ -492,7 +492,7 @@ def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
     data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Where to write the predictions CSV (default: stdout)."),
+        None, "--output", "-o", help="Where to write the predictions CSV (default, or -: stdout)."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
                               "no category for), filled (empty cells an imputing model filled) and, without -o, "
@@ -505,6 +505,8 @@ def predict(
     from tui.core.predict import Predictor, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
+    if output is not None and str(output) == "-":  # a file named "-" is what nobody means by it
+        output = None
     predictor = Predictor.load(checkpoint)
     options = predictor.read_options(_overrides(flags))
     if output is not None:

@@ -58,7 +58,9 @@ def load(spec: DataSpec, seed: int) -> DataView:
 
 
 def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
-    """(value, label) for each built-in dataset and each data file in ./datasets and here."""
+    """(value, label) for each built-in dataset and each data file in ./datasets and here. Hidden files are left
+    out: a `._iris.csv` a Mac's copy leaves beside each file, or the temp file of a write in progress, is no
+    dataset (the path box still takes any path)."""
     # a built-in set by its name and task, in full ("regre" was cut to fit "built-in" beside it); a file by its path
     out = [(b.name, f"{b.name:<14} {b.task}") for b in BUILTINS.values()]
     seen = set()
@@ -66,7 +68,8 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
         if not folder.is_dir():
             continue
         for p in sorted(folder.iterdir()):
-            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and p.resolve() not in seen and _table(p):
+            if (not p.name.startswith(".") and p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+                    and p.resolve() not in seen and _table(p)):
                 seen.add(p.resolve())
                 size = p.stat().st_size
                 out.append((str(p), f"{str(p):<22} {_size(size)}"))
