@@ -207,5 +207,9 @@ def test_a_run_whose_data_file_moved_resumes_from_its_new_place_exactly(tmp_path
     assert all(torch.equal(ours["model"][k], want["model"][k]) for k in want["model"])
     assert Spec.from_file(run / "spec.toml").data.dataset == str(tmp_path / "elsewhere" / "flowers.csv")
     assert invoke("resume", run, "--epochs", "4").exit_code == 0  # the new place is the run's from now on
+    spec_toml = run / "spec.toml"  # a file's place may change; a built-in set put in its place is an edit
+    spec_toml.write_text(spec_toml.read_text().replace(f'"{tmp_path / "elsewhere" / "flowers.csv"}"', '"iris"'))
+    r = invoke("resume", run, "--epochs", "5")
+    assert r.exit_code == 2 and "spec.toml was edited since the run saved it (data.dataset 'iris' vs" in r.stderr
     r = invoke("resume", straight.path, "--epochs", "4", "--dataset", "iris")
     assert r.exit_code == 2 and "--dataset iris: no such file" in r.stderr  # a built-in name is no file's place

@@ -207,11 +207,15 @@ class RunFolder:
             # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
             saved = saved.with_overrides({"train.threads": on_disk.train.threads})
         # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
-        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is where the
-        # data files are: a resume given their new place (--dataset, --val, --test) writes it likewise, and the
-        # data itself is checked by its statistics against the checkpoint's
-        kept = {"train.epochs": on_disk.train.epochs, **{f"data.{key}": getattr(on_disk.data, key)
-                                                           for key in ("dataset", "val", "test")}}
+        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is where a
+        # data file is: a resume given its new place (--dataset, --val, --test) writes it likewise, and the data
+        # itself is checked by its statistics against the checkpoint's. A file's place only (a run stores its
+        # files' absolute paths): a built-in set or a Dataset class put in a file's place is an edit
+        kept = {"train.epochs": on_disk.train.epochs}
+        for key in ("dataset", "val", "test"):
+            now, was = getattr(on_disk.data, key), getattr(saved.data, key)
+            if Path(now).is_absolute() and Path(was).is_absolute():
+                kept[f"data.{key}"] = now
         edited = spec_differences(on_disk, saved.with_overrides(kept))
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
