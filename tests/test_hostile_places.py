@@ -11,6 +11,7 @@ whose spec could not be written was left behind holding a name and no run."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -206,5 +207,14 @@ def test_a_console_whose_encoding_lacks_the_datas_characters_still_trains(tmp_pa
         assert r.stdout.isascii()
         if not json_flag:  # the console's lines: the name escaped, the run told as ever
             assert "target \\u7ed3\\u679c (classification, 2 classes)" in r.stdout.decode(), r.stdout
-    ends = [line for line in r.stdout.decode().splitlines() if '"event":"end"' in line]
-    assert len(ends) == 1 and '"status":"done"' in ends[0]
+    events = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "done", events[-1]
+    # data is no message: predictions on stdout are UTF-8, the bytes `-o FILE` writes, whatever the console takes
+    run = events[-1]["run_dir"]
+    piped = subprocess.run([sys.executable, "-m", "tui", "predict", run, "d.csv"], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)
+    written = subprocess.run([sys.executable, "-m", "tui", "predict", run, "d.csv", "-o", "p.csv"], cwd=tmp_path,
+                             env=env, capture_output=True, timeout=120)
+    assert piped.returncode == 0 and written.returncode == 0, piped.stderr + written.stderr
+    assert piped.stdout == (tmp_path / "p.csv").read_bytes()
+    assert piped.stdout.decode("utf-8").startswith("结果,p_否,p_是")

@@ -47,7 +47,9 @@ def test_an_out_of_memory_on_a_card_others_fill_names_them_not_only_the_batch(mo
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * gib, 140 * gib))  # 138 GiB used
     advice = devices.out_of_memory_advice(cuda, 512)
     assert advice == ("other processes hold 134.0 GiB of its 140 GiB (`nvidia-smi` lists them): pick a GPU they "
-                      "leave free (--device cuda:N) or wait for them, or try a smaller --batch-size than 512")
+                      "leave free (--device cuda:N) or wait for them, or try a smaller --batch-size than 512 or a "
+                      "smaller model")
+    assert devices.out_of_memory_advice(cuda, None).endswith("wait for them, or use a smaller model, or --device cpu")
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (135 * gib, 140 * gib))  # 5: 3 ours, 1 ctx
     assert devices.held_by_others(cuda) == gib
     assert devices.out_of_memory_advice(cuda, 512) == "try a smaller --batch-size than 512 or a smaller model"

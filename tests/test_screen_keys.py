@@ -154,10 +154,9 @@ def test_only_text_files_that_read_as_tables_are_listed(tmp_path):
     (tmp_path / "one_column.txt").write_text("value\n1\n2\n3\n")
     (tmp_path / "data.csv").write_text("a,label\n1,x\n")
     (tmp_path / "._data.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")  # a Mac's AppleDouble file
-    (tmp_path / ".tmp-out.csv.4242").write_text("a,label\n1,x\n")  # a write in progress (files.atomic_write)
     listed = {value for value, _ in data_source.candidates((tmp_path,))}
     assert {str(tmp_path / n) for n in ("table.txt", "table.tsv", "data.csv")} <= listed
-    assert not {str(tmp_path / n) for n in ("notes.txt", "one_column.txt", "._data.csv", ".tmp-out.csv.4242")} & listed
+    assert not {str(tmp_path / n) for n in ("notes.txt", "one_column.txt", "._data.csv")} & listed
 
 
 async def test_add_with_the_input_row_highlighted_inserts_at_the_top():

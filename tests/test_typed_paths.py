@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ import torch
 from textual.widgets import Input
 
 from tui.app.app import TorchTUI
+from tui.cli import PATH_FLAGS
 from tui.core import checkpoint, files, job
 from tui.core.files import expand_home, expand_home_in_args
 from tui.core.spec import Spec
@@ -49,8 +51,10 @@ def test_a_tilde_means_the_home_folder_wherever_a_path_is_typed(home):
     assert expand_home("~/runs") == f"{home}/runs" and expand_home("~") == str(home)
     for kept in ("iris", "runs/~x", "~other/runs", "data:Class", ""):  # not a home path: as typed
         assert expand_home(kept) == kept
-    assert expand_home_in_args(["run", "--runs-dir=~/r", "~/a.csv", "--lr=0.1", "-o=~/x", "--layers", "~"]) == [
-        "run", f"--runs-dir={home}/r", f"{home}/a.csv", "--lr=0.1", "-o=~/x", "--layers", str(home)]
+    args = ["run", "--runs-dir=~/r", "--dataset=~/a.csv", "~/quoted", "--sep", "~", "--sep=~", "--name=~/n", "-o=~/x"]
+    assert expand_home_in_args(args, PATH_FLAGS) == [  # a path flag's `=~/`: the rest as given (a separator `~`)
+        "run", f"--runs-dir={home}/r", f"--dataset={home}/a.csv", "~/quoted", "--sep", "~", "--sep=~", "--name=~/n",
+        "-o=~/x"]
 
     spec = Spec.from_toml('[data]\ndataset = "~/iris.csv"\nval = "~/v.csv"\ntest = "~/t.csv"\n'
                           '[run]\nruns_dir = "~/runs"\n')
@@ -154,21 +158,25 @@ def test_weights_and_their_card_are_written_together_or_not_at_all(finished_run,
 
 
 def test_a_temp_file_a_killed_write_left_is_removed_by_the_next_write_of_that_file(finished_run, tmp_path):
-    """`.tmp-NAME.PID` of a process gone (a predict killed mid-write) goes with the next write of NAME; one of a
-    process still running (a write in progress) stays, as do other files."""
+    """`.tmp-NAME.PID` of a process gone (a predict killed mid-write), untouched for ten minutes, goes with the next
+    write of NAME; one of a process still running, or touched lately (a write in progress), stays, as do other
+    files."""
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     running_ = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         stale, live = tmp_path / f".tmp-out.csv.{gone.pid}", tmp_path / f".tmp-out.csv.{running_.pid}"
-        other = tmp_path / f".tmp-other.csv.{gone.pid}"
-        for f in (stale, live, other):
+        other, fresh = tmp_path / f".tmp-other.csv.{gone.pid}", tmp_path / f".tmp-out.csv.{gone.pid + 10**7}"
+        hour_ago = time.time() - 3600
+        for f in (stale, live, other, fresh):
             f.write_text("half a file")
+            if f != fresh:  # (fresh: another machine's write in progress, on a shared folder, for all a pid says)
+                os.utime(f, (hour_ago, hour_ago))
         rows = tmp_path / "rows.csv"
         rows.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
         r = invoke("predict", finished_run, rows, "-o", tmp_path / "out.csv")
         assert r.exit_code == 0, r.output
-        assert not stale.exists() and live.exists() and other.exists()
+        assert not stale.exists() and live.exists() and other.exists() and fresh.exists()
         assert (tmp_path / "out.csv").read_text().count("\n") == 2
     finally:
         running_.kill()
@@ -178,38 +186,74 @@ def test_a_temp_file_a_killed_write_left_is_removed_by_the_next_write_of_that_fi
 def test_a_run_whose_data_file_moved_resumes_from_its_new_place_exactly(tmp_path):
     data = tmp_path / "flowers.csv"
     data.write_bytes(IRIS_CSV.read_bytes())
+    new = tmp_path / "elsewhere" / "flowers.csv"
     base = dict(data__dataset=str(data), train__patience=0, model__layers="Linear(8), ReLU()", train__seed=3)
     _, straight = job.run(make_spec(tmp_path, **base, train__epochs=3, run__name="straight"), lambda e: None)
     _, folder = job.run(make_spec(tmp_path, **base, train__epochs=2, run__name="moved"), lambda e: None)
     run = folder.path
-    (tmp_path / "elsewhere").mkdir()
-    data.rename(tmp_path / "elsewhere" / "flowers.csv")
+    new.parent.mkdir()
+    data.rename(new)
 
     r = invoke("resume", run, "--epochs", "3")
     assert r.exit_code == 2 and r.stderr.strip() == (
-        f"error: {data}, the run's data file, is not there any more; if it moved, `torchtui resume {run} --dataset "
-        "NEW_PATH` goes on with it (the same data: its statistics are checked)"), r.output
-    changed = tmp_path / "changed.csv"
+        f"error: {data}, the run's data file, is not there any more; if it moved, `torchtui resume {run} --epochs 3 "
+        "--dataset NEW_PATH` goes on with it (the same data: it is checked)"), r.output
+    changed = tmp_path / "changed.csv"  # one value of one row: the training rows' statistics, or else the check
     changed.write_text(IRIS_CSV.read_text().replace("5.1,3.5,1.4,0.2", "5.9,3.5,1.4,0.2", 1))
     r = invoke("resume", run, "--epochs", "3", "--dataset", changed)
     assert r.exit_code == 2 and "changed since the checkpoint was saved" in r.stderr, r.output
     for flag, said in (("--val", "this run has no validation file"), ("--test", "this run has no test file")):
-        r = invoke("resume", run, "--epochs", "3", flag, tmp_path / "elsewhere" / "flowers.csv")
+        r = invoke("resume", run, "--epochs", "3", flag, new)
         assert r.exit_code == 2 and said in r.stderr, r.output
     r = invoke("resume", run, "--epochs", "3", "--dataset", tmp_path / "nowhere.csv")
     assert r.exit_code == 2 and "no such file; give the place the run's data file (flowers.csv) moved to" in r.stderr
     assert Spec.from_file(run / "spec.toml").data.dataset == str(data)  # nothing refused wrote the spec
 
-    r = invoke("resume", run, "--epochs", "3", "--dataset", tmp_path / "elsewhere" / "flowers.csv")
+    r = invoke("resume", run, "--epochs", "3", "--dataset", new)
     assert r.exit_code == 0, r.output
+    assert f"note: data file now {new} (it was {data})" in r.stdout
     ours, want = checkpoint.load(run / "last.pt"), checkpoint.load(straight.checkpoint_path("last"))
     assert ours["progress"]["epoch"] == 3
     assert all(torch.equal(ours["model"][k], want["model"][k]) for k in want["model"])
-    assert Spec.from_file(run / "spec.toml").data.dataset == str(tmp_path / "elsewhere" / "flowers.csv")
+    assert Spec.from_file(run / "spec.toml").data.dataset == str(new)
     assert invoke("resume", run, "--epochs", "4").exit_code == 0  # the new place is the run's from now on
     spec_toml = run / "spec.toml"  # a file's place may change; a built-in set put in its place is an edit
-    spec_toml.write_text(spec_toml.read_text().replace(f'"{tmp_path / "elsewhere" / "flowers.csv"}"', '"iris"'))
+    spec_toml.write_text(spec_toml.read_text().replace(f'"{new}"', '"iris"'))
     r = invoke("resume", run, "--epochs", "5")
     assert r.exit_code == 2 and "spec.toml was edited since the run saved it (data.dataset 'iris' vs" in r.stderr
     r = invoke("resume", straight.path, "--epochs", "4", "--dataset", "iris")
     assert r.exit_code == 2 and "--dataset iris: no such file" in r.stderr  # a built-in name is no file's place
+
+
+def test_a_moved_file_s_new_place_in_spec_toml_holds_only_where_the_old_one_is_empty_and_the_rows_are_checked(
+        tmp_path):
+    """spec.toml holding a data file's new place while last.pt holds the old one: what a resume given --dataset
+    leaves when it is killed before its first save. The next resume goes on from the new place when the old
+    one holds no file (it moved); where the old one still does, the new place is an edit, unless given again.
+    And a validation file that moved is checked by its rows: the column statistics are the training rows'."""
+    data, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    lines = IRIS_CSV.read_text().splitlines(keepends=True)
+    data.write_text("".join(lines[:1] + lines[1::2]))
+    val.write_text("".join(lines[:1] + lines[2::2]))
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(data), data__val=str(val), train__epochs=1,
+                                  run__name="v", model__layers="Linear(8), ReLU()"), lambda e: None)
+    run, spec_toml = folder.path, folder.path / "spec.toml"
+    copy = tmp_path / "copy" / "val.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(val.read_bytes())
+    text = spec_toml.read_text()
+    spec_toml.write_text(text.replace(f'val = "{val}"', f'val = "{copy}"'))
+    r = invoke("resume", run, "--epochs", "2")  # the old place still holds the file: the new one is an edit
+    assert r.exit_code == 2 and "spec.toml was edited since the run saved it (data.val" in r.stderr, r.output
+    val.unlink()  # now it moved
+    r = invoke("resume", run, "--epochs", "2")
+    assert r.exit_code == 0, r.output
+
+    other = tmp_path / "other_val.csv"  # a validation row changed: the training rows' statistics are the same
+    other.write_text(copy.read_text().replace("4.9,3.0,1.4,0.2", "4.9,3.0,1.4,0.9", 1))
+    assert other.read_text() != copy.read_text()
+    r = invoke("resume", run, "--epochs", "3", "--val", other)
+    assert r.exit_code == 2 and "changed since the checkpoint was saved (validation inputs differ)" in r.stderr, (
+        r.output)
+    r = invoke("resume", run, "--epochs", "3", "--val", copy)
+    assert r.exit_code == 0, r.output

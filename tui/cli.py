@@ -22,7 +22,7 @@ import typer
 
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.files import expand_home_in_args
-from tui.core.spec import FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
+from tui.core.spec import DATA_FILE_FIELDS, FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
 from tui.refusals import Commands, say
 from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
 
@@ -426,7 +426,7 @@ def resume(
     epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
     dataset: Optional[str] = typer.Option(
         None, "--dataset", help="Where the run's data file is now, if it moved since the run started (the same "
-        "data: its statistics are checked against the checkpoint's)."),
+        "data: its training and validation rows are checked against the checkpoint's)."),
     val: Optional[str] = typer.Option(None, "--val", help="Where the run's validation file is now, if it moved."),
     test: Optional[str] = typer.Option(None, "--test", help="Where the run's --test file is now, if it moved."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
@@ -454,7 +454,7 @@ def resume(
     if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, machines)
     stopper = StopOnSignal().install()
-    moved = {path: new for path, new in (("data.dataset", dataset), ("data.val", val), ("data.test", test)) if new}
+    moved = {path: new for path, new in zip(DATA_FILE_FIELDS, (dataset, val, test)) if new}
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach, moved=moved)
 
 
@@ -525,9 +525,21 @@ def predict(
     for note in [*unseen, *predicted.filled]:
         typer.echo(f"note: {note.describe()}", err=True)
     if output is None:
-        result.to_csv(sys.stdout, index=False)
+        _data_out(result.to_csv(index=False))
         return
     typer.echo(f"wrote {len(result)} predictions to {output}")
+
+
+def _data_out(text: str) -> None:
+    """Data on stdout as UTF-8, what `-o FILE` writes: the console's encoding (which escapes what it lacks, in
+    tui/entry.py, for messages) must not change a prediction piped into a file."""
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream (a test's capture): it takes the text as it is
+        sys.stdout.write(text)
+        return
+    out.write(text.encode("utf-8"))
+    out.flush()
 
 
 CONFUSION_CLASSES = 20  # the most classes whose confusion matrix `eval` prints (7 characters a column)
@@ -757,9 +769,14 @@ def config_write(
     typer.echo(f"wrote {path}; train with `torchtui run {path}`")
 
 
+# the flags that take a path: a `~/` after `--flag=` means the home folder, as the shell would have it
+PATH_FLAGS = ("--config", "--dataset", "--val", "--test", "--runs-dir", "--output", "--weights", "--from-spec",
+              "--checkpoint")
+
+
 def main() -> None:
     interrupt_at_once_while_importing()
-    sys.argv[1:] = expand_home_in_args(sys.argv[1:])  # `--runs-dir=~/runs`, a quoted "~/data.csv"
+    sys.argv[1:] = expand_home_in_args(sys.argv[1:], PATH_FLAGS)  # `--runs-dir=~/runs`
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         _main_of_a_rank()
     app()

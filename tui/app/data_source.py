@@ -59,8 +59,7 @@ def load(spec: DataSpec, seed: int) -> DataView:
 
 def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
     """(value, label) for each built-in dataset and each data file in ./datasets and here. Hidden files are left
-    out: a `._iris.csv` a Mac's copy leaves beside each file, or the temp file of a write in progress, is no
-    dataset (the path box still takes any path)."""
+    out: a `._iris.csv` a Mac's copy leaves beside each file is no dataset (the path box still takes any path)."""
     # a built-in set by its name and task, in full ("regre" was cut to fit "built-in" beside it); a file by its path
     out = [(b.name, f"{b.name:<14} {b.task}") for b in BUILTINS.values()]
     seen = set()

@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 
 from tui.core.errors import UserError
 from tui.core.event_schema import METRICS as TASK_METRICS
+from tui.core.files import expand_home
 from tui.core.follow import RunState
 from tui.core.val_predictions import freshness
 
@@ -195,7 +196,7 @@ class ResultsPane(Vertical):
         if not best.exists():
             self.app.notify(f"{self._run_dir.name} has no best.pt yet", severity="warning")
         elif path:
-            self._use_checkpoint(self._run_dir, path, what)
+            self._use_checkpoint(self._run_dir, expand_home(path), what)
 
     @work(thread=True, exclusive=True, group="results")
     def _use_checkpoint(self, run_dir: Path, path: str, what: str) -> None:

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
 
+from tui.core.files import expand_home
 from tui.core.follow import RunInfo
 
 
@@ -125,7 +126,7 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         self.query_one("#export-note", Static).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        path = event.value.strip()
+        path = expand_home(event.value.strip())
         if not path:
             return
         if Path(path).exists() and self._confirmed != path:

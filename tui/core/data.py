@@ -58,6 +58,7 @@ class Prepared:
     shape: tuple[int, ...] | None = None  # a user's Dataset's x shape; tables give (inputs,)
     left_out: list[str] = field(default_factory=list)  # columns the checks left out (not those --drop named)
     warnings: list[dict[str, str]] = field(default_factory=list)  # leakage.Finding.as_dict(): columns to doubt
+    _fingerprint: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def task(self) -> str:
@@ -70,6 +71,53 @@ class Prepared:
     @property
     def n_train(self) -> int:
         return len(self.train_set) if self.train_set is not None else len(self.x_train)
+
+    def fingerprint(self) -> list[float]:
+        """Numbers that change when the prepared rows do: for the training and the validation inputs and targets,
+        the rows and three float64 sums (of all values, weighted by row position, weighted by column position).
+        The checkpoint keeps them, and a resume checks its data against them (job._resume): the column statistics
+        of the training rows alone miss a changed validation row, or a moved data file that is another one. Sums,
+        not a hash, so the data is read where it lives (on a GPU, at its speed); compared with a tolerance, since
+        a resume on another device adds in another order. Computed once."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.x_train, self.y_train, self.x_val, self.y_val)
+        return self._fingerprint
+
+
+def fingerprint(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor) -> list[float]:
+    """`Prepared.fingerprint` of these tensors, wherever they are (the trainer's copies on its device)."""
+    return [v for t in (x_train, y_train, x_val, y_val) for v in _sums(t)]
+
+
+def _sums(t: torch.Tensor, chunk: int = 65536) -> list[float]:
+    """rows, sum, sum weighted by row position, sum weighted by column position (float64, in row chunks: a copy of
+    the whole table in float64 would double its memory)."""
+    flat = t.reshape(len(t), -1) if len(t) else t.reshape(0, 1)
+    cols = torch.arange(1, flat.shape[1] + 1, dtype=torch.float64, device=flat.device)
+    total = by_row = by_col = 0.0
+    for start in range(0, len(flat), chunk):
+        part = flat[start:start + chunk].to(torch.float64)
+        rows = part.sum(1)
+        total += float(rows.sum())
+        by_row += float((rows * torch.arange(start + 1, start + len(part) + 1, dtype=torch.float64,
+                                             device=part.device)).sum())
+        by_col += float((part * cols).sum())
+    return [float(len(t)), total, by_row, by_col]
+
+
+FINGERPRINT_PARTS = ("training inputs", "training targets", "validation inputs", "validation targets")
+
+
+def fingerprint_differs(now: list[float], saved: list[float]) -> str:
+    """Which part of the prepared data differs from a checkpoint's fingerprint ('' for none): rows equal, sums
+    equal but for the rounding of another order of adding (relative 1e-9)."""
+    if len(now) != len(saved):
+        return "the data"
+    for i, part in enumerate(FINGERPRINT_PARTS):
+        a, b = now[4 * i:4 * i + 4], saved[4 * i:4 * i + 4]
+        if any(abs(x - y) > 1e-9 * max(abs(x), abs(y), 1.0) for x, y in zip(a, b)):
+            return part
+    return ""
 
 
 def read_options(spec: DataSpec) -> ReadOptions:

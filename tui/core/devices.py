@@ -98,16 +98,17 @@ def held_by_others(device: torch.device) -> int:
     return max(0, total - free - ours - context)
 
 
-def out_of_memory_advice(device: torch.device, batch_size: int) -> str:
-    """What an out-of-memory calls for: a smaller batch or model, or, when other processes hold much of the card,
-    a card they leave free."""
+def out_of_memory_advice(device: torch.device, batch_size: int | None) -> str:
+    """What an out-of-memory calls for: a smaller batch or model (`batch_size` None: placing the model and the data,
+    before any batch), or, when other processes hold much of the card, a card they leave free first."""
+    own = (f"try a smaller --batch-size than {batch_size} or a smaller model" if batch_size is not None else
+           "use a smaller model, or --device cpu")
     others = held_by_others(device)
     if device.type == "cuda" and others >= 2 << 30:
         total = torch.cuda.mem_get_info(device)[1]
         return (f"other processes hold {others / 2**30:,.1f} GiB of its {total / 2**30:,.0f} GiB (`nvidia-smi` "
-                f"lists them): pick a GPU they leave free (--device cuda:N) or wait for them, or try a smaller "
-                f"--batch-size than {batch_size}")
-    return f"try a smaller --batch-size than {batch_size} or a smaller model"
+                f"lists them): pick a GPU they leave free (--device cuda:N) or wait for them, or {own}")
+    return own
 
 
 def _cpu_description() -> str:

@@ -16,19 +16,21 @@ TMP_PREFIX = ".tmp-"
 
 def expand_home(text: str) -> str:
     """A path typed as `~/...` (or `~`) with the home folder in place of the tilde, as a shell does for a word of its
-    own: quoted, in a TOML spec, after `--flag=`, or in the screen's path box nobody expanded it, and the run made a
+    own: in a TOML spec, after `--flag=`, or in a path box of the screen nobody expanded it, and the run made a
     folder named `~` beside the user's. Anything else is kept as typed (`~user` forms included)."""
     if text == "~" or text.startswith("~/"):
         return os.path.expanduser(text)
     return text
 
 
-def expand_home_in_args(args: list[str]) -> list[str]:
-    """Command-line words with `~/` expanded where a shell leaves it: a quoted word, and `--flag=~/...`."""
+def expand_home_in_args(args: list[str], path_flags: tuple[str, ...]) -> list[str]:
+    """Command-line words with `~/` expanded where a shell leaves it unexpanded by no choice of the user's:
+    `--flag=~/...` for a flag that takes a path. Other words are left alone (`--sep '~'` is a separator, and a
+    quoted `~` was quoted to keep it)."""
     out = []
     for arg in args:
         flag, eq, value = arg.partition("=")
-        out.append(f"{flag}={expand_home(value)}" if eq and flag.startswith("--") else expand_home(arg))
+        out.append(f"{flag}={expand_home(value)}" if eq and flag in path_flags else arg)
     return out
 
 
@@ -106,10 +108,16 @@ def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> 
     return [p for p, _ in files]
 
 
+STALE_SECONDS = 600  # a temp file untouched this long, of a process gone, is a killed write's
+
+
 def remove_stale_temps(path: Path) -> None:
     """The temp files an earlier write of `path` left when its process was killed before the rename (kill -9,
-    a lost machine): hidden files that would stay in the user's folder for good. Only those of processes gone;
-    a write in progress elsewhere keeps its own."""
+    a lost machine): hidden files that would stay in the user's folder for good. Only those of a process that is
+    not running here, untouched for STALE_SECONDS: on a folder other machines share, a pid says nothing of
+    theirs, and a write in progress keeps touching its file."""
+    import time
+
     from .runs import process_alive  # (runs imports this module)
 
     prefix = f"{TMP_PREFIX}{path.name}."
@@ -119,11 +127,11 @@ def remove_stale_temps(path: Path) -> None:
         return
     for tmp in found:
         pid = tmp.name[len(prefix):]
-        if pid.isdigit() and not process_alive(int(pid)):
-            try:
+        try:
+            if pid.isdigit() and not process_alive(int(pid)) and time.time() - tmp.stat().st_mtime > STALE_SECONDS:
                 tmp.unlink()
-            except OSError:  # another user's, or gone already: not ours to insist on
-                pass
+        except OSError:  # another user's, or gone already: not ours to insist on
+            pass
 
 
 def _write_bytes(f: Any, data: bytes) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
-from .data import Prepared, explain_inputs, prepare, read_csv, read_options
+from .data import Prepared, explain_inputs, fingerprint_differs, prepare, read_csv, read_options
 from .datasets import with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
@@ -27,7 +27,7 @@ from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
 from .record import Emit, Recorder
 from .runs import RunFolder, release_held
-from .spec import Spec
+from .spec import DATA_FILE_FIELDS, Spec
 from .train import EVAL_BATCH, Outcome, Trainer
 
 
@@ -135,16 +135,17 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
         release_held()
 
 
-# the run's data files: the resume flag that says where one moved, and its name in a message
-DATA_FILES = {"data.dataset": ("--dataset", "data file"), "data.val": ("--val", "validation file"),
-              "data.test": ("--test", "test file")}
+# the run's data files (spec.DATA_FILE_FIELDS): the resume flag that says where one moved, its name in a message
+DATA_FILES = dict(zip(DATA_FILE_FIELDS, (("--dataset", "data file"), ("--val", "validation file"),
+                                         ("--test", "test file"))))
 
 
-def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder) -> Spec:
-    """The run's spec with its data files where they are now. Only a file may move (a built-in set or a Dataset
-    class has no place to move from); that it is the same data the resume checks by its statistics (`_resume`).
-    A file of the run that is not there any more, and not given a new place, is refused with the flag that gives
-    it one, rather than as a dataset that does not exist."""
+def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str) -> tuple[Spec, list[str]]:
+    """The run's spec with its data files where they are now, and the notices that say which moved. Only a file
+    may move (a built-in set or a Dataset class has no place to move from); that the training and validation
+    data are the same the resume checks by the checkpoint's fingerprint of them (`_resume`). A file of the run
+    that is not there any more, and not given a new place, is refused with the command that gives it one
+    (`again`: the flags of this resume to repeat in it), rather than as a dataset that does not exist."""
     for path, new in moved.items():
         old = _field(spec, path)
         flag, name = DATA_FILES[path]
@@ -155,6 +156,8 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder) -> Spec:
         if not Path(new).is_file():
             raise UserError(f"{flag} {new}: no such file; give the place the run's {name} ({Path(old).name}) "
                             "moved to")
+    notices = [f"{DATA_FILES[path][1]} now {Path(new).resolve()} (it was {_field(spec, path)})"
+               for path, new in moved.items()]
     if moved:
         spec = spec.with_overrides({path: str(Path(new).resolve()) for path, new in moved.items()})
     for path, (flag, name) in DATA_FILES.items():
@@ -162,9 +165,9 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder) -> Spec:
         if value and path not in moved and not Path(value).exists() and (
                 path != "data.dataset" or not _not_a_file(value)):
             raise UserError(f"{value}, the run's {name}, is not there any more; if it moved, "
-                            f"`torchtui resume {folder.path} {flag} NEW_PATH` goes on with it (the same data: "
-                            "its statistics are checked)")
-    return spec
+                            f"`torchtui resume {folder.path}{again} {flag} NEW_PATH` goes on with it (the same "
+                            "data: it is checked)")
+    return spec, notices
 
 
 def _field(spec: Spec, path: str) -> str:
@@ -187,7 +190,7 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
         raise UserError(f"{folder.path} is still training (process {state.pid}); stop it before resuming it")
     if world.is_main:
         folder.clean_temp_files()
-    spec, ckpt, fell_back = folder.resume_point()
+    spec, ckpt, fell_back = folder.resume_point(moved=tuple(moved))
     asked = folder.spec().train.epochs
     if epochs is None and ckpt and asked != spec.train.epochs:  # a resume --epochs stopped before its first save
         epochs = asked
@@ -206,15 +209,18 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     if done >= live.epochs and not ended:
         raise UserError(f"{folder.path} already trained {done} of {live.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
-    spec = _data_moved(spec, moved, folder)
+    spec, moves = _data_moved(spec, moved, folder, f" --epochs {epochs}" if epochs is not None else "")
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
     p = plan(spec, recorder, world)
-    p.data.notices.extend(n for n in (fell_back, repaired) if n)
-    if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
-        raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved; "
-                        f"resuming would not continue the same run - start a new one")
+    p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
+    differs = "" if not ckpt else ("its column statistics" if p.data.pre.to_dict() != ckpt["preprocessing"] else
+                                    fingerprint_differs(p.data.fingerprint(), ckpt.get("data_check") or []) if
+                                    "data_check" in ckpt else "")  # (a checkpoint from before fingerprints: unchecked)
+    if differs:
+        raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved "
+                        f"({differs} differ); resuming would not continue the same run - start a new one")
     if ckpt and ckpt.get("world_size", 1) != world.size:
         _other_world(ckpt, p, world.size)
     distributed.start(world, p.device.type)
@@ -280,7 +286,8 @@ def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None
         return Trainer(p.spec, p.data, p.stack, p.objective, p.device, recorder, resume=ckpt, world=world)
     except torch.cuda.OutOfMemoryError:
         raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} placing the model "
-                            f"({p.stack.params:,} parameters) and the data on it; use a smaller model, or --device cpu"
+                            f"({p.stack.params:,} parameters) and the data on it; "
+                            f"{devices.out_of_memory_advice(p.device.torch, None)}"
                             ) from None  # an `error` event: under --json, stdout says it as for any other failure
 
 

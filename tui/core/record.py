@@ -259,6 +259,7 @@ def checkpoint_state(trainer: Trainer, rank_rngs: list[dict[str, Any]] | None = 
         "input_shape": list(t.stack.input_shape),
         "loss": t.objective.loss,
         "preprocessing": t.data.pre.to_dict(),
+        "data_check": t.data_check(),  # the prepared rows, for a resume to check its data against
         "model": to_cpu(t.model.state_dict()),
         "optimizer": to_cpu(t.optimizer_state()),
         "scheduler": to_cpu(t.scheduler.state_dict()) if t.scheduler is not None else None,

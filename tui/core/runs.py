@@ -20,7 +20,7 @@ from typing import Any, Iterator, TextIO
 from .errors import UserError
 from .event_schema import readable
 from .files import TMP_PREFIX, atomic_write
-from .spec import Spec
+from .spec import DATA_FILE_FIELDS, Spec
 
 EVENTS = "events.jsonl"
 SPEC = "spec.toml"
@@ -178,9 +178,11 @@ class RunFolder:
         spec, ckpt, _ = self.resume_point(fall_back=False)
         return spec, ckpt
 
-    def resume_point(self, fall_back: bool = True) -> tuple[Spec, dict[str, Any] | None, str]:
+    def resume_point(self, fall_back: bool = True, moved: tuple[str, ...] = ()) -> tuple[Spec, dict[str, Any] | None,
+                                                                                      str]:
         """`saved_run`, and where last.pt does not load (truncated by a full disk or a partial copy) and
-        `fall_back`: best.pt, the newest checkpoint that does; the third value is the notice saying so."""
+        `fall_back`: best.pt, the newest checkpoint that does; the third value is the notice saying so. `moved`:
+        the data files (spec paths) this resume is given a new place for."""
         from . import checkpoint  # torch: not for `torchtui runs`
 
         on_disk = self.spec()
@@ -207,15 +209,17 @@ class RunFolder:
             # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
             saved = saved.with_overrides({"train.threads": on_disk.train.threads})
         # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
-        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is where a
-        # data file is: a resume given its new place (--dataset, --val, --test) writes it likewise, and the data
-        # itself is checked by its statistics against the checkpoint's. A file's place only (a run stores its
-        # files' absolute paths): a built-in set or a Dataset class put in a file's place is an edit
+        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is the new
+        # place of a data file that moved: given to this resume (--dataset, --val, --test), or written to spec.toml
+        # by one before its first save, where the old place holds no file any more; the data itself is checked
+        # against the checkpoint's fingerprint of it (job._resume). A file's place only (a run stores its files'
+        # absolute paths): a built-in set or a Dataset class put in a file's place is an edit
         kept = {"train.epochs": on_disk.train.epochs}
-        for key in ("dataset", "val", "test"):
+        for path in DATA_FILE_FIELDS:
+            key = path.split(".")[1]
             now, was = getattr(on_disk.data, key), getattr(saved.data, key)
-            if Path(now).is_absolute() and Path(was).is_absolute():
-                kept[f"data.{key}"] = now
+            if Path(now).is_absolute() and Path(was).is_absolute() and (path in moved or not Path(was).exists()):
+                kept[path] = now
         edited = spec_differences(on_disk, saved.with_overrides(kept))
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "

@@ -299,7 +299,8 @@ def _data_not_spec(path: Path) -> UserError:
     return UserError(f"{path} is a data file, not a TOML spec: give it as the data, `--dataset {path}`")
 
 
-PATH_FIELDS = ("data.dataset", "data.val", "data.test", "run.runs_dir")  # a `~/` in them means the home folder
+DATA_FILE_FIELDS = ("data.dataset", "data.val", "data.test")  # the fields that may name the user's data files
+PATH_FIELDS = (*DATA_FILE_FIELDS, "run.runs_dir")  # a `~/` in them means the home folder
 FORMAT_FIELDS = ("sep", "header", "skip_rows", "decimal", "encoding")  # DataSpec's fields that say how to read a file
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "run": RunSpec}

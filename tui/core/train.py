@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import checkpoint, cuda_graph, distributed, live_change, precision, record
-from .data import Prepared
+from .data import Prepared, fingerprint
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
 from .flat import FlatParameters
@@ -138,6 +138,7 @@ class Trainer:
         self.x_train, self.y_train = data.x_train.to(dev), data.y_train.to(dev)
         self.y_train_loss = objective.loss_targets(self.y_train)
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
+        self._data_check: list[float] | None = None
         self.graph_decision = cuda_graph.decide(
             t.cuda_graphs, device.type, on_nan=t.on_nan, dataset_class=self.loader is not None, precision=t.precision,
             flat=self.flat is not None, full_batches=data.n_train // t.batch_size, epochs=t.epochs,
@@ -145,6 +146,13 @@ class Trainer:
         self.graphed = self._graphed_step() if self.graph_decision.use else None
         if resume is not None:
             record.restore_state(self, resume)
+
+    def data_check(self) -> list[float]:
+        """The prepared data's fingerprint (data.fingerprint), from the copies on this run's device (fast on a GPU,
+        and no second pass over the host's); once, at the first save."""
+        if self._data_check is None:
+            self._data_check = fingerprint(self.x_train, self.y_train, self.x_val, self.y_val)
+        return self._data_check
 
     def _graphed_step(self) -> cuda_graph.GraphedStep:
         t = self.spec.train
