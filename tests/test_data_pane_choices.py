@@ -23,7 +23,9 @@ from tui.core.data import prepare
 from tui.core.spec import DataSpec
 
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
-from test_app import Notices, cpu_spec, data_loaded, in_tmp, running, text_of, wait_for  # noqa: F401
+from test_app import Notices, cpu_spec, data_loaded, in_tmp, run_events, running, text_of, wait_for  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SIZE = (100, 30)
 
@@ -239,3 +241,45 @@ def test_every_flag_the_data_messages_name_is_said_as_a_field_of_the_screen():
         assert flag in screen_words.LABELS, f"--{flag} is in a data message but has no field on the screen"
         said = screen_words.on_screen(f"x; pass --{flag} y to change it")
         assert "--" not in said, said
+
+
+async def test_a_validation_file_and_a_test_file_are_data_pane_fields_and_the_run_uses_them():
+    """The spec's data.val and data.test (--val, --test) had no field on the screen: a run with a validation file
+    of its own, or rows to predict at its end, could not be set up there. A path that names no file is refused
+    under the fields, as a number that does not parse is, and the spec never holds it."""
+    rows = (ROOT / "datasets" / "iris.csv").read_text().splitlines()
+    Path("train.csv").write_text("\n".join(rows[:1] + rows[1::3]) + "\n")
+    Path("val.csv").write_text("\n".join(rows[:1] + rows[2::3]) + "\n")
+    Path("new.csv").write_text("\n".join(",".join(r.split(",")[:4]) for r in rows[:1] + rows[3:30:3]) + "\n")
+    app = TorchTUI(cpu_spec(**{"data.dataset": "train.csv", "train.epochs": 2}))
+    async with running(app, SIZE) as pilot:
+        await data_loaded(app, pilot)
+        split_rows = len(app.data.prepared.x_val)
+        val, test = app.query_one("#data-val", Input), app.query_one("#data-test", Input)
+        assert (val.value, test.value) == ("", "")
+        val.value = "va"
+        await wait_for(pilot, lambda: val.has_class("-invalid"), what="a path that names no file refused")
+        assert "Validation file: va is not a file" in text_of(app.query_one("#data-error"))
+        assert app.spec.data.val == ""
+        val.value = "val.csv"
+        await wait_for(pilot, lambda: app.data.spec.val == "val.csv" and app.data.prepared is not None,
+                       what="the data prepared with its validation file")
+        assert not val.has_class("-invalid") and app.query_one("#data-error").display is False
+        want = prepare(DataSpec(dataset="train.csv", val="val.csv"), seed=0)
+        assert torch.equal(app.data.prepared.x_val, want.x_val) and len(want.x_val) == 50 != split_rows
+        test.value = "new.csv"
+        await wait_for(pilot, lambda: app.spec.data.test == "new.csv", what="the test file")
+
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed is not None, what="the run to start")
+        run_dir = app.followed.run_dir
+        await wait_for(pilot, lambda: (run_dir / "events.jsonl").exists() and any(
+            e["event"] == "end" for e in run_events(run_dir, "end")), 60, "the run to end")
+        [start] = run_events(run_dir, "start")
+        [predictions] = run_events(run_dir, "predictions")
+        assert start["val_rows"] == 50 and predictions["rows"] == 9, (start, predictions)
+        assert (run_dir / "predictions.csv").read_text().count("\n") == 10
+
+        val.value = ""  # none again: the split gives the validation rows
+        await wait_for(pilot, lambda: app.data.spec.val == "" and app.data.prepared is not None and len(
+            app.data.prepared.x_val) == split_rows, what="the split back")

@@ -1,7 +1,9 @@
-"""Data pane: pick a dataset, see its columns and first rows, choose target, features, task
-and validation split, and read what preparation noticed."""
+"""Data pane: pick a dataset, see its columns and first rows, choose target, features, task,
+validation split (or a validation file) and a test file to predict, and read what preparation noticed."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -55,6 +57,12 @@ class DataPane(Horizontal):
                              compact=True)
                 yield Label(label("data.val_split"), classes="field")
                 yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
+                yield Label(label("data.val"), classes="field")
+                yield Input(value=self.initial.val, placeholder="(none: the split)", id="data-val",
+                            compact=True)
+                yield Label(label("data.test"), classes="field")
+                yield Input(value=self.initial.test, placeholder="(none) CSV to predict", id="data-test",
+                            compact=True)
                 yield Label(label("data.group"), classes="field")
                 yield Select(split_options([], "", self.initial.group), value=split_value(self.initial),
                              allow_blank=False, id="data-split", compact=True)
@@ -98,6 +106,11 @@ class DataPane(Horizontal):
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
         split.remove_class("-invalid")  # the spec's own value: the app has cleared the fields' refusals
+        for key in ("val", "test"):
+            box = self.query_one(f"#data-{key}", Input)
+            with box.prevent(Input.Changed):
+                box.value = getattr(spec.data, key)
+            box.remove_class("-invalid")
         self._show_split(spec.data, [])
         self._show_format(spec.data)
         self.show_errors()
@@ -167,6 +180,9 @@ class DataPane(Horizontal):
             self.app.edit({"data.dataset": typed, **NEW_TABLE}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("data-val", "data-test"):
+            self._edit_file(event.input, "data." + event.input.id.removeprefix("data-"), event.value)
+            return
         typed = {"data-val-split": ("data.val_split", float, lambda d: f"{d.val_split:g}"),
                  "data-skip-rows": ("data.skip_rows", skip_rows, lambda d: skip_text(d.skip_rows)),
                  "data-encoding": ("data.encoding", str, lambda d: d.encoding)}.get(event.input.id or "")
@@ -180,6 +196,21 @@ class DataPane(Horizontal):
             self.app.field_errors[path] = ""
         self.show_errors()
         self._show_format(self.app.spec.data)
+
+    def _edit_file(self, box: Input, path: str, typed: str) -> None:
+        """A validation or test file typed: taken once it names a file (or is emptied: none), refused under the
+        fields until then, as a number that does not parse is; a validation file reloads the data, since the
+        split gives way to it."""
+        text = expand_home(typed.strip())
+        if text == getattr(self.app.spec.data, path.split(".")[1]):
+            error = ""
+        elif text and not Path(text).is_file():
+            error = f"{label(path)}: {text} is not a file"
+        else:
+            error = self.app.edit({path: text}, reload=path == "data.val")
+        box.set_class(bool(error), "-invalid")
+        self.app.field_errors[path] = on_screen(error or "")
+        self.show_errors()
 
     def show_errors(self) -> None:
         """A refused typed value is said under the fields, as typed (as the Hyperparameters pane does): the
@@ -284,8 +315,6 @@ def is_file(dataset: str) -> bool:
 def missing_path(typed: str) -> str:
     """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
     path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
-    from pathlib import Path
-
     from tui.core import user_dataset  # (torch: imported already, by the data load the screen started with)
 
     if typed in BUILTINS or user_dataset.is_class_path(typed) or Path(typed).exists():

@@ -74,7 +74,7 @@ class DataSpec:
                         label="Task")
     val_split: float = option(0.2, "Share of rows held out for validation, drawn with the seed.",
                               label="Validation split")
-    val: str = option("", "A separate validation file (then val_split is not used).")
+    val: str = option("", "A separate validation file (then val_split is not used).", label="Validation file")
     group: str = option("", "Column whose rows stay together: a group never straddles training and validation.",
                          label="Split")
     stratify: bool = option(False, "Classification: keep each class's share in both splits.", label="Split")
@@ -83,7 +83,8 @@ class DataSpec:
                                    "a '(missing)' category).", label="Empty cells")
     standardize_target: bool = option(True, "Regression: train on the standardised target; metrics and predictions "
                                             "stay in its units.")
-    test: str = option("", "A CSV without targets: predictions of the best model go to the run folder.")
+    test: str = option("", "A CSV without targets: predictions of the best model go to the run folder.",
+                       label="Test file")
     sep: str = option("auto", "Column separator: auto | ',' | ';' | tab | whitespace | any single character.",
                        label="Separator")
     header: str = option("auto", "Is the first table line a header: auto (detected) | yes | no.", switch=("yes", "no"),
