@@ -7,6 +7,7 @@ overwritten; an exported experiment carried that name too."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import subprocess
 import sys
@@ -154,8 +155,11 @@ def test_only_text_files_that_read_as_tables_are_listed(tmp_path):
     (tmp_path / "one_column.txt").write_text("value\n1\n2\n3\n")
     (tmp_path / "data.csv").write_text("a,label\n1,x\n")
     (tmp_path / "._data.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")  # a Mac's AppleDouble file
+    (tmp_path / "rows.ndjson").write_text('{"a": 1, "label": "x"}\n{"a": 2, "label": "y"}\n')  # what the reader reads
+    with gzip.open(tmp_path / "rows.json.gz", "wt") as f:
+        f.write('[{"a": 1, "label": "x"}, {"a": 2, "label": "y"}]')
     listed = {value for value, _ in data_source.candidates((tmp_path,))}
-    assert {str(tmp_path / n) for n in ("table.txt", "table.tsv", "data.csv")} <= listed
+    assert {str(tmp_path / n) for n in ("table.txt", "table.tsv", "data.csv", "rows.ndjson", "rows.json.gz")} <= listed
     assert not {str(tmp_path / n) for n in ("notes.txt", "one_column.txt", "._data.csv")} & listed
 
 

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 from tui.core.datasets import BUILTINS
 from tui.core.errors import UserError
-from tui.core.spec import DataSpec
+from tui.core.spec import DataSpec, is_data_name
 
 if TYPE_CHECKING:
     from tui.core.data import Prepared
 
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".jsonl", ".parquet")
-LOOSE_SUFFIXES = (".tsv", ".txt", ".tsv.gz")  # listed only when their content reads as a table
+LOOSE_SUFFIXES = (".tsv", ".txt", ".tsv.gz", ".txt.gz")  # listed only when their content reads as a table
 
 
 @dataclass
@@ -67,7 +66,7 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
         if not folder.is_dir():
             continue
         for p in sorted(folder.iterdir()):
-            if (not p.name.startswith(".") and p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+            if (not p.name.startswith(".") and p.is_file() and is_data_name(p.name)
                     and p.resolve() not in seen and _table(p)):
                 seen.add(p.resolve())
                 size = p.stat().st_size

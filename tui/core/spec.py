@@ -282,18 +282,25 @@ class Spec:
             raise UserError(f"config file {p} not found; "
                             f"check the path or write one with `torchtui config write {p}`") from None
         except (OSError, UnicodeDecodeError) as e:
-            if p.name.lower().endswith(DATA_SUFFIXES):
+            if is_data_name(p.name):
                 raise _data_not_spec(p) from None
             raise UserError(f"cannot read config file {p}: {e}") from None
         try:
             return cls.from_toml(text, source=str(p))
         except UserError:
-            if p.name.lower().endswith(DATA_SUFFIXES):  # `torchtui run iris.csv`: the data where the spec goes
+            if is_data_name(p.name):  # `torchtui run iris.csv`: the data where the spec goes
                 raise _data_not_spec(p) from None
             raise
 
 
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet", ".gz")
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet")  # the reader's, by name
+
+
+def is_data_name(name: str) -> bool:
+    """A file name the reader reads as a table (reader.read_table), gzipped or not: the Data pane lists such
+    files, and `torchtui run FILE` takes one for the data it meant rather than a spec."""
+    name = name.lower()
+    return (name[:-3] if name.endswith(".gz") else name).endswith(DATA_SUFFIXES)
 
 
 def _data_not_spec(path: Path) -> UserError:
