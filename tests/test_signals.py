@@ -310,3 +310,31 @@ def test_a_ctrl_c_while_modules_import_ends_the_command_at_once_with_130(tmp_pat
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 130 and "Traceback" not in done.stderr, (done.returncode, done.stderr[-2000:])
     assert not (tmp_path / "checkpoints").exists()  # nothing was started, nothing is left
+
+
+def test_a_run_stopped_by_ctrl_z_is_listed_as_suspended_until_it_goes_on(tmp_path):
+    """A headless run stopped by Ctrl+Z (SIGTSTP; SIGSTOP here, which the test can send) was listed as running,
+    though it trained nothing: `torchtui runs` says it is suspended and how it goes on, until it does."""
+    from tui.core.follow import list_runs
+
+    run = Child(tmp_path, "zed")
+    run.next("step")
+    run.send(signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        while not [r for r in list_runs(tmp_path) if r.suspended] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [info] = list_runs(tmp_path)
+        assert info.status == "running" and info.suspended and info.pid == run.proc.pid
+        table = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path)], capture_output=True,
+                               text=True, timeout=60)
+        assert f"running, suspended (kill -CONT {run.proc.pid})" in table.stdout, table.stdout + table.stderr
+        listed = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path), "--json"],
+                                capture_output=True, text=True, timeout=60)
+        assert json.loads(listed.stdout)["runs"][0]["suspended"] is True
+    finally:
+        run.send(signal.SIGCONT)
+    [info] = list_runs(tmp_path)
+    assert info.status == "running" and not info.suspended
+    run.send(signal.SIGTERM)
+    assert run.next("end")["status"] == "interrupted" and run.proc.wait(60) == 143

@@ -600,8 +600,8 @@ def runs(
                                                        "--compare the comparison."),
 ) -> None:
     """Run folders, newest first: status, epochs, best validation loss, and the pid of a running one
-    (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes).
-    `torchtui runs --compare A B ...` compares runs."""
+    (SIGTERM stops it after saving, SIGUSR1 saves now, SIGUSR2 pauses / resumes; one stopped by Ctrl+Z is
+    listed as suspended). `torchtui runs --compare A B ...` compares runs."""
     runs_dir = _runs_dir(runs_dir)
     if compare or names:
         _compare_runs(names or [], runs_dir, compare, as_json)
@@ -613,7 +613,8 @@ def runs(
     if as_json:
         typer.echo(to_json({"runs": [{"run": str(r.path), "status": r.status, "dataset": r.dataset,
                                       "epochs_done": r.epochs_done, "epochs": r.epochs,
-                                      "best_val_loss": r.best_val_loss, "pid": r.pid if r.running else None}
+                                      "best_val_loss": r.best_val_loss, "pid": r.pid if r.running else None,
+                                      "suspended": r.suspended}
                                      for r in found]}))
         return
     if not found:
@@ -623,7 +624,8 @@ def runs(
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         pid = str(r.pid) if r.running and r.pid else ""
-        rows.append((str(r.path), r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
+        status = f"{r.status}, suspended (kill -CONT {r.pid})" if r.suspended else r.status
+        rows.append((str(r.path), status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())

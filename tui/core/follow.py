@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .event_schema import METRICS, readable
-from .runs import EVENTS, SPEC, process_alive
+from .runs import EVENTS, SPEC, process_alive, process_suspended
 
 if TYPE_CHECKING:
     import numpy as np
@@ -279,6 +279,7 @@ class RunInfo:
     metric: str = ""  # the task metric's event key: accuracy (classification) or r2 (regression)
     best_metric: float | None = None  # that metric at the best epoch
     seconds: float = 0.0  # training time (RunState.train_seconds)
+    suspended: bool = False  # running, but its process stopped by a signal (Ctrl+Z): it trains nothing till SIGCONT
 
     @property
     def running(self) -> bool:
@@ -295,7 +296,8 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
                    epochs=state.start.get("epochs", 0), best_val_loss=state.best_val_loss,
                    started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid,
                    metric=state.metric_name() if state.start else "",
-                   best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds)
+                   best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
+                   suspended=state.running and process_suspended(state.pid))
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:

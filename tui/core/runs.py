@@ -298,6 +298,17 @@ def spec_differences(a: Spec, b: Spec) -> str:
                      for section in da for key in da[section] if da[section][key] != db[section][key])
 
 
+def process_suspended(pid: Any) -> bool:
+    """True while process `pid` is stopped by a signal (Ctrl+Z in its terminal, SIGSTOP): alive, training nothing,
+    until SIGCONT (`fg`, `kill -CONT PID`). Told on Linux (/proc); elsewhere False."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 def process_alive(pid: Any) -> bool:
     """True while process `pid` runs; a zombie (exited, not yet reaped by whoever adopted it) is gone."""
     if not isinstance(pid, int) or pid <= 0:
