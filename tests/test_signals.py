@@ -328,7 +328,8 @@ def test_a_run_stopped_by_ctrl_z_is_listed_as_suspended_until_it_goes_on(tmp_pat
         assert info.status == "running" and info.suspended and info.pid == run.proc.pid
         table = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path)], capture_output=True,
                                text=True, timeout=60)
-        assert f"running, suspended (kill -CONT {run.proc.pid})" in table.stdout, table.stdout + table.stderr
+        said = f"running, suspended (fg, or kill -CONT -- -{os.getpgid(run.proc.pid)})"
+        assert said in table.stdout, table.stdout + table.stderr
         listed = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path), "--json"],
                                 capture_output=True, text=True, timeout=60)
         assert json.loads(listed.stdout)["runs"][0]["suspended"] is True

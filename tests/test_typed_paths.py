@@ -24,7 +24,9 @@ from textual.widgets import Input
 
 from tui.app.app import TorchTUI
 from tui.cli import PATH_FLAGS
-from tui.core import checkpoint, files, job
+from tui.core import checkpoint, files, job, val_predictions
+from tui.core import data as data_module
+from tui.core.data import fingerprint, fingerprint_differs
 from tui.core.files import expand_home, expand_home_in_args
 from tui.core.spec import Spec
 
@@ -246,6 +248,9 @@ def test_a_moved_file_s_new_place_in_spec_toml_holds_only_where_the_old_one_is_e
     r = invoke("resume", run, "--epochs", "2")  # the old place still holds the file: the new one is an edit
     assert r.exit_code == 2 and "spec.toml was edited since the run saved it (data.val" in r.stderr, r.output
     val.unlink()  # now it moved
+    best = run / "best.pt"  # saved with the old place: its validation rows are found at the new one
+    table = val_predictions.compute(checkpoint.load(best), str(best))
+    assert len(table) == 75
     r = invoke("resume", run, "--epochs", "2")
     assert r.exit_code == 0, r.output
 
@@ -255,5 +260,42 @@ def test_a_moved_file_s_new_place_in_spec_toml_holds_only_where_the_old_one_is_e
     r = invoke("resume", run, "--epochs", "3", "--val", other)
     assert r.exit_code == 2 and "changed since the checkpoint was saved (validation inputs differ)" in r.stderr, (
         r.output)
-    r = invoke("resume", run, "--epochs", "3", "--val", copy)
+    moved_data, moved_val = tmp_path / "copy" / "train.csv", tmp_path / "again.csv"  # both moved, one given:
+    data.rename(moved_data)  # the other is asked for, by the command that repeats this one's flags
+    copy.rename(moved_val)
+    r = invoke("resume", run, "--epochs", "3", "--dataset", moved_data)
+    assert r.exit_code == 2 and (f"`torchtui resume {run} --epochs 3 --dataset {moved_data} --val NEW_PATH`"
+                                 in r.stderr), r.output
+    r = invoke("resume", run, "--epochs", "3", "--val", moved_val, "--dataset", moved_data)
     assert r.exit_code == 0, r.output
+
+
+def test_the_fingerprint_adds_in_chunks_as_in_one_and_a_dataset_class_that_draws_anew_resumes(tmp_path,
+                                                                                                monkeypatch):
+    """The sums are the same whatever the chunks (a float64 copy of images at once could run out of memory), a
+    NaN differs from everything; a Dataset class is not fingerprinted: its items may be drawn anew at each read
+    (augmentation), and a resume of such a run was refused as data that changed."""
+    t = torch.randn(1000, 3, 5, 5)
+    chunked, whole = data_module._sums(t, elements=77), data_module._sums(t, elements=10**9)  # 1 row; all rows
+    assert chunked[0] == whole[0] == 1000 and chunked == pytest.approx(whole, rel=1e-12)
+    prints = fingerprint(t, t[:, :1, 0, 0], t[:0], t[:0, :1, 0, 0])
+    assert fingerprint_differs(prints, list(prints)) == ""
+    assert fingerprint_differs(prints, [float("nan")] + prints[1:]) == "training inputs"
+    assert fingerprint_differs(prints, prints[:5] + [prints[5] + 1e-3] + prints[6:]) == "training targets"
+
+    (tmp_path / "jitter.py").write_text(
+        "import random\nimport torch\nfrom torch.utils.data import Dataset\n\n"
+        "class Jitter(Dataset):\n"
+        "    def __init__(self):\n"
+        "        g = torch.Generator().manual_seed(0)\n"
+        "        self.x, self.y = torch.randn(64, 4, generator=g), torch.randn(64, 1, generator=g)\n"
+        "    def __len__(self):\n        return 64\n"
+        "    def __getitem__(self, i):\n"
+        "        return self.x[i] + random.random() * 0.01, self.y[i]  # drawn anew at each read\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    _, folder = job.run(make_spec(tmp_path, data__dataset="jitter:Jitter", train__epochs=1, run__name="j",
+                                  model__layers="Linear(8), ReLU()"), lambda e: None)
+    assert checkpoint.load(folder.checkpoint_path("last"))["data_check"] == []
+    job.resume(folder.path, lambda e: None, epochs=2)
+    assert checkpoint.load(folder.checkpoint_path("last"))["progress"]["epoch"] == 2

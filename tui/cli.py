@@ -426,7 +426,7 @@ def resume(
     epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
     dataset: Optional[str] = typer.Option(
         None, "--dataset", help="Where the run's data file is now, if it moved since the run started (the same "
-        "data: its training and validation rows are checked against the checkpoint's)."),
+        "data: checked against the checkpoint's fingerprint of its rows, where it has one)."),
     val: Optional[str] = typer.Option(None, "--val", help="Where the run's validation file is now, if it moved."),
     test: Optional[str] = typer.Option(None, "--test", help="Where the run's --test file is now, if it moved."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
@@ -624,11 +624,21 @@ def runs(
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         pid = str(r.pid) if r.running and r.pid else ""
-        status = f"{r.status}, suspended (kill -CONT {r.pid})" if r.suspended else r.status
+        status = f"{r.status}, suspended ({_go_on(r.pid)})" if r.suspended else r.status
         rows.append((str(r.path), status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+
+
+def _go_on(pid: Optional[int]) -> str:
+    """How a suspended run goes on: SIGCONT to its process group, which holds a launcher's processes too (Ctrl+Z
+    stopped them all; one woken alone would wait for the others at its next collective), or `fg` where it was
+    suspended."""
+    try:
+        return f"fg, or kill -CONT -- -{os.getpgid(pid)}" if pid else "fg"
+    except OSError:
+        return f"fg, or kill -CONT {pid}"
 
 
 def _runs_dir(given: Optional[Path]) -> Path:

@@ -32,8 +32,9 @@ from .data_source import DataView, candidates
 from .screen_words import on_screen
 
 AUTO_TARGET = "(last column)"
-# Another table: the choices made of the old one's columns go (a class split may stay: it names no column).
-NEW_TABLE = {"data.target": "", "data.drop": [], "data.features": [], "data.group": ""}
+# Another table: the choices made of the old one's columns go (a class split may stay: it names no column), and
+# so do the validation and test files, which were the old one's
+NEW_TABLE = {"data.target": "", "data.drop": [], "data.features": [], "data.group": "", "data.val": "", "data.test": ""}
 
 
 class DataPane(Horizontal):
@@ -124,6 +125,11 @@ class DataPane(Horizontal):
         if not path.has_focus:  # the box names the data shown (unless the user is typing a new one)
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
+        for key in ("val", "test"):  # (another table clears them: NEW_TABLE)
+            box = self.query_one(f"#data-{key}", Input)
+            if not box.has_focus and not box.has_class("-invalid") and box.value != getattr(view.spec, key):
+                with box.prevent(Input.Changed):
+                    box.value = getattr(view.spec, key)
         self._data_error = on_screen(view.error)
         self.show_errors()
         self.query_one("#data-format").display = is_file(view.spec.dataset)  # (even one that cannot be read yet)

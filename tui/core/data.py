@@ -78,7 +78,10 @@ class Prepared:
         The checkpoint keeps them, and a resume checks its data against them (job._resume): the column statistics
         of the training rows alone miss a changed validation row, or a moved data file that is another one. Sums,
         not a hash, so the data is read where it lives (on a GPU, at its speed); compared with a tolerance, since
-        a resume on another device adds in another order. Computed once."""
+        a resume on another device adds in another order. Computed once. None for a Dataset class ([]): its items
+        may be drawn anew each time they are read (augmentation), and its training rows are not held here."""
+        if self.train_set is not None:
+            return []
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.x_train, self.y_train, self.x_val, self.y_val)
         return self._fingerprint
@@ -89,19 +92,21 @@ def fingerprint(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tenso
     return [v for t in (x_train, y_train, x_val, y_val) for v in _sums(t)]
 
 
-def _sums(t: torch.Tensor, chunk: int = 65536) -> list[float]:
-    """rows, sum, sum weighted by row position, sum weighted by column position (float64, in row chunks: a copy of
-    the whole table in float64 would double its memory)."""
+def _sums(t: torch.Tensor, elements: int = 1 << 22) -> list[float]:
+    """rows, sum, sum weighted by row position, sum weighted by column position (float64, in chunks of about
+    `elements` values: a float64 copy of a whole table, or of a set of images, could run out of memory)."""
     flat = t.reshape(len(t), -1) if len(t) else t.reshape(0, 1)
-    cols = torch.arange(1, flat.shape[1] + 1, dtype=torch.float64, device=flat.device)
-    total = by_row = by_col = 0.0
+    chunk = max(1, elements // max(flat.shape[1], 1))
+    col_sums = torch.zeros(flat.shape[1], dtype=torch.float64, device=flat.device)
+    total = by_row = 0.0
     for start in range(0, len(flat), chunk):
-        part = flat[start:start + chunk].to(torch.float64)
-        rows = part.sum(1)
-        total += float(rows.sum())
-        by_row += float((rows * torch.arange(start + 1, start + len(part) + 1, dtype=torch.float64,
-                                             device=part.device)).sum())
-        by_col += float((part * cols).sum())
+        rows = flat[start:start + chunk].to(torch.float64)
+        col_sums += rows.sum(0)
+        per_row = rows.sum(1)
+        total += float(per_row.sum())
+        by_row += float((per_row * torch.arange(start + 1, start + len(per_row) + 1, dtype=torch.float64,
+                                                device=flat.device)).sum())
+    by_col = float((col_sums * torch.arange(1, len(col_sums) + 1, dtype=torch.float64, device=flat.device)).sum())
     return [float(len(t)), total, by_row, by_col]
 
 
@@ -115,7 +120,7 @@ def fingerprint_differs(now: list[float], saved: list[float]) -> str:
         return "the data"
     for i, part in enumerate(FINGERPRINT_PARTS):
         a, b = now[4 * i:4 * i + 4], saved[4 * i:4 * i + 4]
-        if any(abs(x - y) > 1e-9 * max(abs(x), abs(y), 1.0) for x, y in zip(a, b)):
+        if not all(abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1.0) for x, y in zip(a, b)):  # (a NaN differs)
             return part
     return ""
 

@@ -209,15 +209,19 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     if done >= live.epochs and not ended:
         raise UserError(f"{folder.path} already trained {done} of {live.epochs} epochs; "
                         f"pass --epochs N with N > {done} to train on")
-    spec, moves = _data_moved(spec, moved, folder, f" --epochs {epochs}" if epochs is not None else "")
+    again = (f" --epochs {epochs}" if epochs is not None else "") + "".join(
+        f" {DATA_FILES[path][0]} {new}" for path, new in moved.items())  # a command that repeats this one's flags
+    spec, moves = _data_moved(spec, moved, folder, again)
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
     p = plan(spec, recorder, world)
     p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
-    differs = "" if not ckpt else ("its column statistics" if p.data.pre.to_dict() != ckpt["preprocessing"] else
-                                    fingerprint_differs(p.data.fingerprint(), ckpt.get("data_check") or []) if
-                                    "data_check" in ckpt else "")  # (a checkpoint from before fingerprints: unchecked)
+    differs = ""
+    if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
+        differs = "its column statistics"
+    elif ckpt and ckpt.get("data_check"):  # (none: a checkpoint from before fingerprints, or a Dataset class's)
+        differs = fingerprint_differs(p.data.fingerprint(), ckpt["data_check"])
     if differs:
         raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved "
                         f"({differs} differ); resuming would not continue the same run - start a new one")

@@ -20,7 +20,7 @@ from typing import Any, Iterator, TextIO
 from .errors import UserError
 from .event_schema import readable
 from .files import TMP_PREFIX, atomic_write
-from .spec import DATA_FILE_FIELDS, Spec
+from .spec import Spec, moved_data_files
 
 EVENTS = "events.jsonl"
 SPEC = "spec.toml"
@@ -214,12 +214,7 @@ class RunFolder:
         # by one before its first save, where the old place holds no file any more; the data itself is checked
         # against the checkpoint's fingerprint of it (job._resume). A file's place only (a run stores its files'
         # absolute paths): a built-in set or a Dataset class put in a file's place is an edit
-        kept = {"train.epochs": on_disk.train.epochs}
-        for path in DATA_FILE_FIELDS:
-            key = path.split(".")[1]
-            now, was = getattr(on_disk.data, key), getattr(saved.data, key)
-            if Path(now).is_absolute() and Path(was).is_absolute() and (path in moved or not Path(was).exists()):
-                kept[path] = now
+        kept: dict[str, Any] = {"train.epochs": on_disk.train.epochs, **moved_data_files(saved, on_disk, moved)}
         edited = spec_differences(on_disk, saved.with_overrides(kept))
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
@@ -304,7 +299,7 @@ def process_suspended(pid: Any) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"  # (t: a debugger's)
     except (OSError, IndexError):
         return False
 

@@ -300,7 +300,9 @@ def is_data_name(name: str) -> bool:
     """A file name the reader reads as a table (reader.read_table), gzipped or not: the Data pane lists such
     files, and `torchtui run FILE` takes one for the data it meant rather than a spec."""
     name = name.lower()
-    return (name[:-3] if name.endswith(".gz") else name).endswith(DATA_SUFFIXES)
+    if name.endswith(".gz"):  # pandas unzips text; a Parquet file compresses inside itself
+        return name[:-3].endswith(tuple(x for x in DATA_SUFFIXES if x != ".parquet"))
+    return name.endswith(DATA_SUFFIXES)
 
 
 def _data_not_spec(path: Path) -> UserError:
@@ -308,6 +310,21 @@ def _data_not_spec(path: Path) -> UserError:
 
 
 DATA_FILE_FIELDS = ("data.dataset", "data.val", "data.test")  # the fields that may name the user's data files
+
+
+def moved_data_files(saved: "Spec", now: "Spec", given: tuple[str, ...] = ()) -> dict[str, str]:
+    """The data files whose place differs between a run's saved spec (a checkpoint's) and its spec.toml (`now`),
+    where the new place holds: given to a resume (`given`: resume --dataset, --val, --test), or written to
+    spec.toml by one, with the old place holding no file any more (it moved). Both places files (a run stores
+    its files' absolute paths): a built-in set or a Dataset class put in a file's place is an edit, not a move."""
+    out = {}
+    for path in DATA_FILE_FIELDS:
+        key = path.split(".")[1]
+        was, new = getattr(saved.data, key), getattr(now.data, key)
+        if was != new and Path(new).is_absolute() and Path(was).is_absolute() and (
+                path in given or not Path(was).exists()):
+            out[path] = new
+    return out
 PATH_FIELDS = (*DATA_FILE_FIELDS, "run.runs_dir")  # a `~/` in them means the home folder
 FORMAT_FIELDS = ("sep", "header", "skip_rows", "decimal", "encoding")  # DataSpec's fields that say how to read a file
 

@@ -148,10 +148,11 @@ class Trainer:
             record.restore_state(self, resume)
 
     def data_check(self) -> list[float]:
-        """The prepared data's fingerprint (data.fingerprint), from the copies on this run's device (fast on a GPU,
-        and no second pass over the host's); once, at the first save."""
+        """The prepared data's fingerprint (Prepared.fingerprint; none for a Dataset class), from the copies on this
+        run's device (fast on a GPU, and no second pass over the host's); once, at the first save."""
         if self._data_check is None:
-            self._data_check = fingerprint(self.x_train, self.y_train, self.x_val, self.y_val)
+            self._data_check = [] if self.loader is not None else fingerprint(self.x_train, self.y_train, self.x_val,
+                                                                               self.y_val)
         return self._data_check
 
     def _graphed_step(self) -> cuda_graph.GraphedStep:

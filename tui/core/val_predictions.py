@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UserError
-from .spec import Spec
+from .spec import Spec, moved_data_files
 
 if TYPE_CHECKING:  # numpy, pandas and torch are imported where used: the screen imports this module's names
     import numpy as np
@@ -68,7 +68,7 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
 
     from .predict import Predictor
 
-    spec = Spec.from_dict(ckpt["spec"], source=source)
+    spec = _data_where_it_is_now(Spec.from_dict(ckpt["spec"], source=source), source)
     rows = validation_rows(spec)
     predictor = Predictor(ckpt, source)
     if rows.pre.to_dict() != predictor.pre.to_dict():
@@ -82,6 +82,18 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
         _add_values(table, rows, outputs.double().numpy())
     order = np.argsort(-table[ERROR].to_numpy(), kind="stable")[:max_rows]
     return table.iloc[order].reset_index(drop=True)
+
+
+def _data_where_it_is_now(spec: Spec, source: str) -> Spec:
+    """A run's checkpoint spec with its data files where its folder's spec.toml says they are now: a best.pt saved
+    before a `resume --dataset` (the file moved) names the old place (runs.RunFolder.resume_point's rule)."""
+    on_disk = Path(source).parent / "spec.toml"
+    try:
+        now = Spec.from_file(on_disk) if on_disk.is_file() else None
+    except UserError:
+        now = None
+    moved = moved_data_files(spec, now) if now is not None else {}
+    return spec.with_overrides(moved) if moved else spec
 
 
 def _inputs(rows: ValidationRows) -> pd.DataFrame:
