@@ -225,6 +225,8 @@ def test_export_refuses_to_overwrite_and_wants_one_source(tmp_path, monkeypatch)
     assert "nn.Sequential(" in Path("train.py").read_text()
     assert not list(tmp_path.glob(".tmp-*"))
     assert export.SCRIPT_NAME == "train.py"
+    to_stdout = CliRunner().invoke(app, ["export", "--from-spec", str(spec), "-o", "-"])  # `-o -`: stdout
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == Path("train.py").read_text() and not Path("-").exists()
 
 
 ROWS_MODULE = '''

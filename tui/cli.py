@@ -700,7 +700,8 @@ def export(
     run_dir: Optional[Path] = typer.Argument(None, help="A run folder, e.g. checkpoints/iris-20260101-120000."),
     from_spec: Optional[Path] = typer.Option(None, "--from-spec", help="A spec not yet run, e.g. exp.toml."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="The script to write (default train.py; with --weights, only if named)."),
+        None, "--output", "-o", help="The script to write (default train.py; -: stdout; with --weights, only if "
+        "named)."),
     weights: Optional[Path] = typer.Option(
         None, "--weights", help="Write the run's model as safetensors (e.g. model.safetensors) with a JSON beside it: "
         "layers, preprocessing statistics, class names. Needs `pip install safetensors`."),
@@ -732,13 +733,19 @@ def export(
         if output is None:
             return
     output = output if output is not None else Path(exporting.SCRIPT_NAME)
-    if output.exists() and not force:
+    to_stdout = str(output) == "-"  # `-o -`: the script on stdout, as predict's rows (a file named "-" nobody means)
+    if output.exists() and not force and not to_stdout:
         raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
     if run_dir is not None:
         made = exporting.from_run(run_dir)
     else:
         assert from_spec is not None  # one of the two, checked above
         made = exporting.from_spec(from_spec)
+    if to_stdout:
+        _data_out(made.script)
+        for line in made.differs:
+            typer.echo(f"note: not exact: {line}", err=True)
+        return
     exporting.write(made, output, force)
     note = f" (not exact: {'; '.join(made.differs)})" if made.differs else ""
     typer.echo(f"wrote {output}{note}; run it with `python {output}`")
