@@ -304,7 +304,9 @@ def test_a_dataset_class_run_exports_and_reproduces_bit_for_bit(tmp_path, monkey
 
     # its weights travel too: the card's model on the class's own x gives the checkpoint model's outputs
     weights = tmp_path / "w.safetensors"
-    assert CliRunner().invoke(app, ["export", str(folder.path), "--weights", str(weights)]).exit_code == 0
+    both = CliRunner().invoke(app, ["export", str(folder.path), "--weights", str(weights), "-o", "-"])
+    assert both.exit_code == 0 and both.stdout.startswith('"""') and "wrote " in both.stderr  # stdout: the script
+    compile(both.stdout, "train.py", "exec")
     card = json.loads((tmp_path / "w.json").read_text())
     assert card["n_inputs"] == data.x_train.shape[1] and card["input_shape"] == [data.x_train.shape[1]]
     assert card["features"] == [] and "your Dataset class" in card["prepare"]

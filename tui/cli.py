@@ -725,11 +725,12 @@ def export(
         if which not in ("best", "last"):
             raise UserError(f"--which {which}: choose best or last")
         weights_export.check_target(weights, force)
-        if output is not None and output.exists() and not force:
+        script_out = output is not None and str(output) == "-"  # `-o -`: stdout is the script's alone
+        if output is not None and not script_out and output.exists() and not force:
             raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
         done = weights_export.from_run(run_dir, weights, which, force)
         typer.echo(f"wrote {done.weights} (the model of {done.checkpoint.name}, epoch {done.epoch}) and {done.card} "
-                   "(layers, preprocessing, classes)")
+                   "(layers, preprocessing, classes)", err=script_out)
         if output is None:
             return
     output = output if output is not None else Path(exporting.SCRIPT_NAME)
