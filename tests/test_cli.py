@@ -754,6 +754,10 @@ def test_every_flag_the_readmes_command_list_names_is_one_its_command_takes():
     assert {"run", "resume", "predict", "eval", "runs", "export", "lr-find", "change"} <= set(named)
     for command, flags in named.items():
         shown = invoke(command, "--help").stdout
+        if "Commands" in shown:  # a group (config show | write): its commands' flags
+            subcommands = re.findall(r"^\s+(?:│\s*)?([a-z][a-z-]*)\s{2,}", shown.split("Commands", 1)[1], re.M)
+            assert subcommands, shown
+            shown += "".join(invoke(command, sub, "--help").stdout for sub in subcommands)
         for flag in flags:
             assert re.search(rf"(?<![\w-]){flag}(?![\w-])", shown), f"README: `torchtui {command}` takes {flag}?"
 
