@@ -78,7 +78,7 @@ class Prepared:
         The checkpoint keeps them, and a resume checks its data against them (job._resume): the column statistics
         of the training rows alone miss a changed validation row, or a moved data file that is another one. Sums,
         not a hash, so the data is read where it lives (on a GPU, at its speed); compared with a tolerance, since
-        a resume on another device adds in another order. Computed once. None for a Dataset class ([]): its items
+        a resume on another device adds in another order. Computed once. Empty for a Dataset class: its items
         may be drawn anew each time they are read (augmentation), and its training rows are not held here."""
         if self.train_set is not None:
             return []

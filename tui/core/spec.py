@@ -325,6 +325,8 @@ def moved_data_files(saved: "Spec", now: "Spec", given: tuple[str, ...] = ()) ->
                 path in given or not Path(was).exists()):
             out[path] = new
     return out
+
+
 PATH_FIELDS = (*DATA_FILE_FIELDS, "run.runs_dir")  # a `~/` in them means the home folder
 FORMAT_FIELDS = ("sep", "header", "skip_rows", "decimal", "encoding")  # DataSpec's fields that say how to read a file
 
