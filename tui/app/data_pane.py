@@ -10,7 +10,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from tui.core.datasets import BUILTINS
+from tui.core.datasets import is_data_file
 from tui.core.files import expand_home
 from tui.core.spec import TASKS, DataSpec, Spec
 
@@ -107,11 +107,7 @@ class DataPane(Horizontal):
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
         split.remove_class("-invalid")  # the spec's own value: the app has cleared the fields' refusals
-        for key in ("val", "test"):
-            box = self.query_one(f"#data-{key}", Input)
-            with box.prevent(Input.Changed):
-                box.value = getattr(spec.data, key)
-            box.remove_class("-invalid")
+        self._show_files(spec.data, typed_too=True)
         self._show_split(spec.data, [])
         self._show_format(spec.data)
         self.show_errors()
@@ -125,14 +121,10 @@ class DataPane(Horizontal):
         if not path.has_focus:  # the box names the data shown (unless the user is typing a new one)
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
-        for key in ("val", "test"):  # (another table clears them: NEW_TABLE)
-            box = self.query_one(f"#data-{key}", Input)
-            if not box.has_focus and not box.has_class("-invalid") and box.value != getattr(view.spec, key):
-                with box.prevent(Input.Changed):
-                    box.value = getattr(view.spec, key)
+        self._show_files(view.spec, typed_too=False)  # (another table clears them: NEW_TABLE)
         self._data_error = on_screen(view.error)
         self.show_errors()
-        self.query_one("#data-format").display = is_file(view.spec.dataset)  # (even one that cannot be read yet)
+        self.query_one("#data-format").display = is_data_file(view.spec.dataset)  # (even one that cannot be read yet)
         warnings = self.query_one("#data-warnings", Static)
         warnings.update(warning_lines(view))
         warnings.display = bool(view.prepared and view.prepared.warnings)  # no blank line when there are none
@@ -202,6 +194,18 @@ class DataPane(Horizontal):
             self.app.field_errors[path] = ""
         self.show_errors()
         self._show_format(self.app.spec.data)
+
+    def _show_files(self, data: DataSpec, typed_too: bool) -> None:
+        """The Validation file and Test file boxes as `data` holds them. `typed_too`: the spec itself is shown (a
+        loaded or reset one), so a box being typed in, or holding a refused path, is set too and its refusal goes;
+        else such a box keeps what is typed."""
+        for key in ("val", "test"):
+            box = self.query_one(f"#data-{key}", Input)
+            if typed_too or not (box.has_focus or box.has_class("-invalid")):
+                if box.value != getattr(data, key):
+                    with box.prevent(Input.Changed):
+                        box.value = getattr(data, key)
+                box.remove_class("-invalid")
 
     def _edit_file(self, box: Input, path: str, typed: str) -> None:
         """A validation or test file typed: taken once it names a file (or is emptied: none), refused under the
@@ -311,18 +315,9 @@ def warning_lines(view: DataView) -> str:
     return "\n".join(lines + [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings])
 
 
-def is_file(dataset: str) -> bool:
-    """A data file: its format can be set (a built-in set or a Dataset class has none)."""
-    from tui.core import user_dataset  # (numpy: imported already, by the data load that called this)
-
-    return dataset not in BUILTINS and not user_dataset.is_class_path(dataset)
-
-
 def missing_path(typed: str) -> str:
     """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
     path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
-    from tui.core import user_dataset  # (torch: imported already, by the data load the screen started with)
-
-    if typed in BUILTINS or user_dataset.is_class_path(typed) or Path(typed).exists():
+    if not is_data_file(typed) or Path(typed).exists():
         return ""
     return f"{typed} not found; check the path (the data shown is kept)"

@@ -71,6 +71,14 @@ BUILTINS: dict[str, BuiltIn] = {
 }
 
 
+def is_data_file(dataset: str) -> bool:
+    """A dataset that is a file of the user's: neither a built-in set's name nor a Dataset class (module:Class).
+    Only such a dataset has a file format to set, and a place it can move from."""
+    from .user_dataset import is_class_path  # (torch: only once a dataset is asked about)
+
+    return dataset not in BUILTINS and not is_class_path(dataset)
+
+
 def with_absolute_paths(spec: Spec) -> Spec:
     """File paths made absolute, so `resume` (and an exported script) works from any directory; built-in names and
     module:Class names stay as given."""

@@ -20,7 +20,7 @@ import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
 from .data import Prepared, explain_inputs, fingerprint_differs, prepare, read_csv, read_options
-from .datasets import with_absolute_paths
+from .datasets import is_data_file, with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
@@ -149,7 +149,7 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str
     for path, new in moved.items():
         old = _field(spec, path)
         flag, name = DATA_FILES[path]
-        if not old or (path == "data.dataset" and _not_a_file(old)):
+        if not old or (path == "data.dataset" and not is_data_file(old)):
             had = f"trains on {old}" if old else f"has no {name}"
             raise UserError(f"{flag} on resume says where the run's {name} moved, and this run {had}; leave {flag} "
                             "out")
@@ -163,7 +163,7 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str
     for path, (flag, name) in DATA_FILES.items():
         value = _field(spec, path)
         if value and path not in moved and not Path(value).exists() and (
-                path != "data.dataset" or not _not_a_file(value)):
+                path != "data.dataset" or is_data_file(value)):
             raise UserError(f"{value}, the run's {name}, is not there any more; if it moved, "
                             f"`torchtui resume {folder.path}{again} {flag} NEW_PATH` goes on with it (the same "
                             "data: it is checked)")
@@ -173,14 +173,6 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str
 def _field(spec: Spec, path: str) -> str:
     section, key = path.split(".")
     return str(getattr(getattr(spec, section), key))
-
-
-def _not_a_file(dataset: str) -> bool:
-    """A built-in set's name or a Dataset class (module:Class): a dataset that is not a file of the user's."""
-    from .datasets import BUILTINS
-    from .user_dataset import is_class_path
-
-    return dataset in BUILTINS or is_class_path(dataset)
 
 
 def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int | None,

@@ -296,12 +296,18 @@ def spec_differences(a: Spec, b: Spec) -> str:
 def process_suspended(pid: Any) -> bool:
     """True while process `pid` is stopped by a signal (Ctrl+Z in its terminal, SIGSTOP): alive, training nothing,
     until SIGCONT (`fg`, `kill -CONT PID`). Told on Linux (/proc); elsewhere False."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
+    return _proc_state(pid) == "T"  # (t: a debugger's stop)
+
+
+def _proc_state(pid: Any) -> str | None:
+    """Process `pid`'s state letter from /proc (R, S, T, Z, ...); '' where it has no entry there (gone), None
+    where /proc cannot tell (not Linux, or not a pid)."""
+    if not isinstance(pid, int) or pid <= 0 or not Path("/proc/self/stat").exists():
+        return None
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"  # (t: a debugger's)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
+        return ""
 
 
 def process_alive(pid: Any) -> bool:
@@ -310,11 +316,9 @@ def process_alive(pid: Any) -> bool:
         return False
     if pid == os.getpid():
         return True
-    if Path("/proc/self/stat").exists():
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
+    state = _proc_state(pid)
+    if state is not None:
+        return state not in ("", "Z", "X")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
