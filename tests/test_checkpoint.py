@@ -212,3 +212,37 @@ def test_a_full_disk_keeps_the_old_checkpoint_and_says_why(tmp_path):
     assert folder.checkpoint_path("last").read_bytes() == before
     checkpoint.load(folder.checkpoint_path("last"))
     assert not list(folder.path.glob(".tmp-*"))
+
+
+def test_best_pt_is_last_pt_linked_not_written_twice_and_kept_when_the_next_epoch_is_worse(tmp_path, monkeypatch):
+    """An improving epoch's best.pt is its last.pt's file under a second name (one write of the state, not two);
+    the next epoch's last.pt is a new file renamed over the name, so best.pt keeps the best epoch. Where the file
+    system has no hard links (EPERM, as on a FAT or some network mounts), the bytes are copied: the same files."""
+    import errno
+
+    from tui.core.record import Recorder
+
+    lr_too_high = {"data__dataset": "iris", "train__patience": 0, "train__optimizer": "SGD", "train__lr": 3.0}
+    _, folder, events = train(tmp_path / "a", train__epochs=1, **lr_too_high)
+    last, best = folder.checkpoint_path("last"), folder.checkpoint_path("best")
+    assert os.path.samefile(last, best) and os.stat(best).st_nlink == 2
+    assert not [p.name for p in folder.path.iterdir() if p.name.startswith(".")]  # no temp link left behind
+
+    _, folder, events = train(tmp_path / "b", train__epochs=4, **lr_too_high)
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert not epochs[-1]["best"], "the test needs a last epoch that is not the best"  # the LR makes it diverge up
+    best_epoch = max(e["epoch"] for e in epochs if e["best"])
+    last, best = folder.checkpoint_path("last"), folder.checkpoint_path("best")
+    assert not os.path.samefile(last, best)
+    assert torch.load(best, weights_only=True)["progress"]["epoch"] == best_epoch
+    assert torch.load(last, weights_only=True)["progress"]["epoch"] == 4
+
+    def no_links(src, dst, *a, **k):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    saved = Recorder(lambda e: None, folder).save
+    state = torch.load(last, weights_only=True)
+    saved(state, best=True)
+    assert not os.path.samefile(last, best) and last.read_bytes() == best.read_bytes()
+    assert not [p.name for p in folder.path.iterdir() if p.name.startswith(".")]

@@ -6,6 +6,7 @@ of torch so that writing a config or a CSV does not pay for importing it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -47,9 +48,36 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     return path
 
 
+def atomic_link(source: Path, dest: Path) -> Path | None:
+    """`dest` made a second name of `source`'s file, atomically (a temp link renamed over it), so that a file
+    already written whole is not written again; None, with nothing left behind, where the file system has no
+    hard links (some network and FAT mounts). A full or read-only disk, or no `source`, is raised: writing a
+    copy would fail the same way."""
+    tmp = _temp_beside(dest)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+            raise
+        return None  # EPERM, EMLINK, ENOTSUP, EXDEV...
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)
+    return dest
+
+
+def _temp_beside(path: Path) -> Path:
+    """The temp file a write of `path` by this process goes through (remove_stale_temps knows its name)."""
+    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+
+
 def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """A temp file beside `path`, written whole through `write(file)` and fsynced; removed if the write fails."""
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    tmp = _temp_beside(path)
     try:
         with open(tmp, mode) as f:
             write(f)

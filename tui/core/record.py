@@ -187,7 +187,7 @@ class Recorder:
         return TrainingFailed(msg)
 
     def save(self, state: dict[str, Any], best: bool, requested: bool = False) -> None:
-        """last.pt, and best.pt as an atomic copy of it when this epoch is the best so far.
+        """last.pt, and best.pt as the same file (checkpoint.copy) when this epoch is the best so far.
         `requested`: a save-now request; last.pt's checkpoint event says so."""
         if not self.writes:
             return
