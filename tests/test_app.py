@@ -25,7 +25,7 @@ from tui.app.hyper_pane import HyperPane
 from tui.app.model_pane import ModelPane
 from tui.app.screens import QuitScreen, RunsScreen
 from tui.app.training_pane import TrainingPane
-from tui.core import checkpoint
+from tui.core import checkpoint, job
 from tui.core.runs import read_events
 from tui.core.spec import Spec
 
@@ -533,6 +533,52 @@ async def test_evaluate_and_predict_another_file_with_the_best_model(in_tmp):
         box.value = "missing.csv"
         await pilot.click("#results-evaluate")
         await wait_for(pilot, lambda: "missing.csv" in text_of(output), what="the refusal")
+
+
+async def test_a_loaded_run_whose_data_moved_is_given_its_new_place_on_the_data_pane_and_resumed(in_tmp):
+    """The run's data file moved: loading it says so; ctrl+r goes to the Data pane and says what to type; the new
+    place typed under Path keeps the run's column choices (the same table) and ctrl+r resumes the run with it,
+    exactly: the weights of a run never interrupted on the file where it is now."""
+    old, new = in_tmp / "old" / "flowers.csv", in_tmp / "new" / "flowers.csv"
+    old.parent.mkdir()
+    new.parent.mkdir()
+    old.write_text(Path(__file__).parents[1].joinpath("datasets", "iris.csv").read_text())
+    settings = {"data.target": "species", "data.drop": ["sepal_width"], "train.seed": 5, "run.runs_dir": "made-here"}
+    run_dir = job.run(cpu_spec(**settings, **{"data.dataset": str(old), "train.epochs": 1, "run.name": "moved"}),
+                      lambda e: None)[1].path  # (in this process, whose pid in_tmp must not kill: not ./checkpoints)
+    old.rename(new)
+    app = TorchTUI(cpu_spec())
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        app.load_run(run_dir)
+        await wait_for(pilot, lambda: app.followed is not None, what="load")
+        told = f"its data file {old} is gone: type where it is now in Path on the Data pane"
+        await wait_for(pilot, lambda: any(told in n for n in notices.messages), what="the load's notice")
+        app.query_one("#hp-epochs", Input).value = "2"
+        await wait_for(pilot, lambda: app.spec.train.epochs == 2, what="the new number of epochs")
+        await pilot.press("ctrl+r")
+        assert notices.messages[-1] == f"moved: {told}, then ctrl+r resumes it"
+        assert app.query_one("#panes").active == "data" and app.process is None
+
+        box = app.query_one("#data-path", Input)
+        box.value = "new/flowers.csv"
+        box.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.spec.data.dataset == "new/flowers.csv", what="the new place")
+        await data_loaded(app, pilot)
+        assert app.data is not None and not app.data.error
+        assert (app.spec.data.target, app.spec.data.drop) == ("species", ["sepal_width"])  # the run's choices kept
+        assert f"from epoch 1 to 2, its data file now {new}" in text_of(app.query_one("#hp-next", Static))
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed.status == "done" and app.process is None, timeout=120,
+                       what="the resumed run to finish")
+    assert Spec.from_file(run_dir / "spec.toml").data.dataset == str(new)
+    assert [e["status"] for e in run_events(run_dir, "end")] == ["done", "done"]
+    straight = job.run(cpu_spec(**settings, **{"data.dataset": str(new), "train.epochs": 2, "run.name": "straight"}),
+                       lambda e: None)[1].path
+    ours, theirs = (checkpoint.load(d / "last.pt")["model"] for d in (run_dir, straight))
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
 
 
 async def test_bad_checkpoints_are_refused_and_leave_the_app_untouched():

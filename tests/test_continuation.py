@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tui.core import continuation, job
@@ -50,3 +53,42 @@ def test_an_interrupted_run_resumes_with_its_own_epochs(finished):
         assert "ctrl+r resumes exactly" in continuation.loaded_message(state, spec)
     finally:
         state.status = "done"
+
+
+def test_a_run_whose_data_file_moved_resumes_with_its_new_place_given_on_screen(tmp_path, monkeypatch):
+    """A loaded run's data file gone from its place: ctrl+r is refused on the Data pane with what to type; the new
+    place typed there is the same run (resumed with --dataset NEW), another file where the old one still is is a
+    new run, and a new place that is no file changes nothing."""
+    old = tmp_path / "old" / "flowers.csv"
+    old.parent.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "datasets" / "iris.csv", old)
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(old), train__epochs=1), lambda e: None)
+    loaded, state = folder.spec(), read_run(folder.path)[0]
+    name = folder.path.name
+    assert "ctrl+r to train on" in continuation.loaded_message(state, loaded)
+    assert "is gone" not in continuation.loaded_message(state, loaded)
+    more = loaded.with_overrides({"train.epochs": 2})
+    assert continuation.choose(more, loaded, state) == continuation.Choice("resume", 2,
+                                                                           f"resuming {name} after epoch 1")
+
+    new = tmp_path / "new" / "flowers.csv"
+    new.parent.mkdir()
+    shutil.move(old, new)
+    told = f"its data file {old} is gone: type where it is now in Path on the Data pane"
+    assert continuation.loaded_message(state, loaded).endswith(f"; but {told}")
+    assert continuation.choose(more, loaded, state) == continuation.Choice(
+        "refuse", message=f"{name}: {told}, then ctrl+r resumes it", pane="data")
+
+    given = more.with_overrides({"data.dataset": str(new.relative_to(tmp_path))})  # typed relative to the screen's
+    monkeypatch.chdir(tmp_path)
+    choice = continuation.choose(given, loaded, state)
+    assert choice == continuation.Choice("resume", 2, f"resuming {name} after epoch 1, its data file now {new}",
+                                         {"data.dataset": str(new)})
+    assert continuation.next_train(given, loaded, state) == (
+        f"ctrl+r continues {name} exactly, from epoch 1 to 2, its data file now {new}")
+    assert continuation.choose(given.with_overrides({"train.lr": 0.5}), loaded, state).action == "new"
+    nowhere = more.with_overrides({"data.dataset": str(tmp_path / "nowhere.csv")})
+    assert continuation.choose(nowhere, loaded, state).action == "new"  # (the Data pane refuses it before this)
+
+    shutil.copy(new, old)  # the old place holds a file again: a new place is another run's data
+    assert continuation.choose(given, loaded, state).action == "new"

@@ -88,8 +88,8 @@ class TorchTUI(App):
         # Short descriptions for the footer (key_bar.py fits them to the width); the tooltips are what the
         # help screen says.
         Binding("ctrl+r", "train", "Train", priority=True,
-                tooltip="train; after loading a run: resume it exactly when only Epochs changed, "
-                        "else a new run in a new folder"),
+                tooltip="train; after loading a run: resume it exactly when only Epochs changed (or a moved "
+                        "data file's new place), else a new run in a new folder"),
         Binding("ctrl+x", "stop", "Stop", priority=True,
                 tooltip="stop training: the worker saves the exact position to last.pt, then exits"),
         Binding("ctrl+s", "save", "Save", priority=True, tooltip="save a checkpoint (last.pt) at the next step"),
@@ -340,12 +340,12 @@ class TorchTUI(App):
             return
         choice = continuation.choose(self.spec, self.loaded_spec, self.followed)
         if choice.action == "refuse":
-            self.action_pane("hyper")
+            self.action_pane(choice.pane)
             self.notify(choice.message, severity="warning")
             return
         if choice.action == "resume" and self.followed is not None:  # the loaded run, exactly where it stopped
             run_dir = self.followed.run_dir
-            self._follow(training_process.resume_run(run_dir, choice.epochs), *read_run(run_dir))
+            self._follow(training_process.resume_run(run_dir, choice.epochs, choice.moved), *read_run(run_dir))
             self.notify(choice.message, timeout=3)
             return
         problem = self.problems()

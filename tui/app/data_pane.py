@@ -175,7 +175,8 @@ class DataPane(Horizontal):
                 self.app.notify(missing, severity="error", title="data")
                 return
             event.input.remove_class("-invalid")
-            self.app.edit({"data.dataset": typed, **NEW_TABLE}, reload=True)
+            moved = moved_table(self.app.spec.data.dataset)
+            self.app.edit({"data.dataset": typed, **({} if moved else NEW_TABLE)}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id in ("data-val", "data-test"):
@@ -313,6 +314,13 @@ def warning_lines(view: DataView) -> str:
     if ids:
         lines.append(f"! look like ids: {', '.join(ids)} (Split: rows of one together, or untick in Features)")
     return "\n".join(lines + [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings])
+
+
+def moved_table(shown: str) -> bool:
+    """Whether a path typed for the data file `shown` gives the same table a new place: `shown` is a file that is
+    gone from where it was (a loaded run's data, moved). Its column choices, and its validation and test files,
+    are then kept, as for a run resumed with --dataset NEW (continuation.moved); another table clears them."""
+    return is_data_file(shown) and not Path(shown).exists()
 
 
 def missing_path(typed: str) -> str:

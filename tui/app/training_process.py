@@ -25,7 +25,7 @@ from pathlib import Path
 from tui.core.errors import UserError
 from tui.core.follow import EventTail, RunState
 from tui.core.runs import new_run_name
-from tui.core.spec import Spec
+from tui.core.spec import Spec, spec_field
 
 STOP, SAVE, PAUSE = signal.SIGTERM, getattr(signal, "SIGUSR1", None), getattr(signal, "SIGUSR2", None)
 
@@ -104,8 +104,12 @@ def start_run(spec: Spec, dataset_label: str) -> TrainingProcess:
     return _spawn(["run", "-"], root / name, root / f".{name}.log", spec.to_toml())
 
 
-def resume_run(run_dir: Path, epochs: int | None = None) -> TrainingProcess:
+def resume_run(run_dir: Path, epochs: int | None = None, moved: dict[str, str] | None = None) -> TrainingProcess:
+    """`torchtui resume RUN` (`--epochs N` for a new total; `--dataset NEW` and its kin for data files given a new
+    place on the Data pane: spec path -> file)."""
     args = ["resume", str(run_dir)] + (["--epochs", str(epochs)] if epochs else [])
+    for path, place in (moved or {}).items():
+        args += [str(spec_field(path).flag), place]
     return _spawn(args, run_dir, run_dir.parent / f".{run_dir.name}.resume.log", None)
 
 

@@ -4,14 +4,23 @@ The screen's ctrl+r follows this rule; it is kept here, beside the run folder, b
 about runs, not about widgets, and because a test can then hold it without a screen.
 A loaded run is continued (`torchtui resume`) only when nothing but the number of epochs
 changed, since only then is the continuation the same run; anything else starts a new run.
+A data file of the run that is gone from its place (moved, or its disk mounted elsewhere) may be
+given its new place on the Data pane: that is the same run, resumed as `torchtui resume RUN
+--dataset NEW` would (the resume checks the rows against the checkpoint's fingerprint of them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from .follow import RunState
-from .spec import Spec
+from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
+
+
+def box(path: str) -> str:
+    """The Data pane's box for a data file field: its label ("Validation file"), "Path" for the dataset's."""
+    return spec_field(path).label or "Path"
 
 
 @dataclass
@@ -19,6 +28,34 @@ class Choice:
     action: str  # "resume" | "new" | "refuse"
     epochs: int | None = None  # resume: the new total of epochs, when it changed
     message: str = ""  # what to tell the user
+    moved: dict[str, str] = field(default_factory=dict)  # resume: a data file's new place (spec path -> file)
+    pane: str = "hyper"  # refuse: the pane where the user changes what it asks
+
+
+def moved(spec: Spec, loaded: Spec) -> dict[str, str]:
+    """The loaded run's data files that `spec` gives a new place: the run's own place holds no file any more (a
+    run keeps its files' absolute paths), and the one on screen is a file (made absolute: the worker's folder is
+    not the screen's concern). A place changed while the old one still holds the file is another run's data."""
+    out = {}
+    for path in DATA_FILE_FIELDS:
+        key = path.split(".")[1]
+        was, now = getattr(loaded.data, key), getattr(spec.data, key)
+        if was and now and was != now and Path(was).is_absolute() and not Path(was).exists() and Path(now).is_file():
+            out[path] = str(Path(now).resolve())
+    return out
+
+
+def gone(spec: Spec, loaded: Spec) -> list[str]:
+    """What to say of each data file of the loaded run that is gone from its place and still named there on screen:
+    "its data file /old/x.csv is gone: type where it is now in Path on the Data pane"."""
+    out = []
+    for path in DATA_FILE_FIELDS:
+        key = path.split(".")[1]
+        was, now = getattr(loaded.data, key), getattr(spec.data, key)
+        if was and was == now and Path(was).is_absolute() and not Path(was).exists():
+            out.append(f"its {DATA_FILE_NAMES[path]} {was} is gone: type where it is now in {box(path)} on the "
+                       "Data pane")
+    return out
 
 
 def same_run(a: Spec, b: Spec) -> bool:
@@ -37,15 +74,26 @@ def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
         return Choice("new")
     if spec.run.name and spec.run.name != run.run_dir.name:  # a name of its own: the user asked for a new run
         return Choice("new", message=f"starting a new run, {spec.run.name}; {run.run_dir.name} stays as it is")
-    if not same_run(spec, loaded):
+    new_places = moved(spec, loaded)
+    as_saved = spec.with_overrides({path: getattr(loaded.data, path.split(".")[1]) for path in new_places})
+    if not same_run(as_saved, loaded):
         return Choice("new", message=f"the settings differ from {run.run_dir.name}: starting a new run")
+    missing = gone(spec, loaded)
+    if missing and not run.running:
+        return Choice("refuse", message=f"{run.run_dir.name}: {'; '.join(missing)}, then ctrl+r resumes it",
+                      pane="data")
     done, epochs = run.epoch_done, spec.train.epochs
     finished = run.status in ("done", "early_stopped")
     if finished and epochs <= done:
         return Choice("refuse", message=f"{run.run_dir.name} already trained {done} epochs: "
                                          f"raise Epochs above {done} to train on")
     return Choice("resume", epochs if epochs != loaded.train.epochs else None,
-                  f"resuming {run.run_dir.name} after epoch {done}")
+                  f"resuming {run.run_dir.name} after epoch {done}" + _from(new_places), new_places)
+
+
+def _from(new_places: dict[str, str]) -> str:
+    """", its data file now /new/x.csv" for each file given a new place."""
+    return "".join(f", its {DATA_FILE_NAMES[path]} now {place}" for path, place in new_places.items())
 
 
 def loaded_message(run: RunState, spec: Spec) -> str:
@@ -54,8 +102,14 @@ def loaded_message(run: RunState, spec: Spec) -> str:
     if run.running:
         return f"attached to {name}, still training (pid {run.pid})"
     if run.status in ("done", "early_stopped"):
-        return f"loaded {name}: {run.epoch_done} epochs, finished; raise Epochs and ctrl+r to train on"
-    return f"loaded {name} at epoch {run.epoch_done}/{spec.train.epochs}: ctrl+r resumes exactly"
+        return f"loaded {name}: {run.epoch_done} epochs, finished; raise Epochs and ctrl+r to train on" + _gone(spec)
+    return f"loaded {name} at epoch {run.epoch_done}/{spec.train.epochs}: ctrl+r resumes exactly" + _gone(spec)
+
+
+def _gone(spec: Spec) -> str:
+    """The loaded run's data files that are gone from their places, and where to give them new ones."""
+    missing = gone(spec, spec)
+    return f"; but {'; '.join(missing)}" if missing else ""
 
 
 def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
@@ -67,7 +121,8 @@ def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
         return choice.message
     if choice.action == "resume" and run is not None:
         total = choice.epochs or spec.train.epochs
-        return f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
+        return (f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
+                + _from(choice.moved))
     where = f"{spec.run.runs_dir}/{spec.run.name or '<dataset>-<date>-<time>'}"
     if spec.run.processes != "1":
         where += (" with one process per GPU (DDP)" if spec.run.processes == "gpu"

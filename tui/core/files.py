@@ -38,14 +38,7 @@ def expand_home_in_args(args: list[str], path_flags: tuple[str, ...]) -> list[st
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write through `write(file)` to a temp file beside `path`, fsync, then rename over it."""
     path = Path(path)
-    tmp = _written_beside(path, write, mode)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return _renamed_into_place(_written_beside(path, write, mode), path)
 
 
 def atomic_link(source: Path, dest: Path) -> Path | None:
@@ -61,13 +54,19 @@ def atomic_link(source: Path, dest: Path) -> Path | None:
         if e.errno in (errno.ENOENT, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
             raise
         return None  # EPERM, EMLINK, ENOTSUP, EXDEV...
+    return _renamed_into_place(tmp, dest)
+
+
+def _renamed_into_place(tmp: Path, path: Path) -> Path:
+    """The whole temp file `tmp` renamed over `path` (the one moment a reader sees the new file), the rename made
+    durable; the temp file removed if the rename fails."""
     try:
-        os.replace(tmp, dest)
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(dest.parent)
-    return dest
+    _fsync_dir(path.parent)
+    return path
 
 
 def _temp_beside(path: Path) -> Path:

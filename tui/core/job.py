@@ -27,7 +27,7 @@ from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
 from .record import Emit, Recorder
 from .runs import RunFolder, release_held
-from .spec import DATA_FILE_FIELDS, Spec
+from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
 from .train import EVAL_BATCH, Outcome, Trainer
 
 
@@ -136,8 +136,7 @@ def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
 
 
 # the run's data files (spec.DATA_FILE_FIELDS): the resume flag that says where one moved, its name in a message
-DATA_FILES = dict(zip(DATA_FILE_FIELDS, (("--dataset", "data file"), ("--val", "validation file"),
-                                         ("--test", "test file"))))
+DATA_FILES = {path: (str(spec_field(path).flag), DATA_FILE_NAMES[path]) for path in DATA_FILE_FIELDS}
 
 
 def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str) -> tuple[Spec, list[str]]:

@@ -310,6 +310,7 @@ def _data_not_spec(path: Path) -> UserError:
 
 
 DATA_FILE_FIELDS = ("data.dataset", "data.val", "data.test")  # the fields that may name the user's data files
+DATA_FILE_NAMES = dict(zip(DATA_FILE_FIELDS, ("data file", "validation file", "test file")))  # in messages
 
 
 def moved_data_files(saved: "Spec", now: "Spec", given: tuple[str, ...] = ()) -> dict[str, str]:
