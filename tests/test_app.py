@@ -558,7 +558,7 @@ async def test_a_loaded_run_whose_data_moved_is_given_its_new_place_on_the_data_
         app.query_one("#hp-epochs", Input).value = "2"
         await wait_for(pilot, lambda: app.spec.train.epochs == 2, what="the new number of epochs")
         await pilot.press("ctrl+r")
-        assert notices.messages[-1] == f"moved: {told}, then ctrl+r resumes it"
+        assert notices.messages[-1] == f"moved: {told}, then ctrl+r resumes it (or give a Run name for a new run)"
         assert app.query_one("#panes").active == "data" and app.process is None
 
         box = app.query_one("#data-path", Input)
@@ -570,9 +570,14 @@ async def test_a_loaded_run_whose_data_moved_is_given_its_new_place_on_the_data_
         assert app.data is not None and not app.data.error
         assert (app.spec.data.target, app.spec.data.drop) == ("species", ["sepal_width"])  # the run's choices kept
         assert f"from epoch 1 to 2, its data file now {new}" in text_of(app.query_one("#hp-next", Static))
+        app.query_one("#hp-name", Input).value = "moved"  # the run's own name: it goes on in its own folder
+        await wait_for(pilot, lambda: app.spec.run.name == "moved", what="the run name")
+        assert not app.field_errors.get("run.name")
+        assert f"from epoch 1 to 2, its data file now {new}" in text_of(app.query_one("#hp-next", Static))
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.followed.status == "done" and app.process is None, timeout=120,
                        what="the resumed run to finish")
+    assert app.loaded_spec is not None and app.loaded_spec.data.dataset == "new/flowers.csv"  # moved once, not again
     assert Spec.from_file(run_dir / "spec.toml").data.dataset == str(new)
     assert [e["status"] for e in run_events(run_dir, "end")] == ["done", "done"]
     straight = job.run(cpu_spec(**settings, **{"data.dataset": str(new), "train.epochs": 2, "run.name": "straight"}),
@@ -585,6 +590,7 @@ async def test_bad_checkpoints_are_refused_and_leave_the_app_untouched():
     run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", "bad")
     edited = headless("--dataset", "iris", "--epochs", "2", "--name", "edited")
     data = (run_dir / "last.pt").read_bytes()
+    (run_dir / "last.pt").unlink()  # a new, half file (best.pt may be a second name of the old one: kept whole)
     (run_dir / "last.pt").write_bytes(data[: len(data) // 2])
     text = (edited / "spec.toml").read_text().replace("lr = 0.01", "lr = 0.5")
     (edited / "spec.toml").write_text(text)

@@ -227,6 +227,8 @@ def test_best_pt_is_last_pt_linked_not_written_twice_and_kept_when_the_next_epoc
     last, best = folder.checkpoint_path("last"), folder.checkpoint_path("best")
     assert os.path.samefile(last, best) and os.stat(best).st_nlink == 2
     assert not [p.name for p in folder.path.iterdir() if p.name.startswith(".")]  # no temp link left behind
+    checkpoint.copy(last, best)  # made again (a resume's repair): still one file of two names, nothing left over
+    assert os.stat(best).st_nlink == 2 and not [p for p in folder.path.iterdir() if p.name.startswith(".")]
 
     _, folder, events = train(tmp_path / "b", train__epochs=4, **lr_too_high)
     epochs = [e for e in events if e["event"] == "epoch"]

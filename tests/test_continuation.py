@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from pathlib import Path
 
@@ -77,7 +79,20 @@ def test_a_run_whose_data_file_moved_resumes_with_its_new_place_given_on_screen(
     told = f"its data file {old} is gone: type where it is now in Path on the Data pane"
     assert continuation.loaded_message(state, loaded).endswith(f"; but {told}")
     assert continuation.choose(more, loaded, state) == continuation.Choice(
-        "refuse", message=f"{name}: {told}, then ctrl+r resumes it", pane="data")
+        "refuse", message=f"{name}: {told}, then ctrl+r resumes it (or give a Run name for a new run)", pane="data")
+    assert "raise Epochs above 1" in continuation.choose(loaded, loaded, state).message  # (that first: it is done)
+
+    stat = os.stat
+
+    def stale(path, *args, **kwargs):  # a network mount gone stale: no answer either way, and no crash
+        if str(path) == str(old):
+            raise OSError(errno.ESTALE, "Stale file handle")
+        return stat(path, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "stat", stale)
+        assert continuation.gone(more, loaded) == [] and "is gone" not in continuation.loaded_message(state, loaded)
+        assert continuation.choose(more, loaded, state).action == "resume"  # the worker says what it finds
 
     given = more.with_overrides({"data.dataset": str(new.relative_to(tmp_path))})  # typed relative to the screen's
     monkeypatch.chdir(tmp_path)

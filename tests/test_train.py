@@ -279,3 +279,26 @@ def test_resume_of_a_run_killed_after_its_last_epoch_just_finishes_it(tmp_path):
     assert summarize(folder.path).status == "done"
     with pytest.raises(UserError, match="already trained 2 of 2 epochs"):
         job.resume(folder.path, lambda e: None)
+
+
+def test_an_epochs_samples_per_s_is_its_steps_pace_as_the_step_events_say_it_validation_left_out(tmp_path,
+                                                                                                  monkeypatch):
+    """The screen shows the step events' rate beside the epoch log's: both are the steps' pace. The epoch's
+    `seconds` (its ETA's measure) includes the validation; its samples/s did too, and read as a slower run."""
+    import time as clock
+
+    from tui.core import train as trainer_module
+
+    slow, evaluate = 0.3, trainer_module.evaluate
+
+    def slow_validation(*args, **kwargs):
+        clock.sleep(slow)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "evaluate", slow_validation)
+    _, _, events = train(tmp_path, data__dataset="iris", train__epochs=2, train__patience=0)
+    start, epochs = events[0], epochs_of(events)
+    assert len(epochs) == 2
+    for e in epochs:
+        assert e["seconds"] >= slow  # the validation is in the epoch's time
+        assert start["train_rows"] / e["samples_per_s"] <= e["seconds"] - slow + 0.01  # and not in its pace

@@ -245,7 +245,7 @@ class TorchTUI(App):
             return ""
         loaded = self.followed.run_dir if self.followed is not None else None
         if (loaded is not None and self.loaded_spec is not None and folder.resolve() == loaded.resolve()
-                and continuation.same_run(self.spec, self.loaded_spec)):
+                and continuation.continues(self.spec, self.loaded_spec)):
             return ""
         return (f"a run named {name} already exists in {self.spec.run.runs_dir}; "
                 f"pick another name, or leave it empty for a fresh one")
@@ -346,6 +346,8 @@ class TorchTUI(App):
         if choice.action == "resume" and self.followed is not None:  # the loaded run, exactly where it stopped
             run_dir = self.followed.run_dir
             self._follow(training_process.resume_run(run_dir, choice.epochs, choice.moved), *read_run(run_dir))
+            if choice.moved:  # its files' places are the ones on screen now (a next ctrl+r moves nothing again)
+                self.loaded_spec = self.spec
             self.notify(choice.message, timeout=3)
             return
         problem = self.problems()

@@ -11,7 +11,7 @@ from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Se
 from textual.widgets.option_list import Option
 
 from tui.core.datasets import is_data_file
-from tui.core.files import expand_home
+from tui.core.files import expand_home, no_such_path
 from tui.core.spec import TASKS, DataSpec, Spec
 
 from .data_fields import (
@@ -164,7 +164,8 @@ class DataPane(Horizontal):
 
     # ---- edits -> the app -------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.app.edit({"data.dataset": event.option.id, **NEW_TABLE}, reload=True)
+        picked = event.option.id or ""
+        self.app.edit({"data.dataset": picked, **({} if self._moved_table(picked) else NEW_TABLE)}, reload=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-path" and event.value.strip():
@@ -175,8 +176,7 @@ class DataPane(Horizontal):
                 self.app.notify(missing, severity="error", title="data")
                 return
             event.input.remove_class("-invalid")
-            moved = moved_table(self.app.spec.data.dataset)
-            self.app.edit({"data.dataset": typed, **({} if moved else NEW_TABLE)}, reload=True)
+            self.app.edit({"data.dataset": typed, **({} if self._moved_table(typed) else NEW_TABLE)}, reload=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id in ("data-val", "data-test"):
@@ -195,6 +195,14 @@ class DataPane(Horizontal):
             self.app.field_errors[path] = ""
         self.show_errors()
         self._show_format(self.app.spec.data)
+
+    def _moved_table(self, new: str) -> bool:
+        """Whether the data file `new` is the loaded run's table in a new place: the run's own file is gone from
+        where it was and is still the one the screen names. Its column choices, and its validation and test files,
+        are then kept, as for a run resumed with --dataset NEW (continuation.moved); another table clears them."""
+        loaded = self.app.loaded_spec
+        return (loaded is not None and loaded.data.dataset == self.app.spec.data.dataset and is_data_file(new)
+                and is_data_file(loaded.data.dataset) and no_such_path(loaded.data.dataset))
 
     def _show_files(self, data: DataSpec, typed_too: bool) -> None:
         """The Validation file and Test file boxes as `data` holds them. `typed_too`: the spec itself is shown (a
@@ -314,13 +322,6 @@ def warning_lines(view: DataView) -> str:
     if ids:
         lines.append(f"! look like ids: {', '.join(ids)} (Split: rows of one together, or untick in Features)")
     return "\n".join(lines + [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings])
-
-
-def moved_table(shown: str) -> bool:
-    """Whether a path typed for the data file `shown` gives the same table a new place: `shown` is a file that is
-    gone from where it was (a loaded run's data, moved). Its column choices, and its validation and test files,
-    are then kept, as for a run resumed with --dataset NEW (continuation.moved); another table clears them."""
-    return is_data_file(shown) and not Path(shown).exists()
 
 
 def missing_path(typed: str) -> str:

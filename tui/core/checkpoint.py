@@ -83,7 +83,8 @@ def load(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # truncated, not a checkpoint, or objects weights_only refuses
         why = _why_unloadable(e, p)
         broken = why in (EMPTY, TRUNCATED)  # an incomplete file: another checkpoint of the run may serve
-        other = next((o for o in ("last.pt", "best.pt") if o != p.name and (p.parent / o).exists()), "")
+        other = next((o for o in ("last.pt", "best.pt") if o != p.name and (p.parent / o).exists()
+                      and not os.path.samefile(p, p.parent / o)), "")  # (best.pt may be last.pt's second name)
         advice = (f"; `torchtui resume {p.parent}` goes on from the newest checkpoint of the run that loads"
                   if broken and (p.parent / "spec.toml").exists() else "")
         if broken and other and p.name != "last.pt":
@@ -125,7 +126,7 @@ def holds_best(progress: dict[str, Any]) -> bool:
 def best_of_run(folder: Path) -> Path:
     """The file with a run's best model: best.pt, checked against the best epoch last.pt records.
 
-    An improving epoch writes last.pt, then copies it to best.pt; a run killed between the two leaves
+    An improving epoch writes last.pt, then makes it best.pt too (`copy`); a run killed between the two leaves
     best.pt an older epoch while last.pt records the new best. Then last.pt itself is the best model and
     is used (a resume repairs best.pt, record.repair_best); a best.pt whose epoch's weights no file holds
     any more is refused, naming the file that can be used instead."""

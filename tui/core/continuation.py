@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import is_file_here, no_such_path
 from .follow import RunState
 from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
 
@@ -40,7 +41,7 @@ def moved(spec: Spec, loaded: Spec) -> dict[str, str]:
     for path in DATA_FILE_FIELDS:
         key = path.split(".")[1]
         was, now = getattr(loaded.data, key), getattr(spec.data, key)
-        if was and now and was != now and Path(was).is_absolute() and not Path(was).exists() and Path(now).is_file():
+        if was and now and was != now and Path(was).is_absolute() and no_such_path(was) and is_file_here(now):
             out[path] = str(Path(now).resolve())
     return out
 
@@ -52,7 +53,7 @@ def gone(spec: Spec, loaded: Spec) -> list[str]:
     for path in DATA_FILE_FIELDS:
         key = path.split(".")[1]
         was, now = getattr(loaded.data, key), getattr(spec.data, key)
-        if was and was == now and Path(was).is_absolute() and not Path(was).exists():
+        if was and was == now and Path(was).is_absolute() and no_such_path(was):
             out.append(f"its {DATA_FILE_NAMES[path]} {was} is gone: type where it is now in {box(path)} on the "
                        "Data pane")
     return out
@@ -68,25 +69,31 @@ def same_run(a: Spec, b: Spec) -> bool:
     return da == db
 
 
+def continues(spec: Spec, loaded: Spec) -> bool:
+    """Whether `spec` is the loaded run's own (ctrl+r resumes it, and its folder's name is no other run's): the
+    same run (`same_run`), its data files given new places (`moved`) or not."""
+    as_saved = spec.with_overrides({path: getattr(loaded.data, path.split(".")[1]) for path in moved(spec, loaded)})
+    return same_run(as_saved, loaded)
+
+
 def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
     """ctrl+r with `spec` on screen, after `loaded` was loaded from `run` (None: nothing loaded)."""
     if loaded is None or run is None:
         return Choice("new")
     if spec.run.name and spec.run.name != run.run_dir.name:  # a name of its own: the user asked for a new run
         return Choice("new", message=f"starting a new run, {spec.run.name}; {run.run_dir.name} stays as it is")
-    new_places = moved(spec, loaded)
-    as_saved = spec.with_overrides({path: getattr(loaded.data, path.split(".")[1]) for path in new_places})
-    if not same_run(as_saved, loaded):
+    if not continues(spec, loaded):
         return Choice("new", message=f"the settings differ from {run.run_dir.name}: starting a new run")
-    missing = gone(spec, loaded)
-    if missing and not run.running:
-        return Choice("refuse", message=f"{run.run_dir.name}: {'; '.join(missing)}, then ctrl+r resumes it",
-                      pane="data")
     done, epochs = run.epoch_done, spec.train.epochs
     finished = run.status in ("done", "early_stopped")
     if finished and epochs <= done:
         return Choice("refuse", message=f"{run.run_dir.name} already trained {done} epochs: "
                                          f"raise Epochs above {done} to train on")
+    missing = gone(spec, loaded)
+    if missing:
+        return Choice("refuse", message=f"{run.run_dir.name}: {'; '.join(missing)}, then ctrl+r resumes it (or "
+                                         "give a Run name for a new run)", pane="data")
+    new_places = moved(spec, loaded)
     return Choice("resume", epochs if epochs != loaded.train.epochs else None,
                   f"resuming {run.run_dir.name} after epoch {done}" + _from(new_places), new_places)
 

@@ -112,7 +112,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "best": F("bool", "this epoch has the best validation loss so far (best.pt was written)"),
         "best_val_loss": F("number?", "the best validation (or, without validation, training) loss so far"),
         "seconds": F("number", "training time of the epoch, pauses left out, seconds"),
-        "samples_per_s": F("number", "training rows per second over the epoch"),
+        "samples_per_s": F("number", "training rows per second over the epoch's steps (its validation left out, "
+                                     "as in step events)"),
     },
     "cuda_graph": {
         "epoch": F("int", "the epoch in progress"),

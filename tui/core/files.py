@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,11 +42,34 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     return _renamed_into_place(_written_beside(path, write, mode), path)
 
 
+def no_such_path(path: str | Path) -> bool:
+    """Whether `path` names nothing: only the system's "no such file" says so. A stat that fails otherwise (a
+    network mount gone stale, a folder this user may not read, a name with a NUL) says nothing of the file, and a
+    screen that asks twice a second must not crash on it: the file is taken as there (its reader says the rest)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def is_file_here(path: str | Path) -> bool:
+    """Whether `path` is a file this process can see; False for anything else and for a stat that fails."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def atomic_link(source: Path, dest: Path) -> Path | None:
     """`dest` made a second name of `source`'s file, atomically (a temp link renamed over it), so that a file
     already written whole is not written again; None, with nothing left behind, where the file system has no
     hard links (some network and FAT mounts). A full or read-only disk, or no `source`, is raised: writing a
     copy would fail the same way."""
+    if dest.exists() and os.path.samefile(source, dest):
+        return dest  # (a rename of a second name over the first is no rename: the temp link would stay)
     tmp = _temp_beside(dest)
     tmp.unlink(missing_ok=True)
     try:
@@ -77,6 +101,7 @@ def _temp_beside(path: Path) -> Path:
 def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """A temp file beside `path`, written whole through `write(file)` and fsynced; removed if the write fails."""
     tmp = _temp_beside(path)
+    tmp.unlink(missing_ok=True)  # a killed write's temp may be a hard link of the file itself: never write into it
     try:
         with open(tmp, mode) as f:
             write(f)

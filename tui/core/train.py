@@ -355,6 +355,7 @@ class Trainer:
         True when early stopping ends the run."""
         t, p, n = self.spec.train, self.progress, self.data.n_train
         train_loss = float(tally.loss_sum) / (n - tally.dropped) if n > tally.dropped else math.nan
+        stepped = time.monotonic() - tally.started  # (the float above waited for the device's last step)
         if not math.isfinite(train_loss):
             self._diverged(epoch, train_loss, "every step's " if n == tally.dropped else "")
         val_loss, metrics = None, {}
@@ -387,7 +388,7 @@ class Trainer:
         row = record.epoch(epoch=epoch, step=p.step, train_loss=train_loss,
                            skipped_steps=tally.skipped if t.on_nan == "skip" else None, val_loss=val_loss,
                            metrics=metrics, lr=lr_used, best=improved, best_val_loss=p.best_loss, seconds=elapsed,
-                           samples_per_s=n / max(elapsed, 1e-9))
+                           samples_per_s=n / max(stepped, 1e-9))  # the steps' pace, as step events say it
         p.epochs.append(dict(row))
         self.recorder.write(row, sync=True)
         # a request served on the epoch's last step (or come since) lands here
