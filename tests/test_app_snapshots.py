@@ -2,7 +2,7 @@
 
 The Training and Results panes show a fixed, synthetic run folder, so the pictures depend on
 nothing that varies between runs (times, rates, pids). After an intended change to a pane,
-look at the new pictures and refresh them with `pytest tests/test_app_snapshots.py --snapshot-update`.
+look at the new pictures and refresh them with `pytest tests/test_app_snapshots.py -n 0 --snapshot-update`.
 """
 
 from __future__ import annotations
