@@ -294,8 +294,9 @@ def main() -> None:
                                                                 for n in names if n != base))
         if args.breakdown and cuda:
             for precision in ("fp32", "bf16"):
+                steps = 2 if REHEARSAL else 50  # (a rehearsal checks the lines are printed: a CPU's wide step is slow)
                 print(f"  graphed step at batch {batch}, {precision}: " + breakdown(x, y, stack, batch, args.device,
-                                                                                  precision))
+                                                                                  precision, steps))
     if CAPTURES:
         secs = [c["seconds"] for c in CAPTURES]
         print(f"captures: {len(secs)}, seconds min {min(secs):.3f} max {max(secs):.3f}; pool MiB "
