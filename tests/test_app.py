@@ -562,9 +562,13 @@ async def test_a_loaded_run_whose_data_moved_is_given_its_new_place_on_the_data_
         assert app.query_one("#panes").active == "data" and app.process is None
 
         box = app.query_one("#data-path", Input)
-        box.value = "new/flowers.csv"
-        box.focus()
-        await pilot.press("enter")
+        wrong = in_tmp / "wine.csv"  # a slip first: another table, then the right place typed again
+        wrong.write_text(Path(__file__).parents[1].joinpath("datasets", "wine.csv").read_text())
+        for place in ("wine.csv", "new/flowers.csv"):
+            box.value = place
+            box.focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda place=place: app.spec.data.dataset == place, what=place)
         await wait_for(pilot, lambda: app.spec.data.dataset == "new/flowers.csv", what="the new place")
         await data_loaded(app, pilot)
         assert app.data is not None and not app.data.error

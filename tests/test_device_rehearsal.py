@@ -39,3 +39,5 @@ def test_the_gpu_checks_run_through_on_the_cpu_and_pass(tmp_path):
     parts = re.findall(r"graphed step at batch 512, (fp32|bf16): graph [\d.]+ ms .* optimizer [\d.]+ ms, "
                        r"both [\d.]+ ms", graphs)
     assert parts == ["fp32", "bf16"], graphs  # the wide model's step timed in its parts
+    saves = re.findall(r"last \+ best (linked|copied) +best +[\d.]+ ms", graphs)
+    assert saves == ["linked", "copied"], graphs  # what the saves in the engine's whole run cost on that disk

@@ -4,7 +4,7 @@
 # CUDA graphs: the exactness matrix (graphs on vs eager vs textbook, on CUDA), resume after kill -9 with graphs,
 # each precision mode converging, the fallbacks announcing themselves, memory with and without graphs and a
 # capture that cannot fit; then the throughput table (small MLP at 64 / 512, wide MLP at 4096, with the
-# last epoch's steady pace and a graphed step's parts timed).
+# last epoch's steady pace and a graphed step's parts timed), and what an epoch's checkpoint saves cost there.
 # Uses the machine's python3 with torch; the repo is put on PYTHONPATH (no install needed).
 # REHEARSE=1: the same script on a CPU standing in for the GPU, at small sizes (tests/device/rehearse.py): it
 # checks the script runs and its checks can pass, before a GPU's minutes are spent on it.
@@ -23,12 +23,14 @@ else
 fi
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"
 
-timeout 240 "${PY[@]}" tests/device/graph_check.py ${SECTIONS:-exactness resume precision fallbacks memory} || status=1
+timeout 230 "${PY[@]}" tests/device/graph_check.py ${SECTIONS:-exactness resume precision fallbacks memory} || status=1
 
 echo "== throughput, small MLP (targets: engine graphs >= 5x the hand loop at 64, >= 3x at 512)"
 timeout 150 "${PY[@]}" tests/bench/throughput.py --device $DEVICE "${SMALL[@]}" --epochs 2 || status=1
 echo "== throughput, wide MLP (target: graphs bf16 >= 3x the fp32 hand loop at 4096), and where a graphed step's time goes"
 timeout 120 "${PY[@]}" tests/bench/throughput.py --device $DEVICE --model wide "${WIDE[@]}" --epochs 2 --breakdown \
     || status=1
+echo "== an improving epoch's saves on this machine's disk (the wide model's checkpoint; part of the engine's whole run)"
+timeout 20 python3 tests/bench/saves.py --model wide --repeats 5 || status=1
 echo "gpu_check: exit $status"
 exit $status

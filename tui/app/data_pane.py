@@ -198,11 +198,14 @@ class DataPane(Horizontal):
 
     def _moved_table(self, new: str) -> bool:
         """Whether the data file `new` is the loaded run's table in a new place: the run's own file is gone from
-        where it was and is still the one the screen names. Its column choices, and its validation and test files,
-        are then kept, as for a run resumed with --dataset NEW (continuation.moved); another table clears them."""
-        loaded = self.app.loaded_spec
-        return (loaded is not None and loaded.data.dataset == self.app.spec.data.dataset and is_data_file(new)
-                and is_data_file(loaded.data.dataset) and no_such_path(loaded.data.dataset))
+        where it was, and the screen still holds the run's column choices (a place typed again, after a typo,
+        keeps them too). They, and the validation and test files, are then kept, as for a run resumed with
+        --dataset NEW (continuation.moved); another table clears them."""
+        loaded, shown = self.app.loaded_spec, self.app.spec.data
+        return (loaded is not None and is_data_file(new) and is_data_file(loaded.data.dataset)
+                and no_such_path(loaded.data.dataset)
+                and all(getattr(shown, key.split(".")[1]) == getattr(loaded.data, key.split(".")[1])
+                        for key in NEW_TABLE))
 
     def _show_files(self, data: DataSpec, typed_too: bool) -> None:
         """The Validation file and Test file boxes as `data` holds them. `typed_too`: the spec itself is shown (a
