@@ -145,7 +145,8 @@ def _data_moved(spec: Spec, moved: dict[str, str], folder: RunFolder, again: str
     data are the same the resume checks by the checkpoint's fingerprint of them (`_resume`). A file of the run
     that is not there any more, and not given a new place, is refused with the command that gives it one
     (`again`: the flags of this resume to repeat in it), rather than as a dataset that does not exist."""
-    moved = {path: new for path, new in moved.items() if str(Path(new).resolve()) != _field(spec, path)}  # (moved?)
+    # the place a file already has is no move (the screen, or a user, may give it again)
+    moved = {path: new for path, new in moved.items() if str(Path(new).resolve()) != _field(spec, path)}
     for path, new in moved.items():
         old = _field(spec, path)
         flag, name = DATA_FILES[path]
