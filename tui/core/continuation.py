@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .files import is_file_here, no_such_path
 from .follow import RunState
-from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
+from .spec import DATA_FILE_NAMES, Spec, data_file_places, spec_field
 
 
 def box(path: str) -> str:
@@ -37,26 +37,16 @@ def moved(spec: Spec, loaded: Spec) -> dict[str, str]:
     """The loaded run's data files that `spec` gives a new place: the run's own place holds no file any more (a
     run keeps its files' absolute paths), and the one on screen is a file (made absolute: the worker's folder is
     not the screen's concern). A place changed while the old one still holds the file is another run's data."""
-    out = {}
-    for path in DATA_FILE_FIELDS:
-        key = path.split(".")[1]
-        was, now = getattr(loaded.data, key), getattr(spec.data, key)
-        if was and now and was != now and Path(was).is_absolute() and no_such_path(was) and is_file_here(now):
-            out[path] = str(Path(now).resolve())
-    return out
+    return {path: str(Path(now).resolve()) for path, was, now in data_file_places(loaded, spec)
+            if was and now and was != now and Path(was).is_absolute() and no_such_path(was) and is_file_here(now)}
 
 
 def gone(spec: Spec, loaded: Spec) -> list[str]:
     """What to say of each data file of the loaded run that is gone from its place and still named there on screen:
     "its data file /old/x.csv is gone: type where it is now in Path on the Data pane"."""
-    out = []
-    for path in DATA_FILE_FIELDS:
-        key = path.split(".")[1]
-        was, now = getattr(loaded.data, key), getattr(spec.data, key)
-        if was and was == now and Path(was).is_absolute() and no_such_path(was):
-            out.append(f"its {DATA_FILE_NAMES[path]} {was} is gone: type where it is now in {box(path)} on the "
-                       "Data pane")
-    return out
+    return [f"its {DATA_FILE_NAMES[path]} {was} is gone: type where it is now in {box(path)} on the Data pane"
+            for path, was, now in data_file_places(loaded, spec)
+            if was and was == now and Path(was).is_absolute() and no_such_path(was)]
 
 
 def same_run(a: Spec, b: Spec) -> bool:
@@ -69,11 +59,13 @@ def same_run(a: Spec, b: Spec) -> bool:
     return da == db
 
 
-def continues(spec: Spec, loaded: Spec) -> bool:
+def continues(spec: Spec, loaded: Spec, new_places: dict[str, str] | None = None) -> bool:
     """Whether `spec` is the loaded run's own (ctrl+r resumes it, and its folder's name is no other run's): the
-    same run (`same_run`), its data files given new places (`moved`) or not."""
-    as_saved = spec.with_overrides({path: getattr(loaded.data, path.split(".")[1]) for path in moved(spec, loaded)})
-    return same_run(as_saved, loaded)
+    same run (`same_run`), its data files given new places (`moved`, or `new_places` where the caller has them)
+    or not."""
+    new_places = moved(spec, loaded) if new_places is None else new_places
+    saved_places = {path: was for path, was, _ in data_file_places(loaded, spec) if path in new_places}
+    return same_run(spec.with_overrides(saved_places), loaded)
 
 
 def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
@@ -82,7 +74,8 @@ def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
         return Choice("new")
     if spec.run.name and spec.run.name != run.run_dir.name:  # a name of its own: the user asked for a new run
         return Choice("new", message=f"starting a new run, {spec.run.name}; {run.run_dir.name} stays as it is")
-    if not continues(spec, loaded):
+    new_places = moved(spec, loaded)  # (once: each asks the file system, and the screen asks twice a second)
+    if not continues(spec, loaded, new_places):
         return Choice("new", message=f"the settings differ from {run.run_dir.name}: starting a new run")
     done, epochs = run.epoch_done, spec.train.epochs
     finished = run.status in ("done", "early_stopped")
@@ -93,7 +86,6 @@ def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
     if missing:
         return Choice("refuse", message=f"{run.run_dir.name}: {'; '.join(missing)}, then ctrl+r resumes it (or "
                                          "give a Run name for a new run)", pane="data")
-    new_places = moved(spec, loaded)
     return Choice("resume", epochs if epochs != loaded.train.epochs else None,
                   f"resuming {run.run_dir.name} after epoch {done}" + _from(new_places), new_places)
 

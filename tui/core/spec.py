@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .files import expand_home
+from .files import expand_home, no_such_path
 
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "impute")
@@ -313,19 +313,20 @@ DATA_FILE_FIELDS = ("data.dataset", "data.val", "data.test")  # the fields that 
 DATA_FILE_NAMES = dict(zip(DATA_FILE_FIELDS, ("data file", "validation file", "test file")))  # in messages
 
 
+def data_file_places(a: "Spec", b: "Spec") -> list[tuple[str, str, str]]:
+    """(field path, its value in `a`, its value in `b`) for each field that may name a data file."""
+    return [(path, getattr(a.data, path.split(".")[1]), getattr(b.data, path.split(".")[1]))
+            for path in DATA_FILE_FIELDS]
+
+
 def moved_data_files(saved: "Spec", now: "Spec", given: tuple[str, ...] = ()) -> dict[str, str]:
     """The data files whose place differs between a run's saved spec (a checkpoint's) and its spec.toml (`now`),
     where the new place holds: given to a resume (`given`: resume --dataset, --val, --test), or written to
     spec.toml by one, with the old place holding no file any more (it moved). Both places files (a run stores
     its files' absolute paths): a built-in set or a Dataset class put in a file's place is an edit, not a move."""
-    out = {}
-    for path in DATA_FILE_FIELDS:
-        key = path.split(".")[1]
-        was, new = getattr(saved.data, key), getattr(now.data, key)
-        if was != new and Path(new).is_absolute() and Path(was).is_absolute() and (
-                path in given or not Path(was).exists()):
-            out[path] = new
-    return out
+    return {path: new for path, was, new in data_file_places(saved, now)
+            if was != new and Path(new).is_absolute() and Path(was).is_absolute() and (
+                path in given or no_such_path(was))}
 
 
 PATH_FIELDS = (*DATA_FILE_FIELDS, "run.runs_dir")  # a `~/` in them means the home folder
