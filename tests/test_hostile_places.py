@@ -86,6 +86,23 @@ def test_a_run_started_with_closed_streams_trains(tmp_path):
     assert checkpoint.load(tmp_path / "runs" / "x" / "last.pt")["progress"]["epoch"] == 2
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["lines", "json"])
+def test_a_console_the_disk_cannot_take_does_not_fail_the_run(tmp_path, as_json):
+    """`torchtui run > train.log` with the log's disk full (here /dev/full): the run trained on, and finished;
+    before, the console's failed write was taken for the run folder's ("cannot write in runs/x: No space left on
+    device; nothing was saved yet") and the run failed at its start."""
+    cmd = [sys.executable, "-m", "tui", "run", "--dataset", "iris", "--epochs", "2", "--device", "cpu",
+           "--runs-dir", "runs", "--name", "x"] + (["--json"] if as_json else [])
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(cmd, cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("cannot write the console output any more (No space left on device)") == 1, r.stderr
+    assert "torchtui attach runs/x" in r.stderr and "Traceback" not in r.stderr
+    events = [json.loads(line) for line in (tmp_path / "runs" / "x" / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
+    assert checkpoint.load(tmp_path / "runs" / "x" / "last.pt")["progress"]["epoch"] == 2
+
+
 class FillsAfter:
     """A file on a disk with `room` bytes left: a write past it fails as a full disk does."""
 

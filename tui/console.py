@@ -29,33 +29,50 @@ class ConsoleReporter:
         self.bar = (not as_json) and self.err.isatty()
         self.state = RunState(Path("."))
         self._bar_shown = False
-        self.closed = False
+        self.shut: set[int] = set()  # the streams (their ids) that took no more (`_shut`)
 
     @property
     def start(self) -> dict[str, Any]:
         return self.state.start
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if self.closed:
-            return
         self.state.apply(event)
+        if self.as_json:
+            self._write(self.out, to_json(event) + "\n")
+            return
+        handler = getattr(self, f"_on_{event['event']}", None)
+        if handler is not None:
+            handler(event)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        """Every write of the console goes here. A stream that cannot be written any more - the reader went away
+        (`| head`, a closed terminal), or its file takes no more (`> train.log` on a full disk) - is closed and
+        training goes on: the run folder has every event, so this reader's failure never fails the run, nor is
+        it taken for the run folder's (an OSError out of a recorder's emit would be)."""
+        if id(stream) in self.shut:
+            return
         try:
-            if self.as_json:
-                self.out.write(to_json(event) + "\n")
-                self.out.flush()
-                return
-            handler = getattr(self, f"_on_{event['event']}", None)
-            if handler is not None:
-                handler(event)
-        except BrokenPipeError:
-            # The reader went away (`| head`, a closed terminal): keep training, the run folder has it all.
-            self.closed = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for stream in (self.out, self.err):
-                try:
-                    os.dup2(devnull, stream.fileno())
-                except (OSError, ValueError):
-                    pass
+            stream.write(text)
+            stream.flush()
+        except OSError as e:
+            self._shut(stream, e)
+
+    def _shut(self, stream: TextIO, e: OSError) -> None:
+        """Send the stream to /dev/null (what the failed write left in its buffer too), and say why once on stderr
+        unless it is a broken pipe, the reader's own choice, or stderr is the stream that failed."""
+        self.shut.add(id(stream))
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(devnull)
+        if stream is self.out and not isinstance(e, BrokenPipeError):
+            self._write(self.err, f"\nnote: cannot write the console output any more ({e.strerror or e}); "
+                                  f"training goes on, and its run folder has every event: torchtui attach "
+                                  f"{self.start.get('run_dir', '')}\n")
 
     # ---- events --------------------------------------------------------------------------
     def _on_start(self, e: dict[str, Any]) -> None:
@@ -90,8 +107,7 @@ class ConsoleReporter:
 
     def _on_loading(self, e: dict[str, Any]) -> None:
         if self.bar:  # on a terminal only: a log or a pipe keeps its one line per epoch
-            self.err.write(f"{e['message']}\n")
-            self.err.flush()
+            self._write(self.err, f"{e['message']}\n")
 
     def _on_step(self, e: dict[str, Any]) -> None:
         if not self.bar or not self.start:
@@ -103,8 +119,7 @@ class ConsoleReporter:
         eta = fmt_seconds(self.state.eta_seconds())
         line = (f"epoch {e['epoch']}/{self.start['epochs']} [{'#' * filled}{'.' * (width - filled)}] "
                 f"{e['epoch_step']}/{total}  loss {e['loss']:.4g}  {e['samples_per_s']:,.0f} samples/s  ETA {eta}")
-        self.err.write("\r" + line[:120] + "\x1b[K")
-        self.err.flush()
+        self._write(self.err, "\r" + line[:120] + "\x1b[K")
         self._bar_shown = True
 
     def _on_epoch(self, e: dict[str, Any]) -> None:
@@ -174,13 +189,11 @@ class ConsoleReporter:
 
     def _clear_bar(self) -> None:
         if self._bar_shown:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+            self._write(self.err, "\r\x1b[K")
             self._bar_shown = False
 
     def _print(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        self._write(self.out, text + "\n")
 
 
 def _example_data(start: dict[str, Any]) -> str:
