@@ -103,6 +103,16 @@ def test_a_console_the_disk_cannot_take_does_not_fail_the_run(tmp_path, as_json)
     assert checkpoint.load(tmp_path / "runs" / "x" / "last.pt")["progress"]["epoch"] == 2
 
 
+@pytest.mark.parametrize("args", [["datasets"], ["runs", "--runs-dir", "."], ["runs", "--runs-dir", ".", "--json"]],
+                         ids=["datasets", "runs", "runs-json"])
+def test_a_commands_output_the_disk_cannot_take_is_one_line(tmp_path, args):
+    """`torchtui runs > list.txt` on a full disk ended in click's traceback."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "tui", *args], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (1, "error: cannot write the output: No space left on device\n")
+
+
 class FillsAfter:
     """A file on a disk with `room` bytes left: a write past it fails as a full disk does."""
 

@@ -799,7 +799,28 @@ def main() -> None:
     sys.argv[1:] = expand_home_in_args(sys.argv[1:], PATH_FLAGS)  # `--runs-dir=~/runs`
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         _main_of_a_rank()
-    app()
+    try:
+        app()
+    except OSError as e:
+        if not _an_echo_failed(e):
+            raise
+        # `torchtui runs > list.txt` on a full disk: one line, not a traceback (a run's own console is
+        # tui/console.py's, which trains on); click ends a broken pipe itself
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's flush at exit would fail again, with a traceback
+        try:
+            typer.echo(f"error: cannot write the output: {e.strerror or e}", err=True)
+        except OSError:
+            pass
+        sys.exit(1)
+
+
+def _an_echo_failed(e: OSError) -> bool:
+    """Whether the error is a command's output failing to be written: raised inside click's `echo` itself."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_name == "echo" and "click" in tb.tb_frame.f_code.co_filename
 
 
 def _main_of_a_rank() -> None:
