@@ -138,7 +138,7 @@ def test_the_whole_story_in_a_terminal(workdir):
         term.wait_for(re.compile(rf"● interrupted\s+{re.escape(first.name)}"), 15)
         first_pid = of_kind(first, "start")[-1]["pid"]
         wait_until(lambda: not is_worker(first_pid), 30, "the first run's worker to exit")
-        # the screen files its worker's output as the run's worker.log once it sees it gone: the run is complete
+        # the worker's output is the run's worker.log (filed by the worker at its start): the run is complete
         wait_until(lambda: (first / "worker.log").exists(), 30, "the first run's worker.log")
         before = folder_bytes(first)
 

@@ -234,6 +234,7 @@ def run(
         _launch(spec.run.processes, max_restarts, spec, stdin_text, machines)
     from tui.console import ConsoleReporter
     from tui.core import job, launch
+    from tui.worker_log import filing
 
     stopper = StopOnSignal().install()
     if launch.restarted():  # the agent restarted the group after a failure: go on with the run's folder
@@ -247,7 +248,7 @@ def run(
                 return  # it had finished when a process failed on its way out: nothing is left to do
             job.resume(folder, ConsoleReporter(as_json), on_trainer=stopper.attach)
             return
-    job.run(spec, ConsoleReporter(as_json), on_trainer=stopper.attach)
+    job.run(spec, filing(ConsoleReporter(as_json)), on_trainer=stopper.attach)
 
 
 

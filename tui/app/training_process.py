@@ -14,6 +14,7 @@ so a run started headless or by an earlier screen is controlled the same way, by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,11 +22,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tui.core.errors import UserError
 from tui.core.follow import EventTail, RunState
 from tui.core.runs import new_run_name
 from tui.core.spec import Spec, spec_field
+from tui.worker_log import ENV as WORKER_LOG_ENV
+from tui.worker_log import NAME as WORKER_LOG
 
 STOP, SAVE, PAUSE = signal.SIGTERM, getattr(signal, "SIGUSR1", None), getattr(signal, "SIGUSR2", None)
 
@@ -33,9 +37,10 @@ STOP, SAVE, PAUSE = signal.SIGTERM, getattr(signal, "SIGUSR1", None), getattr(si
 @dataclass
 class TrainingProcess:
     run_dir: Path
-    log_path: Path
+    log_path: Path  # where its output went first: a new run's hidden file beside the folder, a resume's worker.log
     proc: subprocess.Popen | None = None
     started: bool = False  # its `start` event has been read
+    log_from: int = 0  # where its own output begins in log_path (a resume's worker.log holds the run's earlier ones)
 
     def exit_code(self) -> int | None:
         """None while it runs (or when it is not our child)."""
@@ -44,8 +49,11 @@ class TrainingProcess:
     def failure(self) -> str:
         """Why the process ended badly, from its log: the refusal's `error:` line (the notes printed under it
         come after it), else the last line (a traceback's)."""
+        log = self.log_path if self.log_path.exists() else self.run_dir / WORKER_LOG  # filed at its start
         try:
-            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+            with open(log, "rb") as f:
+                f.seek(self.log_from if log == self.log_path else 0)
+                lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
         except OSError:
             lines = []
         said = [line for line in lines if line.startswith("error: ")]
@@ -78,10 +86,10 @@ class TrainingProcess:
         return ""
 
     def tidy(self) -> None:
-        """Once it has exited: a worker that logged its start adds its output to the run's worker.log
-        (a resume's after the earlier ones'); one refused before that leaves no trace in any run
-        folder - its reason was shown - so a refused run never writes into another run's folder."""
-        if not self.log_path.exists():
+        """Once it has exited: a new run's worker that did not file its log at its start (tui/worker_log.py) has
+        it added to the run's worker.log here; one refused before its start leaves no trace in any run folder -
+        its reason was shown - so a refused run never writes into another run's folder."""
+        if self.log_path == self.run_dir / WORKER_LOG or not self.log_path.exists():
             return
         try:
             if self.started and self.run_dir.is_dir():
@@ -110,14 +118,27 @@ def resume_run(run_dir: Path, epochs: int | None = None, moved: dict[str, str] |
     args = ["resume", str(run_dir)] + (["--epochs", str(epochs)] if epochs else [])
     for path, place in (moved or {}).items():
         args += [str(spec_field(path).flag), place]
-    return _spawn(args, run_dir, run_dir.parent / f".{run_dir.name}.resume.log", None)
+    # the run's own folder, its worker.log appended to from the start; beside it where the folder takes no file
+    try:
+        log = open(run_dir / WORKER_LOG, "ab")
+    except OSError:
+        return _spawn(args, run_dir, run_dir.parent / f".{run_dir.name}.resume.log", None)
+    with log:
+        return _spawn(args, run_dir, run_dir / WORKER_LOG, None, log)
 
 
-def _spawn(args: list[str], run_dir: Path, log_path: Path, stdin_text: str | None) -> TrainingProcess:
+def _spawn(args: list[str], run_dir: Path, log_path: Path, stdin_text: str | None,
+           log: BinaryIO | None = None) -> TrainingProcess:
+    """The worker, its output on `log` (appended to) or on a new file at `log_path` that it files in its run folder
+    at its start (tui/worker_log.py)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("TEXTUAL", None)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=subprocess.PIPE, stdout=log,
+    env.pop(WORKER_LOG_ENV, None)
+    if log is None:
+        env[WORKER_LOG_ENV] = str(log_path)
+    with (open(log_path, "wb") if log is None else contextlib.nullcontext(log)) as out:
+        log_from = out.tell()
+        proc = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=subprocess.PIPE, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env, close_fds=True)
     if proc.stdin is not None:
         try:
@@ -126,7 +147,7 @@ def _spawn(args: list[str], run_dir: Path, log_path: Path, stdin_text: str | Non
             proc.stdin.close()
         except BrokenPipeError:
             pass
-    return TrainingProcess(run_dir, log_path, proc)
+    return TrainingProcess(run_dir, log_path, proc, log_from=log_from)
 
 
 def send(pid: int | None, sig: signal.Signals | None) -> bool:
