@@ -7,16 +7,18 @@ overwritten; an exported experiment carried that name too."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from textual.widgets import DataTable, Input, OptionList, RichLog
 from textual.widgets._footer import FooterKey
 
-from tui.app import data_source
+from tui.app import data_source, training_pane
 from tui.app.app import TorchTUI
 from tui.app.key_bar import KeyBar
 from tui.core import record
@@ -185,21 +187,34 @@ def write_epochs(recorder: Recorder, progress: Progress, upto: int) -> None:
         recorder.write(row)
 
 
-async def test_the_epoch_log_holds_where_the_reader_scrolled():
-    """New epochs scroll the log only when it is at its end: older ones can be read while training."""
+@contextlib.contextmanager
+def live_run(epochs: int):
+    """A run folder written as a worker writes it, `epochs` epochs in, its worker alive: (folder, recorder,
+    progress)."""
     spec = cpu_spec(**{"train.epochs": 100, "run.name": "live"})
     folder = RunFolder.create(spec, "iris")
     recorder, progress = Recorder(folder=folder), Progress()
     # a live stand-in for the worker (never this process: the fixture kills every run's worker afterwards)
     worker = subprocess.Popen(["sleep", "600"])
-    recorder.write(record.start(
-        pid=worker.pid, run_dir=str(folder.path), dataset="iris", task="classification", target="species",
-        classes=["a", "b", "c"], train_rows=120, val_rows=0, input_shape=[4], outputs=3, loss="CrossEntropy",
-        notices=[], preview=[], table=True, layers=[], summary="", params=0, device="cpu", epochs=100,
-        batch_size=16, steps_per_epoch=8, optimizer="Adam", lr=0.01, scheduler="none", seed=0, resumed_from=None))
-    write_epochs(recorder, progress, 30)  # this test writes as the worker would: the run is alive
-    app = TorchTUI(cpu_spec(), attach=folder.path)
     try:
+        recorder.write(record.start(
+            pid=worker.pid, run_dir=str(folder.path), dataset="iris", task="classification", target="species",
+            classes=["a", "b", "c"], train_rows=120, val_rows=0, input_shape=[4], outputs=3, loss="CrossEntropy",
+            notices=[], preview=[], table=True, layers=[], summary="", params=0, device="cpu", epochs=100,
+            batch_size=16, steps_per_epoch=8, optimizer="Adam", lr=0.01, scheduler="none", seed=0,
+            resumed_from=None))
+        write_epochs(recorder, progress, epochs)  # this test writes as the worker would: the run is alive
+        yield folder, recorder, progress
+    finally:
+        recorder.close()
+        worker.kill()
+        worker.wait()
+
+
+async def test_the_epoch_log_holds_where_the_reader_scrolled():
+    """New epochs scroll the log only when it is at its end: older ones can be read while training."""
+    with live_run(30) as (folder, recorder, progress):
+        app = TorchTUI(cpu_spec(), attach=folder.path)
         async with running(app) as pilot:
             await wait_for(pilot, lambda: app.followed is not None and len(app.followed.epochs) == 30,
                            what="the history")
@@ -218,10 +233,29 @@ async def test_the_epoch_log_holds_where_the_reader_scrolled():
             write_epochs(recorder, progress, 40)
             await wait_for(pilot, lambda: len(log.lines) == 40, what="more epochs")
             await wait_for(pilot, lambda: log.is_vertical_scroll_end, what="the log to follow its end again")
-    finally:
-        recorder.close()
-        worker.kill()
-        worker.wait()
+
+
+async def test_the_epoch_log_keeps_up_with_the_status_line(monkeypatch):
+    """The log is written with the status line, once a second, from the same state. It was written with the loss
+    chart, every 2 s, and a fast run's log trailed the status line by dozens of epochs (a tmux audit: the status at
+    epoch 70, the log at 21). The pane's clock is the test's here, so no redraw happens by chance."""
+    clock = [1000.0]
+    monkeypatch.setattr(training_pane, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    with live_run(30) as (folder, recorder, progress):
+        app = TorchTUI(cpu_spec(), attach=folder.path)
+        async with running(app) as pilot:
+            await pilot.press("4")
+            log, status = app.query_one("#train-log", RichLog), app.query_one("#train-status")
+            await wait_for(pilot, lambda: len(log.lines) == 30, what="the history in the log")
+            write_epochs(recorder, progress, 35)
+            await wait_for(pilot, lambda: len(app.followed.epochs) == 35, what="five more epochs read")
+            await pilot.pause(0.6)  # a poll at the same moment of the pane's clock: nothing is redrawn
+            assert len(log.lines) == 30
+            clock[0] += training_pane.STATUS_INTERVAL  # a status line's interval on, still short of a chart's
+            assert training_pane.STATUS_INTERVAL < training_pane.CHART_INTERVAL
+            await wait_for(pilot, lambda: "epoch 36/100" in str(status.render()), what="the status line's update")
+            await wait_for(pilot, lambda: len(log.lines) == 35, what="the log with it")
+            assert "epoch  35/100" in log.lines[-1].text
 
 
 async def test_the_footer_remounts_its_keys_only_when_they_change():

@@ -1,11 +1,11 @@
 """Training pane: status, device telemetry, live loss / learning-rate / metric charts and the
 epoch log of the run being followed.
 
-The app calls `show_run` twice a second; the status lines update once a second, while the
-loss chart and the epoch log update at most once per `CHART_INTERVAL` and only when new events
-arrived, and the learning-rate and metric charts after a new epoch, at most once per
-`SIDE_INTERVAL` - what a slow SSH link and a saturated CPU (the worker's, on a small box) can
-afford. A chart redraw is most of the bytes the app writes: every cell of it is sent again.
+The app calls `show_run` twice a second; the status lines and the epoch log update once a second,
+together (the log ends at the epoch before the one the status line names), while the loss chart updates
+at most once per `CHART_INTERVAL` and only when new events arrived, and the learning-rate and metric charts
+after a new epoch, at most once per `SIDE_INTERVAL` - what a slow SSH link and a saturated CPU (the worker's,
+on a small box) can afford. A chart redraw is most of the bytes the app writes: every cell of it is sent again.
 """
 
 from __future__ import annotations
@@ -68,11 +68,15 @@ class TrainingPane(Vertical):
         if force or new_run or key != self._status_key or now - self._status_at >= STATUS_INTERVAL:
             self.query_one("#train-status", Static).update(status_text(state))
             self.query_one("#train-telemetry", Static).update(telemetry_text(state))
+            # with the status line, from the same state: the log ends at the epoch before the one the status line
+            # names (drawn with the charts, every 2 s, it trailed it by dozens of epochs in a fast run); not at
+            # every read, where short epochs would scroll it twice a second
+            self._write_log(state)
             self._status_at, self._status_key = now, key
         reshaped = side_shape(state) != self._side_shape  # a title or a first point: drawn at once, not in seconds
         if state.version != self._drawn_version and (force or new_run or now - self._drawn_at >= CHART_INTERVAL
                                                      or not state.running or reshaped):
-            self._write_log(state)  # with the charts: short epochs would scroll it at every read
+            self._write_log(state)  # a run's end or a first point: its lines with it
             side = len(state.epochs) != self._side_epochs and now - self._side_at >= SIDE_INTERVAL
             self.draw_charts(side=force or new_run or not state.running or side or reshaped)
             self._drawn_version, self._drawn_at = state.version, now
