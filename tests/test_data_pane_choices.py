@@ -174,6 +174,7 @@ async def type_value(pilot, box: Input, text: str) -> None:
 async def test_the_file_format_fields_set_how_the_file_is_read_and_the_messages_name_them(tmp_path):
     data = labelled_export(tmp_path / "export.csv")
     app = TorchTUI(cpu_spec(**{"data.dataset": data}))
+    notices = Notices(app)
     async with running(app, SIZE) as pilot:
         await data_loaded(app, pilot)
         fold = app.query_one("#data-format", Collapsible)
@@ -190,6 +191,9 @@ async def test_the_file_format_fields_set_how_the_file_is_read_and_the_messages_
         error = text_of(app.query_one("#data-error"))
         assert "set the format with Separator: ';', Decimal mark: ',', Lines to skip: 0" in error, error
         assert "--" not in shown(app)
+        # the toast says it as the pane does (it named the flags: a tmux audit), and so does ctrl+r's refusal
+        assert notices.titled("data", "error")[-1] == " ".join(error.split()), notices.calls
+        assert app.problems() == ("data", notices.titled("data", "error")[-1])
 
         await type_value(pilot, app.query_one("#data-skip-rows", Input), "auto")
         await reloaded(app, pilot, lambda: app.spec.data.skip_rows == -1 and app.data.prepared is not None)

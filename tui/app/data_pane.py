@@ -122,7 +122,7 @@ class DataPane(Horizontal):
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
         self._show_files(view.spec, typed_too=False)  # (another table clears them: NEW_TABLE)
-        self._data_error = on_screen(view.error)
+        self._data_error = view.error
         self.show_errors()
         self.query_one("#data-format").display = is_data_file(view.spec.dataset)  # (even one that cannot be read yet)
         warnings = self.query_one("#data-warnings", Static)

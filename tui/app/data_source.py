@@ -11,6 +11,8 @@ from tui.core.datasets import BUILTINS
 from tui.core.errors import UserError
 from tui.core.spec import DataSpec, is_data_name
 
+from .screen_words import on_screen
+
 if TYPE_CHECKING:
     from tui.core.data import Prepared
 
@@ -23,7 +25,7 @@ class DataView:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
     rows: list[list[str]] = field(default_factory=list)  # the first rows, as text
     prepared: Prepared | None = None
-    error: str = ""
+    error: str = ""  # in the screen's words (screen_words.py): the pane, its toast and ctrl+r's refusal say it alike
     notes: list[str] = field(default_factory=list)  # a refusal's: what was read and decided before it
 
 
@@ -50,7 +52,7 @@ def load(spec: DataSpec, seed: int) -> DataView:
             view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
         view.prepared = prepare(spec, seed)
     except UserError as e:
-        view.error, view.notes = str(e), list(e.notes)
+        view.error, view.notes = on_screen(str(e)), list(e.notes)
     except Exception as e:  # a file the readers choke on is still the user's file, not our crash
         view.error = f"cannot read {spec.dataset}: {type(e).__name__}: {e}"
     return view
