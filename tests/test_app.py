@@ -365,7 +365,12 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         await wait_for(pilot, lambda: any(c.get("requested") for c in run.checkpoints), what="save now")
         [requested] = [c for c in run_events(run.run_dir, "checkpoint") if c.get("requested")]
         assert requested["step"] == paused_at
-        assert f"saved last.pt at epoch {requested['epoch']}, step {paused_at}" in notices.messages
+        # said as the status line says where training is: the epoch in progress and its step (the epoch it said
+        # was one lower, the step the run's)
+        within = paused_at - requested["epoch"] * per_epoch
+        assert requested["epoch_step"] == within and 0 < within < per_epoch
+        assert f"saved last.pt in epoch {requested['epoch'] + 1} at step {within}/{per_epoch}" in notices.messages
+        assert f"epoch {requested['epoch'] + 1}/" in status
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: run.status == "interrupted" and app.process is None, what="stop")
         [end] = run_events(run.run_dir, "end")

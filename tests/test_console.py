@@ -56,7 +56,7 @@ def test_evaluation_pause_and_save_now_lines(tmp_path):
         report(e)
     text = out.getvalue()
     assert f"paused in epoch 2 at step 12; `kill -USR2 {start['pid']}` resumes" in text
-    assert "saved x/last.pt (requested) at epoch 2, step 12\nresumed after 3.2 s paused\n" in text
+    assert "saved x/last.pt (requested) in epoch 2 at step 4/8\nresumed after 3.2 s paused\n" in text
     best, last = [e for e in events if e["event"] == "evaluation"]
     for e in (best, last):
         line = (f"{e['model']} model (epoch {e['epoch']}) on 30 validation rows: loss {e['val_loss']:.4f}  "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui.core.event_schema import METRICS
-from tui.core.follow import RunState, epoch_line, fmt_seconds
+from tui.core.follow import RunState, epoch_line, fmt_seconds, saved_at
 from tui.core.live_change import describe
 from tui.core.runs import to_json
 
@@ -129,8 +129,7 @@ class ConsoleReporter:
     def _on_checkpoint(self, e: dict[str, Any]) -> None:
         if e.get("requested"):  # a save-now (SIGUSR1) is confirmed; routine saves stay quiet
             self._clear_bar()
-            self._print(f"saved {e['path']} (requested) at epoch {e['epoch'] + 1}, step {e['step']}"
-                        if self._mid_epoch(e) else f"saved {e['path']} (requested) after epoch {e['epoch']}")
+            self._print(f"saved {e['path']} (requested) {saved_at(e, self.start.get('steps_per_epoch'))}")
 
     def _on_paused(self, e: dict[str, Any]) -> None:
         self._clear_bar()
@@ -183,10 +182,6 @@ class ConsoleReporter:
             self._print(f"next: torchtui predict {run_dir}/best.pt {_example_data(self.start)} -o predictions.csv")
 
     # ---- helpers -------------------------------------------------------------------------
-    def _mid_epoch(self, e: dict[str, Any]) -> bool:
-        per_epoch = self.start.get("steps_per_epoch")
-        return bool(per_epoch) and e["step"] != e["epoch"] * per_epoch
-
     def _clear_bar(self) -> None:
         if self._bar_shown:
             self._write(self.err, "\r\x1b[K")

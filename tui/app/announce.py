@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.follow import saved_at
 from tui.core.live_change import describe
 
 
@@ -16,12 +17,12 @@ class Notice:
     timeout: float = 5
 
 
-def notice_for(e: dict[str, Any], save_asked: bool) -> Notice | None:
+def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None = None) -> Notice | None:
     """The notification for event `e`, if it deserves one; `save_asked`: this screen asked for a save
-    (a routine or another reader's save stays quiet)."""
+    (a routine or another reader's save stays quiet); `steps_per_epoch`: the run's, from its start event."""
     kind = e.get("event")
     if kind == "checkpoint" and e.get("requested") and save_asked:
-        return Notice(f"saved {e.get('which', 'last')}.pt at epoch {e.get('epoch')}, step {e.get('step')}", timeout=3)
+        return Notice(f"saved {e.get('which', 'last')}.pt {saved_at(e, steps_per_epoch)}", timeout=3)
     if kind == "error":
         return Notice(e.get("message", "training failed"), "training stopped", "error", 10)
     if kind == "end":

@@ -429,7 +429,7 @@ class TorchTUI(App):
         state = self.followed
         for e in self.tail.read():
             state.apply(e)
-            notice = notice_for(e, self._save_pending)
+            notice = notice_for(e, self._save_pending, state.start.get("steps_per_epoch"))
             if notice is not None:
                 self.notify(notice.message, title=notice.title, severity=notice.severity,  # type: ignore[arg-type]
                             timeout=notice.timeout)

@@ -149,6 +149,7 @@ SCHEMA: dict[str, dict[str, F]] = {
         "path": F("str", "the file written"),
         "epoch": F("int", "completed epochs it holds"),
         "step": F("int", "steps it holds (beyond epoch's: a mid-epoch position)"),
+        "epoch_step": _opt("int", "steps it holds of the epoch in progress (0: at an epoch's end)"),
         "requested": _opt("bool", "true for a save-now request (SIGUSR1, ctrl+s)"),
     },
     "evaluation": {

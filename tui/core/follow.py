@@ -353,6 +353,18 @@ def fmt_seconds(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def saved_at(e: dict[str, Any], steps_per_epoch: int | None = None) -> str:
+    """Where a checkpoint event's position lies, as the status line says it: `in epoch 49 at step 3/8` mid-epoch,
+    `after epoch 48` at an epoch's end (its `epoch` counts the epochs done, its `step` the run's steps). A log of
+    an older torchtui has no `epoch_step`: it is found from the run's steps, as when every epoch had this many."""
+    within = e.get("epoch_step")
+    if within is None:
+        within = e["step"] - e["epoch"] * steps_per_epoch if steps_per_epoch else 0
+    if not within:
+        return f"after epoch {e['epoch']}"
+    return f"in epoch {e['epoch'] + 1} at step {within}" + (f"/{steps_per_epoch}" if steps_per_epoch else "")
+
+
 def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
     """One epoch as the console prints it and the screen logs it."""
     epochs = epochs or e["epoch"]

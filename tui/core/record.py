@@ -102,8 +102,10 @@ def cuda_graph(*, epoch: int, step: int, captured: bool, seconds: float, warmup_
             "warmup_steps": warmup_steps, "memory_mb": memory_mb, **({"reason": reason} if reason else {})}
 
 
-def checkpoint_saved(*, which: str, path: str, epoch: int, step: int, requested: bool = False) -> Event:
-    event: Event = {"event": "checkpoint", "which": which, "path": path, "epoch": epoch, "step": step}
+def checkpoint_saved(*, which: str, path: str, epoch: int, step: int, epoch_step: int,
+                     requested: bool = False) -> Event:
+    event: Event = {"event": "checkpoint", "which": which, "path": path, "epoch": epoch, "step": step,
+                    "epoch_step": epoch_step}
     if requested:
         event["requested"] = True
     return event
@@ -207,6 +209,7 @@ class Recorder:
         p = state["progress"]
         for path in saved:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
+                                        epoch_step=p["epoch_step"],
                                         requested=requested and path.stem == "last"))
 
     def repair_best(self, folder: RunFolder, last: dict[str, Any]) -> str:
