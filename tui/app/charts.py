@@ -1,7 +1,9 @@
 """The Training and Results charts, drawn with plotext from a run's state.
 
-Each series is downsampled to the chart's width before plotext sees it: plotext's cost is
-linear in points, so a run of a million logged steps draws as fast as one of a thousand.
+Each series is cut to the chart's width before plotext sees it: plotext's cost is linear in
+points, so a run of a million logged steps draws as fast as one of a thousand. The training loss,
+noisy step to step, by the mean of each stretch (`downsample`); the validation loss, the metric and
+the learning rate by each stretch's lowest and highest point (`envelope`), so a best epoch shows.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.core.event_schema import METRICS
-from tui.core.follow import RunState, downsample
+from tui.core.follow import RunState, downsample, envelope
 from tui.core.live_change import describe
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
         plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
     drawn = [y]
     if len(state.val):
-        ex, ey = downsample(state.val.x, state.val.y, max(width, 8))
+        ex, ey = envelope(state.val.x, state.val.y, max(width, 8))  # its best epoch drawn, not averaged away
         plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
         drawn.append(ey)
     import numpy as np
@@ -83,7 +85,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     """The learning rate per logged step. A constant one is said in the title and drawn as a line
     mid-chart with one readable tick: plotext would spread float noise (0.00300000000000000093)
     over a flat range."""
-    x, y = downsample(state.lr.x, state.lr.y, max(width * 2, 16))
+    x, y = envelope(state.lr.x, state.lr.y, max(width, 8))  # a schedule's steps and extremes as they are
     constant = len(y) > 0 and float(y.min()) == float(y.max())
     _setup(plt, f"learning rate {float(y[0]):g} (constant)" if constant else "learning rate")
     if len(x):
@@ -102,7 +104,7 @@ def plot_metric(plt, state: RunState, width: int) -> None:
     name = state.metric_name() if state.start else ""
     _setup(plt, "val " + next((label for key, _, label in METRICS if key == name), "metric"))
     if len(state.metric):
-        x, y = downsample(state.metric.x, state.metric.y, max(width, 8))
+        x, y = envelope(state.metric.x, state.metric.y, max(width, 8))  # its best epoch drawn
         plt.plot(x.tolist(), y.tolist(), marker="braille")
         _whole_ticks(plt, [x])
     plt.xlabel("epoch")

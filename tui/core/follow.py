@@ -344,6 +344,28 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     return xs[keep], sums[keep] / counts[keep]
 
 
+def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 x `buckets` points: the lowest and the highest point of each equal stretch of x, in x order.
+
+    For the curves whose single points matter - the validation loss, the metric, the learning rate - where a
+    mean of each stretch (`downsample`) flattened them: a run whose accuracy reached 1.0 in two epochs of four
+    hundred drew a chart topping out at 0.9778. Non-finite values are left out.
+    """
+    n = len(x)
+    if n <= 2 * buckets:
+        return x, y
+    import numpy as np
+
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    keep: list[int] = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        finite = a + np.flatnonzero(np.isfinite(y[a:b]))
+        if len(finite):
+            lo, hi = finite[np.argmin(y[finite])], finite[np.argmax(y[finite])]
+            keep += sorted({int(lo), int(hi)})
+    return x[keep], y[keep]
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "-"
