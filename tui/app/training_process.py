@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from tui.core.errors import UserError
 from tui.core.follow import EventTail, RunState
-from tui.core.runs import new_run_name
+from tui.core.runs import new_run_name, refuse_runs_dir_in_a_run
 from tui.core.spec import Spec, spec_field
 from tui.worker_log import ENV as WORKER_LOG_ENV
 from tui.worker_log import NAME as WORKER_LOG
@@ -103,6 +103,7 @@ class TrainingProcess:
 def start_run(spec: Spec, dataset_label: str) -> TrainingProcess:
     """`torchtui run -` with the spec on stdin, in a run folder named here, so the screen knows where to look."""
     root = Path(spec.run.runs_dir)
+    refuse_runs_dir_in_a_run(root)  # before a folder is made there
     root.mkdir(parents=True, exist_ok=True)
     if spec.run.name and (root / spec.run.name).exists():
         raise UserError(f"run folder {root / spec.run.name} already exists; clear the run name for a fresh one, "

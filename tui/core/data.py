@@ -35,6 +35,7 @@ from .preprocess import (
     mostly_numeric,
     numeric_values,
     plain,
+    within_range,
 )
 from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table
 from .spec import FORMAT_FIELDS, DataSpec
@@ -227,6 +228,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if absent:
             notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
 
+    for c in [*features, *(targets if task == "regression" else [])]:  # before their statistics overflow
+        if is_numeric(frame[c]):
+            within_range(frame[c].to_numpy(dtype=np.float64), c, name, c in targets, numbers, training=True)
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
     left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
@@ -489,7 +493,8 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
                 decimal: str = ".", numbers: np.ndarray | None = None) -> tuple[str, list[Any]]:
     """The task and its classes. `numbers`: each row's number in the file (rows dropped before count)."""
     inferred, why = infer_task(col)
-    if inferred == "classification" and not is_numeric(col) and mostly_numeric(col, decimal=decimal):
+    if (inferred == "classification" and not is_numeric(col) and not pd.api.types.is_bool_dtype(col)
+            and mostly_numeric(col, decimal=decimal)):  # (True/False are labels, though pandas counts them 1/0)
         inferred, why = "regression", "holds numbers"  # with a few stray cells, refused below with their rows
     task = inferred if wanted == "auto" else wanted
     if wanted == "auto":

@@ -298,6 +298,9 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
                      f"for c in {name}.columns]")
     if fmt.kind == "csv" and fmt.row_names:  # the header named every column but the row names: pandas' index
         lines.append(f"{name} = {name}.reset_index(drop=True)")
+    for c in fmt.marked:  # as reader._question_marks
+        lines += [f"# column {c}: a cell that is only '?' is the mark of a missing value: empty",
+                  f"{name}[{c!r}] = {name}[{c!r}].mask({name}[{c!r}].astype(str).str.strip() == '?')"]
     for c in fmt.formatted:  # as reader._formatted_numbers: signs and thousands marks dropped, decimal mark "."
         lines += [f"# column {c}: numbers written for people ($4,791.31, 95.6%), read as numbers",
                   f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str).str.replace(r'[$€£¥%\\s]', '', regex=True)"

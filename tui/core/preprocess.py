@@ -27,6 +27,9 @@ OTHER = "(other)"
 MISSING = "(missing)"
 ALL_ZERO = "all-zero one-hot"  # a text value the model has no category for, in a column without (other)
 SHOWN_VALUES = 3  # unseen values named in a note
+# The largest magnitude a number column may hold: squared (a variance, a squared error) it stays finite in float64
+# (1e308), with room for sums of many. Beyond it the statistics overflowed to infinity and a run trained on zeros.
+LARGEST = 1e150
 BLOCK_ROWS = 65536  # rows of a matrix written at a time: a few MiB, in cache
 # threads that prepare a big table (numpy's loops run without the GIL), within the CPUs this process may use
 WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -204,6 +207,7 @@ class Preprocessor:
             col = frame[c.name]
             if c.kind == "numeric":
                 values = numeric_values(col)
+                within_range(values, c.name, source)
                 if not all_finite(values):
                     bad = ~np.isfinite(values)
                     if self.missing != "impute":
@@ -313,7 +317,9 @@ class Preprocessor:
             raise UserError(f"{source}: regression target {name} must be numeric, "
                             f"but row {bad[0] + 1} holds {bad[1]!r}")
         i = self.targets.index(name)
-        return (col.to_numpy(dtype=np.float64) - self.target_mean[i]) / self.target_std[i]
+        values = col.to_numpy(dtype=np.float64)
+        within_range(values, name, source, target=True)
+        return (values - self.target_mean[i]) / self.target_std[i]
 
     def to_target_units(self, scaled: np.ndarray) -> np.ndarray:
         """(n, targets) scaled values back in each target's own units."""
@@ -342,6 +348,26 @@ def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
     np.square(known, out=known)
     std = math.sqrt(float(known.sum()) / len(known))
     return mean, (std if std > 0 else 1.0), fill
+
+
+def within_range(values: np.ndarray, name: str, source: str, target: bool = False,
+                 numbers: np.ndarray | None = None, training: bool = False) -> None:
+    """Refuse a number column holding a value beyond +-LARGEST (1e160 typed for 160, a sensor's overflow code):
+    its mean or spread overflowed, and the run trained on a column of zeros (a target: a model predicting inf)
+    and said 'done'. One line naming the column, the value and its data row (`numbers`: each row's number in
+    the file, where rows were dropped before). `training`: the run's own table, whose rows or column can be
+    left out; a file for a trained model (predict, eval) can only have the cell fixed."""
+    with np.errstate(invalid="ignore"):
+        big = (np.abs(values) > LARGEST) & np.isfinite(values)  # (an infinity is an empty cell, as NaN is)
+    if not big.any():
+        return
+    first = int(np.argmax(big))
+    row = int(numbers[first]) if numbers is not None else first + 1
+    fix = "fix that cell" + ("" if not training else ", or delete that row" if target
+                             else f", or leave the column out (--drop {name})")
+    raise UserError(f"{source}: {'target' if target else 'column'} {name} holds {int(big.sum())} value(s) too large "
+                    f"to compute with (beyond +-{LARGEST:g}; the first, {plain(values[first]):g}, in data row "
+                    f"{row}); {fix}")
 
 
 def all_finite(values: np.ndarray) -> bool:
@@ -396,6 +422,8 @@ def _as_labels(col: pd.Series, missing: str) -> pd.Series:
 
 def infer_task(col: pd.Series) -> tuple[str, str]:
     """('classification' | 'regression', why) for a target column."""
+    if pd.api.types.is_bool_dtype(col):
+        return "classification", "holds true/false values"
     if not is_numeric(col):
         return "classification", "holds text labels"
     values = col.to_numpy(dtype=np.float64)

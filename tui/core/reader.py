@@ -82,6 +82,7 @@ class TableFormat:
     # known once the table is read: the columns of numbers written for people (`_formatted_numbers`), and the
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
     formatted: list[str] = field(default_factory=list)
+    marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     objects: list[str] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
 
@@ -157,6 +158,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         frame = frame.reset_index(drop=True)
     frame.columns = _unique([column_name(c) for c in frame.columns])
     _formatted_numbers(frame, fmt)
+    _question_marks(frame, fmt)
     if frame.empty and nrows != 0:
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
@@ -202,6 +204,29 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat) -> None:
         example = text[~marked][formatted].iloc[0]
         fmt.notes.append(f"column {name}: numbers written as {example!r} read as numbers "
                          f"({float(values[formatted].iloc[0]):g})")
+
+
+def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
+    """In a column of text, a cell that is only '?' reads as empty, with a note: it is the common mark of a missing
+    value (UCI's adult and credit files), and taken as a value it became a class of the target and a category
+    of a feature, under --missing drop and impute too. Then the missing-value policy decides, as for any empty
+    cell. Only '?': '-' is a label in files of '+' and '-'. A column of numbers is left as it is - its stray
+    cells, '?' among them, are its own checks' (data._coerce_mostly_numeric). Done as the file is read, so a
+    file given to predict reads as the training file did, and an exported script does the same."""
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col[col.notna()].astype(str).str.strip()
+        marked = text.eq("?")
+        if not marked.any():
+            continue
+        rest = text[~marked].head(1000)
+        if len(rest) and pd.to_numeric(rest, errors="coerce").notna().mean() >= 0.5:
+            continue  # numbers with stray cells
+        frame[name] = col.mask(col.index.isin(text.index[marked]))
+        fmt.marked.append(str(name))
+        fmt.notes.append(f"column {name}: {int(marked.sum())} cell(s) '?' read as empty (the mark of a missing value)")
 
 
 def column_name(name: object) -> str:

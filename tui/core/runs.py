@@ -34,6 +34,19 @@ def is_run_folder(path: Path) -> bool:
     return (path / SPEC).is_file() and (path / EVENTS).exists()
 
 
+def refuse_runs_dir_in_a_run(root: Path) -> None:
+    """A runs folder that is a run folder, or lies inside one: a run made there would be deleted with that run,
+    and no listing of runs would show it."""
+    for folder in (root, *root.absolute().parents):
+        if not is_run_folder(folder):
+            continue
+        if folder == root:
+            raise UserError(f"--runs-dir {root} is a run folder, not a folder of runs; continue that run with "
+                            f"`torchtui resume {root}`, or give the folder that holds it: --runs-dir {root.parent}")
+        raise UserError(f"--runs-dir {root} is inside the run folder {folder}, where a new run would be deleted with "
+                        f"that run; give a folder outside it, e.g. --runs-dir {folder.parent}")
+
+
 def refuse_run_file(path: Path) -> None:
     """A file a user names is never written over a run's own (its spec, events, checkpoints, predictions):
     `predict -o RUN/last.pt` replaced a run's checkpoint, and the run was lost."""
@@ -51,9 +64,7 @@ class RunFolder:
     @classmethod
     def create(cls, spec: Spec, dataset_label: str) -> "RunFolder":
         root = Path(spec.run.runs_dir)
-        if is_run_folder(root):  # a run inside a run: deleting the outer one would take it along, unlisted
-            raise UserError(f"--runs-dir {root} is a run folder, not a folder of runs; continue that run with "
-                            f"`torchtui resume {root}`, or give the folder that holds it: --runs-dir {root.parent}")
+        refuse_runs_dir_in_a_run(root)  # a run inside a run: deleting the outer one would take it along, unlisted
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:

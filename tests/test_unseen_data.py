@@ -1,0 +1,160 @@
+"""What an audit of `torchtui run` on data files it had never seen found, each test failing before its fix.
+
+A number too large to compute with (1e160 in a regression target) made the target's spread infinite: every
+scaled target was 0, the run said "done" with rmse nan and predicted inf; in a feature it made the column zeros.
+A '?' in a text column - the usual mark of a missing value - became a class of the target and a category of a
+feature, under --missing drop and impute too. A True/False target was guessed to be regression, then refused
+with "0 non-numeric cell(s)". A --runs-dir inside another run's folder put a new run in there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tui.app import training_process
+from tui.core import checkpoint, job
+from tui.core.errors import UserError
+
+from conftest import make_spec
+from test_export import export_runs_bit_for_bit
+
+
+def people(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    r = np.random.default_rng(seed)
+    frame = pd.DataFrame({"age": r.integers(18, 80, n).astype(float), "income": r.normal(50_000, 1_000, n),
+                          "city": r.choice(["north", "south", "east"], n)})
+    frame["price"] = 3 * frame.age + frame.income / 1000 + r.normal(0, 1, n)
+    frame["label"] = np.where(frame.age > 45, "old", "young")
+    return frame
+
+
+def written(frame: pd.DataFrame, path) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def run(tmp_path, data: str, **overrides):
+    spec = make_spec(tmp_path, **{"data__dataset": data, "train__epochs": 1, **overrides})
+    events: list[dict] = []
+    outcome, folder = job.run(spec, events.append)
+    return outcome, folder, events
+
+
+def start_of(events: list[dict]) -> dict:
+    return next(e for e in events if e["event"] == "start")
+
+
+# ---- numbers too large to compute with ---------------------------------------------------------------
+@pytest.mark.parametrize("column", ["price", "income"])
+def test_a_number_too_large_to_compute_with_is_refused_and_no_run_is_made(tmp_path, column):
+    frame = people()
+    frame[column] = frame[column].astype(object)
+    frame.loc[3, column] = "1e160"
+    data = written(frame.drop(columns="label"), tmp_path / "huge.csv")
+    with pytest.raises(UserError) as refused:
+        run(tmp_path, data, data__target="price")
+    said = str(refused.value)
+    what = "target price" if column == "price" else "column income"
+    assert f"{what} holds 1 value(s) too large to compute with" in said and "1e+160, in data row 4" in said
+    assert ("--drop income" in said) == (column == "income")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_file_for_a_trained_model_with_a_number_too_large_is_one_line_to_fix_the_cell(tmp_path):
+    _, folder, _ = run(tmp_path, written(people().drop(columns="label"), tmp_path / "fine.csv"),
+                       data__target="price")
+    frame = people(40, seed=1).drop(columns=["label"])
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[5, "income"] = "-3e200"
+    data = written(frame, tmp_path / "new.csv")
+    for command in (["predict", str(folder.path / "best.pt"), data], ["eval", str(folder.path / "best.pt"), data]):
+        done = subprocess.run([sys.executable, "-m", "tui", *command], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"error: {data}: column income holds 1 value(s) too large to compute with (beyond +-1e+150; the "
+            f"first, -3e+200, in data row 6); fix that cell")
+
+
+def test_large_numbers_short_of_the_limit_still_train_to_finite_numbers(tmp_path):
+    frame = people()
+    frame["income"] = frame["income"] * 1e140  # large, but their squares and sums stay finite
+    outcome, _, events = run(tmp_path, written(frame.drop(columns="label"), tmp_path / "big.csv"),
+                             data__target="price")
+    [epoch] = [e for e in events if e["event"] == "epoch"]
+    assert np.isfinite(epoch["val_loss"]) and np.isfinite(epoch["rmse"])
+
+
+# ---- '?' in a text column ----------------------------------------------------------------------------
+def with_marks(tmp_path) -> str:
+    frame = people()
+    frame.loc[frame.index % 10 == 0, "city"] = "?"
+    frame.loc[frame.index % 25 == 1, "label"] = " ?"
+    return written(frame.drop(columns="price"), tmp_path / "marks.csv")
+
+
+def test_a_question_mark_in_a_text_column_is_an_empty_cell_the_missing_policy_decides(tmp_path):
+    data = with_marks(tmp_path)
+    with pytest.raises(UserError) as refused:  # empty cells are refused unless a policy is chosen
+        run(tmp_path, data, data__target="label")
+    assert "city 30" in str(refused.value) and "label 12" in str(refused.value)
+
+    outcome, folder, events = run(tmp_path, data, data__target="label", data__missing="impute")
+    start = start_of(events)
+    assert start["classes"] == ["old", "young"]  # '?' is no class
+    assert "column city: 30 cell(s) '?' read as empty (the mark of a missing value)" in start["notices"]
+    assert any("column label: 12 cell(s) '?'" in n for n in start["notices"])
+    assert any("dropped 12 of 300 rows" in n for n in start["notices"])  # a target is never filled
+    columns = checkpoint.load(folder.path / "last.pt")["preprocessing"]["columns"]
+    assert next(c for c in columns if c["name"] == "city")["categories"] == ["(missing)", "east", "north", "south"]
+    export_runs_bit_for_bit(folder.path, tmp_path / "marks.csv", tmp_path)  # the script reads '?' alike
+
+    _, _, events = run(tmp_path, data, data__target="label", data__missing="drop", run__name="dropped")
+    assert start_of(events)["classes"] == ["old", "young"]
+    assert start_of(events)["train_rows"] + start_of(events)["val_rows"] == 258
+
+
+def test_a_question_mark_among_numbers_and_a_minus_among_labels_are_as_before(tmp_path):
+    frame = people(120)
+    frame["sign"] = np.where(frame.age > 45, "+", "-")  # a file of '+' and '-' labels: '-' is a label
+    frame["income"] = frame["income"].round(2).astype(object)
+    frame.loc[[4, 9], "income"] = "?"  # numbers with stray cells: their own note, as before
+    data = written(frame.drop(columns=["price", "label"]), tmp_path / "signs.csv")
+    _, _, events = run(tmp_path, data, data__target="sign", data__missing="impute")
+    notices = start_of(events)["notices"]
+    assert start_of(events)["classes"] == ["+", "-"]
+    assert any("column income: 2 cell(s) are not numbers ('?')" in n for n in notices), notices
+    assert not any("read as empty (the mark" in n for n in notices)
+
+
+# ---- a True/False target -----------------------------------------------------------------------------
+@pytest.mark.parametrize("spelled", [("True", "False"), ("true", "false")], ids=["True", "true"])
+def test_a_true_false_target_is_two_classes(tmp_path, spelled):
+    frame = people()
+    frame["paid"] = np.where(frame.income > 50_000, *spelled)
+    _, _, events = run(tmp_path, written(frame.drop(columns=["label", "price"]), tmp_path / "paid.csv"),
+                       data__target="paid")
+    start = start_of(events)
+    assert start["task"] == "classification" and len(start["classes"]) == 2
+    assert "task: classification, because target paid holds true/false values (--task regression to change)" \
+        in start["notices"]
+
+
+# ---- a runs folder inside a run ------------------------------------------------------------------------
+def test_a_runs_folder_inside_a_run_folder_is_refused_by_run_and_by_the_screen(tmp_path):
+    _, folder, _ = run(tmp_path, "iris", run__name="first")
+    before = sorted(p.name for p in folder.path.iterdir())
+    inside = folder.path / "sub" / "deeper"
+    with pytest.raises(UserError) as refused:
+        run(tmp_path, "iris", run__runs_dir=str(inside))
+    assert f"is inside the run folder {folder.path.absolute()}" in str(refused.value)
+    assert f"--runs-dir {folder.path.absolute().parent}" in str(refused.value)
+    spec = make_spec(tmp_path, **{"data__dataset": "iris", "run__runs_dir": str(inside)})
+    with pytest.raises(UserError):
+        training_process.start_run(spec, "iris")
+    assert sorted(p.name for p in folder.path.iterdir()) == before  # nothing made in it
