@@ -165,6 +165,29 @@ def test_only_text_files_that_read_as_tables_are_listed(tmp_path):
     assert not {str(tmp_path / n) for n in ("notes.txt", "one_column.txt", "._data.csv")} & listed
 
 
+async def test_each_entry_of_the_datasets_list_is_one_line_at_80x24(tmp_path):
+    """A file's size, or a built-in set's task, wrapped onto a line of its own once the list had a scrollbar
+    (a tmux audit): the list was twice its height at 80x24. A long name is cut, a name two folders share is
+    shown by its path."""
+    (tmp_path / "datasets").mkdir()  # (tmp_path is the working folder: in_tmp)
+    for name in ("breast_cancer.csv", "digits.csv", "iris.csv", "wine.csv", "diabetes.csv"):
+        (tmp_path / "datasets" / name).write_bytes((Path(__file__).parent.parent / "datasets" / name).read_bytes())
+    (tmp_path / "measurements_of_the_second_greenhouse_2024.csv").write_text("a,label\n1,x\n2,y\n")
+    (tmp_path / "iris.csv").write_text("a,label\n1,x\n2,y\n")
+    labels = dict(data_source.candidates())
+    assert all(len(label) <= data_source.LABEL_WIDTH for label in labels.values()), labels
+    assert labels["datasets/iris.csv"].startswith("datasets/iris.csv ") and labels["iris.csv"].startswith("iris.csv ")
+    assert labels["datasets/wine.csv"].startswith("wine.csv ")
+    assert labels["measurements_of_the_second_greenhouse_2024.csv"].startswith("measurements_of_the_se… ")
+    app = TorchTUI(cpu_spec())
+    async with running(app, (80, 24)) as pilot:
+        await data_loaded(app, pilot)
+        options = app.query_one("#data-list", OptionList)
+        await pilot.pause()
+        assert options.option_count == 10 + 7 and options.max_scroll_y > 0  # with its scrollbar
+        assert options.virtual_size.height == options.option_count  # one line each
+
+
 async def test_add_with_the_input_row_highlighted_inserts_at_the_top():
     app = TorchTUI(cpu_spec(**{"model.layers": "Linear(16), ReLU()"}))
     async with running(app) as pilot:

@@ -58,12 +58,19 @@ def load(spec: DataSpec, seed: int) -> DataView:
     return view
 
 
+# The characters an entry of the Data pane's list has before it wraps: #data-left is 34 wide in app.tcss, less the
+# list's border (2), padding (2) and a scrollbar (2) once the list is longer than the pane.
+LABEL_WIDTH = 28
+
+
 def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
     """(value, label) for each built-in dataset and each data file in ./datasets and here. Hidden files are left
-    out: a `._iris.csv` a Mac's copy leaves beside each file is no dataset (the path box still takes any path)."""
-    # a built-in set by its name and task, in full ("regre" was cut to fit "built-in" beside it); a file by its path
-    out = [(b.name, f"{b.name:<14} {b.task}") for b in BUILTINS.values()]
-    seen = set()
+    out: a `._iris.csv` a Mac's copy leaves beside each file is no dataset (the path box still takes any path).
+    Each label is one line of the list: a wrapped one put a file's size, or a built-in set's task, on a line
+    of its own and doubled the list's height."""
+    out = [(b.name, f"{b.name:<{LABEL_WIDTH - 15}} {b.task}") for b in BUILTINS.values()]
+    seen: set[Path] = set()
+    files: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -71,9 +78,18 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
             if (not p.name.startswith(".") and p.is_file() and is_data_name(p.name)
                     and p.resolve() not in seen and _table(p)):
                 seen.add(p.resolve())
-                size = p.stat().st_size
-                out.append((str(p), f"{str(p):<22} {_size(size)}"))
+                files.append(p)
+    names = [p.name for p in files]
+    for p in files:  # by its name, which the list has room for; by its path where two share a name
+        out.append((str(p), _file_label(p.name if names.count(p.name) == 1 else str(p), _size(p.stat().st_size))))
     return out
+
+
+def _file_label(name: str, size: str) -> str:
+    room = LABEL_WIDTH - len(size) - 1
+    if len(name) > room:
+        name = name[:room - 1] + "…"
+    return f"{name:<{room}} {size}"
 
 
 def _table(p: Path) -> bool:
