@@ -227,3 +227,25 @@ def test_step_and_epoch_axes_are_ticked_at_whole_numbers():
         axis = re.sub(r"\x1b\[[0-9;]*m", "", plt.build().splitlines()[-1]).split()
         assert axis and all(t.isdigit() for t in axis), (lo, hi, axis)
         assert lo <= int(axis[0]) and int(axis[-1]) <= hi, (lo, hi, axis)
+
+
+async def test_the_first_tab_into_the_hyperparameters_lands_on_a_field_whose_focus_shows():
+    """A tmux audit: the first tab landed on the pane itself, where nothing showed focus, and a focused Select
+    differed from the others by a 5% tint (colour 235 against 234; nothing at all under TERM=linux)."""
+    from textual.widgets import Select
+    from textual.widgets._select import SelectCurrent
+
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.query_one("#panes").active == "hyper", what="the Hyperparameters pane")
+        await pilot.press("tab")
+        await pilot.pause()
+        focused = app.focused
+        assert isinstance(focused, Select) and focused.id == "hp-loss", focused
+        other = app.query_one("#hp-optimizer", Select)
+        on, off = (s.query_one(SelectCurrent).rich_style.bgcolor for s in (focused, other))
+        r, g, b = on.get_truecolor()
+        r2, g2, b2 = off.get_truecolor()
+        assert abs(r - r2) + abs(g - g2) + abs(b - b2) > 60, (on, off)  # a colour apart, not a tint

@@ -51,6 +51,10 @@ def widget_id(path: str) -> str:
 
 
 class HyperPane(VerticalScroll):
+    # Not a stop of tab itself: the first tab into the pane landed on the pane, where nothing shows focus (a tmux
+    # audit); a focused field scrolls itself into view, and the wheel still scrolls
+    can_focus = False
+
     def __init__(self, spec: Spec, devices: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         # Finding the devices imports torch (a second or more): the screen asks in a thread after its first
