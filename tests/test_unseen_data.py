@@ -158,3 +158,35 @@ def test_a_runs_folder_inside_a_run_folder_is_refused_by_run_and_by_the_screen(t
     with pytest.raises(UserError):
         training_process.start_run(spec, "iris")
     assert sorted(p.name for p in folder.path.iterdir()) == before  # nothing made in it
+
+
+# ---- smaller things the audit found ------------------------------------------------------------------------
+def test_a_header_of_numbers_read_as_data_is_warned_of_where_its_target_became_a_class(tmp_path):
+    """A header 1,2,3,y over small whole numbers fits its columns, so the reader takes it for data (its guess
+    stands): the target's name 'y' became a class of one row, without a word."""
+    r = np.random.default_rng(5)
+    frame = pd.DataFrame(r.integers(0, 5, size=(400, 3)), columns=["1", "2", "3"])
+    frame["y"] = r.choice(["a", "b"], 400)
+    data = written(frame, tmp_path / "numbered.csv")
+    _, _, events = run(tmp_path, data)
+    assert ("warning: class 'y' of target col4 has one row, the file's first line: if that line names the columns, "
+            "pass --header") in start_of(events)["notices"]
+    _, _, events = run(tmp_path, data, data__header="yes", run__name="with-header")
+    assert start_of(events)["classes"] == ["a", "b"]
+    assert not any("file's first line" in n for n in start_of(events)["notices"])
+
+
+def test_columns_named_alike_are_said_and_a_target_named_twice_is_refused(tmp_path):
+    data = tmp_path / "twice.csv"
+    data.write_text("age,age,income,label\n" + "".join(f"{i},{i * 2},{i * 3},{'ab'[i % 2]}\n" for i in range(60)))
+    _, _, events = run(tmp_path, str(data))
+    assert "2 columns are named 'age': read as age, age.1" in start_of(events)["notices"]
+    with pytest.raises(UserError, match=r"^--target names label twice; name each target once$"):
+        run(tmp_path, str(data), data__target="label,label", run__name="twice")
+
+
+def test_a_validation_file_that_is_the_training_file_is_warned_of(tmp_path):
+    data = written(people().drop(columns="label"), tmp_path / "rows.csv")
+    _, _, events = run(tmp_path, data, data__target="price", data__val=str(tmp_path / "." / "rows.csv"))
+    assert any(n.startswith("warning: the validation file") and "is the training file" in n
+               for n in start_of(events)["notices"])

@@ -214,6 +214,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
 
     val_rows: np.ndarray | None
     if spec.val:
+        if Path(spec.val).resolve() == Path(spec.dataset).resolve():
+            notices.append(f"warning: the validation file {spec.val} is the training file: every validation row is "
+                           "a training row, so the validation loss says nothing of rows the model has not seen")
         val_frame, val_kept = read_table(spec.val, read_options(spec))[0], None
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
             val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
@@ -224,6 +227,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         train_rows, val_rows = split_rows(frame, spec, seed, task, target, notices)
         val_numbers = (kept[val_rows] if kept is not None else val_rows) + 1
     if task == "classification":
+        _warn_of_a_header_read_as_data(frame, target, numbers, fmt, notices)
         absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
         if absent:
             notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
@@ -306,6 +310,9 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
                             f"columns: {_column_list(columns)}" + (f" ({names_hint})" if names_hint else ""))
 
     targets = named_targets or [columns[-1]]
+    twice = next((t for t in targets if targets.count(t) > 1), None)
+    if twice is not None:  # it was taken for a regression of two targets, refused as 'non-numeric'
+        raise UserError(f"--target names {twice} twice; name each target once")
     known(targets, "data.target")
     known(spec.drop, "data.drop")
     known(spec.features, "data.features")
@@ -515,6 +522,19 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
                         "a classifier needs at least two")
     _warn_of_lookalike_classes(classes, target, notices)
     return task, classes
+
+
+def _warn_of_a_header_read_as_data(frame: pd.DataFrame, target: str, numbers: np.ndarray,
+                                   fmt: TableFormat | None, notices: list[str]) -> None:
+    """A first line the reader took for data (its cells fit their columns: names like 1,2,3 over small whole
+    numbers) whose target cell is a class of that one row: most likely the line names the columns, and its
+    target's name became a class. Said, with the override; the reader's guess stands."""
+    if fmt is None or fmt.kind != "csv" or fmt.header or not fmt.header_detected or not len(frame) or numbers[0] != 1:
+        return
+    first = frame[target].iloc[0]
+    if int((frame[target] == first).sum()) == 1:
+        notices.append(f"warning: class {plain(first)!r} of target {target} has one row, the file's first line: if "
+                       "that line names the columns, pass --header")
 
 
 def _warn_of_lookalike_classes(classes: list[Any], target: str, notices: list[str]) -> None:

@@ -78,6 +78,7 @@ class TableFormat:
     skip_detected: bool = False  # `skip_rows` was the sniffer's decision, not the user's
     row_names: bool = False  # the header has no name for the first column (R's write.table): row names, dropped
     quoted_names: bool = False  # a header name in quotes pandas keeps ('vote' with tabs): `column_name` drops them
+    names: list[str] = field(default_factory=list)  # the header line's cells as sniffed (pandas renames repeats)
     row_end: str = ""  # a separator ends each line: "rows" (the data rows only), "all" (the header too), or ""
     # known once the table is read: the columns of numbers written for people (`_formatted_numbers`), and the
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
@@ -156,7 +157,12 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         frame.columns = [f"col{i + 1}" for i in range(frame.shape[1])]
     if fmt.row_names:
         frame = frame.reset_index(drop=True)
-    frame.columns = _unique([column_name(c) for c in frame.columns])
+    names = [column_name(c) for c in frame.columns]
+    frame.columns = _unique(names)
+    said = fmt.names if len(fmt.names) == len(names) else names  # pandas has renamed a csv header's repeats
+    for name in dict.fromkeys(n for n in said if said.count(n) > 1):  # renamed without a word, before
+        fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
+                         + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
     _formatted_numbers(frame, fmt)
     _question_marks(frame, fmt)
     if frame.empty and nrows != 0:
@@ -279,6 +285,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     else:
         fmt.header = opts.header == "yes"
     fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
+    fmt.names = [column_name(f) for f in body[0]] if fmt.header else []
     widths = [len(r) for r in body[1:]]
     mode = max(set(widths), key=widths.count) if widths else 0
     ending = [r for r in body[1:] if len(r) == mode]
