@@ -148,7 +148,7 @@ def test_a_value_outside_the_kept_categories_is_said_as_encoded_other(city_runs)
     evaluated = invoke("eval", folders["many"], tmp / "other.csv")
     assert evaluated.exit_code == 0 and evaluated.stderr.splitlines() == [f"note: {unseen['message']}"]
     assert json.loads(invoke("eval", folders["many"], tmp / "other.csv", "--json").stdout)["unseen"] == [unseen]
-    seen = invoke("predict", folders["many"], tmp / "other.csv", "--json", "-o", out)
+    seen = invoke("predict", folders["many"], tmp / "other.csv", "--json", "-o", out, "--force")  # out: written above
     assert json.loads(seen.stdout)["unseen"] and seen.stderr == ""  # under --json, stdout alone says it
     (tmp / "known.csv").write_text(f"x,city\n0.5,{kept}\n")
     assert invoke("predict", folders["many"], tmp / "known.csv").stderr == ""  # nothing unseen: no word

@@ -23,7 +23,7 @@ import typer
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.files import expand_home_in_args
 from tui.core.spec import DATA_FILE_FIELDS, FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
-from tui.refusals import Commands, say
+from tui.refusals import Commands, OutputClosed, drop, reader_gone, say
 from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
 
 app = typer.Typer(
@@ -493,7 +493,10 @@ def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
     data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Where to write the predictions CSV (default, or -: stdout)."),
+        None, "--output", "-o", help="Where to write the predictions CSV (default, or -: stdout). An existing file "
+        "needs --force; the data, the checkpoint and the files the run trained on are never replaced."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing -o file (through a symlink, which "
+                                                      "stays)."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
                               "no category for), filled (empty cells an imputing model filled) and, without -o, "
@@ -503,7 +506,7 @@ def predict(
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
-    from tui.core.predict import Predictor, refuse_overwriting, write_csv
+    from tui.core.predict import Predictor, refuse_existing, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
     if output is not None and str(output) == "-":  # a file named "-" is what nobody means by it
@@ -511,11 +514,13 @@ def predict(
     predictor = Predictor.load(checkpoint)
     options = predictor.read_options(_overrides(flags))
     if output is not None:
-        refuse_overwriting(output, data, predictor.source)
+        refuse_overwriting(output, data, predictor.source, run_data=predictor.data_files())  # --force or not
+        refuse_existing(output, force)
+        written = Path(os.path.realpath(output)) if output.is_symlink() else output  # --force writes through a link
     predicted = predictor.predict_path(data, options)
     result, unseen = predicted.table, predicted.unseen
     if output is not None:
-        write_csv(result, output)
+        write_csv(result, written)
     if as_json:
         answer = {"rows": len(result), "output": str(output) if output is not None else None,
                   "unseen": [u.to_dict() for u in unseen], "filled": [f.to_dict() for f in predicted.filled]}
@@ -651,6 +656,11 @@ def _runs_dir(given: Optional[Path]) -> Path:
         raise UserError(f"--runs-dir {given} " + ("is a file, not a folder" if given.exists() else "does not exist")
                         + "; give the folder the runs were written to (`torchtui run --runs-dir`, checkpoints "
                           "by default)")
+    from tui.core.runs import is_run_folder
+
+    if is_run_folder(given):  # it said "no runs in" the run's folder, exit 0; `run --runs-dir RUN` is refused alike
+        raise UserError(f"--runs-dir {given} is a run folder, not a folder of runs; give the folder that holds it: "
+                        f"--runs-dir {given.absolute().parent if given.name in ('', '.', '..') else given.parent}")
     return given
 
 
@@ -802,11 +812,16 @@ def main() -> None:
         _main_of_a_rank()
     try:
         app()
+    except OutputClosed:  # `torchtui runs | head -1`: the reader took what it wanted; click would have exited 1
+        for stream in (sys.stdout, sys.stderr):
+            if reader_gone(stream):
+                drop(stream)  # (the interpreter's flush at exit would fail on it again, and exit 120)
+        sys.exit(0)
     except OSError as e:
         if not _an_echo_failed(e):
             raise
         # `torchtui runs > list.txt` on a full disk: one line, not a traceback (a run's own console is
-        # tui/console.py's, which trains on); click ends a broken pipe itself
+        # tui/console.py's, which trains on); a broken pipe is OutputClosed, above
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's flush at exit would fail again, with a traceback
         try:

@@ -76,7 +76,7 @@ class ConsoleReporter:
 
     # ---- events --------------------------------------------------------------------------
     def _on_start(self, e: dict[str, Any]) -> None:
-        what = f"{len(e['classes'])} classes" if e["task"] == "classification" else "1 value"
+        what = f"{len(e['classes'])} classes" if e["task"] == "classification" else _values(e.get("outputs", 1))
         done = e.get("resumed_from")  # None for a new run; 0 for a resume within its first epoch
         verb = "run" if done is None else f"resuming after epoch {done}" if done else "resuming in epoch 1"
         self._print(f"{verb}: {e['run_dir']}")
@@ -189,6 +189,12 @@ class ConsoleReporter:
 
     def _print(self, text: str) -> None:
         self._write(self.out, text + "\n")
+
+
+def _values(outputs: int) -> str:
+    """A regression's outputs, one per target column: `--target price,price2` predicts 2 values, not the
+    "1 value" this line said for any regression."""
+    return f"{outputs} value" + ("" if outputs == 1 else "s")
 
 
 def _example_data(start: dict[str, Any]) -> str:

@@ -7,12 +7,15 @@ model (`eval`, `predict`) answer with an `error` event of kind `refused` (tui/co
 
 A mistake in the command line itself (a flag unknown, `--lr abc`) is caught before any command
 runs, by the command group below, and answered the same way instead of with click's usage block.
+A reader that closes the output early (`torchtui runs | head -1`) is no mistake: the group carries the broken
+pipe past click (`OutputClosed`), and `tui.cli.main` ends the command with exit code 0, saying nothing.
 Nothing here imports torch but the JSON line's builder: answering a typo must not wait for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import Any, Iterator, Sequence
@@ -58,10 +61,57 @@ def json_line(command: str, message: str, notes: Sequence[str] = ()) -> str:
 
 
 def say(message: str, command: str = "", as_json: bool = False, notes: Sequence[str] = ()) -> None:
-    """Print a refusal: its JSON line on stdout first when asked for, then the line on stderr."""
+    """Print a refusal: its JSON line on stdout first when asked for, then the line on stderr. A reader gone
+    from either (`| head -0`) does not turn the refusal into a quiet exit 0: the exit code still says it."""
     if as_json:
-        typer.echo(json_line(command, message, notes))
-    typer.echo(f"error: {message}", err=True)
+        _echo_unless_gone(json_line(command, message, notes), err=False)
+    _echo_unless_gone(f"error: {message}", err=True)
+
+
+def _echo_unless_gone(text: str, err: bool) -> None:
+    try:
+        typer.echo(text, err=err)
+    except BrokenPipeError:
+        drop(sys.stderr if err else sys.stdout)
+
+
+class OutputClosed(Exception):
+    """The reader of stdout (or stderr) went away mid-command: `torchtui runs | head -1`. Raised in place of the
+    BrokenPipeError, which click ends with exit code 1 itself - this tool's code for a failed training - so that
+    `tui.cli.main` can end the command with 0, quietly: a reader that took what it wanted is no failure. Not an
+    OSError, so that click lets it pass."""
+
+
+def reader_gone(stream: Any) -> bool:
+    """Whether `stream` is a pipe (or socket) whose reader has closed it: poll says POLLERR / POLLHUP for it. A
+    broken pipe of some other file is not the output's, and is not hidden as one. Where there is no poll
+    (Windows), a broken pipe is taken for the output's."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return True
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # not a file of its own (a test's capture), or closed
+        return False
+
+
+def drop(stream: Any) -> None:
+    """Send what goes to `stream` to /dev/null from now on, what its buffer still holds too: the interpreter's
+    flush at exit would otherwise fail on the broken pipe again, print a traceback and exit 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 class CommandLineMistake(UsageError):
@@ -98,19 +148,36 @@ class Commands(TyperGroup):
     def _one_line(self) -> Iterator[None]:
         try:
             yield
+        except BrokenPipeError as e:  # click would end it with exit code 1 (the whole of the command and its help)
+            if not (reader_gone(sys.stdout) or reader_gone(sys.stderr)):
+                raise
+            raise OutputClosed() from e
         except CommandLineMistake:
             raise
         except UsageError as e:
             if type(e).__name__ == "NoArgsIsHelpError":  # `torchtui config`: the help it asked for
                 raise
-            command = e.ctx.command if e.ctx is not None else None
-            takes_json = command is not None and any("--json" in getattr(p, "opts", ()) for p in command.params)
-            name = (command.name or "") if command is not None and e.ctx is not None and e.ctx.parent else ""
             argv = getattr(self, "argv", [])
-            raise CommandLineMistake(usage_line(e, argv), name, takes_json and "--json" in argv) from None
+            command, words = _where(e) if e.ctx is not None else self._named_in(argv)
+            takes_json = command is not None and any("--json" in getattr(p, "opts", ()) for p in command.params)
+            name = (command.name or "") if command is not None and words else ""
+            raise CommandLineMistake(usage_line(e, argv, words), name, takes_json and "--json" in argv) from None
+
+    def _named_in(self, argv: list[str]) -> tuple[Any, list[str]]:
+        """(the command, its words) that `argv` names: click's parser raises some errors with no context (a flag
+        missing its value: `run --json --epochs`), and that refusal lost its JSON line and named `torchtui --help`
+        for the help of `torchtui run`."""
+        group: Any = self
+        words: list[str] = []
+        for word in argv:
+            sub = group.commands.get(word) if hasattr(group, "commands") else None
+            if sub is not None:
+                group = sub
+                words.append(word)
+        return (group if words else None), words
 
 
-def usage_line(e: UsageError, argv: list[str]) -> str:
+def usage_line(e: UsageError, argv: list[str], words: Sequence[str] | None = None) -> str:
     """One line for a usage error: for a value that does not parse, the flag, the value and what it takes
     (`--lr 'abc' is not a number (e.g. --lr 0.01)`); else click's message and where the flags are listed."""
     param = getattr(e, "param", None)
@@ -127,7 +194,8 @@ def usage_line(e: UsageError, argv: list[str]) -> str:
             return f"{flag} {value!r} is not {wanted}{example}"
         return f"{flag} {value!r}: {_lower_first(e.message)}"
     said = _lower_first(e.format_message()).rstrip(".")
-    return f"{said}{'' if said.endswith('?') else ';'} `{_command_path(e)} --help` lists what it takes"
+    path = " ".join([PROGRAM, *(words if words is not None else _where(e)[1])])
+    return f"{said}{'' if said.endswith('?') else ';'} `{path} --help` lists what it takes"
 
 
 def _bad_value(e: BadParameter, flag: str, argv: list[str]) -> tuple[Any, str]:
@@ -145,12 +213,13 @@ def _bad_value(e: BadParameter, flag: str, argv: list[str]) -> tuple[Any, str]:
     return "", ""
 
 
-def _command_path(e: UsageError) -> str:
+def _where(e: UsageError) -> tuple[Any, list[str]]:
+    """(the command, its words after `torchtui`) of an error raised with its context."""
     words, ctx = [], e.ctx
     while ctx is not None and ctx.parent is not None:
         words.append(ctx.info_name or "")
         ctx = ctx.parent
-    return " ".join([PROGRAM, *reversed(words)])
+    return (e.ctx.command if e.ctx is not None else None), list(reversed(words))
 
 
 def _lower_first(text: str) -> str:

@@ -200,8 +200,11 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     done = ckpt["progress"]["epoch"] if ckpt else 0
     ended = _unsaid_end(ckpt, state.status, live.epochs, live.patience if epochs is None else 0)
     if done >= live.epochs and not ended:
+        # --epochs is the new total, not epochs to add: `--epochs 1` after 3 said "already trained 3 of 1 epochs"
         raise UserError(f"{folder.path} already trained {done} of {live.epochs} epochs; "
-                        f"pass --epochs N with N > {done} to train on")
+                        f"pass --epochs N with N > {done} to train on" if epochs is None else
+                        f"{folder.path} has trained {done} epoch{'s' * (done != 1)} already; --epochs is the new "
+                        f"total, not more epochs to add: give more than {done}, e.g. --epochs {done + live.epochs}")
     again = (f" --epochs {epochs}" if epochs is not None else "") + "".join(
         f" {DATA_FILES[path][0]} {new}" for path, new in moved.items())  # a command that repeats this one's flags
     spec, moves = _data_moved(spec, moved, folder, again)

@@ -10,6 +10,7 @@ initialisation draws given back (else the seeded weights would shift): PyTorch's
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,7 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
         elif values[arg.name] != arg.default:
             call_kwargs[arg.name] = values[arg.name]
 
+    _refuse_absurd(where, d.name, values, inferred_value, shape)
     # A real layer on a batch of two zero rows, its random init undone by fork_rng. (The meta
     # device would need no memory, but its first use imports a second of torch internals.)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -170,8 +172,7 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             asked = re.search(r"tried to allocate (\d+) bytes", reason)
             if asked:  # torch's allocator message ("[enforce fail at alloc_cpu.cpp:127] ...") says it in bytes
-                raise UserError(f"{where}: it needs {int(asked.group(1)) / 2**30:,.0f} GiB of memory, more than this "
-                                "machine can give; make it smaller") from None
+                raise UserError(_too_big(where, int(asked.group(1)))) from None
             raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None
     if out.shape[0] != 2:
         raise UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
@@ -181,6 +182,58 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
                         "use a smaller kernel or fewer layers")
     params = sum(p.numel() for p in module.parameters())
     return Layer(d.name, tuple(call_args), call_kwargs, out_shape, params, added)
+
+
+LARGEST_INT = 2**63 - 1  # torch's integers are 64-bit: a size above it is "Overflow when unpacking long long"
+FLOAT_BYTES = 4
+
+
+def _refuse_absurd(where: str, name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> None:
+    """Sizes no machine can hold, refused in one line before torch sees them: `Linear(99999999999999999999)` got
+    torch's "Overflow when unpacking long long", `Linear(4611686018427387904)` its "Storage size calculation
+    overflowed", where `Linear(1000000000)` got "needs 26 GiB". Counted in Python's integers, which do not overflow."""
+    largest = FLOAT_BYTES * _largest_tensor(name, values, inferred, shape)
+    if largest > _memory_bytes():
+        raise UserError(_too_big(where, largest))
+    for key, value in values.items():
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > LARGEST_INT for v in numbers):
+            raise UserError(f"{where}: {key} {value!r} is too large for torch, whose integers end at "
+                            f"{LARGEST_INT:,}; make it smaller")
+
+
+def _largest_tensor(name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> int:
+    """Elements of the largest tensor checking the layer makes: its weight, or its output for a batch of two (the
+    first one torch's allocator refuses, whose size it states)."""
+    if name == "Linear":
+        return max(inferred * values["out_features"], 2 * values["out_features"])
+    if name not in ("Conv2d", "MaxPool2d") or len(shape) != 3:
+        return 0  # no weight of a size given here, and an output no larger than what reaches it
+    k, s, p = (_pair(values.get(key)) for key in ("kernel_size", "stride", "padding"))
+    s = s if values.get("stride") is not None else k  # MaxPool2d's stride defaults to its kernel
+    rows, cols = ((size + 2 * pad - kernel) // max(step, 1) + 1 for size, pad, kernel, step in zip(shape[1:], p, k, s))
+    channels = values["out_channels"] if name == "Conv2d" else shape[0]
+    weight = channels * inferred * k[0] * k[1] if name == "Conv2d" else 0
+    return max(weight, 2 * channels * max(rows, 0) * max(cols, 0))
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (0, 0) if v is None else tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def _memory_bytes() -> int:
+    """This machine's memory, where the system says; else no bound here (torch's allocator still says)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return LARGEST_INT
+
+
+def _too_big(where: str, size: int) -> str:
+    gib = size / 2**30
+    return (f"{where}: it needs {gib:,.0f} GiB of memory, more than this machine can give; make it smaller"
+            if gib < 1e6 else f"{where}: it needs {gib:.1e} GiB of memory, more than any machine can give; "
+                              "make it smaller")
 
 
 def _check_arg(where: str, arg: Arg, v: Any) -> Any:

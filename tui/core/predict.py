@@ -7,6 +7,7 @@ another machine predicts with nothing else at hand.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
 from .preprocess import Filled, Preprocessor, Unseen
 from .reader import ReadOptions
-from .runs import refuse_run_file
+from .runs import SPEC, is_run_folder, refuse_run_file
 
 BATCH = 4096
 STANDARDISED = "standardised target"  # an evaluation's loss_units when the model trained on (y - mean) / std
@@ -71,8 +72,32 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictor":
-        path = checkpoint.best_of_run(Path(path)) if Path(path).is_dir() else path  # a run folder: its best model
+        if Path(path).is_dir():
+            refuse_folder_of_runs(Path(path))
+            path = checkpoint.best_of_run(Path(path))  # a run folder: its best model
         return cls(checkpoint.load(path), str(path))
+
+    def data_files(self) -> list[tuple[str, Path]]:
+        """(what, where) of each file the run read its rows from - its data, --val and --test files, a built-in
+        set's CSV - as its checkpoint and its folder's spec.toml (a resume may have moved them) record them.
+        `predict -o` named the training CSV and replaced it: the run could not be resumed, its data had changed."""
+        from .datasets import BUILTINS, data_dir
+        from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES
+
+        sections = [self.run_data, _folder_data(Path(self.source).parent)]
+        found = []
+        for path in DATA_FILE_FIELDS:
+            for data in sections:
+                name = str(data.get(path.split(".")[1]) or "")
+                builtin = BUILTINS.get(name)
+                if builtin is not None and builtin.file:
+                    try:
+                        found.append((f"built-in {name} set", data_dir() / builtin.file))
+                    except FileNotFoundError:
+                        pass
+                elif name and name not in BUILTINS:
+                    found.append((DATA_FILE_NAMES[path], Path(name)))
+        return found
 
     def outputs(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
@@ -114,7 +139,7 @@ class Predictor:
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
         """`own_run`: the run writing its own predictions.csv (--test), the one writer allowed a run's file."""
-        refuse_overwriting(out, data, self.source, own_run)
+        refuse_overwriting(out, data, self.source, own_run, [] if own_run else self.data_files())
         predicted = self.predict_path(data, options)
         write_csv(predicted.table, out, own_run)
         return Written(len(predicted.table), predicted.unseen, predicted.filled)
@@ -142,19 +167,70 @@ def loss_label(result: dict[str, Any]) -> str:
     return f"loss ({result['loss_name']}{on})"
 
 
-def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path, own_run: bool = False) -> None:
+def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path, own_run: bool = False,
+                       run_data: list[tuple[str, Path]] | None = None) -> None:
     """Predictions are never written over what they are made from: `-o` naming the data file replaced the user's
-    rows with the predictions, without a word (the checkpoint likewise). Checked before predicting."""
+    rows with the predictions, without a word (the checkpoint likewise), nor over the files the run trained on
+    (`run_data`: `Predictor.data_files`), which `--force` does not make ours to replace. Checked before
+    predicting."""
     for what, path in (("the data file", data), ("the checkpoint", checkpoint)):
-        try:
-            same = os.path.samefile(out, path)
-        except OSError:  # one of them does not exist (yet): not the same file
-            same = False
-        if same:
+        if _same_file(out, path):
             raise UserError(f"{out} is {what} being predicted from: the predictions would replace it; "
                             f"write them to another file")
+    for what, path in run_data or []:
+        if _same_file(out, path):
+            raise UserError(f"{out} is the {what} the model trained on: the predictions would replace its rows and "
+                            f"the run could not be resumed; write them to another file")
     if not own_run:
         refuse_run_file(Path(out))  # nor over a run's own files
+
+
+def refuse_existing(out: Path, force: bool) -> None:
+    """A file already there is replaced only when asked, as `export -o` and `config write` do: `predict -o` wrote
+    over any file without a word (a symlink too, made a plain file). A dangling symlink counts as there."""
+    if not force and os.path.lexists(out):
+        raise UserError(f"{out} exists; pass --force to overwrite it, or name another file with -o")
+
+
+def refuse_folder_of_runs(folder: Path) -> None:
+    """A folder holding run folders given where one run goes (`predict checkpoints DATA`): it said
+    "checkpoint checkpoints/last.pt not found", which sends a user looking for a file."""
+    if (folder / SPEC).exists() or any((folder / name).exists() for name in ("best.pt", "last.pt")):
+        return
+    try:
+        runs = sorted((p for p in folder.iterdir() if is_run_folder(p)), key=_modified, reverse=True)
+    except OSError:
+        return
+    if runs:
+        named = " or ".join(str(p) for p in runs[:2])
+        raise UserError(f"{folder} is a folder of runs, not a run; name one run in it, e.g. {named} "
+                        f"(`torchtui runs --runs-dir {folder}` lists them)")
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
+def _folder_data(folder: Path) -> dict[str, Any]:
+    """The data section of the run folder's spec.toml, where the checkpoint sits in one; {} where it does not."""
+    if not (folder / SPEC).is_file():
+        return {}
+    from .spec import Spec
+
+    try:
+        return dataclasses.asdict(Spec.from_file(folder / SPEC).data)
+    except (UserError, OSError):
+        return {}
 
 
 def write_csv(frame: pd.DataFrame, out: str | Path, own_run: bool = False) -> Path:
