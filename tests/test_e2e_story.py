@@ -80,11 +80,11 @@ def the_new_run(cwd: Path, known: set[Path]) -> Path:
 
 
 def set_lr(term: Tmux, value: str) -> None:
-    """Hyperparameters pane, into the Learning rate field (the 4th stop after the tabs: the pane's scroll,
-    Loss, Optimizer, Learning rate), typing over what it held (a field selects its text on focus)."""
+    """Hyperparameters pane, into the Learning rate field (the 3rd stop after the tabs: Loss, Optimizer, Learning
+    rate; the pane is no stop of its own), typing over what it held (a field selects its text on focus)."""
     term.send("F4")
     term.wait_for("Learning rate", 10)
-    term.send("Tab", "Tab", "Tab", "Tab")
+    term.send("Tab", "Tab", "Tab")
     term.send("-l", value)
     term.wait_for(re.compile(rf"Learning rate\s+{re.escape(value)}\s"), 10)
 

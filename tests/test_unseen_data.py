@@ -9,8 +9,10 @@ with "0 non-numeric cell(s)". A --runs-dir inside another run's folder put a new
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,8 @@ from tui.core.errors import UserError
 
 from conftest import make_spec
 from test_export import export_runs_bit_for_bit
+
+IRIS_CSV = Path(__file__).resolve().parents[1] / "datasets" / "iris.csv"
 
 
 def people(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -190,3 +194,39 @@ def test_a_validation_file_that_is_the_training_file_is_warned_of(tmp_path):
     _, _, events = run(tmp_path, data, data__target="price", data__val=str(tmp_path / "." / "rows.csv"))
     assert any(n.startswith("warning: the validation file") and "is the training file" in n
                for n in start_of(events)["notices"])
+
+
+def test_a_csv_named_parquet_reads_as_the_text_it_is(tmp_path):
+    data = written(people().drop(columns="price"), tmp_path / "rows.parquet")  # text under a Parquet name
+    _, _, events = run(tmp_path, data, data__target="label")
+    assert any("rows.parquet is named .parquet but is not Parquet" in n for n in start_of(events)["notices"])
+    assert start_of(events)["classes"] == ["old", "young"]
+
+
+def test_a_file_of_one_json_object_is_said_as_such(tmp_path):
+    data = tmp_path / "one.json"
+    data.write_text('{"a": 1, "b": [1, 2], "c": {"d": 2}, "y": "x"}')
+    with pytest.raises(UserError, match=r"holds one JSON object, not rows: write its rows as a list of objects"):
+        run(tmp_path, str(data))
+
+
+def test_a_pipe_given_as_the_dataset_is_said_to_be_one(tmp_path):
+    fifo = tmp_path / "rows.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match=r"is a pipe .* which can be read once, and torchtui reads a data file more than once: save it to a file"):
+        run(tmp_path, str(fifo))
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m tui run --dataset <(cat {IRIS_CSV}) --epochs 1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "is a pipe (a `<(...)` of the shell, or a named pipe)" in done.stderr, done.stderr
+
+
+def test_a_file_read_without_a_header_that_lacks_the_features_says_how_it_was_read(tmp_path):
+    _, folder, _ = run(tmp_path, written(people().drop(columns="price"), tmp_path / "rows.csv"),
+                       data__target="label")
+    rows = people(20, seed=3).drop(columns=["price", "label"])
+    rows.to_csv(tmp_path / "bare.csv", index=False, header=False)
+    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(tmp_path / "bare.csv")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("it was read without a header line (its columns are col1, col2, ...): if "
+                                        "its first line names the columns, pass --header"), done.stderr

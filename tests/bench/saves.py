@@ -43,7 +43,8 @@ def state_of(model: str) -> dict:
     opt = torch.optim.Adam(net.parameters())
     net(torch.randn(8, MODELS[model][0])).sum().backward()
     opt.step()
-    return {"model": net.state_dict(), "optimizer": opt.state_dict(), "progress": {"epoch": 1, "step": 1}}
+    return {"model": net.state_dict(), "optimizer": opt.state_dict(),
+            "progress": {"epoch": 1, "step": 1, "epoch_step": 0}}
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from .preprocess import (
     plain,
     within_range,
 )
-from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table
+from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table, refuse_pipe
 from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
@@ -149,6 +149,7 @@ def load_table(spec: DataSpec, seed: int, notices: list[str],
     if builtin is not None:
         return builtin.frame(seed), builtin.name, builtin.keep_constant, ".", None
     path = Path(spec.dataset)
+    refuse_pipe(path, "dataset ")
     if not path.exists():
         names = ", ".join(BUILTINS)
         raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -286,9 +287,14 @@ class Preprocessor:
         return found
 
     def check_features(self, columns: Any, source: str) -> None:
-        missing = [c.name for c in self.columns if c.name not in set(map(str, columns))]
+        names = list(map(str, columns))
+        missing = [c.name for c in self.columns if c.name not in set(names)]
         if missing:
-            raise UserError(f"{source} lacks the feature column(s) {', '.join(missing)} that the model was trained on")
+            # a file read without a header line has columns col1, col2...: say so, and how to read its first line
+            unnamed = bool(names) and all(re.fullmatch(r"col\d+", n) for n in names)
+            raise UserError(f"{source} lacks the feature column(s) {', '.join(missing)} that the model was trained on"
+                            + ("; it was read without a header line (its columns are col1, col2, ...): if its first "
+                               "line names the columns, pass --header" if unnamed else ""))
 
     def transform_y(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
         """Class indices (int64, shape (n,)) or scaled values (float32, shape (n, targets))."""

@@ -22,6 +22,7 @@ import codecs
 import csv
 import gzip
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +133,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     """(table with string column names, the format used). Every failure is one line naming the file."""
     opts = options or ReadOptions()
     p = Path(path)
+    refuse_pipe(p)
     if not p.exists():
         raise UserError(f"{path} not found; check the path")
     if p.is_dir():
@@ -169,6 +171,19 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
     return frame, fmt
+
+
+def refuse_pipe(path: Path, what: str = "") -> None:
+    """A pipe (`--dataset <(zcat f.gz)`: /dev/fd/63, or what it resolves to, /proc/PID/fd/pipe:[N]) is read here
+    more than once - sniffed, then read whole, and again by a resume - and a named pipe nobody writes to hung
+    the read for good; the shell's was called 'neither a built-in dataset nor an existing file'."""
+    try:
+        pipe = "pipe:[" in str(path) or stat.S_ISFIFO(path.stat().st_mode)
+    except OSError:
+        pipe = False
+    if pipe:
+        raise UserError(f"{what}{path} is a pipe (a `<(...)` of the shell, or a named pipe), which can be read once, "
+                        "and torchtui reads a data file more than once: save it to a file")
 
 
 def thousands_marks(decimal: str) -> str:
@@ -249,8 +264,9 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     head = _head(path)
     compression = "gzip" if name.endswith(".gz") or head.startswith(_GZIP) else None
     stem = name[:-3] if name.endswith(".gz") else name
-    if stem.endswith(".parquet") or head.startswith(b"PAR1"):
+    if head.startswith(b"PAR1"):
         return TableFormat(kind="parquet")
+    renamed = stem.endswith(".parquet")  # named so, yet not Parquet (every Parquet file starts with PAR1)
     if stem.endswith((".json", ".jsonl", ".ndjson")):
         return TableFormat(kind="json", compression=compression)
 
@@ -258,6 +274,9 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         _refuse_binary(path, head)
     raw = _sample(path, compression)
     fmt = TableFormat(compression=compression)
+    if renamed:  # it was sent to pyarrow, and the user told to install it
+        fmt.notes.append(f"{path.name} is named .parquet but is not Parquet (it does not start with PAR1): "
+                         "read as a text table")
     if compression and not name.endswith(".gz"):
         fmt.notes.append(f"{path.name} is gzip-compressed: read as gzip")
     if compression:
@@ -373,7 +392,14 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
         return frame.head(nrows) if nrows is not None else frame
     if fmt.kind == "json":
         lines = p.name.lower().rstrip(".gz").endswith((".jsonl", ".ndjson"))
-        frame = pd.read_json(p, lines=lines, compression=fmt.compression or "infer")
+        try:
+            frame = pd.read_json(p, lines=lines, compression=fmt.compression or "infer")
+        except ValueError as e:
+            if "Mixing dicts with non-Series" not in str(e) and "If using all scalar values" not in str(e):
+                raise
+            # one object, not rows: pandas said "Mixing dicts with non-Series may lead to ambiguous ordering"
+            raise UserError(f"{p} holds one JSON object, not rows: write its rows as a list of objects "
+                            "([{...}, {...}]), or one object per line in a .jsonl file") from None
         return _flat(frame.head(nrows) if nrows is not None else frame, fmt)
     sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
     # index_col=False: a field more than the header names is not row names (pandas' default) but dropped
