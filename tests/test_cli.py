@@ -593,8 +593,9 @@ def test_eval_of_many_classes_leaves_the_confusion_matrix_to_json(tmp_path):
 def test_a_layer_too_big_for_memory_says_so_in_gib(tmp_path):
     r = invoke("run", "--dataset", "iris", "--layers", "Linear(100000000000)", "--runs-dir", tmp_path)
     assert r.exit_code == 2 and "alloc_cpu" not in r.stderr, r.stderr
-    assert r.stderr.splitlines()[0] == ("error: layer 1 Linear(100000000000): it needs 1,490 GiB of memory, more than "
-                                        "this machine can give; make it smaller")
+    assert r.stderr.splitlines()[0] == ("error: layer 1 Linear(100000000000): it needs 2,980 GiB of memory to train "
+                                        "(its weights and their gradients), more than this machine can give; make it "
+                                        "smaller")
 
 
 def test_a_data_file_given_where_the_spec_goes_says_to_give_it_with_dataset(tmp_path):

@@ -189,7 +189,7 @@ def test_a_layer_size_beyond_torchs_integers_is_one_line_in_gib(tmp_path):
 
 
 @pytest.mark.parametrize("layers, said", [
-    ("Linear(4611686018427387904)", "GiB of memory, more than any machine can give"),  # torch: storage overflowed
+    ("Linear(4611686018427387904)", "gradients), more than any machine can give"),  # torch: storage overflowed
     ("Conv2d(4, 3, padding=99999999999999999999)", "GiB of memory, more than any machine can give"),
     ("Conv2d(4, 3, stride=99999999999999999999)", "stride 99999999999999999999 is too large for torch"),
     ("Flatten(0, 99999999999999999999)", "end_dim 99999999999999999999 is too large for torch"),
@@ -224,3 +224,16 @@ def test_a_run_folder_given_as_the_folder_of_runs_is_refused_with_its_parent(pla
     assert as_json.exit_code == 2 and "is a run folder" in json.loads(as_json.stdout)["error"]
     listed = invoke("runs", "--runs-dir", place / "runs")
     assert listed.exit_code == 0 and str(run) in listed.stdout
+
+
+def test_a_layer_whose_weights_and_gradients_outgrow_the_memory_is_refused_before_it_is_made(monkeypatch):
+    """Its weight alone fitted: `Linear(1000000000)` on a 23 GiB box passed, and the process was killed for memory
+    while the layer was made and checked. Here the machine is said to have 1 GiB, the weight is 0.6 GiB."""
+    from tui.core import layers
+
+    monkeypatch.setattr(layers, "_memory_bytes", lambda: 2**30)
+    with pytest.raises(UserError) as refused:
+        resolve("Linear(40000000)", (4,), 3)
+    assert str(refused.value) == ("layer 1 Linear(40000000): it needs 1.2 GiB of memory to train (its weights and "
+                                  "their gradients), more than this machine can give; make it smaller")
+    assert resolve("Linear(20000000)", (4,), 3).layers[0].params == 4 * 20000000 + 20000000  # 0.6 GiB with grads

@@ -191,10 +191,14 @@ FLOAT_BYTES = 4
 def _refuse_absurd(where: str, name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> None:
     """Sizes no machine can hold, refused in one line before torch sees them: `Linear(99999999999999999999)` got
     torch's "Overflow when unpacking long long", `Linear(4611686018427387904)` its "Storage size calculation
-    overflowed", where `Linear(1000000000)` got "needs 26 GiB". Counted in Python's integers, which do not overflow."""
-    largest = FLOAT_BYTES * _largest_tensor(name, values, inferred, shape)
-    if largest > _memory_bytes():
-        raise UserError(_too_big(where, largest))
+    overflowed", where `Linear(1000000000)` got "needs 26 GiB". Counted in Python's integers, which do not overflow.
+    A weight is counted twice, with its gradient, the least any training holds: `Linear(1000000000)` on a 23 GiB
+    box passed a check of the weight alone (16 GB) and the process was killed for memory while checking it."""
+    weight, output = _largest_tensors(name, values, inferred, shape)
+    need = FLOAT_BYTES * max(2 * weight, output)
+    if need > _memory_bytes():
+        raise UserError(_too_big(where, need, " to train (its weights and their gradients)" if 2 * weight >= output
+                                 else ""))
     for key, value in values.items():
         numbers = value if isinstance(value, tuple) else (value,)
         if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > LARGEST_INT for v in numbers):
@@ -202,19 +206,18 @@ def _refuse_absurd(where: str, name: str, values: dict[str, Any], inferred: Any,
                             f"{LARGEST_INT:,}; make it smaller")
 
 
-def _largest_tensor(name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> int:
-    """Elements of the largest tensor checking the layer makes: its weight, or its output for a batch of two (the
-    first one torch's allocator refuses, whose size it states)."""
+def _largest_tensors(name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    """Elements of the layer's weight, and of its output for a batch of two (what checking it makes)."""
     if name == "Linear":
-        return max(inferred * values["out_features"], 2 * values["out_features"])
+        return inferred * values["out_features"], 2 * values["out_features"]
     if name not in ("Conv2d", "MaxPool2d") or len(shape) != 3:
-        return 0  # no weight of a size given here, and an output no larger than what reaches it
+        return 0, 0  # no weight of a size given here, and an output no larger than what reaches it
     k, s, p = (_pair(values.get(key)) for key in ("kernel_size", "stride", "padding"))
     s = s if values.get("stride") is not None else k  # MaxPool2d's stride defaults to its kernel
     rows, cols = ((size + 2 * pad - kernel) // max(step, 1) + 1 for size, pad, kernel, step in zip(shape[1:], p, k, s))
     channels = values["out_channels"] if name == "Conv2d" else shape[0]
     weight = channels * inferred * k[0] * k[1] if name == "Conv2d" else 0
-    return max(weight, 2 * channels * max(rows, 0) * max(cols, 0))
+    return weight, 2 * channels * max(rows, 0) * max(cols, 0)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -229,10 +232,11 @@ def _memory_bytes() -> int:
         return LARGEST_INT
 
 
-def _too_big(where: str, size: int) -> str:
+def _too_big(where: str, size: int, what: str = "") -> str:
     gib = size / 2**30
-    return (f"{where}: it needs {gib:,.0f} GiB of memory, more than this machine can give; make it smaller"
-            if gib < 1e6 else f"{where}: it needs {gib:.1e} GiB of memory, more than any machine can give; "
+    return (f"{where}: it needs {gib:,.{0 if gib >= 10 else 1}f} GiB of memory{what}, more than this machine can "
+            "give; make it smaller"
+            if gib < 1e6 else f"{where}: it needs {gib:.1e} GiB of memory{what}, more than any machine can give; "
                               "make it smaller")
 
 
