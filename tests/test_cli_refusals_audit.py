@@ -237,3 +237,23 @@ def test_a_layer_whose_weights_and_gradients_outgrow_the_memory_is_refused_befor
     assert str(refused.value) == ("layer 1 Linear(40000000): it needs 1.2 GiB of memory to train (its weights and "
                                   "their gradients), more than this machine can give; make it smaller")
     assert resolve("Linear(20000000)", (4,), 3).layers[0].params == 4 * 20000000 + 20000000  # 0.6 GiB with grads
+
+
+def test_a_broken_pipe_inside_training_is_not_taken_for_a_reader_gone():
+    """A `run | head` whose training then breaks on a pipe of its own (a DataLoader worker's, a user's Dataset)
+    failed, and must end with its failure's code, not the quiet 0 of a reader that took what it wanted."""
+    from tui.refusals import _writing_output
+
+    def a_dataset_item():
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError) as inside:
+        a_dataset_item()
+    assert not _writing_output(inside.value)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as closed, pytest.raises(BrokenPipeError) as written:
+        import typer
+
+        typer.echo("x" * 100_000, file=closed)
+    assert _writing_output(written.value)

@@ -174,17 +174,19 @@ async def test_each_entry_of_the_datasets_list_is_one_line_at_80x24(tmp_path):
         (tmp_path / "datasets" / name).write_bytes((Path(__file__).parent.parent / "datasets" / name).read_bytes())
     (tmp_path / "measurements_of_the_second_greenhouse_2024.csv").write_text("a,label\n1,x\n2,y\n")
     (tmp_path / "iris.csv").write_text("a,label\n1,x\n2,y\n")
+    (tmp_path / "measurements_of_the_second_greenhouse_2025.csv").write_text("a,label\n1,x\n2,y\n")
     labels = dict(data_source.candidates())
     assert all(len(label) <= data_source.LABEL_WIDTH for label in labels.values()), labels
     assert labels["datasets/iris.csv"].startswith("datasets/iris.csv ") and labels["iris.csv"].startswith("iris.csv ")
     assert labels["datasets/wine.csv"].startswith("wine.csv ")
-    assert labels["measurements_of_the_second_greenhouse_2024.csv"].startswith("measurements_of_the_se… ")
+    assert labels["measurements_of_the_second_greenhouse_2024.csv"].startswith("measurement…se_2024.csv ")
+    assert labels["measurements_of_the_second_greenhouse_2025.csv"].startswith("measurement…se_2025.csv ")
     app = TorchTUI(cpu_spec())
     async with running(app, (80, 24)) as pilot:
         await data_loaded(app, pilot)
         options = app.query_one("#data-list", OptionList)
         await pilot.pause()
-        assert options.option_count == 10 + 7 and options.max_scroll_y > 0  # with its scrollbar
+        assert options.option_count == 10 + 8 and options.max_scroll_y > 0  # with its scrollbar
         assert options.virtual_size.height == options.option_count  # one line each
 
 

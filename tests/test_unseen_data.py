@@ -162,6 +162,9 @@ def test_a_runs_folder_inside_a_run_folder_is_refused_by_run_and_by_the_screen(t
     with pytest.raises(UserError):
         training_process.start_run(spec, "iris")
     assert sorted(p.name for p in folder.path.iterdir()) == before  # nothing made in it
+    # a path through the run's folder back out of it is outside it
+    _, beside, _ = run(tmp_path, "iris", run__runs_dir=str(folder.path / ".." / "more"), run__name="beside")
+    assert beside.path.parent.resolve() == (tmp_path / "runs" / "more").resolve()
 
 
 # ---- smaller things the audit found ------------------------------------------------------------------------
@@ -230,3 +233,28 @@ def test_a_file_read_without_a_header_that_lacks_the_features_says_how_it_was_re
     assert done.returncode == 2
     assert done.stderr.strip().endswith("it was read without a header line (its columns are col1, col2, ...): if "
                                         "its first line names the columns, pass --header"), done.stderr
+
+
+def test_a_run_trained_when_a_question_mark_was_a_value_resumes_predicts_and_exports_as_it_was(tmp_path, monkeypatch):
+    """A run of an earlier torchtui kept '?' as a category (and a class): read with today's rule, its resume was
+    refused as 'data changed', its predictions refused (or changed) and its export no longer reproduced it. Its
+    model's categories say which rule it trained with, and its files are read by that rule."""
+    from tui.core import reader
+    from tui.core.preprocess import keeps_question_marks
+
+    data = with_marks(tmp_path)
+    with monkeypatch.context() as old:  # the reader of an earlier torchtui
+        old.setattr(reader, "_question_marks", lambda frame, fmt: None)
+        _, folder, _ = run(tmp_path, data, data__target="label", train__epochs=2, train__patience=0)
+    saved = checkpoint.load(folder.path / "last.pt")
+    assert keeps_question_marks(saved["preprocessing"]) and "?" in saved["preprocessing"]["classes"]
+
+    resumed = job.resume(folder.path, lambda e: None, epochs=3)[0]  # not 'data changed', nor refused
+    assert resumed.progress.epoch == 3
+    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), data], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    export_runs_bit_for_bit(folder.path, Path(data), tmp_path)
+    from tui.core import val_predictions
+
+    assert len(val_predictions.compute(checkpoint.load(folder.path / "best.pt"))) == 60

@@ -660,7 +660,7 @@ def _runs_dir(given: Optional[Path]) -> Path:
 
     if is_run_folder(given):  # it said "no runs in" the run's folder, exit 0; `run --runs-dir RUN` is refused alike
         raise UserError(f"--runs-dir {given} is a run folder, not a folder of runs; give the folder that holds it: "
-                        f"--runs-dir {given.absolute().parent if given.name in ('', '.', '..') else given.parent}")
+                        f"--runs-dir {Path(os.path.abspath(given)).parent}")
     return given
 
 

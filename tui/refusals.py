@@ -98,6 +98,17 @@ def reader_gone(stream: Any) -> bool:
         return False
 
 
+def _writing_output(e: BaseException) -> bool:
+    """Whether the error was raised writing the command's output - in click's echo, or in tui/cli.py itself (the
+    CSV `predict` writes to stdout) - and not inside training: a DataLoader worker's pipe, or a user's Dataset,
+    breaking in a `run` whose stderr reader had gone would have ended a failed run with exit code 0."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_code.co_filename.replace("\\", "/") if tb is not None else ""
+    return "click" in where or where.endswith("tui/cli.py")
+
+
 def drop(stream: Any) -> None:
     """Send what goes to `stream` to /dev/null from now on, what its buffer still holds too: the interpreter's
     flush at exit would otherwise fail on the broken pipe again, print a traceback and exit 120."""
@@ -149,7 +160,7 @@ class Commands(TyperGroup):
         try:
             yield
         except BrokenPipeError as e:  # click would end it with exit code 1 (the whole of the command and its help)
-            if not (reader_gone(sys.stdout) or reader_gone(sys.stderr)):
+            if not (_writing_output(e) and (reader_gone(sys.stdout) or reader_gone(sys.stderr))):
                 raise
             raise OutputClosed() from e
         except CommandLineMistake:

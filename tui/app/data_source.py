@@ -87,8 +87,9 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
 
 def _file_label(name: str, size: str) -> str:
     room = LABEL_WIDTH - len(size) - 1
-    if len(name) > room:
-        name = name[:room - 1] + "…"
+    if len(name) > room:  # cut in the middle: results_2024_01.csv and results_2024_02.csv stay two labels
+        keep = room - 1
+        name = name[:keep - keep // 2] + "…" + name[len(name) - keep // 2:]
     return f"{name:<{room}} {size}"
 
 

@@ -126,23 +126,24 @@ def fingerprint_differs(now: list[float], saved: list[float]) -> str:
     return ""
 
 
-def read_options(spec: DataSpec) -> ReadOptions:
-    return ReadOptions(*(getattr(spec, name) for name in FORMAT_FIELDS))
+def read_options(spec: DataSpec, question_marks: bool = True) -> ReadOptions:
+    """`question_marks`: False for a run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    return ReadOptions(**{name: getattr(spec, name) for name in FORMAT_FIELDS}, question_marks=question_marks)
 
 
 def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFrame:
     return read_table(path, options)[0]
 
 
-def load_frame(spec: DataSpec, seed: int, notices: list[str],
-               progress: Progress = None) -> tuple[pd.DataFrame, str, bool, str]:
+def load_frame(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
+               question_marks: bool = True) -> tuple[pd.DataFrame, str, bool, str]:
     """(table, display name, keep constant columns, decimal mark) for a built-in name or a file path."""
-    frame, name, keep_constant, decimal, _ = load_table(spec, seed, notices, progress)
+    frame, name, keep_constant, decimal, _ = load_table(spec, seed, notices, progress, question_marks)
     return frame, name, keep_constant, decimal
 
 
-def load_table(spec: DataSpec, seed: int, notices: list[str],
-               progress: Progress = None) -> tuple[pd.DataFrame, str, bool, str, TableFormat | None]:
+def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
+               question_marks: bool = True) -> tuple[pd.DataFrame, str, bool, str, TableFormat | None]:
     """`load_frame`, and the format the file was read with (None for a built-in): what the reader guessed
     about the header and the lines above it is said, with its override, by refusals that may follow from it."""
     builtin = BUILTINS.get(spec.dataset)
@@ -157,7 +158,7 @@ def load_table(spec: DataSpec, seed: int, notices: list[str],
     start = time.monotonic()
     if progress and path.is_file():
         progress(f"reading {spec.dataset} ({path.stat().st_size / 2**20:,.1f} MiB)")
-    frame, fmt = read_table(spec.dataset, read_options(spec))
+    frame, fmt = read_table(spec.dataset, read_options(spec, question_marks))
     if progress:
         progress(f"read {len(frame):,} rows x {frame.shape[1]} columns in {time.monotonic() - start:.1f} s; "
                  "preparing tensors")
@@ -193,10 +194,12 @@ class TableSplit:
         return self.frame.iloc[self.val_rows].reset_index(drop=True)
 
 
-def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None) -> TableSplit:
+def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
+                question_marks: bool = True) -> TableSplit:
     """Read the table, choose its columns, apply the missing-value policy, decide the task, split
-    (or read the --val file) and fit the preprocessing on the training rows."""
-    frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress)
+    (or read the --val file) and fit the preprocessing on the training rows. `question_marks`: False for a run
+    whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, question_marks)
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
@@ -218,7 +221,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if Path(spec.val).resolve() == Path(spec.dataset).resolve():
             notices.append(f"warning: the validation file {spec.val} is the training file: every validation row is "
                            "a training row, so the validation loss says nothing of rows the model has not seen")
-        val_frame, val_kept = read_table(spec.val, read_options(spec))[0], None
+        val_frame, val_kept = read_table(spec.val, read_options(spec, question_marks))[0], None
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
             val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
         train_rows, val_rows, val_name = np.arange(len(frame)), None, spec.val
@@ -243,13 +246,14 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
                       train_rows, val_rows, pre, val_numbers, left_out)
 
 
-def prepare(spec: DataSpec, seed: int, progress: Progress = None) -> Prepared:
-    """`progress` hears what is being read and prepared: a big file takes seconds."""
+def prepare(spec: DataSpec, seed: int, progress: Progress = None, question_marks: bool = True) -> Prepared:
+    """`progress` hears what is being read and prepared: a big file takes seconds. `question_marks`: False for a
+    run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
     if user_dataset.is_class_path(spec.dataset):
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []
     try:
-        table = split_table(spec, seed, notices, progress)
+        table = split_table(spec, seed, notices, progress, question_marks)
     except UserError as e:  # what was read and decided before the refusal is shown with it
         raise e.with_notes(notices) from None
     frame, name, pre, train_rows, val_rows = table.frame, table.name, table.pre, table.train_rows, table.val_rows

@@ -56,7 +56,10 @@ def from_run(run_dir: str | Path) -> Export:
             differs.append(f"the run was stopped inside epoch {progress.get('epoch', 0) + 1} (step "
                            f"{progress.get('step')}); this script trains every epoch to its end")
     used = [str(e.get("device", "")) for e in folder.events() if e.get("event") == "start"]
-    return _export(spec, str(folder.path), layers, differs, used)
+    from .preprocess import keeps_question_marks
+
+    marks = not keeps_question_marks(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
+    return _export(spec, str(folder.path), layers, differs, used, marks)
 
 
 def from_spec(spec_path: str | Path) -> Export:
@@ -109,8 +112,9 @@ class _Facts:
 
 
 def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str],
-            devices_used: list[str] | None = None) -> Export:
-    """`devices_used`: what a run's start events name (None for a spec not yet run)."""
+            devices_used: list[str] | None = None, question_marks: bool = True) -> Export:
+    """`devices_used`: what a run's start events name (None for a spec not yet run); `question_marks`: False for a
+    run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
     from . import devices, user_dataset
 
     t = spec.train
@@ -118,7 +122,7 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
     if user_dataset.is_class_path(spec.data.dataset):
         facts = _class_facts(spec, layers, threads)
     else:
-        facts = _facts(spec, layers, threads, differs)
+        facts = _facts(spec, layers, threads, differs, question_marks)
     differs.extend(_device_differences(spec, devices_used))
     if spec.run.processes not in ("1", ""):
         differs.append(f"the run trained in {spec.run.processes} processes (DDP); this script trains in one")
@@ -127,7 +131,8 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
     return Export(source, _script(facts, source, differs), differs)
 
 
-def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str]) -> _Facts:
+def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str],
+           question_marks: bool = True) -> _Facts:
     from . import layers as layer_stack
     from .data import load_frame, split_table
     from .datasets import BUILTINS
@@ -136,8 +141,8 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
 
     d = spec.data
     notices: list[str] = []
-    raw = load_frame(d, spec.train.seed, [], None)[0]
-    table = split_table(d, spec.train.seed, notices)
+    raw = load_frame(d, spec.train.seed, [], None, question_marks)[0]
+    table = split_table(d, spec.train.seed, notices, None, question_marks)
     pre = table.pre
     if any(OTHER in c.categories for c in pre.columns):
         differs.append("a text column had more values than the engine one-hot encodes, and its rarer ones were "
@@ -151,7 +156,7 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     if d.group:
         left_out.append(f"{d.group} left out: it names the groups of the split, not a feature")
     builtin = BUILTINS.get(d.dataset)
-    read, helpers = _reading(spec, builtin)
+    read, helpers = _reading(spec, builtin, question_marks)
     n_val = len(table.val_frame) if table.val_rows is None else len(table.val_rows)
     return _Facts(spec, layers, objective.loss, pre.task, list(pre.classes), list(pre.targets), list(table.features),
                   [c.name for c in pre.columns if c.kind == "numeric"],
@@ -219,20 +224,20 @@ def _class_data_block(f: _Facts, add: Any) -> None:
     add("")
 
 
-def _reading(spec: Spec, builtin: Any) -> tuple[list[str], list[str]]:
+def _reading(spec: Spec, builtin: Any, question_marks: bool = True) -> tuple[list[str], list[str]]:
     """(lines that read the table into `frame`, helper functions and constants they use). With a --val file
     its rows are put below the table's, marked: the training rows alone fit the preprocessing (section 6)."""
-    lines, helpers = _reading_table(spec, builtin)
+    lines, helpers = _reading_table(spec, builtin, question_marks)
     if not spec.data.val:
         return lines, helpers
     lines += ["", "# the validation rows: a file of their own, read the same way (the format found in it)"]
-    lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val")
+    lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val", question_marks)
     lines.append("frame = pd.concat([frame.assign(from_val_file=False), val_frame.assign(from_val_file=True)], "
                  "ignore_index=True)")
     return lines, [*helpers, f"VAL = {spec.data.val!r}"]
 
 
-def _reading_table(spec: Spec, builtin: Any) -> tuple[list[str], list[str]]:
+def _reading_table(spec: Spec, builtin: Any, question_marks: bool = True) -> tuple[list[str], list[str]]:
     from .datasets import data_dir
 
     if builtin is not None and builtin.file is not None:
@@ -247,16 +252,16 @@ def _reading_table(spec: Spec, builtin: Any) -> tuple[list[str], list[str]]:
         return [f"# the built-in dataset {builtin.name} ({builtin.description}), made from the seed as torchtui does",
                 f"frame = {make.__name__}(SEED)"], ["DATA = None  # made below, not read", *helpers]
     path = Path(spec.data.dataset)
-    return _read_file(path, spec, "frame", "args.data"), [f"DATA = {str(path)!r}"]
+    return _read_file(path, spec, "frame", "args.data", question_marks), [f"DATA = {str(path)!r}"]
 
 
-def _read_file(path: Path, spec: Spec, name: str, arg: str) -> list[str]:
+def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool = True) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
     from .reader import WHITESPACE, read_table, sniff, thousands_marks
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
-        fmt = read_table(path, read_options(spec.data))[1]
+        fmt = read_table(path, read_options(spec.data, question_marks))[1]
     except UserError:  # a file that no longer reads whole: the format sniffed from its start (or the refusal)
         fmt = sniff(path, read_options(spec.data))
     lines = textwrap.wrap(f"read as the run read it: {fmt.describe()}", 98, initial_indent="# ",

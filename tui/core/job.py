@@ -25,6 +25,7 @@ from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
+from .preprocess import keeps_question_marks
 from .record import Emit, Recorder
 from .runs import RunFolder, release_held
 from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
@@ -40,7 +41,8 @@ class Plan:
     stack: layers.Stack
 
 
-def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World = distributed.SINGLE) -> Plan:
+def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World = distributed.SINGLE,
+         question_marks: bool = True) -> Plan:
     """Everything checked and prepared; the plan's spec has its thread count resolved (what spec.toml stores).
     In a run of several processes each rank plans alike, on its own GPU (LOCAL_RANK) when on CUDA."""
     threads = devices.use_threads(spec.train.threads)
@@ -57,7 +59,7 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
     warm = threading.Thread(target=_import_optimizers, daemon=True)
     warm.start()  # overlaps with reading the data: the parser runs without the GIL
     try:
-        data = prepare(spec.data, spec.train.seed, progress)
+        data = prepare(spec.data, spec.train.seed, progress, question_marks)
     finally:  # also when the data is refused: a process that exits mid-import aborts (SIGABRT, not exit 2)
         warm.join()
     cpus = devices.usable_cpus()
@@ -69,7 +71,7 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
         stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
         _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
         if spec.data.test:  # a bad test file is found now, not after the whole training
-            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data)), spec.data.test)
+            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data, question_marks)), spec.data.test)
     except UserError as e:
         raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)
@@ -211,7 +213,8 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
-    p = plan(spec, recorder, world)
+    # a run trained before a lone '?' read as empty reads its data as it did (preprocess.keeps_question_marks)
+    p = plan(spec, recorder, world, not keeps_question_marks(ckpt["preprocessing"] if ckpt else None))
     p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
     differs = ""
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
@@ -338,7 +341,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(
-                p.spec.data.test, out, read_options(p.spec.data), own_run=True)
+                p.spec.data.test, out, read_options(p.spec.data, not keeps_question_marks(p.data.pre)), own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
                                               unseen=[u.describe() for u in written.unseen]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)

@@ -356,6 +356,18 @@ def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
     return mean, (std if std > 0 else 1.0), fill
 
 
+def keeps_question_marks(pre: "Preprocessor | dict[str, Any] | None") -> bool:
+    """Whether a model was trained before a lone '?' in a text column read as empty: '?' is among its categories
+    or classes. Its resume, predictions, evaluations, export and validation table then read files as it did
+    (`ReadOptions.question_marks` False), or a run that was fine became 'data changed' and its model's answers
+    changed without a word."""
+    if pre is None:
+        return False
+    d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
+    return "?" in map(str, d.get("classes") or []) or any(
+        "?" in map(str, c.get("categories") or []) for c in d.get("columns") or [])
+
+
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,
                  numbers: np.ndarray | None = None, training: bool = False) -> None:
     """Refuse a number column holding a value beyond +-LARGEST (1e160 typed for 160, a sensor's overflow code):

@@ -62,6 +62,9 @@ class ReadOptions:
     skip_rows: int = -1
     decimal: str = "auto"
     encoding: str = "auto"
+    # a lone '?' in a text column reads as empty (`_question_marks`); False for a model trained before that rule,
+    # whose categories or classes hold '?' (preprocess.keeps_question_marks): its files read as it read them
+    question_marks: bool = True
 
 
 @dataclass
@@ -166,7 +169,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
     _formatted_numbers(frame, fmt)
-    _question_marks(frame, fmt)
+    if opts.question_marks:
+        _question_marks(frame, fmt)
     if frame.empty and nrows != 0:
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")

@@ -37,12 +37,13 @@ def is_run_folder(path: Path) -> bool:
 def refuse_runs_dir_in_a_run(root: Path) -> None:
     """A runs folder that is a run folder, or lies inside one: a run made there would be deleted with that run,
     and no listing of runs would show it."""
-    for folder in (root, *root.absolute().parents):
+    whole = Path(os.path.abspath(root))  # `run1/../other` is not inside run1, and `..` names a folder's parent
+    for folder in (whole, *whole.parents):
         if not is_run_folder(folder):
             continue
-        if folder == root:
+        if folder == whole:
             raise UserError(f"--runs-dir {root} is a run folder, not a folder of runs; continue that run with "
-                            f"`torchtui resume {root}`, or give the folder that holds it: --runs-dir {root.parent}")
+                            f"`torchtui resume {root}`, or give the folder that holds it: --runs-dir {whole.parent}")
         raise UserError(f"--runs-dir {root} is inside the run folder {folder}, where a new run would be deleted with "
                         f"that run; give a folder outside it, e.g. --runs-dir {folder.parent}")
 

@@ -49,8 +49,9 @@ class ValidationRows:
     pre: Preprocessor  # fitted on the training rows, as the run fitted it
 
 
-def validation_rows(spec: Spec) -> ValidationRows:
-    """The run's validation rows, found as `data.prepare` finds them (see the module's note)."""
+def validation_rows(spec: Spec, question_marks: bool = True) -> ValidationRows:
+    """The run's validation rows, found as `data.prepare` finds them (see the module's note); `question_marks`
+    as there (preprocess.keeps_question_marks)."""
     from . import user_dataset
     from .data import split_table
 
@@ -58,7 +59,7 @@ def validation_rows(spec: Spec) -> ValidationRows:
     if user_dataset.is_class_path(d.dataset):
         raise UserError(f"{d.dataset} is a Dataset class: its validation items are not rows of a table, "
                         "so there is no predictions table")
-    table = split_table(d, spec.train.seed, notices=[])
+    table = split_table(d, spec.train.seed, notices=[], question_marks=question_marks)
     return ValidationRows(table.validation_frame(), table.val_numbers, table.val_name, table.pre)
 
 
@@ -69,7 +70,9 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
     from .predict import Predictor
 
     spec = _data_where_it_is_now(Spec.from_dict(ckpt["spec"], source=source), source)
-    rows = validation_rows(spec)
+    from .preprocess import keeps_question_marks
+
+    rows = validation_rows(spec, not keeps_question_marks(ckpt["preprocessing"]))
     predictor = Predictor(ckpt, source)
     if rows.pre.to_dict() != predictor.pre.to_dict():
         raise UserError(f"the data of this run ({spec.data.dataset}) changed since {source} was saved, so its "
