@@ -257,3 +257,16 @@ def test_a_broken_pipe_inside_training_is_not_taken_for_a_reader_gone():
 
         typer.echo("x" * 100_000, file=closed)
     assert _writing_output(written.value)
+
+
+def test_export_and_config_write_with_force_write_through_a_symlink_as_predict_does(place):
+    """`export --force` and `config write --force` replaced a symlink with a plain file (its target kept the old
+    bytes) where `predict --force` wrote through it: every file a user names is written as the shell's `>` would."""
+    for i, command in enumerate((["export", place / "runs" / "own", "-o"], ["config", "write"])):
+        target, link = place / f"target{i}.txt", place / f"link{i}.txt"
+        target.write_text("old\n")
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        done = invoke(*command, link, "--force")
+        assert done.exit_code == 0, done.stderr
+        assert link.is_symlink() and target.read_text() != "old\n"

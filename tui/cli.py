@@ -516,11 +516,10 @@ def predict(
     if output is not None:
         refuse_overwriting(output, data, predictor.source, run_data=predictor.data_files())  # --force or not
         refuse_existing(output, force)
-        written = Path(os.path.realpath(output)) if output.is_symlink() else output  # --force writes through a link
     predicted = predictor.predict_path(data, options)
     result, unseen = predicted.table, predicted.unseen
     if output is not None:
-        write_csv(result, written)
+        write_csv(result, output)  # through a symlink, which stays (files.write_user_files)
     if as_json:
         answer = {"rows": len(result), "output": str(output) if output is not None else None,
                   "unseen": [u.to_dict() for u in unseen], "filled": [f.to_dict() for f in predicted.filled]}

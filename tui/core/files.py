@@ -127,6 +127,10 @@ def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> 
     from .errors import UserError
     from .runs import refuse_run_file  # (runs imports this module)
 
+    # a symlink the user named is written through, as the shell's `>` does: its target gets the bytes, the link
+    # stays (an atomic rename over the link made it a plain file, and its target kept the old bytes)
+    files = [(Path(os.path.realpath(path)) if not own_run and path.is_symlink() else path, data)
+             for path, data in files]
     for path, _ in files:
         if not path.parent.is_dir():
             raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
