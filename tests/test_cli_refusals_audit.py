@@ -270,3 +270,19 @@ def test_export_and_config_write_with_force_write_through_a_symlink_as_predict_d
         done = invoke(*command, link, "--force")
         assert done.exit_code == 0, done.stderr
         assert link.is_symlink() and target.read_text() != "old\n"
+
+
+def test_a_process_of_a_distributed_run_whose_reader_closed_the_output_ends_with_0(monkeypatch):
+    """A rank leaves through `_main_of_a_rank`, not `main`'s try: a reader gone there ended it with a traceback
+    and exit 1, which the launcher counts a failure of the whole group."""
+    from tui import cli
+    from tui.refusals import OutputClosed
+
+    def closed():
+        raise OutputClosed()
+
+    exits: list[int] = []
+    monkeypatch.setattr(cli, "app", closed)
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    cli._main_of_a_rank()
+    assert exits == [0]

@@ -812,10 +812,7 @@ def main() -> None:
     try:
         app()
     except OutputClosed:  # `torchtui runs | head -1`: the reader took what it wanted; click would have exited 1
-        for stream in (sys.stdout, sys.stderr):
-            if reader_gone(stream):
-                drop(stream)  # (the interpreter's flush at exit would fail on it again, and exit 120)
-        sys.exit(0)
+        sys.exit(_output_closed())
     except OSError as e:
         if not _an_echo_failed(e):
             raise
@@ -828,6 +825,15 @@ def main() -> None:
         except OSError:
             pass
         sys.exit(1)
+
+
+def _output_closed() -> int:
+    """The exit code of a command whose reader closed its output early (`OutputClosed`): 0, its streams sent to
+    /dev/null first (the interpreter's flush at exit would fail on them again, and exit 120)."""
+    for stream in (sys.stdout, sys.stderr):
+        if reader_gone(stream):
+            drop(stream)
+    return 0
 
 
 def _an_echo_failed(e: OSError) -> bool:
@@ -847,6 +853,11 @@ def _main_of_a_rank() -> None:
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    except OutputClosed:  # as `main` ends it: a reader that took what it wanted is no failure of the rank
+        code = _output_closed()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            drop(stream)
     os._exit(code)
