@@ -23,7 +23,7 @@ import typer
 from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.files import expand_home_in_args
 from tui.core.spec import DATA_FILE_FIELDS, FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
-from tui.refusals import Commands, OutputClosed, drop, reader_gone, say
+from tui.refusals import Commands, OutputClosed, drop, raised_in, reader_gone, say
 from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
 
 app = typer.Typer(
@@ -818,8 +818,7 @@ def main() -> None:
             raise
         # `torchtui runs > list.txt` on a full disk: one line, not a traceback (a run's own console is
         # tui/console.py's, which trains on); a broken pipe is OutputClosed, above
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's flush at exit would fail again, with a traceback
+        drop(sys.stdout)  # the interpreter's flush at exit would fail again, with a traceback
         try:
             typer.echo(f"error: cannot write the output: {e.strerror or e}", err=True)
         except OSError:
@@ -838,10 +837,8 @@ def _output_closed() -> int:
 
 def _an_echo_failed(e: OSError) -> bool:
     """Whether the error is a command's output failing to be written: raised inside click's `echo` itself."""
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_name == "echo" and "click" in tb.tb_frame.f_code.co_filename
+    where, function = raised_in(e)
+    return function == "echo" and "click" in where
 
 
 def _main_of_a_rank() -> None:

@@ -10,7 +10,6 @@ noise). With `--json`, stdout carries exactly one JSON object per event and noth
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +18,7 @@ from tui.core.event_schema import METRICS
 from tui.core.follow import RunState, epoch_line, fmt_seconds, saved_at
 from tui.core.live_change import describe
 from tui.core.runs import to_json
+from tui.refusals import drop
 
 
 class ConsoleReporter:
@@ -61,14 +61,7 @@ class ConsoleReporter:
         """Send the stream to /dev/null (what the failed write left in its buffer too), and say why once on stderr
         unless it is a broken pipe, the reader's own choice, or stderr is the stream that failed."""
         self.shut.add(id(stream))
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, stream.fileno())
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-        finally:
-            os.close(devnull)
+        drop(stream)
         if stream is self.out and not isinstance(e, BrokenPipeError):
             self._write(self.err, f"\nnote: cannot write the console output any more ({e.strerror or e}); "
                                   f"training goes on, and its run folder has every event: torchtui attach "

@@ -98,14 +98,21 @@ def reader_gone(stream: Any) -> bool:
         return False
 
 
+def raised_in(e: BaseException) -> tuple[str, str]:
+    """(file, function) of the innermost Python frame the error was raised in: what wrote when a write failed."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "", ""
+    return tb.tb_frame.f_code.co_filename.replace("\\", "/"), tb.tb_frame.f_code.co_name
+
+
 def _writing_output(e: BaseException) -> bool:
     """Whether the error was raised writing the command's output - in click's echo, or in tui/cli.py itself (the
     CSV `predict` writes to stdout) - and not inside training: a DataLoader worker's pipe, or a user's Dataset,
     breaking in a `run` whose stderr reader had gone would have ended a failed run with exit code 0."""
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = tb.tb_frame.f_code.co_filename.replace("\\", "/") if tb is not None else ""
+    where = raised_in(e)[0]
     return "click" in where or where.endswith("tui/cli.py")
 
 
