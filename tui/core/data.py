@@ -26,6 +26,7 @@ from .datasets import BUILTINS
 from .errors import UserError
 from .preprocess import (
     MISSING,
+    MOSTLY_NUMERIC,
     Preprocessor,
     all_finite,
     as_numbers,
@@ -41,7 +42,6 @@ from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, previe
 from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
-MOSTLY_NUMERIC = 0.9
 Progress = Optional[Callable[[str], None]]
 
 

@@ -412,7 +412,10 @@ def as_numbers(col: pd.Series, decimal: str | None = None) -> pd.Series:
     return comma if dot is None or comma.notna().sum() > dot.notna().sum() else dot
 
 
-def mostly_numeric(col: pd.Series, share: float = 0.9, decimal: str | None = None) -> bool:
+MOSTLY_NUMERIC = 0.9  # the share of a column's cells that are numbers for it to be numbers with stray cells
+
+
+def mostly_numeric(col: pd.Series, share: float = MOSTLY_NUMERIC, decimal: str | None = None) -> bool:
     """A text column whose non-empty cells are nearly all numbers: numbers with a few stray cells ('?')."""
     present = int(col.notna().sum())
     return present > 0 and int(as_numbers(col, decimal).notna().sum()) >= share * present

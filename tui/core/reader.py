@@ -236,8 +236,9 @@ def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
     value (UCI's adult and credit files), and taken as a value it became a class of the target and a category
     of a feature, under --missing drop and impute too. Then the missing-value policy decides, as for any empty
     cell. Only '?': '-' is a label in files of '+' and '-'. A column of numbers is left as it is - its stray
-    cells, '?' among them, are its own checks' (data._coerce_mostly_numeric). Done as the file is read, so a
-    file given to predict reads as the training file did, and an exported script does the same."""
+    cells, '?' among them, are its own checks' (data._coerce_mostly_numeric, by the same `mostly_numeric`). Done
+    as the file is read, so a file given to predict reads as the training file did, and an exported script
+    does the same."""
     for name in frame.columns:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
@@ -246,8 +247,9 @@ def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
         marked = text.eq("?")
         if not marked.any():
             continue
-        rest = text[~marked].head(1000)
-        if len(rest) and pd.to_numeric(rest, errors="coerce").notna().mean() >= 0.5:
+        from .preprocess import mostly_numeric  # (here: torch comes with it, for a file that has a '?' alone)
+
+        if mostly_numeric(col, decimal=fmt.decimal):
             continue  # numbers with stray cells
         frame[name] = col.mask(col.index.isin(text.index[marked]))
         fmt.marked.append(str(name))
