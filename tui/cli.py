@@ -506,7 +506,8 @@ def predict(
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
-    from tui.core.predict import Predictor, refuse_existing, refuse_overwriting, write_csv
+    from tui.core.files import refuse_existing
+    from tui.core.predict import Predictor, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
     if output is not None and str(output) == "-":  # a file named "-" is what nobody means by it
@@ -515,7 +516,7 @@ def predict(
     options = predictor.read_options(_overrides(flags))
     if output is not None:
         refuse_overwriting(output, data, predictor.source, run_data=predictor.data_files())  # --force or not
-        refuse_existing(output, force)
+        refuse_existing(output, force, "-o")  # `predict -o` wrote over any file without a word
     predicted = predictor.predict_path(data, options)
     result, unseen = predicted.table, predicted.unseen
     if output is not None:
@@ -721,6 +722,7 @@ def export(
     """Write a run as a plain PyTorch script (torch, numpy, pandas only) that retrains it bit for bit on the CPU,
     and/or its weights as safetensors (--weights)."""
     from tui.core import export as exporting
+    from tui.core.files import refuse_existing
 
     if (run_dir is None) == (from_spec is None):
         raise UserError("give a run folder or --from-spec FILE (one of them): torchtui export RUN_DIR [-o train.py]")
@@ -736,8 +738,8 @@ def export(
             raise UserError(f"--which {which}: choose best or last")
         weights_export.check_target(weights, force)
         script_out = output is not None and str(output) == "-"  # `-o -`: stdout is the script's alone
-        if output is not None and not script_out and output.exists() and not force:
-            raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
+        if output is not None and not script_out:
+            refuse_existing(output, force, "-o")
         done = weights_export.from_run(run_dir, weights, which, force)
         typer.echo(f"wrote {done.weights} (the model of {done.checkpoint.name}, epoch {done.epoch}) and {done.card} "
                    "(layers, preprocessing, classes)", err=script_out)
@@ -745,8 +747,8 @@ def export(
             return
     output = output if output is not None else Path(exporting.SCRIPT_NAME)
     to_stdout = str(output) == "-"  # `-o -`: the script on stdout, as predict's rows (a file named "-" nobody means)
-    if output.exists() and not force and not to_stdout:
-        raise UserError(f"{output} exists; pass --force to overwrite it, or name another file with -o")
+    if not to_stdout:
+        refuse_existing(output, force, "-o")
     if run_dir is not None:
         made = exporting.from_run(run_dir)
     else:
@@ -791,10 +793,9 @@ def config_write(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write the full default spec to a TOML file that `torchtui run FILE` accepts."""
-    from tui.core.files import write_user_file
+    from tui.core.files import refuse_existing, write_user_file
 
-    if path.exists() and not force:
-        raise UserError(f"{path} exists; pass --force to overwrite it")
+    refuse_existing(path, force)
     write_user_file(path, Spec().to_toml(comments=True).encode("utf-8"))
     typer.echo(f"wrote {path}; train with `torchtui run {path}`")
 

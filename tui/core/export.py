@@ -79,11 +79,10 @@ def of_spec(spec: Spec, source: str) -> Export:
 
 def write(export: Export, path: str | Path, force: bool) -> Path:
     """The script to `path`, atomically; an existing file only with `force`."""
-    from .files import write_user_file
+    from .files import refuse_existing, write_user_file
 
     path = Path(path)
-    if path.exists() and not force:
-        raise UserError(f"{path} exists; pass --force to overwrite it, or name another file with -o")
+    refuse_existing(path, force, "-o")
     return write_user_file(path, export.script.encode("utf-8"))
 
 

@@ -113,6 +113,16 @@ def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb") 
     return tmp
 
 
+def refuse_existing(path: str | Path, force: bool, other: str = "") -> None:
+    """A file the user names that is already there is replaced only with --force (`other`: the flag that names
+    another file, said with the refusal). A symlink counts as there even when what it names is not."""
+    from .errors import UserError
+
+    if not force and os.path.lexists(path):
+        raise UserError(f"{path} exists; pass --force to overwrite it" + (f", or name another file with {other}"
+                                                                          if other else ""))
+
+
 def write_user_file(path: str | Path, data: bytes, own_run: bool = False) -> Path:
     """Atomic write to a path the user named; a missing folder or a refused write is one clear line, and so is
     a path that is a run's own file. `own_run`: the run itself writing it, whose failed write (a full disk) is

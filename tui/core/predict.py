@@ -185,13 +185,6 @@ def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path
         refuse_run_file(Path(out))  # nor over a run's own files
 
 
-def refuse_existing(out: Path, force: bool) -> None:
-    """A file already there is replaced only when asked, as `export -o` and `config write` do: `predict -o` wrote
-    over any file without a word (a symlink too, made a plain file). A dangling symlink counts as there."""
-    if not force and os.path.lexists(out):
-        raise UserError(f"{out} exists; pass --force to overwrite it, or name another file with -o")
-
-
 def refuse_folder_of_runs(folder: Path) -> None:
     """A folder holding run folders given where one run goes (`predict checkpoints DATA`): it said
     "checkpoint checkpoints/last.pt not found", which sends a user looking for a file."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .files import write_user_files
+from .files import refuse_existing, write_user_files
 
 SUFFIX = ".safetensors"
 CARD_FORMAT = 1
@@ -53,8 +53,7 @@ def check_target(weights: str | Path, force: bool) -> None:
     if path.suffix != SUFFIX:
         raise UserError(f"--weights {path}: name a {SUFFIX} file, e.g. --weights model{SUFFIX}")
     for p in (path, card_path(path)):
-        if p.exists() and not force:
-            raise UserError(f"{p} exists; pass --force to overwrite it, or name another file with --weights")
+        refuse_existing(p, force, "--weights")
 
 
 def from_run(run_dir: str | Path, weights: str | Path, which: str = "best", force: bool = False) -> WeightsExport:
