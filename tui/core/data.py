@@ -150,8 +150,8 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
     if builtin is not None:
         return builtin.frame(seed), builtin.name, builtin.keep_constant, ".", None
     path = Path(spec.dataset)
-    refuse_pipe(path, "dataset ")
     if not path.exists():
+        refuse_pipe(path, "dataset ")  # a shell's `<(...)`, by now a name that is no file (a pipe that is, read_table)
         names = ", ".join(BUILTINS)
         raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; "
                         "check the path")
