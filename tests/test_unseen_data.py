@@ -9,6 +9,7 @@ with "0 non-numeric cell(s)". A --runs-dir inside another run's folder put a new
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -258,3 +259,32 @@ def test_a_run_trained_when_a_question_mark_was_a_value_resumes_predicts_and_exp
     from tui.core import val_predictions
 
     assert len(val_predictions.compute(checkpoint.load(folder.path / "best.pt"))) == 60
+
+
+def test_predict_and_eval_say_how_they_read_a_file_as_a_training_run_does(tmp_path):
+    """A '?' read as empty was counted among the cells an imputing model filled, and never said to be a '?';
+    a decimal comma or a cp1252 file was read without a word: `predict` and `eval` now say the reader's notes,
+    first, on stderr and under --json, as a run says them in its start event."""
+    from tui.app.results_pane import evaluation_line
+    from tui.core.predict import Predictor
+
+    _, folder, _ = run(tmp_path, with_marks(tmp_path), data__target="label", data__missing="impute")
+    frame = people(40, seed=2).drop(columns="price")
+    frame.loc[[1, 7, 8], "city"] = "?"
+    data = written(frame, tmp_path / "new.csv")
+    said = "note: column city: 3 cell(s) '?' read as empty (the mark of a missing value)"
+    for command in ("predict", "eval"):
+        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        notes = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
+        assert notes[0] == said and "city: 3 empty cells filled" in notes[1] and len(notes) == 2, done.stderr
+        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data, "--json"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        answer = json.loads(done.stdout)
+        assert answer["notes"] == [said.removeprefix("note: ")] and answer["filled"][0]["rows"] == 3
+    predictor = Predictor.load(folder.path)
+    lines = evaluation_line(data, predictor.evaluate_path(data, predictor.read_options({}))).plain.splitlines()
+    assert lines[1] == said  # the Results pane says it under its line, in the same words
+    written_file = predictor.predict_file(data, tmp_path / "out.csv", predictor.read_options({}))
+    assert written_file.rows == 40 and written_file.notes == [said.removeprefix("note: ")]

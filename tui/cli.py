@@ -499,15 +499,15 @@ def predict(
                                                       "stays)."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
-                              "no category for), filled (empty cells an imputing model filled) and, without -o, "
-                              "predictions (one object per row)."),
+                              "no category for), filled (empty cells an imputing model filled), notes (how the file "
+                              "was read) and, without -o, predictions (one object per row)."),
     **flags: Any,
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
     from tui.core.files import refuse_existing
-    from tui.core.predict import Predictor, refuse_overwriting, write_csv
+    from tui.core.predict import Predictor, note_lines, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
     if output is not None and str(output) == "-":  # a file named "-" is what nobody means by it
@@ -518,18 +518,17 @@ def predict(
         refuse_overwriting(output, data, predictor.source, run_data=predictor.data_files())  # --force or not
         refuse_existing(output, force, "-o")  # `predict -o` wrote over any file without a word
     predicted = predictor.predict_path(data, options)
-    result, unseen = predicted.table, predicted.unseen
+    result = predicted.table
     if output is not None:
         write_csv(result, output)  # through a symlink, which stays (files.write_user_files)
     if as_json:
-        answer = {"rows": len(result), "output": str(output) if output is not None else None,
-                  "unseen": [u.to_dict() for u in unseen], "filled": [f.to_dict() for f in predicted.filled]}
+        answer = {"rows": len(result), "output": str(output) if output is not None else None, **predicted.said()}
         if output is None:
             answer["predictions"] = result.to_dict("records")
         typer.echo(to_json(answer))
         return
-    for note in [*unseen, *predicted.filled]:
-        typer.echo(f"note: {note.describe()}", err=True)
+    for line in note_lines(predicted.said()):
+        typer.echo(line, err=True)
     if output is None:
         _data_out(result.to_csv(index=False))
         return
@@ -562,17 +561,16 @@ def eval_(
 ) -> None:
     """Loss and metrics of a checkpoint on labelled data, read as the run read its data (its format flags),
     unless these flags say otherwise."""
-    from tui.core.data import read_csv
-    from tui.core.predict import Predictor, loss_label
+    from tui.core.predict import Predictor, loss_label, note_lines
     from tui.core.runs import to_json
 
     predictor = Predictor.load(checkpoint)
-    result = predictor.evaluate_frame(read_csv(data, predictor.read_options(_overrides(flags))), str(data))
+    result = predictor.evaluate_path(data, predictor.read_options(_overrides(flags)))
     if as_json:
         typer.echo(to_json(result))
         return
-    for note in [*result["unseen"], *result["filled"]]:
-        typer.echo(f"note: {note['message']}", err=True)
+    for line in note_lines(result):
+        typer.echo(line, err=True)
     typer.echo(f"{data}: {result['rows']} rows  {loss_label(result)} {result['loss']:.4f}  "
                f"(model: {result['checkpoint']}, epoch {result['epoch']})")
     if "accuracy" in result:

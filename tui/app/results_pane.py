@@ -201,19 +201,17 @@ class ResultsPane(Vertical):
     @work(thread=True, exclusive=True, group="results")
     def _use_checkpoint(self, run_dir: Path, path: str, what: str) -> None:
         """The run's best model (its best.pt, or last.pt where a kill left best.pt behind: Predictor.load)."""
-        from tui.core.data import read_csv
-        from tui.core.predict import Predictor
+        from tui.core.predict import Predictor, note_lines
 
         try:
             predictor = Predictor.load(run_dir)
             options = predictor.read_options({})  # the file read as the run read its data, as `torchtui predict`
             if what == "evaluate":
-                text = evaluation_line(path, predictor.evaluate_frame(read_csv(path, options), path))
+                text = evaluation_line(path, predictor.evaluate_path(path, options))
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
                 written = predictor.predict_file(path, out, options)
-                notes = [f"note: {u.describe()}" for u in [*written.unseen, *written.filled]]  # as `torchtui predict`
-                text = Text("\n".join([f"{written.rows} predictions written to {out}", *notes]))
+                text = Text("\n".join([f"{written.rows} predictions written to {out}", *note_lines(written.said())]))
         except UserError as e:
             text = Text(str(e), style="red")
         except Exception as e:  # a file the readers choke on: say so, keep the app
@@ -223,14 +221,13 @@ class ResultsPane(Vertical):
 
 def evaluation_line(path: str, result: dict[str, Any]) -> Text:
     """What `torchtui eval` prints first, in its words: a loss on a standardised target is labelled so, the
-    metrics are in the target's units; text values the model has no category for, and empty cells an imputing
-    model filled, are said after it."""
-    from tui.core.predict import loss_label
+    metrics are in the target's units; the reader's notes on the file, text values the model has no category
+    for, and empty cells an imputing model filled, are said after it."""
+    from tui.core.predict import loss_label, note_lines
 
     parts = [f"{path}: {result['rows']} rows", f"{loss_label(result)} {result['loss']:.4f}"]
     parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
-    notes = [*result.get("unseen", []), *result.get("filled", [])]  # values without a category, cells filled
-    return Text("\n".join(["  ".join(parts), *(f"note: {u['message']}" for u in notes)]))
+    return Text("\n".join(["  ".join(parts), *note_lines(result)]))
 
 
 def summary_table(state: RunState, target_standardised: bool = False) -> Group | str:

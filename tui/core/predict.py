@@ -17,14 +17,13 @@ import pandas as pd
 import torch
 
 from . import checkpoint
-from .data import read_csv
 from .errors import UserError
 from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
 from .preprocess import Filled, Preprocessor, Unseen, keeps_question_marks
-from .reader import ReadOptions
+from .reader import ReadOptions, read_table
 from .runs import SPEC, is_run_folder, refuse_run_file
 
 BATCH = 4096
@@ -32,21 +31,40 @@ STANDARDISED = "standardised target"  # an evaluation's loss_units when the mode
 
 
 @dataclass
-class Predicted:
-    """A file's predictions, one row per input row, and the text values in it the model has no category for."""
+class FileNotes:
+    """What is said about a file beside its predictions or metrics: the reader's notes on how it read it (a `?`
+    read as empty, a decimal comma, a cp1252 file: reader.TableFormat), the text values the model has no category
+    for, and the empty cells an imputing model filled."""
 
-    table: pd.DataFrame
-    unseen: list[Unseen]
-    filled: list[Filled] = field(default_factory=list)  # empty cells an imputing model filled
+    unseen: list[Unseen] = field(default_factory=list)
+    filled: list[Filled] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def said(self) -> dict[str, Any]:
+        """The three, as `--json` gives them and `note_lines` says them."""
+        return {"unseen": [u.to_dict() for u in self.unseen], "filled": [f.to_dict() for f in self.filled],
+                "notes": list(self.notes)}
+
+
+def note_lines(said: dict[str, Any]) -> list[str]:
+    """`note: ...` lines, the reader's first: what `torchtui predict` and `eval` say on stderr and the Results pane
+    under its line, from `FileNotes.said()` or an evaluation's result, which holds the same keys."""
+    values = [u["message"] for u in [*said.get("unseen", []), *said.get("filled", [])]]
+    return [f"note: {n}" for n in [*said.get("notes", []), *values]]
 
 
 @dataclass
-class Written:
-    """A predictions file written: its rows, and the text values in them the model has no category for."""
+class Predicted(FileNotes):
+    """A file's predictions, one row per input row, and what is said about the file."""
 
-    rows: int
-    unseen: list[Unseen]
-    filled: list[Filled] = field(default_factory=list)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class Written(FileNotes):
+    """A predictions file written: its rows, and what is said about the file."""
+
+    rows: int = 0
 
 
 class Predictor:
@@ -133,8 +151,9 @@ class Predictor:
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
-        frame = read_csv(data, options)
-        return Predicted(self.predict_frame(frame, str(data)), self.pre.unseen(frame), self.pre.filled(frame))
+        frame, fmt = read_table(data, options)
+        return Predicted(table=self.predict_frame(frame, str(data)), unseen=self.pre.unseen(frame),
+                         filled=self.pre.filled(frame), notes=list(fmt.notes))
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
@@ -142,7 +161,15 @@ class Predictor:
         refuse_overwriting(out, data, self.source, own_run, [] if own_run else self.data_files())
         predicted = self.predict_path(data, options)
         write_csv(predicted.table, out, own_run)
-        return Written(len(predicted.table), predicted.unseen, predicted.filled)
+        return Written(rows=len(predicted.table), unseen=predicted.unseen, filled=predicted.filled,
+                       notes=predicted.notes)
+
+    def evaluate_path(self, data: str | Path, options: ReadOptions | None = None) -> dict[str, Any]:
+        """A labelled file read and evaluated (`torchtui eval`, the Results pane): `evaluate_frame`'s result, with
+        the reader's notes on the file (a `?` read as empty, a decimal comma, a cp1252 file) under "notes", as a
+        training run says them: a `?` counted among the cells filled was never said to be one."""
+        frame, fmt = read_table(data, options)
+        return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
