@@ -288,3 +288,20 @@ def test_predict_and_eval_say_how_they_read_a_file_as_a_training_run_does(tmp_pa
     assert lines[1] == said  # the Results pane says it under its line, in the same words
     written_file = predictor.predict_file(data, tmp_path / "out.csv", predictor.read_options({}))
     assert written_file.rows == 40 and written_file.notes == [said.removeprefix("note: ")]
+
+
+def test_a_validation_file_number_too_large_is_named_by_its_line_where_rows_were_dropped(tmp_path):
+    """With --missing drop the validation file's rows were renumbered before the check: the refusal named row 3
+    of the rows kept, which is line 5 of the file's data."""
+    train = written(people().drop(columns="label"), tmp_path / "train.csv")
+    val = people(20, seed=3).drop(columns="label")
+    val["income"] = val["income"].astype(object)
+    val.loc[[0, 1], "age"] = np.nan  # dropped by the policy
+    val.loc[4, "income"] = "1e170"
+    with pytest.raises(UserError) as refused:
+        run(tmp_path, train, data__target="price", data__val=written(val, tmp_path / "val.csv"),
+            data__missing="drop")
+    assert "column income holds 1 value(s) too large to compute with" in str(refused.value)
+    assert "the first, 1e+170, in data row 5); fix that cell, or leave the column out (--drop income)" in str(
+        refused.value)
+    assert str(refused.value).startswith(str(tmp_path / "val.csv"))

@@ -239,6 +239,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     for c in [*features, *(targets if task == "regression" else [])]:  # before their statistics overflow
         if is_numeric(frame[c]):
             within_range(frame[c].to_numpy(dtype=np.float64), c, name, c in targets, numbers, training=True)
+        if spec.val and c in val_frame.columns and is_numeric(val_frame[c]):  # by its line, after --missing drop
+            within_range(val_frame[c].to_numpy(dtype=np.float64), c, spec.val, c in targets, val_numbers,
+                         training=True)
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
                            spec.missing, id_column)
     left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
