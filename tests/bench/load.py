@@ -13,7 +13,7 @@ and reports seconds, peak memory above the process's state after its imports (ru
 multiples of the data's float64 size, and the ratio torchtui / bare (target <= 1.5x).
 
 Then the leakage checks' share of preparation (`data.prepare`, timed around `leakage.check` inside it),
-each in a fresh process, median of `--repeats` (target <= 5%).
+each in a fresh process, median of `--repeats` (target <= 5%), and the copied-rows check's beside it.
 """
 
 from __future__ import annotations
@@ -73,19 +73,24 @@ print(json.dumps({"seconds": seconds, "peak_mb": (resource.getrusage(resource.RU
 
 LEAKAGE = """
 import json, sys, time
-from tui.core import data, leakage
+from tui.core import copied_rows, data, leakage
 from tui.core.spec import DataSpec
-check, spent = leakage.check, []
-def timed(*args):
-    t0 = time.perf_counter()
-    found = check(*args)
-    spent.append(time.perf_counter() - t0)
-    return found
-leakage.check = timed
+spent = {"leakage": 0.0, "copies": 0.0}
+def timed(module, key):
+    check = module.check
+    def wrapped(*args):
+        t0 = time.perf_counter()
+        found = check(*args)
+        spent[key] += time.perf_counter() - t0
+        return found
+    module.check = wrapped
+timed(leakage, "leakage")
+timed(copied_rows, "copies")
 t0 = time.perf_counter()
 prepared = data.prepare(DataSpec(dataset=sys.argv[1], target="target"), 0)
 seconds = time.perf_counter() - t0
-print(json.dumps({"prepare": seconds, "checks": sum(spent), "warnings": len(prepared.warnings)}))
+print(json.dumps({"prepare": seconds, "checks": spent["leakage"], "copies": spent["copies"],
+                  "warnings": len(prepared.warnings)}))
 """
 
 
@@ -212,6 +217,9 @@ def main() -> None:
     print(f"leakage checks: {med['checks'] * 1000:.0f} ms of {med['prepare']:.2f} s preparation, "
           f"{shares[len(shares) // 2]:.1%} median (from {shares[0]:.1%} to {shares[-1]:.1%}, {len(runs)} fresh "
           f"processes; target <= 5%); warnings on this file: {runs[0]['warnings']}")
+    copies = sorted(r["copies"] / r["prepare"] for r in runs)
+    print(f"copied-rows check (validation rows equal to training rows): {copies[len(copies) // 2]:.1%} median of "
+          f"preparation (from {copies[0]:.1%} to {copies[-1]:.1%})")
 
 
 if __name__ == "__main__":

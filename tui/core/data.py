@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import leakage, user_dataset
+from . import copied_rows, leakage, user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
 from .preprocess import (
@@ -218,7 +218,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
 
     val_rows: np.ndarray | None
     if spec.val:
-        if Path(spec.val).resolve() == Path(spec.dataset).resolve():
+        if _val_is_the_training_file(spec):
             notices.append(f"warning: the validation file {spec.val} is the training file: every validation row is "
                            "a training row, so the validation loss says nothing of rows the model has not seen")
         val_frame, val_kept = read_table(spec.val, read_options(spec, question_marks))[0], None
@@ -249,6 +249,10 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
                       train_rows, val_rows, pre, val_numbers, left_out)
 
 
+def _val_is_the_training_file(spec: DataSpec) -> bool:
+    return bool(spec.val) and Path(spec.val).resolve() == Path(spec.dataset).resolve()
+
+
 def prepare(spec: DataSpec, seed: int, progress: Progress = None, question_marks: bool = True) -> Prepared:
     """`progress` hears what is being read and prepared: a big file takes seconds. `question_marks`: False for a
     run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
@@ -275,6 +279,9 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None, question_marks
         notices.extend(f"validation rows: {u.describe()}" for u in pre.unseen(held_out))
     warnings = leakage.check(frame, table.targets, table.features, table.task, train_rows)  # warned, never dropped
     notices.extend(w.message for w in warnings)
+    if not _val_is_the_training_file(spec):  # that one is warned of as such
+        notices.extend(copied_rows.check(frame, train_rows, table.val_frame, val_rows,
+                                         [*table.features, *table.targets], table.val_name if spec.val else "", seed))
     notices.append(f"{len(x_train)} training rows, {len(x_val)} validation rows, "
                    f"{pre.n_inputs} inputs from {len(table.features)} columns")
     xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]

@@ -1,0 +1,79 @@
+"""Validation rows that are copies of training rows are warned about before training (tui/core/copied_rows.py).
+
+A file whose rows were repeated (oversampled, pasted twice) validated the model on rows it trained on, and
+its validation loss flattered it without a word. Tables of few-valued columns, whose records share every
+value by nature, are not warned about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tui.core import data
+from tui.core.spec import DataSpec
+
+from conftest import train
+
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+
+
+def copies_said(notices: list[str]) -> list[str]:
+    return [n for n in notices if "are copies of training rows" in n]
+
+
+def written(frame: pd.DataFrame, path: Path) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_a_file_with_repeated_rows_is_warned_of_and_the_count_is_the_validation_rows_with_a_twin(tmp_path):
+    wine = pd.read_csv(DATASETS / "wine.csv")
+    doubled = written(pd.concat([wine, wine.sample(frac=0.3, random_state=4)]), tmp_path / "doubled.csv")
+    _, _, events = train(tmp_path, data__dataset=doubled, train__epochs=1)
+    start = next(e for e in events if e["event"] == "start")
+    [said] = copies_said(start["notices"])
+
+    table = data.split_table(DataSpec(dataset=doubled), 0, [])  # the run's split, counted another way
+    frame = table.frame
+    trained = {tuple(r) for r in frame.iloc[table.train_rows].itertuples(index=False)}
+    twins = sum(tuple(r) in trained for r in frame.iloc[table.val_rows].itertuples(index=False))
+    assert twins >= 5
+    assert said.startswith(f"warning: {twins} of {len(table.val_rows)} validation rows (")
+    assert "though column alcohol rarely repeats a value" in said and "drop_duplicates" in said
+
+
+def test_tables_whose_records_share_values_by_nature_are_not_warned_of(tmp_path):
+    r = np.random.default_rng(0)
+    n = 600  # 3 x 2 x 4 x 2 = 48 possible rows: most rows have twins on both sides of the split
+    kinds = pd.DataFrame({"size": r.choice(["s", "m", "l"], n), "colour": r.choice(["red", "green"], n),
+                          "age": r.integers(1, 5, n), "bought": r.choice(["yes", "no"], n)})
+    for dataset in (written(kinds, tmp_path / "kinds.csv"), "iris", "wine", "digits", "diabetes"):
+        assert copies_said(data.prepare(DataSpec(dataset=dataset), 0).notices) == [], dataset
+    table = data.split_table(DataSpec(dataset=str(tmp_path / "kinds.csv")), 0, [])
+    trained = {tuple(r) for r in table.frame.iloc[table.train_rows].itertuples(index=False)}
+    assert sum(tuple(r) in trained for r in table.frame.iloc[table.val_rows].itertuples(index=False)) > 100
+
+
+def test_a_validation_file_holding_training_rows_is_warned_of_by_name_whatever_its_number_format(tmp_path):
+    r = np.random.default_rng(1)
+    frame = pd.DataFrame({"age": r.integers(18, 80, 400), "income": r.normal(50_000, 8_000, 400).round(2)})
+    frame["price"] = 3 * frame.age + frame.income / 1000 + r.normal(0, 1, 400).round(3)
+    train_file = written(frame.iloc[:300], tmp_path / "train.csv")
+    val = pd.concat([frame.iloc[300:], frame.iloc[:40]])  # 40 training rows pasted in
+    val["age"] = val["age"].astype(float)  # written 18.0 where the training file says 18: the same row
+    val_file = written(val, tmp_path / "val.csv")
+    prepared = data.prepare(DataSpec(dataset=train_file, target="price", val=val_file), 0)
+    [said] = copies_said(prepared.notices)
+    assert said.startswith(f"warning: 40 of 140 rows of the validation file {val_file} (29%)")
+
+    prepared = data.prepare(DataSpec(dataset=train_file, target="price", val=train_file), 0)
+    assert copies_said(prepared.notices) == []  # said once, as the training file itself
+    assert any(n.startswith(f"warning: the validation file {train_file} is the training file")
+               for n in prepared.notices)
+
+    honest = written(frame.iloc[300:], tmp_path / "honest.csv")
+    prepared = data.prepare(DataSpec(dataset=train_file, target="price", val=honest), 0)
+    assert copies_said(prepared.notices) == []

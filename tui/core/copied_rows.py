@@ -1,0 +1,86 @@
+"""Validation rows that are copies of training rows: warned about before training, never dropped.
+
+A file whose rows were repeated before it reached us (an oversampling step, overlapping exports pasted
+together, a join that doubled rows) puts copies on both sides of any split: the model is validated on rows it
+trained on, and its validation loss flatters it. Equal rows are not always copies, though: in a table of
+few-valued columns (three sizes, two colours, ages in years) different records share every value by nature,
+and warning there would teach users to ignore the warning.
+
+So a table is checked only where equal rows cannot be a coincidence: where a column's values are mostly
+distinct (at least half as many values as there are distinct training rows: measurements at full precision,
+prices, timestamps), two records that agree there and in every other column are copies. Values and distinct
+rows are counted on the distinct rows, which copies do not change. A validation row is a copy when a training
+row equals it in every feature and target; a few percent of copies are warned about.
+
+Rows are compared by a 64-bit hash of their cells (pandas' hash_pandas_object; numbers as float64, so an int
+column in one file and a float column in the other still match), and only the rows that share a value in
+the mostly distinct column are hashed: hashing every row of a million cost a third of preparing them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .preprocess import is_numeric
+
+SAMPLE = 20_000  # validation rows looked at, at most, and training rows a mostly distinct column is looked for in
+MIN_COPIES = 3  # fewer copies are not worth a warning
+MIN_SHARE = 0.01  # nor copies in fewer than this share of the validation rows
+
+
+def row_hashes(frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+    """One uint64 per row (all rows, or `rows`) of `columns`: equal rows, equal hashes."""
+    rows = np.arange(len(frame)) if rows is None else rows
+    cells = pd.DataFrame({c: _cells(frame[c], rows) for c in columns})
+    return pd.util.hash_pandas_object(cells, index=False).to_numpy()
+
+
+def check(train: pd.DataFrame, train_rows: np.ndarray, val: pd.DataFrame, val_rows: np.ndarray | None,
+          columns: list[str], val_name: str = "", seed: int = 0) -> list[str]:
+    """A warning notice (in a list, empty when there is nothing to say) when validation rows equal a training row
+    in every one of `columns` (the features and targets) in a table where that is no coincidence. `val_rows`
+    None: `val` is a validation file of its own, named `val_name`; else its rows `val_rows` of the training
+    table `train`, which is then `val` too."""
+    rng = np.random.default_rng(seed)
+    train_rows = np.asarray(train_rows)
+    val_rows = np.arange(len(val)) if val_rows is None else np.asarray(val_rows)
+    if len(val_rows) > SAMPLE:
+        val_rows = np.sort(rng.choice(val_rows, SAMPLE, replace=False))
+    if len(val_rows) < MIN_COPIES or len(train_rows) == 0 or not columns:
+        return []
+    sample = train_rows if len(train_rows) <= SAMPLE else np.sort(rng.choice(train_rows, SAMPLE, replace=False))
+    _, first = np.unique(row_hashes(train, columns, sample), return_index=True)  # the distinct rows among them
+    varied = _mostly_distinct(train, columns, sample[first])
+    if varied is None:
+        return []
+    # a copy holds a training row's value in the varied column: only those rows, few, are hashed whole (the
+    # lookup table is made of the validation rows' values, at most SAMPLE; the training rows only probe it)
+    trained_values, held_values = _cells(train[varied], train_rows), _cells(val[varied], val_rows)
+    twins = train_rows[pd.Series(trained_values).isin(held_values).to_numpy()]
+    shared = pd.Series(held_values).isin(_cells(train[varied], twins)).to_numpy()
+    if shared.sum() < max(MIN_COPIES, MIN_SHARE * len(val_rows)):
+        return []
+    copies = int(pd.Series(row_hashes(val, columns, val_rows[shared])).isin(row_hashes(train, columns, twins)).sum())
+    if copies < max(MIN_COPIES, MIN_SHARE * len(val_rows)):
+        return []
+    where = f"rows of the validation file {val_name}" if val_name else "validation rows"
+    sampled = " (a sample)" if len(val_rows) == SAMPLE else ""
+    return [f"warning: {copies:,} of {len(val_rows):,} {where}{sampled} ({copies / len(val_rows):.0%}) are copies of "
+            f"training rows (equal in every feature and target, though column {varied} rarely repeats a value): the "
+            "validation loss flatters the model on rows it trained on; remove the repeated rows from the file "
+            "(pandas: drop_duplicates) before training"]
+
+
+def _cells(col: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """A column's cells at `rows`, numbers as float64 (18 in one file is 18.0 in another)."""
+    values = col.to_numpy()
+    return values[rows].astype(np.float64) if is_numeric(col) else values[rows]
+
+
+def _mostly_distinct(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> str | None:
+    """The first of `columns` with at least half as many values as `rows` (distinct rows), else None."""
+    for c in columns:
+        if frame[c].iloc[rows].nunique(dropna=True) * 2 >= len(rows):
+            return c
+    return None
