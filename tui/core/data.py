@@ -127,7 +127,7 @@ def fingerprint_differs(now: list[float], saved: list[float]) -> str:
 
 
 def read_options(spec: DataSpec, question_marks: bool = True) -> ReadOptions:
-    """`question_marks`: False for a run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    """`question_marks`: False for a run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
     return ReadOptions(**{name: getattr(spec, name) for name in FORMAT_FIELDS}, question_marks=question_marks)
 
 
@@ -198,7 +198,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
                 question_marks: bool = True) -> TableSplit:
     """Read the table, choose its columns, apply the missing-value policy, decide the task, split
     (or read the --val file) and fit the preprocessing on the training rows. `question_marks`: False for a run
-    whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
     frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, question_marks)
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
@@ -255,7 +255,7 @@ def _val_is_the_training_file(spec: DataSpec) -> bool:
 
 def prepare(spec: DataSpec, seed: int, progress: Progress = None, question_marks: bool = True) -> Prepared:
     """`progress` hears what is being read and prepared: a big file takes seconds. `question_marks`: False for a
-    run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
     if user_dataset.is_class_path(spec.dataset):
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []

@@ -56,9 +56,9 @@ def from_run(run_dir: str | Path) -> Export:
             differs.append(f"the run was stopped inside epoch {progress.get('epoch', 0) + 1} (step "
                            f"{progress.get('step')}); this script trains every epoch to its end")
     used = [str(e.get("device", "")) for e in folder.events() if e.get("event") == "start"]
-    from .preprocess import keeps_question_marks
+    from .preprocess import reads_question_marks_as_empty
 
-    marks = not keeps_question_marks(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
+    marks = reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
     return _export(spec, str(folder.path), layers, differs, used, marks)
 
 
@@ -113,7 +113,7 @@ class _Facts:
 def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str],
             devices_used: list[str] | None = None, question_marks: bool = True) -> Export:
     """`devices_used`: what a run's start events name (None for a spec not yet run); `question_marks`: False for a
-    run whose model kept '?' as a value (preprocess.keeps_question_marks)."""
+    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
     from . import devices, user_dataset
 
     t = spec.train

@@ -25,7 +25,7 @@ from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .predict import Predictor
-from .preprocess import keeps_question_marks
+from .preprocess import reads_question_marks_as_empty
 from .record import Emit, Recorder
 from .runs import RunFolder, release_held
 from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
@@ -213,8 +213,8 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
-    # a run trained before a lone '?' read as empty reads its data as it did (preprocess.keeps_question_marks)
-    p = plan(spec, recorder, world, not keeps_question_marks(ckpt["preprocessing"] if ckpt else None))
+    # a run trained before a lone '?' read as empty reads its data as it did (preprocess.reads_question_marks_as_empty)
+    p = plan(spec, recorder, world, reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt else None))
     p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
     differs = ""
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
@@ -340,8 +340,9 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
                 write_val_predictions(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
-            written = Predictor.load(folder.checkpoint_path("best")).predict_file(
-                p.spec.data.test, out, read_options(p.spec.data, not keeps_question_marks(p.data.pre)), own_run=True)
+            options = read_options(p.spec.data, reads_question_marks_as_empty(p.data.pre))
+            written = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, options,
+                                                                                  own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
                                               unseen=[u.describe() for u in written.unseen]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)

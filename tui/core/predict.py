@@ -22,7 +22,7 @@ from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
-from .preprocess import Filled, Preprocessor, Unseen, keeps_question_marks
+from .preprocess import Filled, Preprocessor, Unseen, reads_question_marks_as_empty
 from .reader import ReadOptions, read_table
 from .runs import SPEC, is_run_folder, refuse_run_file
 
@@ -146,7 +146,7 @@ class Predictor:
         from .spec import FORMAT_FIELDS, Spec
 
         run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items() if k in FORMAT_FIELDS})
-        return read_options(run.with_overrides(overrides).data, not keeps_question_marks(self.pre))
+        return read_options(run.with_overrides(overrides).data, reads_question_marks_as_empty(self.pre))
 
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).

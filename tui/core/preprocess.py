@@ -356,16 +356,16 @@ def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
     return mean, (std if std > 0 else 1.0), fill
 
 
-def keeps_question_marks(pre: "Preprocessor | dict[str, Any] | None") -> bool:
-    """Whether a model was trained before a lone '?' in a text column read as empty: '?' is among its categories
-    or classes. Its resume, predictions, evaluations, export and validation table then read files as it did
-    (`ReadOptions.question_marks` False), or a run that was fine became 'data changed' and its model's answers
-    changed without a word."""
+def reads_question_marks_as_empty(pre: "Preprocessor | dict[str, Any] | None") -> bool:
+    """Whether a model's files read a lone '?' in a text column as empty (`ReadOptions.question_marks`): all do but
+    a model trained before that rule, whose categories or classes hold '?'. Its resume, predictions, evaluations,
+    export and validation table read files as it did, or a run that was fine became 'data changed' and its
+    model's answers changed without a word. None: no model yet (a new run), which reads them as empty."""
     if pre is None:
-        return False
+        return True
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
-    return "?" in map(str, d.get("classes") or []) or any(
-        "?" in map(str, c.get("categories") or []) for c in d.get("columns") or [])
+    return not ("?" in map(str, d.get("classes") or []) or any(
+        "?" in map(str, c.get("categories") or []) for c in d.get("columns") or []))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

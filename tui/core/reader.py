@@ -63,7 +63,7 @@ class ReadOptions:
     decimal: str = "auto"
     encoding: str = "auto"
     # a lone '?' in a text column reads as empty (`_question_marks`); False for a model trained before that rule,
-    # whose categories or classes hold '?' (preprocess.keeps_question_marks): its files read as it read them
+    # whose categories or classes hold '?' (preprocess.reads_question_marks_as_empty): its files read as it read them
     question_marks: bool = True
 
 

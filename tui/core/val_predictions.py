@@ -51,7 +51,7 @@ class ValidationRows:
 
 def validation_rows(spec: Spec, question_marks: bool = True) -> ValidationRows:
     """The run's validation rows, found as `data.prepare` finds them (see the module's note); `question_marks`
-    as there (preprocess.keeps_question_marks)."""
+    as there (preprocess.reads_question_marks_as_empty)."""
     from . import user_dataset
     from .data import split_table
 
@@ -70,9 +70,9 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
     from .predict import Predictor
 
     spec = _data_where_it_is_now(Spec.from_dict(ckpt["spec"], source=source), source)
-    from .preprocess import keeps_question_marks
+    from .preprocess import reads_question_marks_as_empty
 
-    rows = validation_rows(spec, not keeps_question_marks(ckpt["preprocessing"]))
+    rows = validation_rows(spec, reads_question_marks_as_empty(ckpt["preprocessing"]))
     predictor = Predictor(ckpt, source)
     if rows.pre.to_dict() != predictor.pre.to_dict():
         raise UserError(f"the data of this run ({spec.data.dataset}) changed since {source} was saved, so its "
