@@ -1,5 +1,7 @@
 """torchtui's loop ends with weights bit-identical to the tutorial's textbook loop (CPU, same seed)."""
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -211,3 +213,31 @@ def test_a_run_of_misaligned_batches_stopped_mid_epoch_resumes_to_the_same_bits(
     for i, buffers in a["optimizer"]["state"].items():
         for name, value in buffers.items():
             assert torch.equal(value, b["optimizer"]["state"][i][name]), (i, name)
+
+
+def test_validation_batches_that_would_start_misaligned_give_the_loss_of_dataloaders_batches(tmp_path):
+    """The validation loss is a DataLoader loop's over batches of max(batch_size, 1024) rows, as the README says
+    and the exported script computes it: at batch 1030 of 13 inputs the second batch, a view, began misaligned
+    and its products rounded otherwise."""
+    from torch.utils.data import TensorDataset
+
+    r = np.random.default_rng(0)
+    frame = pd.DataFrame(r.normal(size=(4200, 13)), columns=[f"f{i}" for i in range(13)])
+    frame["y"] = frame.sum(axis=1) + r.normal(size=4200)
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    spec = make_spec(tmp_path, **{"data.dataset": str(tmp_path / "wide.csv"), "data.target": "y",
+                                  "data.val_split": 0.5, "model.layers": "Linear(7), ReLU()",
+                                  "train.batch_size": 1030, "train.epochs": 1})
+    events: list[dict] = []
+    _, folder = job.run(spec, events.append)
+    [epoch] = [e for e in events if e["event"] == "epoch"]
+    saved = torch.load(folder.checkpoint_path("last"), weights_only=True)
+    model = build_sequential(saved["layers"])
+    model.load_state_dict(saved["model"])
+    model.eval()
+    data = job.plan(spec).data
+    total = torch.zeros(())
+    with torch.no_grad():
+        for xb, yb in DataLoader(TensorDataset(data.x_val, data.y_val), 1030, shuffle=False):
+            total += nn.MSELoss()(model(xb), yb) * len(xb)
+    assert len(data.x_val) == 2100 and epoch["val_loss"] == float(total) / 2100

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import metrics
+from .batch_views import row_batches
 from .errors import UserError
 from .preprocess import Preprocessor
 
@@ -68,10 +69,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, objective: Obje
     model.eval()
     total = torch.zeros((), device=x.device)
     outputs = []
-    y_loss = objective.loss_targets(y)
-    for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size])
-        total += criterion(out, y_loss[i:i + batch_size]) * len(out)
+    for xb, yb in row_batches(x, objective.loss_targets(y), batch_size):  # as aligned as DataLoader's batches
+        out = model(xb)
+        total += criterion(out, yb) * len(out)
         outputs.append(out)
     out_all = torch.cat(outputs).float().cpu() if outputs else torch.zeros((0, objective.n_outputs))
     return float(total) / max(len(x), 1), out_all

@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import checkpoint, cuda_graph, distributed, live_change, precision, record
+from .batch_views import views_aligned
 from .data import Prepared, fingerprint
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
@@ -52,8 +53,6 @@ from .user_dataset import as_targets
 EVAL_BATCH = 1024
 NEVER_STEP = live_change.NEVER  # later than any step: every pending change is due
 GATHER_BYTES = 8 << 20  # training rows gathered in batch order at a time
-CPU_ALIGN_BYTES, DEVICE_ALIGN_BYTES = 64, 512  # a new tensor starts at a multiple of this: c10's CPU allocator,
-# CUDA's caching allocator (and, to be safe, any other device's)
 
 
 @dataclass
@@ -450,21 +449,18 @@ class Trainer:
         """Batches of rows `order`, gathered a chunk of batches at a time: each batch is then a free
         contiguous view, no second copy of the training set is held, and the first step waits for
         one batch's gather only (chunks double from one batch up to a few MiB).
-        A view starts where its chunk's memory is as aligned as a tensor of its own only when a batch's bytes
-        are a multiple of the allocator's alignment; else each batch is gathered into a tensor of its own, as
-        DataLoader's collate gives the textbook loop: a matrix product reads a misaligned input with other
-        instructions and rounds differently (MKL on the CPU: Linear(3) on wine at batch 10 ended 1.5e-8 from the
-        textbook's weights, and a resume mid-epoch, whose chunks start elsewhere, from the run never stopped).
-        After the last batch, `finish_order(finish)`."""
+        Views only where a batch starts as aligned as a tensor of its own would (batch_views): else each batch
+        is gathered on its own, as DataLoader's collate gives the textbook loop, or its matrix products round
+        differently, and a resume mid-epoch, whose chunks start elsewhere, ends elsewhere than the run never
+        stopped. After the last batch, `finish_order(finish)`."""
         bs, x, y = self.spec.train.batch_size, self.x_train, self.y_train_loss
-        x_bytes, y_bytes = x[:1].nelement() * x.element_size(), y[:1].nelement() * y.element_size()
-        align = CPU_ALIGN_BYTES if x.device.type == "cpu" else DEVICE_ALIGN_BYTES
-        if (bs * x_bytes) % align or (bs * y_bytes) % align:
+        if not views_aligned(bs, x, y):
             for i in range(0, len(order), bs):
                 rows = order[i:i + bs]
                 yield x.index_select(0, rows), y.index_select(0, rows)
         else:
-            most = max(1, GATHER_BYTES // max(1, bs * (x_bytes + y_bytes)))
+            row_bytes = x[:1].nelement() * x.element_size() + y[:1].nelement() * y.element_size()
+            most = max(1, GATHER_BYTES // max(1, bs * row_bytes))
             start, batches = 0, 1
             while start < len(order):
                 rows = order[start:start + batches * bs]
