@@ -30,7 +30,7 @@ def test_the_gpu_checks_run_through_on_the_cpu_and_pass(tmp_path):
     assert not (tmp_path / "ddp_check.log").exists()  # the resolved issue's check runs when asked for
 
     passes = [line for line in graphs.splitlines() if line.startswith("PASS ")]
-    assert len(passes) == 6 + 4 + 4 * 2 + 1, graphs  # 6 exactness cases, 4 schedules, 4 precisions x 2, memory
+    assert len(passes) == 7 + 4 + 4 * 2 + 1, graphs  # 7 exactness cases, 4 schedules, 4 precisions x 2, memory
     assert "all passed" in graphs and graphs.rstrip().endswith("gpu_check: exit 0")
     tables = [line for line in graphs.splitlines() if line.lstrip().startswith(("64 ", "512 "))]
     assert len(tables) == 3 and all(len(line.split()) >= 6 for line in tables), graphs  # small at 64, 512; wide
