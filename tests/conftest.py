@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import textual.constants
@@ -56,3 +59,15 @@ def fake_cuda_graphs(monkeypatch):
     monkeypatch.setattr(cuda_graph, "decide", decide)
     emulator = install(monkeypatch)
     return emulator.steps, emulator
+
+
+def writer_stand_in(events: Path) -> subprocess.Popen:
+    """A live process holding a run folder's one-writer lock on its event log, as a worker holds it
+    (RunFolder.hold): a `sleep` is a live process number and no more, which readers tell from a run's writer
+    (runs.lock_held: a killed run's number may belong to another program). Returned once it holds the lock;
+    the caller's own hold of the folder must be released first."""
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(600)")
+    worker = subprocess.Popen([sys.executable, "-c", code, str(events)], stdout=subprocess.PIPE, text=True)
+    assert worker.stdout is not None and worker.stdout.readline().strip() == "held"
+    return worker

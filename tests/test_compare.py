@@ -20,6 +20,8 @@ from tui.core.record import Recorder
 from tui.core.runs import RunFolder, read_events
 from tui.core.spec import Spec
 
+from conftest import writer_stand_in
+
 LRS = {"slow": 0.001, "fast": 0.05}
 
 
@@ -44,11 +46,12 @@ def epochs_of(run: Path) -> list[dict]:
 
 
 def live_run(root: Path, name: str) -> tuple[Path, subprocess.Popen]:
-    """A run folder whose worker is alive: a start event naming a live process (a `sleep`, never this
-    test's own pid), written through the recorder as a worker writes it."""
+    """A run folder whose worker is alive: a start event naming a live process holding the folder's lock
+    (never this test's own pid), written through the recorder as a worker writes it."""
     spec = Spec().with_overrides({"train.device": "cpu", "run.runs_dir": str(root), "run.name": name})
     folder = RunFolder.create(spec, "iris")
-    worker = subprocess.Popen(["sleep", "600"])
+    folder.release()  # the stand-in holds the folder's lock, as a worker does
+    worker = writer_stand_in(folder.path / "events.jsonl")
     recorder = Recorder(folder=folder)
     recorder.write(record.start(
         pid=worker.pid, run_dir=str(folder.path), dataset="iris", task="classification", target="species",

@@ -194,7 +194,7 @@ def test_refused_changes_say_why_in_one_line_and_change_nothing(tmp_path, launch
     child = launch("r")
     child.next("step", epoch=2)  # it waits there (its pipe is full) until the test reads on
     run = child.run_dir
-    assert "is not a run folder" in refused(tmp_path / "nowhere", "--lr", "0.1")
+    assert "nowhere does not exist" in refused(tmp_path / "nowhere", "--lr", "0.1")
     assert "nothing to change" in refused(run)
     assert "train.lr must be a number > 0" in refused(run, "--lr", "0")
     assert "train.patience must be an integer >= 0" in refused(run, "--patience", "-1")

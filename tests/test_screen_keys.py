@@ -26,6 +26,8 @@ from tui.core.progress import Progress
 from tui.core.record import Recorder
 from tui.core.runs import RunFolder
 
+from conftest import writer_stand_in
+
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
 from test_app import FOREVER, Notices, cpu_spec, data_loaded, headless, in_tmp, running, wait_for  # noqa: F401
 
@@ -218,9 +220,10 @@ def live_run(epochs: int):
     progress)."""
     spec = cpu_spec(**{"train.epochs": 100, "run.name": "live"})
     folder = RunFolder.create(spec, "iris")
+    folder.release()  # the stand-in holds the folder's lock, as a worker does
     recorder, progress = Recorder(folder=folder), Progress()
     # a live stand-in for the worker (never this process: the fixture kills every run's worker afterwards)
-    worker = subprocess.Popen(["sleep", "600"])
+    worker = writer_stand_in(folder.path / "events.jsonl")
     try:
         recorder.write(record.start(
             pid=worker.pid, run_dir=str(folder.path), dataset="iris", task="classification", target="species",

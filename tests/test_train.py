@@ -11,7 +11,7 @@ from tui.core.errors import TrainingFailed, UserError
 from tui.core.layers import build_sequential
 from tui.core.progress import epoch_rows
 
-from conftest import make_spec, train
+from conftest import make_spec, train, writer_stand_in
 
 
 def epochs_of(events):
@@ -224,12 +224,11 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp
 
 
 def test_resume_refuses_a_run_that_is_still_training(tmp_path):
-    import subprocess
     _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
-    writer = subprocess.Popen(["sleep", "60"])  # another live process, as a run training elsewhere
+    writer = writer_stand_in(folder.path / "events.jsonl")  # another live process, as a run training elsewhere
     try:
         folder.log({"event": "start", "time": 0.0, "pid": writer.pid, "epochs": 3})
-        with pytest.raises(UserError, match=f"is still training \\(process {writer.pid}\\)"):
+        with pytest.raises(UserError, match=f"is being written by another torchtui process \\(process {writer.pid}\\)"):
             job.resume(folder.path, lambda e: None, epochs=3)
     finally:
         writer.kill()

@@ -424,7 +424,8 @@ def _run_hint(config: Optional[Path], flags: dict[str, Any], lr: float) -> str:
 @guarded
 def resume(
     run_dir: Path = typer.Argument(..., help="A run folder, e.g. checkpoints/iris-20261127-101500."),
-    epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's)."),
+    epochs: Optional[int] = typer.Option(None, help="Train up to this many epochs in all (default: the spec's). "
+                                         "A run that stopped early trains on, its patience counted afresh."),
     dataset: Optional[str] = typer.Option(
         None, "--dataset", help="Where the run's data file is now, if it moved since the run started (the same "
         "data: checked against the checkpoint's fingerprint of its rows, where it has one)."),

@@ -212,8 +212,25 @@ def usage_line(e: UsageError, argv: list[str], words: Sequence[str] | None = Non
             return f"{flag} {value!r} is not {wanted}{example}"
         return f"{flag} {value!r}: {_lower_first(e.message)}"
     said = _lower_first(e.format_message()).rstrip(".")
-    path = " ".join([PROGRAM, *(words if words is not None else _where(e)[1])])
+    words = list(words if words is not None else _where(e)[1])
+    hint = _resume_hint(e, words)
+    if hint:
+        return hint
+    path = " ".join([PROGRAM, *words])
     return f"{said}{'' if said.endswith('?') else ';'} `{path} --help` lists what it takes"
+
+
+def _resume_hint(e: UsageError, words: list[str]) -> str:
+    """`resume RUN --lr 0.1`: a training flag `run` takes, given to resume, which continues a run as it was.
+    Click's "no such option (Possible options: --help, --val)" pointed nowhere useful."""
+    flag = getattr(e, "option_name", None)
+    ctx = e.ctx.find_root() if e.ctx is not None else None
+    run = getattr(ctx.command, "commands", {}).get("run") if ctx is not None else None
+    if words != ["resume"] or not flag or run is None or not any(flag in getattr(p, "opts", ()) for p in run.params):
+        return ""
+    return (f"resume continues a run as it was, and takes no {flag} (only --epochs, and a moved file's new place); "
+            f"`{PROGRAM} change RUN {flag} ...` changes a run while it trains (--lr, --patience, --epochs), "
+            f"`{PROGRAM} run RUN/spec.toml {flag} ...` starts a new run from its spec")
 
 
 def _bad_value(e: BadParameter, flag: str, argv: list[str]) -> tuple[Any, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .event_schema import METRICS, readable
-from .runs import EVENTS, SPEC, process_alive, process_suspended
+from .runs import EVENTS, SPEC, lock_held, process_alive, process_suspended
 
 if TYPE_CHECKING:
     import numpy as np
@@ -208,7 +208,9 @@ class RunState:
         return launcher if isinstance(launcher, int) and process_alive(launcher) else self.pid
 
     def alive(self) -> bool:
-        return self.pid is not None and process_alive(self.pid)
+        """Its writer lives: its process, holding the folder's lock (a reused process number holds none)."""
+        return (self.pid is not None and process_alive(self.pid)
+                and lock_held(self.run_dir / EVENTS, self.pid) is not False)
 
     @property
     def epoch_done(self) -> int:

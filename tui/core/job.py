@@ -207,6 +207,13 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
                         f"pass --epochs N with N > {done} to train on" if epochs is None else
                         f"{folder.path} has trained {done} epoch{'s' * (done != 1)} already; --epochs is the new "
                         f"total, not more epochs to add: give more than {done}, e.g. --epochs {done + live.epochs}")
+    if ckpt and _patience_ran_out(ckpt, live.patience):
+        if epochs is None and state.status == "early_stopped":  # it trained one epoch more and stopped again
+            raise UserError(f"{folder.path} stopped early after epoch {done} (no better validation loss in "
+                            f"{live.patience} epochs): it has ended; `torchtui resume {folder.path} --epochs N` "
+                            f"trains on to epoch N, with {live.patience} more epochs to improve")
+        if epochs is not None:  # trains on: its patience counts afresh, or it stopped again after one epoch
+            ckpt["progress"]["bad_epochs"] = 0
     again = (f" --epochs {epochs}" if epochs is not None else "") + "".join(
         f" {DATA_FILES[path][0]} {new}" for path, new in moved.items())  # a command that repeats this one's flags
     spec, moves = _data_moved(spec, moved, folder, again)
@@ -218,6 +225,10 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
     differs = ""
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
+        reordered = _reordered_columns(p.data.pre.to_dict(), ckpt["preprocessing"])
+        if reordered:  # the same data, its columns in another order: the fix is in the file
+            raise UserError(f"the data of {folder.path} ({spec.data.dataset}) has its columns in another order than "
+                            f"when the run trained ({reordered}); put them back in that order to resume")
         differs = "its column statistics"
     elif ckpt and ckpt.get("data_check"):  # (none: a checkpoint from before fingerprints, or a Dataset class's)
         differs = fingerprint_differs(p.data.fingerprint(), ckpt["data_check"])
@@ -249,7 +260,22 @@ def _unsaid_end(ckpt: dict[str, Any] | None, status: str, epochs: int, patience:
     progress = ckpt["progress"]
     if progress["epoch"] >= epochs:
         return "done"
-    return "early_stopped" if patience and progress["bad_epochs"] >= patience else ""
+    return "early_stopped" if _patience_ran_out(ckpt, patience) else ""
+
+
+def _reordered_columns(now: dict[str, Any], saved: dict[str, Any]) -> str:
+    """"a, b when it trained, now b, a" where the data's columns are the checkpoint's in another order, else "":
+    such a file was refused as "changed (its column statistics differ)", which sent a user looking for edits."""
+    names, were = [c["name"] for c in now.get("columns") or []], [c["name"] for c in saved.get("columns") or []]
+    if names == were or sorted(names) != sorted(were):
+        return ""
+    return f"{', '.join(were)} when it trained, now {', '.join(names)}"
+
+
+def _patience_ran_out(ckpt: dict[str, Any], patience: int) -> bool:
+    """Early stopping was reached at the checkpoint: at an epoch's end, `patience` epochs without a better loss."""
+    progress = ckpt["progress"]
+    return bool(patience) and not progress.get("epoch_step") and progress.get("bad_epochs", 0) >= patience
 
 
 def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:

@@ -92,6 +92,7 @@ class Predictor:
     def load(cls, path: str | Path) -> "Predictor":
         if Path(path).is_dir():
             refuse_folder_of_runs(Path(path))
+            refuse_run_without_checkpoint(Path(path))
             path = checkpoint.best_of_run(Path(path))  # a run folder: its best model
         return cls(checkpoint.load(path), str(path))
 
@@ -210,6 +211,23 @@ def refuse_overwriting(out: str | Path, data: str | Path, checkpoint: str | Path
                             f"the run could not be resumed; write them to another file")
     if not own_run:
         refuse_run_file(Path(out))  # nor over a run's own files
+
+
+def refuse_run_without_checkpoint(folder: Path) -> None:
+    """A run folder whose training saved no checkpoint: "checkpoint RUN/last.pt not found" sent a user looking for
+    a file, where the run's own story says why there is none."""
+    if not (folder / SPEC).exists() or any((folder / name).exists() for name in ("best.pt", "last.pt")):
+        return
+    from .follow import read_run
+
+    state, _ = read_run(folder)
+    if state.running:
+        why = "it is still training and has saved none yet"
+    elif state.status == "failed":
+        why = f"it failed before its first save ({state.error})" if state.error else "it failed before its first save"
+    else:
+        why = "it ended before its first save"
+    raise UserError(f"{folder} has no model yet: {why}")
 
 
 def refuse_folder_of_runs(folder: Path) -> None:

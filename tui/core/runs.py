@@ -107,6 +107,8 @@ class RunFolder:
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
         p = Path(path)
+        if not p.exists():
+            raise UserError(f"{p} does not exist; `torchtui runs` lists the run folders")
         if not (p / SPEC).exists():
             raise UserError(f"{p} is not a run folder (no {SPEC}); `torchtui runs` lists the run folders")
         return cls(p)
@@ -271,9 +273,9 @@ def _ends_a_line(path: Path) -> bool:
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Events in order; a torn last line (a writer killed mid-write), and a line that is no event a reader can
     take (event_schema.readable), are skipped."""
-    try:
-        f = open(path, encoding="utf-8")
-    except FileNotFoundError:
+    try:  # bytes that are no UTF-8 (a damaged disk, another program's write) spoil their line only
+        f = open(path, encoding="utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError):
         return
     with f:
         for line in f:
@@ -320,6 +322,29 @@ def _proc_state(pid: Any) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return ""
+
+
+def lock_held(path: Path, pid: int) -> bool | None:
+    """Whether process `pid` holds `RunFolder.hold`'s lock on `path` (a run's event log): the one sure sign that
+    it is the run's writer, where a live process number is not (after a kill -9 and a reboot, or a long while,
+    the number belongs to another program, and the run showed as training and could not be resumed). Read from
+    the kernel's table of locks, /proc/locks, without taking the lock: a probe that took it, however briefly,
+    could refuse a writer starting in that instant. None where there is no such table (not Linux). The inode is
+    matched by its number alone: an overlay file system gives stat() another device number than the table's."""
+    try:
+        inode = str(os.stat(path).st_ino)
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5308523 0 EOF" (a waiter: "1: -> ...")
+        fields = line.split()
+        if "FLOCK" not in fields:
+            continue
+        at = fields.index("FLOCK")
+        holder, where = fields[at + 3:at + 5] if len(fields) >= at + 5 else ("", "")
+        if holder == str(pid) and where.rsplit(":", 1)[-1] == inode:
+            return True
+    return False
 
 
 def process_alive(pid: Any) -> bool:
