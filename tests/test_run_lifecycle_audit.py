@@ -32,7 +32,7 @@ def test_a_killed_runs_process_number_taken_by_another_program_is_no_run_in_prog
     run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert run.stdout is not None
     for line in run.stdout:
-        if json.loads(line)["event"] == "epoch":
+        if json.loads(line)["event"] == "checkpoint":  # the first epoch saved
             break
     folder = tmp_path / "k"
     state, _ = read_run(folder)
