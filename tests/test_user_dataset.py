@@ -1,5 +1,6 @@
 """A user's own Dataset class (`module:Class`): trained through a real DataLoader, checked item by item."""
 
+import os
 import sys
 import textwrap
 
@@ -134,3 +135,30 @@ def test_a_dataset_run_stopped_mid_epoch_resumes_exactly(user_module):
     a = torch.load(straight.checkpoint_path("last"), weights_only=True)["model"]
     b = torch.load(folder / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_dataset_module_edited_or_of_another_folder_is_imported_as_it_is_now(tmp_path, monkeypatch):
+    """Python keeps a module once imported: the screen (one process) went on with a Dataset class the user had
+    edited since, or with the my_data.py of the folder it loaded one from before."""
+    from tui.core import user_dataset
+
+    def write(folder, body: str) -> None:
+        folder.mkdir(exist_ok=True)
+        (folder / "my_data.py").write_text("from torch.utils.data import Dataset\nimport torch\n" + body)
+
+    pairs = "    def __len__(self): return 4\n    def __getitem__(self, i): return torch.tensor([float(i)]), {}\n"
+    first, second = tmp_path / "first", tmp_path / "second"
+    write(first, "class A(Dataset):\n" + pairs.format(0))
+    monkeypatch.chdir(first)
+    try:
+        assert user_dataset.load(DataSpec(dataset="my_data:A"))[3][1] == 0
+        write(first, "class A(Dataset):\n" + pairs.format(1) + "class B(A):\n    pass\n")  # edited
+        later = (first / "my_data.py").stat().st_mtime + 2  # as a user's edit comes, not in the same clock tick
+        os.utime(first / "my_data.py", (later, later))
+        assert user_dataset.load(DataSpec(dataset="my_data:A"))[3][1] == 1
+        assert len(user_dataset.load(DataSpec(dataset="my_data:B"))) == 4
+        write(second, "class C(Dataset):\n" + pairs.format(2))
+        monkeypatch.chdir(second)  # another folder's my_data.py, first on the import path now
+        assert user_dataset.load(DataSpec(dataset="my_data:C"))[0][1] == 2
+    finally:
+        sys.modules.pop("my_data", None)

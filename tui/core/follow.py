@@ -293,13 +293,33 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
     if state is None:
         state, _ = read_run(path)
     best = state.best_epoch
-    return RunInfo(path=path, status=state.status if state.start else "not started",
-                   dataset=state.start.get("dataset", "?"), epochs_done=state.epoch_done,
-                   epochs=state.start.get("epochs", 0), best_val_loss=state.best_val_loss,
+    status, dataset = (state.status, state.start.get("dataset", "?")) if state.start else ("not started", "?")
+    done, epochs = state.epoch_done, state.start.get("epochs", 0)
+    if not state.start and (path / "last.pt").exists():  # a log lost or garbled; its checkpoint says what it trained
+        status, dataset, done, epochs = _saved_without_log(path) or (status, dataset, done, epochs)
+    return RunInfo(path=path, status=status, dataset=dataset, epochs_done=done,
+                   epochs=epochs, best_val_loss=state.best_val_loss,
                    started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid,
                    metric=state.metric_name() if state.start else "",
                    best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
                    suspended=state.running and process_suspended(state.pid))
+
+
+def _saved_without_log(path: Path) -> tuple[str, str, int, int] | None:
+    """(status, dataset, epochs done, epochs) of a run whose event log says nothing, from its last.pt and spec.toml:
+    listed "not started, 0/0", a run of 4 trained epochs looked empty enough to delete. It resumes (from last.pt):
+    interrupted. None where the checkpoint does not load either."""
+    from .checkpoint import progress_of
+    from .spec import Spec
+
+    progress = progress_of(path / "last.pt")
+    if progress is None:
+        return None
+    try:
+        spec = Spec.from_file(path / SPEC)
+    except Exception:  # a spec that does not read: the checkpoint's epochs alone
+        return "interrupted", "?", int(progress.get("epoch", 0)), 0
+    return "interrupted", spec.data.dataset, int(progress.get("epoch", 0)), spec.train.epochs
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:

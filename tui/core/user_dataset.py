@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.machinery
 import os
 import re
 import sys
@@ -32,12 +33,41 @@ def is_class_path(dataset: str) -> bool:
     return bool(_CLASS_PATH.match(dataset)) and not Path(dataset).exists()
 
 
+_IMPORTED: dict[str, tuple[str, int]] = {}  # a user's module: the file it was imported from, and its mtime then
+
+
+def _import_current(module_name: str) -> Any:
+    """The module as its file is now: Python keeps a module once imported, so the screen (one process) went on
+    with a Dataset class the user had since edited, or with a `my_data.py` of another folder it was started in
+    before. A module imported from another file than the import path finds now, or from one changed since, is
+    imported again."""
+    importlib.invalidate_caches()
+    cached = sys.modules.get(module_name)
+    if cached is not None and module_name in _IMPORTED:
+        found = importlib.machinery.PathFinder.find_spec(module_name) if "." not in module_name else None
+        origin = found.origin if found is not None else None
+        if origin is not None and _IMPORTED[module_name] != (origin, _mtime(origin)):
+            sys.modules.pop(module_name, None)
+    module = importlib.import_module(module_name)
+    origin = getattr(module, "__file__", None)
+    if origin:
+        _IMPORTED[module_name] = (origin, _mtime(origin))
+    return module
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
 def load(spec: DataSpec) -> Dataset:
     module_name, class_name = spec.dataset.split(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        module = _import_current(module_name)
     except ModuleNotFoundError as e:
         raise UserError(f"cannot import {module_name} for dataset {spec.dataset}: {e}; run from the folder that holds "
                         f"{module_name.replace('.', '/')}.py or put it on PYTHONPATH") from None
