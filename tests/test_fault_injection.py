@@ -2,8 +2,9 @@
 (tests/test_kill_at_every_write.py kills at every write in turn; this one, real processes at random times.)
 
 Each attempt is a real `torchtui run` / `torchtui resume` process, killed with SIGKILL a random
-while after its first training step. Saves are slowed (a pause between writing the temp file
-and renaming it, patched in the child process only), so kills also land inside saves. Then
+while after its first training step, or, every other time, as soon as a save's temp file is there. Saves
+are slowed (a pause between writing the temp file and renaming it, patched in the child process only), so
+those kills land inside saves. Then
 the run is resumed until it finishes, and its weights must equal an uninterrupted run's.
 """
 
@@ -83,7 +84,12 @@ def test_six_kills_then_an_exact_finish(tmp_path):
         for line in proc.stdout:  # wait for training to be under way
             if json.loads(line)["event"] == "step":
                 break
-        time.sleep(rng.uniform(0.0, 0.12))
+        if kills % 2:  # every other kill lands inside a save: at random moments, 6 kills missed them all at times
+            waited = time.monotonic() + 1.0
+            while not any(folder.glob(".tmp-*")) and time.monotonic() < waited:
+                time.sleep(0.001)
+        else:
+            time.sleep(rng.uniform(0.0, 0.12))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         if proc.returncode == 0:  # it finished before the kill landed: check it, and go on with a new run
