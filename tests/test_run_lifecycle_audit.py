@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import torch
 from tui.core import job
 from tui.core.errors import TrainingFailed, UserError
 from tui.core.follow import read_run, summarize
-from tui.core.runs import EVENTS, lock_held
+from tui.core.runs import EVENTS, lock_held, writer_alive
 
 from conftest import train
 from test_cli import invoke, one_error_line
@@ -39,12 +40,22 @@ def test_a_killed_runs_process_number_taken_by_another_program_is_no_run_in_prog
     assert state.running and state.pid == run.pid and lock_held(folder / EVENTS, run.pid) is True  # its writer
     run.kill()
     run.wait()
-    other = subprocess.Popen(["sleep", "60"])  # the program that got the killed run's number
+    other = subprocess.Popen(["sleep", "60"])  # the program that got the killed run's number, an hour on
     try:
-        text = (folder / EVENTS).read_text()
-        (folder / EVENTS).write_text(text.replace(f'"pid":{run.pid},', f'"pid":{other.pid},'))
-        assert f'"pid":{other.pid},' in (folder / EVENTS).read_text()
+        lines = []
+        for line in (folder / EVENTS).read_text().splitlines():
+            event = json.loads(line)
+            if event["event"] == "start":
+                assert event["pid"] == run.pid
+                event["pid"], event["time"] = other.pid, event["time"] - 3600
+            lines.append(json.dumps(event) + "\n")
+        (folder / EVENTS).write_text("".join(lines))
+        assert read_run(folder)[0].pid == other.pid
         assert lock_held(folder / EVENTS, other.pid) is False
+        # the writer's lock may not show (a network file system): a process started before its start event is
+        # taken for the writer, one started after it is another program
+        assert writer_alive(folder / EVENTS, other.pid, time.time() + 1)
+        assert not writer_alive(folder / EVENTS, other.pid, time.time() - 60)
         assert summarize(folder).status == "interrupted"  # it said "running", with the other program's number
         done = torch.load(folder / "last.pt", weights_only=True)["progress"]["epoch"]
         outcome, _ = job.resume(folder, lambda e: None, epochs=done + 1)  # it said "still training (process N)"

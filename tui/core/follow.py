@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .event_schema import METRICS, readable
-from .runs import EVENTS, SPEC, lock_held, process_alive, process_suspended
+from .runs import EVENTS, SPEC, process_alive, process_suspended, writer_alive
 
 if TYPE_CHECKING:
     import numpy as np
@@ -208,9 +208,8 @@ class RunState:
         return launcher if isinstance(launcher, int) and process_alive(launcher) else self.pid
 
     def alive(self) -> bool:
-        """Its writer lives: its process, holding the folder's lock (a reused process number holds none)."""
-        return (self.pid is not None and process_alive(self.pid)
-                and lock_held(self.run_dir / EVENTS, self.pid) is not False)
+        """Its writer lives: the process its start event names, not another program given its number since."""
+        return self.pid is not None and writer_alive(self.run_dir / EVENTS, self.pid, self.start.get("time"))
 
     @property
     def epoch_done(self) -> int:

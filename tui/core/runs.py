@@ -324,27 +324,54 @@ def _proc_state(pid: Any) -> str | None:
         return ""
 
 
+SAME_PROCESS_SLACK = 5.0  # seconds a writer's start may seem to follow its start event (a 1 s boot time, clock slew)
+
+
+def writer_alive(events: Path, pid: Any, written: Any) -> bool:
+    """Whether the run whose start event names process `pid` (the event written at `written`, seconds since the
+    epoch) still has that writer. A live process number alone was taken for it: after a kill -9 (and a reboot, or
+    a long while) the number belongs to another program, and the run showed as training for good and could not
+    be resumed ("still training (process N); stop it"). The writer holding the folder's lock on `events` is sure;
+    else a process that started after the event is another program with the number. Where neither can be told
+    (not Linux), the live number is taken for the writer, as before."""
+    if not process_alive(pid):
+        return False
+    if lock_held(events, pid):
+        return True
+    began = process_started(pid)  # (a lock on a network file system may not show in this machine's table)
+    return began is None or not isinstance(written, (int, float)) or began <= written + SAME_PROCESS_SLACK
+
+
 def lock_held(path: Path, pid: int) -> bool | None:
-    """Whether process `pid` holds `RunFolder.hold`'s lock on `path` (a run's event log): the one sure sign that
-    it is the run's writer, where a live process number is not (after a kill -9 and a reboot, or a long while,
-    the number belongs to another program, and the run showed as training and could not be resumed). Read from
-    the kernel's table of locks, /proc/locks, without taking the lock: a probe that took it, however briefly,
-    could refuse a writer starting in that instant. None where there is no such table (not Linux). The inode is
-    matched by its number alone: an overlay file system gives stat() another device number than the table's."""
+    """Whether process `pid` holds a lock on `path` (`RunFolder.hold`'s, on a run's event log), read from the
+    kernel's table of locks, /proc/locks, without taking it: a probe that took it, however briefly, could refuse a
+    writer starting in that instant. None where there is no such table (not Linux). The inode is matched by its
+    number alone: an overlay file system gives stat() another device number than the table's."""
     try:
         inode = str(os.stat(path).st_ino)
         table = Path("/proc/locks").read_text()
     except OSError:
         return None
-    for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5308523 0 EOF" (a waiter: "1: -> ...")
+    for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5308523 0 EOF"; a waiter: "1: -> ..."
         fields = line.split()
-        if "FLOCK" not in fields:
+        if "->" in fields:
             continue
-        at = fields.index("FLOCK")
-        holder, where = fields[at + 3:at + 5] if len(fields) >= at + 5 else ("", "")
-        if holder == str(pid) and where.rsplit(":", 1)[-1] == inode:
+        at = next((i for i, f in enumerate(fields) if f.count(":") == 2), None)  # MAJOR:MINOR:INODE, the pid before
+        if at is not None and at > 0 and fields[at - 1] == str(pid) and fields[at].rsplit(":", 1)[1] == inode:
             return True
     return False
+
+
+def process_started(pid: Any) -> float | None:
+    """When process `pid` started, in seconds since the epoch (to the clock tick), from /proc; None where /proc
+    cannot tell (not Linux, gone)."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def process_alive(pid: Any) -> bool:
