@@ -42,7 +42,7 @@ def test_a_file_with_repeated_rows_is_warned_of_and_the_count_is_the_validation_
     twins = sum(tuple(r) in trained for r in frame.iloc[table.val_rows].itertuples(index=False))
     assert twins >= 5
     assert said.startswith(f"warning: {twins} of {len(table.val_rows)} validation rows (")
-    assert "though column alcohol rarely repeats a value" in said and "drop_duplicates" in said
+    assert "rarely repeats a value" in said and "drop_duplicates" in said
 
 
 def test_tables_whose_records_share_values_by_nature_are_not_warned_of(tmp_path):
@@ -50,8 +50,13 @@ def test_tables_whose_records_share_values_by_nature_are_not_warned_of(tmp_path)
     n = 600  # 3 x 2 x 4 x 2 = 48 possible rows: most rows have twins on both sides of the split
     kinds = pd.DataFrame({"size": r.choice(["s", "m", "l"], n), "colour": r.choice(["red", "green"], n),
                           "age": r.integers(1, 5, n), "bought": r.choice(["yes", "no"], n)})
-    for dataset in (written(kinds, tmp_path / "kinds.csv"), "iris", "wine", "digits", "diabetes"):
-        assert copies_said(data.prepare(DataSpec(dataset=dataset), 0).notices) == [], dataset
+    sizes = pd.DataFrame({"size": r.choice(["S", "M", "L"], n), "y": r.choice([0, 1], n)})  # 6 distinct rows
+    ages = pd.DataFrame({"age": r.integers(18, 90, n), "y": r.choice([0, 1], n)})  # 72 ages, each with both classes
+    halves = kinds.assign(note=np.where(np.arange(n) % 2, np.nan, 0.0))[["note", *kinds.columns]]  # empty or 0.0
+    for dataset in (written(kinds, tmp_path / "kinds.csv"), written(sizes, tmp_path / "sizes.csv"),
+                    written(ages, tmp_path / "ages.csv"), written(halves, tmp_path / "halves.csv"),
+                    "iris", "wine", "digits", "diabetes"):
+        assert copies_said(data.prepare(DataSpec(dataset=dataset, missing="impute"), 0).notices) == [], dataset
     table = data.split_table(DataSpec(dataset=str(tmp_path / "kinds.csv")), 0, [])
     trained = {tuple(r) for r in table.frame.iloc[table.train_rows].itertuples(index=False)}
     assert sum(tuple(r) in trained for r in table.frame.iloc[table.val_rows].itertuples(index=False)) > 100
