@@ -305,3 +305,18 @@ def test_a_validation_file_number_too_large_is_named_by_its_line_where_rows_were
     assert "the first, 1e+170, in data row 5); fix that cell, or leave the column out (--drop income)" in str(
         refused.value)
     assert str(refused.value).startswith(str(tmp_path / "val.csv"))
+
+
+def test_a_refused_file_for_predict_and_eval_says_how_it_was_read_first(tmp_path):
+    """A model trained without imputing refuses an empty cell: a '?' read as empty was refused as "empty" with no
+    word of the '?', where a training run's refusal says the reader's notes with it."""
+    frame = people(120, seed=4).drop(columns="price")
+    _, folder, _ = run(tmp_path, written(frame, tmp_path / "clean.csv"), data__target="label")
+    frame.loc[3, "city"] = "?"
+    data = written(frame, tmp_path / "marked.csv")
+    for command in ("predict", "eval"):
+        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and lines[0].startswith("error: ") and "city" in lines[0], done.stderr
+        assert lines[1:] == ["  note: column city: 1 cell(s) '?' read as empty (the mark of a missing value)"]

@@ -7,11 +7,12 @@ another machine predicts with nothing else at hand.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 import torch
@@ -153,8 +154,10 @@ class Predictor:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
-        return Predicted(table=self.predict_frame(frame, str(data)), unseen=self.pre.unseen(frame),
-                         filled=self.pre.filled(frame), notes=list(fmt.notes))
+        with _refused_with(fmt.notes):
+            table = self.predict_frame(frame, str(data))
+        return Predicted(table=table, unseen=self.pre.unseen(frame), filled=self.pre.filled(frame),
+                         notes=list(fmt.notes))
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
@@ -170,7 +173,8 @@ class Predictor:
         the reader's notes on the file (a `?` read as empty, a decimal comma, a cp1252 file) under "notes", as a
         training run says them: a `?` counted among the cells filled was never said to be one."""
         frame, fmt = read_table(data, options)
-        return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
+        with _refused_with(fmt.notes):
+            return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         x = torch.from_numpy(self.pre.transform_x(frame, source))
@@ -186,6 +190,16 @@ class Predictor:
         result["unseen"] = [u.to_dict() for u in self.pre.unseen(frame)]
         result["filled"] = [f.to_dict() for f in self.pre.filled(frame)]
         return result
+
+
+@contextlib.contextmanager
+def _refused_with(notes: list[str]) -> Iterator[None]:
+    """A refusal of the file's cells says how the file was read first, as a training run's does: "column size has 1
+    cell that is empty" of a cell holding '?' left out the note that said '?' reads as empty."""
+    try:
+        yield
+    except UserError as e:
+        raise e.with_notes(notes) from None
 
 
 def loss_label(result: dict[str, Any]) -> str:
