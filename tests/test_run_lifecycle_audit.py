@@ -8,6 +8,7 @@ is no UTF-8 in events.jsonl ended `export` with a traceback. And four refusals t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -107,6 +108,8 @@ def test_resume_given_a_training_flag_points_to_change_and_to_a_new_run(tmp_path
     line = one_error_line(said.stderr)
     assert line.startswith("error: resume continues a run as it was, and takes no --lr")
     assert "`torchtui change RUN --lr ...`" in line and "`torchtui run RUN/spec.toml --lr ...`" in line
+    line = one_error_line(invoke("resume", tmp_path, "--batch-size", "8").stderr)  # a flag change does not take
+    assert "takes no --batch-size" in line and "change" not in line and "run RUN/spec.toml --batch-size" in line
     said = invoke("resume", tmp_path, "--bogus", "1")  # a flag nothing takes: click's words, as before
     assert one_error_line(said.stderr) == "error: no such option: --bogus; `torchtui resume --help` lists what it takes"
 
@@ -152,3 +155,19 @@ def test_a_run_whose_event_log_was_lost_is_listed_by_what_its_checkpoint_holds(t
     assert (info.status, info.dataset, info.epochs_done, info.epochs) == ("interrupted", "iris", 3, 3)
     said = invoke("runs", "--runs-dir", tmp_path / "runs")
     assert said.exit_code == 0 and "lost  interrupted  iris     3/3" in said.stdout, said.stdout
+
+
+def test_signals_never_go_to_a_program_that_took_a_killed_launchers_number(tmp_path):
+    """The screen's stop, save and pause go to a distributed run's launcher while it lives: a killed launcher's
+    number, taken by another program since, got them."""
+    from tui.core.follow import RunState
+
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        for written, control in ((time.time() + 1, other.pid), (time.time() - 3600, os.getpid())):
+            state = RunState(tmp_path)
+            state.apply({"event": "start", "time": written, "pid": os.getpid(), "launcher_pid": other.pid})
+            assert state.control_pid == control
+    finally:
+        other.kill()
+        other.wait()

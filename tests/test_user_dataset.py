@@ -160,5 +160,7 @@ def test_a_dataset_module_edited_or_of_another_folder_is_imported_as_it_is_now(t
         write(second, "class C(Dataset):\n" + pairs.format(2))
         monkeypatch.chdir(second)  # another folder's my_data.py, first on the import path now
         assert user_dataset.load(DataSpec(dataset="my_data:C"))[0][1] == 2
+        monkeypatch.chdir(first)  # and back: the first folder's again, though the second is on the path too
+        assert user_dataset.load(DataSpec(dataset="my_data:A"))[0][1] == 1
     finally:
         sys.modules.pop("my_data", None)

@@ -225,12 +225,16 @@ def _resume_hint(e: UsageError, words: list[str]) -> str:
     Click's "no such option (Possible options: --help, --val)" pointed nowhere useful."""
     flag = getattr(e, "option_name", None)
     ctx = e.ctx.find_root() if e.ctx is not None else None
-    run = getattr(ctx.command, "commands", {}).get("run") if ctx is not None else None
-    if words != ["resume"] or not flag or run is None or not any(flag in getattr(p, "opts", ()) for p in run.params):
+    commands = getattr(ctx.command, "commands", {}) if ctx is not None else {}
+
+    def takes(command: str) -> bool:
+        return command in commands and any(flag in getattr(p, "opts", ()) for p in commands[command].params)
+
+    if words != ["resume"] or not flag or not takes("run"):
         return ""
+    change = f"`{PROGRAM} change RUN {flag} ...` changes it while the run trains, " if takes("change") else ""
     return (f"resume continues a run as it was, and takes no {flag} (only --epochs, and a moved file's new place); "
-            f"`{PROGRAM} change RUN {flag} ...` changes a run while it trains (--lr, --patience, --epochs), "
-            f"`{PROGRAM} run RUN/spec.toml {flag} ...` starts a new run from its spec")
+            f"{change}`{PROGRAM} run RUN/spec.toml {flag} ...` starts a new run from its spec")
 
 
 def _bad_value(e: BadParameter, flag: str, argv: list[str]) -> tuple[Any, str]:

@@ -22,15 +22,17 @@ def alignment(device: torch.device) -> int:
     return CPU_ALIGN_BYTES if device.type == "cpu" else DEVICE_ALIGN_BYTES
 
 
+def batches_aligned(batch_size: int, *tensors: torch.Tensor) -> bool:
+    """True when every batch of `batch_size` rows cut from a new tensor of rows like each of `tensors` (a gathered
+    chunk) starts as aligned as a new tensor: a batch's bytes are a multiple of the alignment."""
+    return all((batch_size * t[:1].nelement() * t.element_size()) % alignment(t.device) == 0 for t in tensors)
+
+
 def views_aligned(batch_size: int, *tensors: torch.Tensor) -> bool:
-    """True when every batch of `batch_size` rows cut from each of `tensors` (contiguous, rows first) starts as
-    aligned as a new tensor: the tensor itself does, and a batch's bytes are a multiple of the alignment."""
-    for t in tensors:
-        align = alignment(t.device)
-        row_bytes = t[:1].nelement() * t.element_size()
-        if t.data_ptr() % align or (batch_size * row_bytes) % align:
-            return False
-    return True
+    """True when every batch of `batch_size` rows cut from each of `tensors` themselves starts as aligned as a new
+    tensor: each is contiguous and starts aligned, and a batch's bytes are a multiple of the alignment."""
+    return all(t.is_contiguous() and t.data_ptr() % alignment(t.device) == 0 for t in tensors) \
+        and batches_aligned(batch_size, *tensors)
 
 
 def row_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -38,4 +40,6 @@ def row_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Iterator[t
     own = not views_aligned(batch_size, x, y)
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        yield (xb.clone(), yb.clone()) if own else (xb, yb)
+        if own:
+            xb, yb = xb.clone(memory_format=torch.contiguous_format), yb.clone(memory_format=torch.contiguous_format)
+        yield xb, yb

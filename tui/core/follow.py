@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .event_schema import METRICS, readable
-from .runs import EVENTS, SPEC, process_alive, process_suspended, writer_alive
+from .runs import EVENTS, SPEC, began_by, process_alive, process_suspended, writer_alive
 
 if TYPE_CHECKING:
     import numpy as np
@@ -205,7 +205,9 @@ class RunState:
         every process, and a stop through it is not taken for a failure to restart from), else the worker - also
         when the launcher is gone (killed) and its processes train on: rank 0 makes the others follow."""
         launcher = self.start.get("launcher_pid")
-        return launcher if isinstance(launcher, int) and process_alive(launcher) else self.pid
+        written = self.start.get("time")  # (a killed launcher's number, taken by another program since, is not it)
+        return launcher if isinstance(launcher, int) and process_alive(launcher) and began_by(launcher, written) \
+            else self.pid
 
     def alive(self) -> bool:
         """Its writer lives: the process its start event names, not another program given its number since."""

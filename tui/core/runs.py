@@ -273,17 +273,17 @@ def _ends_a_line(path: Path) -> bool:
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Events in order; a torn last line (a writer killed mid-write), and a line that is no event a reader can
     take (event_schema.readable), are skipped."""
-    try:  # bytes that are no UTF-8 (a damaged disk, another program's write) spoil their line only
-        f = open(path, encoding="utf-8", errors="replace")
+    try:
+        f = open(path, "rb")
     except (FileNotFoundError, IsADirectoryError):
         return
     with f:
-        for line in f:
-            if not line.endswith("\n"):
+        for raw in f:
+            if not raw.endswith(b"\n"):
                 break
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
+            try:  # bytes that are no UTF-8 (a damaged disk, another program's write) spoil their line only, as
+                event = json.loads(raw.decode("utf-8"))  # follow.EventTail skips it
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 continue
             if readable(event):
                 yield event
@@ -336,9 +336,14 @@ def writer_alive(events: Path, pid: Any, written: Any) -> bool:
     (not Linux), the live number is taken for the writer, as before."""
     if not process_alive(pid):
         return False
-    if lock_held(events, pid):
-        return True
-    began = process_started(pid)  # (a lock on a network file system may not show in this machine's table)
+    return bool(lock_held(events, pid)) or began_by(pid, written)  # (a network file system's lock may not show)
+
+
+def began_by(pid: Any, written: Any) -> bool:
+    """Whether process `pid` started by `written` (seconds since the epoch: the time of an event it wrote, or its
+    children did): one that started after is another program, given the number once it was free. True where
+    that cannot be told."""
+    began = process_started(pid)
     return began is None or not isinstance(written, (int, float)) or began <= written + SAME_PROCESS_SLACK
 
 

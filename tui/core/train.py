@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import checkpoint, cuda_graph, distributed, live_change, precision, record
-from .batch_views import views_aligned
+from .batch_views import batches_aligned
 from .data import Prepared, fingerprint
 from .devices import Device, Telemetry
 from .errors import Interrupted, UserError
@@ -454,7 +454,7 @@ class Trainer:
         differently, and a resume mid-epoch, whose chunks start elsewhere, ends elsewhere than the run never
         stopped. After the last batch, `finish_order(finish)`."""
         bs, x, y = self.spec.train.batch_size, self.x_train, self.y_train_loss
-        if not views_aligned(bs, x, y):
+        if not batches_aligned(bs, x, y):  # (the chunks are new tensors: where x and y start does not matter)
             for i in range(0, len(order), bs):
                 rows = order[i:i + bs]
                 yield x.index_select(0, rows), y.index_select(0, rows)

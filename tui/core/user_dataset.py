@@ -40,7 +40,7 @@ def _import_current(module_name: str) -> Any:
     """The module as its file is now: Python keeps a module once imported, so the screen (one process) went on
     with a Dataset class the user had since edited, or with a `my_data.py` of another folder it was started in
     before. A module imported from another file than the import path finds now, or from one changed since, is
-    imported again."""
+    imported again. (A module inside a package, `pkg.mod:Class`, is imported once, as Python does.)"""
     importlib.invalidate_caches()
     cached = sys.modules.get(module_name)
     if cached is not None and module_name in _IMPORTED:
@@ -64,8 +64,10 @@ def _mtime(path: str) -> int:
 
 def load(spec: DataSpec) -> Dataset:
     module_name, class_name = spec.dataset.split(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    here = os.getcwd()  # first on the import path, where an earlier load in another folder put that folder
+    if here in sys.path:
+        sys.path.remove(here)
+    sys.path.insert(0, here)
     try:
         module = _import_current(module_name)
     except ModuleNotFoundError as e:
