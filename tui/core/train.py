@@ -449,25 +449,21 @@ class Trainer:
         """Batches of rows `order`, gathered a chunk of batches at a time: each batch is then a free
         contiguous view, no second copy of the training set is held, and the first step waits for
         one batch's gather only (chunks double from one batch up to a few MiB).
-        Views only where a batch starts as aligned as a tensor of its own would (batch_views): else each batch
-        is gathered on its own, as DataLoader's collate gives the textbook loop, or its matrix products round
-        differently, and a resume mid-epoch, whose chunks start elsewhere, ends elsewhere than the run never
-        stopped. After the last batch, `finish_order(finish)`."""
+        A chunk holds more than one batch only where each batch in it starts as aligned as a tensor of its own
+        would (batch_views): else each batch is gathered on its own, as DataLoader's collate gives the textbook
+        loop, or its matrix products round differently, and a resume mid-epoch, whose chunks start elsewhere,
+        ends elsewhere than the run never stopped. After the last batch, `finish_order(finish)`."""
         bs, x, y = self.spec.train.batch_size, self.x_train, self.y_train_loss
-        if not batches_aligned(bs, x, y):  # (the chunks are new tensors: where x and y start does not matter)
-            for i in range(0, len(order), bs):
-                rows = order[i:i + bs]
-                yield x.index_select(0, rows), y.index_select(0, rows)
-        else:
-            row_bytes = x[:1].nelement() * x.element_size() + y[:1].nelement() * y.element_size()
-            most = max(1, GATHER_BYTES // max(1, bs * row_bytes))
-            start, batches = 0, 1
-            while start < len(order):
-                rows = order[start:start + batches * bs]
-                xs, ys = x.index_select(0, rows), y.index_select(0, rows)
-                for i in range(0, len(rows), bs):
-                    yield xs[i:i + bs], ys[i:i + bs]
-                start, batches = start + len(rows), min(most, batches * 2)
+        row_bytes = x[:1].nelement() * x.element_size() + y[:1].nelement() * y.element_size()
+        # (the chunks are new tensors: where x and y themselves start does not matter)
+        most = max(1, GATHER_BYTES // max(1, bs * row_bytes)) if batches_aligned(bs, x, y) else 1
+        start, batches = 0, 1
+        while start < len(order):
+            rows = order[start:start + batches * bs]
+            xs, ys = x.index_select(0, rows), y.index_select(0, rows)
+            for i in range(0, len(rows), bs):
+                yield xs[i:i + bs], ys[i:i + bs]
+            start, batches = start + len(rows), min(most, batches * 2)
         if finish:
             finish_order(finish, self.generator)
 
