@@ -31,9 +31,8 @@ MIN_COPIES = 3  # fewer copies are not worth a warning
 MIN_SHARE = 0.01  # nor copies in fewer than this share of the validation rows
 
 
-def row_hashes(frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None) -> np.ndarray:
-    """One uint64 per row (all rows, or `rows`) of `columns`: equal rows, equal hashes."""
-    rows = np.arange(len(frame)) if rows is None else rows
+def row_hashes(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> np.ndarray:
+    """One uint64 per row of `rows`, of `columns`: equal rows, equal hashes."""
     cells = pd.DataFrame({c: _cells(frame[c], rows) for c in columns})
     return pd.util.hash_pandas_object(cells, index=False).to_numpy()
 
@@ -62,8 +61,9 @@ def check(train: pd.DataFrame, train_rows: np.ndarray, val: pd.DataFrame, val_ro
     # a copy holds a training row's value in the varied column: only those rows, few, are hashed whole (the
     # lookup table is made of the validation rows' values, at most SAMPLE; the training rows only probe it)
     trained_values, held_values = _cells(train[varied], train_rows), _cells(val[varied], val_rows)
-    twins = train_rows[pd.Series(trained_values).isin(held_values).to_numpy()]
-    shared = pd.Series(held_values).isin(_cells(train[varied], twins)).to_numpy()
+    twin = pd.Series(trained_values).isin(held_values).to_numpy()
+    twins = train_rows[twin]
+    shared = pd.Series(held_values).isin(trained_values[twin]).to_numpy()
     if shared.sum() < need:
         return []
     copy = np.zeros(len(val_rows), dtype=bool)
