@@ -111,8 +111,9 @@ TEXTBOOK_CASES = {
         {"data.dataset": "diabetes", "model.layers": "Linear(64), ReLU(), Linear(32), ReLU()",
          "train.optimizer": "Adam", "train.lr": 0.01, "train.batch_size": 16, "train.grad_clip": 0.5},
         nn.MSELoss(), lambda p: torch.optim.Adam(p, lr=0.01), 0.5),
-    # 520 bytes a batch: no view of a chunk starts where a new tensor would; and the output layer's weights start
-    # 168 bytes into the flat buffer (flat.py), off cuBLAS's 16-byte alignment, where textbook weights are on it
+    # 520 bytes a batch: no view of a chunk starts where a new tensor would; and packed end to end in the flat buffer
+    # the output layer's weights would start 168 bytes in, off cuBLAS's 16-byte alignment (flat.py starts each
+    # weight on 512 bytes, as a tensor of its own: this case checks both on cuBLAS)
     "wine batch 10 misaligned": (
         {"data.dataset": "wine", "model.layers": "Linear(3), ReLU()", "train.optimizer": "SGD", "train.lr": 0.01,
          "train.momentum": 0.5, "train.batch_size": 10},

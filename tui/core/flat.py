@@ -9,6 +9,12 @@ is about a third of the step time, which is where a small model's training time 
 Checkpoints keep torch's usual per-parameter optimizer state (`split_state`), so a checkpoint
 reads the same as one from `torch.optim.Adam(model.parameters())` and loads into such an
 optimizer; `join_state` turns it back into the flat form on resume.
+
+Each parameter starts where a tensor of its own would: at a multiple of the allocator's alignment
+(batch_views.alignment), with zeros between. A matrix library picks its kernel by where the weights
+start (cuBLAS's heuristics read the pointers' alignment), and a kernel picked for a weight 8 bytes off
+rounds the product differently from the one the textbook loop's weights get. The zeros in the gaps have
+zero gradients and stay zero under every optimizer here (a zero moment, a zero update, a decay of zero).
 """
 
 from __future__ import annotations
@@ -18,26 +24,32 @@ from typing import Any
 import torch
 from torch import nn
 
+from .batch_views import alignment
 from .errors import UserError
 
 
 class FlatParameters:
     def __init__(self, model: nn.Module) -> None:
         self.params = list(model.parameters())
+        first = self.params[0]
+        step = max(1, alignment(first.device) // first.element_size())  # elements between aligned starts
+        self.offsets: list[int] = []
+        end = 0
+        for p in self.params:
+            start = -(-end // step) * step
+            self.offsets.append(start)
+            end = start + p.numel()
+        values = torch.zeros(end, dtype=first.dtype, device=first.device)
         with torch.no_grad():
-            values = torch.cat([p.reshape(-1) for p in self.params])
+            for p, start in zip(self.params, self.offsets):
+                values[start:start + p.numel()] = p.reshape(-1)
         self.flat = nn.Parameter(values)
         # flat.grad, kept here too: it is always set (flat.grad's type allows None) and one lookup cheaper per step
         self.grad = self.flat.grad = torch.zeros_like(values)
-        self.offsets: list[int] = []
-        offset = 0
-        for p in self.params:
-            n = p.numel()
-            p.data = values[offset:offset + n].view_as(p)
+        for p, start in zip(self.params, self.offsets):
+            p.data = values[start:start + p.numel()].view_as(p)
             # backward adds into an existing .grad in place, so every gradient lands in flat.grad
-            p.grad = self.grad[offset:offset + n].view_as(p)
-            self.offsets.append(offset)
-            offset += n
+            p.grad = self.grad[start:start + p.numel()].view_as(p)
 
     @staticmethod
     def fits(model: nn.Module) -> bool:
@@ -75,11 +87,18 @@ class FlatParameters:
                 if any(not isinstance(v, torch.Tensor) or v.shape != p.shape for v, p in zip(values, self.params)):
                     raise UserError(f"the checkpoint's optimizer state '{key}' does not match the model's "
                                     "parameters; start a new run instead of resuming this one")
-                joined[key] = torch.cat([v.reshape(-1) for v in values])
+                joined[key] = self._join(values)
             else:
                 # the step count (one for all; a copy, as optimizers count it in place) or a buffer not yet made
                 joined[key] = first.clone() if isinstance(first, torch.Tensor) else first
         return {"state": {0: joined}, "param_groups": [{**groups[0], "params": [0]}]}
+
+    def _join(self, values: list[torch.Tensor]) -> torch.Tensor:
+        """Per-parameter tensors laid out as the flat buffer is: each at its offset, zeros between."""
+        joined = torch.zeros_like(self.flat, dtype=values[0].dtype, device=values[0].device)
+        for v, start in zip(values, self.offsets):
+            joined[start:start + v.numel()] = v.reshape(-1)
+        return joined
 
     def _split(self, value: Any, i: int) -> Any:
         if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == self.flat.numel():
