@@ -140,6 +140,8 @@ def test_divergence_stops_and_keeps_the_good_checkpoint(tmp_path):
     with pytest.raises(TrainingFailed, match="training diverged: .*loss became (nan|inf).*lower the learning rate"):
         job.resume(folder.path, events.append, epochs=5)
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "diverged"
+    # the step named is where the loss was read, and the message says so: not claimed as the step it went bad
+    assert f"(noticed at step {events[-1]['step']}: the loss is checked" in events[-1]["message"]
     kept = torch.load(folder.checkpoint_path("last"), weights_only=True)["model"]
     assert all(torch.equal(good[k], kept[k]) for k in good)
     assert checkpoint.all_finite(kept)

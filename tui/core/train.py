@@ -575,7 +575,8 @@ class Trainer:
             hint += " or clip gradients (--grad-clip 1.0)"
         folder = self.recorder.folder
         kept = folder is not None and folder.checkpoint_path("last").exists()
-        msg = (f"training diverged: {what}loss became {value} in epoch {epoch} (step {self.progress.step}); {hint}. "
+        msg = (f"training diverged: {what}loss became {value} in epoch {epoch} "
+               f"(noticed at step {self.progress.step}: the loss is checked a few times a second); {hint}. "
                + ("The last good checkpoint is kept." if kept else "No checkpoint had been saved yet."))
         raise self.recorder.fail("diverged", msg, epoch, self.progress.step)
 
