@@ -82,3 +82,25 @@ def test_a_validation_file_holding_training_rows_is_warned_of_by_name_whatever_i
     honest = written(frame.iloc[300:], tmp_path / "honest.csv")
     prepared = data.prepare(DataSpec(dataset=train_file, target="price", val=honest), 0)
     assert copies_said(prepared.notices) == []
+
+
+async def test_the_data_pane_shows_the_copies_warning_above_the_fold_once(tmp_path):
+    """The column warnings had their line at the top of the Data pane; this one stood among the notices below
+    the preview, out of sight at 80x24. It shows at the top, in warning colour, and not again below."""
+    from textual.widgets import Static
+
+    from tui.app.app import TorchTUI
+    from test_app import cpu_spec, data_loaded, running, text_of
+
+    wine = pd.read_csv(DATASETS / "wine.csv")
+    doubled = written(pd.concat([wine, wine.sample(frac=0.3, random_state=4)]), tmp_path / "doubled.csv")
+    [said] = copies_said(data.prepare(DataSpec(dataset=doubled), 0).notices)
+    app = TorchTUI(cpu_spec(**{"data.dataset": doubled}))
+    async with running(app, (80, 24)) as pilot:
+        await data_loaded(app, pilot)
+        box = app.query_one("#data-warnings", Static)
+        top = text_of(box)
+        assert top.startswith("! " + said.removeprefix("warning: ")[:40])
+        assert box.display and box.region.y + 2 <= app.size.height - 1  # its first lines above the key bar
+        assert "copies of training rows" not in text_of(app.query_one("#data-notices", Static))
+        assert str(box.styles.color) != str(app.query_one("#data-notices", Static).styles.color)

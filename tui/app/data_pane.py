@@ -126,8 +126,9 @@ class DataPane(Horizontal):
         self.show_errors()
         self.query_one("#data-format").display = is_data_file(view.spec.dataset)  # (even one that cannot be read yet)
         warnings = self.query_one("#data-warnings", Static)
-        warnings.update(warning_lines(view))
-        warnings.display = bool(view.prepared and view.prepared.warnings)  # no blank line when there are none
+        shown_above = warning_lines(view)
+        warnings.update(shown_above)
+        warnings.display = bool(shown_above)  # no blank line when there are none
         target = self.query_one("#data-target", Select)
         names = [c for c, _ in view.columns]
         with target.prevent(Select.Changed):
@@ -153,6 +154,7 @@ class DataPane(Horizontal):
             table.add_columns(*names)
             table.add_rows(view.rows)
         notices = view.prepared.notices if view.prepared else view.notes  # a refusal's notes: it may follow from one
+        notices = [n for n in notices if n not in table_warnings(view)]  # (shown above, in warning colour)
         if view.prepared is not None:
             pre = view.prepared.pre
             what = (f"{len(pre.classes)} classes: {', '.join(map(str, pre.classes[:12]))}"
@@ -314,8 +316,10 @@ class DataPane(Horizontal):
 
 
 def warning_lines(view: DataView) -> str:
-    """The columns to doubt: first all their names on one line (what must show without scrolling, however
-    many), then a line each saying why. The notices further down hold the long form."""
+    """What must show without scrolling: the columns to doubt, first all their names on one line (however many),
+    then a line each saying why (their notices further down hold the long form); then each warning about the
+    table as a whole (validation rows that copy training rows, a validation file that is the training file, ...),
+    whole, as it is shown here rather than among the notices (`table_warnings`)."""
     warnings = view.prepared.warnings if view.prepared is not None else []
     leaks = [w["column"] for w in warnings if w["kind"] == "leak"]
     ids = [w["column"] for w in warnings if w["kind"] != "leak"]
@@ -324,7 +328,19 @@ def warning_lines(view: DataView) -> str:
         lines.append(f"! may leak the target: {', '.join(leaks)} (untick in Features to drop)")
     if ids:
         lines.append(f"! look like ids: {', '.join(ids)} (Split: rows of one together, or untick in Features)")
-    return "\n".join(lines + [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings])
+    lines += [f"  {w['column']}: {on_screen(w['why'])}" for w in warnings]
+    return "\n".join(lines + [f"! {on_screen(n.removeprefix(WARNING))}" for n in table_warnings(view)])
+
+
+WARNING = "warning: "
+
+
+def table_warnings(view: DataView) -> list[str]:
+    """The notices that warn of something other than a column (those are `Prepared.warnings`)."""
+    if view.prepared is None:
+        return []
+    of_columns = {w.get("message") for w in view.prepared.warnings}
+    return [n for n in view.prepared.notices if n.startswith(WARNING) and n not in of_columns]
 
 
 def missing_path(typed: str) -> str:
