@@ -90,6 +90,7 @@ async def test_the_data_pane_shows_the_copies_warning_above_the_fold_once(tmp_pa
     from textual.widgets import Static
 
     from tui.app.app import TorchTUI
+
     from test_app import cpu_spec, data_loaded, running, text_of
 
     wine = pd.read_csv(DATASETS / "wine.csv")
