@@ -81,3 +81,52 @@ def test_a_writer_killed_leaves_no_lock_behind(tmp_path, stopped_run):
     after = tui("resume", stopped_run, "--epochs", "6", cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert [e["epoch"] for e in read_events(stopped_run / "events.jsonl") if e["event"] == "epoch"][-1] == 6
+
+
+def nfs_flock(real):
+    """flock as an NFS client does it: emulated with a byte-range lock, so an exclusive lock on a file open only
+    for reading fails with EBADF (flock(2), "NFS details")."""
+    import errno
+    import fcntl
+
+    def flock(fd, op):
+        if op & fcntl.LOCK_EX and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return real(fd, op)
+    return flock
+
+
+def test_on_nfs_the_writer_takes_its_lock(tmp_path, monkeypatch):
+    """The lock's file was opened read-only: on an NFS home directory, where clusters keep checkpoints, every
+    run was refused as 'being written by another torchtui process'."""
+    import fcntl
+
+    from tui.core.runs import lock_held
+    monkeypatch.setattr(fcntl, "flock", nfs_flock(fcntl.flock))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    try:
+        RunFolder(folder).hold()
+        assert lock_held(folder / "events.jsonl", os.getpid()) is True
+    finally:
+        release_held()
+    assert lock_held(folder / "events.jsonl", os.getpid()) is False
+
+
+def test_a_file_system_that_keeps_no_locks_does_not_refuse_the_run(tmp_path, monkeypatch, stopped_run):
+    """ENOLCK (an NFS mount without its lock service) is not another writer: the run goes on, checked as on
+    Windows by its events alone, and trains."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    from tui.core import job
+    events: list[dict] = []
+    try:
+        job.resume(stopped_run, events.append, epochs=4)
+    finally:
+        release_held()
+    assert [e["event"] for e in events].count("epoch") == 1 and events[-1]["event"] == "end"
+    assert events[-1]["status"] == "done"

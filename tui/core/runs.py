@@ -9,6 +9,7 @@ and a run outlives whatever started it.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -127,14 +128,20 @@ class RunFolder:
         key = self.path.resolve()
         if key in _HELD:
             return
-        try:  # the lock is on the event log: append-only, never replaced, so never a second file beside it
-            fd = os.open(self.path / EVENTS, os.O_RDONLY | os.O_CREAT, 0o644)
+        # The lock is on the event log: append-only, never replaced, so never a second file beside it. Opened for
+        # writing: NFS emulates flock with a byte-range lock, and an exclusive one needs a file open for writing
+        # (read-only, every run in an NFS home directory was refused as "being written by another process")
+        try:
+            fd = os.open(self.path / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as e:
             raise UserError(f"cannot write run folder {self.path}: {e.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as refused:
             os.close(fd)
+            if refused.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return  # a file system that keeps no locks (ENOLCK: an NFS mount without its lock service): as on
+                # Windows, the events' check of a live process alone; the run is not refused for it
             starts = [e.get("pid") for e in read_events(self.path / EVENTS) if e["event"] == "start"]
             holder = f" (process {starts[-1]})" if starts and process_alive(starts[-1]) else ""
             raise UserError(f"{self.path} is being written by another torchtui process{holder}; "
