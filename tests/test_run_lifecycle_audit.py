@@ -146,15 +146,17 @@ def test_resume_of_data_whose_columns_were_reordered_names_the_order(tmp_path):
 @pytest.mark.parametrize("log", ["garbage", "missing"])
 def test_a_run_whose_event_log_was_lost_is_listed_by_what_its_checkpoint_holds(tmp_path, log):
     """Listed "not started ? 0/0", a run of 3 trained epochs looked empty enough to delete."""
-    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=3, train__patience=0, run__name="lost")
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=3, train__patience=0, run__name="lost")
+    best = min(e["val_loss"] for e in events if e["event"] == "epoch")
     if log == "garbage":
         (folder.path / EVENTS).write_bytes(b"\x00\xb8 not json\n" * 3)
     else:
         (folder.path / EVENTS).unlink()
     info = summarize(folder.path)
     assert (info.status, info.dataset, info.epochs_done, info.epochs) == ("interrupted", "iris", 3, 3)
+    assert info.best_val_loss == best  # the checkpoint's best, where the list showed "-"
     said = invoke("runs", "--runs-dir", tmp_path / "runs")
-    assert said.exit_code == 0 and "lost  interrupted  iris     3/3" in said.stdout, said.stdout
+    assert said.exit_code == 0 and f"lost  interrupted  iris     3/3     {best:.4f}" in said.stdout, said.stdout
 
 
 def test_signals_never_go_to_a_program_that_took_a_killed_launchers_number(tmp_path):

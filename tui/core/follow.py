@@ -295,19 +295,21 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
         state, _ = read_run(path)
     best = state.best_epoch
     status, dataset = (state.status, state.start.get("dataset", "?")) if state.start else ("not started", "?")
-    done, epochs = state.epoch_done, state.start.get("epochs", 0)
+    done, epochs, best_loss = state.epoch_done, state.start.get("epochs", 0), state.best_val_loss
     if not state.start and (path / "last.pt").exists():  # a log lost or garbled; its checkpoint says what it trained
-        status, dataset, done, epochs = _saved_without_log(path) or (status, dataset, done, epochs)
+        status, dataset, done, epochs, best_loss = (_saved_without_log(path)
+                                                    or (status, dataset, done, epochs, best_loss))
     return RunInfo(path=path, status=status, dataset=dataset, epochs_done=done,
-                   epochs=epochs, best_val_loss=state.best_val_loss,
+                   epochs=epochs, best_val_loss=best_loss,
                    started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid,
                    metric=state.metric_name() if state.start else "",
                    best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
                    suspended=state.running and process_suspended(state.pid))
 
 
-def _saved_without_log(path: Path) -> tuple[str, str, int, int] | None:
-    """(status, dataset, epochs done, epochs) of a run whose event log says nothing, from its last.pt and spec.toml:
+def _saved_without_log(path: Path) -> tuple[str, str, int, int, float | None] | None:
+    """(status, dataset, epochs done, epochs, best loss) of a run whose event log says nothing, from its last.pt and
+    spec.toml:
     listed "not started, 0/0", a run of 4 trained epochs looked empty enough to delete. It resumes (from last.pt):
     interrupted. None where the checkpoint does not load either."""
     from .checkpoint import progress_of
@@ -316,11 +318,13 @@ def _saved_without_log(path: Path) -> tuple[str, str, int, int] | None:
     progress = progress_of(path / "last.pt")
     if progress is None:
         return None
+    done, best = int(progress.get("epoch", 0)), progress.get("best_loss")
+    best = float(best) if isinstance(best, (int, float)) and math.isfinite(best) else None
     try:
         spec = Spec.from_file(path / SPEC)
     except Exception:  # a spec that does not read: the checkpoint's epochs alone
-        return "interrupted", "?", int(progress.get("epoch", 0)), 0
-    return "interrupted", spec.data.dataset, int(progress.get("epoch", 0)), spec.train.epochs
+        return "interrupted", "?", done, 0, best
+    return "interrupted", spec.data.dataset, done, spec.train.epochs, best
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
