@@ -53,11 +53,12 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 @asynccontextmanager
-async def running(app: TorchTUI, size: tuple[int, int] = SIZE):
+async def running(app: TorchTUI, size: tuple[int, int] = SIZE, notifications: bool = False):
     """`app.run_test`, left only once the app's workers are done. A test leaves without `app.exit()`, so
     a data load still in its thread (one starts at mount, and on every load of a run) would land in the
-    middle of the app's teardown, into panes already taken down."""
-    async with app.run_test(size=size) as pilot:
+    middle of the app's teardown, into panes already taken down. `notifications`: toasts drawn (run_test leaves
+    them out unless asked; drawn, they cover what a click aims at in the bottom right)."""
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         yield pilot
         while unfinished := [worker for worker in app.workers if not worker.is_finished]:
             for worker in unfinished:

@@ -249,3 +249,26 @@ async def test_the_first_tab_into_the_hyperparameters_lands_on_a_field_whose_foc
         r, g, b = on.get_truecolor()
         r2, g2, b2 = off.get_truecolor()
         assert abs(r - r2) + abs(g - g2) + abs(b - b2) > 60, (on, off)  # a colour apart, not a tint
+
+
+async def test_a_toast_shows_a_library_error_as_it_is_and_the_screen_lives_on():
+    """A process of a distributed run that dies leaves gloo's words in the error event, a '[file:line]' in them:
+    read as markup, its closing-tag look ended the screen with a MarkupError (a DDP audit's kill -9 of rank 1)."""
+    import json
+    import time
+
+    from textual.widgets._toast import Toast
+
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", "lost")
+    said = ("process 1 of the distributed run is gone: [/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/"
+            "pair.cc:537] Connection closed by peer [127.0.0.1]:41234; [b]resume[/b] continues from last.pt")
+    app = TorchTUI(attach=run_dir)
+    notices = Notices(app)
+    async with running(app, notifications=True) as pilot:  # (drawn: the crash was in drawing the toast)
+        await wait_for(pilot, lambda: app.followed is not None, what="attach")
+        with open(run_dir / "events.jsonl", "a", encoding="utf-8") as log:  # as the dying run's writer appends it
+            log.write(json.dumps({"event": "error", "time": time.time(), "kind": "process_lost",
+                                  "message": said}) + "\n")
+        await wait_for(pilot, lambda: said in notices.messages, what="the toast")
+        await wait_for(pilot, lambda: any(said in str(t.render()) for t in app.screen.query(Toast)), what="drawn")
+        assert app.is_running and app.return_code is None

@@ -23,6 +23,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -129,6 +130,13 @@ class TorchTUI(App):
         self._save_pending = False
         self._checked_alive = 0.0
         self._footer_state: tuple[bool, bool] = (False, False)  # (training, paused) as the footer shows them
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast, the panes' included, shows its text as it is: the texts name user files and carry library
+        errors (gloo's "[.../pair.cc:537] Connection closed by peer" when a process of a distributed run died),
+        and read as markup, a '[' in them ended the screen with a MarkupError."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
