@@ -272,3 +272,40 @@ async def test_a_toast_shows_a_library_error_as_it_is_and_the_screen_lives_on():
         await wait_for(pilot, lambda: said in notices.messages, what="the toast")
         await wait_for(pilot, lambda: any(said in str(t.render()) for t in app.screen.query(Toast)), what="drawn")
         assert app.is_running and app.return_code is None
+
+
+def started_only(name: str) -> Path:
+    """A real run folder whose log holds only its start event: a run before its first logged step, or one stopped
+    inside its first epoch (listed 0/1)."""
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", name)
+    log = run_dir / "events.jsonl"
+    import json
+
+    start = next(line for line in log.read_text().splitlines() if json.loads(line)["event"] == "start")
+    log.write_text(start + "\n")
+    return run_dir
+
+
+async def test_the_log_scale_on_charts_with_nothing_to_draw_yet_keeps_the_screen():
+    """`l` on the loss chart (it stays on across runs) or the Runs pane's curves before any point: plotext's build
+    raised on a log axis with no data, and the screen ended with a traceback at the next run's start."""
+    from tui.app.runs_pane import CurvesPlot
+
+    run_dir = started_only("first-epoch")
+    app = TorchTUI(attach=run_dir)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None and app.followed.start, what="attach")
+        assert not app.followed.steps.x.size
+        await pilot.press("f5", "l")
+        loss = app.query_one("#loss-plot")
+        loss.refresh()
+        await wait_for(pilot, lambda: "loss (log)" in text_of(loss), what="the loss chart drawn on a log scale")
+        assert app.is_running
+
+        from test_runs_pane import show_runs
+        await show_runs(app, pilot, 1)
+        await pilot.press("l")
+        curves = app.query_one(CurvesPlot)
+        curves.refresh()
+        await wait_for(pilot, lambda: "loss per epoch (log)" in text_of(curves), what="the curves on a log scale")
+        assert app.is_running

@@ -26,14 +26,21 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.maximum(y, pos.min() if len(pos) else 1e-12)
 
 
-def _setup(plt, title: str, log: bool = False) -> None:
+def _setup(plt, title: str) -> None:
     plt.clear_data()
     plt.title(title)
-    plt.yscale("log" if log else "linear")
+    plt.yscale("linear")  # a log scale is set once there is something on it (`_log_scale`)
+
+
+def _log_scale(plt, plotted: bool) -> None:
+    """A log y axis, where a series was plotted: plotext's build raised on a log axis with no data (a run's
+    chart before its first logged step), and the error ended the screen."""
+    if plotted:
+        plt.yscale("log")
 
 
 def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
-    _setup(plt, "loss (log)" if log else "loss", log)
+    _setup(plt, "loss (log)" if log else "loss")
     x, y = downsample(state.steps.x, state.steps.y, max(width * 2, 16))
     if len(x):
         plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
@@ -42,6 +49,8 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
         ex, ey = envelope(state.val.x, state.val.y, max(width, 8))  # its best epoch drawn, not averaged away
         plt.plot(ex.tolist(), (_positive(ey) if log else ey).tolist(), label="val", marker="dot")
         drawn.append(ey)
+    if log:
+        _log_scale(plt, bool(len(x) or len(state.val)))
     import numpy as np
 
     finite = np.concatenate(drawn)

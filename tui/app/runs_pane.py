@@ -352,14 +352,14 @@ def draw_curves(plt, runs: list[ComparedRun], metric: bool, log: bool, selected:
 
     plt.clear_data()
     log = log and not metric
-    plt.yscale("log" if log else "linear")
+    plt.yscale("linear")  # log once a curve is on it: plotext's build raised on a log axis with none
     hint = "" if selected else " (space selects runs to overlay)"
     if metric:
         labels = sorted({METRIC_LABELS.get(r.info.metric, r.info.metric) for r in runs if r.info.metric})
         plt.title(f"val {' / '.join(labels) or 'metric'} per epoch{hint}")
     else:
         plt.title(f"loss per epoch{' (log)' if log else ''}{hint}")
-    notes = []
+    notes, plotted = [], False
     for n, r in enumerate(runs):
         c = r.curves
         ys = c.metric if metric else (c.val_loss if any(v is not None for v in c.val_loss) else c.train_loss)
@@ -373,6 +373,9 @@ def draw_curves(plt, runs: list[ComparedRun], metric: bool, log: bool, selected:
             continue
         # named in the legend above the plot (CurvesPlot.render), not plotext's
         plt.plot([x for x, _ in points], [y for _, y in points], marker="braille", color=PALETTE[n % len(PALETTE)])
+        plotted = True
+    if log and plotted:
+        plt.yscale("log")
     plt.xlabel("epoch")
     return notes
 
