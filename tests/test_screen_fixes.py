@@ -309,3 +309,55 @@ async def test_the_log_scale_on_charts_with_nothing_to_draw_yet_keeps_the_screen
         curves.refresh()
         await wait_for(pilot, lambda: "loss per epoch (log)" in text_of(curves), what="the curves on a log scale")
         assert app.is_running
+
+
+async def test_the_screen_opens_with_the_datasets_list_focused_and_keys_pick_at_once():
+    """The tabs had the focus at start: down and enter, typed at once, did nothing until a pane key or a click."""
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris"}))
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "data-list", what="the list")
+        await data_loaded(app, pilot)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.spec.data.dataset != "iris", what="another dataset picked")
+
+
+async def test_the_panes_keys_come_back_after_the_terminal_was_too_small():
+    """Hidden while the terminal was under 80x24, the panes lost the focus, and the shown pane's keys (l, c) did
+    nothing once the terminal was big enough again, until a pane key."""
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", "resized")
+    app = TorchTUI(attach=run_dir)
+    async with running(app, (80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.followed is not None and app.followed.status == "done", what="attach")
+        pane = app.query_one(training_pane.TrainingPane)
+        await wait_for(pilot, lambda: app.focused is not None and pane in app.focused.ancestors, what="its pane")
+        await pilot.resize_terminal(60, 20)
+        await wait_for(pilot, lambda: app.screen.has_class("-too-small"), what="too small")
+        await pilot.pause(0.5)  # (Textual takes the focus from the hidden panes in its own time)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: app.focused is not None and pane in app.focused.ancestors, what="focus back")
+        await pilot.press("l")
+        assert pane.log_scale
+
+
+async def test_a_run_loaded_under_a_dialog_leaves_the_dialog_working_and_no_dialog_opens_over_another():
+    """ctrl+o over the Export dialog opened the Load dialog on it; the run it loaded put the Export dialog's
+    focus into a pane under it, and the dialog stayed drawn, deaf to escape and enter."""
+    from tui.app.screens import ExportScreen
+
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", "under")
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="the Export dialog")
+        dialog = app.screen
+        await pilot.press("ctrl+o", "ctrl+e")  # (priority keys) neither opens a dialog over this one
+        await pilot.pause()
+        assert app.screen is dialog and len(app.screen_stack) == 2
+        app.load_run(run_dir)  # a load that lands while the dialog is open (as ctrl+o's did)
+        await wait_for(pilot, lambda: app.followed is not None and app.followed.run_dir == run_dir, what="load")
+        await pilot.pause()
+        assert app.screen is dialog and app.focused is not None and dialog in app.focused.ancestors
+        assert app.screen_stack[0].focused is not None  # the panes' own focus went to the run's pane
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="the dialog closed")

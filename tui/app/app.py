@@ -24,6 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -78,6 +79,7 @@ def _field_selector(path: str) -> str:
 
 
 # While the run on screen is paused, ctrl+p is this binding (check_action): the footer says Resume, not Pause.
+DIALOGS = ("load", "export")  # keys that open a dialog over the panes: not over another dialog
 RESUME_KEY = Binding("ctrl+p", "resume", "Resume", priority=True, tooltip="resume the paused run")
 
 
@@ -129,6 +131,7 @@ class TorchTUI(App):
         self._reload_timer = None
         self._save_pending = False
         self._checked_alive = 0.0
+        self._focus_before_small: Widget | None = None  # the panes' focus when the terminal became too small
         self._footer_state: tuple[bool, bool] = (False, False)  # (training, paused) as the footer shows them
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
@@ -168,11 +171,26 @@ class TorchTUI(App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
         if self.attach_to is not None:
             self.load_run(self.attach_to)
-        elif not self.preset:
-            running = [r for r in list_runs(self.spec.run.runs_dir) if r.running]
-            if running:
-                self.load_run(running[0].path)
+        elif not self.preset and (running := [r for r in list_runs(self.spec.run.runs_dir) if r.running]):
+            self.load_run(running[0].path)
+        else:  # (a run loaded shows its pane with the focus in it; a focus given meanwhile could pull the pane back)
+            self.call_after_refresh(self._focus_first)
         self.call_after_refresh(gc.freeze)  # the start-up objects never need collecting: no 80 ms gc pauses
+
+    def _focus_first(self) -> None:
+        """The shown pane's first stop has the focus from the start, as after a switch: the tabs had it, and keys
+        typed at once (down, enter to pick a dataset) did nothing until a pane key or a click."""
+        focused = self.screen_stack[0].focused
+        if focused is None or focused is self.query_one("#panes Tabs"):  # (Textual's own pick: the tabs)
+            self._focus_pane(self.query_one("#panes", TabbedContent).active)
+
+    def _focus_lost_pane(self, had: Widget | None) -> None:
+        """The focus the panes had before the terminal was too small, where hiding them took it away."""
+        screen = self.screen_stack[0]
+        if had is not None and had.is_attached and had.screen is screen:
+            screen.set_focus(had)
+        else:
+            self._focus_pane(self.query_one("#panes", TabbedContent).active)
 
     def on_resize(self, event) -> None:
         w, h = event.size
@@ -183,7 +201,13 @@ class TorchTUI(App):
         # on the screen of the panes, whichever is on top (help, a dialog): else it kept the class it had when the
         # top one opened, and came back blank
         panes_screen = self.screen_stack[0]
+        was_small = panes_screen.has_class("-too-small")
+        if small and not was_small:
+            self._focus_before_small = panes_screen.focused
         panes_screen.set_class(small, "-too-small")
+        if was_small and not small:
+            # hidden, the panes lost the focus, and with it the pane's keys (l, c, ...): they come back with it
+            self.call_after_refresh(self._focus_lost_pane, self._focus_before_small)
         panes_screen.set_class(h < 30, "-short")  # the .tcss packs some panes tighter on a short terminal
 
     def on_unmount(self) -> None:
@@ -339,7 +363,7 @@ class TorchTUI(App):
         self.action_pane(pane)
         field = self.bad_field()
         if field is not None and self.field_errors[field] == message and self.query(_field_selector(field)):
-            self.screen.set_focus(self.query_one(_field_selector(field)))
+            self.screen_stack[0].set_focus(self.query_one(_field_selector(field)))
         self.notify(message, severity="error", title=title)
 
     def action_train(self) -> None:
@@ -514,9 +538,12 @@ class TorchTUI(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The LR finder's key works, and shows in the footer, only on the Hyperparameters pane; ctrl+p is
-        Pause, or Resume while the run is paused (two bindings of one key: the one that applies is shown)."""
+        Pause, or Resume while the run is paused (two bindings of one key: the one that applies is shown); Load
+        and Export open their dialog over the panes only."""
         if action == "lr_find":
             return self.screen is self.screen_stack[0] and self.query_one("#panes", TabbedContent).active == "hyper"
+        if action in DIALOGS:  # (priority keys: they fired in a dialog too, and stacked a second one on it)
+            return self.screen is self.screen_stack[0]
         if action in ("pause", "resume"):
             return self.paused() == (action == "resume")
         return True
@@ -580,9 +607,10 @@ class TorchTUI(App):
         """Show a pane. The focus goes with it: TabbedContent shows the pane holding the focus, so
         focus left in the old pane would pull it back, and keys would go on into its fields."""
         target = self.query_one(f"#{pane}", TabPane)
-        if self.focused is not None and target in self.focused.ancestors:
+        focused = self.screen_stack[0].focused  # the panes' screen's: a dialog on top keeps its own focus
+        if focused is not None and target in focused.ancestors:
             return  # already there, with the focus (a refusal that points at the field being typed in)
-        self.screen.set_focus(None)
+        self.screen_stack[0].set_focus(None)
         self.query_one("#panes", TabbedContent).active = pane
         self._focus_pane(pane)
 
@@ -592,7 +620,9 @@ class TorchTUI(App):
         otherwise land in the old focus, or be taken from the field they were typed into."""
         first = PANE_FOCUS.get(pane)
         target = self.query(first).first() if first and self.query(first) else None
-        self.screen.set_focus(target or self.query_one("#panes Tabs"))
+        # on the panes' screen, whatever is on top: a run loaded from ctrl+o over the Export dialog set the focus
+        # of the dialog's screen to a pane's widget, and the dialog stayed drawn, deaf to its keys
+        self.screen_stack[0].set_focus(target or self.query_one("#panes Tabs"))
 
     def action_leave_field(self) -> None:
         """escape in a text field: back to the tabs, where 1-5 switch panes again."""
