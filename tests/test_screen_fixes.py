@@ -361,3 +361,22 @@ async def test_a_run_loaded_under_a_dialog_leaves_the_dialog_working_and_no_dial
         assert app.screen_stack[0].focused is not None  # the panes' own focus went to the run's pane
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="the dialog closed")
+
+
+async def test_the_line_on_what_ctrl_r_does_says_it_cannot_while_a_field_is_refused_and_names_the_data():
+    """With Epochs holding 'Linear(2048)' the line said ctrl+r would train a new run in
+    checkpoints/<dataset>-<date>-<time>, and ctrl+r refused; where it trains, it said <dataset>, not the data."""
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris"}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f4")
+        next_line = app.query_one("#hp-next", Static)
+        await wait_for(pilot, lambda: text_of(next_line) == "ctrl+r trains a new run in checkpoints/iris-<date>-<time>",
+                       what="the line naming the data")
+        await type_into(pilot, app.query_one("#hp-epochs", Input), "Linear(2048)")
+        await wait_for(pilot, lambda: "train.epochs" in app.field_errors and app.field_errors["train.epochs"],
+                       what="the field refused")
+        await wait_for(pilot, lambda: text_of(next_line) == "ctrl+r cannot train until this is fixed: "
+                       + app.field_errors["train.epochs"], what="the line saying so")
+        await type_into(pilot, app.query_one("#hp-epochs", Input), "3")
+        await wait_for(pilot, lambda: text_of(next_line).startswith("ctrl+r trains a new run"), what="train again")

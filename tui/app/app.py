@@ -262,12 +262,18 @@ class TorchTUI(App):
             return
         pane = self.query_one(HyperPane)
         pane.check_name()
-        if self.field_errors.get("run.name") and not self.training_now():  # (the message itself is just above)
+        training = self.training_now()
+        if self.field_errors.get("run.name") and not training:  # (the message itself is just above)
             pane.show_next(f"ctrl+r cannot train: {self.spec.run.runs_dir}/{self.spec.run.name} already exists "
                            f"(pick another Run name, or leave it empty)" if pane.taken
                            else "ctrl+r cannot train until the Run name is fixed")
+        elif not training and self.data is not None and (problem := self.problems(ignore=("run.name",))):
+            # what ctrl+r would refuse with (a refused field, data that does not read, a stack that cannot run):
+            # the line said it would train a new run, and ctrl+r then refused
+            pane.show_next(f"ctrl+r cannot train until this is fixed: {problem[1]}")
         else:
-            pane.show_next(continuation.next_train(self.spec, self.loaded_spec, self.followed))
+            label = self.data.prepared.name if self.data is not None and self.data.prepared is not None else ""
+            pane.show_next(continuation.next_train(self.spec, self.loaded_spec, self.followed, label))
 
     def name_taken(self, name: str) -> str:
         """Why a typed run name cannot be used ('' when it can): a run folder of that name exists. The loaded
@@ -390,7 +396,7 @@ class TorchTUI(App):
             self.notify(choice.message, timeout=4)
         try:
             proc = training_process.start_run(self.spec, self.data.prepared.name if self.data and self.data.prepared
-                                              else self.spec.data.dataset)
+                                              else self.spec.data.dataset)  # (show_next names it the same)
         except (OSError, UserError) as e:
             self.notify(f"cannot start training: {e}", severity="error")
             return

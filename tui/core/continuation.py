@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .files import is_file_here, no_such_path
 from .follow import RunState
+from .runs import run_stem
 from .spec import DATA_FILE_NAMES, Spec, data_file_places, spec_field
 
 
@@ -111,8 +112,9 @@ def _gone(spec: Spec) -> str:
     return f"; but {'; '.join(missing)}" if missing else ""
 
 
-def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
-    """One line for the screen: what ctrl+r will do with `spec` now, and where it will write."""
+def next_train(spec: Spec, loaded: Spec | None, run: RunState | None, dataset_label: str = "") -> str:
+    """One line for the screen: what ctrl+r will do with `spec` now, and where it will write (a new run's folder
+    named after `dataset_label`, the data's name, as the run will name it)."""
     if run is not None and run.running:
         return f"{run.run_dir.name} is training: ctrl+x stops it"
     choice = choose(spec, loaded, run)
@@ -122,7 +124,7 @@ def next_train(spec: Spec, loaded: Spec | None, run: RunState | None) -> str:
         total = choice.epochs or spec.train.epochs
         return (f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
                 + _from(choice.moved))
-    where = f"{spec.run.runs_dir}/{spec.run.name or '<dataset>-<date>-<time>'}"
+    where = f"{spec.run.runs_dir}/{spec.run.name or run_stem(dataset_label or spec.data.dataset) + '-<date>-<time>'}"
     if spec.run.processes != "1":
         where += (" with one process per GPU (DDP)" if spec.run.processes == "gpu"
                   else f" with {spec.run.processes} processes (DDP)")

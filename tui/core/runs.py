@@ -296,10 +296,14 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 yield event
 
 
+def run_stem(dataset_label: str) -> str:
+    """The <dataset> of a new run's folder name: the data's name, without folders, suffixes or odd characters."""
+    return re.sub(r"[^\w.-]+", "-", Path(dataset_label).name.split(".")[0]).strip("-.") or "run"
+
+
 def new_run_name(root: Path, dataset_label: str) -> str:
     """<dataset>-<date>-<time>, with -2, -3 ... when taken: the one naming rule for a new run's folder."""
-    stem = re.sub(r"[^\w.-]+", "-", Path(dataset_label).name.split(".")[0]).strip("-.") or "run"
-    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = f"{run_stem(dataset_label)}-{time.strftime('%Y%m%d-%H%M%S')}"
     name, n = base, 1
     while (root / name).exists():
         n += 1
