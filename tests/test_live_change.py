@@ -367,3 +367,25 @@ def test_a_change_still_waiting_when_the_run_ends_is_refused_not_kept(tmp_path):
     assert refused["id"] == "late" and "the run ended" in refused["refused"] and "lr" not in refused
     assert events[-1]["event"] == "end" and not outcome.progress.epochs[-1]["lr"] == 0.5
     valid(events)
+
+
+def test_the_runs_comparison_shows_the_values_a_run_trains_with_after_a_live_change(tmp_path):
+    """The Runs pane's differences (and `runs --compare`) read spec.toml alone: a run whose rate was changed live
+    to 0.002 and its epochs to 3 showed its first rate and epochs beside a run that trained at 0.002 from the
+    start, while ctrl+o on it showed the changed ones."""
+    from tui.core import compare
+
+    def run(name: str, change: bool):
+        spec = make_spec(tmp_path / name, data__dataset="iris", train__epochs=5 if change else 3, train__lr=0.01
+                         if change else 0.002, train__patience=0, train__log_interval=1e-6, run__name=name)
+        on_trainer = (lambda t: t.changes.schedule(Change(lr=0.002, epochs=3, id="x", step=5), 0)) if change \
+            else None
+        _, folder = job.run(spec, lambda e: None, on_trainer=on_trainer)
+        return folder.path
+
+    changed, plain = run("changed", True), run("plain", False)
+    assert [e["lr"] for e in read_events(changed / "events.jsonl") if e["event"] == "change"] == [0.002]
+    runs = [compare.read(changed), compare.read(plain)]
+    assert runs[0].spec["train.lr"] == 0.002 and runs[0].spec["train.epochs"] == 3
+    differing = {d.field for d in compare.differences(runs)}
+    assert "train.lr" not in differing and "train.epochs" not in differing

@@ -21,6 +21,7 @@ from typing import Any
 from .errors import UserError
 from .event_schema import METRICS
 from .follow import RunInfo, read_run, summarize
+from .live_change import running_spec
 from .runs import SPEC
 from .spec import Spec
 
@@ -81,7 +82,8 @@ def read(path: str | Path) -> ComparedRun:
     state, _ = read_run(path)
     info = summarize(path, state)
     try:
-        spec: dict[str, Any] | None = flat_spec(Spec.from_file(path / SPEC))
+        # as the run trains now: its live changes (lr, patience, epochs) applied, as loading it (ctrl+o) shows it
+        spec: dict[str, Any] | None = flat_spec(running_spec(Spec.from_file(path / SPEC), state))
         spec_error = ""
     except UserError as e:  # an edited or foreign spec.toml: the run is listed, its spec shown as unknown
         spec, spec_error = None, str(e)
