@@ -389,3 +389,33 @@ def test_the_runs_comparison_shows_the_values_a_run_trains_with_after_a_live_cha
     assert runs[0].spec["train.lr"] == 0.002 and runs[0].spec["train.epochs"] == 3
     differing = {d.field for d in compare.differences(runs)}
     assert "train.lr" not in differing and "train.epochs" not in differing
+
+
+async def test_the_change_dialog_checks_against_the_epochs_the_run_has_reached_by_now():
+    """The dialog took the finished epochs once, at opening: left open while the run went on, it let through
+    epochs the worker then refused ('below the epoch in progress'); a bad rate was named 'lr', not its field."""
+    from textual.app import App
+
+    done = [1]
+    spec = Spec().with_overrides({"train.epochs": 20})
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(ChangeScreen("r", spec, 0.01, lambda: done[0]))
+
+    app = Host()
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ChangeScreen), what="the dialog")
+        dialog = app.screen
+        note, epochs = dialog.query_one("#change-note", Static), dialog.query_one("#change-epochs", Input)
+        assert "epochs: at least 2" in text_of(note)
+        epochs.value = "5"
+        await pilot.pause()
+        assert not epochs.has_class("-invalid")
+        done[0] = 7  # the run finished more epochs meanwhile
+        await wait_for(pilot, lambda: epochs.has_class("-invalid"), 5, "5 refused now")
+        assert "epoch in progress" in text_of(note)
+        epochs.value = "20"
+        dialog.query_one("#change-lr", Input).value = "abc"
+        await pilot.pause()
+        assert text_of(note) == "Learning rate must be a number, got 'abc'"

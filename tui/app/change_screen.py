@@ -8,6 +8,8 @@ written by the pane (live_change.request), and the worker's `change` event confi
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -25,8 +27,10 @@ FIELDS = (("lr", "Learning rate", float), ("patience", "Patience (0: off)", int)
 class ChangeScreen(ModalScreen[Change | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, run_name: str, spec: Spec, lr: float, epochs_done: int) -> None:
-        """`spec`: the run's spec as it trains now (live changes applied); `lr`: its learning rate now."""
+    def __init__(self, run_name: str, spec: Spec, lr: float, epochs_done: Callable[[], int]) -> None:
+        """`spec`: the run's spec as it trains now (live changes applied); `lr`: its learning rate now;
+        `epochs_done`: the run's finished epochs now, read at each check: the run goes on while the dialog is
+        open, and a number taken at opening let through epochs the worker then refused."""
         super().__init__()
         self.run_name, self.spec, self.epochs_done = run_name, spec, epochs_done
         self.shown = {"lr": f"{lr:g}", "patience": str(spec.train.patience), "epochs": str(spec.train.epochs)}
@@ -43,12 +47,16 @@ class ChangeScreen(ModalScreen[Change | None]):
 
     def on_mount(self) -> None:
         self.query_one("#change-lr", Input).focus()
+        self.set_interval(1.0, self._refresh_note)  # the epochs the run has reached, as it goes on
+
+    def _refresh_note(self) -> None:
+        self.query_one("#change-note", Static).update(self._read()[1])
 
     def _about(self) -> str:
         t = self.spec.train
         schedule = (f"the {t.scheduler} schedule's later rates scale with a new rate; " if t.scheduler != "none"
                     else "")
-        return (f"{schedule}epochs: at least {self.epochs_done + 1} (the epoch in progress finishes). "
+        return (f"{schedule}epochs: at least {self.epochs_done() + 1} (the epoch in progress finishes). "
                 "Stored in the checkpoints; a resume replays it.")
 
     def _read(self) -> tuple[Change | None, str]:
@@ -56,17 +64,19 @@ class ChangeScreen(ModalScreen[Change | None]):
         the first refusal (its field marked), or what enter will ask."""
         values: dict[str, float | int] = {}
         problem = ""
-        for key, _, kind in FIELDS:
+        done = self.epochs_done()
+        for key, label, kind in FIELDS:
             box = self.query_one(f"#change-{key}", Input)
             raw = box.value.strip()
             error = ""
             if raw != self.shown[key]:
                 try:
                     value = kind(raw)
-                    check(self.spec, Change(**{key: value}), self.epochs_done)
+                    check(self.spec, Change(**{key: value}), done)
                     values[key] = value
-                except ValueError:
-                    error = f"{key} must be {'a number' if kind is float else 'an integer'}, got {raw!r}"
+                except ValueError:  # (named as the field is labelled: 'lr' is the flag's name)
+                    what = "a number" if kind is float else "an integer"
+                    error = f"{label.split(' (')[0]} must be {what}, got {raw!r}"
                 except UserError as e:
                     error = str(e)
             box.set_class(bool(error), "-invalid")
@@ -79,7 +89,7 @@ class ChangeScreen(ModalScreen[Change | None]):
         return change, f"enter asks for {', '.join(f'{k} {v:g}' for k, v in values.items())} at the next step"
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#change-note", Static).update(self._read()[1])
+        self._refresh_note()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         change, message = self._read()

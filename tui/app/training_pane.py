@@ -133,6 +133,11 @@ class TrainingPane(Vertical):
         def chosen(change: live_change.Change | None) -> None:
             if change is None:
                 return
+            if not (state.running and state.alive()):  # it ended while the dialog was open
+                self.app.notify(f"{state.run_dir.name} is no longer training ({state.status}): to train it longer, "
+                                "raise Epochs on the Hyperparameters pane (F4) and ctrl+r continues it",
+                                severity="warning", title="change refused")
+                return
             try:
                 asked = live_change.request(state.run_dir, change, state)
             except (UserError, OSError) as e:  # OSError: the folder gone, or not writable
@@ -140,7 +145,7 @@ class TrainingPane(Vertical):
                 return
             self.app.notify(f"asked for {asked.describe()} at the next step", timeout=3)
 
-        self.app.push_screen(ChangeScreen(state.run_dir.name, spec, lr, state.epoch_done), chosen)
+        self.app.push_screen(ChangeScreen(state.run_dir.name, spec, lr, lambda: state.epoch_done), chosen)
 
 
 def side_shape(s: RunState) -> tuple:
