@@ -205,3 +205,21 @@ def test_all_finite_is_exact_when_the_quick_sum_overflows_or_cancels():
     assert not all_finite(np.array([np.inf, -np.inf]))  # the sum is NaN
     assert not all_finite(np.array([1e308, np.inf]))
     assert all_finite(np.arange(10.0)) and all_finite(np.array([]))
+
+
+def test_an_integer_target_with_a_value_for_nearly_every_row_is_a_quantity_not_classes(tmp_path):
+    """A small houses file's price in whole thousands: 18 distinct values in 19 rows was taken for 18 classes
+    of about one row each (and 'classes absent from the training split'); integers that rows share stay classes."""
+    from tui.core.spec import DataSpec
+
+    r = np.random.default_rng(0)
+    prices = list(range(200, 380, 10)) + [200]
+    houses = pd.DataFrame({"area": r.uniform(50, 200, 19).round(1), "rooms": r.integers(1, 6, 19), "price": prices})
+    houses.to_csv(tmp_path / "houses.csv", index=False)
+    prepared = prepare(DataSpec(dataset=str(tmp_path / "houses.csv")), 0)
+    assert prepared.pre.task == "regression"
+    assert "task: regression, because target price holds 18 distinct integers in 19 rows" in " ".join(
+        prepared.notices)
+    grades = houses.assign(price=r.integers(1, 4, 19))  # three grades, shared by rows: classes
+    grades.to_csv(tmp_path / "grades.csv", index=False)
+    assert prepare(DataSpec(dataset=str(tmp_path / "grades.csv")), 0).pre.task == "classification"

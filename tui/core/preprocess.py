@@ -451,6 +451,10 @@ def infer_task(col: pd.Series) -> tuple[str, str]:
     if not np.all(values == np.round(values)):
         return "regression", "holds fractional numbers"
     distinct = np.unique(values)
+    if len(distinct) > 2 and 2 * len(distinct) > len(values):
+        # a class is a value rows share: 18 prices in 19 rows are a quantity, not 18 classes of about one row each
+        return "regression", (f"holds {len(distinct)} distinct integers in {len(values)} rows, most rows a value "
+                              "of its own")
     if len(distinct) <= MAX_CLASSES_BY_INFERENCE:
         return "classification", f"holds {len(distinct)} distinct integer values"
     return "regression", f"holds more than {MAX_CLASSES_BY_INFERENCE} distinct numbers"
