@@ -51,6 +51,7 @@ def load(spec: DataSpec, seed: int) -> DataView:
             view.columns = [(str(c), _kind(head[c])) for c in head.columns]
             view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
         view.prepared = prepare(spec, seed)
+        view.columns = used_kinds(view.columns, view.prepared)
     except UserError as e:
         view.error, view.notes = on_screen(str(e)), list(e.notes)
     except Exception as e:  # a file the readers choke on is still the user's file, not our crash
@@ -111,7 +112,26 @@ def _kind(col) -> str:
     return "text"
 
 
+def used_kinds(columns: list[tuple[str, str]], prepared: Prepared) -> list[tuple[str, str]]:
+    """Each column's type as training uses it, where the reader's differs: a number column with one stray cell
+    ('abc', counted as empty) reads as text, and the Features list called it text while it is used as numbers."""
+    used = {c.name: c.kind for c in prepared.pre.columns}
+    out = []
+    for name, kind in columns:
+        if used.get(name) == "numeric" and kind == "text":
+            kind = "float"
+        elif used.get(name) == "categorical" and kind != "text":
+            kind = f"{kind} as categories"
+        out.append((name, kind))
+    return out
+
+
 def _cell(v) -> str:
+    """A preview cell as the file has it: an empty cell blank, not pandas' 'nan' or '<NA>'."""
+    import pandas as pd  # (loaded by then: the rows come from it)
+
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return ""
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
