@@ -197,6 +197,9 @@ class ResultsPane(Vertical):
             self.app.notify(f"{self._run_dir.name} has no best.pt yet", severity="warning")
         elif path:
             self._use_checkpoint(self._run_dir, expand_home(path), what)
+        else:  # (the last file's result stayed, as if it answered this)
+            self.query_one("#results-file-output", Label).update(
+                Text(f"type a file's path to {what} (a CSV with the run's columns)", style="yellow"))
 
     @work(thread=True, exclusive=True, group="results")
     def _use_checkpoint(self, run_dir: Path, path: str, what: str) -> None:
