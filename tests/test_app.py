@@ -542,8 +542,8 @@ async def test_evaluate_and_predict_another_file_with_the_best_model(in_tmp):
         box.value = ""  # nothing typed: said, not the last file's answer left standing
         box.focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: text_of(output) == "type a file's path to evaluate (a CSV with the run's columns)",
-                       what="the prompt")
+        prompt = "type a file's path to evaluate (a CSV with the run's columns)"
+        await wait_for(pilot, lambda: text_of(output) == prompt, what="the prompt")
 
 
 async def test_a_loaded_run_whose_data_moved_is_given_its_new_place_on_the_data_pane_and_resumed(in_tmp):
