@@ -238,9 +238,11 @@ async def compare_long_names(size: tuple[int, int], runs: list[tuple[str, list[s
         assert pane(app).labels(pane(app).chosen()) == labels
         assert [column(app, "mark")[name] for name, _ in runs] == [label[:2] for label in labels]
 
-        plot = text_of(app.query_one("#runs-plot"))
-        assert all(label in plot for label in labels), plot  # the legend names every run
+        # (drawn at the next refresh, which a busy machine may take a while to get to)
+        await wait_for(pilot, lambda: all(label in text_of(app.query_one("#runs-plot")) for label in labels),
+                       what="the legend naming every run")
         table = app.query_one("#runs-diff", DataTable)
+        await wait_for(pilot, lambda: all(label in shown(table)[0] for label in labels), what="the table's headers")
         lines = shown(table)
         assert all(label in lines[0] for label in labels), lines  # the headers, whole
         for d in expected:  # every field that differs, whole, on its row, with the runs' values
