@@ -380,3 +380,20 @@ async def test_the_line_on_what_ctrl_r_does_says_it_cannot_while_a_field_is_refu
                        + app.field_errors["train.epochs"], what="the line saying so")
         await type_into(pilot, app.query_one("#hp-epochs", Input), "3")
         await wait_for(pilot, lambda: text_of(next_line).startswith("ctrl+r trains a new run"), what="train again")
+
+
+def test_a_paused_run_shows_no_load_from_its_last_step():
+    """While paused the header still said the last step's 'CPU 196%'; memory and the pid stay."""
+    from tui.app.training_pane import telemetry_text
+    from tui.core.follow import RunState
+
+    state = RunState(Path("."))
+    state.apply({"event": "start", "device": "cpu", "pid": 4321})
+    from tui.core import record
+
+    state.apply(record.step(epoch=1, step=10, epoch_step=10, loss=0.5, lr=0.01, samples_per_s=100.0,
+                            telemetry={"cpu_percent": 196.0, "rss_mb": 512.0}))
+    assert "CPU 196%" in telemetry_text(state).plain
+    state.apply({"event": "paused", "epoch": 1, "step": 10})
+    shown = telemetry_text(state).plain
+    assert "CPU" not in shown and "RAM 512 MiB" in shown and "pid 4321" in shown

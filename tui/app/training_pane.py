@@ -192,8 +192,10 @@ def status_text(s: RunState) -> Text:
 
 
 def telemetry_text(s: RunState) -> Text:
-    """The device, and while the worker lives its load: a finished run has no CPU, memory or pid."""
+    """The device, and while the worker lives its load: a finished run has no CPU, memory or pid; a paused
+    one no load."""
     e = s.last_step if s.running else {}
+    paused = s.status == "paused"  # its last step's load (CPU 196%) is not what a paused worker does: not shown
     exact = s.start.get("precision", "fp32 (exact)") == "fp32 (exact)"
     graph, size = s.cuda_graph_text(), s.start.get("world_size", 1)
     t = Text(s.start.get("device", "") + (f" · {size} processes (DDP)" if size > 1 else "")
@@ -203,9 +205,9 @@ def telemetry_text(s: RunState) -> Text:
         t.append(f"  GPU mem {e['gpu_mem_mb'] / 1024:.2f}" + (f"/{total / 1024:.0f} GiB" if total else " GiB"))
         if e.get("gpu_reserved_mb") is not None:
             t.append(f" (reserved {e['gpu_reserved_mb'] / 1024:.2f})")
-        if e.get("gpu_util") is not None:
+        if e.get("gpu_util") is not None and not paused:
             t.append(f"  util {e['gpu_util']:.0f}%")
-    if e.get("cpu_percent") is not None:
+    if e.get("cpu_percent") is not None and not paused:
         t.append(f"  CPU {e['cpu_percent']:.0f}%")
     if e.get("rss_mb") is not None:
         t.append(f"  RAM {e['rss_mb']:,.0f} MiB")
