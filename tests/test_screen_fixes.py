@@ -397,3 +397,27 @@ def test_a_paused_run_shows_no_load_from_its_last_step():
     state.apply({"event": "paused", "epoch": 1, "step": 10})
     shown = telemetry_text(state).plain
     assert "CPU" not in shown and "RAM 512 MiB" in shown and "pid 4321" in shown
+
+
+def test_a_live_rate_change_redraws_the_learning_rate_chart_at_once():
+    """The learning-rate chart redraws after a new epoch (at most every few seconds) or when its shape changes;
+    a change mid-epoch was no new shape, and its title said '0.01 (constant)' for a hundred steps after."""
+    from tui.core import record
+    from tui.core.follow import RunState
+
+    state = RunState(Path("."))
+    state.apply({"event": "start", "device": "cpu", "lr": 0.01})
+
+    def step(n: int, lr: float) -> None:
+        state.apply(record.step(epoch=1, step=n, epoch_step=n, loss=0.5, lr=lr, samples_per_s=1.0, telemetry={}))
+
+    for n in range(1, 4):
+        step(n, 0.01)
+    constant = training_pane.side_shape(state)
+    step(4, 0.01)
+    assert training_pane.side_shape(state) == constant  # a new point alone waits for the interval
+    state.apply({"event": "change", "step": 4, "epoch": 1, "lr": 0.0001, "lr_from": 0.01, "id": "a"})
+    changed = training_pane.side_shape(state)
+    assert changed != constant
+    step(5, 0.0001)
+    assert training_pane.side_shape(state) != changed  # no longer constant: the title must say so now

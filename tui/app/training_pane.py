@@ -152,8 +152,12 @@ def side_shape(s: RunState) -> tuple:
     """What the learning-rate and metric charts show beyond their latest points: the metric's name (known from
     the run's start event: classification or regression) and whether each chart has a point yet. New points
     wait for the side charts' interval; a new shape does not, or a new run showed the last run's metric title
-    and an empty learning-rate chart for seconds after it started."""
-    return s.metric_name() if s.start else "", len(s.lr) > 0, len(s.metric) > 0
+    and an empty learning-rate chart for seconds after it started. A live change, and the first rate that
+    differs from the first one (a constant rate's title says so), are new shapes too: the title said
+    '0.01 (constant)' for a hundred steps after the rate was changed to 0.0001."""
+    lr = s.lr.y
+    return (s.metric_name() if s.start else "", len(s.lr) > 0, len(s.metric) > 0, len(s.changes),
+            bool(len(lr)) and float(lr[-1]) != float(lr[0]))
 
 
 def status_text(s: RunState) -> Text:
