@@ -421,3 +421,26 @@ def test_a_live_rate_change_redraws_the_learning_rate_chart_at_once():
     assert changed != constant
     step(5, 0.0001)
     assert training_pane.side_shape(state) != changed  # no longer constant: the title must say so now
+
+
+async def test_edit_on_the_output_layer_says_it_is_added_for_the_data_and_opens_nothing():
+    """`e` on the '+ auto output' row opened the box to add a layer, as if edit meant add."""
+    from tui.app.model_pane import ModelPane
+
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "model.layers": ["Linear(8)", "ReLU()"]}))
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f3")
+        table = app.query_one("#model-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 4, what="input, two layers, the output layer")
+        table.focus()
+        table.move_cursor(row=3)
+        await pilot.press("e")
+        await pilot.pause()
+        assert any("the output layer is added for you" in m for m in notices.messages)
+        box = app.query_one(ModelPane).query_one("#model-input", Input)
+        assert not box.has_focus and app.spec.model.layers == ["Linear(8)", "ReLU()"]
+        table.move_cursor(row=1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: box.has_focus and box.value == "Linear(8)", what="the layer in the box")

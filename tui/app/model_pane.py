@@ -88,8 +88,12 @@ class ModelPane(Horizontal):
 
     def action_edit(self) -> None:
         i = self._selected()
-        if i is None:
-            self.action_add()
+        if i is None and self.query_one("#model-table", DataTable).cursor_row <= 0:
+            self.action_add()  # the input row: a layer at the top, as `a` there
+            return
+        if i is None:  # the output layer, added for the data: not the user's to edit
+            self.app.notify("the output layer is added for you, to fit the data: it is not edited; highlight a "
+                            "layer of yours to edit it, or a adds one", severity="warning")
             return
         self._editing = i
         box = self.query_one("#model-input", Input)
