@@ -289,14 +289,14 @@ async def test_a_validation_file_and_a_test_file_are_data_pane_fields_and_the_ru
             app.data.prepared.x_val) == split_rows, what="the split back")
 
 
-async def test_the_features_list_says_how_a_column_is_used_and_the_preview_shows_empty_cells_empty(in_tmp):
+async def test_the_features_list_says_how_a_column_is_used_and_the_preview_shows_empty_cells_empty():
     """A number column with one stray cell ('abc', counted as empty) was listed as text though it is used as
     numbers; the preview showed empty cells as 'nan'."""
     from textual.widgets import DataTable
 
     rows = [f"{50 + i * 7},{1 + i % 4},{'' if i == 3 else 'ab'[i % 2]},{100 + i * 3}" for i in range(20)]
     rows[2] = "abc,3,a,106"
-    (in_tmp / "houses.csv").write_text("area,rooms,kind,price\n" + "\n".join(rows) + "\n")
+    Path("houses.csv").write_text("area,rooms,kind,price\n" + "\n".join(rows) + "\n")  # (in_tmp: a folder of its own)
     app = TorchTUI(cpu_spec(**{"data.dataset": "houses.csv", "data.missing": "impute", "data.target": "price"}))
     async with running(app) as pilot:
         await data_loaded(app, pilot)

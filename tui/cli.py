@@ -24,7 +24,7 @@ from tui.core.errors import Interrupted, TrainingFailed, UserError
 from tui.core.files import expand_home_in_args
 from tui.core.spec import DATA_FILE_FIELDS, FORMAT_FIELDS, PROCESSES, FieldInfo, Spec, spec_fields
 from tui.refusals import Commands, OutputClosed, drop, raised_in, reader_gone, say
-from tui.signals import StopOnSignal, exit_code, interrupt_at_once_while_importing
+from tui.signals import StopOnSignal, exit_code, follow_the_launcher, interrupt_at_once_while_importing
 
 app = typer.Typer(
     cls=Commands,  # a mistake in the command line is one line (and a JSON line under --json), not a usage block
@@ -45,9 +45,13 @@ def _fail(message: str, code: int, command: str = "", as_json: bool = False, not
     rank = os.environ.get("RANK", "0")
     if rank != "0":
         # the ranks of a distributed run plan alike: rank 0 says it, and when it fails the launcher ends this
-        # process within this wait; a rank still here after it failed alone, and says so itself
+        # process within this wait (its stop signal ends it at once: nothing is left to save); a rank still here
+        # after it failed alone, and says so itself
         import time
 
+        for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+                signal.signal(sig, lambda signum, frame: os._exit(exit_code(signum)))
         time.sleep(5)
         message = f"rank {rank}: {message}"
     say(message, command, as_json and rank == "0", notes or [])
@@ -228,18 +232,26 @@ def run(
         spec = Spec.from_toml(stdin_text, source="<stdin>")
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
+    nproc = flags.get("run_processes")
+    if nproc is not None and not PROCESSES.fullmatch(str(nproc)):  # named by its flag, not as the spec's field
+        raise UserError(f"--nproc-per-node must be a number of processes >= 1, or gpu (one per visible GPU), got "
+                        f"{nproc!r}")
     spec = spec.with_overrides(_overrides(flags))
     machines = Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout).checked(max_restarts)
     if _launching(spec.run.processes, nnodes, rdzv_endpoint):
         _launch(spec.run.processes, max_restarts, spec, stdin_text, machines)
+    _no_restarts(max_restarts)
     from tui.console import ConsoleReporter
     from tui.core import job, launch
     from tui.worker_log import filing
 
     stopper = StopOnSignal().install()
+    if launch.may_restart() and not spec.run.name:  # refused before it trains, not after its first failure
+        if launch.restarted():  # the refusal of the first attempt, which the agent restarted: said once
+            raise typer.Exit(2)
+        raise UserError("torchrun --max-restarts restarts the group after a failure, and a restarted group must "
+                        "find its run folder: give --name")
     if launch.restarted():  # the agent restarted the group after a failure: go on with the run's folder
-        if not spec.run.name:
-            raise UserError("a restarted group must find its run folder: give --name with torchrun --max-restarts")
         folder = Path(spec.run.runs_dir) / spec.run.name
         if folder.exists():
             from tui.core.follow import read_run
@@ -251,6 +263,13 @@ def run(
     job.run(spec, filing(ConsoleReporter(as_json)), on_trainer=stopper.attach)
 
 
+
+
+def _no_restarts(max_restarts: int) -> None:
+    """--max-restarts where no launcher starts processes (one process): refused, not ignored without a word."""
+    if max_restarts:
+        raise UserError(f"--max-restarts {max_restarts} restarts the processes of a run of several, and this run "
+                        "trains in one: add --nproc-per-node N (or --nnodes), or leave --max-restarts out")
 
 
 def _launching(processes: str, nnodes: int, endpoint: str) -> bool:
@@ -455,6 +474,7 @@ def resume(
         raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {nproc!r}")
     if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, machines)
+    _no_restarts(max_restarts)
     stopper = StopOnSignal().install()
     moved = {path: new for path, new in zip(DATA_FILE_FIELDS, (dataset, val, test)) if new}
     job.resume(run_dir, ConsoleReporter(as_json), epochs, on_trainer=stopper.attach, moved=moved)
@@ -629,21 +649,36 @@ def runs(
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         pid = str(r.pid) if r.running and r.pid else ""
-        status = f"{r.status}, suspended ({_go_on(r.pid)})" if r.suspended else r.status
+        status = f"{r.status}, suspended ({_go_on(r.pid, r.path)})" if r.suspended else r.status
         rows.append((str(r.path), status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         typer.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
 
 
-def _go_on(pid: Optional[int]) -> str:
-    """How a suspended run goes on: SIGCONT to its process group, which holds a launcher's processes too (Ctrl+Z
-    stopped them all; one woken alone would wait for the others at its next collective), or `fg` where it was
-    suspended."""
+def _go_on(pid: Optional[int], run_dir: Optional[Path] = None) -> str:
+    """How a suspended run goes on: SIGCONT to its process group (Ctrl+Z stopped them all; one woken alone would
+    wait for the others at its next collective), or `fg` where it was suspended. A run of several processes is
+    woken through its launcher: the agent starts each process in a session of its own, so their group holds
+    one process; our launcher passes SIGCONT on to them, torchrun's does not (each is woken by hand)."""
+    launcher = _launcher_of(run_dir) if run_dir is not None else None
+    if launcher:
+        from tui.signals import is_torchrun_agent
+
+        return f"fg, or kill -CONT {launcher}" + (" and each of its processes" if is_torchrun_agent(launcher) else "")
     try:
         return f"fg, or kill -CONT -- -{os.getpgid(pid)}" if pid else "fg"
     except OSError:
         return f"fg, or kill -CONT {pid}"
+
+
+def _launcher_of(run_dir: Path) -> Optional[int]:
+    """The pid of the launcher of a run of several processes (its start event's launcher_pid), while it lives."""
+    from tui.core.follow import read_run
+    from tui.core.runs import process_alive
+
+    launcher = read_run(run_dir)[0].start.get("launcher_pid")
+    return launcher if isinstance(launcher, int) and process_alive(launcher) else None
 
 
 def _runs_dir(given: Optional[Path]) -> Path:
@@ -806,6 +841,8 @@ PATH_FLAGS = ("--config", "--dataset", "--val", "--test", "--runs-dir", "--outpu
 
 def main() -> None:
     interrupt_at_once_while_importing()
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        follow_the_launcher()  # first: a launcher killed (kill -9) leaves no process waiting for it
     sys.argv[1:] = expand_home_in_args(sys.argv[1:], PATH_FLAGS)  # `--runs-dir=~/runs`
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         _main_of_a_rank()

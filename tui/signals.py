@@ -1,7 +1,9 @@
 """Signals are how a running worker is controlled: by the screen (its training child process) and by `kill`.
 
 - SIGTERM, SIGINT (Ctrl+C), SIGHUP: save the exact position as last.pt and stop, exit 143 / 130
-  (SIGHUP counts as SIGTERM); a second one exits at once.
+  (SIGHUP counts as SIGTERM); a second one exits at once - but in a process of a distributed run, a repeat
+  of the same signal is the same request: the launcher passes each signal it gets on to the processes (two
+  SIGHUPs when a tmux server closes), and the kernel repeats a launcher's death signal for each of its threads.
 - SIGUSR1: save now - last.pt with the exact position at the next step, as --save-every does;
   its `checkpoint` event carries `"requested": true`.
 - SIGUSR2: pause, or resume a paused run (`paused` / `resumed` events); a stop still works while paused.
@@ -21,13 +23,19 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
+from pathlib import Path
 from typing import Any
+
+from tui.core.launcher_env import LAUNCHER_PID
 
 
 class StopOnSignal:
     def __init__(self) -> None:
         self.trainer: Any = None
         self.received = 0
+        self.first = 0  # the first stop signal's number
+        self.launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ  # a process of a distributed run
 
     def install(self) -> "StopOnSignal":
         signals = [signal.SIGINT, signal.SIGTERM]
@@ -46,7 +54,10 @@ class StopOnSignal:
         self.trainer = trainer
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self.received and self.launched and signum == self.first:  # passed on again: the same request
+            return
         self.received += 1
+        self.first = self.first or signum
         if self.trainer is None or self.received > 1:  # nothing to save yet, or asked twice: go now
             os._exit(exit_code(signum))
         self.trainer.requests.stop = signal.Signals(signum).name
@@ -92,3 +103,57 @@ def ignore_stop_signals() -> None:
 def exit_code(signum: int) -> int:
     """130 for Ctrl+C, 143 for SIGTERM; SIGHUP counts as SIGTERM."""
     return 130 if signum == signal.SIGINT else 143
+
+
+def follow_the_launcher() -> None:
+    """In a process of a distributed run, started by our launcher or torchrun's agent: SIGTERM when the launcher
+    dies. Otherwise a launcher killed (SIGKILL) while the processes start leaves them waiting for it at the
+    rendezvous for distributed.TIMEOUT, and one killed later leaves them training with nobody to stop them. A
+    process that finds its launcher already gone exits (143). Linux only (prctl's PR_SET_PDEATHSIG), and only
+    where the parent is the launcher: the signal comes when the parent's thread that started this process ends,
+    and the agent starts the processes from the thread that runs it, which lives as long."""
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RESTART_COUNT" not in os.environ:
+        return
+    parent, ours = os.getppid(), os.environ.get(LAUNCHER_PID)
+    if ours and str(parent) != ours:  # our launcher is not the parent: gone already, or a wrapper sits between
+        if ours.isdigit() and not _a_process(int(ours)):
+            os._exit(143)
+        return
+    if not ours and not is_torchrun_agent(parent):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # PR_SET_PDEATHSIG = 1
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request was made: nobody will send the signal
+        os._exit(143)
+
+
+def _a_process(pid: int) -> bool:
+    """Whether process `pid` lives: a zombie (killed, not yet reaped) does not."""
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def is_torchrun_agent(pid: int) -> bool:
+    """Whether process `pid` is torchrun's agent (`torchrun`, `python -m torch.distributed.run`)."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(w.endswith(b"torchrun") or w == b"torch.distributed.run" or w.endswith(b"torch/distributed/run.py")
+               for w in words)

@@ -21,7 +21,9 @@ LOCAL_RANK's GPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Mapping
@@ -73,6 +75,11 @@ def start(world: World, device_type: str) -> None:
     if device_type == "cuda":
         torch.cuda.set_device(world.local_rank)
     backend = "nccl" if device_type == "cuda" else "gloo"
+    with _stoppable():
+        _join(world, backend)
+
+
+def _join(world: World, backend: str) -> None:
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and attempt != "0":
         # a group the agent restarted: its store still holds the first group's addresses under the same keys,
@@ -85,8 +92,28 @@ def start(world: World, device_type: str) -> None:
         dist.init_process_group(backend, timeout=TIMEOUT)
 
 
-def finish(world: World) -> None:
-    if world.launched and dist.is_initialized():
+@contextlib.contextmanager
+def _stoppable() -> Any:
+    """SIGTERM, SIGINT and SIGHUP end the process at once (by their default action) while it waits to join the
+    group: that wait is in torch's C++ code, where a Python handler never runs, and a stop signal was ignored
+    until the rendezvous gave up (TIMEOUT). Nothing is written yet, so there is nothing to save."""
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:  # a `nohup` stays
+            previous[sig] = signal.signal(sig, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def finish(world: World, failed: bool = False) -> None:
+    """Leave the group. Not after a failure or a refusal (`failed`): the process ends next (os._exit in a rank), and
+    destroying the group just after a collective deadlocked now and then - the main thread, holding the GIL, joined
+    a gloo thread that waited for the GIL - so that a refused run hung until the launcher's SIGKILL, 30 s later."""
+    if world.launched and dist.is_initialized() and not failed:
         dist.destroy_process_group()
 
 

@@ -55,11 +55,13 @@ def from_run(run_dir: str | Path) -> Export:
         if progress.get("epoch_step"):
             differs.append(f"the run was stopped inside epoch {progress.get('epoch', 0) + 1} (step "
                            f"{progress.get('step')}); this script trains every epoch to its end")
-    used = [str(e.get("device", "")) for e in folder.events() if e.get("event") == "start"]
+    starts = [e for e in folder.events() if e.get("event") == "start"]
+    used = [str(e.get("device", "")) for e in starts]
+    worlds = [int(e.get("world_size") or 1) for e in starts]  # every process of every machine (spec: this one's)
     from .preprocess import reads_question_marks_as_empty
 
     marks = reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
-    return _export(spec, str(folder.path), layers, differs, used, marks)
+    return _export(spec, str(folder.path), layers, differs, used, marks, worlds)
 
 
 def from_spec(spec_path: str | Path) -> Export:
@@ -111,11 +113,31 @@ class _Facts:
 
 
 def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str],
-            devices_used: list[str] | None = None, question_marks: bool = True) -> Export:
+            devices_used: list[str] | None = None, question_marks: bool = True,
+            worlds: list[int] | None = None) -> Export:
     """`devices_used`: what a run's start events name (None for a spec not yet run); `question_marks`: False for a
-    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
+    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty); `worlds`: the world size of
+    each of a run's starts (None for a spec not yet run: its run.processes). A run of several processes is
+    written as one process with the global batch: N processes with batch b train what one trains with N x b."""
     from . import devices, user_dataset
 
+    processes = spec.run.processes
+    world = (worlds or [0])[0] or (int(processes) if processes.isdigit() else 1)
+    if world > 1:
+        per_process = spec.train.batch_size
+        spec = spec.with_overrides({"train.batch_size": per_process * world})
+        also = (f", and resumed with {', '.join(str(w) for w in worlds[1:])}"
+                if worlds and any(w != world for w in worlds) else "")
+        differs.append(f"the run trained in {world} processes (DDP) with batch {per_process} each{also}; this script "
+                       f"trains in one with their global batch, {per_process} x {world} = {per_process * world}: the "
+                       "same model up to the order of floating-point sums (BatchNorm and Dropout differ by design)")
+    elif worlds and len(set(worlds)) > 1:
+        differs.append(f"the run was resumed with {max(worlds)} processes (DDP) with batch {spec.train.batch_size} "
+                       "each; this script trains in one with that batch throughout")
+    elif processes == "gpu" and not worlds:
+        differs.append("the spec trains in one process per GPU (DDP), with --batch-size per process; this script "
+                       "trains in one with BATCH_SIZE as given: multiply it by the number of GPUs to train the same "
+                       "model")
     t = spec.train
     threads = t.threads or devices.use_threads(0)
     if user_dataset.is_class_path(spec.data.dataset):
@@ -123,8 +145,6 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
     else:
         facts = _facts(spec, layers, threads, differs, question_marks)
     differs.extend(_device_differences(spec, devices_used))
-    if spec.run.processes not in ("1", ""):
-        differs.append(f"the run trained in {spec.run.processes} processes (DDP); this script trains in one")
     if t.on_nan == "skip":
         differs.append("the run skipped steps whose loss was not finite (on_nan skip); this script takes every step")
     return Export(source, _script(facts, source, differs), differs)

@@ -89,14 +89,17 @@ def run(spec: Spec, emit: Emit, on_trainer: Callable[[Trainer], None] | None = N
     recorder = Recorder(emit, is_main=world.is_main)
     p = plan(spec, recorder, world)
     distributed.start(world, p.device.type)
+    failed = True
     try:
         trainer = _new_trainer(p, recorder, world=world)
-        if on_trainer:
-            on_trainer(trainer)
         folder = recorder.folder = _create_folder(p, world)  # only once nothing the user gave can fail
-        return _train(trainer, p), folder
+        if on_trainer:  # after: a stop while the folder is refused ends the process, not only asks the trainer
+            on_trainer(trainer)
+        outcome = _train(trainer, p)
+        failed = False
+        return outcome, folder
     finally:
-        distributed.finish(world)
+        distributed.finish(world, failed)
         release_held()
 
 
@@ -238,6 +241,7 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     if ckpt and ckpt.get("world_size", 1) != world.size:
         _other_world(ckpt, p, world.size)
     distributed.start(world, p.device.type)
+    failed = True
     try:
         trainer = _new_trainer(p, recorder, ckpt, world)
         for change in replay:
@@ -247,9 +251,11 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
         recorder.folder = folder
         if world.is_main:
             folder.write_text("spec.toml", p.spec.to_toml())
-        return _train(trainer, p, resumed_from=done, ended=ended), folder
+        outcome = _train(trainer, p, resumed_from=done, ended=ended)
+        failed = False
+        return outcome, folder
     finally:
-        distributed.finish(world)
+        distributed.finish(world, failed)
 
 
 def _unsaid_end(ckpt: dict[str, Any] | None, status: str, epochs: int, patience: int) -> str:

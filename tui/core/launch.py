@@ -5,7 +5,10 @@ The processes run the same `torchtui` command without the flag, with torchrun's 
 (distributed.py takes it from there). The launcher adds what keeps them one run: the run
 folder's name, fixed here, so a group restarted by the agent (`--max-restarts`) resumes that
 folder instead of starting another. It passes SIGUSR1 (save now) and SIGUSR2 (pause) on to the
-processes; SIGTERM, SIGINT and SIGHUP are the agent's, which passes the same signal on to the processes:
+processes, and Ctrl+Z (SIGTSTP) and SIGCONT: the agent starts each process in a session of its own, out of
+reach of the terminal's job control, so the launcher stops them (SIGSTOP) before it stops itself, and wakes
+them when it is woken (`fg`). A process it started ends when it is killed (signals.follow_the_launcher).
+SIGTERM, SIGINT and SIGHUP are the agent's, which passes the same signal on to the processes:
 each saves its exact position and they exit together (143, or 130 for Ctrl+C: the ranks agree on one
 reason). Its own logging is kept to errors, so a refused run still ends with the one line the process
 printed, and the exit code says which: 2 for a user's mistake, 1 for a failure, 143 / 130 for a stop.
@@ -15,17 +18,21 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import TrainingFailed, UserError
+from .errors import UserError
+from .launcher_env import LAUNCHER_PID
 
 RESTART = "TORCHELASTIC_RESTART_COUNT"  # torchrun's: how many times the agent restarted the group
+MAX_RESTARTS = "TORCHELASTIC_MAX_RESTARTS"  # torchrun's: how many times it may (--max-restarts)
 
 
 def processes(value: str) -> int:
@@ -139,11 +146,13 @@ def launch(n: int, max_restarts: int, argv: list[str], nodes: Nodes | None = Non
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets for several processes, without its warning
+    os.environ[LAUNCHER_PID] = str(os.getpid())  # its processes end with it (signals.follow_the_launcher)
     where = ["--standalone"] if nodes is None else [
         f"--nnodes={nodes.count}", f"--node-rank={nodes.rank}", "--rdzv-backend=c10d",
         f"--rdzv-endpoint={nodes.endpoint}", f"--rdzv-id={nodes.run_id}", f"--rdzv-conf=join_timeout={nodes.timeout}"]
+    logs = tempfile.mkdtemp(prefix="torchtui-launch-")  # the agent's own files (else a torchelastic_* left in /tmp)
     args = get_args_parser().parse_args([*where, f"--nproc-per-node={n}", f"--max-restarts={max_restarts}",
-                                         "--module", "tui", *argv])
+                                         f"--log-dir={logs}", "--module", "tui", *argv])
     forwarding = _forward_signals()
     try:
         run(args)
@@ -152,15 +161,16 @@ def launch(n: int, max_restarts: int, argv: list[str], nodes: Nodes | None = Non
         return _exit_code([f.exitcode for f in e.failures.values()])
     except SignalException as e:
         return 130 if e.sigval == signal.SIGINT else 143
-    except RendezvousTimeoutError:
+    except RendezvousTimeoutError:  # a refusal (exit 2, and its JSON line under --json), as the README lists it
         assert nodes is not None
-        raise TrainingFailed(
+        raise UserError(
             f"the rendezvous at {nodes.endpoint} timed out after {nodes.timeout} s: not all {nodes.count} machines "
             f"came (this one is --node-rank {nodes.rank}); start the same command on the others, each with its "
             "--node-rank, or check that they reach the endpoint") from None
     finally:
         for sig, previous in forwarding.items():
             signal.signal(sig, previous)
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 def _exit_code(codes: list[int]) -> int:
@@ -173,21 +183,34 @@ def _exit_code(codes: list[int]) -> int:
 
 
 def _forward_signals() -> dict[int, Any]:
-    """SIGUSR1 / SIGUSR2 to the launcher reach every process it started (their default would kill it)."""
+    """SIGUSR1 / SIGUSR2 to the launcher reach every process it started (their default would kill it); so do
+    Ctrl+Z and SIGCONT, which job control sends to the launcher's process group alone: the agent starts each
+    process in a session of its own. A SIGTSTP sent there would be dropped, too (a process group with no parent
+    in its session is orphaned, and the kernel discards the terminal's stop signals to such a group): the
+    processes get SIGSTOP, then the launcher stops itself; woken (`fg`, `kill -CONT`), it wakes them."""
     previous: dict[int, Any] = {}
     if not hasattr(signal, "SIGUSR1"):
         return previous
 
     def forward(signum: int, frame: Any) -> None:
-        for pid in children():
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        _signal_all(children(), signum)
 
-    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+    def stop(signum: int, frame: Any) -> None:
+        _signal_all(children(), signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)  # (SIGSTOP: a SIGTSTP of its own would be dropped where it is orphaned)
+
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGCONT):
         previous[sig] = signal.signal(sig, forward)
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, stop)
     return previous
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def children(pid: int | None = None) -> list[int]:
@@ -200,6 +223,11 @@ def children(pid: int | None = None) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def may_restart() -> bool:
+    """Whether the agent may restart this process's group after a failure (torchrun --max-restarts N, N > 0)."""
+    return int(os.environ.get(MAX_RESTARTS, "0") or 0) > 0
 
 
 def restarted() -> bool:

@@ -1,0 +1,225 @@
+"""An audit of runs of several processes (DDP, gloo, CPU, torch's elastic launcher): job control through the
+launcher, a launcher killed, the export of a DDP run, refusals said once and at once. Real processes, 2 ranks at
+most, loopback only, tiny built-in datasets; every wait is for a condition, with a timeout."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.core.launch import children
+from tui.core.runs import _proc_state
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
+STARTED: list[subprocess.Popen] = []
+ORPHANS: list[int] = []  # ranks whose launcher a test killed: not our children, killed by pid at the end
+
+
+def tui(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env or ENV,
+                          timeout=timeout)
+
+
+def launch(*args: str) -> subprocess.Popen:
+    STARTED.append(subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=ENV))
+    return STARTED[-1]
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    yield
+    for p in STARTED:
+        if p.poll() is None:
+            ORPHANS.extend(children(p.pid))
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, sig)
+    while ORPHANS:  # first: they hold the launcher's pipes open
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(ORPHANS.pop(), signal.SIGKILL)
+    while STARTED:
+        STARTED.pop().communicate(timeout=60)
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = condition()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def next_event(p: subprocess.Popen, predicate) -> dict:
+    assert p.stdout is not None
+    for line in p.stdout:
+        e = json.loads(line)
+        if predicate(e):
+            return e
+    raise AssertionError(f"the run ended before the event came: {p.stderr.read() if p.stderr else ''}")
+
+
+def ranks_of(p: subprocess.Popen) -> list[int]:
+    return wait_for(lambda: sorted(children(p.pid)) if len(children(p.pid)) >= 2 else None, 60, "two ranks")
+
+
+def wine(runs: Path, name: str, *extra: str, epochs: int = 500, batch: int = 2) -> list[str]:
+    return ["run", "--dataset", "wine", "--epochs", str(epochs), "--patience", "0", "--batch-size", str(batch),
+            "--runs-dir", str(runs), "--name", name, "--json", *extra]
+
+
+# ---- 1. Ctrl+Z stops every process, SIGCONT wakes them ----------------------------------------------------------
+def test_ctrl_z_to_the_launcher_stops_every_rank_and_sigcont_wakes_them(tmp_path):
+    p = launch(*wine(tmp_path, "tstp", "--nproc-per-node", "2"))
+    seen = next_event(p, lambda e: e["event"] == "step")
+    ranks = ranks_of(p)
+    p.send_signal(signal.SIGTSTP)  # what the terminal sends the launcher's process group for Ctrl+Z
+    wait_for(lambda: all(_proc_state(pid) == "T" for pid in [p.pid, *ranks]), 15,
+             f"the launcher and its ranks stopped: {[(pid, _proc_state(pid)) for pid in [p.pid, *ranks]]}")
+    listed = tui("runs", "--runs-dir", str(tmp_path), "--json", timeout=60)
+    assert json.loads(listed.stdout)["runs"][0]["suspended"] is True, listed.stdout
+    text = tui("runs", "--runs-dir", str(tmp_path), timeout=60).stdout
+    assert f"suspended (fg, or kill -CONT {p.pid})" in text, text  # the launcher: it wakes the ranks
+    p.send_signal(signal.SIGCONT)  # `fg`
+    wait_for(lambda: not any(_proc_state(pid) == "T" for pid in [p.pid, *ranks]), 15, "all woken")
+    next_event(p, lambda e: e["event"] == "step" and e["step"] > seen["step"])  # training again
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "interrupted"
+
+
+# ---- 2. a launcher killed with SIGKILL takes its ranks with it ---------------------------------------------------
+@pytest.mark.parametrize("when", ["starting", "training"])
+def test_a_launcher_killed_leaves_no_rank_behind(tmp_path, when):
+    p = launch(*wine(tmp_path, "orphans", "--nproc-per-node", "2"))
+    if when == "training":
+        next_event(p, lambda e: e["event"] == "step")
+    ranks = ranks_of(p)  # starting: they are importing, and would wait for the launcher's store for 10 minutes
+    ORPHANS.extend(ranks)
+    p.kill()
+    p.wait()
+    wait_for(lambda: all(_proc_state(pid) in ("", "Z") for pid in ranks), 30,
+             f"the ranks gone: {[(pid, _proc_state(pid)) for pid in ranks]}")
+    if when == "training":  # stopped as by SIGTERM: rank 0 saved where they stopped
+        logged = [json.loads(line) for line in (tmp_path / "orphans" / "events.jsonl").read_text().splitlines()]
+        assert (logged[-1]["event"], logged[-1]["status"]) == ("end", "interrupted"), logged[-1]
+        assert (tmp_path / "orphans" / "last.pt").exists()
+
+
+# ---- 4. a refusal at the run folder's creation: one line, at once ------------------------------------------------
+def test_a_name_taken_with_two_processes_is_refused_in_one_line(tmp_path):
+    (tmp_path / "taken").mkdir()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    began = time.monotonic()
+    r = tui("run", "--dataset", "iris", "--epochs", "1", "--nproc-per-node", "2", "--name", "taken", "--runs-dir",
+            str(tmp_path))
+    took = time.monotonic() - began
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: run folder "), (r.stderr, round(took))
+    assert "rank 1" not in r.stderr and took < 30  # (a deadlock leaving the group held it till the SIGKILL)
+    # 8. and the launcher's logs folder is gone with it (torch's agent left an empty torchelastic_* behind)
+    assert not [p.name for p in temp.iterdir() if p.name.startswith(("torchelastic_", "torchtui-launch-"))]
+
+
+# ---- 5. machines that never all come: a refusal, with its JSON line ----------------------------------------------
+def test_a_rendezvous_timeout_is_a_refusal_with_its_json_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = tui("run", "--dataset", "iris", "--nnodes", "2", "--node-rank", "1", "--rdzv-endpoint", f"127.0.0.1:{port}",
+            "--rdzv-timeout", "3", "--name", "alone", "--runs-dir", str(tmp_path), "--json")
+    assert r.returncode == 2, r.stderr
+    said = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(e["event"], e["kind"]) for e in said] == [("error", "refused")], r.stdout
+    assert said[0]["message"].startswith(f"the rendezvous at 127.0.0.1:{port} timed out after 3 s")
+    assert r.stderr.strip().splitlines() == [f"error: {said[0]['message']}"]
+
+
+# ---- 6. torchrun --max-restarts without --name: refused before it trains -----------------------------------------
+def test_torchrun_max_restarts_without_a_name_is_refused_before_training(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
+                        "--max-restarts", "1", "-m", "tui", "run", "--dataset", "iris", "--epochs", "1",
+                        "--runs-dir", str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode != 0
+    assert r.stderr.count("error: torchrun --max-restarts restarts the group after a failure") == 1, r.stderr
+    assert not any(tmp_path.iterdir())  # nothing trained, no run folder
+
+
+# ---- 7. a signal the launcher passes on twice is one request ------------------------------------------------------
+class _Requests:
+    stop = ""
+
+
+class _Trainer:
+    requests = _Requests()
+
+
+@pytest.mark.parametrize("launched", [True, False])
+def test_a_repeated_stop_signal_in_a_launched_rank_is_the_same_request(monkeypatch, launched):
+    from tui.signals import StopOnSignal
+
+    if launched:
+        monkeypatch.setenv("RANK", "1")
+        monkeypatch.setenv("WORLD_SIZE", "2")
+    else:
+        monkeypatch.delenv("RANK", raising=False)
+
+    def exit_now(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    stopper = StopOnSignal()
+    stopper.attach(_Trainer())
+    stopper._handle(signal.SIGHUP, None)
+    assert stopper.trainer.requests.stop == "SIGHUP"
+    if launched:
+        stopper._handle(signal.SIGHUP, None)  # the launcher's second SIGHUP, passed on: still a save and a stop
+        with pytest.raises(SystemExit) as out:  # another signal: go now
+            stopper._handle(signal.SIGINT, None)
+        assert out.value.code == 130
+    else:
+        with pytest.raises(SystemExit) as out:  # one process asked twice: go now
+            stopper._handle(signal.SIGHUP, None)
+        assert out.value.code == 143
+
+
+# ---- 3. the export of a DDP run trains the same model: the global batch -------------------------------------------
+def test_the_export_of_a_ddp_run_trains_with_the_global_batch(tmp_path):
+    import torch
+
+    from tui.core import checkpoint
+
+    r = tui(*wine(tmp_path, "ddp", "--nproc-per-node", "2", epochs=3, batch=8))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "train.py"
+    made = tui("export", str(tmp_path / "ddp"), "-o", str(out))
+    assert made.returncode == 0 and "not exact: the run trained in 2 processes (DDP) with batch 8 each" in made.stdout
+    script = out.read_text()
+    assert "\nBATCH_SIZE = 16\n" in script and "# NOT EXACT" in script
+    ran = subprocess.run([sys.executable, str(out), "--out", str(tmp_path / "model.pt"), "--best",
+                          str(tmp_path / "best_model.pt")], capture_output=True, text=True, env=ENV, timeout=120,
+                         cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    ours, theirs = torch.load(tmp_path / "model.pt", weights_only=True), checkpoint.load(tmp_path / "ddp" / "last.pt")
+    for k, v in theirs["model"].items():  # the README's tolerance for N x b against one process at N*b
+        assert torch.allclose(ours[k], v, rtol=1e-4, atol=1e-5), (k, (ours[k] - v).abs().max())
+    # two machines of one process each record run.processes = "1" (this machine's); the start events say 2
+    from tui.core import export
+    from tui.core.spec import Spec
+
+    spec = Spec().with_overrides({"data.dataset": "iris", "train.batch_size": 8, "run.processes": "1"})
+    made = export._export(spec, "two-machines", None, [], ["cpu"], worlds=[2])
+    assert "\nBATCH_SIZE = 16\n" in made.script and any("2 processes (DDP) with batch 8" in d for d in made.differs)
