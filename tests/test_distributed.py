@@ -28,8 +28,8 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # DDP vs one process with the global bat
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
 
 
-def tui(*args, timeout=180, **kwargs):
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=ENV,
+def tui(*args, timeout=180, env=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env or ENV,
                           timeout=timeout, **kwargs)
 
 

@@ -19,20 +19,9 @@ import pytest
 from tui.core.launch import children
 from tui.core.runs import _proc_state
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
-STARTED: list[subprocess.Popen] = []
+from test_distributed import ENV, STARTED, launch, tui  # (test_distributed's own fixture is not used here)
+
 ORPHANS: list[int] = []  # ranks whose launcher a test killed: not our children, killed by pid at the end
-
-
-def tui(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env or ENV,
-                          timeout=timeout)
-
-
-def launch(*args: str) -> subprocess.Popen:
-    STARTED.append(subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=ENV))
-    return STARTED[-1]
 
 
 @pytest.fixture(autouse=True)

@@ -267,7 +267,8 @@ class TorchTUI(App):
             pane.show_next(f"ctrl+r cannot train: {self.spec.run.runs_dir}/{self.spec.run.name} already exists "
                            f"(pick another Run name, or leave it empty)" if pane.taken
                            else "ctrl+r cannot train until the Run name is fixed")
-        elif not training and self.data is not None and (problem := self.problems(ignore=("run.name",))):
+        elif (not training and self.data is not None and self.data.spec == self.spec.data  # (not while reloading)
+              and (problem := self.problems(ignore=("run.name",)))):
             # what ctrl+r would refuse with (a refused field, data that does not read, a stack that cannot run):
             # the line said it would train a new run, and ctrl+r then refused
             pane.show_next(f"ctrl+r cannot train until this is fixed: {problem[1]}")
@@ -341,6 +342,7 @@ class TorchTUI(App):
         self.data = view
         self.query_one(DataPane).show_data(view)
         self.refresh_stack()
+        self.show_next()  # (its line reads the data's state: at once, not at the next poll)
         if view.error:
             self.notify(view.error, severity="error", title="data")
 
