@@ -19,7 +19,7 @@ import pytest
 from tui.core.launch import children
 from tui.core.runs import _proc_state
 
-from test_distributed import ENV, STARTED, launch, tui  # (test_distributed's own fixture is not used here)
+from test_distributed import ENV, STARTED, _next, launch, tui  # (test_distributed's own fixture is not used here)
 
 ORPHANS: list[int] = []  # ranks whose launcher a test killed: not our children, killed by pid at the end
 
@@ -50,14 +50,7 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def next_event(p: subprocess.Popen, predicate) -> dict:
-    assert p.stdout is not None
-    for line in p.stdout:
-        e = json.loads(line)
-        if predicate(e):
-            return e
-    raise AssertionError(f"the run ended before the event came: {p.stderr.read() if p.stderr else ''}")
-
+next_event = _next  # the next event on the launcher's stdout that matches
 
 def ranks_of(p: subprocess.Popen) -> list[int]:
     return wait_for(lambda: sorted(children(p.pid)) if len(children(p.pid)) >= 2 else None, 60, "two ranks")
