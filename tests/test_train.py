@@ -241,6 +241,10 @@ def test_batch_norm_with_a_last_batch_of_one_row_is_refused(tmp_path):
     with pytest.raises(UserError, match="layer 2 BatchNorm1d needs batches of 2 rows or more, but 120 training rows "
                                         "in batches of 17 leave a last batch of 1; use --batch-size 16"):
         train(tmp_path, data__dataset="iris", model__layers="Linear(16), BatchNorm1d(), ReLU()", train__batch_size=17)
+    # every batch of one row: said so (not "a last batch of 1"), and a larger size named, there being no smaller
+    with pytest.raises(UserError, match=r"layer 2 BatchNorm1d needs batches of 2 rows or more, but batches of 1 row; "
+                                        r"use --batch-size 2$"):
+        train(tmp_path, data__dataset="iris", model__layers="Linear(16), BatchNorm1d(), ReLU()", train__batch_size=1)
 
 
 def test_a_relative_csv_path_is_stored_absolute(tmp_path, monkeypatch):

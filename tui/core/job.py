@@ -306,12 +306,14 @@ def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, 
         return min(distributed.share(last, processes, r)[1] for r in range(processes)) if last else b
 
     if norm is not None and smallest(batch_size) < 2:
-        better = next((b for b in range(batch_size - 1, 1, -1) if smallest(b) >= 2), None)
+        # the nearest batch size that works, smaller first (--batch-size 1 has none smaller: a larger one is named)
+        near = sorted(range(2, min(rows, 2 * batch_size + 64) + 1), key=lambda b: (abs(b - batch_size), b))
+        better = next((b for b in near if smallest(b) >= 2), None)
         each = "" if processes == 1 else f" per process x {processes} processes"
-        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, "
-                        f"but {rows} training rows in batches of {batch_size}{each} leave a last batch of "
-                        f"{smallest(batch_size)}" + (f"; use --batch-size {better}" if better else
-                                                     "; use another batch size or fewer processes"))
+        what = (f"batches of {batch_size} row{each}" if batch_size < 2 else
+                f"{rows} training rows in batches of {batch_size}{each} leave a last batch of {smallest(batch_size)}")
+        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, but {what}"
+                        + (f"; use --batch-size {better}" if better else "; use another batch size or fewer processes"))
 
 
 def _new_trainer(p: Plan, recorder: Recorder, ckpt: dict[str, Any] | None = None,
