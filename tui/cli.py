@@ -232,10 +232,8 @@ def run(
         spec = Spec.from_toml(stdin_text, source="<stdin>")
     else:
         spec = Spec.from_file(config) if config is not None else Spec()
-    nproc = flags.get("run_processes")
-    if nproc is not None and not PROCESSES.fullmatch(str(nproc)):  # named by its flag, not as the spec's field
-        raise UserError(f"--nproc-per-node must be a number of processes >= 1, or gpu (one per visible GPU), got "
-                        f"{nproc!r}")
+    if flags.get("run_processes") is not None:
+        _check_nproc(str(flags["run_processes"]))
     spec = spec.with_overrides(_overrides(flags))
     machines = Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout).checked(max_restarts)
     if _launching(spec.run.processes, nnodes, rdzv_endpoint):
@@ -263,6 +261,13 @@ def run(
     job.run(spec, filing(ConsoleReporter(as_json)), on_trainer=stopper.attach)
 
 
+
+
+def _check_nproc(nproc: str) -> None:
+    """--nproc-per-node's value, refused by its flag's name (not as the spec's field run.processes)."""
+    if not PROCESSES.fullmatch(nproc):
+        raise UserError(f"--nproc-per-node must be a number of processes >= 1, or gpu (one per visible GPU), got "
+                        f"{nproc!r}")
 
 
 def _no_restarts(max_restarts: int) -> None:
@@ -470,8 +475,8 @@ def resume(
         from tui.core.runs import RunFolder
 
         nproc = RunFolder.open(run_dir).spec().run.processes
-    elif not PROCESSES.fullmatch(nproc):
-        raise UserError(f"--nproc-per-node must be a number of processes >= 1 or gpu, got {nproc!r}")
+    else:
+        _check_nproc(nproc)
     if _launching(nproc, nnodes, rdzv_endpoint):
         _launch(nproc, max_restarts, None, None, machines)
     _no_restarts(max_restarts)

@@ -116,7 +116,9 @@ def follow_the_launcher() -> None:
         return
     parent, ours = os.getppid(), os.environ.get(LAUNCHER_PID)
     if ours and str(parent) != ours:  # our launcher is not the parent: gone already, or a wrapper sits between
-        if ours.isdigit() and not _a_process(int(ours)):
+        from tui.core.runs import process_alive  # (a zombie, killed and not yet reaped, is gone)
+
+        if ours.isdigit() and not process_alive(int(ours)):
             os._exit(143)
         return
     if not ours and not is_torchrun_agent(parent):
@@ -131,22 +133,6 @@ def follow_the_launcher() -> None:
         return
     if os.getppid() != parent:  # it died before the request was made: nobody will send the signal
         os._exit(143)
-
-
-def _a_process(pid: int) -> bool:
-    """Whether process `pid` lives: a zombie (killed, not yet reaped) does not."""
-    try:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def is_torchrun_agent(pid: int) -> bool:
