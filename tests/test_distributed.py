@@ -50,10 +50,10 @@ def wine(runs, name, *extra, batch=8, epochs=3):
 STARTED: list[subprocess.Popen] = []  # the runs a test started and reads as they go
 
 
-def launch(*args: str) -> subprocess.Popen:
+def launch(*args: str, env: dict | None = None) -> subprocess.Popen:
     """`torchtui ARGS` started, its events read by the test as they come (`_next`)."""
     STARTED.append(subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=ENV))
+                                    stderr=subprocess.PIPE, text=True, env=env or ENV))
     return STARTED[-1]
 
 

@@ -11,15 +11,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tui.core.launch import children
 from tui.core.runs import _proc_state
 
-from test_distributed import ENV, STARTED, _next, launch, tui  # (test_distributed's own fixture is not used here)
+# (test_distributed's own fixture is not used here)
+from test_distributed import ENV, STARTED, _next, launch, tui, weights
 
 ORPHANS: list[int] = []  # ranks whose launcher a test killed: not our children, killed by pid at the end
 
@@ -50,7 +53,21 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-next_event = _next  # the next event on the launcher's stdout that matches
+def next_event(p: subprocess.Popen, predicate, timeout: float = 120) -> dict:
+    """The next event on the launcher's stdout that matches; one that does not come within `timeout` fails the test
+    (the launcher is killed, which ends the read) rather than hold it till the run ends."""
+    def kill() -> None:  # the ranks too: they hold the pipe open, and may be stopped
+        for pid in [*children(p.pid), p.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.start()
+    try:
+        return _next(p, predicate)
+    finally:
+        watchdog.cancel()
+
 
 def ranks_of(p: subprocess.Popen) -> list[int]:
     return wait_for(lambda: sorted(children(p.pid)) if len(children(p.pid)) >= 2 else None, 60, "two ranks")
@@ -61,25 +78,62 @@ def wine(runs: Path, name: str, *extra: str, epochs: int = 500, batch: int = 2) 
             "--runs-dir", str(runs), "--name", name, "--json", *extra]
 
 
-# ---- 1. Ctrl+Z stops every process, SIGCONT wakes them ----------------------------------------------------------
-def test_ctrl_z_to_the_launcher_stops_every_rank_and_sigcont_wakes_them(tmp_path):
+# ---- 1. Ctrl+Z: every process waits, SIGCONT wakes them --------------------------------------------------------
+def test_ctrl_z_to_the_launcher_has_every_rank_wait_and_sigcont_goes_on(tmp_path):
     p = launch(*wine(tmp_path, "tstp", "--nproc-per-node", "2"))
-    seen = next_event(p, lambda e: e["event"] == "step")
+    next_event(p, lambda e: e["event"] == "step")
     ranks = ranks_of(p)
     p.send_signal(signal.SIGTSTP)  # what the terminal sends the launcher's process group for Ctrl+Z
-    wait_for(lambda: all(_proc_state(pid) == "T" for pid in [p.pid, *ranks]), 15,
-             f"the launcher and its ranks stopped: {[(pid, _proc_state(pid)) for pid in [p.pid, *ranks]]}")
+    paused = next_event(p, lambda e: e["event"] == "paused")  # at the ranks' next agreement
+    assert paused["why"] == "suspended", paused
+    wait_for(lambda: _proc_state(p.pid) == "T", 15, "the launcher stopped")
+    # the ranks wait, agreeing, not stopped inside a collective whose clock runs on (test 1b)
+    assert not any(_proc_state(pid) == "T" for pid in ranks), [(pid, _proc_state(pid)) for pid in ranks]
     listed = tui("runs", "--runs-dir", str(tmp_path), "--json", timeout=60)
     assert json.loads(listed.stdout)["runs"][0]["suspended"] is True, listed.stdout
     text = tui("runs", "--runs-dir", str(tmp_path), timeout=60).stdout
-    assert f"suspended (fg, or kill -CONT {p.pid})" in text, text  # the launcher: it wakes the ranks
+    assert f"paused, suspended (fg, or kill -CONT {p.pid})" in text, text  # the launcher: it wakes the ranks
     p.send_signal(signal.SIGCONT)  # `fg`
-    wait_for(lambda: not any(_proc_state(pid) == "T" for pid in [p.pid, *ranks]), 15, "all woken")
-    next_event(p, lambda e: e["event"] == "step" and e["step"] > seen["step"])  # training again
+    resumed = next_event(p, lambda e: e["event"] == "resumed")
+    assert resumed["step"] == paused["step"] and resumed["paused_seconds"] > 0, (paused, resumed)
+    assert _proc_state(p.pid) != "T"
+    next_event(p, lambda e: e["event"] == "step" and e["step"] > paused["step"])  # training again
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 143, err
     assert json.loads(out.strip().splitlines()[-1])["status"] == "interrupted"
+
+
+def test_a_run_suspended_past_the_collective_timeout_goes_on_when_woken_with_the_same_bits(tmp_path):
+    """Ctrl+Z for longer than the collective timeout (10 minutes; here 6 s): stopped inside a collective, the
+    processes found it timed out when woken, and the run failed ("another process of this run stopped"). Waiting
+    at an agreement instead, the run goes on and ends with the bits of a run suspended before it trained (where
+    the launcher still stops its processes: they have not joined a collective yet)."""
+    env = {**ENV, "TORCHTUI_DDP_TIMEOUT": "6"}
+    early = launch(*wine(tmp_path, "early", "--nproc-per-node", "2", epochs=60, batch=8), env=env)
+    ranks = ranks_of(early)
+    early.send_signal(signal.SIGTSTP)  # while they start: no agreement to wait at yet, so SIGSTOP
+    wait_for(lambda: all(_proc_state(pid) == "T" for pid in [early.pid, *ranks]), 15,
+             f"the launcher and its ranks stopped: {[(pid, _proc_state(pid)) for pid in [early.pid, *ranks]]}")
+    early.send_signal(signal.SIGCONT)
+    wait_for(lambda: not any(_proc_state(pid) == "T" for pid in [early.pid, *ranks]), 15, "all woken")
+    _, err = early.communicate(timeout=180)  # (its events read to the end: a full pipe would hold rank 0)
+    assert early.returncode == 0, err
+
+    p = launch(*wine(tmp_path, "long", "--nproc-per-node", "2", epochs=60, batch=8), env=env)
+    next_event(p, lambda e: e["event"] == "step")
+    p.send_signal(signal.SIGTSTP)
+    paused = next_event(p, lambda e: e["event"] == "paused")
+    time.sleep(15)  # past the 6 s timeout, twice over: how long is the point of the test
+    p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    said = [json.loads(line) for line in out.strip().splitlines()]
+    resumed = next(e for e in said if e["event"] == "resumed")
+    assert resumed["step"] == paused["step"] and resumed["paused_seconds"] >= 15, (paused, resumed)
+    assert (said[-1]["event"], said[-1]["status"]) == ("end", "done"), said[-1]
+    suspended_long, suspended_early = weights(tmp_path / "long"), weights(tmp_path / "early")
+    assert all(torch.equal(suspended_long[k], suspended_early[k]) for k in suspended_early)
 
 
 # ---- 2. a launcher killed with SIGKILL takes its ranks with it ---------------------------------------------------

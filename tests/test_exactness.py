@@ -26,13 +26,16 @@ class MyDataset(Dataset):
         return len(self.x)
 
 
-def textbook(exprs, x, y, criterion, make_optimizer, seed, batch_size, epochs):
-    """The pytorch-101 loop as a student writes it: seed, model, DataLoader with a seeded generator."""
+def textbook(exprs, x, y, criterion, make_optimizer, seed, batch_size, epochs, validation=None):
+    """The pytorch-101 loop as a student writes it: seed, model, DataLoader with a seeded generator, and after each
+    epoch a validation pass under eval() and no_grad() over a plain DataLoader (shuffle=False, no generator of its
+    own: each pass draws its seed from torch's global generator, which Dropout draws from too)."""
     torch.manual_seed(seed)
     model = build_sequential(exprs)
     g = torch.Generator()
     g.manual_seed(seed)
     training_set = DataLoader(MyDataset(x, y), batch_size, shuffle=True, generator=g)
+    validation_set = DataLoader(MyDataset(*validation), max(batch_size, 1024), shuffle=False) if validation else None
     optimizer = make_optimizer(model.parameters())
     for _ in range(epochs):
         model.train()
@@ -42,6 +45,11 @@ def textbook(exprs, x, y, criterion, make_optimizer, seed, batch_size, epochs):
             loss = criterion(pred, yb)
             loss.backward()
             optimizer.step()
+        if validation_set is not None:
+            model.eval()
+            with torch.no_grad():
+                for xb, yb in validation_set:
+                    criterion(model(xb), yb)
     return model, optimizer
 
 
@@ -96,8 +104,9 @@ def test_weights_bit_identical_to_textbook_loop(tmp_path, monkeypatch, case, gat
     engine = torch.load(folder.checkpoint_path("last"), weights_only=True)
 
     data = job.plan(spec).data
+    assert len(data.x_val)  # (validated each epoch, as the tutorial does)
     model, optimizer = textbook(engine["layers"], data.x_train, data.y_train, c["criterion"], c["optimizer"],
-                                seed=7, batch_size=spec.train.batch_size, epochs=3)
+                                seed=7, batch_size=spec.train.batch_size, epochs=3, validation=(data.x_val, data.y_val))
     reference = model.state_dict()
     assert reference.keys() == engine["model"].keys()
     for key, value in reference.items():

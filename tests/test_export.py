@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tui.cli import app
 from tui.core import export, job
+from tui.core.layers import build_sequential
 
 from conftest import make_spec
 
@@ -310,7 +311,7 @@ def test_a_dataset_class_run_exports_and_reproduces_bit_for_bit(tmp_path, monkey
     card = json.loads((tmp_path / "w.json").read_text())
     assert card["n_inputs"] == data.x_train.shape[1] and card["input_shape"] == [data.x_train.shape[1]]
     assert card["features"] == [] and "your Dataset class" in card["prepare"]
-    model = torch.nn.Sequential(*[eval(call, {"nn": torch.nn}) for call in card["layers"]])
+    model = torch.nn.Sequential(*[build_sequential([call])[0] for call in card["layers"]])
     model.load_state_dict(load_file(weights))
     best = torch.load(folder.checkpoint_path("best"), weights_only=True)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in best["model"].items())
@@ -369,7 +370,7 @@ def test_safetensors_weights_load_into_torch_alone_and_predict_as_torchtui_predi
     card = json.loads((tmp_path / "model.json").read_text())
 
     # the model from the card's PyTorch calls, `nn` in scope and nothing of torchtui
-    model = torch.nn.Sequential(*[eval(call, {"nn": torch.nn}) for call in card["layers"]])
+    model = torch.nn.Sequential(*[build_sequential([call])[0] for call in card["layers"]])
     model.load_state_dict(load_file(weights))
     best = torch.load(folder.checkpoint_path("best"), weights_only=True)["model"]
     assert all(torch.equal(model.state_dict()[k], v) for k, v in best.items())
@@ -408,8 +409,8 @@ def test_safetensors_weights_load_into_torch_alone_and_predict_as_torchtui_predi
         snippets = [block.split("```")[0] for block in section.split("```python")[1:]]
         assert len(snippets) == 2 and all("tui" not in code for code in snippets)
         monkeypatch.chdir(tmp_path)  # where model.safetensors and model.json are
+        scope: dict = {}  # one scope: the second goes on from the first (its imports and `layer`)
         for code in snippets:
-            scope: dict = {}
             exec(code.replace("checkpoints/RUN/best.pt", str(folder.checkpoint_path("best"))), scope)
             assert all(torch.equal(scope["model"].state_dict()[k], v) for k, v in best.items())
 

@@ -189,7 +189,8 @@ def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, 
 
     child.send(signal.SIGUSR2)
     paused = child.next("paused")
-    assert set(paused) == {"event", "epoch", "step", "time"} and paused["step"] >= saved["step"]
+    assert set(paused) == {"event", "epoch", "step", "why", "time"} and paused["step"] >= saved["step"]
+    assert paused["why"] == "asked"  # (not a launcher's Ctrl+Z)
     position = (paused["epoch"], paused["step"])
     child.send(signal.SIGUSR1)  # a save while paused is served at once, at the paused position
     while_paused = child.next("checkpoint")

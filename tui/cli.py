@@ -288,10 +288,11 @@ def _launching(processes: str, nnodes: int, endpoint: str) -> bool:
 def _launch(nproc: str, max_restarts: int, spec: Spec | None, stdin_text: str | None,
             machines: Machines = Machines()) -> None:
     """Start the processes (this one only waits for them), then exit with their code."""
-    from tui.core import launch
+    from tui.core import distributed, launch
     from tui.core.runs import new_run_name
 
     n = launch.processes(nproc)
+    distributed.timeout()  # TORCHTUI_DDP_TIMEOUT refused here once, not by each process
     argv = _without_launcher_flags(sys.argv[1:])
     nodes = None
     if machines.count != 1 or machines.endpoint:

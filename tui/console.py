@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from shlex import quote
 from typing import Any, TextIO
 
 from tui.core.event_schema import METRICS
@@ -125,13 +126,16 @@ class ConsoleReporter:
             self._print(f"saved {e['path']} (requested) {saved_at(e, self.start.get('steps_per_epoch'))}")
 
     def _on_paused(self, e: dict[str, Any]) -> None:
+        if e.get("why") == "suspended":  # Ctrl+Z: the terminal is the shell's now; `fg` brings the line below
+            return
         self._clear_bar()
         pid = self.start.get("pid")
         self._print(f"paused in epoch {e['epoch']} at step {e['step']}"
                     + (f"; `kill -USR2 {pid}` resumes" if pid else ""))
 
     def _on_resumed(self, e: dict[str, Any]) -> None:
-        self._print(f"resumed after {e['paused_seconds']:.1f} s paused")
+        how = "suspended" if self.state.paused.get("why") == "suspended" else "paused"
+        self._print(f"resumed after {e['paused_seconds']:.1f} s {how}")
 
     def _on_change(self, e: dict[str, Any]) -> None:
         self._clear_bar()
@@ -159,7 +163,8 @@ class ConsoleReporter:
             where = (f"epoch {e['epochs'] + 1}, batch {e['epoch_step']}" if e.get("epoch_step")
                      else f"epoch {e['epochs']}")
             why = f" ({e['reason']})" if e.get("reason") else ""
-            self._print(f"stopped{why} after {where}, saved in last.pt; continue with `torchtui resume {run_dir}`")
+            self._print(f"stopped{why} after {where}, saved in last.pt; continue with "
+                        f"`torchtui resume {quote(str(run_dir))}`")
             return
         how = "done"
         if e["status"] == "early_stopped":  # the default patience can end a run early: say how to turn it off
@@ -172,7 +177,9 @@ class ConsoleReporter:
                     + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
         self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
         if self.start.get("table", True):
-            self._print(f"next: torchtui predict {run_dir}/best.pt {_example_data(self.start)} -o predictions.csv")
+            # (quoted: pasted into a shell, a file named `x;rm -rf ~;.csv` is one argument)
+            self._print(f"next: torchtui predict {quote(f'{run_dir}/best.pt')} {quote(_example_data(self.start))} "
+                        "-o predictions.csv")
 
     # ---- helpers -------------------------------------------------------------------------
     def _clear_bar(self) -> None:

@@ -1,11 +1,13 @@
 """The `torchtui` command (and `python -m tui`): Ctrl+C set to end the process cleanly while modules import,
 first thing, before the CLI's own imports (typer, then torch and pandas inside the commands), a closed
-stdout or stderr made a sink, and characters the streams' encoding lacks escaped; then the CLI."""
+stdout or stderr made a sink, characters the streams' encoding lacks escaped, and a terminal's control characters
+from the data; then the CLI."""
 
 import os
 import sys
 
 from tui.signals import interrupt_at_once_while_importing
+from tui.visible import VisibleStream
 
 interrupt_at_once_while_importing()
 # A stream closed by whoever started us (`torchtui run ... >&-` from cron or a wrapper) is None here: writing to
@@ -19,6 +21,13 @@ for _name in ("stdout", "stderr"):
     try:
         getattr(sys, _name).reconfigure(errors="backslashreplace")
     except (AttributeError, ValueError, OSError):  # a stream that is not a text file of its own: left as it is
+        pass
+    # A terminal is not sent the control characters of the user's data (a column named with an escape sequence set
+    # its title, or its clipboard): tui/visible.py. A file or a pipe gets the text as it is.
+    try:
+        if getattr(sys, _name).isatty():
+            setattr(sys, _name, VisibleStream(getattr(sys, _name)))
+    except (AttributeError, ValueError, OSError):
         pass
 
 from tui.cli import main  # noqa: E402

@@ -108,7 +108,7 @@ def exit_code(signum: int) -> int:
 def follow_the_launcher() -> None:
     """In a process of a distributed run, started by our launcher or torchrun's agent: SIGTERM when the launcher
     dies. Otherwise a launcher killed (SIGKILL) while the processes start leaves them waiting for it at the
-    rendezvous for distributed.TIMEOUT, and one killed later leaves them training with nobody to stop them. A
+    rendezvous for distributed.timeout(), and one killed later leaves them training with nobody to stop them. A
     process that finds its launcher already gone exits (143). Linux only (prctl's PR_SET_PDEATHSIG), and only
     where the parent is the launcher: the signal comes when the parent's thread that started this process ends,
     and the agent starts the processes from the thread that runs it, which lives as long."""

@@ -38,6 +38,8 @@ def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None 
         how = "replayed after the resume" if e.get("replayed") else "changed"
         return Notice(f"{how}: {describe(e)} at step {e.get('step')} (epoch {e.get('epoch')})", timeout=5)
     if kind == "paused":
+        if e.get("why") == "suspended":
+            return Notice("suspended by Ctrl+Z where it was started: `fg` there goes on", timeout=5)
         return Notice("paused: ctrl+p resumes", timeout=3)
     if kind == "predictions":
         return Notice(f"predictions written to {e.get('path')}")

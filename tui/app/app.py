@@ -422,8 +422,10 @@ class TorchTUI(App):
         return self.followed is not None and self.followed.running
 
     def paused(self) -> bool:
-        """The run on screen is paused: ctrl+p resumes it (the footer says Resume)."""
-        return self.followed is not None and self.followed.status == "paused"
+        """The run on screen is paused: ctrl+p resumes it (the footer says Resume). Not one suspended by Ctrl+Z on
+        its launcher: it waits for `fg` there, and a ctrl+p would pause it once woken."""
+        return (self.followed is not None and self.followed.status == "paused"
+                and self.followed.paused.get("why") != "suspended")
 
     def _process_running(self) -> bool:
         return self.process is not None and self.process.proc is not None and self.process.exit_code() is None

@@ -171,6 +171,8 @@ def status_text(s: RunState) -> Text:
         t.append(s.loading or "preparing data and model")
         return t
     t.append(f"● {s.status.replace('_', ' ')}", style=STATUS_STYLE.get(s.status, ""))
+    if s.status == "paused" and s.paused.get("why") == "suspended":
+        t.append(" (Ctrl+Z where it was started: fg there)", style=STATUS_STYLE["paused"])
     t.append(f"  {s.run_dir.name}")
     total = s.start.get("epochs", 0)
     step = s.last_step

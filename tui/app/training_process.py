@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tui.core.errors import UserError
+from tui.core.files import open_to_append
 from tui.core.follow import EventTail, RunState
 from tui.core.runs import new_run_name, refuse_runs_dir_in_a_run
 from tui.core.spec import Spec, spec_field
@@ -93,7 +94,7 @@ class TrainingProcess:
             return
         try:
             if self.started and self.run_dir.is_dir():
-                with open(self.log_path, "rb") as src, open(self.run_dir / "worker.log", "ab") as dest:
+                with open(self.log_path, "rb") as src, open_to_append(self.run_dir / WORKER_LOG) as dest:
                     shutil.copyfileobj(src, dest)
             self.log_path.unlink(missing_ok=True)
         except OSError:
@@ -121,7 +122,7 @@ def resume_run(run_dir: Path, epochs: int | None = None, moved: dict[str, str] |
         args += [str(spec_field(path).flag), place]
     # the run's own folder, its worker.log appended to from the start; beside it where the folder takes no file
     try:
-        log = open(run_dir / WORKER_LOG, "ab")
+        log = open_to_append(run_dir / WORKER_LOG)
     except OSError:
         return _spawn(args, run_dir, run_dir.parent / f".{run_dir.name}.resume.log", None)
     with log:

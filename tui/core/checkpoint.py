@@ -99,7 +99,28 @@ def load(path: str | Path) -> dict[str, Any]:
     if missing:  # made by hand, or by another tool: every reader indexes these, and a KeyError was a traceback
         raise UserError(f"{p} is not a whole torchtui checkpoint (no {', '.join(missing)}); use a last.pt or best.pt "
                         "that torchtui saved")
+    _check_model_entries(ckpt, p)
     return ckpt
+
+
+def _check_model_entries(ckpt: dict[str, Any], p: Path) -> None:
+    """The layers and the loss, which readers write into code (export's script, the weights card) and build: each
+    must read as torchtui writes them. A checkpoint is data anyone can make; one whose layer was
+    `Identity() if __import__('os').system(...) else ...` was refused by predict, and exported as it was."""
+    from .layer_catalog import parse
+    from .objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
+
+    for expr in ckpt["layers"]:
+        try:
+            if not isinstance(expr, str):
+                raise UserError(f"a layer is {type(expr).__name__}, not text")
+            parse(expr)
+        except UserError as e:
+            raise UserError(f"{p} is not a whole torchtui checkpoint: {e}; use a last.pt or best.pt that torchtui "
+                            "saved") from None
+    if ckpt["loss"] not in CLASSIFICATION_LOSSES + REGRESSION_LOSSES:
+        raise UserError(f"{p} is not a whole torchtui checkpoint: its loss {ckpt['loss']!r} is none of torchtui's; use "
+                        "a last.pt or best.pt that torchtui saved")
 
 
 # what the readers of a checkpoint (resume, predict, eval, export, the screen) take as given, and its type

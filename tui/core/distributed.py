@@ -33,7 +33,8 @@ import torch.distributed as dist
 
 from .errors import UserError
 
-TIMEOUT = timedelta(minutes=10)  # a collective that waits longer means a rank is gone: fail, not hang
+TIMEOUT_ENV = "TORCHTUI_DDP_TIMEOUT"  # seconds a collective waits for the other processes before the run fails
+DEFAULT_TIMEOUT = 600.0  # a collective that waits longer means a rank is gone (or hung): fail, not hang
 AGREE_EVERY = 8  # steps between the ranks' agreements on requests: a sync point each, measured +25% per step if
 # every step (2 gloo processes, a small MLP); a stop, save or pause waits at most this many steps
 
@@ -85,18 +86,40 @@ def _join(world: World, backend: str) -> None:
         # a group the agent restarted: its store still holds the first group's addresses under the same keys,
         # and gloo would connect to the processes that died; a prefix per attempt keeps the groups apart
         store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size,
-                              is_master=False, timeout=TIMEOUT)
+                              is_master=False, timeout=timeout())
         dist.init_process_group(backend, store=dist.PrefixStore(f"torchtui/attempt_{attempt}", store),
-                                rank=world.rank, world_size=world.size, timeout=TIMEOUT)
+                                rank=world.rank, world_size=world.size, timeout=timeout())
     else:
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        dist.init_process_group(backend, timeout=timeout())
+
+
+def timeout(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """How long a collective waits for the other processes: 10 minutes, or TORCHTUI_DDP_TIMEOUT seconds (a cluster
+    that wants a hung machine found sooner, a test that must outwait it). A process stopped with SIGSTOP past it
+    fails its collective when woken; Ctrl+Z through our launcher does not (launcher_env)."""
+    given = environ.get(TIMEOUT_ENV, "").strip()
+    if not given:
+        return timedelta(seconds=DEFAULT_TIMEOUT)
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 1e7:  # (nan too)
+        raise UserError(f"{TIMEOUT_ENV} must be a number of seconds above 0, got {given!r}; unset it for 10 minutes")
+    return timedelta(seconds=seconds)
+
+
+def waited(delta: timedelta) -> str:
+    """A collective timeout in words: "10 minutes", "5 s"."""
+    seconds = delta.total_seconds()
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
 
 
 @contextlib.contextmanager
 def _stoppable() -> Any:
     """SIGTERM, SIGINT and SIGHUP end the process at once (by their default action) while it waits to join the
     group: that wait is in torch's C++ code, where a Python handler never runs, and a stop signal was ignored
-    until the rendezvous gave up (TIMEOUT). Nothing is written yet, so there is nothing to save."""
+    until the rendezvous gave up (`timeout()`). Nothing is written yet, so there is nothing to save."""
     previous: dict[int, Any] = {}
     for name in ("SIGTERM", "SIGINT", "SIGHUP"):
         sig = getattr(signal, name, None)

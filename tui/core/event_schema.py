@@ -127,6 +127,8 @@ SCHEMA: dict[str, dict[str, F]] = {
     "paused": {
         "epoch": F("int", "the epoch in progress"),
         "step": F("int", "the step the worker waits after"),
+        "why": _opt("str", "asked (SIGUSR2, ctrl+p) | suspended (several processes whose launcher Ctrl+Z stopped: "
+                           "they wait until it is woken, fg)"),
     },
     "resumed": {
         "epoch": F("int", "the epoch in progress"),

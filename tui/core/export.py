@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .layer_catalog import canonical
 from .spec import Spec
 
 SCRIPT_NAME = "train.py"
-OTHER = "(other)"
 
 
 @dataclass
@@ -46,7 +46,7 @@ def from_run(run_dir: str | Path) -> Export:
     differs: list[str] = []
     layers = None
     if ckpt is not None:
-        layers = list(ckpt["layers"])
+        layers = [canonical(expr) for expr in ckpt["layers"]]  # (as parsed: a checkpoint's text is not code)
         for change in ckpt.get("changes") or []:
             values = ", ".join(f"{k} {v}" for k, v in change.items() if k not in ("id", "epoch", "step"))
             differs.append(f"the run was changed while training ({values} at step {change.get('step')}); "
@@ -110,6 +110,7 @@ class _Facts:
     read: list[str]  # the lines that make `frame`
     helpers: list[str]  # functions the reading needs (a synthetic set's generator)
     dataset_class: str = ""  # module:Class of a user's Dataset (then no table facts)
+    folds: bool = False  # a text column has more values than get an input each: the rarer share "(other)"
 
 
 def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str],
@@ -156,16 +157,13 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     from .data import load_frame, split_table
     from .datasets import BUILTINS
     from .objective import Objective
-    from .preprocess import is_numeric
+    from .preprocess import OTHER, is_numeric
 
     d = spec.data
     notices: list[str] = []
     raw = load_frame(d, spec.train.seed, [], None, question_marks)[0]
     table = split_table(d, spec.train.seed, notices, None, question_marks)
     pre = table.pre
-    if any(OTHER in c.categories for c in pre.columns):
-        differs.append("a text column had more values than the engine one-hot encodes, and its rarer ones were "
-                       "folded into '(other)'; this script gives every value its own input")
     objective = Objective.for_data(spec.train.loss, pre)
     if layers is None:
         layers = layer_stack.resolve(spec.model.layers, (pre.n_inputs,), objective.n_outputs).exprs
@@ -180,7 +178,7 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     return _Facts(spec, layers, objective.loss, pre.task, list(pre.classes), list(pre.targets), list(table.features),
                   [c.name for c in pre.columns if c.kind == "numeric"],
                   [c.name for c in pre.columns if c.kind != "numeric"], coerced, left_out, table.decimal, threads,
-                  n_val, read, helpers)
+                  n_val, read, helpers, folds=any(OTHER in c.categories for c in pre.columns))
 
 
 def _device_differences(spec: Spec, devices_used: list[str] | None) -> list[str]:
@@ -283,7 +281,7 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool
         fmt = read_table(path, read_options(spec.data, question_marks))[1]
     except UserError:  # a file that no longer reads whole: the format sniffed from its start (or the refusal)
         fmt = sniff(path, read_options(spec.data))
-    lines = textwrap.wrap(f"read as the run read it: {fmt.describe()}", 98, initial_indent="# ",
+    lines = textwrap.wrap(_said(f"read as the run read it: {fmt.describe()}"), 98, initial_indent="# ",
                           subsequent_indent="# ")
     if fmt.kind == "parquet":
         lines.append(f"{name} = pd.read_parquet({arg})")
@@ -291,7 +289,8 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool
         rows = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
         lines.append(f"{name} = pd.read_json({arg}, lines={rows}, compression={fmt.compression or 'infer'!r})")
         for c in fmt.objects:  # as reader._flat: an object's fields are columns of their own
-            lines += [f"# column {c} holds objects: their fields are columns of their own, named {c}.FIELD",
+            lines += [f"# column {_said(c)} holds objects: their fields are columns of their own, named "
+                      f"{_said(c)}.FIELD",
                       f"at, fields = list({name}.columns).index({c!r}), pd.json_normalize(",
                       f"    [v if isinstance(v, dict) else {{}} for v in {name}[{c!r}]]).add_prefix({c + '.'!r})",
                       f"fields.index = {name}.index",
@@ -299,7 +298,7 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool
         if fmt.lists:
             lines.append("import json  # (for the columns of lists below)")
         for c in fmt.lists:
-            lines += [f"# column {c} holds lists: each is read as its JSON text",
+            lines += [f"# column {_said(c)} holds lists: each is read as its JSON text",
                       f"{name}[{c!r}] = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in {name}[{c!r}]]"]
     else:
         sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
@@ -323,10 +322,10 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool
     if fmt.kind == "csv" and fmt.row_names:  # the header named every column but the row names: pandas' index
         lines.append(f"{name} = {name}.reset_index(drop=True)")
     for c in fmt.marked:  # as reader._question_marks
-        lines += [f"# column {c}: a cell that is only '?' is the mark of a missing value: empty",
+        lines += [f"# column {_said(c)}: a cell that is only '?' is the mark of a missing value: empty",
                   f"{name}[{c!r}] = {name}[{c!r}].mask({name}[{c!r}].astype(str).str.strip() == '?')"]
     for c in fmt.formatted:  # as reader._formatted_numbers: signs and thousands marks dropped, decimal mark "."
-        lines += [f"# column {c}: numbers written for people ($4,791.31, 95.6%), read as numbers",
+        lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%), read as numbers",
                   f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str).str.replace(r'[$€£¥%\\s]', '', regex=True)"
                   f".str.replace({thousands_marks(fmt.decimal)!r}, '', regex=True)"
                   f".str.replace({fmt.decimal!r}, '.', regex=False).str.strip(), errors='coerce')"]
@@ -338,7 +337,8 @@ def _script(f: _Facts, source: str, differs: list[str]) -> str:
     t, d = f.spec.train, f.spec.data
     out: list[str] = []
     add = out.append
-    add(f'"""Train {_short(d.dataset)} in plain PyTorch, as torchtui did ({_short(source)}).')
+    data, made_from = _in_docstring(_short(d.dataset)), _in_docstring(_short(source))
+    add(f'"""Train {data} in plain PyTorch, as torchtui did ({made_from}).')
     add("")
     needs = "torch and numpy, and your Dataset's module" if f.dataset_class else "torch, numpy and pandas only"
     add(f"Exported by `torchtui export`: it needs {needs}. Run it with `python train.py`;")
@@ -348,7 +348,7 @@ def _script(f: _Facts, source: str, differs: list[str]) -> str:
         add("")
         add("# NOT EXACT: this script cannot reproduce the run bit for bit, because")
         for line in differs:
-            add("\n".join(textwrap.wrap(line, 114, initial_indent="# - ", subsequent_indent="#   ")))
+            add("\n".join(textwrap.wrap(_said(line), 114, initial_indent="# - ", subsequent_indent="#   ")))
     add("")
     add("import argparse")
     add("import math")
@@ -407,6 +407,8 @@ def _script(f: _Facts, source: str, differs: list[str]) -> str:
 
 
 def _data_block(f: _Facts, add: Any) -> None:
+    from .preprocess import MAX_LEVELS, OTHER
+
     d = f.spec.data
     add(_heading("1. Read the table"))
     for line in f.read:
@@ -414,13 +416,13 @@ def _data_block(f: _Facts, add: Any) -> None:
     add("")
     add(_heading("2. Choose the columns"))
     for line in f.left_out:
-        add("\n".join(textwrap.wrap(f"column {line}", 116, initial_indent="# ", subsequent_indent="#   ")))
+        add("\n".join(textwrap.wrap(_said(f"column {line}"), 116, initial_indent="# ", subsequent_indent="#   ")))
     add(f"TARGETS = {f.targets!r}" if len(f.targets) > 1 else f"TARGET = {f.targets[0]!r}")
     add(f"FEATURES = {f.features!r}")
     add(f"ONE_HOT = {f.one_hot!r}  # text columns: one input per value" if f.one_hot
         else "ONE_HOT = []  # no text columns: every feature is a number")
     for c in f.coerced:
-        add(f"# {c} is numbers with a few cells that are not ('?', 'n/a'): those count as empty")
+        add(f"# {_said(c)} is numbers with a few cells that are not ('?', 'n/a'): those count as empty")
         if f.decimal == ",":
             add(f"commas = frame[{c!r}].astype(str).str.replace(',', '.', regex=False)")
             add(f"frame[{c!r}] = pd.to_numeric(commas, errors=\"coerce\").where(frame[{c!r}].notna())")
@@ -456,7 +458,8 @@ def _data_block(f: _Facts, add: Any) -> None:
         add("train_rows = np.flatnonzero(~frame['from_val_file'].to_numpy())")
         add("val_rows = np.flatnonzero(frame['from_val_file'].to_numpy())")
     elif d.group:
-        add(f"# by group: every row of a {d.group} value is on the same side; whole groups, drawn with the seed, go to")
+        add(f"# by group: every row of a {_said(d.group)} value is on the same side; whole groups, drawn with the "
+            "seed, go to")
         add("# validation until they hold its share of the rows (at least one group stays for training)")
         add(f"groups = frame[{d.group!r}].astype('string').fillna('(missing)')  # an empty cell: the group '(missing)'")
         add("names, group_of, sizes = np.unique(groups.to_numpy(dtype=object).astype(str), return_inverse=True, "
@@ -499,7 +502,16 @@ def _data_block(f: _Facts, add: Any) -> None:
         add("        labels = frame[name].astype(str).where(frame[name].notna(), '(missing)')")
     else:
         add("        labels = frame[name].astype(str)")
-    add("        for value in sorted(labels.iloc[train_rows].unique()):  # values seen in training")
+    if f.folds:
+        add("        seen = labels.iloc[train_rows].value_counts()  # the values seen in training, most frequent first")
+        add("        values = sorted(seen.index)")
+        add(f"        if len(values) > {MAX_LEVELS}:  # the {MAX_LEVELS - 1} most frequent get an input each, "
+            f"the rarer share {OTHER!r}")
+        add(f"            values = sorted(seen.index[:{MAX_LEVELS - 1}]) + [{OTHER!r}]")
+        add(f"            labels = labels.where(labels.isin(values), {OTHER!r})")
+        add("        for value in values:")
+    else:
+        add("        for value in sorted(labels.iloc[train_rows].unique()):  # values seen in training")
     add("            inputs.append((labels == value).to_numpy(dtype=np.float32))")
     add("        continue")
     add("    values = frame[name].to_numpy(dtype=np.float64)")
@@ -551,10 +563,9 @@ def _training_block(f: _Facts, add: Any) -> None:
     add(f"train_loader = DataLoader({train_set}, BATCH_SIZE, shuffle=True, generator=g{workers})")
     validating = f.n_val > 0
     if validating:
-        add("# Each pass over a DataLoader draws a seed from its generator; without one of its own, from torch's")
-        add("# global generator, which Dropout draws from too: the validation loader gets its own, not to move it")
-        add(f"val_loader = DataLoader({val_set}, {max(t.batch_size, 1024)}, shuffle=False, "
-            f"generator=torch.Generator(){workers})")
+        add("# (each pass over a DataLoader draws one number from torch's global generator, which Dropout draws from")
+        add("# too: the run did the same, so the masks are the same)")
+        add(f"val_loader = DataLoader({val_set}, {max(t.batch_size, 1024)}, shuffle=False{workers})")
     _model_and_loop(f, add, validating, n_train, n_val)
 
 
@@ -726,6 +737,18 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _said(text: Any) -> str:
+    """User text (a column's name, a file's, a value) as a comment of the script may hold it: on one line, its
+    control characters and line breaks written as escapes. A name is data: one with a line break in it put the
+    rest of the name on a line of code of its own."""
+    return repr(str(text))[1:-1]
+
+
+def _in_docstring(text: str) -> str:
+    """As `_said`, and no quote that could end the docstring (a file named `x\"\"\";code;\"\"\".csv`)."""
+    return _said(text).replace('"', '\\"')
 
 
 def _short(text: str) -> str:

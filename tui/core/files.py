@@ -118,9 +118,39 @@ def refuse_existing(path: str | Path, force: bool, other: str = "") -> None:
     another file, said with the refusal). A symlink counts as there even when what it names is not."""
     from .errors import UserError
 
+    _refuse_unless_a_file(Path(path))  # (before "pass --force": forced, it would still be refused)
     if not force and os.path.lexists(path):
         raise UserError(f"{path} exists; pass --force to overwrite it" + (f", or name another file with {other}"
                                                                           if other else ""))
+
+
+def open_to_append(path: Path) -> Any:
+    """A run folder's own log opened to append to (binary): never written through a symbolic link, nor into a pipe
+    or a device (OSError, as for a file that cannot be opened). A folder from elsewhere may hold such a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_NONBLOCK", 0), 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path} is not a file")
+    return os.fdopen(fd, "ab")
+
+
+def _refuse_unless_a_file(path: Path) -> None:
+    """A path a file is written to names a file, or nothing yet. The write is a rename over it: `-o /dev/null
+    --force` (or a link to it) made the system's /dev/null a plain file, and a named pipe's reader lost it."""
+    from .errors import UserError
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError:  # (one that cannot be looked at is for the write to say)
+        return
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    raise UserError(f"cannot write {path}: it is {kind}, which a written file would replace; name a file")
 
 
 def write_user_file(path: str | Path, data: bytes, own_run: bool = False) -> Path:
@@ -142,6 +172,8 @@ def write_user_files(files: list[tuple[Path, bytes]], own_run: bool = False) -> 
     files = [(Path(os.path.realpath(path)) if not own_run and path.is_symlink() else path, data)
              for path, data in files]
     for path, _ in files:
+        if not own_run:
+            _refuse_unless_a_file(path)
         if not path.parent.is_dir():
             raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
         if not own_run:

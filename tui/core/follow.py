@@ -304,7 +304,8 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
                    started=state.started if state.started is not None else path.stat().st_mtime, pid=state.pid,
                    metric=state.metric_name() if state.start else "",
                    best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
-                   suspended=state.running and process_suspended(state.pid))
+                   suspended=state.running and (process_suspended(state.pid)  # Ctrl+Z: its process, or
+                                                or process_suspended(state.start.get("launcher_pid"))))  # launcher
 
 
 def _saved_without_log(path: Path) -> tuple[str, str, int, int, float | None] | None:

@@ -360,8 +360,12 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             if trainer.world.launched and isinstance(e, RuntimeError):  # a collective whose peer is gone
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". This is typically")[0]
                 kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
+                waited = "timed out" in first.lower() or "timeout" in first.lower()  # gloo's words, and NCCL's
+                gone = (f"another process of this run did not answer for {distributed.waited(distributed.timeout())} "
+                        "(stopped with SIGSTOP, hung, or its machine unreachable)" if waited
+                        else "another process of this run stopped (killed, or it failed)")
                 raise recorder.fail("process_lost", (
-                    f"another process of this run stopped (killed, or it failed), so this one cannot go on "
+                    f"{gone}, so this one cannot go on "
                     f"({first[:200]}); {kept}: `torchtui resume {folder.path} --nproc-per-node "
                     f"{trainer.world.size}` continues it, and --max-restarts makes the launcher do so itself"),
                     trainer.progress.epoch, trainer.progress.step) from None

@@ -6,8 +6,9 @@ The processes run the same `torchtui` command without the flag, with torchrun's 
 folder's name, fixed here, so a group restarted by the agent (`--max-restarts`) resumes that
 folder instead of starting another. It passes SIGUSR1 (save now) and SIGUSR2 (pause) on to the
 processes, and Ctrl+Z (SIGTSTP) and SIGCONT: the agent starts each process in a session of its own, out of
-reach of the terminal's job control, so the launcher stops them (SIGSTOP) before it stops itself, and wakes
-them when it is woken (`fg`). A process it started ends when it is killed (signals.follow_the_launcher).
+reach of the terminal's job control, so the launcher has them wait at their next agreement (or stops them,
+while they start) before it stops itself, and has them go on when it is woken (`fg`). A process it started
+ends when it is killed (signals.follow_the_launcher).
 SIGTERM, SIGINT and SIGHUP are the agent's, which passes the same signal on to the processes:
 each saves its exact position and they exit together (143, or 130 for Ctrl+C: the ranks agree on one
 reason). Its own logging is kept to errors, so a refused run still ends with the one line the process
@@ -16,6 +17,7 @@ printed, and the exit code says which: 2 for a user's mistake, 1 for a failure, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -29,7 +31,7 @@ from typing import Any
 import torch
 
 from .errors import UserError
-from .launcher_env import LAUNCHER_PID
+from .launcher_env import LAUNCHER_DIR, LAUNCHER_PID, SUSPENDED, following_mark
 
 RESTART = "TORCHELASTIC_RESTART_COUNT"  # torchrun's: how many times the agent restarted the group
 MAX_RESTARTS = "TORCHELASTIC_MAX_RESTARTS"  # torchrun's: how many times it may (--max-restarts)
@@ -151,9 +153,10 @@ def launch(n: int, max_restarts: int, argv: list[str], nodes: Nodes | None = Non
         f"--nnodes={nodes.count}", f"--node-rank={nodes.rank}", "--rdzv-backend=c10d",
         f"--rdzv-endpoint={nodes.endpoint}", f"--rdzv-id={nodes.run_id}", f"--rdzv-conf=join_timeout={nodes.timeout}"]
     logs = tempfile.mkdtemp(prefix="torchtui-launch-")  # the agent's own files (else a torchelastic_* left in /tmp)
+    os.environ[LAUNCHER_DIR] = logs  # and the note that Ctrl+Z stopped this launcher (launcher_env)
     args = get_args_parser().parse_args([*where, f"--nproc-per-node={n}", f"--max-restarts={max_restarts}",
                                          f"--log-dir={logs}", "--module", "tui", *argv])
-    forwarding = _forward_signals()
+    forwarding = _forward_signals(logs)
     try:
         run(args)
         return 0
@@ -182,25 +185,39 @@ def _exit_code(codes: list[int]) -> int:
     return 1
 
 
-def _forward_signals() -> dict[int, Any]:
+def _forward_signals(folder: str) -> dict[int, Any]:
     """SIGUSR1 / SIGUSR2 to the launcher reach every process it started (their default would kill it); so do
     Ctrl+Z and SIGCONT, which job control sends to the launcher's process group alone: the agent starts each
     process in a session of its own. A SIGTSTP sent there would be dropped, too (a process group with no parent
-    in its session is orphaned, and the kernel discards the terminal's stop signals to such a group): the
-    processes get SIGSTOP, then the launcher stops itself; woken (`fg`, `kill -CONT`), it wakes them."""
+    in its session is orphaned, and the kernel discards the terminal's stop signals to such a group).
+    Ctrl+Z: the launcher leaves its note in `folder` and stops itself; processes that train wait at their next
+    agreement until it is woken (`fg`, `kill -CONT`) and takes the note away (launcher_env says why: a process
+    stopped inside a collective for 10 minutes failed when woken). Processes not yet training get SIGSTOP, and
+    SIGCONT when the launcher is woken."""
     previous: dict[int, Any] = {}
     if not hasattr(signal, "SIGUSR1"):
         return previous
+    note = os.path.join(folder, SUSPENDED)
 
     def forward(signum: int, frame: Any) -> None:
         _signal_all(children(), signum)
 
     def stop(signum: int, frame: Any) -> None:
-        _signal_all(children(), signal.SIGSTOP)
+        with open(note, "w"):
+            pass
+        processes = children()
+        if not all(os.path.exists(following_mark(folder, pid)) for pid in processes):
+            _signal_all(processes, signal.SIGSTOP)  # (all of them: one left training would wait for the others)
         os.kill(os.getpid(), signal.SIGSTOP)  # (SIGSTOP: a SIGTSTP of its own would be dropped where it is orphaned)
 
-    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGCONT):
+    def wake(signum: int, frame: Any) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(note)
+        forward(signum, frame)
+
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
         previous[sig] = signal.signal(sig, forward)
+    previous[signal.SIGCONT] = signal.signal(signal.SIGCONT, wake)
     previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, stop)
     return previous
 

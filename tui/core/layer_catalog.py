@@ -90,9 +90,18 @@ def parse(expr: str) -> tuple[str, list[Any], dict[str, Any]]:
         close = difflib.get_close_matches(name, list(LAYERS), n=1, cutoff=0.5)
         hint = f"did you mean {close[0]}?" if close else f"known layers: {', '.join(LAYERS)}"
         raise UserError(f"unknown layer {name} in {expr!r}; {hint}")
+    if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+        raise UserError(f"layer {expr!r}: name each argument (no * or **); write it like Linear(64, bias=False)")
     try:
         args = [ast.literal_eval(a) for a in node.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
     except ValueError:
         raise UserError(f"layer {expr!r}: arguments must be plain numbers, booleans, strings or tuples") from None
     return name, args, kwargs
+
+
+def canonical(expr: str) -> str:
+    """The layer as a call written afresh from what `parse` read: a string from a checkpoint someone else made is
+    written into exported code and cards as this, never as it came."""
+    name, args, kwargs = parse(expr)
+    return f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"

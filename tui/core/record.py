@@ -75,8 +75,8 @@ def epoch(*, epoch: int, step: int, train_loss: float, skipped_steps: int | None
     return row
 
 
-def paused(*, epoch: int, step: int) -> Event:
-    return {"event": "paused", "epoch": epoch, "step": step}
+def paused(*, epoch: int, step: int, why: str = "asked") -> Event:
+    return {"event": "paused", "epoch": epoch, "step": step, "why": why}
 
 
 def resumed(*, epoch: int, step: int, paused_seconds: float) -> Event:

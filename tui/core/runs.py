@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any, Iterator, TextIO
@@ -27,7 +28,7 @@ EVENTS = "events.jsonl"
 SPEC = "spec.toml"
 # What a run writes into its folder: a file a user names (predict -o, export -o) is never written over one of
 # these in a run folder (val_predictions.py names its own file the same)
-RUN_FILES = (SPEC, EVENTS, "last.pt", "best.pt", "val_predictions.csv", "predictions.csv")
+RUN_FILES = (SPEC, EVENTS, "last.pt", "best.pt", "val_predictions.csv", "predictions.csv", "worker.log")
 _HELD: dict[Path, int] = {}  # the run folders this process writes: their lock file's descriptor
 
 
@@ -67,6 +68,7 @@ class RunFolder:
     def create(cls, spec: Spec, dataset_label: str) -> "RunFolder":
         root = Path(spec.run.runs_dir)
         refuse_runs_dir_in_a_run(root)  # a run inside a run: deleting the outer one would take it along, unlisted
+        text = spec.to_toml()  # before the folder: a spec that cannot be written (spec._toml_value) leaves none
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -93,7 +95,7 @@ class RunFolder:
         run = cls(path)
         run.hold()  # before its first file: a resume of it, started meanwhile, is refused
         try:
-            run.write_text(SPEC, spec.to_toml())
+            run.write_text(SPEC, text)
         except OSError as e:  # a full disk: no folder is left behind that holds a name yet is no run
             run.release()
             try:
@@ -131,10 +133,7 @@ class RunFolder:
         # The lock is on the event log: append-only, never replaced, so never a second file beside it. Opened for
         # writing: NFS emulates flock with a byte-range lock, and an exclusive one needs a file open for writing
         # (read-only, every run in an NFS home directory was refused as "being written by another process")
-        try:
-            fd = os.open(self.path / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise UserError(f"cannot write run folder {self.path}: {e.strerror}") from None
+        fd = self._open_log()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as refused:
@@ -147,6 +146,25 @@ class RunFolder:
             raise UserError(f"{self.path} is being written by another torchtui process{holder}; "
                             f"wait for it to end, or stop it (`torchtui attach {self.path}` shows it)") from None
         _HELD[key] = fd
+
+    def _open_log(self) -> int:
+        """The event log opened for appending, as a file of the run folder's own: never through a symbolic link (a
+        folder someone else made, whose events.jsonl named ~/.bashrc, had a resume append to that), nor a named
+        pipe or a device."""
+        log = self.path / EVENTS
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0), 0o644)
+        except OSError as e:
+            if os.path.islink(log) or e.errno == errno.ENXIO:
+                raise UserError(f"{log} is not a file of the run folder's own (a link, or a pipe): the run's events "
+                                "are not written through it; copy the folder without it to resume it") from None
+            raise UserError(f"cannot write run folder {self.path}: {e.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UserError(f"{log} is not a file (a device?): the run's events are not written into it; copy the "
+                            "folder without it to resume it")
+        return fd
 
     def release(self) -> None:
         """This process writes the folder no more (`hold` undone): its lock goes, for the next writer."""
@@ -164,7 +182,7 @@ class RunFolder:
     def log(self, event: dict[str, Any], sync: bool = False) -> None:
         """Append one event as a JSON line; sync=True makes it durable (epochs, ends)."""
         if self._log is None:
-            self._log = open(self.path / EVENTS, "a", encoding="utf-8")
+            self._log = os.fdopen(self._open_log(), "a", encoding="utf-8")
             if self._log.tell() and not _ends_a_line(self.path / EVENTS):
                 self._log.write("\n")  # a writer killed mid-line left a torn line: it stays one, and is skipped
         self._log.write(to_json(event) + "\n")

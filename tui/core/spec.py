@@ -386,7 +386,12 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        if any("\ud800" <= ch <= "\udfff" for ch in v):  # a file name in another encoding than the system's
+            raise UserError(f"{v.encode('utf-8', 'backslashreplace').decode()} is not valid text (a name written "
+                            "in another encoding than this system's?); rename it, or read it under another name")
+        # JSON's string is TOML's basic string, but for DEL, which TOML forbids as it is (a column named with one
+        # wrote a spec.toml its own reader refused: the run could not be resumed)
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")

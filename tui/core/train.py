@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import checkpoint, cuda_graph, distributed, live_change, precision, record
+from . import checkpoint, cuda_graph, distributed, launcher_env, live_change, precision, record
 from .batch_views import batches_aligned
 from .data import Prepared, fingerprint
 from .devices import Device, Telemetry
@@ -123,8 +123,8 @@ class Trainer:
         self.scheduler, self.per_batch_schedule = make_scheduler(t, self.optimizer, self.steps_per_epoch)
         self.progress = Progress()
         self.requests = Requests()
-        # under DDP: what the ranks last agreed to serve (_agree)
-        self.agreed_stop = self.agreed_save = self.agreed_pause = False
+        # under DDP: what the ranks last agreed to serve (_agree); suspended: their launcher is stopped (Ctrl+Z)
+        self.agreed_stop = self.agreed_save = self.agreed_pause = self.agreed_suspend = False
         self.save_at_epoch_end = False  # a save asked on an epoch's last step, which the epoch-end save serves
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
@@ -169,6 +169,8 @@ class Trainer:
         self._log.next_at = time.monotonic() + min(self.spec.train.log_interval, 0.05)
         epoch = self.progress.epoch
         self._serve_changes(epoch + 1)  # asked while the worker started; or replayed by a resume, due now
+        if self.world.size > 1:
+            launcher_env.mark_following()  # from here a Ctrl+Z of our launcher waits at an agreement (_agree)
         while epoch < self.spec.train.epochs:  # a live change may move the end
             epoch += 1
             tally = self.train_epoch(epoch)
@@ -242,21 +244,23 @@ class Trainer:
     def _agree(self) -> bool:
         """Under DDP, the requests every rank serves at this step boundary: a stop or a save asked of any rank
         (the launcher passes a signal to each), a pause as rank 0 has it, and the live changes rank 0 found,
-        broadcast to every rank. One small all-reduce every AGREE_EVERY steps (and a broadcast with a change)."""
+        broadcast to every rank, and whether a launcher is stopped (Ctrl+Z: launcher_env), which makes every rank
+        wait as in a pause. One small all-reduce every AGREE_EVERY steps (and a broadcast with a change)."""
         r = self.requests
         # this rank's save request is consumed into the agreement; one that arrives after it waits for the next
-        stop, save, pause, change = distributed.agree(
-            [_signal_number(r.stop), r.take_save(), bool(r.pause) and self.world.is_main, bool(self.to_share)],
-            self.world, self.device.torch)
+        stop, save, pause, change, suspend = distributed.agree(
+            [_signal_number(r.stop), r.take_save(), bool(r.pause) and self.world.is_main, bool(self.to_share),
+             launcher_env.suspended()], self.world, self.device.torch)
         if stop:  # every rank stops for one reason, and exits with one code (130 for Ctrl+C), whichever rank's
             r.stop = signal.Signals(stop).name  # signal came first: a Ctrl+C reaches each rank at its own moment
         self.agreed_stop, self.agreed_save = bool(stop), self.agreed_save or bool(save)
         self.agreed_pause = bool(pause)  # rank 0's own flag stays as its signals left it: a toggle after this counts
+        self.agreed_suspend = bool(suspend)
         if change:  # rank 0's live changes, scheduled on every rank at this boundary (or their own later step)
             shared, self.to_share = distributed.broadcast(self.to_share, self.world), []
             for c in shared:
                 self.changes.schedule(c, self.progress.step)
-        return bool(stop or save or pause or change)
+        return bool(stop or save or pause or change or suspend)
 
     def _asked(self) -> tuple[bool, bool]:
         """(stop, save) to serve at this boundary. Under DDP, what the ranks agreed (`_agree`), never this rank's
@@ -362,6 +366,7 @@ class Trainer:
         val_loss, metrics = None, {}
         distributed.sync_buffers(self.model, self.world)  # every rank validates the same model: the same decisions
         if len(self.x_val):
+            _draw_as_a_validation_loader()
             if self.world.size > 1:  # each rank its share of the rows; the sums and outputs put together
                 val_loss, outputs = distributed.evaluate_shared(self.model, self.x_val, self.y_val, self.objective,
                                                                 self.criterion, max(t.batch_size, EVAL_BATCH),
@@ -482,14 +487,17 @@ class Trainer:
         self.save_at_epoch_end = self.save_at_epoch_end or (save and not mid_epoch)  # and says it was asked for
         if requested or due:
             self.save(best=False, requested=requested)
-        return self._pause(epoch) if self._paused() else 0.0
+        return self._pause(epoch) if self._paused() or self.agreed_suspend else 0.0
 
     def _pause(self, epoch: int) -> float:
-        """Wait until the pause is toggled off; a stop still saves and stops, a save is served at once."""
+        """Wait until the pause is toggled off (and, under DDP, until a launcher stopped by Ctrl+Z is woken: the
+        ranks wait here, agreeing, rather than stopped inside a collective whose clock runs on); a stop still saves
+        and stops, a save is served at once."""
         began = time.monotonic()
-        self.recorder.write(record.paused(epoch=epoch, step=self.progress.step), sync=True)
+        why = "asked" if self._paused() else "suspended"
+        self.recorder.write(record.paused(epoch=epoch, step=self.progress.step, why=why), sync=True)
         stop = False
-        while self._paused() and not stop:
+        while (self._paused() or self.agreed_suspend) and not stop:
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
             if self.world.size > 1:
@@ -599,6 +607,14 @@ class Trainer:
     def _run_dir(self) -> str:
         folder = self.recorder.folder
         return str(folder.path) if folder is not None else ""
+
+
+def _draw_as_a_validation_loader() -> None:
+    """What the tutorial's validation pass over `DataLoader(val_set, batch_size, shuffle=False)` does to torch's
+    global generator, the one Dropout draws its masks from: a DataLoader draws its base seed from its generator at
+    each pass, and one made without a generator from the global one. The engine validates from tensors; without
+    this draw a model with Dropout trained from its second epoch on with other masks than the tutorial's loop."""
+    torch.empty((), dtype=torch.int64).random_()
 
 
 def _signal_number(reason: str) -> int:

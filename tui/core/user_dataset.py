@@ -79,6 +79,7 @@ def load(spec: DataSpec) -> Dataset:
     if cls is None:
         raise UserError(f"{module_name} has no {class_name}; classes there: "
                         f"{', '.join(n for n, v in vars(module).items() if isinstance(v, type)) or 'none'}")
+    _refuse_unless_a_dataset_class(cls, spec.dataset, module, here)
     args = [_literal(a) for a in spec.dataset_args]
     try:
         dataset = cls(*args)
@@ -90,6 +91,23 @@ def load(spec: DataSpec) -> Dataset:
     if len(dataset) < 2:
         raise UserError(f"{spec.dataset} has {len(dataset)} item(s); training needs at least two")
     return dataset
+
+
+def _refuse_unless_a_dataset_class(cls: Any, name: str, module: Any, here: str) -> None:
+    """Before it is called: a spec is data, and one from a run folder someone else made (or a --config) names what
+    is called with its dataset_args. `os:system` was called with a command, as a "class", and only its result was
+    refused. What is called is a class: a torch Dataset, or a map-style class of the user's own (__getitem__ and
+    __len__, from a file under the working directory: no other module's class that only looks like one)."""
+    if isinstance(cls, type) and issubclass(cls, Dataset):
+        return
+    origin = os.path.realpath(getattr(module, "__file__", None) or "/")
+    if isinstance(cls, type) and hasattr(cls, "__getitem__") and hasattr(cls, "__len__") and \
+            origin.startswith(os.path.realpath(here) + os.sep):
+        return
+    what = "a class" if isinstance(cls, type) else type(cls).__name__
+    raise UserError(f"{name} is not a Dataset class (it is {what} of {getattr(module, '__name__', '?')}), so it is not "
+                    "called: name a torch.utils.data.Dataset subclass, or a class of a file here with __getitem__ "
+                    "and __len__")
 
 
 def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:

@@ -4,9 +4,10 @@ The safetensors file holds the `state_dict` of the checkpoint's `nn.Sequential` 
 default); the JSON beside it (same stem, `.json`) holds what is needed to use it on new rows:
 the layers as PyTorch calls (`nn.Linear(4, 64)`), each feature's preprocessing statistics
 (mean and population std, the median that fills an empty cell, one-hot categories), the
-targets' classes or scaling, and how the outputs read. With torch alone:
+targets' classes or scaling, and how the outputs read. With torch alone, each layer's call read for its
+literals (README, "Leave with your code": never `eval` a file's text):
 
-    model = nn.Sequential(*[eval(call, {"nn": nn}) for call in card["layers"]])
+    model = nn.Sequential(*[layer(call) for call in card["layers"]])
     model.load_state_dict(safetensors.torch.load_file("model.safetensors"))
 
 safetensors is an optional dependency (`pip install safetensors`, or the `export` extra).
@@ -22,6 +23,7 @@ from typing import Any
 
 from .errors import UserError
 from .files import refuse_existing, write_user_files
+from .layer_catalog import canonical
 
 SUFFIX = ".safetensors"
 CARD_FORMAT = 1
@@ -100,7 +102,7 @@ def make_card(ckpt: dict[str, Any], run: str, checkpoint_name: str) -> dict[str,
         "run": run,
         "checkpoint": checkpoint_name,
         "epoch": int((ckpt.get("progress") or {}).get("epoch", 0)),
-        "layers": [f"nn.{expr}" for expr in ckpt["layers"]],
+        "layers": [f"nn.{canonical(expr)}" for expr in ckpt["layers"]],  # written afresh: a checkpoint is not code
         "loss": f"nn.{ckpt['loss']}Loss",
         "task": pre.task,
         "n_inputs": math.prod(ckpt["input_shape"]) if "input_shape" in ckpt else pre.n_inputs,
