@@ -236,7 +236,8 @@ def test_a_layer_whose_weights_and_gradients_outgrow_the_memory_is_refused_befor
         resolve("Linear(40000000)", (4,), 3)
     assert str(refused.value) == ("layer 1 Linear(40000000): it needs 1.2 GiB of memory to train (its weights and "
                                   "their gradients), more than this machine can give; make it smaller")
-    assert resolve("Linear(20000000)", (4,), 3).layers[0].params == 4 * 20000000 + 20000000  # 0.6 GiB with grads
+    assert resolve("Linear(10000000)", (4,), 3).layers[0].params == 4 * 10000000 + 10000000  # with the output
+    # layer Linear(3): 0.6 GiB with the gradients (Linear(20000000)'s 1.2 GiB, the two together, is refused too)
 
 
 def test_a_broken_pipe_inside_training_is_not_taken_for_a_reader_gone():

@@ -238,3 +238,57 @@ def test_visible_keeps_ordinary_text_and_torchtuis_own_sequences():
     assert visible("a\u202eb\tc\n") == "a\\u202eb\\tc\\n"
     assert visible_output("\r\x1b[Kepoch 1\n\x1b[1mbold\x1b[0m") == "\r\x1b[Kepoch 1\n\x1b[1mbold\x1b[0m"
     assert visible_output("x\x1b[2Jy\x1b]0;t\x07") == "x\\x1b[2Jy\\x1b]0;t\\x07"
+
+
+# ---- one line, never a traceback ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("entry,value,said", [
+    (("preprocessing", "classes"), None, "preprocessing.classes is NoneType, not list"),
+    (("preprocessing", "columns"), "x", "preprocessing.columns is str, not list"),
+    (("progress", "epoch"), "x", "progress.epoch is str, not int"),
+    (("loss",), "Foo", "its loss 'Foo' is none of torchtui's"),
+    (("format",), "1", "its format is '1', not a number"),
+])
+def test_a_hand_made_checkpoint_with_a_wrong_entry_is_one_line(tmp_path, entry, value, said):
+    iris = str(Path(__file__).parents[1] / "datasets" / "iris.csv")
+    run_dir = trained(tmp_path, Path(iris))
+    ckpt = torch.load(run_dir / "best.pt", weights_only=True)
+    holder = ckpt
+    for key in entry[:-1]:
+        holder = holder[key]
+    holder[entry[-1]] = value
+    torch.save(ckpt, tmp_path / "made.pt")
+    for command in (["predict", str(tmp_path / "made.pt"), iris, "-o", "-"], ["eval", str(tmp_path / "made.pt"), iris]):
+        done = subprocess.run([sys.executable, "-m", "tui", *command], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and said in done.stderr, (command, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib_codec"])
+def test_an_encoding_that_is_no_text_encoding_is_one_line(tmp_path, encoding):
+    data = table(tmp_path / "plain.csv", {})
+    said = CliRunner().invoke(app, ["run", "--dataset", str(data), "--encoding", encoding, "--epochs", "1",
+                                    "--runs-dir", str(tmp_path / "runs")])
+    assert said.exit_code == 2 and f"data.encoding {encoding!r} is not a text encoding" in said.output, said.output
+
+
+# ---- memory: the layers together, and a checkpoint's ---------------------------------------------------------------
+def test_a_stack_whose_layers_fit_alone_but_not_together_is_refused_with_the_optimizers_share(monkeypatch):
+    from tui.core import layers
+
+    monkeypatch.setattr(layers, "_memory_bytes", lambda: 10 * 2**20)  # a 10 MiB machine: Linear(600) alone fits
+    stack = "Linear(600), Linear(600), Linear(600), Linear(600)"  # ~1.08M weights: 8.6 MB, 17 MB with Adam's
+    layers.resolve(stack, (4,), 3)  # weights and gradients alone fit
+    with pytest.raises(UserError, match=r"^the layers together \(1,0\d\d,\d{3} parameters\): it needs 16 MiB|"
+                                        r"^the layers together .* gradients and optimizer state\)"):
+        layers.resolve(stack, (4,), 3, copies=4)
+
+
+def test_a_checkpoint_whose_layers_fit_no_machine_is_one_line(tmp_path):
+    iris = str(Path(__file__).parents[1] / "datasets" / "iris.csv")
+    run_dir = trained(tmp_path, Path(iris))
+    ckpt = torch.load(run_dir / "best.pt", weights_only=True)
+    ckpt["layers"] = ["Linear(4, 100000000000)"]
+    torch.save(ckpt, tmp_path / "huge.pt")
+    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "huge.pt"), iris, "-o", "-"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "the model (500,000,000,000 parameters): it needs" in done.stderr, done.stderr

@@ -444,3 +444,24 @@ async def test_edit_on_the_output_layer_says_it_is_added_for_the_data_and_opens_
         table.move_cursor(row=1)
         await pilot.press("e")
         await wait_for(pilot, lambda: box.has_focus and box.value == "Linear(8)", what="the layer in the box")
+
+
+async def test_the_footer_shows_no_pane_keys_under_a_dialog_and_the_pane_keys_switch_nothing_there():
+    """A documentation audit: under the Load dialog the footer listed the Results pane's `v Predictions` (which did
+    nothing there), and F5 switched the pane under the LR finder."""
+    from tui.app.screens import ExportScreen
+
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris"}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f6")  # Results: its own key `v` is in the footer
+        bar = app.screen_stack[0].query_one(KeyBar)
+        await wait_for(pilot, lambda: any(k.key == "v" for k in bar.query(FooterKey)), what="the pane's keys")
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="the Export dialog")
+        await wait_for(pilot, lambda: not bar.query(FooterKey), what="no pane key under the dialog")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.query_one("#panes").active == "results"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: any(k.key == "v" for k in bar.query(FooterKey)), what="the keys back")

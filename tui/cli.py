@@ -145,7 +145,18 @@ def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
         kind, how = str, " Comma-separated."
     names = [decl, info.short] if info.short else [decl]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[kind],
-                             default=typer.Option(None, *names, help=info.help + how))
+                             default=typer.Option(None, *names, help=info.help + how, show_default=_shown(info)))
+
+
+def _shown(info: FieldInfo) -> str | bool:
+    """The field's default as --help shows it (the option's own default is None: not given, the config decides)."""
+    value = info.default
+    if info.switch:
+        value = info.flag if value == info.switch[0] else "--no-" + str(info.flag)[2:] if value == info.switch[1] \
+            else value
+    elif isinstance(value, list):
+        value = ",".join(map(str, value))
+    return False if value in ("", None) else str(value)
 
 
 READ_FIELDS = tuple(f"data.{name}" for name in FORMAT_FIELDS)
@@ -518,7 +529,8 @@ def change(
 @read_flags
 def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
-    data: Path = typer.Argument(..., help="CSV with the feature columns the model was trained on."),
+    data: Path = typer.Argument(..., help="A data file (CSV, JSON records, ...) with the feature columns the model "
+                                          "was trained on."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Where to write the predictions CSV (default, or -: stdout). An existing file "
         "needs --force; the data, the checkpoint and the files the run trained on are never replaced."),
@@ -582,7 +594,8 @@ CONFUSION_CLASSES = 20  # the most classes whose confusion matrix `eval` prints 
 @read_flags
 def eval_(
     checkpoint: Path = typer.Argument(..., help="A checkpoint (best.pt, last.pt) or a run folder (uses its best.pt)."),
-    data: Path = typer.Argument(..., help="Labelled CSV: the feature columns and the target column."),
+    data: Path = typer.Argument(..., help="A labelled data file (CSV, JSON records, ...): the feature columns and "
+                                          "the target column."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     **flags: Any,
 ) -> None:

@@ -61,14 +61,17 @@ def engine(tmp: str, name: str, **values):
     return checkpoint.load(folder.checkpoint_path("last")), events
 
 
-def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0.0, seed=7):
-    """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU; with
-    cuDNN deterministic, as PyTorch's reproducibility notes ask (without, a Conv2d loop differs from itself)."""
+def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0.0, seed=7, validation=None):
+    """pytorch-101's loop on CUDA: seed, model, DataLoader with a seeded generator, batches moved to the GPU, and
+    after each epoch a validation pass over a plain DataLoader (whose seed draw moves torch's global generator, as
+    the engine's does); with cuDNN deterministic, as PyTorch's reproducibility notes ask (without, a Conv2d loop
+    differs from itself)."""
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(seed)
     model = build_sequential(layers).to(DEVICE)
     g = torch.Generator().manual_seed(seed)
     loader = DataLoader(RowDataset(x, y), batch_size, shuffle=True, generator=g)
+    checking = DataLoader(RowDataset(*validation), max(batch_size, 1024), shuffle=False) if validation else None
     optimizer = make_optimizer(model.parameters())
     for _ in range(epochs):
         model.train()
@@ -80,6 +83,11 @@ def textbook(layers, x, y, criterion, make_optimizer, batch_size, epochs, clip=0
             if clip:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+        if checking is not None:
+            model.eval()
+            with torch.no_grad():
+                for xb, yb in checking:
+                    criterion(model(xb.to(DEVICE)), yb.to(DEVICE))
     return model.state_dict()
 
 
@@ -147,7 +155,7 @@ def exactness() -> None:
             again, _ = engine(tmp, slug + "-e2", **values, **{"train.cuda_graphs": "off"})  # is eager itself exact?
             data = job.plan(spec(tmp, **values)).data
             ref = textbook(graphed["layers"], data.x_train, data.y_train, criterion, make_opt,
-                           values["train.batch_size"], 3, clip)
+                           values["train.batch_size"], 3, clip, validation=(data.x_val, data.y_val))
             captured = [e for e in events if e["event"] == "cuda_graph"]
             ok_capture = bool(captured) and captured[0]["captured"]
             ge, gt, et = same(graphed["model"], eager["model"]), same(graphed["model"], ref), same(eager["model"], ref)

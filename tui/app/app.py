@@ -49,6 +49,7 @@ from .runs_pane import DeleteRunScreen, RunsPane
 from .screen_words import on_screen
 from .screens import ExportScreen, HelpScreen, QuitScreen, RunsScreen
 from .training_pane import TrainingPane
+from .visible_text import visible, visible_lines
 
 PANES = (("data", "Data"), ("model", "Model"), ("hyper", "Hyperparameters"), ("training", "Training"),
          ("results", "Results"), ("runs", "Runs"))
@@ -133,13 +134,17 @@ class TorchTUI(App):
         self._checked_alive = 0.0
         self._focus_before_small: Widget | None = None  # the panes' focus when the terminal became too small
         self._footer_state: tuple[bool, bool] = (False, False)  # (training, paused) as the footer shows them
+        self._screens_seen = 1  # the screens stacked when the footer was last fitted (poll: a dialog over the panes)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Every toast, the panes' included, shows its text as it is: the texts name user files and carry library
         errors (gloo's "[.../pair.cc:537] Connection closed by peer" when a process of a distributed run died),
-        and read as markup, a '[' in them ended the screen with a MarkupError."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        and read as markup, a '[' in them ended the screen with a MarkupError. Their control characters are shown
+        as escapes (visible_text.py): a file's or a column's name quoted in a toast wrote its escape sequences to
+        the terminal."""
+        super().notify(visible_lines(message), title=visible(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -465,6 +470,10 @@ class TorchTUI(App):
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
+        if len(self.screen_stack) != self._screens_seen:  # a dialog opened or closed: the footer shows its keys or not
+            self._screens_seen = len(self.screen_stack)
+            bar = self.screen_stack[0].query_one(KeyBar)
+            bar.call_later(bar.refit)  # (in the bar's own context: its keys bind to it, not to the app)
         self.show_next()
         if self.followed is None or self.tail is None:
             return
@@ -552,8 +561,8 @@ class TorchTUI(App):
         and Export open their dialog over the panes only."""
         if action == "lr_find":
             return self.screen is self.screen_stack[0] and self.query_one("#panes", TabbedContent).active == "hyper"
-        if action in DIALOGS:  # (priority keys: they fired in a dialog too, and stacked a second one on it)
-            return self.screen is self.screen_stack[0]
+        if action in DIALOGS or action == "pane":  # (priority keys: they fired in a dialog too, stacked a second
+            return self.screen is self.screen_stack[0]  # one on it, or switched the pane under the LR finder)
         if action in ("pause", "resume"):
             return self.paused() == (action == "resume")
         return True

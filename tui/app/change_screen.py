@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -19,6 +20,8 @@ from textual.widgets import Input, Label, Static
 from tui.core.errors import UserError
 from tui.core.live_change import Change, check
 from tui.core.spec import Spec
+
+from .visible_text import visible
 
 # (the Change field, its label, its type)
 FIELDS = (("lr", "Learning rate", float), ("patience", "Patience (0: off)", int), ("epochs", "Epochs", int))
@@ -37,7 +40,7 @@ class ChangeScreen(ModalScreen[Change | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="change-box", classes="dialog"):
-            yield Label(f"Change {self.run_name} while it trains", classes="title")
+            yield Label(Text(f"Change {visible(self.run_name)} while it trains"), classes="title")
             yield Static("enter: apply the edited values at the next step; esc: cancel")
             with Grid(id="change-grid"):
                 for key, label, _ in FIELDS:

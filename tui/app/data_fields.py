@@ -3,7 +3,11 @@ spec's labels, the words the screen's messages use (screen_words.py)."""
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from tui.core.spec import FORMAT_FIELDS, DataSpec, spec_field
+
+from .visible_text import visible
 
 SEPARATORS = [("detect", "auto"), (", comma", ","), ("; semicolon", ";"), ("tab", "tab"), ("spaces", "whitespace"),
               ("| bar", "|"), (": colon", ":")]
@@ -41,12 +45,14 @@ def format_title(data: DataSpec) -> str:
 STRATIFY, GROUP = "stratify", "group:"  # the Split select's values; "" is a random split
 
 
-def split_options(columns: list[str], target: str, group: str) -> list[tuple[str, str]]:
-    """(label, value) of each way to split: random, keeping class shares, or keeping one column's rows together."""
+def split_options(columns: list[str], target: str, group: str) -> list[tuple[str | Text, str]]:
+    """(label, value) of each way to split: random, keeping class shares, or keeping one column's rows together
+    (the column's name as it is, its control characters as escapes: not markup)."""
     names = [c for c in columns if c not in target.split(",")]
     if group and group not in names:
         names.append(group)  # the spec's own, before the table is read (or a column it does not have: said there)
-    return [("random", ""), ("keep class shares", STRATIFY)] + [(f"rows of {c} together", GROUP + c) for c in names]
+    return [("random", ""), ("keep class shares", STRATIFY)] + [(Text(f"rows of {visible(c)} together"), GROUP + c)
+                                                                for c in names]
 
 
 def split_value(data: DataSpec) -> str:

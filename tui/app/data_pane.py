@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Select, SelectionList, Static
@@ -30,6 +31,7 @@ from .data_fields import (
 )
 from .data_source import DataView, candidates
 from .screen_words import on_screen
+from .visible_text import VisibleInput, visible, visible_lines
 
 AUTO_TARGET = "(last column)"
 # Another table: the choices made of the old one's columns go (a class split may stay: it names no column), and
@@ -46,9 +48,10 @@ class DataPane(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="data-left"):
             yield Label("Datasets", classes="title")
-            yield OptionList(*[Option(label, id=value) for value, label in candidates()], id="data-list")
+            # (the labels name files as they are here, escapes and brackets too: not markup)
+            yield OptionList(*[Option(label, id=value) for value, label in candidates()], id="data-list", markup=False)
             yield Label("Path (enter to load)", classes="title")
-            yield Input(placeholder="path/to/file.csv", id="data-path", compact=True)
+            yield VisibleInput(placeholder="path/to/file.csv", id="data-path", compact=True)
         with VerticalScroll(id="data-right"):
             with Grid(id="data-choices"):
                 yield Label(label("data.target"), classes="field")
@@ -59,11 +62,11 @@ class DataPane(Horizontal):
                 yield Label(label("data.val_split"), classes="field")
                 yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
                 yield Label(label("data.val"), classes="field")
-                yield Input(value=self.initial.val, placeholder="(none: the split)", id="data-val",
-                            compact=True)
+                yield VisibleInput(value=self.initial.val, placeholder="(none: the split)", id="data-val",
+                                   compact=True)
                 yield Label(label("data.test"), classes="field")
-                yield Input(value=self.initial.test, placeholder="(none) CSV to predict", id="data-test",
-                            compact=True)
+                yield VisibleInput(value=self.initial.test, placeholder="(none) CSV to predict", id="data-test",
+                                   compact=True)
                 yield Label(label("data.group"), classes="field")
                 yield Select(split_options([], "", self.initial.group), value=split_value(self.initial),
                              allow_blank=False, id="data-split", compact=True)
@@ -85,14 +88,14 @@ class DataPane(Horizontal):
                                  compact=True)
                     yield Label(label("data.encoding"), classes="field")
                     yield Input(value=self.initial.encoding, id="data-encoding", compact=True)
-            yield Static("", id="data-error", classes="error")
+            yield Static("", id="data-error", classes="error", markup=False)
             yield Static("", id="data-warnings", markup=False)  # columns to doubt: above the fold, in warning colour
             yield Label("Features (space: use / drop)", classes="title")
             yield SelectionList[str](id="data-features")
             yield Label("First rows", classes="title")
             yield DataTable(id="data-preview", show_cursor=False, zebra_stripes=True)
             yield Label("Notices", classes="title")
-            yield Static("", id="data-notices")
+            yield Static("", id="data-notices", markup=False)
 
     # ---- filling from the app's state -----------------------------------------------------
     def show_spec(self, spec: Spec) -> None:
@@ -127,12 +130,12 @@ class DataPane(Horizontal):
         self.query_one("#data-format").display = is_data_file(view.spec.dataset)  # (even one that cannot be read yet)
         warnings = self.query_one("#data-warnings", Static)
         shown_above = warning_lines(view)
-        warnings.update(shown_above)
+        warnings.update(visible_lines(shown_above))
         warnings.display = bool(shown_above)  # no blank line when there are none
         target = self.query_one("#data-target", Select)
         names = [c for c, _ in view.columns]
         with target.prevent(Select.Changed):
-            target.set_options([(AUTO_TARGET, "")] + [(c, c) for c in names])
+            target.set_options([(AUTO_TARGET, "")] + [(Text(visible(c)), c) for c in names])
             target.value = view.spec.target if view.spec.target in names else ""
         chosen_target = view.spec.target or (view.prepared.pre.target if view.prepared else "")
         targets = [t.strip() for t in chosen_target.split(",")]
@@ -147,12 +150,12 @@ class DataPane(Horizontal):
                 used = name in view.spec.features if view.spec.features else (
                     name not in view.spec.drop and name not in left_out)
                 why = " · left out" if name in left_out and not view.spec.features else ""
-                features.add_option((f"{name}  [dim]{kind}{why}[/]", name, used))
+                features.add_option((Text.assemble(visible(name), "  ", (f"{kind}{why}", "dim")), name, used))
         table = self.query_one("#data-preview", DataTable)
         table.clear(columns=True)
-        if view.columns:
-            table.add_columns(*names)
-            table.add_rows(view.rows)
+        if view.columns:  # the file's names and cells as they are, escapes and brackets too (a str is markup)
+            table.add_columns(*(Text(visible(n)) for n in names))
+            table.add_rows([[Text(visible(cell)) for cell in row] for row in view.rows])
         notices = view.prepared.notices if view.prepared else view.notes  # a refusal's notes: it may follow from one
         notices = [n for n in notices if n not in table_warnings(view)]  # (shown above, in warning colour)
         if view.prepared is not None:
@@ -162,7 +165,7 @@ class DataPane(Horizontal):
             shape = view.prepared.input_shape
             inputs = f"{shape[0]} inputs" if len(shape) == 1 else f"inputs of shape {tuple(shape)}"
             notices = [f"target {', '.join(pre.targets)} -> {what}; {inputs}"] + notices
-        self.query_one("#data-notices", Static).update("\n".join(f"- {on_screen(n)}" for n in notices))
+        self.query_one("#data-notices", Static).update("\n".join(f"- {visible_lines(on_screen(n))}" for n in notices))
 
     # ---- edits -> the app -------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -243,7 +246,7 @@ class DataPane(Horizontal):
         if self._data_error:
             errors.append(self._data_error)
         box = self.query_one("#data-error", Static)
-        box.update("\n".join(errors))
+        box.update(visible_lines("\n".join(errors)))
         box.display = bool(errors)  # no blank line when there are none
 
     def _show_format(self, data: DataSpec) -> None:

@@ -12,6 +12,7 @@ from tui.core.errors import UserError
 from tui.core.spec import DataSpec, is_data_name
 
 from .screen_words import on_screen
+from .visible_text import visible
 
 if TYPE_CHECKING:
     from tui.core.data import Prepared
@@ -81,8 +82,10 @@ def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> lis
                 seen.add(p.resolve())
                 files.append(p)
     names = [p.name for p in files]
-    for p in files:  # by its name, which the list has room for; by its path where two share a name
-        out.append((str(p), _file_label(p.name if names.count(p.name) == 1 else str(p), _size(p.stat().st_size))))
+    for p in files:  # by its name, which the list has room for; by its path where two share a name (either as
+        # the screen shows a file's name: its control characters as escapes)
+        shown = visible(p.name if names.count(p.name) == 1 else str(p))
+        out.append((str(p), _file_label(shown, _size(p.stat().st_size))))
     return out
 
 

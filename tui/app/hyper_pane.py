@@ -4,11 +4,14 @@ checked by the spec as it is typed, and a bad one is marked with the spec's own 
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
 from tui.core.spec import ALL_GPUS, CUDA_GRAPHS, LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
+
+from .visible_text import visible_lines
 
 # The fields shown, in order, and their widget: a Select with these choices (the devices are
 # found at start), or (None) an Input of the field's type. Labels and types are declared in the spec.
@@ -110,8 +113,9 @@ class HyperPane(VerticalScroll):
         self.query_one("#hp-error", Static).update("")
 
     def show_next(self, line: str) -> None:
-        """What ctrl+r will do now (continue the loaded run, or a new run and where)."""
-        self.query_one("#hp-next", Static).update(line)
+        """What ctrl+r will do now (continue the loaded run, or a new run and where): the data's name, or a refusal
+        quoting it, as it is (escapes and brackets too: not markup)."""
+        self.query_one("#hp-next", Static).update(Text(visible_lines(line)))
 
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """The devices found here; the spec's device stays picked (marked when it is not here)."""
@@ -180,7 +184,8 @@ class HyperPane(VerticalScroll):
             processes.value = self.app.spec.run.processes
 
     def _show_errors(self) -> None:
-        errors = "\n".join(e for p, e in self.app.field_errors.items() if e and p.startswith(("train.", "run.")))
+        errors = visible_lines("\n".join(e for p, e in self.app.field_errors.items()
+                                          if e and p.startswith(("train.", "run."))))
         if errors != self._errors_shown:  # (checked twice a second: a redraw only when the text changes)
             self._errors_shown = errors
             self.query_one("#hp-error", Static).update(errors)

@@ -38,7 +38,10 @@ class KeyBar(Footer):
     _shown: tuple = ()  # the keys mounted now, as shown_as sees them
 
     def fitted(self) -> list[FooterKey]:
-        """The keys the bar shows at this width: Help, the pane's own keys, then the rest by rank."""
+        """The keys the bar shows at this width: Help, the pane's own keys, then the rest by rank. None while a
+        dialog is over the panes: their keys do nothing there, and the dialog says its own."""
+        if self.is_attached and self.app.screen is not self.screen:
+            return []
         keys = [k for k in super().compose() if isinstance(k, FooterKey)]
         app_actions = {action_name(b.action) for b in self.app.BINDINGS if hasattr(b, "action")}
         pane_keys = [k for k in keys if action_name(k.action) not in app_actions]
@@ -72,6 +75,10 @@ class KeyBar(Footer):
         self._bindings_ready = True
         if screen.app.app_focus and self.is_attached and screen is self.screen:
             self.call_after_refresh(self._recompose_if_changed)
+
+    async def refit(self) -> None:
+        """Fitted again where the keys it would show changed (a dialog opened or closed over the panes)."""
+        await self._recompose_if_changed()
 
     async def _recompose_if_changed(self) -> None:
         if shown_as(self.fitted()) != self._shown:

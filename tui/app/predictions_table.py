@@ -24,6 +24,8 @@ from textual.widgets import DataTable, Static
 
 from tui.core.val_predictions import ERROR, P_PREDICTED, PREDICTED, ROW, TRUE
 
+from .visible_text import visible, visible_lines
+
 HEADERS = {ROW: "row", TRUE: "true", PREDICTED: "predicted", P_PREDICTED: "p(pred)", ERROR: "error"}
 CHUNK = 500  # rows added to the table per refresh
 MAX_FIXED = 5  # result columns kept in view while scrolling sideways; more (several targets) would fill it
@@ -69,7 +71,8 @@ def cells(table: Any, origin: str, total: int | None = None) -> Predictions:
     order = [ROW, *([ERROR, *results] if several else [*results, ERROR]),
              *(c for c in names if c not in (ROW, ERROR, *results))]
     four = task == "classification"  # probabilities and 1 - p: four decimals; values: six significant digits
-    columns = [(c, HEADERS.get(c, c)) for c in order]
+    columns = [(c, HEADERS.get(c, visible(c))) for c in order]  # (a column's name and a label as the data has
+    # them, control characters as escapes; the sort keys keep the values)
     data = [table[c].tolist() for c in order]
     wrong = ([str(t) != str(p) for t, p in zip(table[TRUE].tolist(), table[PREDICTED].tolist())]
              if task == "classification" else [False] * len(table))
@@ -87,7 +90,7 @@ def _cell(value: Any, four_decimals: bool) -> Cell:
     if value is None or (isinstance(value, float) and value != value):
         return Cell("", (2,))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return Cell(str(value), (1, str(value)))
+        return Cell(visible(str(value)), (1, str(value)))
     if isinstance(value, numbers.Integral):
         return Cell(str(value), (0, int(value)), right=True)
     text = f"{value:.4f}" if four_decimals else f"{value:.6g}"
@@ -123,7 +126,7 @@ class PredictionsTable(Vertical):
         self.data = None
         self._fills += 1
         self.refresh_bindings()  # no rows: no `w`
-        self.query_one("#predictions-caption", Static).update(text)
+        self.query_one("#predictions-caption", Static).update(Text(visible_lines(text)))  # (quotes the data)
         self.query_one(DataTable).clear(columns=True)
 
     def show(self, data: Predictions, about: str) -> None:
@@ -180,7 +183,7 @@ class PredictionsTable(Vertical):
         table.clear(columns=True)
         table.fixed_columns = data.fixed
         for name, header in data.columns:
-            table.add_column(header, key=name)
+            table.add_column(Text(header), key=name)  # (a column's name: not markup)
         rows = [r for r, wrong in zip(data.rows, data.wrong) if wrong] if self.wrong_only else data.rows
         self._fills += 1
         self._add_rows(self._fills, rows, cursor)
@@ -225,4 +228,4 @@ class PredictionsTable(Vertical):
         header = dict(data.columns).get(name, name)
         how = f"sorted by {header} {'▼' if descending else '▲'}" + (" · wrong only" if self.wrong_only else "")
         caption = self.query_one("#predictions-caption", Static)
-        caption.update(Text(f"{self._about}: {what}\n{error} · {how} · from {data.origin}"))
+        caption.update(Text(visible_lines(f"{self._about}: {what}\n{error} · {how} · from {data.origin}")))

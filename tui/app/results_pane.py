@@ -29,6 +29,7 @@ from tui.core.val_predictions import freshness
 from . import charts
 from .chart import Chart
 from .predictions_table import Predictions, PredictionsTable
+from .visible_text import VisibleInput, visible, visible_lines
 
 METRICS = (("val_loss", "val loss"), *((key, label) for key, _, label in TASK_METRICS))
 FIRST_STOP = "first-stop"  # the class of the view's widget that the pane's focus goes to (app.PANE_FOCUS)
@@ -59,7 +60,7 @@ class ResultsPane(Vertical):
             yield Chart(id="results-plot")
         yield PredictionsTable(id="results-predictions")
         with Horizontal(id="results-file-row"):
-            yield Input(placeholder="another CSV to Evaluate or Predict", id="results-file")
+            yield VisibleInput(placeholder="another CSV to Evaluate or Predict", id="results-file")
             yield Button("Evaluate", id="results-evaluate")
             yield Button("Predict", id="results-predict")
         yield Label("", id="results-file-output")
@@ -128,7 +129,7 @@ class ResultsPane(Vertical):
         if key == self._predictions_for:
             return
         if self._predictions_for is None or self._predictions_for[0] != self._run_dir:
-            view.show_message(f"reading the validation predictions of {self._run_dir.name}...")
+            view.show_message(f"reading the validation predictions of {visible(self._run_dir.name)}...")
         elif self._state is not None and self._state.running and not shown:
             return  # a new best.pt of a run in progress: loaded when the view is shown again, or at the end
         self._predictions_for, self._predictions_loading = key, True
@@ -174,7 +175,7 @@ class ResultsPane(Vertical):
         best = [c for c in state.checkpoints if c.get("which") == "best"]
         epoch = best[-1].get("epoch") if best else state.evaluations.get("best", {}).get("epoch")
         target = state.start.get("target", "")
-        return f"{target}, best model" + (f" (epoch {epoch})" if epoch is not None else "")
+        return f"{visible(str(target))}, best model" + (f" (epoch {epoch})" if epoch is not None else "")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         path = self.query_one("#results-file", Input).value.strip()
@@ -214,23 +215,25 @@ class ResultsPane(Vertical):
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
                 written = predictor.predict_file(path, out, options)
-                text = Text("\n".join([f"{written.rows} predictions written to {out}", *note_lines(written.said())]))
-        except UserError as e:
-            text = Text(str(e), style="red")
+                text = Text(visible_lines("\n".join([f"{written.rows} predictions written to {out}",
+                                                      *note_lines(written.said())])))
+        except UserError as e:  # (the file's name, its columns and values, as they are: escapes, not commands)
+            text = Text(visible_lines(str(e)), style="red")
         except Exception as e:  # a file the readers choke on: say so, keep the app
-            text = Text(f"cannot {what} with {path}: {type(e).__name__}: {e}", style="red")
+            text = Text(visible_lines(f"cannot {what} with {path}: {type(e).__name__}: {e}"), style="red")
         self.app.call_from_thread(self.query_one("#results-file-output", Label).update, text)
 
 
 def evaluation_line(path: str, result: dict[str, Any]) -> Text:
     """What `torchtui eval` prints first, in its words: a loss on a standardised target is labelled so, the
     metrics are in the target's units; the reader's notes on the file, text values the model has no category
-    for, and empty cells an imputing model filled, are said after it."""
+    for, and empty cells an imputing model filled, are said after it; the file's name, columns and values as the
+    screen shows them (control characters as escapes)."""
     from tui.core.predict import loss_label, note_lines
 
     parts = [f"{path}: {result['rows']} rows", f"{loss_label(result)} {result['loss']:.4f}"]
     parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
-    return Text("\n".join(["  ".join(parts), *note_lines(result)]))
+    return Text(visible_lines("\n".join(["  ".join(parts), *note_lines(result)])))
 
 
 def summary_table(state: RunState, target_standardised: bool = False) -> Group | str:
@@ -255,7 +258,7 @@ def summary_table(state: RunState, target_standardised: bool = False) -> Group |
     for key, label in METRICS:
         if any(r.get(key) is not None for r in rows.values()):
             table.add_row(label, *(_num(r.get(key)) for r in rows.values()))
-    parts: list[Any] = [Text(f"validation: {state.run_dir.name}", style="bold"), table]
+    parts: list[Any] = [Text(f"validation: {visible(state.run_dir.name)}", style="bold"), table]
     if target_standardised:
         parts.append(Text(f"loss: {state.start.get('loss', 'the loss')} on the standardised target; "
                           "rmse, mae in the target's units", style="dim"))
@@ -263,16 +266,18 @@ def summary_table(state: RunState, target_standardised: bool = False) -> Group |
 
 
 def confusion_table(e: dict[str, Any]) -> Group:
-    classes = e.get("classes") or [str(i) for i in range(len(e["confusion"]))]
+    """The confusion matrix of evaluation `e`, its classes named as the data has them (control characters as
+    escapes; Text, not str: a label is not markup)."""
+    classes = [visible(str(c)) for c in e.get("classes") or range(len(e["confusion"]))]
     table = Table(box=None, padding=(0, 1))
     table.add_column("class", no_wrap=True, overflow="ellipsis", min_width=min(max(map(len, classes)), 12))
     for c in classes:  # whole where the pane is wide enough (it was cut to 8 characters at any width)
-        table.add_column(c, justify="right", overflow="ellipsis", no_wrap=True, min_width=min(len(c), 6))
+        table.add_column(Text(c), justify="right", overflow="ellipsis", no_wrap=True, min_width=min(len(c), 6))
     table.add_column("precision", justify="right", no_wrap=True, min_width=9)
     table.add_column("recall", justify="right", no_wrap=True, min_width=6)
     for i, (c, row) in enumerate(zip(classes, e["confusion"])):
         cells = [Text(str(v), style="bold green" if j == i else ("red" if v else "dim")) for j, v in enumerate(row)]
-        table.add_row(c, *cells, _num(e["precision"][i]), _num(e["recall"][i]))
+        table.add_row(Text(c), *cells, _num(e["precision"][i]), _num(e["recall"][i]))
     title = f"\nconfusion matrix, {e.get('model', '')} model (rows: true class, columns: predicted)"
     return Group(Text(title, style="bold"), table)
 

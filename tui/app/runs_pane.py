@@ -27,6 +27,8 @@ from textual_plotext import PlotextPlot
 
 from tui.core.errors import UserError
 
+from .visible_text import visible
+
 if TYPE_CHECKING:  # tui.core.compare reads event logs with numpy: imported where it is used
     from tui.core.compare import ComparedRun
 
@@ -118,9 +120,10 @@ class RunsPane(Vertical):
             table.add_column(key + arrow, key=key)
         for r in self.ordered():
             i = r.info
-            # Text, not str: a DataTable reads a str as markup, and names and values are the user's
-            # a data file by its name: its absolute path pushed the epochs, losses and time off an 80-column screen
-            table.add_row(self.mark(str(i.path)), Text(r.name), i.status, Text(Path(i.dataset).name),
+            # Text, not str: a DataTable reads a str as markup, and names and values are the user's (their control
+            # characters as escapes); a data file by its name: its absolute path pushed the epochs, losses and time
+            # off an 80-column screen
+            table.add_row(self.mark(str(i.path)), Text(visible(r.name)), i.status, Text(visible(Path(i.dataset).name)),
                           f"{i.epochs_done}/{i.epochs}", fmt_number(i.best_val_loss), fmt_metric(r),
                           fmt_seconds(i.seconds), key=str(i.path))
         if highlighted is not None and highlighted in table.rows:
@@ -130,12 +133,14 @@ class RunsPane(Vertical):
 
     def show_status(self) -> None:
         if not self.runs:
-            text = f"no runs in {self.runs_dir}/ yet: ctrl+r trains one" if self.loaded else "reading the runs..."
+            text = (f"no runs in {visible(self.runs_dir)}/ yet: ctrl+r trains one" if self.loaded
+                    else "reading the runs...")
         else:
             order = (f"by {self.sort_column} {'▼' if self.descending else '▲'}" if self.sort_column
                      else "newest first")
-            text = f"{len(self.runs)} runs in {self.runs_dir}/, {order}; {len(self.selected)} selected to compare"
-        self.query_one("#runs-status", Static).update(text)
+            text = (f"{len(self.runs)} runs in {visible(self.runs_dir)}/, {order}; {len(self.selected)} selected to "
+                    "compare")
+        self.query_one("#runs-status", Static).update(Text(text))
 
     def mark(self, path: str) -> Text:
         """A selected run's mark in the list: its colour and its number, as the legend and the
@@ -152,9 +157,9 @@ class RunsPane(Vertical):
         from tui.core.compare import distinct_parts
 
         if not self.selected:
-            return [r.name for r in runs]
+            return [visible(r.name) for r in runs]
         parts = distinct_parts([r.name for r in runs])
-        return [f"{self.mark(str(r.info.path)).plain} {part}" for r, part in zip(runs, parts)]
+        return [f"{self.mark(str(r.info.path)).plain} {visible(part)}" for r, part in zip(runs, parts)]
 
     def highlighted_path(self) -> str | None:
         table = self.query_one("#runs-list", DataTable)
@@ -198,7 +203,7 @@ class RunsPane(Vertical):
             rows = [["spec fields that differ"], ["select two or more runs (space)"]]
         else:
             rows = [["differs", *self.labels(runs)]]
-            rows += [[d.field, *(fmt_value(v) for v in d.values)] for d in differences(runs)]
+            rows += [[d.field, *(visible(fmt_value(v)) for v in d.values)] for d in differences(runs)]
             if len(rows) == 1:
                 rows.append(["(none)", *("" for _ in runs)])
             rows += [["spec.toml", *(("unreadable" if x is r else "") for x in runs)] for r in runs if r.spec is None]
@@ -311,7 +316,7 @@ class CurvesPlot(PlotextPlot):
         where a narrow plot drops it whole and its lines take the curves' room; this one names each
         run in its curve's colour, the way the differences table heads its column."""
         width, height = max(self.size.width, 20), self.size.height
-        labels = self.labels if len(self.labels) == len(self.runs) else [r.name for r in self.runs]
+        labels = self.labels if len(self.labels) == len(self.runs) else [visible(r.name) for r in self.runs]
         notes = draw_curves(self.plt, self.runs, self.metric_mode, self.log_scale, self.any_selected, width)
         lines = legend_lines([label + note for label, note in zip(labels, notes)], self.any_selected, width)
         plot_height = max(height - len(lines), 1)
@@ -392,9 +397,9 @@ class DeleteRunScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="delete-box", classes="dialog"):
-            yield Label(f"Delete the run {self.run_name}?", classes="title")
-            yield Static(f"{self.path}/ and everything in it (spec, event log, checkpoints, predictions) is "
-                         "removed for good.")
+            yield Label(Text(f"Delete the run {visible(self.run_name)}?"), classes="title")
+            yield Static(Text(f"{visible(self.path)}/ and everything in it (spec, event log, checkpoints, "
+                              "predictions) is removed for good."))
             with Horizontal(classes="buttons"):
                 yield Button("Delete it (y)", id="delete-yes", variant="error")
                 yield Button("Keep it (n / esc)", id="delete-no", variant="primary")

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,6 +16,8 @@ from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioS
 
 from tui.core.files import expand_home
 from tui.core.follow import RunInfo
+
+from .visible_text import visible
 
 
 class HelpScreen(ModalScreen[None]):
@@ -57,9 +60,10 @@ class RunsScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="runs-box", classes="dialog"):
-            yield Label(f"Load a checkpoint from {self.runs_dir}/  (enter loads, esc cancels)", classes="title")
+            yield Label(Text(f"Load a checkpoint from {visible(self.runs_dir)}/  (enter loads, esc cancels)"),
+                        classes="title")
             if not self.runs:
-                yield Static(f"no runs in {self.runs_dir}/ yet: ctrl+r trains one")
+                yield Static(Text(f"no runs in {visible(self.runs_dir)}/ yet: ctrl+r trains one"))
             yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -68,8 +72,9 @@ class RunsScreen(ModalScreen[Path | None]):
         for r in self.runs:
             best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
-            table.add_row(r.path.name, r.status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, started,
-                          key=str(r.path))
+            # Text, not str: names are the user's, not markup (their control characters as escapes)
+            table.add_row(Text(visible(r.path.name)), r.status, Text(visible(r.dataset)), f"{r.epochs_done}/{r.epochs}",
+                          best, started, key=str(r.path))
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -100,7 +105,7 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
             yield Label("Export  (up/down chooses, enter writes, esc cancels)", classes="title")
             with RadioSet(id="export-kind"):
                 yield RadioButton("experiment (TOML), for `torchtui run FILE`", value=True, id="export-toml")
-                yield RadioButton(f"PyTorch script (.py) of {self.script_of}", id="export-script")
+                yield RadioButton(Text(f"PyTorch script (.py) of {visible(self.script_of)}"), id="export-script")
             yield Input(value=self.default, id="export-path")
             yield Static("", id="export-note")
 
@@ -151,7 +156,7 @@ class QuitScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="quit-box", classes="dialog"):
-            yield Label(f"{self.run_name} is still training.", classes="title")
+            yield Label(Text(f"{visible(self.run_name)} is still training."), classes="title")
             yield Static("It keeps training after you quit (its own process); `torchtui attach` or ctrl+o "
                          "in a new torchtui shows it again.")
             with Horizontal(classes="buttons"):

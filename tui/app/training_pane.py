@@ -22,6 +22,7 @@ from tui.core.follow import RunState, epoch_line, fmt_seconds
 
 from . import charts
 from .chart import Chart
+from .visible_text import visible, visible_lines
 
 STATUS_INTERVAL = 1.0  # seconds between status-line updates while training (at once for a new state)
 SIDE_INTERVAL = 6.0  # the learning-rate and metric charts: after a new epoch, at most this often
@@ -161,19 +162,21 @@ def side_shape(s: RunState) -> tuple:
 
 
 def status_text(s: RunState) -> Text:
+    """The run's state in a line; its name and the worker's words (which quote the data's names) as they are,
+    control characters as escapes."""
     t = Text()
     if not s.start and s.error:
         t.append("● training did not start: ", style=STATUS_STYLE["failed"])
-        t.append(s.error, style="red")
+        t.append(visible_lines(s.error), style="red")
         return t
     if not s.start:
         t.append("starting: ", style="bold")
-        t.append(s.loading or "preparing data and model")
+        t.append(visible_lines(s.loading or "preparing data and model"))
         return t
     t.append(f"● {s.status.replace('_', ' ')}", style=STATUS_STYLE.get(s.status, ""))
     if s.status == "paused" and s.paused.get("why") == "suspended":
         t.append(" (Ctrl+Z where it was started: fg there)", style=STATUS_STYLE["paused"])
-    t.append(f"  {s.run_dir.name}")
+    t.append(f"  {visible(s.run_dir.name)}")
     total = s.start.get("epochs", 0)
     step = s.last_step
     if s.running and (step or s.epochs):
@@ -193,7 +196,7 @@ def status_text(s: RunState) -> Text:
         best_epoch = next((row["epoch"] for row in reversed(s.epochs) if row.get("best")), None)
         t.append(f"  best val {best:.4f}" + (f" @{best_epoch}" if best_epoch else ""), style="bold")
     if s.error:
-        t.append(f"\n{s.error}", style="red")
+        t.append(f"\n{visible_lines(s.error)}", style="red")
     return t
 
 

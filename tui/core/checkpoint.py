@@ -92,7 +92,9 @@ def load(path: str | Path) -> dict[str, Any]:
         raise Unreadable(f"{p} {why}{advice}", why) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "format" not in ckpt:
         raise UserError(f"{p} is not a torchtui checkpoint (no model and format entries)")
-    if not isinstance(ckpt["format"], int) or ckpt["format"] > FORMAT:
+    if not isinstance(ckpt["format"], int) or isinstance(ckpt["format"], bool):
+        raise UserError(f"{p} is not a torchtui checkpoint (its format is {ckpt['format']!r}, not a number)")
+    if ckpt["format"] > FORMAT:
         raise UserError(f"{p} has checkpoint format {ckpt['format']!r}, newer than this torchtui reads ({FORMAT}); "
                         "upgrade torchtui")
     missing = [k for k, kind in REQUIRED.items() if not isinstance(ckpt.get(k), kind)]
@@ -110,6 +112,10 @@ def _check_model_entries(ckpt: dict[str, Any], p: Path) -> None:
     from .layer_catalog import parse
     from .objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 
+    wrong = _wrong_entries(ckpt)
+    if wrong:
+        raise UserError(f"{p} is not a whole torchtui checkpoint ({wrong}); use a last.pt or best.pt that torchtui "
+                        "saved")
     for expr in ckpt["layers"]:
         try:
             if not isinstance(expr, str):
@@ -121,6 +127,36 @@ def _check_model_entries(ckpt: dict[str, Any], p: Path) -> None:
     if ckpt["loss"] not in CLASSIFICATION_LOSSES + REGRESSION_LOSSES:
         raise UserError(f"{p} is not a whole torchtui checkpoint: its loss {ckpt['loss']!r} is none of torchtui's; use "
                         "a last.pt or best.pt that torchtui saved")
+
+
+# the entries inside those that readers use as they are (a hand-made checkpoint with classes=None was a TypeError
+# deep in predict): the type each must have where it is there
+PREPROCESSING_TYPES: dict[str, type | tuple[type, ...]] = {
+    "targets": list, "task": str, "columns": list, "classes": list, "target_mean": list, "target_std": list,
+    "missing": str, "id_column": str}
+COLUMN_TYPES: dict[str, type | tuple[type, ...]] = {"name": str, "kind": str, "mean": (int, float), "std": (int, float),
+                                                    "fill": (int, float), "categories": list}
+PROGRESS_TYPES: dict[str, type | tuple[type, ...]] = {"epoch": int, "step": int, "epoch_step": int, "best_epoch": int,
+                                                      "bad_epochs": int}
+
+
+def _wrong_entries(ckpt: dict[str, Any]) -> str:
+    """The first entry of a checkpoint's preprocessing or progress whose type is not what torchtui writes, said as
+    "preprocessing.classes is NoneType, not list"; "" when all are."""
+    def wrong(where: str, values: Any, types: dict[str, Any]) -> str:
+        if not isinstance(values, dict):
+            return f"{where} is {type(values).__name__}, not a dict"
+        for key, kind in types.items():
+            if key in values and (not isinstance(values[key], kind) or (kind is int and isinstance(values[key], bool))):
+                names = "/".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+                return f"{where}.{key} is {type(values[key]).__name__}, not {names}"
+        return ""
+
+    found = wrong("preprocessing", ckpt["preprocessing"], PREPROCESSING_TYPES) or \
+        wrong("progress", ckpt["progress"], PROGRESS_TYPES)
+    for i, column in enumerate(ckpt["preprocessing"].get("columns") or []):
+        found = found or wrong(f"preprocessing.columns[{i}]", column, COLUMN_TYPES)
+    return found
 
 
 # what the readers of a checkpoint (resume, predict, eval, export, the screen) take as given, and its type

@@ -55,13 +55,39 @@ def from_run(run_dir: str | Path) -> Export:
         if progress.get("epoch_step"):
             differs.append(f"the run was stopped inside epoch {progress.get('epoch', 0) + 1} (step "
                            f"{progress.get('step')}); this script trains every epoch to its end")
-    starts = [e for e in folder.events() if e.get("event") == "start"]
+    events = folder.events()
+    starts = [e for e in events if e.get("event") == "start"]
+    for epoch in _patience_counted_afresh(events, spec.train.patience):
+        differs.append(f"the run's early stopping was reached at epoch {epoch}, and a resume with --epochs trained "
+                       "on, its patience counted afresh from there; this script counts it from the first epoch, so "
+                       "it stops there")
     used = [str(e.get("device", "")) for e in starts]
     worlds = [int(e.get("world_size") or 1) for e in starts]  # every process of every machine (spec: this one's)
     from .preprocess import reads_question_marks_as_empty
 
     marks = reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
     return _export(spec, str(folder.path), layers, differs, used, marks, worlds)
+
+
+def _patience_counted_afresh(events: list[dict[str, Any]], patience: int) -> list[int]:
+    """The epochs where a run's patience had run out and a later resume (`--epochs N`) trained on, counting it
+    afresh (job._resume): an end whose epoch is `patience` or more epochs after the best one, followed by a start."""
+    found: list[int] = []
+    best, since = 0, 0  # the best epoch so far; the epoch patience counts from (a reset moves it)
+    ended: int | None = None
+    for e in events:
+        kind = e.get("event")
+        if kind == "epoch" and isinstance(e.get("epoch"), int):
+            if e.get("best"):
+                best = e["epoch"]
+        elif kind == "end" and isinstance(e.get("epochs"), int):
+            ended = e["epochs"]
+        elif kind == "start" and ended is not None:
+            if patience and ended - max(best, since) >= patience and ended not in found:
+                found.append(ended)
+                since = ended
+            ended = None
+    return found
 
 
 def from_spec(spec_path: str | Path) -> Export:

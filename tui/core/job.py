@@ -24,6 +24,7 @@ from .datasets import is_data_file, with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
+from .optim import state_copies
 from .predict import Predictor
 from .preprocess import reads_question_marks_as_empty
 from .record import Emit, Recorder
@@ -68,7 +69,8 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
                             f"threads that share a core, slower than with --threads {cpus}")
     try:  # a refusal from here on shows the data's notes, and a layer's names the columns left out
         objective = Objective.for_data(spec.train.loss, data.pre)
-        stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs)
+        stack = layers.resolve(spec.model.layers, data.input_shape, objective.n_outputs,
+                               copies=2 + state_copies(spec.train))
         _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
         if spec.data.test:  # a bad test file is found now, not after the whole training
             data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data, question_marks)), spec.data.test)

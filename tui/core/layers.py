@@ -77,8 +77,9 @@ class Stack:
         return "\n".join(out)
 
 
-def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int) -> Stack:
-    """Check the stack against the data and size its input and output; refuse what cannot run."""
+def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int, copies: int = 2) -> Stack:
+    """Check the stack against the data and size its input and output; refuse what cannot run. `copies`: how many
+    floats per weight training holds - 2, the weight and its gradient, and the optimizer's state where known."""
     if isinstance(exprs, str):
         exprs = split_top_level(exprs)
     stack = Stack(tuple(input_shape))
@@ -101,16 +102,29 @@ def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int
             shape = stack.layers[-1].out_shape
         stack.layers.append(_resolve_one(len(stack.layers) + 1, f"Linear({n_outputs})", LAYERS["Linear"],
                                          [n_outputs], {}, shape, added=True))
+    need = FLOAT_BYTES * copies * stack.params  # the layers together: each one passed alone
+    if need > _memory_bytes():  # (six Linear(20000) of 1.6 GB each, 38 GB with Adam, went to the OOM killer)
+        raise UserError(_too_big(f"the layers together ({stack.params:,} parameters)", need,
+                                 " to train (their weights, gradients and optimizer state)" if copies > 2
+                                 else " to train (their weights and gradients)"))
     return stack
 
 
 def build_sequential(exprs: list[str]) -> nn.Sequential:
-    """A plain nn.Sequential from full PyTorch calls, such as a checkpoint's `layers` entry."""
-    modules = []
-    for expr in exprs:
-        name, args, kwargs = parse(expr)
-        modules.append(getattr(nn, name)(*args, **kwargs))
-    return nn.Sequential(*modules)
+    """A plain nn.Sequential from full PyTorch calls, such as a checkpoint's `layers` entry. Built on the meta
+    device first (no memory): a checkpoint is anyone's file, and one whose `Linear(4, 100000000000)` fits no
+    machine, or whose arguments torch refuses, is one line, not an allocation that fails or swaps the box."""
+    calls = [parse(expr) for expr in exprs]
+    weights = 0
+    for expr, (name, args, kwargs) in zip(exprs, calls):
+        try:
+            with torch.device("meta"):
+                weights += sum(p.numel() for p in getattr(nn, name)(*args, **kwargs).parameters())
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise UserError(f"layer {expr!r} cannot be built: {e}") from None
+    if FLOAT_BYTES * weights > _memory_bytes():
+        raise UserError(_too_big(f"the model ({weights:,} parameters)", FLOAT_BYTES * weights))
+    return nn.Sequential(*[getattr(nn, name)(*args, **kwargs) for name, args, kwargs in calls])
 
 
 def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape: tuple[int, ...],

@@ -7,6 +7,14 @@ import torch
 from .spec import TrainSpec
 
 
+def state_copies(t: TrainSpec) -> int:
+    """How many tensors the size of the weights the optimizer keeps (Adam: two moments; SGD: its momentum, if any),
+    for the memory a stack needs to train (layers.resolve)."""
+    if t.optimizer in ("Adam", "AdamW"):
+        return 2
+    return int(t.momentum > 0) + (t.optimizer == "RMSprop")
+
+
 def make_optimizer(t: TrainSpec, params: list[torch.Tensor], device_type: str) -> torch.optim.Optimizer:
     """The optimizer as a user would build it, with the loop that suits its tensors.
 

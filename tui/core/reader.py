@@ -457,10 +457,13 @@ def _sample(path: Path, compression: str | None) -> bytes:
 def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
     if wanted != "auto":
         try:
-            codecs.lookup(wanted)
+            text_encoding = codecs.lookup(wanted)._is_text_encoding  # rot13, base64, zlib_codec: no text encodings
         except LookupError:
             raise UserError(f"data.encoding {wanted!r} is not an encoding Python knows; "
                             "try utf-8, latin-1 or cp1252") from None
+        if not text_encoding:
+            raise UserError(f"data.encoding {wanted!r} is not a text encoding (it turns bytes into bytes); "
+                            "try utf-8, latin-1 or cp1252")
         return raw.decode(wanted, errors="replace"), wanted
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"

@@ -62,8 +62,8 @@ def option(default: Any, help: str, *, flag: str | None = None, short: str | Non
 
 @dataclass
 class DataSpec:
-    dataset: str = option("iris", "A built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet), "
-                                  "or your Dataset class as module:Class.", short="-d")
+    dataset: str = option("iris", "A built-in name (`torchtui datasets`), a data file (CSV, .csv.gz, JSON, Parquet "
+                                  "with pyarrow), or your Dataset class as module:Class.", short="-d")
     dataset_args: list[str] = option([], "Arguments for your Dataset class, in order.", flag="--dataset-arg",
                                      repeat=True)
     workers: int = option(0, "DataLoader worker processes for a Dataset class.")
@@ -87,7 +87,8 @@ class DataSpec:
                        label="Test file")
     sep: str = option("auto", "Column separator: auto | ',' | ';' | tab | whitespace | any single character.",
                        label="Separator")
-    header: str = option("auto", "Is the first table line a header: auto (detected) | yes | no.", switch=("yes", "no"),
+    header: str = option("auto", "Is the first table line a header: auto (detected, where neither flag is given) "
+                                 "| yes | no.", switch=("yes", "no"),
                           label="Header line")
     skip_rows: int = option(-1, "Lines above the table to skip; -1: auto (metadata lines are detected).",
                              label="Lines to skip")

@@ -1,0 +1,48 @@
+"""What a documentation audit found untrue (each test failed before its fix): `run --help` gave no default for the
+spec's flags (the README says ./checkpoints, `--help` did not), and the README's `-o=~/p.csv` example wrote into a
+folder named `=~`; its long form is what expands."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core import job
+from tui.core.spec import spec_fields
+
+from conftest import make_spec
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_run_help_shows_each_spec_flags_default():
+    run = typer.main.get_command(app).commands["run"]
+    shown = {opt: p.show_default for p in run.params for opt in p.opts}
+    for info in spec_fields():
+        if info.flag is None or info.default in ("", None, []):
+            continue
+        expected = ",".join(map(str, info.default)) if isinstance(info.default, list) else str(info.default)
+        if info.switch and info.default in info.switch:  # a yes/no field: the switch that gives its default
+            expected = info.flag if info.default == info.switch[0] else "--no-" + info.flag[2:]
+        assert shown[info.flag] == expected, (info.path, shown[info.flag])
+    text = " ".join(CliRunner().invoke(app, ["run", "--help"]).stdout.split())  # (unwrapped)
+    assert re.search(r"--runs-dir <str> Where run folders are written\. \[default: \(?checkpoints\)?\]", text), text
+    assert re.search(r"--patience <int> [^\[]*\[default: \(?10\)?\]", text), text
+
+
+def test_the_readmes_home_folder_example_is_the_long_flag_and_it_expands(tmp_path, monkeypatch):
+    assert "-o=~/p.csv" not in README.read_text() and "`--output=~/p.csv`" in README.read_text()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _, folder = job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=1), lambda e: None)
+    iris = Path(__file__).parents[1] / "datasets" / "iris.csv"
+    said = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(iris), "--output=~/p.csv"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)})
+    assert said.returncode == 0, said.stderr
+    assert (tmp_path / "p.csv").is_file()
