@@ -258,9 +258,9 @@ def test_a_hand_made_checkpoint_with_a_wrong_entry_is_one_line(tmp_path, entry, 
     holder[entry[-1]] = value
     torch.save(ckpt, tmp_path / "made.pt")
     for command in (["predict", str(tmp_path / "made.pt"), iris, "-o", "-"], ["eval", str(tmp_path / "made.pt"), iris]):
-        done = subprocess.run([sys.executable, "-m", "tui", *command], capture_output=True, text=True, timeout=300)
-        assert done.returncode == 2 and said in done.stderr, (command, done.stderr[-2000:])
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 2 and said in done.stderr, (command, done.stderr[-2000:])
+        assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 @pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib_codec"])
@@ -289,6 +289,5 @@ def test_a_checkpoint_whose_layers_fit_no_machine_is_one_line(tmp_path):
     ckpt = torch.load(run_dir / "best.pt", weights_only=True)
     ckpt["layers"] = ["Linear(4, 100000000000)"]
     torch.save(ckpt, tmp_path / "huge.pt")
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "huge.pt"), iris, "-o", "-"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2 and "the model (500,000,000,000 parameters): it needs" in done.stderr, done.stderr
+    done = CliRunner().invoke(app, ["predict", str(tmp_path / "huge.pt"), iris, "-o", "-"])
+    assert done.exit_code == 2 and "the model (500,000,000,000 parameters): it needs" in done.stderr, done.stderr

@@ -470,10 +470,11 @@ class TorchTUI(App):
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
-        if len(self.screen_stack) != self._screens_seen:  # a dialog opened or closed: the footer shows its keys or not
-            self._screens_seen = len(self.screen_stack)
-            bar = self.screen_stack[0].query_one(KeyBar)
-            bar.call_later(bar.refit)  # (in the bar's own context: its keys bind to it, not to the app)
+        if len(self.screen_stack) != self._screens_seen:  # a dialog opened or closed: its keys, or the panes'
+            bars = self.screen_stack[0].query(KeyBar)  # (none while the app starts or ends)
+            if bars:
+                self._screens_seen = len(self.screen_stack)
+                bars.first().call_later(bars.first().refit)  # (in the bar's context: its keys bind to it, not the app)
         self.show_next()
         if self.followed is None or self.tail is None:
             return
