@@ -238,6 +238,8 @@ def test_visible_keeps_ordinary_text_and_torchtuis_own_sequences():
     assert visible("a\u202eb\tc\n") == "a\\u202eb\\tc\\n"
     assert visible_output("\r\x1b[Kepoch 1\n\x1b[1mbold\x1b[0m") == "\r\x1b[Kepoch 1\n\x1b[1mbold\x1b[0m"
     assert visible_output("x\x1b[2Jy\x1b]0;t\x07") == "x\\x1b[2Jy\\x1b]0;t\\x07"
+    assert visible_output("\rbar\x1b[K") == "\rbar\x1b[K"  # the console's progress bar
+    assert visible_output("a\rfake\x1b[2K") == "a\\rfake\\x1b[2K"  # a line written over, erased: escaped
 
 
 # ---- one line, never a traceback ------------------------------------------------------------------------------------

@@ -18,9 +18,13 @@ from typing import Any, TextIO
 
 # C0 controls but tab, newline and carriage return; DEL and C1; the bidi embeddings, overrides and isolates, and the
 # invisible direction marks
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# what torchtui writes itself: colours and "erase the line" (the console's progress bar)
-_OWN_SEQUENCE = re.compile(r"\x1b\[[0-9;]*[mK]")
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+# ... and a carriage return, in what a terminal is sent: text from data with one wrote over the line before it
+_CONTROL_OUT = re.compile(f"[{_CONTROLS}\r]")
+# what torchtui writes itself: colours, and "erase to the end of the line" (the console's progress bar, which
+# starts its writes with a carriage return)
+_OWN_SEQUENCE = re.compile(r"\x1b\[(?:[0-9;]*m|K)")
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -34,13 +38,13 @@ def visible(text: str) -> str:
 
 
 def visible_output(text: str) -> str:
-    """What a terminal may be sent of `text`: its lines and tabs, torchtui's own colours and line erasing, and
-    every other control character as an escape."""
-    out, at = [], 0
-    for own in _OWN_SEQUENCE.finditer(text):
-        out += [_CONTROL.sub(_escaped, text[at:own.start()]), own.group()]
+    """What a terminal may be sent of `text`: its lines and tabs, torchtui's own colours, line erasing and a
+    carriage return that starts a write (the progress bar's), and every other control character as an escape."""
+    out, at = ["\r"] if text.startswith("\r") else [], int(text.startswith("\r"))
+    for own in _OWN_SEQUENCE.finditer(text, at):
+        out += [_CONTROL_OUT.sub(_escaped, text[at:own.start()]), own.group()]
         at = own.end()
-    out.append(_CONTROL.sub(_escaped, text[at:]))
+    out.append(_CONTROL_OUT.sub(_escaped, text[at:]))
     return "".join(out)
 
 
