@@ -78,37 +78,13 @@ def wine(runs: Path, name: str, *extra: str, epochs: int = 500, batch: int = 2) 
             "--runs-dir", str(runs), "--name", name, "--json", *extra]
 
 
-# ---- 1. Ctrl+Z: every process waits, SIGCONT wakes them --------------------------------------------------------
-def test_ctrl_z_to_the_launcher_has_every_rank_wait_and_sigcont_goes_on(tmp_path):
-    p = launch(*wine(tmp_path, "tstp", "--nproc-per-node", "2"))
-    next_event(p, lambda e: e["event"] == "step")
-    ranks = ranks_of(p)
-    p.send_signal(signal.SIGTSTP)  # what the terminal sends the launcher's process group for Ctrl+Z
-    paused = next_event(p, lambda e: e["event"] == "paused")  # at the ranks' next agreement
-    assert paused["why"] == "suspended", paused
-    wait_for(lambda: _proc_state(p.pid) == "T", 15, "the launcher stopped")
-    # the ranks wait, agreeing, not stopped inside a collective whose clock runs on (test 1b)
-    assert not any(_proc_state(pid) == "T" for pid in ranks), [(pid, _proc_state(pid)) for pid in ranks]
-    listed = tui("runs", "--runs-dir", str(tmp_path), "--json", timeout=60)
-    assert json.loads(listed.stdout)["runs"][0]["suspended"] is True, listed.stdout
-    text = tui("runs", "--runs-dir", str(tmp_path), timeout=60).stdout
-    assert f"paused, suspended (fg, or kill -CONT {p.pid})" in text, text  # the launcher: it wakes the ranks
-    p.send_signal(signal.SIGCONT)  # `fg`
-    resumed = next_event(p, lambda e: e["event"] == "resumed")
-    assert resumed["step"] == paused["step"] and resumed["paused_seconds"] > 0, (paused, resumed)
-    assert _proc_state(p.pid) != "T"
-    next_event(p, lambda e: e["event"] == "step" and e["step"] > paused["step"])  # training again
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == 143, err
-    assert json.loads(out.strip().splitlines()[-1])["status"] == "interrupted"
-
-
-def test_a_run_suspended_past_the_collective_timeout_goes_on_when_woken_with_the_same_bits(tmp_path):
+# ---- 1. Ctrl+Z: every process waits at an agreement, SIGCONT wakes them, past the collective timeout --------------
+def test_ctrl_z_has_every_rank_wait_past_the_collective_timeout_and_the_run_goes_on_with_the_same_bits(tmp_path):
     """Ctrl+Z for longer than the collective timeout (10 minutes; here 6 s): stopped inside a collective, the
-    processes found it timed out when woken, and the run failed ("another process of this run stopped"). Waiting
-    at an agreement instead, the run goes on and ends with the bits of a run suspended before it trained (where
-    the launcher still stops its processes: they have not joined a collective yet)."""
+    processes found it timed out when woken, and the run failed ("another process of this run stopped"). Now the
+    launcher stops, the ranks wait at their next agreement (not stopped: `T` is the launcher alone), `runs` says the
+    run is suspended and names the launcher to wake, and woken the run goes on and ends with the bits of a run
+    suspended before it trained (where the launcher still stops its processes: they have not joined a collective)."""
     env = {**ENV, "TORCHTUI_DDP_TIMEOUT": "6"}
     early = launch(*wine(tmp_path, "early", "--nproc-per-node", "2", epochs=60, batch=8), env=env)
     ranks = ranks_of(early)
@@ -122,15 +98,25 @@ def test_a_run_suspended_past_the_collective_timeout_goes_on_when_woken_with_the
 
     p = launch(*wine(tmp_path, "long", "--nproc-per-node", "2", epochs=60, batch=8), env=env)
     next_event(p, lambda e: e["event"] == "step")
-    p.send_signal(signal.SIGTSTP)
-    paused = next_event(p, lambda e: e["event"] == "paused")
-    time.sleep(13)  # past the 6 s timeout, twice over: how long is the point of the test
-    p.send_signal(signal.SIGCONT)
+    ranks = ranks_of(p)
+    p.send_signal(signal.SIGTSTP)  # what the terminal sends the launcher's process group for Ctrl+Z
+    paused = next_event(p, lambda e: e["event"] == "paused")  # at the ranks' next agreement
+    began = time.monotonic()
+    assert paused["why"] == "suspended", paused
+    wait_for(lambda: _proc_state(p.pid) == "T", 15, "the launcher stopped")
+    assert not any(_proc_state(pid) == "T" for pid in ranks), [(pid, _proc_state(pid)) for pid in ranks]
+    listed = tui("runs", "--runs-dir", str(tmp_path), "--json", timeout=60)
+    assert next(r for r in json.loads(listed.stdout)["runs"] if r["run"].endswith("long"))["suspended"] is True
+    text = tui("runs", "--runs-dir", str(tmp_path), timeout=60).stdout
+    assert f"paused, suspended (fg, or kill -CONT {p.pid})" in text, text  # the launcher: it wakes the ranks
+    time.sleep(max(0.0, 13 - (time.monotonic() - began)))  # past the 6 s timeout, twice over: the point of the test
+    p.send_signal(signal.SIGCONT)  # `fg`
     out, err = p.communicate(timeout=180)
     assert p.returncode == 0, err
     said = [json.loads(line) for line in out.strip().splitlines()]
     resumed = next(e for e in said if e["event"] == "resumed")
     assert resumed["step"] == paused["step"] and resumed["paused_seconds"] >= 13, (paused, resumed)
+    assert not [e for e in said if e["event"] == "step" and paused["step"] < e["step"] and e["time"] < resumed["time"]]
     assert (said[-1]["event"], said[-1]["status"]) == ("end", "done"), said[-1]
     suspended_long, suspended_early = weights(tmp_path / "long"), weights(tmp_path / "early")
     assert all(torch.equal(suspended_long[k], suspended_early[k]) for k in suspended_early)

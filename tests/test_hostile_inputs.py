@@ -202,9 +202,9 @@ def test_a_file_name_in_another_encoding_is_refused_and_leaves_no_folder(tmp_pat
 def test_the_next_line_quotes_a_path_a_shell_would_split(tmp_path):
     data = table(tmp_path / "x;touch PWNED;.csv", {})
     runs = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", str(data), "--epochs", "1", "--runs-dir",
-                           str(runs), "--name", "q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["run", "--dataset", str(data), "--epochs", "1", "--runs-dir", str(runs), "--name",
+                                    "q"])
+    assert done.exit_code == 0, done.output
     line = next(x for x in done.stdout.splitlines() if x.startswith("next: "))
     assert shlex.split(line.removeprefix("next: ")) == ["torchtui", "predict", f"{runs}/q/best.pt", str(data), "-o",
                                                         "predictions.csv"]
