@@ -20,6 +20,7 @@ from typing import Any, TextIO
 # invisible direction marks
 _CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")  # ... and tabs and line breaks: a name, a cell
 # ... and a carriage return, in what a terminal is sent: text from data with one wrote over the line before it
 _CONTROL_OUT = re.compile(f"[{_CONTROLS}\r]")
 # what torchtui writes itself: colours, and "erase to the end of the line" (the console's progress bar, which
@@ -34,7 +35,7 @@ def _escaped(match: re.Match[str]) -> str:
 def visible(text: str) -> str:
     """`text` with every control character (newlines and tabs too: one line, as a cell or a name is shown)
     written as an escape."""
-    return re.sub("[\t\n\r]", _escaped, _CONTROL.sub(_escaped, text))
+    return _CONTROL_IN_A_LINE.sub(_escaped, text)
 
 
 def visible_output(text: str) -> str:

@@ -74,13 +74,10 @@ class KeyBar(Footer):
         (tests/bench/tui_overhead.py --only switch)."""
         self._bindings_ready = True
         if screen.app.app_focus and self.is_attached and screen is self.screen:
-            self.call_after_refresh(self._recompose_if_changed)
+            self.call_after_refresh(self.refit)
 
     async def refit(self) -> None:
-        """Fitted again where the keys it would show changed (a dialog opened or closed over the panes)."""
-        await self._recompose_if_changed()
-
-    async def _recompose_if_changed(self) -> None:
+        """Fitted again where the keys it would show changed (bindings, training, a dialog over the panes)."""
         if shown_as(self.fitted()) != self._shown:
             await self.recompose()
 

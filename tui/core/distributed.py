@@ -81,16 +81,16 @@ def start(world: World, device_type: str) -> None:
 
 
 def _join(world: World, backend: str) -> None:
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    attempt, limit = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"), timeout()
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and attempt != "0":
         # a group the agent restarted: its store still holds the first group's addresses under the same keys,
         # and gloo would connect to the processes that died; a prefix per attempt keeps the groups apart
         store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size,
-                              is_master=False, timeout=timeout())
+                              is_master=False, timeout=limit)
         dist.init_process_group(backend, store=dist.PrefixStore(f"torchtui/attempt_{attempt}", store),
-                                rank=world.rank, world_size=world.size, timeout=timeout())
+                                rank=world.rank, world_size=world.size, timeout=limit)
     else:
-        dist.init_process_group(backend, timeout=timeout())
+        dist.init_process_group(backend, timeout=limit)
 
 
 def timeout(environ: Mapping[str, str] = os.environ) -> timedelta:

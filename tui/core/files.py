@@ -124,15 +124,21 @@ def refuse_existing(path: str | Path, force: bool, other: str = "") -> None:
                                                                           if other else ""))
 
 
-def open_to_append(path: Path) -> Any:
-    """A run folder's own log opened to append to (binary): never written through a symbolic link, nor into a pipe
-    or a device (OSError, as for a file that cannot be opened). A folder from elsewhere may hold such a link."""
+def open_own_log(path: Path) -> int:
+    """A run folder's own log (events.jsonl, worker.log) opened to append to, as a descriptor: never written through
+    a symbolic link (ELOOP), nor into a pipe (ENXIO) or a device (EINVAL). A folder from elsewhere may hold such a
+    link: one whose events.jsonl named ~/.bashrc had a resume append to that."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
                  | getattr(os, "O_NONBLOCK", 0), 0o644)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(errno.EINVAL, f"{path} is not a file")
-    return os.fdopen(fd, "ab")
+    return fd
+
+
+def open_to_append(path: Path) -> Any:
+    """`open_own_log`, as a binary file."""
+    return os.fdopen(open_own_log(path), "ab")
 
 
 def _refuse_unless_a_file(path: Path) -> None:

@@ -14,14 +14,13 @@ import json
 import math
 import os
 import re
-import stat
 import time
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from .errors import UserError
 from .event_schema import readable
-from .files import TMP_PREFIX, atomic_write
+from .files import TMP_PREFIX, atomic_write, open_own_log
 from .spec import Spec, moved_data_files
 
 EVENTS = "events.jsonl"
@@ -148,23 +147,16 @@ class RunFolder:
         _HELD[key] = fd
 
     def _open_log(self) -> int:
-        """The event log opened for appending, as a file of the run folder's own: never through a symbolic link (a
-        folder someone else made, whose events.jsonl named ~/.bashrc, had a resume append to that), nor a named
-        pipe or a device."""
+        """The event log opened for appending, as a file of the run folder's own (files.open_own_log)."""
         log = self.path / EVENTS
         try:
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-                         | getattr(os, "O_NONBLOCK", 0), 0o644)
+            return open_own_log(log)
         except OSError as e:
-            if os.path.islink(log) or e.errno == errno.ENXIO:
-                raise UserError(f"{log} is not a file of the run folder's own (a link, or a pipe): the run's events "
-                                "are not written through it; copy the folder without it to resume it") from None
+            if os.path.islink(log) or e.errno in (errno.ENXIO, errno.EINVAL):
+                raise UserError(f"{log} is not a file of the run folder's own (a link, a pipe or a device): the "
+                                "run's events are not written through it; copy the folder without it to resume "
+                                "it") from None
             raise UserError(f"cannot write run folder {self.path}: {e.strerror}") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise UserError(f"{log} is not a file (a device?): the run's events are not written into it; copy the "
-                            "folder without it to resume it")
-        return fd
 
     def release(self) -> None:
         """This process writes the folder no more (`hold` undone): its lock goes, for the next writer."""
