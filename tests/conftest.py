@@ -7,11 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import textual.constants
+# One torch thread for the tests' own training and every process they start, unless a test asks for more (set
+# before torch is imported here). CI has two cores and runs two workers: a run computing with two threads beside
+# the other worker's waits on a descheduled thread, and its OpenMP threads spin while they wait - CPU the other
+# worker's tests needed (the GPU rehearsal, the exported scripts). test_threads.py and test_signals.py set their own.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from tui.core import job
-from tui.core.spec import Spec
+import pytest  # noqa: E402
+import textual.constants  # noqa: E402
+
+from tui.core import job  # noqa: E402
+from tui.core.spec import Spec  # noqa: E402
 
 # The screen's tests run without Textual's animations (the tabs' underline slides for a third of a second on every
 # pane switch, and a pilot waits until it is still): what they check is where keys and focus go and what the panes

@@ -234,7 +234,7 @@ def test_a_live_change_reaches_every_rank_at_one_step_and_a_resume_replays_it_ex
     # it at the same step. Cross-checked by two paths to the same model: a change replayed on every rank from the
     # log by a resume (after a kill -9), and the same change reached by sharing in a run never stopped. Had rank 1
     # missed the shared change, its rate (and so the averaged gradients) would differ and so would the weights.
-    killed = launch(*wine(runs, "change-killed", *CHANGED, epochs=40, batch=2))
+    killed = launch(*wine(runs, "change-killed", *CHANGED, epochs=14, batch=2))
     _next(killed, lambda e: e["event"] == "step" and e["step"] > 300)
     killed.send_signal(signal.SIGUSR2)
     at = _next(killed, lambda e: e["event"] == "paused")["step"]
@@ -248,7 +248,7 @@ def test_a_live_change_reaches_every_rank_at_one_step_and_a_resume_replays_it_ex
     assert resumed.returncode == 0, resumed.stderr
     assert [(e["step"], e.get("replayed")) for e in events(resumed.stdout) if e["event"] == "change"] == [(at, True)]
 
-    straight = launch(*wine(runs, "change-straight", *CHANGED, epochs=40, batch=2))
+    straight = launch(*wine(runs, "change-straight", *CHANGED, epochs=14, batch=2))
     _next(straight, lambda e: e["event"] == "start")
     straight.send_signal(signal.SIGUSR2)  # held at its start while the change for step `at` is asked
     early = _next(straight, lambda e: e["event"] == "paused")["step"]

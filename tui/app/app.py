@@ -161,7 +161,7 @@ class TorchTUI(App):
                 yield ResultsPane(id="results-pane")
             with TabPane("6 Runs", id="runs"):
                 yield RunsPane(id="runs-pane")
-        yield Static("", id="too-small")
+        yield Static("", id="too-small", markup=False)
         yield KeyBar(compact=True)
 
     def on_mount(self) -> None:

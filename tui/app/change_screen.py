@@ -46,7 +46,7 @@ class ChangeScreen(ModalScreen[Change | None]):
                 for key, label, _ in FIELDS:
                     yield Label(label)
                     yield Input(self.shown[key], id=f"change-{key}", compact=True)
-            yield Static(self._about(), id="change-note")
+            yield Static(self._about(), id="change-note", markup=False)  # quotes what was typed
 
     def on_mount(self) -> None:
         self.query_one("#change-lr", Input).focus()

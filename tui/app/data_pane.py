@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 
@@ -74,7 +75,7 @@ class DataPane(Horizontal):
                 yield Select([("refuse the file", "error"), ("drop those rows", "drop"), ("impute", "impute")],
                              value=self.initial.missing,
                              allow_blank=False, id="data-missing", compact=True)
-            with Collapsible(title=format_title(self.initial), collapsed=True, id="data-format"):
+            with Collapsible(title=shown_title(self.initial), collapsed=True, id="data-format"):
                 with Grid(id="data-format-fields"):
                     yield Label(label("data.sep"), classes="field")
                     yield Select(with_value(SEPARATORS, self.initial.sep), value=self.initial.sep,
@@ -251,7 +252,7 @@ class DataPane(Horizontal):
 
     def _show_format(self, data: DataSpec) -> None:
         """The file format fields as the spec holds them (a typed field keeps what is typed), and their title."""
-        self.query_one("#data-format", Collapsible).title = format_title(data)
+        self.query_one("#data-format", Collapsible).title = shown_title(data)
         for key in ("sep", "header", "decimal"):
             select = self.query_one(f"#data-{key}", Select)
             if select.value != getattr(data, key):
@@ -352,3 +353,9 @@ def missing_path(typed: str) -> str:
     if not is_data_file(typed) or Path(typed).exists():
         return ""
     return f"{typed} not found; check the path (the data shown is kept)"
+
+
+def shown_title(data: DataSpec) -> Content:
+    """The format section's title as text: a Collapsible reads a str as markup, and the title quotes what was
+    typed (a separator, an encoding); control characters as escapes."""
+    return Content(visible(format_title(data)))

@@ -86,8 +86,8 @@ class HyperPane(VerticalScroll):
                 else:
                     yield Input(value=f"{value:g}" if isinstance(value, float) else str(value), id=widget_id(path),
                                 compact=True, placeholder="a fresh name" if path == "run.name" else "")
-        yield Static("", id="hp-error", classes="error")
-        yield Static("", id="hp-next")
+        yield Static("", id="hp-error", classes="error", markup=False)  # quotes what was typed
+        yield Static("", id="hp-next", markup=False)
 
     def show_spec(self, spec: Spec) -> None:
         values = spec.to_dict()

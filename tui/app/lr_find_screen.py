@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 from tui.core.spec import Spec
 
 from .chart import Chart
+from .visible_text import visible
 
 # The app's binding: active only while the Hyperparameters pane is shown (TorchTUI.check_action),
 # and a priority one, so it works while a text field of the pane has the focus.
@@ -53,8 +54,9 @@ class LRFindScreen(ModalScreen["float | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(id="lrf-box", classes="dialog"):
             yield Label("Learning-rate finder  (enter uses the suggestion, esc cancels)", classes="title")
-            yield Static(f"running the range test on {self.spec.data.dataset}: the loss as the rate grows, on a "
-                         f"copy of the model (the run's weights are not touched)...", id="lrf-status")
+            yield Static(f"running the range test on {visible(self.spec.data.dataset)}: the loss as the rate grows, "
+                         f"on a copy of the model (the run's weights are not touched)...", id="lrf-status",
+                         markup=False)
             yield LoadingIndicator(id="lrf-loading")
             yield Chart(id="lrf-plot")
             with Horizontal(classes="buttons"):

@@ -36,12 +36,12 @@ class ModelPane(Horizontal):
             yield Label("Layer stack", classes="title")  # its keys are in the footer
             yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
             yield Input(placeholder=IDLE, id="model-input")
-            yield Static("", id="model-status")
+            yield Static("", id="model-status", markup=False)  # quotes what was typed
         with Vertical(id="model-right"):
             yield Label("Layers  (tab: scroll)", classes="title")
             # scrolls, and takes the focus: on a small terminal every layer is still reachable by keyboard
             with VerticalScroll(id="model-help-box"):
-                yield Static("\n".join(d.help for d in LAYERS.values()), id="model-help")
+                yield Static("\n".join(d.help for d in LAYERS.values()), id="model-help", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#model-table", DataTable).add_columns("#", "layer", "output", "params", "")
@@ -58,9 +58,9 @@ class ModelPane(Horizontal):
             if view.error_layer == i:
                 table.add_row(str(i), Text(expr, style="bold red"), "", "", Text("x " + view.error, style="red"))
             elif info is not None:
-                table.add_row(str(i), info[0], info[1], f"{info[2]:,}", "")
-            else:
-                table.add_row(str(i), expr, "", "", "")
+                table.add_row(str(i), Text(info[0]), info[1], f"{info[2]:,}", "")
+            else:  # (Text, not str: a DataTable reads a str as markup, and a layer is what was typed)
+                table.add_row(str(i), Text(expr), "", "", "")
         for expr, shape, params in view.added:
             table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}",
                           Text("auto output", style="dim"))  # sized from the target

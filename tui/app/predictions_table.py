@@ -117,7 +117,7 @@ class PredictionsTable(Vertical):
         self._fills = 0  # fills started: a chunk of an older one is dropped
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="predictions-caption")
+        yield Static("", id="predictions-caption", markup=False)
         yield DataTable(id="predictions-table", cursor_type="cell", zebra_stripes=True)
 
     # ---- from the pane ------------------------------------------------------------------------

@@ -55,15 +55,16 @@ class ResultsPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="results-top"):
             with VerticalScroll(id="results-left", classes=FIRST_STOP):
-                yield Static("no results yet: they appear when a training finishes", id="results-summary")
-                yield Static("", id="results-detail")
+                yield Static("no results yet: they appear when a training finishes", id="results-summary",
+                             markup=False)
+                yield Static("", id="results-detail", markup=False)
             yield Chart(id="results-plot")
         yield PredictionsTable(id="results-predictions")
         with Horizontal(id="results-file-row"):
             yield VisibleInput(placeholder="another CSV to Evaluate or Predict", id="results-file")
             yield Button("Evaluate", id="results-evaluate")
             yield Button("Predict", id="results-predict")
-        yield Label("", id="results-file-output")
+        yield Label("", id="results-file-output", markup=False)
 
     def show_run(self, state: RunState) -> None:
         self._run_dir, self._state = state.run_dir, state

@@ -63,7 +63,7 @@ class RunsPane(Vertical):
         self.loaded = False  # the first read has landed
 
     def compose(self) -> ComposeResult:
-        yield Static("reading the runs...", id="runs-status")
+        yield Static("reading the runs...", id="runs-status", markup=False)
         yield DataTable(id="runs-list", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-bottom"):
             yield CurvesPlot(id="runs-plot")

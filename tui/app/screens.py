@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioS
 from tui.core.files import expand_home
 from tui.core.follow import RunInfo
 
-from .visible_text import visible
+from .visible_text import VisibleInput, visible
 
 
 class HelpScreen(ModalScreen[None]):
@@ -106,8 +106,8 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
             with RadioSet(id="export-kind"):
                 yield RadioButton("experiment (TOML), for `torchtui run FILE`", value=True, id="export-toml")
                 yield RadioButton(Text(f"PyTorch script (.py) of {visible(self.script_of)}"), id="export-script")
-            yield Input(value=self.default, id="export-path")
-            yield Static("", id="export-note")
+            yield VisibleInput(value=self.default, id="export-path")  # (a path: someone else's text)
+            yield Static("", id="export-note", markup=False)  # quotes the path typed
 
     def on_mount(self) -> None:
         self.query_one("#export-kind", RadioSet).can_focus = False  # the name box keeps the keys; up/down switch
@@ -136,7 +136,7 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
             return
         if Path(path).exists() and self._confirmed != path:
             self._confirmed = path
-            self.query_one("#export-note", Static).update(f"{path} exists: enter again to replace it")
+            self.query_one("#export-note", Static).update(f"{visible(path)} exists: enter again to replace it")
             return
         self.dismiss((self.kind, Path(path)))
 

@@ -49,8 +49,9 @@ class TrainingPane(Vertical):
         self._state: RunState | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("no training yet: ctrl+r starts one, ctrl+o loads a checkpoint", id="train-status")
-        yield Static("", id="train-telemetry")
+        yield Static("no training yet: ctrl+r starts one, ctrl+o loads a checkpoint", id="train-status",
+                     markup=False)
+        yield Static("", id="train-telemetry", markup=False)
         with Horizontal(id="train-charts"):
             yield Chart(id="loss-plot")
             with Vertical(id="train-side"):
