@@ -27,6 +27,12 @@ def alive(app) -> bool:
     return app.return_code is None and app._exception is None
 
 
+async def shows(pilot, app, condition, what: str) -> None:
+    """Waits until `condition` holds (never a fixed pause: a busy machine draws late), or the screen ends."""
+    await wait_for(pilot, lambda: not alive(app) or condition(), what=what)
+    assert alive(app), f"the screen ended before {what}"
+
+
 async def test_every_text_field_on_every_pane_takes_a_bracket_as_text():
     app = TorchTUI(cpu_spec())
     async with running(app, size=(160, 40), notifications=True) as pilot:
@@ -51,10 +57,9 @@ async def test_every_text_field_on_every_pane_takes_a_bracket_as_text():
         assert {"data-path", "model-input", "hp-lr", "hp-name", "results-file"} <= set(typed), typed
         await pilot.press("f4")
         app.query_one("#hp-lr", Input).value = BAD
-        await pilot.pause(0.3)
-        error = text_of(app.query_one("#hp-error", Static))
-        assert f"Learning rate must be a number, got '{BAD}'" in error, error  # quoted as typed
-        assert f"got '{BAD}'" in screen_text(app)
+        said = f"Learning rate must be a number, got '{BAD}'"  # quoted as typed
+        await shows(pilot, app, lambda: said in text_of(app.query_one("#hp-error", Static)), "the field's error")
+        await shows(pilot, app, lambda: f"got '{BAD}'" in screen_text(app), "the error drawn")
 
 
 async def test_a_stack_holding_a_bracket_is_drawn_as_it_is():
@@ -63,9 +68,7 @@ async def test_a_stack_holding_a_bracket_is_drawn_as_it_is():
     async with running(app, size=(160, 40)) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("f3")
-        await pilot.pause(0.3)
-        assert alive(app), "the stack's drawing ended the screen"
-        assert f"Linear({BAD})" in screen_text(app)
+        await shows(pilot, app, lambda: f"Linear({BAD})" in screen_text(app), "the stack drawn")
 
 
 async def test_the_change_and_export_dialogs_and_the_finder_quote_brackets_as_they_are(tmp_path):
@@ -82,15 +85,15 @@ async def test_the_change_and_export_dialogs_and_the_finder_quote_brackets_as_th
         box = app.screen.query_one("#export-path", Input)
         box.value = NAMED
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert alive(app) and isinstance(app.screen, ExportScreen)
-        assert text_of(app.screen.query_one("#export-note", Static)) == f"{NAMED} exists: enter again to replace it"
+        note = app.screen.query_one("#export-note", Static)
+        await shows(pilot, app, lambda: text_of(note) == f"{NAMED} exists: enter again to replace it", "the note")
+        assert isinstance(app.screen, ExportScreen)
         await pilot.press("escape")
 
         await pilot.press("f4", "ctrl+l")  # the finder's words name the data file
         await wait_for(pilot, lambda: isinstance(app.screen, LRFindScreen), what="the finder")
-        await pilot.pause(0.2)
-        assert alive(app) and f"running the range test on {data.name}" in text_of(app.screen.query_one("#lrf-status"))
+        status = app.screen.query_one("#lrf-status")
+        await shows(pilot, app, lambda: f"running the range test on {data.name}" in text_of(status), "its words")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, LRFindScreen), what="the finder closed")
 
@@ -100,9 +103,8 @@ async def test_the_change_and_export_dialogs_and_the_finder_quote_brackets_as_th
         await pilot.press("f5", "c")
         await wait_for(pilot, lambda: isinstance(app.screen, ChangeScreen), what="the change dialog")
         app.screen.query_one("#change-lr", Input).value = BAD
-        await pilot.pause(0.3)
-        assert alive(app), "the change dialog's note ended the screen"
-        assert text_of(app.screen.query_one("#change-note", Static)) == f"Learning rate must be a number, got '{BAD}'"
+        note = app.screen.query_one("#change-note", Static)
+        await shows(pilot, app, lambda: text_of(note) == f"Learning rate must be a number, got '{BAD}'", "the note")
         await pilot.press("escape")
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: app.process is None, what="the run stopped")
