@@ -46,6 +46,8 @@ def in_tmp(tmp_path, monkeypatch):
     for run in (tmp_path / "checkpoints").glob("*/events.jsonl"):  # never leave a worker behind
         starts = [e for e in read_events(run) if e["event"] == "start"]
         for e in starts:
+            if e["pid"] == os.getpid():  # a run trained in this process (headless)
+                continue
             try:
                 os.kill(e["pid"], signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -472,8 +474,27 @@ async def test_quit_while_training_asks_and_can_stop_it():
 
 
 # ---- Checkpoints, export, attach ---------------------------------------------------------------------
-def headless(*args: str) -> Path:
-    subprocess.run([sys.executable, "-m", "tui", "run", "--device", "cpu", *args], check=True, capture_output=True)
+def headless(*args: str, own_process: bool = False) -> Path:
+    """`torchtui run ARGS` to its end, in this process (typer's CliRunner: the screen tests need its run folder,
+    not a separate interpreter, which cost each ~2 s of importing torch); the stop-signal handlers a run installs
+    are put back after it, so a signal to this test process acts as before. `own_process`: in a process of its
+    own, gone after it, for a test that makes the folder look unfinished (a run whose process still lives is
+    taken for one still training)."""
+    from typer.testing import CliRunner
+
+    from tui.cli import app as cli
+
+    if own_process:
+        subprocess.run([sys.executable, "-m", "tui", "run", "--device", "cpu", *args], check=True, capture_output=True)
+        return max(Path("checkpoints").iterdir(), key=lambda p: p.stat().st_mtime)
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
+                                              signal.SIGUSR2)}
+    try:
+        done = CliRunner().invoke(cli, ["run", "--device", "cpu", *args])
+    finally:
+        for s, handler in kept.items():
+            signal.signal(s, handler)
+    assert done.exit_code == 0, (done.exit_code, done.output, done.exception)
     return max(Path("checkpoints").iterdir(), key=lambda p: p.stat().st_mtime)
 
 

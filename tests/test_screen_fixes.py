@@ -277,7 +277,7 @@ async def test_a_toast_shows_a_library_error_as_it_is_and_the_screen_lives_on():
 def started_only(name: str) -> Path:
     """A real run folder whose log holds only its start event: a run before its first logged step, or one stopped
     inside its first epoch (listed 0/1)."""
-    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", name)
+    run_dir = headless("--dataset", "iris", "--epochs", "2", "--name", name, own_process=True)
     log = run_dir / "events.jsonl"
     import json
 
