@@ -185,7 +185,7 @@ async def test_a_file_with_empty_cells_is_fixed_from_the_data_pane(in_tmp):
     app = TorchTUI(cpu_spec(**{"data.dataset": "messy.csv"}))
     async with running(app) as pilot:
         await data_loaded(app, pilot)
-        assert "empty or non-numeric cells: b 1, c 1" in app.data.error
+        assert "empty, non-numeric or infinite cells: b 1, c 1" in app.data.error
         assert not app.stack.ok or app.data.prepared is None
         # the refusal comes with what was read before it, as on the console
         assert "- read messy.csv: 8 rows, 4 columns; separator ','" in text_of(app.query_one("#data-notices", Static))

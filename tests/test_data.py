@@ -103,7 +103,7 @@ def test_split_is_seeded_disjoint_and_complete():
     ("a,b\n1,x\n2,x\n", {}, "has a single class ('x')"),
     ("a,b\n1,True\n2,False\n", dict(task="regression"), "regression target b in"),
     ("a,b\n1,2\n,3\n", {},
-     "has empty or non-numeric cells: a 1 (first in data row 2); fill them, or pass --missing drop"),
+     "has empty, non-numeric or infinite cells: a 1 (first in data row 2); fill them, or pass --missing drop"),
     ("a,b\n1,2\n3,4\n", dict(target="c"), "data.target: 'c' not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["z"]), "data.features: 'z' not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["a", "b"], target="b"), "includes the target 'b'"),

@@ -330,10 +330,10 @@ def test_two_launchers_on_loopback_meet_and_finish_one_run(runs):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--nproc-per-node", "0"], "error: --nproc-per-node must be a number of processes >= 1, or gpu (one per "
-                                "visible GPU), got '0'"),  # named by the flag given, not the spec's field
-    (["--nproc-per-node", "two"], "error: --nproc-per-node must be a number of processes >= 1, or gpu (one per "
-                                  "visible GPU), got 'two'"),
+    (["--nproc-per-node", "0"], "error: --nproc-per-node must be a number of processes from 1 to 9999, or gpu "
+                                "(one per visible GPU), got '0'"),  # named by the flag given, not the spec's field
+    (["--nproc-per-node", "two"], "error: --nproc-per-node must be a number of processes from 1 to 9999, or gpu "
+                                  "(one per visible GPU), got 'two'"),
     (["--max-restarts", "2"], "error: --max-restarts 2 restarts the processes of a run of several, and this run "
                               "trains in one"),  # not ignored without a word
     (["--nproc-per-node", "2", "--device", "cuda"], "error: --nproc-per-node 2 on CUDA needs 2 GPUs"),

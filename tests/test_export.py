@@ -94,6 +94,8 @@ CONFIGS = {
         model__layers="Linear(32), BatchNorm1d(), ReLU(), Linear(16), ReLU()",
         train__optimizer="SGD", train__lr=0.02, train__momentum=0.9, train__nesterov=True, train__scheduler="step",
         train__step_size=1, train__gamma=0.5, train__grad_clip=0.5, train__batch_size=20),
+    # the run's weight decay 0 written out: AdamW's own default is 0.01, and the script trained another model
+    "wine AdamW, its default weight decay": dict(data__dataset="wine", train__optimizer="AdamW", train__lr=0.01),
     "diabetes, no target scaling": dict(data__dataset="diabetes", data__standardize_target=False, train__lr=0.001),
     "sine (synthetic) regression": dict(data__dataset="sine", train__optimizer="RMSprop", train__lr=0.003,
                                         train__batch_size=64),

@@ -96,6 +96,14 @@ def test_a_kill_at_every_write_then_resume_agrees_on_the_best_epoch(tmp_path, fo
                 assert (said["epoch"], Path(said["checkpoint"]).name) == (best_so_far, "last.pt"), (name, said)
                 told = CliRunner().invoke(app, ["eval", str(folder), str(IRIS)]).output.splitlines()[0]
                 assert told.endswith(f"(model: {folder / 'last.pt'}, epoch {best_so_far})"), (name, told)
+                named = CliRunner().invoke(app, ["eval", str(folder / "best.pt"), str(IRIS), "--json"])  # as the
+                assert json.loads(named.output)["epoch"] == best_so_far, (name, named.output)  # run's next: line
+                card = folder.parent / f"{name}.json"
+                exported = CliRunner().invoke(app, ["export", str(folder), "--weights", str(card.with_suffix(
+                    ".safetensors"))])
+                assert exported.exit_code == 0, (name, exported.output)
+                assert (json.loads(card.read_text())["epoch"], json.loads(card.read_text())["checkpoint"]) == (
+                    best_so_far, "last.pt"), name
                 stale_seen += 1
             state, _ = read_run(folder)
             resumed: list[dict] = []

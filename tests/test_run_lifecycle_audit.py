@@ -41,7 +41,9 @@ def test_a_killed_runs_process_number_taken_by_another_program_is_no_run_in_prog
     assert state.running and state.pid == run.pid and lock_held(folder / EVENTS, run.pid) is True  # its writer
     run.kill()
     run.wait()
-    other = subprocess.Popen(["sleep", "60"])  # the program that got the killed run's number, an hour on
+    # the program that got the killed run's number, an hour on: a Python one (torchtui's writers are), else it is
+    # no writer whatever its age (test_cli_audit.py)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lines = []
         for line in (folder / EVENTS).read_text().splitlines():

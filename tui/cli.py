@@ -70,6 +70,10 @@ def guarded(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except UserError as e:
             _fail(str(e), 2, command, bool(kwargs.get("as_json")), getattr(e, "notes", []))
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as e:  # a file of another user's, a folder
+            where = f"{e.filename}: " if e.filename else ""  # where a file belongs: no place in the code can mend it
+            _fail(f"{where}{(e.strerror or str(e)).lower()}; check that path and its permissions", 2, command,
+                  bool(kwargs.get("as_json")))
         except TrainingFailed as e:  # under --json its `error` event is already out, written by the recorder
             _fail(str(e), 1)
         except Interrupted as e:  # its reason is the signal's name; any other stop counts as SIGTERM
@@ -101,12 +105,22 @@ def _open_screen(config: Optional[Path], dataset: Optional[str], attach: Optiona
         from tui.core.runs import RunFolder
 
         RunFolder.open(attach)  # not a run folder: one line and exit 2, before the screen opens
+    if not (_a_terminal(sys.stdin) and _a_terminal(sys.stdout)):  # cron, `| cat`, `< /dev/null`: the screen
+        raise UserError("the screen needs a terminal, and this has none (input or output is a file or a pipe); "
+                        "`torchtui run` trains without one, `torchtui runs` lists the runs")  # drew into it for good
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the screen's own, as Textual expects
     from tui.app import run_app
 
     code = run_app(spec, attach, preset=config is not None or dataset is not None)
     if code:
         raise typer.Exit(code)
+
+
+def _a_terminal(stream: Any) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False
 
 
 @app.command()
@@ -277,8 +291,8 @@ def run(
 def _check_nproc(nproc: str) -> None:
     """--nproc-per-node's value, refused by its flag's name (not as the spec's field run.processes)."""
     if not PROCESSES.fullmatch(nproc):
-        raise UserError(f"--nproc-per-node must be a number of processes >= 1, or gpu (one per visible GPU), got "
-                        f"{nproc!r}")
+        raise UserError("--nproc-per-node must be a number of processes from 1 to 9999, or gpu (one per visible GPU), "
+                        f"got {nproc!r}")
 
 
 def _no_restarts(max_restarts: int) -> None:
@@ -347,6 +361,9 @@ def _without_launcher_flags(argv: list[str]) -> list[str]:
 
 
 def _read_stdin() -> str:
+    if sys.stdin is None:  # `torchtui run - <&-`: closed before Python started
+        raise UserError("- reads the spec from standard input, and this process has none; pipe a TOML spec, "
+                        "`torchtui config show | torchtui run -`")
     try:
         return sys.stdin.buffer.read().decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -627,6 +644,11 @@ def eval_(
         typer.echo(" " * (w + 2) + " ".join(f"{c[:6]:>6}" for c in classes))
         for c, row in zip(classes, result["confusion"]):
             typer.echo(f"{c:<{w}}  " + " ".join(f"{v:>6}" for v in row))
+    elif result.get("per_target"):  # several targets: each in its own units (a pooled rmse mixes them)
+        w = max(len(t["target"]) for t in result["per_target"])
+        for t in result["per_target"]:
+            typer.echo(f"{t['target']:<{w}}  rmse {t['rmse']:.4f}  mae {t['mae']:.4f}  r2 {t['r2']:.4f}")
+        typer.echo(f"{'r2 mean':<{w}}  {result['r2']:.4f}")
     else:
         typer.echo(f"rmse {result['rmse']:.4f}  mae {result['mae']:.4f}  r2 {result['r2']:.4f}")
 
@@ -894,7 +916,7 @@ def _output_closed() -> int:
 def _an_echo_failed(e: OSError) -> bool:
     """Whether the error is a command's output failing to be written: raised inside click's `echo` itself."""
     where, function = raised_in(e)
-    return function == "echo" and "click" in where
+    return (function == "echo" and "click" in where) or function == "_data_out"  # (predict's table, export -o -)
 
 
 def _main_of_a_rank() -> None:

@@ -201,6 +201,9 @@ def usage_line(e: UsageError, argv: list[str], words: Sequence[str] | None = Non
     param = getattr(e, "param", None)
     if isinstance(e, BadParameter) and not isinstance(e, MissingParameter) and param is not None:
         names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+        if names and not any(n.startswith("-") for n in names):  # an argument, not a flag: the message has its value
+            return f"{names[0].lower()}: {_lower_first(e.message).rstrip('.')}; check its permissions" \
+                if "readable" in e.message else f"{names[0].lower()}: {_lower_first(e.message).rstrip('.')}"
         flag = next((n for n in names if n in argv or any(a.startswith(n + "=") for a in argv)),
                     names[0] if names else param.human_readable_name)
         value, kind = _bad_value(e, flag, argv)

@@ -30,7 +30,7 @@ from textual.worker import get_current_worker
 
 from tui.core import continuation, live_change
 from tui.core.errors import UserError
-from tui.core.files import write_user_file
+from tui.core.files import no_such_path, path_problem, write_user_file
 from tui.core.follow import EventTail, RunState, list_runs, read_run
 from tui.core.runs import EVENTS, RunFolder
 from tui.core.spec import Spec
@@ -143,8 +143,15 @@ class TorchTUI(App):
         and read as markup, a '[' in them ended the screen with a MarkupError. Their control characters are shown
         as escapes (visible_text.py): a file's or a column's name quoted in a toast wrote its escape sequences to
         the terminal."""
+        # markup is never on: a pane's or a dialog's own notify (Widget.notify) passes markup=True, and typing "[/]"
+        # into the change dialog ended the screen through it
         super().notify(visible_lines(message), title=visible(title), severity=severity, timeout=timeout,
-                       markup=markup)
+                       markup=False)
+
+    def action_help_quit(self) -> None:
+        """Textual's answer to ctrl+c ("Press [b]ctrl+q[/b] to quit"), written as text: toasts take no markup."""
+        key = next((k for k, b in self.active_bindings.items() if b.binding.action in ("quit", "app.quit")), "ctrl+q")
+        self.notify(f"Press {key} to quit the app", title="Do you want to quit?", severity="information")
 
     # ---- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -285,7 +292,9 @@ class TorchTUI(App):
         """Why a typed run name cannot be used ('' when it can): a run folder of that name exists. The loaded
         run's own name is fine while ctrl+r would continue it."""
         folder = Path(self.spec.run.runs_dir) / name
-        if not name or not folder.exists():
+        if name and path_problem(str(folder)):
+            return f"run name: {path_problem(str(folder))}"
+        if not name or no_such_path(folder):
             return ""
         loaded = self.followed.run_dir if self.followed is not None else None
         if (loaded is not None and self.loaded_spec is not None and folder.resolve() == loaded.resolve()
@@ -536,20 +545,20 @@ class TorchTUI(App):
         so a bad one leaves the app as it was."""
         try:
             spec, _ = RunFolder.open(path).saved_run()
+            state, tail = read_run(path)  # (a log this user may not read, or one that is a folder)
+            spec = live_change.running_spec(spec, state)  # (a log whose changes or start say what no spec holds)
         except (UserError, OSError, KeyError, TypeError, ValueError) as e:
             # unreadable or not a run: refuse, change nothing
             message = str(e) if isinstance(e, UserError) else f"cannot load {path}: {type(e).__name__}: {e}"
             self.call_from_thread(self.notify, message, severity="error", title="checkpoint refused", timeout=10)
             return
-        state, tail = read_run(path)
         self.call_from_thread(self._run_loaded, spec, state, tail)
 
     def _run_loaded(self, spec: Spec, state: RunState, tail: EventTail) -> None:
         if self._exit:
             return
-        # the values it trains with now (its live changes applied) are what the panes show and ctrl+r compares;
-        # the loaded run keeps its folder, a new run from these settings gets a fresh one
-        spec = live_change.running_spec(spec, state)
+        # the values it trains with now (its live changes applied: load_run) are what the panes show and ctrl+r
+        # compares; the loaded run keeps its folder, a new run from these settings gets a fresh one
         self.spec, self.loaded_spec = spec.with_overrides({"run.name": ""}), spec
         self.show_spec()
         self.load_data_now()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 Draw = Callable[[Any, int], None]  # (plotext's plt, the chart's width in cells): plots the chart's data
@@ -26,6 +27,12 @@ class Chart(PlotextPlot):
         self.refresh()
 
     def render(self):
-        if self._draw is not None:
-            self._draw(self.plt, self.size.width or 80)
-        return super().render()
+        """The chart; where plotext cannot draw its data (a log edited to hold a NaN or 1e300 validation loss gave
+        an IndexError or ValueError from inside plotext, which ended the screen), one line saying so instead."""
+        try:
+            if self._draw is not None:
+                self._draw(self.plt, self.size.width or 80)
+            return super().render()
+        except (ValueError, IndexError, OverflowError, ZeroDivisionError, TypeError) as e:
+            self.plt.clear_data()
+            return Text(f"(this chart cannot be drawn from these values: {type(e).__name__})", style="dim")

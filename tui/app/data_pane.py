@@ -3,8 +3,6 @@ validation split (or a validation file) and a test file to predict, and read wha
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -13,7 +11,7 @@ from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Se
 from textual.widgets.option_list import Option
 
 from tui.core.datasets import is_data_file
-from tui.core.files import expand_home, no_such_path
+from tui.core.files import expand_home, is_file_here, no_such_path, path_problem
 from tui.core.spec import TASKS, DataSpec, Spec
 
 from .data_fields import (
@@ -232,7 +230,9 @@ class DataPane(Horizontal):
         text = expand_home(typed.strip())
         if text == getattr(self.app.spec.data, path.split(".")[1]):
             error = ""
-        elif text and not Path(text).is_file():
+        elif text and path_problem(text):
+            error = f"{label(path)}: {path_problem(text)}"
+        elif text and not is_file_here(text):
             error = f"{label(path)}: {text} is not a file"
         else:
             error = self.app.edit({path: text}, reload=path == "data.val")
@@ -350,7 +350,9 @@ def table_warnings(view: DataView) -> list[str]:
 def missing_path(typed: str) -> str:
     """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
     path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
-    if not is_data_file(typed) or Path(typed).exists():
+    if path_problem(typed):
+        return f"{path_problem(typed)}; check the path (the data shown is kept)"
+    if not is_data_file(typed) or not no_such_path(typed):
         return ""
     return f"{typed} not found; check the path (the data shown is kept)"
 

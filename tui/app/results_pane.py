@@ -32,6 +32,13 @@ from .predictions_table import Predictions, PredictionsTable
 from .visible_text import VisibleInput, visible, visible_lines
 
 METRICS = (("val_loss", "val loss"), *((key, label) for key, _, label in TASK_METRICS))
+POOLED = ("rmse", "mae")  # over every value: with several targets, of mixed units (each target's: per_target)
+
+
+def _of_target(result: dict[str, Any], i: int, key: str) -> Any:
+    """Metric `key` of the i-th target of a run with several (an evaluation's `per_target`), else None."""
+    targets = result.get("per_target") or []
+    return targets[i].get(key) if i < len(targets) else None
 FIRST_STOP = "first-stop"  # the class of the view's widget that the pane's focus goes to (app.PANE_FOCUS)
 # A run in progress: its table is loaded when the view is shown, and again only when the view is shown anew
 # or the run has ended. Each load reads the data and runs the model on every validation row, in this process:
@@ -233,8 +240,12 @@ def evaluation_line(path: str, result: dict[str, Any]) -> Text:
     from tui.core.predict import loss_label, note_lines
 
     parts = [f"{path}: {result['rows']} rows", f"{loss_label(result)} {result['loss']:.4f}"]
-    parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None]
-    return Text(visible_lines("\n".join(["  ".join(parts), *note_lines(result)])))
+    per_target = result.get("per_target") or []
+    parts += [f"{key} {result[key]:.4f}" for key, _, _ in TASK_METRICS if result.get(key) is not None
+              and not (per_target and key in POOLED)]
+    lines = ["  ".join(parts)] + [f"{t['target']}: " + "  ".join(f"{k} {t[k]:.4f}" for k in POOLED + ("r2",))
+                                  for t in per_target]
+    return Text(visible_lines("\n".join([*lines, *note_lines(result)])))
 
 
 def summary_table(state: RunState, target_standardised: bool = False) -> Group | str:
@@ -256,9 +267,16 @@ def summary_table(state: RunState, target_standardised: bool = False) -> Group |
     for name in rows:
         table.add_column(f"{name} model", justify="right")
     table.add_row("epoch", *(str(r.get("epoch", "")) for r in rows.values()))
+    several = [t["target"] for t in next((r["per_target"] for r in rows.values() if r.get("per_target")), [])]
     for key, label in METRICS:
+        if several and key in POOLED:  # over values in each target's units: one row per target below instead
+            continue
         if any(r.get(key) is not None for r in rows.values()):
-            table.add_row(label, *(_num(r.get(key)) for r in rows.values()))
+            table.add_row("R² (mean)" if several and key == "r2" else label, *(_num(r.get(key)) for r in rows.values()))
+    for i, name in enumerate(several):
+        for key, label in METRICS:
+            if key in (*POOLED, "r2"):
+                table.add_row(Text(f"{label} {visible(name)}"), *(_num(_of_target(r, i, key)) for r in rows.values()))
     parts: list[Any] = [Text(f"validation: {visible(state.run_dir.name)}", style="bold"), table]
     if target_standardised:
         parts.append(Text(f"loss: {state.start.get('loss', 'the loss')} on the standardised target; "

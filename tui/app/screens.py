@@ -14,11 +14,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
 
-from tui.core.files import expand_home
+from tui.core.files import expand_home, no_such_path, path_problem
 from tui.core.follow import RunInfo
 
 from .visible_text import VisibleInput, visible
 
+
+def when(started: float) -> str:
+    """A run's start time as the Load dialog lists it; '-' for none, or one no calendar holds (a log edited to say
+    1e300 ended the screen with "timestamp out of range")."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "-"
+    except (OverflowError, OSError, ValueError):
+        return "-"
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close")]
@@ -71,7 +79,7 @@ class RunsScreen(ModalScreen[Path | None]):
         table.add_columns("run", "status", "dataset", "epochs", "best loss", "started")
         for r in self.runs:
             best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "-"
+            started = when(r.started)
             # Text, not str: names are the user's, not markup (their control characters as escapes)
             table.add_row(Text(visible(r.path.name)), r.status, Text(visible(r.dataset)), f"{r.epochs_done}/{r.epochs}",
                           best, started, key=str(r.path))
@@ -134,7 +142,10 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         path = expand_home(event.value.strip())
         if not path:
             return
-        if Path(path).exists() and self._confirmed != path:
+        if path_problem(path):
+            self.query_one("#export-note", Static).update(path_problem(path))
+            return
+        if not no_such_path(path) and self._confirmed != path:
             self._confirmed = path
             self.query_one("#export-note", Static).update(f"{visible(path)} exists: enter again to replace it")
             return

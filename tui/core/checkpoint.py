@@ -200,6 +200,15 @@ def best_of_run(folder: Path) -> Path:
                     f"no file holds its weights any more; use the last weights instead: {last}")
 
 
+def best_as_named(path: Path) -> Path:
+    """A run's best.pt named as a file (`predict RUN/best.pt`, the form a run's own `next:` line prints): checked
+    as a run folder is (`best_of_run`), so a kill between the saves of an improving epoch gives last.pt, which holds
+    that epoch, where best.pt named alone was an epoch behind without a word. Any other file is itself."""
+    if path.name == "best.pt" and (path.parent / "last.pt").exists():
+        return best_of_run(path.parent)
+    return path
+
+
 def best_behind(best: Path, recorded: dict[str, Any]) -> str:
     """What is wrong with best.pt against the best epoch last.pt records ("holds epoch 9", "is missing", "does
     not load"); "" when it holds that epoch, or when no best epoch is recorded yet."""

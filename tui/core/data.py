@@ -466,21 +466,25 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     returns are numbered from 0 again, and a validation row's number in its file is found through these.
     """
     target_missing = np.zeros(len(frame), dtype=bool)
-    for target in targets:
-        empty = frame[target].isna().to_numpy()
+    counts: dict[str, int] = {}
+    for target in targets:  # an infinity (inf, 1e309) is no value to learn, as for a feature: an empty cell
+        empty = _bad_cells(frame[target])
+        if empty is None:
+            continue
         if empty.all():
             raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
         target_missing |= empty
+        counts[target] = int(empty.sum())
     bad = {c: b for c in features if (b := _bad_cells(frame[c])) is not None}
-    counts = {c: int(b.sum()) for c, b in bad.items()}
-    counts.update({t: int(frame[t].isna().sum()) for t in targets if frame[t].isna().any()})
+    counts = {**{c: int(b.sum()) for c, b in bad.items()}, **counts}
     if not counts:
         return frame, None
     summary = ", ".join(f"{c} {k}" for c, k in counts.items())
     if policy == "error":
         first = min(int(np.argmax(b)) for b in [*bad.values(), target_missing] if b.any())
-        raise UserError(f"{name} has empty or non-numeric cells: {summary} (first in data row {first + 1}); fill them, "
-                        f"or pass --missing drop (drop those rows) or --missing impute (fill from the training rows)")
+        raise UserError(f"{name} has empty, non-numeric or infinite cells: {summary} (first in data row {first + 1}); "
+                        "fill them, or pass --missing drop (drop those rows) or --missing impute (fill from the "
+                        "training rows)")
     drop = target_missing.copy()
     if policy == "drop":
         for b in bad.values():

@@ -166,7 +166,9 @@ SCHEMA: dict[str, dict[str, F]] = {
         "recall": _opt("list", "classification: per class"),
         "support": _opt("list", "classification: rows of each true class"),
         "classes": _opt("list", "classification: class names"),
-        "target": _opt("str", "regression: the (first) target column"),
+        "target": _opt("str", "regression: the (first) target column, the one `pairs` holds"),
+        "per_target": _opt("list", "regression with several targets: {target, rmse, mae, r2} for each, in its "
+                                   "own units (rmse and mae above are over every value, of all targets)"),
         "pairs": _opt("list", "regression: [actual, predicted] for up to 2000 evenly spaced rows, target units"),
     },
     "predictions": {

@@ -733,7 +733,7 @@ def _optimizer(spec: Spec) -> str:
         parts.append(f"momentum={t.momentum!r}")
     if t.optimizer == "SGD" and t.nesterov:
         parts.append("nesterov=True")
-    if t.weight_decay:
+    if t.weight_decay or t.optimizer == "AdamW":  # (AdamW's own default is 0.01, not the run's 0)
         parts.append(f"weight_decay={t.weight_decay!r}")
     return f"torch.optim.{t.optimizer}({', '.join(parts)})"
 

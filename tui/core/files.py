@@ -55,6 +55,24 @@ def no_such_path(path: str | Path) -> bool:
     return False
 
 
+NAME_MAX, PATH_MAX = 255, 4096  # bytes: a name's and a whole path's most, on Linux and most file systems
+
+
+def path_problem(text: str) -> str:
+    """Why `text` can name no file here ('' when it may): a zero byte (pasted), a name longer than a file system
+    keeps, or a path longer than the system takes. A screen field checks it as typed: Path.exists raised
+    "File name too long" (or "embedded null byte") out of the field's handler, and the screen ended."""
+    if "\0" in text:
+        return "a path cannot hold a zero byte"
+    raw = os.fsencode(text)
+    if len(raw) >= PATH_MAX:
+        return f"the path is too long ({len(raw)} bytes; at most {PATH_MAX - 1})"
+    longest = max((len(os.fsencode(part)) for part in Path(text).parts), default=0)
+    if longest > NAME_MAX:
+        return f"a name in the path is too long ({longest} bytes; at most {NAME_MAX})"
+    return ""
+
+
 def is_file_here(path: str | Path) -> bool:
     """Whether `path` is a file this process can see; False for anything else and for a stat that fails."""
     try:
@@ -146,6 +164,9 @@ def _refuse_unless_a_file(path: Path) -> None:
     --force` (or a link to it) made the system's /dev/null a plain file, and a named pipe's reader lost it."""
     from .errors import UserError
 
+    problem = path_problem(str(path))
+    if problem:
+        raise UserError(f"cannot write {str(path)[:80]!r}: {problem}; name a file")
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

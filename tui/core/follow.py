@@ -333,8 +333,17 @@ def list_runs(runs_dir: str | Path) -> list[RunInfo]:
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    runs = [_listed(p) for p in root.iterdir() if p.is_dir() and (p / SPEC).exists()]
+    runs = [_listed(p) for p in root.iterdir() if _may_be_a_run(p)]
     return sorted(runs, key=lambda r: r.started, reverse=True)
+
+
+def _may_be_a_run(path: Path) -> bool:
+    """A folder holding spec.toml, or one this user may not look into (another user's run on a shared box, listed
+    as unreadable by `_listed`): its spec.toml's stat raised PermissionError and ended the listing of every run."""
+    try:
+        return path.is_dir() and (path / SPEC).exists()
+    except PermissionError:
+        return True
 
 
 def _listed(path: Path) -> RunInfo:

@@ -449,7 +449,7 @@ def _evaluation(trainer: Trainer, which: str, model: torch.nn.Module, epoch: int
         results = task_metrics(outputs, y, obj, pre, detail=True)
         results["classes"] = [str(c) for c in pre.classes]
     else:
-        results = task_metrics(outputs, y, obj, pre)
+        results = task_metrics(outputs, y, obj, pre, detail=True)
         rows = torch.arange(0, len(y), -(-len(y) // PAIRS))  # evenly spaced, the same on every run
         in_units = lambda t: pre.to_target_units(t[rows].double().reshape(len(rows), -1).numpy())[:, 0]  # noqa: E731
         actual, predicted = in_units(y.cpu()), in_units(outputs)

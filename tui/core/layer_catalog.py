@@ -92,6 +92,10 @@ def parse(expr: str) -> tuple[str, list[Any], dict[str, Any]]:
         raise UserError(f"unknown layer {name} in {expr!r}; {hint}")
     if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
         raise UserError(f"layer {expr!r}: name each argument (no * or **); write it like Linear(64, bias=False)")
+    names = [k.arg for k in node.keywords]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:  # Python's parser keeps the last; a call would refuse it
+        raise UserError(f"layer {expr!r} gives {twice} twice; keep one")
     try:
         args = [ast.literal_eval(a) for a in node.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}

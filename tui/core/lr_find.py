@@ -86,6 +86,9 @@ def default_steps(steps_per_epoch: int) -> int:
     return min(MAX_STEPS, max(MIN_STEPS, steps_per_epoch))
 
 
+LOWEST_LR, HIGHEST_LR = 1e-12, 1e6  # the rates a range test may span: far past any that trains, either way
+
+
 def check_range(steps: int | None, start_lr: float, end_lr: float) -> None:
     """Refuse a range the test cannot run, naming the flag, before any data is read."""
     if steps is not None and not 5 <= steps <= 100_000:
@@ -93,6 +96,8 @@ def check_range(steps: int | None, start_lr: float, end_lr: float) -> None:
     for flag, v in (("--start-lr", start_lr), ("--end-lr", end_lr)):
         if not (math.isfinite(v) and v > 0):
             raise UserError(f"{flag} must be a number > 0, got {v:g}")
+        if not LOWEST_LR <= v <= HIGHEST_LR:  # beyond: the geometric steps overflowed to inf or fell to 0
+            raise UserError(f"{flag} must be from {LOWEST_LR:g} to {HIGHEST_LR:g}, got {v:g}")
     if end_lr <= start_lr:
         raise UserError(f"--end-lr ({end_lr:g}) must be greater than --start-lr ({start_lr:g})")
 

@@ -39,11 +39,15 @@ def classification(outputs: torch.Tensor, labels: torch.Tensor, n_classes: int, 
     return out
 
 
-def regression(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+def regression(pred: torch.Tensor, target: torch.Tensor, names: list[str] | None = None) -> dict[str, Any]:
     """(n, targets), both in target units. RMSE and MAE over every value; R² = 1 - SS_res / SS_tot
-    per target, averaged over targets (nan when a target is constant)."""
+    per target, averaged over targets (nan when a target is constant). `names`, for several targets: also each
+    target's own, in its own units (`per_target`): a price's RMSE pooled with a ratio's says little of either."""
     pred, target = pred.double().reshape(len(pred), -1), target.double().reshape(len(target), -1)
     err = pred - target
     ss_tot = ((target - target.mean(0)) ** 2).sum(0)
     r2 = float((1.0 - (err**2).sum(0) / ss_tot).mean()) if bool((ss_tot > 0).all()) else float("nan")
-    return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean()), "r2": r2}
+    out: dict[str, Any] = {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean()), "r2": r2}
+    if names and len(names) > 1 and len(names) == target.shape[1]:
+        out["per_target"] = [{"target": name, **regression(pred[:, j], target[:, j])} for j, name in enumerate(names)]
+    return out

@@ -83,4 +83,4 @@ def task_metrics(outputs: torch.Tensor, y: torch.Tensor, objective: Objective, p
     if objective.task == "classification":
         return metrics.classification(outputs, y, objective.n_classes, detail)
     to_units = lambda t: torch.from_numpy(pre.to_target_units(t.double().reshape(len(t), -1).numpy()))  # noqa: E731
-    return metrics.regression(to_units(outputs), to_units(y))
+    return metrics.regression(to_units(outputs), to_units(y), pre.targets if detail else None)

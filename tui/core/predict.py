@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,18 +69,52 @@ class Written(FileNotes):
     rows: int = 0
 
 
+def _refuse_inconsistent(predictor: "Predictor", source: str) -> None:
+    """A checkpoint whose parts disagree - a model answering for more or fewer classes than its preprocessing
+    names, one class named twice, a column's statistics not numbers, a column of a kind no run writes - is
+    refused as one line here. Each part loaded alone, and the answers were an IndexError, a broadcast error,
+    or predictions of NaN or a probability column lost."""
+    pre = predictor.pre
+    problem = ""
+    keys = [str(c) for c in pre.classes]
+    if len(set(keys)) != len(keys):
+        problem = "a class is named twice"
+    for c in pre.columns:
+        if c.kind not in ("numeric", "categorical"):
+            problem = problem or f"column {c.name} is of kind {c.kind!r}"
+        elif c.kind == "numeric" and not (math.isfinite(c.mean) and math.isfinite(c.std) and c.std > 0):
+            problem = problem or f"column {c.name}'s statistics are not finite numbers"
+    if not problem:
+        try:
+            with torch.no_grad():
+                width = predictor.model(torch.zeros((1, pre.n_inputs))).shape
+        except RuntimeError as e:
+            problem = f"its layers do not take its {pre.n_inputs} inputs ({str(e).splitlines()[0][:200]})"
+        else:
+            if tuple(width) != (1, predictor.objective.n_outputs):
+                problem = (f"its model gives {width[-1]} outputs where its preprocessing wants "
+                           f"{predictor.objective.n_outputs}")
+    if problem:
+        raise UserError(f"{source} is a damaged torchtui checkpoint: {problem}; use another checkpoint of the run, "
+                        "or train it again")
+
+
 class Predictor:
     def __init__(self, ckpt: dict[str, Any], source: str = "checkpoint"):
         self.source = source
         self.run_data = dict((ckpt.get("spec") or {}).get("data") or {})  # the run's data section, as saved
-        self.epoch = int((ckpt.get("progress") or {}).get("epoch", 0))  # the epoch whose weights these are
-        self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
-        if not self.pre.columns:
-            raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), "
-                            "not a table; "
-                            f"predict in Python: tui.core.layers.build_sequential(ckpt['layers']) and ckpt['model']")
-        self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes), len(self.pre.targets))
-        self.layers = list(ckpt["layers"])
+        try:
+            self.epoch = int((ckpt.get("progress") or {}).get("epoch", 0))  # the epoch whose weights these are
+            self.pre = Preprocessor.from_dict(ckpt["preprocessing"])
+            if not self.pre.columns:
+                raise UserError(f"{source} was trained on a Dataset class ({ckpt['spec']['data']['dataset']}), "
+                                "not a table; predict in Python: tui.core.layers.build_sequential(ckpt['layers']) "
+                                "and ckpt['model']")
+            self.objective = Objective(ckpt["loss"], self.pre.task, len(self.pre.classes), len(self.pre.targets))
+            self.layers = list(ckpt["layers"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # entries edited or made by another program
+            raise UserError(f"{source} is a damaged torchtui checkpoint ({type(e).__name__}: {str(e)[:200]}); "
+                            "use another checkpoint of the run, or train it again") from None
         self.model = build_sequential(self.layers)
         try:
             self.model.load_state_dict(ckpt["model"])
@@ -88,6 +123,7 @@ class Predictor:
             reason = lines[1] if len(lines) > 1 else lines[0] if lines else type(e).__name__
             raise UserError(f"{source}: weights do not fit its layer stack ({reason[:300]})") from None
         self.model.eval()
+        _refuse_inconsistent(self, source)
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictor":
@@ -95,6 +131,7 @@ class Predictor:
             refuse_folder_of_runs(Path(path))
             refuse_run_without_checkpoint(Path(path))
             path = checkpoint.best_of_run(Path(path))  # a run folder: its best model
+        path = checkpoint.best_as_named(Path(path))
         return cls(checkpoint.load(path), str(path))
 
     def data_files(self) -> list[tuple[str, Path]]:
@@ -133,8 +170,9 @@ class Predictor:
         if self.pre.task == "classification":
             result[self.pre.targets[0]] = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
             probs = class_probabilities(out).numpy()
-            for j, c in enumerate(self.pre.classes):
-                result[f"p_{c}"] = probs[:, j]
+            for j, c in enumerate(self.pre.classes):  # a name taken (a target called p_a, class a): told apart
+                name = f"p_{c}"
+                result[name if name not in result.columns else f"{name} (probability)"] = probs[:, j]
             return result
         values = self.pre.to_target_units(out.double().numpy())
         for i, t in enumerate(self.pre.targets):

@@ -218,7 +218,7 @@ class Preprocessor:
             else:
                 if self.missing != "impute" and col.isna().any():
                     raise UserError(_missing_message(source, c.name, col, col.isna().to_numpy()))
-                labels = _as_labels(col, self.missing)
+                labels = _category_labels(col, self.missing, c.categories)
                 if OTHER in c.categories:
                     labels = labels.where(labels.isin(c.categories), OTHER)
                 parts.append((c, pd.Index(c.categories).get_indexer(labels)))
@@ -259,7 +259,7 @@ class Preprocessor:
         for c in self.columns:
             if c.kind != "categorical" or c.name not in frame.columns:
                 continue
-            labels = _as_labels(frame[c.name], self.missing)
+            labels = _category_labels(frame[c.name], self.missing, c.categories)
             outside = labels.notna() & ~labels.isin(c.categories)
             if outside.any():
                 counts = labels[outside].value_counts()
@@ -324,6 +324,9 @@ class Preprocessor:
                             f"but row {bad[0] + 1} holds {bad[1]!r}")
         i = self.targets.index(name)
         values = col.to_numpy(dtype=np.float64)
+        infinite = ~np.isfinite(values)  # (NaN was refused above) inf or 1e309: a loss of inf and an r2 of nan
+        if infinite.any():
+            raise UserError(_missing_message(source, name, col, infinite, target=True))
         within_range(values, name, source, target=True)
         return (values - self.target_mean[i]) / self.target_std[i]
 
@@ -438,6 +441,26 @@ def plain(value: object) -> object:
 
 def _as_labels(col: pd.Series, missing: str) -> pd.Series:
     labels = col.astype(str).where(col.notna(), MISSING if missing == "impute" else None)
+    return labels
+
+
+def _category_labels(col: pd.Series, missing: str, categories: list[str]) -> pd.Series:
+    """A text column's cells as the model's categories name them. A file whose cells of a code column are all
+    numbers (grades 1, 2, 3 where training also saw 'A') and one of them blank is read by pandas as floats: '1.0'
+    was no category, and every row was encoded as unseen. A whole number matches the category written without
+    '.0' where the model has that one and not the other."""
+    labels = _as_labels(col, missing)
+    if not is_numeric(col):
+        return labels
+    values = col.to_numpy(dtype=np.float64)
+    whole = np.isfinite(values) & (values == np.round(values))
+    if not whole.any():
+        return labels
+    known = pd.Index(categories)
+    written = pd.Series([str(int(v)) for v in values[whole]], index=col.index[whole])
+    take = written.isin(known).to_numpy() & ~labels[whole].isin(known).to_numpy()
+    labels = labels.copy()
+    labels.loc[written.index[take]] = written[take]
     return labels
 
 

@@ -37,6 +37,8 @@ WHITESPACE = "whitespace"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+# dots that can only group thousands: two or more groups (3.981.987), or groups before a decimal comma (1.234,5)
+_DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}  # a cell said empty
 _QUOTES = ("'", '"')
@@ -84,6 +86,7 @@ class TableFormat:
     quoted_names: bool = False  # a header name in quotes pandas keeps ('vote' with tabs): `column_name` drops them
     names: list[str] = field(default_factory=list)  # the header line's cells as sniffed (pandas renames repeats)
     row_end: str = ""  # a separator ends each line: "rows" (the data rows only), "all" (the header too), or ""
+    decimal_unseen: bool = False  # `decimal` was the sniffer's '.' with no decimal mark in the sample to tell
     # known once the table is read: the columns of numbers written for people (`_formatted_numbers`), and the
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
     formatted: list[str] = field(default_factory=list)
@@ -144,15 +147,21 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     fmt = sniff(p, opts)
     try:
         frame = _read(p, fmt, nrows)
+        late = _late_decimal_commas(frame) if fmt.decimal_unseen else ""
+        if late:
+            fmt.decimal = ","
+            fmt.notes.append(f"column {late} has numbers with a decimal comma below the lines read to tell the format "
+                             "(none above): read with decimal ','; pass --decimal . if the comma means another thing")
+            frame = _read(p, fmt, nrows)
     except UnicodeDecodeError as e:
         raise UserError(f"{path} holds bytes that are not {fmt.encoding} text ({e.reason}); pass --encoding, "
                         f"e.g. --encoding latin-1") from None
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty; it needs a header line and rows") from None
     except pd.errors.ParserError as e:
-        msg = str(e).strip().splitlines()[-1]
-        raise UserError(f"{path}: {msg} (read with {fmt.describe()}); "
-                        f"fix that line, or set the format with {fmt.flags()}") from None
+        msg = _tokenizing(str(e).strip().splitlines()[-1])
+        raise UserError(f"{path}: {msg} (read with {fmt.describe()}); put a field that holds the separator in "
+                        f"quotes, or fix that line, or set the format with {fmt.flags()}") from None
     except (ValueError, OSError, ImportError) as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if fmt.kind == "parquet" and ("engine" in text or isinstance(e, ImportError)):
@@ -268,7 +277,7 @@ def column_name(name: object) -> str:
 def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     name = path.name.lower()
     head = _head(path)
-    compression = "gzip" if name.endswith(".gz") or head.startswith(_GZIP) else None
+    compression = "gzip" if head.startswith(_GZIP) else None  # by its bytes: a name can be wrong either way
     stem = name[:-3] if name.endswith(".gz") else name
     if head.startswith(b"PAR1"):
         return TableFormat(kind="parquet")
@@ -277,7 +286,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         return TableFormat(kind="json", compression=compression)
 
     if not head.startswith(_GZIP):
-        _refuse_binary(path, head)
+        _refuse_binary(path, head, wide=_wide(opts.encoding))
     raw = _sample(path, compression)
     fmt = TableFormat(compression=compression)
     if renamed:  # it was sent to pyarrow, and the user told to install it
@@ -285,8 +294,10 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
                          "read as a text table")
     if compression and not name.endswith(".gz"):
         fmt.notes.append(f"{path.name} is gzip-compressed: read as gzip")
+    if name.endswith(".gz") and not compression:
+        fmt.notes.append(f"{path.name} is named .gz but is not gzip-compressed: read as it is")
     if compression:
-        _refuse_binary(path, raw[:4096], inside="gzip-compressed")
+        _refuse_binary(path, raw[:4096], inside="gzip-compressed", wide=_wide(opts.encoding))
     text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
     lines = [line for line in _records(text) if line.strip()]
     if len(raw) >= SAMPLE_BYTES and lines:
@@ -304,6 +315,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     if not body:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
     fmt.decimal = opts.decimal if opts.decimal != "auto" else _choose_decimal(body, fmt.sep)
+    fmt.decimal_unseen = opts.decimal == "auto" and fmt.sep != "," and not _decimal_cells(body)
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
         fmt.header = _looks_like_header(body)
@@ -315,6 +327,8 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     mode = max(set(widths), key=widths.count) if widths else 0
     ending = [r for r in body[1:] if len(r) == mode]
     ends_empty = mode > 1 and bool(ending) and all(not r[-1].strip() for r in ending)  # "1;2;yes;" (Excel, SAS)
+    if fmt.header and widths:
+        _refuse_a_row_longer_than_the_header(path, fmt, body, mode)
     if fmt.header and widths and len(body[0]) == mode - 1:
         if ends_empty:  # a separator at the end of every row, not of the header: nothing after it, no column
             fmt.row_end = "rows"
@@ -330,6 +344,40 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     return fmt
 
 
+def _refuse_a_row_longer_than_the_header(path: Path, fmt: TableFormat, body: list[list[str]], mode: int) -> None:
+    """A data row with more fields than the header names, where pandas would not say so: the first data row (its
+    extra field taken for row names, every column shifted by one: 'Smith, John,34,x' under name,age,label), or
+    rows of the header's width beside longer ones (a blank inside a whitespace-separated cell: 'New York').
+    pandas refuses such a row further down itself (`read_table` words it); rows of one width one longer than the
+    header are R's row names, read as such."""
+    header = len(body[0])
+    longer = [r for r in body[1:] if len(r) > header]
+    if not longer:
+        return
+    if mode == header:  # the rows agree with the header line, a few are longer
+        if len(body[1]) <= header:
+            return  # the first data row fits: pandas names the longer row's line
+    elif not (mode == header + 1 and any(len(r) == header for r in body[1:])):
+        return  # R's row names (every row one longer), or a header line that is none (metadata): pandas says
+    row = longer[0]
+    sep = {"\t": "tab", WHITESPACE: "a blank"}.get(fmt.sep, repr(fmt.sep))
+    shown = (fmt.sep if fmt.sep != WHITESPACE else " ").join(row)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    fix = ("separate the fields with a character no cell holds (a tab, a comma) and pass --sep" if fmt.sep == WHITESPACE
+           else "put a field that holds the separator in quotes, or fix that row, or set the separator with --sep")
+    raise UserError(f"{path}: the data row {shown!r} has {len(row)} fields where the header line names {header} "
+                    f"(separator {sep}); {fix}")
+
+
+def _tokenizing(message: str) -> str:
+    """pandas' "Error tokenizing data. C error: Expected 3 fields in line 4, saw 4" in the words of the rest."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if not found:
+        return message
+    names, line, saw = found.groups()
+    return f"line {line} has {saw} fields where the lines above it have {names}"
+
+
 def _head(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
@@ -338,8 +386,31 @@ def _head(path: Path) -> bytes:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def _refuse_binary(path: Path, head: bytes, inside: str = "") -> None:
-    """One line for a file that is not text, saying what it looks like; a checkpoint gets the command for it."""
+def _wide(encoding: str) -> bool:
+    """An encoding whose text holds zero bytes (UTF-16, UTF-32): the user's --encoding, so no sign of binary data."""
+    try:
+        return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
+def _utf16_without_bom(raw: bytes) -> str:
+    """'utf-16-le' or 'utf-16-be' for text written so without a byte-order mark (Western text: every other byte
+    zero, on one side), else ''. A sample's first 4 KiB decide."""
+    head = raw[:4096]
+    if len(head) < 8:
+        return ""
+    even, odd = head[0::2], head[1::2]
+    if even.count(0) == 0 and odd.count(0) >= 0.9 * len(odd):
+        return "utf-16-le"
+    if odd.count(0) == 0 and even.count(0) >= 0.9 * len(even):
+        return "utf-16-be"
+    return ""
+
+
+def _refuse_binary(path: Path, head: bytes, inside: str = "", wide: bool = False) -> None:
+    """One line for a file that is not text, saying what it looks like; a checkpoint gets the command for it.
+    `wide`: the user said it is UTF-16 or UTF-32 text, whose zero bytes are no sign of binary data."""
     what = next((kind for magic, kind in _MAGIC if head.startswith(magic)), "")
     if head.startswith(_ZIP):
         what = _zip_kind(path) if not inside else "a zip archive"
@@ -349,7 +420,8 @@ def _refuse_binary(path: Path, head: bytes, inside: str = "") -> None:
         what = "a PyTorch checkpoint" if torch_magic or (named and not inside) else "a Python pickle"
     elif len(head) > 262 and head[257:262] == b"ustar":
         what = "a tar archive"
-    elif not what and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    elif (not what and b"\x00" in head and not wide and not _utf16_without_bom(head)
+          and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))):
         what = "binary data"
     if what == "a PyTorch checkpoint" and not inside:
         raise UserError(f"{path} is not text: it looks like a PyTorch checkpoint; use torchtui eval or "
@@ -399,7 +471,7 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
     if fmt.kind == "json":
         lines = p.name.lower().rstrip(".gz").endswith((".jsonl", ".ndjson"))
         try:
-            frame = pd.read_json(p, lines=lines, compression=fmt.compression or "infer")
+            frame = _json_without_dates(p, lines, fmt.compression)
         except ValueError as e:
             if "Mixing dicts with non-Series" not in str(e) and "If using all scalar values" not in str(e):
                 raise
@@ -415,6 +487,21 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
     if fmt.row_end == "all" and frame.shape[1] > 1 and frame.iloc[:, -1].isna().all():
         frame = frame.iloc[:, :-1]
     return frame
+
+
+def _json_without_dates(p: Path, lines: bool, compression: str | None) -> pd.DataFrame:
+    """A JSON file's rows with its dates as the text they are, as a CSV file's: pandas made datetimes of columns
+    named like dates, which the model then took as numbers in the file's own time unit (nanoseconds in a file for
+    predict, microseconds in the training one: inputs a thousand times off). pandas 3 deprecates convert_dates
+    (its words: dtype=False instead); the keyword is tried first, as dtype=False also keeps quoted numbers text."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*convert_dates.*")
+            return pd.read_json(p, lines=lines, compression=compression, convert_dates=False)
+    except TypeError:  # a pandas without the keyword
+        return pd.read_json(p, lines=lines, compression=compression, dtype=False)
 
 
 def _flat(frame: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
@@ -469,6 +556,10 @@ def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
         return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw[: len(raw) // 2 * 2].decode("utf-16", errors="replace"), "utf-16"
+    bare = _utf16_without_bom(raw)
+    if bare:
+        notes.append(f"UTF-16 text without a byte-order mark: read as {bare}; pass --encoding to choose another")
+        return raw[: len(raw) // 2 * 2].decode(bare, errors="replace"), bare
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as e:
@@ -529,19 +620,27 @@ def _split(line: str, sep: str) -> list[str]:
 
 
 def _choose_sep(lines: list[str], wanted: str) -> str:
+    """The separator that splits the lines into the same number of fields most often; between those alike, the
+    one whose fields least hold another separator outside a number, then the one with more numbers. A ';' file
+    with decimal commas (Excel's export where the decimal mark is a comma) splits as consistently on its commas
+    when each row has one decimal cell, and text columns made the comma's halves look the more numeric: the
+    table was read as two columns, '85;rot;B' a class. Split on the wrong one, a field holds the right one."""
     if wanted != "auto":
         return {"tab": "\t", "\\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE}.get(wanted, wanted)
     body = lines[1:] if len(lines) > 2 else lines  # the first line may be metadata
-    best, best_score = ",", (-1.0, 0.0, 0)
+    best, best_score = ",", (-1.0, -1.0, 0.0, 0)
     for sep in (*DELIMITERS, WHITESPACE):
         counts = [len(_split(line, sep)) for line in body]
         mode = max(set(counts), key=counts.count)
         if mode < 2:
             continue
         consistency = counts.count(mode) / len(counts)
-        fields = [f for line in body[:50] for f in _split(line, sep)]
-        numeric = sum(bool(_NUMBER.match(f.strip())) for f in fields) / max(len(fields), 1)
-        score = (consistency, numeric, -DELIMITERS.index(sep) if sep in DELIMITERS else -9)
+        fields = [f.strip() for line in body[:50] for f in _split(line, sep)]
+        numbers = [bool(_NUMBER.match(f)) for f in fields]
+        others = [d for d in DELIMITERS if d != sep]
+        holding = sum(not number and any(d in f for d in others) for f, number in zip(fields, numbers))
+        score = (consistency, -holding / max(len(fields), 1), sum(numbers) / max(len(fields), 1),
+                 -DELIMITERS.index(sep) if sep in DELIMITERS else -9)
         if score > best_score:
             best, best_score = sep, score
     return best
@@ -666,7 +765,20 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
     elif len(first) == width + 1 and not first[-1]:  # "a,b,c," over "1,2,3"
         first = first[:-1]
     verdict = _names_columns(first, rows[1:])
-    return True if verdict is None else verdict
+    if verdict is None:  # text over text: a header, unless each of its cells is a value of its column below
+        return not _values_of_their_columns(first, rows[1:])
+    return verdict
+
+
+def _values_of_their_columns(first: list[str], rows: list[list[str]]) -> bool:
+    """Whether every cell of the first line (two or more) is also a value of its column below it: a file of text
+    without a header line (UCI's car data: 'vhigh,vhigh,2,2,small,low,unacc'), whose first row was taken for the
+    column names and lost. Names rarely are values of their own columns ('buying' among vhigh, high, low)."""
+    cells = [c for c in first if c]
+    if len(cells) < 2 or len(cells) < len(first):
+        return False
+    below = [{r[i].strip() for r in rows if i < len(r)} for i in range(len(first))]
+    return all(cell in values for cell, values in zip(first, below))
 
 
 def _names_columns(first: list[str], rows: list[list[str]]) -> bool | None:
@@ -708,9 +820,33 @@ def _choose_decimal(rows: list[list[str]], sep: str) -> str:
     if sep == ",":
         return "."
     fields = [f.strip() for r in rows[1:] for f in r]
+    if any(_DOT_THOUSANDS.match(f) for f in fields):
+        return ","
     comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
     dot = sum(bool(_DOT_DECIMAL.match(f)) for f in fields)
     return "," if comma > dot else "."
+
+
+def _decimal_cells(rows: list[list[str]]) -> bool:
+    """Whether any cell below the first line has a decimal mark of either kind (or dots grouping thousands)."""
+    return any(_COMMA_DECIMAL.match(f) or _DOT_DECIMAL.match(f) or _DOT_THOUSANDS.match(f)
+               for r in rows[1:] for f in (c.strip() for c in r))
+
+
+def _late_decimal_commas(frame: pd.DataFrame) -> str:
+    """A text column whose cells are all whole numbers or numbers with a decimal comma, some of the latter: in a
+    file whose sample (its first lines) had no decimal mark to tell, the comma's first number came later
+    ('285,5' at line 286), and the column was left out as text or its cells refused. The column's name, or ''."""
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col[col.notna()].astype(str).str.strip()
+        text = text[~text.str.lower().isin(MISSING_MARKS)]
+        comma = text.str.match(_COMMA_DECIMAL.pattern)
+        if comma.any() and (comma | text.str.match(_INTEGER.pattern)).all():
+            return str(name)
+    return ""
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -219,6 +219,12 @@ class RunFolder:
         on_disk = self.spec()
         last, best = self.checkpoint_path("last"), self.checkpoint_path("best")
         if not last.exists() and not (fall_back and best.exists()):
+            saves = [e for e in self.events() if e.get("event") == "checkpoint"]
+            if saves:  # a run that saved is never trained again from nothing in its own folder without a word
+                raise UserError(f"the checkpoints of {self.path} are gone (its log records a save of epoch "
+                                f"{saves[-1].get('epoch', '?')}): nothing is left to go on from; put last.pt back, "
+                                f"or start the run again under a new name, `torchtui run {self.path / SPEC} "
+                                f"--name {self.path.name}-again`")
             return on_disk, None, ""
         try:
             if not last.exists():
@@ -357,7 +363,24 @@ def writer_alive(events: Path, pid: Any, written: Any) -> bool:
     (not Linux), the live number is taken for the writer, as before."""
     if not process_alive(pid):
         return False
-    return bool(lock_held(events, pid)) or began_by(pid, written)  # (a network file system's lock may not show)
+    held = lock_held(events, pid)
+    if held:
+        return True
+    if held is False and not maybe_python(pid):  # no lock, and a program that is no Python (pid 1, a shell)
+        return False
+    return began_by(pid, written)  # (a network file system's lock may not show)
+
+
+def maybe_python(pid: Any) -> bool:
+    """Whether process `pid` may be a torchtui writer: a Python interpreter (`torchtui` and torchrun's workers are)
+    by its program's name, read from /proc; True where that cannot be read. A folder copied from another box names
+    a process number that here is another program - pid 1 was listed as training, and `resume` refused."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    words = [Path(w).name for w in raw.decode("utf-8", "replace").split("\0")[:2] if w]
+    return not words or any("python" in w or "torchtui" in w or "torchrun" in w for w in words)
 
 
 def began_by(pid: Any, written: Any) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -230,7 +231,7 @@ class Spec:
         _check(t.batch_size >= 1, "train.batch_size", "an integer >= 1", t.batch_size)
         _check(t.epochs >= 1, "train.epochs", "an integer >= 1", t.epochs)
         _check(t.patience >= 0, "train.patience", "an integer >= 0 (0 turns early stopping off)", t.patience)
-        _check(0 <= t.threads <= 1024, "train.threads", "an integer >= 0 (0: auto)", t.threads)
+        _check(0 <= t.threads <= 1024, "train.threads", "an integer from 0 (auto) to 1024", t.threads)
         _check(t.precision in PRECISIONS, "train.precision", " | ".join(PRECISIONS), t.precision)
         _check(t.cuda_graphs in CUDA_GRAPHS, "train.cuda_graphs", " | ".join(CUDA_GRAPHS), t.cuda_graphs)
         _check(t.grad_clip >= 0, "train.grad_clip", "a number >= 0 (0 turns clipping off)", t.grad_clip)
@@ -244,9 +245,11 @@ class Spec:
         _check(name == "" or (re.fullmatch(r"[\w.][\w.\-]*", name) is not None and name not in (".", "..")),
                "run.name", "letters, digits, '.', '-' or '_', not starting with '-' (it names a folder, and a "
                "command line would read -rf as a flag)", name)
+        _check(len(name.encode()) <= 200, "run.name", "at most 200 bytes (it names a folder, and a file system keeps "
+               "255 at most)", f"{len(name.encode())} bytes")
         _check(bool(self.run.runs_dir.strip()), "run.runs_dir", "a folder path", self.run.runs_dir)
         _check(PROCESSES.fullmatch(self.run.processes) is not None, "run.processes",
-               "a number of processes >= 1, or gpu (one per visible GPU)", self.run.processes)
+               "a number of processes from 1 to 9999, or gpu (one per visible GPU)", self.run.processes)
 
     def to_toml(self, comments: bool = False) -> str:
         """TOML text that `from_toml` reads back to an equal spec."""
@@ -272,20 +275,25 @@ class Spec:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"{source} is not valid TOML: {e}; fix the line it names") from None
+        except RecursionError:  # thousands of nested brackets: tomllib recurses once a level
+            raise UserError(f"{source} nests its values too deeply to read; a spec's values are flat") from None
         return cls.from_dict(raw, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "Spec":
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (Notepad's) is no TOML statement
         except FileNotFoundError:
             raise UserError(f"config file {p} not found; "
                             f"check the path or write one with `torchtui config write {p}`") from None
         except (OSError, UnicodeDecodeError) as e:
             if is_data_name(p.name):
                 raise _data_not_spec(p) from None
-            raise UserError(f"cannot read config file {p}: {e}") from None
+            if isinstance(e, UnicodeDecodeError):
+                raise UserError(f"config file {p} is not UTF-8 text (byte {e.start + 1} is not): save it as UTF-8, "
+                                "as TOML is") from None
+            raise UserError(f"cannot read config file {p}: {e.strerror or e}") from None
         try:
             return cls.from_toml(text, source=str(p))
         except UserError:
@@ -438,8 +446,9 @@ def _coerce(value: Any, default: Any, path: str, source: str) -> Any:
             return value
         raise UserError(f"{where} must be true or false, got {value!r}")
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise UserError(f"{where} must be an integer, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or (isinstance(value, float) and not math.isfinite(value)) or value != int(value)):
+            raise UserError(f"{where} must be an integer, got {value!r}")  # (TOML's inf and nan: int() raised)
         return int(value)
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -66,7 +66,7 @@ def from_run(run_dir: str | Path, weights: str | Path, which: str = "best", forc
     check_target(weights, force)
     save = _saver()
     folder = RunFolder.open(run_dir)
-    path = folder.checkpoint_path(which)
+    path = checkpoint.best_as_named(folder.checkpoint_path(which))  # last.pt where a kill left best.pt behind it
     if not path.exists():
         other = "last" if which == "best" else "best"
         raise UserError(f"{path} not found: the run has not saved it yet"

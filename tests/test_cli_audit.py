@@ -1,0 +1,202 @@
+"""What an audit of the command line found, each checked for real: another user's private run folder ended
+`torchtui runs` (and the screen's start) with a traceback; TOML's inf and nan for an integer field, a checkpoint
+this user may not read, predictions written to a full disk, stdin closed, a spec nested thousands deep: tracebacks;
+a resume whose checkpoints were deleted trained the run again from nothing in its own folder; a start event naming
+a process number that is another program here (a folder copied from another box) made the run 'still training';
+a spec saved with a byte-order mark was refused; the screen started with no terminal drew into a pipe for good;
+the range test's extreme rates overflowed.
+
+Permissions are real: as root, which reads any file, the command runs without root's right to (setpriv).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core.follow import list_runs, read_run
+
+REPO = Path(__file__).resolve().parents[1]
+IRIS = REPO / "datasets" / "iris.csv"
+ONE_LINE = 1
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def trained(runs: Path, name: str, *args) -> Path:
+    done = invoke("run", "--dataset", "iris", "--epochs", "1", "--threads", "1", "--device", "cpu", "--runs-dir",
+                  runs, "--name", name, *args)
+    assert done.exit_code == 0, done.output
+    return runs / name
+
+
+def as_a_user(*args, **kw) -> subprocess.CompletedProcess:
+    """`torchtui ARGS` as a process that file modes apply to: root without its rights to read and write any file."""
+    command = [sys.executable, "-m", "tui", *map(str, args)]
+    if os.geteuid() == 0:
+        caps = "-dac_override,-dac_read_search,-fowner"
+        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, **kw)
+
+
+def refused(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 2 and "Traceback" not in done.stderr, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.count("\n") == ONE_LINE and done.stderr.startswith("error: "), done.stderr
+    return done.stderr
+
+
+def test_another_users_private_run_is_listed_unreadable_and_the_others_as_ever(tmp_path):
+    runs = tmp_path / "shared"
+    trained(runs, "mine")
+    theirs = trained(runs, "theirs")
+    os.chown(theirs, 65534, 65534)  # (as any user: a folder of another's; as root, set to nobody's)
+    theirs.chmod(0o700)
+    try:
+        done = as_a_user("runs", "--runs-dir", runs, "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        listed = {Path(r["run"]).name: r["status"] for r in json.loads(done.stdout)["runs"]}
+        assert listed == {"mine": "done", "theirs": "unreadable"}
+        said = refused(as_a_user("runs", "--compare", "mine", "theirs", "--runs-dir", runs))
+        assert "theirs/spec.toml: permission denied; check that path and its permissions" in said
+    finally:
+        theirs.chmod(0o755)
+
+
+def test_a_checkpoint_this_user_may_not_read_is_one_line(tmp_path):
+    run = trained(tmp_path / "runs", "r")
+    for name in ("last.pt", "best.pt"):
+        (run / name).chmod(0)
+    try:
+        for args in (["predict", run, IRIS], ["resume", run, "--epochs", "2"], ["export", run, "-o", "-"]):
+            assert "permission denied" in refused(as_a_user(*args)).lower(), args
+        said = refused(as_a_user("eval", run / "best.pt", IRIS))
+        assert said == f"error: checkpoint: path '{run / 'best.pt'}' is not readable; check its permissions\n"
+    finally:
+        for name in ("last.pt", "best.pt"):
+            (run / name).chmod(0o644)
+
+
+@pytest.mark.parametrize("line, said", [("epochs = inf", "train.epochs must be an integer, got inf"),
+                                        ("batch_size = nan", "train.batch_size must be an integer, got nan"),
+                                        ("epochs = -inf", "train.epochs must be an integer, got -inf")])
+def test_an_integer_field_given_infinity_or_nan_in_toml_is_refused(tmp_path, line, said):
+    spec = tmp_path / "exp.toml"
+    spec.write_text(f'[data]\ndataset = "iris"\n[train]\n{line}\n')
+    done = invoke("run", spec)
+    assert done.exit_code == 2 and done.stderr == f"error: {spec}: {said}\n", done.output
+
+
+def test_a_spec_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    spec = tmp_path / "notepad.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + f'[data]\ndataset = "iris"\n[train]\nepochs = 1\n[run]\nruns_dir = '
+                     f'"{tmp_path / "runs"}"\nname = "bom"\n'.encode())
+    done = invoke("run", spec, "--device", "cpu")
+    assert done.exit_code == 0, done.output
+    assert read_run(tmp_path / "runs" / "bom")[0].status == "done"
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[run]\nname = "caf\xe9"\n'.encode("latin-1"))
+    done = invoke("run", latin)
+    assert done.exit_code == 2 and done.stderr == (f"error: config file {latin} is not UTF-8 text (byte 18 is not): "
+                                                   "save it as UTF-8, as TOML is\n"), done.output
+
+
+def test_predictions_to_a_full_disk_are_one_line_not_a_traceback(tmp_path):
+    run = trained(tmp_path / "runs", "r")
+    for args in (["predict", run, IRIS], ["export", run, "-o", "-"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        assert done.returncode == 1 and done.stderr == "error: cannot write the output: No space left on device\n", \
+            (args, done.stderr[-2000:])
+
+
+def test_a_resume_whose_checkpoints_are_gone_refuses_to_train_again_from_nothing(tmp_path):
+    run = trained(tmp_path / "runs", "r")
+    events = (run / "events.jsonl").read_text()
+    (run / "last.pt").unlink()
+    (run / "best.pt").unlink()
+    done = invoke("resume", run, "--epochs", "2")
+    assert done.exit_code == 2 and done.stderr == (
+        f"error: the checkpoints of {run} are gone (its log records a save of epoch 1): nothing is left to go on "
+        f"from; put last.pt back, or start the run again under a new name, `torchtui run {run / 'spec.toml'} "
+        f"--name r-again`\n"), done.output
+    assert (run / "events.jsonl").read_text() == events and not (run / "last.pt").exists()
+
+
+def test_a_run_stopped_before_its_first_save_still_starts_again_in_its_folder(tmp_path):
+    run = trained(tmp_path / "runs", "r")
+    kept = [line for line in (run / "events.jsonl").read_text().splitlines()
+            if json.loads(line)["event"] == "start"]
+    (run / "events.jsonl").write_text(kept[0] + "\n")
+    (run / "last.pt").unlink()
+    (run / "best.pt").unlink()
+    done = invoke("resume", run)
+    assert done.exit_code == 0, done.output
+    assert read_run(run)[0].status == "done" and (run / "last.pt").exists()
+
+
+def test_a_start_event_naming_another_program_here_is_no_run_in_training(tmp_path):
+    # a folder copied from another box: its worker's number is, here, a program started before the event (a shell,
+    # init) that holds no lock on the log. It was listed as training, and resume said to stop that process
+    other = subprocess.Popen(["sleep", "300"])
+    try:
+        time.sleep(0.2)
+        run = trained(tmp_path / "runs", "copied")
+        lines = (run / "events.jsonl").read_text().splitlines()
+        events = [json.loads(line) for line in lines]
+        events[0]["pid"] = other.pid
+        (run / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events[:3]) + "\n")  # cut mid-run
+        state, _ = read_run(run)
+        assert not state.running and state.status == "interrupted"
+        assert [r.status for r in list_runs(tmp_path / "runs")] == ["interrupted"]
+        done = invoke("resume", run)
+        assert done.exit_code == 0, done.output
+        assert read_run(run)[0].status == "done"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_screen_without_a_terminal_says_so_and_ends(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert refused(done) == ("error: the screen needs a terminal, and this has none (input or output is a file or a "
+                             "pipe); `torchtui run` trains without one, `torchtui runs` lists the runs\n")
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_spec_from_a_closed_stdin_or_nested_thousands_deep_is_one_line(tmp_path):
+    closed = subprocess.run(["bash", "-c", f"{sys.executable} -m tui run - <&-"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert "this process has none; pipe a TOML spec" in refused(closed)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("[train]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    done = invoke("run", deep)
+    assert done.exit_code == 2 and done.stderr == f"error: {deep} nests its values too deeply to read; a spec's " \
+                                                  "values are flat\n"
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--start-lr", "1e-10", "--end-lr", "1e300"], "--end-lr must be from 1e-12 to 1e+06, got 1e+300"),
+    (["--start-lr", "5e-324", "--end-lr", "1e-323"], "--start-lr must be from 1e-12 to 1e+06, got 4.94066e-324"),
+])
+def test_range_test_rates_past_what_it_can_step_through_are_refused(flags, said):
+    done = invoke("lr-find", "--dataset", "iris", *flags)
+    assert done.exit_code == 2 and done.stderr == f"error: {said}\n", done.output
+
+
+def test_a_layer_given_one_argument_twice_is_refused():
+    # Python's parser kept the last one without a word (a call in Python refuses it)
+    done = invoke("run", "--dataset", "iris", "--layers", "Linear(8, bias=True, bias=False), ReLU()")
+    assert done.exit_code == 2 and done.stderr.startswith(
+        "error: layer 'Linear(8, bias=True, bias=False)' gives bias twice; keep one\n"), done.output
