@@ -107,3 +107,21 @@ def test_a_run_whose_data_file_moved_resumes_with_its_new_place_given_on_screen(
 
     shutil.copy(new, old)  # the old place holds a file again: a new place is another run's data
     assert continuation.choose(given, loaded, state).action == "new"
+
+
+def test_a_run_that_stopped_early_trains_on_to_its_epochs_with_ctrl_r(tmp_path):
+    # its Epochs (500) were never reached, so ctrl+r offered to continue "exactly"; the resume it ran had no
+    # --epochs, and a resume without one says an early-stopped run has ended: "training did not start"
+    spec = make_spec(tmp_path, data__dataset="iris", train__epochs=60, train__patience=1, train__lr=0.5,
+                     train__optimizer="SGD", train__momentum=0.9)
+    _, folder = job.run(spec, lambda e: None)
+    saved, (state, _) = folder.spec(), read_run(folder.path)
+    assert state.status == "early_stopped" and state.epoch_done < 60
+    choice = continuation.choose(saved, saved, state)
+    assert (choice.action, choice.epochs) == ("resume", 60)
+    assert choice.message == (f"training {folder.path.name} on from epoch {state.epoch_done} to 60, its patience "
+                              "counted afresh")
+    assert continuation.next_train(saved, saved, state) == (
+        f"ctrl+r continues {folder.path.name} on, its patience counted afresh, from epoch {state.epoch_done} to 60")
+    outcome, _ = job.resume(folder.path, lambda e: None, epochs=choice.epochs)  # what ctrl+r then runs
+    assert outcome.progress.epoch > state.epoch_done

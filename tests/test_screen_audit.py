@@ -130,3 +130,29 @@ async def test_a_chart_of_values_it_cannot_draw_says_so_and_the_screen_lives():
             app.query_one("#loss-plot").refresh()
             await pilot.pause(0.3)
             assert alive(app), value
+
+
+async def test_stop_and_quit_pressed_while_the_worker_starts_reach_it():
+    # before the worker's start event (a second or two of importing torch and reading the data) ctrl+x said
+    # "nothing is training" and the run went on; ctrl+q quit without asking, leaving it training
+    from tui.app.screens import QuitScreen
+
+    from test_app import FOREVER
+
+    app = TorchTUI(cpu_spec(**{"train.epochs": FOREVER}))
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.process is not None and app.process.proc is not None, what="the worker")
+        assert not app.followed.running  # no start event yet
+        await pilot.press("ctrl+q")
+        await shows(pilot, app, lambda: isinstance(app.screen, QuitScreen), "the leave-or-stop question")
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")
+        assert any("is starting (loading torch and its data): ctrl+s saves once it trains" in m
+                   for m, _, _ in notices.calls)
+        await pilot.press("ctrl+x")
+        assert any(m.startswith("stopping:") for m, _, _ in notices.calls), notices.calls
+        await wait_for(pilot, lambda: app.process.exit_code() is not None, 60, "the worker to end")
+        assert app.process.exit_code() != 0 and not app.followed.running

@@ -444,19 +444,35 @@ class TorchTUI(App):
     def _process_running(self) -> bool:
         return self.process is not None and self.process.proc is not None and self.process.exit_code() is None
 
-    def _pid(self) -> int | None:
+    def _pid(self, starting_too: bool = False) -> int | None:
+        """The process that takes the run's signals. `starting_too` (a stop): also this screen's own worker before
+        its start event (importing torch, reading the data), which ended a ctrl+x pressed then with "nothing is
+        training" while the run went on. Only a stop: SIGUSR1/2 kill a process that has not set its handlers yet."""
         if self.followed is not None and self.followed.pid is not None and self.followed.running:
             return self.followed.control_pid
+        if starting_too and self.followed is not None and self.starting(self.followed.run_dir):
+            assert self.process is not None and self.process.proc is not None
+            return self.process.proc.pid
         return None
 
     def action_stop(self) -> None:
-        if not training_process.send(self._pid(), training_process.STOP):
+        if not training_process.send(self._pid(starting_too=True), training_process.STOP):
             self.notify("nothing is training", severity="warning")
             return
         self.notify("stopping: the worker saves the exact position to last.pt, then exits; ctrl+r resumes",
                     timeout=4)
 
+    def _still_starting(self, key: str, does: str) -> bool:
+        """Said for a key that waits for the run's first step: the worker is starting (before its start event)."""
+        if self.followed is None or self.followed.running or not self.starting(self.followed.run_dir):
+            return False
+        self.notify(f"{self.followed.run_dir.name} is starting (loading torch and its data): {key} {does} once it "
+                    "trains", severity="warning")
+        return True
+
     def action_save(self) -> None:
+        if self._still_starting("ctrl+s", "saves"):
+            return
         if training_process.send(self._pid(), training_process.SAVE):
             self._save_pending = True
             self.notify("saving a checkpoint at the next step...", timeout=2)
@@ -468,6 +484,8 @@ class TorchTUI(App):
             self.notify("nothing is training, so there is nothing to save yet", severity="warning")
 
     def action_pause(self) -> None:
+        if self._still_starting("ctrl+p", "pauses"):
+            return
         if not training_process.send(self._pid(), training_process.PAUSE):
             self.notify("nothing is training", severity="warning")
             return
@@ -690,7 +708,8 @@ class TorchTUI(App):
         ]))
 
     def action_quit(self) -> None:
-        if self.followed is not None and self.followed.running and (self.followed.alive() or self._process_running()):
+        if self.followed is not None and ((self.followed.running and (self.followed.alive() or self._process_running()))
+                                          or self.starting(self.followed.run_dir)):  # (before its start event too)
             name = self.followed.run_dir.name
 
             def chosen(choice: str | None) -> None:
@@ -698,7 +717,7 @@ class TorchTUI(App):
                     self.exit(message=f"{name} is still training; "
                                       f"watch it with `torchtui attach {self.followed.run_dir}`")
                 elif choice == "stop":
-                    training_process.send(self._pid(), training_process.STOP)
+                    training_process.send(self._pid(starting_too=True), training_process.STOP)
                     self.exit(message=f"{name} is stopping after saving last.pt; "
                                       f"continue it with `torchtui resume {self.followed.run_dir}`")
 

@@ -87,6 +87,9 @@ def choose(spec: Spec, loaded: Spec | None, run: RunState | None) -> Choice:
     if missing:
         return Choice("refuse", message=f"{run.run_dir.name}: {'; '.join(missing)}, then ctrl+r resumes it (or "
                                          "give a Run name for a new run)", pane="data")
+    if run.status == "early_stopped":  # its own epochs were not reached: a resume without --epochs says it ended
+        return Choice("resume", epochs, f"training {run.run_dir.name} on from epoch {done} to {epochs}, its patience "
+                      "counted afresh" + _from(new_places), new_places)
     return Choice("resume", epochs if epochs != loaded.train.epochs else None,
                   f"resuming {run.run_dir.name} after epoch {done}" + _from(new_places), new_places)
 
@@ -122,7 +125,8 @@ def next_train(spec: Spec, loaded: Spec | None, run: RunState | None, dataset_la
         return choice.message
     if choice.action == "resume" and run is not None:
         total = choice.epochs or spec.train.epochs
-        return (f"ctrl+r continues {run.run_dir.name} exactly, from epoch {run.epoch_done} to {total}"
+        how = "on, its patience counted afresh," if run.status == "early_stopped" else "exactly,"
+        return (f"ctrl+r continues {run.run_dir.name} {how} from epoch {run.epoch_done} to {total}"
                 + _from(choice.moved))
     where = f"{spec.run.runs_dir}/{spec.run.name or run_stem(dataset_label or spec.data.dataset) + '-<date>-<time>'}"
     if spec.run.processes != "1":
