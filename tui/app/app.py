@@ -292,8 +292,9 @@ class TorchTUI(App):
         """Why a typed run name cannot be used ('' when it can): a run folder of that name exists. The loaded
         run's own name is fine while ctrl+r would continue it."""
         folder = Path(self.spec.run.runs_dir) / name
-        if name and path_problem(str(folder)):
-            return f"run name: {path_problem(str(folder))}"
+        problem = path_problem(str(folder)) if name else ""
+        if problem:
+            return f"run name: {problem}"
         if not name or no_such_path(folder):
             return ""
         loaded = self.followed.run_dir if self.followed is not None else None

@@ -230,8 +230,8 @@ class DataPane(Horizontal):
         text = expand_home(typed.strip())
         if text == getattr(self.app.spec.data, path.split(".")[1]):
             error = ""
-        elif text and path_problem(text):
-            error = f"{label(path)}: {path_problem(text)}"
+        elif text and (problem := path_problem(text)):
+            error = f"{label(path)}: {problem}"
         elif text and not is_file_here(text):
             error = f"{label(path)}: {text} is not a file"
         else:
@@ -350,8 +350,9 @@ def table_warnings(view: DataView) -> list[str]:
 def missing_path(typed: str) -> str:
     """Why a dataset typed in the path box cannot be loaded before anything is tried ('' when it may be): a file
     path that does not exist. A built-in name and a Dataset class (module:Class) are left to the loader."""
-    if path_problem(typed):
-        return f"{path_problem(typed)}; check the path (the data shown is kept)"
+    problem = path_problem(typed)
+    if problem:
+        return f"{problem}; check the path (the data shown is kept)"
     if not is_data_file(typed) or not no_such_path(typed):
         return ""
     return f"{typed} not found; check the path (the data shown is kept)"

@@ -142,8 +142,9 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         path = expand_home(event.value.strip())
         if not path:
             return
-        if path_problem(path):
-            self.query_one("#export-note", Static).update(path_problem(path))
+        problem = path_problem(path)
+        if problem:
+            self.query_one("#export-note", Static).update(problem)
             return
         if not no_such_path(path) and self._confirmed != path:
             self._confirmed = path

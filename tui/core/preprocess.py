@@ -457,7 +457,7 @@ def _category_labels(col: pd.Series, missing: str, categories: list[str]) -> pd.
     if not whole.any():
         return labels
     known = pd.Index(categories)
-    written = pd.Series([str(int(v)) for v in values[whole]], index=col.index[whole])
+    written = pd.Series([_label_key(v) for v in values[whole]], index=col.index[whole])
     take = written.isin(known).to_numpy() & ~labels[whole].isin(known).to_numpy()
     labels = labels.copy()
     labels.loc[written.index[take]] = written[take]

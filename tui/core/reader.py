@@ -314,8 +314,9 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     body = rows[fmt.skip_rows:]
     if not body:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
-    fmt.decimal = opts.decimal if opts.decimal != "auto" else _choose_decimal(body, fmt.sep)
-    fmt.decimal_unseen = opts.decimal == "auto" and fmt.sep != "," and not _decimal_cells(body)
+    decimal, seen = _choose_decimal(body, fmt.sep)
+    fmt.decimal = opts.decimal if opts.decimal != "auto" else decimal
+    fmt.decimal_unseen = opts.decimal == "auto" and not seen
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
         fmt.header = _looks_like_header(body)
@@ -816,21 +817,17 @@ def _numbered_names(first: list[str], cols: list[_Column]) -> bool:
     return False
 
 
-def _choose_decimal(rows: list[list[str]], sep: str) -> str:
+def _choose_decimal(rows: list[list[str]], sep: str) -> tuple[str, bool]:
+    """(the decimal mark, whether a cell below the first line told it: a decimal mark of either kind, or dots that
+    group thousands). A ',' file's mark is '.', told by its separator."""
     if sep == ",":
-        return "."
+        return ".", True
     fields = [f.strip() for r in rows[1:] for f in r]
     if any(_DOT_THOUSANDS.match(f) for f in fields):
-        return ","
+        return ",", True
     comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
     dot = sum(bool(_DOT_DECIMAL.match(f)) for f in fields)
-    return "," if comma > dot else "."
-
-
-def _decimal_cells(rows: list[list[str]]) -> bool:
-    """Whether any cell below the first line has a decimal mark of either kind (or dots grouping thousands)."""
-    return any(_COMMA_DECIMAL.match(f) or _DOT_DECIMAL.match(f) or _DOT_THOUSANDS.match(f)
-               for r in rows[1:] for f in (c.strip() for c in r))
+    return ("," if comma > dot else "."), bool(comma or dot)
 
 
 def _late_decimal_commas(frame: pd.DataFrame) -> str:
