@@ -121,6 +121,20 @@ async def test_a_run_on_a_data_file_is_listed_by_the_files_name():
         assert any("1/1" in line for line in shown(app.query_one("#runs-list", DataTable)))  # epochs on screen
 
 
+async def test_the_list_is_drawn_whole_from_the_moment_it_is_filled():
+    # a column left to size itself is measured only when the table is next idle: a frame drawn before that (the
+    # tmux story caught one) showed each column cut to its header's width, the run names to "name"
+    headless("--dataset", "iris", "--epochs", "1", "--name", "a-run-name-far-wider-than-its-header")
+    app = TorchTUI(cpu_spec(), preset=True)
+    async with running(app, (120, 30)) as pilot:
+        await show_runs(app, pilot, 1)
+        pane(app).show_runs()  # refilled; read back before the table is idle again
+        table = app.query_one("#runs-list", DataTable)
+        for key, cell in zip(("name", "dataset", "epochs"), ("a-run-name-far-wider-than-its-header", "iris", "1/1")):
+            assert table.columns[key].get_render_width(table) >= len(cell) + 2, key
+        assert any("a-run-name-far-wider-than-its-header" in line for line in shown(table))
+
+
 async def test_delete_asks_first_and_never_deletes_a_running_run():
     done = headless("--dataset", "iris", "--epochs", "2", "--name", "finished")
     live, worker = live_run(Path("checkpoints"), "live")

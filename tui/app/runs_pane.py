@@ -113,19 +113,24 @@ class RunsPane(Vertical):
 
         table = self.query_one("#runs-list", DataTable)
         highlighted = self.highlighted_path()
-        table.clear(columns=True)
-        table.add_column("", key=MARK, width=2)
-        for key in COLUMN_KEYS:
-            arrow = (" ▼" if self.descending else " ▲") if key == self.sort_column else ""
-            table.add_column(key + arrow, key=key)
+        headers = [key + ((" ▼" if self.descending else " ▲") if key == self.sort_column else "") for key in COLUMN_KEYS]
+        rows: list[tuple[str, list[Text]]] = []
         for r in self.ordered():
             i = r.info
             # Text, not str: a DataTable reads a str as markup, and names and values are the user's (their control
             # characters as escapes); a data file by its name: its absolute path pushed the epochs, losses and time
             # off an 80-column screen
-            table.add_row(self.mark(str(i.path)), Text(visible(r.name)), i.status, Text(visible(Path(i.dataset).name)),
-                          f"{i.epochs_done}/{i.epochs}", fmt_number(i.best_val_loss), fmt_metric(r),
-                          fmt_seconds(i.seconds), key=str(i.path))
+            rows.append((str(i.path), [Text(visible(r.name)), Text(i.status), Text(visible(Path(i.dataset).name)),
+                                       Text(f"{i.epochs_done}/{i.epochs}"), Text(fmt_number(i.best_val_loss)),
+                                       Text(fmt_metric(r)), Text(fmt_seconds(i.seconds))]))
+        table.clear(columns=True)
+        table.add_column("", key=MARK, width=2)
+        # each column as wide as its widest cell, given here: a column left to size itself is measured when the
+        # table is next idle, and a table drawn before that showed every column cut to its header's width
+        for n, (key, header) in enumerate(zip(COLUMN_KEYS, headers)):
+            table.add_column(header, key=key, width=max([Text(header).cell_len, *(c[n].cell_len for _, c in rows)]))
+        for path, cells in rows:
+            table.add_row(self.mark(path), *cells, key=path)
         if highlighted is not None and highlighted in table.rows:
             table.move_cursor(row=table.get_row_index(highlighted))
         self.show_status()
