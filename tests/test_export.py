@@ -107,6 +107,8 @@ CONFIGS = {
     "messy CSV with a --val file": dict(data__dataset="messy.csv", data__val="messy_val.csv", data__missing="impute"),
     "messy CSV with a tidy --val file (other types)": dict(data__dataset="messy.csv", data__val="tidy_val.csv",
                                                            data__missing="impute"),
+    # R's write.table: a header a field short over row names, a missing number written NA, a region NA
+    "R table with NA words": dict(data__dataset="survey.csv", data__target="severity", data__missing="impute"),
     "messy CSV group split": dict(data__dataset="messy.csv", data__missing="impute", data__group="site"),
     "wine SGD cosine Dropout": dict(
         data__dataset="wine", model__layers="Linear(32), ReLU(), Dropout(0.3), Linear(16), Tanh()",
@@ -124,6 +126,10 @@ def run_and_export(tmp_path: Path, **overrides):
     settings = {"train__epochs": 3, "train__patience": 0, "train__threads": 1, "train__seed": 3, **overrides}
     if settings["data__dataset"] == "messy.csv":
         settings["data__dataset"] = str(messy_csv(tmp_path / "messy.csv"))
+    if settings["data__dataset"] == "survey.csv":
+        from test_na_words import survey, written
+
+        settings["data__dataset"] = str(written(survey(), tmp_path / "survey.csv", row_names=True))
     if settings.get("data__val") == "messy_val.csv":
         settings["data__val"] = str(messy_csv(tmp_path / "messy_val.csv", seed=5))
     if settings.get("data__val") == "tidy_val.csv":

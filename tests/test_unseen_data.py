@@ -241,14 +241,14 @@ def test_a_run_trained_when_a_question_mark_was_a_value_resumes_predicts_and_exp
     refused as 'data changed', its predictions refused (or changed) and its export no longer reproduced it. Its
     model's categories say which rule it trained with, and its files are read by that rule."""
     from tui.core import reader
-    from tui.core.preprocess import reads_question_marks_as_empty
+    from tui.core.preprocess import reading_of
 
     data = with_marks(tmp_path)
     with monkeypatch.context() as old:  # the reader of an earlier torchtui
         old.setattr(reader, "_question_marks", lambda frame, fmt: None)
         _, folder, _ = run(tmp_path, data, data__target="label", train__epochs=2, train__patience=0)
     saved = checkpoint.load(folder.path / "last.pt")
-    assert not reads_question_marks_as_empty(saved["preprocessing"]) and "?" in saved["preprocessing"]["classes"]
+    assert not reading_of(saved["preprocessing"]).question_marks and "?" in saved["preprocessing"]["classes"]
 
     resumed = job.resume(folder.path, lambda e: None, epochs=3)[0]  # not 'data changed', nor refused
     assert resumed.progress.epoch == 3

@@ -113,7 +113,8 @@ class RunsPane(Vertical):
 
         table = self.query_one("#runs-list", DataTable)
         highlighted = self.highlighted_path()
-        headers = [key + ((" ▼" if self.descending else " ▲") if key == self.sort_column else "") for key in COLUMN_KEYS]
+        arrow = " ▼" if self.descending else " ▲"
+        headers = [key + (arrow if key == self.sort_column else "") for key in COLUMN_KEYS]
         rows: list[tuple[str, list[Text]]] = []
         for r in self.ordered():
             i = r.info

@@ -38,7 +38,7 @@ from .preprocess import (
     plain,
     within_range,
 )
-from .reader import MISSING_MARKS, ReadOptions, TableFormat, column_name, preview, read_table, refuse_pipe
+from .reader import MISSING_MARKS, Reading, ReadOptions, TableFormat, column_name, preview, read_table, refuse_pipe
 from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
@@ -126,9 +126,9 @@ def fingerprint_differs(now: list[float], saved: list[float]) -> str:
     return ""
 
 
-def read_options(spec: DataSpec, question_marks: bool = True) -> ReadOptions:
-    """`question_marks`: False for a run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
-    return ReadOptions(**{name: getattr(spec, name) for name in FORMAT_FIELDS}, question_marks=question_marks)
+def read_options(spec: DataSpec, reading: Reading = Reading()) -> ReadOptions:
+    """`reading`: the rules a run's model was trained under (preprocess.reading_of)."""
+    return ReadOptions(**{name: getattr(spec, name) for name in FORMAT_FIELDS}, reading=reading)
 
 
 def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFrame:
@@ -136,14 +136,14 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> pd.DataFra
 
 
 def load_frame(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
-               question_marks: bool = True) -> tuple[pd.DataFrame, str, bool, str]:
+               reading: Reading = Reading()) -> tuple[pd.DataFrame, str, bool, str]:
     """(table, display name, keep constant columns, decimal mark) for a built-in name or a file path."""
-    frame, name, keep_constant, decimal, _ = load_table(spec, seed, notices, progress, question_marks)
+    frame, name, keep_constant, decimal, _ = load_table(spec, seed, notices, progress, reading)
     return frame, name, keep_constant, decimal
 
 
 def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
-               question_marks: bool = True) -> tuple[pd.DataFrame, str, bool, str, TableFormat | None]:
+               reading: Reading = Reading()) -> tuple[pd.DataFrame, str, bool, str, TableFormat | None]:
     """`load_frame`, and the format the file was read with (None for a built-in): what the reader guessed
     about the header and the lines above it is said, with its override, by refusals that may follow from it."""
     builtin = BUILTINS.get(spec.dataset)
@@ -158,7 +158,7 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
     start = time.monotonic()
     if progress and path.is_file():
         progress(f"reading {spec.dataset} ({path.stat().st_size / 2**20:,.1f} MiB)")
-    frame, fmt = read_table(spec.dataset, read_options(spec, question_marks))
+    frame, fmt = read_table(spec.dataset, read_options(spec, reading))
     if progress:
         progress(f"read {len(frame):,} rows x {frame.shape[1]} columns in {time.monotonic() - start:.1f} s; "
                  "preparing tensors")
@@ -195,11 +195,11 @@ class TableSplit:
 
 
 def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress = None,
-                question_marks: bool = True) -> TableSplit:
+                reading: Reading = Reading()) -> TableSplit:
     """Read the table, choose its columns, apply the missing-value policy, decide the task, split
-    (or read the --val file) and fit the preprocessing on the training rows. `question_marks`: False for a run
-    whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
-    frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, question_marks)
+    (or read the --val file) and fit the preprocessing on the training rows. `reading`: the rules the run's
+    model was trained under (preprocess.reading_of)."""
+    frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, reading)
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
@@ -221,7 +221,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if _val_is_the_training_file(spec):
             notices.append(f"warning: the validation file {spec.val} is the training file: every validation row is "
                            "a training row, so the validation loss says nothing of rows the model has not seen")
-        val_frame, val_kept = read_table(spec.val, read_options(spec, question_marks))[0], None
+        val_frame, val_kept = read_table(spec.val, read_options(spec, reading))[0], None
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
             val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
         train_rows, val_rows, val_name = np.arange(len(frame)), None, spec.val
@@ -243,7 +243,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
             within_range(val_frame[c].to_numpy(dtype=np.float64), c, spec.val, c in targets, val_numbers,
                          training=True)
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
-                           spec.missing, id_column)
+                           spec.missing, id_column, reading.words)
     left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
     return TableSplit(frame, name, targets, features, id_column, task, classes, decimal, val_frame, val_name,
                       train_rows, val_rows, pre, val_numbers, left_out)
@@ -253,14 +253,14 @@ def _val_is_the_training_file(spec: DataSpec) -> bool:
     return bool(spec.val) and Path(spec.val).resolve() == Path(spec.dataset).resolve()
 
 
-def prepare(spec: DataSpec, seed: int, progress: Progress = None, question_marks: bool = True) -> Prepared:
-    """`progress` hears what is being read and prepared: a big file takes seconds. `question_marks`: False for a
-    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty)."""
+def prepare(spec: DataSpec, seed: int, progress: Progress = None, reading: Reading = Reading()) -> Prepared:
+    """`progress` hears what is being read and prepared: a big file takes seconds. `reading`: the rules the run's
+    model was trained under (preprocess.reading_of)."""
     if user_dataset.is_class_path(spec.dataset):
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []
     try:
-        table = split_table(spec, seed, notices, progress, question_marks)
+        table = split_table(spec, seed, notices, progress, reading)
     except UserError as e:  # what was read and decided before the refusal is shown with it
         raise e.with_notes(notices) from None
     frame, name, pre, train_rows, val_rows = table.frame, table.name, table.pre, table.train_rows, table.val_rows

@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import UserError
 from .layer_catalog import canonical
+from .reader import Reading
 from .spec import Spec
 
 SCRIPT_NAME = "train.py"
@@ -63,10 +64,10 @@ def from_run(run_dir: str | Path) -> Export:
                        "it stops there")
     used = [str(e.get("device", "")) for e in starts]
     worlds = [int(e.get("world_size") or 1) for e in starts]  # every process of every machine (spec: this one's)
-    from .preprocess import reads_question_marks_as_empty
+    from .preprocess import reading_of
 
-    marks = reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt is not None else None)  # read as the run read
-    return _export(spec, str(folder.path), layers, differs, used, marks, worlds)
+    reading = reading_of(ckpt["preprocessing"] if ckpt is not None else None)  # its files read as the run read them
+    return _export(spec, str(folder.path), layers, differs, used, reading, worlds)
 
 
 def _patience_counted_afresh(events: list[dict[str, Any]], patience: int) -> list[int]:
@@ -140,10 +141,10 @@ class _Facts:
 
 
 def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str],
-            devices_used: list[str] | None = None, question_marks: bool = True,
+            devices_used: list[str] | None = None, reading: Reading = Reading(),
             worlds: list[int] | None = None) -> Export:
-    """`devices_used`: what a run's start events name (None for a spec not yet run); `question_marks`: False for a
-    run whose model kept '?' as a value (preprocess.reads_question_marks_as_empty); `worlds`: the world size of
+    """`devices_used`: what a run's start events name (None for a spec not yet run); `reading`: the rules the run's
+    model was trained under (preprocess.reading_of); `worlds`: the world size of
     each of a run's starts (None for a spec not yet run: its run.processes). A run of several processes is
     written as one process with the global batch: N processes with batch b train what one trains with N x b."""
     from . import devices, user_dataset
@@ -170,7 +171,7 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
     if user_dataset.is_class_path(spec.data.dataset):
         facts = _class_facts(spec, layers, threads)
     else:
-        facts = _facts(spec, layers, threads, differs, question_marks)
+        facts = _facts(spec, layers, threads, differs, reading)
     differs.extend(_device_differences(spec, devices_used))
     if t.on_nan == "skip":
         differs.append("the run skipped steps whose loss was not finite (on_nan skip); this script takes every step")
@@ -178,7 +179,7 @@ def _export(spec: Spec, source: str, layers: list[str] | None, differs: list[str
 
 
 def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str],
-           question_marks: bool = True) -> _Facts:
+           reading: Reading = Reading()) -> _Facts:
     from . import layers as layer_stack
     from .data import load_frame, split_table
     from .datasets import BUILTINS
@@ -187,8 +188,8 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
 
     d = spec.data
     notices: list[str] = []
-    raw = load_frame(d, spec.train.seed, [], None, question_marks)[0]
-    table = split_table(d, spec.train.seed, notices, None, question_marks)
+    raw = load_frame(d, spec.train.seed, [], None, reading)[0]
+    table = split_table(d, spec.train.seed, notices, None, reading)
     pre = table.pre
     objective = Objective.for_data(spec.train.loss, pre)
     if layers is None:
@@ -199,7 +200,7 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     if d.group:
         left_out.append(f"{d.group} left out: it names the groups of the split, not a feature")
     builtin = BUILTINS.get(d.dataset)
-    read, helpers = _reading(spec, builtin, question_marks)
+    read, helpers = _reading(spec, builtin, reading)
     n_val = len(table.val_frame) if table.val_rows is None else len(table.val_rows)
     return _Facts(spec, layers, objective.loss, pre.task, list(pre.classes), list(pre.targets), list(table.features),
                   [c.name for c in pre.columns if c.kind == "numeric"],
@@ -267,20 +268,20 @@ def _class_data_block(f: _Facts, add: Any) -> None:
     add("")
 
 
-def _reading(spec: Spec, builtin: Any, question_marks: bool = True) -> tuple[list[str], list[str]]:
+def _reading(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tuple[list[str], list[str]]:
     """(lines that read the table into `frame`, helper functions and constants they use). With a --val file
     its rows are put below the table's, marked: the training rows alone fit the preprocessing (section 6)."""
-    lines, helpers = _reading_table(spec, builtin, question_marks)
+    lines, helpers = _reading_table(spec, builtin, reading)
     if not spec.data.val:
         return lines, helpers
     lines += ["", "# the validation rows: a file of their own, read the same way (the format found in it)"]
-    lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val", question_marks)
+    lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val", reading)
     lines.append("frame = pd.concat([frame.assign(from_val_file=False), val_frame.assign(from_val_file=True)], "
                  "ignore_index=True)")
     return lines, [*helpers, f"VAL = {spec.data.val!r}"]
 
 
-def _reading_table(spec: Spec, builtin: Any, question_marks: bool = True) -> tuple[list[str], list[str]]:
+def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tuple[list[str], list[str]]:
     from .datasets import data_dir
 
     if builtin is not None and builtin.file is not None:
@@ -295,16 +296,16 @@ def _reading_table(spec: Spec, builtin: Any, question_marks: bool = True) -> tup
         return [f"# the built-in dataset {builtin.name} ({builtin.description}), made from the seed as torchtui does",
                 f"frame = {make.__name__}(SEED)"], ["DATA = None  # made below, not read", *helpers]
     path = Path(spec.data.dataset)
-    return _read_file(path, spec, "frame", "args.data", question_marks), [f"DATA = {str(path)!r}"]
+    return _read_file(path, spec, "frame", "args.data", reading), [f"DATA = {str(path)!r}"]
 
 
-def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool = True) -> list[str]:
+def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = Reading()) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
-    from .reader import WHITESPACE, read_table, sniff, thousands_marks
+    from .reader import PANDAS_EMPTY_WORDS, csv_options, read_table, sniff, thousands_marks
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
-        fmt = read_table(path, read_options(spec.data, question_marks))[1]
+        fmt = read_table(path, read_options(spec.data, reading))[1]
     except UserError:  # a file that no longer reads whole: the format sniffed from its start (or the refusal)
         fmt = sniff(path, read_options(spec.data))
     lines = textwrap.wrap(_said(f"read as the run read it: {fmt.describe()}"), 98, initial_indent="# ",
@@ -327,16 +328,21 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, question_marks: bool
             lines += [f"# column {_said(c)} holds lists: each is read as its JSON text",
                       f"{name}[{c!r}] = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in {name}[{c!r}]]"]
     else:
-        sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
-        options = [f"sep={sep!r}", f"header={0 if fmt.header else None}", f"skiprows={fmt.skip_rows}",
-                   f"decimal={fmt.decimal!r}", f"encoding={fmt.encoding!r}"]
-        if fmt.compression:
-            options.append(f"compression={fmt.compression!r}")
-        if fmt.spaces:
-            options.append("skipinitialspace=True")
-        if fmt.row_end == "rows":  # every row ends with a separator the header does not: no field after it
-            options.append("index_col=False")
-        lines.append(f"{name} = pd.read_csv({arg}, {', '.join(options)})")
+        def arguments(options: dict[str, Any]) -> str:
+            return ", ".join(f"{k}={'str' if v is str else repr(v)}" for k, v in options.items())
+
+        lines.append(f"{name} = pd.read_csv({arg}, {arguments(csv_options(path, fmt))})")
+        if fmt.worded:  # as reader._words_kept
+            said = ", ".join(_said(c) for _, c in fmt.worded)
+            places = [at for at, _ in fmt.worded]
+            lines += [f"# in column(s) {said} (words), the cells 'NA' and 'None' are words, not the empty cells "
+                      "pandas reads",
+                      f"written = pd.read_csv({arg}, {arguments(csv_options(path, fmt))}, dtype=str, "
+                      "keep_default_na=False)",
+                      f"for at in {places}:",
+                      "    cells = written.iloc[:, at].to_numpy(dtype=object)",
+                      f"    words = {name}.iloc[:, at].isna().to_numpy() & np.isin(cells, {PANDAS_EMPTY_WORDS!r})",
+                      f"    {name}[{name}.columns[at]] = {name}.iloc[:, at].where(~words, cells)"]
         if fmt.row_end == "all":
             lines.append(f"{name} = {name}.iloc[:, :-1]  # every line ends with a separator: no last column")
         if not fmt.header:

@@ -26,7 +26,8 @@ from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
 from .optim import state_copies
 from .predict import Predictor
-from .preprocess import reads_question_marks_as_empty
+from .preprocess import reading_of
+from .reader import Reading
 from .record import Emit, Recorder
 from .runs import RunFolder, release_held
 from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
@@ -43,7 +44,7 @@ class Plan:
 
 
 def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World = distributed.SINGLE,
-         question_marks: bool = True) -> Plan:
+         reading: Reading = Reading()) -> Plan:
     """Everything checked and prepared; the plan's spec has its thread count resolved (what spec.toml stores).
     In a run of several processes each rank plans alike, on its own GPU (LOCAL_RANK) when on CUDA."""
     threads = devices.use_threads(spec.train.threads)
@@ -60,7 +61,7 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
     warm = threading.Thread(target=_import_optimizers, daemon=True)
     warm.start()  # overlaps with reading the data: the parser runs without the GIL
     try:
-        data = prepare(spec.data, spec.train.seed, progress, question_marks)
+        data = prepare(spec.data, spec.train.seed, progress, reading)
     finally:  # also when the data is refused: a process that exits mid-import aborts (SIGABRT, not exit 2)
         warm.join()
     cpus = devices.usable_cpus()
@@ -73,7 +74,7 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
                                copies=2 + state_copies(spec.train))
         _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
         if spec.data.test:  # a bad test file is found now, not after the whole training
-            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data, question_marks)), spec.data.test)
+            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data, reading)), spec.data.test)
     except UserError as e:
         raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)
@@ -225,8 +226,8 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     recorder = Recorder(emit, is_main=world.is_main)  # the folder is written only once the plan holds
     repaired = recorder.repair_best(folder, ckpt) if ckpt and not fell_back else ""
     spec = spec.with_overrides({"run.processes": _processes(world)})
-    # a run trained before a lone '?' read as empty reads its data as it did (preprocess.reads_question_marks_as_empty)
-    p = plan(spec, recorder, world, reads_question_marks_as_empty(ckpt["preprocessing"] if ckpt else None))
+    # a run trained before a rule of reading cells came in reads its data as it did (preprocess.reading_of)
+    p = plan(spec, recorder, world, reading_of(ckpt["preprocessing"] if ckpt else None))
     p.data.notices.extend(n for n in (fell_back, repaired, *moves) if n)
     differs = ""
     if ckpt and p.data.pre.to_dict() != ckpt["preprocessing"]:
@@ -380,7 +381,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
                 write_val_predictions(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
             out = folder.path / "predictions.csv"
-            options = read_options(p.spec.data, reads_question_marks_as_empty(p.data.pre))
+            options = read_options(p.spec.data, reading_of(p.data.pre))
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, options,
                                                                                   own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,

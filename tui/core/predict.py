@@ -24,7 +24,7 @@ from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
-from .preprocess import Filled, Preprocessor, Unseen, reads_question_marks_as_empty
+from .preprocess import Filled, Preprocessor, Unseen, reading_of
 from .reader import ReadOptions, read_table
 from .runs import SPEC, is_run_folder, refuse_run_file
 
@@ -186,7 +186,7 @@ class Predictor:
         from .spec import FORMAT_FIELDS, Spec
 
         run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items() if k in FORMAT_FIELDS})
-        return read_options(run.with_overrides(overrides).data, reads_question_marks_as_empty(self.pre))
+        return read_options(run.with_overrides(overrides).data, reading_of(self.pre))
 
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).

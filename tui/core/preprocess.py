@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
+from .reader import Reading
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -101,6 +102,9 @@ class Preprocessor:
     target_std: list[float] = field(default_factory=list)
     missing: str = "error"  # error | drop | impute: what to do with empty cells in features
     id_column: str = ""  # kept beside predictions when a file has it
+    # its files' 'NA' and 'None' in a column of words are values (reader.Reading.words); False in a model trained
+    # before that rule, which read them as empty (a checkpoint without the field)
+    words: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -125,7 +129,7 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
             classes: list[Any], standardize_target: bool, missing: str = "error",
-            id_column: str = "") -> "Preprocessor":
+            id_column: str = "", words: bool = True) -> "Preprocessor":
         """Statistics from `train_rows` of `frame` only; validation rows never inform them.
 
         A big table's columns are shared among threads (numpy works without the GIL), each with
@@ -159,7 +163,7 @@ class Preprocessor:
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
-                  id_column=id_column)
+                  id_column=id_column, words=words)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -336,7 +340,10 @@ class Preprocessor:
 
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["words"]:  # as a model trained before the rule wrote it: a resume compares the two
+            del d["words"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessor":
@@ -359,16 +366,17 @@ def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
     return mean, (std if std > 0 else 1.0), fill
 
 
-def reads_question_marks_as_empty(pre: "Preprocessor | dict[str, Any] | None") -> bool:
-    """Whether a model's files read a lone '?' in a text column as empty (`ReadOptions.question_marks`): all do but
-    a model trained before that rule, whose categories or classes hold '?'. Its resume, predictions, evaluations,
-    export and validation table read files as it did, or a run that was fine became 'data changed' and its
-    model's answers changed without a word. None: no model yet (a new run), which reads them as empty."""
+def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
+    """The rules a model's files are read by (reader.Reading), those it was trained under: its resume, predictions,
+    evaluations, export and validation table read files as it did. None: no model yet (a new run), today's rules.
+    A lone '?' in a text column is empty for all but a model trained before that rule, whose categories or classes
+    hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`)."""
     if pre is None:
-        return True
+        return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
-    return not ("?" in map(str, d.get("classes") or []) or any(
+    marks = not ("?" in map(str, d.get("classes") or []) or any(
         "?" in map(str, c.get("categories") or []) for c in d.get("columns") or []))
+    return Reading(question_marks=marks, words=bool(d.get("words", False)))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

@@ -25,6 +25,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,6 +42,9 @@ _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
 _DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}  # a cell said empty
+# cells pandas reads as empty in every column that are words in a column of words: a region NA (North America), a
+# severity None (`_words_kept`). Its other marks (NaN, NULL, n/a, #N/A, ...) say "no value" in any column.
+PANDAS_EMPTY_WORDS = ("NA", "None")
 _QUOTES = ("'", '"')
 _FIELD_STARTS = ",;\t| "  # what may come before a field's opening quote: a separator (any we sniff) or a blank
 # the first bytes of files that are not text tables: (magic, what it looks like)
@@ -55,6 +59,17 @@ _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _CHECKPOINT_NAMES = (".pt", ".pth", ".ckpt", ".bin")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Rules for cells that came in after models had been trained by the rules before them. A model's files are
+    read by the rules it was trained under (preprocess.reading_of): its resume, predictions, evaluations, export and
+    validation table read them as it did, or a run that was fine became 'data changed' and its model's answers
+    changed without a word."""
+
+    question_marks: bool = True  # a lone '?' in a column of words is empty (`_question_marks`)
+    words: bool = True  # 'NA' and 'None' in a column of words are values (`_words_kept`), not pandas' empty cells
+
+
 @dataclass
 class ReadOptions:
     """The user's overrides; "auto" (or -1 for skip_rows) leaves the choice to the sniffer."""
@@ -64,9 +79,7 @@ class ReadOptions:
     skip_rows: int = -1
     decimal: str = "auto"
     encoding: str = "auto"
-    # a lone '?' in a text column reads as empty (`_question_marks`); False for a model trained before that rule,
-    # whose categories or classes hold '?' (preprocess.reads_question_marks_as_empty): its files read as it read them
-    question_marks: bool = True
+    reading: Reading = field(default_factory=Reading)  # a model's files by the rules it was trained under
 
 
 @dataclass
@@ -91,6 +104,9 @@ class TableFormat:
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
     formatted: list[str] = field(default_factory=list)
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
+    # columns of words whose 'NA' and 'None' cells are kept as values (`_words_kept`): (place in pandas' table as
+    # read, name), for the exported script
+    worded: list[tuple[int, str]] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
 
@@ -146,13 +162,15 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         raise UserError(f"{path} is a folder; give a data file inside it")
     fmt = sniff(p, opts)
     try:
-        frame = _read(p, fmt, nrows)
+        frame = _read(p, fmt, nrows, opts.reading)
         late = _late_decimal_commas(frame) if fmt.decimal_unseen else ""
         if late:
             fmt.decimal = ","
             fmt.notes.append(f"column {late} has numbers with a decimal comma below the lines read to tell the format "
                              "(none above): read with decimal ','; pass --decimal . if the comma means another thing")
-            frame = _read(p, fmt, nrows)
+            fmt.worded.clear()
+            fmt.notes[:] = [n for n in fmt.notes if not n.endswith(_WORDS_NOTE_END)]
+            frame = _read(p, fmt, nrows, opts.reading)
     except UnicodeDecodeError as e:
         raise UserError(f"{path} holds bytes that are not {fmt.encoding} text ({e.reason}); pass --encoding, "
                         f"e.g. --encoding latin-1") from None
@@ -178,7 +196,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
     _formatted_numbers(frame, fmt)
-    if opts.question_marks:
+    if opts.reading.question_marks:
         _question_marks(frame, fmt)
     if frame.empty and nrows != 0:
         hint = fmt.hint()
@@ -465,7 +483,7 @@ def looks_like_table(path: Path, lines: int = 20) -> bool:
     return len(rows) >= 2 and len(counts) == 1 and counts.pop() >= 2
 
 
-def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
+def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.DataFrame:
     if fmt.kind == "parquet":
         frame = pd.read_parquet(p)
         return frame.head(nrows) if nrows is not None else frame
@@ -480,13 +498,80 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None) -> pd.DataFrame:
             raise UserError(f"{p} holds one JSON object, not rows: write its rows as a list of objects "
                             "([{...}, {...}]), or one object per line in a .jsonl file") from None
         return _flat(frame.head(nrows) if nrows is not None else frame, fmt)
-    sep = r"\s+" if fmt.sep == WHITESPACE else fmt.sep
-    # index_col=False: a field more than the header names is not row names (pandas' default) but dropped
-    frame = pd.read_csv(p, sep=sep, header=0 if fmt.header else None, skiprows=fmt.skip_rows, decimal=fmt.decimal,
-                        encoding=fmt.encoding, compression=fmt.compression, skipinitialspace=fmt.spaces, nrows=nrows,
-                        index_col=False if fmt.row_end == "rows" else None)
+    options = {**csv_options(p, fmt), "nrows": nrows}
+    if reading.words:
+        frame = pd.read_csv(p, **options, keep_default_na=False, na_values=_empty_but_words())
+        frame = _words_kept(p, frame, fmt, options)
+    else:
+        frame = pd.read_csv(p, **options)
     if fmt.row_end == "all" and frame.shape[1] > 1 and frame.iloc[:, -1].isna().all():
         frame = frame.iloc[:, :-1]
+    return frame
+
+
+def csv_options(p: Path, fmt: TableFormat) -> dict[str, Any]:
+    """pandas.read_csv's arguments for a CSV of this format (the exported script writes them out)."""
+    options: dict[str, Any] = {"sep": r"\s+" if fmt.sep == WHITESPACE else fmt.sep,
+                               "header": 0 if fmt.header else None, "skiprows": fmt.skip_rows, "decimal": fmt.decimal,
+                               "encoding": fmt.encoding}
+    if fmt.compression or re.search(r"\.(gz|bz2|zip|xz|zst|tar)$", p.name.lower()):
+        options["compression"] = fmt.compression  # None, not pandas' guess by the name: gzip by its bytes only
+    if fmt.spaces:  # blanks after separators: skipped, at twice the parse time, so only when seen
+        options["skipinitialspace"] = True
+    if fmt.row_end == "rows":  # a field more than the header names is not row names (pandas' default) but dropped
+        options["index_col"] = False
+    return options
+
+
+_WORDS_NOTE_END = "(pandas reads them as empty); where one means a missing value, leave its cell empty"
+
+
+def _empty_but_words() -> list[str]:
+    """The cells pandas reads as empty, but 'NA' and 'None' (its own list, as the installed pandas has it)."""
+    try:
+        from pandas._libs.parsers import STR_NA_VALUES
+    except ImportError:  # (a pandas that moved it: its list as of pandas 2)
+        STR_NA_VALUES = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                         "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+    return sorted(set(STR_NA_VALUES) - set(PANDAS_EMPTY_WORDS))
+
+
+def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[str, Any]) -> pd.DataFrame:
+    """In a column of words, the cells 'NA' and 'None' are words, kept as values, with a note: pandas reads them as
+    empty in every column, and a region NA (North America) or a severity None lost its rows under --missing drop,
+    its class or category too, and was refused as 'empty' where the file showed a word. In a column of numbers
+    (by the same `mostly_numeric` as its own checks) they are empty, as R writes a missing number.
+
+    `frame` was read with those two words as text: a column of words needs nothing more. A column of numbers
+    holding them (R's) is taken from pandas' own reading of the file, read again only then."""
+    import numpy as np
+
+    types = pd.api.types
+    found: dict[int, np.ndarray] = {}
+    for i, dtype in enumerate(frame.dtypes):
+        if types.is_object_dtype(dtype) or types.is_string_dtype(dtype):
+            words = np.isin(frame.iloc[:, i].to_numpy(dtype=object), PANDAS_EMPTY_WORDS)
+            if words.any():
+                found[i] = words
+    if not found:
+        return frame
+    from .preprocess import mostly_numeric  # (here: torch comes with it)
+
+    numbers = []
+    for i, words in found.items():
+        rest = frame.iloc[:, i].mask(words)
+        if not rest.notna().any() or mostly_numeric(rest, decimal=fmt.decimal):
+            numbers.append(i)  # nothing but these marks, or numbers: empty cells, as pandas reads them
+            continue
+        fmt.worded.append((i, column_name(frame.columns[i])))
+        cells = frame.iloc[:, i][words]
+        said = ", ".join(f"{int(cells.eq(w).sum())} cell(s) {w!r}" for w in PANDAS_EMPTY_WORDS if cells.eq(w).any())
+        fmt.notes.append(f"column {column_name(frame.columns[i])}: {said} read as values, as its other cells are "
+                         f"words {_WORDS_NOTE_END}")
+    if numbers:
+        pandas_own = pd.read_csv(p, **options)
+        for i in numbers:
+            frame[frame.columns[i]] = pandas_own.iloc[:, i].to_numpy()
     return frame
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # numpy, pandas and torch are imported where used: the screen
     import pandas as pd
 
     from .preprocess import Preprocessor
+    from .reader import Reading
 
 FILE = "val_predictions.csv"
 MAX_ROWS = 10_000  # the worst rows kept: a screen table and a file a person reads, not a data dump
@@ -49,9 +50,9 @@ class ValidationRows:
     pre: Preprocessor  # fitted on the training rows, as the run fitted it
 
 
-def validation_rows(spec: Spec, question_marks: bool = True) -> ValidationRows:
-    """The run's validation rows, found as `data.prepare` finds them (see the module's note); `question_marks`
-    as there (preprocess.reads_question_marks_as_empty)."""
+def validation_rows(spec: Spec, reading: Reading | None = None) -> ValidationRows:
+    """The run's validation rows, found as `data.prepare` finds them (see the module's note); `reading` as there
+    (preprocess.reading_of)."""
     from . import user_dataset
     from .data import split_table
 
@@ -59,7 +60,8 @@ def validation_rows(spec: Spec, question_marks: bool = True) -> ValidationRows:
     if user_dataset.is_class_path(d.dataset):
         raise UserError(f"{d.dataset} is a Dataset class: its validation items are not rows of a table, "
                         "so there is no predictions table")
-    table = split_table(d, spec.train.seed, notices=[], question_marks=question_marks)
+    table = split_table(d, spec.train.seed, notices=[], reading=reading) if reading else \
+        split_table(d, spec.train.seed, notices=[])
     return ValidationRows(table.validation_frame(), table.val_numbers, table.val_name, table.pre)
 
 
@@ -70,9 +72,9 @@ def compute(ckpt: dict[str, Any], source: str = "checkpoint", max_rows: int = MA
     from .predict import Predictor
 
     spec = _data_where_it_is_now(Spec.from_dict(ckpt["spec"], source=source), source)
-    from .preprocess import reads_question_marks_as_empty
+    from .preprocess import reading_of
 
-    rows = validation_rows(spec, reads_question_marks_as_empty(ckpt["preprocessing"]))
+    rows = validation_rows(spec, reading_of(ckpt["preprocessing"]))
     predictor = Predictor(ckpt, source)
     if rows.pre.to_dict() != predictor.pre.to_dict():
         raise UserError(f"the data of this run ({spec.data.dataset}) changed since {source} was saved, so its "
