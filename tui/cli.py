@@ -555,12 +555,14 @@ def predict(
                                                       "stays)."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
-                              "no category for), filled (empty cells an imputing model filled), notes (how the file "
-                              "was read) and, without -o, predictions (one object per row)."),
+                              "no category for), filled (empty cells an imputing model filled), left_out_rows (rows "
+                              "with an empty cell a --missing drop model does not predict), notes (how the file was "
+                              "read) and, without -o, predictions (one object per row)."),
     **flags: Any,
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
-    Text values the model has no category for are said on stderr, with how they were encoded. The file is read
+    Text values the model has no category for are said on stderr, with how they were encoded; a model trained
+    with --missing drop leaves a row with an empty cell without a prediction, and says so. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
     from tui.core.files import refuse_existing
     from tui.core.predict import Predictor, note_lines, refuse_overwriting, write_csv
@@ -588,7 +590,9 @@ def predict(
     if output is None:
         _data_out(result.to_csv(index=False))
         return
-    typer.echo(f"wrote {len(result)} predictions to {output}")
+    left = sum(r.rows for r in predicted.left_out_rows)
+    typer.echo(f"wrote {len(result)} predictions to {output}" if not left else
+               f"wrote {len(result)} rows to {output}: {len(result) - left} predicted, {left} with an empty cell not")
 
 
 def _data_out(text: str) -> None:

@@ -74,7 +74,9 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
                                copies=2 + state_copies(spec.train))
         _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
         if spec.data.test:  # a bad test file is found now, not after the whole training
-            data.pre.transform_x(read_csv(spec.data.test, read_options(spec.data, reading)), spec.data.test)
+            test = read_csv(spec.data.test, read_options(spec.data, reading))
+            keep = data.pre.rows_answered(test, spec.data.test, scored=False)[0]  # (--missing drop: the rows it can)
+            data.pre.transform_x(test if keep is None else test[keep], spec.data.test)
     except UserError as e:
         raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)
@@ -385,7 +387,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, options,
                                                                                   own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
-                                              unseen=[u.describe() for u in written.unseen]))
+                                              unseen=[u.describe() for u in written.unseen],
+                                              left_out_rows=[r.describe() for r in written.left_out_rows]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
         distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,7 +25,7 @@ from .files import write_user_file
 from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
-from .preprocess import Filled, Preprocessor, Unseen, reading_of
+from .preprocess import Filled, Preprocessor, RowsLeftOut, Unseen, reading_of
 from .reader import ReadOptions, read_table
 from .runs import SPEC, is_run_folder, refuse_run_file
 
@@ -36,22 +37,23 @@ STANDARDISED = "standardised target"  # an evaluation's loss_units when the mode
 class FileNotes:
     """What is said about a file beside its predictions or metrics: the reader's notes on how it read it (a `?`
     read as empty, a decimal comma, a cp1252 file: reader.TableFormat), the text values the model has no category
-    for, and the empty cells an imputing model filled."""
+    for, the empty cells an imputing model filled, and the rows with empty cells a dropping model left out."""
 
     unseen: list[Unseen] = field(default_factory=list)
     filled: list[Filled] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    left_out_rows: list[RowsLeftOut] = field(default_factory=list)
 
     def said(self) -> dict[str, Any]:
-        """The three, as `--json` gives them and `note_lines` says them."""
+        """The four, as `--json` gives them and `note_lines` says them."""
         return {"unseen": [u.to_dict() for u in self.unseen], "filled": [f.to_dict() for f in self.filled],
-                "notes": list(self.notes)}
+                "left_out_rows": [r.to_dict() for r in self.left_out_rows], "notes": list(self.notes)}
 
 
 def note_lines(said: dict[str, Any]) -> list[str]:
     """`note: ...` lines, the reader's first: what `torchtui predict` and `eval` say on stderr and the Results pane
     under its line, from `FileNotes.said()` or an evaluation's result, which holds the same keys."""
-    values = [u["message"] for u in [*said.get("unseen", []), *said.get("filled", [])]]
+    values = [u["message"] for u in [*said.get("unseen", []), *said.get("filled", []), *said.get("left_out_rows", [])]]
     return [f"note: {n}" for n in [*said.get("notes", []), *values]]
 
 
@@ -193,9 +195,17 @@ class Predictor:
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
         with _refused_with(fmt.notes):
-            table = self.predict_frame(frame, str(data))
-        return Predicted(table=table, unseen=self.pre.unseen(frame), filled=self.pre.filled(frame),
-                         notes=list(fmt.notes))
+            keep, left = self.pre.rows_answered(frame, str(data), scored=False)
+            answered = frame if keep is None else frame[keep]
+            table = self.predict_frame(answered, str(data))
+        if keep is not None:  # one row out per row in: those left out in their places, their predictions empty
+            if self.pre.task == "classification":
+                table[self.pre.targets[0]] = table[self.pre.targets[0]].astype(object)  # (a class 1, not 1.0)
+            table = table.set_axis(np.flatnonzero(keep)).reindex(range(len(frame)))
+            if self.pre.id_column and self.pre.id_column in frame.columns:
+                table[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
+        return Predicted(table=table, unseen=self.pre.unseen(answered), filled=self.pre.filled(answered),
+                         notes=list(fmt.notes), left_out_rows=left)
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
@@ -204,7 +214,7 @@ class Predictor:
         predicted = self.predict_path(data, options)
         write_csv(predicted.table, out, own_run)
         return Written(rows=len(predicted.table), unseen=predicted.unseen, filled=predicted.filled,
-                       notes=predicted.notes)
+                       notes=predicted.notes, left_out_rows=predicted.left_out_rows)
 
     def evaluate_path(self, data: str | Path, options: ReadOptions | None = None) -> dict[str, Any]:
         """A labelled file read and evaluated (`torchtui eval`, the Results pane): `evaluate_frame`'s result, with
@@ -215,6 +225,9 @@ class Predictor:
             return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
+        keep, left = self.pre.rows_answered(frame, source, scored=True)
+        if keep is not None:
+            frame = frame[keep]
         x = torch.from_numpy(self.pre.transform_x(frame, source))
         y = torch.from_numpy(self.pre.transform_y(frame, source))
         loss, out = evaluate(self.model, x, y, self.objective, self.objective.criterion(), BATCH)
@@ -227,6 +240,7 @@ class Predictor:
             result["classes"] = [str(c) for c in self.pre.classes]
         result["unseen"] = [u.to_dict() for u in self.pre.unseen(frame)]
         result["filled"] = [f.to_dict() for f in self.pre.filled(frame)]
+        result["left_out_rows"] = [r.to_dict() for r in left]
         return result
 
 

@@ -93,6 +93,27 @@ class Filled:
 
 
 @dataclass
+class RowsLeftOut:
+    """A file's rows with an empty cell, which a model trained with --missing drop does not answer for: it left
+    such rows out of its training and fills nothing. They keep their place in the predictions, with empty
+    prediction cells (one row out per row in), and are left out of an evaluation's metrics."""
+
+    rows: int
+    first: int  # the first one's data row (1-based)
+    column: str  # and its first empty cell's column
+    scored: bool  # an evaluation (else predictions)
+
+    def describe(self) -> str:
+        what = "left out of the metrics" if self.scored else "not predicted (their prediction cells are empty)"
+        return (f"{self.rows} row(s) with an empty cell (first: data row {self.first}, column {self.column}) {what}: "
+                f"the model trained with --missing drop, which leaves such rows out; fill those cells to "
+                f"{'score' if self.scored else 'predict'} them")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.describe()}
+
+
+@dataclass
 class Preprocessor:
     targets: list[str]  # one for classification; one or more for regression
     task: str  # "classification" | "regression"
@@ -289,6 +310,43 @@ class Preprocessor:
             if empty:
                 found.append(Filled(c.name, empty, value))
         return found
+
+    def rows_answered(self, frame: pd.DataFrame, source: str, scored: bool) -> tuple[np.ndarray | None,
+                                                                                     list[RowsLeftOut]]:
+        """(the rows a model trained with --missing drop answers for, None for all; what it says of the others):
+        those without an empty cell among the features (and the targets, to score them). Any other model
+        refuses an empty cell (or fills it: impute), as it did in training. A file of nothing but such rows is
+        refused: there is nothing to answer."""
+        if self.missing != "drop":
+            return None, []
+        empty, first = self.empty_cells(frame, source, targets=scored)
+        if not empty.any():
+            return None, []
+        if empty.all():
+            raise UserError(f"{source}: every row has an empty cell (first: data row 1, column {first[0]}), and the "
+                            "model trained with --missing drop, which leaves such rows out; fill those cells to "
+                            f"{'score' if scored else 'predict'} them")
+        at = int(np.argmax(empty))
+        return ~empty, [RowsLeftOut(int(empty.sum()), at + 1, first[at], scored)]
+
+    def empty_cells(self, frame: pd.DataFrame, source: str, targets: bool = False) -> tuple[np.ndarray, list[str]]:
+        """(each row has an empty cell, the column of each row's first) among the features - and the targets, where
+        `targets` - as the model's training counted them: empty, or an infinite number. A model trained with
+        --missing drop left such rows out; `predict` and `eval` leave them out alike (text in a number column is
+        no empty cell: the transform refuses it)."""
+        self.check_features(frame.columns, source)
+        names = [c.name for c in self.columns] + ([t for t in self.targets if t in frame.columns] if targets else [])
+        numeric = {c.name: c.kind == "numeric" for c in self.columns}
+        empty = np.zeros(len(frame), dtype=bool)
+        first = np.full(len(frame), "", dtype=object)
+        for name in names:
+            col = frame[name]
+            cells = col.isna().to_numpy().copy()
+            if numeric.get(name, is_numeric(col)):
+                cells |= np.isinf(numeric_values(col))
+            first[cells & ~empty] = name
+            empty |= cells
+        return empty, first.tolist()
 
     def check_features(self, columns: Any, source: str) -> None:
         names = list(map(str, columns))
