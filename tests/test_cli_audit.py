@@ -200,3 +200,83 @@ def test_a_layer_given_one_argument_twice_is_refused():
     done = invoke("run", "--dataset", "iris", "--layers", "Linear(8, bias=True, bias=False), ReLU()")
     assert done.exit_code == 2 and done.stderr.startswith(
         "error: layer 'Linear(8, bias=True, bias=False)' gives bias twice; keep one\n"), done.output
+
+
+@pytest.mark.parametrize("layer, said", [
+    ("LeakyReLU(1e400)", "1e400"), ("LeakyReLU(negative_slope=-1e999)", "-1e999"),
+    ("MaxPool2d((2, 1e999))", "(2, 1e999)")])
+def test_a_layer_argument_too_large_for_a_float_is_said_as_written(layer, said):
+    # 1e400 read as inf, written back as `inf`, and refused as "arguments must be plain numbers" of a layer the user
+    # never wrote (negative_slope=inf)
+    done = invoke("run", "--dataset", "iris", "--layers", f"Linear(8), {layer}")
+    assert done.exit_code == 2 and done.stderr.startswith(f"error: layer {layer!r}: {said} is not a finite number; "
+                                                          "give a finite one\n"), done.output
+
+
+def test_a_single_space_or_tab_is_a_separator_not_nothing(tmp_path):
+    # --sep ' ' was stripped to '' and refused: "got ''"
+    (tmp_path / "spaced.txt").write_text("x y z label\n" + "".join(f"{i} {i % 3} {i % 5} {'ab'[i % 2]}\n"
+                                                                      for i in range(40)))
+    (tmp_path / "tabbed.txt").write_text("x\ty z\tlabel\n" + "".join(f"{i}\t{i % 3} {i % 5}\t{'ab'[i % 2]}\n"
+                                                                      for i in range(40)))
+    for name, sep, columns in (("spaced.txt", " ", 4), ("tabbed.txt", "\t", 3)):
+        done = invoke("run", "--dataset", tmp_path / name, "--sep", sep, "--epochs", "1", "--runs-dir", tmp_path / "r",
+                      "--json")
+        assert done.exit_code == 0, done.output
+        start = next(e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "start")
+        assert f"{columns} columns" in start["notices"][0], start["notices"][0]
+
+
+def test_dataset_class_flags_given_with_a_table_are_said_ignored(tmp_path):
+    done = invoke("run", "--dataset", "iris", "--dataset-arg", "x=1", "--workers", "2", "--epochs", "1",
+                  "--runs-dir", tmp_path, "--json")
+    assert done.exit_code == 0, done.output
+    start = next(e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "start")
+    assert "warning: --dataset-arg and --workers 2 are for a Dataset class (module:Class), and iris is a table: " \
+           "ignored" in start["notices"]
+
+
+def test_the_range_tests_plot_in_a_terminal_is_plain_under_no_color(tmp_path):
+    """A terminal asked for no colour (NO_COLOR, as the screen honours it) got the plot's colour codes anyway."""
+    import pty
+
+    def plotted(env: dict[str, str]) -> bytes:
+        main, side = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "tui", "lr-find", "--dataset", "iris", "--threads", "1"],
+                                stdin=subprocess.DEVNULL, stdout=side, stderr=subprocess.PIPE, cwd=tmp_path,
+                                env={**os.environ, "COLUMNS": "100", **env})
+        os.close(side)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the side closed: the command ended
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+        os.close(main)
+        return out
+
+    coloured = plotted({"NO_COLOR": ""})  # empty: not set (no-color.org)
+    plain = plotted({"NO_COLOR": "1"})
+    assert b"smoothed loss vs learning rate" in coloured and b"smoothed loss vs learning rate" in plain
+    assert b"\x1b[" in coloured, "the control shows no colour in a terminal: the check would prove nothing"
+    assert b"\x1b[" not in plain
+
+
+def test_a_data_file_linked_to_nothing_says_so_not_not_found(tmp_path):
+    (tmp_path / "moved.csv").symlink_to(tmp_path / "gone.csv")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    runs = tmp_path / "runs"
+    folder = trained(runs, "linked")
+    dangling = f"{tmp_path / 'moved.csv'} is a symbolic link to {tmp_path / 'gone.csv'}, which does not exist; point " \
+               "it at the file, or put it back"
+    loop = f"{tmp_path / 'a'} is a symbolic link in a loop of links; point it at the file"
+    for path, said in ((tmp_path / "moved.csv", dangling), (tmp_path / "a", loop)):
+        done = invoke("run", "--dataset", path, "--runs-dir", runs)
+        assert done.exit_code == 2 and done.stderr == f"error: dataset {said}\n", done.output
+        done = invoke("predict", folder, path)
+        assert done.exit_code == 2 and done.stderr == f"error: {said}\n", done.output

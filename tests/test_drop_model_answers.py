@@ -69,7 +69,8 @@ def test_the_runs_next_line_predicts_its_own_data_each_row_in_its_place(tmp_path
     expected = pd.DataFrame(json.loads(alone.stdout)["predictions"])
     answered = pd.read_csv(tmp_path / "predictions.csv")[~empty].reset_index(drop=True)
     assert answered["label"].tolist() == expected["label"].tolist()
-    assert np.array_equal(answered[["p_no", "p_yes"]].to_numpy(np.float32), expected[["p_no", "p_yes"]].to_numpy(np.float32))
+    probabilities = ["p_no", "p_yes"]
+    assert np.array_equal(answered[probabilities].to_numpy(np.float32), expected[probabilities].to_numpy(np.float32))
 
 
 def test_eval_leaves_the_rows_out_of_the_metrics_and_json_says_which(tmp_path):

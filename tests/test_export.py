@@ -3,6 +3,7 @@ weights bit for bit (and its data tensors, validation losses and best epoch)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -358,6 +359,36 @@ WEIGHTS_CONFIGS = {
 }
 
 
+def test_a_weights_pair_a_kill_split_between_its_renames_is_told_from_a_true_one(tmp_path, monkeypatch):
+    """The two files are renamed into place one after the other: killed between the renames, the new weights
+    stood beside the old card without a sign. The card names its weights' bytes."""
+    import json
+
+    from tui.core import files, weights_export
+
+    runs = [job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=1, train__seed=seed, run__name=name),
+                    lambda e: None)[1] for seed, name in ((1, "first"), (2, "second"))]
+    weights = tmp_path / "model.safetensors"
+    weights_export.from_run(runs[0].path, weights)
+    renamed: list[str] = []
+    rename = os.replace
+
+    def killed_after_the_first(source, dest):
+        renamed.append(str(dest))
+        if len(renamed) == 2:
+            raise SystemExit(137)  # the process gone between the two renames
+        rename(source, dest)
+
+    monkeypatch.setattr(files.os, "replace", killed_after_the_first)
+    with pytest.raises(SystemExit):
+        weights_export.from_run(runs[1].path, weights, force=True)
+    monkeypatch.undo()
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert renamed == [str(weights), str(tmp_path / "model.json")] and card["run"] == "first"  # the split pair
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() != card["weights_sha256"]  # told apart
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary file left"
+
+
 @pytest.mark.parametrize("config", list(WEIGHTS_CONFIGS))
 def test_safetensors_weights_load_into_torch_alone_and_predict_as_torchtui_predict(tmp_path, monkeypatch, config):
     import json
@@ -376,6 +407,7 @@ def test_safetensors_weights_load_into_torch_alone_and_predict_as_torchtui_predi
     assert result.output.startswith(f"wrote {weights} (the model of best.pt, epoch {best_epoch}) and "
                                     f"{tmp_path / 'model.json'}")
     card = json.loads((tmp_path / "model.json").read_text())
+    assert card["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()  # the pair is one
 
     # the model from the card's PyTorch calls, `nn` in scope and nothing of torchtui
     model = torch.nn.Sequential(*[build_sequential([call])[0] for call in card["layers"]])

@@ -199,6 +199,10 @@ def test_refused_changes_say_why_in_one_line_and_change_nothing(tmp_path, launch
     assert "train.lr must be a number > 0" in refused(run, "--lr", "0")
     assert "train.patience must be an integer >= 0" in refused(run, "--patience", "-1")
     assert "below the epoch in progress (2)" in refused(run, "--epochs", "1")
+    # a step the run never reaches: its request waited for good, and every later change was "already waiting"
+    last = refused(run, "--lr", "0.1", "--at-step", str(10**20))
+    assert "step 100000000000000000000 is past the run's end (at most step " in last and "6 epochs of 180" in last
+    assert "past the run's end" in refused(run, "--epochs", "3", "--at-step", str(4 * PER_EPOCH))  # its new end
     as_json = torchtui("change", run, "--epochs", "1", "--json")
     assert as_json.returncode == 2 and "epoch in progress" in json.loads(as_json.stdout)["error"]
     assert not (run / live_change.REQUEST).exists()
@@ -419,3 +423,10 @@ async def test_the_change_dialog_checks_against_the_epochs_the_run_has_reached_b
         dialog.query_one("#change-lr", Input).value = "abc"
         await pilot.pause()
         assert text_of(note) == "Learning rate must be a number, got 'abc'"
+        dialog.query_one("#change-lr", Input).value = "0"  # the spec's own check, named as the field is labelled
+        await pilot.pause()
+        assert text_of(note).startswith("Learning rate must be a number > 0, got 0"), text_of(note)
+        dialog.query_one("#change-lr", Input).value = "0.01"
+        dialog.query_one("#change-patience", Input).value = "-1"
+        await pilot.pause()
+        assert text_of(note).startswith("Patience must be an integer >= 0"), text_of(note)

@@ -140,3 +140,20 @@ def test_one_target_keeps_its_metrics_as_before(iris_run, tmp_path):
     run = trained(tmp_path, "one", "--dataset", "diabetes", "--epochs", "1")
     result = json.loads(invoke("eval", run, DIABETES, "--json").stdout)
     assert "per_target" not in result and {"rmse", "mae", "r2"} <= set(result)
+
+
+def test_an_imputing_model_says_a_cell_it_filled_was_text_not_empty(tmp_path):
+    # 'abc' and 'inf' in a number column were filled as training filled them, and called "empty cells"
+    frame = pd.read_csv(IRIS)
+    frame.loc[[3, 9], "sepal_width"] = np.nan
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    folder = trained(tmp_path, "imputes", "--dataset", tmp_path / "gaps.csv", "--missing", "impute", "--epochs", "1")
+    rows = pd.read_csv(IRIS).drop(columns="species").head(5).astype(object)
+    rows.loc[0, "sepal_width"], rows.loc[1, "sepal_width"], rows.loc[2, "sepal_width"] = "abc", None, "inf"
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    done = invoke("predict", folder, tmp_path / "rows.csv", "--json")
+    assert done.exit_code == 0, done.output
+    [filled] = json.loads(done.stdout)["filled"]
+    assert (filled["rows"], filled["not_numbers"], filled["examples"]) == (3, 2, ["abc", "inf"])
+    assert filled["message"].startswith("column sepal_width: 1 empty cell and 2 cell(s) that are not finite numbers "
+                                        "('abc', 'inf') filled with the training median ")

@@ -66,8 +66,10 @@ async def test_names_longer_than_a_file_system_keeps_are_refused_in_their_fields
         app.query_one("#hp-name", Input).value = LONG
         await shows(pilot, app, lambda: "must be at most 200 bytes (it names a folder, and a file system keeps 255 "
                     "at most), got '300 bytes'" in app.field_errors.get("run.name", ""), "the run name's error")
+        Path("exports").mkdir()  # a folder: said at the first enter (it asked "enter again to replace it" first)
         for typed, said in ((LONG + ".toml", "a name in the path is too long"),
-                            ("ex\0port.toml", "a path cannot hold a zero byte")):
+                            ("ex\0port.toml", "a path cannot hold a zero byte"),
+                            ("exports", "exports is a folder: name a file in it, e.g. exports/experiment.toml")):
             await pilot.press("escape", "ctrl+e")
             await shows(pilot, app, lambda: isinstance(app.screen, ExportScreen) and app.screen.query("#export-path"),
                         "the export dialog")
@@ -145,6 +147,7 @@ async def test_stop_and_quit_pressed_while_the_worker_starts_reach_it():
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.process is not None and app.process.proc is not None, what="the worker")
+        worker = app.process  # (the app lets go of it once it has ended and is tidied)
         assert not app.followed.running  # no start event yet
         await pilot.press("ctrl+q")
         await shows(pilot, app, lambda: isinstance(app.screen, QuitScreen), "the leave-or-stop question")
@@ -154,5 +157,5 @@ async def test_stop_and_quit_pressed_while_the_worker_starts_reach_it():
                    for m, _, _ in notices.calls)
         await pilot.press("ctrl+x")
         assert any(m.startswith("stopping:") for m, _, _ in notices.calls), notices.calls
-        await wait_for(pilot, lambda: app.process.exit_code() is not None, 60, "the worker to end")
-        assert app.process.exit_code() != 0 and not app.followed.running
+        await wait_for(pilot, lambda: worker.exit_code() is not None, 60, "the worker to end")
+        assert worker.exit_code() != 0 and not app.followed.running

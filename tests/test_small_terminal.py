@@ -125,6 +125,26 @@ async def test_a_resize_while_help_is_open_leaves_the_panes_right_when_it_closes
         assert "too small" in text_of(app.query_one("#too-small", Static))
 
 
+async def test_a_pane_switched_to_while_too_small_stays_when_the_terminal_grows():
+    """The focus the panes had before the terminal went too small was given back as it grew: in the pane left
+    meanwhile (F5 pressed at 60x20), which switched the screen back to it."""
+    app = TorchTUI(cpu_spec())
+    async with running(app, SMALL) as pilot:
+        await data_loaded(app, pilot)
+        panes = app.query_one("#panes")
+        assert panes.active == "data"
+        await pilot.resize_terminal(60, 20)
+        await wait_for(pilot, lambda: app.screen.has_class("-too-small"), what="too small")
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: panes.active == "training", what="the Training pane")
+        await pilot.resize_terminal(*SMALL)
+        await wait_for(pilot, lambda: not app.screen.has_class("-too-small"), what="big enough")
+        await pilot.pause(0.3)
+        assert panes.active == "training"
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "train-log",
+                       what="the focus in the pane shown")
+
+
 async def test_while_training_the_footer_keeps_stop_pause_and_save():
     app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": 100_000}))
     async with running(app, SMALL) as pilot:

@@ -451,7 +451,8 @@ def _lr_plot(result: Any) -> str:
         plt.vline(result.suggested_lr, "red")
     plt.xlabel("learning rate")
     text = plt.build()
-    return text if sys.stdout.isatty() else plt.uncolorize(text)
+    # colour for a terminal that wants it: https://no-color.org (a set, non-empty NO_COLOR), as the screen's
+    return text if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else plt.uncolorize(text)
 
 
 def _run_hint(config: Optional[Path], flags: dict[str, Any], lr: float) -> str:

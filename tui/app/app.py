@@ -199,10 +199,13 @@ class TorchTUI(App):
     def _focus_lost_pane(self, had: Widget | None) -> None:
         """The focus the panes had before the terminal was too small, where hiding them took it away."""
         screen = self.screen_stack[0]
-        if had is not None and had.is_attached and had.screen is screen:
+        active = self.query_one("#panes", TabbedContent).active
+        # a pane switched to while the terminal was too small stays: the focus of the pane it left would switch back
+        panes = [a for a in (had.ancestors_with_self if had is not None else []) if isinstance(a, TabPane)]
+        if had is not None and had.is_attached and had.screen is screen and all(p.id == active for p in panes):
             screen.set_focus(had)
         else:
-            self._focus_pane(self.query_one("#panes", TabbedContent).active)
+            self._focus_pane(active)
 
     def on_resize(self, event) -> None:
         w, h = event.size

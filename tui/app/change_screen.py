@@ -80,8 +80,8 @@ class ChangeScreen(ModalScreen[Change | None]):
                 except ValueError:  # (named as the field is labelled: 'lr' is the flag's name)
                     what = "a number" if kind is float else "an integer"
                     error = f"{label.split(' (')[0]} must be {what}, got {raw!r}"
-                except UserError as e:
-                    error = str(e)
+                except UserError as e:  # the spec's check names train.lr: here the field is "Learning rate"
+                    error = str(e).replace(f"train.{key}", label.split(" (")[0], 1)
             box.set_class(bool(error), "-invalid")
             problem = problem or error
         if problem:

@@ -146,6 +146,11 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         if problem:
             self.query_one("#export-note", Static).update(problem)
             return
+        if Path(path).is_dir():  # said now: "exists: enter again to replace it", then refused on the second enter
+            name = self.KINDS[self.kind][1]
+            self.query_one("#export-note", Static).update(
+                f"{visible(path)} is a folder: name a file in it, e.g. {visible(str(Path(path) / name))}")
+            return
         if not no_such_path(path) and self._confirmed != path:
             self._confirmed = path
             self.query_one("#export-note", Static).update(f"{visible(path)} exists: enter again to replace it")

@@ -24,6 +24,7 @@ import torch
 from . import copied_rows, leakage, user_dataset
 from .datasets import BUILTINS
 from .errors import UserError
+from .files import broken_link
 from .preprocess import (
     MISSING,
     MOSTLY_NUMERIC,
@@ -152,6 +153,8 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
     path = Path(spec.dataset)
     if not path.exists():
         refuse_pipe(path, "dataset ")  # a shell's `<(...)`, by now a name that is no file (a pipe that is, read_table)
+        if broken_link(path):
+            raise UserError(f"dataset {broken_link(path)}")
         names = ", ".join(BUILTINS)
         raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; "
                         "check the path")
@@ -259,6 +262,11 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None, reading: Readi
     if user_dataset.is_class_path(spec.dataset):
         return prepare_user_dataset(spec, seed)
     notices: list[str] = []
+    unused = [flag for flag, given in (("--dataset-arg", spec.dataset_args), (f"--workers {spec.workers}",
+                                                                           spec.workers)) if given]
+    if unused:  # a config written for a Dataset class, used on a table: said, not refused
+        notices.append(f"warning: {' and '.join(unused)} {'are' if len(unused) > 1 else 'is'} for a Dataset class "
+                       f"(module:Class), and {spec.dataset} is a table: ignored")
     try:
         table = split_table(spec, seed, notices, progress, reading)
     except UserError as e:  # what was read and decided before the refusal is shown with it

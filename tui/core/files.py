@@ -73,6 +73,24 @@ def path_problem(text: str) -> str:
     return ""
 
 
+def broken_link(path: str | Path) -> str:
+    """Why `path`, a symbolic link, leads to no file ('' where it is no link, or leads somewhere): a data file
+    linked from elsewhere and moved since was "not found", as if the name itself were wrong."""
+    p = Path(path)
+    try:
+        if not p.is_symlink():
+            return ""
+        target = os.readlink(p)
+        p.resolve(strict=True)
+    except RuntimeError:  # (Python < 3.13: a loop)
+        return f"{path} is a symbolic link in a loop of links; point it at the file"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"{path} is a symbolic link in a loop of links; point it at the file"
+        return f"{path} is a symbolic link to {target}, which does not exist; point it at the file, or put it back"
+    return ""
+
+
 def is_file_here(path: str | Path) -> bool:
     """Whether `path` is a file this process can see; False for anything else and for a stat that fails."""
     try:

@@ -8,6 +8,7 @@ layers.py, which imports torch.
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,17 @@ def parse(expr: str) -> tuple[str, list[Any], dict[str, Any]]:
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
     except ValueError:
         raise UserError(f"layer {expr!r}: arguments must be plain numbers, booleans, strings or tuples") from None
+    for node_value, value in zip([*node.args, *(k.value for k in node.keywords)], [*args, *kwargs.values()]):
+        if not _finite(value):  # 1e400 reads as inf, written back as `inf`, which no parse reads
+            raise UserError(f"layer {expr!r}: {ast.get_source_segment(text, node_value)} is not a finite number; "
+                            "give a finite one")
     return name, args, kwargs
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_finite(v) for v in value)
+    return not isinstance(value, (float, complex)) or math.isfinite(abs(value))
 
 
 def canonical(expr: str) -> str:

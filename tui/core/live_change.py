@@ -156,7 +156,16 @@ def request(run_dir: str | Path, change: Change, state: Any = None) -> Change:
     if path.exists():
         raise UserError(f"a change is already waiting in {path}: wait for the worker's `change` event, "
                         f"or delete the file")
-    check(running_spec(folder.spec(), state), change, state.epoch_done)
+    after = check(running_spec(folder.spec(), state), change, state.epoch_done)
+    per_epoch = state.start.get("steps_per_epoch")
+    if change.step is not None and per_epoch:
+        # the step the run ends by (its epoch in progress counted whole): a change asked for later never applies,
+        # and its request file kept every later change waiting ("a change is already waiting")
+        last = (state.last_step.get("step") or 0) + (after.train.epochs - state.epoch_done) * per_epoch
+        if change.step > last:
+            raise UserError(f"step {change.step} is past the run's end (at most step {last}: {after.train.epochs} "
+                            f"epochs of {per_epoch} steps): the change would never apply; give a step up to {last}, "
+                            "or no --at-step for the next one")
     change = replace(change, id=change.id or uuid.uuid4().hex[:12])
     atomic_write(path, lambda f: f.write(json.dumps(change.to_file()).encode("utf-8")))
     return change

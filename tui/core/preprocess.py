@@ -83,10 +83,19 @@ class Filled:
     column: str
     rows: int
     value: str  # what they were filled with, as written
+    # of those, cells of a number column that hold text or an infinite number, not nothing ('abc', 'inf'): as its
+    # training counted them among the empty (data._coerce_mostly_numeric), but said as what they are
+    not_numbers: int = 0
+    examples: list[str] = field(default_factory=list)  # the first few of them
 
     def describe(self) -> str:
-        return (f"column {self.column}: {self.rows} empty cell{'s' if self.rows != 1 else ''} filled with "
-                f"{self.value} (the model trained with --missing impute)")
+        empty = self.rows - self.not_numbers
+        parts = [f"{empty} empty cell{'s' if empty != 1 else ''}"] if empty else []
+        if self.not_numbers:
+            parts.append(f"{self.not_numbers} cell(s) that are not finite numbers "
+                         f"({', '.join(map(repr, self.examples))})")
+        return f"column {self.column}: {' and '.join(parts)} filled with {self.value} (the model trained with " \
+               "--missing impute)"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "message": self.describe()}
@@ -303,12 +312,16 @@ class Preprocessor:
             if c.name not in frame.columns:
                 continue
             col = frame[c.name]
+            others = pd.Series([], dtype=object)
             if c.kind == "numeric":
-                empty, value = int((~np.isfinite(numeric_values(col))).sum()), f"the training median {c.fill:g}"
+                bad = ~np.isfinite(numeric_values(col))
+                empty, value = int(bad.sum()), f"the training median {c.fill:g}"
+                others = col[bad & col.notna().to_numpy()]
             else:
                 empty, value = int(col.isna().sum()), repr(MISSING)
             if empty:
-                found.append(Filled(c.name, empty, value))
+                examples = [str(plain(v)) for v in others.drop_duplicates().head(SHOWN_VALUES).tolist()]
+                found.append(Filled(c.name, empty, value, len(others), examples))
         return found
 
     def rows_answered(self, frame: pd.DataFrame, source: str, scored: bool) -> tuple[np.ndarray | None,

@@ -157,7 +157,9 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     p = Path(path)
     refuse_pipe(p)
     if not p.exists():
-        raise UserError(f"{path} not found; check the path")
+        from .files import broken_link
+
+        raise UserError(broken_link(p) or f"{path} not found; check the path")
     if p.is_dir():
         raise UserError(f"{path} is a folder; give a data file inside it")
     fmt = sniff(p, opts)

@@ -464,6 +464,8 @@ def _coerce(value: Any, default: Any, path: str, source: str) -> Any:
             raise UserError(f"{where} must be a string, got {value!r}")
         if path in PATH_FIELDS:
             value = expand_home(value)
+        if path == "data.sep" and len(value) == 1:
+            return value  # a blank is a separator (' ', a tab), not padding to strip to nothing
         table = _CANONICAL.get(path)
         if table is not None:
             key = value.strip().lower().replace("_", "") if path == "train.loss" else value.strip().lower()

@@ -15,6 +15,7 @@ safetensors is an optional dependency (`pip install safetensors`, or the `export
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -75,9 +76,12 @@ def from_run(run_dir: str | Path, weights: str | Path, which: str = "best", forc
     ckpt = checkpoint.load(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt["model"].items()}
     card = make_card(ckpt, folder.path.name, path.name)
+    data = save(tensors, metadata={"format": "pt"})
+    # the pair is renamed into place one file after the other: a kill between the two left new weights beside an
+    # old card without a sign; the card names its weights' bytes, so such a pair is told from a true one
+    card["weights_sha256"] = hashlib.sha256(data).hexdigest()
     out = Path(weights)
-    write_user_files([(out, save(tensors, metadata={"format": "pt"})),
-                      (card_path(out), (json.dumps(card, indent=2) + "\n").encode("utf-8"))])
+    write_user_files([(out, data), (card_path(out), (json.dumps(card, indent=2) + "\n").encode("utf-8"))])
     epoch = int((ckpt.get("progress") or {}).get("epoch", 0))
     return WeightsExport(path, epoch, out, card_path(out))
 
