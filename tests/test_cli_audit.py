@@ -120,6 +120,19 @@ def test_predictions_to_a_full_disk_are_one_line_not_a_traceback(tmp_path):
             (args, done.stderr[-2000:])
 
 
+def test_a_refusal_whose_json_line_meets_a_full_disk_is_still_the_refusal(tmp_path):
+    # exit 1 and "cannot write the output" in place of the refusal: the user's mistake, and its fix, were lost
+    for args, said in ((["run", "--dataset", tmp_path / "nothere.csv", "--json"],
+                        f"error: dataset {tmp_path / 'nothere.csv'} is neither a built-in dataset"),
+                       (["runs", "--runs-dir", tmp_path / "none", "--json"], "error: ")):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        lines = done.stderr.splitlines()
+        assert done.returncode == 2 and lines[0].startswith(said) and "Traceback" not in done.stderr, done.stderr
+        assert lines[-1] == "  note: its JSON line could not be written to the output: No space left on device"
+
+
 def test_a_resume_whose_checkpoints_are_gone_refuses_to_train_again_from_nothing(tmp_path):
     run = trained(tmp_path / "runs", "r")
     events = (run / "events.jsonl").read_text()

@@ -157,3 +157,17 @@ def test_an_imputing_model_says_a_cell_it_filled_was_text_not_empty(tmp_path):
     assert (filled["rows"], filled["not_numbers"], filled["examples"]) == (3, 2, ["abc", "inf"])
     assert filled["message"].startswith("column sepal_width: 1 empty cell and 2 cell(s) that are not finite numbers "
                                         "('abc', 'inf') filled with the training median ")
+
+
+def test_a_file_read_by_the_runs_separator_that_lacks_the_columns_says_how_it_was_read(tmp_path):
+    # a ',' file given to a model trained with --sep ';' was one column: "lacks the feature columns", nothing more
+    (tmp_path / "semi.csv").write_text(IRIS.read_text().replace(",", ";"))
+    folder = trained(tmp_path, "semi", "--dataset", tmp_path / "semi.csv", "--sep", ";", "--epochs", "1")
+    done = invoke("predict", folder, IRIS)
+    assert done.exit_code == 2 and done.stderr.splitlines()[-1] == (
+        "  note: read with separator ';', decimal '.', header line, encoding utf-8: the run's format flags (--sep "
+        "';'), which predict and eval keep; a file written otherwise needs flags of its own (--sep auto finds its "
+        "separator)"), done.stderr
+    assert invoke("predict", folder, IRIS, "--sep", "auto").exit_code == 0
+    assert "format flags" not in invoke("predict", trained(tmp_path, "plain", "--dataset", IRIS, "--epochs", "1"),
+                                        tmp_path / "semi.csv").stderr  # (none given: no such note)

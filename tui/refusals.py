@@ -63,16 +63,23 @@ def json_line(command: str, message: str, notes: Sequence[str] = ()) -> str:
 def say(message: str, command: str = "", as_json: bool = False, notes: Sequence[str] = ()) -> None:
     """Print a refusal: its JSON line on stdout first when asked for, then the line on stderr. A reader gone
     from either (`| head -0`) does not turn the refusal into a quiet exit 0: the exit code still says it."""
-    if as_json:
-        _echo_unless_gone(json_line(command, message, notes), err=False)
+    unwritten = _echo_unless_gone(json_line(command, message, notes), err=False) if as_json else ""
     _echo_unless_gone(f"error: {message}", err=True)
+    if unwritten:  # (a full disk under `> out.json`): the refusal is still the refusal, exit 2, said here
+        _echo_unless_gone(f"  note: its JSON line could not be written to the output: {unwritten}", err=True)
 
 
-def _echo_unless_gone(text: str, err: bool) -> None:
+def _echo_unless_gone(text: str, err: bool) -> str:
+    """'' once written, or gone unread (a reader that left); else why it could not be written (a full disk): the
+    stream is then dropped, so that the interpreter's flush at exit does not fail on it again."""
     try:
         typer.echo(text, err=err)
     except BrokenPipeError:
         drop(sys.stderr if err else sys.stdout)
+    except OSError as e:
+        drop(sys.stderr if err else sys.stdout)
+        return e.strerror or str(e)
+    return ""
 
 
 class OutputClosed(Exception):

@@ -26,7 +26,7 @@ from .layers import build_sequential
 from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
 from .preprocess import Filled, Preprocessor, RowsLeftOut, Unseen, reading_of
-from .reader import ReadOptions, read_table
+from .reader import ReadOptions, TableFormat, read_table
 from .runs import SPEC, is_run_folder, refuse_run_file
 
 BATCH = 4096
@@ -194,7 +194,7 @@ class Predictor:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
-        with _refused_with(fmt.notes):
+        with _refused_with(fmt.notes, _read_by_the_runs_flags(fmt, options)):
             keep, left = self.pre.rows_answered(frame, str(data), scored=False)
             answered = frame if keep is None else frame[keep]
             table = self.predict_frame(answered, str(data))
@@ -221,7 +221,7 @@ class Predictor:
         the reader's notes on the file (a `?` read as empty, a decimal comma, a cp1252 file) under "notes", as a
         training run says them: a `?` counted among the cells filled was never said to be one."""
         frame, fmt = read_table(data, options)
-        with _refused_with(fmt.notes):
+        with _refused_with(fmt.notes, _read_by_the_runs_flags(fmt, options)):
             return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
@@ -245,13 +245,31 @@ class Predictor:
 
 
 @contextlib.contextmanager
-def _refused_with(notes: list[str]) -> Iterator[None]:
+def _refused_with(notes: list[str], flags: str = "") -> Iterator[None]:
     """A refusal of the file's cells says how the file was read first, as a training run's does: "column size has 1
-    cell that is empty" of a cell holding '?' left out the note that said '?' reads as empty."""
+    cell that is empty" of a cell holding '?' left out the note that said '?' reads as empty. `flags`: where the
+    run's format flags read it, and the file lacks the model's columns, that note too (a ',' file read with the
+    run's --sep ';' was one column, and "lacks the feature columns" said nothing of why)."""
     try:
         yield
     except UserError as e:
-        raise e.with_notes(notes) from None
+        lacking = flags and "lacks the feature column" in str(e)
+        raise e.with_notes([*notes, flags] if lacking else notes) from None
+
+
+def _read_by_the_runs_flags(fmt: TableFormat, options: ReadOptions | None) -> str:
+    """How a file was read where the run's format flags chose it ('' where nothing was given)."""
+    if options is None:
+        return ""
+    flags = {"header": {"yes": "--header", "no": "--no-header"}.get(options.header, "")}
+    for name in ("sep", "skip_rows", "decimal", "encoding"):
+        if getattr(options, name) not in ("auto", -1):
+            flags[name] = f"--{name.replace('_', '-')} {getattr(options, name)!r}"
+    given = [flag for flag in flags.values() if flag]
+    if not given:
+        return ""
+    return (f"read with {fmt.describe()}: the run's format flags ({' '.join(given)}), which predict and eval keep; "
+            "a file written otherwise needs flags of its own (--sep auto finds its separator)")
 
 
 def loss_label(result: dict[str, Any]) -> str:
