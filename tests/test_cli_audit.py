@@ -293,3 +293,17 @@ def test_a_data_file_linked_to_nothing_says_so_not_not_found(tmp_path):
         assert done.exit_code == 2 and done.stderr == f"error: dataset {said}\n", done.output
         done = invoke("predict", folder, path)
         assert done.exit_code == 2 and done.stderr == f"error: {said}\n", done.output
+
+
+def test_a_val_file_with_text_where_the_training_file_has_numbers_says_impute_filled_it(tmp_path):
+    # the refusal's own fix (--missing impute) then filled 20 cells of text with the training median without a word
+    rows = [f"{i / 10},{i % 7},{'ab'[i % 2]}" for i in range(60)]
+    (tmp_path / "train.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    (tmp_path / "val.csv").write_text("a,b,y\n" + "\n".join(f"{'hi' if i < 20 else i},{i % 7},{'ab'[i % 2]}"
+                                                            for i in range(30)) + "\n")
+    done = invoke("run", "--dataset", tmp_path / "train.csv", "--val", tmp_path / "val.csv", "--missing", "impute",
+                  "--epochs", "1", "--runs-dir", tmp_path / "runs", "--json")
+    assert done.exit_code == 0, done.output
+    start = next(e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "start")
+    assert any(n.startswith("filled empty cells (or no number where one belongs) from the training rows") and
+               n.endswith(": a 20") for n in start["notices"]), start["notices"]

@@ -53,9 +53,9 @@ def test_the_runs_next_line_predicts_its_own_data_each_row_in_its_place(tmp_path
     empty = frame[["a", "b", "city"]].isna().any(axis=1).to_numpy()
     first = int(np.argmax(empty)) + 1
     assert done.stderr.strip() == (
-        f"note: {int(empty.sum())} row(s) with an empty cell (first: data row {first}, column b) not predicted (their "
-        "prediction cells are empty): the model trained with --missing drop, which leaves such rows out; fill those "
-        "cells to predict them")
+        f"note: {int(empty.sum())} row(s) with an empty cell or no number where the model takes one (first: data row "
+        f"{first}, column b) not predicted (their prediction cells are empty): the model trained with --missing drop, "
+        "which leaves such rows out; fill those cells to predict them")
     assert done.stdout.strip() == (f"wrote {len(frame)} rows to predictions.csv: {int((~empty).sum())} predicted, "
                                    f"{int(empty.sum())} with an empty cell not")
     got = pd.read_csv(tmp_path / "predictions.csv", keep_default_na=False)
@@ -115,6 +115,25 @@ def test_a_test_file_with_empty_cells_is_predicted_at_the_runs_end(tmp_path):
                if e["event"] == "predictions"]
     assert event["rows"] == 30 and len(event["left_out_rows"]) == 1
     assert f"  note: {event['left_out_rows'][0]}" in out
+
+
+def test_cells_training_counted_as_empty_are_left_out_and_a_refusal_names_the_files_row(tmp_path):
+    """'?' and 'n/a' in a number column were empty to the training (its rows dropped), yet refused by predict as
+    'not a finite number'; and with rows left out above it, a refusal named a cell by its place among the rows
+    kept, not by its row in the file."""
+    folder, _, _ = trained(tmp_path)
+    frame = gappy(12).astype(object)
+    frame.loc[[0, 2], "b"] = ["?", "n/a"]
+    frame.to_csv(tmp_path / "marks.csv", index=False)
+    said = json.loads(tui("predict", str(folder), str(tmp_path / "marks.csv"), "--json", cwd=tmp_path).stdout)
+    empty = gappy(12)[["a", "b", "city"]].isna().any(axis=1).to_numpy().copy()
+    empty[[0, 2]] = True
+    assert said["left_out_rows"][0]["rows"] == int(empty.sum()) and said["left_out_rows"][0]["first"] == 1
+    assert [p["label"] is None for p in said["predictions"]] == empty.tolist()
+    frame.loc[7, "a"] = 1e200  # beyond what its statistics take: refused, by its row in the file
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    refused = tui("predict", str(folder), str(tmp_path / "huge.csv"), cwd=tmp_path)
+    assert refused.returncode == 2 and "row 8" in refused.stderr.splitlines()[0], refused.stderr
 
 
 def test_a_model_that_refused_empty_cells_in_training_still_refuses_them(tmp_path):

@@ -6,8 +6,10 @@ did: its resume, predictions and export are unchanged."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +96,7 @@ def test_a_model_trained_when_na_was_empty_reads_its_files_as_it_did(tmp_path, m
     spec = make_spec(tmp_path, data__dataset=str(data), data__target="severity", data__missing="impute",
                      train__epochs=2, train__patience=0)
     with monkeypatch.context() as old:  # the reader and the checkpoints of an earlier torchtui
-        old.setattr(reader, "_words_kept", lambda p, frame, fmt, options: pd.read_csv(p, **options))  # pandas' own
+        old.setattr(reader, "_words_kept", lambda p, frame, fmt, options, reading: pd.read_csv(p, **options))
         real = preprocess.Preprocessor.to_dict
         old.setattr(preprocess.Preprocessor, "to_dict",
                     lambda self: {k: v for k, v in real(self).items() if k != "words"})
@@ -110,3 +112,87 @@ def test_a_model_trained_when_na_was_empty_reads_its_files_as_it_did(tmp_path, m
     assert done.returncode == 0, done.stderr
     assert "unseen" not in done.stderr and "read as values" not in done.stderr, done.stderr
     export_runs_bit_for_bit(folder.path, data, tmp_path)
+
+
+# ---- what the review of the rule found ---------------------------------------------------------------------------
+def exported_reading(path: Path, reading=None) -> pd.DataFrame:
+    """The table the exported script's reading lines make of `path` (section 1 of the script, run here)."""
+    from tui.core import export
+    from tui.core.reader import Reading
+    from tui.core.spec import Spec
+
+    spec = Spec().with_overrides({"data.dataset": str(path)})
+    lines = export._read_file(path, spec, "frame", "args.data", reading or Reading())
+    scope = {"np": np, "pd": pd, "args": type("Args", (), {"data": str(path)})}
+    exec("\n".join(lines), scope)
+    return scope["frame"]
+
+
+def test_the_exported_script_reads_each_file_as_the_run_did(tmp_path):
+    """The script read with pandas' defaults and put the words back: a big file, whose chunks pandas types one by
+    one, came out '1.0' where the run read '1' (65,750 cells of a 200,000-row file)."""
+    r = np.random.default_rng(1)
+    n = 200_000
+    grade = np.where(np.arange(n) < n // 2, r.choice(["1", "2", "NA"], n), r.choice(["A", "B", "1"], n))
+    big = pd.DataFrame({"x": r.normal(size=n).round(3), "grade": grade, "y": r.integers(0, 2, n)})
+    big.to_csv(tmp_path / "big.csv", index=False)
+    files = {"big": tmp_path / "big.csv", "rows": written(survey(), tmp_path / "rows.csv", row_names=True)}
+    (tmp_path / "r.csv").write_text('"region","ok","x"\n"EU",TRUE,1\nNA,NA,2\n"NA",FALSE,3\n"AS",TRUE,NA\n'
+                                    '"EU",FALSE,5\n')
+    files["r"] = tmp_path / "r.csv"
+    (tmp_path / "bare.csv").write_text("".join(f"{i},{['NA', 'EU', 'AS'][i % 3]},{i % 2}\n" for i in range(30)))
+    files["bare"] = tmp_path / "bare.csv"
+    for name, path in files.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # pandas' DtypeWarning on the first read of a file typed chunk by chunk
+            read = read_table(path)[0]
+        pd.testing.assert_frame_equal(exported_reading(path), read, obj=name)
+
+
+def test_r_writes_a_missing_value_na_in_every_column(tmp_path):
+    """R's write.csv quotes its text and writes a missing value NA bare, in a column of words or of TRUE/FALSE
+    too: both read as words made a TRUE/FALSE target three classes."""
+    path = tmp_path / "r.csv"
+    path.write_text('"region","ok","x"\n"EU",TRUE,1\nNA,NA,2\n"AS",FALSE,3\n"AS",TRUE,NA\n"EU",FALSE,5\n')
+    table, fmt = read_table(path)
+    assert table["region"].isna().tolist() == [False, True, False, False, False]
+    assert table["ok"].isna().tolist() == [False, True, False, False, False]
+    assert table["x"].isna().tolist() == [False, False, False, True, False]
+    assert "1 bare NA cell(s) among text in quotes read as empty: R's mark of a missing value (its write.csv " \
+           "quotes every text)" in fmt.notes
+    plain = tmp_path / "plain.csv"  # unquoted, as pandas writes it: true/false with NA is still two values
+    plain.write_text("ok,region\nTRUE,NA\nNA,EU\nFALSE,AS\n")
+    table, fmt = read_table(plain)
+    assert table["ok"].isna().tolist() == [False, True, False] and table["region"].tolist() == ["NA", "EU", "AS"]
+
+
+def test_a_models_own_na_category_is_a_value_in_a_file_of_nothing_else(tmp_path):
+    """The words-or-numbers choice was made again from each file's other cells: a file for predict whose region
+    column held NA alone read it as empty, and the model refused it (or filled it, or left the row out)."""
+    data = written(survey(), tmp_path / "survey.csv")
+    spec = make_spec(tmp_path, data__dataset=str(data), data__target="severity", data__missing="drop",
+                     train__epochs=1)
+    _, folder = job.run(spec, lambda e: None)
+    rows = survey(4, seed=5).drop(columns="severity")
+    rows["region"] = "NA"
+    rows["age"] = [30.0, 50.0, 70.0, 45.0]
+    rows.to_csv(tmp_path / "na-only.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(tmp_path / "na-only.csv"),
+                           "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said["unseen"] == [] and said["filled"] == [] and len(said["predictions"]) == 4
+    assert [n for n in said["notes"] if "region" in n] == [
+        "column region: 4 cell(s) 'NA' read as values, as its other cells are words (pandas reads them as empty); "
+        "where one means a missing value, leave its cell empty"]
+
+
+def test_the_notes_name_the_columns_as_the_table_does(tmp_path):
+    path = tmp_path / "bare.csv"  # no header line: the columns are col1, col2, ...
+    path.write_text("".join(f"{i},{i % 2},{['NA', 'EU', 'AS'][i % 3]}\n" for i in range(30)))
+    assert any(n.startswith("column col3: 10 cell(s) 'NA' read as values") for n in read_table(path)[1].notes)
+    path = tmp_path / "shares.csv"  # numbers written for people, a missing one NA: no column of words
+    path.write_text("share,y\n12%,a\nNA,b\n30%,a\n45%,b\n")
+    table, fmt = read_table(path)
+    assert table["share"].isna().tolist() == [False, True, False, False]
+    assert not [n for n in fmt.notes if "read as values" in n], fmt.notes

@@ -42,6 +42,26 @@ class Ragged(Rows):
 class Single(Rows):
     def __getitem__(self, i):
         return self.x[i]
+
+class Doubles(Rows):
+    def __getitem__(self, i):
+        return self.x[i].double(), self.y[i]
+
+class Words(Rows):
+    def __getitem__(self, i):
+        return self.x[i], ["setosa", "versicolor", "virginica"][int(self.y[i])]
+
+class NoLength(Rows):
+    def __len__(self):
+        raise RuntimeError("len broke")
+
+class Holes(Rows):
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return (x * float("nan") if i == 9 else x), y
+
+class NeedsAPackage(Rows):
+    pass
 '''
 
 
@@ -90,12 +110,35 @@ def test_float_targets_mean_regression_and_workers_load_in_processes(user_module
     ("Single", ["iris.pt"], "item 0 of my_rows:Single is a Tensor; each item must be a pair (x, y)"),
     ("Rows", [], "my_rows:Rows() raised TypeError"),
     ("Nope", ["iris.pt"], "my_rows has no Nope; classes there:"),
+    # a float64 x passed, then the first step raised "mat1 and mat2 must have the same dtype" (a traceback)
+    ("Doubles", ["iris.pt"], "item 0 of my_rows:Doubles has x of dtype torch.float64; the model computes in float32"),
+    ("Words", ["iris.pt"], "item 0 of my_rows:Words is not numbers (TypeError: "),  # (a traceback)
+    ("NoLength", ["iris.pt"], "len() of my_rows:NoLength raised RuntimeError: len broke"),  # (a traceback)
+    # (training "diverged ... lower the learning rate", a fix that could not work)
+    ("Holes", ["iris.pt"], "item 9 of my_rows:Holes has a NaN or infinite value in its x; fill or leave out"),
 ])
 def test_a_bad_dataset_is_named_before_training(user_module, cls, args, message):
     with pytest.raises(UserError) as e:
         train(user_module, data__dataset=f"my_rows:{cls}", data__dataset_args=args)
     assert message in str(e.value)
     assert not (user_module / "runs").exists()
+
+
+def test_a_test_file_with_a_dataset_class_is_refused_before_training(user_module):
+    # it trained whole, then failed at the predictions, and no resume could finish the run
+    with pytest.raises(UserError) as e:
+        train(user_module, data__dataset="my_rows:Rows", data__dataset_args=["iris.pt"], data__test="iris.csv")
+    assert str(e.value).startswith(f"data.test (--test {user_module / 'iris.csv'}) is a table to predict")
+    assert not (user_module / "runs").exists()
+
+
+def test_a_package_the_users_module_imports_is_named_as_missing(user_module):
+    # "run from the folder that holds my_imports.py", from the folder that holds it
+    (user_module / "my_imports.py").write_text("import not_installed_anywhere_xyz\n")
+    with pytest.raises(UserError) as e:
+        train(user_module, data__dataset="my_imports:Rows")
+    assert str(e.value) == ("importing my_imports for dataset my_imports:Rows failed: No module named "
+                            "'not_installed_anywhere_xyz'; install it in this environment (pip install ...)")
 
 
 def test_a_stack_that_does_not_fit_the_items_is_refused(user_module):

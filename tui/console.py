@@ -150,7 +150,7 @@ class ConsoleReporter:
 
     def _on_predictions(self, e: dict[str, Any]) -> None:
         self._print(f"predictions for {e['source']} ({e['rows']} rows): {e['path']}")
-        for line in [*e.get("unseen", []), *e.get("left_out_rows", [])]:
+        for line in [*e.get("unseen", []), *e.get("filled", []), *e.get("left_out_rows", [])]:
             self._print(f"  note: {line}")
 
     def _on_error(self, e: dict[str, Any]) -> None:

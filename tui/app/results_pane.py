@@ -223,7 +223,10 @@ class ResultsPane(Vertical):
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
                 written = predictor.predict_file(path, out, options)
-                text = Text(visible_lines("\n".join([f"{written.rows} predictions written to {out}",
+                left = sum(r.rows for r in written.left_out_rows)
+                count = f"{written.rows} predictions" if not left else \
+                    f"{written.rows} rows ({written.rows - left} predicted, {left} with an empty cell not)"
+                text = Text(visible_lines("\n".join([f"{count} written to {out}",
                                                       *note_lines(written.said())])))
         except UserError as e:  # (the file's name, its columns and values, as they are: escapes, not commands)
             text = Text(visible_lines(str(e)), style="red")

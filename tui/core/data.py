@@ -224,9 +224,14 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if _val_is_the_training_file(spec):
             notices.append(f"warning: the validation file {spec.val} is the training file: every validation row is "
                            "a training row, so the validation loss says nothing of rows the model has not seen")
+        if spec.stratify:  # (as --group is refused with it; a screen's stratify left on is said, not refused)
+            notices.append("warning: --stratify keeps class shares when the dataset itself is split; with a --val "
+                           "file nothing is split, and it does nothing")
         val_frame, val_kept = read_table(spec.val, read_options(spec, reading))[0], None
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
-            val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices)
+            number_columns = {c for c in [*features, *targets] if is_numeric(frame[c])}
+            val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices,
+                                                       number_columns)
         train_rows, val_rows, val_name = np.arange(len(frame)), None, spec.val
         val_numbers = (val_kept if val_kept is not None else np.arange(len(val_frame))) + 1
     else:
@@ -302,6 +307,10 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
     if spec.group or spec.stratify or spec.val:
         raise UserError("data.group, data.stratify and data.val apply to tables; "
                         "a Dataset class is split by data.val_split")
+    if spec.test:  # refused at the end before: a whole training, then a run that no resume could finish
+        raise UserError(f"data.test (--test {spec.test}) is a table to predict, and a model of a Dataset class takes "
+                        "its items, not a table's rows: leave it out, and predict in Python (the README's Dataset "
+                        "class section)")
     dataset = user_dataset.load(spec)
     shape, targets = user_dataset.scan(dataset, spec.dataset)
     pre = user_dataset.describe(spec, targets)
@@ -467,8 +476,11 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
 
 
 def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list[str], policy: str, name: str,
-                         notices: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+                         notices: list[str], numbers: set[str] | frozenset[str] = frozenset()
+                         ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """error: refuse, naming each column's count; drop: drop those rows; impute: filled later, from training rows.
+    `numbers`: columns that are numbers in the training table (a --val file's cells there that are text are no
+    numbers either: they were filled without a word).
 
     Returns the table and the rows it kept (their indices in `frame`; None: all of them): the rows it
     returns are numbered from 0 again, and a validation row's number in its file is found through these.
@@ -476,14 +488,14 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     target_missing = np.zeros(len(frame), dtype=bool)
     counts: dict[str, int] = {}
     for target in targets:  # an infinity (inf, 1e309) is no value to learn, as for a feature: an empty cell
-        empty = _bad_cells(frame[target])
+        empty = _bad_cells(frame[target], target in numbers)
         if empty is None:
             continue
         if empty.all():
             raise UserError(f"target {target} in {name} is empty in every row; choose another with --target")
         target_missing |= empty
         counts[target] = int(empty.sum())
-    bad = {c: b for c in features if (b := _bad_cells(frame[c])) is not None}
+    bad = {c: b for c in features if (b := _bad_cells(frame[c], c in numbers)) is not None}
     counts = {**{c: int(b.sum()) for c, b in bad.items()}, **counts}
     if not counts:
         return frame, None
@@ -509,14 +521,16 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     if policy == "impute":
         filled = {c: k for c, k in counts.items() if c not in targets}
         if filled:
-            notices.append(f"filled empty cells from the training rows (median; {MISSING!r} for text): "
+            notices.append(f"filled empty cells (or no number where one belongs) from the training rows (median; "
+                           f"{MISSING!r} for text): "
                            + ", ".join(f"{c} {k}" for c, k in filled.items()))
     return frame, kept
 
 
-def _bad_cells(col: pd.Series) -> np.ndarray | None:
-    """Where a feature is empty or not a finite number; None where it is complete."""
-    if is_numeric(col):
+def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
+    """Where a feature is empty or not a finite number; None where it is complete. `number`: a column of numbers
+    in the training table, whatever this file's holds."""
+    if number or is_numeric(col):
         values = numeric_values(col)
         return None if all_finite(values) else ~np.isfinite(values)
     empty = col.isna().to_numpy()

@@ -179,6 +179,8 @@ SCHEMA: dict[str, dict[str, F]] = {
                             "which values, how they were encoded (as `torchtui predict` says them)"),
         "left_out_rows": _opt("list", "a model trained with --missing drop: the rows with an empty cell left "
                                       "without a prediction, in one line (as `torchtui predict` says it)"),
+        "filled": _opt("list", "a model trained with --missing impute: per column, the cells it filled (as "
+                               "`torchtui predict` says them)"),
     },
     "end": {
         "status": F("str", "done | early_stopped | interrupted"),

@@ -302,7 +302,7 @@ def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tu
 def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = Reading()) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
-    from .reader import PANDAS_EMPTY_WORDS, csv_options, read_table, sniff, thousands_marks
+    from .reader import csv_options, empty_but_words, read_table, sniff, thousands_marks
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
         fmt = read_table(path, read_options(spec.data, reading))[1]
@@ -331,18 +331,18 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
         def arguments(options: dict[str, Any]) -> str:
             return ", ".join(f"{k}={'str' if v is str else repr(v)}" for k, v in options.items())
 
-        lines.append(f"{name} = pd.read_csv({arg}, {arguments(csv_options(path, fmt))})")
-        if fmt.worded:  # as reader._words_kept
-            said = ", ".join(_said(c) for _, c in fmt.worded)
-            places = [at for at, _ in fmt.worded]
-            lines += [f"# in column(s) {said} (words), the cells 'NA' and 'None' are words, not the empty cells "
-                      "pandas reads",
-                      f"written = pd.read_csv({arg}, {arguments(csv_options(path, fmt))}, dtype=str, "
-                      "keep_default_na=False)",
-                      f"for at in {places}:",
-                      "    cells = written.iloc[:, at].to_numpy(dtype=object)",
-                      f"    words = {name}.iloc[:, at].isna().to_numpy() & np.isin(cells, {PANDAS_EMPTY_WORDS!r})",
-                      f"    {name}[{name}.columns[at]] = {name}.iloc[:, at].where(~words, cells)"]
+        options = arguments(csv_options(path, fmt))
+        if not fmt.words_read:
+            lines.append(f"{name} = pd.read_csv({arg}, {options})")
+        else:  # as reader._words_kept
+            lines += [f"# 'NA' and 'None' in a column of words are words: read as text ({name}_own below is "
+                      "pandas' own reading, for the columns where they are empty)",
+                      f"{name} = pd.read_csv({arg}, {options}, keep_default_na=False,",
+                      f"                    na_values={empty_but_words()!r})"]
+            if fmt.pandas_columns:
+                lines += [f"{name}_own = pd.read_csv({arg}, {options})",
+                          f"for at in {fmt.pandas_columns}:  # numbers, true/false, or R's NA among quoted text",
+                          f"    {name}[{name}.columns[at]] = {name}_own.iloc[:, at].to_numpy()"]
         if fmt.row_end == "all":
             lines.append(f"{name} = {name}.iloc[:, :-1]  # every line ends with a separator: no last column")
         if not fmt.header:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
@@ -76,7 +77,10 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
         if spec.data.test:  # a bad test file is found now, not after the whole training
             test = read_csv(spec.data.test, read_options(spec.data, reading))
             keep = data.pre.rows_answered(test, spec.data.test, scored=False)[0]  # (--missing drop: the rows it can)
-            data.pre.transform_x(test if keep is None else test[keep], spec.data.test)
+            if keep is None:
+                data.pre.transform_x(test, spec.data.test)
+            else:
+                data.pre.transform_x(data.pre.passed_over(test, ~keep), spec.data.test, np.flatnonzero(keep))
     except UserError as e:
         raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)
@@ -388,7 +392,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
                                                                                   own_run=True)
             recorder.write(record.predictions(path=str(out), rows=written.rows, source=p.spec.data.test,
                                               unseen=[u.describe() for u in written.unseen],
-                                              left_out_rows=[r.describe() for r in written.left_out_rows]))
+                                              left_out_rows=[r.describe() for r in written.left_out_rows],
+                                              filled=[f.describe() for f in written.filled]))
         recorder.write(record.end(outcome.status, outcome.progress, folder.path), sync=True)
         distributed.barrier(trainer.world)  # the ranks leave together, once rank 0 has written the reports
         return outcome

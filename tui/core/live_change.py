@@ -159,9 +159,9 @@ def request(run_dir: str | Path, change: Change, state: Any = None) -> Change:
     after = check(running_spec(folder.spec(), state), change, state.epoch_done)
     per_epoch = state.start.get("steps_per_epoch")
     if change.step is not None and per_epoch:
-        # the step the run ends by (its epoch in progress counted whole): a change asked for later never applies,
-        # and its request file kept every later change waiting ("a change is already waiting")
-        last = (state.last_step.get("step") or 0) + (after.train.epochs - state.epoch_done) * per_epoch
+        # the step the run ends at (as its ETA counts it): a change asked for later never applies, and its request
+        # file kept every later change waiting ("a change is already waiting")
+        last = max(after.train.epochs * per_epoch, state.last_step.get("step") or 0)
         if change.step > last:
             raise UserError(f"step {change.step} is past the run's end (at most step {last}: {after.train.epochs} "
                             f"epochs of {per_epoch} steps): the change would never apply; give a step up to {last}, "

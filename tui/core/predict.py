@@ -158,17 +158,20 @@ class Predictor:
                     found.append((DATA_FILE_NAMES[path], Path(name)))
         return found
 
-    def outputs(self, frame: pd.DataFrame, source: str) -> torch.Tensor:
-        x = torch.from_numpy(self.pre.transform_x(frame, source))
+    def outputs(self, frame: pd.DataFrame, source: str, rows: np.ndarray | None = None) -> torch.Tensor:
+        """The model's outputs for `rows` of `frame` (all by default)."""
+        x = torch.from_numpy(self.pre.transform_x(frame, source, rows))
         with torch.no_grad():
             return torch.cat([self.model(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).float() \
                 if len(x) else torch.zeros((0, self.objective.n_outputs))
 
-    def predict_frame(self, frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
-        out = self.outputs(frame, source)
-        result = pd.DataFrame(index=range(len(frame)))
+    def predict_frame(self, frame: pd.DataFrame, source: str = "data", rows: np.ndarray | None = None) -> pd.DataFrame:
+        """The predictions for `rows` of `frame` (all by default), a row each."""
+        out = self.outputs(frame, source, rows)
+        result = pd.DataFrame(index=range(len(out)))
         if self.pre.id_column and self.pre.id_column in frame.columns:
-            result[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
+            ids = frame[self.pre.id_column].to_numpy()
+            result[self.pre.id_column] = ids if rows is None else ids[rows]
         if self.pre.task == "classification":
             result[self.pre.targets[0]] = [self.pre.classes[i] for i in predicted_classes(out).tolist()]
             probs = class_probabilities(out).numpy()
@@ -197,7 +200,8 @@ class Predictor:
         with _refused_with(fmt.notes, _read_by_the_runs_flags(fmt, options)):
             keep, left = self.pre.rows_answered(frame, str(data), scored=False)
             answered = frame if keep is None else frame[keep]
-            table = self.predict_frame(answered, str(data))
+            table = self.predict_frame(frame, str(data)) if keep is None else \
+                self.predict_frame(self.pre.passed_over(frame, ~keep), str(data), np.flatnonzero(keep))
         if keep is not None:  # one row out per row in: those left out in their places, their predictions empty
             if self.pre.task == "classification":
                 table[self.pre.targets[0]] = table[self.pre.targets[0]].astype(object)  # (a class 1, not 1.0)
@@ -226,10 +230,13 @@ class Predictor:
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         keep, left = self.pre.rows_answered(frame, source, scored=True)
+        rows = None if keep is None else np.flatnonzero(keep)  # (the others passed over: a refusal names file rows)
+        read = frame if keep is None else self.pre.passed_over(frame, ~keep)
+        x = torch.from_numpy(self.pre.transform_x(read, source, rows))
+        targets = self.pre.transform_y(read, source)
+        y = torch.from_numpy(targets if rows is None else targets[rows])
         if keep is not None:
             frame = frame[keep]
-        x = torch.from_numpy(self.pre.transform_x(frame, source))
-        y = torch.from_numpy(self.pre.transform_y(frame, source))
         loss, out = evaluate(self.model, x, y, self.objective, self.objective.criterion(), BATCH)
         result = {"checkpoint": self.source, "epoch": self.epoch, "rows": len(x), "loss": loss,
                   "loss_name": self.objective.loss}

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
-from .reader import Reading
+from .reader import PANDAS_EMPTY_WORDS, Reading
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -114,7 +114,8 @@ class RowsLeftOut:
 
     def describe(self) -> str:
         what = "left out of the metrics" if self.scored else "not predicted (their prediction cells are empty)"
-        return (f"{self.rows} row(s) with an empty cell (first: data row {self.first}, column {self.column}) {what}: "
+        return (f"{self.rows} row(s) with an empty cell or no number where the model takes one (first: data row "
+                f"{self.first}, column {self.column}) {what}: "
                 f"the model trained with --missing drop, which leaves such rows out; fill those cells to "
                 f"{'score' if self.scored else 'predict'} them")
 
@@ -344,22 +345,37 @@ class Preprocessor:
 
     def empty_cells(self, frame: pd.DataFrame, source: str, targets: bool = False) -> tuple[np.ndarray, list[str]]:
         """(each row has an empty cell, the column of each row's first) among the features - and the targets, where
-        `targets` - as the model's training counted them: empty, or an infinite number. A model trained with
-        --missing drop left such rows out; `predict` and `eval` leave them out alike (text in a number column is
-        no empty cell: the transform refuses it)."""
+        `targets` - as the model's training counted them (data._bad_cells): in a column it takes as numbers, a
+        cell that is no finite number ('', '?', 'n/a', inf); in another, an empty one. A model trained with
+        --missing drop left such rows out; `predict` and `eval` leave them out alike."""
         self.check_features(frame.columns, source)
         names = [c.name for c in self.columns] + ([t for t in self.targets if t in frame.columns] if targets else [])
-        numeric = {c.name: c.kind == "numeric" for c in self.columns}
+        numbers = {c.name for c in self.columns if c.kind == "numeric"} | (
+            set(self.targets) if self.task == "regression" else set())
         empty = np.zeros(len(frame), dtype=bool)
         first = np.full(len(frame), "", dtype=object)
         for name in names:
             col = frame[name]
-            cells = col.isna().to_numpy().copy()
-            if numeric.get(name, is_numeric(col)):
-                cells |= np.isinf(numeric_values(col))
+            cells = ~np.isfinite(numeric_values(col)) if name in numbers else col.isna().to_numpy()
             first[cells & ~empty] = name
             empty |= cells
         return empty, first.tolist()
+
+    def passed_over(self, frame: pd.DataFrame, skip: np.ndarray) -> pd.DataFrame:
+        """`frame` with the cells of the model's columns in the `skip` rows (those a --missing drop model leaves
+        out) set to values it takes - a mean, its first category or class - so that the transforms read every row
+        and a refusal names a cell by its row in the file, not by its place among the rows kept. The rows' own
+        answers are never used."""
+        out = frame.copy()
+        for c in self.columns:
+            out[c.name] = frame[c.name].where(~skip, c.mean if c.kind == "numeric"
+                                              else (c.categories[0] if c.categories else None))
+        for i, t in enumerate(self.targets):
+            if t in frame.columns:
+                stand_in = self.classes[0] if self.task == "classification" and self.classes else (
+                    self.target_mean[i] if i < len(self.target_mean) else 0.0)
+                out[t] = frame[t].where(~skip, stand_in)
+        return out
 
     def check_features(self, columns: Any, source: str) -> None:
         names = list(map(str, columns))
@@ -447,7 +463,11 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
     marks = not ("?" in map(str, d.get("classes") or []) or any(
         "?" in map(str, c.get("categories") or []) for c in d.get("columns") or []))
-    return Reading(question_marks=marks, words=bool(d.get("words", False)))
+    values = [(c.get("name"), c.get("categories") or []) for c in d.get("columns") or []]
+    if d.get("task") == "classification" and d.get("targets"):
+        values.append((d["targets"][0], d.get("classes") or []))
+    known = frozenset((str(name), w) for name, held in values for w in PANDAS_EMPTY_WORDS if w in map(str, held))
+    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known)
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

@@ -23,6 +23,7 @@ import csv
 import gzip
 import re
 import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,9 @@ class Reading:
 
     question_marks: bool = True  # a lone '?' in a column of words is empty (`_question_marks`)
     words: bool = True  # 'NA' and 'None' in a column of words are values (`_words_kept`), not pandas' empty cells
+    # (column, word): a model's category or class 'NA' or 'None', a value in its files whatever the column's other
+    # cells (a file for predict whose region column is NA alone was read as empty)
+    known: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass
@@ -104,9 +108,12 @@ class TableFormat:
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
     formatted: list[str] = field(default_factory=list)
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
-    # columns of words whose 'NA' and 'None' cells are kept as values (`_words_kept`): (place in pandas' table as
-    # read, name), for the exported script
-    worded: list[tuple[int, str]] = field(default_factory=list)
+    # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
+    # from pandas' own reading (their places in pandas' table as read): the exported script reads alike
+    words_read: bool = False
+    pandas_columns: list[int] = field(default_factory=list)
+    worded: list[str] = field(default_factory=list)  # the columns whose 'NA' and 'None' are values
+    quoted_text: bool = False  # every text cell in quotes, a missing value a bare NA: R's write.csv (`_r_quoting`)
     objects: list[str] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
 
@@ -171,7 +178,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
             fmt.notes.append(f"column {late} has numbers with a decimal comma below the lines read to tell the format "
                              "(none above): read with decimal ','; pass --decimal . if the comma means another thing")
             fmt.worded.clear()
-            fmt.notes[:] = [n for n in fmt.notes if not n.endswith(_WORDS_NOTE_END)]
+            fmt.pandas_columns.clear()
+            fmt.notes[:] = [n for n in fmt.notes if not n.endswith((_WORDS_NOTE_END, _R_NOTE_END))]
             frame = _read(p, fmt, nrows, opts.reading)
     except UnicodeDecodeError as e:
         raise UserError(f"{path} holds bytes that are not {fmt.encoding} text ({e.reason}); pass --encoding, "
@@ -198,6 +206,10 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
     _formatted_numbers(frame, fmt)
+    if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
+        said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
+        fmt.notes[:] = [n for n in fmt.notes if not (n.endswith(_WORDS_NOTE_END) and n.startswith(tuple(said)))]
+        fmt.worded[:] = [c for c in fmt.worded if c not in fmt.formatted]
     if opts.reading.question_marks:
         _question_marks(frame, fmt)
     if frame.empty and nrows != 0:
@@ -343,6 +355,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     else:
         fmt.header = opts.header == "yes"
     fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
+    fmt.quoted_text = _r_quoting(lines[fmt.skip_rows + (1 if fmt.header else 0):], fmt.sep)
     fmt.names = [column_name(f) for f in body[0]] if fmt.header else []
     widths = [len(r) for r in body[1:]]
     mode = max(set(widths), key=widths.count) if widths else 0
@@ -501,11 +514,16 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.
                             "([{...}, {...}]), or one object per line in a .jsonl file") from None
         return _flat(frame.head(nrows) if nrows is not None else frame, fmt)
     options = {**csv_options(p, fmt), "nrows": nrows}
-    if reading.words:
-        frame = pd.read_csv(p, **options, keep_default_na=False, na_values=_empty_but_words())
-        frame = _words_kept(p, frame, fmt, options)
-    else:
-        frame = pd.read_csv(p, **options)
+    with warnings.catch_warnings():  # pandas' "Columns (0) have mixed types": read as they are, said by the checks
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        if not reading.words:
+            return _no_last_column(pd.read_csv(p, **options), fmt)
+        frame = pd.read_csv(p, **options, keep_default_na=False, na_values=empty_but_words())
+        frame = _words_kept(p, frame, fmt, options, reading)
+    return _no_last_column(frame, fmt)
+
+
+def _no_last_column(frame: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
     if fmt.row_end == "all" and frame.shape[1] > 1 and frame.iloc[:, -1].isna().all():
         frame = frame.iloc[:, :-1]
     return frame
@@ -528,7 +546,7 @@ def csv_options(p: Path, fmt: TableFormat) -> dict[str, Any]:
 _WORDS_NOTE_END = "(pandas reads them as empty); where one means a missing value, leave its cell empty"
 
 
-def _empty_but_words() -> list[str]:
+def empty_but_words() -> list[str]:
     """The cells pandas reads as empty, but 'NA' and 'None' (its own list, as the installed pandas has it)."""
     try:
         from pandas._libs.parsers import STR_NA_VALUES
@@ -538,14 +556,17 @@ def _empty_but_words() -> list[str]:
     return sorted(set(STR_NA_VALUES) - set(PANDAS_EMPTY_WORDS))
 
 
-def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[str, Any]) -> pd.DataFrame:
+def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[str, Any],
+                reading: Reading) -> pd.DataFrame:
     """In a column of words, the cells 'NA' and 'None' are words, kept as values, with a note: pandas reads them as
     empty in every column, and a region NA (North America) or a severity None lost its rows under --missing drop,
     its class or category too, and was refused as 'empty' where the file showed a word. In a column of numbers
-    (by the same `mostly_numeric` as its own checks) they are empty, as R writes a missing number.
+    (by the same `mostly_numeric` as its own checks) or of true/false, they are empty, as R writes a missing
+    value; so is a bare NA in a file whose text is all in quotes (R's write.csv, `_r_quoting`). A model's own
+    category or class 'NA' is a value in its files whatever else the column holds (`Reading.known`).
 
-    `frame` was read with those two words as text: a column of words needs nothing more. A column of numbers
-    holding them (R's) is taken from pandas' own reading of the file, read again only then."""
+    `frame` was read with those two words as text: a column of words needs nothing more. The others are taken from
+    pandas' own reading of the file, read again only then."""
     import numpy as np
 
     types = pd.api.types
@@ -556,25 +577,76 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
             if words.any():
                 found[i] = words
     if not found:
-        return frame
+        return frame  # as pandas' own reading: no cell tells them apart
     from .preprocess import mostly_numeric  # (here: torch comes with it)
 
-    numbers = []
+    fmt.words_read = True
+    r_missing = 0
     for i, words in found.items():
-        rest = frame.iloc[:, i].mask(words)
-        if not rest.notna().any() or mostly_numeric(rest, decimal=fmt.decimal):
-            numbers.append(i)  # nothing but these marks, or numbers: empty cells, as pandas reads them
+        name = column_name(frame.columns[i]) if fmt.header else f"col{i + 1}"
+        col = frame.iloc[:, i]
+        if any((name, w) in reading.known for w in PANDAS_EMPTY_WORDS if col[words].eq(w).any()):
+            pass  # the model's own value
+        elif not (rest := col.mask(words)).notna().any() or mostly_numeric(rest, decimal=fmt.decimal) or \
+                rest.dropna().astype(str).str.strip().str.lower().isin(_TRUE_FALSE).all():
+            fmt.pandas_columns.append(i)  # nothing but these marks, numbers, or true/false: empty, as pandas reads
             continue
-        fmt.worded.append((i, column_name(frame.columns[i])))
-        cells = frame.iloc[:, i][words]
+        elif fmt.quoted_text and col[words].eq("NA").any():
+            fmt.pandas_columns.append(i)  # R's missing value among its quoted words
+            r_missing += int(col[words].eq("NA").sum())
+            continue
+        fmt.worded.append(name)
+        cells = col[words]
         said = ", ".join(f"{int(cells.eq(w).sum())} cell(s) {w!r}" for w in PANDAS_EMPTY_WORDS if cells.eq(w).any())
-        fmt.notes.append(f"column {column_name(frame.columns[i])}: {said} read as values, as its other cells are "
-                         f"words {_WORDS_NOTE_END}")
-    if numbers:
+        fmt.notes.append(f"column {name}: {said} read as values, as its other cells are words {_WORDS_NOTE_END}")
+    if r_missing:
+        fmt.notes.append(f"{r_missing} bare NA cell(s) among text in quotes {_R_NOTE_END}")
+    if fmt.pandas_columns:
         pandas_own = pd.read_csv(p, **options)
-        for i in numbers:
+        for i in fmt.pandas_columns:
             frame[frame.columns[i]] = pandas_own.iloc[:, i].to_numpy()
     return frame
+
+
+_TRUE_FALSE = {"true", "false", "t", "f"}  # R's logical columns (TRUE, FALSE, NA)
+_R_NOTE_END = "read as empty: R's mark of a missing value (its write.csv quotes every text)"
+
+
+def _r_quoting(rows: list[str], sep: str) -> bool:
+    """Whether a file's text cells are all in quotes, and some bare cell is NA: R's write.csv, whose NA is a
+    missing value even in a column of words. pandas' own files quote only the cells that need it."""
+    quoted = bare = False
+    for line in rows:
+        for cell in _raw_cells(line, sep):
+            cell = cell.strip()
+            if len(cell) > 1 and cell[0] == cell[-1] == '"':
+                quoted = True
+            elif cell == "NA":
+                bare = True
+            elif cell and not _NUMBER.match(cell) and cell.lower() not in _R_BARE:
+                return False  # a word without quotes
+    return quoted and bare
+
+
+_R_BARE = {"true", "false", "t", "f", "nan", "inf", "-inf"}  # what R writes without quotes besides numbers
+
+
+def _raw_cells(line: str, sep: str) -> list[str]:
+    """A line's cells as written, quotes kept (a separator inside quotes is no separator)."""
+    if sep == WHITESPACE:
+        return re.findall(r'"(?:[^"]|"")*"|\S+', line)
+    cells: list[str] = []
+    cell: list[str] = []
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            cells.append("".join(cell))
+            cell = []
+            continue
+        cell.append(ch)
+    return [*cells, "".join(cell)]
 
 
 def _json_without_dates(p: Path, lines: bool, compression: str | None) -> pd.DataFrame:

@@ -117,12 +117,16 @@ def evaluation(*, model: str, epoch: int, rows: int, val_loss: float, results: d
             "val_loss": val_loss, **results}
 
 
-def predictions(*, path: str, rows: int, source: str, unseen: list[str], left_out_rows: list[str]) -> Event:
+def predictions(*, path: str, rows: int, source: str, unseen: list[str], left_out_rows: list[str],
+                filled: list[str]) -> Event:
     """`unseen`: per text column, its rows whose value the model has no category for, and how they were encoded;
-    `left_out_rows`: the rows with an empty cell a --missing drop model left without a prediction."""
+    `left_out_rows`: the rows with an empty cell a --missing drop model left without a prediction; `filled`: per
+    column, the cells a --missing impute model filled."""
     event: Event = {"event": "predictions", "path": path, "rows": rows, "source": source, "unseen": unseen}
     if left_out_rows:
         event["left_out_rows"] = left_out_rows
+    if filled:
+        event["filled"] = filled
     return event
 
 

@@ -71,6 +71,10 @@ def load(spec: DataSpec) -> Dataset:
     try:
         module = _import_current(module_name)
     except ModuleNotFoundError as e:
+        if e.name and not module_name.startswith(e.name) and _found_here(module_name, here):
+            # the user's module is here; what it imports is not installed
+            raise UserError(f"importing {module_name} for dataset {spec.dataset} failed: {e}; install it in this "
+                            f"environment (pip install ...)") from None
         raise UserError(f"cannot import {module_name} for dataset {spec.dataset}: {e}; run from the folder that holds "
                         f"{module_name.replace('.', '/')}.py or put it on PYTHONPATH") from None
     except Exception as e:  # the user's module failed while importing
@@ -88,9 +92,19 @@ def load(spec: DataSpec) -> Dataset:
         raise UserError(f"{spec.dataset}({shown}) raised {type(e).__name__}: {e}") from None
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
         raise UserError(f"{spec.dataset} is not a map-style Dataset: it needs __getitem__ and __len__")
-    if len(dataset) < 2:
-        raise UserError(f"{spec.dataset} has {len(dataset)} item(s); training needs at least two")
+    try:
+        size = len(dataset)
+    except Exception as e:  # the user's __len__
+        raise UserError(f"len() of {spec.dataset} raised {type(e).__name__}: {e}") from None
+    if size < 2:
+        raise UserError(f"{spec.dataset} has {size} item(s); training needs at least two")
     return dataset
+
+
+def _found_here(module_name: str, here: str) -> bool:
+    """Whether the user's module is a file (or package) under `here`."""
+    path = Path(here, *module_name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _refuse_unless_a_dataset_class(cls: Any, name: str, module: Any, here: str) -> None:
@@ -121,13 +135,25 @@ def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
             raise UserError(f"item {i} of {name} raised {type(e).__name__}: {e}") from None
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise UserError(f"item {i} of {name} is a {type(item).__name__}; each item must be a pair (x, y)")
-        x, y = torch.as_tensor(item[0]), torch.as_tensor(item[1])
+        try:
+            x, y = torch.as_tensor(item[0]), torch.as_tensor(item[1])
+        except (TypeError, ValueError, RuntimeError) as e:  # a text label, a list of strings
+            raise UserError(f"item {i} of {name} is not numbers ({type(e).__name__}: {e}); return tensors or numbers, "
+                            "a class as its index 0..C-1") from None
         if shape is None:
             shape = tuple(x.shape)
         elif tuple(x.shape) != shape:
             raise UserError(f"item {i} of {name} has x of shape {tuple(x.shape)}, item 0 has {shape}; all must match")
         if not x.is_floating_point():
             raise UserError(f"item {i} of {name} has x of dtype {x.dtype}; return float tensors (x.float())")
+        if x.dtype != torch.float32:  # a float64 x passed this check, then the first step raised "mat1 and mat2 ..."
+            raise UserError(f"item {i} of {name} has x of dtype {x.dtype}; the model computes in float32: return "
+                            "x.float()")
+        bad = "x" if not bool(torch.isfinite(x).all()) else \
+            "y" if y.is_floating_point() and not bool(torch.isfinite(y).all()) else ""
+        if bad:  # found here, not as "training diverged ... lower the learning rate", a fix that could not work
+            raise UserError(f"item {i} of {name} has a NaN or infinite value in its {bad}; fill or leave out such "
+                            "items")
         targets.append(y)
     if shape is None or len(shape) == 0:
         raise UserError(f"{name} returns a scalar x; return a tensor of features, e.g. torch.tensor([...])")
