@@ -307,3 +307,62 @@ def test_a_val_file_with_text_where_the_training_file_has_numbers_says_impute_fi
     start = next(e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "start")
     assert any(n.startswith("filled empty cells (or no number where one belongs) from the training rows") and
                n.endswith(": a 20") for n in start["notices"]), start["notices"]
+
+
+def test_a_copy_of_a_run_folder_taken_while_it_trains_is_not_that_run(tmp_path):
+    """`cp -a` of a folder mid-run: the copy named the original's writer, a live Python process started before its
+    start event, and was listed "running"; resume said to stop that process (the other run), and `change` wrote a
+    request nobody read, which a later resume applied unasked."""
+    import shutil
+
+    from test_compare import live_run, stop
+
+    runs = tmp_path / "runs"
+    live, worker = live_run(runs, "live")
+    try:
+        shutil.copytree(live, runs / "copy", symlinks=True)
+        assert read_run(live)[0].alive() and not read_run(runs / "copy")[0].alive()
+        statuses = {r.path.name: r.running for r in list_runs(runs)}
+        assert statuses == {"live": True, "copy": False}, statuses
+        done = invoke("change", runs / "copy", "--lr", "0.001")
+        assert done.exit_code == 2 and "is not training" in done.stderr, done.output
+        assert not (runs / "copy" / "change.json").exists()
+    finally:
+        stop(worker)
+
+
+def test_the_export_of_a_run_killed_before_its_end_says_it_is_not_the_run(tmp_path):
+    """A run killed (-9) at epoch 2 of 200: its script said "bit for bit" with EPOCHS = 200 and no NOT EXACT."""
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--epochs", "200", "--threads",
+                             "1", "--runs-dir", str(runs), "--name", "killed", "--json"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "checkpoint" and event.get("epoch", 0) >= 2:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    done = invoke("export", runs / "killed", "-o", tmp_path / "train.py")
+    assert done.exit_code == 0, done.output
+    script = (tmp_path / "train.py").read_text()
+    assert "It cannot end with the run's weights bit for bit: see NOT EXACT below." in script
+    assert "bit for bit (same torch version)" not in script
+    assert "# - the run has not finished: it stopped after epoch " in script and "of its 200" in script
+
+
+def test_an_early_stopped_run_of_a_fixed_schedule_is_told_the_epochs_that_work(tmp_path):
+    # "resume --epochs N" for any N, and every N past the schedule's 20 epochs was then refused
+    runs = tmp_path / "runs"
+    done = invoke("run", "--dataset", "iris", "--epochs", "20", "--patience", "1", "--scheduler", "cosine", "--lr",
+                  "0.3", "--threads", "1", "--runs-dir", runs, "--name", "cos")
+    assert done.exit_code == 0 and "stopped early" in done.stdout, done.output
+    refused = invoke("resume", runs / "cos")
+    assert refused.exit_code == 2 and refused.stderr.startswith(f"error: {runs / 'cos'} stopped early after epoch ")
+    hint = refused.stderr.splitlines()[0]
+    assert hint.endswith(f"its cosine schedule is fixed to 20 epochs: `torchtui resume {runs / 'cos'} --epochs 20` "
+                         "trains on to its end, with its patience counted afresh"), hint
+    assert invoke("resume", runs / "cos", "--epochs", "20").exit_code == 0

@@ -58,6 +58,13 @@ def from_run(run_dir: str | Path) -> Export:
                            f"{progress.get('step')}); this script trains every epoch to its end")
     events = folder.events()
     starts = [e for e in events if e.get("event") == "start"]
+    ends = [e for e in events[max((i for i, e in enumerate(events) if e.get("event") == "start"), default=0):]
+            if e.get("event") == "end" and e.get("status") in ("done", "early_stopped")]
+    done = int((ckpt.get("progress") or {}).get("epoch", 0)) if ckpt is not None else 0
+    total = int(starts[-1].get("epochs") or spec.train.epochs) if starts else spec.train.epochs
+    if starts and not ends and done < total:  # said as bit for bit, and the script trained all the epochs
+        differs.append(f"the run has not finished: it stopped after epoch {done} of its {total} (`torchtui resume "
+                       f"{folder.path}` trains the rest); this script trains all {total}, past the run's last.pt")
     for epoch in _patience_counted_afresh(events, spec.train.patience):
         differs.append(f"the run's early stopping was reached at epoch {epoch}, and a resume with --epochs trained "
                        "on, its patience counted afresh from there; this script counts it from the first epoch, so "
@@ -374,7 +381,8 @@ def _script(f: _Facts, source: str, differs: list[str]) -> str:
     add("")
     needs = "torch and numpy, and your Dataset's module" if f.dataset_class else "torch, numpy and pandas only"
     add(f"Exported by `torchtui export`: it needs {needs}. Run it with `python train.py`;")
-    add("on the CPU it ends with the same weights as the run, bit for bit (same torch version).")
+    add("on the CPU it ends with the same weights as the run, bit for bit (same torch version)." if not differs else
+        "It cannot end with the run's weights bit for bit: see NOT EXACT below.")
     add('"""')
     if differs:
         add("")

@@ -368,6 +368,8 @@ def writer_alive(events: Path, pid: Any, written: Any) -> bool:
         return True
     if held is False and not maybe_python(pid):  # no lock, and a program that is no Python (pid 1, a shell)
         return False
+    if held is False and _locks_of(pid):  # it writes another run folder: this one is a copy of that one's, taken
+        return False  # while it trained (listed "running", and resume said to stop the other run)
     return began_by(pid, written)  # (a network file system's lock may not show)
 
 
@@ -398,17 +400,27 @@ def lock_held(path: Path, pid: int) -> bool | None:
     number alone: an overlay file system gives stat() another device number than the table's."""
     try:
         inode = str(os.stat(path).st_ino)
+    except OSError:
+        return None
+    locks = _locks_of(pid)
+    return None if locks is None else inode in locks
+
+
+def _locks_of(pid: Any) -> set[str] | None:
+    """The inodes of the files process `pid` holds a lock on, from /proc/locks; None where there is no such table."""
+    try:
         table = Path("/proc/locks").read_text()
     except OSError:
         return None
+    inodes = set()
     for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5308523 0 EOF"; a waiter: "1: -> ..."
         fields = line.split()
         if "->" in fields:
             continue
         at = next((i for i, f in enumerate(fields) if f.count(":") == 2), None)  # MAJOR:MINOR:INODE, the pid before
-        if at is not None and at > 0 and fields[at - 1] == str(pid) and fields[at].rsplit(":", 1)[1] == inode:
-            return True
-    return False
+        if at is not None and at > 0 and fields[at - 1] == str(pid):
+            inodes.add(fields[at].rsplit(":", 1)[1])
+    return inodes
 
 
 def process_started(pid: Any) -> float | None:
