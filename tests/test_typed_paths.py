@@ -260,6 +260,7 @@ def test_a_moved_file_s_new_place_in_spec_toml_holds_only_where_the_old_one_is_e
     r = invoke("resume", run, "--epochs", "3", "--val", other)
     assert r.exit_code == 2 and "changed since the checkpoint was saved (validation inputs differ)" in r.stderr, (
         r.output)
+    assert f"the data of {run} ({other}) changed" in r.stderr  # the --val file, not the training file's name
     moved_data, moved_val = tmp_path / "copy" / "train.csv", tmp_path / "again.csv"  # both moved, one given:
     data.rename(moved_data)  # the other is asked for, by the command that repeats this one's flags
     copy.rename(moved_val)

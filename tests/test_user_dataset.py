@@ -62,6 +62,10 @@ class Holes(Rows):
 
 class NeedsAPackage(Rows):
     pass
+
+class Boxed(Rows):
+    def __getitem__(self, i):
+        return self.x[i], self.y[i].reshape(1)
 '''
 
 
@@ -122,6 +126,17 @@ def test_a_bad_dataset_is_named_before_training(user_module, cls, args, message)
         train(user_module, data__dataset=f"my_rows:{cls}", data__dataset_args=args)
     assert message in str(e.value)
     assert not (user_module / "runs").exists()
+
+
+def test_a_class_index_in_a_tensor_of_shape_one_is_a_class(user_module):
+    # y = torch.tensor([label]) trained as regression (MSE on the class numbers) without a word
+    outcomes = {cls: train(user_module, data__dataset=f"my_rows:{cls}", data__dataset_args=["iris.pt"],
+                           train__epochs=2, run__name=cls) for cls in ("Rows", "Boxed")}
+    starts = {cls: next(e for e in events if e["event"] == "start") for cls, (_, _, events) in outcomes.items()}
+    assert starts["Boxed"]["task"] == "classification" and starts["Boxed"]["loss"] == "CrossEntropy"
+    weights = {cls: torch.load(folder.path / "last.pt", weights_only=True)["model"]
+               for cls, (_, folder, _) in outcomes.items()}
+    assert all(torch.equal(weights["Boxed"][k], v) for k, v in weights["Rows"].items())  # as a bare index
 
 
 def test_a_test_file_with_a_dataset_class_is_refused_before_training(user_module):
@@ -207,3 +222,15 @@ def test_a_dataset_module_edited_or_of_another_folder_is_imported_as_it_is_now(t
         assert user_dataset.load(DataSpec(dataset="my_data:A"))[0][1] == 1
     finally:
         sys.modules.pop("my_data", None)
+
+
+@pytest.mark.parametrize("named, said", [
+    ("my_rows.py:Rows", "dataset my_rows.py:Rows: name the module as Python imports it, without .py: my_rows:Rows"),
+    ("./my_rows:Rows", "without a path or .py: my_rows:Rows, run from the folder that holds the file"),
+    ("sub/my_rows.py:Rows", "without a path or .py: my_rows:Rows, run from the folder that holds the file"),
+])
+def test_a_dataset_class_named_by_its_files_path_is_told_the_module_form(user_module, named, said):
+    # "run from the folder that holds my_rows/py.py", or "neither a built-in dataset nor an existing file"
+    with pytest.raises(UserError) as e:
+        train(user_module, data__dataset=named, data__dataset_args=["iris.pt"])
+    assert said in str(e.value)

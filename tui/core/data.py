@@ -156,8 +156,11 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
         if broken_link(path):
             raise UserError(f"dataset {broken_link(path)}")
         names = ", ".join(BUILTINS)
-        raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file; "
-                        "check the path")
+        module = spec.dataset.rsplit(":", 1)[0]
+        hint = (f"; a Dataset class is named by its module as Python imports it, without a path or .py: "
+                f"{Path(module).stem.removesuffix('.py')}:{spec.dataset.rsplit(':', 1)[1]}, run from the folder "
+                "that holds the file" if ":" in spec.dataset and module else "; check the path")
+        raise UserError(f"dataset {spec.dataset} is neither a built-in dataset ({names}) nor an existing file{hint}")
     start = time.monotonic()
     if progress and path.is_file():
         progress(f"reading {spec.dataset} ({path.stat().st_size / 2**20:,.1f} MiB)")

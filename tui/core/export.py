@@ -631,7 +631,7 @@ def _targets_lines(f: _Facts, indent: str) -> list[str]:
     if not f.dataset_class:
         return []
     if f.task == "classification":
-        lines = ["y = y.long()"]
+        lines = ["y = y.reshape(len(y)).long()  # (an index of shape (1,) per item, as a bare one)"]
         if f.loss == "BCEWithLogits":
             lines.append("y = y.float().unsqueeze(1)" if len(f.classes) == 2
                          else "y = nn.functional.one_hot(y, len(CLASSES)).float()")

@@ -250,7 +250,9 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     elif ckpt and ckpt.get("data_check"):  # (none: a checkpoint from before fingerprints, or a Dataset class's)
         differs = fingerprint_differs(p.data.fingerprint(), ckpt["data_check"])
     if differs:
-        raise UserError(f"the data of {folder.path} ({spec.data.dataset}) changed since the checkpoint was saved "
+        # the file that differs: a --val file's rows are the validation rows (an edited va.csv was named as tr.csv)
+        file = spec.data.val if spec.data.val and differs.startswith("validation") else spec.data.dataset
+        raise UserError(f"the data of {folder.path} ({file}) changed since the checkpoint was saved "
                         f"({differs} differ); resuming would not continue the same run - start a new one")
     if ckpt and ckpt.get("world_size", 1) != world.size:
         _other_world(ckpt, p, world.size)

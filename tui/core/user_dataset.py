@@ -64,6 +64,9 @@ def _mtime(path: str) -> int:
 
 def load(spec: DataSpec) -> Dataset:
     module_name, class_name = spec.dataset.split(":")
+    if module_name.endswith(".py"):  # "run from the folder that holds ds_mods/py.py"
+        raise UserError(f"dataset {spec.dataset}: name the module as Python imports it, without .py: "
+                        f"{module_name.removesuffix('.py')}:{class_name}")
     here = os.getcwd()  # first on the import path, where an earlier load in another folder put that folder
     if here in sys.path:
         sys.path.remove(here)
@@ -167,6 +170,8 @@ def scan(dataset: Dataset, name: str) -> tuple[tuple[int, ...], torch.Tensor]:
 def describe(spec: DataSpec, targets: torch.Tensor) -> Preprocessor:
     """Task and classes from the targets: integer labels are classes 0..C-1, floats are values."""
     integral = not targets.is_floating_point()
+    if targets.dim() == 2 and targets.shape[1] == 1 and (integral or spec.task == "classification"):
+        targets = targets.reshape(len(targets))  # a class index in a tensor of shape (1,): classes, as a bare one
     task = spec.task if spec.task != "auto" else ("classification" if integral and targets.dim() == 1 else "regression")
     if task == "classification":
         if targets.dim() != 1 or targets.is_floating_point() and not torch.equal(targets, targets.round()):
@@ -185,7 +190,7 @@ def describe(spec: DataSpec, targets: torch.Tensor) -> Preprocessor:
 
 def as_targets(y: torch.Tensor, task: str) -> torch.Tensor:
     """Class indices (n,) or values (n, k): the forms the losses take."""
-    return y.long() if task == "classification" else y.reshape(len(y), -1).float()
+    return y.reshape(len(y)).long() if task == "classification" else y.reshape(len(y), -1).float()
 
 
 def split(dataset: Dataset, indices: tuple[np.ndarray, np.ndarray]) -> tuple[Subset, Subset]:
