@@ -123,8 +123,7 @@ def test_predictions_to_a_full_disk_are_one_line_not_a_traceback(tmp_path):
 def test_a_refusal_whose_json_line_meets_a_full_disk_is_still_the_refusal(tmp_path):
     # exit 1 and "cannot write the output" in place of the refusal: the user's mistake, and its fix, were lost
     for args, said in ((["run", "--dataset", tmp_path / "nothere.csv", "--json"],
-                        f"error: dataset {tmp_path / 'nothere.csv'} is neither a built-in dataset"),
-                       (["runs", "--runs-dir", tmp_path / "none", "--json"], "error: ")):
+                        f"error: dataset {tmp_path / 'nothere.csv'} is neither a built-in dataset"),):
         with open("/dev/full", "w") as full:
             done = subprocess.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
                                   text=True, timeout=120)
@@ -255,7 +254,8 @@ def test_the_range_tests_plot_in_a_terminal_is_plain_under_no_color(tmp_path):
 
     def plotted(env: dict[str, str]) -> bytes:
         main, side = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "tui", "lr-find", "--dataset", "iris", "--threads", "1"],
+        proc = subprocess.Popen([sys.executable, "-m", "tui", "lr-find", "--dataset", "iris", "--threads", "1",
+                                 "--steps", "20"],
                                 stdin=subprocess.DEVNULL, stdout=side, stderr=subprocess.PIPE, cwd=tmp_path,
                                 env={**os.environ, "COLUMNS": "100", **env})
         os.close(side)
@@ -366,3 +366,13 @@ def test_an_early_stopped_run_of_a_fixed_schedule_is_told_the_epochs_that_work(t
     assert hint.endswith(f"its cosine schedule is fixed to 20 epochs: `torchtui resume {runs / 'cos'} --epochs 20` "
                          "trains on to its end, with its patience counted afresh"), hint
     assert invoke("resume", runs / "cos", "--epochs", "20").exit_code == 0
+
+
+def test_several_targets_with_a_text_one_are_told_a_fix_that_works(tmp_path):
+    # "use --task classification if it is a label", which was then refused: "a classifier takes one --target"
+    (tmp_path / "two.csv").write_text("x,t1,lab\n" + "".join(f"{i},{i * 0.5},{'ab'[i % 2]}\n" for i in range(30)))
+    done = invoke("run", "--dataset", tmp_path / "two.csv", "--target", "t1,lab", "--runs-dir", tmp_path / "runs")
+    assert done.exit_code == 2 and "train a classifier on it alone: --target lab --task classification" in \
+        done.stderr.splitlines()[0], done.output
+    assert invoke("run", "--dataset", tmp_path / "two.csv", "--target", "lab", "--task", "classification", "--epochs",
+                  "1", "--runs-dir", tmp_path / "runs").exit_code == 0

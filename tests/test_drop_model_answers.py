@@ -6,14 +6,16 @@ data it had just trained on."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from typer.testing import CliRunner
 
+from tui.cli import app
 from tui.core import checkpoint
 
 
@@ -28,8 +30,22 @@ def gappy(n: int = 120, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def tui(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def tui(*args: str, cwd: Path) -> Done:
+    """`torchtui ARGS` in `cwd`, in this process (typer's runner): a new interpreter each took seconds."""
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        done = CliRunner().invoke(app, list(args))
+    finally:
+        os.chdir(here)
+    return Done(done.exit_code, done.stdout, done.stderr)
 
 
 def trained(tmp_path: Path, *extra: str) -> tuple[Path, Path, str]:

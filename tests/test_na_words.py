@@ -7,14 +7,14 @@ did: its resume, predictions and export are unchanged."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from typer.testing import CliRunner
 
+from tui.cli import app
 from tui.core import checkpoint, job, preprocess, reader
 from tui.core.reader import read_table
 
@@ -107,9 +107,8 @@ def test_a_model_trained_when_na_was_empty_reads_its_files_as_it_did(tmp_path, m
 
     resumed = job.resume(folder.path, lambda e: None, epochs=3)[0]  # not 'data changed'
     assert resumed.progress.epoch == 3
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(data), "-o", "p.csv"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(data), "-o", str(tmp_path / "p.csv")])
+    assert done.exit_code == 0, done.output
     assert "unseen" not in done.stderr and "read as values" not in done.stderr, done.stderr
     export_runs_bit_for_bit(folder.path, data, tmp_path)
 
@@ -177,9 +176,8 @@ def test_a_models_own_na_category_is_a_value_in_a_file_of_nothing_else(tmp_path)
     rows["region"] = "NA"
     rows["age"] = [30.0, 50.0, 70.0, 45.0]
     rows.to_csv(tmp_path / "na-only.csv", index=False)
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(tmp_path / "na-only.csv"),
-                           "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(tmp_path / "na-only.csv"), "--json"])
+    assert done.exit_code == 0, done.output
     said = json.loads(done.stdout)
     assert said["unseen"] == [] and said["filled"] == [] and len(said["predictions"]) == 4
     assert [n for n in said["notes"] if "region" in n] == [

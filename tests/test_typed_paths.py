@@ -203,7 +203,8 @@ def test_a_run_whose_data_file_moved_resumes_from_its_new_place_exactly(tmp_path
     changed = tmp_path / "changed.csv"  # one value of one row: the training rows' statistics, or else the check
     changed.write_text(IRIS_CSV.read_text().replace("5.1,3.5,1.4,0.2", "5.9,3.5,1.4,0.2", 1))
     r = invoke("resume", run, "--epochs", "3", "--dataset", changed)
-    assert r.exit_code == 2 and "changed since the checkpoint was saved" in r.stderr, r.output
+    assert r.exit_code == 2 and f"{changed}, given with --dataset, is not the data {run} trained on (its column " \
+                                "statistics differ from its checkpoint's)" in r.stderr, r.output
     for flag, said in (("--val", "this run has no validation file"), ("--test", "this run has no test file")):
         r = invoke("resume", run, "--epochs", "3", flag, new)
         assert r.exit_code == 2 and said in r.stderr, r.output
@@ -258,9 +259,9 @@ def test_a_moved_file_s_new_place_in_spec_toml_holds_only_where_the_old_one_is_e
     other.write_text(copy.read_text().replace("4.9,3.0,1.4,0.2", "4.9,3.0,1.4,0.9", 1))
     assert other.read_text() != copy.read_text()
     r = invoke("resume", run, "--epochs", "3", "--val", other)
-    assert r.exit_code == 2 and "changed since the checkpoint was saved (validation inputs differ)" in r.stderr, (
-        r.output)
-    assert f"the data of {run} ({other}) changed" in r.stderr  # the --val file, not the training file's name
+    # the file given, by its flag, not "the data of RUN (its training file) changed"
+    assert r.exit_code == 2 and f"{other}, given with --val, is not the data {run} trained on (validation inputs " \
+                                "differ from its checkpoint's)" in r.stderr, r.output
     moved_data, moved_val = tmp_path / "copy" / "train.csv", tmp_path / "again.csv"  # both moved, one given:
     data.rename(moved_data)  # the other is asked for, by the command that repeats this one's flags
     copy.rename(moved_val)
@@ -300,3 +301,17 @@ def test_the_fingerprint_adds_in_chunks_as_in_one_and_a_dataset_class_that_draws
     assert checkpoint.load(folder.checkpoint_path("last"))["data_check"] == []
     job.resume(folder.path, lambda e: None, epochs=2)
     assert checkpoint.load(folder.checkpoint_path("last"))["progress"]["epoch"] == 2
+
+
+def test_a_val_file_edited_in_place_is_named_in_the_refusal(tmp_path):
+    # "the data of RUN (train.csv) changed" of an edit to the --val file
+    data, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    lines = (Path(__file__).resolve().parents[1] / "datasets" / "iris.csv").read_text().splitlines()
+    data.write_text("\n".join([lines[0], *lines[1::2]]) + "\n")
+    val.write_text("\n".join([lines[0], *lines[2::2]]) + "\n")
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(data), data__val=str(val), train__epochs=1,
+                                  run__name="v"), lambda e: None)
+    val.write_text(val.read_text().replace("6.3,", "6.4,", 1))
+    r = invoke("resume", folder.path, "--epochs", "2")
+    assert r.exit_code == 2 and f"the data of {folder.path} ({val}) changed since the checkpoint was saved " \
+                                "(validation inputs differ)" in r.stderr, r.output

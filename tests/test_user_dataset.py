@@ -66,6 +66,10 @@ class NeedsAPackage(Rows):
 class Boxed(Rows):
     def __getitem__(self, i):
         return self.x[i], self.y[i].reshape(1)
+
+class Gaps(Rows):
+    def __getitem__(self, i):
+        return self.x[i], self.y[i] * 2  # classes 0, 2, 4
 '''
 
 
@@ -234,3 +238,21 @@ def test_a_dataset_class_named_by_its_files_path_is_told_the_module_form(user_mo
     with pytest.raises(UserError) as e:
         train(user_module, data__dataset=named, data__dataset_args=["iris.pt"])
     assert said in str(e.value)
+
+
+def test_table_flags_given_with_a_dataset_class_are_said_ignored(user_module):
+    # (the other way round, --dataset-arg with a table, was already said)
+    _, _, events = train(user_module, data__dataset="my_rows:Rows", data__dataset_args=["iris.pt"],
+                         data__target="species", data__missing="drop", train__epochs=1)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["notices"][0] == ("warning: --target, --missing drop are for a table's columns, and my_rows:Rows is "
+                                   "a Dataset class (its items are x and y): ignored")
+
+
+
+def test_class_indices_with_gaps_are_said(user_module):
+    # labels 0, 2, 4: a model of 5 outputs, two of them for classes no item has, without a word
+    _, _, events = train(user_module, data__dataset="my_rows:Gaps", data__dataset_args=["iris.pt"], train__epochs=1)
+    start = next(e for e in events if e["event"] == "start")
+    assert "warning: no item has class 1, 3: classes are the indices 0..4, one output each; number the classes " \
+           "from 0 without gaps" in start["notices"]

@@ -322,7 +322,18 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
     train_rows, val_rows = split_indices(len(dataset), spec.val_split, seed)  # type: ignore[arg-type]
     train_set, val_set = user_dataset.split(dataset, (train_rows, val_rows))
     x_val = user_dataset.gather(val_set).reshape(len(val_rows), *shape)
-    notices = [f"{spec.dataset}: {len(dataset)} items, x of shape {shape}, {pre.task}"  # type: ignore[arg-type]
+    unused = [flag for flag, given in (("--target", spec.target), ("--features", spec.features),
+                                       ("--drop", spec.drop), (f"--missing {spec.missing}", spec.missing != "error"))
+              if given]
+    notices = [f"warning: {', '.join(unused)} {'are' if len(unused) > 1 else 'is'} for a table's columns, and "
+               f"{spec.dataset} is a Dataset class (its items are x and y): ignored"] if unused else []
+    if pre.classes:  # classes are the indices 0..max: one that no item holds is an output trained toward nothing
+        absent = sorted(set(range(len(pre.classes))) - set(y.tolist()))
+        if absent:
+            notices.append(f"warning: no item has class {', '.join(map(str, absent[:10]))}"
+                           f"{' ...' if len(absent) > 10 else ''}: classes are the indices 0..{len(pre.classes) - 1}, "
+                           f"one output each; number the classes from 0 without gaps")
+    notices += [f"{spec.dataset}: {len(dataset)} items, x of shape {shape}, {pre.task}"  # type: ignore[arg-type]
                + (f" with {len(pre.classes)} classes" if pre.classes else f", {y.shape[1]} value(s) per item"),
                f"{len(train_rows)} training items (through a DataLoader), {len(val_rows)} validation items"]
     return Prepared(spec.dataset, pre, torch.zeros(0), y[train_rows], x_val.float(), y[val_rows], notices=notices,
@@ -541,8 +552,10 @@ def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
 
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
-                decimal: str = ".", numbers: np.ndarray | None = None) -> tuple[str, list[Any]]:
-    """The task and its classes. `numbers`: each row's number in the file (rows dropped before count)."""
+                decimal: str = ".", numbers: np.ndarray | None = None,
+                label_fix: str = "use --task classification if it is a label") -> tuple[str, list[Any]]:
+    """The task and its classes. `numbers`: each row's number in the file (rows dropped before count);
+    `label_fix`: what a regression target of text is told to do."""
     inferred, why = infer_task(col)
     if (inferred == "classification" and not is_numeric(col) and not pd.api.types.is_bool_dtype(col)
             and mostly_numeric(col, decimal=decimal)):  # (True/False are labels, though pandas counts them 1/0)
@@ -558,7 +571,7 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
             shown = ", ".join(f"data row {numbers[i] if numbers is not None else i + 1}: {col.iloc[i]!r}"
                               for i in bad[:3])
             raise UserError(f"regression target {target} in {name} has {len(bad)} non-numeric cell(s) ({shown}); "
-                            f"clean them, or use --task classification if it is a label")
+                            f"clean them, or {label_fix}")
         return task, []
     classes = class_labels(col)
     if len(classes) < 2:
@@ -600,8 +613,9 @@ def several_targets(frame: pd.DataFrame, wanted: str, targets: list[str], name: 
     """Several targets are values to regress together: each must be numeric."""
     if wanted == "classification":
         raise UserError(f"several targets ({', '.join(targets)}) are for regression; a classifier takes one --target")
-    for t in targets:
-        decide_task(frame[t], "regression", t, name, [], decimal, numbers)
+    for t in targets:  # (--task classification takes one target: told so, it was refused in turn)
+        decide_task(frame[t], "regression", t, name, [], decimal, numbers,
+                    f"if it is a label, train a classifier on it alone: --target {t} --task classification")
     notices.append(f"task: regression of {len(targets)} targets ({', '.join(targets)}), one output each")
     return "regression", []
 

@@ -251,7 +251,12 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
         differs = fingerprint_differs(p.data.fingerprint(), ckpt["data_check"])
     if differs:
         # the file that differs: a --val file's rows are the validation rows (an edited va.csv was named as tr.csv)
-        file = spec.data.val if spec.data.val and differs.startswith("validation") else spec.data.dataset
+        validation = bool(spec.data.val) and differs.startswith("validation")
+        file = spec.data.val if validation else spec.data.dataset
+        if moves and ("data.val" if validation else "data.dataset") in moved:  # a file given on this command line
+            flag = "--val" if validation else "--dataset"
+            raise UserError(f"{file}, given with {flag}, is not the data {folder.path} trained on ({differs} differ "
+                            f"from its checkpoint's); give the file it trained on, or start a new run on this one")
         raise UserError(f"the data of {folder.path} ({file}) changed since the checkpoint was saved "
                         f"({differs} differ); resuming would not continue the same run - start a new one")
     if ckpt and ckpt.get("world_size", 1) != world.size:
