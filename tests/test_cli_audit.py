@@ -249,31 +249,34 @@ def test_dataset_class_flags_given_with_a_table_are_said_ignored(tmp_path):
 
 
 def test_the_range_tests_plot_in_a_terminal_is_plain_under_no_color(tmp_path):
-    """A terminal asked for no colour (NO_COLOR, as the screen honours it) got the plot's colour codes anyway."""
+    """A terminal asked for no colour (NO_COLOR, as the screen honours it) got the plot's colour codes anyway. One
+    process on a real terminal (a pty) runs the command twice: NO_COLOR empty (not set, no-color.org), then set."""
     import pty
 
-    def plotted(env: dict[str, str]) -> bytes:
-        main, side = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "tui", "lr-find", "--dataset", "iris", "--threads", "1",
-                                 "--steps", "20"],
-                                stdin=subprocess.DEVNULL, stdout=side, stderr=subprocess.PIPE, cwd=tmp_path,
-                                env={**os.environ, "COLUMNS": "100", **env})
-        os.close(side)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # the side closed: the command ended
-                break
-            if not chunk:
-                break
-            out += chunk
-        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-        os.close(main)
-        return out
-
-    coloured = plotted({"NO_COLOR": ""})  # empty: not set (no-color.org)
-    plain = plotted({"NO_COLOR": "1"})
+    code = ("import os, sys; from tui.cli import app\n"
+            "for value in ('', '1'):\n"
+            "    os.environ['NO_COLOR'] = value\n"
+            "    print('=== NO_COLOR=' + value, flush=True)\n"
+            "    try:\n"
+            "        app(['lr-find', '--dataset', 'iris', '--threads', '1', '--steps', '20'])\n"
+            "    except SystemExit as e:\n"
+            "        assert not e.code, e.code\n")
+    main, side = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=side,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, "COLUMNS": "100"})
+    os.close(side)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the side closed: the process ended
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    os.close(main)
+    coloured, plain = out.split(b"=== NO_COLOR=1")
     assert b"smoothed loss vs learning rate" in coloured and b"smoothed loss vs learning rate" in plain
     assert b"\x1b[" in coloured, "the control shows no colour in a terminal: the check would prove nothing"
     assert b"\x1b[" not in plain

@@ -159,6 +159,10 @@ def test_r_writes_a_missing_value_na_in_every_column(tmp_path):
     assert table["x"].isna().tolist() == [False, False, False, True, False]
     assert "1 bare NA cell(s) among text in quotes read as empty: R's mark of a missing value (its write.csv " \
            "quotes every text)" in fmt.notes
+    late = tmp_path / "late.csv"  # the first NA below the lines sniffed: the quotes of the text said it already
+    late.write_text('"region","x"\n' + "".join(f'"{"EU" if i % 2 else "AS"}",{i}\n' for i in range(400))
+                    + "NA,400\n")
+    assert read_table(late)[0]["region"].isna().tolist() == [False] * 400 + [True]
     plain = tmp_path / "plain.csv"  # unquoted, as pandas writes it: true/false with NA is still two values
     plain.write_text("ok,region\nTRUE,NA\nNA,EU\nFALSE,AS\n")
     table, fmt = read_table(plain)
@@ -181,7 +185,7 @@ def test_a_models_own_na_category_is_a_value_in_a_file_of_nothing_else(tmp_path)
     said = json.loads(done.stdout)
     assert said["unseen"] == [] and said["filled"] == [] and len(said["predictions"]) == 4
     assert [n for n in said["notes"] if "region" in n] == [
-        "column region: 4 cell(s) 'NA' read as values, as its other cells are words (pandas reads them as empty); "
+        "column region: 4 cell(s) 'NA' read as values, as a category of the model's (pandas reads them as empty); "
         "where one means a missing value, leave its cell empty"]
 
 

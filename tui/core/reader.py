@@ -585,7 +585,8 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
     for i, words in found.items():
         name = column_name(frame.columns[i]) if fmt.header else f"col{i + 1}"
         col = frame.iloc[:, i]
-        if any((name, w) in reading.known for w in PANDAS_EMPTY_WORDS if col[words].eq(w).any()):
+        known = any((name, w) in reading.known for w in PANDAS_EMPTY_WORDS if col[words].eq(w).any())
+        if known:
             pass  # the model's own value
         elif not (rest := col.mask(words)).notna().any() or mostly_numeric(rest, decimal=fmt.decimal) or \
                 rest.dropna().astype(str).str.strip().str.lower().isin(_TRUE_FALSE).all():
@@ -598,7 +599,8 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
         fmt.worded.append(name)
         cells = col[words]
         said = ", ".join(f"{int(cells.eq(w).sum())} cell(s) {w!r}" for w in PANDAS_EMPTY_WORDS if cells.eq(w).any())
-        fmt.notes.append(f"column {name}: {said} read as values, as its other cells are words {_WORDS_NOTE_END}")
+        why = "a category of the model's" if known else "its other cells are words"
+        fmt.notes.append(f"column {name}: {said} read as values, as {why} {_WORDS_NOTE_END}")
     if r_missing:
         fmt.notes.append(f"{r_missing} bare NA cell(s) among text in quotes {_R_NOTE_END}")
     if fmt.pandas_columns:
@@ -613,19 +615,18 @@ _R_NOTE_END = "read as empty: R's mark of a missing value (its write.csv quotes 
 
 
 def _r_quoting(rows: list[str], sep: str) -> bool:
-    """Whether a file's text cells are all in quotes, and some bare cell is NA: R's write.csv, whose NA is a
-    missing value even in a column of words. pandas' own files quote only the cells that need it."""
-    quoted = bare = False
+    """Whether a file's text cells (in the sample) are all in quotes: R's write.csv, whose bare NA is a missing value
+    even in a column of words, wherever in the file it is. pandas' own files quote only the cells that need it;
+    Python's csv module writes a missing value as an empty cell, never as a bare NA."""
+    quoted = False
     for line in rows:
         for cell in _raw_cells(line, sep):
             cell = cell.strip()
             if len(cell) > 1 and cell[0] == cell[-1] == '"':
                 quoted = True
-            elif cell == "NA":
-                bare = True
-            elif cell and not _NUMBER.match(cell) and cell.lower() not in _R_BARE:
+            elif cell and cell != "NA" and not _NUMBER.match(cell) and cell.lower() not in _R_BARE:
                 return False  # a word without quotes
-    return quoted and bare
+    return quoted
 
 
 _R_BARE = {"true", "false", "t", "f", "nan", "inf", "-inf"}  # what R writes without quotes besides numbers
