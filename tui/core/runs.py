@@ -363,13 +363,17 @@ def writer_alive(events: Path, pid: Any, written: Any) -> bool:
     (not Linux), the live number is taken for the writer, as before."""
     if not process_alive(pid):
         return False
-    held = lock_held(events, pid)
+    try:
+        locks = _locks_of(pid)  # (the kernel's table read once: None where there is none)
+        held = None if locks is None else str(os.stat(events).st_ino) in locks
+    except OSError:
+        locks, held = None, None
     if held:
         return True
     if held is False and not maybe_python(pid):  # no lock, and a program that is no Python (pid 1, a shell)
         return False
-    if held is False and _locks_of(pid):  # it writes another run folder: this one is a copy of that one's, taken
-        return False  # while it trained (listed "running", and resume said to stop the other run)
+    if held is False and locks:  # it writes another run folder: this one is a copy of that one's, taken while it
+        return False  # trained (listed "running", and resume said to stop the other run)
     return began_by(pid, written)  # (a network file system's lock may not show)
 
 
