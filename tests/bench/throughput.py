@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 
@@ -247,11 +248,16 @@ def main() -> None:
     ap.add_argument("--batches", default="64,512")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads for all three (0: torch's default)")
     ap.add_argument("--breakdown", action="store_true", help="also time a graphed step's parts (graph, optimizer)")
+    ap.add_argument("--width", type=int, default=0,
+                    help="the hidden layers' width (0: the model's own); a CPU rehearsal narrows the wide model, whose "
+                         "bf16 steps a CPU without bf16 matmuls takes minutes over")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     features, layers = MODELS[args.model]
+    if args.width:
+        layers = re.sub(r"Linear\(\d+\)", f"Linear({args.width})", layers)
     x, y = make_data(args.rows, features)
     stack = resolve_layers(layers, (features,), 1)
     cuda = _gpu(args.device)
