@@ -213,3 +213,41 @@ def test_runs_without_compare_lists_as_before(runs_dir):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].split() == ["run", "status", "dataset", "epochs", "best", "loss", "pid"]
     assert {line.split()[0] for line in done.stdout.splitlines()[1:]} == {str(runs_dir / n) for n in LRS}
+
+
+def test_runs_of_different_losses_are_told_apart_by_their_loss_function(runs_dir, tmp_path):
+    """A classifier's CrossEntropy beside a regression's MSE share the best val loss column: the comparison says
+    they are not one measure, and names each run's loss among the differences (both runs' train.loss is auto)."""
+    done = torchtui("run", "--dataset", "diabetes", "--epochs", "1", "--device", "cpu", "--runs-dir", tmp_path,
+                    "--name", "values", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    shown = torchtui("runs", "--compare", runs_dir / "slow", tmp_path / "values", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[3] == ("note: these runs' val losses are of different loss functions (CrossEntropy, MSE): not one "
+                        "measure, so that column does not rank them")
+    table = [line.split() for line in lines[lines.index("") + 1:]]
+    assert table[:3] == [["differs", "slow", "values"], ["loss", "function", "CrossEntropy", "MSE"],
+                         ["data.dataset", "iris", "diabetes"]]
+    as_json = json.loads(torchtui("runs", "--compare", runs_dir / "slow", tmp_path / "values", "--json",
+                                  cwd=tmp_path).stdout)
+    assert as_json["differences"][0] == {"field": "loss function", "values": ["CrossEntropy", "MSE"]}
+    same = torchtui("runs", "--runs-dir", runs_dir, "--compare", "slow", "fast", cwd=runs_dir.parent)
+    assert "loss function" not in same.stdout and "note:" not in same.stdout  # one loss: nothing said
+
+
+def test_a_finished_run_whose_checkpoints_were_deleted_is_listed_so(runs_dir, tmp_path):
+    """It was listed `done` while predict, export and resume each refused it for want of its weights."""
+    copy = tmp_path / "runs" / "fast"
+    shutil.copytree(runs_dir / "fast", copy)
+    (copy / "last.pt").unlink()
+    assert compare.read(copy).info.shown_status == "done"  # best.pt is still there: a model to use
+    (copy / "best.pt").unlink()
+    listed = torchtui("runs", "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[:4] == [str(copy), "done,", "weights", "deleted"]
+    as_json = json.loads(torchtui("runs", "--runs-dir", tmp_path / "runs", "--json", cwd=tmp_path).stdout)
+    assert [(r["status"], r["weights"]) for r in as_json["runs"]] == [("done", False)]
+    compared = torchtui("runs", "--compare", copy, runs_dir / "slow", cwd=tmp_path)
+    assert compared.stdout.splitlines()[1].split()[:4] == ["fast", "done,", "weights", "deleted"]
+    assert compare.read(runs_dir / "fast").info.shown_status == "done"  # the run it was copied from: untouched

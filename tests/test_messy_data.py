@@ -783,6 +783,21 @@ def test_group_split_keeps_each_patient_on_one_side(tmp_path):
     assert any("no group is on both sides" in n_ for n_ in data.notices)
 
 
+def test_a_group_split_far_from_the_share_asked_is_a_warning_with_a_seed_that_draws_closer(tmp_path):
+    """Two patients of 54 and 6 visits: the seeded draw that takes the larger for validation leaves 6 rows to
+    train on (90% validation where 20% was asked); it stands (a resume draws the same), and is said with a fix."""
+    rows = [f"{'big' if i < 54 else 'small'},{i},{'pq'[i % 2]}" for i in range(60)]
+    path = write(tmp_path, "visits.csv", "patient,t,y\n" + "\n".join(rows) + "\n")
+    data = prep(path, seed=0, group="patient", val_split=0.2)
+    assert len(data.x_val) == 54
+    warned = [n for n in data.notices if n.startswith("warning: validation holds")]
+    assert warned == ["warning: validation holds 90% of the rows where data.val_split asked 20%: 2 groups of patient, "
+                      "the largest 54 rows, split no closer in this draw; --seed 3 draws 10%, or give the validation "
+                      "rows as a file of their own (--val)"]
+    closer = prep(path, seed=3, group="patient", val_split=0.2)  # the seed it names draws what it says
+    assert len(closer.x_val) == 6 and not any(n.startswith("warning: validation holds") for n in closer.notices)
+
+
 def test_blank_group_cells_are_one_group_of_their_own(tmp_path):
     """Group ids with empty cells, numbers and text mixed: no traceback, the blanks one group, said."""
     groups = ["1", "", "2", "x", "3", "", "4", "5", "6", "7", "x", "2"] * 5

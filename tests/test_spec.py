@@ -75,6 +75,22 @@ def test_unknown_keys_are_refused_with_a_suggestion():
         Spec.from_toml("[train]\nlr = 'x'\n", source="exp.toml")
 
 
+def test_a_key_in_the_wrong_place_is_told_where_it_belongs():
+    # above every header: TOML gives it no section, and "did you mean data?" led to `data = "iris"`, refused next
+    with pytest.raises(UserError) as e:
+        Spec.from_toml('dataset = "iris"\n[train]\nepochs = 2\n', source="exp.toml")
+    assert str(e.value) == ("exp.toml: dataset is above every section header, where it belongs to none; it is a key "
+                            "of [data]: move it under the [data] line (or write `[data]` above it)")
+    with pytest.raises(UserError, match=r"^exp.toml: epochs is above every section header, .* a key of \[train\]"):
+        Spec.from_toml("epochs = 2\n[data]\ndataset = 'iris'\n", source="exp.toml")
+    with pytest.raises(UserError) as e:  # another section's key
+        Spec.from_toml("[model]\nlr = 0.1\n", source="exp.toml")
+    assert str(e.value) == "exp.toml: unknown key model.lr; lr belongs in [train] (train.lr)"
+    with pytest.raises(UserError, match=r"unknown key run.layers; layers belongs in \[model\] \(model.layers\)"):
+        Spec.from_toml("[run]\nlayers = 'Linear(8)'\n", source="exp.toml")
+    assert Spec.from_toml('[data]\ndataset = "iris"\n[train]\nlr = 0.1\n').train.lr == 0.1  # where they belong
+
+
 def test_broken_toml_and_missing_file_are_one_line(tmp_path):
     with pytest.raises(UserError, match="is not valid TOML"):
         Spec.from_toml("[train\nlr=1", source="exp.toml")

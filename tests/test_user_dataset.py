@@ -256,3 +256,19 @@ def test_class_indices_with_gaps_are_said(user_module):
     start = next(e for e in events if e["event"] == "start")
     assert "warning: no item has class 1, 3: classes are the indices 0..4, one output each; number the classes " \
            "from 0 without gaps" in start["notices"]
+
+
+@pytest.mark.parametrize("module", ["tui", "csv"])
+def test_a_module_named_as_one_already_loaded_is_told_to_be_renamed(user_module, module):
+    """tui.py beside the user is not what `import tui` finds (torchtui's own package), nor csv.py (the standard
+    library's, loaded before): it was told "tui has no Rows", of the file that has it. Renamed, it trains."""
+    (user_module / f"{module}.py").write_text((user_module / "my_rows.py").read_text())
+    with pytest.raises(UserError) as e:
+        train(user_module, data__dataset=f"{module}:Rows", train__epochs=1)
+    origin = sys.modules[module].__file__
+    assert str(e.value) == (f"dataset {module}:Rows: {module}.py is here, but `import {module}` finds another module "
+                            f"first ({origin}); rename the file (e.g. my_{module}.py) and name it so in --dataset")
+    assert not (user_module / "runs").exists()
+    outcome, _, _ = train(user_module, data__dataset="my_rows:Rows", train__epochs=1,  # its own name: it trains
+                          data__dataset_args=[str(user_module / "iris.pt")])
+    assert outcome.status == "done"

@@ -685,7 +685,7 @@ def runs(
         typer.echo(to_json({"runs": [{"run": str(r.path), "status": r.status, "dataset": r.dataset,
                                       "epochs_done": r.epochs_done, "epochs": r.epochs,
                                       "best_val_loss": r.best_val_loss, "pid": r.pid if r.running else None,
-                                      "suspended": r.suspended}
+                                      "suspended": r.suspended, "weights": r.weights}
                                      for r in found]}))
         return
     if not found:
@@ -695,7 +695,7 @@ def runs(
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
         pid = str(r.pid) if r.running and r.pid else ""
-        status = f"{r.status}, suspended ({_go_on(r.pid, r.path)})" if r.suspended else r.status
+        status = f"{r.status}, suspended ({_go_on(r.pid, r.path)})" if r.suspended else r.shown_status
         rows.append((str(r.path), status, r.dataset, f"{r.epochs_done}/{r.epochs}", best, pid))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
@@ -765,9 +765,12 @@ def _compare_runs(names: list[str], runs_dir: Path, compare: bool, as_json: bool
     rows = [cmp.COLUMNS]
     for r in compared:
         i = r.info
-        rows.append((r.name, i.status, i.dataset, f"{i.epochs_done}/{i.epochs}", cmp.fmt_number(i.best_val_loss),
+        rows.append((r.name, i.shown_status, i.dataset, f"{i.epochs_done}/{i.epochs}", cmp.fmt_number(i.best_val_loss),
                      cmp.fmt_metric(r), fmt_seconds(i.seconds)))
     _echo_table(rows)
+    note = cmp.loss_note(compared)
+    if note:
+        typer.echo(note)
     typer.echo("")
     for r in compared:
         if r.spec is None:

@@ -121,7 +121,7 @@ class RunsPane(Vertical):
             # Text, not str: a DataTable reads a str as markup, and names and values are the user's (their control
             # characters as escapes); a data file by its name: its absolute path pushed the epochs, losses and time
             # off an 80-column screen
-            rows.append((str(i.path), [Text(visible(r.name)), Text(i.status), Text(visible(Path(i.dataset).name)),
+            rows.append((str(i.path), [Text(visible(r.name)), Text(i.shown_status), Text(visible(Path(i.dataset).name)),
                                        Text(f"{i.epochs_done}/{i.epochs}"), Text(fmt_number(i.best_val_loss)),
                                        Text(fmt_metric(r)), Text(fmt_seconds(i.seconds))]))
         table.clear(columns=True)

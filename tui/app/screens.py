@@ -81,8 +81,8 @@ class RunsScreen(ModalScreen[Path | None]):
             best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
             started = when(r.started)
             # Text, not str: names are the user's, not markup (their control characters as escapes)
-            table.add_row(Text(visible(r.path.name)), r.status, Text(visible(r.dataset)), f"{r.epochs_done}/{r.epochs}",
-                          best, started, key=str(r.path))
+            table.add_row(Text(visible(r.path.name)), r.shown_status, Text(visible(r.dataset)),
+                          f"{r.epochs_done}/{r.epochs}", best, started, key=str(r.path))
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

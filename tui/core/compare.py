@@ -35,6 +35,7 @@ METRIC_LABELS = {key: short for key, short, _ in METRICS}
 # Run names are cut into the parts that tell them apart at these characters (not "." : "0.01" is one part)
 NAME_SEPARATORS = r"[-_ ]"
 LABEL_CHARS = 16  # the longest a run's label gets in a column header or a legend
+LOSS_FIELD = "loss function"  # a row of the differences: not a spec field, the loss each run's numbers are of
 
 
 @dataclass
@@ -53,6 +54,7 @@ class ComparedRun:
     spec: dict[str, Any] | None  # field path ("train.lr") -> value; None when spec.toml cannot be read
     spec_error: str
     curves: Curves
+    loss: str = ""  # the loss function its losses are of (its start event's): "" where it never started
 
     @property
     def name(self) -> str:
@@ -65,7 +67,7 @@ class ComparedRun:
     def summary(self) -> dict[str, Any]:
         """The run's best numbers as plain data (what `--json` prints)."""
         i = self.info
-        return {"name": self.name, "path": str(i.path), "status": i.status, "dataset": i.dataset,
+        return {"name": self.name, "path": str(i.path), "status": i.status, "weights": i.weights, "dataset": i.dataset,
                 "epochs_done": i.epochs_done, "epochs": i.epochs, "best_val_loss": i.best_val_loss,
                 "metric": i.metric, "best_metric": i.best_metric, "seconds": round(i.seconds, 3)}
 
@@ -94,7 +96,7 @@ def read(path: str | Path) -> ComparedRun:
         curves.train_loss.append(_finite(row.get("train_loss")))
         curves.val_loss.append(_finite(row.get("val_loss")))
         curves.metric.append(_finite(row.get(metric)))
-    return ComparedRun(info, spec, spec_error, curves)
+    return ComparedRun(info, spec, spec_error, curves, str(state.start.get("loss", "")) if state.start else "")
 
 
 def list_compared(runs_dir: str | Path) -> list[ComparedRun]:
@@ -118,14 +120,15 @@ def flat_spec(spec: Spec) -> dict[str, Any]:
 
 
 def differences(runs: list[ComparedRun]) -> list[Difference]:
-    """The spec fields whose values are not the same in all the runs, in declaration order. A run
-    whose spec cannot be read differs in nothing it could be compared on."""
+    """The spec fields whose values are not the same in all the runs, in declaration order, after the loss
+    function where the runs' differ (LOSS_FIELD: their losses are then not one measure). A run whose spec cannot
+    be read differs in nothing it could be compared on."""
+    out = [Difference(LOSS_FIELD, [r.loss or None for r in runs])] if losses_differ(runs) else []
     specs = [r.spec for r in runs]
     known = [s for s in specs if s is not None]
     if len(known) < 2:
-        return []
+        return out
     fields = list(dict.fromkeys(k for s in known for k in s))
-    out = []
     for name in fields:
         if name in NOT_COMPARED:
             continue
@@ -134,6 +137,22 @@ def differences(runs: list[ComparedRun]) -> list[Difference]:
         if any(v != present[0] for v in present[1:]):
             out.append(Difference(name, values))
     return out
+
+
+def losses_differ(runs: list[ComparedRun]) -> bool:
+    """Whether the runs' losses are of different loss functions (CrossEntropy beside MSE, or beside a user's
+    --loss BCEWithLogits): their best val losses are then no measure of which run did better, though they share a
+    column. `train.loss` alone does not tell: auto is a different loss for a classifier and a regression."""
+    return len({r.loss for r in runs if r.loss}) > 1
+
+
+def loss_note(runs: list[ComparedRun]) -> str | None:
+    """What `runs --compare` says under its table when the losses differ."""
+    if not losses_differ(runs):
+        return None
+    names = ", ".join(dict.fromkeys(r.loss for r in runs if r.loss))
+    return (f"note: these runs' val losses are of different loss functions ({names}): not one measure, so that "
+            "column does not rank them")
 
 
 def distinct_parts(names: list[str], longest: int = LABEL_CHARS) -> list[str]:
@@ -210,7 +229,7 @@ def sort_runs(runs: list[ComparedRun], column: str, descending: bool = False) ->
     whichever the direction."""
     def key(r: ComparedRun) -> Any:
         i = r.info
-        return {"name": r.name, "status": i.status, "dataset": i.dataset, "epochs": i.epochs_done,
+        return {"name": r.name, "status": i.shown_status, "dataset": i.dataset, "epochs": i.epochs_done,
                 "best val loss": i.best_val_loss, "best metric": i.best_metric, "time": i.seconds}[column]
 
     have = [r for r in runs if key(r) is not None]

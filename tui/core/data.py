@@ -670,18 +670,35 @@ def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[s
     names, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
     if len(names) < 2:
         raise UserError(f"data.group {groups.name} has a single group; a group split needs at least two")
-    wanted = val_split * len(keys)
-    chosen: list[np.integer] = []
-    count = 0
-    for g in np.random.default_rng(seed).permutation(len(names)):
-        if count >= wanted or len(chosen) == len(names) - 1:
-            break
-        chosen.append(g)
-        count += sizes[g]
+    chosen = _groups_drawn(sizes, val_split, seed)
     in_val = np.isin(inverse, chosen)
     notices.append(f"validation: {len(chosen)} of {len(names)} groups of {groups.name} ({int(in_val.sum())} rows); "
                    f"no group is on both sides")
+    share = in_val.mean()
+    if val_split and not val_split / 2 <= share <= val_split * 2:  # a draw of a few uneven groups: said, with a fix
+        shares = {s: sizes[_groups_drawn(sizes, val_split, s)].sum() / len(keys) for s in range(seed + 1, seed + 200)}
+        better = min(shares, key=lambda s: abs(shares[s] - val_split))
+        fix = (f"--seed {better} draws {shares[better]:.0%}, or " if abs(shares[better] - val_split)
+               < abs(share - val_split) / 2 else "")
+        notices.append(f"warning: validation holds {share:.0%} of the rows where data.val_split asked "
+                       f"{val_split:.0%}: {len(names)} groups of {groups.name}, the largest {sizes.max()} rows, split "
+                       f"no closer in this draw; {fix}give the validation rows as a file of their own (--val)")
     return np.nonzero(~in_val)[0], np.nonzero(in_val)[0]
+
+
+def _groups_drawn(sizes: np.ndarray, val_split: float, seed: int) -> list[int]:
+    """The groups (indices into `sizes`) `seed`'s order takes for validation: whole groups until their rows reach
+    the share, one group left for training at least. A resume draws the same (its data are checked against the
+    checkpoint's fingerprint), so the rule stays as runs were trained with it."""
+    wanted = val_split * sizes.sum()
+    chosen: list[int] = []
+    count = 0
+    for g in np.random.default_rng(seed).permutation(len(sizes)):
+        if count >= wanted or len(chosen) == len(sizes) - 1:
+            break
+        chosen.append(int(g))
+        count += sizes[g]
+    return chosen
 
 
 def _note_encodings(pre: Preprocessor, notices: list[str]) -> None:

@@ -283,10 +283,19 @@ class RunInfo:
     best_metric: float | None = None  # that metric at the best epoch
     seconds: float = 0.0  # training time (RunState.train_seconds)
     suspended: bool = False  # running, but its process stopped by a signal (Ctrl+Z): it trains nothing till SIGCONT
+    weights: bool = True  # a last.pt or best.pt in its folder
 
     @property
     def running(self) -> bool:
         return self.status in ("running", "paused")
+
+    @property
+    def shown_status(self) -> str:
+        """The status as lists show it: a run that trained an epoch and whose checkpoints were deleted since says
+        so. It was listed done, and predict, export and resume each refused it."""
+        if not self.weights and self.epochs_done and self.status in ("done", "early_stopped", "interrupted"):
+            return f"{self.status}, weights deleted"
+        return self.status
 
 
 def summarize(path: Path, state: RunState | None = None) -> RunInfo:
@@ -305,7 +314,8 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
                    metric=state.metric_name() if state.start else "",
                    best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
                    suspended=state.running and (process_suspended(state.pid)  # Ctrl+Z: its process, or
-                                                or process_suspended(state.start.get("launcher_pid"))))  # launcher
+                                                or process_suspended(state.start.get("launcher_pid"))),  # launcher
+                   weights=(path / "last.pt").exists() or (path / "best.pt").exists())
 
 
 def _saved_without_log(path: Path) -> tuple[str, str, int, int, float | None] | None:

@@ -407,9 +407,19 @@ def _toml_value(v: Any) -> str:
 
 
 def _refuse_unknown(raw: dict, known: dict, prefix: str, source: str) -> None:
+    """An unknown key, with where it belongs when it is another section's (`lr` under [model]), or a key written
+    above every section header (TOML reads `dataset = ...` before `[data]` as no section's): "did you mean data?"
+    sent such a file's author to write `data = "iris"`, refused next."""
     for key in raw:
         if key not in known:
             where = f"{prefix}{key}"
+            home = next((section for section, cls in _SECTIONS.items() if prefix != f"{section}."
+                         and key in {f.name for f in dataclasses.fields(cls)}), None)
+            if home and not prefix:
+                raise UserError(f"{source}: {key} is above every section header, where it belongs to none; it is a "
+                                f"key of [{home}]: move it under the [{home}] line (or write `[{home}]` above it)")
+            if home:
+                raise UserError(f"{source}: unknown key {where}; {key} belongs in [{home}] ({home}.{key})")
             close = difflib.get_close_matches(str(key), list(known), n=1)
             hint = (f"did you mean {prefix}{close[0]}?" if close
                     else f"known keys: {', '.join(prefix + k for k in known)}")

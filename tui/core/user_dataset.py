@@ -82,6 +82,7 @@ def load(spec: DataSpec) -> Dataset:
                         f"{module_name.replace('.', '/')}.py or put it on PYTHONPATH") from None
     except Exception as e:  # the user's module failed while importing
         raise UserError(f"importing {module_name} raised {type(e).__name__}: {e}") from None
+    _refuse_a_namesake(module, module_name, spec.dataset, here)
     cls = getattr(module, class_name, None)
     if cls is None:
         raise UserError(f"{module_name} has no {class_name}; classes there: "
@@ -102,6 +103,21 @@ def load(spec: DataSpec) -> Dataset:
     if size < 2:
         raise UserError(f"{spec.dataset} has {size} item(s); training needs at least two")
     return dataset
+
+
+def _refuse_a_namesake(module: Any, module_name: str, name: str, here: str) -> None:
+    """The user's file is here, but the import found another module of its name first: one already loaded
+    (`tui.py` is torchtui's own package, `json.py` the standard library's) is not imported again. It was told
+    "tui has no MyData", of the file that has it."""
+    if not _found_here(module_name, here):
+        return
+    origin = getattr(module, "__file__", None)
+    if origin and os.path.realpath(origin).startswith(os.path.realpath(here) + os.sep):
+        return
+    file = module_name.replace(".", "/") + ".py"
+    raise UserError(f"dataset {name}: {file} is here, but `import {module_name}` finds another module first "
+                    f"({origin or 'one built into Python'}); rename the file (e.g. my_{file.rsplit('/', 1)[-1]}) "
+                    "and name it so in --dataset")
 
 
 def _found_here(module_name: str, here: str) -> bool:
