@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from . import checkpoint, devices, distributed, layers, live_change, precision, record, val_predictions
@@ -76,11 +75,8 @@ def plan(spec: Spec, recorder: Recorder | None = None, world: distributed.World 
         _refuse_single_row_batches(stack, data.n_train, spec.train.batch_size, world.size)
         if spec.data.test:  # a bad test file is found now, not after the whole training
             test = read_csv(spec.data.test, read_options(spec.data, reading))
-            keep = data.pre.rows_answered(test, spec.data.test, scored=False)[0]  # (--missing drop: the rows it can)
-            if keep is None:
-                data.pre.transform_x(test, spec.data.test)
-            else:
-                data.pre.transform_x(data.pre.passed_over(test, ~keep), spec.data.test, np.flatnonzero(keep))
+            answerable = data.pre.answerable(test, spec.data.test, scored=False)  # (--missing drop: the rows it can)
+            data.pre.transform_x(answerable.read, spec.data.test, answerable.rows)
     except UserError as e:
         raise explain_inputs(e, data).with_notes(data.notices) from None
     return Plan(spec, device, data, objective, stack)

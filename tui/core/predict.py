@@ -198,18 +198,17 @@ class Predictor:
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
         with _refused_with(fmt.notes, _read_by_the_runs_flags(fmt, options)):
-            keep, left = self.pre.rows_answered(frame, str(data), scored=False)
-            answered = frame if keep is None else frame[keep]
-            table = self.predict_frame(frame, str(data)) if keep is None else \
-                self.predict_frame(self.pre.passed_over(frame, ~keep), str(data), np.flatnonzero(keep))
-        if keep is not None:  # one row out per row in: those left out in their places, their predictions empty
+            answerable = self.pre.answerable(frame, str(data), scored=False)
+            table = self.predict_frame(answerable.read, str(data), answerable.rows)
+        if answerable.rows is not None:  # one row out per row in: those left out in their places, predictions empty
             if self.pre.task == "classification":
                 table[self.pre.targets[0]] = table[self.pre.targets[0]].astype(object)  # (a class 1, not 1.0)
-            table = table.set_axis(np.flatnonzero(keep)).reindex(range(len(frame)))
+            table = table.set_axis(answerable.rows).reindex(range(len(frame)))
             if self.pre.id_column and self.pre.id_column in frame.columns:
                 table[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
+        answered = answerable.kept(frame)
         return Predicted(table=table, unseen=self.pre.unseen(answered), filled=self.pre.filled(answered),
-                         notes=list(fmt.notes), left_out_rows=left)
+                         notes=list(fmt.notes), left_out_rows=answerable.left_out)
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
@@ -229,14 +228,12 @@ class Predictor:
             return {**self.evaluate_frame(frame, str(data)), "notes": list(fmt.notes)}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
-        keep, left = self.pre.rows_answered(frame, source, scored=True)
-        rows = None if keep is None else np.flatnonzero(keep)  # (the others passed over: a refusal names file rows)
-        read = frame if keep is None else self.pre.passed_over(frame, ~keep)
-        x = torch.from_numpy(self.pre.transform_x(read, source, rows))
-        targets = self.pre.transform_y(read, source)
+        answerable = self.pre.answerable(frame, source, scored=True)
+        rows = answerable.rows
+        x = torch.from_numpy(self.pre.transform_x(answerable.read, source, rows))
+        targets = self.pre.transform_y(answerable.read, source)
         y = torch.from_numpy(targets if rows is None else targets[rows])
-        if keep is not None:
-            frame = frame[keep]
+        frame = answerable.kept(frame)
         loss, out = evaluate(self.model, x, y, self.objective, self.objective.criterion(), BATCH)
         result = {"checkpoint": self.source, "epoch": self.epoch, "rows": len(x), "loss": loss,
                   "loss_name": self.objective.loss}
@@ -247,7 +244,7 @@ class Predictor:
             result["classes"] = [str(c) for c in self.pre.classes]
         result["unseen"] = [u.to_dict() for u in self.pre.unseen(frame)]
         result["filled"] = [f.to_dict() for f in self.pre.filled(frame)]
-        result["left_out_rows"] = [r.to_dict() for r in left]
+        result["left_out_rows"] = [r.to_dict() for r in answerable.left_out]
         return result
 
 

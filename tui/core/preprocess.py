@@ -123,6 +123,21 @@ class RowsLeftOut:
         return {**asdict(self), "message": self.describe()}
 
 
+@dataclass(frozen=True)
+class Answerable:
+    """A file as a model reads it to answer for its rows (`Preprocessor.answerable`): with --missing drop, the rows
+    it leaves out passed over in `read` (so that a refusal names a cell by its row in the file) and `rows` the
+    others; for any other model the file itself, every row (`rows` None)."""
+
+    read: pd.DataFrame
+    rows: np.ndarray | None
+    left_out: list[RowsLeftOut]
+
+    def kept(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` answered for."""
+        return frame if self.rows is None else frame.iloc[self.rows]
+
+
 @dataclass
 class Preprocessor:
     targets: list[str]  # one for classification; one or more for regression
@@ -325,8 +340,16 @@ class Preprocessor:
                 found.append(Filled(c.name, empty, value, len(others), examples))
         return found
 
-    def rows_answered(self, frame: pd.DataFrame, source: str, scored: bool) -> tuple[np.ndarray | None,
-                                                                                     list[RowsLeftOut]]:
+    def answerable(self, frame: pd.DataFrame, source: str, scored: bool) -> Answerable:
+        """`frame` as the model reads it to answer for its rows (to score them where `scored`): what `predict`,
+        `eval` and a run's --test read, alike."""
+        keep, left = self._rows_answered(frame, source, scored)
+        if keep is None:
+            return Answerable(frame, None, [])
+        return Answerable(self._passed_over(frame, ~keep), np.flatnonzero(keep), left)
+
+    def _rows_answered(self, frame: pd.DataFrame, source: str, scored: bool) -> tuple[np.ndarray | None,
+                                                                                      list[RowsLeftOut]]:
         """(the rows a model trained with --missing drop answers for, None for all; what it says of the others):
         those without an empty cell among the features (and the targets, to score them). Any other model
         refuses an empty cell (or fills it: impute), as it did in training. A file of nothing but such rows is
@@ -361,7 +384,7 @@ class Preprocessor:
             empty |= cells
         return empty, first.tolist()
 
-    def passed_over(self, frame: pd.DataFrame, skip: np.ndarray) -> pd.DataFrame:
+    def _passed_over(self, frame: pd.DataFrame, skip: np.ndarray) -> pd.DataFrame:
         """`frame` with the cells of the model's columns in the `skip` rows (those a --missing drop model leaves
         out) set to values it takes - a mean, its first category or class - so that the transforms read every row
         and a refusal names a cell by its row in the file, not by its place among the rows kept. The rows' own
