@@ -675,7 +675,7 @@ def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[s
     if val_split and not val_split / 2 <= share <= val_split * 2:  # a draw of a few uneven groups: said, with a fix
         shares = {s: sizes[_groups_drawn(sizes, val_split, s)].sum() / len(keys) for s in range(seed + 1, seed + 200)}
         better = min(shares, key=lambda s: abs(shares[s] - val_split))
-        fix = (f"--seed {better} draws {shares[better]:.0%}, or " if abs(shares[better] - val_split)
+        fix = (f"train.seed {better} draws {shares[better]:.0%}, or " if abs(shares[better] - val_split)
                < abs(share - val_split) / 2 else "")
         notices.append(f"warning: validation holds {share:.0%} of the rows where data.val_split asked "
                        f"{val_split:.0%}: {len(names)} groups of {groups.name}, the largest {sizes.max()} rows, split "
