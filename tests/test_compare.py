@@ -247,7 +247,7 @@ def test_a_finished_run_whose_checkpoints_were_deleted_is_listed_so(runs_dir, tm
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[1].split()[:4] == [str(copy), "done,", "weights", "deleted"]
     as_json = json.loads(torchtui("runs", "--runs-dir", tmp_path / "runs", "--json", cwd=tmp_path).stdout)
-    assert [(r["status"], r["weights"]) for r in as_json["runs"]] == [("done", False)]
+    assert [(r["status"], r["weights_deleted"]) for r in as_json["runs"]] == [("done", True)]
     compared = torchtui("runs", "--compare", copy, runs_dir / "slow", cwd=tmp_path)
     assert compared.stdout.splitlines()[1].split()[:4] == ["fast", "done,", "weights", "deleted"]
     assert compare.read(runs_dir / "fast").info.shown_status == "done"  # the run it was copied from: untouched

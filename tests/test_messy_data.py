@@ -792,8 +792,8 @@ def test_a_group_split_far_from_the_share_asked_is_a_warning_with_a_seed_that_dr
     assert len(data.x_val) == 54
     warned = [n for n in data.notices if n.startswith("warning: validation holds")]
     assert warned == ["warning: validation holds 90% of the rows where data.val_split asked 20%: 2 groups of patient, "
-                      "the largest 54 rows, split no closer in this draw; --seed 3 draws 10%, or give the validation "
-                      "rows as a file of their own (--val)"]
+                      "the largest 54 rows, split no closer in this draw; train.seed 3 draws 10%, or give the "
+                      "validation rows as a file of their own (--val)"]
     closer = prep(path, seed=3, group="patient", val_split=0.2)  # the seed it names draws what it says
     assert len(closer.x_val) == 6 and not any(n.startswith("warning: validation holds") for n in closer.notices)
 

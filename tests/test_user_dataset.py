@@ -267,7 +267,8 @@ def test_a_module_named_as_one_already_loaded_is_told_to_be_renamed(user_module,
         train(user_module, data__dataset=f"{module}:Rows", train__epochs=1)
     origin = sys.modules[module].__file__
     assert str(e.value) == (f"dataset {module}:Rows: {module}.py is here, but `import {module}` finds another module "
-                            f"first ({origin}); rename the file (e.g. my_{module}.py) and name it so in --dataset")
+                            f"first ({origin}); rename the file (e.g. my_{module}.py) and the dataset with it "
+                            f"(my_{module}:Rows)")
     assert not (user_module / "runs").exists()
     outcome, _, _ = train(user_module, data__dataset="my_rows:Rows", train__epochs=1,  # its own name: it trains
                           data__dataset_args=[str(user_module / "iris.pt")])

@@ -685,7 +685,7 @@ def runs(
         typer.echo(to_json({"runs": [{"run": str(r.path), "status": r.status, "dataset": r.dataset,
                                       "epochs_done": r.epochs_done, "epochs": r.epochs,
                                       "best_val_loss": r.best_val_loss, "pid": r.pid if r.running else None,
-                                      "suspended": r.suspended, "weights": r.weights}
+                                      "suspended": r.suspended, "weights_deleted": r.weights_deleted}
                                      for r in found]}))
         return
     if not found:

@@ -67,9 +67,10 @@ class ComparedRun:
     def summary(self) -> dict[str, Any]:
         """The run's best numbers as plain data (what `--json` prints)."""
         i = self.info
-        return {"name": self.name, "path": str(i.path), "status": i.status, "weights": i.weights, "dataset": i.dataset,
-                "epochs_done": i.epochs_done, "epochs": i.epochs, "best_val_loss": i.best_val_loss,
-                "metric": i.metric, "best_metric": i.best_metric, "seconds": round(i.seconds, 3)}
+        return {"name": self.name, "path": str(i.path), "status": i.status, "weights_deleted": i.weights_deleted,
+                "dataset": i.dataset, "epochs_done": i.epochs_done, "epochs": i.epochs,
+                "best_val_loss": i.best_val_loss, "metric": i.metric, "best_metric": i.best_metric,
+                "seconds": round(i.seconds, 3)}
 
 
 @dataclass

@@ -34,8 +34,8 @@ from .preprocess import (
     class_labels,
     infer_task,
     is_numeric,
+    missing_cells,
     mostly_numeric,
-    numeric_values,
     plain,
     within_range,
 )
@@ -544,11 +544,8 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
 def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
     """Where a feature is empty or not a finite number; None where it is complete. `number`: a column of numbers
     in the training table, whatever this file's holds."""
-    if number or is_numeric(col):
-        values = numeric_values(col)
-        return None if all_finite(values) else ~np.isfinite(values)
-    empty = col.isna().to_numpy()
-    return empty if empty.any() else None
+    cells = missing_cells(col, number or is_numeric(col))
+    return cells if cells.any() else None
 
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
@@ -678,7 +675,7 @@ def _group_split(groups: pd.Series, val_split: float, seed: int, notices: list[s
     if val_split and not val_split / 2 <= share <= val_split * 2:  # a draw of a few uneven groups: said, with a fix
         shares = {s: sizes[_groups_drawn(sizes, val_split, s)].sum() / len(keys) for s in range(seed + 1, seed + 200)}
         better = min(shares, key=lambda s: abs(shares[s] - val_split))
-        fix = (f"--seed {better} draws {shares[better]:.0%}, or " if abs(shares[better] - val_split)
+        fix = (f"train.seed {better} draws {shares[better]:.0%}, or " if abs(shares[better] - val_split)
                < abs(share - val_split) / 2 else "")
         notices.append(f"warning: validation holds {share:.0%} of the rows where data.val_split asked "
                        f"{val_split:.0%}: {len(names)} groups of {groups.name}, the largest {sizes.max()} rows, split "

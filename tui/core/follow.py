@@ -283,7 +283,7 @@ class RunInfo:
     best_metric: float | None = None  # that metric at the best epoch
     seconds: float = 0.0  # training time (RunState.train_seconds)
     suspended: bool = False  # running, but its process stopped by a signal (Ctrl+Z): it trains nothing till SIGCONT
-    weights: bool = True  # a last.pt or best.pt in its folder
+    weights_deleted: bool = False  # its log records a save, and neither last.pt nor best.pt is in its folder
 
     @property
     def running(self) -> bool:
@@ -291,11 +291,9 @@ class RunInfo:
 
     @property
     def shown_status(self) -> str:
-        """The status as lists show it: a run that trained an epoch and whose checkpoints were deleted since says
-        so. It was listed done, and predict, export and resume each refused it."""
-        if not self.weights and self.epochs_done and self.status in ("done", "early_stopped", "interrupted"):
-            return f"{self.status}, weights deleted"
-        return self.status
+        """The status as lists show it: a run whose checkpoints were deleted since it saved them says so. It was
+        listed done, and predict, export and resume each refused it."""
+        return f"{self.status}, weights deleted" if self.weights_deleted and not self.running else self.status
 
 
 def summarize(path: Path, state: RunState | None = None) -> RunInfo:
@@ -315,7 +313,8 @@ def summarize(path: Path, state: RunState | None = None) -> RunInfo:
                    best_metric=best.get(state.metric_name()) if best else None, seconds=state.train_seconds,
                    suspended=state.running and (process_suspended(state.pid)  # Ctrl+Z: its process, or
                                                 or process_suspended(state.start.get("launcher_pid"))),  # launcher
-                   weights=(path / "last.pt").exists() or (path / "best.pt").exists())
+                   weights_deleted=bool(state.checkpoints) and not (path / "last.pt").exists()
+                   and not (path / "best.pt").exists())
 
 
 def _saved_without_log(path: Path) -> tuple[str, str, int, int, float | None] | None:

@@ -329,12 +329,13 @@ class Preprocessor:
                 continue
             col = frame[c.name]
             others = pd.Series([], dtype=object)
+            bad = missing_cells(col, c.kind == "numeric")
+            empty = int(bad.sum())
             if c.kind == "numeric":
-                bad = ~np.isfinite(numeric_values(col))
-                empty, value = int(bad.sum()), f"the training median {c.fill:g}"
+                value = f"the training median {c.fill:g}"
                 others = col[bad & col.notna().to_numpy()]
             else:
-                empty, value = int(col.isna().sum()), repr(MISSING)
+                value = repr(MISSING)
             if empty:
                 examples = [str(plain(v)) for v in others.drop_duplicates().head(SHOWN_VALUES).tolist()]
                 found.append(Filled(c.name, empty, value, len(others), examples))
@@ -379,7 +380,7 @@ class Preprocessor:
         first = np.full(len(frame), "", dtype=object)
         for name in names:
             col = frame[name]
-            cells = ~np.isfinite(numeric_values(col)) if name in numbers else col.isna().to_numpy()
+            cells = missing_cells(col, name in numbers)
             first[cells & ~empty] = name
             empty |= cells
         return empty, first.tolist()
@@ -519,6 +520,13 @@ def all_finite(values: np.ndarray) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         total = values.sum()
     return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
+
+
+def missing_cells(col: pd.Series, number: bool) -> np.ndarray:
+    """Where a cell counts as missing (a bool per row), as training counts it (data._bad_cells) and a model
+    trained with --missing drop or impute reads its files after (`empty_cells`, `filled`): in a column taken as
+    numbers, every cell that is no finite number ('', '?', 'n/a', inf, 1e309); in another, an empty one."""
+    return ~np.isfinite(numeric_values(col)) if number else col.isna().to_numpy()
 
 
 def numeric_values(col: pd.Series) -> np.ndarray:

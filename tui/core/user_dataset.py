@@ -115,9 +115,10 @@ def _refuse_a_namesake(module: Any, module_name: str, name: str, here: str) -> N
     if origin and os.path.realpath(origin).startswith(os.path.realpath(here) + os.sep):
         return
     file = module_name.replace(".", "/") + ".py"
+    renamed = module_name.rsplit(".", 1)[-1]
     raise UserError(f"dataset {name}: {file} is here, but `import {module_name}` finds another module first "
-                    f"({origin or 'one built into Python'}); rename the file (e.g. my_{file.rsplit('/', 1)[-1]}) "
-                    "and name it so in --dataset")
+                    f"({origin or 'one built into Python'}); rename the file (e.g. my_{renamed}.py) and the dataset "
+                    f"with it ({name.replace(renamed + ':', 'my_' + renamed + ':')})")
 
 
 def _found_here(module_name: str, here: str) -> bool:
