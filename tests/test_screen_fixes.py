@@ -465,3 +465,14 @@ async def test_the_footer_shows_no_pane_keys_under_a_dialog_and_the_pane_keys_sw
         assert app.query_one("#panes").active == "results"
         await pilot.press("escape")
         await wait_for(pilot, lambda: any(k.key == "v" for k in bar.query(FooterKey)), what="the keys back")
+
+
+async def test_a_poll_after_the_screens_are_gone_does_nothing():
+    """The log's poll runs on a timer; one tick came as the app ended, after its screens were gone, and raised
+    IndexError out of the app (seen once in CI, at the end of a Data pane test on a slow machine)."""
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        assert app._screens_seen == 1  # the panes' keys fitted once
+    assert not app.screen_stack
+    app.poll()  # as the timer's last tick: nothing to show, and no error

@@ -501,8 +501,10 @@ class TorchTUI(App):
 
     # ---- following the event log ------------------------------------------------------------------
     def poll(self) -> None:
+        if not self.screen_stack:  # the app ending: its timer's last tick came after its screens went
+            return
         if len(self.screen_stack) != self._screens_seen:  # a dialog opened or closed: its keys, or the panes'
-            bars = self.screen_stack[0].query(KeyBar)  # (none while the app starts or ends)
+            bars = self.screen_stack[0].query(KeyBar)  # (none while the app starts)
             if bars:
                 self._screens_seen = len(self.screen_stack)
                 bars.first().call_later(bars.first().refit)  # (in the bar's context: its keys bind to it, not the app)
