@@ -363,11 +363,8 @@ def writer_alive(events: Path, pid: Any, written: Any) -> bool:
     (not Linux), the live number is taken for the writer, as before."""
     if not process_alive(pid):
         return False
-    try:
-        locks = _locks_of(pid)  # (the kernel's table read once: None where there is none)
-        held = None if locks is None else str(os.stat(events).st_ino) in locks
-    except OSError:
-        locks, held = None, None
+    locks = _locks_of(pid)  # (the kernel's table read once: None where there is none)
+    held = _held(events, locks)
     if held:
         return True
     if held is False and not maybe_python(pid):  # no lock, and a program that is no Python (pid 1, a shell)
@@ -402,12 +399,17 @@ def lock_held(path: Path, pid: int) -> bool | None:
     kernel's table of locks, /proc/locks, without taking it: a probe that took it, however briefly, could refuse a
     writer starting in that instant. None where there is no such table (not Linux). The inode is matched by its
     number alone: an overlay file system gives stat() another device number than the table's."""
+    return _held(path, _locks_of(pid))
+
+
+def _held(path: Path, locks: set[str] | None) -> bool | None:
+    """Whether `path` is among the files `locks` (`_locks_of`) names; None where there is no table or no file."""
+    if locks is None:
+        return None
     try:
-        inode = str(os.stat(path).st_ino)
+        return str(os.stat(path).st_ino) in locks
     except OSError:
         return None
-    locks = _locks_of(pid)
-    return None if locks is None else inode in locks
 
 
 def _locks_of(pid: Any) -> set[str] | None:
