@@ -20,7 +20,7 @@ from tui.core.record import Recorder
 from tui.core.runs import RunFolder, read_events
 from tui.core.spec import Spec
 
-from conftest import writer_stand_in
+from conftest import train, writer_stand_in
 
 LRS = {"slow": 0.001, "fast": 0.05}
 
@@ -32,12 +32,12 @@ def torchtui(*args, cwd) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
-    """Two real iris runs, trained by `torchtui run`, alike but for the learning rate."""
+    """Two real iris runs, trained by the job `torchtui run` runs, alike but for the learning rate."""
     work = tmp_path_factory.mktemp("compare")
     for name, lr in LRS.items():
-        done = torchtui("run", "--dataset", "iris", "--epochs", "4", "--patience", "0", "--device", "cpu",
-                        "--lr", lr, "--runs-dir", "runs", "--name", name, cwd=work)
-        assert done.returncode == 0, done.stderr
+        outcome, _, _ = train(work, data__dataset="iris", train__epochs=4, train__patience=0, train__lr=lr,
+                              run__name=name)
+        assert outcome.status == "done"
     return work / "runs"
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.runs import RunFolder, read_events, release_held
+from tui.core.runs import _HELD, RunFolder, read_events, release_held
+
+from conftest import train
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the folder lock is POSIX flock")
 
@@ -30,13 +32,24 @@ def tui(*args, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def stopped_run(tmp_path) -> Path:
-    """A short iris run: 3 of the 6 epochs a resume is asked for."""
+    """A short iris run: 3 of the 6 epochs a resume is asked for. Trained here, by the job `torchtui run` runs
+    (a process of its own would add its start, ~6 s, to each test and prove nothing these tests ask)."""
+    outcome, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=3, run__name="r",
+                               run__runs_dir=str(tmp_path / "checkpoints"))
+    assert outcome.status == "done" and not _HELD  # its lock released, as at a process's exit
+    return folder.path
+
+
+@pytest.fixture
+def stopped_process_run(tmp_path) -> Path:
+    """The same run trained by a `torchtui run` process that has exited: the process its log names is gone."""
     done = tui("run", "--dataset", "iris", "--epochs", "3", "--name", "r", "--device", "cpu", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return tmp_path / "checkpoints" / "r"
 
 
-def test_a_resume_of_a_folder_another_process_writes_is_refused_in_one_line(tmp_path, stopped_run):
+def test_a_resume_of_a_folder_another_process_writes_is_refused_in_one_line(tmp_path, stopped_process_run):
+    stopped_run = stopped_process_run  # the holder is not the process its log names (which has exited)
     RunFolder(stopped_run).hold()  # this process writes it (as a run or a resume would)
     try:
         refused = tui("resume", stopped_run, "--epochs", "6", cwd=tmp_path)

@@ -18,6 +18,7 @@ import pytest
 from tui.app.app import TorchTUI
 from tui.core.follow import read_run
 
+from conftest import train
 from test_app import wait_for
 
 
@@ -50,9 +51,12 @@ def torchtui(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def finished_run(tmp_path) -> Path:
-    done = torchtui("run", "--dataset", "iris", "--epochs", "2", "--device", "cpu", "--name", "ro", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    return tmp_path / "checkpoints" / "ro"
+    """A finished iris run, trained here by the job `torchtui run` runs (what is read-only is the point, not the
+    process that wrote it)."""
+    outcome, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=2, run__name="ro",
+                               run__runs_dir=str(tmp_path / "checkpoints"))
+    assert outcome.status == "done"
+    return folder.path
 
 
 def test_resume_in_a_read_only_folder_is_refused_and_keeps_the_checkpoint(finished_run, tmp_path):
