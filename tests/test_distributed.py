@@ -24,6 +24,8 @@ from tui.core.distributed import World, from_env, share
 from tui.core.launch import children
 from tui.core.runs import process_alive
 
+from conftest import train
+
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # DDP vs one process with the global batch, 3 epochs (README)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo on the CPU, on any machine
 
@@ -103,15 +105,18 @@ def test_two_processes_train_the_model_one_process_trains_with_the_global_batch(
     assert two.returncode == 0, two.stderr
     start = next(e for e in events(two.stdout) if e["event"] == "start")
     assert start["world_size"] == 2 and start["batch_size"] == 8 and start["steps_per_epoch"] == 9
-    one = tui(*wine(runs, f"one-{optimizer}", *extra, batch=16))
-    assert one.returncode == 0, one.stderr
+    # the one process with the global batch: trained here, by the job a `torchtui run` process runs
+    settings = {"train__optimizer": optimizer, **({"train__momentum": 0.9} if optimizer == "SGD" else {})}
+    done, _, one_said = train(runs, data__dataset="wine", train__epochs=3, train__patience=0, train__batch_size=16,
+                              run__runs_dir=str(runs), run__name=f"one-{optimizer}", **settings)
+    assert done.status == "done"
     a, b = weights(runs / f"one-{optimizer}"), weights(runs / f"two-{optimizer}")
     assert a.keys() == b.keys()  # the unwrapped model's keys (no "module."): it loads into nn.Sequential
     for k in a:
         assert torch.allclose(a[k], b[k], **TOLERANCE), (k, (a[k] - b[k]).abs().max())
     assert not all(torch.equal(a[k], b[k]) for k in a) or optimizer == "SGD"  # summation order (may agree)
     # the reported losses are the whole split's too
-    ea = [e for e in events(one.stdout) if e["event"] == "epoch"]
+    ea = [e for e in one_said if e["event"] == "epoch"]
     eb = [e for e in events(two.stdout) if e["event"] == "epoch"]
     assert [round(e["val_loss"], 4) for e in ea] == [round(e["val_loss"], 4) for e in eb]
     assert [round(e["train_loss"], 4) for e in ea] == [round(e["train_loss"], 4) for e in eb]
