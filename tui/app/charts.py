@@ -55,19 +55,26 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
 
     finite = np.concatenate(drawn)
     finite = finite[np.isfinite(finite)]
-    _change_markers(plt, state, float(finite.max()) if len(finite) else None)
-    _whole_ticks(plt, [x, *([state.val.x] if len(state.val) else [])])
+    xs = [x, *([state.val.x] if len(state.val) else [])]
+    _change_markers(plt, state, float(finite.max()) if len(finite) else None, _span(xs))
+    _whole_ticks(plt, xs)
     plt.xlabel("step")
+
+
+def _span(xs: list) -> tuple[float, float] | None:
+    """The lowest and highest x of the series drawn (None: nothing drawn yet)."""
+    spans = [(float(v.min()), float(v.max())) for v in xs if len(v)]
+    return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
 
 def _whole_ticks(plt, xs: list) -> None:
     """Steps and epochs are counted: ticks at whole numbers (plotext's own fall between, 1134.2 or 1.5)."""
     import math
 
-    spans = [(float(v.min()), float(v.max())) for v in xs if len(v)]
-    if not spans:
+    span = _span(xs)
+    if span is None:
         return
-    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+    lo, hi = span
     if hi - lo < 1:
         plt.xticks([round(lo)])
         return
@@ -81,13 +88,17 @@ def _whole_ticks(plt, xs: list) -> None:
 MARKER_COLOR = "orange"
 
 
-def _change_markers(plt, state: RunState, top: float | None) -> None:
+def _change_markers(plt, state: RunState, top: float | None, span: tuple[float, float] | None = None) -> None:
     """Each live change of the run (a `change` event) as a vertical line at its step, labelled at the top
-    of the chart with what changed (`top`: the highest value drawn; no label without one)."""
+    of the chart with what changed (`top`: the highest value drawn; no label without one). A label reads from
+    its line to the right, and in the right half of the steps drawn (`span`) to the left: there it ran past the
+    chart's edge and was cut to its first letter, and a change just made is at that edge, where the user looks."""
     for change in state.changes:
         plt.vline(change["step"], MARKER_COLOR)
         if top is not None:
-            plt.text(describe(change, short=True), change["step"], top, color=MARKER_COLOR, alignment="left")
+            right = span is not None and change["step"] > (span[0] + span[1]) / 2
+            plt.text(describe(change, short=True), change["step"], top, color=MARKER_COLOR,
+                     alignment="right" if right else "left")
 
 
 def plot_lr(plt, state: RunState, width: int) -> None:
