@@ -39,7 +39,21 @@ from .preprocess import (
     plain,
     within_range,
 )
-from .reader import MISSING_MARKS, Reading, ReadOptions, TableFormat, column_name, preview, read_table, refuse_pipe
+from .reader import (
+    MISSING_MARKS,
+    PANDAS_EMPTY_WORDS,
+    Reading,
+    ReadOptions,
+    TableFormat,
+    as_written,
+    column_name,
+    empty_but_words,
+    padded,
+    preview,
+    read_table,
+    refuse_pipe,
+    whole,
+)
 from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
@@ -213,14 +227,18 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
                         + (f" ({hint})" if hint else ""))
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt)
     target = targets[0]
+    codes = False
+    if len(targets) == 1 and reading.codes:
+        reading, codes = _class_codes(spec, frame, fmt, target, reading, notices)
     for t in targets:
-        _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
+        if not codes:
+            _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
     if len(targets) > 1:
         task, classes = several_targets(frame, spec.task, targets, name, notices, decimal, numbers)
     else:
-        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers)
+        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers, codes=codes)
 
     val_rows: np.ndarray | None
     if spec.val:
@@ -254,10 +272,52 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
             within_range(val_frame[c].to_numpy(dtype=np.float64), c, spec.val, c in targets, val_numbers,
                          training=True)
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
-                           spec.missing, id_column, reading.words)
+                           spec.missing, id_column, reading.words, reading.codes)
     left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
     return TableSplit(frame, name, targets, features, id_column, task, classes, decimal, val_frame, val_name,
                       train_rows, val_rows, pre, val_numbers, left_out)
+
+
+def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, target: str, reading: Reading,
+                 notices: list[str]) -> tuple[Reading, bool]:
+    """(the rules the run's files are read by from here on, whether `target` holds codes). Codes are whole numbers
+    some written with leading zeros (001, 002, 010; zips 02134): a class is a name, and its name is the file's,
+    where pandas reads 1, 2, 10 and predictions said so. Where the task is decided by the numbers they are (so a
+    column of codes that is a regression stays one), a class column of them is read again as text (`Reading.text`,
+    kept by the model: its predictions, evaluations, resume and export read it alike) and `frame` takes it.
+    A number written two ways (1 and 01) keeps the numbers, with a warning: as text they would be two classes."""
+    col = frame[target]
+    if spec.task == "regression" or pd.api.types.is_bool_dtype(col):
+        return reading, False
+    if is_numeric(col):
+        if fmt is None or fmt.kind != "csv":
+            return reading, False
+        if spec.task == "auto" and infer_task(col.dropna())[0] != "classification":
+            return reading, False
+        empty = {*empty_but_words(), *PANDAS_EMPTY_WORDS}  # (read as empty cells in a column of numbers)
+        cells = [c for c in as_written(Path(spec.dataset), fmt, target, list(frame.columns)) if c not in empty]
+    else:  # read as text: a model's codes (Reading.text), or a Parquet column of strings
+        cells = list(col.dropna().astype(str).str.strip().unique())
+    if not len(cells) or not all(map(whole, cells)) or not any(padded(c) for c in cells):
+        return reading, False  # (1.0 or 1e3 beside 001: numbers written as numbers)
+    if not is_numeric(col) and spec.task == "auto" and infer_task(pd.to_numeric(col.dropna()))[0] != "classification":
+        return reading, False  # decided by the numbers, as a column pandas reads as numbers is
+    spelled: dict[int, set[str]] = {}
+    for c in cells:
+        spelled.setdefault(int(c), set()).add(c)
+    twice = next((sorted(ways) for ways in spelled.values() if len(ways) > 1), None)
+    if twice is not None:
+        if is_numeric(col):
+            notices.append(f"warning: target {target} writes a class two ways ({' and '.join(twice)}): read as "
+                           "numbers, its leading zeros dropped; write each class one way to keep them")
+        return reading, False
+    if is_numeric(col):
+        reading = dataclasses.replace(reading, text=reading.text | {target})
+        frame[target] = read_table(spec.dataset, read_options(spec, reading))[0][target]
+    shown = ", ".join(sorted(next(iter(w)) for w in spelled.values())[:5]) + (" ..." if len(spelled) > 5 else "")
+    notices.append(f"target {target}: whole numbers written with leading zeros ({shown}): its classes are named as "
+                   "written, not as numbers")
+    return reading, True
 
 
 def _val_is_the_training_file(spec: DataSpec) -> bool:
@@ -550,11 +610,16 @@ def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
 
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
                 decimal: str = ".", numbers: np.ndarray | None = None,
-                label_fix: str = "use --task classification if it is a label") -> tuple[str, list[Any]]:
+                label_fix: str = "use --task classification if it is a label", codes: bool = False,
+                ) -> tuple[str, list[Any]]:
     """The task and its classes. `numbers`: each row's number in the file (rows dropped before count);
-    `label_fix`: what a regression target of text is told to do."""
-    inferred, why = infer_task(col)
-    if (inferred == "classification" and not is_numeric(col) and not pd.api.types.is_bool_dtype(col)
+    `label_fix`: what a regression target of text is told to do; `codes`: a class column of whole numbers written
+    with leading zeros, read as text (`_class_codes`): the task is the numbers', the classes their names."""
+    if codes:  # told by the numbers they are, as a column pandas reads as numbers (none a regression: _class_codes)
+        inferred, why = "classification", infer_task(pd.to_numeric(col))[1]
+    else:
+        inferred, why = infer_task(col)
+    if (inferred == "classification" and not codes and not is_numeric(col) and not pd.api.types.is_bool_dtype(col)
             and mostly_numeric(col, decimal=decimal)):  # (True/False are labels, though pandas counts them 1/0)
         inferred, why = "regression", "holds numbers"  # with a few stray cells, refused below with their rows
     task = inferred if wanted == "auto" else wanted

@@ -336,9 +336,16 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                       f"{name}[{c!r}] = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in {name}[{c!r}]]"]
     else:
         def arguments(options: dict[str, Any]) -> str:
-            return ", ".join(f"{k}={'str' if v is str else repr(v)}" for k, v in options.items())
+            def value(v: Any) -> str:
+                if isinstance(v, dict):  # dtype: the columns read as text, {place: str}
+                    return "{" + ", ".join(f"{k!r}: {value(t)}" for k, t in v.items()) + "}"
+                return "str" if v is str else repr(v)
+
+            return ", ".join(f"{k}={value(v)}" for k, v in options.items())
 
         options = arguments(csv_options(path, fmt))
+        if fmt.text_fields:
+            lines.append("# dtype: the classes are whole numbers written with leading zeros (001), read as written")
         if not fmt.words_read:
             lines.append(f"{name} = pd.read_csv({arg}, {options})")
         else:  # as reader._words_kept

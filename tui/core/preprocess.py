@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
-from .reader import PANDAS_EMPTY_WORDS, Reading
+from .reader import PANDAS_EMPTY_WORDS, Reading, padded, whole
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -151,6 +151,9 @@ class Preprocessor:
     # its files' 'NA' and 'None' in a column of words are values (reader.Reading.words); False in a model trained
     # before that rule, which read them as empty (a checkpoint without the field)
     words: bool = False
+    # a class column of whole numbers written with leading zeros has its classes as written (reader.Reading.codes);
+    # False in a model trained before that rule, whose classes are the numbers
+    codes: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -175,7 +178,7 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
             classes: list[Any], standardize_target: bool, missing: str = "error",
-            id_column: str = "", words: bool = True) -> "Preprocessor":
+            id_column: str = "", words: bool = True, codes: bool = True) -> "Preprocessor":
         """Statistics from `train_rows` of `frame` only; validation rows never inform them.
 
         A big table's columns are shared among threads (numpy works without the GIL), each with
@@ -209,7 +212,7 @@ class Preprocessor:
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
-                  id_column=id_column, words=words)
+                  id_column=id_column, words=words, codes=codes)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -452,8 +455,9 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if not d["words"]:  # as a model trained before the rule wrote it: a resume compares the two
-            del d["words"]
+        for rule in ("words", "codes"):
+            if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
+                del d[rule]
         return d
 
     @classmethod
@@ -481,7 +485,9 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     """The rules a model's files are read by (reader.Reading), those it was trained under: its resume, predictions,
     evaluations, export and validation table read files as it did. None: no model yet (a new run), today's rules.
     A lone '?' in a text column is empty for all but a model trained before that rule, whose categories or classes
-    hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`)."""
+    hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`); a
+    model whose classes are whole numbers written with leading zeros (`Preprocessor.codes`) reads its class column
+    as text, as it was trained on."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -491,7 +497,11 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     if d.get("task") == "classification" and d.get("targets"):
         values.append((d["targets"][0], d.get("classes") or []))
     known = frozenset((str(name), w) for name, held in values for w in PANDAS_EMPTY_WORDS if w in map(str, held))
-    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known)
+    codes = bool(d.get("codes", False))
+    classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
+    text = frozenset(d["targets"][:1]) if codes and any(map(padded, classes)) and all(map(whole, classes)) \
+        else frozenset()
+    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=codes, text=text)
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,
