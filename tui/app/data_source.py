@@ -36,6 +36,7 @@ def load(spec: DataSpec, seed: int) -> DataView:
     Runs in a worker thread: pandas and torch are first imported here, after the first frame."""
     from tui.core import user_dataset
     from tui.core.data import prepare, read_options
+    from tui.core.preprocess import reading_of
     from tui.core.reader import read_table
 
     view = DataView(spec)
@@ -49,15 +50,22 @@ def load(spec: DataSpec, seed: int) -> DataView:
                 raise UserError(f"{spec.dataset} does not exist; pick a dataset from the list or type a path")
             head = read_table(spec.dataset, read_options(spec), nrows=200)[0]
         if head is not None:
-            view.columns = [(str(c), _kind(head[c])) for c in head.columns]
-            view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
+            _show_head(view, head)
         view.prepared = prepare(spec, seed)
+        reading = reading_of(view.prepared.pre)
+        if head is not None and reading.text:  # classes written with leading zeros: shown as the run reads them
+            _show_head(view, read_table(spec.dataset, read_options(spec, reading), nrows=200)[0])
         view.columns = used_kinds(view.columns, view.prepared)
     except UserError as e:
         view.error, view.notes = on_screen(str(e)), list(e.notes)
     except Exception as e:  # a file the readers choke on is still the user's file, not our crash
         view.error = f"cannot read {spec.dataset}: {type(e).__name__}: {e}"
     return view
+
+
+def _show_head(view: DataView, head) -> None:
+    view.columns = [(str(c), _kind(head[c])) for c in head.columns]
+    view.rows = [[_cell(v) for v in row] for row in head.head(8).itertuples(index=False)]
 
 
 # The characters an entry of the Data pane's list has before it wraps: #data-left is 34 wide in app.tcss, less the
