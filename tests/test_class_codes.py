@@ -177,3 +177,15 @@ def test_a_column_is_read_as_written_in_every_format_the_reader_takes(tmp_path, 
     assert fmt.text_fields == [place]
     assert again[column].fillna("").tolist() == CELLS
     pd.testing.assert_frame_equal(again.drop(columns=column), frame.drop(columns=column))
+
+
+def test_the_data_pane_shows_the_codes_as_the_run_reads_them(tmp_path):
+    """The Data pane's first rows are read before the run's preparation decides the column is codes: read again
+    once it has, they show 001 where they showed 1."""
+    from tui.app import data_source
+
+    path = coded(tmp_path / "codes.csv")
+    view = data_source.load(make_spec(tmp_path, data__dataset=str(path)).data, 0)
+    assert not view.error, view.error
+    assert view.rows and {row[-1] for row in view.rows} <= set(CODES), view.rows
+    assert view.prepared is not None and view.prepared.pre.classes == CODES
