@@ -225,7 +225,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
-    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt)
+    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading.ids)
     target = targets[0]
     codes = False
     if len(targets) == 1 and reading.codes:
@@ -272,7 +272,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
             within_range(val_frame[c].to_numpy(dtype=np.float64), c, spec.val, c in targets, val_numbers,
                          training=True)
     pre = Preprocessor.fit(frame, train_rows, targets, features, task, classes, spec.standardize_target,
-                           spec.missing, id_column, reading.words, reading.codes)
+                           spec.missing, id_column, reading)
     left_out = [c for c in frame.columns if c not in (*features, *targets, *spec.drop, spec.group)]
     return TableSplit(frame, name, targets, features, id_column, task, classes, decimal, val_frame, val_name,
                       train_rows, val_rows, pre, val_numbers, left_out)
@@ -402,9 +402,10 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
                    keep_constant: bool = False, decimal: str = ".",
-                   fmt: TableFormat | None = None) -> tuple[list[str], list[str], str]:
+                   fmt: TableFormat | None = None, ids: bool = True) -> tuple[list[str], list[str], str]:
     """(targets, features, id column). Columns not named by the user are checked and may be left out.
-    `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal."""
+    `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal.
+    `ids`: the rule of `_named_like_an_id` (False for a model trained before it)."""
     columns = list(frame.columns)
     hint, names_hint = (fmt.hint(), fmt.hint(found_header=False)) if fmt else ("", "")
     spec, named_targets = _comma_names_joined(spec, columns)
@@ -446,11 +447,14 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             if c in targets or c in spec.drop or c == spec.group:
                 continue
             _coerce_mostly_numeric(frame, c, notices, decimal)
-            reason, is_id = _leave_out_reason(frame[c], c, keep_constant)
+            reason, is_id = _leave_out_reason(frame[c], c, keep_constant, ids)
             if reason:
                 notices.append(f"column {c} left out: {reason}; name it in --features to use it")
                 id_column = id_column or (c if is_id else "")
                 continue
+            if ids and re.fullmatch(r"Unnamed: [1-9]\d*", c):
+                notices.append(f"column {c}: its header cell is empty, and pandas names it so; used as a feature "
+                               "(write a name in the header line to call it otherwise)")
             features.append(c)
     if not features:
         raise UserError(f"{name} has no usable feature columns besides the target {', '.join(targets)}; "
@@ -522,7 +526,23 @@ def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], deci
                        f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
-def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[str, bool]:
+def _named_like_an_id(name: str, values: np.ndarray | None, ids: bool = True) -> bool:
+    """Whether a column's name says identifier (id, customer_id, index). pandas names a header cell left empty
+    'Unnamed: N': only the first column's is an identifier (the index to_csv writes), another is a column whose
+    name was not written, as likely a measurement as not; and numbers with a fraction are no identifier whatever
+    their name (`values`: a column of numbers). Before this rule (`ids` False) the name alone said it: a header
+    `x,,y,label` lost its second column as an 'identifier'."""
+    if not _ID_NAME.match(name):
+        return False
+    if not ids:
+        return True
+    unnamed = re.fullmatch(r"(?i)unnamed: ?(\d+)", name)
+    if unnamed and unnamed.group(1) != "0":
+        return False
+    return values is None or bool(np.all(values[np.isfinite(values)] % 1 == 0))
+
+
+def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool = True) -> tuple[str, bool]:
     n = len(col)
     if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
         values = col.to_numpy(dtype=np.float64)
@@ -532,13 +552,13 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool) -> tuple[s
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
         if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
             return f"constant (every row is {plain(col.iloc[0])!r})", False
-        if _ID_NAME.match(name) and col.nunique() > 0.9 * n:
+        if _named_like_an_id(name, values, ids) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
         return "", False
     distinct = col.nunique(dropna=False)
     if distinct <= 1 and not keep_constant:
         return f"constant (every row is {plain(col.iloc[0])!r})", False
-    if _ID_NAME.match(name) and distinct > 0.9 * n:
+    if _named_like_an_id(name, None, ids) and distinct > 0.9 * n:
         return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
     if distinct > 0.5 * n and distinct > 20:
         sample = col.dropna().astype(str).head(100)

@@ -154,6 +154,9 @@ class Preprocessor:
     # a class column of whole numbers written with leading zeros has its classes as written (reader.Reading.codes);
     # False in a model trained before that rule, whose classes are the numbers
     codes: bool = False
+    # an identifier is told by its name only where the name is one's and its numbers whole (reader.Reading.ids);
+    # False in a model trained before that rule, which left out a header cell left empty ('Unnamed: 2')
+    ids: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -178,8 +181,9 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame: pd.DataFrame, train_rows: np.ndarray, targets: list[str], features: list[str], task: str,
             classes: list[Any], standardize_target: bool, missing: str = "error",
-            id_column: str = "", words: bool = True, codes: bool = True) -> "Preprocessor":
-        """Statistics from `train_rows` of `frame` only; validation rows never inform them.
+            id_column: str = "", rules: Reading = Reading()) -> "Preprocessor":
+        """Statistics from `train_rows` of `frame` only; validation rows never inform them. `rules`: those the
+        frame was read and its columns chosen by, kept with the model (`reading_of`).
 
         A big table's columns are shared among threads (numpy works without the GIL), each with
         one scratch buffer for its columns' training rows, allocated once and by torch: numpy asks
@@ -212,7 +216,7 @@ class Preprocessor:
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
-                  id_column=id_column, words=words, codes=codes)
+                  id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -455,7 +459,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes"):
+        for rule in ("words", "codes", "ids"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -501,7 +505,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
     text = frozenset(d["targets"][:1]) if codes and any(map(padded, classes)) and all(map(whole, classes)) \
         else frozenset()
-    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=codes, text=text)
+    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=codes, text=text,
+                   ids=bool(d.get("ids", False)))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,
