@@ -22,7 +22,7 @@ from tui.cli import app
 from tui.core import job
 from tui.core.data import prepare
 from tui.core.errors import UserError
-from tui.core.reader import WHITESPACE, read_table
+from tui.core.reader import WHITESPACE, ReadOptions, read_table
 from tui.core.spec import DataSpec
 
 from conftest import make_spec
@@ -78,6 +78,25 @@ READING_CASES = [
     pytest.param("title.csv", "Sales report 2020,,\nregion,units,price\nnorth,3,1.5\nsouth,4,2.5\neast,5,3.5\n",
                  dict(sep=",", header=True, skip_rows=1), ["region", "units", "price"], id="padded-title-line"),
 ]
+
+
+@pytest.mark.parametrize("content, skipped", [
+    ("Laborexport 2026\n\nStation Basel, sensor 4\nregion;units;price\n", 3),  # a blank line between two titles
+    ("\n\nSales report\n\n\nregion;units;price\n", 3),  # blank lines before the title and after it
+    ("Sales report\n\nregion;units;price\n", 1),  # after it only: as before
+], ids=["between-titles", "around-the-title", "after-the-title"])
+def test_blank_lines_among_the_lines_above_the_table_are_counted_as_pandas_skips_them(tmp_path, content, skipped):
+    """The sniffer's rows hold no blank line, pandas' skiprows counts them: a blank line between two title lines
+    (or above the first) left the last title for pandas to read as the header, and the table came out one column
+    named after it."""
+    rows = "north;3;1,5\nsouth;4;2,5\neast;5;3,5\nwest;6;4,5\n"
+    path = write(tmp_path, "report.csv", content + rows)
+    frame, fmt = read_table(path)
+    assert list(frame.columns) == ["region", "units", "price"] and len(frame) == 4
+    assert frame["price"].tolist() == [1.5, 2.5, 3.5, 4.5]
+    assert fmt.skip_rows == skipped and f"{skipped} line(s) above the table skipped" in fmt.describe()
+    pinned, _ = read_table(path, ReadOptions(skip_rows=fmt.skip_rows))  # the flag the notes name pins the same
+    assert pinned.equals(frame)
 
 
 def run(*args) -> tuple[int, list[str]]:

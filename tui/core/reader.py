@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import itertools
 import re
 import stat
 import warnings
@@ -62,10 +63,10 @@ _CHECKPOINT_NAMES = (".pt", ".pth", ".ckpt", ".bin")
 
 @dataclass(frozen=True)
 class Reading:
-    """Rules for cells that came in after models had been trained by the rules before them. A model's files are
-    read by the rules it was trained under (preprocess.reading_of): its resume, predictions, evaluations, export and
-    validation table read them as it did, or a run that was fine became 'data changed' and its model's answers
-    changed without a word."""
+    """Rules for cells and columns that came in after models had been trained by the rules before them. A model's
+    files are read by the rules it was trained under (preprocess.reading_of): its resume, predictions, evaluations,
+    export and validation table read them as it did, or a run that was fine became 'data changed' and its model's
+    answers changed without a word."""
 
     question_marks: bool = True  # a lone '?' in a column of words is empty (`_question_marks`)
     words: bool = True  # 'NA' and 'None' in a column of words are values (`_words_kept`), not pandas' empty cells
@@ -99,7 +100,8 @@ class TableFormat:
     kind: str = "csv"  # csv | json | parquet
     sep: str = ","
     header: bool = True
-    skip_rows: int = 0
+    skip_rows: int = 0  # the lines above the table, blank ones among them counted (as pandas' skiprows counts)
+    skip_records: int = 0  # the lines of text among them (the sniffer's rows hold no blank line)
     decimal: str = "."
     encoding: str = "utf-8"
     compression: str | None = None
@@ -342,7 +344,10 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     if compression:
         _refuse_binary(path, raw[:4096], inside="gzip-compressed", wide=_wide(opts.encoding))
     text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
-    lines = [line for line in _records(text) if line.strip()]
+    records = _records(text)
+    starts = list(itertools.accumulate((r.count("\n") + 1 for r in records), initial=0))  # each one's first line
+    kept = [i for i, record in enumerate(records) if record.strip()]  # blank lines tell nothing: not sniffed
+    lines = [records[i] for i in kept]
     if len(raw) >= SAMPLE_BYTES and lines:
         lines = lines[:-1]  # the sample may end mid-line
     lines = lines[:SAMPLE_LINES]
@@ -353,8 +358,13 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.spaces = fmt.sep != WHITESPACE and any(f"{fmt.sep} " in line for line in lines)
     rows = [_split(line, fmt.sep) for line in lines]
     fmt.skip_detected = opts.skip_rows < 0
-    fmt.skip_rows = opts.skip_rows if opts.skip_rows >= 0 else _metadata_lines(rows)
-    body = rows[fmt.skip_rows:]
+    if fmt.skip_detected:  # pandas counts the blank lines among those skipped: through the last one's lines
+        fmt.skip_records = _metadata_lines(rows)
+        fmt.skip_rows = starts[kept[fmt.skip_records - 1] + 1] if fmt.skip_records else 0
+    else:
+        fmt.skip_rows = opts.skip_rows
+        fmt.skip_records = sum(starts[i] < opts.skip_rows for i in kept)
+    body = rows[fmt.skip_records:]
     if not body:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
     decimal, seen = _choose_decimal(body, fmt.sep)
@@ -366,7 +376,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     else:
         fmt.header = opts.header == "yes"
     fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
-    fmt.quoted_text = _r_quoting(lines[fmt.skip_rows + (1 if fmt.header else 0):], fmt.sep)
+    fmt.quoted_text = _r_quoting(lines[fmt.skip_records + (1 if fmt.header else 0):], fmt.sep)
     fmt.names = [column_name(f) for f in body[0]] if fmt.header else []
     widths = [len(r) for r in body[1:]]
     mode = max(set(widths), key=widths.count) if widths else 0
@@ -504,7 +514,7 @@ def looks_like_table(path: Path, lines: int = 20) -> bool:
     rows = [line for line in _records(text) if line.strip()]
     if len(raw) >= SAMPLE_BYTES:
         rows = rows[:-1]  # the sample may end mid-line
-    rows = rows[fmt.skip_rows:fmt.skip_rows + lines]
+    rows = rows[fmt.skip_records:fmt.skip_records + lines]
     counts = {len(_split(line, fmt.sep)) for line in rows}
     return len(rows) >= 2 and len(counts) == 1 and counts.pop() >= 2
 

@@ -91,8 +91,8 @@ class DataSpec:
     header: str = option("auto", "Is the first table line a header: auto (detected, where neither flag is given) "
                                  "| yes | no.", switch=("yes", "no"),
                           label="Header line")
-    skip_rows: int = option(-1, "Lines above the table to skip; -1: auto (metadata lines are detected).",
-                             label="Lines to skip")
+    skip_rows: int = option(-1, "Lines above the table to skip, blank ones counted; -1: auto (metadata lines "
+                            "are detected).", label="Lines to skip")
     decimal: str = option("auto", "Decimal mark: auto | '.' | ','.", label="Decimal mark")
     encoding: str = option("auto", "File encoding: auto (UTF-8 with or without BOM, else cp1252) or a Python "
                                    "encoding name such as latin-1.", label="Encoding")
