@@ -96,6 +96,11 @@ async def test_the_runs_pane_lists_sorts_overlays_and_shows_what_differs():
         assert pane(app).selected == [str(slow), str(fast)]
         assert column(app, "mark") == {"slow": "●1", "fast": "●2"}
         assert differences(app) == [["train.lr", "0.001", "0.05"]]
+        pane(app).show_differences()  # drawn anew: each column as wide as its widest cell at once, not once idle
+        table = app.query_one("#runs-diff", DataTable)
+        headers = ["differs", *pane(app).labels(pane(app).chosen())]
+        assert [c.get_render_width(table) for c in table.ordered_columns] == \
+            [max(len(h), len(v)) + 2 for h, v in zip(headers, ["train.lr", "0.001", "0.05"])]
         plot = text_of(app.query_one("#runs-plot"))
         assert "loss per epoch" in plot and "slow" in plot and "fast" in plot  # the legend names both
         await pilot.press("l")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual import work
@@ -213,14 +214,17 @@ class RunsPane(Vertical):
             if len(rows) == 1:
                 rows.append(["(none)", *("" for _ in runs)])
             rows += [["spec.toml", *(("unreadable" if x is r else "") for x in runs)] for r in runs if r.spec is None]
+        # each column as wide as its widest cell, given, not left to the table's measuring when it is next idle:
+        # once in CI that did not happen, and the field name train.lr stayed cut to its header's width (train.l)
+        content = [max(cell_len(row[n]) for row in rows) for n in range(len(rows[0]))]
         # Text, not str: names and values are the user's, not markup; a run's header in its curve's colour
         for n, header in enumerate(rows[0]):
-            table.add_column(Text(header, style=f"bold {colour(n - 1)}" if n else ""), key=str(n))
+            table.add_column(Text(header, style=f"bold {colour(n - 1)}" if n else ""), key=str(n), width=content[n])
         for row in rows[1:]:
             table.add_row(*(Text(cell) for cell in row))
         # the width it needs (each column's widest cell and its padding, and a scrollbar's when the rows overflow),
         # up to what leaves the plot PLOT_MIN_WIDTH; past that it scrolls sideways, the field names kept in view
-        widths = [max(len(row[n]) for row in rows) + 2 * table.cell_padding for n in range(len(rows[0]))]
+        widths = [width + 2 * table.cell_padding for width in content]
         bottom = self.query_one("#runs-bottom").size
         scrollbar = table.styles.scrollbar_size_vertical if len(rows) > bottom.height else 0
         table.fixed_columns = 1
