@@ -45,14 +45,13 @@ from .reader import (
     Reading,
     ReadOptions,
     TableFormat,
+    are_codes,
     as_written,
     column_name,
     empty_but_words,
-    padded,
     preview,
     read_table,
     refuse_pipe,
-    whole,
 )
 from .spec import FORMAT_FIELDS, DataSpec
 
@@ -298,7 +297,7 @@ def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, t
         cells = [c for c in as_written(Path(spec.dataset), fmt, target, list(frame.columns)) if c not in empty]
     else:  # read as text: a model's codes (Reading.text), or a Parquet column of strings
         cells = list(col.dropna().astype(str).str.strip().unique())
-    if not len(cells) or not all(map(whole, cells)) or not any(padded(c) for c in cells):
+    if not are_codes(cells):
         return reading, False  # (1.0 or 1e3 beside 001: numbers written as numbers)
     if not is_numeric(col) and spec.task == "auto" and infer_task(pd.to_numeric(col.dropna()))[0] != "classification":
         return reading, False  # decided by the numbers, as a column pandas reads as numbers is
@@ -452,7 +451,7 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
                 notices.append(f"column {c} left out: {reason}; name it in --features to use it")
                 id_column = id_column or (c if is_id else "")
                 continue
-            if ids and re.fullmatch(r"Unnamed: [1-9]\d*", c):
+            if ids and _unnamed_after_the_first(c):
                 notices.append(f"column {c}: its header cell is empty, and pandas names it so; used as a feature "
                                "(write a name in the header line to call it otherwise)")
             features.append(c)
@@ -536,10 +535,14 @@ def _named_like_an_id(name: str, values: np.ndarray | None, ids: bool = True) ->
         return False
     if not ids:
         return True
-    unnamed = re.fullmatch(r"(?i)unnamed: ?(\d+)", name)
-    if unnamed and unnamed.group(1) != "0":
+    if _unnamed_after_the_first(name):
         return False
     return values is None or bool(np.all(values[np.isfinite(values)] % 1 == 0))
+
+
+def _unnamed_after_the_first(name: str) -> bool:
+    """pandas' name for a header cell left empty, but the first column's (to_csv's index: 'Unnamed: 0')."""
+    return bool(re.fullmatch(r"(?i)unnamed: ?[1-9]\d*", name))
 
 
 def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool = True) -> tuple[str, bool]:

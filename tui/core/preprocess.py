@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
-from .reader import PANDAS_EMPTY_WORDS, Reading, padded, whole
+from .reader import PANDAS_EMPTY_WORDS, Reading, are_codes
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -491,7 +491,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     A lone '?' in a text column is empty for all but a model trained before that rule, whose categories or classes
     hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`); a
     model whose classes are whole numbers written with leading zeros (`Preprocessor.codes`) reads its class column
-    as text, as it was trained on."""
+    as text, as it was trained on; a model trained before the identifier rule (`Preprocessor.ids`) leaves out the
+    columns it left out."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -501,11 +502,10 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     if d.get("task") == "classification" and d.get("targets"):
         values.append((d["targets"][0], d.get("classes") or []))
     known = frozenset((str(name), w) for name, held in values for w in PANDAS_EMPTY_WORDS if w in map(str, held))
-    codes = bool(d.get("codes", False))
+    rule = bool(d.get("codes", False))
     classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
-    text = frozenset(d["targets"][:1]) if codes and any(map(padded, classes)) and all(map(whole, classes)) \
-        else frozenset()
-    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=codes, text=text,
+    text = frozenset(d["targets"][:1]) if rule and are_codes(classes) else frozenset()
+    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
                    ids=bool(d.get("ids", False)))
 
 

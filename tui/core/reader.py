@@ -602,6 +602,12 @@ def whole(cell: str) -> bool:
     return bool(_INTEGER.match(cell.strip()))
 
 
+def are_codes(cells: list[str]) -> bool:
+    """Whether the cells of a column (or a model's classes) are codes: all whole numbers as digits, some written
+    with a leading zero (001, 002, 010) - a run's class column of such, and the one its model reads as text."""
+    return all(map(whole, cells)) and any(map(padded, cells))
+
+
 _WORDS_NOTE_END = "(pandas reads them as empty); where one means a missing value, leave its cell empty"
 
 
