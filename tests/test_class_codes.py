@@ -189,3 +189,37 @@ def test_the_data_pane_shows_the_codes_as_the_run_reads_them(tmp_path):
     assert not view.error, view.error
     assert view.rows and {row[-1] for row in view.rows} <= set(CODES), view.rows
     assert view.prepared is not None and view.prepared.pre.classes == CODES
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_codes_quoted_in_a_json_file_keep_their_names_in_every_answer(tmp_path, suffix):
+    """A JSON file writes a code as a string ("001"), which pandas' reading of JSON makes the number 1: its classes
+    are the strings, in the run, its resume, predict, eval and the exported script; the same classes written as
+    JSON numbers (1, 2, 10) are numbers, as they are written."""
+    frame = pd.read_csv(coded(tmp_path / "codes.csv"), dtype={"code": str})
+    path = tmp_path / f"codes{suffix}"
+    frame.to_json(path, orient="records", lines=suffix == ".jsonl")
+    assert '"code":"001"' in path.read_text()
+    spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
+    _, folder, events = events_of(spec)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["classes"] == CODES, start["notices"]
+    assert any("leading zeros (001, 002, 010, 011)" in n for n in start["notices"]), start["notices"]
+
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3  # the same classes read again: not 'data changed'
+    out = tmp_path / "predictions.csv"
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    written = pd.read_csv(out, dtype=str)
+    assert list(written.columns) == ["code", *(f"p_{c}" for c in CODES)] and set(written["code"]) <= set(CODES)
+    done = CliRunner().invoke(app, ["eval", str(folder.path), str(path), "--json"])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["classes"] == CODES and report["accuracy"] > 0.8, report
+    export_runs_bit_for_bit(folder.path, path, tmp_path)
+
+    numbers = tmp_path / f"numbers{suffix}"
+    frame.assign(code=frame["code"].astype(int)).to_json(numbers, orient="records", lines=suffix == ".jsonl")
+    assert '"code":1}' in numbers.read_text()
+    table = data.split_table(make_spec(tmp_path, data__dataset=str(numbers)).data, 0, [])
+    assert table.classes == [1, 2, 10, 11]

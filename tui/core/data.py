@@ -289,12 +289,14 @@ def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, t
     if spec.task == "regression" or pd.api.types.is_bool_dtype(col):
         return reading, False
     if is_numeric(col):
-        if fmt is None or fmt.kind != "csv":
+        if fmt is None or fmt.kind == "parquet":  # (a Parquet column of numbers holds no zeros to keep)
             return reading, False
         if spec.task == "auto" and infer_task(col.dropna())[0] != "classification":
             return reading, False
         empty = {*empty_but_words(), *PANDAS_EMPTY_WORDS}  # (read as empty cells in a column of numbers)
         cells = [c for c in as_written(Path(spec.dataset), fmt, target, list(frame.columns)) if c not in empty]
+        if not cells:
+            return reading, False
     else:  # read as text: a model's codes (Reading.text), or a Parquet column of strings
         cells = list(col.dropna().astype(str).str.strip().unique())
     if not are_codes(cells):

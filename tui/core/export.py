@@ -309,7 +309,7 @@ def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tu
 def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = Reading()) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
-    from .reader import csv_options, empty_but_words, read_table, sniff, thousands_marks
+    from .reader import csv_options, empty_but_words, json_lines, read_table, sniff, thousands_marks
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
         fmt = read_table(path, read_options(spec.data, reading))[1]
@@ -320,8 +320,12 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
     if fmt.kind == "parquet":
         lines.append(f"{name} = pd.read_parquet({arg})")
     elif fmt.kind == "json":
-        rows = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
-        lines.append(f"{name} = pd.read_json({arg}, lines={rows}, compression={fmt.compression or 'infer'!r})")
+        text = ""
+        if fmt.text_columns:
+            lines.append("# dtype: the classes are whole numbers written with leading zeros (\"001\"), read as written")
+            text = ", dtype={" + ", ".join(f"{c!r}: str" for c in fmt.text_columns) + "}"
+        lines.append(f"{name} = pd.read_json({arg}, lines={json_lines(path)}, "
+                     f"compression={fmt.compression or 'infer'!r}{text})")
         for c in fmt.objects:  # as reader._flat: an object's fields are columns of their own
             lines += [f"# column {_said(c)} holds objects: their fields are columns of their own, named "
                       f"{_said(c)}.FIELD",

@@ -127,6 +127,7 @@ class TableFormat:
     objects: list[str] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
     text_fields: list[int] = field(default_factory=list)  # the fields read as text (Reading.text), by place in a line
+    text_columns: list[str] = field(default_factory=list)  # a JSON file's columns read as text (Reading.text)
 
     def describe(self) -> str:
         if self.kind != "csv":
@@ -183,6 +184,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     fmt = sniff(p, opts)
     if fmt.kind == "csv" and opts.reading.text:
         fmt.text_fields = _fields_named(fmt, opts.reading.text)
+    elif fmt.kind == "json":
+        fmt.text_columns = sorted(opts.reading.text)
     try:
         frame = _read(p, fmt, nrows, opts.reading)
         late = _late_decimal_commas(frame) if fmt.decimal_unseen else ""
@@ -524,9 +527,8 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.
         frame = pd.read_parquet(p)
         return frame.head(nrows) if nrows is not None else frame
     if fmt.kind == "json":
-        lines = p.name.lower().rstrip(".gz").endswith((".jsonl", ".ndjson"))
         try:
-            frame = _json_without_dates(p, lines, fmt.compression)
+            frame = _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns)
         except ValueError as e:
             if "Mixing dicts with non-Series" not in str(e) and "If using all scalar values" not in str(e):
                 raise
@@ -579,7 +581,13 @@ def _fields_named(fmt: TableFormat, names: frozenset[str]) -> list[int]:
 def as_written(p: Path, fmt: TableFormat, column: str, columns: list[str]) -> list[str]:
     """The distinct cells of one column of a CSV as its lines write them, blanks around them dropped, an empty cell
     ''. One column is parsed, the others only split: about 0.6x the whole table's read (1M rows, 11 columns).
-    `columns`: the table's column names, as read."""
+    `columns`: the table's column names, as read. Of a JSON file: its values, a quoted one as written (pandas makes
+    "001" the number 1), a number as digits, a null left out."""
+    if fmt.kind == "json":
+        frame = pd.read_json(p, lines=json_lines(p), compression=fmt.compression, dtype=False)
+        if column not in frame.columns:  # (a field of a column of objects: read as numbers)
+            return []
+        return list(dict.fromkeys(str(v).strip() for v in frame[column] if v is not None and v == v))
     options = csv_options(p, fmt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
@@ -715,17 +723,24 @@ def _raw_cells(line: str, sep: str) -> list[str]:
     return [*cells, "".join(cell)]
 
 
-def _json_without_dates(p: Path, lines: bool, compression: str | None) -> pd.DataFrame:
+def json_lines(p: Path) -> bool:
+    """Whether a JSON file is JSON Lines (one object per line), by its name."""
+    return p.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
+
+
+def _json_without_dates(p: Path, lines: bool, compression: str | None, text: list[str] | None = None) -> pd.DataFrame:
     """A JSON file's rows with its dates as the text they are, as a CSV file's: pandas made datetimes of columns
     named like dates, which the model then took as numbers in the file's own time unit (nanoseconds in a file for
     predict, microseconds in the training one: inputs a thousand times off). pandas 3 deprecates convert_dates
-    (its words: dtype=False instead); the keyword is tried first, as dtype=False also keeps quoted numbers text."""
+    (its words: dtype=False instead); the keyword is tried first, as dtype=False also keeps quoted numbers text.
+    `text`: the columns read as the file writes them (a model's classes "001", "010", which pandas makes 1, 10)."""
     import warnings
 
+    own = {"dtype": {c: str for c in text}} if text else {}
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*convert_dates.*")
-            return pd.read_json(p, lines=lines, compression=compression, convert_dates=False)
+            return pd.read_json(p, lines=lines, compression=compression, convert_dates=False, **own)
     except TypeError:  # a pandas without the keyword
         return pd.read_json(p, lines=lines, compression=compression, dtype=False)
 
