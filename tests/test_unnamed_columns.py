@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from typer.testing import CliRunner
+
+from tui.cli import app
 from tui.core import checkpoint, data, job, preprocess
+from tui.core import reader as reader_module
 
 from conftest import make_spec
 
@@ -75,3 +79,49 @@ def test_a_model_trained_before_the_rule_leaves_the_column_out_on_its_resume(tmp
     assert resumed.progress.epoch == 3
     start = next(e for e in events if e["event"] == "start")
     assert any(n.startswith("column Unnamed: 1 left out: looks like an identifier") for n in start["notices"])
+
+
+def test_a_header_with_more_gaps_than_names_is_the_header_and_a_padded_title_is_not(tmp_path):
+    """`x,,,label` names fewer cells than it leaves empty, and was taken for a title padded with separators: the
+    file read without a header line, its columns col1..col4. It is the header (its last cell names a column, its
+    names are text over numbers, the line below is a row); a title so padded is still a title."""
+    path = measured(tmp_path / "gaps.csv", "x,,,label")
+    notices: list[str] = []
+    table = chosen(path, tmp_path, notices)
+    assert table.targets == ["label"] and table.features == ["x", "Unnamed: 1", "Unnamed: 2"], notices
+    assert len(table.frame) == 200  # no row lost as a header, no header read as a row
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text(measured(tmp_path / "m.csv", ";;y;label").read_text().replace(",", ";"))
+    assert chosen(semicolons, tmp_path).features == ["Unnamed: 0", "Unnamed: 1", "y"]
+
+    for title in ["Report 2024,,,", "Station 4,,,2024-11-01", "Totals,,,17"]:  # titles: not a header
+        over = tmp_path / "titled.csv"
+        over.write_text(f"{title}\n" + measured(tmp_path / "m.csv", "a,b,c,label").read_text())
+        table = chosen(over, tmp_path)
+        assert table.targets == ["label"] and table.features == ["a", "b", "c"], title
+    bare = tmp_path / "bare.csv"
+    bare.write_text("Report,,,\n" + "".join(measured(tmp_path / "m.csv", "a,b,c,label").read_text()
+                                             .splitlines(keepends=True)[1:]))
+    table = chosen(bare, tmp_path)  # a title over rows with no header line
+    assert table.targets == ["col4"] and len(table.frame) == 200
+
+
+def test_a_model_trained_before_the_gapped_header_rule_reads_its_file_without_a_header(tmp_path, monkeypatch):
+    """Trained by an earlier torchtui (no `gaps` in its checkpoint, the file read as col1..col4): its resume reads
+    the file as it did, not 'data changed', and its predictions name the columns it was trained with."""
+    path = measured(tmp_path / "gaps.csv", "x,,,label")
+    spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
+    with monkeypatch.context() as old:
+        old.setattr(reader_module, "_gapped_header", lambda row, below, mode: False)
+        real = preprocess.Preprocessor.to_dict
+        old.setattr(preprocess.Preprocessor, "to_dict",
+                    lambda self: {k: v for k, v in real(self).items() if k != "gaps"})
+        _, folder = job.run(spec, lambda e: None)
+    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
+    assert "gaps" not in saved and saved["targets"] == ["col4"] and not preprocess.reading_of(saved).gaps
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3
+    out = tmp_path / "predictions.csv"
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert list(pd.read_csv(out).columns)[0] == "col4" and len(pd.read_csv(out)) == 200

@@ -157,6 +157,9 @@ class Preprocessor:
     # an identifier is told by its name only where the name is one's and its numbers whole (reader.Reading.ids);
     # False in a model trained before that rule, which left out a header cell left empty ('Unnamed: 2')
     ids: bool = False
+    # a line with some names left empty ("x,,,label") is the header, not a title (reader.Reading.gaps); False in a
+    # model trained before that rule, which read such a file without a header line (columns col1, col2, ...)
+    gaps: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -216,7 +219,8 @@ class Preprocessor:
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
-                  id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids)
+                  id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
+                  gaps=rules.gaps)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -459,7 +463,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids"):
+        for rule in ("words", "codes", "ids", "gaps"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -492,7 +496,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`); a
     model whose classes are whole numbers written with leading zeros (`Preprocessor.codes`) reads its class column
     as text, as it was trained on; a model trained before the identifier rule (`Preprocessor.ids`) leaves out the
-    columns it left out."""
+    columns it left out, and one trained before the gapped-header rule (`Preprocessor.gaps`) reads a header with
+    names left empty as the title it took it for."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -506,7 +511,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
     text = frozenset(d["targets"][:1]) if rule and are_codes(classes) else frozenset()
     return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
-                   ids=bool(d.get("ids", False)))
+                   ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

@@ -81,6 +81,9 @@ class Reading:
     # empty (pandas' 'Unnamed: 2') names none but the first column's (to_csv's index); False in a model trained
     # before, which left such columns out (data._named_like_an_id)
     ids: bool = True
+    # a line above the rows with some names left empty ("x,,,label") is their header (`_gapped_header`), not a
+    # title padded with separators; False in a model trained before, whose files were read without a header line
+    gaps: bool = True
 
 
 @dataclass
@@ -362,7 +365,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     rows = [_split(line, fmt.sep) for line in lines]
     fmt.skip_detected = opts.skip_rows < 0
     if fmt.skip_detected:  # pandas counts the blank lines among those skipped: through the last one's lines
-        fmt.skip_records = _metadata_lines(rows)
+        fmt.skip_records = _metadata_lines(rows, opts.reading.gaps)
         fmt.skip_rows = starts[kept[fmt.skip_records - 1] + 1] if fmt.skip_records else 0
     else:
         fmt.skip_rows = opts.skip_rows
@@ -887,10 +890,11 @@ def _choose_sep(lines: list[str], wanted: str) -> str:
     return best
 
 
-def _metadata_lines(rows: list[list[str]]) -> int:
+def _metadata_lines(rows: list[list[str]], gaps: bool = True) -> int:
     """Lines above the table: a field count unlike the rows below, a line mostly empty (a title padded
-    with separators), or scikit-learn's count line (rows, features, class names). A line of the table's
-    width that is neither is the header or the first row: `_looks_like_header` decides which."""
+    with separators, but a header with names left empty: `gaps`, `_gapped_header`), or scikit-learn's count line
+    (rows, features, class names). A line of the table's width that is neither is the header or the first row:
+    `_looks_like_header` decides which."""
     if len(rows) < 3:
         return 0
     counts = [len(r) for r in rows]
@@ -899,6 +903,8 @@ def _metadata_lines(rows: list[list[str]]) -> int:
     while skip < min(5, len(rows) - 2):
         row, below = rows[skip], rows[skip + 1:]
         if _short_header(row, below, mode) or _trailing_separator(row, below, mode):
+            break
+        if gaps and _gapped_header(row, below, mode):
             break
         if len(row) != mode or _mostly_empty(row, below) or _sklearn_counts(row, below):
             skip += 1
@@ -923,6 +929,27 @@ def _trailing_separator(row: list[str], below: list[list[str]], mode: int) -> bo
         return False
     cells = [[f.strip() for f in r] for r in data]
     return _names_columns([f.strip() for f in row[:-1]], cells) is True and _names_columns(cells[0], cells[1:]) is False
+
+
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _gapped_header(row: list[str], below: list[list[str]], mode: int) -> bool:
+    """A header with some names left empty ("x,,,label" over rows of numbers), not a title padded with
+    separators ("Report 2024,,,"): two or more names, the last column's among them, none a number or a date, one
+    at least unlike its column below (text over numbers), and the line below it a row of the table, not its
+    header. (A title rarely fills the last cell; pandas names the empty ones 'Unnamed: N'.)"""
+    cells = [f.strip() for f in row]
+    filled = [i for i, c in enumerate(cells) if c]
+    if len(row) != mode or len(filled) < 2 or not cells[-1]:
+        return False
+    if any(_NUMBER.match(cells[i]) or _DATE.search(cells[i]) for i in filled):
+        return False
+    data = [[f.strip() for f in r] for r in below if len(r) == mode]
+    if len(data) < 2 or _names_columns(data[0], data[1:]) is not False:
+        return False  # the line below is a header (or nothing tells): this one is above the table
+    columns = _columns(data, mode)
+    return any(_unlike(cells[i], columns[i]) for i in filled)
 
 
 def _mostly_empty(row: list[str], below: list[list[str]]) -> bool:
