@@ -430,3 +430,64 @@ async def test_the_change_dialog_checks_against_the_epochs_the_run_has_reached_b
         dialog.query_one("#change-patience", Input).value = "-1"
         await pilot.pause()
         assert text_of(note).startswith("Patience must be an integer >= 0"), text_of(note)
+
+
+async def test_after_a_live_change_of_epochs_the_screen_offers_what_the_worker_does():
+    """A run started from the screen with Epochs 300, changed live to 170 and ended there: the Hyperparameters pane
+    still said 300, and ctrl+r offered 'continues ... from epoch 170 to 300' - the worker, resumed without --epochs,
+    read its own 170 and failed ('already trained 170 of 170 epochs'; a tmux audit). The screen takes the run's
+    change as loading it would: the field says 170, ctrl+r asks for more, and a raised Epochs trains on to it. A
+    field the user had typed a value of their own into keeps it."""
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER, "train.batch_size": 8}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        run = app.followed
+        await wait_for(pilot, lambda: run.running and run.last_step, what="training steps")
+        epochs, lr = app.query_one("#hp-epochs", Input), app.query_one("#hp-lr", Input)
+        lr.value = "0.05"  # the user's own value for a next run, typed while this one trains
+        await pilot.pause()
+        # (the screen reads the log a few times a second: the worker may be epochs ahead of what it has shown)
+        change = live_change.request(run.run_dir, Change(epochs=run.epoch_done + 12, lr=0.003), run)
+        await wait_for(pilot, lambda: run_events(run.run_dir, "change"), 60, "the change event")
+        assert [(c["id"], c.get("refused")) for c in run_events(run.run_dir, "change")] == [(change.id, None)]
+        await wait_for(pilot, lambda: run.status == "done" and app.process is None, 120, "the run's end")
+        total = run.epoch_done
+        assert run.start["epochs"] == total and epochs.value == str(total) and app.spec.train.epochs == total
+        assert lr.value == "0.05" and app.spec.train.lr == 0.05  # typed: kept
+        lr.value = "0.003"  # the run's own rate again: ctrl+r is its continuation
+        await pilot.pause()
+        said = text_of(app.query_one("#hp-next", Static))
+        assert said == f"{run.run_dir.name} already trained {total} epochs: raise Epochs above {total} to train on"
+        epochs.value = str(total + 1)
+        await pilot.pause()
+        said = text_of(app.query_one("#hp-next", Static))
+        assert said == f"ctrl+r continues {run.run_dir.name} exactly, from epoch {total} to {total + 1}", said
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.followed.status == "done" and app.process is None, 120, "the resume's end")
+        assert app.followed.run_dir == run.run_dir and app.followed.epoch_done == total + 1, app.followed.error
+
+
+async def test_the_stop_toast_says_how_to_resume_as_ctrl_r_would_act():
+    """Settings changed on screen while a run trained (another learning rate for a next run): ctrl+r trains a new
+    run, as the Hyperparameters line says, but the stop toast said 'ctrl+r resumes'. It says what resumes it."""
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "train.epochs": FOREVER}))
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("ctrl+r")
+        run = app.followed
+        await wait_for(pilot, lambda: run.running and run.last_step, what="training steps")
+        app.query_one("#hp-lr", Input).value = "0.05"
+        await pilot.pause()
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: run.status == "interrupted" and app.process is None, what="stop")
+        await wait_for(pilot, lambda: any(m.startswith("stopped;") for m in notices.messages), what="the toast")
+        hint = "ctrl+o loads it to resume (with the settings on screen, ctrl+r trains a new run)"
+        assert f"stopping: the worker saves the exact position to last.pt, then exits; {hint}" in notices.messages
+        assert f"stopped; last.pt holds the exact position: {hint}" in notices.messages
+        assert text_of(app.query_one("#hp-next", Static)).startswith("ctrl+r trains a new run")
+        app.query_one("#hp-lr", Input).value = "0.01"  # its own settings again: ctrl+r resumes it
+        await pilot.pause()
+        assert app.resume_hint() == "ctrl+r resumes"
+        assert text_of(app.query_one("#hp-next", Static)).startswith(f"ctrl+r continues {run.run_dir.name} exactly")

@@ -309,3 +309,29 @@ async def test_the_footer_remounts_its_keys_only_when_they_change():
         await wait_for(pilot, lambda: any(k.description == "Add" for k in bar.query(FooterKey)),
                        what="the Model pane's keys in the footer")
         assert not any(k.description == "LR find" for k in bar.query(FooterKey))
+
+
+async def test_keys_that_arrive_in_a_burst_are_applied_in_the_order_typed():
+    """Over SSH or tmux keys arrive in bursts. Input ran its bound keys (backspace, end) only once the key had
+    bubbled up to the app, so the characters typed after them were inserted first: End, six backspaces and
+    "0.02" into a Learning rate of 0.01 left "0." (the backspaces ate what was typed after them), refused. Every
+    text box of the screen applies them in order (`FieldInput`)."""
+    from textual import events
+
+    app = TorchTUI(cpu_spec())
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("3")
+        boxes = ["#hp-lr", "#hp-epochs", "#data-val-split", "#data-path", "#model-input"]
+        for box, typed in zip(boxes, ["0.02", "35", "0.3", "x.csv", "ReLU()"]):
+            field = app.query_one(box, Input)
+            field.focus()
+            await pilot.pause()
+            burst = ["end", *["backspace"] * 12, *typed]
+            for key in burst:  # as a terminal's burst reaches the app: queued at once, none waited for
+                character = key if len(key) == 1 else ("\x7f" if key == "backspace" else None)
+                app.post_message(events.Key({".": "full_stop", "(": "left_parenthesis",
+                                             ")": "right_parenthesis"}.get(key, key), character))
+            await pilot.pause(0.3)
+            assert field.value == typed, (box, field.value)
+        assert app.spec.train.lr == 0.02 and app.spec.train.epochs == 35 and app.spec.data.val_split == 0.3

@@ -17,9 +17,11 @@ class Notice:
     timeout: float = 5
 
 
-def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None = None) -> Notice | None:
+def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None = None,
+               resume: str = "ctrl+r resumes") -> Notice | None:
     """The notification for event `e`, if it deserves one; `save_asked`: this screen asked for a save
-    (a routine or another reader's save stays quiet); `steps_per_epoch`: the run's, from its start event."""
+    (a routine or another reader's save stays quiet); `steps_per_epoch`: the run's, from its start event;
+    `resume`: how the user continues a stopped run from this screen now (the app's `resume_hint`)."""
     kind = e.get("event")
     if kind == "checkpoint" and e.get("requested") and save_asked:
         return Notice(f"saved {e.get('which', 'last')}.pt {saved_at(e, steps_per_epoch)}", timeout=3)
@@ -28,7 +30,7 @@ def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None 
     if kind == "end":
         status = e.get("status")
         if status == "interrupted":
-            return Notice("stopped; last.pt holds the exact position: ctrl+r resumes")
+            return Notice(f"stopped; last.pt holds the exact position: {resume}")
         best = e.get("best_val_loss")
         return Notice(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} epochs"
                       + (f", best loss {best:.4f}" if best is not None else ""))

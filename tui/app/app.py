@@ -463,8 +463,16 @@ class TorchTUI(App):
         if not training_process.send(self._pid(starting_too=True), training_process.STOP):
             self.notify("nothing is training", severity="warning")
             return
-        self.notify("stopping: the worker saves the exact position to last.pt, then exits; ctrl+r resumes",
+        self.notify(f"stopping: the worker saves the exact position to last.pt, then exits; {self.resume_hint()}",
                     timeout=4)
+
+    def resume_hint(self) -> str:
+        """How the run on screen, once stopped, is continued from here: ctrl+r while the settings on screen are its
+        own; else it would train a new run (the toast said 'ctrl+r resumes' beside a line saying a new run), and
+        loading the run again brings its settings back."""
+        if continuation.choose(self.spec, self.loaded_spec, self.followed).action == "new":
+            return "ctrl+o loads it to resume (with the settings on screen, ctrl+r trains a new run)"
+        return "ctrl+r resumes"
 
     def _still_starting(self, key: str, does: str) -> bool:
         """Said for a key that waits for the run's first step: the worker is starting (before its start event)."""
@@ -514,7 +522,7 @@ class TorchTUI(App):
         state = self.followed
         for e in self.tail.read():
             state.apply(e)
-            notice = notice_for(e, self._save_pending, state.start.get("steps_per_epoch"))
+            notice = notice_for(e, self._save_pending, state.start.get("steps_per_epoch"), self.resume_hint())
             if notice is not None:
                 self.notify(notice.message, title=notice.title, severity=notice.severity,  # type: ignore[arg-type]
                             timeout=notice.timeout)
@@ -522,6 +530,8 @@ class TorchTUI(App):
                 self._save_pending = False
             if e.get("event") == "start" and self.process is not None:
                 self.process.started = True
+            if e.get("event") in ("change", "start"):
+                self._trains_with_now()
         if self.process is not None and self.process.proc is not None:
             if self.process.exit_code() is not None:
                 failure = self.process.settle(state, self.tail)
@@ -532,7 +542,8 @@ class TorchTUI(App):
         elif state.running and time.monotonic() - self._checked_alive > 1.0:
             self._checked_alive = time.monotonic()
             if state.pid is not None and not state.alive():
-                state.worker_gone("interrupted", "the training process is gone (killed?); ctrl+r resumes from last.pt")
+                state.worker_gone("interrupted", "the training process is gone (killed?); last.pt holds its position: "
+                                  + self.resume_hint())
         if (self.training_now(), self.paused()) != self._footer_state:  # the keys that matter changed: refit it
             self._footer_state = (self.training_now(), self.paused())
             self.refresh_bindings()
@@ -542,6 +553,24 @@ class TorchTUI(App):
                 self.query_one(ResultsPane).show_run(state)
             except NoMatches:  # closing after all: a timer's last tick while the panes are taken down
                 pass
+
+    def _trains_with_now(self) -> None:
+        """The followed run's settings as its log says it trains with them now (a live change of its rate, patience
+        or epochs; a resume's --epochs): the loaded spec takes them, as loading the run would (load_run), so ctrl+r
+        compares with what the run does - a run whose Epochs were changed to 170 and that ended there was offered
+        as 'continues from epoch 170 to 300' (the spec's 300), and its worker then refused. The fields show them
+        too, but where the user typed a value of their own since (kept, for what ctrl+r does next)."""
+        if self.loaded_spec is None or self.followed is None:
+            return
+        before, self.loaded_spec = self.loaded_spec, live_change.running_spec(self.loaded_spec, self.followed)
+        was, now = before.to_dict()["train"], self.loaded_spec.to_dict()["train"]
+        typed = self.spec.to_dict()["train"]
+        shown = {f"train.{k}": now[k] for k in live_change.VALUES
+                 if now[k] != was[k] and typed[k] == was[k] and not self.field_errors.get(f"train.{k}")}
+        if shown:
+            self.spec = self.spec.with_overrides(shown)
+            self.query_one(HyperPane).show_fields(self.spec, list(shown))
+        self.show_next()
 
     # ---- checkpoints and runs ---------------------------------------------------------------------
     async def run_deleted(self, path: Path) -> None:

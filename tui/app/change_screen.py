@@ -21,6 +21,7 @@ from tui.core.errors import UserError
 from tui.core.live_change import Change, check
 from tui.core.spec import Spec
 
+from .field_input import FieldInput
 from .visible_text import visible
 
 # (the Change field, its label, its type)
@@ -45,7 +46,7 @@ class ChangeScreen(ModalScreen[Change | None]):
             with Grid(id="change-grid"):
                 for key, label, _ in FIELDS:
                     yield Label(label)
-                    yield Input(self.shown[key], id=f"change-{key}", compact=True)
+                    yield FieldInput(self.shown[key], id=f"change-{key}", compact=True)
             yield Static(self._about(), id="change-note", markup=False)  # quotes what was typed
 
     def on_mount(self) -> None:

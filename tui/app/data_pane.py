@@ -29,6 +29,7 @@ from .data_fields import (
     with_value,
 )
 from .data_source import DataView, candidates
+from .field_input import FieldInput
 from .screen_words import on_screen
 from .visible_text import VisibleInput, visible, visible_lines
 
@@ -59,7 +60,7 @@ class DataPane(Horizontal):
                 yield Select([(t, t) for t in TASKS], value=self.initial.task, allow_blank=False, id="data-task",
                              compact=True)
                 yield Label(label("data.val_split"), classes="field")
-                yield Input(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
+                yield FieldInput(value=f"{self.initial.val_split:g}", id="data-val-split", compact=True)
                 yield Label(label("data.val"), classes="field")
                 yield VisibleInput(value=self.initial.val, placeholder="(none: the split)", id="data-val",
                                    compact=True)
@@ -81,12 +82,12 @@ class DataPane(Horizontal):
                     yield Label(label("data.header"), classes="field")
                     yield Select(HEADERS, value=self.initial.header, allow_blank=False, id="data-header", compact=True)
                     yield Label(label("data.skip_rows"), classes="field")
-                    yield Input(value=skip_text(self.initial.skip_rows), id="data-skip-rows", compact=True)
+                    yield FieldInput(value=skip_text(self.initial.skip_rows), id="data-skip-rows", compact=True)
                     yield Label(label("data.decimal"), classes="field")
                     yield Select(DECIMALS, value=self.initial.decimal, allow_blank=False, id="data-decimal",
                                  compact=True)
                     yield Label(label("data.encoding"), classes="field")
-                    yield Input(value=self.initial.encoding, id="data-encoding", compact=True)
+                    yield FieldInput(value=self.initial.encoding, id="data-encoding", compact=True)
             yield Static("", id="data-error", classes="error", markup=False)
             yield Static("", id="data-warnings", markup=False)  # columns to doubt: above the fold, in warning colour
             yield Label("Features (space: use / drop)", classes="title")

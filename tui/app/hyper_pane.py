@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from tui.core.spec import ALL_GPUS, CUDA_GRAPHS, LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, Spec, spec_field
 
+from .field_input import FieldInput
 from .visible_text import visible_lines
 
 # The fields shown, in order, and their widget: a Select with these choices (the devices are
@@ -84,14 +85,21 @@ class HyperPane(VerticalScroll):
                     yield Select([(c, c) for c in kind], value=value, allow_blank=False, id=widget_id(path),
                                  compact=True)
                 else:
-                    yield Input(value=f"{value:g}" if isinstance(value, float) else str(value), id=widget_id(path),
-                                compact=True, placeholder="a fresh name" if path == "run.name" else "")
+                    yield FieldInput(value=f"{value:g}" if isinstance(value, float) else str(value),
+                                     id=widget_id(path), compact=True,
+                                     placeholder="a fresh name" if path == "run.name" else "")
         yield Static("", id="hp-error", classes="error", markup=False)  # quotes what was typed
         yield Static("", id="hp-next", markup=False)
 
     def show_spec(self, spec: Spec) -> None:
+        self.show_fields(spec, [path for path, _, _ in FIELDS])
+        self._taken = self._errors_shown = ""
+        self.query_one("#hp-error", Static).update("")
+
+    def show_fields(self, spec: Spec, paths: list[str]) -> None:
+        """The fields at `paths` show `spec`'s values (the others keep what they show)."""
         values = spec.to_dict()
-        for path, _, _kind in FIELDS:
+        for path in paths:
             widget = self.query_one("#" + widget_id(path))
             value = _value(values, path)
             if isinstance(widget, Select):
@@ -109,8 +117,6 @@ class HyperPane(VerticalScroll):
                 with widget.prevent(Input.Changed):
                     widget.value = f"{value:g}" if isinstance(value, float) else str(value)
                 widget.remove_class("-invalid")
-        self._taken = self._errors_shown = ""
-        self.query_one("#hp-error", Static).update("")
 
     def show_next(self, line: str) -> None:
         """What ctrl+r will do now (continue the loaded run, or a new run and where): the data's name, or a refusal

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from tui.core.layer_catalog import LAYERS
 
+from .field_input import FieldInput
 from .stack_view import StackView
 
 # the layer box's words while nothing is edited (40 characters show at 80 columns)
@@ -35,7 +36,7 @@ class ModelPane(Horizontal):
         with Vertical(id="model-left"):
             yield Label("Layer stack", classes="title")  # its keys are in the footer
             yield DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
-            yield Input(placeholder=IDLE, id="model-input")
+            yield FieldInput(placeholder=IDLE, id="model-input")
             yield Static("", id="model-status", markup=False)  # quotes what was typed
         with Vertical(id="model-right"):
             yield Label("Layers  (tab: scroll)", classes="title")

@@ -18,6 +18,8 @@ from textual.widgets import Input
 
 from tui.visible import visible
 
+from .field_input import FieldInput
+
 __all__ = ["VisibleInput", "pictured", "visible", "visible_lines"]
 
 
@@ -47,7 +49,7 @@ def pictured(text: str) -> str:
 _HOOKS = all(hasattr(Input, name) for name in ("_value", "_position_to_cell", "_cell_offset_to_index"))
 
 
-class VisibleInput(Input):
+class VisibleInput(FieldInput):
     """An Input whose value may be a data file's path (the path boxes: a file's name is someone else's text):
     each control character in it is drawn as one visible character (`pictured`), its value kept as it is.
 
