@@ -219,6 +219,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     (or read the --val file) and fit the preprocessing on the training rows. `reading`: the rules the run's
     model was trained under (preprocess.reading_of)."""
     frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, reading)
+    if reading.marks:  # its --val file, and its model's files, read with its mark where theirs could be either
+        reading = dataclasses.replace(reading, decimal=decimal)
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem

@@ -160,6 +160,9 @@ class Preprocessor:
     # a line with some names left empty ("x,,,label") is the header, not a title (reader.Reading.gaps); False in a
     # model trained before that rule, which read such a file without a header line (columns col1, col2, ...)
     gaps: bool = False
+    # the training file's decimal mark, for files whose cells could be written with either ('2.096': reader.Reading
+    # .decimal); '' in a model trained before, whose files are read by the mark their cells say most
+    decimal: str = ""
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -220,7 +223,7 @@ class Preprocessor:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
                   id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
-                  gaps=rules.gaps)
+                  gaps=rules.gaps, decimal=rules.decimal)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -463,7 +466,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps"):
+        for rule in ("words", "codes", "ids", "gaps", "decimal"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -497,7 +500,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     model whose classes are whole numbers written with leading zeros (`Preprocessor.codes`) reads its class column
     as text, as it was trained on; a model trained before the identifier rule (`Preprocessor.ids`) leaves out the
     columns it left out, and one trained before the gapped-header rule (`Preprocessor.gaps`) reads a header with
-    names left empty as the title it took it for."""
+    names left empty as the title it took it for; a model that knows its file's decimal mark (`Preprocessor.decimal`)
+    reads a file whose cells could be written with either by it, one trained before by the marks its cells say most."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -511,7 +515,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
     text = frozenset(d["targets"][:1]) if rule and are_codes(classes) else frozenset()
     return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
-                   ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)))
+                   ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
+                   decimal=str(d.get("decimal", "")))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

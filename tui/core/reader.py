@@ -40,6 +40,7 @@ WHITESPACE = "whitespace"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_EITHER_MARK = re.compile(r"^[+-]?[1-9]\d{0,2}[.,]\d{3}$")  # '2.096', '1,500': a decimal, or a thousand
 # dots that can only group thousands: two or more groups (3.981.987), or groups before a decimal comma (1.234,5)
 _DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -84,6 +85,12 @@ class Reading:
     # a line above the rows with some names left empty ("x,,,label") is their header (`_gapped_header`), not a
     # title padded with separators; False in a model trained before, whose files were read without a header line
     gaps: bool = True
+    # the decimal mark is told by the cells only one mark can write ('0,61': a comma; '1234.5': a dot) before those
+    # either could ('2.096' is a decimal or a thousand, `_choose_decimal`); False in a model trained before
+    marks: bool = True
+    # the decimal mark of the model's training file: a file whose cells could be written with either (a few rows
+    # of '2.096') is read with it, as the model was trained; '' where no model says
+    decimal: str = ""
 
 
 @dataclass
@@ -373,7 +380,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     body = rows[fmt.skip_records:]
     if not body:
         raise UserError(f"{path} has no lines left after skipping {fmt.skip_rows}; lower --skip-rows")
-    decimal, seen = _choose_decimal(body, fmt.sep)
+    decimal, seen = _choose_decimal(body, fmt.sep, opts.reading)
     fmt.decimal = opts.decimal if opts.decimal != "auto" else decimal
     fmt.decimal_unseen = opts.decimal == "auto" and not seen
     fmt.header_detected = opts.header == "auto"
@@ -1084,17 +1091,27 @@ def _numbered_names(first: list[str], cols: list[_Column]) -> bool:
     return False
 
 
-def _choose_decimal(rows: list[list[str]], sep: str) -> tuple[str, bool]:
+def _choose_decimal(rows: list[list[str]], sep: str, reading: Reading = Reading()) -> tuple[str, bool]:
     """(the decimal mark, whether a cell below the first line told it: a decimal mark of either kind, or dots that
-    group thousands). A ',' file's mark is '.', told by its separator."""
+    group thousands). A ',' file's mark is '.', told by its separator. A cell one to three digits, a mark, three
+    digits ('2.096', '1,500') could be either mark's decimal or the other's thousand: the cells that cannot (0,61;
+    1234.5) decide, then the model's own mark (`reading.decimal`), then every cell - a few rows of '2.096;0,61' were
+    read with a decimal dot, the 0,61 column as text, and a model trained on 2096 was given 2.096."""
     if sep == ",":
         return ".", True
     fields = [f.strip() for r in rows[1:] for f in r]
     if any(_DOT_THOUSANDS.match(f) for f in fields):
         return ",", True
-    comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in fields)
-    dot = sum(bool(_DOT_DECIMAL.match(f)) for f in fields)
-    return ("," if comma > dot else "."), bool(comma or dot)
+    comma = [f for f in fields if _COMMA_DECIMAL.match(f)]
+    dot = [f for f in fields if _DOT_DECIMAL.match(f)]
+    if reading.marks:
+        sure_comma = sum(not _EITHER_MARK.match(f) for f in comma)
+        sure_dot = sum(not _EITHER_MARK.match(f) for f in dot)
+        if sure_comma != sure_dot:
+            return ("," if sure_comma > sure_dot else "."), True
+        if (comma or dot) and reading.decimal in (",", "."):
+            return reading.decimal, True
+    return ("," if len(comma) > len(dot) else "."), bool(comma or dot)
 
 
 def _late_decimal_commas(frame: pd.DataFrame) -> str:
