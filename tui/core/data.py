@@ -239,7 +239,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if len(targets) > 1:
         task, classes = several_targets(frame, spec.task, targets, name, notices, decimal, numbers)
     else:
-        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers, codes=codes)
+        task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers, codes=codes,
+                                    chosen=bool(spec.target))
 
     val_rows: np.ndarray | None
     if spec.val:
@@ -265,6 +266,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
         if absent:
             notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
+        _warn_of_classes_not_validated(spec, classes, val_frame[target] if spec.val else
+                                       frame[target].iloc[val_rows] if val_rows is not None else None, notices)
 
     for c in [*features, *(targets if task == "regression" else [])]:  # before their statistics overflow
         if is_numeric(frame[c]):
@@ -321,6 +324,20 @@ def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, t
     notices.append(f"target {target}: whole numbers written with leading zeros ({shown}): its classes are named as "
                    "written, not as numbers")
     return reading, True
+
+
+def _warn_of_classes_not_validated(spec: DataSpec, classes: list, held: pd.Series | None, notices: list[str]) -> None:
+    """A class none of the validation rows hold (3 rows of fraud in 1000, all drawn for training): the validation
+    loss and accuracy say nothing of it, and 'acc 1.0000' read as a model that finds fraud."""
+    if held is None or not len(held):
+        return
+    unseen = sorted(set(map(str, classes)) - {str(v) for v in class_labels(held)})
+    if not unseen:
+        return
+    fix = ("" if spec.val or spec.group else "; --stratify keeps each class's share in both" if not spec.stratify
+           else "; too few of its rows to split")
+    notices.append(f"warning: classes absent from the validation rows: {', '.join(unseen[:10])}"
+                   f"{' ...' if len(unseen) > 10 else ''}: the validation loss and accuracy say nothing of them{fix}")
 
 
 def _val_is_the_training_file(spec: DataSpec) -> bool:
@@ -446,23 +463,36 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             _coerce_mostly_numeric(frame, c, notices, decimal)
     else:
         features = []
+        constant: list[str] = []  # the notes on constant columns left out: said together (_constant_columns_said)
         for c in columns:
             if c in targets or c in spec.drop or c == spec.group:
                 continue
             _coerce_mostly_numeric(frame, c, notices, decimal)
             reason, is_id = _leave_out_reason(frame[c], c, keep_constant, ids)
             if reason:
-                notices.append(f"column {c} left out: {reason}; name it in --features to use it")
+                said = f"column {c} left out: {reason}; name it in --features to use it"
+                (constant if reason.startswith("constant") else notices).append(said)
                 id_column = id_column or (c if is_id else "")
                 continue
             if ids and _unnamed_after_the_first(c):
                 notices.append(f"column {c}: its header cell is empty, and pandas names it so; used as a feature "
                                "(write a name in the header line to call it otherwise)")
             features.append(c)
+        notices += _constant_columns_said(constant)
     if not features:
         raise UserError(f"{name} has no usable feature columns besides the target {', '.join(targets)}; "
                         f"name the ones to use with --features" + (f" ({hint})" if hint else ""))
     return targets, features, id_column
+
+
+def _constant_columns_said(said: list[str], most: int = 5) -> list[str]:
+    """The notes on constant columns left out, one a column up to `most`; more (an image's blank border pixels, 184
+    of MNIST's 784) in one note that names the first few, rather than a screenful of the same line."""
+    if len(said) <= most:
+        return said
+    names = [line.removeprefix("column ").split(" left out: ")[0] for line in said]
+    return [f"columns {', '.join(names[:3])} ... ({len(names)} in all) left out: constant (every row holds one "
+            "value); name them in --features to use them"]
 
 
 def _column_list(columns: list[str]) -> str:
@@ -638,10 +668,11 @@ def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
                 decimal: str = ".", numbers: np.ndarray | None = None,
                 label_fix: str = "use --task classification if it is a label", codes: bool = False,
-                ) -> tuple[str, list[Any]]:
+                chosen: bool = True) -> tuple[str, list[Any]]:
     """The task and its classes. `numbers`: each row's number in the file (rows dropped before count);
     `label_fix`: what a regression target of text is told to do; `codes`: a class column of whole numbers written
-    with leading zeros, read as text (`_class_codes`): the task is the numbers', the classes their names."""
+    with leading zeros, read as text (`_class_codes`): the task is the numbers', the classes their names;
+    `chosen`: the user named the target (else it is the last column, and a refusal says how to name another)."""
     if codes:  # told by the numbers they are, as a column pandas reads as numbers (none a regression: _class_codes)
         inferred, why = "classification", infer_task(pd.to_numeric(col))[1]
     else:
@@ -664,8 +695,9 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         return task, []
     classes = class_labels(col)
     if len(classes) < 2:
-        raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); "
-                        "a classifier needs at least two")
+        raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least "
+                        "two" + ("" if chosen else f" ({target} is the last column, the target unless --target "
+                                                   "names another: --target NAME)"))
     _warn_of_lookalike_classes(classes, target, notices)
     return task, classes
 

@@ -324,8 +324,9 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
         if fmt.text_columns:
             lines.append("# dtype: the classes are whole numbers written with leading zeros (\"001\"), read as written")
             text = ", dtype={" + ", ".join(f"{c!r}: str" for c in fmt.text_columns) + "}"
+        shape = f", orient={fmt.orient!r}" if fmt.orient else ""  # (one object, as pandas' to_json writes it so)
         lines.append(f"{name} = pd.read_json({arg}, lines={json_lines(path)}, "
-                     f"compression={fmt.compression or 'infer'!r}{text})")
+                     f"compression={fmt.compression or 'infer'!r}{shape}{text})")
         for c in fmt.objects:  # as reader._flat: an object's fields are columns of their own
             lines += [f"# column {_said(c)} holds objects: their fields are columns of their own, named "
                       f"{_said(c)}.FIELD",

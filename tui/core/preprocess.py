@@ -442,7 +442,8 @@ class Preprocessor:
             unknown = [k for k in keys if k not in index]
             if unknown:
                 raise UserError(f"{source}: target {self.target} holds label {unknown[0]!r} "
-                                f"that the model does not know (it knows {', '.join(map(str, self.classes))})")
+                                f"that the model does not know (it knows {', '.join(map(str, self.classes))})"
+                                + _lookalike(unknown[0], self.classes))
             return np.array([index[k] for k in keys], dtype=np.int64)
         raise AssertionError(self.task)
 
@@ -490,6 +491,19 @@ def _numeric_stats(values: np.ndarray, rows: np.ndarray, scratch: np.ndarray,
     np.square(known, out=known)
     std = math.sqrt(float(known.sum()) / len(known))
     return mean, (std if std > 0 else 1.0), fill
+
+
+def _lookalike(label: str, classes: list) -> str:
+    """'; it is the model's '>50K' but for a trailing '.' ...' where `label` differs from a class only by a
+    trailing period, blanks or case (UCI's adult.test writes '>50K.' where adult.data writes '>50K'): what to fix."""
+    def plain(text: str) -> str:
+        return text.strip().rstrip(".").strip().casefold()
+
+    near = [c for c in map(str, classes) if plain(c) == plain(str(label))]
+    if len(near) != 1:
+        return ""
+    return (f"; it is the model's {near[0]!r} but for a trailing '.', blanks or case: write the labels as the "
+            "training file does")
 
 
 def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
@@ -599,6 +613,21 @@ def _as_labels(col: pd.Series, missing: str) -> pd.Series:
     return labels
 
 
+# the spellings pandas reads as true and false (its default true_values, false_values), as it names them
+_PANDAS_BOOLS = {"True": "True", "TRUE": "True", "true": "True", "False": "False", "FALSE": "False", "false": "False"}
+
+
+def _true_false_as_trained(labels: pd.Series, categories: list[str]) -> pd.Series:
+    """A column trained on as true/false (pandas read it so: categories 'False' and 'True') in a file where pandas
+    read it as text - one cell neither (a '1', a 'yes') keeps a whole column text: its TRUE and false are the
+    model's True and False, not values unseen in training (a model that knew them answered as if it did not)."""
+    if not {"True", "False"} & set(categories):
+        return labels
+    spelled = labels.map(lambda v: _PANDAS_BOOLS.get(v.strip(), v) if isinstance(v, str) else v)
+    take = spelled.isin(categories) & ~labels.isin(categories)
+    return labels.where(~take, spelled) if take.any() else labels
+
+
 def _category_labels(col: pd.Series, missing: str, categories: list[str]) -> pd.Series:
     """A text column's cells as the model's categories name them. A file whose cells of a code column are all
     numbers (grades 1, 2, 3 where training also saw 'A') and one of them blank is read by pandas as floats: '1.0'
@@ -606,7 +635,7 @@ def _category_labels(col: pd.Series, missing: str, categories: list[str]) -> pd.
     '.0' where the model has that one and not the other."""
     labels = _as_labels(col, missing)
     if not is_numeric(col):
-        return labels
+        return _true_false_as_trained(labels, categories)
     values = col.to_numpy(dtype=np.float64)
     whole = np.isfinite(values) & (values == np.round(values))
     if not whole.any():

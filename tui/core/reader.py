@@ -138,10 +138,12 @@ class TableFormat:
     lists: list[str] = field(default_factory=list)
     text_fields: list[int] = field(default_factory=list)  # the fields read as text (Reading.text), by place in a line
     text_columns: list[str] = field(default_factory=list)  # a JSON file's columns read as text (Reading.text)
+    orient: str = ""  # a JSON object's shape as pandas' to_json writes it, where the default reading is not it
 
     def describe(self) -> str:
         if self.kind != "csv":
-            return f"{self.kind}{' (' + self.compression + ')' if self.compression else ''}"
+            shape = f", one object in pandas' {self.orient!r} layout" if self.orient else ""
+            return f"{self.kind}{' (' + self.compression + ')' if self.compression else ''}{shape}"
         sep = {"\t": "tab", WHITESPACE: "whitespace"}.get(self.sep, repr(self.sep))
         parts = [f"separator {sep}", f"decimal {self.decimal!r}", "header line" if self.header else "no header line",
                  f"encoding {self.encoding}"]
@@ -341,7 +343,9 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         return TableFormat(kind="parquet")
     renamed = stem.endswith(".parquet")  # named so, yet not Parquet (every Parquet file starts with PAR1)
     if stem.endswith((".json", ".jsonl", ".ndjson")):
-        return TableFormat(kind="json", compression=compression)
+        fmt = TableFormat(kind="json", compression=compression)
+        fmt.orient = "" if json_lines(path) else _json_orient(_sample(path, compression))
+        return fmt
 
     if not head.startswith(_GZIP):
         _refuse_binary(path, head, wide=_wide(opts.encoding))
@@ -538,7 +542,7 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.
         return frame.head(nrows) if nrows is not None else frame
     if fmt.kind == "json":
         try:
-            frame = _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns)
+            frame = _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns, fmt.orient)
         except ValueError as e:
             if "Mixing dicts with non-Series" not in str(e) and "If using all scalar values" not in str(e):
                 raise
@@ -594,7 +598,8 @@ def as_written(p: Path, fmt: TableFormat, column: str, columns: list[str]) -> li
     `columns`: the table's column names, as read. Of a JSON file: its values, a quoted one as written (pandas makes
     "001" the number 1), a number as digits, a null left out."""
     if fmt.kind == "json":
-        frame = pd.read_json(p, lines=json_lines(p), compression=fmt.compression, dtype=False)
+        frame = pd.read_json(p, lines=json_lines(p), compression=fmt.compression, dtype=False,
+                             **({"orient": fmt.orient} if fmt.orient else {}))
         if column not in frame.columns:  # (a field of a column of objects: read as numbers)
             return []
         return list(dict.fromkeys(str(v).strip() for v in frame[column] if v is not None and v == v))
@@ -738,21 +743,46 @@ def json_lines(p: Path) -> bool:
     return p.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
 
 
-def _json_without_dates(p: Path, lines: bool, compression: str | None, text: list[str] | None = None) -> pd.DataFrame:
+def _json_without_dates(p: Path, lines: bool, compression: str | None, text: list[str] | None = None,
+                        orient: str = "") -> pd.DataFrame:
     """A JSON file's rows with its dates as the text they are, as a CSV file's: pandas made datetimes of columns
     named like dates, which the model then took as numbers in the file's own time unit (nanoseconds in a file for
     predict, microseconds in the training one: inputs a thousand times off). pandas 3 deprecates convert_dates
     (its words: dtype=False instead); the keyword is tried first, as dtype=False also keeps quoted numbers text.
-    `text`: the columns read as the file writes them (a model's classes "001", "010", which pandas makes 1, 10)."""
+    `text`: the columns read as the file writes them (a model's classes "001", "010", which pandas makes 1, 10);
+    `orient`: the file's shape where it is not the default's (`_json_orient`)."""
     import warnings
 
-    own = {"dtype": {c: str for c in text}} if text else {}
+    own: dict[str, Any] = {"dtype": {c: str for c in text}} if text else {}
+    if orient:
+        own["orient"] = orient
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*convert_dates.*")
             return pd.read_json(p, lines=lines, compression=compression, convert_dates=False, **own)
     except TypeError:  # a pandas without the keyword
-        return pd.read_json(p, lines=lines, compression=compression, dtype=False)
+        return pd.read_json(p, lines=lines, compression=compression, dtype=False,
+                            **({"orient": orient} if orient else {}))
+
+
+_TABLE_JSON = re.compile(r'^\s*\{\s*"schema"\s*:\s*\{')
+_SPLIT_JSON = re.compile(r'^\s*\{\s*"(columns|index|data)"\s*:\s*\[')
+_INDEX_JSON = re.compile(r'^\s*\{\s*"[+-]?\d+"\s*:\s*\{\s*"([^"\\]*)"\s*:')
+
+
+def _json_orient(head: bytes) -> str:
+    """The shape of a JSON file that is one object, as pandas' to_json writes them, where its default reading is
+    not that shape: 'split' ({"columns": [...], "index": [...], "data": [[...]]}: refused, 'All arrays must be of
+    the same length'), 'table' ({"schema": ..., "data": [...]}: refused as one object) and 'index' ({"0": {"x":
+    ...}}: read sideways, its rows as columns - a run trained on 3 rows of 300 columns). '' for the rest: rows
+    ([{...}]) and columns ({"x": {"0": ...}}) are what the default reads."""
+    text = head[:4096].decode("utf-8", errors="ignore").lstrip("\ufeff")
+    if _TABLE_JSON.match(text):
+        return "table"
+    if _SPLIT_JSON.match(text):
+        return "split"
+    inner = _INDEX_JSON.match(text)
+    return "index" if inner and not _INTEGER.match(inner.group(1)) else ""
 
 
 def _flat(frame: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
