@@ -132,3 +132,31 @@ def test_only_the_recorder_builds_events():
             continue
         assert not built.search(path.read_text()), f"{path.relative_to(ROOT)} builds an event by hand"
     assert set(SCHEMA) == set(KINDS)
+
+
+def test_the_eta_counts_an_epoch_end_to_end_less_its_pauses_and_the_gap_before_a_resume():
+    """An epoch's `seconds` leaves out its checkpoint saves and event writes, most of a small model's epoch: a tmux
+    audit saw 'ETA 0:10' with 32 s left. The ETA takes the epochs' ends apart on the clock; a pause, and the time
+    between a kill and its resume, are not training time."""
+    from tui.core.follow import RunState
+
+    state = RunState(Path("."))
+    state.apply({"event": "start", "epochs": 20, "steps_per_epoch": 10, "batch_size": 4, "time": 1000.0})
+    for epoch in (1, 2, 3):  # an epoch a second, each saying it trained for 0.2 s
+        state.apply({"event": "step", "step": epoch * 10, "loss": 1.0, "samples_per_s": 400.0})
+        state.apply({"event": "epoch", "epoch": epoch, "step": epoch * 10, "seconds": 0.2, "time": 1000.0 + epoch})
+    assert state.eta_seconds() == pytest.approx(17.0)  # 17 epochs left at a second each, not at 0.2 s
+    state.apply({"event": "paused", "epoch": 4, "step": 30})
+    assert state.eta_seconds() is None
+    state.apply({"event": "resumed", "epoch": 4, "step": 30, "paused_seconds": 60.0})
+    state.apply({"event": "step", "step": 40, "loss": 1.0, "samples_per_s": 400.0})
+    state.apply({"event": "epoch", "epoch": 4, "step": 40, "seconds": 0.2, "time": 1064.0})  # 1 s + 60 s paused
+    assert state.eta_seconds() == pytest.approx(16.0)
+    # killed after epoch 4, resumed an hour later from its checkpoint: the hour is no epoch's time
+    state.apply({"event": "start", "epochs": 20, "steps_per_epoch": 10, "batch_size": 4, "time": 4664.0})
+    state.apply({"event": "step", "step": 50, "loss": 1.0, "samples_per_s": 400.0})
+    state.apply({"event": "epoch", "epoch": 5, "step": 50, "seconds": 0.2, "time": 4666.0})
+    assert state.eta_seconds() == pytest.approx(15.0)  # the epochs before the kill: a second each
+    state.apply({"event": "step", "step": 60, "loss": 1.0, "samples_per_s": 400.0})
+    state.apply({"event": "epoch", "epoch": 6, "step": 60, "seconds": 0.2, "time": 4668.0})
+    assert state.eta_seconds() == pytest.approx(14 * (1 + 1 + 1 + 2) / 4)  # the last five ends: 4 spans

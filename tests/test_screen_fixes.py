@@ -476,3 +476,23 @@ async def test_a_poll_after_the_screens_are_gone_does_nothing():
         assert app._screens_seen == 1  # the panes' keys fitted once
     assert not app.screen_stack
     app.poll()  # as the timer's last tick: nothing to show, and no error
+
+
+def test_a_paused_run_shows_the_step_it_waits_at():
+    """The status line took the step from the last logged step (a few a second): paused at step 6/15 it said
+    5/15, and the save then asked for said 'at step 6/15'."""
+    from tui.app.training_pane import status_text
+    from tui.core.follow import RunState, saved_at
+
+    state = RunState(Path("run"))
+    state.apply({"event": "start", "epochs": 300, "steps_per_epoch": 15, "batch_size": 16, "time": 0.0})
+    for epoch in range(1, 134):
+        state.apply({"event": "epoch", "epoch": epoch, "step": epoch * 15, "seconds": 0.1, "time": float(epoch)})
+    state.apply({"event": "step", "epoch": 134, "step": 1995 + 5, "epoch_step": 5, "loss": 0.1, "samples_per_s": 9.0})
+    assert "epoch 134/300  step 5/15" in status_text(state).plain
+    state.apply({"event": "paused", "epoch": 134, "step": 1995 + 6, "why": "asked"})
+    assert "● paused  run  epoch 134/300  step 6/15" in status_text(state).plain
+    saved = {"event": "checkpoint", "epoch": 133, "step": 1995 + 6, "epoch_step": 6, "which": "last"}
+    assert saved_at(saved, 15) == "in epoch 134 at step 6/15"  # the save's toast: the same step
+    state.apply({"event": "resumed", "epoch": 134, "step": 1995 + 6, "paused_seconds": 3.0})
+    assert "step 5/15" in status_text(state).plain  # running: the logged steps again, until the next one

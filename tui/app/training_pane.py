@@ -184,8 +184,14 @@ def status_text(s: RunState) -> Text:
         per = s.start.get("steps_per_epoch") or 1
         current = min(s.epoch_done + 1, total or s.epoch_done + 1)  # the epoch in progress
         t.append(f"  epoch {current}/{total}")
-        if step.get("epoch") == current:  # a logged step of this epoch; a short epoch may have none yet
-            t.append(f"  step {step.get('epoch_step', 0)}/{per}")
+        within = step.get("epoch_step", 0) if step.get("epoch") == current else None  # (a short epoch: none yet)
+        if s.status == "paused" and s.paused.get("epoch") == current and isinstance(s.paused.get("step"), int):
+            # where it waits: the steps done since the last logged one (a few times a second) are done too, and a
+            # save there says this step (the line said 5/15, the save's toast 6/15)
+            at = s.paused["step"] - (current - 1) * per
+            within = at if 0 < at <= per else within
+        if within is not None:
+            t.append(f"  step {within}/{per}")
         rate = step.get("samples_per_s")
         if rate and s.status == "running":  # a paused run trains at no rate, and has no ETA
             t.append(f"  {rate:,.0f} samples/s")

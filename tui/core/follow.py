@@ -123,6 +123,10 @@ class RunState:
     changes: list[dict[str, Any]] = field(default_factory=list)  # applied `change` events, one per request id
     graph: dict[str, Any] = field(default_factory=dict)  # the `cuda_graph` event of this process, if any
     version: int = 0  # bumped by every event: a reader redraws only when it changed
+    # each epoch's end on the process's clock less its pauses, for the ETA: (epoch, the process's start, seconds)
+    ends: list[tuple[int, int, float]] = field(default_factory=list)
+    _process: int = 0  # start events so far: epochs ended in one process
+    _paused: float = 0.0  # the seconds this process was paused
 
     def apply(self, e: dict[str, Any]) -> None:
         kind = e.get("event")
@@ -132,6 +136,7 @@ class RunState:
         elif kind == "start":
             self.start, self.status, self.error, self.end, self.evaluations = e, "running", "", {}, {}
             self.graph = {}  # a resume is a new process: it captures anew
+            self._process, self._paused = self._process + 1, 0.0
             if self.started is None:
                 self.started = e.get("time")
         elif kind == "step":
@@ -149,6 +154,9 @@ class RunState:
             if self.epochs and self.epochs[-1]["epoch"] >= e["epoch"]:  # a resume redoes epochs after its checkpoint
                 self.epochs = [row for row in self.epochs if row["epoch"] < e["epoch"]]
             self.epochs.append(e)
+            self.ends = [end for end in self.ends if end[0] < e["epoch"]]
+            if isinstance(e.get("time"), (int, float)):
+                self.ends.append((e["epoch"], self._process, e["time"] - self._paused))
             self.val.truncate_from(float(e["step"]))
             self.metric.truncate_from(float(e["epoch"]))
             if e.get("val_loss") is not None:
@@ -160,6 +168,7 @@ class RunState:
             self.status, self.paused = "paused", e
         elif kind == "resumed":
             self.status = "running"
+            self._paused += e.get("paused_seconds") or 0.0
         elif kind == "change":
             if not e.get("refused"):  # a resume replays a change: the same id, at the same step
                 self.changes = [c for c in self.changes if c.get("id") != e.get("id")] + [e]
@@ -238,13 +247,20 @@ class RunState:
         self.version += 1
 
     def eta_seconds(self) -> float | None:
-        """Time left: steps left at the mean time per step of the last ETA_EPOCHS epochs, or within the
-        first epoch at the last logged rate. None while paused or not running."""
+        """Time left: epochs left at the time an epoch takes, end to end - the last ETA_EPOCHS epochs' ends, apart
+        on the clock (pauses left out, and the gap between a kill and its resume); else (one epoch ended) that
+        epoch's training time, or within the first epoch the last logged rate. An epoch's own `seconds` leaves out
+        its checkpoint saves and events: on a small model those are most of its time, and the ETA said 0:10 where
+        32 s were left. None while paused or not running."""
         total = self.start.get("epochs")
         if not total or self.status != "running":
             return None
         steps_per_epoch = self.start.get("steps_per_epoch") or 1
         left_steps = max(total * steps_per_epoch - (self.last_step.get("step") or 0), 0)
+        ends = self.ends[-(ETA_EPOCHS + 1):]
+        spans = [(b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(ends, ends[1:]) if a[1] == b[1] and b[0] > a[0]]
+        if spans:
+            return left_steps * sum(spans) / (len(spans) * steps_per_epoch)
         recent = [row["seconds"] for row in self.epochs[-ETA_EPOCHS:] if row.get("seconds")]
         if recent:
             return left_steps * sum(recent) / (len(recent) * steps_per_epoch)
