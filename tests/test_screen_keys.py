@@ -29,7 +29,7 @@ from tui.core.runs import RunFolder
 from conftest import writer_stand_in
 
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
-from test_app import FOREVER, Notices, cpu_spec, data_loaded, headless, in_tmp, running, wait_for  # noqa: F401
+from test_app import FOREVER, Notices, cpu_spec, data_loaded, headless, in_tmp, running, text_of, wait_for  # noqa: F401
 
 
 def active(app) -> str:
@@ -335,3 +335,31 @@ async def test_keys_that_arrive_in_a_burst_are_applied_in_the_order_typed():
             await pilot.pause(0.3)
             assert field.value == typed, (box, field.value)
         assert app.spec.train.lr == 0.02 and app.spec.train.epochs == 35 and app.spec.data.val_split == 0.3
+
+
+async def test_attach_shows_the_run_at_once_while_its_checkpoint_is_checked(monkeypatch):
+    """`torchtui attach RUN` checks the run's checkpoint first (importing torch: 3 s), and the screen showed the
+    Data pane and a footer for no run until then. Its history is on the Training pane as soon as its log is read;
+    ctrl+r waits for the check."""
+    import time
+
+    from tui.core.runs import RunFolder
+
+    run_dir = headless("--dataset", "iris", "--epochs", "3", "--name", "h")
+    real = RunFolder.saved_run
+
+    def slow(self):
+        time.sleep(2.0)  # (in the load's thread)
+        return real(self)
+
+    monkeypatch.setattr(RunFolder, "saved_run", slow)
+    app = TorchTUI(attach=run_dir)
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: active(app) == "training", 1.5, "the Training pane, before the check")
+        assert app.followed is None
+        await wait_for(pilot, lambda: "epoch 3/3" in text_of(app.query_one("#train-status")), 1.5, "its history")
+        await pilot.press("ctrl+r")
+        assert "loading h: a moment" in notices.messages and not (run_dir.parent / "h-2").exists()
+        await wait_for(pilot, lambda: app.followed is not None and app.loaded_spec is not None, 10, "the load")
+        assert app.followed.status == "done" and app.spec.train.epochs == 3 and active(app) == "training"

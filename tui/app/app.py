@@ -129,6 +129,7 @@ class TorchTUI(App):
         self.tail: EventTail | None = None
         self.process: training_process.TrainingProcess | None = None
         self.loaded_spec: Spec | None = None  # the spec of a loaded run: ctrl+r resumes it when unchanged
+        self._attaching: Path | None = None  # the run the screen opened on, shown while its checkpoint is checked
         self._reload_timer = None
         self._save_pending = False
         self._checked_alive = 0.0
@@ -182,9 +183,9 @@ class TorchTUI(App):
             # A dropped SSH session: leave at once and quietly; the training child has its own session.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
         if self.attach_to is not None:
-            self.load_run(self.attach_to)
+            self.load_run(self.attach_to, shown_at_once=True)
         elif not self.preset and (running := [r for r in list_runs(self.spec.run.runs_dir) if r.running]):
-            self.load_run(running[0].path)
+            self.load_run(running[0].path, shown_at_once=True)
         else:  # (a run loaded shows its pane with the focus in it; a focus given meanwhile could pull the pane back)
             self.call_after_refresh(self._focus_first)
         self.call_after_refresh(gc.freeze)  # the start-up objects never need collecting: no 80 ms gc pauses
@@ -393,6 +394,9 @@ class TorchTUI(App):
         self.notify(message, severity="error", title=title)
 
     def action_train(self) -> None:
+        if self._attaching is not None:  # its history is shown, its checkpoint still being checked
+            self.notify(f"loading {self._attaching.name}: a moment", severity="warning", timeout=3)
+            return
         if self._process_running() or (self.followed is not None and self.followed.running and self.followed.alive()):
             self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
             return
@@ -593,25 +597,41 @@ class TorchTUI(App):
                          lambda path: self.load_run(path) if path else None)
 
     @work(thread=True, exclusive=True, group="load")
-    def load_run(self, path: Path) -> None:
+    def load_run(self, path: Path, shown_at_once: bool = False) -> None:
         """Check the run folder and its checkpoint in a thread; apply it only when it is sound,
-        so a bad one leaves the app as it was."""
+        so a bad one leaves the app as it was. `shown_at_once` (the run the screen opens on: `torchtui attach`, or
+        one still training): its log is followed as soon as it is read, before the checkpoint's check (which
+        imports torch: 3 s in which the screen showed the Data pane and a footer for a run not training)."""
         try:
-            spec, _ = RunFolder.open(path).saved_run()
             state, tail = read_run(path)  # (a log this user may not read, or one that is a folder)
+            if shown_at_once and state.start:
+                self.call_from_thread(self._follow_at_once, state, tail)
+            spec, _ = RunFolder.open(path).saved_run()
             spec = live_change.running_spec(spec, state)  # (a log whose changes or start say what no spec holds)
         except (UserError, OSError, KeyError, TypeError, ValueError) as e:
             # unreadable or not a run: refuse, change nothing
             message = str(e) if isinstance(e, UserError) else f"cannot load {path}: {type(e).__name__}: {e}"
             self.call_from_thread(self.notify, message, severity="error", title="checkpoint refused", timeout=10)
+            self._attaching = None
             return
         self.call_from_thread(self._run_loaded, spec, state, tail)
+
+    def _follow_at_once(self, state: RunState, tail: EventTail) -> None:
+        """The run's history on the Training and Results panes while its checkpoint is checked; followed (its
+        new events, the keys for a run) once that is done (`_run_loaded`), and ctrl+r waits for it."""
+        if self._exit or self.followed is not None:
+            return
+        self._attaching = state.run_dir
+        self.query_one(TrainingPane).show_run(state, force=True)
+        self.query_one(ResultsPane).show_run(state)
+        self.action_pane("training")
 
     def _run_loaded(self, spec: Spec, state: RunState, tail: EventTail) -> None:
         if self._exit:
             return
         # the values it trains with now (its live changes applied: load_run) are what the panes show and ctrl+r
         # compares; the loaded run keeps its folder, a new run from these settings gets a fresh one
+        self._attaching = None
         self.spec, self.loaded_spec = spec.with_overrides({"run.name": ""}), spec
         self.show_spec()
         self.load_data_now()
