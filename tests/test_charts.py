@@ -109,3 +109,23 @@ def test_a_change_marker_label_stays_on_the_chart_at_either_edge():
         drawn = plotext.uncolorize(plotext.build())
         assert "lr 0.001" in drawn, (at, drawn)
     plotext.clear_figure()
+
+
+def test_a_change_is_said_in_the_loss_title_and_the_legend_stays_whole():
+    """The change's label was drawn at the top of its line, inside the chart: over the legend ('⢕⢕ trainlr 0.001
+    ep 170', a tmux audit at 80x24) or the curve's highest points, wherever the change fell. The title says it."""
+    for width in (40, 52, 80):
+        for at in (30, 600, 2500, 3600):
+            state = long_run()
+            state.apply(record.change(epoch=300, step=at, id="c", values={"lr": 0.001, "epochs": 170}, lr_from=0.01))
+            plotext.clear_figure()
+            plotext.plotsize(width, 12)
+            charts.plot_loss(plotext, state, width, log=False)
+            drawn = plotext.uncolorize(plotext.build()).splitlines()
+            assert drawn[0].strip() == f"loss · lr 0.001 ep 170 @{at}", (width, at, drawn[0])
+            assert "⢕⢕ train " in drawn[2] and "•• val " in drawn[3], (width, at, drawn)
+    state.apply(record.change(epoch=300, step=3000, id="d", values={"patience": 3}))
+    plotext.clear_figure()
+    charts.plot_loss(plotext, state, 80, log=False)
+    assert plotext.uncolorize(plotext.build()).splitlines()[0].strip() == "loss · pat 3 @3000 (+1 before)"
+    plotext.clear_figure()

@@ -496,3 +496,33 @@ def test_a_paused_run_shows_the_step_it_waits_at():
     assert saved_at(saved, 15) == "in epoch 134 at step 6/15"  # the save's toast: the same step
     state.apply({"event": "resumed", "epoch": 134, "step": 1995 + 6, "paused_seconds": 3.0})
     assert "step 5/15" in status_text(state).plain  # running: the logged steps again, until the next one
+
+
+def test_the_status_line_fits_its_width_leaving_out_whole_parts():
+    """At 80 columns the status line wrapped (moving the charts) or ended mid-value ('best val' without its
+    number); the epoch log lines lost their end ('1,273 samples', no '* best'). Parts are left out whole, the
+    least needed first; the log's lines leave the rate to the status line."""
+    from rich.cells import cell_len
+
+    from tui.app.training_pane import status_text
+    from tui.core.follow import RunState, epoch_line
+
+    state = RunState(Path("fruit-20261202-110554"))
+    state.apply({"event": "start", "epochs": 300, "steps_per_epoch": 15, "batch_size": 16, "time": 0.0})
+    for epoch in range(1, 60):
+        state.apply({"event": "epoch", "epoch": epoch, "step": epoch * 15, "seconds": 0.1, "time": float(epoch),
+                     "train_loss": 0.5, "val_loss": 0.2471 if epoch == 6 else 0.3, "best": epoch == 6, "lr": 0.001,
+                     "samples_per_s": 1273.0, "accuracy": 0.9, "best_val_loss": 0.2471 if epoch >= 6 else 0.3})
+    state.apply({"event": "step", "epoch": 60, "step": 59 * 15 + 7, "epoch_step": 7, "loss": 0.1,
+                 "samples_per_s": 1273.0})
+    whole = status_text(state).plain
+    assert whole == ("● running  fruit-20261202-110554  epoch 60/300  step 7/15  1,273 samples/s  ETA 4:01  best val "
+                     "0.2471 @6")  # (240 epochs left, a second each)
+    for width, kept in ((110, whole), (100, "● running  fruit-20261202-110554  epoch 60/300  step 7/15  ETA 4:01  "
+                                            "best val 0.2471 @6"),
+                        (78, "● running  fruit-20261202-110554  epoch 60/300  ETA 4:01  best val 0.2471 @6"),
+                        (60, "● running  fruit-20261202-110554  epoch 60/300"),):
+        line = status_text(state, width).plain
+        assert line == kept and cell_len(line) <= width, (width, line)
+    row = epoch_line(state.epochs[5], 300, rate=False)
+    assert row == "epoch   6/300  train 0.5000  val 0.2471  acc 0.9000  lr 0.001  * best" and len(row) < 76

@@ -40,7 +40,7 @@ def _log_scale(plt, plotted: bool) -> None:
 
 
 def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
-    _setup(plt, "loss (log)" if log else "loss")
+    _setup(plt, ("loss (log)" if log else "loss") + _changes_said(state))
     x, y = downsample(state.steps.x, state.steps.y, max(width * 2, 16))
     if len(x):
         plt.plot(x.tolist(), (_positive(y) if log else y).tolist(), label="train", marker="braille")
@@ -56,7 +56,7 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
     finite = np.concatenate(drawn)
     finite = finite[np.isfinite(finite)]
     xs = [x, *([state.val.x] if len(state.val) else [])]
-    _change_markers(plt, state, float(finite.max()) if len(finite) else None, _span(xs))
+    _change_markers(plt, state)
     _whole_ticks(plt, xs)
     plt.xlabel("step")
 
@@ -88,17 +88,21 @@ def _whole_ticks(plt, xs: list) -> None:
 MARKER_COLOR = "orange"
 
 
-def _change_markers(plt, state: RunState, top: float | None, span: tuple[float, float] | None = None) -> None:
-    """Each live change of the run (a `change` event) as a vertical line at its step, labelled at the top
-    of the chart with what changed (`top`: the highest value drawn; no label without one). A label reads from
-    its line to the right, and in the right half of the steps drawn (`span`) to the left: there it ran past the
-    chart's edge and was cut to its first letter, and a change just made is at that edge, where the user looks."""
+def _change_markers(plt, state: RunState) -> None:
+    """Each live change of the run (a `change` event) as a vertical line at its step."""
     for change in state.changes:
         plt.vline(change["step"], MARKER_COLOR)
-        if top is not None:
-            right = span is not None and change["step"] > (span[0] + span[1]) / 2
-            plt.text(describe(change, short=True), change["step"], top, color=MARKER_COLOR,
-                     alignment="right" if right else "left")
+
+
+def _changes_said(state: RunState) -> str:
+    """What the latest live change set, and at which step, for the loss chart's title: 'loss · lr 0.001 ep 170
+    @2500'. A label at the top of its line, inside the chart, was drawn over the legend ('⢕⢕ trainlr 0.001') and
+    over the curve's highest points at 80 columns, wherever the change fell."""
+    if not state.changes:
+        return ""
+    last = state.changes[-1]
+    before = f" (+{len(state.changes) - 1} before)" if len(state.changes) > 1 else ""
+    return f" · {describe(last, short=True)} @{last['step']}{before}"
 
 
 def plot_lr(plt, state: RunState, width: int) -> None:
@@ -111,7 +115,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
         _whole_ticks(plt, [x])
-    _change_markers(plt, state, None)
+    _change_markers(plt, state)
     if constant:
         v = float(y[0])
         plt.ylim(v * 0.5, v * 1.5) if v else plt.ylim(-1, 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -68,7 +69,7 @@ class TrainingPane(Vertical):
         now = time.monotonic()
         key = (state.status, bool(state.start), state.error)  # what must show at once
         if force or new_run or key != self._status_key or now - self._status_at >= STATUS_INTERVAL:
-            self.query_one("#train-status", Static).update(status_text(state))
+            self._show_status(state)
             self.query_one("#train-telemetry", Static).update(telemetry_text(state))
             # with the status line, from the same state: the log ends at the epoch before the one the status line
             # names (drawn with the charts, every 2 s, it trailed it by dozens of epochs in a fast run); not at
@@ -83,13 +84,23 @@ class TrainingPane(Vertical):
             self.draw_charts(side=force or new_run or not state.running or side or reshaped)
             self._drawn_version, self._drawn_at = state.version, now
 
+    def _show_status(self, state: RunState) -> None:
+        status = self.query_one("#train-status", Static)
+        status.update(status_text(state, status.content_region.width or None))
+
+    def on_resize(self) -> None:
+        """The status line fitted to the pane's new width at once (it is redrawn every second or two)."""
+        if self._state is not None:
+            self._show_status(self._state)
+
     def _write_log(self, state: RunState) -> None:
         log = self.query_one("#train-log", RichLog)
         if self._logged_epochs > len(state.epochs):  # a resume replaced epochs after its checkpoint
             self._logged_epochs = len(state.epochs)
         follow = log.is_vertical_scroll_end  # a reader scrolled up to older epochs keeps their place
         for row in state.epochs[self._logged_epochs:]:
-            log.write(epoch_line(row, state.start.get("epochs")), scroll_end=follow)
+            # (its rate is the status line's: without it, a line and its '* best' fit 80 columns)
+            log.write(epoch_line(row, state.start.get("epochs"), rate=False), scroll_end=follow)
         self._logged_epochs = len(state.epochs)
 
     def draw_charts(self, side: bool = True) -> None:
@@ -162,9 +173,11 @@ def side_shape(s: RunState) -> tuple:
             bool(len(lr)) and float(lr[-1]) != float(lr[0]))
 
 
-def status_text(s: RunState) -> Text:
+def status_text(s: RunState, width: int | None = None) -> Text:
     """The run's state in a line; its name and the worker's words (which quote the data's names) as they are,
-    control characters as escapes."""
+    control characters as escapes. `width`: the line's room; what does not fit is left out whole, the least
+    needed first (the rate, then the step, the ETA, the best epoch's number) - it wrapped, moving the panes
+    below it, or ended cut mid-value ('best val' without its number) at 80 and at 100 columns."""
     t = Text()
     if not s.start and s.error:
         t.append("● training did not start: ", style=STATUS_STYLE["failed"])
@@ -174,16 +187,17 @@ def status_text(s: RunState) -> Text:
         t.append("starting: ", style="bold")
         t.append(visible_lines(s.loading or "preparing data and model"))
         return t
-    t.append(f"● {s.status.replace('_', ' ')}", style=STATUS_STYLE.get(s.status, ""))
+    # (text, style, rank): the higher the rank, the sooner it is left out where the line has no room for it
+    parts: list[tuple[str, str, int]] = [(f"● {s.status.replace('_', ' ')}", STATUS_STYLE.get(s.status, ""), 0)]
     if s.status == "paused" and s.paused.get("why") == "suspended":
-        t.append(" (Ctrl+Z where it was started: fg there)", style=STATUS_STYLE["paused"])
-    t.append(f"  {visible(s.run_dir.name)}")
+        parts.append((" (Ctrl+Z where it was started: fg there)", STATUS_STYLE["paused"], 0))
+    parts.append((f"  {visible(s.run_dir.name)}", "", 0))
     total = s.start.get("epochs", 0)
     step = s.last_step
     if s.running and (step or s.epochs):
         per = s.start.get("steps_per_epoch") or 1
         current = min(s.epoch_done + 1, total or s.epoch_done + 1)  # the epoch in progress
-        t.append(f"  epoch {current}/{total}")
+        parts.append((f"  epoch {current}/{total}", "", 0))
         within = step.get("epoch_step", 0) if step.get("epoch") == current else None  # (a short epoch: none yet)
         if s.status == "paused" and s.paused.get("epoch") == current and isinstance(s.paused.get("step"), int):
             # where it waits: the steps done since the last logged one (a few times a second) are done too, and a
@@ -191,17 +205,23 @@ def status_text(s: RunState) -> Text:
             at = s.paused["step"] - (current - 1) * per
             within = at if 0 < at <= per else within
         if within is not None:
-            t.append(f"  step {within}/{per}")
+            parts.append((f"  step {within}/{per}", "", 4))
         rate = step.get("samples_per_s")
         if rate and s.status == "running":  # a paused run trains at no rate, and has no ETA
-            t.append(f"  {rate:,.0f} samples/s")
-            t.append(f"  ETA {fmt_seconds(s.eta_seconds())}")
+            parts.append((f"  {rate:,.0f} samples/s", "", 5))
+            parts.append((f"  ETA {fmt_seconds(s.eta_seconds())}", "", 3))
     else:
-        t.append(f"  epoch {s.epoch_done}/{total}")
+        parts.append((f"  epoch {s.epoch_done}/{total}", "", 0))
     best = s.best_val_loss
     if best is not None:
         best_epoch = next((row["epoch"] for row in reversed(s.epochs) if row.get("best")), None)
-        t.append(f"  best val {best:.4f}" + (f" @{best_epoch}" if best_epoch else ""), style="bold")
+        parts.append((f"  best val {best:.4f}", "bold", 1))
+        if best_epoch:
+            parts.append((f" @{best_epoch}", "bold", 2))
+    while width and sum(cell_len(text) for text, _, _ in parts) > width and max(r for _, _, r in parts) > 0:
+        parts.remove(max(reversed(parts), key=lambda p: p[2]))
+    for text, style, _ in parts:
+        t.append(text, style=style)
     if s.error:
         t.append(f"\n{visible_lines(s.error)}", style="red")
     return t

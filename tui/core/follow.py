@@ -449,8 +449,9 @@ def saved_at(e: dict[str, Any], steps_per_epoch: int | None = None) -> str:
     return f"in epoch {e['epoch'] + 1} at step {within}" + (f"/{steps_per_epoch}" if steps_per_epoch else "")
 
 
-def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
-    """One epoch as the console prints it and the screen logs it."""
+def epoch_line(e: dict[str, Any], epochs: int | None = None, rate: bool = True) -> str:
+    """One epoch as the console prints it and the screen logs it (`rate`: its samples/s, which the screen's
+    status line shows)."""
     epochs = epochs or e["epoch"]
     parts = [f"epoch {e['epoch']:>{len(str(epochs))}}/{epochs}", f"train {e['train_loss']:.4f}"]
     if e.get("val_loss") is not None:
@@ -458,7 +459,7 @@ def epoch_line(e: dict[str, Any], epochs: int | None = None) -> str:
     for key, label, _ in METRICS:
         if e.get(key) is not None:
             parts.append(f"{label} {e[key]:.4f}")
-    parts += [f"lr {e['lr']:.3g}", f"{e['samples_per_s']:,.0f} samples/s"]
+    parts += [f"lr {e['lr']:.3g}"] + ([f"{e['samples_per_s']:,.0f} samples/s"] if rate else [])
     if e.get("skipped_steps"):
         parts.append(f"skipped {e['skipped_steps']} (non-finite loss)")
     return "  ".join(parts) + ("  * best" if e.get("best") else "")
