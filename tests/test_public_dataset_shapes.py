@@ -132,3 +132,55 @@ def test_true_and_false_beside_a_cell_that_is_neither_are_the_values_trained_on(
     said = json.loads(done.stdout.strip().splitlines()[-1])
     assert [(u["column"], u["values"]) for u in said["unseen"]] == [("insured", ["1"])], said["unseen"]
     assert said["predictions"][0]["p_1"] > 0.9 and said["predictions"][1]["p_0"] > 0.9, said["predictions"]
+
+
+def titanic(path, rows: int = 300, seed: int = 3):
+    """Kaggle's Titanic shape: PassengerId 1..n first, a Name each, the class and sex deciding survival."""
+    r = np.random.default_rng(seed)
+    cls, sex = r.integers(1, 4, rows), r.choice(["male", "female"], rows)
+    survived = ((sex == "female") & (cls < 3) | (r.random(rows) < 0.1)).astype(int)
+    pd.DataFrame({"PassengerId": np.arange(1, rows + 1), "Name": [f"Passenger, Mr. No{i}" for i in range(rows)],
+                  "Pclass": cls, "Sex": sex, "Age": r.integers(1, 80, rows), "Survived": survived}).to_csv(
+        path, index=False)
+    return path
+
+
+def test_a_camel_case_id_is_an_identifier_kept_beside_predictions(tmp_path):
+    """Titanic's PassengerId (1..891) was a feature - its name has no '_id' - and the --test predictions kept the
+    Name column as the rows' id, where Kaggle asks for PassengerId,Survived."""
+    train = titanic(tmp_path / "train.csv")
+    test = tmp_path / "test.csv"
+    pd.read_csv(titanic(tmp_path / "t.csv", rows=40, seed=4)).drop(columns=["Survived"]).assign(
+        PassengerId=lambda f: f["PassengerId"] + 891).to_csv(test, index=False)
+    notices: list[str] = []
+    split = data.split_table(make_spec(tmp_path, data__dataset=str(train)).data, 0, notices)
+    assert split.features == ["Pclass", "Sex", "Age"] and split.id_column == "PassengerId", notices
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(train), data__test=str(test), train__epochs=2),
+                        lambda e: None)
+    written = pd.read_csv(folder.path / "predictions.csv")
+    assert list(written.columns[:2]) == ["PassengerId", "Survived"] and written["PassengerId"].iloc[0] == 892
+    for name in ("Humid", "Acid", "PaidAmount", "ValidId_x"):  # words ending in 'id', and an Id inside a name
+        assert not data._named_like_an_id(name, None), name
+    for name in ("CustomerID", "userId", "order2Id"):
+        assert data._named_like_an_id(name, None), name
+
+
+def test_a_model_trained_before_the_camel_case_rule_keeps_its_feature(tmp_path, monkeypatch):
+    """Trained by an earlier torchtui (no `camel` in its checkpoint: PassengerId a feature): its resume is not
+    'data changed'."""
+    import re
+
+    from tui.core import checkpoint, preprocess
+
+    train = titanic(tmp_path / "train.csv")
+    spec = make_spec(tmp_path, data__dataset=str(train), train__epochs=2, train__patience=0)
+    with monkeypatch.context() as old:
+        old.setattr(data, "_ID_CAMEL", re.compile(r"$^"))
+        real = preprocess.Preprocessor.to_dict
+        old.setattr(preprocess.Preprocessor, "to_dict", lambda self: {k: v for k, v in real(self).items()
+                                                                        if k != "camel"})
+        _, folder = job.run(spec, lambda e: None)
+    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
+    assert "camel" not in saved and "PassengerId" in [c["name"] for c in saved["columns"]]
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3

@@ -56,6 +56,8 @@ from .reader import (
 from .spec import FORMAT_FIELDS, DataSpec
 
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|row|row_?id|row_?num(ber)?|unnamed: ?\d+|.*[_ ]id|id[_ ].*)$")
+# a name in camel case ending in Id or ID (PassengerId, CustomerID, userId); not in id (Humid, Acid, Paid)
+_ID_CAMEL = re.compile(r"^[A-Za-z0-9]*[a-z0-9](Id|ID)$")
 Progress = Optional[Callable[[str], None]]
 
 
@@ -226,7 +228,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
-    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading.ids)
+    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading.ids,
+                                                  reading.camel)
     target = targets[0]
     codes = False
     if len(targets) == 1 and reading.codes:
@@ -422,10 +425,11 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
                    keep_constant: bool = False, decimal: str = ".",
-                   fmt: TableFormat | None = None, ids: bool = True) -> tuple[list[str], list[str], str]:
+                   fmt: TableFormat | None = None, ids: bool = True,
+                   camel: bool = True) -> tuple[list[str], list[str], str]:
     """(targets, features, id column). Columns not named by the user are checked and may be left out.
     `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal.
-    `ids`: the rule of `_named_like_an_id` (False for a model trained before it)."""
+    `ids`, `camel`: the rules of `_named_like_an_id` (False for a model trained before them)."""
     columns = list(frame.columns)
     hint, names_hint = (fmt.hint(), fmt.hint(found_header=False)) if fmt else ("", "")
     spec, named_targets = _comma_names_joined(spec, columns)
@@ -468,7 +472,7 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             if c in targets or c in spec.drop or c == spec.group:
                 continue
             _coerce_mostly_numeric(frame, c, notices, decimal)
-            reason, is_id = _leave_out_reason(frame[c], c, keep_constant, ids)
+            reason, is_id = _leave_out_reason(frame[c], c, keep_constant, ids, camel)
             if reason:
                 said = f"column {c} left out: {reason}; name it in --features to use it"
                 (constant if reason.startswith("constant") else notices).append(said)
@@ -559,13 +563,14 @@ def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], deci
                        f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
-def _named_like_an_id(name: str, values: np.ndarray | None, ids: bool = True) -> bool:
-    """Whether a column's name says identifier (id, customer_id, index). pandas names a header cell left empty
-    'Unnamed: N': only the first column's is an identifier (the index to_csv writes), another is a column whose
-    name was not written, as likely a measurement as not; and numbers with a fraction are no identifier whatever
-    their name (`values`: a column of numbers). Before this rule (`ids` False) the name alone said it: a header
-    `x,,y,label` lost its second column as an 'identifier'."""
-    if not _ID_NAME.match(name):
+def _named_like_an_id(name: str, values: np.ndarray | None, ids: bool = True, camel: bool = True) -> bool:
+    """Whether a column's name says identifier (id, customer_id, index; with `camel` PassengerId, CustomerID,
+    userId: Titanic's PassengerId was a feature, 1..891, and predictions kept the Name column beside them). pandas
+    names a header cell left empty 'Unnamed: N': only the first column's is an identifier (the index to_csv
+    writes), another is a column whose name was not written, as likely a measurement as not; and numbers with a
+    fraction are no identifier whatever their name (`values`: a column of numbers). Before this rule (`ids` False)
+    the name alone said it: a header `x,,y,label` lost its second column as an 'identifier'."""
+    if not (_ID_NAME.match(name) or (camel and _ID_CAMEL.match(name))):
         return False
     if not ids:
         return True
@@ -579,7 +584,8 @@ def _unnamed_after_the_first(name: str) -> bool:
     return bool(re.fullmatch(r"(?i)unnamed: ?[1-9]\d*", name))
 
 
-def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool = True) -> tuple[str, bool]:
+def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool = True,
+                      camel: bool = True) -> tuple[str, bool]:
     n = len(col)
     if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
         values = col.to_numpy(dtype=np.float64)
@@ -589,13 +595,13 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool 
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
         if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
             return f"constant (every row is {plain(col.iloc[0])!r})", False
-        if _named_like_an_id(name, values, ids) and col.nunique() > 0.9 * n:
+        if _named_like_an_id(name, values, ids, camel) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
         return "", False
     distinct = col.nunique(dropna=False)
     if distinct <= 1 and not keep_constant:
         return f"constant (every row is {plain(col.iloc[0])!r})", False
-    if _named_like_an_id(name, None, ids) and distinct > 0.9 * n:
+    if _named_like_an_id(name, None, ids, camel) and distinct > 0.9 * n:
         return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
     if distinct > 0.5 * n and distinct > 20:
         sample = col.dropna().astype(str).head(100)

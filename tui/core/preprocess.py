@@ -163,6 +163,8 @@ class Preprocessor:
     # the training file's decimal mark, for files whose cells could be written with either ('2.096': reader.Reading
     # .decimal); '' in a model trained before, whose files are read by the mark their cells say most
     decimal: str = ""
+    # PassengerId, CustomerID say identifier (reader.Reading.camel); False in a model trained before, which used them
+    camel: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -223,7 +225,7 @@ class Preprocessor:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
                   id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
-                  gaps=rules.gaps, decimal=rules.decimal)
+                  gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -467,7 +469,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps", "decimal"):
+        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -515,7 +517,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     as text, as it was trained on; a model trained before the identifier rule (`Preprocessor.ids`) leaves out the
     columns it left out, and one trained before the gapped-header rule (`Preprocessor.gaps`) reads a header with
     names left empty as the title it took it for; a model that knows its file's decimal mark (`Preprocessor.decimal`)
-    reads a file whose cells could be written with either by it, one trained before by the marks its cells say most."""
+    reads a file whose cells could be written with either by it, one trained before by the marks its cells say
+    most; one trained before the camel-case identifier rule (`Preprocessor.camel`) keeps PassengerId a feature."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -530,7 +533,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     text = frozenset(d["targets"][:1]) if rule and are_codes(classes) else frozenset()
     return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
                    ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
-                   decimal=str(d.get("decimal", "")))
+                   decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

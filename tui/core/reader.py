@@ -85,6 +85,9 @@ class Reading:
     # a line above the rows with some names left empty ("x,,,label") is their header (`_gapped_header`), not a
     # title padded with separators; False in a model trained before, whose files were read without a header line
     gaps: bool = True
+    # a name in camel case ending in Id or ID (PassengerId) says identifier too (data._named_like_an_id); False in a
+    # model trained before, which took such a column as a feature
+    camel: bool = True
     # the decimal mark is told by the cells only one mark can write ('0,61': a comma; '1234.5': a dot) before those
     # either could ('2.096' is a decimal or a thousand, `_choose_decimal`); False in a model trained before
     marks: bool = True
