@@ -184,3 +184,18 @@ def test_a_model_trained_before_the_camel_case_rule_keeps_its_feature(tmp_path, 
     assert "camel" not in saved and "PassengerId" in [c["name"] for c in saved["columns"]]
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
+
+
+def test_a_model_trained_without_a_header_line_predicts_a_file_of_one_row(tmp_path):
+    """UCI's adult.data has no header line (columns col1..col15): a file of one person for predict was taken for a
+    header line and refused as 'no data rows'. A model whose columns are a headerless file's reads its files so."""
+    r = np.random.default_rng(0)
+    x = r.normal(size=(200, 2)).round(3)
+    (tmp_path / "bare.csv").write_text("".join(f"{a},{b},{'yes' if a + b > 0 else 'no'}\n" for a, b in x))
+    (tmp_path / "one.csv").write_text("0.5,0.7\n")
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(tmp_path / "bare.csv"), train__epochs=4),
+                        lambda e: None)
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(tmp_path / "one.csv"), "--json"])
+    assert done.exit_code == 0, done.output
+    [row] = json.loads(done.stdout.strip().splitlines()[-1])["predictions"]
+    assert row["col3"] == "yes", row
