@@ -6,6 +6,7 @@ on the code before its fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -199,3 +200,34 @@ def test_a_model_trained_without_a_header_line_predicts_a_file_of_one_row(tmp_pa
     assert done.exit_code == 0, done.output
     [row] = json.loads(done.stdout.strip().splitlines()[-1])["predictions"]
     assert row["col3"] == "yes", row
+
+
+def test_a_column_of_dates_that_repeat_is_left_out_as_dates(tmp_path, monkeypatch):
+    """Bike sharing's hourly file: dteday repeats each day 24 times, so fewer than half its cells were distinct and
+    the dates check never ran - it was one-hot encoded, 21 dates in 500 rows (and a validation file's later dates
+    were all '(other)'). A model trained before the rule keeps its encoding on its resume."""
+    from tui.core import checkpoint, preprocess
+
+    hours = pd.date_range("2011-01-01", periods=500, freq="h")
+    r = np.random.default_rng(0)
+    frame = pd.DataFrame({"dteday": hours.strftime("%Y-%m-%d"), "hr": hours.hour, "temp": r.uniform(0, 1, 500)})
+    frame["cnt"] = (100 * frame["temp"] + r.normal(0, 5, 500)).round(1)
+    frame.to_csv(tmp_path / "hour.csv", index=False)
+    notices: list[str] = []
+    split = data.split_table(make_spec(tmp_path, data__dataset=str(tmp_path / "hour.csv")).data, 0, notices)
+    assert split.features == ["hr", "temp"], notices
+    assert "column dteday left out: looks like dates; name it in --features to use it" in notices
+
+    spec = make_spec(tmp_path, data__dataset=str(tmp_path / "hour.csv"), train__epochs=2, train__patience=0)
+    with monkeypatch.context() as old:
+        real_reason = data._leave_out_reason
+        old.setattr(data, "_leave_out_reason", lambda col, name, keep, rules=preprocess.Reading():
+                    real_reason(col, name, keep, dataclasses.replace(rules, dates=False)))
+        real = preprocess.Preprocessor.to_dict
+        old.setattr(preprocess.Preprocessor, "to_dict", lambda self: {k: v for k, v in real(self).items()
+                                                                        if k != "dates"})
+        _, folder = job.run(spec, lambda e: None)
+    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
+    assert "dates" not in saved and "dteday" in [c["name"] for c in saved["columns"]]
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3

@@ -65,7 +65,7 @@ def test_a_model_trained_before_the_rule_leaves_the_column_out_on_its_resume(tmp
     path = measured(tmp_path / "gap.csv", "x,,y,label")
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
     with monkeypatch.context() as old:
-        old.setattr(data, "_named_like_an_id", lambda name, values, ids=True: bool(data._ID_NAME.match(name)))
+        old.setattr(data, "_named_like_an_id", lambda name, values, rules=None: bool(data._ID_NAME.match(name)))
         real = preprocess.Preprocessor.to_dict
         old.setattr(preprocess.Preprocessor, "to_dict",
                     lambda self: {k: v for k, v in real(self).items() if k != "ids"})

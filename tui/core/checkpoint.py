@@ -134,7 +134,8 @@ def _check_model_entries(ckpt: dict[str, Any], p: Path) -> None:
 PREPROCESSING_TYPES: dict[str, type | tuple[type, ...]] = {
     "targets": list, "task": str, "columns": list, "classes": list, "target_mean": list, "target_std": list,
     "missing": str, "id_column": str, "words": bool, "codes": bool, "ids": bool,
-    "gaps": bool, "decimal": str, "camel": bool}
+    "gaps": bool, "decimal": str, "camel": bool,
+    "dates": bool}
 COLUMN_TYPES: dict[str, type | tuple[type, ...]] = {"name": str, "kind": str, "mean": (int, float), "std": (int, float),
                                                     "fill": (int, float), "categories": list}
 PROGRESS_TYPES: dict[str, type | tuple[type, ...]] = {"epoch": int, "step": int, "epoch_step": int, "best_epoch": int,

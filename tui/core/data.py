@@ -228,8 +228,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
-    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading.ids,
-                                                  reading.camel)
+    targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading)
     target = targets[0]
     codes = False
     if len(targets) == 1 and reading.codes:
@@ -425,11 +424,11 @@ def prepare_user_dataset(spec: DataSpec, seed: int) -> Prepared:
 
 def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list[str],
                    keep_constant: bool = False, decimal: str = ".",
-                   fmt: TableFormat | None = None, ids: bool = True,
-                   camel: bool = True) -> tuple[list[str], list[str], str]:
+                   fmt: TableFormat | None = None, rules: Reading = Reading()) -> tuple[list[str], list[str], str]:
     """(targets, features, id column). Columns not named by the user are checked and may be left out.
     `fmt`: how the file was read; its guesses (header, skipped lines) and their overrides are said with a refusal.
-    `ids`, `camel`: the rules of `_named_like_an_id` (False for a model trained before them)."""
+    `rules`: those of the run's model (`_named_like_an_id`'s ids and camel, dates; a model trained before one
+    chooses as it did)."""
     columns = list(frame.columns)
     hint, names_hint = (fmt.hint(), fmt.hint(found_header=False)) if fmt else ("", "")
     spec, named_targets = _comma_names_joined(spec, columns)
@@ -472,13 +471,13 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             if c in targets or c in spec.drop or c == spec.group:
                 continue
             _coerce_mostly_numeric(frame, c, notices, decimal)
-            reason, is_id = _leave_out_reason(frame[c], c, keep_constant, ids, camel)
+            reason, is_id = _leave_out_reason(frame[c], c, keep_constant, rules)
             if reason:
                 said = f"column {c} left out: {reason}; name it in --features to use it"
                 (constant if reason.startswith("constant") else notices).append(said)
                 id_column = id_column or (c if is_id else "")
                 continue
-            if ids and _unnamed_after_the_first(c):
+            if rules.ids and _unnamed_after_the_first(c):
                 notices.append(f"column {c}: its header cell is empty, and pandas names it so; used as a feature "
                                "(write a name in the header line to call it otherwise)")
             features.append(c)
@@ -563,16 +562,16 @@ def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], deci
                        f"column {c}: {len(bad)} cell(s) are not numbers ({examples}); they count as empty")
 
 
-def _named_like_an_id(name: str, values: np.ndarray | None, ids: bool = True, camel: bool = True) -> bool:
-    """Whether a column's name says identifier (id, customer_id, index; with `camel` PassengerId, CustomerID,
+def _named_like_an_id(name: str, values: np.ndarray | None, rules: Reading = Reading()) -> bool:
+    """Whether a column's name says identifier (id, customer_id, index; with `rules.camel` PassengerId, CustomerID,
     userId: Titanic's PassengerId was a feature, 1..891, and predictions kept the Name column beside them). pandas
     names a header cell left empty 'Unnamed: N': only the first column's is an identifier (the index to_csv
     writes), another is a column whose name was not written, as likely a measurement as not; and numbers with a
-    fraction are no identifier whatever their name (`values`: a column of numbers). Before this rule (`ids` False)
+    fraction are no identifier whatever their name (`values`: a column of numbers). Before this rule (`rules.ids` False)
     the name alone said it: a header `x,,y,label` lost its second column as an 'identifier'."""
-    if not (_ID_NAME.match(name) or (camel and _ID_CAMEL.match(name))):
+    if not (_ID_NAME.match(name) or (rules.camel and _ID_CAMEL.match(name))):
         return False
-    if not ids:
+    if not rules.ids:
         return True
     if _unnamed_after_the_first(name):
         return False
@@ -584,8 +583,7 @@ def _unnamed_after_the_first(name: str) -> bool:
     return bool(re.fullmatch(r"(?i)unnamed: ?[1-9]\d*", name))
 
 
-def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool = True,
-                      camel: bool = True) -> tuple[str, bool]:
+def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, rules: Reading = Reading()) -> tuple[str, bool]:
     n = len(col)
     if is_numeric(col):  # numbers are features unless constant or named like an id: a time step 0..n-1 is data
         values = col.to_numpy(dtype=np.float64)
@@ -595,19 +593,22 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, ids: bool 
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
         if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
             return f"constant (every row is {plain(col.iloc[0])!r})", False
-        if _named_like_an_id(name, values, ids, camel) and col.nunique() > 0.9 * n:
+        if _named_like_an_id(name, values, rules) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
         return "", False
     distinct = col.nunique(dropna=False)
     if distinct <= 1 and not keep_constant:
         return f"constant (every row is {plain(col.iloc[0])!r})", False
-    if _named_like_an_id(name, None, ids, camel) and distinct > 0.9 * n:
+    if _named_like_an_id(name, None, rules) and distinct > 0.9 * n:
         return f"looks like an identifier ({distinct} distinct values in {n} rows)", True
-    if distinct > 0.5 * n and distinct > 20:
-        sample = col.dropna().astype(str).head(100)
+    if distinct > 20 and (distinct > 0.5 * n or rules.dates):
+        # (`rules.dates`: a day of hourly rows repeats 24 times, and the column was one-hot encoded by its dates)
+        sample = col.dropna().astype(str)
+        sample = (sample.drop_duplicates() if rules.dates else sample).head(100)
         dates = pd.to_datetime(sample, errors="coerce", format="mixed")
         if len(sample) and dates.notna().mean() >= 0.9:
             return "looks like dates", False
+    if distinct > 0.5 * n and distinct > 20:
         return f"looks like free text or an identifier ({distinct} distinct values in {n} rows)", True
     return "", False
 

@@ -88,6 +88,9 @@ class Reading:
     # a name in camel case ending in Id or ID (PassengerId) says identifier too (data._named_like_an_id); False in a
     # model trained before, which took such a column as a feature
     camel: bool = True
+    # a text column of dates is left out however often each date repeats (hourly rows: 24 a day); False in a model
+    # trained before, which left out only one whose dates were mostly distinct, and encoded the others
+    dates: bool = True
     # the decimal mark is told by the cells only one mark can write ('0,61': a comma; '1234.5': a dot) before those
     # either could ('2.096' is a decimal or a thousand, `_choose_decimal`); False in a model trained before
     marks: bool = True
