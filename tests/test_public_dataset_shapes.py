@@ -231,3 +231,23 @@ def test_a_column_of_dates_that_repeat_is_left_out_as_dates(tmp_path, monkeypatc
     assert "dates" not in saved and "dteday" in [c["name"] for c in saved["columns"]]
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
+
+
+def test_uci_auto_mpg_reads_as_nine_columns(tmp_path):
+    """auto-mpg.data: numbers aligned with blanks, then a tab and the car's name in quotes. Its names hold blanks, so
+    the lines split on blanks into 10 to 12 fields, and the reader took the tab for the separator: two columns, the
+    numbers one text cell ('--sep whitespace' skipped 4 lines as 'above the table'). A quoted cell is one."""
+    r = np.random.default_rng(7)
+    names = ["toyota corona mark ii", "peugeot 504", "ford torino", "amc rebel sst", "buick skylark 320"]
+    lines = [f"{r.uniform(9, 45):.1f}   {r.choice([4, 6, 8])}      {r.uniform(70, 450):.1f}      "
+             f"{'?' if i == 7 else f'{r.uniform(46, 230):.1f}'}     {r.uniform(1600, 5100):.1f}       "
+             f"{r.uniform(8, 25):.1f}  {r.integers(70, 83)} {r.integers(1, 4)}\t\"{names[i % 5]}\"" for i in range(120)]
+    path = tmp_path / "auto-mpg.data"
+    path.write_text("\n".join(lines) + "\n")
+    frame, fmt = read_table(path)
+    assert fmt.sep == "whitespace" and not fmt.header and frame.shape == (120, 9), fmt.describe()
+    assert frame["col9"].iloc[0] == names[0] and frame["col1"].dtype.kind == "f"
+    notices: list[str] = []
+    split = data.split_table(make_spec(tmp_path, data__dataset=str(path), data__target="col1",
+                                       data__missing="impute").data, 0, notices)
+    assert split.task == "regression" and "col4" in split.features, notices

@@ -899,9 +899,13 @@ def _inside_quotes(line: str, quoted: bool) -> bool:
     return quoted
 
 
+_WHITESPACE_CELL = re.compile(r'"(?:[^"]|"")*"(?=\s|$)|\S+')
+
+
 def _split(line: str, sep: str) -> list[str]:
-    if sep == WHITESPACE:
-        return line.split()
+    if sep == WHITESPACE:  # a quoted cell is one, blanks and all, as pandas reads it (UCI auto-mpg's "ford torino")
+        return [c[1:-1].replace('""', '"') if len(c) >= 2 and c[0] == c[-1] == '"' else c
+                for c in _WHITESPACE_CELL.findall(line)]
     # a record's lines, of which the reader takes one row (a quoted field's line breaks are within it)
     return next(csv.reader(line.split("\n"), delimiter=sep, skipinitialspace=True), [])
 
