@@ -6,6 +6,7 @@ rule reads its files as it did."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -223,3 +224,24 @@ def test_codes_quoted_in_a_json_file_keep_their_names_in_every_answer(tmp_path, 
     assert '"code":1}' in numbers.read_text()
     table = data.split_table(make_spec(tmp_path, data__dataset=str(numbers)).data, 0, [])
     assert table.classes == [1, 2, 10, 11]
+
+
+def test_a_json_model_trained_before_the_quoted_codes_rule_reads_its_classes_as_numbers(tmp_path, monkeypatch):
+    """Trained on a JSON file after the codes rule but before quoted codes (`quoted` not in its checkpoint, its
+    classes 1, 2, 10, 11): its resume is not 'data changed', and its predictions name the classes it has."""
+    frame = pd.read_csv(coded(tmp_path / "codes.csv"), dtype={"code": str})
+    path = tmp_path / "codes.json"
+    frame.to_json(path, orient="records")
+    spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
+    with monkeypatch.context() as old:
+        real_codes = data._class_codes
+        old.setattr(data, "_class_codes", lambda spec, frame, fmt, target, reading, notices: real_codes(
+            spec, frame, fmt, target, dataclasses.replace(reading, quoted=False), notices))
+        real = preprocess.Preprocessor.to_dict
+        old.setattr(preprocess.Preprocessor, "to_dict",
+                    lambda self: {k: v for k, v in real(self).items() if k != "quoted"})
+        _, folder, _ = events_of(spec)
+    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
+    assert "quoted" not in saved and saved["classes"] == [1, 2, 10, 11]
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3

@@ -251,3 +251,17 @@ def test_uci_auto_mpg_reads_as_nine_columns(tmp_path):
     split = data.split_table(make_spec(tmp_path, data__dataset=str(path), data__target="col1",
                                        data__missing="impute").data, 0, notices)
     assert split.task == "regression" and "col4" in split.features, notices
+
+
+def test_a_val_file_without_the_target_or_with_an_empty_one_is_refused_in_one_line(tmp_path):
+    """The warning of classes no validation row holds looked at the --val file's target before the file was
+    checked: a file without the column was a KeyError, one with an empty cell a ValueError - tracebacks."""
+    frame = table(60)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.drop(columns=["y"]).to_csv(tmp_path / "no_target.csv", index=False)
+    frame.assign(y=frame["y"].where(frame.index != 3)).to_csv(tmp_path / "empty.csv", index=False)
+    for val, said in (("no_target.csv", "has no target column y"), ("empty.csv", "column y has 1 cell")):
+        done = CliRunner().invoke(app, ["run", "--dataset", str(tmp_path / "train.csv"), "--val", str(tmp_path / val),
+                                        "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"])
+        assert done.exit_code == 2 and done.exception is None or isinstance(done.exception, SystemExit), done.output
+        assert said in done.output.strip().splitlines()[0], done.output

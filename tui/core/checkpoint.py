@@ -135,7 +135,7 @@ PREPROCESSING_TYPES: dict[str, type | tuple[type, ...]] = {
     "targets": list, "task": str, "columns": list, "classes": list, "target_mean": list, "target_std": list,
     "missing": str, "id_column": str, "words": bool, "codes": bool, "ids": bool,
     "gaps": bool, "decimal": str, "camel": bool,
-    "dates": bool}
+    "dates": bool, "quoted": bool}
 COLUMN_TYPES: dict[str, type | tuple[type, ...]] = {"name": str, "kind": str, "mean": (int, float), "std": (int, float),
                                                     "fill": (int, float), "categories": list}
 PROGRESS_TYPES: dict[str, type | tuple[type, ...]] = {"epoch": int, "step": int, "epoch_step": int, "best_epoch": int,

@@ -268,8 +268,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
         if absent:
             notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
-        _warn_of_classes_not_validated(spec, classes, val_frame[target] if spec.val else
-                                       frame[target].iloc[val_rows] if val_rows is not None else None, notices)
+        held = (val_frame[target] if target in val_frame.columns else None) if spec.val else \
+            frame[target].iloc[val_rows] if val_rows is not None else None  # (a file lacking it: refused later)
+        _warn_of_classes_not_validated(spec, classes, held, notices)
 
     for c in [*features, *(targets if task == "regression" else [])]:  # before their statistics overflow
         if is_numeric(frame[c]):
@@ -296,8 +297,8 @@ def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, t
     if spec.task == "regression" or pd.api.types.is_bool_dtype(col):
         return reading, False
     if is_numeric(col):
-        if fmt is None or fmt.kind == "parquet":  # (a Parquet column of numbers holds no zeros to keep)
-            return reading, False
+        if fmt is None or fmt.kind == "parquet" or (fmt.kind == "json" and not reading.quoted):
+            return reading, False  # (a Parquet column of numbers holds no zeros to keep)
         if spec.task == "auto" and infer_task(col.dropna())[0] != "classification":
             return reading, False
         empty = {*empty_but_words(), *PANDAS_EMPTY_WORDS}  # (read as empty cells in a column of numbers)
@@ -331,9 +332,9 @@ def _class_codes(spec: DataSpec, frame: pd.DataFrame, fmt: TableFormat | None, t
 def _warn_of_classes_not_validated(spec: DataSpec, classes: list, held: pd.Series | None, notices: list[str]) -> None:
     """A class none of the validation rows hold (3 rows of fraud in 1000, all drawn for training): the validation
     loss and accuracy say nothing of it, and 'acc 1.0000' read as a model that finds fraud."""
-    if held is None or not len(held):
+    if held is None or not len(held.dropna()):
         return
-    unseen = sorted(set(map(str, classes)) - {str(v) for v in class_labels(held)})
+    unseen = sorted(set(map(str, classes)) - {str(v) for v in class_labels(held.dropna())})
     if not unseen:
         return
     fix = ("" if spec.val or spec.group else "; --stratify keeps each class's share in both" if not spec.stratify

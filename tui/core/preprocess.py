@@ -167,6 +167,8 @@ class Preprocessor:
     camel: bool = False
     # a column of dates is left out however often they repeat (reader.Reading.dates); False in a model trained before
     dates: bool = False
+    # a JSON file's classes in quotes ("001") keep their names (reader.Reading.quoted); False in a model trained before
+    quoted: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -228,7 +230,7 @@ class Preprocessor:
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
                   id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
-                  dates=rules.dates)
+                  dates=rules.dates, quoted=rules.quoted)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -472,7 +474,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates"):
+        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -522,7 +524,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     names left empty as the title it took it for; a model that knows its file's decimal mark (`Preprocessor.decimal`)
     reads a file whose cells could be written with either by it, one trained before by the marks its cells say
     most; one trained before the camel-case identifier rule (`Preprocessor.camel`) keeps PassengerId a feature, and
-    one before the dates rule (`Preprocessor.dates`) a column of dates that repeat."""
+    one before the dates rule (`Preprocessor.dates`) a column of dates that repeat, one before the JSON codes rule
+    (`Preprocessor.quoted`) a JSON file's quoted codes as numbers."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -538,7 +541,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
                    ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
-                   dates=bool(d.get("dates", False)))
+                   dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

@@ -78,6 +78,9 @@ class Reading:
     # (data._class_codes); False in a model trained before, whose classes are the numbers (1, 2134)
     codes: bool = True
     text: frozenset[str] = frozenset()  # columns read as written, as text: a model's classes that are such codes
+    # a JSON file's codes in quotes ("001", which pandas makes 1) are codes too; False in a model trained before,
+    # whose classes are the numbers
+    quoted: bool = True
     # a column is an identifier by its name only where the name is one's and its numbers whole: a header cell left
     # empty (pandas' 'Unnamed: 2') names none but the first column's (to_csv's index); False in a model trained
     # before, which left such columns out (data._named_like_an_id)
