@@ -77,6 +77,9 @@ def test_a_dot_file_keeps_its_dot_and_the_sure_cells_decide():
     assert reader_module._choose_decimal([["a"], ["1.500"], ["2.750"]], ";", Reading(decimal=".")) == (".", True)
     assert reader_module._choose_decimal([["a"], ["1,500"], ["2,750"]], ";", Reading(decimal=",")) == (",", True)
     assert reader_module._choose_decimal([["a", "b"], ["0.500", "2,096"]], ";") == (".", True)  # 0.500: no thousand
+    # a comma in a column of notes is no decimal mark: the numbers' columns decide (a review of the rule)
+    notes = [["a", "b", "note"], ["1.234", "12.345", "x"], ["2.500", "13.125", "1,5"], ["3.750", "14.000", "y"]]
+    assert reader_module._choose_decimal(notes, ";") == (".", True)
 
 
 def test_a_model_trained_before_the_rule_reads_its_file_as_it_did(tmp_path, monkeypatch):

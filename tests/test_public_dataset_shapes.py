@@ -49,11 +49,20 @@ def test_pandas_json_layouts_read_as_rows(tmp_path, orient):
 
 
 def test_a_json_of_columns_and_one_of_records_read_as_before(tmp_path):
+    """And one whose first key is only like a layout's: a dict of lists starting with 'data' or 'index', a column
+    named 'schema' (its layout's reading fails: read as pandas reads it, as before)."""
     frame = table(20)
     for orient in ("columns", "records"):
         frame.to_json(tmp_path / "d.json", orient=orient)
         read, fmt = read_table(tmp_path / "d.json")
         assert read.shape == (20, 3) and fmt.orient == ""
+    for first in ("data", "index", "schema"):
+        shaped = frame.rename(columns={"x1": first})
+        for how in ("list", "dict"):
+            (tmp_path / "d.json").write_text(json.dumps(shaped.to_dict(how)))
+            read, fmt = read_table(tmp_path / "d.json")
+            assert list(read.columns) == [first, "x2", "y"] and len(read) == 20, (first, how, read.shape)
+            assert fmt.orient == "", (first, how)
 
 
 def test_a_class_no_validation_row_holds_is_warned_of(tmp_path):
@@ -200,6 +209,10 @@ def test_a_model_trained_without_a_header_line_predicts_a_file_of_one_row(tmp_pa
     assert done.exit_code == 0, done.output
     [row] = json.loads(done.stdout.strip().splitlines()[-1])["predictions"]
     assert row["col3"] == "yes", row
+    (tmp_path / "named.csv").write_text("col1,col2\n0.5,0.7\n-1,-2\n")  # its own names as a header: a header
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(tmp_path / "named.csv"), "--json"])
+    assert done.exit_code == 0, done.output
+    assert [p["col3"] for p in json.loads(done.stdout.strip().splitlines()[-1])["predictions"]] == ["yes", "no"]
 
 
 def test_a_column_of_dates_that_repeat_is_left_out_as_dates(tmp_path, monkeypatch):

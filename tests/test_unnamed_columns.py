@@ -103,6 +103,11 @@ def test_a_header_with_more_gaps_than_names_is_the_header_and_a_padded_title_is_
                                              .splitlines(keepends=True)[1:]))
     table = chosen(bare, tmp_path)  # a title over rows with no header line
     assert table.targets == ["col4"] and len(table.frame) == 200
+    rows = "".join(measured(tmp_path / "m.csv", "a,b,c,label").read_text().splitlines(keepends=True)[1:])
+    for above in ("Station,,,Berlin\nUnit,,,Celsius\n", "Report 2024,,,\nx,,,label\n"):
+        bare.write_text(above + rows)  # lines filled alike are metadata; a header under a title is the header
+        table = chosen(bare, tmp_path)
+        assert table.targets == (["col4"] if "Unit" in above else ["label"]) and len(table.frame) == 200, above
 
 
 def test_a_model_trained_before_the_gapped_header_rule_reads_its_file_without_a_header(tmp_path, monkeypatch):
@@ -111,7 +116,7 @@ def test_a_model_trained_before_the_gapped_header_rule_reads_its_file_without_a_
     path = measured(tmp_path / "gaps.csv", "x,,,label")
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
     with monkeypatch.context() as old:
-        old.setattr(reader_module, "_gapped_header", lambda row, below, mode: False)
+        old.setattr(reader_module, "_gapped_header", lambda row, below, mode, above=None: False)
         real = preprocess.Preprocessor.to_dict
         old.setattr(preprocess.Preprocessor, "to_dict",
                     lambda self: {k: v for k, v in real(self).items() if k != "gaps"})

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -192,12 +191,7 @@ class Predictor:
         from .spec import FORMAT_FIELDS, Spec
 
         run = Spec().with_overrides({f"data.{k}": v for k, v in self.run_data.items() if k in FORMAT_FIELDS})
-        data = run.with_overrides(overrides).data
-        if data.header == "auto" and _read_without_a_header(self.pre):
-            # its run's file had no header line (its columns are col1, col2, ...): nor has one of the same kind - a
-            # file of one row was taken for a header and refused as 'no data rows'
-            data = dataclasses.replace(data, header="no")
-        return read_options(data, reading_of(self.pre))
+        return read_options(run.with_overrides(overrides).data, reading_of(self.pre))
 
     def predict_path(self, data: str | Path, options: ReadOptions | None = None) -> Predicted:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
@@ -252,12 +246,6 @@ class Predictor:
         result["filled"] = [f.to_dict() for f in self.pre.filled(frame)]
         result["left_out_rows"] = [r.to_dict() for r in answerable.left_out]
         return result
-
-
-def _read_without_a_header(pre: Preprocessor) -> bool:
-    """The model's columns are the names a file without a header line is given (col1, col2, ...)."""
-    names = [*pre.feature_names, *pre.targets]
-    return bool(names) and all(re.fullmatch(r"col[1-9]\d*", name) for name in names)
 
 
 @contextlib.contextmanager

@@ -513,6 +513,12 @@ def _lookalike(label: str, classes: list) -> str:
             "training file does")
 
 
+def _headerless(d: dict[str, Any]) -> bool:
+    """The model's columns are those of a file without a header line: col1, col2, ..."""
+    names = [*(c.get("name", "") for c in d.get("columns") or []), *(d.get("targets") or [])]
+    return bool(names) and all(re.fullmatch(r"col[1-9]\d*", str(name)) for name in names)
+
+
 def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     """The rules a model's files are read by (reader.Reading), those it was trained under: its resume, predictions,
     evaluations, export and validation table read files as it did. None: no model yet (a new run), today's rules.
@@ -541,7 +547,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
                    ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
-                   dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)))
+                   dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
+                   headerless=_headerless(d))
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

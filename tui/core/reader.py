@@ -81,6 +81,9 @@ class Reading:
     # a JSON file's codes in quotes ("001", which pandas makes 1) are codes too; False in a model trained before,
     # whose classes are the numbers
     quoted: bool = True
+    # the model's file had no header line (its columns are col1, col2, ...): a file of one line for it is a row of
+    # data, where a line alone is otherwise taken for a header (one person of UCI's adult data: 'no data rows')
+    headerless: bool = False
     # a column is an identifier by its name only where the name is one's and its numbers whole: a header cell left
     # empty (pandas' 'Unnamed: 2') names none but the first column's (to_csv's index); False in a model trained
     # before, which left such columns out (data._named_like_an_id)
@@ -399,6 +402,8 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
         fmt.header = _looks_like_header(body)
+        if len(body) == 1 and opts.reading.headerless and not all(_COLUMN_N.fullmatch(f.strip()) for f in body[0]):
+            fmt.header = False
     else:
         fmt.header = opts.header == "yes"
     fmt.quoted_names = fmt.header and any(column_name(f) != f.strip() for f in body[0])
@@ -551,7 +556,7 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.
         return frame.head(nrows) if nrows is not None else frame
     if fmt.kind == "json":
         try:
-            frame = _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns, fmt.orient)
+            frame = _json_laid_out(p, fmt)
         except ValueError as e:
             if "Mixing dicts with non-Series" not in str(e) and "If using all scalar values" not in str(e):
                 raise
@@ -747,6 +752,18 @@ def _raw_cells(line: str, sep: str) -> list[str]:
     return [*cells, "".join(cell)]
 
 
+def _json_laid_out(p: Path, fmt: TableFormat) -> pd.DataFrame:
+    """The JSON file read in the layout its first key says (`fmt.orient`, `_json_orient`); where that reading fails
+    it was not that layout (a dict of lists whose first key is 'data', a column named 'schema'): read as pandas
+    reads it by default, as before, and `fmt.orient` cleared (so the exported script reads it alike)."""
+    if fmt.orient:
+        try:
+            return _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns, fmt.orient)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            fmt.orient = ""
+    return _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns)
+
+
 def json_lines(p: Path) -> bool:
     """Whether a JSON file is JSON Lines (one object per line), by its name."""
     return p.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
@@ -774,6 +791,7 @@ def _json_without_dates(p: Path, lines: bool, compression: str | None, text: lis
                             **({"orient": orient} if orient else {}))
 
 
+_COLUMN_N = re.compile(r"col[1-9]\d*")  # the names a file without a header line gives its columns
 _TABLE_JSON = re.compile(r'^\s*\{\s*"schema"\s*:\s*\{')
 _SPLIT_JSON = re.compile(r'^\s*\{\s*"(columns|index|data)"\s*:\s*\[')
 _INDEX_JSON = re.compile(r'^\s*\{\s*"[+-]?\d+"\s*:\s*\{\s*"([^"\\]*)"\s*:')
@@ -954,7 +972,7 @@ def _metadata_lines(rows: list[list[str]], gaps: bool = True) -> int:
         row, below = rows[skip], rows[skip + 1:]
         if _short_header(row, below, mode) or _trailing_separator(row, below, mode):
             break
-        if gaps and _gapped_header(row, below, mode):
+        if gaps and _gapped_header(row, below, mode, rows[skip - 1] if skip else None):
             break
         if len(row) != mode or _mostly_empty(row, below) or _sklearn_counts(row, below):
             skip += 1
@@ -984,15 +1002,18 @@ def _trailing_separator(row: list[str], below: list[list[str]], mode: int) -> bo
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
-def _gapped_header(row: list[str], below: list[list[str]], mode: int) -> bool:
+def _gapped_header(row: list[str], below: list[list[str]], mode: int, above: list[str] | None = None) -> bool:
     """A header with some names left empty ("x,,,label" over rows of numbers), not a title padded with
     separators ("Report 2024,,,"): two or more names, the last column's among them, none a number or a date, one
     at least unlike its column below (text over numbers), and the line below it a row of the table, not its
-    header. (A title rarely fills the last cell; pandas names the empty ones 'Unnamed: N'.)"""
+    header, and the line above it (`above`, skipped) not one filled alike. (A title rarely fills the last cell;
+    pandas names the empty ones 'Unnamed: N'.)"""
     cells = [f.strip() for f in row]
     filled = [i for i, c in enumerate(cells) if c]
     if len(row) != mode or len(filled) < 2 or not cells[-1]:
         return False
+    if above is not None and [i for i, c in enumerate(above) if c.strip()] == filled:
+        return False  # one of lines alike above the table ('Station,,,Berlin' over 'Unit,,,Celsius'): metadata
     if any(_NUMBER.match(cells[i]) or _DATE.search(cells[i]) for i in filled):
         return False
     data = [[f.strip() for f in r] for r in below if len(r) == mode]
@@ -1148,13 +1169,26 @@ def _choose_decimal(rows: list[list[str]], sep: str, reading: Reading = Reading(
     comma = [f for f in fields if _COMMA_DECIMAL.match(f)]
     dot = [f for f in fields if _DOT_DECIMAL.match(f)]
     if reading.marks:
-        sure_comma = sum(not _EITHER_MARK.match(f) for f in comma)
-        sure_dot = sum(not _EITHER_MARK.match(f) for f in dot)
+        # (the cells of columns of numbers only: a '1,5' in a column of notes says nothing of 1.234;12.345 beside it)
+        numbers = [f for f in _cells_of_number_columns(rows[1:]) if not _EITHER_MARK.match(f)]
+        sure_comma = sum(bool(_COMMA_DECIMAL.match(f)) for f in numbers)
+        sure_dot = sum(bool(_DOT_DECIMAL.match(f)) for f in numbers)
         if sure_comma != sure_dot:
             return ("," if sure_comma > sure_dot else "."), True
         if (comma or dot) and reading.decimal in (",", "."):
             return reading.decimal, True
     return ("," if len(comma) > len(dot) else "."), bool(comma or dot)
+
+
+def _cells_of_number_columns(rows: list[list[str]]) -> list[str]:
+    """The cells, blanks around them dropped, of the columns whose cells (those not empty) are numbers, 9 in 10."""
+    width = max((len(r) for r in rows), default=0)
+    out: list[str] = []
+    for i in range(width):
+        cells = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
+        if cells and sum(bool(_NUMBER.match(c)) for c in cells) >= 0.9 * len(cells):
+            out += cells
+    return out
 
 
 def _late_decimal_commas(frame: pd.DataFrame) -> str:
