@@ -106,6 +106,12 @@ def test_a_constant_last_column_names_target_and_many_constants_are_one_note(tmp
         data.split_table(make_spec(tmp_path, data__dataset=str(tmp_path / "mnist.csv"), data__target="pixel15").data,
                          0, [])
     assert str(refused.value).endswith("a classifier needs at least two")  # named by the user: no hint
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(tmp_path / "mnist.csv"), data__target="label",
+                                  train__epochs=1), lambda e: None)
+    script = tmp_path / "train.py"
+    assert CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)]).exit_code == 0
+    assert "# columns pixel0, pixel1, pixel2 ... (8 in all) left out: constant (every row holds one value)\n" in \
+        script.read_text()
 
 
 def test_a_label_with_a_trailing_period_names_the_class_it_nearly_is(tmp_path):

@@ -332,34 +332,49 @@ async def test_keys_that_arrive_in_a_burst_are_applied_in_the_order_typed():
                 character = key if len(key) == 1 else ("\x7f" if key == "backspace" else None)
                 app.post_message(events.Key({".": "full_stop", "(": "left_parenthesis",
                                              ")": "right_parenthesis"}.get(key, key), character))
+            await wait_for(pilot, lambda f=field, t=typed: f.value == t, 5, f"{typed} in {box}")
             await pilot.pause(0.3)
-            assert field.value == typed, (box, field.value)
+            assert field.value == typed, (box, field.value)  # (and nothing after it)
         assert app.spec.train.lr == 0.02 and app.spec.train.epochs == 35 and app.spec.data.val_split == 0.3
 
 
 async def test_attach_shows_the_run_at_once_while_its_checkpoint_is_checked(monkeypatch):
     """`torchtui attach RUN` checks the run's checkpoint first (importing torch: 3 s), and the screen showed the
     Data pane and a footer for no run until then. Its history is on the Training pane as soon as its log is read;
-    ctrl+r waits for the check."""
-    import time
+    ctrl+r (and stop, pause, save) wait for the check. A run refused by the check leaves the panes fresh."""
+    import threading
 
     from tui.core.runs import RunFolder
 
     run_dir = headless("--dataset", "iris", "--epochs", "3", "--name", "h")
-    real = RunFolder.saved_run
+    real, checked = RunFolder.saved_run, threading.Event()
 
-    def slow(self):
-        time.sleep(2.0)  # (in the load's thread)
+    def held(self):
+        checked.wait(30)  # (in the load's thread) until the test has seen the screen meanwhile
         return real(self)
 
-    monkeypatch.setattr(RunFolder, "saved_run", slow)
+    monkeypatch.setattr(RunFolder, "saved_run", held)
     app = TorchTUI(attach=run_dir)
     notices = Notices(app)
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: active(app) == "training", 1.5, "the Training pane, before the check")
+        await wait_for(pilot, lambda: active(app) == "training", 20, "the Training pane, before the check")
         assert app.followed is None
-        await wait_for(pilot, lambda: "epoch 3/3" in text_of(app.query_one("#train-status")), 1.5, "its history")
-        await pilot.press("ctrl+r")
-        assert "loading h: a moment" in notices.messages and not (run_dir.parent / "h-2").exists()
-        await wait_for(pilot, lambda: app.followed is not None and app.loaded_spec is not None, 10, "the load")
+        await wait_for(pilot, lambda: "epoch 3/3" in text_of(app.query_one("#train-status")), 20, "its history")
+        for key in ("ctrl+r", "ctrl+x"):
+            await pilot.press(key)
+        assert notices.messages.count("loading h: a moment") == 2 and len(list(run_dir.parent.iterdir())) == 1
+        checked.set()
+        await wait_for(pilot, lambda: app.followed is not None and app.loaded_spec is not None, 30, "the load")
         assert app.followed.status == "done" and app.spec.train.epochs == 3 and active(app) == "training"
+
+    (run_dir / "last.pt").write_bytes(b"not a checkpoint")  # refused by the check, after its history is shown
+    checked.clear()
+    app = TorchTUI(attach=run_dir)
+    notices = Notices(app)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: "epoch 3/3" in text_of(app.query_one("#train-status")), 20, "its history")
+        checked.set()
+        await wait_for(pilot, lambda: notices.titled("checkpoint refused"), 30, "the refusal")
+        await wait_for(pilot, lambda: active(app) == "data", 10, "the panes let it go")
+        assert app.followed is None and app._attaching is None
+        assert "no training yet" in text_of(app.query_one("#train-status"))

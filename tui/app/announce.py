@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tui.core.follow import saved_at
 from tui.core.live_change import describe
@@ -18,10 +18,11 @@ class Notice:
 
 
 def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None = None,
-               resume: str = "ctrl+r resumes") -> Notice | None:
+               resume: Callable[[], str] = lambda: "ctrl+r resumes") -> Notice | None:
     """The notification for event `e`, if it deserves one; `save_asked`: this screen asked for a save
     (a routine or another reader's save stays quiet); `steps_per_epoch`: the run's, from its start event;
-    `resume`: how the user continues a stopped run from this screen now (the app's `resume_hint`)."""
+    `resume`: how the user continues a stopped run from this screen now (the app's `resume_hint`: asked only for
+    a stop, as it looks at the run's files)."""
     kind = e.get("event")
     if kind == "checkpoint" and e.get("requested") and save_asked:
         return Notice(f"saved {e.get('which', 'last')}.pt {saved_at(e, steps_per_epoch)}", timeout=3)
@@ -30,7 +31,7 @@ def notice_for(e: dict[str, Any], save_asked: bool, steps_per_epoch: int | None 
     if kind == "end":
         status = e.get("status")
         if status == "interrupted":
-            return Notice(f"stopped; last.pt holds the exact position: {resume}")
+            return Notice(f"stopped; last.pt holds the exact position: {resume()}")
         best = e.get("best_val_loss")
         return Notice(f"training {'stopped early' if status == 'early_stopped' else 'done'}: {e.get('epochs')} epochs"
                       + (f", best loss {best:.4f}" if best is not None else ""))

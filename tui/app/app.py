@@ -393,9 +393,15 @@ class TorchTUI(App):
             self.screen_stack[0].set_focus(self.query_one(_field_selector(field)))
         self.notify(message, severity="error", title=title)
 
+    def _still_attaching(self) -> bool:
+        """The run the screen opened on is shown, its checkpoint still being checked: a key for it waits (said)."""
+        if self._attaching is None:
+            return False
+        self.notify(f"loading {self._attaching.name}: a moment", severity="warning", timeout=3)
+        return True
+
     def action_train(self) -> None:
-        if self._attaching is not None:  # its history is shown, its checkpoint still being checked
-            self.notify(f"loading {self._attaching.name}: a moment", severity="warning", timeout=3)
+        if self._still_attaching():  # its history is shown, its checkpoint still being checked
             return
         if self._process_running() or (self.followed is not None and self.followed.running and self.followed.alive()):
             self.notify(f"{self.followed.run_dir.name} is already training; ctrl+x stops it", severity="warning")
@@ -464,6 +470,8 @@ class TorchTUI(App):
         return None
 
     def action_stop(self) -> None:
+        if self._still_attaching():
+            return
         if not training_process.send(self._pid(starting_too=True), training_process.STOP):
             self.notify("nothing is training", severity="warning")
             return
@@ -487,7 +495,7 @@ class TorchTUI(App):
         return True
 
     def action_save(self) -> None:
-        if self._still_starting("ctrl+s", "saves"):
+        if self._still_attaching() or self._still_starting("ctrl+s", "saves"):
             return
         if training_process.send(self._pid(), training_process.SAVE):
             self._save_pending = True
@@ -500,7 +508,7 @@ class TorchTUI(App):
             self.notify("nothing is training, so there is nothing to save yet", severity="warning")
 
     def action_pause(self) -> None:
-        if self._still_starting("ctrl+p", "pauses"):
+        if self._still_attaching() or self._still_starting("ctrl+p", "pauses"):
             return
         if not training_process.send(self._pid(), training_process.PAUSE):
             self.notify("nothing is training", severity="warning")
@@ -526,7 +534,7 @@ class TorchTUI(App):
         state = self.followed
         for e in self.tail.read():
             state.apply(e)
-            notice = notice_for(e, self._save_pending, state.start.get("steps_per_epoch"), self.resume_hint())
+            notice = notice_for(e, self._save_pending, state.start.get("steps_per_epoch"), self.resume_hint)
             if notice is not None:
                 self.notify(notice.message, title=notice.title, severity=notice.severity,  # type: ignore[arg-type]
                             timeout=notice.timeout)
@@ -586,11 +594,24 @@ class TorchTUI(App):
         if self._process_running():  # never: a running run is not deleted; but then it is not let go either
             return
         self.process, self.followed, self.tail, self.loaded_spec = None, None, None, None
+        await self._fresh_run_panes()
+
+    async def _fresh_run_panes(self) -> None:
+        """The Training and Results panes as at start: no run on them."""
         for tab, pane in (("training", TrainingPane(id="training-pane")), ("results", ResultsPane(id="results-pane"))):
             await self.query_one(f"#{tab}-pane").remove()
             await self.query_one(f"#{tab}", TabPane).mount(pane)
         self.show_next()
         self.refresh_bindings()
+
+    async def _attach_refused(self) -> None:
+        """The run the screen opened on was refused after its history was shown (`_follow_at_once`): the panes let
+        it go, as a refusal leaves the screen as it was."""
+        if self._attaching is None or self.followed is not None:
+            return
+        self._attaching = None
+        await self._fresh_run_panes()
+        self.action_pane("data")
 
     def action_load(self) -> None:
         self.push_screen(RunsScreen(list_runs(self.spec.run.runs_dir), self.spec.run.runs_dir),
@@ -612,7 +633,7 @@ class TorchTUI(App):
             # unreadable or not a run: refuse, change nothing
             message = str(e) if isinstance(e, UserError) else f"cannot load {path}: {type(e).__name__}: {e}"
             self.call_from_thread(self.notify, message, severity="error", title="checkpoint refused", timeout=10)
-            self._attaching = None
+            self.call_from_thread(self._attach_refused)
             return
         self.call_from_thread(self._run_loaded, spec, state, tail)
 

@@ -7,6 +7,7 @@ typed after a backspace could be inserted before the backspace ran: `End`, six b
 Learning rate box holding 0.01 left "0." - the backspaces deleted what was typed after them (a tmux audit, 2 bursts
 in 6; Textual issue 6605). `FieldInput` runs its own (non-priority) bindings in its key handler, as the app would
 have run them - the focused widget's bindings are the first the app tries - so a key does what it did, in its place.
+Only its own: a container's key handler (the Model pane's escape) must see a key before the screen's bindings do.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class FieldInput(Input):
             for binding in self._bindings.key_to_bindings.get(event.key, ()):
                 # (app.run_action: what the app's own lookup calls; False where check_action refuses it)
                 if not binding.priority and await self.app.run_action(binding.action, self):
+                    self._restart_blink()  # (as Input's own handler does for every key)
                     event.stop()
                     event.prevent_default()
                     return

@@ -137,7 +137,7 @@ class _Facts:
     numeric: list[str]
     one_hot: list[str]
     coerced: list[str]
-    left_out: list[str]
+    left_out: list[str]  # "column x left out: why", as the run's notes say it
     decimal: str
     threads: int
     n_val: int
@@ -202,10 +202,12 @@ def _facts(spec: Spec, layers: list[str] | None, threads: int, differs: list[str
     if layers is None:
         layers = layer_stack.resolve(spec.model.layers, (pre.n_inputs,), objective.n_outputs).exprs
     coerced = [c for c in [*table.features, *table.targets] if not is_numeric(raw[c]) and is_numeric(table.frame[c])]
-    left_out = [n[len("column "):].split("; name it")[0] for n in notices if " left out: " in n]
-    left_out += [f"{c} left out: named by --drop" for c in d.drop]
+    # "column c left out: constant ...; name it in --features to use it", and many constant ones in one note
+    # ("columns p0, p1, p2 ... (184 in all) left out: constant ...; name them ...")
+    left_out = [n.split("; name ")[0] for n in notices if " left out: " in n]
+    left_out += [f"column {c} left out: named by --drop" for c in d.drop]
     if d.group:
-        left_out.append(f"{d.group} left out: it names the groups of the split, not a feature")
+        left_out.append(f"column {d.group} left out: it names the groups of the split, not a feature")
     builtin = BUILTINS.get(d.dataset)
     read, helpers = _reading(spec, builtin, reading)
     n_val = len(table.val_frame) if table.val_rows is None else len(table.val_rows)
@@ -468,7 +470,7 @@ def _data_block(f: _Facts, add: Any) -> None:
     add("")
     add(_heading("2. Choose the columns"))
     for line in f.left_out:
-        add("\n".join(textwrap.wrap(_said(f"column {line}"), 116, initial_indent="# ", subsequent_indent="#   ")))
+        add("\n".join(textwrap.wrap(_said(line), 116, initial_indent="# ", subsequent_indent="#   ")))
     add(f"TARGETS = {f.targets!r}" if len(f.targets) > 1 else f"TARGET = {f.targets[0]!r}")
     add(f"FEATURES = {f.features!r}")
     add(f"ONE_HOT = {f.one_hot!r}  # text columns: one input per value" if f.one_hot
