@@ -33,6 +33,24 @@ def make_spec(tmp_path, **overrides) -> Spec:
     return Spec().with_overrides(base)
 
 
+def trained_before_the_rule(monkeypatch, spec: Spec, field: str, patches: list[tuple[object, str, object]]):
+    """A run trained as a torchtui before a versioned reading rule did: `patches` (object, attribute, value) put
+    the rule's code back as it was, and its checkpoint's preprocessing lacks the rule's `field`. Returns (the run
+    folder, its saved preprocessing); a test then resumes it, which must not be 'data changed'."""
+    from tui.core import checkpoint, preprocess
+
+    with monkeypatch.context() as old:
+        for owner, name, value in patches:
+            old.setattr(owner, name, value)
+        real = preprocess.Preprocessor.to_dict
+        old.setattr(preprocess.Preprocessor, "to_dict",
+                    lambda self: {k: v for k, v in real(self).items() if k != field})
+        _, folder = job.run(spec, lambda e: None)
+    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
+    assert field not in saved
+    return folder, saved
+
+
 def train(tmp_path, **overrides):
     """Run a real training; returns (outcome, run folder, events)."""
     events: list[dict] = []

@@ -21,7 +21,7 @@ from tui.cli import app
 from tui.core import checkpoint, data, job, preprocess
 from tui.core.reader import Reading, ReadOptions, as_written, read_table
 
-from conftest import make_spec
+from conftest import make_spec, trained_before_the_rule
 from test_export import export_runs_bit_for_bit
 
 CODES = ["001", "002", "010", "011"]
@@ -233,15 +233,10 @@ def test_a_json_model_trained_before_the_quoted_codes_rule_reads_its_classes_as_
     path = tmp_path / "codes.json"
     frame.to_json(path, orient="records")
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
-    with monkeypatch.context() as old:
-        real_codes = data._class_codes
-        old.setattr(data, "_class_codes", lambda spec, frame, fmt, target, reading, notices: real_codes(
-            spec, frame, fmt, target, dataclasses.replace(reading, quoted=False), notices))
-        real = preprocess.Preprocessor.to_dict
-        old.setattr(preprocess.Preprocessor, "to_dict",
-                    lambda self: {k: v for k, v in real(self).items() if k != "quoted"})
-        _, folder, _ = events_of(spec)
-    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
-    assert "quoted" not in saved and saved["classes"] == [1, 2, 10, 11]
+    real_codes = data._class_codes
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "quoted", [(
+        data, "_class_codes", lambda spec, frame, fmt, target, reading, notices: real_codes(
+            spec, frame, fmt, target, dataclasses.replace(reading, quoted=False), notices))])
+    assert saved["classes"] == [1, 2, 10, 11]
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3

@@ -19,7 +19,7 @@ from tui.core import checkpoint, job, preprocess
 from tui.core import reader as reader_module
 from tui.core.reader import Reading, ReadOptions, read_table
 
-from conftest import make_spec
+from conftest import make_spec, trained_before_the_rule
 
 
 def german(path: Path, rows: int = 400, seed: int = 9, thousands: bool = True) -> Path:
@@ -88,15 +88,10 @@ def test_a_model_trained_before_the_rule_reads_its_file_as_it_did(tmp_path, monk
     path = german(tmp_path / "euro.csv", rows=200)
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
     choose = reader_module._choose_decimal
-    with monkeypatch.context() as old:
-        old.setattr(reader_module, "_choose_decimal", lambda rows, sep, reading=Reading():
-                    choose(rows, sep, dataclasses.replace(reading, marks=False, decimal="")))
-        real = preprocess.Preprocessor.to_dict
-        old.setattr(preprocess.Preprocessor, "to_dict",
-                    lambda self: {k: v for k, v in real(self).items() if k != "decimal"})
-        _, folder = job.run(spec, lambda e: None)
-    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
-    assert "decimal" not in saved and not preprocess.reading_of(saved).marks
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "decimal", [(
+        reader_module, "_choose_decimal", lambda rows, sep, reading=Reading():
+        choose(rows, sep, dataclasses.replace(reading, marks=False, decimal="")))])
+    assert not preprocess.reading_of(saved).marks
     assert [c["kind"] for c in saved["columns"] if c["name"] == "Anteil"] != ["numeric"]  # (the read it had)
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3

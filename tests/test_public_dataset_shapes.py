@@ -19,7 +19,7 @@ from tui.core import data, job
 from tui.core.errors import UserError
 from tui.core.reader import read_table
 
-from conftest import make_spec
+from conftest import make_spec, trained_before_the_rule
 from test_export import export_runs_bit_for_bit
 
 
@@ -186,18 +186,11 @@ def test_a_model_trained_before_the_camel_case_rule_keeps_its_feature(tmp_path, 
     'data changed'."""
     import re
 
-    from tui.core import checkpoint, preprocess
 
     train = titanic(tmp_path / "train.csv")
     spec = make_spec(tmp_path, data__dataset=str(train), train__epochs=2, train__patience=0)
-    with monkeypatch.context() as old:
-        old.setattr(data, "_ID_CAMEL", re.compile(r"$^"))
-        real = preprocess.Preprocessor.to_dict
-        old.setattr(preprocess.Preprocessor, "to_dict", lambda self: {k: v for k, v in real(self).items()
-                                                                        if k != "camel"})
-        _, folder = job.run(spec, lambda e: None)
-    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
-    assert "camel" not in saved and "PassengerId" in [c["name"] for c in saved["columns"]]
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "camel", [(data, "_ID_CAMEL", re.compile(r"$^"))])
+    assert "PassengerId" in [c["name"] for c in saved["columns"]]
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
 
@@ -225,7 +218,7 @@ def test_a_column_of_dates_that_repeat_is_left_out_as_dates(tmp_path, monkeypatc
     """Bike sharing's hourly file: dteday repeats each day 24 times, so fewer than half its cells were distinct and
     the dates check never ran - it was one-hot encoded, 21 dates in 500 rows (and a validation file's later dates
     were all '(other)'). A model trained before the rule keeps its encoding on its resume."""
-    from tui.core import checkpoint, preprocess
+    from tui.core import preprocess
 
     hours = pd.date_range("2011-01-01", periods=500, freq="h")
     r = np.random.default_rng(0)
@@ -238,16 +231,11 @@ def test_a_column_of_dates_that_repeat_is_left_out_as_dates(tmp_path, monkeypatc
     assert "column dteday left out: looks like dates; name it in --features to use it" in notices
 
     spec = make_spec(tmp_path, data__dataset=str(tmp_path / "hour.csv"), train__epochs=2, train__patience=0)
-    with monkeypatch.context() as old:
-        real_reason = data._leave_out_reason
-        old.setattr(data, "_leave_out_reason", lambda col, name, keep, rules=preprocess.Reading():
-                    real_reason(col, name, keep, dataclasses.replace(rules, dates=False)))
-        real = preprocess.Preprocessor.to_dict
-        old.setattr(preprocess.Preprocessor, "to_dict", lambda self: {k: v for k, v in real(self).items()
-                                                                        if k != "dates"})
-        _, folder = job.run(spec, lambda e: None)
-    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
-    assert "dates" not in saved and "dteday" in [c["name"] for c in saved["columns"]]
+    real_reason = data._leave_out_reason
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "dates", [(
+        data, "_leave_out_reason", lambda col, name, keep, rules=preprocess.Reading():
+        real_reason(col, name, keep, dataclasses.replace(rules, dates=False)))])
+    assert "dteday" in [c["name"] for c in saved["columns"]]
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
 

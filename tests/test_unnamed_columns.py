@@ -16,7 +16,7 @@ from tui.cli import app
 from tui.core import checkpoint, data, job, preprocess
 from tui.core import reader as reader_module
 
-from conftest import make_spec
+from conftest import make_spec, trained_before_the_rule
 
 
 def measured(path: Path, header: str, rows: int = 200) -> Path:
@@ -115,14 +115,9 @@ def test_a_model_trained_before_the_gapped_header_rule_reads_its_file_without_a_
     the file as it did, not 'data changed', and its predictions name the columns it was trained with."""
     path = measured(tmp_path / "gaps.csv", "x,,,label")
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
-    with monkeypatch.context() as old:
-        old.setattr(reader_module, "_gapped_header", lambda row, below, mode, above=None: False)
-        real = preprocess.Preprocessor.to_dict
-        old.setattr(preprocess.Preprocessor, "to_dict",
-                    lambda self: {k: v for k, v in real(self).items() if k != "gaps"})
-        _, folder = job.run(spec, lambda e: None)
-    saved = checkpoint.load(folder.path / "last.pt")["preprocessing"]
-    assert "gaps" not in saved and saved["targets"] == ["col4"] and not preprocess.reading_of(saved).gaps
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "gaps", [
+        (reader_module, "_gapped_header", lambda row, below, mode, above=None: False)])
+    assert saved["targets"] == ["col4"] and not preprocess.reading_of(saved).gaps
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
     out = tmp_path / "predictions.csv"
