@@ -205,8 +205,9 @@ def test_hangup_leaves_worker_training_and_reattach_shows_history(workdir, termi
     explain = _explain(None, workdir)
     first.wait_for("51 training items", SCREEN_TIMEOUT, explain)  # the Dataset class was read
     first.send("C-r")
-    screen = first.wait_for(r"epoch\s+1/100\s+train.*samples/s", SCREEN_TIMEOUT, explain)
-    epoch1 = re.search(r"epoch\s+1/100\s+train.*samples/s", screen).group(0)
+    # the epoch's log line, whole (its rate is the status line's: the log line ends at lr, and '* best')
+    screen = first.wait_for(r"epoch\s+1/100\s+train.*lr \S+  \* best", SCREEN_TIMEOUT, explain)
+    epoch1 = re.search(r"epoch\s+1/100\s+train.*lr \S+  \* best", screen).group(0)
     run_dir = the_run(workdir)
     pid = worker_pid(run_dir)
     app_pid = first.pane_pid()

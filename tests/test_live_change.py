@@ -438,7 +438,7 @@ async def test_after_a_live_change_of_epochs_the_screen_offers_what_the_worker_d
     read its own 170 and failed ('already trained 170 of 170 epochs'; a tmux audit). The screen takes the run's
     change as loading it would: the field says 170, ctrl+r asks for more, and a raised Epochs trains on to it. A
     field the user had typed a value of their own into keeps it."""
-    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER, "train.batch_size": 8}))
+    app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER, "train.batch_size": 16}))
     async with running(app) as pilot:
         await data_loaded(app, pilot)
         await pilot.press("ctrl+r")
@@ -448,7 +448,7 @@ async def test_after_a_live_change_of_epochs_the_screen_offers_what_the_worker_d
         lr.value = "0.05"  # the user's own value for a next run, typed while this one trains
         await pilot.pause()
         # (the screen reads the log a few times a second: the worker may be epochs ahead of what it has shown)
-        change = live_change.request(run.run_dir, Change(epochs=run.epoch_done + 12, lr=0.003), run)
+        change = live_change.request(run.run_dir, Change(epochs=run.epoch_done + 6, lr=0.003), run)
         await wait_for(pilot, lambda: run_events(run.run_dir, "change"), 60, "the change event")
         assert [(c["id"], c.get("refused")) for c in run_events(run.run_dir, "change")] == [(change.id, None)]
         await wait_for(pilot, lambda: run.status == "done" and app.process is None, 120, "the run's end")
