@@ -447,10 +447,12 @@ async def test_after_a_live_change_of_epochs_the_screen_offers_what_the_worker_d
         epochs, lr = app.query_one("#hp-epochs", Input), app.query_one("#hp-lr", Input)
         lr.value = "0.05"  # the user's own value for a next run, typed while this one trains
         await pilot.pause()
-        # (the screen reads the log a few times a second: the worker may be epochs ahead of what it has shown)
-        change = live_change.request(run.run_dir, Change(epochs=run.epoch_done + 6, lr=0.003), run)
-        await wait_for(pilot, lambda: run_events(run.run_dir, "change"), 60, "the change event")
+        await pilot.press("ctrl+p")  # paused, so the new total is known to be ahead of it (the worker runs ahead of
+        await wait_for(pilot, lambda: run.status == "paused", 60, "the pause")  # what the screen has read)
+        change = live_change.request(run.run_dir, Change(epochs=run.epoch_done + 2, lr=0.003), run)
+        await wait_for(pilot, lambda: run_events(run.run_dir, "change"), 60, "the change event")  # (while paused)
         assert [(c["id"], c.get("refused")) for c in run_events(run.run_dir, "change")] == [(change.id, None)]
+        await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: run.status == "done" and app.process is None, 120, "the run's end")
         total = run.epoch_done
         assert run.start["epochs"] == total and epochs.value == str(total) and app.spec.train.epochs == total
