@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
-from .reader import PANDAS_EMPTY_WORDS, Reading, are_codes
+from .reader import COLUMN_N, PANDAS_EMPTY_WORDS, Reading, are_codes
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -516,7 +516,7 @@ def _lookalike(label: str, classes: list) -> str:
 def _headerless(d: dict[str, Any]) -> bool:
     """The model's columns are those of a file without a header line: col1, col2, ..."""
     names = [*(c.get("name", "") for c in d.get("columns") or []), *(d.get("targets") or [])]
-    return bool(names) and all(re.fullmatch(r"col[1-9]\d*", str(name)) for name in names)
+    return bool(names) and all(COLUMN_N.fullmatch(str(name)) for name in names)
 
 
 def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:

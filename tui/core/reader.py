@@ -44,6 +44,7 @@ _EITHER_MARK = re.compile(r"^[+-]?[1-9]\d{0,2}[.,]\d{3}$")  # '2.096', '1,500': 
 # dots that can only group thousands: two or more groups (3.981.987), or groups before a decimal comma (1.234,5)
 _DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+COLUMN_N = re.compile(r"col[1-9]\d*")  # the names a file without a header line gives its columns (fullmatch)
 MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}  # a cell said empty
 # cells pandas reads as empty in every column that are words in a column of words: a region NA (North America), a
 # severity None (`_words_kept`). Its other marks (NaN, NULL, n/a, #N/A, ...) say "no value" in any column.
@@ -402,7 +403,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
         fmt.header = _looks_like_header(body)
-        if len(body) == 1 and opts.reading.headerless and not all(_COLUMN_N.fullmatch(f.strip()) for f in body[0]):
+        if len(body) == 1 and opts.reading.headerless and not all(COLUMN_N.fullmatch(f.strip()) for f in body[0]):
             fmt.header = False
     else:
         fmt.header = opts.header == "yes"
@@ -602,7 +603,7 @@ def _fields_named(fmt: TableFormat, names: frozenset[str]) -> list[int]:
     if fmt.header:
         places = [i for i, name in enumerate(_unique(fmt.names)) if name in names]  # (repeats renamed as read)
     else:
-        places = [int(name[3:]) - 1 for name in names if re.fullmatch(r"col[1-9]\d*", name)]
+        places = [int(name[3:]) - 1 for name in names if COLUMN_N.fullmatch(name)]
     return sorted(i + fmt.row_names for i in places)
 
 
@@ -791,7 +792,6 @@ def _json_without_dates(p: Path, lines: bool, compression: str | None, text: lis
                             **({"orient": orient} if orient else {}))
 
 
-_COLUMN_N = re.compile(r"col[1-9]\d*")  # the names a file without a header line gives its columns
 _TABLE_JSON = re.compile(r'^\s*\{\s*"schema"\s*:\s*\{')
 _SPLIT_JSON = re.compile(r'^\s*\{\s*"(columns|index|data)"\s*:\s*\[')
 _INDEX_JSON = re.compile(r'^\s*\{\s*"[+-]?\d+"\s*:\s*\{\s*"([^"\\]*)"\s*:')
