@@ -8,7 +8,6 @@ import importlib
 import io
 import os
 import signal
-import subprocess
 import sys
 import time
 from contextlib import asynccontextmanager, suppress
@@ -28,6 +27,8 @@ from tui.app.training_pane import TrainingPane
 from tui.core import checkpoint, job
 from tui.core.runs import read_events
 from tui.core.spec import Spec
+
+import warm_cli
 
 SIZE = (100, 30)
 # More epochs than any test waits for, so a run can never end before a key or a signal lands; each is stopped
@@ -416,9 +417,9 @@ async def test_train_pause_save_stop_then_load_in_a_fresh_app_and_resume_exactly
         assert "best" in text_of(app.query_one("#results-summary", Static))
 
     # The same run, uninterrupted and headless, ends with the same weights.
-    subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", str(total), "--batch-size",
-                    "8", "--seed", "3", "--device", "cpu", "--patience", "0", "--name", "straight"],
-                   check=True, capture_output=True)
+    warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", "digits", "--epochs", str(total), "--batch-size",
+                  "8", "--seed", "3", "--device", "cpu", "--patience", "0", "--name", "straight"],
+                 check=True, capture_output=True)
     straight = checkpoint.load(Path("checkpoints/straight/last.pt"))["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
@@ -485,7 +486,7 @@ def headless(*args: str, own_process: bool = False) -> Path:
     from tui.cli import app as cli
 
     if own_process:
-        subprocess.run([sys.executable, "-m", "tui", "run", "--device", "cpu", *args], check=True, capture_output=True)
+        warm_cli.run([sys.executable, "-m", "tui", "run", "--device", "cpu", *args], check=True, capture_output=True)
         return max(Path("checkpoints").iterdir(), key=lambda p: p.stat().st_mtime)
     kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
                                               signal.SIGUSR2)}
@@ -653,8 +654,8 @@ async def test_export_writes_a_toml_that_torchtui_run_accepts(in_tmp):
         await pilot.press("ctrl+e", "enter")  # exists: a second enter replaces it
         assert any("exists" in text_of(w) for w in app.screen.query(Static))
         await pilot.press("enter")
-    out = subprocess.run([sys.executable, "-m", "tui", "run", "experiment.toml", "--epochs", "1"],
-                         capture_output=True, text=True)
+    out = warm_cli.run([sys.executable, "-m", "tui", "run", "experiment.toml", "--epochs", "1"],
+                       capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
 

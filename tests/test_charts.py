@@ -82,6 +82,19 @@ def test_a_learning_rate_schedule_keeps_its_exact_values():
     assert set(y) == {0.01, 0.001}  # means of a stretch holding the drop drew a rate the run never had
 
 
+def test_a_constant_rate_is_said_in_a_title_that_fits_the_chart():
+    """At 80x24 the rate chart has 20 columns: 'learning rate 0.01 (constant)' was longer than its canvas, and
+    plotext draws no title then."""
+    state = long_run(100)  # before the schedule's drop at epoch 200: a constant 0.01
+    for width, title in ((20, "lr 0.01"), (24, "lr 0.01 (constant)"), (30, "lr 0.01 (constant)"),
+                         (40, "learning rate 0.01 (constant)"), (80, "learning rate 0.01 (constant)")):
+        plotext.clear_figure()
+        plotext.plotsize(width, 8)
+        charts.plot_lr(plotext, state, width)
+        assert plotext.uncolorize(plotext.build()).splitlines()[0].strip() == title, width
+    plotext.clear_figure()
+
+
 def test_envelope_keeps_each_stretchs_extremes_in_order_and_downsample_its_means():
     x = np.arange(1000, dtype=np.float64)
     y = np.sin(x / 50)

@@ -12,6 +12,7 @@ from tui.core.files import atomic_write
 from tui.core.follow import summarize
 from tui.core.runs import read_events
 
+import warm_cli
 from conftest import train
 
 
@@ -73,12 +74,11 @@ def test_a_checkpoint_made_by_hand_is_refused_in_one_line_by_its_readers(tmp_pat
     said = CliRunner().invoke(app, ["predict", str(tmp_path / "resized.pt"), iris])
     assert said.exit_code == 2 and "size mismatch for" in said.output and "Error(s)" not in said.output, said.output
     import pickle
-    import subprocess
     import sys
 
     (tmp_path / "plain.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))  # torch warned of its protocol first
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "plain.pt"), iris],
-                          capture_output=True, text=True, timeout=120)
+    done = warm_cli.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "plain.pt"), iris],
+                        capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr == f"error: {tmp_path / 'plain.pt'} is not a PyTorch checkpoint\n"
 
 
@@ -131,7 +131,6 @@ def test_lines_of_the_log_that_are_no_events_are_skipped_by_every_reader(tmp_pat
     # JSON, but not an event a reader can take: each ended `torchtui runs` (for the whole runs folder), resume,
     # export, change, and the screen at its start, with a traceback; they are skipped as a torn line is
     import shutil
-    import subprocess
     import sys
 
     from typer.testing import CliRunner
@@ -158,8 +157,8 @@ def test_lines_of_the_log_that_are_no_events_are_skipped_by_every_reader(tmp_pat
             assert [(r["status"], r["epochs_done"], r["epochs"]) for r in listed] == [("done", 2, 2)]
     changed = CliRunner().invoke(app, ["change", str(folder.path), "--lr", "0.1"])
     assert changed.exit_code == 2 and "Traceback" not in changed.output, changed.output
-    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
-                             capture_output=True, text=True, timeout=120)
+    resumed = warm_cli.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
+                           capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert [e["epoch"] for e in read_run(folder.path)[0].epochs] == [1, 2, 3]
     shutil.rmtree(tmp_path / "a")
@@ -183,8 +182,8 @@ def test_the_force_no_weights_only_variable_changes_nothing(tmp_path):
                              env={**os.environ, **env})
         assert out.returncode != 0 and "was refused: loading it would run code" in out.stderr
         assert not marker.exists()
-    cli = subprocess.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "evil.pt"), str(tmp_path / "x.csv")],
-                         capture_output=True, text=True, env={**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+    cli = warm_cli.run([sys.executable, "-m", "tui", "predict", str(tmp_path / "evil.pt"), str(tmp_path / "x.csv")],
+                       capture_output=True, text=True, env={**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
     assert not marker.exists()
 
@@ -192,7 +191,6 @@ def test_the_force_no_weights_only_variable_changes_nothing(tmp_path):
 def test_a_full_disk_keeps_the_old_checkpoint_and_says_why(tmp_path):
     import resource
     import signal
-    import subprocess
     import sys
 
     _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
@@ -203,8 +201,8 @@ def test_a_full_disk_keeps_the_old_checkpoint_and_says_why(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    out = subprocess.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
-                         capture_output=True, text=True, preexec_fn=full_disk)
+    out = warm_cli.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
+                       capture_output=True, text=True, preexec_fn=full_disk)
     assert out.returncode == 1, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot save a checkpoint") and "File too large" in lines[0]

@@ -32,6 +32,7 @@ from tui.core.progress import epoch_rows
 from tui.core.spec import Spec, spec_fields
 from tui.signals import StopOnSignal
 
+import warm_cli
 from conftest import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,8 +45,8 @@ IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 # ---- helpers --------------------------------------------------------------------------------
 def tui(*args, cwd, timeout=180) -> subprocess.CompletedProcess:
     """`torchtui ARGS` as a real subprocess (`python -m tui`)."""
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True,
+                        text=True, timeout=timeout)
 
 
 def invoke(*args):

@@ -20,14 +20,15 @@ from tui.core.record import Recorder
 from tui.core.runs import RunFolder, read_events
 from tui.core.spec import Spec
 
+import warm_cli
 from conftest import train, writer_stand_in
 
 LRS = {"slow": 0.001, "fast": 0.05}
 
 
 def torchtui(*args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=180)
+    return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                        timeout=180)
 
 
 @pytest.fixture(scope="module")

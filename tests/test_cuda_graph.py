@@ -7,7 +7,6 @@ schedules, clipping and each optimizer."""
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tui.core.errors import Interrupted
 from tui.core.follow import RunState
 from tui.core.order import fast_order
 
+import warm_cli
 from conftest import GRAPHS_ON, fake_cuda_graphs, make_spec
 from cuda_graph_emulator import EmulatedGraph
 
@@ -60,8 +60,8 @@ def test_graphs_are_used_on_cuda_where_the_step_allows_and_each_fallback_says_wh
 
 
 def test_an_unknown_mode_is_refused_in_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--cuda-graphs", "always",
-                        "--runs-dir", str(tmp_path)], capture_output=True, text=True)
+    r = warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--cuda-graphs", "always",
+                      "--runs-dir", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: train.cuda_graphs must be auto | on | off, got 'always'"]
 

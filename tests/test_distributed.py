@@ -24,6 +24,7 @@ from tui.core.distributed import World, from_env, share
 from tui.core.launch import children
 from tui.core.runs import process_alive
 
+import warm_cli
 from conftest import train
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # DDP vs one process with the global batch, 3 epochs (README)
@@ -31,8 +32,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo
 
 
 def tui(*args, timeout=180, env=None, **kwargs):
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env or ENV,
-                          timeout=timeout, **kwargs)
+    return warm_cli.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env or ENV,
+                        timeout=timeout, **kwargs)
 
 
 def events(out: str) -> list[dict]:

@@ -21,6 +21,8 @@ import torch
 from tui.core.launch import children
 from tui.core.runs import _proc_state
 
+import warm_cli
+
 # (test_distributed's own fixture is not used here)
 from test_distributed import ENV, STARTED, _next, launch, tui, weights
 
@@ -231,9 +233,9 @@ def test_the_export_of_a_ddp_run_trains_with_the_global_batch(tmp_path):
     assert made.returncode == 0 and "not exact: the run trained in 2 processes (DDP) with batch 8 each" in made.stdout
     script = out.read_text()
     assert "\nBATCH_SIZE = 16\n" in script and "# NOT EXACT" in script
-    ran = subprocess.run([sys.executable, str(out), "--out", str(tmp_path / "model.pt"), "--best",
-                          str(tmp_path / "best_model.pt")], capture_output=True, text=True, env=ENV, timeout=120,
-                         cwd=tmp_path)
+    ran = warm_cli.run([sys.executable, str(out), "--out", str(tmp_path / "model.pt"), "--best",
+                        str(tmp_path / "best_model.pt")], capture_output=True, text=True, env=ENV, timeout=120,
+                       cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     ours, theirs = torch.load(tmp_path / "model.pt", weights_only=True), checkpoint.load(tmp_path / "ddp" / "last.pt")
     for k, v in theirs["model"].items():  # the README's tolerance for N x b against one process at N*b

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tui.cli import app
 from tui.core import job
 from tui.core.spec import spec_fields
 
+import warm_cli
 from conftest import make_spec
 
 README = Path(__file__).parents[1] / "README.md"
@@ -42,7 +42,7 @@ def test_the_readmes_home_folder_example_is_the_long_flag_and_it_expands(tmp_pat
     monkeypatch.setenv("HOME", str(tmp_path))
     _, folder = job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=1), lambda e: None)
     iris = Path(__file__).parents[1] / "datasets" / "iris.csv"
-    said = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(iris), "--output=~/p.csv"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)})
+    said = warm_cli.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(iris), "--output=~/p.csv"],
+                        capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)})
     assert said.returncode == 0, said.stderr
     assert (tmp_path / "p.csv").is_file()

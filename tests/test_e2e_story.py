@@ -27,6 +27,7 @@ import torch
 from tui.core import checkpoint
 from tui.core.compare import distinct_parts
 
+import warm_cli
 from tmux_helpers import (
     EPOCH_LINE,
     Tmux,
@@ -102,8 +103,8 @@ def reference_run(cwd: Path, spec_toml: Path, change_step: int, change: list[str
             e = json.loads(line)
             if e["event"] == "step" and e["step"] >= max(change_step - 150, 1):
                 break
-        asked = subprocess.run([sys.executable, "-m", "tui", "change", str(ref), *change,
-                                "--at-step", str(change_step)], capture_output=True, text=True, env=env)
+        asked = warm_cli.run([sys.executable, "-m", "tui", "change", str(ref), *change,
+                              "--at-step", str(change_step)], capture_output=True, text=True, env=env)
         assert asked.returncode == 0, asked.stderr
         for _ in proc.stdout:
             pass

@@ -18,6 +18,7 @@ from tui.cli import app
 from tui.core import export, job
 from tui.core.layers import build_sequential
 
+import warm_cli
 from conftest import make_spec
 
 SITE = str(Path(torch.__file__).resolve().parents[1])  # torch, numpy and pandas; `tui` only through a .pth file there
@@ -30,10 +31,12 @@ torch.save({"x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_v
 
 def bare_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """Python with torch, numpy and pandas on its path and nothing of torchtui: no site (so no editable-install
-    .pth), a clean environment, a working directory of its own."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": SITE, "HOME": str(cwd)}
-    return subprocess.run([sys.executable, "-S", "-W", "error", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    .pth), a clean environment (but for one thread, as every process the tests start: conftest.py), a working
+    directory of its own."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": SITE, "HOME": str(cwd),
+           "OMP_NUM_THREADS": "1"}
+    return warm_cli.run([sys.executable, "-S", "-W", "error", *args], cwd=cwd, env=env, capture_output=True,
+                        text=True, timeout=300)
 
 
 def export_runs_bit_for_bit(run_dir: Path, data: Path, tmp_path: Path) -> None:

@@ -12,14 +12,16 @@ from textual.widgets import Input, RadioButton
 
 from tui.app.app import TorchTUI
 
+import warm_cli
+
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
 from test_app import Notices, cpu_spec, data_loaded, headless, in_tmp, running, wait_for  # noqa: F401
 
 
 def run_script(path: Path, cwd: Path) -> subprocess.CompletedProcess:
     """The venv's python, warnings as errors, in a folder of its own."""
-    return subprocess.run([sys.executable, "-W", "error", str(path)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return warm_cli.run([sys.executable, "-W", "error", str(path)], cwd=cwd, capture_output=True, text=True,
+                        timeout=300)
 
 
 async def test_ctrl_e_writes_the_loaded_runs_script_which_retrains_it_bit_for_bit(tmp_path):

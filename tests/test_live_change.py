@@ -30,6 +30,7 @@ from tui.core.live_change import Change
 from tui.core.runs import read_events
 from tui.core.spec import Spec
 
+import warm_cli
 from conftest import make_spec
 from test_app import FOREVER, Notices, cpu_spec, data_loaded, in_tmp, run_events, running, text_of, wait_for  # noqa: F401
 
@@ -105,8 +106,8 @@ def launch(tmp_path):
 
 
 def torchtui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], capture_output=True, text=True, env=ENV,
-                          timeout=LIMIT)
+    return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], capture_output=True, text=True, env=ENV,
+                        timeout=LIMIT)
 
 
 def asked(run_dir: Path, *args: str) -> None:

@@ -32,6 +32,8 @@ from tui.core.preprocess import MISSING, OTHER, Preprocessor
 from tui.core.reader import WHITESPACE, read_table
 from tui.core.spec import DataSpec, Spec
 
+import warm_cli
+
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "datasets" / "iris.csv"
 WINE = REPO / "datasets" / "wine.csv"
@@ -62,8 +64,8 @@ def refusal(path, seed: int = 0, **kw) -> str:
 
 
 def tui(*args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=180)
+    return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True,
+                        text=True, timeout=180)
 
 
 def one_error_line(stderr: str) -> str:
@@ -930,3 +932,21 @@ def test_test_file_predictions_are_read_with_the_runs_format_options(tmp_path):
     pred = pd.read_csv(folder / "predictions.csv")
     assert len(pred) == 7 and list(pred.columns)[0] == "col3"
     assert any(e["event"] == "predictions" and e["rows"] == 7 for e in events)
+
+
+def test_values_and_labels_that_differ_only_in_case_are_warned_of_and_kept_apart(tmp_path):
+    """'yes', 'Yes' and 'YES ' in a column are three one-hot categories (pandas makes only TRUE/True/true one):
+    which is right is the user's call, so the reading says it, for a feature as for the target's labels."""
+    rng = np.random.default_rng(0)
+    answers = ["yes", "Yes", "YES ", "no"]
+    rows = [f"{x:.3f},{answers[i % 4]},{['cat', 'Cat', 'dog'][i % 3]}" for i, x in enumerate(rng.normal(size=60))]
+    (tmp_path / "t.csv").write_text("x,answer,label\n" + "\n".join(rows) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="label"), 0)
+    [answer] = [c for c in data.pre.columns if c.name == "answer"]
+    assert sorted(answer.categories) == sorted(answers)  # kept apart: what the run trains on is unchanged
+    assert ("warning: column answer has values that differ only in case or blanks ('YES ', 'Yes', 'yes'); each is "
+            "a category of its own - if they are one, write them alike in the file") in data.notices
+    assert any(n.startswith("warning: target label has labels that differ only in case or blanks ('Cat', 'cat')")
+               for n in data.notices), data.notices
+    plain = prepare(DataSpec(dataset=str(IRIS), target="species"), 0)
+    assert not any("differ only in case" in n for n in plain.notices)

@@ -20,14 +20,15 @@ import pytest
 
 from tui.core.runs import _HELD, RunFolder, read_events, release_held
 
+import warm_cli
 from conftest import train
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the folder lock is POSIX flock")
 
 
 def tui(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                        timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ for bit; an fp16 run resumed from its checkpoint (the scaler's state in it) equa
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +12,7 @@ import torch
 from tui.core import checkpoint, job
 from tui.core.spec import Spec
 
+import warm_cli
 from conftest import train
 
 EPOCHS = 8
@@ -69,7 +69,7 @@ def test_an_fp16_run_resumed_equals_the_run_never_stopped(tmp_path):
 
 
 def test_an_unknown_precision_is_refused_in_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--precision", "fp8", "--runs-dir",
-                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    r = warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--precision", "fp8", "--runs-dir",
+                      str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "train.precision must be fp32 | tf32 | bf16 | fp16" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())

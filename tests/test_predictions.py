@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tui.core.datasets import data_dir
 from tui.core.errors import UserError
 from tui.core.val_predictions import ERROR, FILE, P_PREDICTED, PREDICTED, ROW, TRUE
 
+import warm_cli
 from conftest import train
 
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
@@ -43,8 +43,8 @@ def exact(a, b) -> bool:
 def cli_predict(best: Path, rows: pd.DataFrame, tmp: Path) -> pd.DataFrame:
     """`torchtui predict` on these rows, as a user would run it."""
     rows.to_csv(tmp / "rows.csv", index=False)
-    subprocess.run([sys.executable, "-m", "tui", "predict", str(best), str(tmp / "rows.csv"), "-o", str(tmp / "p.csv")],
-                   check=True, capture_output=True, timeout=120)
+    warm_cli.run([sys.executable, "-m", "tui", "predict", str(best), str(tmp / "rows.csv"), "-o", str(tmp / "p.csv")],
+                 check=True, capture_output=True, timeout=120)
     return pd.read_csv(tmp / "p.csv")
 
 

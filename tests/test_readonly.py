@@ -18,6 +18,7 @@ import pytest
 from tui.app.app import TorchTUI
 from tui.core.follow import read_run
 
+import warm_cli
 from conftest import train
 from test_app import wait_for
 
@@ -46,7 +47,7 @@ def read_only(path: Path):
 
 
 def torchtui(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=cwd)
+    return warm_cli.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import dataclasses
 import json
 import math
 import random
-import subprocess
 import sys
 
 import pytest
@@ -18,6 +17,7 @@ from tui.core.errors import Interrupted, TrainingFailed
 from tui.core.layers import build_sequential
 from tui.core.spec import Spec
 
+import warm_cli
 from conftest import make_spec, train
 from test_exactness import MyDataset
 
@@ -175,8 +175,8 @@ def test_available_gpus_come_from_nvidia_smi(tmp_path, monkeypatch, visible, exp
 # ---- the spec on stdin ----------------------------------------------------------------------
 def test_run_reads_the_spec_from_stdin(tmp_path):
     spec = Spec().with_overrides({"data.dataset": "iris", "train.epochs": 2, "train.device": "cpu", "train.lr": 0.02})
-    proc = subprocess.run([sys.executable, "-m", "tui", "run", "-", "--name", "piped", "--runs-dir", str(tmp_path),
-                           "--json"], input=spec.to_toml(), capture_output=True, text=True, timeout=120)
+    proc = warm_cli.run([sys.executable, "-m", "tui", "run", "-", "--name", "piped", "--runs-dir", str(tmp_path),
+                         "--json"], input=spec.to_toml(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert events[0]["lr"] == 0.02 and events[-1]["status"] == "done" and events[-1]["epochs"] == 2
@@ -193,8 +193,8 @@ def test_run_reads_the_spec_from_stdin(tmp_path):
     ("[trian]\n", "error: <stdin>: unknown key trian; did you mean train?"),
 ])
 def test_stdin_spec_errors_name_stdin(tmp_path, text, message):
-    proc = subprocess.run([sys.executable, "-m", "tui", "run", "-", "--runs-dir", str(tmp_path)], input=text,
-                          capture_output=True, text=True, timeout=60)
+    proc = warm_cli.run([sys.executable, "-m", "tui", "run", "-", "--runs-dir", str(tmp_path)], input=text,
+                        capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.startswith(message), proc.stderr
     assert not list(tmp_path.iterdir())
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +25,7 @@ from tui.core.progress import Progress
 from tui.core.record import Recorder
 from tui.core.runs import RunFolder
 
+import warm_cli
 from conftest import writer_stand_in
 
 # in_tmp: test_app's autouse fixture (each test in its own folder, no worker left behind), used here too
@@ -133,7 +133,7 @@ async def test_export_after_loading_runs_as_the_toast_suggests():
         await wait_for(pilot, lambda: any("wrote again.toml" in m for m in notices.messages), what="the export")
     command = next(m for m in notices.messages if "wrote again.toml" in m).split("`")[1].split()
     assert command == ["torchtui", "run", "again.toml"]
-    done = subprocess.run([sys.executable, "-m", "tui", *command[1:]], capture_output=True, text=True, timeout=120)
+    done = warm_cli.run([sys.executable, "-m", "tui", *command[1:]], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert len([p for p in old.parent.iterdir() if p.is_dir()]) == 2
 

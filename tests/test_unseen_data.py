@@ -23,7 +23,8 @@ from tui.app import training_process
 from tui.core import checkpoint, job
 from tui.core.errors import UserError
 
-from conftest import make_spec
+import warm_cli
+from conftest import make_spec, train
 from test_export import export_runs_bit_for_bit
 
 IRIS_CSV = Path(__file__).resolve().parents[1] / "datasets" / "iris.csv"
@@ -78,8 +79,8 @@ def test_a_file_for_a_trained_model_with_a_number_too_large_is_one_line_to_fix_t
     frame.loc[5, "income"] = "-3e200"
     data = written(frame, tmp_path / "new.csv")
     for command in (["predict", str(folder.path / "best.pt"), data], ["eval", str(folder.path / "best.pt"), data]):
-        done = subprocess.run([sys.executable, "-m", "tui", *command], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120)
+        done = warm_cli.run([sys.executable, "-m", "tui", *command], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
         assert done.returncode == 2 and "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
         assert done.stderr.strip().splitlines()[-1] == (
             f"error: {data}: column income holds 1 value(s) too large to compute with (beyond +-1e+150; the "
@@ -229,8 +230,8 @@ def test_a_file_read_without_a_header_that_lacks_the_features_says_how_it_was_re
                        data__target="label")
     rows = people(20, seed=3).drop(columns=["price", "label"])
     rows.to_csv(tmp_path / "bare.csv", index=False, header=False)
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(tmp_path / "bare.csv")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = warm_cli.run([sys.executable, "-m", "tui", "predict", str(folder.path), str(tmp_path / "bare.csv")],
+                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().endswith("it was read without a header line (its columns are col1, col2, ...): if "
                                         "its first line names the columns, pass --header"), done.stderr
@@ -252,8 +253,8 @@ def test_a_run_trained_when_a_question_mark_was_a_value_resumes_predicts_and_exp
 
     resumed = job.resume(folder.path, lambda e: None, epochs=3)[0]  # not 'data changed', nor refused
     assert resumed.progress.epoch == 3
-    done = subprocess.run([sys.executable, "-m", "tui", "predict", str(folder.path), data], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = warm_cli.run([sys.executable, "-m", "tui", "predict", str(folder.path), data], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     export_runs_bit_for_bit(folder.path, Path(data), tmp_path)
     from tui.core import val_predictions
@@ -274,13 +275,13 @@ def test_predict_and_eval_say_how_they_read_a_file_as_a_training_run_does(tmp_pa
     data = written(frame, tmp_path / "new.csv")
     said = "note: column city: 3 cell(s) '?' read as empty (the mark of a missing value)"
     for command in ("predict", "eval"):
-        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        done = warm_cli.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         notes = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
         assert notes[0] == said and "city: 3 empty cells filled" in notes[1] and len(notes) == 2, done.stderr
-        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data, "--json"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        done = warm_cli.run([sys.executable, "-m", "tui", command, str(folder.path), data, "--json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
         answer = json.loads(done.stdout)
         assert answer["notes"] == [said.removeprefix("note: ")] and answer["filled"][0]["rows"] == 3
     predictor = Predictor.load(folder.path)
@@ -315,8 +316,26 @@ def test_a_refused_file_for_predict_and_eval_says_how_it_was_read_first(tmp_path
     frame.loc[3, "city"] = "?"
     data = written(frame, tmp_path / "marked.csv")
     for command in ("predict", "eval"):
-        done = subprocess.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        done = warm_cli.run([sys.executable, "-m", "tui", command, str(folder.path), data], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and lines[0].startswith("error: ") and "city" in lines[0], done.stderr
         assert lines[1:] == ["  note: column city: 1 cell(s) '?' read as empty (the mark of a missing value)"]
+
+
+def test_predict_and_eval_say_the_lines_they_skipped_above_the_table(tmp_path):
+    """A run says in its 'read' line that lines above the table were skipped as metadata; `predict` and `eval` read
+    a file the same way without a word of it (a first data row taken for a title would have been lost unseen)."""
+    _, folder, _ = train(tmp_path, data__dataset="iris", train__epochs=1)
+    iris = (Path(__file__).resolve().parents[1] / "datasets" / "iris.csv").read_text()
+    data = tmp_path / "export.csv"
+    data.write_text("Exported by LabSystem 4.2\nOperator: K. Lee\n" + iris)
+    said = "2 line(s) above the table skipped as metadata; pass --skip-rows 0 to keep them"
+    for command in ("predict", "eval"):
+        done = warm_cli.run([sys.executable, "-m", "tui", command, str(folder.path), str(data), "--json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["notes"] == [said]
+    plain = warm_cli.run([sys.executable, "-m", "tui", "eval", str(folder.path), str(data)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert f"note: {said}" in plain.stderr.splitlines() and "150" in plain.stdout, plain.stderr

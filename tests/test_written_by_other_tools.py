@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tui.core import job
 from tui.core.predict import Predictor
 from tui.core.reader import read_table
 
+import warm_cli
 from conftest import make_spec
 from test_export import export_runs_bit_for_bit
 from test_messy_data import IRIS, WINE, prep, write
@@ -140,8 +140,8 @@ def test_json_objects_become_columns_and_lists_their_text(tmp_path):
 def test_a_nested_json_file_is_a_run_not_a_traceback(tmp_path):
     records = [{"x1": i / 10, "x2": {"a": i % 5}, "y": "ab"[i % 2]} for i in range(40)]
     path = write(tmp_path, "nested.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
-    done = subprocess.run([sys.executable, "-m", "tui", "run", "--dataset", str(path), "--epochs", "1", "--json",
-                           "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=180)
+    done = warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", str(path), "--epochs", "1", "--json",
+                         "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     start = next(e for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "start")
     assert start["inputs"] == 2 and any("x2.a" in n for n in start["notices"]), start

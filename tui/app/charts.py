@@ -111,7 +111,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     over a flat range."""
     x, y = envelope(state.lr.x, state.lr.y, max(width, 8))  # a schedule's steps and extremes as they are
     constant = len(y) > 0 and float(y.min()) == float(y.max())
-    _setup(plt, f"learning rate {float(y[0]):g} (constant)" if constant else "learning rate")
+    _setup(plt, _constant_rate_title(float(y[0]), width) if constant else "learning rate")
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
         _whole_ticks(plt, [x])
@@ -120,6 +120,15 @@ def plot_lr(plt, state: RunState, width: int) -> None:
         v = float(y[0])
         plt.ylim(v * 0.5, v * 1.5) if v else plt.ylim(-1, 1)
         plt.yticks([v], [f"{v:g}"])
+
+
+def _constant_rate_title(rate: float, width: int) -> str:
+    """The longest title saying the constant rate that plotext draws at this width: it leaves out a title longer
+    than the canvas (the chart less its one tick label and the axis), and at 80x24 the chart has 20 columns, so
+    'learning rate 0.01 (constant)' left the chart untitled."""
+    room = width - len(f"{rate:g}") - 2
+    options = (f"learning rate {rate:g} (constant)", f"lr {rate:g} (constant)", f"lr {rate:g}")
+    return next((title for title in options if len(title) <= room), options[-1])
 
 
 def plot_metric(plt, state: RunState, width: int) -> None:

@@ -726,15 +726,23 @@ def _warn_of_a_header_read_as_data(frame: pd.DataFrame, target: str, numbers: np
 def _warn_of_lookalike_classes(classes: list[Any], target: str, notices: list[str]) -> None:
     """Labels that differ only in case or blanks ('Cat', 'cat', 'cat ') are usually one class typed two ways:
     each trains as a class of its own, so it is said - the file is the place to make them one."""
-    spelled: dict[str, list[str]] = {}
-    for c in classes:
-        if isinstance(c, str):
-            spelled.setdefault(" ".join(c.split()).lower(), []).append(c)
-    alike = [names for names in spelled.values() if len(names) > 1]
+    alike = _lookalikes(classes)
     if alike:
-        shown = "; ".join(", ".join(map(repr, names)) for names in alike[:3])
-        notices.append(f"warning: target {target} has labels that differ only in case or blanks ({shown}); each is "
-                       "a class of its own - if they are one, write them alike in the file")
+        notices.append(f"warning: target {target} has labels that differ only in case or blanks ({_shown(alike)}); "
+                       "each is a class of its own - if they are one, write them alike in the file")
+
+
+def _lookalikes(values: list[Any]) -> list[list[str]]:
+    """The groups of text values that differ only in case or blanks ('yes', 'Yes', 'YES ')."""
+    spelled: dict[str, list[str]] = {}
+    for v in values:
+        if isinstance(v, str):
+            spelled.setdefault(" ".join(v.split()).lower(), []).append(v)
+    return [names for names in spelled.values() if len(names) > 1]
+
+
+def _shown(alike: list[list[str]]) -> str:
+    return "; ".join(", ".join(map(repr, names)) for names in alike[:3])
 
 
 def several_targets(frame: pd.DataFrame, wanted: str, targets: list[str], name: str, notices: list[str],
@@ -831,11 +839,19 @@ def _groups_drawn(sizes: np.ndarray, val_split: float, seed: int) -> list[int]:
 
 
 def _note_encodings(pre: Preprocessor, notices: list[str]) -> None:
+    """Each one-hot column said; one whose values differ only in case or blanks ('yes', 'Yes', 'YES') warned of:
+    each is a category of its own (pandas makes TRUE, True and true one; a text column it leaves as written), and
+    which is right is the user's call, made in the file."""
     for c in pre.columns:
         if c.kind == "categorical":
             folded = " (rarer values folded into '(other)')" if c.categories[-1:] == ["(other)"] else ""
             notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
                            f"{', '.join(map(repr, c.categories[:3]))}{folded}")
+            alike = _lookalikes(c.categories)
+            if alike:
+                notices.append(f"warning: column {c.name} has values that differ only in case or blanks "
+                               f"({_shown(alike)}); each is a category of its own - if they are one, write them "
+                               "alike in the file")
 
 
 def explain_inputs(e: UserError, data: Prepared) -> UserError:

@@ -180,10 +180,20 @@ class TableFormat:
         elif self.header_detected:
             parts.append("read without a header line: the first line looked like data; "
                          "pass --header if it names the columns")
-        if self.skip_detected and self.skip_rows:
-            parts.append(f"{self.skip_rows} line(s) above the table skipped as metadata; "
-                         "pass --skip-rows 0 to keep them")
+        if self.skipped_said():
+            parts.append(self.skipped_said())
         return "; ".join(parts)
+
+    def skipped_said(self) -> str:
+        """The lines above the table the sniffer skipped, and how to keep them ("" where none, or the user's)."""
+        if not (self.kind == "csv" and self.skip_detected and self.skip_rows):
+            return ""
+        return f"{self.skip_rows} line(s) above the table skipped as metadata; pass --skip-rows 0 to keep them"
+
+    def said(self) -> list[str]:
+        """What a command reading this file for a model (predict, eval) says of how it read it: the notes, and
+        the lines above the table it skipped, which a training run says in its 'read' line."""
+        return [*self.notes, *filter(None, [self.skipped_said()])]
 
     def flags(self) -> str:
         """The flags that pin this guess down, for messages that suggest overriding it."""
