@@ -86,8 +86,8 @@ def test_a_constant_rate_is_said_in_a_title_that_fits_the_chart():
     """At 80x24 the rate chart has 20 columns: 'learning rate 0.01 (constant)' was longer than its canvas, and
     plotext draws no title then."""
     state = long_run(100)  # before the schedule's drop at epoch 200: a constant 0.01
-    for width, title in ((20, "lr 0.01"), (24, "lr 0.01 (constant)"), (30, "lr 0.01 (constant)"),
-                         (40, "learning rate 0.01 (constant)"), (80, "learning rate 0.01 (constant)")):
+    for width, title in ((20, "lr 0.01"), (21, "lr 0.01 (constant)"), (32, "lr 0.01 (constant)"),
+                         (33, "learning rate 0.01 (constant)"), (80, "learning rate 0.01 (constant)")):
         plotext.clear_figure()
         plotext.plotsize(width, 8)
         charts.plot_lr(plotext, state, width)

@@ -123,12 +123,18 @@ def plot_lr(plt, state: RunState, width: int) -> None:
 
 
 def _constant_rate_title(rate: float, width: int) -> str:
-    """The longest title saying the constant rate that plotext draws at this width: it leaves out a title longer
-    than the canvas (the chart less its one tick label and the axis), and at 80x24 the chart has 20 columns, so
-    'learning rate 0.01 (constant)' left the chart untitled."""
-    room = width - len(f"{rate:g}") - 2
-    options = (f"learning rate {rate:g} (constant)", f"lr {rate:g} (constant)", f"lr {rate:g}")
-    return next((title for title in options if len(title) <= room), options[-1])
+    """The longest title saying the constant rate that plotext draws at this width: it leaves out a title that
+    would cross the chart's right edge, centred as it is on the canvas (right of the tick label and the axis),
+    and at 80x24 the chart has 20 columns: 'learning rate 0.01 (constant)' left it untitled."""
+    tick = len(f"{rate:g}")
+    centre = tick + 1 + (width - tick - 2) // 2
+
+    def fits(title: str) -> bool:
+        return centre - len(title) // 2 + len(title) <= width
+
+    options = (f"learning rate {rate:g} (constant)", f"lr {rate:g} (constant)", f"lr {rate:g}", "lr")  # (its tick
+    # says the rate where no title with it fits)
+    return next((title for title in options if fits(title)), options[-1])
 
 
 def plot_metric(plt, state: RunState, width: int) -> None:
