@@ -2,6 +2,7 @@
 tolerates a torn last line."""
 
 import os
+import subprocess
 
 import pytest
 import torch
@@ -201,8 +202,8 @@ def test_a_full_disk_keeps_the_old_checkpoint_and_says_why(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    out = warm_cli.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
-                       capture_output=True, text=True, preexec_fn=full_disk)
+    out = subprocess.run([sys.executable, "-m", "tui", "resume", str(folder.path), "--epochs", "3"],
+                         capture_output=True, text=True, preexec_fn=full_disk)
     assert out.returncode == 1, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot save a checkpoint") and "File too large" in lines[0]

@@ -24,8 +24,6 @@ from typer.testing import CliRunner
 from tui.cli import app
 from tui.core.follow import list_runs, read_run
 
-import warm_cli
-
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "datasets" / "iris.csv"
 ONE_LINE = 1
@@ -116,8 +114,8 @@ def test_predictions_to_a_full_disk_are_one_line_not_a_traceback(tmp_path):
     run = trained(tmp_path / "runs", "r")
     for args in (["predict", run, IRIS], ["export", run, "-o", "-"]):
         with open("/dev/full", "w") as full:
-            done = warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
-                                text=True, timeout=120)
+            done = subprocess.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
         assert done.returncode == 1 and done.stderr == "error: cannot write the output: No space left on device\n", \
             (args, done.stderr[-2000:])
 
@@ -127,8 +125,8 @@ def test_a_refusal_whose_json_line_meets_a_full_disk_is_still_the_refusal(tmp_pa
     for args, said in ((["run", "--dataset", tmp_path / "nothere.csv", "--json"],
                         f"error: dataset {tmp_path / 'nothere.csv'} is neither a built-in dataset"),):
         with open("/dev/full", "w") as full:
-            done = warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
-                                text=True, timeout=120)
+            done = subprocess.run([sys.executable, "-m", "tui", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
         lines = done.stderr.splitlines()
         assert done.returncode == 2 and lines[0].startswith(said) and "Traceback" not in done.stderr, done.stderr
         assert lines[-1] == "  note: its JSON line could not be written to the output: No space left on device"
@@ -182,8 +180,8 @@ def test_a_start_event_naming_another_program_here_is_no_run_in_training(tmp_pat
 
 
 def test_the_screen_without_a_terminal_says_so_and_ends(tmp_path):
-    done = warm_cli.run([sys.executable, "-m", "tui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                        timeout=60, cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-m", "tui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
     assert refused(done) == ("error: the screen needs a terminal, and this has none (input or output is a file or a "
                              "pipe); `torchtui run` trains without one, `torchtui runs` lists the runs\n")
     assert not (tmp_path / "checkpoints").exists()

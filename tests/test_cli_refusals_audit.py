@@ -21,7 +21,6 @@ from tui.core import datasets
 from tui.core.errors import UserError
 from tui.core.layers import resolve
 
-import warm_cli
 from conftest import train
 from test_cli import IRIS, invoke, one_error_line
 
@@ -128,8 +127,8 @@ def _with_stdout_closed(*args, cwd: Path) -> subprocess.CompletedProcess:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        return warm_cli.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, stdout=write_end,
-                            stderr=subprocess.PIPE, text=True, timeout=120)
+        return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
 

@@ -21,7 +21,6 @@ from tui.core import job
 from tui.core.runs import RunFolder
 from tui.core.spec import Spec
 
-import warm_cli
 from conftest import make_spec
 
 EPOCHS = 4  # a signal sent in epoch 2 lands within a few dozen steps (see Child): long before the end
@@ -144,8 +143,8 @@ def test_a_signal_saves_mid_epoch_and_resume_is_exact(tmp_path, launch, straight
     saved = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["progress"]
     assert (saved["epoch"], saved["epoch_step"], saved["step"]) == (end["epochs"], end["epoch_step"], end["step"])
 
-    resumed = warm_cli.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "r")], capture_output=True,
-                           text=True, timeout=LIMIT, env=ENV)
+    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "r")], capture_output=True,
+                             text=True, timeout=LIMIT, env=ENV)
     assert resumed.returncode == 0, resumed.stderr
     final = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
     assert same_weights(straight, final)
@@ -230,8 +229,8 @@ def test_save_now_and_pause_by_signal_leave_the_weights_exact(tmp_path, launch, 
         if e["event"] == "step":
             assert e["cpu_percent"] >= 0 and e["rss_mb"] > 50 and "gpu_mem_mb" not in e
 
-    resumed_copy = warm_cli.run([sys.executable, "-m", "tui", "resume", str(copy)], capture_output=True, text=True,
-                                timeout=LIMIT, env=ENV)
+    resumed_copy = subprocess.run([sys.executable, "-m", "tui", "resume", str(copy)], capture_output=True, text=True,
+                                  timeout=LIMIT, env=ENV)
     assert resumed_copy.returncode == 0, resumed_copy.stderr
     final = torch.load(copy / "last.pt", weights_only=True)["model"]
     assert same_weights(straight, final)
@@ -290,11 +289,11 @@ def test_a_save_while_paused_on_an_epochs_last_step_is_served_at_once_and_resume
     assert (ckpt["epoch"], ckpt["epoch_step"], ckpt["step"]) == (paused["epoch"] - 1, 1, paused["step"])
     child.proc.kill()  # still paused: that save is all there is of the epoch in progress
     child.proc.wait()
-    resumed = warm_cli.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "last")], capture_output=True,
-                           text=True, timeout=LIMIT, env=ENV)
+    resumed = subprocess.run([sys.executable, "-m", "tui", "resume", str(tmp_path / "last")], capture_output=True,
+                             text=True, timeout=LIMIT, env=ENV)
     assert resumed.returncode == 0, resumed.stderr
-    straight = warm_cli.run([sys.executable, "-m", "tui", "run", *args, "--runs-dir", str(tmp_path), "--name",
-                             "straight"], capture_output=True, text=True, timeout=LIMIT, env=ENV)
+    straight = subprocess.run([sys.executable, "-m", "tui", "run", *args, "--runs-dir", str(tmp_path), "--name",
+                               "straight"], capture_output=True, text=True, timeout=LIMIT, env=ENV)
     assert straight.returncode == 0, straight.stderr
     a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "last" / "last.pt", weights_only=True)
@@ -328,12 +327,12 @@ def test_a_run_stopped_by_ctrl_z_is_listed_as_suspended_until_it_goes_on(tmp_pat
             time.sleep(0.05)
         [info] = list_runs(tmp_path)
         assert info.status == "running" and info.suspended and info.pid == run.proc.pid
-        table = warm_cli.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path)], capture_output=True,
-                             text=True, timeout=60)
+        table = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path)], capture_output=True,
+                               text=True, timeout=60)
         said = f"running, suspended (fg, or kill -CONT -- -{os.getpgid(run.proc.pid)})"
         assert said in table.stdout, table.stdout + table.stderr
-        listed = warm_cli.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path), "--json"],
-                              capture_output=True, text=True, timeout=60)
+        listed = subprocess.run([sys.executable, "-m", "tui", "runs", "--runs-dir", str(tmp_path), "--json"],
+                                capture_output=True, text=True, timeout=60)
         assert json.loads(listed.stdout)["runs"][0]["suspended"] is True
     finally:
         run.send(signal.SIGCONT)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,36 @@ def test_a_command_past_its_timeout_is_killed(tmp_path):
     pid = int(timed_out.value.output)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_command_that_ends_at_once_is_not_waited_on_and_a_timeout_leaves_the_server_in_step(tmp_path):
+    """The pid and the exit code come on one pipe: read through a buffer, an exit code already read sat there while
+    select waited out the whole timeout. And after a timeout, the next command gets its own answer."""
+    quick = tmp_path / "quick.py"
+    quick.write_text("import sys\nsys.exit(7)\n")
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(60)\n")
+    for _ in range(3):
+        began = time.monotonic()
+        assert warm_cli.run([sys.executable, str(quick)], capture_output=True, timeout=30).returncode == 7
+        assert time.monotonic() - began < 10
+    with pytest.raises(subprocess.TimeoutExpired):
+        warm_cli.run([sys.executable, str(slow)], capture_output=True, timeout=1)
+    assert warm_cli.run([sys.executable, str(quick)], capture_output=True, timeout=30).returncode == 7
+
+
+def test_the_exit_is_the_interpreters(tmp_path):
+    """A non-daemon thread and an executor are waited for, atexit runs, SystemExit('why') says why and is 1, an
+    exception is its traceback and 1, as a new process's."""
+    script = tmp_path / "ends.py"
+    script.write_text(
+        "import atexit, sys, threading, time\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "pool = ThreadPoolExecutor(1)\npool.submit(time.sleep, 0.2)\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread', flush=True))).start()\n"
+        "atexit.register(print, 'atexit')\n"
+        "if sys.argv[1] == 'why': sys.exit('why')\n"
+        "if sys.argv[1] == 'raise': raise ValueError('bad')\n")
+    for how in ("why", "raise", "ok"):
+        warm, cold = both([sys.executable, str(script), how], capture_output=True, text=True, timeout=30)
+        assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout), how
+        assert warm.stderr.splitlines()[-1:] == cold.stderr.splitlines()[-1:], (warm.stderr, cold.stderr)

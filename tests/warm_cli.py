@@ -12,18 +12,24 @@ pipes are not); its working folder, environment, `sys.argv` and `sys.path[0]` as
 SCRIPT` give them; torchtui's own modules imported fresh (tui.entry's settings at import run as they do at a
 start; a server never imports torchtui, so a script where it cannot be imported still cannot); the interpreter's
 exit (non-daemon threads joined, atexit handlers, exit code; an exception's traceback and 1), less tearing its
-modules down, which no command can see. What differs: torch, pandas and numpy were imported before the command's
-environment was set, so a server is kept for each environment as they read it at import (thread counts, PYTHON*
-settings, the locale); a call with arguments this does not take (a file object as stdout, `-c CODE`) runs in a
-new process. The tests whose subject is the process itself (signals, Ctrl+C while importing, a console's
-encoding) start their own.
+modules down (a file a module left open and unflushed is lost, where the teardown would have flushed it). What
+differs: torch, pandas and numpy were imported before the command's environment was set, so a server is kept for
+each environment as they read it at import (thread counts, PYTHON*, TORCH* settings, the locale, TMPDIR); their
+import-time warnings went to the server's stderr, not the command's; and every child starts from the server's
+hash seed and numpy's global random state, so two commands compared bit for bit cannot tell a dependence on
+those apart (the engine seeds what it draws; the signal, DDP and kill tests compare real processes). A call with
+arguments this does not take (a file object as stdout, `-c CODE`) runs in a new process. The tests whose subject
+is the process itself (signals, Ctrl+C while importing, a console's encoding, no terminal) start their own.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
+import io
 import json
+import locale
 import os
 import runpy
 import select
@@ -32,16 +38,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-import traceback
 from pathlib import Path
 from typing import Any
 
 TESTS = str(Path(__file__).resolve().parent)
-READ_AT_IMPORT = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LANG", "LC_ALL", "LC_CTYPE",
-                  "TORCH_", "PYTHON", "TEXTUAL")  # names, or the start of names, whose values must equal the server's
+# names, or the start of names, whose values must equal the server's: what is read at import or at a start
+READ_AT_IMPORT = ("OMP_", "KMP_", "MKL_", "OPENBLAS", "LANG", "LC_", "TORCH", "PYTORCH", "PYTHON", "TEXTUAL",
+                  "TMPDIR", "TEMP", "TMP", "CUDA", "NUMEXPR", "PANDAS")
 TAKEN = {"capture_output", "stdout", "stderr", "text", "cwd", "env", "timeout", "input", "check"}
 
-FLAGS = {"-S", "-W", "error", "-I", "-E", "-s", "-B", "-u"}  # interpreter options a server may be started with
+FLAGS = {"-S", "-E", "-s", "-B", "-u"}  # interpreter options a server may be started with (and `-W error`)
 _servers: dict[tuple, subprocess.Popen | None] = {}  # by (options, what torchtui or a script is, env read at import)
 _lock = threading.Lock()
 
@@ -49,7 +55,7 @@ _lock = threading.Lock()
 def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
     """`subprocess.run(args, **kwargs)` for `args` = [python, OPTIONS, "-m", "tui", ...] or [python, OPTIONS,
     SCRIPT, ...]; forked where it can be (above)."""
-    env = dict(kwargs.get("env") or os.environ)
+    env = dict(os.environ if kwargs.get("env") is None else kwargs["env"])
     command = _command(args, kwargs)
     if command is None:
         return subprocess.run(args, **kwargs)
@@ -73,8 +79,8 @@ def _command(args: list[str], kwargs: dict[str, Any]) -> tuple[tuple[str, ...], 
         return None
     rest = list(args[1:])
     options: list[str] = []
-    while rest and rest[0] in FLAGS:
-        options.append(rest.pop(0))
+    while rest and (rest[0] in FLAGS or rest[:2] == ["-W", "error"]):
+        options += [rest.pop(0)] if rest[0] in FLAGS else [rest.pop(0), rest.pop(0)]
     if rest[:2] == ["-m", "tui"]:
         return tuple(options), None
     if rest and not rest[0].startswith("-") and rest[0].endswith(".py"):
@@ -90,7 +96,7 @@ def _started(options: tuple[str, ...], kind: str, env: dict[str, str]) -> subpro
     if server is None or (server and server.poll() is None):
         return server
     server = subprocess.Popen([sys.executable, *options, "-c", f"import sys; sys.path.insert(0, {TESTS!r}); "
-                               f"import warm_cli; warm_cli.serve({kind!r})"], stdin=subprocess.PIPE,
+                               f"import warm_cli; warm_cli.serve({kind!r})"], stdin=subprocess.PIPE, bufsize=0,
                               stdout=subprocess.PIPE, env=env)
     assert server.stdout is not None
     if server.stdout.readline() != b"ready\n":  # it found threads running after its imports: forks unsafe
@@ -121,19 +127,26 @@ def _forked(server: subprocess.Popen, args: list[str], script: str | None, kwarg
         if kwargs.get("capture_output"):
             wanted = {"out": subprocess.PIPE, "err": subprocess.PIPE}
         request = {"args": list(args[args.index(script) + 1:] if script else args[args.index("-m") + 2:]),
-                   "script": script, "cwd": str(kwargs.get("cwd") or os.getcwd()), "env": env,
+                   "script": script, "cwd": os.path.abspath(kwargs.get("cwd") or os.getcwd()), "env": env,
                    "stdin": paths["in"], **{k: paths[k] if v == subprocess.PIPE else os.devnull
                                             for k, v in wanted.items()}}
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-        server.stdin.flush()
-        pid = int(server.stdout.readline().split()[1])
-        code = _exit_code(server, pid, timeout)
+        try:
+            server.stdin.write(json.dumps(request).encode() + b"\n")
+            server.stdin.flush()
+            pid = int(server.stdout.readline().split()[1])
+            code = _exit_code(server, pid, timeout)
+        except BaseException:  # (a Ctrl+C, a test's own timeout): its answer would be read as the next one's
+            server.kill()
+            _servers.pop(next(k for k, v in _servers.items() if v is server), None)
+            raise
 
         def read(name: str) -> Any:
             if wanted[name] != subprocess.PIPE:
                 return None
             raw = Path(paths[name]).read_bytes() if os.path.exists(paths[name]) else b""
-            return raw.decode() if text else raw
+            if not text:
+                return raw
+            return io.TextIOWrapper(io.BytesIO(raw), encoding=locale.getpreferredencoding(False)).read()
 
         out, err = read("out"), read("err")
     if code is None:
@@ -147,10 +160,11 @@ def _forked(server: subprocess.Popen, args: list[str], script: str | None, kwarg
 def _exit_code(server: subprocess.Popen, pid: int, timeout: float | None) -> int | None:
     """The child's exit code (as Popen gives it: -N for a signal); None where it ran past `timeout` (killed)."""
     assert server.stdout is not None
-    ready, _, _ = select.select([server.stdout], [], [], timeout)
+    ready, _, _ = select.select([server.stdout], [], [], timeout)  # (unbuffered: no line waits in a buffer)
     if ready:
         return int(server.stdout.readline())
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
     server.stdout.readline()
     return None
 
@@ -199,17 +213,18 @@ def _child(request: dict[str, Any]) -> None:
             sys.path[0] = os.path.dirname(os.path.abspath(script))
             sys.argv = [script, *request["args"]]
             runpy.run_path(script, run_name="__main__")
-        else:
+        else:  # as `python -m tui ARGS`: the working folder first on the path
+            sys.path[0] = os.getcwd()
             sys.argv = ["-m", *request["args"]]
             runpy.run_module("tui", run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as e:
         code = _exit_status(e.code)
     except KeyboardInterrupt:  # as the interpreter ends on one: the traceback, then killed by SIGINT
-        traceback.print_exc()
+        sys.excepthook(*sys.exc_info())
         _end(130, signal.SIGINT)
-    except BaseException:  # as the interpreter ends a script: the traceback, then 1
-        traceback.print_exc()
+    except BaseException:  # as the interpreter ends a script: the traceback (sys.excepthook), then 1
+        sys.excepthook(*sys.exc_info())
         code = 1
     _end(code)
 
@@ -228,15 +243,15 @@ def _end(code: int, by_signal: int | None = None) -> None:
     """The interpreter's own exit, less tearing its modules down: threads joined, atexit handlers run, streams
     flushed. (Tearing down the modules the server imported would touch, and so copy, every page it shares with
     the child: a second for a command that did not need torch at all.)"""
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter runs: threads joined, executors too
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError) as e:  # as the interpreter: said, and 120
+            with contextlib.suppress(OSError, ValueError):
+                print(f"Exception ignored on flushing {stream.name}: {e!r}", file=sys.__stderr__)
+            code = 120
     if by_signal is not None:
         signal.signal(by_signal, signal.SIG_DFL)
         os.kill(os.getpid(), by_signal)
