@@ -130,13 +130,16 @@ def _forked(server: subprocess.Popen, args: list[str], script: str | None, kwarg
                    "script": script, "cwd": os.path.abspath(kwargs.get("cwd") or os.getcwd()), "env": env,
                    "stdin": paths["in"], **{k: paths[k] if v == subprocess.PIPE else os.devnull
                                             for k, v in wanted.items()}}
+        pid = None
         try:
             server.stdin.write(json.dumps(request).encode() + b"\n")
             server.stdin.flush()
             pid = int(server.stdout.readline().split()[1])
             code = _exit_code(server, pid, timeout)
-        except BaseException:  # (a Ctrl+C, a test's own timeout): its answer would be read as the next one's
-            server.kill()
+        except BaseException:  # (a Ctrl+C, a test's own timeout): its answer would be read as the next one's, so the
+            for process in filter(None, (pid, server.pid)):  # command and its server end here
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process, signal.SIGKILL)
             _servers.pop(next(k for k, v in _servers.items() if v is server), None)
             raise
 
@@ -171,8 +174,7 @@ def _exit_code(server: subprocess.Popen, pid: int, timeout: float | None) -> int
 
 def serve(kind: str) -> None:
     """Import what a command needs (`kind`: tui, or a script of torch, numpy and pandas), then fork a child for
-    each request on stdin (one JSON line), answering
-    'pid N' at once and its exit code when it ends."""
+    each request on stdin (one JSON line), answering 'pid N' at once and its exit code when it ends."""
     import numpy  # noqa: F401
     import pandas  # noqa: F401
     import torch
