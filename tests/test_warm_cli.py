@@ -101,8 +101,8 @@ def test_a_command_that_ends_at_once_is_not_waited_on_and_a_timeout_leaves_the_s
     slow.write_text("import time\ntime.sleep(60)\n")
     for _ in range(3):
         began = time.monotonic()
-        assert warm_cli.run([sys.executable, str(quick)], capture_output=True, timeout=30).returncode == 7
-        assert time.monotonic() - began < 10
+        assert warm_cli.run([sys.executable, str(quick)], capture_output=True, timeout=120).returncode == 7
+        assert time.monotonic() - began < 60  # (not the 120 s timeout waited out: a margin no busy machine needs)
     with pytest.raises(subprocess.TimeoutExpired):
         warm_cli.run([sys.executable, str(slow)], capture_output=True, timeout=1)
     assert warm_cli.run([sys.executable, str(quick)], capture_output=True, timeout=30).returncode == 7

@@ -73,9 +73,7 @@ def _command(args: list[str], kwargs: dict[str, Any]) -> tuple[tuple[str, ...], 
         return None
     if kwargs.get("cwd") is not None and not os.path.isdir(kwargs["cwd"]):
         return None  # subprocess.run's own error, in this process
-    out = subprocess.PIPE if kwargs.get("capture_output") else kwargs.get("stdout")
-    err = subprocess.PIPE if kwargs.get("capture_output") else kwargs.get("stderr")
-    if out not in (subprocess.PIPE, subprocess.DEVNULL) or err not in (subprocess.PIPE, subprocess.DEVNULL):
+    if any(stream not in (subprocess.PIPE, subprocess.DEVNULL) for stream in _streams(kwargs).values()):
         return None
     rest = list(args[1:])
     options: list[str] = []
@@ -86,6 +84,13 @@ def _command(args: list[str], kwargs: dict[str, Any]) -> tuple[tuple[str, ...], 
     if rest and not rest[0].startswith("-") and rest[0].endswith(".py"):
         return tuple(options), rest[0]
     return None
+
+
+def _streams(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Where the call sends the command's stdout and stderr ("out", "err"): PIPE, DEVNULL, or what it cannot fork."""
+    if kwargs.get("capture_output"):
+        return {"out": subprocess.PIPE, "err": subprocess.PIPE}
+    return {"out": kwargs.get("stdout"), "err": kwargs.get("stderr")}
 
 
 def _started(options: tuple[str, ...], kind: str, env: dict[str, str]) -> subprocess.Popen | None:
@@ -123,9 +128,7 @@ def _forked(server: subprocess.Popen, args: list[str], script: str | None, kwarg
         paths = {name: os.path.join(place, name) for name in ("in", "out", "err")}
         data = kwargs.get("input")
         Path(paths["in"]).write_bytes(data.encode() if isinstance(data, str) else (data or b""))
-        wanted = {"out": kwargs.get("stdout", subprocess.PIPE), "err": kwargs.get("stderr", subprocess.PIPE)}
-        if kwargs.get("capture_output"):
-            wanted = {"out": subprocess.PIPE, "err": subprocess.PIPE}
+        wanted = _streams(kwargs)
         request = {"args": list(args[args.index(script) + 1:] if script else args[args.index("-m") + 2:]),
                    "script": script, "cwd": os.path.abspath(kwargs.get("cwd") or os.getcwd()), "env": env,
                    "stdin": paths["in"], **{k: paths[k] if v == subprocess.PIPE else os.devnull

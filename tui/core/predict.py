@@ -197,7 +197,8 @@ class Predictor:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
-        with _refused_with(fmt.said(), _read_by_the_runs_flags(fmt, options)):
+        said = fmt.said()
+        with _refused_with(said, _read_by_the_runs_flags(fmt, options)):
             answerable = self.pre.answerable(frame, str(data), scored=False)
             table = self.predict_frame(answerable.read, str(data), answerable.rows)
         if answerable.rows is not None:  # one row out per row in: those left out in their places, predictions empty
@@ -208,7 +209,7 @@ class Predictor:
                 table[self.pre.id_column] = frame[self.pre.id_column].to_numpy()
         answered = answerable.kept(frame)
         return Predicted(table=table, unseen=self.pre.unseen(answered), filled=self.pre.filled(answered),
-                         notes=fmt.said(), left_out_rows=answerable.left_out)
+                         notes=said, left_out_rows=answerable.left_out)
 
     def predict_file(self, data: str | Path, out: str | Path, options: ReadOptions | None = None,
                      own_run: bool = False) -> Written:
@@ -224,8 +225,9 @@ class Predictor:
         the reader's notes on the file (a `?` read as empty, a decimal comma, a cp1252 file) under "notes", as a
         training run says them: a `?` counted among the cells filled was never said to be one."""
         frame, fmt = read_table(data, options)
-        with _refused_with(fmt.said(), _read_by_the_runs_flags(fmt, options)):
-            return {**self.evaluate_frame(frame, str(data)), "notes": fmt.said()}
+        said = fmt.said()
+        with _refused_with(said, _read_by_the_runs_flags(fmt, options)):
+            return {**self.evaluate_frame(frame, str(data)), "notes": said}
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
         answerable = self.pre.answerable(frame, source, scored=True)

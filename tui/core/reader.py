@@ -180,9 +180,7 @@ class TableFormat:
         elif self.header_detected:
             parts.append("read without a header line: the first line looked like data; "
                          "pass --header if it names the columns")
-        if self.skipped_said():
-            parts.append(self.skipped_said())
-        return "; ".join(parts)
+        return "; ".join([*parts, *filter(None, [self.skipped_said()])])
 
     def skipped_said(self) -> str:
         """The lines above the table the sniffer skipped, and how to keep them ("" where none, or the user's)."""
