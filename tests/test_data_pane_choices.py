@@ -94,6 +94,30 @@ async def test_the_features_list_shows_what_the_model_takes_and_a_left_out_colum
         assert app.data.prepared.pre.feature_names == ["patient", "age", "outcome"]
 
 
+async def test_constant_columns_keep_makes_them_inputs_as_keep_constant_does(tmp_path):
+    """An image's blank border pixels are constant, and ticking 184 of them one by one was the screen's only way
+    to give a Conv2d the whole grid. Constant columns: keep (data.keep_constant, --keep-constant) keeps every
+    constant column an input in its place; an id is still left out. The note says the field, not the flag."""
+    data = patients(tmp_path / "patients.csv")
+    app = TorchTUI(cpu_spec(**{"data.dataset": data}))
+    async with running(app, SIZE) as pilot:
+        await data_loaded(app, pilot)
+        note = "column const left out: constant (every row is 7); tick it in Features, or set Constant columns: keep, "
+        assert note + "to use it" in str(app.query_one("#data-notices").render())
+        app.query_one("#data-constant", Select).value = "keep"
+        await reloaded(app, pilot, lambda: app.spec.data.keep_constant)
+        assert app.data.prepared.pre.feature_names == ["patient", "age", "const", "dose"]
+        assert features(app) == {"row_id": False, "patient": True, "age": True, "const": True, "dose": True}
+        assert app.spec.data.features == [] and app.spec.data.drop == []  # nothing named: the checks chose
+        want = prepare(DataSpec(dataset=data, keep_constant=True), app.spec.train.seed)
+        assert torch.equal(app.data.prepared.x_train, want.x_train)
+        assert "left out: constant" not in str(app.query_one("#data-notices").render())
+
+        app.query_one("#data-constant", Select).value = "leave"
+        await reloaded(app, pilot, lambda: not app.spec.data.keep_constant)
+        assert app.data.prepared.pre.feature_names == ["patient", "age", "dose"]
+
+
 async def test_the_split_select_keeps_a_columns_rows_together_as_group_does(tmp_path):
     data = patients(tmp_path / "patients.csv")
     app = TorchTUI(cpu_spec(**{"data.dataset": data}))

@@ -950,3 +950,18 @@ def test_values_and_labels_that_differ_only_in_case_are_warned_of_and_kept_apart
                for n in data.notices), data.notices
     plain = prepare(DataSpec(dataset=str(IRIS), target="species"), 0)
     assert not any("differ only in case" in n for n in plain.notices)
+
+
+def test_a_lookalike_folded_into_other_is_warned_of_too(tmp_path):
+    """A column of more values than the one-hot encoding keeps folds the rarer ones into '(other)': a rare 'Yes'
+    beside a category 'yes' went there without a word, as the warning compared only the categories kept."""
+    rng = np.random.default_rng(0)
+    cities = [f"city{i:02d}" for i in range(60)] * 4 + ["yes"] * 30 + ["Yes"]
+    rows = [f"{x:.3f},{c},{i % 2}" for i, (x, c) in enumerate(zip(rng.normal(size=len(cities)), cities))]
+    (tmp_path / "t.csv").write_text("x,where,label\n" + "\n".join(rows) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="label", val_split=0.01), 0)
+    [where] = [c for c in data.pre.columns if c.name == "where"]
+    assert where.categories[-1] == "(other)" and "yes" in where.categories and "Yes" not in where.categories
+    assert ("warning: column where has values that differ only in case or blanks ('Yes', 'yes'); each is a category "
+            "of its own ('Yes' among the rarer ones in '(other)') - if they are one, write them alike in the file"
+            ) in data.notices, [n for n in data.notices if "where" in n]

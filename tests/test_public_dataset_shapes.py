@@ -101,7 +101,12 @@ def test_a_constant_last_column_names_target_and_many_constants_are_one_note(tmp
                      notices)
     constant = [n for n in notices if "left out: constant" in n]
     assert constant == ["columns pixel0, pixel1, pixel2 ... (8 in all) left out: constant (every row holds one value); "
-                        "name them in --features to use them"], constant
+                        "name them in --features, or pass --keep-constant, to use them"], constant
+    notices = []  # --keep-constant: every pixel an input, in its place in the grid, and no note of them
+    table = data.split_table(make_spec(tmp_path, data__dataset=str(tmp_path / "mnist.csv"), data__target="label",
+                                       data__keep_constant=True).data, 0, notices)
+    assert table.features == [f"pixel{i}" for i in range(16)] and table.left_out == []
+    assert not any("left out" in n for n in notices), notices
     with pytest.raises(UserError) as refused:
         data.split_table(make_spec(tmp_path, data__dataset=str(tmp_path / "mnist.csv"), data__target="pixel15").data,
                          0, [])

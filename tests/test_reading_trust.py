@@ -22,6 +22,7 @@ from tui.cli import app
 from tui.core import job
 from tui.core.data import prepare
 from tui.core.errors import UserError
+from tui.core.preprocess import Preprocessor
 from tui.core.reader import WHITESPACE, ReadOptions, read_table
 from tui.core.spec import DataSpec
 
@@ -144,7 +145,8 @@ def test_no_usable_features_after_skipped_lines_says_how_to_keep_them(tmp_path):
                         "with --features (read with a header line: the first line looked like column names; pass "
                         "--no-header if it is data; 2 line(s) above the table skipped as metadata; pass --skip-rows 0 "
                         "to keep them)")
-    assert "  note: column a left out: constant (every row is 1); name it in --features to use it" in lines[1:]
+    assert ("  note: column a left out: constant (every row is 1); name it in --features, or pass --keep-constant, "
+            "to use it") in lines[1:]
 
 
 def test_quoted_header_names_lose_their_quotes_and_either_spelling_names_them(tmp_path):
@@ -232,7 +234,8 @@ def test_a_refusal_shows_the_notes_gathered_before_it(tmp_path):
     assert notes[0] == (f"  note: read {path}: 30 rows, 65 columns; separator ',', decimal '.', header line, "
                         "encoding utf-8, 1 line(s) above the table skipped")
     for c in ("p0", "p1", "p2"):
-        assert f"  note: column {c} left out: constant (every row is 0); name it in --features to use it" in notes
+        assert (f"  note: column {c} left out: constant (every row is 0); name it in --features, or pass "
+                "--keep-constant, to use it") in notes
     assert all(line.startswith("  note: ") for line in notes)
 
 
@@ -242,8 +245,29 @@ def test_a_shape_error_names_the_columns_left_out(tmp_path):
     assert code == 2
     assert lines[0] == ("error: layer 1 Unflatten(1, (1, 8, 8)): cannot take input (61,): unflatten: Provided sizes "
                         "[1, 8, 8] don't multiply up to the size of dim 1 (61) in the input tensor (the data gives "
-                        "61 inputs: 3 column(s) left out, p0, p1, p2; name them in --features to keep them)")
-    assert "  note: column p0 left out: constant (every row is 0); name it in --features to use it" in lines
+                        "61 inputs: 3 column(s) left out, p0, p1, p2; name them in --features, or pass "
+                        "--keep-constant for the constant ones, to keep them)")
+    assert ("  note: column p0 left out: constant (every row is 0); name it in --features, or pass --keep-constant, "
+            "to use it") in lines
+
+
+def test_keep_constant_gives_a_conv_net_the_whole_grid(tmp_path):
+    """An image as CSV loses its blank border pixels as constant, and a Conv2d needs the whole grid: naming 184 of
+    MNIST's columns in --features was the only way. --keep-constant keeps them as inputs, in their places, and the
+    spec written beside the run (so its resume and export) keeps them too."""
+    path = _pixels(tmp_path)
+    runs = tmp_path / "runs"
+    r = CliRunner().invoke(app, ["run", "--dataset", path, "--epochs", "1", "--layers",
+                                 "Unflatten(1, (1, 8, 8)), Conv2d(4, 3)", "--keep-constant", "--runs-dir", str(runs)])
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert not any("left out" in line for line in lines), lines
+    assert "  note: 24 training rows, 6 validation rows, 64 inputs from 64 columns" in lines
+    (folder,) = runs.iterdir()
+    assert "keep_constant = true" in (folder / "spec.toml").read_text().splitlines()
+    state = torch.load(folder / "best.pt", weights_only=True)
+    assert state["model"]["1.weight"].shape == (4, 1, 3, 3)
+    assert Preprocessor.from_dict(state["preprocessing"]).feature_names == [f"p{i}" for i in range(64)]
 
 
 def test_an_exported_script_reads_quoted_names_and_row_names_as_the_run_did(tmp_path):

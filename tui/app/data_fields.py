@@ -57,3 +57,11 @@ def split_options(columns: list[str], target: str, group: str) -> list[tuple[str
 
 def split_value(data: DataSpec) -> str:
     return GROUP + data.group if data.group else STRATIFY if data.stratify else ""
+
+
+KEEP = "keep"  # the Constant columns select's value for data.keep_constant; "leave" is the default
+CONSTANT_COLUMNS = [("leave out", "leave"), ("keep as inputs", KEEP)]
+
+
+def constant_value(data: DataSpec) -> str:
+    return KEEP if data.keep_constant else "leave"

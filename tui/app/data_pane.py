@@ -15,11 +15,14 @@ from tui.core.files import expand_home, is_file_here, no_such_path, path_problem
 from tui.core.spec import TASKS, DataSpec, Spec
 
 from .data_fields import (
+    CONSTANT_COLUMNS,
     DECIMALS,
     GROUP,
     HEADERS,
+    KEEP,
     SEPARATORS,
     STRATIFY,
+    constant_value,
     format_title,
     label,
     skip_rows,
@@ -74,6 +77,9 @@ class DataPane(Horizontal):
                 yield Select([("refuse the file", "error"), ("drop those rows", "drop"), ("impute", "impute")],
                              value=self.initial.missing,
                              allow_blank=False, id="data-missing", compact=True)
+                yield Label(label("data.keep_constant"), classes="field")
+                yield Select(CONSTANT_COLUMNS, value=constant_value(self.initial), allow_blank=False,
+                             id="data-constant", compact=True)
             with Collapsible(title=shown_title(self.initial), collapsed=True, id="data-format"):
                 with Grid(id="data-format-fields"):
                     yield Label(label("data.sep"), classes="field")
@@ -106,6 +112,9 @@ class DataPane(Horizontal):
             select = self.query_one(f"#data-{key}", Select)
             with select.prevent(Select.Changed):
                 select.value = getattr(spec.data, key)
+        constant = self.query_one("#data-constant", Select)
+        with constant.prevent(Select.Changed):
+            constant.value = constant_value(spec.data)
         split = self.query_one("#data-val-split", Input)
         with split.prevent(Input.Changed):
             split.value = f"{spec.data.val_split:g}"
@@ -294,6 +303,8 @@ class DataPane(Horizontal):
             self.app.edit({"data.task": event.value}, reload=True)
         elif event.select.id == "data-missing" and event.value != d.missing:
             self.app.edit({"data.missing": event.value}, reload=True)
+        elif event.select.id == "data-constant" and event.value != constant_value(d):
+            self.app.edit({"data.keep_constant": event.value == KEEP}, reload=True)
         elif event.select.id in ("data-sep", "data-header", "data-decimal"):
             path = "data." + event.select.id.removeprefix("data-")
             if event.value != getattr(d, path.split(".")[1]):

@@ -18,6 +18,7 @@ _FLAG = re.compile(r"(?P<verb>\b(?:pass|use) )?--(?P<flag>[a-z][a-z-]*)(?P<value
 # Phrases said better whole than flag by flag.
 _PHRASES = [(re.compile(r"name (it|them|the ones to use) (?:in|with) --features"), r"tick \1 in Features"),
             (re.compile(r"remove it from --drop"), "tick it in Features"),
+            (re.compile(r"pass --keep-constant"), "set Constant columns: keep"),
             (re.compile(r"leave columns out with --drop"), "untick columns in Features"),
             (re.compile(r"(--[a-z-]+(?: '[^']*'| [^\s,;)-][^\s,;)]*)?) (?=--)"), r"\1, ")]  # flags in a row: a list
 _PATH = re.compile(r"\b(?:data|model|train|run)\.[a-z_]+\b")  # a spec field's path: train.lr

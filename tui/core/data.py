@@ -28,6 +28,7 @@ from .files import broken_link
 from .preprocess import (
     MISSING,
     MOSTLY_NUMERIC,
+    OTHER,
     Preprocessor,
     all_finite,
     as_numbers,
@@ -164,7 +165,7 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
     about the header and the lines above it is said, with its override, by refusals that may follow from it."""
     builtin = BUILTINS.get(spec.dataset)
     if builtin is not None:
-        return builtin.frame(seed), builtin.name, builtin.keep_constant, ".", None
+        return builtin.frame(seed), builtin.name, builtin.keep_constant or spec.keep_constant, ".", None
     path = Path(spec.dataset)
     if not path.exists():
         refuse_pipe(path, "dataset ")  # a shell's `<(...)`, by now a name that is no file (a pipe that is, read_table)
@@ -185,7 +186,7 @@ def load_table(spec: DataSpec, seed: int, notices: list[str], progress: Progress
                  "preparing tensors")
     notices.append(f"read {spec.dataset}: {len(frame)} rows, {frame.shape[1]} columns; {fmt.describe()}")
     notices.extend(fmt.notes)
-    return frame, spec.dataset, False, fmt.decimal, fmt
+    return frame, spec.dataset, spec.keep_constant, fmt.decimal, fmt
 
 
 @dataclass
@@ -371,7 +372,7 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None, reading: Readi
     else:  # each split written once, straight from the table: no full matrix to copy the splits out of
         x_train, x_val = pre.transform_splits(frame, name, [train_rows, val_rows])
         y_train, y_val = y[train_rows], y[val_rows]
-    _note_encodings(pre, notices)
+    _note_encodings(pre, notices, frame, train_rows)
     text = [c.name for c in pre.columns if c.kind == "categorical"]
     if text:  # a value only the validation rows hold: encoded as predict encodes it, and said as predict says it
         held_out = table.val_frame[text] if val_rows is None else frame[text].iloc[val_rows]
@@ -474,7 +475,8 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
             _coerce_mostly_numeric(frame, c, notices, decimal)
             reason, is_id = _leave_out_reason(frame[c], c, keep_constant, rules)
             if reason:
-                said = f"column {c} left out: {reason}; name it in --features to use it"
+                said = f"column {c} left out: {reason}; name it in --features" + (
+                    ", or pass --keep-constant, to use it" if reason.startswith("constant") else " to use it")
                 (constant if reason.startswith("constant") else notices).append(said)
                 id_column = id_column or (c if is_id else "")
                 continue
@@ -496,7 +498,7 @@ def _constant_columns_said(said: list[str], most: int = 5) -> list[str]:
         return said
     names = [line.removeprefix("column ").split(" left out: ")[0] for line in said]
     return [f"columns {', '.join(names[:3])} ... ({len(names)} in all) left out: constant (every row holds one "
-            "value); name them in --features to use them"]
+            "value); name them in --features, or pass --keep-constant, to use them"]
 
 
 def _column_list(columns: list[str]) -> str:
@@ -838,20 +840,29 @@ def _groups_drawn(sizes: np.ndarray, val_split: float, seed: int) -> list[int]:
     return chosen
 
 
-def _note_encodings(pre: Preprocessor, notices: list[str]) -> None:
+def _note_encodings(pre: Preprocessor, notices: list[str], frame: pd.DataFrame, train_rows: np.ndarray) -> None:
     """Each one-hot column said; one whose values differ only in case or blanks ('yes', 'Yes', 'YES') warned of:
     each is a category of its own (pandas makes TRUE, True and true one; a text column it leaves as written), and
-    which is right is the user's call, made in the file."""
+    which is right is the user's call, made in the file. Where rarer values share '(other)', the training rows'
+    own values are compared: a rare 'Yes' folded there beside a category 'yes' is the same doubt."""
     for c in pre.columns:
         if c.kind == "categorical":
-            folded = " (rarer values folded into '(other)')" if c.categories[-1:] == ["(other)"] else ""
+            folded = c.categories[-1:] == [OTHER]
             notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
-                           f"{', '.join(map(repr, c.categories[:3]))}{folded}")
-            alike = _lookalikes(c.categories)
+                           f"{', '.join(map(repr, c.categories[:3]))}"
+                           + (f" (rarer values folded into '{OTHER}')" if folded else ""))
+            values = c.categories
+            if folded:
+                col = frame[c.name].iloc[train_rows]
+                values = sorted(col[col.notna()].astype(str).unique().tolist())
+            alike = _lookalikes(values)
             if alike:
+                kept = set(c.categories)
+                rare = [v for names in alike for v in names if v not in kept]
                 notices.append(f"warning: column {c.name} has values that differ only in case or blanks "
-                               f"({_shown(alike)}); each is a category of its own - if they are one, write them "
-                               "alike in the file")
+                               f"({_shown(alike)}); each is a category of its own"
+                               + (f" ({_shown([rare])} among the rarer ones in '{OTHER}')" if rare else "")
+                               + " - if they are one, write them alike in the file")
 
 
 def explain_inputs(e: UserError, data: Prepared) -> UserError:
@@ -861,7 +872,9 @@ def explain_inputs(e: UserError, data: Prepared) -> UserError:
     if not shape_error or not data.left_out or data.shape is not None:
         return e
     named = ", ".join(data.left_out[:5]) + (f" and {len(data.left_out) - 5} more" if len(data.left_out) > 5 else "")
+    constant = any(" left out: constant" in n for n in data.notices)  # (an image's blank border: --keep-constant)
     out = UserError(f"{e} (the data gives {data.pre.n_inputs} inputs: {len(data.left_out)} column(s) left out, "
-                    f"{named}; name them in --features to keep them)", e.notes)
+                    f"{named}; name them in --features" + (", or pass --keep-constant for the constant ones,"
+                                                          if constant else "") + " to keep them)", e.notes)
     out.layer = e.layer
     return out

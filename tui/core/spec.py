@@ -80,6 +80,10 @@ class DataSpec:
                          label="Split")
     stratify: bool = option(False, "Classification: keep each class's share in both splits.", label="Split")
     drop: list[str] = option([], "Columns to leave out.", label="Features")
+    keep_constant: bool = option(False, "Keep columns that hold one value in every row as inputs, in their places "
+                                        "(an image's blank border pixels; a Conv2d needs the whole grid; the built-in "
+                                        "digits always does); else they are left out with a note.",
+                                 label="Constant columns")
     missing: str = option("error", "Empty cells: error (say where) | drop (the rows) | impute (training median; "
                                    "a '(missing)' category).", label="Empty cells")
     standardize_target: bool = option(True, "Regression: train on the standardised target; metrics and predictions "
