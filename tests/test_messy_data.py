@@ -965,3 +965,21 @@ def test_a_lookalike_folded_into_other_is_warned_of_too(tmp_path):
     assert ("warning: column where has values that differ only in case or blanks ('Yes', 'yes'); each is a category "
             "of its own ('Yes' among the rarer ones in '(other)') - if they are one, write them alike in the file"
             ) in data.notices, [n for n in data.notices if "where" in n]
+
+
+def test_long_whole_numbers_that_differ_are_not_called_constant(tmp_path):
+    """19- and 20-digit numbers (account ids, pandas' int64 and uint64) that differ only past float64's 15-16 digits
+    were left out as 'constant (every row is ...)', which they are not: as inputs they are one value, and so said."""
+    for base in (1234567890123456780, 12345678901234567890):
+        rows = [f"{base + i},{i * 0.5:.1f},{'ab'[i % 2]}" for i in range(8)]
+        (tmp_path / "t.csv").write_text("account,x,y\n" + "\n".join(rows) + "\n")
+        data = prepare(DataSpec(dataset=str(tmp_path / "t.csv")), 0)
+        [said] = [n for n in data.notices if n.startswith("column account")]
+        assert said == ("column account left out: its 8 distinct whole numbers differ only past the 15-16 digits a "
+                        "float64 holds: as inputs they are all one value (an identifier?); name it in --features to "
+                        "use it"), said
+        assert data.pre.feature_names == ["x"]
+    (tmp_path / "t.csv").write_text("account,x,y\n" + "\n".join(f"{base},{i},{'ab'[i % 2]}" for i in range(8)) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv")), 0)
+    assert f"column account left out: constant (every row is {base}); name it in --features, or pass " \
+           "--keep-constant, to use it" in data.notices, data.notices

@@ -595,6 +595,9 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, rules: Rea
             return "empty in every row", False
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
         if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
+            if pd.api.types.is_integer_dtype(col) and col.min() != col.max():  # 19-digit ids, one float64 value
+                return (f"its {col.nunique()} distinct whole numbers differ only past the 15-16 digits a float64 "
+                        "holds: as inputs they are all one value (an identifier?)"), False
             return f"constant (every row is {plain(col.iloc[0])!r})", False
         if _named_like_an_id(name, values, rules) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
