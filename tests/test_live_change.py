@@ -311,6 +311,49 @@ def test_a_change_at_a_checkpoints_own_step_after_its_save_is_replayed_at_once(t
     assert same(weights(run_dir), weights(straight.recorder.folder.path))
 
 
+def test_a_lower_patience_logged_after_the_last_save_is_replayed_not_judged_at_the_save(tmp_path):
+    """A change of patience to 1, logged in an epoch after 2 epochs without a better loss, then a kill before the
+    next save: the resume judged its checkpoint by the patience it would only get at the change's step, said the
+    run had ended there, and trained nothing - an epoch short of the run never stopped, whose epoch in progress
+    always finishes (other weights). The checkpoint's own patience judges it; the change is replayed at its step."""
+    def run(name: str, at: int | None = None):
+        trainers, asked_at = [], []
+
+        def on_event(e):
+            t = trainers[0]
+            if at is None and e["event"] == "epoch" and t.progress.bad_epochs >= 2 and not asked_at:
+                asked_at.append(t.progress.step + PER_EPOCH // 2)
+                t.changes.schedule(Change(patience=1, id="lower", step=asked_at[0]), t.progress.step)
+            elif at is None and e["event"] == "change":
+                raise KeyboardInterrupt  # as a kill would leave it: no save after the change
+
+        spec = make_spec(tmp_path / name, data__dataset="digits", train__epochs=30, train__batch_size=8,
+                         train__seed=3, train__lr=0.05, train__patience=0, model__layers=["Linear(32)", "ReLU()"])
+        on_trainer = trainers.append
+        if at is not None:
+            on_trainer = lambda t: (trainers.append(t), t.changes.schedule(  # noqa: E731
+                Change(patience=1, id="lower", step=at), 0))
+        try:
+            job.run(spec, on_event, on_trainer=on_trainer)
+        except KeyboardInterrupt:
+            pass
+        return trainers[0], asked_at
+
+    killed, (at,) = run("killed")
+    run_dir = killed.recorder.folder.path if killed.recorder.folder else Path()
+    saved = checkpoint.load(run_dir / "last.pt")
+    assert saved["changes"] == [] and saved["progress"]["bad_epochs"] >= 2 and saved["progress"]["step"] < at
+    outcome, _ = job.resume(run_dir, lambda e: None)
+    replayed = [e for e in run_events(run_dir, "change") if e.get("replayed")]
+    assert [e["step"] for e in replayed] == [at]
+    straight, _ = run("straight", at=at)
+    epochs = saved["progress"]["epoch"] + 1  # the epoch the change came in finished, then early stopping
+    assert straight.progress.epoch == epochs and checkpoint.load(run_dir / "last.pt")["progress"]["epoch"] == epochs
+    assert straight.recorder.folder is not None
+    assert same(weights(run_dir), weights(straight.recorder.folder.path))
+    assert outcome.status == "early_stopped"
+
+
 # ---- the screen: c on the Training pane --------------------------------------------------------------
 async def test_change_the_rate_from_the_training_pane_and_see_the_marker():
     app = TorchTUI(cpu_spec(**{"data.dataset": "digits", "train.epochs": FOREVER, "train.batch_size": 8}))

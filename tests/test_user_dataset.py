@@ -273,3 +273,46 @@ def test_a_module_named_as_one_already_loaded_is_told_to_be_renamed(user_module,
     outcome, _, _ = train(user_module, data__dataset="my_rows:Rows", train__epochs=1,  # its own name: it trains
                           data__dataset_args=[str(user_module / "iris.pt")])
     assert outcome.status == "done"
+
+
+def test_a_run_killed_while_its_loader_workers_live_on_can_be_resumed_at_once(user_module):
+    """kill -9 of a run reading a Dataset class with --workers: its DataLoader's workers (forked) outlive it for
+    seconds, and they held its lock (a flock belongs to the open file, which a fork shares): `torchtui resume`
+    right after the crash was refused as "being written by another torchtui process". Here the workers are stopped
+    before the kill, so they are surely alive while the folder is taken again; the resume then trains to the end."""
+    import contextlib
+    import json
+    import signal
+    import subprocess
+
+    from tui.core.runs import RunFolder
+
+    config = user_module / "every-step.toml"
+    config.write_text("[train]\nlog_interval = 1e-6\n")
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "run", str(config), "--dataset", "my_rows:Rows",
+                             "--dataset-arg", str(user_module / "iris.pt"), "--workers", "2", "--epochs", "3",
+                             "--batch-size", "8", "--json", "--runs-dir", "runs", "--name", "w"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, pipesize=4096)
+    workers: list[int] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # a step event: the epoch's workers are up (the pipe then fills, and the run waits)
+            if json.loads(line)["event"] == "step":
+                break
+        children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+        workers = [int(p) for p in open(children).read().split()]
+        assert len(workers) == 2, workers
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        proc.kill()
+        proc.wait()
+        folder = RunFolder(user_module / "runs" / "w")
+        folder.hold()  # refused before: the stopped workers held the lock
+        folder.release()
+    finally:
+        proc.kill()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    outcome, resumed = job.resume(user_module / "runs" / "w", lambda e: None)
+    assert outcome.status == "done" and outcome.progress.epoch == 3

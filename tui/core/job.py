@@ -206,7 +206,9 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
     applied, replay = live_change.resume_changes(ckpt, state.changes, epochs is not None)
     if ckpt:
         ckpt["changes"] = applied
-    live = live_change.live_spec(spec, applied + [c.values() for c in replay]).train
+    # the checkpoint is judged by the values it trained with: a change logged after it applies at its own step
+    # (a patience lowered then ended the run at the save, an epoch before the run never stopped did)
+    live = live_change.live_spec(spec, applied).train
     done = ckpt["progress"]["epoch"] if ckpt else 0
     ended = _unsaid_end(ckpt, state.status, live.epochs, live.patience if epochs is None else 0)
     if done >= live.epochs and not ended:

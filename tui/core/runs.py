@@ -31,6 +31,23 @@ RUN_FILES = (SPEC, EVENTS, "last.pt", "best.pt", "val_predictions.csv", "predict
 _HELD: dict[Path, int] = {}  # the run folders this process writes: their lock file's descriptor
 
 
+def _forget_held_in_child() -> None:
+    """A forked child (a Dataset's DataLoader workers) holds no run folder: its copies of the locked descriptors are
+    closed. A flock belongs to the open file, which every fork shares: the workers of a run killed with kill -9
+    lived on for seconds, and its resume was refused meanwhile as "being written by another torchtui process". The
+    parent's own descriptor keeps the lock for as long as it lives."""
+    for fd in _HELD.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_held_in_child)
+
+
 def is_run_folder(path: Path) -> bool:
     return (path / SPEC).is_file() and (path / EVENTS).exists()
 
