@@ -444,6 +444,18 @@ def test_config_show_is_the_default_spec():
         assert f"# {info.help}\n{info.name} = " in r.stdout, info.path
 
 
+def test_a_list_flag_given_twice_adds_to_it(tmp_path, monkeypatch):
+    """`-l "Linear(32)" -l "ReLU()"` trained `ReLU()` alone: a flag given twice kept its last value without a word,
+    where --dataset-arg is repeated by design. A comma-separated list's flag repeated now adds to it."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("run", "-d", "iris", "-l", "Linear(8)", "-l", "ReLU()", "--features", "sepal_length",
+               "--features", "petal_length,petal_width", "--epochs", "1", "--name", "twice")
+    assert r.exit_code == 0, r.stderr
+    spec = Spec.from_file(tmp_path / "checkpoints" / "twice" / "spec.toml")
+    assert spec.model.layers == ["Linear(8)", "ReLU()"]
+    assert spec.data.features == ["sepal_length", "petal_length", "petal_width"]
+
+
 def test_config_write_then_run_with_flag_overrides(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = invoke("config", "write", "exp.toml")

@@ -218,6 +218,16 @@ def test_off_cuda_the_start_event_says_why_and_the_console_stays_quiet(tmp_path)
     assert state.cuda_graph_text() == ""
 
 
+def test_cuda_graphs_asked_for_outright_off_cuda_are_said_not_to_be_used(tmp_path):
+    """--cuda-graphs on on the CPU was dropped without a word on the console (only the start event said why): the
+    switch asked for outright is answered among the notes; auto stays quiet (above)."""
+    out = io.StringIO()
+    _, events = run(tmp_path, "cpu", emit=Console(out=out, err=io.StringIO()),
+                    **{"data.dataset": "iris", "train.cuda_graphs": "on"})
+    said = "--cuda-graphs on asked for, but CUDA graphs need a CUDA device, this run is on cpu: the steps run eagerly"
+    assert said in events[0]["notices"] and f"  note: {said}" in out.getvalue().splitlines()
+
+
 def test_readers_say_whether_a_cuda_run_replays_a_graph():
     state = RunState(Path("."))
     state.apply({"event": "start", "device": "cuda:0 (NVIDIA H200)", "cuda_graphs": ON})

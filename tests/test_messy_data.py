@@ -983,3 +983,18 @@ def test_long_whole_numbers_that_differ_are_not_called_constant(tmp_path):
     data = prepare(DataSpec(dataset=str(tmp_path / "t.csv")), 0)
     assert f"column account left out: constant (every row is {base}); name it in --features, or pass " \
            "--keep-constant, to use it" in data.notices, data.notices
+
+
+def test_a_wide_tables_preview_shows_its_first_columns_how_many_more_and_its_target(tmp_path):
+    """An image as CSV (785 columns) printed preview lines of 7,700 characters: hundreds of terminal lines of
+    numbers before the layer table. The first columns, a count of the rest and the target; a narrow table whole."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.integers(0, 9, size=(20, 40)), columns=[f"px{i}" for i in range(40)])
+    frame["label"] = np.arange(20) % 2
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    shown = prepare(DataSpec(dataset=str(tmp_path / "wide.csv")), 0).preview
+    assert shown[0].split() == [*(f"px{i}" for i in range(11)), "...", "29", "more", "label"]
+    assert [line.split()[11:] for line in shown[1:]] == [["...", str(v)] for v in frame["label"].head(5)]
+    assert max(map(len, shown)) < 80
+    narrow = prepare(DataSpec(dataset="iris"), 0).preview
+    assert narrow[0].split() == ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]

@@ -210,6 +210,35 @@ async def test_the_layer_box_speaks_of_a_layer_only_while_it_is_edited():
         assert app.spec.model.layers == cpu_spec(**{"data.dataset": "iris"}).model.layers  # applied unchanged
 
 
+async def test_a_layer_typed_over_the_stack_goes_into_the_box_and_a_removed_layer_can_be_put_back():
+    """The box invited a layer ("e.g. Linear(64)") while the stack had the focus, so `Conv2d` typed there was keys:
+    its d removed the highlighted layer, without a word and for good, and its 2 switched panes. A letter no key of
+    the pane takes now opens the box with it; `d` says what it removed, and `u` puts it back."""
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "model.layers": ["Linear(16)", "ReLU()"]}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f3")
+        box, table = app.query_one("#model-input", Input), app.query_one("#model-table", DataTable)
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.pause()
+        await pilot.press(*"Dropout", "left_parenthesis", "0", "full_stop", "2", "right_parenthesis")
+        assert box.has_focus and box.value == "Dropout(0.2)"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(16)", "Dropout(0.2)", "ReLU()"], 5, "added")
+        await wait_for(pilot, lambda: table.has_focus, 5, "back to the table")
+
+        said = Notices(app)
+        table.move_cursor(row=1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Dropout(0.2)", "ReLU()"], 5, "removed")
+        assert said.titled("model") == ["removed layer 1, Linear(16): u puts it back"]
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(16)", "Dropout(0.2)", "ReLU()"], 5,
+                       "put back")
+        assert table.cursor_row == 1
+
+
 def test_step_and_epoch_axes_are_ticked_at_whole_numbers():
     # steps and epochs are counts: plotext's own ticks fell between them (1134.2, 1.5)
     import re
@@ -526,3 +555,14 @@ def test_the_status_line_fits_its_width_leaving_out_whole_parts():
         assert line == kept and cell_len(line) <= width, (width, line)
     row = epoch_line(state.epochs[5], 300, rate=False)
     assert row == "epoch   6/300  train 0.5000  val 0.2471  acc 0.9000  lr 0.001  * best" and len(row) < 76
+
+
+def test_the_model_pane_names_each_added_layer_for_what_it_is():
+    """A Flatten added before the output layer (a stack ending in an image) was shown as "auto output" too."""
+    from tui.app.stack_view import view
+    from tui.core.data import prepare
+    from tui.core.spec import DataSpec
+
+    shown = view(["Unflatten(1, (1, 8, 8))", "Conv2d(4, 3)"], prepare(DataSpec(dataset="digits"), 0), "auto")
+    assert [(expr, what) for expr, _, _, what in shown.added] == [("Flatten()", "auto flatten"),
+                                                                  ("Linear(144, 10)", "auto output")]

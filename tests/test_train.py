@@ -247,6 +247,18 @@ def test_batch_norm_with_a_last_batch_of_one_row_is_refused(tmp_path):
         train(tmp_path, data__dataset="iris", model__layers="Linear(16), BatchNorm1d(), ReLU()", train__batch_size=1)
 
 
+def test_a_batch_norm_2d_over_a_1x1_image_with_a_last_batch_of_one_row_is_refused(tmp_path):
+    """BatchNorm2d sees a row's every pixel of a channel: over a 1x1 image a last batch of one row failed in
+    training with a traceback ("Expected more than 1 value per channel"); over 6x6 it trains."""
+    conv = "Unflatten(1, (1, 8, 8)), Conv2d(4, 8), BatchNorm2d(), Flatten()"
+    with pytest.raises(UserError, match=r"layer 3 BatchNorm2d needs batches of 2 rows or more, but 1438 training "
+                                        r"rows in batches of 1437 leave a last batch of 1; use --batch-size 1436$"):
+        train(tmp_path, data__dataset="digits", model__layers=conv, train__batch_size=1437, train__epochs=1)
+    outcome, _, _ = train(tmp_path, data__dataset="digits", model__layers=conv.replace("Conv2d(4, 8)", "Conv2d(4, 3)"),
+                          train__batch_size=1437, train__epochs=1)
+    assert outcome.progress.epoch == 1
+
+
 def test_a_relative_csv_path_is_stored_absolute(tmp_path, monkeypatch):
     (tmp_path / "d.csv").write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
     monkeypatch.chdir(tmp_path)

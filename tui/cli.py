@@ -155,8 +155,8 @@ def _flag_parameter(name: str, info: FieldInfo) -> inspect.Parameter:
             how = f" {info.flag}: {info.switch[0]}, {no}: {info.switch[1]}."
     elif info.repeat:
         kind, how = list[str], " Repeat the flag for each."
-    elif typing.get_origin(info.type) is list:
-        kind, how = str, " Comma-separated."
+    elif typing.get_origin(info.type) is list:  # (given twice, the first was dropped without a word: -l a -l b)
+        kind, how = list[str], " Comma-separated; the flag repeated adds to it."
     names = [decl, info.short] if info.short else [decl]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[kind],
                              default=typer.Option(None, *names, help=info.help + how, show_default=_shown(info)))
@@ -197,8 +197,10 @@ def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
     overrides = {}
     for name, value in flags.items():
         info = _FLAGGED[name]
-        if value is None or (info.repeat and not value):
+        if value is None or (isinstance(value, list) and not value):
             continue
+        if isinstance(value, list) and not info.repeat:  # a comma-separated list, its flag given once or more
+            value = ", ".join(value)
         overrides[info.path] = (info.switch[0] if value else info.switch[1]) if info.switch else value
     return overrides
 
@@ -462,13 +464,15 @@ def _run_hint(config: Optional[Path], flags: dict[str, Any], lr: float) -> str:
     words = ["torchtui", "run"] + ([str(config)] if config is not None else [])
     for name, value in flags.items():
         info = _FLAGGED[name]
-        if value is None or info.path == "train.lr" or (info.repeat and not value):
+        if value is None or info.path == "train.lr" or (isinstance(value, list) and not value):
             continue
         if info.switch:
             words.append(info.flag if value else "--no-" + info.flag[2:])
         elif info.repeat:
             for item in value:
                 words += [info.flag, item]
+        elif isinstance(value, list):  # a comma-separated list, given once or more
+            words += [info.flag, ", ".join(value)]
         else:
             words += [info.flag, str(value)]
     return shlex.join(words + ["--lr", f"{lr:g}"])

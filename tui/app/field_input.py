@@ -17,6 +17,21 @@ from textual.widgets import Input
 
 
 class FieldInput(Input):
+    _select_after: bool | None = None  # focused by `focus_typed`: select_on_focus as it was, put back on blur
+
+    def focus_typed(self, text: str) -> None:
+        """Focus the box with `text` typed in, the cursor after it, so the keys that follow add to it: Input selects
+        its whole text on focus, and the next key replaced it (a layer's name typed over the stack lost its first
+        letter). Textual runs every class's focus handler, Input's too: its selecting is off until the box is left."""
+        self.insert_text_at_cursor(text)
+        if self._select_after is None:
+            self._select_after, self.select_on_focus = self.select_on_focus, False
+        self.focus()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        if self._select_after is not None:
+            self.select_on_focus, self._select_after = self._select_after, None
+
     async def _on_key(self, event: events.Key) -> None:
         if not event.is_printable:
             for binding in self._bindings.key_to_bindings.get(event.key, ()):

@@ -14,8 +14,9 @@ from tui.core.layer_catalog import LAYERS
 from .field_input import FieldInput
 from .stack_view import StackView
 
-# the layer box's words while nothing is edited (40 characters show at 80 columns)
-IDLE = "e.g. Linear(64): enter adds, esc cancels"
+# the layer box's words while nothing is edited (40 characters show at 80 columns): the box is not focused then,
+# and a layer's name typed over the stack opens it (`on_key`): its keys (d: remove) never take the letters
+IDLE = "type a layer, e.g. Linear(64), to add it"
 
 
 class ModelPane(Horizontal):
@@ -25,12 +26,14 @@ class ModelPane(Horizontal):
         Binding("d,delete", "remove", "Remove", tooltip="remove the highlighted layer"),
         Binding("shift+up,K", "move(-1)", "Move", key_display="shift+↑↓", tooltip="move the layer up"),
         Binding("shift+down,J", "move(1)", "Move down", show=False, tooltip="move the layer down"),
+        Binding("u", "undo", "Undo", show=False, tooltip="put back the layer last removed"),
     ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.exprs: list[str] = []
         self._editing: int | None = None  # index being edited, None when adding
+        self._removed: tuple[list[str], int] | None = None  # (the stack before the last remove, its row): `u`
 
     def compose(self) -> ComposeResult:
         with Vertical(id="model-left"):
@@ -62,9 +65,8 @@ class ModelPane(Horizontal):
                 table.add_row(str(i), Text(info[0]), info[1], f"{info[2]:,}", "")
             else:  # (Text, not str: a DataTable reads a str as markup, and a layer is what was typed)
                 table.add_row(str(i), Text(expr), "", "", "")
-        for expr, shape, params in view.added:
-            table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}",
-                          Text("auto output", style="dim"))  # sized from the target
+        for expr, shape, params, what in view.added:
+            table.add_row("+", Text(expr, style="dim"), shape, f"{params:,}", Text(what, style="dim"))
         table.move_cursor(row=min(max(row, 1), table.row_count - 1))
         status = self.query_one("#model-status", Static)
         if view.error:
@@ -108,8 +110,21 @@ class ModelPane(Horizontal):
             self.app.notify("highlight a layer of the stack to remove it (the output layer is added for you)",
                             severity="warning")
             return
+        removed, before = self.exprs[i], list(self.exprs)
         self.app.edit_layers(self.exprs[:i] + self.exprs[i + 1:])
+        self._removed = (before, i + 1)
         self._cursor(i)
+        self.app.notify(f"removed layer {i + 1}, {removed}: u puts it back", title="model")
+
+    def action_undo(self) -> None:
+        """The stack as it was before the last remove (a `d` typed by mistake: no confirm asked, and so undone)."""
+        if self._removed is None:
+            self.app.notify("no layer removed to put back", severity="warning", title="model")
+            return
+        before, row = self._removed
+        self._removed = None
+        self.app.edit_layers(before)
+        self._cursor(row)
 
     def action_move(self, delta: int) -> None:
         i = self._selected()
@@ -149,9 +164,17 @@ class ModelPane(Horizontal):
         self.action_edit()
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.query_one("#model-input", Input).has_focus:
-            box = self.query_one("#model-input", Input)
+        box = self.query_one("#model-input", Input)
+        if event.key == "escape" and box.has_focus:
             box.value, box.placeholder = "", IDLE
             self._editing = None
             self.query_one("#model-table", DataTable).focus()
+            event.stop()
+        elif (event.character and event.character.isalpha() and event.key not in self.screen.active_bindings
+              and self.query_one("#model-table", DataTable).has_focus):
+            # a layer's name typed over the stack (`Conv2d`, as the box invites): it goes into the box, as after `a`;
+            # its letters were keys here (the d of Conv2d removed a layer, its 2 switched panes)
+            self.action_add()
+            self.query_one("#model-input", FieldInput).focus_typed(event.character)
+            event.prevent_default()
             event.stop()

@@ -12,7 +12,8 @@ from tui.core.layer_catalog import parse
 class StackView:
     input_shape: str = "?"
     rows: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # layer number -> (call, shape, params)
-    added: list[tuple[str, str, int]] = field(default_factory=list)  # the output layer the target adds
+    # the layers the target adds, (call, shape, params, what it is): the output layer, and a Flatten before it
+    added: list[tuple[str, str, int, str]] = field(default_factory=list)
     total: int | None = None
     error: str = ""
     error_layer: int | None = None
@@ -47,8 +48,8 @@ def view(exprs: list[str], prepared, loss: str) -> StackView:
         return v
     for i, lay in enumerate(stack.layers, 1):
         item = (lay.expr, _shape(lay.out_shape), lay.params)
-        if lay.added:
-            v.added.append(item)
+        if lay.added:  # (the output layer was said "auto output", and so was a Flatten added before it)
+            v.added.append((*item, "auto output" if lay.name == "Linear" else f"auto {lay.name.lower()}"))
         else:
             v.rows[i] = item
     v.total = stack.params

@@ -386,7 +386,7 @@ def prepare(spec: DataSpec, seed: int, progress: Progress = None, reading: Readi
                    f"{pre.n_inputs} inputs from {len(table.features)} columns")
     xt, yt, xv, yv = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_val, y_val)]
     return Prepared(name, pre, xt, yt, xv, yv, notices=notices, left_out=table.left_out,
-                    preview=preview(frame.head(5)[[*table.features, *table.targets]]),
+                    preview=preview(frame.head(5)[[*table.features, *table.targets]], last=len(table.targets)),
                     warnings=[w.as_dict() for w in warnings])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import errno
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -311,14 +312,19 @@ def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:
     if progress.get("epoch_step"):
         rows = progress["epoch_step"] * p.spec.train.batch_size * was
         progress["epoch_step"] = rows // (p.spec.train.batch_size * size)
-    p.data.notices.append(f"resumed with {size} process{'es' if size > 1 else ''} where the run had {was}: "
-                          "it goes on, but not bit for bit as it would have")
+    b = p.spec.train.batch_size  # a process's: the global batch, and so every step, changes with the count
+    exact = f"--nproc-per-node {was}" if was > 1 else "one process (no --nproc-per-node)"
+    p.data.notices.append(f"resumed with {size} process{'es' if size > 1 else ''} where the run had {was}: its "
+                          f"global batch is {b * size} rows ({b} a process), where it was {b * was}; it goes on, "
+                          f"but not bit for bit as it would have (resumed with {exact}, it would)")
 
 
 def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, processes: int = 1) -> None:
-    """BatchNorm1d in training cannot take a batch of 1 row: neither a last batch of 1, nor (several processes)
-    a last global batch that leaves a process 1 row or none."""
-    norm = next((i for i, lay in enumerate(stack.layers, 1) if lay.name == "BatchNorm1d"), None)
+    """A batch norm that sees one value a channel in each row (BatchNorm1d over features, BatchNorm2d over a 1x1
+    image) cannot train on a batch of 1 row: neither a last batch of 1, nor (several processes) a last global batch
+    that leaves a process 1 row or none. (Over a wider image a row gives it values enough.)"""
+    norm = next((i for i, lay in enumerate(stack.layers, 1)
+                 if lay.name in ("BatchNorm1d", "BatchNorm2d") and math.prod(lay.out_shape[1:]) == 1), None)
 
     def smallest(b: int) -> int:
         last = rows % (b * processes)
@@ -331,7 +337,7 @@ def _refuse_single_row_batches(stack: layers.Stack, rows: int, batch_size: int, 
         each = "" if processes == 1 else f" per process x {processes} processes"
         what = (f"batches of {batch_size} row{each}" if batch_size < 2 else
                 f"{rows} training rows in batches of {batch_size}{each} leave a last batch of {smallest(batch_size)}")
-        raise UserError(f"layer {norm} BatchNorm1d needs batches of 2 rows or more, but {what}"
+        raise UserError(f"layer {norm} {stack.layers[norm - 1].name} needs batches of 2 rows or more, but {what}"
                         + (f"; use --batch-size {better}" if better else "; use another batch size or fewer processes"))
 
 
@@ -354,6 +360,10 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
     folder = recorder.folder
     assert folder is not None
     live = dataclasses.replace(p, spec=trainer.spec)  # the epochs and rate of a resume that live changes set
+    decision = trainer.graph_decision
+    if live.spec.train.cuda_graphs == "on" and not decision.use:  # asked for outright: why not, beside the notes
+        live.data.notices.append(f"--cuda-graphs on asked for, but {decision.description.removeprefix('off: ')}: "
+                                 "the steps run eagerly")
     try:
         recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
                                    trainer.graph_decision.description, trainer.world), sync=True)

@@ -22,7 +22,7 @@ class Arg:
     name: str
     kind: str  # "int" | "float" | "bool" | "size" (int or tuple) | "sizes" (tuple) | "str"
     default: Any = REQUIRED
-    check: str = ""  # "pos" (>= 1), "nonneg" (>= 0), "prob" (0 <= p < 1)
+    check: str = ""  # "pos" (>= 1), "nonneg" (>= 0), "prob" (0 <= p < 1), "unit" (0 <= v <= 1)
     positional: bool = False  # torch requires it, though we give it a default
 
 
@@ -37,6 +37,8 @@ class LayerDef:
 
 
 _INT_POS: dict[str, Any] = dict(kind="int", check="pos")
+# a running statistic moves this share of the way to each batch's: above 1 it overshoots, and the run diverges
+_NORM_ARGS = (Arg("eps", "float", 1e-5, "pos"), Arg("momentum", "float", 0.1, "unit"))
 LAYERS: dict[str, LayerDef] = {
     d.name: d
     for d in [
@@ -52,8 +54,8 @@ LAYERS: dict[str, LayerDef] = {
         LayerDef("SiLU", help="SiLU() - x * sigmoid(x)"),
         LayerDef("Dropout", (Arg("p", "float", 0.5, "prob"),), short=1,
                  help="Dropout(0.1) - zeroes a fraction of inputs while training"),
-        LayerDef("BatchNorm1d", (Arg("eps", "float", 1e-5, "pos"), Arg("momentum", "float", 0.1, "nonneg")),
-                 "num_features", help="BatchNorm1d() - normalises each feature over the batch"),
+        LayerDef("BatchNorm1d", _NORM_ARGS, "num_features",
+                 help="BatchNorm1d() - normalises each feature over the batch"),
         LayerDef("LayerNorm", (Arg("eps", "float", 1e-5, "pos"),), "normalized_shape",
                  help="LayerNorm() - normalises the last dimension of each sample"),
         LayerDef("Flatten", (Arg("start_dim", "int", 1), Arg("end_dim", "int", -1)), short=2,
@@ -67,6 +69,8 @@ LAYERS: dict[str, LayerDef] = {
         LayerDef("MaxPool2d", (Arg("kernel_size", "size", 2, positional=True), Arg("stride", "size", None),
                                Arg("padding", "size", 0)),
                  short=3, needs_image=True, help="MaxPool2d(2) - keeps the largest value of each 2x2 patch"),
+        LayerDef("BatchNorm2d", _NORM_ARGS, "num_features", needs_image=True,
+                 help="BatchNorm2d() - normalises each channel of an image over the batch"),
     ]
 }
 

@@ -4,8 +4,10 @@ Users write a stack the way PyTorch reads, `Linear(64), ReLU(), Dropout(0.1)`, l
 what the data decides (input sizes). `resolve` turns that into full PyTorch calls
 (`Linear(4, 64)`), checking every layer against the shape that reaches it, so a stack that
 cannot run is refused before any training, at the layer that breaks it. Shapes and parameter
-counts come from running each layer on a batch of two rows, with the random numbers its
-initialisation draws given back (else the seeded weights would shift): PyTorch's own shape rules.
+counts come from running each layer on batches of two and three rows (a layer that changes the
+batch's size is refused: one size alone could be guessed, as `Unflatten(0, (2, 1))` guesses two),
+with the random numbers its initialisation draws given back (else the seeded weights would shift):
+PyTorch's own shape rules.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Layer:
     out_shape: tuple[int, ...]
     params: int
     added: bool = False
+    note: str = ""  # an added layer: why it is there
 
     @property
     def expr(self) -> str:
@@ -66,7 +69,7 @@ class Stack:
         rows: list[tuple[str, ...]] = [("#", "layer", "output", "params")]  # a layer's row may add a mark
         rows.append(("", "input", _shape(self.input_shape), ""))
         for i, layer in enumerate(self.layers, 1):
-            mark = "  + output layer, sized from the target" if layer.added else ""
+            mark = f"  + {layer.note}" if layer.note else ""
             rows.append((str(i), layer.expr, _shape(layer.out_shape), f"{layer.params:,}", mark))
         rows.append(("", "total", "", f"{self.params:,}"))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -98,10 +101,10 @@ def resolve(exprs: list[str] | str, input_shape: tuple[int, ...], n_outputs: int
         # The stack ends in a hidden layer: add the output layer the target needs, and show it.
         if len(shape) > 1:
             stack.layers.append(_resolve_one(len(stack.layers) + 1, "Flatten()", LAYERS["Flatten"], [], {}, shape,
-                                             added=True))
+                                             added=f"added: flattens {_shape(shape)} for the output layer"))
             shape = stack.layers[-1].out_shape
         stack.layers.append(_resolve_one(len(stack.layers) + 1, f"Linear({n_outputs})", LAYERS["Linear"],
-                                         [n_outputs], {}, shape, added=True))
+                                         [n_outputs], {}, shape, added="output layer, sized from the target"))
     need = FLOAT_BYTES * copies * stack.params  # the layers together: each one passed alone
     if need > _memory_bytes():  # (six Linear(20000) of 1.6 GB each, 38 GB with Adam, went to the OOM killer)
         raise UserError(_too_big(f"the layers together ({stack.params:,} parameters)", need,
@@ -128,20 +131,26 @@ def build_sequential(exprs: list[str]) -> nn.Sequential:
 
 
 def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape: tuple[int, ...],
-                 added: bool = False) -> Layer:
+                 added: str = "") -> Layer:
+    """`added`: the layer is not the user's, and this says why (the summary's mark)."""
     where = f"layer {i} {expr}"
+    if d.name == "BatchNorm1d" and len(shape) == 3:  # torch: "expected 2D or 3D input (got 4D input)"
+        raise UserError(f"{where}: takes (features,) or (channels, length) but gets the image {_shape(shape)}; "
+                        "use BatchNorm2d() after a Conv2d")
     if d.needs_image and len(shape) != 3:
         fix = ("put Unflatten(1, (1, H, W)) before it" if len(shape) == 1
                else "reshape to (channels, height, width) first")
         raise UserError(f"{where}: needs an image input (channels, height, width) but gets {_shape(shape)}; {fix}")
 
-    inferred_value = None
+    inferred_value: Any = None
     if d.inferred:
         inferred_value = shape[0] if d.inferred in ("in_channels", "num_features") else shape[-1]
         given = kwargs.pop(d.inferred, None)
         if given is None and len(args) > d.short:
             given, args = args[0], args[1:]
-        if given is not None and given != inferred_value:
+        if d.name == "LayerNorm" and given is not None:
+            inferred_value = _normalized_shape(where, i, given, shape)
+        elif given is not None and given != inferred_value:
             before = "the data gives" if i == 1 else "the layer before gives"
             raise UserError(f"{where}: {d.inferred} is {given}, but {before} {inferred_value}; "
                             f"leave it out and it is inferred")
@@ -176,26 +185,82 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
             call_kwargs[arg.name] = values[arg.name]
 
     _refuse_absurd(where, d.name, values, inferred_value, shape)
-    # A real layer on a batch of two zero rows, its random init undone by fork_rng. (The meta
+    _refuse_batch_dim(where, d.name, values, shape)
+    # A real layer on batches of two and three zero rows, its random init undone by fork_rng. (The meta
     # device would need no memory, but its first use imports a second of torch internals.)
+    reshapes = UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
+    outs: list[torch.Tensor | None] = []
+    failed: Exception | None = None
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         try:
             module = getattr(nn, d.name)(*call_args, **call_kwargs)
-            out = module(torch.zeros((2, *shape)))
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            asked = re.search(r"tried to allocate (\d+) bytes", reason)
-            if asked:  # torch's allocator message ("[enforce fail at alloc_cpu.cpp:127] ...") says it in bytes
-                raise UserError(_too_big(where, int(asked.group(1)))) from None
-            raise UserError(f"{where}: cannot take input {_shape(shape)}: {reason}") from None
-    if out.shape[0] != 2:
-        raise UserError(f"{where}: reshapes the batch dimension (dim 0); use dimensions from 1 on")
+            raise _probe_error(where, e, UserError(f"{where}: cannot take input {_shape(shape)}: {_reason(e)}")) \
+                from None
+        for rows in PROBE_ROWS:
+            try:
+                outs.append(module(torch.zeros((rows, *shape))))
+            except (RuntimeError, ValueError, TypeError, IndexError) as e:
+                outs.append(None)
+                failed = failed or e
+    if failed is not None and all(o is None for o in outs):
+        raise _probe_error(where, failed, UserError(f"{where}: cannot take input {_shape(shape)}: {_reason(failed)}"))
+    # each batch in, the same batch out: a layer that runs on one batch size only (`Unflatten(0, (2, 1))` on 2
+    # rows) or that mixes the rows cannot train
+    if failed is not None:
+        raise _probe_error(where, failed, reshapes)
+    out = outs[0]
+    assert out is not None
+    if any(o is None or o.shape != (rows, *out.shape[1:]) for o, rows in zip(outs, PROBE_ROWS)):
+        raise reshapes
     out_shape = tuple(out.shape[1:])
     if 0 in out_shape:
         raise UserError(f"{where}: input {_shape(shape)} gives an empty output {_shape(out_shape)}; "
                         "use a smaller kernel or fewer layers")
     params = sum(p.numel() for p in module.parameters())
-    return Layer(d.name, tuple(call_args), call_kwargs, out_shape, params, added)
+    return Layer(d.name, tuple(call_args), call_kwargs, out_shape, params, bool(added), added)
+
+
+def _normalized_shape(where: str, i: int, given: Any, shape: tuple[int, ...]) -> int | tuple[int, ...]:
+    """LayerNorm's normalized_shape as PyTorch takes it: the last dimension, or any trailing part of the shape
+    that reaches it ((4, 6, 6), (6, 6) or 6 after a (4, 6, 6) image)."""
+    if isinstance(given, int) and not isinstance(given, bool) and given == shape[-1]:
+        return given
+    if (isinstance(given, (tuple, list)) and 0 < len(given) <= len(shape)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in given)
+            and tuple(given) == shape[-len(given):]):
+        return tuple(given)
+    before = "the data gives" if i == 1 else "the layer before gives"
+    fix = (f"give {shape[-1]}, or leave it out and it is inferred" if len(shape) == 1 else
+           f"give its last dimensions, like {_literal(shape[-2:])} or {shape[-1]}, or leave it out and the last one "
+           "is inferred")
+    raise UserError(f"{where}: normalized_shape is {_literal(given)}, but {before} {_shape(shape)}; {fix}")
+
+
+PROBE_ROWS = (2, 3)  # the batch sizes each layer is tried with
+
+
+def _reason(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _probe_error(where: str, e: Exception, otherwise: UserError) -> UserError:
+    """What a layer's probe raised, in one line: a size that does not fit the memory, else `otherwise`."""
+    asked = re.search(r"tried to allocate (\d+) bytes", _reason(e))
+    if asked:  # torch's allocator message ("[enforce fail at alloc_cpu.cpp:127] ...") says it in bytes
+        return UserError(_too_big(where, int(asked.group(1))))
+    return otherwise
+
+
+def _refuse_batch_dim(where: str, name: str, values: dict[str, Any], shape: tuple[int, ...]) -> None:
+    """Flatten and Unflatten told, from their arguments, whether they touch the batch dimension (dim 0): a probe's
+    shapes alone can miss it (`Flatten(0, 1)` of a (1, 8, 8) image keeps each batch's size)."""
+    dims = {"Flatten": ("start_dim", "end_dim"), "Unflatten": ("dim",)}.get(name, ())
+    for key in dims:
+        dim = values[key]
+        if isinstance(dim, int) and (dim == 0 or dim == -(len(shape) + 1)):
+            back = "" if dim == 0 else f"; {key}={dim} counts back to it in (N, {', '.join(map(str, shape))})"
+            raise UserError(f"{where}: reshapes the batch dimension (dim 0{back}); use dimensions from 1 on")
 
 
 LARGEST_INT = 2**63 - 1  # torch's integers are 64-bit: a size above it is "Overflow when unpacking long long"
@@ -221,17 +286,19 @@ def _refuse_absurd(where: str, name: str, values: dict[str, Any], inferred: Any,
 
 
 def _largest_tensors(name: str, values: dict[str, Any], inferred: Any, shape: tuple[int, ...]) -> tuple[int, int]:
-    """Elements of the layer's weight, and of its output for a batch of two (what checking it makes)."""
+    """Elements of the layer's weight, and of its output for the larger probe batch (what checking it makes)."""
+    rows = max(PROBE_ROWS)
     if name == "Linear":
-        return inferred * values["out_features"], 2 * values["out_features"]
+        return inferred * values["out_features"], rows * values["out_features"]
     if name not in ("Conv2d", "MaxPool2d") or len(shape) != 3:
         return 0, 0  # no weight of a size given here, and an output no larger than what reaches it
     k, s, p = (_pair(values.get(key)) for key in ("kernel_size", "stride", "padding"))
     s = s if values.get("stride") is not None else k  # MaxPool2d's stride defaults to its kernel
-    rows, cols = ((size + 2 * pad - kernel) // max(step, 1) + 1 for size, pad, kernel, step in zip(shape[1:], p, k, s))
+    height, width = ((size + 2 * pad - kernel) // max(step, 1) + 1
+                     for size, pad, kernel, step in zip(shape[1:], p, k, s))
     channels = values["out_channels"] if name == "Conv2d" else shape[0]
     weight = channels * inferred * k[0] * k[1] if name == "Conv2d" else 0
-    return weight, 2 * channels * max(rows, 0) * max(cols, 0)
+    return weight, rows * channels * max(height, 0) * max(width, 0)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -297,6 +364,8 @@ def _check_arg(where: str, arg: Arg, v: Any) -> Any:
         raise bad(">= 0")
     if arg.check == "prob" and not 0 <= v < 1:
         raise bad(">= 0 and < 1")
+    if arg.check == "unit" and not 0 <= v <= 1:
+        raise bad(">= 0 and <= 1")
     return v
 
 

@@ -1229,10 +1229,17 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def preview(frame: pd.DataFrame, rows: int = 5, width: int = 12) -> list[str]:
-    """The first rows as aligned text, the way a user checks that a file was read right."""
-    cols = list(frame.columns)
+def preview(frame: pd.DataFrame, rows: int = 5, width: int = 12, columns: int = 12, last: int = 1) -> list[str]:
+    """The first rows as aligned text, the way a user checks that a file was read right. A wide table shows its
+    first columns, how many it leaves out there, and its `last` ones (the targets): an image's 785 columns made
+    lines of 7,700 characters, hundreds of terminal lines before the layer table."""
+    cols = [str(c) for c in frame.columns]
     body = [["" if pd.isna(v) else str(v) for v in row] for row in frame.head(rows).itertuples(index=False)]
     cells = [[c[:width] for c in cols]] + [[v[:width] for v in row] for row in body]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
+    last = min(max(last, 0), columns - 1)
+    if len(cols) > columns:
+        head = columns - last
+        cells = [r[:head] + [f"... {len(cols) - columns} more" if i == 0 else "..."] + r[len(r) - last:]
+                 for i, r in enumerate(cells)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
