@@ -456,6 +456,22 @@ def test_a_list_flag_given_twice_adds_to_it(tmp_path, monkeypatch):
     assert spec.data.features == ["sepal_length", "petal_length", "petal_width"]
 
 
+def test_a_specs_relative_data_path_is_found_beside_it_when_not_here(tmp_path, monkeypatch):
+    """`dataset = "data/iris.csv"` in a spec kept with its data, run from another folder, was refused as "neither a
+    built-in dataset nor an existing file". A file of that name here still comes first."""
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    (tmp_path / "proj" / "data" / "iris.csv").write_bytes(IRIS.read_bytes())
+    (tmp_path / "proj" / "exp.toml").write_text('[data]\ndataset = "data/iris.csv"\n[train]\nepochs = 1\n')
+    monkeypatch.chdir(tmp_path)
+    assert Spec.from_file("proj/exp.toml").data.dataset == str(tmp_path / "proj" / "data" / "iris.csv")
+    r = invoke("run", "proj/exp.toml", "--name", "beside")
+    assert r.exit_code == 0, r.stderr
+    assert Spec.from_file("checkpoints/beside/spec.toml").data.dataset == str(tmp_path / "proj/data/iris.csv")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "iris.csv").write_bytes(IRIS.read_bytes())
+    assert Spec.from_file("proj/exp.toml").data.dataset == "data/iris.csv"  # here: as before
+
+
 def test_config_write_then_run_with_flag_overrides(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = invoke("config", "write", "exp.toml")

@@ -215,7 +215,8 @@ def test_a_layer_norm_shape_that_is_not_the_trailing_dims_is_refused_with_the_wh
     ("BatchNorm2d()", "layer 1 BatchNorm2d(): needs an image input (channels, height, width) but gets (64,); put "
                       "Unflatten(1, (1, H, W)) before it"),
     ("Unflatten(1, (4, 16)), BatchNorm2d()", "layer 2 BatchNorm2d(): needs an image input (channels, height, width) "
-                                             "but gets (4, 16); reshape to (channels, height, width) first"),
+                                             "but gets (4, 16); put Unflatten(1, (1, 4)) before it: (4, 16) "
+                                             "becomes (1, 4, 16)"),
     ("Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm2d(5)",
      "layer 3 BatchNorm2d(5): num_features is 5, but the layer before gives 4; leave it out and it is inferred"),
     ("Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm1d()",

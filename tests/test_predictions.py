@@ -253,3 +253,28 @@ async def test_the_help_screen_lists_the_results_keys():
         for binding in ResultsPane.BINDINGS + PredictionsTable.BINDINGS:
             assert re.search(rf"^\s*{binding.key}( \(predictions\))?\s+{re.escape(binding.tooltip)}", results, re.M), \
                 binding.key
+
+
+def test_a_file_without_header_or_label_is_read_by_the_training_files_places(tmp_path):
+    """A model trained on a file without a header line whose label is its first column (MNIST as CSV, UCI's
+    files): a file of the features alone read as col1..col4 where the model knows col2..col5, and was refused as
+    lacking col5, with "pass --header" as the fix. It is read by the training file's places, and said so."""
+    from tui.core.predict import Predictor
+
+    iris = pd.read_csv(data_dir() / "iris.csv")
+    rows = iris[["species", *iris.columns[:4]]]
+    rows.to_csv(tmp_path / "train.csv", header=False, index=False)
+    rows.iloc[:, 1:].to_csv(tmp_path / "features.csv", header=False, index=False)
+    _, folder, _ = train(tmp_path, data__dataset=str(tmp_path / "train.csv"), data__header="no",
+                         data__target="col1", train__epochs=3)
+    model = Predictor.load(folder.path / "best.pt")
+    full = model.predict_path(tmp_path / "train.csv")
+    alone = model.predict_path(tmp_path / "features.csv")
+    assert alone.notes[-1] == ("4 columns, no header line and no col1: read as the training file's columns "
+                               "without it (col2..col5)")
+    pd.testing.assert_frame_equal(alone.table, full.table)
+    assert (alone.table["col1"] == iris["species"]).mean() > 0.8
+    # a file that has lost a feature as well is still refused as lacking it
+    rows.iloc[:, 1:4].to_csv(tmp_path / "short.csv", header=False, index=False)
+    with pytest.raises(UserError, match="lacks the feature column"):
+        model.predict_path(tmp_path / "short.csv")

@@ -251,6 +251,22 @@ def test_a_shape_error_names_the_columns_left_out(tmp_path):
             "to use it") in lines
 
 
+def test_a_shape_error_says_which_columns_one_hot_encoding_widened(tmp_path):
+    """An image of True/False pixels: each pixel one-hot encoded into two inputs, 784 lines of notes saying so, and
+    a Conv2d's shape refusal that named no cause. One note, and the refusal names the widening and its fix."""
+    rng = np.random.default_rng(0)
+    header = ",".join(f"p{i}" for i in range(16)) + ",label\n"
+    rows = "".join(",".join(str(v) for v in rng.random(16) > 0.5) + f",{i % 2}\n" for i in range(40))
+    path = write(tmp_path, "bools.csv", header + rows)
+    code, lines = run("--dataset", path, "--epochs", "1", "--layers", "Unflatten(1, (1, 4, 4)), Conv2d(2, 2)")
+    assert code == 2
+    assert lines[0].endswith("(the data gives 32 inputs: 16 column(s) of text or true/false one-hot encoded into 32 "
+                             "inputs, p0, p1, p2 and 13 more; write them as numbers in the file to make each one "
+                             "input)"), lines[0]
+    assert "  note: columns p0, p1, p2 ... (16 in all) are one-hot encoded: 32 inputs" in lines
+    assert not any(" is one-hot encoded" in line for line in lines), lines
+
+
 def test_keep_constant_gives_a_conv_net_the_whole_grid(tmp_path):
     """An image as CSV loses its blank border pixels as constant, and a Conv2d needs the whole grid: naming 184 of
     MNIST's columns in --features was the only way. --keep-constant keeps them as inputs, in their places, and the

@@ -848,36 +848,50 @@ def _note_encodings(pre: Preprocessor, notices: list[str], frame: pd.DataFrame, 
     each is a category of its own (pandas makes TRUE, True and true one; a text column it leaves as written), and
     which is right is the user's call, made in the file. Where rarer values share '(other)', the training rows'
     own values are compared: a rare 'Yes' folded there beside a category 'yes' is the same doubt."""
-    for c in pre.columns:
-        if c.kind == "categorical":
-            folded = c.categories[-1:] == [OTHER]
+    encoded = [c for c in pre.columns if c.kind == "categorical"]
+    if len(encoded) > 5:  # an image of True/False pixels: one note, not 784 lines of them
+        notices.append(f"columns {', '.join(c.name for c in encoded[:3])} ... ({len(encoded)} in all) are one-hot "
+                       f"encoded: {sum(c.width for c in encoded)} inputs")
+    for c in encoded:
+        folded = c.categories[-1:] == [OTHER]
+        if len(encoded) <= 5:
             notices.append(f"column {c.name} is one-hot encoded: {len(c.categories)} values such as "
                            f"{', '.join(map(repr, c.categories[:3]))}"
                            + (f" (rarer values folded into '{OTHER}')" if folded else ""))
-            values = c.categories
-            if folded:
-                col = frame[c.name].iloc[train_rows]
-                values = sorted(col[col.notna()].astype(str).unique().tolist())
-            alike = _lookalikes(values)
-            if alike:
-                kept = set(c.categories)
-                rare = [v for names in alike for v in names if v not in kept]
-                notices.append(f"warning: column {c.name} has values that differ only in case or blanks "
-                               f"({_shown(alike)}); each is a category of its own"
-                               + (f" ({_shown([rare])} among the rarer ones in '{OTHER}')" if rare else "")
-                               + " - if they are one, write them alike in the file")
+        values = c.categories
+        if folded:
+            col = frame[c.name].iloc[train_rows]
+            values = sorted(col[col.notna()].astype(str).unique().tolist())
+        alike = _lookalikes(values)
+        if alike:
+            kept = set(c.categories)
+            rare = [v for names in alike for v in names if v not in kept]
+            notices.append(f"warning: column {c.name} has values that differ only in case or blanks "
+                           f"({_shown(alike)}); each is a category of its own"
+                           + (f" ({_shown([rare])} among the rarer ones in '{OTHER}')" if rare else "")
+                           + " - if they are one, write them alike in the file")
 
 
 def explain_inputs(e: UserError, data: Prepared) -> UserError:
-    """A layer refused for the shape it gets, on a table that lost columns to the checks: the same refusal,
-    saying how many inputs the data gives and which columns were left out (a 61 that should be 64)."""
+    """A layer refused for the shape it gets, on a table whose columns are not its inputs one for one: the same
+    refusal, saying how many inputs the data gives, which columns the checks left out (a 61 that should be 64) and
+    which one-hot encoding widened (an image of True/False pixels gave 1034 inputs for 784 columns)."""
     shape_error = e.layer is not None and ("input" in str(e) or "the data gives" in str(e))
-    if not shape_error or not data.left_out or data.shape is not None:
+    encoded = [c for c in data.pre.columns if c.kind == "categorical"]
+    if not shape_error or not (data.left_out or encoded) or data.shape is not None:
         return e
-    named = ", ".join(data.left_out[:5]) + (f" and {len(data.left_out) - 5} more" if len(data.left_out) > 5 else "")
-    constant = any(" left out: constant" in n for n in data.notices)  # (an image's blank border: --keep-constant)
-    out = UserError(f"{e} (the data gives {data.pre.n_inputs} inputs: {len(data.left_out)} column(s) left out, "
-                    f"{named}; name them in --features" + (", or pass --keep-constant for the constant ones,"
-                                                          if constant else "") + " to keep them)", e.notes)
+    said = []
+    if data.left_out:
+        named = ", ".join(data.left_out[:5]) + (f" and {len(data.left_out) - 5} more" if len(data.left_out) > 5
+                                                else "")
+        constant = any(" left out: constant" in n for n in data.notices)  # (an image's blank border)
+        said.append(f"{len(data.left_out)} column(s) left out, {named}; name them in --features"
+                    + (", or pass --keep-constant for the constant ones," if constant else "") + " to keep them")
+    if encoded:
+        named = ", ".join(c.name for c in encoded[:3]) + (f" and {len(encoded) - 3} more" if len(encoded) > 3 else "")
+        said.append(f"{len(encoded)} column(s) of text or true/false one-hot encoded into "
+                    f"{sum(c.width for c in encoded)} inputs, {named}; write them as numbers in the file to make "
+                    "each one input")
+    out = UserError(f"{e} (the data gives {data.pre.n_inputs} inputs: {'; '.join(said)})", e.notes)
     out.layer = e.layer
     return out

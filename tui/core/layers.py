@@ -139,7 +139,8 @@ def _resolve_one(i: int, expr: str, d: LayerDef, args: list, kwargs: dict, shape
                         "use BatchNorm2d() after a Conv2d")
     if d.needs_image and len(shape) != 3:
         fix = ("put Unflatten(1, (1, H, W)) before it" if len(shape) == 1
-               else "reshape to (channels, height, width) first")
+               else f"put Unflatten(1, (1, {shape[0]})) before it: {_shape(shape)} becomes {_shape((1, *shape))}"
+               if len(shape) == 2 else "reshape to (channels, height, width) first")
         raise UserError(f"{where}: needs an image input (channels, height, width) but gets {_shape(shape)}; {fix}")
 
     inferred_value: Any = None

@@ -197,7 +197,8 @@ class Predictor:
         """A CSV file read and predicted (`torchtui predict`, and the Results pane through `predict_file`).
         `options`: the format flags of the run that named the file; None sniffs it."""
         frame, fmt = read_table(data, options)
-        said = fmt.said()
+        frame, moved = self.pre.without_its_targets(frame)
+        said = fmt.said() + ([moved] if moved else [])
         with _refused_with(said, _read_by_the_runs_flags(fmt, options)):
             answerable = self.pre.answerable(frame, str(data), scored=False)
             table = self.predict_frame(answerable.read, str(data), answerable.rows)

@@ -422,6 +422,27 @@ class Preprocessor:
                 out[t] = frame[t].where(~skip, stand_in)
         return out
 
+    def without_its_targets(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+        """(the file as the model reads it, a note) for a file without a header line and without the target columns,
+        where the model trained on such a file: its columns are named col1, col2... by place, and the target's
+        place, left out, moved every column after it (a label first: the features were col2..col785, and a file of
+        them alone read as col1..col784, refused as lacking col785 with "pass --header" as the fix). Named by the
+        places they had in the training file; any other file is read as it is ('')."""
+        names = [c.name for c in self.columns]
+        place = {n: int(n[3:]) for n in [*names, *self.targets] if re.fullmatch(r"col[1-9]\d*", n)}
+        cols = list(map(str, frame.columns))
+        if (len(place) != len(names) + len(self.targets) or cols != [f"col{i}" for i in range(1, len(cols) + 1)]
+                or all(n in cols for n in names)):
+            return frame, ""
+        targets = {place[t] for t in self.targets}
+        places = [i for i in range(1, len(cols) + len(targets) + 1) if i not in targets][:len(cols)]
+        renamed = [f"col{i}" for i in places]
+        if not set(names) <= set(renamed):
+            return frame, ""
+        return frame.set_axis(renamed, axis=1), (
+            f"{len(cols)} columns, no header line and no {', '.join(self.targets)}: read as the training file's "
+            f"columns without {'it' if len(targets) == 1 else 'them'} ({renamed[0]}..{renamed[-1]})")
+
     def check_features(self, columns: Any, source: str) -> None:
         names = list(map(str, columns))
         missing = [c.name for c in self.columns if c.name not in set(names)]

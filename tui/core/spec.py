@@ -299,11 +299,25 @@ class Spec:
                                 "as TOML is") from None
             raise UserError(f"cannot read config file {p}: {e.strerror or e}") from None
         try:
-            return cls.from_toml(text, source=str(p))
+            spec = cls.from_toml(text, source=str(p))
         except UserError:
             if is_data_name(p.name):  # `torchtui run iris.csv`: the data where the spec goes
                 raise _data_not_spec(p) from None
             raise
+        return spec._files_beside(p.parent)
+
+    def _files_beside(self, folder: Path) -> "Spec":
+        """A relative data path that names no file from the current folder, but one beside the spec file: that
+        one. A spec kept with its data and run from another folder was refused as "neither a built-in dataset
+        nor an existing file" (a run's spec.toml holds absolute paths: unchanged)."""
+        found = {}
+        for key in ("dataset", "val", "test"):
+            value = getattr(self.data, key)
+            if not value or Path(expand_home(value)).is_absolute() or Path(value).exists():
+                continue
+            if (folder / value).is_file():
+                found[f"data.{key}"] = str((folder / value).absolute())
+        return self.with_overrides(found) if found else self
 
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet")  # the reader's, by name
