@@ -19,6 +19,7 @@ from textual.widgets import Collapsible, Input, Select, SelectionList
 
 from tui.app import screen_words
 from tui.app.app import TorchTUI
+from tui.app.data_pane import NEW_TABLE
 from tui.core.data import prepare
 from tui.core.spec import DataSpec
 
@@ -116,6 +117,13 @@ async def test_constant_columns_keep_makes_them_inputs_as_keep_constant_does(tmp
         app.query_one("#data-constant", Select).value = "leave"
         await reloaded(app, pilot, lambda: not app.spec.data.keep_constant)
         assert app.data.prepared.pre.feature_names == ["patient", "age", "dose"]
+
+        # the built-in digits keeps its blank pixels whatever is chosen: shown so, and not to be changed
+        app.edit({"data.dataset": "digits", **{k: v for k, v in NEW_TABLE.items() if k != "data.dataset"}},
+                 reload=True)
+        await reloaded(app, pilot, lambda: app.spec.data.dataset == "digits")
+        select = app.query_one("#data-constant", Select)
+        assert select.value == "keep" and select.disabled and app.data.prepared.pre.n_inputs == 64
 
 
 async def test_the_split_select_keeps_a_columns_rows_together_as_group_does(tmp_path):

@@ -317,7 +317,8 @@ def test_sigterm_to_the_launcher_saves_on_every_path_and_every_process_exits_143
     assert start["world_size"] == 1
     # (--batch-size is a process's: the global batch halves, and the note says so with what would be exact)
     assert ("resumed with 1 process where the run had 2: its global batch is 2 rows (2 a process), where it was 4; "
-            "it goes on, but not bit for bit as it would have (resumed with --nproc-per-node 2, it would)"
+            "it goes on, but not bit for bit as it would have (resumed with 2 processes in all, as it trained, it "
+            "would)"
             ) in start["notices"]
     assert 'processes = "1"' in (runs / "stopped" / "spec.toml").read_text()
 

@@ -204,14 +204,7 @@ def test_layer_norm_takes_any_trailing_part_of_the_shape():
     ("LayerNorm((1, 64))",
      "layer 1 LayerNorm((1, 64)): normalized_shape is (1, 64), but the data gives (64,); give 64, or leave it out "
      "and it is inferred"),
-])
-def test_a_layer_norm_shape_that_is_not_the_trailing_dims_is_refused_with_the_whole_shape(stack, message):
-    with pytest.raises(UserError) as e:
-        resolve(stack, (64,), 10)
-    assert str(e.value) == message
-
-
-@pytest.mark.parametrize("stack,message", [
+    # BatchNorm2d after a conv and nowhere else
     ("BatchNorm2d()", "layer 1 BatchNorm2d(): needs an image input (channels, height, width) but gets (64,); put "
                       "Unflatten(1, (1, H, W)) before it"),
     ("Unflatten(1, (4, 16)), BatchNorm2d()", "layer 2 BatchNorm2d(): needs an image input (channels, height, width) "
@@ -223,10 +216,13 @@ def test_a_layer_norm_shape_that_is_not_the_trailing_dims_is_refused_with_the_wh
      "layer 3 BatchNorm1d(): takes (features,) or (channels, length) but gets the image (4, 6, 6); use "
      "BatchNorm2d() after a Conv2d"),
 ])
-def test_batch_norm_2d_after_a_conv_and_nowhere_else(stack, message):
+def test_a_norm_layer_that_does_not_fit_its_input_is_refused_with_the_whole_shape(stack, message):
     with pytest.raises(UserError) as e:
         resolve(stack, (64,), 10)
     assert str(e.value) == message
+
+
+def test_batch_norm_2d_after_a_conv_infers_its_channels():
     stack = resolve("Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm2d(), ReLU()", (64,), 10)
     assert stack.exprs == ["Unflatten(1, (1, 8, 8))", "Conv2d(1, 4, 3)", "BatchNorm2d(4)", "ReLU()", "Flatten()",
                            "Linear(144, 10)"]

@@ -962,9 +962,15 @@ def test_a_lookalike_folded_into_other_is_warned_of_too(tmp_path):
     data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="label", val_split=0.01), 0)
     [where] = [c for c in data.pre.columns if c.name == "where"]
     assert where.categories[-1] == "(other)" and "yes" in where.categories and "Yes" not in where.categories
-    assert ("warning: column where has values that differ only in case or blanks ('Yes', 'yes'); each is a category "
-            "of its own ('Yes' among the rarer ones in '(other)') - if they are one, write them alike in the file"
+    assert ("warning: column where has values that differ only in case or blanks ('Yes', 'yes'); they are encoded "
+            "apart ('Yes' with the rarer values in '(other)') - if they are one, write them alike in the file"
             ) in data.notices, [n for n in data.notices if "where" in n]
+    # both folded: encoded alike, nothing to warn of
+    cities = [f"city{i:02d}" for i in range(60)] * 4 + ["zz", "ZZ"]
+    rows = [f"{i * 0.1:.3f},{c},{i % 2}" for i, c in enumerate(cities)]
+    (tmp_path / "t.csv").write_text("x,where,label\n" + "\n".join(rows) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="label", val_split=0.01), 0)
+    assert not any("differ only in case" in n for n in data.notices), data.notices
 
 
 def test_long_whole_numbers_that_differ_are_not_called_constant(tmp_path):
@@ -979,6 +985,8 @@ def test_long_whole_numbers_that_differ_are_not_called_constant(tmp_path):
                         "float64 holds: as inputs they are all one value (an identifier?); name it in --features to "
                         "use it"), said
         assert data.pre.feature_names == ["x"]
+        kept = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), keep_constant=True), 0)  # not a constant column
+        assert kept.pre.feature_names == ["x"] and said in kept.notices
     (tmp_path / "t.csv").write_text("account,x,y\n" + "\n".join(f"{base},{i},{'ab'[i % 2]}" for i in range(8)) + "\n")
     data = prepare(DataSpec(dataset=str(tmp_path / "t.csv")), 0)
     assert f"column account left out: constant (every row is {base}); name it in --features, or pass " \

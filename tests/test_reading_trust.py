@@ -260,9 +260,9 @@ def test_a_shape_error_says_which_columns_one_hot_encoding_widened(tmp_path):
     path = write(tmp_path, "bools.csv", header + rows)
     code, lines = run("--dataset", path, "--epochs", "1", "--layers", "Unflatten(1, (1, 4, 4)), Conv2d(2, 2)")
     assert code == 2
-    assert lines[0].endswith("(the data gives 32 inputs: 16 column(s) of text or true/false one-hot encoded into 32 "
-                             "inputs, p0, p1, p2 and 13 more; write them as numbers in the file to make each one "
-                             "input)"), lines[0]
+    assert lines[0].endswith("(the data gives 32 inputs: 16 true/false column(s) one-hot encoded into 32 inputs, "
+                             "p0, p1, p2 and 13 more; write them as 0 and 1 in the file to make each one input)"), \
+        lines[0]
     assert "  note: columns p0, p1, p2 ... (16 in all) are one-hot encoded: 32 inputs" in lines
     assert not any(" is one-hot encoded" in line for line in lines), lines
 

@@ -237,6 +237,18 @@ async def test_a_layer_typed_over_the_stack_goes_into_the_box_and_a_removed_laye
         await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(16)", "Dropout(0.2)", "ReLU()"], 5,
                        "put back")
         assert table.cursor_row == 1
+        # a change since the remove is not undone with it: u says so and changes nothing
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Dropout(0.2)", "ReLU()"], 5, "removed again")
+        await pilot.press(*"Tanh", "enter")
+        await wait_for(pilot, lambda: len(app.spec.model.layers) == 3, 5, "Tanh added")
+        await wait_for(pilot, lambda: table.has_focus, 5, "back to the table")
+        layers = list(app.spec.model.layers)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.spec.model.layers == layers and "Tanh" in layers
+        assert said.titled("model")[-1] == ("the stack has changed since layer 1, Linear(16), was removed: a adds it "
+                                            "again")
 
 
 def test_step_and_epoch_axes_are_ticked_at_whole_numbers():

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, DataTable, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from tui.core.datasets import is_data_file
+from tui.core.datasets import BUILTINS, is_data_file
 from tui.core.files import expand_home, is_file_here, no_such_path, path_problem
 from tui.core.spec import TASKS, DataSpec, Spec
 
@@ -134,6 +134,12 @@ class DataPane(Horizontal):
             with path.prevent(Input.Changed):
                 path.value = view.spec.dataset
         self._show_files(view.spec, typed_too=False)  # (another table clears them: NEW_TABLE)
+        constant = self.query_one("#data-constant", Select)
+        builtin = BUILTINS.get(view.spec.dataset)
+        fixed = builtin is not None and builtin.keep_constant  # digits keeps its blank pixels whatever is chosen
+        with constant.prevent(Select.Changed):
+            constant.value = KEEP if fixed else constant_value(view.spec)
+        constant.disabled = fixed
         self._data_error = view.error
         self.show_errors()
         self.query_one("#data-format").display = is_data_file(view.spec.dataset)  # (even one that cannot be read yet)

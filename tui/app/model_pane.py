@@ -33,7 +33,8 @@ class ModelPane(Horizontal):
         super().__init__(**kwargs)
         self.exprs: list[str] = []
         self._editing: int | None = None  # index being edited, None when adding
-        self._removed: tuple[list[str], int] | None = None  # (the stack before the last remove, its row): `u`
+        # `u`: (the stack before the last remove, the stack it left, the layer's row, the layer)
+        self._removed: tuple[list[str], list[str], int, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="model-left"):
@@ -110,9 +111,9 @@ class ModelPane(Horizontal):
             self.app.notify("highlight a layer of the stack to remove it (the output layer is added for you)",
                             severity="warning")
             return
-        removed, before = self.exprs[i], list(self.exprs)
-        self.app.edit_layers(self.exprs[:i] + self.exprs[i + 1:])
-        self._removed = (before, i + 1)
+        removed, before, after = self.exprs[i], list(self.exprs), self.exprs[:i] + self.exprs[i + 1:]
+        self.app.edit_layers(after)
+        self._removed = (before, after, i + 1, removed)
         self._cursor(i)
         self.app.notify(f"removed layer {i + 1}, {removed}: u puts it back", title="model")
 
@@ -121,8 +122,12 @@ class ModelPane(Horizontal):
         if self._removed is None:
             self.app.notify("no layer removed to put back", severity="warning", title="model")
             return
-        before, row = self._removed
+        before, after, row, removed = self._removed
         self._removed = None
+        if self.exprs != after:  # an add, edit, move or load since: putting the old stack back would undo those
+            self.app.notify(f"the stack has changed since layer {row}, {removed}, was removed: a adds it again",
+                            severity="warning", title="model")
+            return
         self.app.edit_layers(before)
         self._cursor(row)
 

@@ -594,11 +594,13 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, rules: Rea
         if not complete and np.isnan(values).all():
             return "empty in every row", False
         head = values[:1000]  # a column that varies nearly always shows it in its first rows
-        if not keep_constant and complete and head.min() == head.max() and values.min() == values.max():
+        if complete and head.min() == head.max() and values.min() == values.max():
             if pd.api.types.is_integer_dtype(col) and col.min() != col.max():  # 19-digit ids, one float64 value
                 return (f"its {col.nunique()} distinct whole numbers differ only past the 15-16 digits a float64 "
-                        "holds: as inputs they are all one value (an identifier?)"), False
-            return f"constant (every row is {plain(col.iloc[0])!r})", False
+                        "holds: as inputs they are all one value (an identifier?)"), False  # (as when 'constant':
+                # an id column of its own would change what a run trained before resumes with)
+            if not keep_constant:
+                return f"constant (every row is {plain(col.iloc[0])!r})", False
         if _named_like_an_id(name, values, rules) and col.nunique() > 0.9 * n:
             return f"looks like an identifier ({col.nunique()} distinct values in {n} rows)", True
         return "", False
@@ -862,13 +864,16 @@ def _note_encodings(pre: Preprocessor, notices: list[str], frame: pd.DataFrame, 
         if folded:
             col = frame[c.name].iloc[train_rows]
             values = sorted(col[col.notna()].astype(str).unique().tolist())
-        alike = _lookalikes(values)
+        kept = set(c.categories)
+        # a group encoded apart: two of its values kept, or one kept and one folded (all folded: encoded alike)
+        alike = [names for names in _lookalikes(values)
+                 if sum(v in kept for v in names) + any(v not in kept for v in names) >= 2]
         if alike:
-            kept = set(c.categories)
             rare = [v for names in alike for v in names if v not in kept]
             notices.append(f"warning: column {c.name} has values that differ only in case or blanks "
-                           f"({_shown(alike)}); each is a category of its own"
-                           + (f" ({_shown([rare])} among the rarer ones in '{OTHER}')" if rare else "")
+                           f"({_shown(alike)}); "
+                           + (f"they are encoded apart ({_shown([rare])} with the rarer values in '{OTHER}')"
+                              if rare else "each is a category of its own")
                            + " - if they are one, write them alike in the file")
 
 
@@ -887,11 +892,14 @@ def explain_inputs(e: UserError, data: Prepared) -> UserError:
         constant = any(" left out: constant" in n for n in data.notices)  # (an image's blank border)
         said.append(f"{len(data.left_out)} column(s) left out, {named}; name them in --features"
                     + (", or pass --keep-constant for the constant ones," if constant else "") + " to keep them")
-    if encoded:
-        named = ", ".join(c.name for c in encoded[:3]) + (f" and {len(encoded) - 3} more" if len(encoded) > 3 else "")
-        said.append(f"{len(encoded)} column(s) of text or true/false one-hot encoded into "
-                    f"{sum(c.width for c in encoded)} inputs, {named}; write them as numbers in the file to make "
-                    "each one input")
+    flags = [c for c in encoded if set(c.categories) <= {"False", "True", MISSING}]  # an image of True/False
+    for kind, columns, fix in (("true/false", flags, "; write them as 0 and 1 in the file to make each one input"),
+                               ("text", [c for c in encoded if c not in flags], "")):
+        if columns:
+            named = ", ".join(c.name for c in columns[:3]) + (f" and {len(columns) - 3} more" if len(columns) > 3
+                                                              else "")
+            said.append(f"{len(columns)} {kind} column(s) one-hot encoded into {sum(c.width for c in columns)} "
+                        f"inputs, {named}{fix}")
     out = UserError(f"{e} (the data gives {data.pre.n_inputs} inputs: {'; '.join(said)})", e.notes)
     out.layer = e.layer
     return out

@@ -313,7 +313,7 @@ def _other_world(ckpt: dict[str, Any], p: Plan, size: int) -> None:
         rows = progress["epoch_step"] * p.spec.train.batch_size * was
         progress["epoch_step"] = rows // (p.spec.train.batch_size * size)
     b = p.spec.train.batch_size  # a process's: the global batch, and so every step, changes with the count
-    exact = f"--nproc-per-node {was}" if was > 1 else "one process (no --nproc-per-node)"
+    exact = f"{was} processes in all, as it trained" if was > 1 else "one process (no --nproc-per-node)"
     p.data.notices.append(f"resumed with {size} process{'es' if size > 1 else ''} where the run had {was}: its "
                           f"global batch is {b * size} rows ({b} a process), where it was {b * was}; it goes on, "
                           f"but not bit for bit as it would have (resumed with {exact}, it would)")
