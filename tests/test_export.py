@@ -100,8 +100,9 @@ CONFIGS = {
         train__step_size=1, train__gamma=0.5, train__grad_clip=0.5, train__batch_size=20),
     # BatchNorm2d after a convolution: its running statistics per channel, in the script as in the run
     "digits Conv2d BatchNorm2d SGD": dict(
-        data__dataset="digits", model__layers="Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm2d(momentum=0.2), "
-                                              "ReLU(), MaxPool2d(2), LayerNorm((4, 3, 3))",
+        data__dataset="digits", model__layers="Unflatten(1, (1, 8, 8)), Conv2d(4, 3, padding='same'), "
+                                              "BatchNorm2d(momentum=0.2), "
+                                              "ReLU(), MaxPool2d(2), LayerNorm((4, 4, 4))",
         train__optimizer="SGD", train__lr=0.05, train__momentum=0.9, train__batch_size=64, train__epochs=2),
     # the run's weight decay 0 written out: AdamW's own default is 0.01, and the script trained another model
     "wine AdamW, its default weight decay": dict(data__dataset="wine", train__optimizer="AdamW", train__lr=0.01),

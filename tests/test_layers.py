@@ -222,6 +222,23 @@ def test_a_norm_layer_that_does_not_fit_its_input_is_refused_with_the_whole_shap
     assert str(e.value) == message
 
 
+def test_a_conv_takes_pytorchs_same_and_valid_padding():
+    """padding='same' (PyTorch >= 1.9) was refused as "must be an integer >= 0 or a pair"."""
+    same = resolve("Unflatten(1, (1, 8, 8)), Conv2d(4, 3, padding='same')", (64,), 10)
+    assert same.exprs[1] == "Conv2d(1, 4, 3, padding='same')" and same.layers[1].out_shape == (4, 8, 8)
+    assert resolve("Unflatten(1, (1, 8, 8)), Conv2d(4, 3, padding='valid')", (64,), 10).layers[1].out_shape == (4, 6, 6)
+    for stack, message in [
+        ("Conv2d(4, 3, padding='full')", "padding must be an integer >= 0 or a pair like (3, 3), or 'same' or 'valid', "
+                                         "got 'full'"),
+        ("MaxPool2d(2, padding='same')", "padding must be an integer >= 0 or a pair like (3, 3), got 'same'"),
+        ("Conv2d(4, 3, stride=2, padding='same')", "cannot take input (1, 8, 8): padding='same' is not supported for "
+                                                   "strided convolutions"),
+    ]:
+        with pytest.raises(UserError) as e:
+            resolve(f"Unflatten(1, (1, 8, 8)), {stack}", (64,), 10)
+        assert str(e.value) == f"layer 2 {stack}: {message}"
+
+
 def test_batch_norm_2d_after_a_conv_infers_its_channels():
     stack = resolve("Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm2d(), ReLU()", (64,), 10)
     assert stack.exprs == ["Unflatten(1, (1, 8, 8))", "Conv2d(1, 4, 3)", "BatchNorm2d(4)", "ReLU()", "Flatten()",

@@ -22,7 +22,8 @@ class Arg:
     name: str
     kind: str  # "int" | "float" | "bool" | "size" (int or tuple) | "sizes" (tuple) | "str"
     default: Any = REQUIRED
-    check: str = ""  # "pos" (>= 1), "nonneg" (>= 0), "prob" (0 <= p < 1), "unit" (0 <= v <= 1)
+    check: str = ""  # "pos" (>= 1), "nonneg" (>= 0), "prob" (0 <= p < 1), "unit" (0 <= v <= 1), "same" (a padding
+    # that may also be 'same' or 'valid')
     positional: bool = False  # torch requires it, though we give it a default
 
 
@@ -63,7 +64,7 @@ LAYERS: dict[str, LayerDef] = {
         LayerDef("Unflatten", (Arg("dim", "int"), Arg("unflattened_size", "sizes")), short=2,
                  help="Unflatten(1, (1, 8, 8)) - (64,) -> (1, 8, 8) image"),
         LayerDef("Conv2d", (Arg("out_channels", **_INT_POS), Arg("kernel_size", "size", 3, positional=True),
-                            Arg("stride", "size", 1), Arg("padding", "size", 0), Arg("bias", "bool", True)),
+                            Arg("stride", "size", 1), Arg("padding", "size", 0, "same"), Arg("bias", "bool", True)),
                  "in_channels", 2, needs_image=True,
                  help="Conv2d(out, kernel) - 2-D convolution; Conv2d(in, out, kernel, ...) also accepted"),
         LayerDef("MaxPool2d", (Arg("kernel_size", "size", 2, positional=True), Arg("stride", "size", None),

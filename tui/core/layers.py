@@ -293,7 +293,10 @@ def _largest_tensors(name: str, values: dict[str, Any], inferred: Any, shape: tu
         return inferred * values["out_features"], rows * values["out_features"]
     if name not in ("Conv2d", "MaxPool2d") or len(shape) != 3:
         return 0, 0  # no weight of a size given here, and an output no larger than what reaches it
-    k, s, p = (_pair(values.get(key)) for key in ("kernel_size", "stride", "padding"))
+    padding = values.get("padding")
+    k, s = (_pair(values.get(key)) for key in ("kernel_size", "stride"))
+    # 'same' keeps the size (stride 1 only, which torch checks), 'valid' pads nothing
+    p = ((k[0] - 1) // 2 + 1, (k[1] - 1) // 2 + 1) if padding == "same" else _pair(0 if padding == "valid" else padding)
     s = s if values.get("stride") is not None else k  # MaxPool2d's stride defaults to its kernel
     height, width = ((size + 2 * pad - kernel) // max(step, 1) + 1
                      for size, pad, kernel, step in zip(shape[1:], p, k, s))
@@ -342,6 +345,8 @@ def _check_arg(where: str, arg: Arg, v: Any) -> Any:
     if arg.kind == "size":
         if v is None and arg.default is None:
             return v
+        if arg.check == "same" and v in ("same", "valid"):  # Conv2d's padding: PyTorch's words for it
+            return v
         if (isinstance(v, (tuple, list)) and len(v) == 2
                 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
             v = tuple(v)
@@ -352,7 +357,8 @@ def _check_arg(where: str, arg: Arg, v: Any) -> Any:
             ok = False
         if not ok:
             low = 0 if arg.name == "padding" else 1
-            raise bad(f"an integer >= {low} or a pair like (3, 3)")
+            raise bad(f"an integer >= {low} or a pair like (3, 3)" + (", or 'same' or 'valid'" if arg.check == "same"
+                                                                         else ""))
         return v
     number_types = (int,) if arg.kind == "int" else (int, float)
     if isinstance(v, bool) or not isinstance(v, number_types):
