@@ -239,6 +239,16 @@ def test_a_conv_takes_pytorchs_same_and_valid_padding():
         assert str(e.value) == f"layer 2 {stack}: {message}"
 
 
+def test_unflatten_works_out_one_size_given_as_minus_one():
+    """`Unflatten(1, (1, -1, 8))` (PyTorch works the -1 out) was refused as "a tuple of sizes >= 1"."""
+    stack = resolve("Unflatten(1, (1, -1, 8)), Conv2d(4, 3)", (64,), 10)
+    assert stack.exprs[0] == "Unflatten(1, (1, -1, 8))" and stack.layers[0].out_shape == (1, 8, 8)
+    for sizes in ("(-1, -1, 8)", "(0, 8, 8)"):
+        with pytest.raises(UserError, match=r"unflattened_size must be a tuple of sizes >= 1, like \(1, 8, 8\), one "
+                                            r"of them -1 at most \(worked out\), got"):
+            resolve(f"Unflatten(1, {sizes})", (64,), 10)
+
+
 def test_batch_norm_2d_after_a_conv_infers_its_channels():
     stack = resolve("Unflatten(1, (1, 8, 8)), Conv2d(4, 3), BatchNorm2d(), ReLU()", (64,), 10)
     assert stack.exprs == ["Unflatten(1, (1, 8, 8))", "Conv2d(1, 4, 3)", "BatchNorm2d(4)", "ReLU()", "Flatten()",

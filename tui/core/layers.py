@@ -337,10 +337,10 @@ def _check_arg(where: str, arg: Arg, v: Any) -> Any:
         if not isinstance(v, str):
             raise bad("a string")
         return v
-    if arg.kind == "sizes":
-        if not (isinstance(v, (tuple, list)) and v
-                and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
-            raise bad("a tuple of sizes >= 1, like (1, 8, 8)")
+    if arg.kind == "sizes":  # (Unflatten's: one of them may be -1, the rest worked out, as PyTorch does)
+        if not (isinstance(v, (tuple, list)) and v and list(v).count(-1) <= 1
+                and all(isinstance(x, int) and not isinstance(x, bool) and (x >= 1 or x == -1) for x in v)):
+            raise bad("a tuple of sizes >= 1, like (1, 8, 8), one of them -1 at most (worked out)")
         return tuple(v)
     if arg.kind == "size":
         if v is None and arg.default is None:
