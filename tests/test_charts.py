@@ -127,3 +127,36 @@ def test_a_change_is_said_in_the_loss_title_and_the_legend_stays_whole():
     charts.plot_loss(plotext, state, 80, log=False)
     assert plotext.uncolorize(plotext.build()).splitlines()[0].strip() == "loss · pat 3 @3000 (+1 before)"
     plotext.clear_figure()
+
+
+def test_a_flat_accuracy_is_drawn_within_0_and_1():
+    """An accuracy of 1.0 every epoch: plotext spread the flat line's axis from 0.5 to 1.5, an accuracy no model
+    has. The axis stays within 0..1 and its one tick says the value."""
+    state = long_run(5)
+    state.metric.y[:] = 1.0
+    plt = plotext
+    plt.clear_figure()
+    plt.plotsize(40, 10)
+    charts.plot_metric(plt, state, 40)
+    ticks = [line.split("┤")[0].strip() for line in plotext.uncolorize(plt.build()).splitlines() if "┤" in line]
+    plt.clear_figure()
+    assert ticks == ["1"], ticks
+
+
+def test_the_runs_curves_are_ticked_at_whole_epochs():
+    """The Runs pane's overlay ticked its epochs where plotext chose (1.0 419.5 838.0 1256.5)."""
+    from types import SimpleNamespace
+
+    from tui.app.runs_pane import draw_curves
+    from tui.core.compare import Curves
+
+    epochs = list(range(1, 1257))
+    run = SimpleNamespace(curves=Curves(epochs, [1.0 / e for e in epochs], [2.0 / e for e in epochs], []),
+                          info=SimpleNamespace(metric=""))
+    plt = plotext
+    plt.clear_figure()
+    plt.plotsize(60, 12)
+    draw_curves(plt, [run], metric=False, log=False, selected=True, width=60)
+    axis = plotext.uncolorize(plt.build()).splitlines()[-2]
+    plt.clear_figure()
+    assert axis.split() == ["500", "1000"], axis  # whole numbers, a round step apart

@@ -251,6 +251,30 @@ async def test_a_layer_typed_over_the_stack_goes_into_the_box_and_a_removed_laye
                                             "again")
 
 
+async def test_layers_typed_over_the_stack_in_one_burst_all_go_into_the_box():
+    """Keys that arrive together (over SSH, from tmux, a paste) came before the box had the focus: each opened it
+    afresh with itself alone (`Unflatten(1, (1, 8, 8))` left `n`), and a d among them removed a layer. The box
+    also takes several layers as --layers writes them, each a row of its own."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "model.layers": ["Linear(16)", "ReLU()"]}))
+    async with running(app) as pilot:
+        await data_loaded(app, pilot)
+        await pilot.press("f3")
+        table = app.query_one("#model-table", DataTable)
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.pause()
+        for ch in "Dropout(0.2), Tanh()":  # all posted before any is handled
+            app.post_message(events.Key(_character_to_key(ch), ch))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_for(pilot, lambda: app.spec.model.layers == ["Linear(16)", "Dropout(0.2)", "Tanh()", "ReLU()"], 5,
+                       "both added")
+        await wait_for(pilot, lambda: table.has_focus, 5, "back to the table")
+        assert table.cursor_row == 3  # on the last of them
+
+
 def test_step_and_epoch_axes_are_ticked_at_whole_numbers():
     # steps and epochs are counts: plotext's own ticks fell between them (1134.2, 1.5)
     import re
@@ -578,3 +602,22 @@ def test_the_model_pane_names_each_added_layer_for_what_it_is():
     shown = view(["Unflatten(1, (1, 8, 8))", "Conv2d(4, 3)"], prepare(DataSpec(dataset="digits"), 0), "auto")
     assert [(expr, what) for expr, _, _, what in shown.added] == [("Flatten()", "auto flatten"),
                                                                   ("Linear(144, 10)", "auto output")]
+
+
+def test_the_model_pane_says_the_datas_part_in_a_shape_refusal_in_the_screens_words(tmp_path):
+    """An image CSV whose blank border pixels the checks left out: the command line's refusal says so and names
+    --keep-constant; the Model pane said only "cannot take input (61,)"."""
+    import numpy as np
+
+    from tui.app.stack_view import view
+    from tui.core.data import prepare
+    from tui.core.spec import DataSpec
+
+    rng = np.random.default_rng(0)
+    rows = "".join("0,0,0," + ",".join(f"{v:.2f}" for v in rng.random(61)) + f",{i % 3}\n" for i in range(30))
+    (tmp_path / "pixels.csv").write_text(",".join(f"p{i}" for i in range(64)) + ",label\n" + rows)
+    shown = view(["Unflatten(1, (1, 8, 8))", "Conv2d(4, 3)"], prepare(DataSpec(dataset=str(tmp_path / "pixels.csv")),
+                                                                        0), "auto")
+    assert shown.error_layer == 1 and shown.error.endswith(
+        "(the data gives 61 inputs: 3 column(s) left out, p0, p1, p2; tick them in Features, or set Constant "
+        "columns: keep for the constant ones, to keep them)"), shown.error

@@ -57,7 +57,7 @@ def plot_loss(plt, state: RunState, width: int, log: bool) -> None:
     finite = finite[np.isfinite(finite)]
     xs = [x, *([state.val.x] if len(state.val) else [])]
     _change_markers(plt, state)
-    _whole_ticks(plt, xs)
+    whole_ticks(plt, xs)
     plt.xlabel("step")
 
 
@@ -67,7 +67,7 @@ def _span(xs: list) -> tuple[float, float] | None:
     return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
 
-def _whole_ticks(plt, xs: list) -> None:
+def whole_ticks(plt, xs: list) -> None:
     """Steps and epochs are counted: ticks at whole numbers (plotext's own fall between, 1134.2 or 1.5)."""
     import math
 
@@ -114,7 +114,7 @@ def plot_lr(plt, state: RunState, width: int) -> None:
     _setup(plt, _constant_rate_title(float(y[0]), width) if constant else "learning rate")
     if len(x):
         plt.plot(x.tolist(), y.tolist(), marker="braille")
-        _whole_ticks(plt, [x])
+        whole_ticks(plt, [x])
     _change_markers(plt, state)
     if constant:
         v = float(y[0])
@@ -145,7 +145,11 @@ def plot_metric(plt, state: RunState, width: int) -> None:
     if len(state.metric):
         x, y = envelope(state.metric.x, state.metric.y, max(width, 8))  # its best epoch drawn
         plt.plot(x.tolist(), y.tolist(), marker="braille")
-        _whole_ticks(plt, [x])
+        whole_ticks(plt, [x])
+        if float(y.min()) == float(y.max()):  # flat (an accuracy of 1.0 every epoch): plotext spread 0.5 to 1.5
+            v = float(y[0])
+            plt.ylim(v - 0.5, v + 0.5) if name == "r2" else plt.ylim(max(v - 0.5, 0.0), min(v + 0.5, 1.0))
+            plt.yticks([v], [f"{v:.4g}"])
     plt.xlabel("epoch")
 
 

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from tui.core.layer_catalog import LAYERS
+from tui.core.spec import split_top_level
 
 from .field_input import FieldInput
 from .stack_view import StackView
@@ -33,6 +34,7 @@ class ModelPane(Horizontal):
         super().__init__(**kwargs)
         self.exprs: list[str] = []
         self._editing: int | None = None  # index being edited, None when adding
+        self._typing = False  # a letter typed over the stack opened the box, which has not the focus yet
         # `u`: (the stack before the last remove, the stack it left, the layer's row, the layer)
         self._removed: tuple[list[str], list[str], int, str] | None = None
 
@@ -152,12 +154,14 @@ class ModelPane(Horizontal):
             return
         layers = list(self.exprs)
         at = self._editing
+        typed = split_top_level(expr) or [expr]  # several layers as --layers writes them: each a row of its own
         if at is None:  # after the highlighted layer; at the top when the input row is highlighted
             sel, row = self._selected(), self.query_one("#model-table", DataTable).cursor_row
             at = 0 if row == 0 else (sel + 1) if sel is not None else len(layers)
-            layers.insert(at, expr)
+            layers[at:at] = typed
         else:
-            layers[at] = expr
+            layers[at:at + 1] = typed
+        at += len(typed) - 1  # the cursor goes to the last of them
         if self.app.edit_layers(layers, check_syntax=True):
             event.input.value, event.input.placeholder = "", IDLE  # done: the box no longer speaks of that layer
             self._editing = None
@@ -168,8 +172,27 @@ class ModelPane(Horizontal):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_edit()
 
+    def on_descendant_focus(self, event) -> None:
+        if event.widget.id == "model-input":
+            self._typing = False  # the box has the keys from here
+
     def on_key(self, event) -> None:
-        box = self.query_one("#model-input", Input)
+        box = self.query_one("#model-input", FieldInput)
+        table = self.query_one("#model-table", DataTable)
+        if self._typing and table.has_focus:
+            # keys typed in the same burst as the letter that opened the box, come before the focus moved: the
+            # box's (each had opened it afresh with itself alone, and a d among them removed a layer)
+            if event.is_printable and event.character:
+                box.insert_text_at_cursor(event.character)
+            elif event.key == "backspace":
+                box.action_delete_left()
+            elif event.key == "enter":
+                box.call_later(box.action_submit)
+            else:
+                return
+            event.prevent_default()
+            event.stop()
+            return
         if event.key == "escape" and box.has_focus:
             box.value, box.placeholder = "", IDLE
             self._editing = None
@@ -180,6 +203,7 @@ class ModelPane(Horizontal):
             # a layer's name typed over the stack (`Conv2d`, as the box invites): it goes into the box, as after `a`;
             # its letters were keys here (the d of Conv2d removed a layer, its 2 switched panes)
             self.action_add()
-            self.query_one("#model-input", FieldInput).focus_typed(event.character)
+            box.focus_typed(event.character)
+            self._typing = True
             event.prevent_default()
             event.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
@@ -28,6 +29,7 @@ from textual_plotext import PlotextPlot
 
 from tui.core.errors import UserError
 
+from .charts import whole_ticks
 from .visible_text import visible
 
 if TYPE_CHECKING:  # tui.core.compare reads event logs with numpy: imported where it is used
@@ -374,7 +376,7 @@ def draw_curves(plt, runs: list[ComparedRun], metric: bool, log: bool, selected:
         plt.title(f"val {' / '.join(labels) or 'metric'} per epoch{hint}")
     else:
         plt.title(f"loss per epoch{' (log)' if log else ''}{hint}")
-    notes, plotted = [], False
+    notes, plotted, xs = [], False, []
     for n, r in enumerate(runs):
         c = r.curves
         ys = c.metric if metric else (c.val_loss if any(v is not None for v in c.val_loss) else c.train_loss)
@@ -389,6 +391,8 @@ def draw_curves(plt, runs: list[ComparedRun], metric: bool, log: bool, selected:
         # named in the legend above the plot (CurvesPlot.render), not plotext's
         plt.plot([x for x, _ in points], [y for _, y in points], marker="braille", color=PALETTE[n % len(PALETTE)])
         plotted = True
+        xs.append(np.array([x for x, _ in points], dtype=float))
+    whole_ticks(plt, xs)  # epochs at whole numbers (plotext's own: 1.0 419.5 838.0)
     if log and plotted:
         plt.yscale("log")
     plt.xlabel("epoch")

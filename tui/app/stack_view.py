@@ -44,7 +44,14 @@ def view(exprs: list[str], prepared, loss: str) -> StackView:
         n_outputs = Objective.for_data(loss, prepared.pre).n_outputs
         stack = layers.resolve(exprs, prepared.input_shape, n_outputs)
     except UserError as e:
-        v.error, v.error_layer = str(e), e.layer
+        # the data's part in it, as the command line says it (columns left out, one-hot widening), in the screen's
+        # words: the pane said "cannot take input (36,)" and not that Constant columns: keep gives the 64
+        from tui.core.data import explain_inputs
+
+        from .screen_words import on_screen
+
+        explained = explain_inputs(e, prepared)
+        v.error, v.error_layer = on_screen(str(explained)), e.layer
         return v
     for i, lay in enumerate(stack.layers, 1):
         item = (lay.expr, _shape(lay.out_shape), lay.params)
