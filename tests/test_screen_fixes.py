@@ -282,13 +282,13 @@ def test_step_and_epoch_axes_are_ticked_at_whole_numbers():
     import numpy as np
     import plotext
 
-    from tui.app.charts import _whole_ticks
+    from tui.app.charts import whole_ticks
 
     for lo, hi in [(1, 2), (1, 3), (3, 37), (12, 1134), (1, 100_000)]:
         plt = plotext._figure._figure_class()  # a figure of its own, as each chart widget has
         plt.plotsize(60, 8)
         plt.plot([lo, hi], [1.0, 2.0])
-        _whole_ticks(plt, [np.array([lo, hi], dtype=float)])
+        whole_ticks(plt, [np.array([lo, hi], dtype=float)])
         axis = re.sub(r"\x1b\[[0-9;]*m", "", plt.build().splitlines()[-1]).split()
         assert axis and all(t.isdigit() for t in axis), (lo, hi, axis)
         assert lo <= int(axis[0]) and int(axis[-1]) <= hi, (lo, hi, axis)
