@@ -173,8 +173,7 @@ class ModelPane(Horizontal):
         self.action_edit()
 
     def on_descendant_focus(self, event) -> None:
-        if event.widget.id == "model-input":
-            self._typing = False  # the box has the keys from here
+        self._typing = False  # the box has the keys from here (or the focus went elsewhere: nothing to hand on)
 
     def on_key(self, event) -> None:
         box = self.query_one("#model-input", FieldInput)
