@@ -151,12 +151,27 @@ def test_step_events_are_throttled(tmp_path):
     _, _, events = train(tmp_path, data__dataset="digits", train__batch_size=8, train__epochs=2,
                          train__log_interval=0.5)
     steps = [e for e in events if e["event"] == "step"]
-    total_steps = events[-1]["epochs"] * math.ceil(1438 / 8)
+    per = math.ceil(1438 / 8)
+    total_steps = events[-1]["epochs"] * per
     times = [e["time"] for e in steps]
     assert 1 <= len(steps) < total_steps
-    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))  # at most one per interval, however fast the steps
-    assert len(steps) <= (times[-1] - times[0]) / 0.5 + 2
+    # at most one per interval, however fast the steps - but for an epoch's end, which has one if the epoch had none
+    assert all(b["time"] - a["time"] >= 0.45 for a, b in zip(steps, steps[1:]) if b["epoch_step"] != per)
+    assert {e["epoch"] for e in steps} == {1, 2}
+    assert len(steps) <= (times[-1] - times[0]) / 0.5 + 2 + 2
     assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
+
+
+def test_an_epoch_shorter_than_the_log_interval_still_draws_its_loss(tmp_path):
+    """A run of short epochs (iris, 40 epochs in about a second) logged a step every 0.25 s: the loss chart had
+    three points beside forty validation points. An epoch with no step event gets one at its end, whose loss is
+    the epoch's training loss (the rows since the last event: the epoch's)."""
+    _, _, events = train(tmp_path, data__dataset="iris", train__epochs=12, train__log_interval=60.0)
+    per = events[0]["steps_per_epoch"]
+    steps = [e for e in events if e["event"] == "step" and e["epoch"] > 1]  # (epoch 1 may hold the early point too)
+    assert [(e["epoch"], e["epoch_step"], e["step"]) for e in steps] == [(n, per, n * per) for n in range(2, 13)]
+    for step, row in zip(steps, epochs_of(events)[1:]):
+        assert step["loss"] == pytest.approx(row["train_loss"], rel=1e-6)
 
 
 def test_checkpoint_holds_everything_and_loads_safely(tmp_path):

@@ -82,6 +82,7 @@ class StepLog:
     seen: int = 0
     rows: int = 0
     at: float = 0.0
+    count: int = 0  # step events written by this process
 
 
 class Trainer:
@@ -203,7 +204,9 @@ class Trainer:
         change_at = self.changes.next_step  # a live change's step (live_change.NEVER without one)
         log.loss_sum, log.seen, log.rows, log.at = (
             p.epoch_loss_sum, tally.seen, tally.seen - tally.dropped, tally.started)
+        logged, done = log.count, skip  # step events so far; this epoch's batches done
         for i, rows in enumerate(steps, skip):
+            done = i + 1
             p.step += 1
             tally.seen += rows
             due = bool(save_every) and p.step % save_every == 0 and tally.seen < n
@@ -225,6 +228,10 @@ class Trainer:
             if now >= log.next_at and tally.seen - tally.dropped > log.rows and main:
                 self._log_step(epoch, i + 1, tally, now)
                 change_at = self.changes.next_step
+        if log.count == logged and tally.seen - tally.dropped > log.rows and main:
+            # an epoch shorter than the log interval: its loss at its end (one sync; validation syncs there anyway),
+            # or a run of short epochs drew a loss chart of a point or two
+            self._log_step(epoch, done, tally, time.monotonic())
         p.epoch_step, p.epoch_loss_sum, p.epoch_skipped_steps, p.epoch_skipped_rows = 0, 0.0, 0, 0
         distributed.all_sum(tally.loss_sum, world)  # the epoch's loss over every rank's rows
         return tally
@@ -433,7 +440,7 @@ class Trainer:
                                         lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate,
                                         telemetry=self.telemetry.sample(), ranks=self.ranks))
         log.loss_sum, log.seen, log.rows, log.at = total, tally.seen, rows, now
-        log.next_at = now + self.spec.train.log_interval
+        log.next_at, log.count = now + self.spec.train.log_interval, log.count + 1
         self._look_for_change(epoch)  # a stat, a few times a second
 
     # ---- batches -----------------------------------------------------------------------------
