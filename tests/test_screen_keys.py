@@ -192,6 +192,37 @@ async def test_each_entry_of_the_datasets_list_is_one_line_at_80x24(tmp_path):
         assert options.virtual_size.height == options.option_count  # one line each
 
 
+async def test_a_file_copied_in_while_the_screen_is_open_is_listed_and_one_removed_goes(tmp_path, monkeypatch):
+    """The list was read once, at start: a file scp'd into ./datasets from another window never showed (a tmux
+    audit). It is listed within the list's interval, the highlighted entry staying where it was; a copy still
+    growing is listed at its size once written; a removed file leaves the list."""
+    from tui.app import data_pane
+
+    monkeypatch.setattr(data_pane, "LIST_INTERVAL", 0.2)
+    (tmp_path / "datasets").mkdir()  # (tmp_path is the working folder: in_tmp)
+    app = TorchTUI(cpu_spec())
+    async with running(app, (100, 30)) as pilot:
+        await data_loaded(app, pilot)
+        options = app.query_one("#data-list", OptionList)
+        ids = lambda: [options.get_option_at_index(i).id for i in range(options.option_count)]  # noqa: E731
+        labels = lambda: {o.id: str(o.prompt) for o in map(options.get_option_at_index, range(options.option_count))}  # noqa: E731
+        options.highlighted = ids().index("wine")
+        before = ids()
+        new = tmp_path / "datasets" / "greenhouse.csv"
+        new.write_text("a,label\n1,x\n")
+        await wait_for(pilot, lambda: "datasets/greenhouse.csv" in ids(), timeout=10, what="the new file listed")
+        assert ids() == before + ["datasets/greenhouse.csv"]
+        assert options.get_option_at_index(options.highlighted).id == "wine"
+        assert labels()["datasets/greenhouse.csv"].endswith(" 12 B")
+        new.write_text("a,label\n" + "1,x\n" * 300)  # the rest of the copy: the size shown follows
+        await wait_for(pilot, lambda: labels()["datasets/greenhouse.csv"].endswith(" 1.2 KB"), timeout=10,
+                       what="the grown size")
+        (tmp_path / "notes.txt").write_text("Not a table.\nJust words, a line or two.\n")  # sniffed, not listed
+        new.unlink()
+        await wait_for(pilot, lambda: "datasets/greenhouse.csv" not in ids(), timeout=10, what="the file gone")
+        assert ids() == before and options.get_option_at_index(options.highlighted).id == "wine"
+
+
 async def test_add_with_the_input_row_highlighted_inserts_at_the_top():
     app = TorchTUI(cpu_spec(**{"model.layers": "Linear(16), ReLU()"}))
     async with running(app) as pilot:

@@ -31,12 +31,13 @@ from .data_fields import (
     split_value,
     with_value,
 )
-from .data_source import DataView, candidates
+from .data_source import DataView, candidates, folders_stamp
 from .field_input import FieldInput
 from .screen_words import on_screen
 from .visible_text import VisibleInput, visible, visible_lines
 
 AUTO_TARGET = "(last column)"
+LIST_INTERVAL = 2.0  # seconds between looks at the data folders for new or removed files
 # Another table: the choices made of the old one's columns go (a class split may stay: it names no column), and
 # so do the validation and test files, which were the old one's
 NEW_TABLE = {"data.target": "", "data.drop": [], "data.features": [], "data.group": "", "data.val": "", "data.test": ""}
@@ -47,6 +48,38 @@ class DataPane(Horizontal):
         super().__init__(**kwargs)
         self.initial = spec.data  # Selects announce their first value: it must be the spec's
         self._data_error = ""  # the data's own error (it cannot be read or prepared), below the fields' refusals
+        self._listed = folders_stamp()  # the folders as the list shows them
+
+    def on_mount(self) -> None:
+        self.set_interval(LIST_INTERVAL, self._look_for_files)
+
+    def _look_for_files(self) -> None:
+        """A file copied into ./datasets or here while the screen is open (scp from another window) is listed
+        within seconds: the list was read once, at start, and a newcomer saw no sign of the file they had just
+        copied. Two stats each time; the folders are read again (in a thread: a .txt is sniffed) only when one
+        changed."""
+        stamp = folders_stamp()
+        if stamp != self._listed:
+            self._listed = stamp
+            self.run_worker(self._read_list, thread=True, exclusive=True, group="data-list")
+
+    def _read_list(self) -> None:
+        listed = candidates()
+        self.app.call_from_thread(self._show_list, listed)
+
+    def _show_list(self, listed: list[tuple[str, str]]) -> None:
+        """The list read again, the highlighted entry kept (by what it names) where it is still there."""
+        options = self.query_one("#data-list", OptionList)
+        shown = [(o.id, str(o.prompt)) for o in (options.get_option_at_index(i) for i in range(options.option_count))]
+        if shown == listed:
+            return
+        at = options.highlighted
+        current = options.get_option_at_index(at).id if at is not None else None
+        options.clear_options()
+        options.add_options([Option(label, id=value) for value, label in listed])
+        ids = [value for value, _ in listed]
+        if current in ids:
+            options.highlighted = ids.index(current)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="data-left"):

@@ -3,6 +3,7 @@ and what preparation would make of it (notices, inputs, classes) - computed by t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,7 +74,26 @@ def _show_head(view: DataView, head) -> None:
 LABEL_WIDTH = 28
 
 
-def candidates(folders: tuple[Path, ...] = (Path("datasets"), Path("."))) -> list[tuple[str, str]]:
+DATA_FOLDERS = (Path("datasets"), Path("."))
+
+
+def folders_stamp(folders: tuple[Path, ...] = DATA_FOLDERS) -> tuple:
+    """What the list shows of the data folders, as cheaply as it can be read: each data-named file's name, size
+    and mtime (a copy still being written is listed at its final size once it ends; a .txt that became a table is
+    sniffed again). None for a folder that is not there."""
+    stamps: list[tuple | None] = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                stamps.append(tuple(sorted((e.name, st.st_size, st.st_mtime_ns) for e in entries
+                                           if not e.name.startswith(".") and is_data_name(e.name) and e.is_file()
+                                           for st in (e.stat(),))))
+        except OSError:  # not there, not readable, or a file gone between the listing and its stat
+            stamps.append(None)
+    return tuple(stamps)
+
+
+def candidates(folders: tuple[Path, ...] = DATA_FOLDERS) -> list[tuple[str, str]]:
     """(value, label) for each built-in dataset and each data file in ./datasets and here. Hidden files are left
     out: a `._iris.csv` a Mac's copy leaves beside each file is no dataset (the path box still takes any path).
     Each label is one line of the list: a wrapped one put a file's size, or a built-in set's task, on a line
