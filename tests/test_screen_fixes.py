@@ -150,10 +150,14 @@ async def test_the_footer_shows_only_keys_that_apply_w_and_resume():
     app = TorchTUI(cpu_spec(**{"data.dataset": "iris", "train.epochs": FOREVER}))
     async with running(app) as pilot:
         await data_loaded(app, pilot)
-        assert footer(app).get("pause") == "Pause" and "resume" not in footer(app)
+        # nothing trains: no key of a run in progress (a wide footer offered ^x Stop and ^p Pause)
+        assert not {"stop", "pause", "resume", "save"} & set(footer(app)) and "train" in footer(app)
         await pilot.press("ctrl+r")
         run = app.followed
         await wait_for(pilot, lambda: run.status == "running" and run.start, 120, "the run to start")
+        await wait_for(pilot, lambda: footer(app).get("pause") == "Pause" and "stop" in footer(app), 5,
+                       "Pause and Stop in the footer")
+        assert "resume" not in footer(app)
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: run.status == "paused", 60, "pause")
         await wait_for(pilot, lambda: footer(app).get("resume") == "Resume", 5, "Resume in the footer")
@@ -163,6 +167,7 @@ async def test_the_footer_shows_only_keys_that_apply_w_and_resume():
         await wait_for(pilot, lambda: footer(app).get("pause") == "Pause", 5, "Pause in the footer again")
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: not run.running, 60, "the run to stop")
+        await wait_for(pilot, lambda: not {"stop", "pause", "save"} & set(footer(app)), 5, "the run's keys gone")
 
 
 def test_the_confusion_matrix_heads_its_columns_with_whole_class_names_where_they_fit():

@@ -4,8 +4,8 @@ screen-wide keys as the width holds, the ones that matter now kept first.
 Textual's Footer lists every active binding and cuts the line at the right edge, so on an 80-column
 terminal (or with the Model table focused, even at 100) Save, Pause, Load, Export and Help
 vanished. Here nothing is cut mid-key: what does not fit is left out whole, by rank - while a run
-trains, stop, pause and save outrank train and load; otherwise the reverse - and F1 Help (which
-lists every key) is always shown.
+trains, stop, pause and save outrank train and load; while none does they are not shown - and F1 Help
+(which lists every key) is always shown.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from textual.widgets._footer import FooterKey
 # lr_find is a screen-wide binding shown on the Hyperparameters pane only: that pane's own key, so it ranks high.
 # ctrl+p is "pause", or "resume" while the run is paused: one rank.
 WHILE_TRAINING = ("help", "lr_find", "stop", "pause", "resume", "save", "pane", "quit", "train", "load", "export")
-WHILE_IDLE = ("help", "lr_find", "train", "pane", "load", "quit", "export", "stop", "pause", "resume", "save")
+WHILE_IDLE = ("help", "lr_find", "train", "pane", "load", "quit", "export")
+# The keys of a run in progress: while none trains they are not shown (a wide footer offered ^x Stop and ^p Pause
+# with nothing to stop or pause); pressed, each still says why it does nothing, and F1 lists them.
+RUN_KEYS = ("stop", "pause", "resume", "save")
 
 
 def key_width(key: FooterKey) -> int:
@@ -46,7 +49,10 @@ class KeyBar(Footer):
         app_actions = {action_name(b.action) for b in self.app.BINDINGS if hasattr(b, "action")}
         pane_keys = [k for k in keys if action_name(k.action) not in app_actions]
         screen_keys = [k for k in keys if action_name(k.action) in app_actions]
-        rank = WHILE_TRAINING if getattr(self.app, "training_now", lambda: False)() else WHILE_IDLE
+        training = getattr(self.app, "training_now", lambda: False)()
+        rank = WHILE_TRAINING if training else WHILE_IDLE
+        if not training:
+            screen_keys = [k for k in screen_keys if action_name(k.action) not in RUN_KEYS]
 
         def position(key: FooterKey) -> int:
             name = action_name(key.action)
