@@ -39,7 +39,8 @@ def test_pandas_json_layouts_read_as_rows(tmp_path, orient):
     read, fmt = read_table(path)
     assert list(read.columns) == ["x1", "x2", "y"] and len(read) == 150, read.shape
     assert np.allclose(read["x1"], frame["x1"]) and fmt.orient == orient  # (pandas' JSON floats: to 1e-16)
-    assert f"one object in pandas' '{orient}' layout" in fmt.describe()
+    assert (f"one object in pandas' '{orient}' layout" if orient != "index" else "one object with a row per key") \
+        in fmt.describe()
     if orient == "split":  # the run, its predictions and the exported script read it alike
         _, folder = job.run(make_spec(tmp_path, data__dataset=str(path), train__epochs=2), lambda e: None)
         out = tmp_path / "p.csv"
@@ -63,6 +64,34 @@ def test_a_json_of_columns_and_one_of_records_read_as_before(tmp_path):
             read, fmt = read_table(tmp_path / "d.json")
             assert list(read.columns) == [first, "x2", "y"] and len(read) == 20, (first, how, read.shape)
             assert fmt.orient == "", (first, how)
+
+
+@pytest.mark.parametrize("how", ["dict by id", "index, text index", "columns, text index", "index, numbered",
+                                 "columns, numbered", "index, two rows"])
+def test_a_json_object_of_objects_is_read_with_its_rows_as_rows(tmp_path, how):
+    """{"alice": {"age": 30, ...}, "bob": {...}} - a file hand-made as a dict by id, or pandas' to_json(orient=
+    'index') of a frame with a text index - was read sideways: 3 rows of 60 columns, and a run trained on them.
+    Rows are the numbered keys (pandas' row numbers) where one side is numbered, else the more numerous side;
+    to_json's default ('columns') still reads as it did."""
+    frame = table(60 if how != "index, two rows" else 2)
+    ids = [f"p{i:03d}" for i in range(len(frame))]
+    path = tmp_path / "d.json"
+    if how == "dict by id":
+        path.write_text(json.dumps({i: row for i, row in zip(ids, frame.to_dict("records"))}))
+    elif how.endswith("text index"):
+        frame.set_axis(ids).to_json(path, orient=how.split(",")[0])
+    else:
+        frame.to_json(path, orient=how.split(",")[0])
+    read, fmt = read_table(path)
+    assert list(read.columns) == ["x1", "x2", "y"] and len(read) == len(frame), read.shape
+    assert np.allclose(read["x1"], frame["x1"]) and list(read["y"]) == list(frame["y"])
+    assert fmt.orient == ("" if how.startswith("columns") else "index")
+    if how == "dict by id":  # the run, its predictions and the exported script read it alike
+        _, folder = job.run(make_spec(tmp_path, data__dataset=str(path), train__epochs=2), lambda e: None)
+        out = tmp_path / "p.csv"
+        done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
+        assert done.exit_code == 0 and len(pd.read_csv(out)) == 60, done.output
+        export_runs_bit_for_bit(folder.path, path, tmp_path)
 
 
 def test_a_class_no_validation_row_holds_is_warned_of(tmp_path):

@@ -152,10 +152,12 @@ class TableFormat:
     text_fields: list[int] = field(default_factory=list)  # the fields read as text (Reading.text), by place in a line
     text_columns: list[str] = field(default_factory=list)  # a JSON file's columns read as text (Reading.text)
     orient: str = ""  # a JSON object's shape as pandas' to_json writes it, where the default reading is not it
+    keyed: bool = False  # a JSON file that is one object of objects ({"k": {"x": ...}}): rows by key, or columns
 
     def describe(self) -> str:
         if self.kind != "csv":
-            shape = f", one object in pandas' {self.orient!r} layout" if self.orient else ""
+            shape = (", one object with a row per key" if self.orient == "index"  # (a dict by id, or to_json's)
+                     else f", one object in pandas' {self.orient!r} layout" if self.orient else "")
             return f"{self.kind}{' (' + self.compression + ')' if self.compression else ''}{shape}"
         sep = {"\t": "tab", WHITESPACE: "whitespace"}.get(self.sep, repr(self.sep))
         parts = [f"separator {sep}", f"decimal {self.decimal!r}", "header line" if self.header else "no header line",
@@ -365,7 +367,9 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     renamed = stem.endswith(".parquet")  # named so, yet not Parquet (every Parquet file starts with PAR1)
     if stem.endswith((".json", ".jsonl", ".ndjson")):
         fmt = TableFormat(kind="json", compression=compression)
-        fmt.orient = "" if json_lines(path) else _json_orient(_sample(path, compression))
+        if not json_lines(path):
+            sample = _sample(path, compression)
+            fmt.orient, fmt.keyed = _json_orient(sample), bool(_KEYED_JSON.match(_json_text(sample)))
         return fmt
 
     if not head.startswith(_GZIP):
@@ -770,7 +774,26 @@ def _json_laid_out(p: Path, fmt: TableFormat) -> pd.DataFrame:
             return _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns, fmt.orient)
         except (ValueError, KeyError, TypeError, AttributeError):
             fmt.orient = ""
-    return _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns)
+    frame = _json_without_dates(p, json_lines(p), fmt.compression, fmt.text_columns)
+    if fmt.keyed and not fmt.orient and _keyed_by_row(frame):
+        fmt.orient = "index"  # (the exported script reads it alike)
+        return _json_without_dates(p, False, fmt.compression, fmt.text_columns, fmt.orient)
+    return frame
+
+
+def _keyed_by_row(frame: pd.DataFrame) -> bool:
+    """Whether a JSON object of objects, read as pandas reads it by default (its keys as columns, the inner
+    objects' keys as rows), has its rows as keys instead: {"alice": {"age": 30, ...}, "bob": {...}} - a file
+    hand-made as a dict by id - was read sideways, 3 rows of 60 columns, and trained on. Numbered keys are rows
+    (pandas' own row numbers: `_json_orient` reads {"0": {"x": ...}} by rows already, and {"x": {"0": ...}} is the
+    default); where both or neither are numbered, a table has more rows than columns."""
+    outer = [str(c) for c in frame.columns]
+    inner = [str(i) for i in frame.index]
+    numbered_outer = bool(outer) and all(_INTEGER.match(k) for k in outer)
+    numbered_inner = bool(inner) and all(_INTEGER.match(k) for k in inner)
+    if numbered_outer != numbered_inner:
+        return numbered_outer
+    return len(outer) > len(inner)
 
 
 def json_lines(p: Path) -> bool:
@@ -803,6 +826,11 @@ def _json_without_dates(p: Path, lines: bool, compression: str | None, text: lis
 _TABLE_JSON = re.compile(r'^\s*\{\s*"schema"\s*:\s*\{')
 _SPLIT_JSON = re.compile(r'^\s*\{\s*"(columns|index|data)"\s*:\s*\[')
 _INDEX_JSON = re.compile(r'^\s*\{\s*"[+-]?\d+"\s*:\s*\{\s*"([^"\\]*)"\s*:')
+_KEYED_JSON = re.compile(r'^\s*\{\s*"(?:[^"\\]|\\.)*"\s*:\s*\{')  # one object whose first value is an object
+
+
+def _json_text(head: bytes) -> str:
+    return head[:4096].decode("utf-8", errors="ignore").lstrip("\ufeff")
 
 
 def _json_orient(head: bytes) -> str:
@@ -811,7 +839,7 @@ def _json_orient(head: bytes) -> str:
     the same length'), 'table' ({"schema": ..., "data": [...]}: refused as one object) and 'index' ({"0": {"x":
     ...}}: read sideways, its rows as columns - a run trained on 3 rows of 300 columns). '' for the rest: rows
     ([{...}]) and columns ({"x": {"0": ...}}) are what the default reads."""
-    text = head[:4096].decode("utf-8", errors="ignore").lstrip("\ufeff")
+    text = _json_text(head)
     if _TABLE_JSON.match(text):
         return "table"
     if _SPLIT_JSON.match(text):
