@@ -88,9 +88,11 @@ def test_a_model_trained_before_the_rule_reads_its_file_as_it_did(tmp_path, monk
     path = german(tmp_path / "euro.csv", rows=200)
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2, train__patience=0)
     choose = reader_module._choose_decimal
+    rules_then = (*job.plan.__defaults__[:-1], Reading(forms=False))  # (before the number forms rule too)
     folder, saved = trained_before_the_rule(monkeypatch, spec, "decimal", [(
         reader_module, "_choose_decimal", lambda rows, sep, reading=Reading():
-        choose(rows, sep, dataclasses.replace(reading, marks=False, decimal="")))])
+        choose(rows, sep, dataclasses.replace(reading, marks=False, decimal=""))),
+        (job.plan, "__defaults__", rules_then)])
     assert not preprocess.reading_of(saved).marks
     assert [c["kind"] for c in saved["columns"] if c["name"] == "Anteil"] != ["numeric"]  # (the read it had)
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)

@@ -224,6 +224,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     frame, name, keep_constant, decimal, fmt = load_table(spec, seed, notices, progress, reading)
     if reading.marks:  # its --val file, and its model's files, read with its mark where theirs could be either
         reading = dataclasses.replace(reading, decimal=decimal)
+    if reading.forms and fmt is not None:  # ... and each column of numbers written for people with the mark it took
+        reading = dataclasses.replace(reading, number_marks=frozenset(
+            (c, fmt.column_marks.get(c, fmt.decimal)) for c in fmt.formatted))
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem

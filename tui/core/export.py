@@ -378,10 +378,14 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
         lines += [f"# column {_said(c)}: a cell that is only '?' is the mark of a missing value: empty",
                   f"{name}[{c!r}] = {name}[{c!r}].mask({name}[{c!r}].astype(str).str.strip() == '?')"]
     for c in fmt.formatted:  # as reader._formatted_numbers: signs and thousands marks dropped, decimal mark "."
-        lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%), read as numbers",
+        mark = fmt.column_marks.get(c, fmt.decimal)  # (a column of decimal commas in a file of decimal dots)
+        signed = (".str.replace('\\u2212', '-', regex=False).str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)"
+                  if c in fmt.signed else "")  # the minus sign U+2212, and (1,067.49) for -1,067.49
+        lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%), read as numbers"
+                  + (f" (decimal mark {mark!r})" if mark != fmt.decimal else ""),
                   f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str).str.replace(r'[$€£¥%\\s]', '', regex=True)"
-                  f".str.replace({thousands_marks(fmt.decimal)!r}, '', regex=True)"
-                  f".str.replace({fmt.decimal!r}, '.', regex=False).str.strip(), errors='coerce')"]
+                  f".str.replace({thousands_marks(mark)!r}, '', regex=True)"
+                  f".str.replace({mark!r}, '.', regex=False).str.strip(){signed}, errors='coerce')"]
     return lines
 
 

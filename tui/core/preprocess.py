@@ -169,6 +169,11 @@ class Preprocessor:
     dates: bool = False
     # a JSON file's classes in quotes ("001") keep their names (reader.Reading.quoted); False in a model trained before
     quoted: bool = False
+    # numbers in a spreadsheet's forms beyond the file's marks ("0,420" in a file of decimal dots, "(1,067.49)", the
+    # minus U+2212: reader.Reading.forms); False in a model trained before, which read "0,420" as 420
+    forms: bool = False
+    # the decimal mark each column of numbers written for people was read with (reader.Reading.number_marks)
+    number_marks: dict[str, str] = field(default_factory=dict)
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -230,7 +235,8 @@ class Preprocessor:
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
                   id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
-                  dates=rules.dates, quoted=rules.quoted)
+                  dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
+                  number_marks=dict(sorted(rules.number_marks)))
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -495,7 +501,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted"):
+        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -552,7 +558,9 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     reads a file whose cells could be written with either by it, one trained before by the marks its cells say
     most; one trained before the camel-case identifier rule (`Preprocessor.camel`) keeps PassengerId a feature, and
     one before the dates rule (`Preprocessor.dates`) a column of dates that repeat, one before the JSON codes rule
-    (`Preprocessor.quoted`) a JSON file's quoted codes as numbers."""
+    (`Preprocessor.quoted`) a JSON file's quoted codes as numbers, and one before the number forms rule
+    (`Preprocessor.forms`) a '0,420' in a file of decimal dots as 420, each column of numbers written for people
+    with the mark it was read with (`Preprocessor.number_marks`)."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -569,6 +577,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
+                   forms=bool(d.get("forms", False)),
+                   number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 
 

@@ -104,6 +104,15 @@ class Reading:
     # the decimal mark of the model's training file: a file whose cells could be written with either (a few rows
     # of '2.096') is read with it, as the model was trained; '' where no model says
     decimal: str = ""
+    # numbers in the forms spreadsheets write beyond the file's own marks (`_formatted_numbers`): a column of decimal
+    # commas in a file of decimal dots ('"0,420"', '"1,92"': no group of thousands starts with 0 or has two digits),
+    # or the reverse, accounting negatives '(1,067.49)', the minus sign U+2212; False in a model trained before,
+    # which read '0,420' as 420 and left the others out as text
+    forms: bool = True
+    # (column, decimal mark): the mark each of a model's columns of numbers written for people was read with - its
+    # files' cells of that column are read with that mark only, or '6,476' alone would be 6476 for a model that read
+    # the column's '0,420' as 0.42
+    number_marks: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass
@@ -140,6 +149,8 @@ class TableFormat:
     # known once the table is read: the columns of numbers written for people (`_formatted_numbers`), and the
     # JSON columns of objects (expanded into columns) and of lists (kept as JSON text), as `_flat` did them
     formatted: list[str] = field(default_factory=list)
+    column_marks: dict[str, str] = field(default_factory=dict)  # a formatted column's decimal mark where not `decimal`
+    signed: list[str] = field(default_factory=list)  # formatted columns with '(12.5)' negatives or the minus U+2212
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
     # from pandas' own reading (their places in pandas' table as read): the exported script reads alike
@@ -256,7 +267,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     for name in dict.fromkeys(n for n in said if said.count(n) > 1):  # renamed without a word, before
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
-    _formatted_numbers(frame, fmt)
+    _formatted_numbers(frame, fmt, opts.reading, told=opts.decimal != "auto")
     if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
         said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
         fmt.notes[:] = [n for n in fmt.notes if not (n.endswith(_WORDS_NOTE_END) and n.startswith(tuple(said)))]
@@ -287,40 +298,83 @@ def thousands_marks(decimal: str) -> str:
     return r"[.\s\u00a0\u202f]" if decimal == "," else r"[,'\u00a0\u202f]"
 
 
-def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat) -> None:
+def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading = Reading(), told: bool = False) -> None:
     """Columns of numbers written for people - thousands separators ("4,791.31"; "4.031,82" where the decimal
     mark is a comma), a currency sign ("$12", "12 €") or a percent sign ("95.6%") - read as the numbers they are,
     in place, with a note. Every cell of such a column must read so (a missing mark, '?' or "n/a", is empty);
     one that does not leaves the column as it was. Done as the file is read, so a file given to predict
-    reads as the training file did."""
-    thousands = thousands_marks(fmt.decimal)
-    decimal = re.escape(fmt.decimal)
-    number = rf"[+-]?(?:\d{{1,3}}(?:{thousands}\d{{3}})+|\d+)(?:{decimal}\d+)?"
-    pattern = re.compile(rf"^(?P<sign>[+-]?)(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?)$")
+    reads as the training file did.
+    With `reading.forms` (`Reading.forms`), also a column that reads whole only with the other decimal mark than
+    the file's (a comma-separated file's quoted "0,420", "1,92", "€3,50", as a spreadsheet in a decimal-comma
+    locale writes them; never in parentheses there: "(3,4)" is a pair), accounting negatives "(1,067.49)" beside
+    cells without parentheses, and the minus sign U+2212; and a group of thousands never starts with 0 ("0,420"
+    was read as 420). A model's column is read with the mark it was read with in training (`reading.number_marks`);
+    `told`: the user named the decimal mark (--decimal), which every column is read with."""
+    marks = dict(reading.number_marks) if reading.forms else {}
     for name in frame.columns:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             continue
         present = col[col.notna()]
         head = [v.strip() for v in present.head(200) if isinstance(v, str)]
-        if not head or len(head) < min(len(present), 200) or not all(
-                v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
-            continue  # a column of text shows it in its first cells: the whole column is not tried
-        text = present.astype(str).str.strip()
-        marked = text.str.lower().isin(MISSING_MARKS)
-        parts = text[~marked].str.extract(pattern)
-        if parts["n"].isna().any() or not len(parts):
+        if not head or len(head) < min(len(present), 200):
             continue
-        formatted = (parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
-        if not formatted.any():
-            continue  # plain numbers with stray cells: the columns' own checks say which cells count as empty
-        digits = parts["n"].str.replace(thousands, "", regex=True).str.replace(fmt.decimal, ".", regex=False)
-        values = pd.to_numeric(parts["sign"] + digits, errors="coerce")
-        frame[name] = values.reindex(col.index)
-        fmt.formatted.append(str(name))
-        example = text[~marked][formatted].iloc[0]
-        fmt.notes.append(f"column {name}: numbers written as {example!r} read as numbers "
-                         f"({float(values[formatted].iloc[0]):g})")
+        other = "," if fmt.decimal == "." else "."
+        tried = [marks[str(name)]] if str(name) in marks else [fmt.decimal] + ([other] if reading.forms and not told
+                                                                               else [])
+        for mark in tried:
+            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal)
+            if not all(v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
+                continue  # a column of text shows it in its first cells: the whole column is not tried
+            if _read_formatted(frame, name, fmt, pattern, mark):
+                if mark != fmt.decimal:
+                    fmt.column_marks[str(name)] = mark
+                break
+
+
+def _people_number(mark: str, forms: bool, parentheses: bool) -> re.Pattern:
+    """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`)."""
+    thousands = thousands_marks(mark)
+    first = r"[1-9]\d{0,2}" if forms else r"\d{1,3}"  # (forms: '0,420' is no thousand)
+    sign = r"[+\-\u2212]?" if forms else r"[+-]?"
+    number = rf"{sign}(?:{first}(?:{thousands}\d{{3}})+|\d+)(?:{re.escape(mark)}\d+)?"
+    opened = r"(?P<open>\()?" if forms and parentheses else ""
+    closed = r"(?(open)\))" if forms and parentheses else ""
+    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?){closed}$")
+
+
+def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: re.Pattern, mark: str) -> bool:
+    """Column `name` read as numbers by `pattern` with decimal `mark`, in place, with a note, where every cell that
+    is not a missing mark reads so and some cell is written for people. Whether it was."""
+    col = frame[name]
+    thousands = thousands_marks(mark)
+    text = col[col.notna()].astype(str).str.strip()
+    marked = text.str.lower().isin(MISSING_MARKS)
+    parts = text[~marked].str.extract(pattern)
+    if parts["n"].isna().any() or not len(parts):
+        return False
+    opened = parts["open"].notna() if "open" in parts else pd.Series(False, index=parts.index)
+    if opened.all():
+        return False  # every cell in parentheses: pairs or notes, not a ledger's negatives among its positives
+    signed = opened | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
+    formatted = ((parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
+                 | signed | (parts["n"].str.contains(mark, regex=False) if mark != fmt.decimal else False))
+    if not formatted.any():
+        return False  # plain numbers with stray cells: the columns' own checks say which cells count as empty
+    digits = (parts["n"].str.replace(thousands, "", regex=True).str.replace(mark, ".", regex=False)
+              .str.replace("\u2212", "-", regex=False))
+    values = pd.to_numeric(parts["sign"].str.replace("\u2212", "-", regex=False) + digits, errors="coerce")
+    if opened.any():
+        values = values.where(~opened, -values)  # (1,067.49): a ledger's negative
+    frame[name] = values.reindex(col.index)
+    fmt.formatted.append(str(name))
+    if signed.any():
+        fmt.signed.append(str(name))
+    example = text[~marked][formatted].iloc[0]
+    how = f" (decimal mark {mark!r})" if mark != fmt.decimal else ""
+    fmt.notes.append(f"column {name}: numbers written as {example!r}{how} read as numbers "
+                     f"({float(values[formatted].iloc[0]):g})")
+    return True
 
 
 def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
