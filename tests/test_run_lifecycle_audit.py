@@ -175,3 +175,24 @@ def test_signals_never_go_to_a_program_that_took_a_killed_launchers_number(tmp_p
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_last_pt_of_another_run_is_named_so_and_the_runs_own_best_pt_goes_on(tmp_path):
+    """A last.pt copied over from another run was refused as 'spec.toml was edited ... undo the edit' (nobody had
+    edited it), and the run's own best.pt was left unused (an audit). Resumed from best.pt, with a note, it ends
+    as the run never stopped would."""
+    common = {"data__dataset": "wine", "train__epochs": 3, "train__patience": 0, "train__seed": 5}
+    _, mine, _ = train(tmp_path, run__name="dk", **common)
+    _, other, _ = train(tmp_path, run__name="dref", **common)
+    (mine.path / "copied.pt").write_bytes((other.path / "best.pt").read_bytes())
+    os.replace(mine.path / "copied.pt", mine.path / "last.pt")  # (a new file: best.pt may be last.pt's hard link)
+    best_epoch = torch.load(mine.path / "best.pt", weights_only=True)["progress"]["epoch"]
+    notices: list[str] = []
+    resumed, _ = job.resume(mine.path, lambda e: notices.extend(e.get("notices", [])), epochs=5)
+    assert resumed.progress.epoch == 5
+    said = [n for n in notices if "last.pt is not this run's" in n]
+    assert said and "run.name" in said[0] and f"resumed from best.pt (epoch {best_epoch})" in said[0], notices
+    _, straight, _ = train(tmp_path, run__name="straight", **{**common, "train__epochs": 5})
+    a = torch.load(mine.path / "last.pt", weights_only=True)["model"]
+    b = torch.load(straight.path / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

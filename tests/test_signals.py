@@ -252,6 +252,58 @@ def test_a_stop_while_paused_saves_and_exits(tmp_path, launch):
     assert (saved["epoch"], saved["epoch_step"], saved["step"]) == (end["epochs"], end["epoch_step"], end["step"])
 
 
+def digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_paused_runs_folder_renamed_is_written_where_it_went_never_into_a_new_run_of_its_name(tmp_path, launch,
+                                                                                                 straight):
+    """A run found its folder by path at each save: renamed while the run was paused, and a new run given the name,
+    the old run's last.pt replaced the new run's, and its final evaluation read the new run's best.pt (a size
+    mismatch, a traceback; an audit). It follows its folder, through the event log it holds open."""
+    child = launch("hj")
+    child.next("step", epoch=2)
+    child.send(signal.SIGUSR2)
+    child.next("paused")
+    (tmp_path / "hj").rename(tmp_path / "hj_moved")
+    _, other = job.run(make_spec(tmp_path, data__dataset="iris", train__epochs=2, run__name="hj",
+                                 run__runs_dir=str(tmp_path)), lambda e: None)
+    theirs = {name: digest(other.path / name) for name in ("last.pt", "best.pt", "events.jsonl", "spec.toml")}
+    child.send(signal.SIGUSR2)
+    events = child.finish()
+    assert child.proc.returncode == 0, child.stderr()
+    assert {name: digest(other.path / name) for name in theirs} == theirs  # the new run's folder: untouched
+    assert sorted(p.name for p in other.path.iterdir()) == sorted([*theirs, "val_predictions.csv"])
+    moved = tmp_path / "hj_moved"
+    after = events[next(i for i, e in enumerate(events) if e["event"] == "resumed"):]
+    saves = [e for e in after if e["event"] == "checkpoint"]
+    assert saves and all(e["path"].startswith(str(moved) + os.sep) for e in saves), saves
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
+    assert any(e["event"] == "evaluation" for e in after)  # of its own best.pt
+    assert same_weights(straight, torch.load(moved / "last.pt", weights_only=True)["model"])
+    assert RunFolder(moved).events()[-1]["status"] == "done"
+
+
+def test_a_paused_runs_folder_deleted_stops_it_in_one_line_writing_nothing_where_it_was(tmp_path, launch):
+    child = launch("gone")
+    child.next("step", epoch=2)
+    child.send(signal.SIGUSR2)
+    child.next("paused")
+    shutil.rmtree(tmp_path / "gone")
+    (tmp_path / "gone").mkdir()  # another folder at its path: another run's, say
+    (tmp_path / "gone" / "mine.txt").write_text("not the old run's")
+    child.send(signal.SIGUSR2)
+    events = child.finish()
+    assert child.proc.returncode == 1, child.stderr()
+    assert [p.name for p in (tmp_path / "gone").iterdir()] == ["mine.txt"]
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == "folder_gone" and "was moved or deleted while the run trained" in error["message"]
+    lines = [line for line in child.stderr().splitlines() if line.strip()]
+    assert lines and "Traceback" not in child.stderr() and "moved or deleted" in lines[-1], child.stderr()
+
+
 def test_a_save_asked_on_an_epochs_last_step_is_the_epoch_end_save(tmp_path):
     trainers = []
     per_epoch = 10  # iris: 120 training rows in batches of 12

@@ -195,7 +195,8 @@ SCHEMA: dict[str, dict[str, F]] = {
         "run_dir": F("str", "the run folder"),
     },
     "error": {
-        "kind": F("str", "diverged | out_of_memory | save_failed | process_lost (a distributed run) | crash | "
+        "kind": F("str", "diverged | out_of_memory | save_failed | folder_gone (its folder deleted while it trained) | "
+                         "process_lost (a distributed run) | crash | "
                          "refused (a command the user must fix, exit code 2: only on stdout under --json, never in "
                          "a run folder's log)"),
         "message": F("str", "what happened and what to do, one line"),

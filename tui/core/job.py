@@ -30,7 +30,7 @@ from .predict import Predictor
 from .preprocess import reading_of
 from .reader import Reading
 from .record import Emit, Recorder
-from .runs import RunFolder, release_held
+from .runs import FolderGone, RunFolder, release_held
 from .spec import DATA_FILE_FIELDS, DATA_FILE_NAMES, Spec, spec_field
 from .train import EVAL_BATCH, Outcome, Trainer
 
@@ -117,15 +117,17 @@ def _processes(world: distributed.World) -> str:
 def _create_folder(p: Plan, world: distributed.World) -> RunFolder:
     """The run folder, made by rank 0 alone; every rank learns its path (or rank 0's refusal)."""
     made: tuple[str, str] = ("", "")
+    created: RunFolder | None = None
     if world.is_main:
         try:
-            made = (str(RunFolder.create(p.spec, p.data.name).path), "")
+            created = RunFolder.create(p.spec, p.data.name)
+            made = (str(created.path), "")
         except UserError as e:
             made = ("", str(e))
     path, refused = distributed.broadcast(made, world)
     if refused:
         raise UserError(refused)
-    return RunFolder(path)
+    return created or RunFolder(path)  # (rank 0's: the folder it holds, which it follows if moved)
 
 
 def resume(run_dir: str | Path, emit: Emit, epochs: int | None = None,
@@ -370,7 +372,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         try:
             outcome = Outcome(ended, trainer.progress) if ended else trainer.fit()
         except torch.cuda.OutOfMemoryError:
-            kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
+            kept = "last.pt is kept" if folder.saved("last") else "nothing was saved yet"
             raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} at batch size "
                                 f"{p.spec.train.batch_size}; "
                                 f"{devices.out_of_memory_advice(p.device.torch, p.spec.train.batch_size)} "
@@ -388,7 +390,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         except Exception as e:
             if trainer.world.launched and isinstance(e, RuntimeError):  # a collective whose peer is gone
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". This is typically")[0]
-                kept = "last.pt is kept" if folder.checkpoint_path("last").exists() else "nothing was saved yet"
+                kept = "last.pt is kept" if folder.saved("last") else "nothing was saved yet"
                 waited = "timed out" in first.lower() or "timeout" in first.lower()  # gloo's words, and NCCL's
                 gone = (f"another process of this run did not answer for {distributed.waited(distributed.timeout())} "
                         "(stopped with SIGSTOP, hung, or its machine unreachable)" if waited
@@ -406,7 +408,7 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
             if p.data.train_set is None and folder.checkpoint_path("best").exists():  # a table's rows, worst first
                 write_val_predictions(recorder, folder.checkpoint_path("best"))
         if p.spec.data.test and recorder.is_main and folder.checkpoint_path("best").exists():
-            out = folder.path / "predictions.csv"
+            out = folder.follow() / "predictions.csv"
             options = read_options(p.spec.data, reading_of(p.data.pre))
             written = Predictor.load(folder.checkpoint_path("best")).predict_file(p.spec.data.test, out, options,
                                                                                   own_run=True)
@@ -428,6 +430,8 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
 def writing_failed(e: OSError, folder: Path) -> bool:
     """An error of writing the run folder: a full disk or quota, a file too large, a file system gone read-only
     or failing, or any error naming a file in the folder. Not one of reading a user's own files."""
+    if isinstance(e, FolderGone):
+        return True
     if e.filename is not None:
         return Path(e.filename).resolve().parent == folder.resolve()
     return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)

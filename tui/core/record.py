@@ -23,7 +23,7 @@ from . import checkpoint, distributed, live_change
 from .errors import TrainingFailed, UserError
 from .event_schema import METRIC_KEYS
 from .progress import Progress
-from .runs import RunFolder
+from .runs import FolderGone, RunFolder
 
 if TYPE_CHECKING:
     from .train import Trainer
@@ -187,7 +187,15 @@ class Recorder:
         still takes it; returns the exception for the caller to raise."""
         if self.folder is None:  # (a process that writes no run folder: not its failure to say)
             return TrainingFailed(f"cannot {doing}: {e.strerror or e}")
-        kept = kept or ("last.pt is kept" if self.folder.checkpoint_path("last").exists() else "nothing was saved yet")
+        if isinstance(e, FolderGone):  # nothing is written at its old path, which may be another run's by now
+            msg = (f"{e.strerror}: training stops, writing nothing more; if it was moved, `torchtui resume` of it "
+                   f"where it is now goes on from its last.pt")
+            try:
+                self.write(error("folder_gone", msg), sync=True)  # (the event log, held open, went with it)
+            except OSError:
+                pass
+            return TrainingFailed(msg)
+        kept = kept or ("last.pt is kept" if self.folder.saved("last") else "nothing was saved yet")
         msg = (f"cannot {doing} {self.folder.path}: {e.strerror or e}; {kept}. Free some space or fix the folder, "
                f"then `torchtui resume {self.folder.path}`")
         try:
@@ -208,11 +216,10 @@ class Recorder:
             saved = [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
         except OSError as e:  # disk full, file too large, read-only: what was there is untouched
             if last is None:
-                kept = "the previous last.pt is kept" if self.folder.checkpoint_path("last").exists() else \
-                    "nothing was saved yet"
+                kept = "the previous last.pt is kept" if self.folder.saved("last") else "nothing was saved yet"
             else:  # say what is on disk: last.pt was replaced, best.pt was not
-                kept = "last.pt is saved, " + ("best.pt is still the previous best" if self.folder.checkpoint_path(
-                    "best").exists() else "best.pt could not be written")
+                kept = "last.pt is saved, " + ("best.pt is still the previous best" if self.folder.saved("best")
+                                               else "best.pt could not be written")
             raise self.cannot_write(e, "save a checkpoint in", kept) from None
         p = state["progress"]
         for path in saved:

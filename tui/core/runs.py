@@ -74,10 +74,17 @@ def refuse_run_file(path: Path) -> None:
                         f"name another file")
 
 
+class FolderGone(OSError):
+    """The run folder a worker writes is no longer where it was, and not found where it went (deleted, or moved on a
+    system that cannot tell where): nothing more is written, above all not into a new folder given its name."""
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._log: TextIO | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the folder this process holds
+        self._key: Path | None = None  # its key in _HELD
 
     # ---- creating -----------------------------------------------------------------------
     @classmethod
@@ -144,6 +151,9 @@ class RunFolder:
         except ImportError:  # no flock (Windows): the events' check of a live process alone
             return
         key = self.path.resolve()
+        if self._identity is None:  # (the folder this process writes: `follow` finds it wherever it is moved)
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
         if key in _HELD:
             return
         # The lock is on the event log: append-only, never replaced, so never a second file beside it. Opened for
@@ -162,6 +172,44 @@ class RunFolder:
             raise UserError(f"{self.path} is being written by another torchtui process{holder}; "
                             f"wait for it to end, or stop it (`torchtui attach {self.path}` shows it)") from None
         _HELD[key] = fd
+        self._key = key
+
+    def follow(self) -> Path:
+        """The folder's path now, for a write or a read of this process's own folder: a folder renamed while its
+        run was paused (or trained) is followed to its new place - through the descriptor of its event log, which
+        this process holds - and another folder made since at its old path is never written (a paused run's
+        folder renamed, a new run given its name: the old run's last.pt replaced the new run's, and its final
+        evaluation read the new run's best.pt). A folder deleted raises FolderGone."""
+        if self._identity is None:
+            return self.path
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self._identity:
+                return self.path
+        except OSError:
+            pass
+        fds = [fd for fd in (_HELD.get(self._key) if self._key else None,
+                             self._log.fileno() if self._log is not None else None) if fd is not None]
+        for fd in fds:
+            now = _path_of(fd)
+            if now is None:
+                continue
+            try:
+                st = os.stat(now.parent)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == self._identity:
+                self.path = now.parent
+                return self.path
+        raise FolderGone(errno.ENOENT, f"the run folder {self.path} was moved or deleted while the run trained, and "
+                         "is not where it went", str(self.path))
+
+    def saved(self, which: str = "last") -> bool:
+        """Whether the folder holds that checkpoint (not, for a folder gone)."""
+        try:
+            return self.checkpoint_path(which).exists()
+        except FolderGone:
+            return False
 
     def _open_log(self) -> int:
         """The event log opened for appending, as a file of the run folder's own (files.open_own_log)."""
@@ -177,7 +225,7 @@ class RunFolder:
 
     def release(self) -> None:
         """This process writes the folder no more (`hold` undone): its lock goes, for the next writer."""
-        fd = _HELD.pop(self.path.resolve(), None)
+        fd = _HELD.pop(self._key or self.path.resolve(), None)
         if fd is not None:
             os.close(fd)
 
@@ -208,11 +256,11 @@ class RunFolder:
                 pass
 
     def write_text(self, name: str, text: str) -> Path:
-        return atomic_write(self.path / name, lambda f: f.write(text.encode("utf-8")))
+        return atomic_write(self.follow() / name, lambda f: f.write(text.encode("utf-8")))
 
     def clean_temp_files(self) -> None:
         """Remove temp files left by a save that died before its rename."""
-        for tmp in self.path.glob(f"{TMP_PREFIX}*"):
+        for tmp in self.follow().glob(f"{TMP_PREFIX}*"):
             tmp.unlink(missing_ok=True)
 
     # ---- reading ------------------------------------------------------------------------
@@ -258,18 +306,19 @@ class RunFolder:
                                 f"--name {self.path.name}-again`") from None
             notice = (f"last.pt {e.why}: resumed from best.pt, the newest checkpoint that loads (epoch "
                       f"{ckpt['progress']['epoch']}); the epochs after it train again")
-        saved = Spec.from_dict(ckpt["spec"], source=str(source))
-        if saved.train.threads == 0 and on_disk.train.threads:
-            # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
-            saved = saved.with_overrides({"train.threads": on_disk.train.threads})
-        # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
-        # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is the new
-        # place of a data file that moved: given to this resume (--dataset, --val, --test), or written to spec.toml
-        # by one before its first save, where the old place holds no file any more; the data itself is checked
-        # against the checkpoint's fingerprint of it (job._resume). A file's place only (a run stores its files'
-        # absolute paths): a built-in set or a Dataset class put in a file's place is an edit
-        kept: dict[str, Any] = {"train.epochs": on_disk.train.epochs, **moved_data_files(saved, on_disk, moved)}
-        edited = spec_differences(on_disk, saved.with_overrides(kept))
+        saved, kept, edited = _against(on_disk, ckpt, source, moved)
+        if edited and source == last and fall_back and best.exists():
+            # last.pt is not this run's where best.pt agrees with spec.toml: copied over from another run (it was
+            # said to be an edit of spec.toml, which nobody had touched, and the run's own best.pt was left unused)
+            try:
+                other = checkpoint.load(best)
+            except checkpoint.Unreadable:
+                other = None
+            if other is not None and not _against(on_disk, other, best, moved)[2]:
+                notice = (f"last.pt is not this run's ({edited}: another run's checkpoint?): resumed from best.pt "
+                          f"(epoch {other['progress']['epoch']}); the epochs after it train again")
+                ckpt, source = other, best
+                saved, kept, edited = _against(on_disk, ckpt, source, moved)
         if edited:
             raise UserError(f"{self.path}/spec.toml was edited since the run saved it ({edited}); resume continues the "
                             "saved run exactly - undo the edit, or start a new run with it under a new name, "
@@ -280,7 +329,43 @@ class RunFolder:
         return list(read_events(self.path / EVENTS))
 
     def checkpoint_path(self, which: str = "last") -> Path:
-        return self.path / f"{which}.pt"
+        return self.follow() / f"{which}.pt"
+
+
+def _against(on_disk: Spec, ckpt: dict[str, Any], source: Path, moved: tuple[str, ...]
+             ) -> tuple[Spec, dict[str, Any], str]:
+    """(the checkpoint's spec, the fields spec.toml may hold otherwise, how else the two differ: '' where alike)."""
+    saved = Spec.from_dict(ckpt["spec"], source=str(source))
+    if saved.train.threads == 0 and on_disk.train.threads:
+        # saved before the thread count was stored: a resume wrote the count it resolved, before its first save
+        saved = saved.with_overrides({"train.threads": on_disk.train.threads})
+    # the number of epochs is no edit: a resume with --epochs writes it to spec.toml as it starts, and one
+    # stopped before its first save leaves it so; the next resume trains to it (job.resume). Nor is the new
+    # place of a data file that moved: given to this resume (--dataset, --val, --test), or written to spec.toml
+    # by one before its first save, where the old place holds no file any more; the data itself is checked
+    # against the checkpoint's fingerprint of it (job._resume). A file's place only (a run stores its files'
+    # absolute paths): a built-in set or a Dataset class put in a file's place is an edit
+    kept: dict[str, Any] = {"train.epochs": on_disk.train.epochs, **moved_data_files(saved, on_disk, moved)}
+    return saved, kept, spec_differences(on_disk, saved.with_overrides(kept))
+
+
+def _path_of(fd: int) -> Path | None:
+    """Where an open file is now (Linux: /proc; macOS: F_GETPATH); None where the system cannot say, or the file
+    was deleted."""
+    try:
+        link = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        try:
+            import fcntl
+
+            get_path = getattr(fcntl, "F_GETPATH", None)  # (macOS and the BSDs only)
+            if get_path is None:
+                return None
+            raw = fcntl.fcntl(fd, get_path, bytes(1024))
+            link = os.fsdecode(raw.split(b"\0", 1)[0])
+        except (ImportError, OSError):
+            return None
+    return None if link.endswith(" (deleted)") or not link.startswith("/") else Path(link)
 
 
 def release_held() -> None:

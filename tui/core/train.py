@@ -47,6 +47,7 @@ from .order import epoch_order_fn, fast_order, finish_order
 from .progress import Progress
 from .record import Recorder
 from .requests import Requests
+from .runs import FolderGone
 from .spec import Spec
 from .user_dataset import as_targets
 
@@ -572,8 +573,14 @@ class Trainer:
             self.changes.consume(self._request_folder(), change)
 
     def _request_folder(self) -> Path | None:
-        """Where change requests are found: the run folder, in the process that writes it."""
-        return self.recorder.folder.path if self.recorder.writes and self.recorder.folder is not None else None
+        """Where change requests are found: the run folder, in the process that writes it (where it is now: a folder
+        renamed while its run trains takes its requests there; one gone, none)."""
+        if not self.recorder.writes or self.recorder.folder is None:
+            return None
+        try:
+            return self.recorder.folder.follow()
+        except FolderGone:
+            return None
 
     def _stop(self) -> None:
         """Save the exact position (mid-epoch) as last.pt, then stop; resume continues from the next step."""
@@ -589,7 +596,7 @@ class Trainer:
         if not t.grad_clip:
             hint += " or clip gradients (--grad-clip 1.0)"
         folder = self.recorder.folder
-        kept = folder is not None and folder.checkpoint_path("last").exists()
+        kept = folder is not None and folder.saved("last")
         msg = (f"training diverged: {what}loss became {value} in epoch {epoch} "
                f"(noticed at step {self.progress.step}: the loss is checked a few times a second); {hint}. "
                + ("The last good checkpoint is kept." if kept else "No checkpoint had been saved yet."))
