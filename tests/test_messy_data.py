@@ -277,6 +277,31 @@ def test_encoding_override(tmp_path):
         frame_of(path, encoding="klingon-8")
 
 
+@pytest.mark.parametrize("rows", [300, 30000])  # the bad line within the lines sniffed, and far below them
+def test_a_utf8_file_with_a_line_in_another_encoding_is_refused_naming_the_line(tmp_path, rows):
+    """One Latin-1 line appended to a UTF-8 file made the whole file cp1252: 'Genève' read as 'GenÃ¨ve', a category
+    the model learnt, and a clean file for predict then held values 'not seen in training' (an audit)."""
+    from tui.core.reader import looks_like_table
+
+    cities = ["Zürich", "Genève", "Basel"]
+    lines = ["city,x,y"] + [f"{cities[i % 3]},{i / 10},{i % 2}" for i in range(rows)]
+    path = tmp_path / "cities.txt"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + "Café,0.5,1\n".encode("latin-1"))
+    with pytest.raises(UserError) as e:
+        read_table(path)
+    msg = str(e.value)
+    assert f"line {rows + 2} is not UTF-8 ('Caf\\xe9,0.5,1': byte 0xe9)" in msg and "mixes two encodings" in msg, msg
+    assert "save it as UTF-8" in msg and "\n" not in msg
+    assert looks_like_table(path)  # listed on the Data pane: picked, it says this
+    done = CliRunner().invoke(app, ["run", "--dataset", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert done.exit_code == 2 and "mixes two encodings" in done.output and "Traceback" not in done.output
+    # a file all in cp1252 (no UTF-8 beyond ASCII) is read as before, with its note
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes("city,x,y\nCafé,0.5,1\nBasel,0.1,0\nBern,0.2,1\n".encode("cp1252"))
+    frame, fmt = read_table(plain)
+    assert frame["city"][0] == "Café" and fmt.encoding == "cp1252"
+
+
 def _flags_file(tmp_path: Path) -> Path:
     """cp1252, ';'-separated, decimal comma, one metadata line, a header: each flag can change how it reads."""
     rng = np.random.default_rng(0)

@@ -244,6 +244,9 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
             fmt.notes[:] = [n for n in fmt.notes if not n.endswith((_WORDS_NOTE_END, _R_NOTE_END))]
             frame = _read(p, fmt, nrows, opts.reading)
     except UnicodeDecodeError as e:
+        mixed = _late_mixed_encodings(p, fmt.compression) if fmt.encoding in ("utf-8", "utf-8-sig") else ""
+        if mixed:
+            raise UserError(f"{path}: {mixed}") from None
         raise UserError(f"{path} holds bytes that are not {fmt.encoding} text ({e.reason}); pass --encoding, "
                         f"e.g. --encoding latin-1") from None
     except pd.errors.EmptyDataError:
@@ -439,7 +442,10 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         fmt.notes.append(f"{path.name} is named .gz but is not gzip-compressed: read as it is")
     if compression:
         _refuse_binary(path, raw[:4096], inside="gzip-compressed", wide=_wide(opts.encoding))
-    text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
+    try:
+        text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
+    except _MixedEncodings as e:
+        raise MixedEncodings(f"{path}: {e}") from None
     records = _records(text)
     starts = list(itertools.accumulate((r.count("\n") + 1 for r in records), initial=0))  # each one's first line
     kept = [i for i, record in enumerate(records) if record.strip()]  # blank lines tell nothing: not sniffed
@@ -607,6 +613,8 @@ def looks_like_table(path: Path, lines: int = 20) -> bool:
         fmt = sniff(path, ReadOptions())
         raw = _sample(path, fmt.compression)
         text, _ = _decode(raw, "auto", [])
+    except MixedEncodings:
+        return True  # a table with a line to fix: listed, and refused with the line once picked
     except UserError:
         return False
     rows = [line for line in _records(text) if line.strip()]
@@ -939,6 +947,50 @@ def _sample(path: Path, compression: str | None) -> bytes:
         raise UserError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
 
 
+class _MixedEncodings(ValueError):
+    """A file of UTF-8 text with a line in another encoding (`mixed_encodings`)."""
+
+
+class MixedEncodings(UserError):
+    """The refusal of such a file, naming it."""
+
+
+def mixed_encodings(raw: bytes, bad: int, first_line: int = 1) -> str:
+    """Why text whose byte `bad` is no UTF-8 is not read as cp1252 either, where other characters of it are UTF-8
+    ('Zürich'): rows appended from another program, in another encoding. Read whole as cp1252 - as before - the
+    UTF-8 names came out as 'GenÃ¨ve', categories the model learnt, and a clean file for predict then had values
+    'not seen in training'. '' where no character of the text is UTF-8 beyond ASCII (a cp1252 or latin-1 file)."""
+    utf8 = next((ch for ch in raw.decode("utf-8", errors="replace") if ord(ch) > 127 and ch != "\ufffd"), "")
+    if not utf8:
+        return ""
+    line = raw.count(b"\n", 0, bad) + first_line
+    start = raw.rfind(b"\n", 0, bad) + 1
+    end = raw.find(b"\n", bad)
+    shown = raw[start:end if end >= 0 else len(raw)][:60].decode("utf-8", errors="backslashreplace").rstrip("\r")
+    return (f"line {line} is not UTF-8 ('{shown}': byte 0x{raw[bad]:02x}) while the file's other text is (its "
+            f"'{utf8}'): it mixes two encodings; save it as UTF-8, or fix that line (--encoding cp1252 reads every "
+            "line as cp1252, the UTF-8 ones garbled)")
+
+
+def _late_mixed_encodings(path: Path, compression: str | None) -> str:
+    """`mixed_encodings` for a file whose sample was UTF-8 and a line below it is not (pandas' own error names
+    no line), by its lines; '' where it is no such file."""
+    opener = gzip.open if compression == "gzip" else open
+    seen = b""
+    try:
+        with opener(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    return mixed_encodings(seen + line, len(seen) + e.start, number - seen.count(b"\n"))
+                if not seen and any(b > 127 for b in line):
+                    seen = line.rstrip(b"\r\n").replace(b"\n", b" ") + b"\n"  # (one line of UTF-8 beyond ASCII)
+    except (OSError, EOFError):
+        return ""
+    return ""
+
+
 def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
     if wanted != "auto":
         try:
@@ -963,6 +1015,9 @@ def _decode(raw: bytes, wanted: str, notes: list[str]) -> tuple[str, str]:
     except UnicodeDecodeError as e:
         if e.start >= len(raw) - 3:  # a character cut by the sample's end
             return raw[: e.start].decode("utf-8"), "utf-8"
+        mixed = mixed_encodings(raw, e.start)
+        if mixed:
+            raise _MixedEncodings(mixed) from None
     try:
         text = raw.decode("cp1252")
         notes.append("not UTF-8: read as cp1252 (Windows Western European); pass --encoding to choose another")
