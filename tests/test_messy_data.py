@@ -977,6 +977,23 @@ def test_values_and_labels_that_differ_only_in_case_are_warned_of_and_kept_apart
     assert not any("differ only in case" in n for n in plain.notices)
 
 
+def test_a_class_written_as_a_mark_of_a_missing_value_is_warned_of(tmp_path):
+    """'-' in 2 of 60 rows of a yes/no label trained as a third class without a word (an audit; 'NA' had a note).
+    Said, with the fix; '-' beside '+' is a label like it."""
+    rng = np.random.default_rng(1)
+    rows = [f"{x:.3f},{['yes', 'no'][i % 2]}" for i, x in enumerate(rng.normal(size=58))] + ["0.5,-", "0.7,-",
+                                                                                               "0.9,none"]
+    (tmp_path / "t.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "t.csv"), target="label"), 0)
+    assert sorted(data.pre.classes) == ["-", "no", "none", "yes"]  # the classes stand: the user's call
+    assert ("warning: target label has the classes '-' (2 rows), 'none' (1 row), common marks of a missing value: "
+            "if it means no label, leave those cells empty (--missing drop then leaves the rows out)") in data.notices
+    signs = [f"{x:.3f},{'+-'[i % 2]}" for i, x in enumerate(rng.normal(size=40))]
+    (tmp_path / "s.csv").write_text("x,label\n" + "\n".join(signs) + "\n")
+    plus_minus = prepare(DataSpec(dataset=str(tmp_path / "s.csv"), target="label"), 0)
+    assert not any("mark of a missing value" in n for n in plus_minus.notices)
+
+
 def test_a_lookalike_folded_into_other_is_warned_of_too(tmp_path):
     """A column of more values than the one-hot encoding keeps folds the rarer ones into '(other)': a rare 'Yes'
     beside a category 'yes' went there without a word, as the warning compared only the categories kept."""

@@ -717,7 +717,23 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
                         "two" + ("" if chosen else f" ({target} is the last column, the target unless --target "
                                                    "names another: --target NAME)"))
     _warn_of_lookalike_classes(classes, target, notices)
+    _warn_of_marks_as_classes(col, classes, target, notices)
     return task, classes
+
+
+def _warn_of_marks_as_classes(col: pd.Series, classes: list[Any], target: str, notices: list[str]) -> None:
+    """A class written as a common mark of a missing value ('-', 'none', '--', '.'): a label nobody gave, most
+    likely, trained as a class of its own without a word (an audit: '-' in 2 of 60 rows of a yes/no label made 3
+    classes). Said, with the fix; the class stands ('-' is a label beside '+', and the marks pandas reads as
+    empty, 'NA' and 'None', have a note of their own)."""
+    marks = [c for c in classes if isinstance(c, str) and c.strip().lower() in MISSING_MARKS - {"", "?"}
+             and c not in PANDAS_EMPTY_WORDS and not (c.strip() == "-" and "+" in classes)]
+    if marks:
+        counts = col.value_counts()
+        shown = ", ".join(f"{m!r} ({int(counts.get(m, 0))} row{'s' * (int(counts.get(m, 0)) != 1)})" for m in marks)
+        what = "common marks of a missing value" if len(marks) > 1 else "a common mark of a missing value"
+        notices.append(f"warning: target {target} has the class{'es' * (len(marks) > 1)} {shown}, {what}: if it "
+                       "means no label, leave those cells empty (--missing drop then leaves the rows out)")
 
 
 def _warn_of_a_header_read_as_data(frame: pd.DataFrame, target: str, numbers: np.ndarray,
