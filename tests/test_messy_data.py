@@ -428,6 +428,19 @@ def test_missing_impute_fills_from_the_training_split(tmp_path):
     assert any("filled empty cells" in n and "a 2" in n and "b 1" in n for n in data.notices)
 
 
+def test_impute_counts_the_cells_it_fills_not_those_of_rows_dropped_for_their_target(tmp_path):
+    """Rows without a target are left out under impute too; their empty features were counted as filled (an audit:
+    'x 8' where 4 were filled)."""
+    lines = [f"{'' if i % 5 == 0 else i * 0.1:.3},{'' if i % 10 == 0 else i % 3},{'' if i % 10 == 0 else i * 0.2}"
+             for i in range(40)]
+    (tmp_path / "h.csv").write_text("x,w,y\n" + "\n".join(lines) + "\n")
+    data = prepare(DataSpec(dataset=str(tmp_path / "h.csv"), target="y", missing="impute"), 0)
+    assert "dropped 4 of 40 rows with empty cells (y 4)" in data.notices
+    filled = [n for n in data.notices if n.startswith("filled empty cells")]
+    assert len(filled) == 1 and filled[0].endswith("): x 4"), filled  # w: only the dropped rows' cells were empty
+    assert len(data.x_train) + len(data.x_val) == 36 and torch.isfinite(data.x_train).all()
+
+
 def test_impute_policy_and_fills_live_in_the_checkpoint_and_drive_predict(tmp_path):
     path = _holes(tmp_path)
     outcome, folder, _ = train(tmp_path, "impute", path, epochs=3, missing="impute")

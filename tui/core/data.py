@@ -43,6 +43,7 @@ from .preprocess import (
 from .reader import (
     MISSING_MARKS,
     PANDAS_EMPTY_WORDS,
+    SHEET_ERRORS,
     Reading,
     ReadOptions,
     TableFormat,
@@ -552,13 +553,14 @@ def _coerce_mostly_numeric(frame: pd.DataFrame, c: str, notices: list[str], deci
     """A number column with a few stray cells ('?', 'n/a') is numbers with missing cells, not categories.
     `marks_only` (a target): only where every stray cell says "no value" ('?', '-', 'n/a'), so --missing drop
     and impute leave those rows out (a target is never filled); text that says something is left to decide_task,
-    which refuses it with its rows. Before, a target's '?' was refused as text even under --missing drop."""
+    which refuses it with its rows. Before, a target's '?' was refused as text even under --missing drop, and a
+    spreadsheet's error value ('#DIV/0!', where a formula failed) is no value either."""
     col = frame[c]
     if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not mostly_numeric(col, MOSTLY_NUMERIC, decimal):
         return
     values = as_numbers(col, decimal)
     bad = col[col.notna() & values.isna()]
-    if marks_only and (bad.empty or not bad.astype(str).str.strip().str.lower().isin(MISSING_MARKS).all()):
+    if marks_only and not bad.astype(str).str.strip().str.lower().isin(MISSING_MARKS | SHEET_ERRORS).all():
         return
     frame[c] = values
     if len(bad):
@@ -668,7 +670,8 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
         keep = ~drop
         frame, kept = frame.loc[keep].reset_index(drop=True), np.flatnonzero(keep)
     if policy == "impute":
-        filled = {c: k for c, k in counts.items() if c not in targets}
+        # the cells of the rows kept: those of a row dropped for its target were counted as filled, before
+        filled = {c: k for c, b in bad.items() if c not in targets and (k := int(b[~drop].sum()))}
         if filled:
             notices.append(f"filled empty cells (or no number where one belongs) from the training rows (median; "
                            f"{MISSING!r} for text): "

@@ -174,6 +174,9 @@ class Preprocessor:
     forms: bool = False
     # the decimal mark each column of numbers written for people was read with (reader.Reading.number_marks)
     number_marks: dict[str, str] = field(default_factory=dict)
+    # a column of numbers whose other cells mark a missing value is numbers however many those are (reader.Reading
+    # .marked_numbers); False in a model trained before, for which it took 90% numbers
+    marked_numbers: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -236,7 +239,7 @@ class Preprocessor:
                   id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
-                  number_marks=dict(sorted(rules.number_marks)))
+                  number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -501,7 +504,8 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks"):
+        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
+                     "marked_numbers"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -560,7 +564,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     one before the dates rule (`Preprocessor.dates`) a column of dates that repeat, one before the JSON codes rule
     (`Preprocessor.quoted`) a JSON file's quoted codes as numbers, and one before the number forms rule
     (`Preprocessor.forms`) a '0,420' in a file of decimal dots as 420, each column of numbers written for people
-    with the mark it was read with (`Preprocessor.number_marks`)."""
+    with the mark it was read with (`Preprocessor.number_marks`), and one before the marked numbers rule
+    (`Preprocessor.marked_numbers`) a column of numbers with more than a tenth of its cells '-' as text."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -577,7 +582,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
-                   forms=bool(d.get("forms", False)),
+                   forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

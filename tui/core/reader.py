@@ -46,6 +46,8 @@ _DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^[+-]?\d{1,3}(\
 _INTEGER = re.compile(r"^[+-]?\d+$")
 COLUMN_N = re.compile(r"col[1-9]\d*")  # the names a file without a header line gives its columns (fullmatch)
 MISSING_MARKS = {"", "?", "na", "n/a", "nan", "null", "none", "-", "--", ".", "#n/a"}  # a cell said empty
+# a spreadsheet's error values, written into a CSV where a formula failed: no number was there to write
+SHEET_ERRORS = {"#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!", "#n/a", "#na", "#error!", "#n/a n/a"}
 # cells pandas reads as empty in every column that are words in a column of words: a region NA (North America), a
 # severity None (`_words_kept`). Its other marks (NaN, NULL, n/a, #N/A, ...) say "no value" in any column.
 PANDAS_EMPTY_WORDS = ("NA", "None")
@@ -113,6 +115,10 @@ class Reading:
     # files' cells of that column are read with that mark only, or '6,476' alone would be 6476 for a model that read
     # the column's '0,420' as 0.42
     number_marks: frozenset[tuple[str, str]] = frozenset()
+    # a column whose cells are numbers but those that mark a missing value ('-', 'n/a', a spreadsheet's '#DIV/0!')
+    # is numbers with those cells empty however many there are (`_marked_numbers`); False in a model trained before,
+    # for which it took 90% numbers (a '-' in a quarter of its cells left a column of numbers out as free text)
+    marked_numbers: bool = True
 
 
 @dataclass
@@ -152,6 +158,7 @@ class TableFormat:
     column_marks: dict[str, str] = field(default_factory=dict)  # a formatted column's decimal mark where not `decimal`
     signed: list[str] = field(default_factory=list)  # formatted columns with '(12.5)' negatives or the minus U+2212
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
+    marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
     # from pandas' own reading (their places in pandas' table as read): the exported script reads alike
     words_read: bool = False
@@ -277,6 +284,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         fmt.worded[:] = [c for c in fmt.worded if c not in fmt.formatted]
     if opts.reading.question_marks:
         _question_marks(frame, fmt)
+    if opts.reading.marked_numbers:
+        _marked_numbers(frame, fmt)
     if frame.empty and nrows != 0:
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
@@ -403,6 +412,34 @@ def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
         frame[name] = col.mask(col.index.isin(text.index[marked]))
         fmt.marked.append(str(name))
         fmt.notes.append(f"column {name}: {int(marked.sum())} cell(s) '?' read as empty (the mark of a missing value)")
+
+
+def _marked_numbers(frame: pd.DataFrame, fmt: TableFormat) -> None:
+    """A column of text whose cells are all numbers but those that mark a missing value ('-', '--', '.', 'none', a
+    spreadsheet's '#DIV/0!'): those cells read as empty, with a note, however many they are. A column of numbers
+    with few such cells was numbers already (`mostly_numeric`, which it is left to: its note is its own), but one
+    with more - a '-' in a quarter of the cells of a hand-kept sheet, two in a file of 10 rows - was left out as
+    free text, or one-hot encoded value by value, and a regression target of 10 rows became a class per value.
+    Done as the file is read, so a file given to predict reads as the training file did; the exported script reads
+    such a column as numbers, its marks empty, as any column of numbers with stray cells."""
+    from .preprocess import as_numbers, mostly_numeric  # (torch comes with them: only for a file that needs it)
+
+    marks = (MISSING_MARKS | SHEET_ERRORS) - {""}
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col[col.notna()].astype(str).str.strip()
+        marked = text.str.lower().isin(marks)
+        if not marked.any() or marked.all() or mostly_numeric(col, decimal=fmt.decimal):
+            continue
+        if as_numbers(text[~marked], fmt.decimal).isna().any():
+            continue  # words among them: a column of text, whose '-' may be a label ('+' and '-')
+        frame[name] = col.mask(col.index.isin(text.index[marked]))
+        fmt.marked_numbers.append(str(name))
+        shown = ", ".join(map(repr, list(dict.fromkeys(text[marked]))[:3]))
+        fmt.notes.append(f"column {name}: {int(marked.sum())} cell(s) {shown} read as empty (marks of a missing "
+                         "value among numbers)")
 
 
 def column_name(name: object) -> str:
