@@ -200,10 +200,10 @@ def test_a_test_file_whose_predictions_the_disk_cannot_take_fails_the_run_as_a_f
     _, _, rows = two_runs
     real = files._written_beside
 
-    def full(path, write, mode="wb"):
+    def full(path, write, mode="wb", *held):
         if path.name == "predictions.csv":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, write, mode)
+        return real(path, write, mode, *held)
 
     monkeypatch.setattr(files, "_written_beside", full)
     events: list[dict] = []

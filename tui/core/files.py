@@ -6,12 +6,13 @@ of torch so that writing a config or a CSV does not pay for importing it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 TMP_PREFIX = ".tmp-"
 
@@ -37,9 +38,46 @@ def expand_home_in_args(args: list[str], path_flags: tuple[str, ...]) -> list[st
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Write through `write(file)` to a temp file beside `path`, fsync, then rename over it."""
+    """Write through `write(file)` to a temp file beside `path`, fsync, then rename over it. The folder is held open
+    from the temp file's making to the rename, and both are done in it (`_held`)."""
     path = Path(path)
-    return _renamed_into_place(_written_beside(path, write, mode), path)
+    with _held(path.parent) as folder:
+        _renamed_into_place(_written_beside(path, write, mode, folder), path, folder)
+    return path
+
+
+# (a POSIX system: os.replace takes folders as os.rename does, which os.supports_dir_fd lists)
+_AT_FOLDER = os.name == "posix" and {os.open, os.rename, os.link, os.unlink} <= os.supports_dir_fd
+
+
+@contextlib.contextmanager
+def _held(folder: Path) -> Iterator[int | None]:
+    """A descriptor of `folder` that a write makes its temp file and its rename in: a folder renamed mid-write (a
+    run's, moved by its user while it saved) gets its file whole where it went, where the rename by path failed
+    with 'no such file' - the run stopped over a save that could be finished - and left the temp file in the
+    folder under a name nothing cleaned. None where the system has no such calls, or the folder cannot be opened
+    (the write by path then says why)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if _AT_FOLDER else None
+    except OSError:
+        fd = None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _at(path: Path, folder: int | None) -> Path | str:
+    """`path` as the calls on `folder` take it: its name there, or the path itself where no folder is held."""
+    return path if folder is None else path.name
+
+
+def _unlink(path: Path, folder: int | None) -> None:
+    try:
+        os.unlink(_at(path, folder), dir_fd=folder)
+    except FileNotFoundError:
+        pass
 
 
 def no_such_path(path: str | Path) -> bool:
@@ -107,25 +145,35 @@ def atomic_link(source: Path, dest: Path) -> Path | None:
     if dest.exists() and os.path.samefile(source, dest):
         return dest  # (a rename of a second name over the first is no rename: the temp link would stay)
     tmp = _temp_beside(dest)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
-            raise
-        return None  # EPERM, EMLINK, ENOTSUP, EXDEV...
-    return _renamed_into_place(tmp, dest)
+    with _held(dest.parent) as folder:
+        beside = folder is not None and source.parent == dest.parent  # (best.pt of last.pt: both in the folder held)
+        _unlink(tmp, folder)
+        try:
+            os.link(source.name if beside else source, _at(tmp, folder), src_dir_fd=folder if beside else None,
+                    dst_dir_fd=folder)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+                raise
+            return None  # EPERM, EMLINK, ENOTSUP, EXDEV...
+        return _renamed_into_place(tmp, dest, folder)
 
 
-def _renamed_into_place(tmp: Path, path: Path) -> Path:
+def _renamed_into_place(tmp: Path, path: Path, folder: int | None = None) -> Path:
     """The whole temp file `tmp` renamed over `path` (the one moment a reader sees the new file), the rename made
-    durable; the temp file removed if the rename fails."""
+    durable; the temp file removed if the rename fails. `folder`: both are names in that folder (`_held`)."""
     try:
-        os.replace(tmp, path)
+        if folder is None:
+            os.replace(tmp, path)
+        else:
+            os.replace(tmp.name, path.name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp, folder)
         raise
-    _fsync_dir(path.parent)
+    if folder is None:
+        _fsync_dir(path.parent)
+    else:
+        with contextlib.suppress(OSError):
+            os.fsync(folder)
     return path
 
 
@@ -134,17 +182,19 @@ def _temp_beside(path: Path) -> Path:
     return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
 
 
-def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """A temp file beside `path`, written whole through `write(file)` and fsynced; removed if the write fails."""
+def _written_beside(path: Path, write: Callable[[Any], None], mode: str = "wb", folder: int | None = None) -> Path:
+    """A temp file beside `path`, written whole through `write(file)` and fsynced; removed if the write fails.
+    `folder`: made in that folder (`_held`)."""
     tmp = _temp_beside(path)
-    tmp.unlink(missing_ok=True)  # a killed write's temp may be a hard link of the file itself: never write into it
+    _unlink(tmp, folder)  # a killed write's temp may be a hard link of the file itself: never write into it
+    opener = None if folder is None else (lambda name, flags: os.open(name, flags, 0o666, dir_fd=folder))
     try:
-        with open(tmp, mode) as f:
+        with open(_at(tmp, folder), mode, opener=opener) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp, folder)
         raise
     return tmp
 

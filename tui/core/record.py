@@ -212,7 +212,8 @@ class Recorder:
         assert self.folder is not None
         last: Path | None = None
         try:
-            last = checkpoint.save(state, self.folder.checkpoint_path("last"))
+            checkpoint.save(state, self.folder.checkpoint_path("last"))
+            last = self.folder.checkpoint_path("last")  # where it is now: a folder moved mid-save took it along
             saved = [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
         except OSError as e:  # disk full, file too large, read-only: what was there is untouched
             if last is None:

@@ -212,8 +212,9 @@ class RunFolder:
             return False
 
     def _open_log(self) -> int:
-        """The event log opened for appending, as a file of the run folder's own (files.open_own_log)."""
-        log = self.path / EVENTS
+        """The event log opened for appending, as a file of the run folder's own (files.open_own_log), where the
+        folder is now (a folder renamed as its spec.toml was written is followed to its new name)."""
+        log = self.follow() / EVENTS
         try:
             return open_own_log(log)
         except OSError as e:
