@@ -41,12 +41,8 @@ def test_pandas_json_layouts_read_as_rows(tmp_path, orient):
     assert np.allclose(read["x1"], frame["x1"]) and fmt.orient == orient  # (pandas' JSON floats: to 1e-16)
     assert (f"one object in pandas' '{orient}' layout" if orient != "index" else "one object with a row per key") \
         in fmt.describe()
-    if orient == "split":  # the run, its predictions and the exported script read it alike
-        _, folder = job.run(make_spec(tmp_path, data__dataset=str(path), train__epochs=2), lambda e: None)
-        out = tmp_path / "p.csv"
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
-        assert done.exit_code == 0 and len(pd.read_csv(out)) == 150, done.output
-        export_runs_bit_for_bit(folder.path, path, tmp_path)
+    if orient == "split":
+        read_alike_by_run_predict_and_export(tmp_path, path, 150)
 
 
 def test_a_json_of_columns_and_one_of_records_read_as_before(tmp_path):
@@ -86,12 +82,8 @@ def test_a_json_object_of_objects_is_read_with_its_rows_as_rows(tmp_path, how):
     assert list(read.columns) == ["x1", "x2", "y"] and len(read) == len(frame), read.shape
     assert np.allclose(read["x1"], frame["x1"]) and list(read["y"]) == list(frame["y"])
     assert fmt.orient == ("" if how.startswith("columns") else "index")
-    if how == "dict by id":  # the run, its predictions and the exported script read it alike
-        _, folder = job.run(make_spec(tmp_path, data__dataset=str(path), train__epochs=2), lambda e: None)
-        out = tmp_path / "p.csv"
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
-        assert done.exit_code == 0 and len(pd.read_csv(out)) == 60, done.output
-        export_runs_bit_for_bit(folder.path, path, tmp_path)
+    if how == "dict by id":
+        read_alike_by_run_predict_and_export(tmp_path, path, 60)
 
 
 def test_a_class_no_validation_row_holds_is_warned_of(tmp_path):
@@ -306,3 +298,12 @@ def test_a_val_file_without_the_target_or_with_an_empty_one_is_refused_in_one_li
                                         "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"])
         assert done.exit_code == 2 and done.exception is None or isinstance(done.exception, SystemExit), done.output
         assert said in done.output.strip().splitlines()[0], done.output
+
+
+def read_alike_by_run_predict_and_export(tmp_path, path, rows: int) -> None:
+    """A run on `path`, its predictions for the file's `rows` rows, and the exported script read it alike."""
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(path), train__epochs=2), lambda e: None)
+    out = tmp_path / "p.csv"
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(path), "-o", str(out)])
+    assert done.exit_code == 0 and len(pd.read_csv(out)) == rows, done.output
+    export_runs_bit_for_bit(folder.path, path, tmp_path)
