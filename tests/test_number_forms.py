@@ -104,3 +104,31 @@ def test_parentheses_alone_are_not_negatives(tmp_path, cells):
     """Every cell in parentheses is no ledger (pairs, notes): left as text. Nor a pair with the other mark."""
     frame, fmt = read_table(write(tmp_path / "p.csv", ["v,y"] + [f"{c},{i % 2}" for i, c in enumerate(cells * 10)]))
     assert not pd.api.types.is_numeric_dtype(frame["v"]) and fmt.formatted == []
+
+
+def test_a_sheets_accounting_format_reads_its_zeros_and_negatives(tmp_path):
+    """Excel's accounting format saved as shown: '$ 1,234.50', its zero '$ -' and its negative '$ (1,234.50)', the
+    sign outside the parentheses. The column was one-hot encoded, value by value; a dash alone is still empty."""
+    r = np.random.default_rng(8)
+    amount = np.where(r.uniform(size=60) < 0.3, 0.0, r.uniform(-3000, 3000, 60).round(2))
+    amount[:3] = [0.0, -1234.5, 12.0]
+    label = np.where(amount > 100, "big", "small")
+    cells = ['" $ -   "' if a == 0 else f'" $ ({-a:,.2f})"' if a < 0 else f'" $ {a:,.2f} "' for a in amount]
+    cells[5] = "-"
+    sheet = write(tmp_path / "sheet.csv", ["amount,label"] + [f"{c},{y}" for c, y in zip(cells, label)])
+    frame, fmt = read_table(sheet)
+    truth = pd.Series(amount).where(pd.Series(range(60)) != 5)
+    assert np.allclose(frame["amount"].to_numpy(float), truth.to_numpy(float), equal_nan=True)
+    assert fmt.formatted == ["amount"] and fmt.zeros == ["amount"] and fmt.signed == ["amount"]
+    assert "column amount: numbers written as '$ (1,234.50)' read as numbers (-1234.5)" in fmt.notes
+    _, folder = job.run(make_spec(tmp_path, data__dataset=str(sheet), data__target="label", data__missing="impute",
+                                  train__epochs=2), lambda e: None)
+    out = {}
+    for name, rows in (("shown", ['amount', '" $ -   "', '" $ (20.00)"', '" $ 1,250.00 "']),
+                       ("plain", ["amount", "0", "-20", "1250"])):
+        done = CliRunner().invoke(app, ["predict", str(folder.path), str(write(tmp_path / f"{name}.csv", rows)),
+                                        "-o", str(tmp_path / f"{name}_p.csv")])
+        assert done.exit_code == 0, done.output
+        out[name] = pd.read_csv(tmp_path / f"{name}_p.csv")
+    pd.testing.assert_frame_equal(out["shown"], out["plain"])
+    export_runs_bit_for_bit(folder.path, sheet, tmp_path)

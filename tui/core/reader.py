@@ -157,6 +157,7 @@ class TableFormat:
     formatted: list[str] = field(default_factory=list)
     column_marks: dict[str, str] = field(default_factory=dict)  # a formatted column's decimal mark where not `decimal`
     signed: list[str] = field(default_factory=list)  # formatted columns with '(12.5)' negatives or the minus U+2212
+    zeros: list[str] = field(default_factory=list)  # formatted columns with accounting's zero '$ -' (`_as_sheet_shows`)
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
@@ -334,11 +335,13 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
         other = "," if fmt.decimal == "." else "."
         tried = [marks[str(name)]] if str(name) in marks else [fmt.decimal] + ([other] if reading.forms and not told
                                                                                else [])
+        if reading.forms:
+            head = [_as_sheet_shows(v) for v in head]
         for mark in tried:
             pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal)
             if not all(v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
                 continue  # a column of text shows it in its first cells: the whole column is not tried
-            if _read_formatted(frame, name, fmt, pattern, mark):
+            if _read_formatted(frame, name, fmt, pattern, mark, reading.forms):
                 if mark != fmt.decimal:
                     fmt.column_marks[str(name)] = mark
                 break
@@ -355,12 +358,30 @@ def _people_number(mark: str, forms: bool, parentheses: bool) -> re.Pattern:
     return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?){closed}$")
 
 
-def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: re.Pattern, mark: str) -> bool:
+_SHEET_ZERO = re.compile(r"^([$€£¥])\s*-+$|^-+\s*([$€£¥])$")  # '$ -', '- €': accounting format's zero
+_SIGN_OUTSIDE = re.compile(r"^([$€£¥])\s*\((.*)\)$")  # '$ (1,234.00)': its negative, the sign outside
+
+
+def _as_sheet_shows(cell: str) -> str:
+    """A cell in a spreadsheet's accounting format (Excel's currency format, saved as shown) as `_people_number`
+    reads it: its zero '$ -' as '$0', its negative '$ (1,234.00)' as '($1,234.00)'. A dash alone is no zero: the
+    mark of a missing value, as in any column."""
+    zero = _SHEET_ZERO.match(cell)
+    if zero:
+        return f"{zero.group(1)}0" if zero.group(1) else f"0{zero.group(2)}"
+    outside = _SIGN_OUTSIDE.match(cell)
+    return f"({outside.group(1)}{outside.group(2)})" if outside else cell
+
+
+def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: re.Pattern, mark: str,
+                    forms: bool = False) -> bool:
     """Column `name` read as numbers by `pattern` with decimal `mark`, in place, with a note, where every cell that
-    is not a missing mark reads so and some cell is written for people. Whether it was."""
+    is not a missing mark reads so and some cell is written for people. Whether it was. `forms`: cells in the
+    accounting format read too (`_as_sheet_shows`)."""
     col = frame[name]
     thousands = thousands_marks(mark)
-    text = col[col.notna()].astype(str).str.strip()
+    shown = col[col.notna()].astype(str).str.strip()
+    text = shown.map(_as_sheet_shows) if forms else shown
     marked = text.str.lower().isin(MISSING_MARKS)
     parts = text[~marked].str.extract(pattern)
     if parts["n"].isna().any() or not len(parts):
@@ -382,10 +403,14 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     fmt.formatted.append(str(name))
     if signed.any():
         fmt.signed.append(str(name))
-    example = text[~marked][formatted].iloc[0]
+    if forms and shown.str.match(_SHEET_ZERO.pattern).any():
+        fmt.zeros.append(str(name))
+    shown_as = values[formatted]
+    nonzero = shown_as.ne(0).to_numpy()
+    first = int(nonzero.argmax()) if nonzero.any() else 0  # (an example of '$ 12.00' over one of '$ -')
     how = f" (decimal mark {mark!r})" if mark != fmt.decimal else ""
-    fmt.notes.append(f"column {name}: numbers written as {example!r}{how} read as numbers "
-                     f"({float(values[formatted].iloc[0]):g})")
+    fmt.notes.append(f"column {name}: numbers written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
+                     f"numbers ({float(shown_as.iloc[first]):g})")
     return True
 
 
