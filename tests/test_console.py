@@ -42,6 +42,23 @@ def test_no_bar_when_not_a_terminal_and_resume_hint_on_interrupt(tmp_path):
     assert f"stopped after epoch 1, saved in last.pt; continue with `torchtui resume {folder.path}`" in out.getvalue()
 
 
+def test_interrupted_line_counts_the_epochs_done(tmp_path):
+    """A stop in the middle of epoch 2 says so, in the status line's words: `after epoch 2, batch 3` was read as two
+    epochs done; a stop before the first batch does not say `after epoch 0`."""
+    _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=1, train__batch_size=16)
+    start = events[0]
+    per = start["steps_per_epoch"]
+    lines = []
+    for end in ({"epochs": 1, "epoch_step": 3, "reason": "SIGINT"}, {"epochs": 2}, {"epochs": 0}):
+        out = io.StringIO()
+        report = ConsoleReporter(out=out, err=io.StringIO())
+        report(start)
+        report({"event": "end", "status": "interrupted", "best_val_loss": None, **end})
+        lines.append(out.getvalue().splitlines()[-1].split(", saved")[0])
+    assert per == 8 and lines == ["stopped (SIGINT) in epoch 2 after batch 3/8", "stopped after epoch 2",
+                                  "stopped before its first batch"], lines
+
+
 def test_evaluation_pause_and_save_now_lines(tmp_path):
     _, folder, events = train(tmp_path, data__dataset="iris", train__epochs=3)
     out = io.StringIO()

@@ -160,10 +160,14 @@ class ConsoleReporter:
         self._clear_bar()
         run_dir = e.get("run_dir") or self.start.get("run_dir", "")
         if e["status"] == "interrupted":
-            where = (f"epoch {e['epochs'] + 1}, batch {e['epoch_step']}" if e.get("epoch_step")
-                     else f"epoch {e['epochs']}")
+            # the status line's words: `in epoch 12 after batch 71/100` (epoch 11 done), `after epoch 11`, and
+            # `before its first batch` (`after epoch 12, batch 71` was read as 12 epochs done)
+            done, within = e["epochs"], e.get("epoch_step")
+            per = self.start.get("steps_per_epoch")
+            where = (f"in epoch {done + 1} after batch {within}" + (f"/{per}" if per else "") if within
+                     else f"after epoch {done}" if done else "before its first batch")
             why = f" ({e['reason']})" if e.get("reason") else ""
-            self._print(f"stopped{why} after {where}, saved in last.pt; continue with "
+            self._print(f"stopped{why} {where}, saved in last.pt; continue with "
                         f"`torchtui resume {quote(str(run_dir))}`")
             return
         how = "done"
