@@ -191,6 +191,12 @@ def test_a_spec_from_a_closed_stdin_or_nested_thousands_deep_is_one_line(tmp_pat
     closed = subprocess.run(["bash", "-c", f"{sys.executable} -m tui run - <&-"], capture_output=True, text=True,
                             timeout=60, cwd=tmp_path)
     assert "this process has none; pipe a TOML spec" in refused(closed)
+    for empty in ("", "\n  \n"):  # the command before the pipe failed: not the defaults trained in its place
+        done = CliRunner().invoke(app, ["run", "-", "--runs-dir", str(tmp_path / "runs")], input=empty)
+        assert done.exit_code == 2 and done.stderr == (
+            "error: - reads the spec from standard input, and it was empty; pipe a TOML spec, `torchtui config show "
+            "| torchtui run -`, or leave out - to train the defaults\n"), done.output
+    assert not (tmp_path / "runs").exists()
     deep = tmp_path / "deep.toml"
     deep.write_text("[train]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
     done = invoke("run", deep)

@@ -367,9 +367,13 @@ def _read_stdin() -> str:
         raise UserError("- reads the spec from standard input, and this process has none; pipe a TOML spec, "
                         "`torchtui config show | torchtui run -`")
     try:
-        return sys.stdin.buffer.read().decode("utf-8-sig")
+        text = sys.stdin.buffer.read().decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise UserError(f"<stdin> is not UTF-8 text ({e.reason} at byte {e.start}); pipe a TOML spec") from None
+    if not text.strip():  # the command before the pipe failed, or `< /dev/null`: not a wish to train the defaults
+        raise UserError("- reads the spec from standard input, and it was empty; pipe a TOML spec, "
+                        "`torchtui config show | torchtui run -`, or leave out - to train the defaults")
+    return text
 
 
 @app.command("lr-find")
