@@ -216,6 +216,18 @@ def test_a_folder_of_runs_given_as_the_run_names_runs_in_it(place, command):
     assert str(runs / "own") in line and str(runs / "builtin") in line and "last.pt" not in line
 
 
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_a_folder_with_no_run_given_as_the_run_is_named_not_a_run_folder(place, command):
+    """An empty folder, or one of data files, where a run goes: the words resume, export and change say of it
+    ("checkpoint FOLDER/last.pt not found" sent a user looking for a file)."""
+    (place / "empty").mkdir(exist_ok=True)
+    for folder in (place / "empty", place):  # `place` holds new.csv, and runs/ below it: no run of its own
+        said = invoke(command, folder, place / "new.csv")
+        line = _refused(said, f"{folder} is not a run folder (no spec.toml); `torchtui runs` lists the run folders")
+        assert "last.pt" not in line
+    assert sorted(p.name for p in (place / "empty").iterdir()) == []
+
+
 def test_a_run_folder_given_as_the_folder_of_runs_is_refused_with_its_parent(place):
     run = place / "runs" / "own"
     said = invoke("runs", "--runs-dir", run)

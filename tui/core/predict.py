@@ -322,7 +322,7 @@ def refuse_run_without_checkpoint(folder: Path) -> None:
 
 
 def refuse_folder_of_runs(folder: Path) -> None:
-    """A folder holding run folders given where one run goes (`predict checkpoints DATA`): it said
+    """A folder holding run folders, or no run at all, given where one run goes (`predict checkpoints DATA`): it said
     "checkpoint checkpoints/last.pt not found", which sends a user looking for a file."""
     if (folder / SPEC).exists() or any((folder / name).exists() for name in ("best.pt", "last.pt")):
         return
@@ -334,6 +334,8 @@ def refuse_folder_of_runs(folder: Path) -> None:
         named = " or ".join(str(p) for p in runs[:2])
         raise UserError(f"{folder} is a folder of runs, not a run; name one run in it, e.g. {named} "
                         f"(`torchtui runs --runs-dir {folder}` lists them)")
+    # neither (an empty folder, a data folder): the words resume, export and change say of it, not "last.pt not found"
+    raise UserError(f"{folder} is not a run folder (no {SPEC}); `torchtui runs` lists the run folders")
 
 
 def _modified(path: Path) -> float:
