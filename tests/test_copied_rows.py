@@ -62,6 +62,27 @@ def test_tables_whose_records_share_values_by_nature_are_not_warned_of(tmp_path)
     assert sum(tuple(r) in trained for r in table.frame.iloc[table.val_rows].itertuples(index=False)) > 100
 
 
+def test_one_column_of_few_values_beside_its_label_is_not_warned_of(tmp_path):
+    """A survey of 1-5 stars and a yes/no it decides: 5 distinct rows, each star its own, so each looked like a
+    value no other row holds, and every validation row was called a copy ("column stars rarely repeats a value").
+    Ages in years, a length to the tenth of a centimetre: their values fill the range they lie in."""
+    r = np.random.default_rng(2)
+    stars = r.integers(1, 6, 40)
+    tables = {"stars": pd.DataFrame({"stars": stars, "recommend": np.where(stars >= 4, "yes", "no")}),
+              "ages": pd.DataFrame({"age": r.integers(20, 61, 300)}).assign(old=lambda f: (f.age > 40).astype(int)),
+              "lengths": pd.DataFrame({"cm": r.normal(170, 8, 500).round(1)}).assign(tall=lambda f: f.cm > 175),
+              "cities": pd.DataFrame({"city": [f"city {i}" for i in r.integers(0, 30, 200)]}).assign(
+                  coast=lambda f: f.city.str[-1].isin(list("13579")))}
+    for name, frame in tables.items():
+        notices = data.prepare(DataSpec(dataset=written(frame, tmp_path / f"{name}.csv")), 0).notices
+        assert copies_said(notices) == [], (name, notices)
+    # the same length column at a measurement's precision, its rows repeated: warned of still
+    cm = pd.DataFrame({"cm": r.normal(170, 8, 300).round(3)}).assign(tall=lambda f: f.cm > 175)
+    doubled = written(pd.concat([cm, cm]), tmp_path / "doubled.csv")
+    [said] = copies_said(data.prepare(DataSpec(dataset=doubled), 0).notices)
+    assert "column cm rarely repeats a value" in said
+
+
 def test_a_validation_file_holding_training_rows_is_warned_of_by_name_whatever_its_number_format(tmp_path):
     r = np.random.default_rng(1)
     frame = pd.DataFrame({"age": r.integers(18, 80, 400), "income": r.normal(50_000, 8_000, 400).round(2)})

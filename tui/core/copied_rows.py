@@ -8,11 +8,13 @@ and warning there would teach users to ignore the warning.
 
 So a table is checked only where equal rows cannot be a coincidence. Its most varied column must have at least
 half as many values as there are distinct training rows (measurements at full precision, prices, timestamps),
-and the warning needs copies of rows whose value there no other distinct training row holds: two records that
-agree on such a value and on every other column are copies. (A target of two classes beside a column of three
-sizes passes the first test, six distinct rows of three values, but not the second: every size goes with both
-classes.) Values and distinct rows are counted on the distinct rows, which copies do not change. A validation
-row is a copy when a training row equals it in every feature and target; a few percent of copies are warned of.
+its columns must have room for ten times as many distinct rows as it has (1-5 stars and the yes/no they decide
+fill theirs), and the warning needs copies of rows whose value there no other distinct training row holds: two
+records that agree on such a value and on every other column are copies. (A target of two classes beside a
+column of three sizes passes the first test, six distinct rows of three values, but not the second: every size
+goes with both classes.) Values and distinct rows are counted on the distinct rows, which copies do not change.
+A validation row is a copy when a training row equals it in every feature and target; a few percent of copies
+are warned of.
 
 Rows are compared by a 64-bit hash of their cells (pandas' hash_pandas_object; numbers as float64, so an int
 column in one file and a float column in the other still match), and only the rows that share a value in
@@ -20,6 +22,8 @@ the most varied column are hashed: hashing every row of a million cost a third o
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -56,7 +60,7 @@ def check(train: pd.DataFrame, train_rows: np.ndarray, val: pd.DataFrame, val_ro
     _, first = np.unique(row_hashes(train, columns, sample), return_index=True)
     distinct = sample[first]  # the distinct training rows (of the sample)
     varied = _most_varied(train, columns, distinct)
-    if varied is None:
+    if varied is None or not _has_room(train, columns, distinct):
         return []
     # a copy holds a training row's value in the varied column: only those rows, few, are hashed whole (the
     # lookup table is made of the validation rows' values, at most SAMPLE; the training rows only probe it)
@@ -91,6 +95,34 @@ def _cells(col: pd.Series, rows: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "iufb":
         return values[rows].astype(np.float64)
     return col.iloc[rows].to_numpy(dtype=np.float64, na_value=np.nan)  # a nullable column: NA becomes NaN
+
+
+def _has_room(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> bool:
+    """Whether the table's rows could differ ten times as many ways as its distinct rows `rows` do: else equal
+    rows are what its columns hold by nature. A column of numbers can hold each value on the grid its values lie
+    on (its range in steps of its finest decimal), one of text the values it holds. 1-5 stars beside the yes/no
+    they decide fill their 10 possible rows with 5 (every validation row was called a copy); ages in years, or a
+    length to the millimetre, beside a label fill theirs too; 13 measurements to two decimals never do."""
+    room = 0.0  # log of the number of possible rows
+    for c in columns:
+        room += math.log(_values_possible(frame[c], rows))
+        if room >= math.log(10 * len(rows)):
+            return True
+    return False
+
+
+def _values_possible(col: pd.Series, rows: np.ndarray) -> float:
+    values = _cells(col, rows)
+    if not is_numeric(col):
+        return max(1, pd.Series(values).nunique(dropna=False))
+    values = np.unique(values[np.isfinite(values)])
+    if len(values) < 2:
+        return 1 + (len(values) < len(rows))  # one value, and perhaps empty cells
+    scale = max(1.0, float(np.abs(values).max()))
+    for decimals in range(10):
+        if np.allclose(np.round(values, decimals), values, rtol=0, atol=1e-9 * scale):
+            return (values[-1] - values[0]) * 10.0 ** decimals + 1
+    return math.inf  # more than 9 decimals: a measurement's full precision
 
 
 def _most_varied(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> str | None:
