@@ -212,7 +212,8 @@ async def test_the_file_format_fields_set_how_the_file_is_read_and_the_messages_
         fold = app.query_one("#data-format", Collapsible)
         assert fold.display and fold.title == "File format: detected"
         text = shown(app)
-        assert "set Encoding to choose another" in text and "(Task: regression to change)" in text
+        assert "set Encoding to choose another" in text and "target kind holds text labels" in text
+        assert "regression to change" not in text  # text labels are no regression target: not offered
         assert "--" not in text, text
 
         fold.collapsed = False

@@ -272,7 +272,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         _warn_of_a_header_read_as_data(frame, target, numbers, fmt, notices)
         absent = sorted(set(map(str, classes)) - {str(v) for v in class_labels(frame[target].iloc[train_rows])})
         if absent:
-            notices.append(f"warning: classes absent from the training split: {', '.join(absent)}")
+            notices.append(f"warning: classes absent from the training split: {', '.join(absent[:10])}"
+                           f"{f' ... ({len(absent)} in all)' if len(absent) > 10 else ''}")
         held = (val_frame[target] if target in val_frame.columns else None) if spec.val else \
             frame[target].iloc[val_rows] if val_rows is not None else None  # (a file lacking it: refused later)
         _warn_of_classes_not_validated(spec, classes, held, notices)
@@ -704,7 +705,9 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
     task = inferred if wanted == "auto" else wanted
     if wanted == "auto":
         other = "regression" if task == "classification" else "classification"
-        notices.append(f"task: {task}, because target {target} {why} (--task {other} to change)")
+        text = task == "classification" and not is_numeric(col) and not pd.api.types.is_bool_dtype(col)
+        notices.append(f"task: {task}, because target {target} {why}"  # (text is no regression target: not offered)
+                       + ("" if text else f" (--task {other} to change)"))
     if task == "regression":
         if not is_numeric(col):
             values = as_numbers(col, decimal)
@@ -719,9 +722,29 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least "
                         "two" + ("" if chosen else f" ({target} is the last column, the target unless --target "
                                                    "names another: --target NAME)"))
+    if not codes and not is_numeric(col) and len(classes) > 2 and 2 * len(classes) > len(col):
+        alone = int((col.astype(str).value_counts() == 1).sum())  # rows whose label no other row holds
+        if 2 * alone > len(col):
+            _refuse_labels_that_name_rows(col, classes, target, name, wanted, chosen, notices)
     _warn_of_lookalike_classes(classes, target, notices)
     _warn_of_marks_as_classes(col, classes, target, notices)
     return task, classes
+
+
+def _refuse_labels_that_name_rows(col: pd.Series, classes: list[Any], target: str, name: str, wanted: str,
+                                  chosen: bool, notices: list[str]) -> None:
+    """A text target with most rows a label of its own (a name, an id, a free-text comment): a class is a value
+    rows share, and 200 names in 200 rows trained as 200 classes of one row each, most never in the training
+    split, to an accuracy of 0. Refused, as its integer twin is read as a quantity (`infer_task`); asked for by
+    --task classification, it trains, with the warning."""
+    said = f"target {target} in {name} holds {len(classes)} distinct labels in {len(col)} rows, most rows a label " \
+           "of its own: it names rows (an id, a name), not classes a model can learn"
+    if wanted == "classification":
+        notices.append(f"warning: {said}")
+        return
+    fix = ("name the column to predict, --target NAME" if chosen else
+           f"{target} is the last column, the target unless --target names another: --target NAME")
+    raise UserError(f"{said}; {fix} (--task classification trains on it as it is)")
 
 
 def _warn_of_marks_as_classes(col: pd.Series, classes: list[Any], target: str, notices: list[str]) -> None:
