@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .errors import UserError
@@ -119,6 +120,10 @@ class Reading:
     # is numbers with those cells empty however many there are (`_marked_numbers`); False in a model trained before,
     # for which it took 90% numbers (a '-' in a quarter of its cells left a column of numbers out as free text)
     marked_numbers: bool = True
+    # a line of a CSV's rows that repeats its header line (two files joined with theirs, `cat a.csv b.csv`) is
+    # refused naming its row (`_refuse_repeated_header`); False in a model trained before, whose files were read with
+    # it as a row (--missing drop left it out; impute trained its target's name as a class)
+    repeated_header: bool = True
 
 
 @dataclass
@@ -278,6 +283,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     for name in dict.fromkeys(n for n in said if said.count(n) > 1):  # renamed without a word, before
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
+    if opts.reading.repeated_header and fmt.kind == "csv" and fmt.header:
+        _refuse_repeated_header(path, frame, said)
     _formatted_numbers(frame, fmt, opts.reading, told=opts.decimal != "auto")
     if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
         said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
@@ -291,6 +298,53 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         hint = fmt.hint()
         raise UserError(f"{path} has no data rows (read with {fmt.describe()}{'; ' + hint if hint else ''})")
     return frame, fmt
+
+
+def _refuse_repeated_header(path: str | Path, frame: pd.DataFrame, names: list[str]) -> None:
+    """Rows whose every cell is its column's name: the header line again, of a second file joined on with its own
+    (`cat a.csv b.csv`). Read as a row, its text made each column of numbers text (refused as 'non-numeric cells'
+    one column at a time), --missing drop left it out without a word and impute trained the target's name as a
+    class. Refused, naming the rows and the fix. A column of numbers cannot hold a name that is no number: most
+    files are passed over without looking at a cell."""
+    if len(frame) < 2 or len(names) != frame.shape[1] or not any(n.strip() and not _a_number(n) for n in names):
+        return
+    hit = np.ones(len(frame), dtype=bool)
+    for i, written in enumerate(names):
+        col, name = frame.iloc[:, i], written.strip()
+        if pd.api.types.is_bool_dtype(col):
+            return
+        if pd.api.types.is_numeric_dtype(col):
+            if not _a_number(name):
+                return
+            hit &= col.to_numpy(dtype=np.float64, na_value=np.nan) == float(name)
+        elif name:  # (the line again, as written; or its cells stripped of the blanks its writer put after ',')
+            hit &= _cells_are(col, hit, written) | (_cells_are(col, hit, name) if name != written else False)
+        else:
+            hit &= col.isna().to_numpy()
+        if not hit.any():
+            return
+    rows = np.flatnonzero(hit) + 1
+    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    raise UserError(f"{path}: data row{'s' * (len(rows) > 1)} {shown} repeat{'s' * (len(rows) == 1)} the header "
+                    "line (files joined with their headers, e.g. `cat a.csv b.csv`); delete "
+                    f"{'those lines' if len(rows) > 1 else 'that line'}, or join the files without them "
+                    "(`tail -n +2 b.csv >> a.csv`)")
+
+
+def _cells_are(col: pd.Series, where: np.ndarray, name: str) -> np.ndarray:
+    """Whether each cell at `where` is the text `name`; False elsewhere."""
+    out = np.zeros(len(col), dtype=bool)
+    rows = np.flatnonzero(where)
+    out[rows] = col.to_numpy(dtype=object)[rows] == name
+    return out
+
+
+def _a_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def refuse_pipe(path: Path, what: str = "") -> None:
@@ -536,7 +590,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.decimal_unseen = opts.decimal == "auto" and not seen
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
-        fmt.header = _looks_like_header(body)
+        fmt.header = _looks_like_header(body, opts.reading.repeated_header)
         if len(body) == 1 and opts.reading.headerless and not all(COLUMN_N.fullmatch(f.strip()) for f in body[0]):
             fmt.header = False
     else:
@@ -1297,11 +1351,13 @@ def _number(cell: str) -> float:
         return float("nan")
 
 
-def _looks_like_header(rows: list[list[str]]) -> bool:
+def _looks_like_header(rows: list[list[str]], repeats: bool = True) -> bool:
     """Whether the first line names the columns: any of its cells unlike the column below it - text over
     numbers, a number over text, a whole number far outside a column of decimals, or a run of 3+ evenly
     spaced whole numbers (2008, 2009, 2010) outside their columns' ranges. A first line whose numbers fit
-    their columns is data; over columns that are all text, a header is by far the likelier."""
+    their columns is data; over columns that are all text, a header is by far the likelier. `repeats`
+    (Reading.repeated_header): the line's own repeats below (files joined with their headers) are no values of
+    its columns."""
     if len(rows) < 2:
         return True
     first = [f.strip() for f in rows[0]]
@@ -1312,7 +1368,8 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
         first = first[:-1]
     verdict = _names_columns(first, rows[1:])
     if verdict is None:  # text over text: a header, unless each of its cells is a value of its column below
-        return not _values_of_their_columns(first, rows[1:])
+        below = [r for r in rows[1:] if [c.strip() for c in r] != first] if repeats else rows[1:]
+        return not _values_of_their_columns(first, below)
     return verdict
 
 

@@ -1,0 +1,80 @@
+"""A CSV row that repeats the header line (two files joined with their headers, `cat a.csv b.csv`) is refused
+naming its row (tui/core/reader.py, `_refuse_repeated_header`). Before, each column of numbers was refused one by
+one as 'non-numeric cells', --missing drop left the row out without a word, and --missing impute filled its
+features and trained the target's name as a class. A model trained before the rule reads its files as it did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core import job, preprocess
+from tui.core.errors import UserError
+from tui.core.reader import ReadOptions, Reading, read_table
+
+from conftest import make_spec, trained_before_the_rule
+
+IRIS = Path(__file__).resolve().parents[1] / "datasets" / "iris.csv"
+FIX = ("(files joined with their headers, e.g. `cat a.csv b.csv`); delete that line, or join the files without them "
+       "(`tail -n +2 b.csv >> a.csv`)")
+
+
+def joined(path: Path, times: int = 2, text: str | None = None) -> Path:
+    path.write_text((text or IRIS.read_text()) * times)
+    return path
+
+
+@pytest.mark.parametrize("missing", ["error", "drop", "impute"])
+def test_a_file_joined_with_its_header_twice_is_refused_naming_the_row(tmp_path, missing):
+    data = joined(tmp_path / "twice.csv")
+    done = CliRunner().invoke(app, ["run", "--dataset", str(data), "--missing", missing, "--epochs", "1",
+                                    "--runs-dir", str(tmp_path / "runs")])
+    assert done.exit_code == 2 and done.stderr.splitlines()[0] == (
+        f"error: {data}: data row 151 repeats the header line {FIX}"), done.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_several_repeats_blanks_after_commas_and_a_text_table_are_named(tmp_path):
+    spaced = "name, size, kind\n" + "".join(f"n{i}, s{i % 3}, k{i % 2}\n" for i in range(6))
+    with pytest.raises(UserError) as refused:
+        read_table(joined(tmp_path / "spaced.csv", 3, spaced))
+    assert str(refused.value) == (f"{tmp_path / 'spaced.csv'}: data rows 7, 14 repeat the header line (files joined "
+                                  "with their headers, e.g. `cat a.csv b.csv`); delete those lines, or join the files "
+                                  "without them (`tail -n +2 b.csv >> a.csv`)")
+
+
+def test_rows_that_share_some_names_or_number_names_are_rows(tmp_path):
+    """A row equal to the header in some columns only, and a header of numbers over numbers (a row of the same
+    numbers is data), are read as they were."""
+    some = tmp_path / "some.csv"
+    some.write_text("colour,size,label\nred,1,a\ncolour,2,label\nsize,3,b\n")
+    frame, _ = read_table(some)
+    assert frame["colour"].tolist() == ["red", "colour", "size"]
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("1,2,3,name\n" + "4,5,6,a\n" * 3 + "1,2,3,b\n")
+    frame, fmt = read_table(numbers, ReadOptions(header="yes"))
+    assert fmt.header and len(frame) == 4 and frame.iloc[3].tolist() == [1, 2, 3, "b"]
+
+
+def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, monkeypatch):
+    data = joined(tmp_path / "twice.csv")
+    spec = make_spec(tmp_path, data__dataset=str(data), data__missing="drop", train__epochs=2)
+    rules_then = (*job.plan.__defaults__[:-1], Reading(repeated_header=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "repeated_header",
+                                            [(job.plan, "__defaults__", rules_then)])
+    assert preprocess.reading_of(saved).repeated_header is False
+    frame, _ = read_table(data, ReadOptions(reading=preprocess.reading_of(saved)))
+    assert len(frame) == 301 and frame["species"][150] == "species"
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(data), "-o", str(tmp_path / "p.csv")])
+    assert done.exit_code == 0, done.output
+    predicted = pd.read_csv(tmp_path / "p.csv")  # a row for each of the file's, the header's left empty, as before
+    assert len(predicted) == 301 and predicted["p_setosa"].isna().tolist() == [i == 150 for i in range(301)]
+    # a new run of the same file is refused
+    with pytest.raises(UserError, match="data row 151 repeats the header line"):
+        job.plan(make_spec(tmp_path, data__dataset=str(data), data__missing="drop"))
