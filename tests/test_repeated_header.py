@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tui.cli import app
 from tui.core import job, preprocess
 from tui.core.errors import UserError
-from tui.core.reader import ReadOptions, Reading, read_table
+from tui.core.reader import Reading, ReadOptions, read_table
 
 from conftest import make_spec, trained_before_the_rule
 

@@ -383,9 +383,12 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                   if c in fmt.signed else "")  # the minus sign U+2212, and (1,067.49) for -1,067.49
         zeros = (".str.strip().str.replace(r'^[$€£¥]\\s*-+$|^-+\\s*[$€£¥]$', '0', regex=True)"
                  if c in fmt.zeros else "")  # the accounting format's zero, '$ -'; a dash alone is empty
-        lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%), read as numbers"
+        after = r"\s*" + re.escape(fmt.units.get(c, "")) + r"\s*$"  # its unit after each number ('190 cm')
+        unit = f".str.replace({after!r}, '', regex=True)" if c in fmt.units else ""
+        lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%"
+                  + (f", {fmt.units[c]!r} after each" if c in fmt.units else "") + "), read as numbers"
                   + (f" (decimal mark {mark!r})" if mark != fmt.decimal else ""),
-                  f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str){zeros}"
+                  f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str){zeros}{unit}"
                   f".str.replace(r'[$€£¥%\\s]', '', regex=True)"
                   f".str.replace({thousands_marks(mark)!r}, '', regex=True)"
                   f".str.replace({mark!r}, '.', regex=False).str.strip(){signed}, errors='coerce')"]

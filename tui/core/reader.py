@@ -124,6 +124,9 @@ class Reading:
     # refused naming its row (`_refuse_repeated_header`); False in a model trained before, whose files were read with
     # it as a row (--missing drop left it out; impute trained its target's name as a class)
     repeated_header: bool = True
+    # a column of numbers each written with one unit after it ('190 cm', '87.9 kg', '4 yrs') is numbers
+    # (`_formatted_numbers`); False in a model trained before, which one-hot encoded it value by value or left it out
+    units: bool = True
 
 
 @dataclass
@@ -163,6 +166,7 @@ class TableFormat:
     column_marks: dict[str, str] = field(default_factory=dict)  # a formatted column's decimal mark where not `decimal`
     signed: list[str] = field(default_factory=list)  # formatted columns with '(12.5)' negatives or the minus U+2212
     zeros: list[str] = field(default_factory=list)  # formatted columns with accounting's zero '$ -' (`_as_sheet_shows`)
+    units: dict[str, str] = field(default_factory=dict)  # a formatted column's unit after each number ('190 cm')
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
@@ -392,7 +396,7 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
         if reading.forms:
             head = [_as_sheet_shows(v) for v in head]
         for mark in tried:
-            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal)
+            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal, units=reading.units)
             if not all(v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
                 continue  # a column of text shows it in its first cells: the whole column is not tried
             if _read_formatted(frame, name, fmt, pattern, mark, reading.forms):
@@ -401,15 +405,21 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
                 break
 
 
-def _people_number(mark: str, forms: bool, parentheses: bool) -> re.Pattern:
-    """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`)."""
+def _people_number(mark: str, forms: bool, parentheses: bool, units: bool = False) -> re.Pattern:
+    """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`); `units`: a unit may
+    follow it, a word of letters and the marks units are written with ('cm', 'km/h', '°C', 'µg', 'm²', 'yrs.')."""
     thousands = thousands_marks(mark)
     first = r"[1-9]\d{0,2}" if forms else r"\d{1,3}"  # (forms: '0,420' is no thousand)
     sign = r"[+\-\u2212]?" if forms else r"[+-]?"
     number = rf"{sign}(?:{first}(?:{thousands}\d{{3}})+|\d+)(?:{re.escape(mark)}\d+)?"
     opened = r"(?P<open>\()?" if forms and parentheses else ""
     closed = r"(?(open)\))" if forms and parentheses else ""
-    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?){closed}$")
+    unit = rf"(?:\s*(?P<unit>{_UNIT}))?" if units else ""
+    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?){unit}"
+                      rf"{closed}$")
+
+
+_UNIT = r"°[^\W\d_]?|[^\W\d_]{1,10}(?:/[^\W\d_]{1,6})?[²³]?\.?"  # a letter is [^\W\d_]: cm, kg/m², °C, µg, yrs.
 
 
 _SHEET_ZERO = re.compile(r"^([$€£¥])\s*-+$|^-+\s*([$€£¥])$")  # '$ -', '- €': accounting format's zero
@@ -443,8 +453,12 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     opened = parts["open"].notna() if "open" in parts else pd.Series(False, index=parts.index)
     if opened.all():
         return False  # every cell in parentheses: pairs or notes, not a ledger's negatives among its positives
+    unit = parts["unit"].dropna().unique() if "unit" in parts else []
+    if len(unit) > 1:
+        return False  # '1.9 m' beside '190 cm', '1st' beside '2nd', '3a' beside '3b': not one quantity's numbers
     signed = opened | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
     formatted = ((parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
+                 | (parts["unit"].notna() if len(unit) else False)
                  | signed | (parts["n"].str.contains(mark, regex=False) if mark != fmt.decimal else False))
     if not formatted.any():
         return False  # plain numbers with stray cells: the columns' own checks say which cells count as empty
@@ -459,11 +473,14 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
         fmt.signed.append(str(name))
     if forms and shown.str.match(_SHEET_ZERO.pattern).any():
         fmt.zeros.append(str(name))
+    if len(unit):
+        fmt.units[str(name)] = str(unit[0])
     shown_as = values[formatted]
     nonzero = shown_as.ne(0).to_numpy()
     first = int(nonzero.argmax()) if nonzero.any() else 0  # (an example of '$ 12.00' over one of '$ -')
     how = f" (decimal mark {mark!r})" if mark != fmt.decimal else ""
-    fmt.notes.append(f"column {name}: numbers written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
+    what = f"in {unit[0]} " if len(unit) else ""
+    fmt.notes.append(f"column {name}: numbers {what}written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
                      f"numbers ({float(shown_as.iloc[first]):g})")
     return True
 

@@ -1,0 +1,84 @@
+"""Columns of numbers written with a unit after each ('190 cm', '87.9 kg', '37.2°C'): an audit with a newcomer's
+file found height one-hot encoded as 44 values ('150 cm', '151 cm', ...), weight left out as free text and age
+folded into '(other)'. Read as numbers with a note naming the unit (tui/core/reader.py, `_formatted_numbers`), by
+predict and the exported script alike; a model trained before the rule reads its files as it did."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from tui.cli import app
+from tui.core import job, preprocess
+from tui.core.data import prepare
+from tui.core.reader import Reading, ReadOptions, read_table
+from tui.core.spec import DataSpec
+
+from conftest import make_spec, trained_before_the_rule
+from test_export import export_runs_bit_for_bit
+
+
+def people(path, rows: int = 120, seed: int = 1):
+    """height in cm, weight in kg (one cell '-'), a temperature in °C, age in yrs.; tall is the label."""
+    r = np.random.default_rng(seed)
+    height, weight = r.integers(150, 201, rows), r.uniform(45, 110, rows).round(1)
+    temp, age = r.normal(36.8, 0.4, rows).round(1), r.integers(18, 81, rows)
+    cells = [[f"{h} cm", f"{w} kg", f"{t}°C", f"{a} yrs.", "yes" if h > 175 else "no"]
+             for h, w, t, a in zip(height, weight, temp, age)]
+    cells[3][1] = "-"
+    path.write_text("height,weight,temp,age,tall\n" + "".join(",".join(c) + "\n" for c in cells), encoding="utf-8")
+    truth = pd.DataFrame({"height": height.astype(float), "weight": weight, "temp": temp, "age": age.astype(float)})
+    truth.loc[3, "weight"] = np.nan
+    return path, truth
+
+
+def test_numbers_with_a_unit_are_numbers_and_the_note_names_it(tmp_path):
+    path, truth = people(tmp_path / "p.csv")
+    frame, fmt = read_table(path)
+    for c in truth.columns:
+        assert np.array_equal(frame[c].to_numpy(float), truth[c].to_numpy(float), equal_nan=True), c
+    assert fmt.units == {"height": "cm", "weight": "kg", "temp": "°C", "age": "yrs."}
+    assert f"column height: numbers in cm written as '{int(truth.height[0])} cm' read as numbers " \
+           f"({int(truth.height[0])})" in fmt.notes
+    data = prepare(DataSpec(dataset=str(path), missing="impute"), 0)
+    assert [(c.name, c.kind) for c in data.pre.columns] == [(c, "numeric") for c in truth.columns]
+    assert data.pre.units is True
+
+
+def test_mixed_units_and_ordinals_stay_text(tmp_path):
+    """'1.9 m' beside '190 cm' is not one quantity's numbers, nor '1st' beside '2nd'; an address is no number."""
+    rows = [f"{'190 cm' if i % 2 else '1.9 m'},{i + 1}{['st', 'nd', 'rd', 'th'][min(i, 3)]},{i} Main St,{'ab'[i % 2]}"
+            for i in range(12)]
+    (tmp_path / "m.csv").write_text("size,place,address,label\n" + "\n".join(rows) + "\n")
+    frame, fmt = read_table(tmp_path / "m.csv")
+    assert frame["size"][0] == "1.9 m" and frame["place"][0] == "1st" and frame["address"][0] == "0 Main St"
+    assert fmt.units == {} and fmt.formatted == []
+
+
+def test_predict_and_the_exported_script_read_the_units_alike(tmp_path):
+    path, truth = people(tmp_path / "p.csv")
+    spec = make_spec(tmp_path, data__dataset=str(path), data__missing="impute", train__epochs=2)
+    _, folder = job.run(spec, lambda e: None)
+    plain = tmp_path / "plain.csv"  # the same rows written as bare numbers: the same predictions
+    truth.assign(tall=pd.read_csv(path)["tall"]).to_csv(plain, index=False)
+    out = {}
+    for name, file in (("units", path), ("plain", plain)):
+        done = CliRunner().invoke(app, ["predict", str(folder.path), str(file), "-o", str(tmp_path / f"{name}.out")])
+        assert done.exit_code == 0, done.output
+        out[name] = pd.read_csv(tmp_path / f"{name}.out").filter(like="p_")
+    pd.testing.assert_frame_equal(out["units"], out["plain"])
+    export_runs_bit_for_bit(folder.path, path, tmp_path)
+
+
+def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, monkeypatch):
+    path, _ = people(tmp_path / "p.csv")
+    spec = make_spec(tmp_path, data__dataset=str(path), data__missing="impute", train__epochs=2)
+    rules_then = (*job.plan.__defaults__[:-1], Reading(units=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "units", [(job.plan, "__defaults__", rules_then)])
+    assert preprocess.reading_of(saved).units is False
+    assert all(c["kind"] != "numeric" for c in saved["columns"] if c["name"] == "height")
+    frame, _ = read_table(path, ReadOptions(reading=preprocess.reading_of(saved)))
+    assert frame["height"][0].endswith(" cm")
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3
