@@ -385,3 +385,25 @@ def test_several_targets_with_a_text_one_are_told_a_fix_that_works(tmp_path):
         done.stderr.splitlines()[0], done.output
     assert invoke("run", "--dataset", tmp_path / "two.csv", "--target", "lab", "--task", "classification", "--epochs",
                   "1", "--runs-dir", tmp_path / "runs").exit_code == 0
+
+
+def test_a_value_out_of_range_is_named_by_the_flag_that_set_it(tmp_path):
+    """`--epochs 0` was told 'train.epochs must be an integer >= 1', a key of a file the user never wrote; a value
+    from the spec file keeps its key."""
+    runs = str(tmp_path / "runs")
+    for flags, said in ((["--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
+                        (["--lr", "-1"], "--lr must be a number > 0, got -1"),
+                        (["--momentum", "0.9"], "--momentum applies to SGD and RMSprop, not Adam; set it to 0 or "
+                                                "change --optimizer"),
+                        (["--optimizer", "SGD", "--nesterov"], "--nesterov needs --optimizer SGD with --momentum > 0")):
+        done = invoke("run", "--dataset", "iris", *flags, "--runs-dir", runs)
+        assert done.exit_code == 2 and done.stderr == f"error: {said}\n", done.output
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[train]\noptimizer = "Adam"\nepochs = 0\n')
+    done = invoke("run", spec, "--runs-dir", runs)
+    assert done.exit_code == 2 and done.stderr == "error: train.epochs must be an integer >= 1, got 0\n", done.output
+    spec.write_text('[train]\noptimizer = "Adam"\n')
+    done = invoke("run", spec, "--momentum", "0.5", "--runs-dir", runs)
+    assert done.exit_code == 2 and done.stderr == (
+        "error: --momentum applies to SGD and RMSprop, not Adam; set it to 0 or change train.optimizer\n"), done.output
+    assert not (tmp_path / "runs").exists()

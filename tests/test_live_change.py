@@ -197,8 +197,8 @@ def test_refused_changes_say_why_in_one_line_and_change_nothing(tmp_path, launch
     run = child.run_dir
     assert "nowhere does not exist" in refused(tmp_path / "nowhere", "--lr", "0.1")
     assert "nothing to change" in refused(run)
-    assert "train.lr must be a number > 0" in refused(run, "--lr", "0")
-    assert "train.patience must be an integer >= 0" in refused(run, "--patience", "-1")
+    assert "--lr must be a number > 0" in refused(run, "--lr", "0")
+    assert "--patience must be an integer >= 0" in refused(run, "--patience", "-1")
     assert "below the epoch in progress (2)" in refused(run, "--epochs", "1")
     # a step the run never reaches: its request waited for good, and every later change was "already waiting"
     last = refused(run, "--lr", "0.1", "--at-step", str(10**20))

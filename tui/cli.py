@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import signal
 import sys
 import typing
@@ -192,6 +193,29 @@ def lr_find_flags(fn: Callable) -> Callable:
     return spec_flags(fn, lambda path: path not in NOT_FOR_LR_FIND)
 
 
+def _with_flags(spec: Spec, flags: dict[str, Any], from_file: bool) -> Spec:
+    """`spec` with the flags given, a refusal naming each value by its flag where the flag set it (or, with no
+    spec file, could have): 'train.epochs must be an integer >= 1' answered `--epochs 0`, a key of a file the
+    user never wrote. A value from the spec file keeps its key."""
+    overrides = _overrides(flags)
+    try:
+        return spec.with_overrides(overrides)
+    except UserError as e:
+        raise _named_by_flags(e, lambda path: path in overrides or not from_file) from None
+
+
+def _named_by_flags(e: UserError, flagged: Callable[[str], bool]) -> UserError:
+    """The refusal `e` with each spec key that `flagged` says a flag set named by that flag ('--lr' for train.lr,
+    `--optimizer SGD` for `train.optimizer = SGD`)."""
+    message = str(e)
+    for info in _FLAGGED.values():
+        if flagged(info.path):
+            message = re.sub(rf"(?<![\w.-]){re.escape(info.path)}(?![\w])", info.flag or info.path, message)
+    if message == str(e):
+        return e
+    return UserError(re.sub(r"(--[\w-]+) = ", r"\1 ", message), e.notes)
+
+
 def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
     """The flags given, as spec overrides by path; a switch sets the values its field declares."""
     overrides = {}
@@ -261,7 +285,7 @@ def run(
         spec = Spec.from_file(config) if config is not None else Spec()
     if flags.get("run_processes") is not None:
         _check_nproc(str(flags["run_processes"]))
-    spec = spec.with_overrides(_overrides(flags))
+    spec = _with_flags(spec, flags, from_file=config is not None)
     machines = Machines(nnodes, node_rank, rdzv_endpoint, rdzv_timeout).checked(max_restarts)
     if _launching(spec.run.processes, nnodes, rdzv_endpoint):
         _launch(spec.run.processes, max_restarts, spec, stdin_text, machines)
@@ -414,7 +438,7 @@ def _lr_find(config: Optional[Path], steps: Optional[int], start_lr: float, end_
         spec = Spec.from_file(config)
     else:
         spec = Spec.from_dict(ckpt["spec"], source=str(weights)) if ckpt is not None else Spec()
-    spec = spec.with_overrides(_overrides(flags))
+    spec = _with_flags(spec, flags, from_file=config is not None or ckpt is not None)
     result = finder.range_test(spec, steps, start_lr, end_lr, weights=ckpt)
     if as_json:
         typer.echo(to_json(result.to_dict()))
@@ -541,7 +565,10 @@ def change(
     from tui.core import live_change
     from tui.core.runs import to_json
 
-    asked = live_change.request(run_dir, live_change.Change(lr=lr, patience=patience, epochs=epochs, step=at_step))
+    try:
+        asked = live_change.request(run_dir, live_change.Change(lr=lr, patience=patience, epochs=epochs, step=at_step))
+    except UserError as e:  # ('train.lr must be a number > 0' answered `--lr 0`)
+        raise _named_by_flags(e, lambda path: path in ("train.lr", "train.patience", "train.epochs")) from None
     if as_json:
         typer.echo(to_json({"requested": asked.to_file(), "file": str(run_dir / live_change.REQUEST)}))
         return
