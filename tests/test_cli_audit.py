@@ -407,3 +407,22 @@ def test_a_value_out_of_range_is_named_by_the_flag_that_set_it(tmp_path):
     assert done.exit_code == 2 and done.stderr == (
         "error: --momentum applies to SGD and RMSprop, not Adam; set it to 0 or change train.optimizer\n"), done.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_name_taken_says_what_the_folder_there_is(tmp_path):
+    """`--name X` where X is taken: a finished run is trained on with --epochs, one stopped is resumed, and a
+    folder that is no run is not offered a resume (each was told 'continue it with `torchtui resume`')."""
+    runs = tmp_path / "runs"
+    assert invoke("run", "--dataset", "iris", "--epochs", "1", "--runs-dir", runs, "--name", "done").exit_code == 0
+    (runs / "other").mkdir()
+    said = {}
+    for name in ("done", "other"):
+        done = invoke("run", "--dataset", "iris", "--runs-dir", runs, "--name", name)
+        assert done.exit_code == 2, done.output
+        said[name] = done.stderr
+    assert said == {
+        "done": f"error: run folder {runs / 'done'} already exists and has finished; choose another --name, or train "
+                f"it on with `torchtui resume {runs / 'done'} --epochs N`\n",
+        "other": f"error: run folder {runs / 'other'} already exists and is no run (no spec.toml); choose another "
+                 "--name\n"}
+    assert sorted(p.name for p in (runs / "other").iterdir()) == []

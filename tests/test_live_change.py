@@ -207,6 +207,11 @@ def test_refused_changes_say_why_in_one_line_and_change_nothing(tmp_path, launch
     as_json = torchtui("change", run, "--epochs", "1", "--json")
     assert as_json.returncode == 2 and "epoch in progress" in json.loads(as_json.stdout)["error"]
     assert not (run / live_change.REQUEST).exists()
+    # its name taken by a new run: not told to resume it, which is refused while it trains
+    again = torchtui("run", "--dataset", "iris", "--runs-dir", tmp_path, "--name", "r")
+    assert again.returncode == 2 and again.stderr == (
+        f"error: run folder {run} already exists and is still training (process {child.proc.pid}); choose another "
+        f"--name, or watch it with `torchtui attach {run}`\n"), again.stderr
 
     # Written by hand, a file the worker cannot use is refused in the log, removed, and changes nothing.
     (run / live_change.REQUEST).write_text('{"lr": "fast"}')

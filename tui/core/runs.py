@@ -52,6 +52,27 @@ def is_run_folder(path: Path) -> bool:
     return (path / SPEC).is_file() and (path / EVENTS).exists()
 
 
+def _name_taken(path: Path) -> str:
+    """Why --name cannot make `path`, and what to do with the folder there: 'continue it with `torchtui resume`'
+    was said of a run still training, whose resume is refused, and of a folder that is no run."""
+    said = f"run folder {path} already exists"
+    if not is_run_folder(path):
+        return f"{said} and is no run (no {SPEC}); choose another --name"
+    from .follow import read_run
+
+    try:
+        state, _ = read_run(path)
+    except OSError:
+        return f"{said}; choose another --name"
+    if state.running and state.alive():
+        return (f"{said} and is still training (process {state.pid}); choose another --name, or watch it with "
+                f"`torchtui attach {path}`")
+    if state.status in ("done", "early_stopped"):
+        return (f"{said} and has finished; choose another --name, or train it on with `torchtui resume {path} "
+                "--epochs N`")
+    return f"{said}; choose another --name, or continue it with `torchtui resume {path}`"
+
+
 def refuse_runs_dir_in_a_run(root: Path) -> None:
     """A runs folder that is a run folder, or lies inside one: a run made there would be deleted with that run,
     and no listing of runs would show it."""
@@ -101,8 +122,7 @@ class RunFolder:
             try:
                 path.mkdir()
             except FileExistsError:
-                raise UserError(f"run folder {path} already exists; choose another --name, "
-                                f"or continue it with `torchtui resume {path}`") from None
+                raise UserError(_name_taken(path)) from None
             except OSError as e:
                 raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
         else:
