@@ -57,6 +57,13 @@ def test_interrupted_line_counts_the_epochs_done(tmp_path):
         lines.append(out.getvalue().splitlines()[-1].split(", saved")[0])
     assert per == 8 and lines == ["stopped (SIGINT) in epoch 2 after batch 3/8", "stopped after epoch 2",
                                   "stopped before its first batch"], lines
+    out = io.StringIO()
+    report = ConsoleReporter(out=out, err=io.StringIO())
+    for e in events:  # a run of one epoch ends 'done: 1 epoch;' (it said '1 epochs')
+        report(e)
+    assert "done: 1 epoch; best loss " in out.getvalue(), out.getvalue()
+    report({"event": "end", "status": "early_stopped", "epochs": 2, "best_epoch": 1, "best_val_loss": 0.5})
+    assert "stopped early (no better validation loss in 1 epoch; --patience 0 turns" in out.getvalue()
 
 
 def test_evaluation_pause_and_save_now_lines(tmp_path):

@@ -46,3 +46,12 @@ def test_the_readmes_home_folder_example_is_the_long_flag_and_it_expands(tmp_pat
                         capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)})
     assert said.returncode == 0, said.stderr
     assert (tmp_path / "p.csv").is_file()
+
+
+def test_resume_help_asks_only_for_what_resume_takes():
+    """resume's --rdzv-endpoint said 'several machines need --name ... and a --runs-dir', flags resume refuses."""
+    resume = typer.main.get_command(app).commands["resume"]
+    said = next(p.help for p in resume.params if "--rdzv-endpoint" in p.opts)
+    assert "--name" not in said and "--runs-dir" not in said and "the same run folder" in said
+    taken = {opt for p in resume.params for opt in p.opts}
+    assert set(re.findall(r"--[a-z-]+", " ".join(p.help or "" for p in resume.params))) <= taken

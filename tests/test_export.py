@@ -479,3 +479,26 @@ def test_weights_without_safetensors_is_one_line(tmp_path, monkeypatch):
     assert wrong.exit_code == 2 and "name a .safetensors file" in wrong.output
     alone = CliRunner().invoke(app, ["export", str(folder.path), "--which", "last"])
     assert alone.exit_code == 2 and "add --weights model.safetensors" in alone.output
+
+
+def test_the_script_says_stopping_only_where_epochs_are_left(tmp_path):
+    """A last epoch without a better validation loss, patience 1: the run is done, and its script printed 'no
+    better validation loss for 1 epochs: stopping' after it. With an epoch left it stops there, as the run does."""
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+
+    said = {}
+    for epochs in (2, 3):  # SGD at lr 10 on iris: epoch 2 is far worse than epoch 1
+        spec = make_spec(tmp_path, data__dataset="iris", train__epochs=epochs, train__patience=1, train__lr=10.0,
+                         train__optimizer="SGD", run__name=f"e{epochs}")
+        outcome, folder = job.run(spec, lambda e: None)
+        script = tmp_path / f"e{epochs}.py"
+        assert CliRunner().invoke(app, ["export", str(folder.path), "-o", str(script)]).exit_code == 0
+        work = tmp_path / f"w{epochs}"
+        work.mkdir()
+        done = bare_python([str(script)], work)
+        assert done.returncode == 0, done.stderr[-2000:]
+        trained = sum(line.startswith("epoch ") for line in done.stdout.splitlines())
+        said[epochs] = (outcome.status, trained, "stopping" in done.stdout)
+    assert said == {2: ("done", 2, False), 3: ("early_stopped", 2, True)}, said

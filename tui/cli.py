@@ -231,12 +231,16 @@ def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
 
 NPROC_HELP = ("Train with this many processes on this machine (DistributedDataParallel), or gpu: one per visible "
               "GPU; started through torch's elastic launcher, as torchrun does. --batch-size is per process.")
+RESUME_NPROC_HELP = (NPROC_HELP.replace("--batch-size is per process.", "The batch size is per process, as the run's.")
+                     + " Default: as many as the run had (its spec's run.processes).")
 RESTARTS_HELP = ("With --nproc-per-node: after a process fails, restart the group up to this many times; each "
                  "restart resumes the run from its last checkpoint.")
 NNODES_HELP = "Machines taking part (with --rdzv-endpoint): the same command on each, with its --node-rank."
 NODE_RANK_HELP = "This machine's number among --nnodes, from 0."
 ENDPOINT_HELP = ("HOST:PORT where the machines meet (a c10d rendezvous, served by the first to come); "
                  "several machines need --name, the same on each, and a --runs-dir they share to resume.")
+RESUME_ENDPOINT_HELP = ("HOST:PORT where the machines meet (a c10d rendezvous, served by the first to come); each "
+                        "machine names the same run folder, on storage they share.")
 TIMEOUT_HELP = "Seconds to wait for every machine at the rendezvous before giving up with one line."
 _LAUNCHER_FLAGS = ("--nproc-per-node", "--max-restarts", "--nnodes", "--node-rank", "--rdzv-endpoint",
                    "--rdzv-timeout")
@@ -519,11 +523,11 @@ def resume(
     test: Optional[str] = typer.Option(None, "--test", help="Where the run's --test file is now, if it moved."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event on stdout."),
     nproc: Optional[str] = typer.Option(
-        None, "--nproc-per-node", help=NPROC_HELP + " Default: as many as the run had (its spec's run.processes)."),
+        None, "--nproc-per-node", help=RESUME_NPROC_HELP),
     max_restarts: int = typer.Option(0, "--max-restarts", help=RESTARTS_HELP),
     nnodes: int = typer.Option(1, "--nnodes", help=NNODES_HELP),
     node_rank: int = typer.Option(0, "--node-rank", help=NODE_RANK_HELP),
-    rdzv_endpoint: str = typer.Option("", "--rdzv-endpoint", help=ENDPOINT_HELP),
+    rdzv_endpoint: str = typer.Option("", "--rdzv-endpoint", help=RESUME_ENDPOINT_HELP),
     rdzv_timeout: int = typer.Option(600, "--rdzv-timeout", help=TIMEOUT_HELP),
 ) -> None:
     """Continue a run from its last.pt, exactly where it stopped (with as many processes as it had, exactly)."""

@@ -172,13 +172,15 @@ class ConsoleReporter:
             return
         how = "done"
         if e["status"] == "early_stopped":  # the default patience can end a run early: say how to turn it off
-            how = (f"stopped early (no better validation loss in {e['epochs'] - e['best_epoch']} epochs; "
+            waited = e['epochs'] - e['best_epoch']
+            how = (f"stopped early (no better validation loss in {waited} epoch{'s' * (waited != 1)}; "
                    f"--patience 0 turns early stopping off)")
         best = e.get("best_val_loss")
         metrics = "  ".join(f"{label} {e['best_metrics'][k]:.4f}" for k, label, _ in METRICS
                             if k in e.get("best_metrics", {}))
-        self._print(f"{how}: {e['epochs']} epochs; best loss {best:.4f} at epoch {e['best_epoch']}"
-                    + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {e['epochs']} epochs")
+        epochs = f"{e['epochs']} epoch{'s' * (e['epochs'] != 1)}"  # ('done: 1 epochs')
+        self._print(f"{how}: {epochs}; best loss {best:.4f} at epoch {e['best_epoch']}"
+                    + (f"  {metrics}" if metrics else "") if best is not None else f"{how}: {epochs}")
         self._print(f"saved: {run_dir}/best.pt, {run_dir}/last.pt")
         if self.start.get("table", True):
             # (quoted: pasted into a shell, a file named `x;rm -rf ~;.csv` is one argument)

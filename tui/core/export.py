@@ -721,7 +721,7 @@ def _model_and_loop(f: _Facts, add: Any, validating: bool, n_train: str, n_val: 
         monitor = "train_loss"
     add("")
     add(f"    if {monitor} < best_loss:  # the best epoch so far: keep its weights")
-    add(f"        best_loss, best_epoch = {monitor}, epoch" + (", 0" if False else ""))
+    add(f"        best_loss, best_epoch = {monitor}, epoch")
     if t.patience:
         add("        bad_epochs = 0")
     add("        torch.save(model.state_dict(), args.best)")
@@ -731,7 +731,7 @@ def _model_and_loop(f: _Facts, add: Any, validating: bool, n_train: str, n_val: 
     if schedule and not per_batch:
         add(f"    scheduler.step({monitor})" if t.scheduler == "plateau" else "    scheduler.step()  # once per epoch")
     if t.patience:
-        add("    if bad_epochs >= PATIENCE:  # early stopping")
+        add("    if bad_epochs >= PATIENCE and epoch < EPOCHS:  # early stopping (after the last epoch: done)")
         add('        print(f"no better validation loss for {PATIENCE} epochs: stopping")')
         add("        break")
     add("")

@@ -222,14 +222,16 @@ def _resume(folder: RunFolder, world: distributed.World, emit: Emit, epochs: int
                         f"total, not more epochs to add: give more than {done}, e.g. --epochs {done + live.epochs}")
     if ckpt and _patience_ran_out(ckpt, live.patience):
         if epochs is None and state.status == "early_stopped":  # it trained one epoch more and stopped again
+            waited = f"{live.patience} epoch{'s' * (live.patience != 1)}"
             if spec.train.scheduler in ("onecycle", "cosine"):  # (--epochs N beyond its length is refused)
                 raise UserError(f"{folder.path} stopped early after epoch {done} (no better validation loss in "
-                                f"{live.patience} epochs): it has ended; its {spec.train.scheduler} schedule is fixed "
+                                f"{waited}): it has ended; its {spec.train.scheduler} schedule is fixed "
                                 f"to {spec.train.epochs} epochs: `torchtui resume {folder.path} --epochs "
                                 f"{spec.train.epochs}` trains on to its end, with its patience counted afresh")
             raise UserError(f"{folder.path} stopped early after epoch {done} (no better validation loss in "
-                            f"{live.patience} epochs): it has ended; `torchtui resume {folder.path} --epochs N` "
-                            f"trains on to epoch N, with {live.patience} more epochs to improve")
+                            f"{waited}): it has ended; `torchtui resume {folder.path} --epochs N` "
+                            f"trains on to epoch N, with {live.patience} more epoch{'s' * (live.patience != 1)} to "
+                            "improve")
         if epochs is not None:  # trains on: its patience counts afresh, or it stopped again after one epoch
             ckpt["progress"]["bad_epochs"] = 0
     again = (f" --epochs {epochs}" if epochs is not None else "") + "".join(
