@@ -55,3 +55,8 @@ def test_resume_help_asks_only_for_what_resume_takes():
     assert "--name" not in said and "--runs-dir" not in said and "the same run folder" in said
     taken = {opt for p in resume.params for opt in p.opts}
     assert set(re.findall(r"--[a-z-]+", " ".join(p.help or "" for p in resume.params))) <= taken
+
+
+def test_runs_usage_names_its_runs_once():
+    usage = CliRunner().invoke(app, ["runs", "--help"]).stdout.splitlines()[0]
+    assert usage.endswith(" runs [OPTIONS] [RUN]..."), usage  # (it said [[RUN]...]...)

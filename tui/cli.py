@@ -701,7 +701,7 @@ def eval_(
 @guarded
 def runs(
     names: Optional[list[str]] = typer.Argument(
-        None, metavar="[RUN]...",
+        None, metavar="RUN",
         help="With --compare: the runs to compare, each a run folder or a run's name in --runs-dir."),
     runs_dir: Optional[Path] = typer.Option(None, help="Folder holding run folders.", show_default="checkpoints"),
     compare: bool = typer.Option(False, "--compare", help="Compare the runs named: their best numbers, and the "
