@@ -552,6 +552,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     head = _head(path)
     compression = "gzip" if head.startswith(_GZIP) else None  # by its bytes: a name can be wrong either way
     stem = name[:-3] if name.endswith(".gz") else name
+    _refuse_web_page(path, head)
     if head.startswith(b"PAR1"):
         return TableFormat(kind="parquet")
     renamed = stem.endswith(".parquet")  # named so, yet not Parquet (every Parquet file starts with PAR1)
@@ -575,6 +576,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
         fmt.notes.append(f"{path.name} is named .gz but is not gzip-compressed: read as it is")
     if compression:
         _refuse_binary(path, raw[:4096], inside="gzip-compressed", wide=_wide(opts.encoding))
+        _refuse_web_page(path, raw[:4096])
     try:
         text, fmt.encoding = _decode(raw, opts.encoding, fmt.notes)
     except _MixedEncodings as e:
@@ -722,6 +724,19 @@ def _refuse_binary(path: Path, head: bytes, inside: str = "", wide: bool = False
         fix = {"a zip archive": "unzip it and give the table inside",
                "an Excel workbook": "save it as CSV"}.get(what, "give a CSV, JSON or Parquet file")
         raise UserError(f"{path} is not a text table (it looks like {what}{', ' + inside if inside else ''}); {fix}")
+
+
+_WEB_PAGE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])",
+                       re.IGNORECASE | re.DOTALL)
+
+
+def _refuse_web_page(path: Path, head: bytes) -> None:
+    """A web page saved under the data's name (a link to GitHub's or Kaggle's page for the file, downloaded with
+    curl or 'Save as'): read as a table, its tags were refused as 'line 5 has 2 fields where the lines above it
+    have 1', and the user told to quote fields."""
+    if _WEB_PAGE.match(head):
+        raise UserError(f"{path} is a web page (HTML), not a table: the page that shows the file was downloaded, not "
+                        "the file; download the file itself (GitHub: the Raw button's address; Kaggle: Download)")
 
 
 def _zip_kind(path: Path) -> str:
