@@ -47,12 +47,14 @@ def test_numbers_with_a_unit_are_numbers_and_the_note_names_it(tmp_path):
 
 
 def test_mixed_units_and_ordinals_stay_text(tmp_path):
-    """'1.9 m' beside '190 cm' is not one quantity's numbers, nor '1st' beside '2nd'; an address is no number."""
-    rows = [f"{'190 cm' if i % 2 else '1.9 m'},{i + 1}{['st', 'nd', 'rd', 'th'][min(i, 3)]},{i} Main St,{'ab'[i % 2]}"
-            for i in range(12)]
-    (tmp_path / "m.csv").write_text("size,place,address,label\n" + "\n".join(rows) + "\n")
+    """'1.9 m' beside '190 cm' is not one quantity's numbers, nor '1st' beside '2nd', nor '5more' beside 2, 3, 4; an
+    address is no number."""
+    rows = [f"{'190 cm' if i % 2 else '1.9 m'},{i + 1}{['st', 'nd', 'rd', 'th'][min(i, 3)]},{i} Main St,"
+            f"{[2, 3, 4, '5more'][i % 4]},{'ab'[i % 2]}" for i in range(12)]
+    (tmp_path / "m.csv").write_text("size,place,address,doors,label\n" + "\n".join(rows) + "\n")
     frame, fmt = read_table(tmp_path / "m.csv")
     assert frame["size"][0] == "1.9 m" and frame["place"][0] == "1st" and frame["address"][0] == "0 Main St"
+    assert frame["doors"][3] == "5more"  # a word on some cells only (UCI's car data): no unit
     assert fmt.units == {} and fmt.formatted == []
 
 

@@ -454,8 +454,10 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     if opened.all():
         return False  # every cell in parentheses: pairs or notes, not a ledger's negatives among its positives
     unit = parts["unit"].dropna().unique() if "unit" in parts else []
-    if len(unit) > 1:
-        return False  # '1.9 m' beside '190 cm', '1st' beside '2nd', '3a' beside '3b': not one quantity's numbers
+    if len(unit) > 1 or (len(unit) and parts["unit"].isna().any()):
+        # '1.9 m' beside '190 cm', '1st' beside '2nd', '3a' beside '3b': not one quantity's numbers; a unit on some
+        # cells only ('5more' beside 2, 3, 4: UCI's car doors) is a word of those, no unit
+        return False
     signed = opened | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
     formatted = ((parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
                  | (parts["unit"].notna() if len(unit) else False)
