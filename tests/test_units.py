@@ -20,15 +20,18 @@ from test_export import export_runs_bit_for_bit
 
 
 def people(path, rows: int = 120, seed: int = 1):
-    """height in cm, weight in kg (one cell '-'), a temperature in °C, age in yrs.; tall is the label."""
+    """height in cm, weight in kg (one cell '-'), a temperature in °C, age in yrs., tenure in year(s); tall is the
+    label."""
     r = np.random.default_rng(seed)
     height, weight = r.integers(150, 201, rows), r.uniform(45, 110, rows).round(1)
-    temp, age = r.normal(36.8, 0.4, rows).round(1), r.integers(18, 81, rows)
-    cells = [[f"{h} cm", f"{w} kg", f"{t}°C", f"{a} yrs.", "yes" if h > 175 else "no"]
-             for h, w, t, a in zip(height, weight, temp, age)]
+    temp, age, tenure = r.normal(36.8, 0.4, rows).round(1), r.integers(18, 81, rows), r.integers(1, 4, rows)
+    cells = [[f"{h} cm", f"{w} kg", f"{t}°C", f"{a} yrs.", f"{n} year{'s' if n != 1 else ''}",
+              "yes" if h > 175 else "no"] for h, w, t, a, n in zip(height, weight, temp, age, tenure)]
     cells[3][1] = "-"
-    path.write_text("height,weight,temp,age,tall\n" + "".join(",".join(c) + "\n" for c in cells), encoding="utf-8")
-    truth = pd.DataFrame({"height": height.astype(float), "weight": weight, "temp": temp, "age": age.astype(float)})
+    path.write_text("height,weight,temp,age,tenure,tall\n" + "".join(",".join(c) + "\n" for c in cells),
+                    encoding="utf-8")
+    truth = pd.DataFrame({"height": height.astype(float), "weight": weight, "temp": temp, "age": age.astype(float),
+                          "tenure": tenure.astype(float)})
     truth.loc[3, "weight"] = np.nan
     return path, truth
 
@@ -38,7 +41,7 @@ def test_numbers_with_a_unit_are_numbers_and_the_note_names_it(tmp_path):
     frame, fmt = read_table(path)
     for c in truth.columns:
         assert np.array_equal(frame[c].to_numpy(float), truth[c].to_numpy(float), equal_nan=True), c
-    assert fmt.units == {"height": "cm", "weight": "kg", "temp": "°C", "age": "yrs."}
+    assert fmt.units == {"height": "cm", "weight": "kg", "temp": "°C", "age": "yrs.", "tenure": "year(s)"}
     assert f"column height: numbers in cm written as '{int(truth.height[0])} cm' read as numbers " \
            f"({int(truth.height[0])})" in fmt.notes
     data = prepare(DataSpec(dataset=str(path), missing="impute"), 0)
@@ -50,11 +53,12 @@ def test_mixed_units_and_ordinals_stay_text(tmp_path):
     """'1.9 m' beside '190 cm' is not one quantity's numbers, nor '1st' beside '2nd', nor '5more' beside 2, 3, 4; an
     address is no number."""
     rows = [f"{'190 cm' if i % 2 else '1.9 m'},{i + 1}{['st', 'nd', 'rd', 'th'][min(i, 3)]},{i} Main St,"
-            f"{[2, 3, 4, '5more'][i % 4]},{'ab'[i % 2]}" for i in range(12)]
-    (tmp_path / "m.csv").write_text("size,place,address,doors,label\n" + "\n".join(rows) + "\n")
+            f"{[2, 3, 4, '5more'][i % 4]},{i} {'m' if i % 2 else 'ms'},{'ab'[i % 2]}" for i in range(12)]
+    (tmp_path / "m.csv").write_text("size,place,address,doors,time,label\n" + "\n".join(rows) + "\n")
     frame, fmt = read_table(tmp_path / "m.csv")
     assert frame["size"][0] == "1.9 m" and frame["place"][0] == "1st" and frame["address"][0] == "0 Main St"
     assert frame["doors"][3] == "5more"  # a word on some cells only (UCI's car data): no unit
+    assert frame["time"][0] == "0 ms"  # metres beside milliseconds: 'ms' is no plural of 'm'
     assert fmt.units == {} and fmt.formatted == []
 
 

@@ -311,7 +311,7 @@ def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tu
 def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = Reading()) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
-    from .reader import csv_options, empty_but_words, json_lines, read_table, sniff, thousands_marks
+    from .reader import csv_options, empty_but_words, json_lines, read_table, sniff, thousands_marks, unit_pattern
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
         fmt = read_table(path, read_options(spec.data, reading))[1]
@@ -383,8 +383,7 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                   if c in fmt.signed else "")  # the minus sign U+2212, and (1,067.49) for -1,067.49
         zeros = (".str.strip().str.replace(r'^[$€£¥]\\s*-+$|^-+\\s*[$€£¥]$', '0', regex=True)"
                  if c in fmt.zeros else "")  # the accounting format's zero, '$ -'; a dash alone is empty
-        after = r"\s*" + re.escape(fmt.units.get(c, "")) + r"\s*$"  # its unit after each number ('190 cm')
-        unit = f".str.replace({after!r}, '', regex=True)" if c in fmt.units else ""
+        unit = f".str.replace({unit_pattern(fmt.units[c])!r}, '', regex=True)" if c in fmt.units else ""  # '190 cm'
         lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%"
                   + (f", {fmt.units[c]!r} after each" if c in fmt.units else "") + "), read as numbers"
                   + (f" (decimal mark {mark!r})" if mark != fmt.decimal else ""),

@@ -453,14 +453,14 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     opened = parts["open"].notna() if "open" in parts else pd.Series(False, index=parts.index)
     if opened.all():
         return False  # every cell in parentheses: pairs or notes, not a ledger's negatives among its positives
-    unit = parts["unit"].dropna().unique() if "unit" in parts else []
-    if len(unit) > 1 or (len(unit) and parts["unit"].isna().any()):
+    unit = _one_unit(parts["unit"]) if "unit" in parts else ""
+    if unit is None:
         # '1.9 m' beside '190 cm', '1st' beside '2nd', '3a' beside '3b': not one quantity's numbers; a unit on some
         # cells only ('5more' beside 2, 3, 4: UCI's car doors) is a word of those, no unit
         return False
     signed = opened | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
     formatted = ((parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
-                 | (parts["unit"].notna() if len(unit) else False)
+                 | (parts["unit"].notna() if unit else False)
                  | signed | (parts["n"].str.contains(mark, regex=False) if mark != fmt.decimal else False))
     if not formatted.any():
         return False  # plain numbers with stray cells: the columns' own checks say which cells count as empty
@@ -475,16 +475,36 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
         fmt.signed.append(str(name))
     if forms and shown.str.match(_SHEET_ZERO.pattern).any():
         fmt.zeros.append(str(name))
-    if len(unit):
-        fmt.units[str(name)] = str(unit[0])
+    if unit:
+        fmt.units[str(name)] = unit
     shown_as = values[formatted]
     nonzero = shown_as.ne(0).to_numpy()
     first = int(nonzero.argmax()) if nonzero.any() else 0  # (an example of '$ 12.00' over one of '$ -')
     how = f" (decimal mark {mark!r})" if mark != fmt.decimal else ""
-    what = f"in {unit[0]} " if len(unit) else ""
+    what = f"in {unit} " if unit else ""
     fmt.notes.append(f"column {name}: numbers {what}written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
                      f"numbers ({float(shown_as.iloc[first]):g})")
     return True
+
+
+def _one_unit(units: pd.Series) -> str | None:
+    """The unit every cell writes after its number ('' where none does), one word in the singular and plural
+    ('1 year', '5 years': 'year(s)'); None where the cells do not share one."""
+    if units.isna().all():
+        return ""
+    if units.isna().any():
+        return None
+    forms = sorted(units.unique(), key=len)
+    if len(forms) == 1:
+        return str(forms[0])
+    one, more = forms if len(forms) == 2 else ("", "")
+    return f"{one}(s)" if len(one) >= 2 and more == one + "s" else None  # ('m' beside 'ms' is no plural)
+
+
+def unit_pattern(unit: str) -> str:
+    """A regular expression of a column's unit as `_one_unit` names it, at the end of a cell."""
+    forms = re.escape(unit[:-3]) + "s?" if unit.endswith("(s)") else re.escape(unit)
+    return rf"\s*{forms}\s*$"
 
 
 def _question_marks(frame: pd.DataFrame, fmt: TableFormat) -> None:
