@@ -241,6 +241,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     for t in targets:
         if not codes:
             _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
+    _warn_of_total_rows(frame, notices)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
     if len(targets) > 1:
@@ -760,6 +761,27 @@ def _warn_of_marks_as_classes(col: pd.Series, classes: list[Any], target: str, n
         what = "common marks of a missing value" if len(marks) > 1 else "a common mark of a missing value"
         notices.append(f"warning: target {target} has the class{'es' * (len(marks) > 1)} {shown}, {what}: if it "
                        "means no label, leave those cells empty (--missing drop then leaves the rows out)")
+
+
+_TOTAL = re.compile(r"^\s*(?:grand\s+|sub-?)?totals?\s*:?\s*$|^\s*(?:sum|summe|gesamt|insgesamt|totaal)\s*:?\s*$",
+                    re.IGNORECASE)
+
+
+def _warn_of_total_rows(frame: pd.DataFrame, notices: list[str]) -> None:
+    """A spreadsheet's total line saved with its rows ('Total,,,5678.90' under the last record): read as a record,
+    its sums trained as one (--missing impute filled its empty cells; a total with every cell filled was taken
+    without a word, its label a category of its own). Said, naming the row; looked for in the last rows only, where
+    totals stand, and in cells of text."""
+    tail = frame.tail(3)
+    for row in range(len(tail)):
+        for c in tail.columns:
+            cell = tail[c].iloc[row]
+            if isinstance(cell, str) and _TOTAL.match(cell) and int((frame[c] == cell).sum()) == 1:  # ('total'
+                # loss, a class many rows hold, is no total line)
+                number = len(frame) - len(tail) + row + 1
+                notices.append(f"warning: data row {number} looks like a total line ({cell.strip()!r} in column "
+                               f"{c}), not a record: its numbers would train as one; delete it from the file")
+                return
 
 
 def _warn_of_a_header_read_as_data(frame: pd.DataFrame, target: str, numbers: np.ndarray,
