@@ -46,7 +46,7 @@ def test_numbers_with_a_unit_are_numbers_and_the_note_names_it(tmp_path):
            f"({int(truth.height[0])})" in fmt.notes
     data = prepare(DataSpec(dataset=str(path), missing="impute"), 0)
     assert [(c.name, c.kind) for c in data.pre.columns] == [(c, "numeric") for c in truth.columns]
-    assert data.pre.units is True
+    assert data.pre.suffixes is True
 
 
 def test_mixed_units_and_ordinals_stay_text(tmp_path):
@@ -80,11 +80,34 @@ def test_predict_and_the_exported_script_read_the_units_alike(tmp_path):
 def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, monkeypatch):
     path, _ = people(tmp_path / "p.csv")
     spec = make_spec(tmp_path, data__dataset=str(path), data__missing="impute", train__epochs=2)
-    rules_then = (*job.plan.__defaults__[:-1], Reading(units=False))
-    folder, saved = trained_before_the_rule(monkeypatch, spec, "units", [(job.plan, "__defaults__", rules_then)])
-    assert preprocess.reading_of(saved).units is False
+    rules_then = (*job.plan.__defaults__[:-1], Reading(suffixes=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "suffixes", [(job.plan, "__defaults__", rules_then)])
+    assert preprocess.reading_of(saved).suffixes is False
     assert all(c["kind"] != "numeric" for c in saved["columns"] if c["name"] == "height")
     frame, _ = read_table(path, ReadOptions(reading=preprocess.reading_of(saved)))
     assert frame["height"][0].endswith(" cm")
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
+
+
+def test_sap_negatives_with_the_minus_after_are_numbers(tmp_path):
+    """SAP writes a negative amount with its minus after it ('2.583,07-'): the column was left out as free text.
+    The exported script reads it alike."""
+    r = np.random.default_rng(7)
+    amount = (r.normal(0, 2000, 150)).round(2)
+    written = [f"{abs(a):,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") + ("-" if a < 0 else "")
+               for a in amount]
+    quantity = r.integers(1, 20, 150)
+    lines = ["Belegnr;Betrag;Menge;Storno"] + [f"{i};{w};{q};{'ja' if a < -1000 else 'nein'}"
+                                                for i, (w, q, a) in enumerate(zip(written, quantity, amount))]
+    path = tmp_path / "sap.csv"
+    path.write_text("\n".join(lines) + "\n")
+    frame, fmt = read_table(path)
+    assert np.array_equal(frame["Betrag"].to_numpy(float), amount) and fmt.decimal == ","
+    assert "Betrag" in fmt.signed and any(w.endswith("-") for w in written)
+    for bad in ("-5-", "(5-)"):  # a minus on both sides is no number
+        (tmp_path / "bad.csv").write_text("x;y\n" + "".join(f"{v};a\n" for v in ["1.234,50-", bad, "7,00"]))
+        assert read_table(tmp_path / "bad.csv")[0]["x"][1] == bad
+    spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2)
+    _, folder = job.run(spec, lambda e: None)
+    export_runs_bit_for_bit(folder.path, path, tmp_path)

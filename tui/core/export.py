@@ -380,7 +380,8 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
     for c in fmt.formatted:  # as reader._formatted_numbers: signs and thousands marks dropped, decimal mark "."
         mark = fmt.column_marks.get(c, fmt.decimal)  # (a column of decimal commas in a file of decimal dots)
         signed = (".str.replace('\\u2212', '-', regex=False).str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)"
-                  if c in fmt.signed else "")  # the minus sign U+2212, and (1,067.49) for -1,067.49
+                  ".str.replace(r'^(.*\\d)-$', r'-\\1', regex=True)"
+                  if c in fmt.signed else "")  # the minus sign U+2212, (1,067.49) for -1,067.49, SAP's 2.583,07-
         zeros = (".str.strip().str.replace(r'^[$€£¥]\\s*-+$|^-+\\s*[$€£¥]$', '0', regex=True)"
                  if c in fmt.zeros else "")  # the accounting format's zero, '$ -'; a dash alone is empty
         unit = f".str.replace({unit_pattern(fmt.units[c])!r}, '', regex=True)" if c in fmt.units else ""  # '190 cm'

@@ -180,9 +180,9 @@ class Preprocessor:
     # a CSV row repeating the header line is refused (reader.Reading.repeated_header); False in a model trained
     # before, which read it as a row
     repeated_header: bool = False
-    # a column of numbers written with a unit ('190 cm') is numbers (reader.Reading.units); False in a model trained
-    # before, which encoded it value by value or left it out
-    units: bool = False
+    # a column of numbers written with a unit ('190 cm') or SAP's minus after ('2.583,07-') is numbers (reader.Reading
+    # .suffixes); False in a model trained before, which encoded it value by value or left it out
+    suffixes: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -246,7 +246,7 @@ class Preprocessor:
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
-                  repeated_header=rules.repeated_header, units=rules.units)
+                  repeated_header=rules.repeated_header, suffixes=rules.suffixes)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -512,7 +512,7 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "repeated_header", "units"):
+                     "marked_numbers", "repeated_header", "suffixes"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -574,7 +574,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     with the mark it was read with (`Preprocessor.number_marks`), and one before the marked numbers rule
     (`Preprocessor.marked_numbers`) a column of numbers with more than a tenth of its cells '-' as text, and one
     before the repeated header rule (`Preprocessor.repeated_header`) a line repeating the header as a row, and
-    one before the units rule (`Preprocessor.units`) a column of '190 cm' as text."""
+    one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -592,7 +592,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
-                   repeated_header=bool(d.get("repeated_header", False)), units=bool(d.get("units", False)),
+                   repeated_header=bool(d.get("repeated_header", False)), suffixes=bool(d.get("suffixes", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

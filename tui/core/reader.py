@@ -124,9 +124,10 @@ class Reading:
     # refused naming its row (`_refuse_repeated_header`); False in a model trained before, whose files were read with
     # it as a row (--missing drop left it out; impute trained its target's name as a class)
     repeated_header: bool = True
-    # a column of numbers each written with one unit after it ('190 cm', '87.9 kg', '4 yrs') is numbers
-    # (`_formatted_numbers`); False in a model trained before, which one-hot encoded it value by value or left it out
-    units: bool = True
+    # what may follow a number written for people (`_formatted_numbers`): one unit on every cell of its column
+    # ('190 cm', '87.9 kg', '4 yrs', '1 year' and '5 years'), and the minus sign SAP writes after a negative
+    # ('2.583,07-'); False in a model trained before, which one-hot encoded such a column or left it out
+    suffixes: bool = True
 
 
 @dataclass
@@ -396,7 +397,7 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
         if reading.forms:
             head = [_as_sheet_shows(v) for v in head]
         for mark in tried:
-            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal, units=reading.units)
+            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal, suffixes=reading.suffixes)
             if not all(v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
                 continue  # a column of text shows it in its first cells: the whole column is not tried
             if _read_formatted(frame, name, fmt, pattern, mark, reading.forms):
@@ -405,18 +406,20 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
                 break
 
 
-def _people_number(mark: str, forms: bool, parentheses: bool, units: bool = False) -> re.Pattern:
-    """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`); `units`: a unit may
-    follow it, a word of letters and the marks units are written with ('cm', 'km/h', '°C', 'µg', 'm²', 'yrs.')."""
+def _people_number(mark: str, forms: bool, parentheses: bool, suffixes: bool = False) -> re.Pattern:
+    """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`); `suffixes`: a minus
+    sign may follow a number without one before it ('2.583,07-'), and a unit may follow, a word of letters and the
+    marks units are written with ('cm', 'km/h', '°C', 'µg', 'm²', 'yrs.')."""
     thousands = thousands_marks(mark)
     first = r"[1-9]\d{0,2}" if forms else r"\d{1,3}"  # (forms: '0,420' is no thousand)
     sign = r"[+\-\u2212]?" if forms else r"[+-]?"
     number = rf"{sign}(?:{first}(?:{thousands}\d{{3}})+|\d+)(?:{re.escape(mark)}\d+)?"
     opened = r"(?P<open>\()?" if forms and parentheses else ""
     closed = r"(?(open)\))" if forms and parentheses else ""
-    unit = rf"(?:\s*(?P<unit>{_UNIT}))?" if units else ""
-    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number})\s*(?P<post>[%$€£¥]?){unit}"
-                      rf"{closed}$")
+    unit = rf"(?:\s*(?P<unit>{_UNIT}))?" if suffixes else ""
+    trail = r"(?P<trail>-)?" if suffixes else ""
+    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number}){trail}\s*(?P<post>[%$€£¥]?)"
+                      rf"{unit}{closed}$")
 
 
 _UNIT = r"°[^\W\d_]?|[^\W\d_]{1,10}(?:/[^\W\d_]{1,6})?[²³]?\.?"  # a letter is [^\W\d_]: cm, kg/m², °C, µg, yrs.
@@ -453,12 +456,15 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     opened = parts["open"].notna() if "open" in parts else pd.Series(False, index=parts.index)
     if opened.all():
         return False  # every cell in parentheses: pairs or notes, not a ledger's negatives among its positives
+    trailed = parts["trail"].notna() if "trail" in parts else pd.Series(False, index=parts.index)
+    if (trailed & ((parts["sign"] != "") | opened)).any():
+        return False  # '-5-', '(5-)': no number
     unit = _one_unit(parts["unit"]) if "unit" in parts else ""
     if unit is None:
         # '1.9 m' beside '190 cm', '1st' beside '2nd', '3a' beside '3b': not one quantity's numbers; a unit on some
         # cells only ('5more' beside 2, 3, 4: UCI's car doors) is a word of those, no unit
         return False
-    signed = opened | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
+    signed = opened | trailed | (parts["sign"] == "\u2212") | parts["n"].str.startswith("\u2212")
     formatted = ((parts["pre"] != "") | (parts["post"] != "") | parts["n"].str.contains(thousands, regex=True)
                  | (parts["unit"].notna() if unit else False)
                  | signed | (parts["n"].str.contains(mark, regex=False) if mark != fmt.decimal else False))
@@ -467,8 +473,8 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     digits = (parts["n"].str.replace(thousands, "", regex=True).str.replace(mark, ".", regex=False)
               .str.replace("\u2212", "-", regex=False))
     values = pd.to_numeric(parts["sign"].str.replace("\u2212", "-", regex=False) + digits, errors="coerce")
-    if opened.any():
-        values = values.where(~opened, -values)  # (1,067.49): a ledger's negative
+    if opened.any() or trailed.any():
+        values = values.where(~(opened | trailed), -values)  # (1,067.49): a ledger's negative; 2.583,07-: SAP's
     frame[name] = values.reindex(col.index)
     fmt.formatted.append(str(name))
     if signed.any():
