@@ -95,6 +95,7 @@ def test_sap_negatives_with_the_minus_after_are_numbers(tmp_path):
     The exported script reads it alike."""
     r = np.random.default_rng(7)
     amount = (r.normal(0, 2000, 150)).round(2)
+    amount[0] = -1234567.89
     written = [f"{abs(a):,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") + ("-" if a < 0 else "")
                for a in amount]
     quantity = r.integers(1, 20, 150)
@@ -105,6 +106,8 @@ def test_sap_negatives_with_the_minus_after_are_numbers(tmp_path):
     frame, fmt = read_table(path)
     assert np.array_equal(frame["Betrag"].to_numpy(float), amount) and fmt.decimal == ","
     assert "Betrag" in fmt.signed and any(w.endswith("-") for w in written)
+    # the note says its example whole (it said 1.23457e+06)
+    assert "column Betrag: numbers written as '1.234.567,89-' read as numbers (-1234567.89)" in fmt.notes
     for bad in ("-5-", "(5-)"):  # a minus on both sides is no number
         (tmp_path / "bad.csv").write_text("x;y\n" + "".join(f"{v};a\n" for v in ["1.234,50-", bad, "7,00"]))
         assert read_table(tmp_path / "bad.csv")[0]["x"][1] == bad

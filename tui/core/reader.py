@@ -489,7 +489,7 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     how = f" (decimal mark {mark!r})" if mark != fmt.decimal else ""
     what = f"in {unit} " if unit else ""
     fmt.notes.append(f"column {name}: numbers {what}written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
-                     f"numbers ({float(shown_as.iloc[first]):g})")
+                     f"numbers ({float(shown_as.iloc[first]):.15g})")
     return True
 
 
