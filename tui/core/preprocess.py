@@ -177,9 +177,9 @@ class Preprocessor:
     # a column of numbers whose other cells mark a missing value is numbers however many those are (reader.Reading
     # .marked_numbers); False in a model trained before, for which it took 90% numbers
     marked_numbers: bool = False
-    # a CSV row repeating the header line is refused (reader.Reading.repeated_header); False in a model trained
+    # a CSV row repeating the header line is refused (reader.Reading.stray_lines); False in a model trained
     # before, which read it as a row
-    repeated_header: bool = False
+    stray_lines: bool = False
     # a column of numbers written with a unit ('190 cm') or SAP's minus after ('2.583,07-') is numbers (reader.Reading
     # .suffixes); False in a model trained before, which encoded it value by value or left it out
     suffixes: bool = False
@@ -246,7 +246,7 @@ class Preprocessor:
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
-                  repeated_header=rules.repeated_header, suffixes=rules.suffixes)
+                  stray_lines=rules.stray_lines, suffixes=rules.suffixes)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -512,7 +512,7 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "repeated_header", "suffixes"):
+                     "marked_numbers", "stray_lines", "suffixes"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -573,7 +573,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     (`Preprocessor.forms`) a '0,420' in a file of decimal dots as 420, each column of numbers written for people
     with the mark it was read with (`Preprocessor.number_marks`), and one before the marked numbers rule
     (`Preprocessor.marked_numbers`) a column of numbers with more than a tenth of its cells '-' as text, and one
-    before the repeated header rule (`Preprocessor.repeated_header`) a line repeating the header as a row, and
+    before the repeated header rule (`Preprocessor.stray_lines`) a line repeating the header as a row, and
     one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text."""
     if pre is None:
         return Reading()
@@ -592,7 +592,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
-                   repeated_header=bool(d.get("repeated_header", False)), suffixes=bool(d.get("suffixes", False)),
+                   stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

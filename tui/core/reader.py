@@ -23,6 +23,7 @@ import csv
 import gzip
 import itertools
 import re
+import shlex
 import stat
 import warnings
 from dataclasses import dataclass, field
@@ -120,10 +121,10 @@ class Reading:
     # is numbers with those cells empty however many there are (`_marked_numbers`); False in a model trained before,
     # for which it took 90% numbers (a '-' in a quarter of its cells left a column of numbers out as free text)
     marked_numbers: bool = True
-    # a line of a CSV's rows that repeats its header line (two files joined with theirs, `cat a.csv b.csv`) is
-    # refused naming its row (`_refuse_repeated_header`); False in a model trained before, whose files were read with
-    # it as a row (--missing drop left it out; impute trained its target's name as a class)
-    repeated_header: bool = True
+    # a line among a CSV's rows that is none: its header line again (two files joined with theirs, `cat a.csv
+    # b.csv`), a '#' comment; refused naming its row (`_refuse_stray_lines`); False in a model trained before, whose
+    # files were read with it as a row (--missing drop left it out; impute trained the header's target as a class)
+    stray_lines: bool = True
     # what may follow a number written for people (`_formatted_numbers`): one unit on every cell of its column
     # ('190 cm', '87.9 kg', '4 yrs', '1 year' and '5 years'), and the minus sign SAP writes after a negative
     # ('2.583,07-'); False in a model trained before, which one-hot encoded such a column or left it out
@@ -271,6 +272,10 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         raise UserError(f"{path} is empty; it needs a header line and rows") from None
     except pd.errors.ParserError as e:
         msg = _tokenizing(str(e).strip().splitlines()[-1])
+        comment = _comment_in_line(p, fmt, msg)
+        if comment:
+            raise UserError(f"{path}: line {comment[0]} is a comment line ({comment[1]!r}), inside the table; delete "
+                            f"it, e.g. `grep -v '^#' {shlex.quote(p.name)} > clean.csv`") from None
         raise UserError(f"{path}: {msg} (read with {fmt.describe()}); put a field that holds the separator in "
                         f"quotes, or fix that line, or set the format with {fmt.flags()}") from None
     except (ValueError, OSError, ImportError) as e:
@@ -288,8 +293,10 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     for name in dict.fromkeys(n for n in said if said.count(n) > 1):  # renamed without a word, before
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
-    if opts.reading.repeated_header and fmt.kind == "csv" and fmt.header:
-        _refuse_repeated_header(path, frame, said)
+    if opts.reading.stray_lines and fmt.kind == "csv":
+        _refuse_comment_lines(path, frame)
+        if fmt.header:
+            _refuse_stray_lines(path, frame, said)
     _formatted_numbers(frame, fmt, opts.reading, told=opts.decimal != "auto")
     if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
         said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
@@ -305,7 +312,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     return frame, fmt
 
 
-def _refuse_repeated_header(path: str | Path, frame: pd.DataFrame, names: list[str]) -> None:
+def _refuse_stray_lines(path: str | Path, frame: pd.DataFrame, names: list[str]) -> None:
     """Rows whose every cell is its column's name: the header line again, of a second file joined on with its own
     (`cat a.csv b.csv`). Read as a row, its text made each column of numbers text (refused as 'non-numeric cells'
     one column at a time), --missing drop left it out without a word and impute trained the target's name as a
@@ -334,6 +341,40 @@ def _refuse_repeated_header(path: str | Path, frame: pd.DataFrame, names: list[s
                     "line (files joined with their headers, e.g. `cat a.csv b.csv`); delete "
                     f"{'those lines' if len(rows) > 1 else 'that line'}, or join the files without them "
                     "(`tail -n +2 b.csv >> a.csv`)")
+
+
+def _refuse_comment_lines(path: str | Path, frame: pd.DataFrame) -> None:
+    """Rows that are '#' comments among the rows ('# second batch, measured 2024-05-01' in a sensor log): read as a
+    row, the comment's pieces made its columns of numbers text (refused one by one as 'non-numeric cells'), and
+    --missing drop or impute kept or dropped it without a word. A row is a comment where its first cell starts with
+    '#' and the row fits no row: its other cells empty, or text where a column holds numbers. Rare in a column
+    ('#ff0000' colours in every row are values)."""
+    if not frame.shape[1] or pd.api.types.is_numeric_dtype(frame.iloc[:, 0]):
+        return
+    first = frame.iloc[:, 0]
+    hashed = np.array([isinstance(v, str) and v.lstrip().startswith("#") for v in first.to_numpy(dtype=object)])
+    if not hashed.any() or hashed.sum() > max(3, 0.05 * len(frame)):
+        return
+    rest = frame.iloc[:, 1:]
+    comment = hashed & (rest.isna().all(axis=1).to_numpy() if rest.shape[1] else True)
+    for i in range(frame.shape[1]):
+        cells = frame.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(cells):
+            continue  # (a comment's cell there is empty or a number)
+        numbers = pd.to_numeric(cells, errors="coerce")
+        others = numbers[~hashed]
+        if len(others) and others.notna().mean() >= 0.9:  # a column of numbers: text there is no row's
+            comment |= hashed & numbers.isna().to_numpy() & cells.notna().to_numpy()
+    rows = np.flatnonzero(comment) + 1
+    if not len(rows):
+        return
+    text = str(first.iloc[rows[0] - 1]).strip()
+    text = text if len(text) <= 40 else text[:37] + "..."
+    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    many = len(rows) > 1
+    raise UserError(f"{path}: data row{'s' * many} {shown} {'are comment lines' if many else 'is a comment line'} "
+                    f"({text!r}), not {'rows' if many else 'a row'}; delete {'them' if many else 'it'}, e.g. "
+                    f"`grep -v '^#' {shlex.quote(Path(path).name)} > clean.csv`")
 
 
 def _cells_are(col: pd.Series, where: np.ndarray, name: str) -> np.ndarray:
@@ -637,7 +678,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.decimal_unseen = opts.decimal == "auto" and not seen
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
-        fmt.header = _looks_like_header(body, opts.reading.repeated_header)
+        fmt.header = _looks_like_header(body, opts.reading.stray_lines)
         if len(body) == 1 and opts.reading.headerless and not all(COLUMN_N.fullmatch(f.strip()) for f in body[0]):
             fmt.header = False
     else:
@@ -689,6 +730,23 @@ def _refuse_a_row_longer_than_the_header(path: Path, fmt: TableFormat, body: lis
            else "put a field that holds the separator in quotes, or fix that row, or set the separator with --sep")
     raise UserError(f"{path}: the data row {shown!r} has {len(row)} fields where the header line names {header} "
                     f"(separator {sep}); {fix}")
+
+
+def _comment_in_line(p: Path, fmt: TableFormat, said: str) -> tuple[int, str] | None:
+    """(line number, text) where the line a tokenizing error names (`_tokenizing`'s words) is a '#' comment: its
+    commas made it longer than the rows, and the user was told to quote a field."""
+    found = re.match(r"line (\d+) has", said)
+    if not found:
+        return None
+    number = int(found.group(1))
+    opener = gzip.open if fmt.compression == "gzip" else open
+    try:
+        with opener(p, "rt", encoding=fmt.encoding, errors="replace", newline="") as f:
+            line = next(itertools.islice(f, number - 1, None), "")
+    except OSError:
+        return None
+    text = line.strip().lstrip("\ufeff")
+    return (number, text if len(text) <= 40 else text[:37] + "...") if text.startswith("#") else None
 
 
 def _tokenizing(message: str) -> str:
@@ -1416,7 +1474,7 @@ def _looks_like_header(rows: list[list[str]], repeats: bool = True) -> bool:
     numbers, a number over text, a whole number far outside a column of decimals, or a run of 3+ evenly
     spaced whole numbers (2008, 2009, 2010) outside their columns' ranges. A first line whose numbers fit
     their columns is data; over columns that are all text, a header is by far the likelier. `repeats`
-    (Reading.repeated_header): the line's own repeats below (files joined with their headers) are no values of
+    (Reading.stray_lines): the line's own repeats below (files joined with their headers) are no values of
     its columns."""
     if len(rows) < 2:
         return True

@@ -1,7 +1,9 @@
-"""A CSV row that repeats the header line (two files joined with their headers, `cat a.csv b.csv`) is refused
-naming its row (tui/core/reader.py, `_refuse_repeated_header`). Before, each column of numbers was refused one by
-one as 'non-numeric cells', --missing drop left the row out without a word, and --missing impute filled its
-features and trained the target's name as a class. A model trained before the rule reads its files as it did."""
+"""Lines among a CSV's rows that are no rows are refused naming them (tui/core/reader.py, `_refuse_stray_lines`,
+`_refuse_comment_lines`): the header line again (two files joined with their headers, `cat a.csv b.csv`), and a
+'#' comment. Before, each column of numbers was refused one by one as 'non-numeric cells' (a comment longer than
+the rows: 'put a field that holds the separator in quotes'), --missing drop left the row out without a word, and
+--missing impute filled its features and trained the header's target as a class. A model trained before the rule
+reads its files as it did."""
 
 from __future__ import annotations
 
@@ -63,10 +65,10 @@ def test_rows_that_share_some_names_or_number_names_are_rows(tmp_path):
 def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, monkeypatch):
     data = joined(tmp_path / "twice.csv")
     spec = make_spec(tmp_path, data__dataset=str(data), data__missing="drop", train__epochs=2)
-    rules_then = (*job.plan.__defaults__[:-1], Reading(repeated_header=False))
-    folder, saved = trained_before_the_rule(monkeypatch, spec, "repeated_header",
+    rules_then = (*job.plan.__defaults__[:-1], Reading(stray_lines=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "stray_lines",
                                             [(job.plan, "__defaults__", rules_then)])
-    assert preprocess.reading_of(saved).repeated_header is False
+    assert preprocess.reading_of(saved).stray_lines is False
     frame, _ = read_table(data, ReadOptions(reading=preprocess.reading_of(saved)))
     assert len(frame) == 301 and frame["species"][150] == "species"
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
@@ -78,3 +80,36 @@ def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, mon
     # a new run of the same file is refused
     with pytest.raises(UserError, match="data row 151 repeats the header line"):
         job.plan(make_spec(tmp_path, data__dataset=str(data), data__missing="drop"))
+
+
+def commented(path: Path, comment: str, at: int = 60) -> Path:
+    lines = IRIS.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:at + 1]) + comment + "\n" + "".join(lines[at + 1:]))
+    return path
+
+
+@pytest.mark.parametrize("comment, said", [
+    ("# second batch, measured 2024-05-01", "data row 61 is a comment line ('# second batch'), not a row; delete it"),
+    ("#,,,,", "data row 61 is a comment line ('#'), not a row; delete it"),
+    ("# second batch, measured 2024-05-01, lab 3, by A, B, C, D",  # more fields than the rows: pandas refused it
+     "line 62 is a comment line ('# second batch, measured 2024-05-01, ...'), inside the table; delete it"),
+])
+def test_a_comment_line_among_the_rows_is_refused_naming_it(tmp_path, comment, said):
+    data = commented(tmp_path / "log.csv", comment)
+    for missing in ("error", "impute"):
+        done = CliRunner().invoke(app, ["run", "--dataset", str(data), "--missing", missing, "--epochs", "1",
+                                        "--runs-dir", str(tmp_path / "runs")])
+        assert done.exit_code == 2 and done.stderr.splitlines()[0] == (
+            f"error: {data}: {said}, e.g. `grep -v '^#' log.csv > clean.csv`"), done.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cells_that_start_with_a_hash_are_values(tmp_path):
+    """A colour in every row, and a '#1' among names beside numbers that fit their columns: rows."""
+    colours = tmp_path / "colours.csv"
+    colours.write_text("colour,size,label\n" + "".join(f"#ff00{i:02d},{i},{'ab'[i % 2]}\n" for i in range(20)))
+    assert read_table(colours)[0]["colour"][3] == "#ff0003"
+    names = tmp_path / "names.csv"
+    names.write_text("name,size,label\n" + "".join(f"{'#1 fan' if i == 5 else f'n{i}'},{i},{'ab'[i % 2]}\n"
+                                                   for i in range(20)))
+    assert read_table(names)[0]["name"][5] == "#1 fan"
