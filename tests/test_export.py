@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -55,6 +56,20 @@ def export_runs_bit_for_bit(run_dir: Path, data: Path, tmp_path: Path) -> None:
     last = torch.load(run_dir / "last.pt", weights_only=True)["model"]
     mine = torch.load(work / "model.pt", weights_only=True)
     assert mine.keys() == last.keys() and all(torch.equal(mine[k], v) for k, v in last.items())
+
+
+def predicted_alike(run_dir: Path, files: dict[str, Path], tmp_path: Path, columns: str = "") -> None:
+    """`torchtui predict` of the run on each of `files` (the same rows written two ways) writes the same predictions
+    (of the columns whose names hold `columns`, where given)."""
+    out = {}
+    for name, file in files.items():
+        done = CliRunner().invoke(app, ["predict", str(run_dir), str(file), "-o", str(tmp_path / f"{name}_p.csv")])
+        assert done.exit_code == 0, done.output
+        predicted = pd.read_csv(tmp_path / f"{name}_p.csv")
+        out[name] = predicted.filter(like=columns) if columns else predicted
+    first, *others = out.values()
+    for other in others:
+        pd.testing.assert_frame_equal(first, other)
 
 
 def messy_csv(path: Path, seed: int = 4, plain: bool = False) -> Path:

@@ -17,7 +17,7 @@ from tui.core.reader import Reading, ReadOptions, read_table
 from tui.core.spec import DataSpec
 
 from conftest import make_spec, trained_before_the_rule
-from test_export import export_runs_bit_for_bit
+from test_export import export_runs_bit_for_bit, predicted_alike
 
 
 def sheet(path, rows: int = 120, seed: int = 5):
@@ -91,12 +91,7 @@ def test_a_model_reads_its_files_marks_as_empty_and_the_export_alike(tmp_path):
     marked.write_text("x,z\n-,0.5\n1.25,--\n0.5,0.5\n-,-\n")  # 3 of 4 cells of x marks: numbers all the same
     plain = tmp_path / "plain.csv"
     plain.write_text("x,z\n,0.5\n1.25,\n0.5,0.5\n,\n")
-    out = {}
-    for name, file in (("marked", marked), ("plain", plain)):
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(file), "-o", str(tmp_path / f"{name}.out")])
-        assert done.exit_code == 0, done.output
-        out[name] = pd.read_csv(tmp_path / f"{name}.out")
-    pd.testing.assert_frame_equal(out["marked"], out["plain"])
+    predicted_alike(folder.path, {"marked": marked, "plain": plain}, tmp_path)
     export_runs_bit_for_bit(folder.path, path, tmp_path)
 
 

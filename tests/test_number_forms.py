@@ -8,14 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from tui.cli import app
 from tui.core import checkpoint, job, preprocess
 from tui.core.reader import Reading, ReadOptions, read_table
 
 from conftest import make_spec, trained_before_the_rule
-from test_export import export_runs_bit_for_bit
+from test_export import export_runs_bit_for_bit, predicted_alike
 
 
 def write(path, lines: list[str]):
@@ -73,13 +71,8 @@ def test_a_model_reads_a_columns_cells_with_the_mark_it_was_trained_with(tmp_pat
     assert pre["forms"] is True and pre["number_marks"] == {"amount": ".", "delta": ".", "rate": ",", "share": ","}
     ambiguous = ["share,rate,amount,delta"] + ['"6,476","0,50","1,250.00",1.25', '"1,500",0.25,"(20.00)",−3.00']
     dotted = ["share,rate,amount,delta", "6.476,0.5,1250,1.25", "1.5,0.25,-20,-3"]
-    out = {}
-    for name, rows in (("ambiguous", ambiguous), ("dotted", dotted)):
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(write(tmp_path / f"{name}.csv", rows)),
-                                        "-o", str(tmp_path / f"{name}_p.csv")])
-        assert done.exit_code == 0, done.output
-        out[name] = pd.read_csv(tmp_path / f"{name}_p.csv")
-    pd.testing.assert_frame_equal(out["ambiguous"], out["dotted"])
+    predicted_alike(folder.path, {name: write(tmp_path / f"{name}.csv", rows)
+                                  for name, rows in (("ambiguous", ambiguous), ("dotted", dotted))}, tmp_path)
     export_runs_bit_for_bit(folder.path, sheet, tmp_path)
 
 
@@ -123,12 +116,7 @@ def test_a_sheets_accounting_format_reads_its_zeros_and_negatives(tmp_path):
     assert "column amount: numbers written as '$ (1,234.50)' read as numbers (-1234.5)" in fmt.notes
     _, folder = job.run(make_spec(tmp_path, data__dataset=str(sheet), data__target="label", data__missing="impute",
                                   train__epochs=2), lambda e: None)
-    out = {}
-    for name, rows in (("shown", ['amount', '" $ -   "', '" $ (20.00)"', '" $ 1,250.00 "']),
-                       ("plain", ["amount", "0", "-20", "1250"])):
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(write(tmp_path / f"{name}.csv", rows)),
-                                        "-o", str(tmp_path / f"{name}_p.csv")])
-        assert done.exit_code == 0, done.output
-        out[name] = pd.read_csv(tmp_path / f"{name}_p.csv")
-    pd.testing.assert_frame_equal(out["shown"], out["plain"])
+    shown = ['amount', '" $ -   "', '" $ (20.00)"', '" $ 1,250.00 "']
+    predicted_alike(folder.path, {name: write(tmp_path / f"{name}.csv", rows) for name, rows in (
+        ("shown", shown), ("plain", ["amount", "0", "-20", "1250"]))}, tmp_path)
     export_runs_bit_for_bit(folder.path, sheet, tmp_path)

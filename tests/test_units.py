@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from typer.testing import CliRunner
 
-from tui.cli import app
 from tui.core import job, preprocess
 from tui.core.data import prepare
 from tui.core.reader import Reading, ReadOptions, read_table
 from tui.core.spec import DataSpec
 
 from conftest import make_spec, trained_before_the_rule
-from test_export import export_runs_bit_for_bit
+from test_export import export_runs_bit_for_bit, predicted_alike
 
 
 def people(path, rows: int = 120, seed: int = 1):
@@ -68,12 +66,7 @@ def test_predict_and_the_exported_script_read_the_units_alike(tmp_path):
     _, folder = job.run(spec, lambda e: None)
     plain = tmp_path / "plain.csv"  # the same rows written as bare numbers: the same predictions
     truth.assign(tall=pd.read_csv(path)["tall"]).to_csv(plain, index=False)
-    out = {}
-    for name, file in (("units", path), ("plain", plain)):
-        done = CliRunner().invoke(app, ["predict", str(folder.path), str(file), "-o", str(tmp_path / f"{name}.out")])
-        assert done.exit_code == 0, done.output
-        out[name] = pd.read_csv(tmp_path / f"{name}.out").filter(like="p_")
-    pd.testing.assert_frame_equal(out["units"], out["plain"])
+    predicted_alike(folder.path, {"units": path, "plain": plain}, tmp_path, columns="p_")
     export_runs_bit_for_bit(folder.path, path, tmp_path)
 
 
