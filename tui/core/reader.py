@@ -352,7 +352,10 @@ def _refuse_comment_lines(path: str | Path, frame: pd.DataFrame) -> None:
     if not frame.shape[1] or pd.api.types.is_numeric_dtype(frame.iloc[:, 0]):
         return
     first = frame.iloc[:, 0]
-    hashed = np.array([isinstance(v, str) and v.lstrip().startswith("#") for v in first.to_numpy(dtype=object)])
+    try:
+        hashed = first.str.startswith("#", na=False).to_numpy(dtype=bool)
+    except AttributeError:  # (no text in it: no comment)
+        return
     if not hashed.any() or hashed.sum() > max(3, 0.05 * len(frame)):
         return
     rest = frame.iloc[:, 1:]
