@@ -63,7 +63,7 @@ def test_an_unknown_mode_is_refused_in_one_line(tmp_path):
     r = warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--cuda-graphs", "always",
                       "--runs-dir", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        "error: train.cuda_graphs must be auto | on | off, got 'always'"]
+        "error: --cuda-graphs must be auto | on | off, got 'always'"]
 
 
 # ---- the static buffers: the DataLoader's batches ----------------------------------------------

@@ -352,7 +352,7 @@ def test_two_launchers_on_loopback_meet_and_finish_one_run(runs):
     (["--max-restarts", "-1"], "error: --max-restarts must be an integer >= 0, got -1"),  # checked unlaunched too
     (["--node-rank", "-1"], "error: --node-rank must be >= 0 and below --nnodes (1), got -1"),
     (["--rdzv-timeout", "-5"], "error: --rdzv-timeout must be a number of seconds >= 1, got -5"),
-    (["--name", "-rf"], "error: run.name must be letters, digits, '.', '-' or '_', not starting with '-'"),
+    (["--name", "-rf"], "error: --name must be letters, digits, '.', '-' or '_', not starting with '-'"),
 ])
 def test_bad_launches_are_one_line_and_exit_2(runs, flags, message):
     r = tui("run", "--dataset", "iris", "--runs-dir", str(runs / "bad"), *flags, timeout=120)

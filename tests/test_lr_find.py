@@ -147,7 +147,7 @@ def test_cli_json_text_and_no_run_folder(tmp_path):
     (["--steps", "2"], "--steps"),
     (["--end-lr", "1e-9"], "--end-lr"),
     (["--start-lr", "0"], "--start-lr"),
-    (["--optimizer", "nope"], "train.optimizer"),
+    (["--optimizer", "nope"], "--optimizer must be one of"),
     (["--dataset", "no_such.csv"], "no_such.csv"),
     (["--checkpoint", "nowhere"], "nowhere"),
 ])

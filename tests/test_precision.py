@@ -71,5 +71,5 @@ def test_an_fp16_run_resumed_equals_the_run_never_stopped(tmp_path):
 def test_an_unknown_precision_is_refused_in_one_line(tmp_path):
     r = warm_cli.run([sys.executable, "-m", "tui", "run", "--dataset", "iris", "--precision", "fp8", "--runs-dir",
                       str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "train.precision must be fp32 | tf32 | bf16 | fp16" in r.stderr
+    assert r.returncode == 2 and "--precision must be fp32 | tf32 | bf16 | fp16" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())
