@@ -107,3 +107,18 @@ def test_sap_negatives_with_the_minus_after_are_numbers(tmp_path):
     spec = make_spec(tmp_path, data__dataset=str(path), train__epochs=2)
     _, folder = job.run(spec, lambda e: None)
     export_runs_bit_for_bit(folder.path, path, tmp_path)
+
+
+def test_a_tab_separated_file_of_numbers_with_units_is_split_on_its_tabs(tmp_path):
+    """Blanks split '174 cm' into more numbers than tabs do: the file was read as separated by blanks, its header
+    line skipped as metadata and 'cm' a constant column of its own (a model trained before reads it so still)."""
+    r = np.random.default_rng(8)
+    rows = [f"{h} cm\t{w:.1f}\tStore {s}\t{'M' if h > 175 else 'F'}" for h, w, s in
+            zip(r.integers(150, 201, 100), r.uniform(50, 110, 100), r.integers(1, 9, 100))]
+    path = tmp_path / "people.tsv"
+    path.write_text("height\tweight\tstore\tsex\n" + "\n".join(rows) + "\n")
+    frame, fmt = read_table(path)
+    assert fmt.sep == "\t" and fmt.header and list(frame.columns) == ["height", "weight", "store", "sex"]
+    assert fmt.units == {"height": "cm"} and frame["store"][0].startswith("Store ")
+    _, before = read_table(path, ReadOptions(reading=Reading(suffixes=False)))
+    assert before.sep != "\t"

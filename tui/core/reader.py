@@ -663,7 +663,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     if not lines:
         raise UserError(f"{path} is empty; it needs a header line and rows")
 
-    fmt.sep = _choose_sep(lines, opts.sep)
+    fmt.sep = _choose_sep(lines, opts.sep, tabs_first=opts.reading.suffixes)
     fmt.spaces = fmt.sep != WHITESPACE and any(f"{fmt.sep} " in line for line in lines)
     rows = [_split(line, fmt.sep) for line in lines]
     fmt.skip_detected = opts.skip_rows < 0
@@ -1313,22 +1313,27 @@ def _split(line: str, sep: str) -> list[str]:
     return next(csv.reader(line.split("\n"), delimiter=sep, skipinitialspace=True), [])
 
 
-def _choose_sep(lines: list[str], wanted: str) -> str:
+def _choose_sep(lines: list[str], wanted: str, tabs_first: bool = True) -> str:
     """The separator that splits the lines into the same number of fields most often; between those alike, the
     one whose fields least hold another separator outside a number, then the one with more numbers. A ';' file
     with decimal commas (Excel's export where the decimal mark is a comma) splits as consistently on its commas
     when each row has one decimal cell, and text columns made the comma's halves look the more numeric: the
-    table was read as two columns, '85;rot;B' a class. Split on the wrong one, a field holds the right one."""
+    table was read as two columns, '85;rot;B' a class. Split on the wrong one, a field holds the right one.
+    `tabs_first` (Reading.suffixes): lines that a tab splits as consistently as blanks do, no field of them holding
+    two numbers, are tab-separated - blanks split '174 cm' into more numbers, and a TSV of numbers with units lost
+    its header and columns."""
     if wanted != "auto":
         return {"tab": "\t", "\\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE}.get(wanted, wanted)
     body = lines[1:] if len(lines) > 2 else lines  # the first line may be metadata
     best, best_score = ",", (-1.0, -1.0, 0.0, 0)
+    consistent: dict[str, float] = {}
     for sep in (*DELIMITERS, WHITESPACE):
         counts = [len(_split(line, sep)) for line in body]
         mode = max(set(counts), key=counts.count)
         if mode < 2:
             continue
         consistency = counts.count(mode) / len(counts)
+        consistent[sep] = consistency
         fields = [f.strip() for line in body[:50] for f in _split(line, sep)]
         numbers = [bool(_NUMBER.match(f)) for f in fields]
         others = [d for d in DELIMITERS if d != sep]
@@ -1337,6 +1342,10 @@ def _choose_sep(lines: list[str], wanted: str) -> str:
                  -DELIMITERS.index(sep) if sep in DELIMITERS else -9)
         if score > best_score:
             best, best_score = sep, score
+    if tabs_first and best == WHITESPACE and consistent.get("\t", 0.0) >= consistent[WHITESPACE]:
+        fields = [f for line in body[:50] for f in _split(line, "\t")]
+        if not any(sum(bool(_NUMBER.match(t)) for t in f.split()) > 1 for f in fields):  # (auto-mpg: a tab before
+            return "\t"  # the quoted name, the numbers aligned with blanks, several to a field: not tab-separated)
     return best
 
 
