@@ -763,25 +763,44 @@ def _warn_of_marks_as_classes(col: pd.Series, classes: list[Any], target: str, n
                        "means no label, leave those cells empty (--missing drop then leaves the rows out)")
 
 
-_TOTAL = re.compile(r"^\s*(?:grand\s+|sub-?)?totals?\s*:?\s*$|^\s*(?:sum|summe|gesamt|insgesamt|totaal)\s*:?\s*$",
-                    re.IGNORECASE)
+_TOTAL = re.compile(r"^\s*(?:\S+\s+){0,3}(?:grand\s+|sub-?)?totals?\s*:?\s*$"  # 'Total', 'North Subtotal'
+                    r"|^\s*(?:grand\s+|sub-?)?totals?\b[^,;]{0,30}$"  # 'Total North', 'Subtotal: Q1'
+                    r"|^\s*(?:sum|summe|gesamt|insgesamt|zwischensumme|totaal)\s*:?\s*$", re.IGNORECASE)
 
 
 def _warn_of_total_rows(frame: pd.DataFrame, notices: list[str]) -> None:
-    """A spreadsheet's total line saved with its rows ('Total,,,5678.90' under the last record): read as a record,
-    its sums trained as one (--missing impute filled its empty cells; a total with every cell filled was taken
-    without a word, its label a category of its own). Said, naming the row; looked for in the last rows only, where
-    totals stand, and in cells of text."""
-    tail = frame.tail(3)
-    for row in range(len(tail)):
-        for c in tail.columns:
-            cell = tail[c].iloc[row]
-            if isinstance(cell, str) and _TOTAL.match(cell) and int((frame[c] == cell).sum()) == 1:  # ('total'
-                # loss, a class many rows hold, is no total line)
-                number = len(frame) - len(tail) + row + 1
-                notices.append(f"warning: data row {number} looks like a total line ({cell.strip()!r} in column "
-                               f"{c}), not a record: its numbers would train as one; delete it from the file")
-                return
+    """A spreadsheet's total lines saved with its rows ('Total,,,5678.90' under the last record, 'North Subtotal'
+    under each group): read as records, their sums trained as such (--missing impute filled their empty cells; a
+    total with every cell filled was taken without a word, its label a category of its own). Said, naming the rows.
+    Looked for in columns of text whose values rows share (a group's name; not ids or free text), each total's
+    label held by its row alone ('total', a class of many rows, is none)."""
+    rows: list[int] = []
+    said = ""
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        values = col.dropna().unique()
+        if len(values) > max(10, len(col) // 2):
+            continue
+        totals = [v for v in values if isinstance(v, str) and _TOTAL.match(v)]
+        if not totals:
+            continue
+        found = np.flatnonzero(col.isin(totals).to_numpy())
+        counts = col.iloc[found].value_counts()
+        found = [i for i in found if counts[col.iloc[i]] == 1]
+        if found and not said:
+            said = f"{str(col.iloc[found[0]]).strip()!r} in column {c}"
+        rows.extend(found)
+    rows = sorted(set(rows))
+    if not rows:
+        return
+    shown = ", ".join(str(i + 1) for i in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    many = len(rows) > 1
+    notices.append(f"warning: data row{'s' * many} {shown} look{'s' * (not many)} like "
+                   f"{'total lines' if many else 'a total line'} ({said}), not "
+                   f"{'records' if many else 'a record'}: {'their' if many else 'its'} numbers would train as one; "
+                   f"delete {'them' if many else 'it'} from the file")
 
 
 def _warn_of_a_header_read_as_data(frame: pd.DataFrame, target: str, numbers: np.ndarray,
