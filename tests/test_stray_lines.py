@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from tui.cli import app
 from tui.core import job, preprocess
+from tui.core.data import prepare
 from tui.core.errors import UserError
 from tui.core.reader import Reading, ReadOptions, read_table
+from tui.core.spec import DataSpec
 
 from conftest import make_spec, trained_before_the_rule
 
@@ -112,3 +115,15 @@ def test_cells_that_start_with_a_hash_are_values(tmp_path):
     names.write_text("name,size,label\n" + "".join(f"{'#1 fan' if i == 5 else f'n{i}'},{i},{'ab'[i % 2]}\n"
                                                    for i in range(20)))
     assert read_table(names)[0]["name"][5] == "#1 fan"
+
+
+def test_a_units_line_under_the_header_left_out_by_missing_drop_leaves_a_target_of_numbers(tmp_path):
+    """A data logger's units line ('s,degC,kPa,kW') under the header: --missing drop left it out, then refused
+    'regression target power has 0 non-numeric cell(s) ()', a dead end (no flag read the file)."""
+    r = np.random.default_rng(2)
+    rows = [f"{i * 0.5:.1f},{r.uniform(18, 25):.2f},{r.uniform(99, 102):.2f},{r.uniform(1, 3):.3f}" for i in range(200)]
+    path = tmp_path / "logger.csv"
+    path.write_text("time,temperature,pressure,power\ns,degC,kPa,kW\n" + "\n".join(rows) + "\n")
+    prepared = prepare(DataSpec(dataset=str(path), missing="drop"), 0)
+    assert prepared.pre.task == "regression" and len(prepared.x_train) + len(prepared.x_val) == 200
+    assert "dropped 1 of 201 rows with empty cells (time 1, temperature 1, pressure 1)" in prepared.notices

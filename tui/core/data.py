@@ -244,6 +244,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     _warn_of_total_rows(frame, notices)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
+    if kept is not None and spec.task != "classification" and not codes:
+        _numbers_once_rows_dropped(frame, targets, decimal)
     if len(targets) > 1:
         task, classes = several_targets(frame, spec.task, targets, name, notices, decimal, numbers)
     else:
@@ -766,6 +768,18 @@ def _warn_of_marks_as_classes(col: pd.Series, classes: list[Any], target: str, n
 _TOTAL = re.compile(r"^\s*(?:\S+\s+){0,3}(?:grand\s+|sub-?)?totals?\s*:?\s*$"  # 'Total', 'North Subtotal'
                     r"|^\s*(?:grand\s+|sub-?)?totals?\b[^,;]{0,30}$"  # 'Total North', 'Subtotal: Q1'
                     r"|^\s*(?:sum|summe|gesamt|insgesamt|zwischensumme|totaal)\s*:?\s*$", re.IGNORECASE)
+
+
+def _numbers_once_rows_dropped(frame: pd.DataFrame, targets: list[str], decimal: str) -> None:
+    """A target read as text for a row --missing drop left out (a units line under the header: 'kW' over numbers)
+    is numbers once it is gone: it was refused as 'regression target power has 0 non-numeric cell(s) ()'."""
+    for t in targets:
+        col = frame[t]
+        if is_numeric(col) or pd.api.types.is_bool_dtype(col) or not len(col):
+            continue
+        values = as_numbers(col, decimal)
+        if values.notna().sum() == col.notna().sum():
+            frame[t] = values
 
 
 def _warn_of_total_rows(frame: pd.DataFrame, notices: list[str]) -> None:
