@@ -97,3 +97,22 @@ def test_a_model_trained_before_the_rule_reads_its_file_as_it_did(tmp_path, monk
     assert [c["kind"] for c in saved["columns"] if c["name"] == "Anteil"] != ["numeric"]  # (the read it had)
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
+
+
+def test_dots_that_may_group_thousands_are_warned_of_with_the_flag(tmp_path):
+    """A German export's '68.097' inhabitants beside '850': read as 68.097 without a word (a town of 850 above one of
+    68,097). Warned of, naming the column and --decimal ','; decimals that cannot be thousands ('0.125', '12.5') are
+    not."""
+    r = np.random.default_rng(3)
+    people = [int(v) for v in r.integers(200, 150000, 60)]
+    lines = ["Gemeinde;Einwohner;Anteil;Kreisstadt"] + [
+        f"Ort {i};{f'{v:,}'.replace(',', '.')};{r.uniform(0, 1):.3f};{'ja' if v > 50000 else 'nein'}"
+        for i, v in enumerate(people)]
+    (tmp_path / "de.csv").write_text("\n".join(lines) + "\n")
+    frame, fmt = read_table(tmp_path / "de.csv")
+    example = next(f"{v:,}".replace(",", ".") for v in people if v >= 1000)
+    assert fmt.decimal == "." and [n for n in fmt.notes if n.startswith("warning:")] == [
+        f"warning: column Einwohner: every number with a dot has three digits after it ({example!r}), read as a "
+        f"decimal; if the dots group thousands ({example.replace('.', '')}), pass --decimal ','"]
+    frame, fmt = read_table(tmp_path / "de.csv", ReadOptions(decimal=","))
+    assert frame["Einwohner"].tolist() == people and not any(n.startswith("warning:") for n in fmt.notes)
