@@ -107,3 +107,21 @@ def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, mon
     assert frame["x"][0] == "-"
     resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
     assert resumed.progress.epoch == 3
+
+
+def test_values_written_as_a_limit_are_warned_of(tmp_path):
+    """A lab's '<0.005' in 15% of a column of measurements: one-hot encoded as 50 values without a word of why."""
+    r = np.random.default_rng(6)
+    lead = [("<0.005" if r.random() < 0.15 else f"{r.uniform(0.005, 0.2):.3f}") for _ in range(300)]
+    top = [(">90" if v > 85 else str(v)) for v in r.integers(18, 100, 300)]
+    frame = pd.DataFrame({"lead": lead, "age": top, "exceeds": r.choice(["yes", "no"], 300)})
+    frame.to_csv(tmp_path / "lab.csv", index=False)
+    notices = prepare(DataSpec(dataset=str(tmp_path / "lab.csv")), 0).notices
+    said = [n for n in notices if "written as a limit" in n]
+    assert said == [
+        f"warning: column lead is numbers but for {lead.count('<0.005')} cell(s) written as a limit ('<0.005'): it is "
+        "one-hot encoded value by value, their order and size lost; write the limit as a number (or leave those "
+        "cells empty) to read it as numbers",
+        f"warning: column age is numbers but for {top.count('>90')} cell(s) written as a limit ('>90'): it is "
+        "one-hot encoded value by value, their order and size lost; write the limit as a number (or leave those "
+        "cells empty) to read it as numbers"], notices

@@ -975,6 +975,27 @@ def _note_encodings(pre: Preprocessor, notices: list[str], frame: pd.DataFrame, 
                            + (f"they are encoded apart ({_shown([rare])} with the rarer values in '{OTHER}')"
                               if rare else "each is a category of its own")
                            + " - if they are one, write them alike in the file")
+        _warn_of_limits(c.name, frame[c.name], notices)  # (the cells of the file, as it is to be mended)
+
+
+# '<0.005', '>90', '≥ 5', '90+'
+_LIMIT = re.compile(r"^\s*(?:[<>]=?|≤|≥)\s*[+-]?\d*[.,]?\d+\s*$|^\s*[+-]?\d*[.,]?\d+\s*\+\s*$")
+
+
+def _warn_of_limits(name: str, col: pd.Series, notices: list[str]) -> None:
+    """A column of measurements whose values past a limit are written as the limit ('<0.005', a lab's detection
+    limit; '>90', '90+', a top code): read as text, one-hot encoded value by value, its numbers' order and size
+    lost and most validation values unseen. Said, with the fix; the encoding stands."""
+    cells = col.dropna().astype(str)
+    if not len(cells):
+        return
+    limits = cells.str.match(_LIMIT)
+    numbers = pd.to_numeric(cells[~limits].str.replace(",", ".", regex=False), errors="coerce").notna()
+    if limits.any() and int(numbers.sum()) + int(limits.sum()) == len(cells) and numbers.mean() >= 0.5:
+        shown = ", ".join(map(repr, list(dict.fromkeys(cells[limits].str.strip()))[:3]))
+        notices.append(f"warning: column {name} is numbers but for {int(limits.sum())} cell(s) written as a limit "
+                       f"({shown}): it is one-hot encoded value by value, their order and size lost; write the "
+                       "limit as a number (or leave those cells empty) to read it as numbers")
 
 
 def explain_inputs(e: UserError, data: Prepared) -> UserError:
