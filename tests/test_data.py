@@ -105,6 +105,8 @@ def test_split_is_seeded_disjoint_and_complete():
     ("a,b\n1,2\n,3\n", {},
      "has empty, non-numeric or infinite cells: a 1 (first in data row 2); fill them, or pass --missing drop"),
     ("a,b\n1,2\n3,4\n", dict(target="c"), "data.target: 'c' not a column of"),
+    ("Age ,Price \n1,2\n3,4\n", dict(target="price"), "data.target: 'price' not a column of {path} (did you mean "
+                                                        "'Price'?); columns: Age, Price"),
     ("a,b\n1,2\n3,4\n", dict(features=["z"]), "data.features: 'z' not a column of"),
     ("a,b\n1,2\n3,4\n", dict(features=["a", "b"], target="b"), "includes the target 'b'"),
     ("b\n1\n2\n", {}, "has no usable feature columns besides the target"),
@@ -115,7 +117,7 @@ def test_bad_data_is_refused_with_the_column_and_fix(tmp_path, csv, spec, messag
     path = write(tmp_path, "d.csv", csv)
     with pytest.raises(UserError) as e:
         prepare(DataSpec(dataset=path, **spec), seed=0)
-    assert message in str(e.value)
+    assert message.format(path=path) in str(e.value)
 
 
 def test_column_names_and_cells_with_spaces_after_commas(tmp_path):

@@ -129,7 +129,7 @@ def test_a_target_missing_from_a_file_read_without_a_header_says_so_and_how_to_o
     path = write(tmp_path, "counts.csv", "2008,2009,2010,2011\n" + _rows(6, [lambda r, i: str(2000 + i)] * 4))
     code, lines = run("--dataset", path, "--target", "2011", "--epochs", "1", "--runs-dir", tmp_path / "runs")
     assert code == 2
-    assert lines[0] == (f"error: data.target: '2011' not a column of {path}; columns: col1..col4 (read without a "
+    assert lines[0] == (f"error: --target: '2011' not a column of {path}; columns: col1..col4 (read without a "
                         "header line: the first line looked like data; pass --header if it names the columns)")
     assert lines[1:] == [f"  note: read {path}: 7 rows, 4 columns; separator ',', decimal '.', no header line, "
                          "encoding utf-8"]
@@ -229,7 +229,7 @@ def test_a_refusal_shows_the_notes_gathered_before_it(tmp_path):
     path = _pixels(tmp_path)
     code, lines = run("--dataset", path, "--epochs", "1", "--loss", "MSELoss")
     assert code == 2
-    assert lines[0].startswith("error: train.loss MSE does not fit a classification target")
+    assert lines[0].startswith("error: --loss MSE does not fit a classification target")
     notes = lines[1:]
     assert notes[0] == (f"  note: read {path}: 30 rows, 65 columns; separator ',', decimal '.', header line, "
                         "encoding utf-8, 1 line(s) above the table skipped")

@@ -313,7 +313,11 @@ def run(
                 return  # it had finished when a process failed on its way out: nothing is left to do
             job.resume(folder, ConsoleReporter(as_json), on_trainer=stopper.attach)
             return
-    job.run(spec, filing(ConsoleReporter(as_json)), on_trainer=stopper.attach)
+    given = _overrides(flags)
+    try:
+        job.run(spec, filing(ConsoleReporter(as_json)), on_trainer=stopper.attach)
+    except UserError as e:  # ("data.target: 'x' not a column" answered `--target x`)
+        raise _named_by_flags(e, lambda path: path in given or config is None) from None
 
 
 

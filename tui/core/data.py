@@ -446,8 +446,10 @@ def choose_columns(frame: pd.DataFrame, spec: DataSpec, name: str, notices: list
     def known(names: list[str], what: str) -> None:
         unknown = [c for c in names if c not in columns]
         if unknown:
-            raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}; "
-                            f"columns: {_column_list(columns)}" + (f" ({names_hint})" if names_hint else ""))
+            meant = _meant(unknown[0], columns)
+            raise UserError(f"{what}: {', '.join(map(repr, unknown))} not a column of {name}"
+                            + (f" (did you mean {meant!r}?)" if meant else "")
+                            + f"; columns: {_column_list(columns)}" + (f" ({names_hint})" if names_hint else ""))
 
     targets = named_targets or [columns[-1]]
     twice = next((t for t in targets if targets.count(t) > 1), None)
@@ -536,6 +538,18 @@ def _comma_names_joined(spec: DataSpec, columns: list[str]) -> tuple[DataSpec, l
 
     return dataclasses.replace(spec, features=joined(list(spec.features)), drop=joined(list(spec.drop))), \
         joined(targets)
+
+
+def _meant(given: str, columns: list[str]) -> str:
+    """The column a name not in the table most likely meant: the one spelled alike but for case and blanks
+    ('price' for a header's 'Price '), else the closest spelling; '' for none."""
+    import difflib
+
+    alike = [c for c in columns if c.strip().lower() == given.strip().lower()]
+    if len(alike) == 1:
+        return alike[0]
+    close = difflib.get_close_matches(given, columns, n=1, cutoff=0.8)
+    return close[0] if close else ""
 
 
 def spelled_as_columns(spec: DataSpec, columns: list[str]) -> DataSpec:
