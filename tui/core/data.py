@@ -814,9 +814,9 @@ def _warn_of_total_rows(frame: pd.DataFrame, notices: list[str]) -> None:
         totals = [v for v in values if isinstance(v, str) and _TOTAL.match(v)]
         if not totals:
             continue
-        found = np.flatnonzero(col.isin(totals).to_numpy())
-        counts = col.iloc[found].value_counts()
-        found = [i for i in found if counts[col.iloc[i]] == 1]
+        at = np.flatnonzero(col.isin(totals).to_numpy())
+        counts = col.iloc[at].value_counts()
+        found = [int(i) for i in at if counts[col.iloc[i]] == 1]
         if found and not said:
             said = f"{str(col.iloc[found[0]]).strip()!r} in column {c}"
         rows.extend(found)
