@@ -10,9 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tui.cli import app
-from tui.core import data
+from tui.core import data, job
 from tui.core.errors import UserError
+from tui.core.reader import Reading
 from tui.core.spec import DataSpec
+
+from conftest import make_spec, trained_before_the_rule
 
 
 def people(path, n: int = 200, names: int | None = None) -> str:
@@ -58,3 +61,15 @@ def test_labels_rows_share_are_classes_still(tmp_path):
     few = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "y": ["a", "b", "c", "a", "b"]})  # 3 labels, 5 rows
     few.to_csv(tmp_path / "few.csv", index=False)
     assert data.prepare(DataSpec(dataset=str(tmp_path / "few.csv")), 0).pre.classes == ["a", "b", "c"]
+
+
+def test_a_model_trained_before_the_rule_resumes_as_it_trained(tmp_path, monkeypatch):
+    """Trained on 200 names before the refusal: its resume re-reads the data, and must not be refused for it."""
+    spec = make_spec(tmp_path, data__dataset=people(tmp_path / "people.csv"), train__epochs=1)
+    rules_then = (*job.plan.__defaults__[:-1], Reading(named_rows=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "named_rows", [(job.plan, "__defaults__", rules_then)])
+    assert len(saved["classes"]) == 200
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=2)
+    assert resumed.progress.epoch == 2
+    with pytest.raises(UserError, match="most rows a label of its own"):  # a new run of it is refused
+        job.plan(spec)

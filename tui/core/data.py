@@ -250,7 +250,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         task, classes = several_targets(frame, spec.task, targets, name, notices, decimal, numbers)
     else:
         task, classes = decide_task(frame[target], spec.task, target, name, notices, decimal, numbers, codes=codes,
-                                    chosen=bool(spec.target))
+                                    chosen=bool(spec.target), named_rows=reading.named_rows)
 
     val_rows: np.ndarray | None
     if spec.val:
@@ -707,11 +707,13 @@ def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
 def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: list[str],
                 decimal: str = ".", numbers: np.ndarray | None = None,
                 label_fix: str = "use --task classification if it is a label", codes: bool = False,
-                chosen: bool = True) -> tuple[str, list[Any]]:
+                chosen: bool = True, named_rows: bool = True) -> tuple[str, list[Any]]:
     """The task and its classes. `numbers`: each row's number in the file (rows dropped before count);
     `label_fix`: what a regression target of text is told to do; `codes`: a class column of whole numbers written
     with leading zeros, read as text (`_class_codes`): the task is the numbers', the classes their names;
-    `chosen`: the user named the target (else it is the last column, and a refusal says how to name another)."""
+    `chosen`: the user named the target (else it is the last column, and a refusal says how to name another);
+    `named_rows` (Reading.named_rows): a text target with most rows a label of its own is refused (a model trained
+    before, on such a target, resumes as it trained)."""
     if codes:  # told by the numbers they are, as a column pandas reads as numbers (none a regression: _class_codes)
         inferred, why = "classification", infer_task(pd.to_numeric(col))[1]
     else:
@@ -739,7 +741,7 @@ def decide_task(col: pd.Series, wanted: str, target: str, name: str, notices: li
         raise UserError(f"target {target} in {name} has a single class ({classes[0]!r}); a classifier needs at least "
                         "two" + ("" if chosen else f" ({target} is the last column, the target unless --target "
                                                    "names another: --target NAME)"))
-    if not codes and not is_numeric(col) and len(classes) > 2 and 2 * len(classes) > len(col):
+    if named_rows and not codes and not is_numeric(col) and len(classes) > 2 and 2 * len(classes) > len(col):
         alone = int((col.astype(str).value_counts() == 1).sum())  # rows whose label no other row holds
         if 2 * alone > len(col):
             _refuse_labels_that_name_rows(col, classes, target, name, wanted, chosen, notices)

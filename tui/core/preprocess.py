@@ -183,6 +183,8 @@ class Preprocessor:
     # a column of numbers written with a unit ('190 cm') or SAP's minus after ('2.583,07-') is numbers (reader.Reading
     # .suffixes); False in a model trained before, which encoded it value by value or left it out
     suffixes: bool = False
+    # a text target naming its rows is refused (reader.Reading.named_rows); False in a model trained before
+    named_rows: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -246,7 +248,8 @@ class Preprocessor:
                   gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
-                  stray_lines=rules.stray_lines, suffixes=rules.suffixes)
+                  stray_lines=rules.stray_lines, suffixes=rules.suffixes,
+                  named_rows=rules.named_rows)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -512,7 +515,7 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "stray_lines", "suffixes"):
+                     "marked_numbers", "stray_lines", "suffixes", "named_rows"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -593,6 +596,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
+                   named_rows=bool(d.get("named_rows", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

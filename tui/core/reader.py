@@ -129,6 +129,9 @@ class Reading:
     # ('190 cm', '87.9 kg', '4 yrs', '1 year' and '5 years'), and the minus sign SAP writes after a negative
     # ('2.583,07-'); False in a model trained before, which one-hot encoded such a column or left it out
     suffixes: bool = True
+    # a text target with most rows a label of its own (names, ids) is refused (data._refuse_labels_that_name_rows);
+    # False in a model trained before, which trained on it (its resume must not be refused)
+    named_rows: bool = True
 
 
 @dataclass
