@@ -270,7 +270,7 @@ def test_an_encoding_that_is_no_text_encoding_is_one_line(tmp_path, encoding):
     data = table(tmp_path / "plain.csv", {})
     said = CliRunner().invoke(app, ["run", "--dataset", str(data), "--encoding", encoding, "--epochs", "1",
                                     "--runs-dir", str(tmp_path / "runs")])
-    assert said.exit_code == 2 and f"data.encoding {encoding!r} is not a text encoding" in said.output, said.output
+    assert said.exit_code == 2 and f"error: --encoding {encoding!r} is not a text encoding" in said.output, said.output
 
 
 # ---- memory: the layers together, and a checkpoint's ---------------------------------------------------------------
