@@ -127,3 +127,26 @@ def test_a_units_line_under_the_header_left_out_by_missing_drop_leaves_a_target_
     prepared = prepare(DataSpec(dataset=str(path), missing="drop"), 0)
     assert prepared.pre.task == "regression" and len(prepared.x_train) + len(prepared.x_val) == 200
     assert "dropped 1 of 201 rows with empty cells (time 1, temperature 1, pressure 1)" in prepared.notices
+
+
+@pytest.mark.parametrize("above, said", [
+    ("time,temperature,pressure,power\ns,degC,kPa,kW", "'s', 'degC', 'kPa', 'kW'"),  # a logger's units line
+    (",Q1,Q1,Q2\nstore,sales,returns,margin", "'store', 'sales', 'returns', 'margin'"),  # names under groups
+])
+def test_a_second_header_line_is_refused_with_the_fixes(tmp_path, above, said):
+    """Refused as 'empty cells' with --missing drop or impute offered: impute filled the line in as a row, and the
+    columns were named after the groups (Q1, Q1.1, ...); --skip-rows, the fix, was never said."""
+    r = np.random.default_rng(4)
+    rows = [f"{i},{r.integers(100, 999)},{r.integers(0, 50)},{r.uniform(1, 3):.3f}" for i in range(60)]
+    path = tmp_path / "two.csv"
+    path.write_text(above + "\n" + "\n".join(rows) + "\n")
+    for missing in ("error", "impute"):
+        with pytest.raises(UserError) as refused:
+            prepare(DataSpec(dataset=str(path), missing=missing), 0)
+        assert str(refused.value) == (
+            f"{path}: data row 1 is text where its columns hold numbers ({said}): a second header line (units, or the "
+            "column names under a row of groups); if it names the columns, pass --skip-rows with one line more, else "
+            "delete it or pass --missing drop to leave it out")
+    if above.startswith(","):
+        prepared = prepare(DataSpec(dataset=str(path), skip_rows=1), 0)
+        assert prepared.pre.targets == ["margin"] and {"sales", "returns"} <= set(prepared.pre.feature_names)

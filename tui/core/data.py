@@ -233,6 +233,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
+    if reading.stray_lines:  # (a model trained before the rule reads its file as it did)
+        _refuse_a_second_header_line(frame, name, spec.missing)
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading)
     target = targets[0]
     codes = False
@@ -695,6 +697,32 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
                            f"{MISSING!r} for text): "
                            + ", ".join(f"{c} {k}" for c, k in filled.items()))
     return frame, kept
+
+
+def _refuse_a_second_header_line(frame: pd.DataFrame, name: str, missing: str) -> None:
+    """The first data row alone text where its columns hold numbers: a second line of the header (a data logger's
+    units, 's,degC,kPa'; the names under a row of groups, ',Q1,Q1,Q2'). Its refusal as empty cells offered
+    --missing drop or impute: impute filled it in as a row, and both trained on columns named after the groups (the
+    fix, --skip-rows, was never said). Refused naming the line and the fixes; --missing drop leaves it out."""
+    if missing == "drop" or len(frame) < 5:
+        return
+    text: list[str] = []
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) or not isinstance(col.iloc[0], str):
+            continue
+        for below in (col.iloc[1:200], col.iloc[1:]):  # (a column of text shows it in its first cells)
+            numbers = pd.to_numeric(below, errors="coerce")
+            if not numbers.notna().sum() or numbers.notna().sum() != below.notna().sum():
+                break
+        else:  # numbers below it, all
+            text.append(col.iloc[0].strip())
+    if len(text) < 2 or any(t.lower() in MISSING_MARKS for t in text):
+        return
+    shown = ", ".join(map(repr, text[:4])) + (" ..." if len(text) > 4 else "")
+    raise UserError(f"{name}: data row 1 is text where its columns hold numbers ({shown}): a second header line "
+                    "(units, or the column names under a row of groups); if it names the columns, pass --skip-rows "
+                    "with one line more, else delete it or pass --missing drop to leave it out")
 
 
 def _bad_cells(col: pd.Series, number: bool = False) -> np.ndarray | None:
