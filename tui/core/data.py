@@ -54,6 +54,7 @@ from .reader import (
     preview,
     read_table,
     refuse_pipe,
+    rows_said,
 )
 from .spec import FORMAT_FIELDS, DataSpec
 
@@ -234,7 +235,7 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
     if reading.stray_lines:  # (a model trained before the rule reads its file as it did)
-        _refuse_a_second_header_line(frame, name, spec.missing)
+        _refuse_a_second_header_line(frame, name, spec.missing, decimal)
     targets, features, id_column = choose_columns(frame, spec, name, notices, keep_constant, decimal, fmt, reading)
     target = targets[0]
     codes = False
@@ -699,7 +700,7 @@ def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list
     return frame, kept
 
 
-def _refuse_a_second_header_line(frame: pd.DataFrame, name: str, missing: str) -> None:
+def _refuse_a_second_header_line(frame: pd.DataFrame, name: str, missing: str, decimal: str) -> None:
     """The first data row alone text where its columns hold numbers: a second line of the header (a data logger's
     units, 's,degC,kPa'; the names under a row of groups, ',Q1,Q1,Q2'). Its refusal as empty cells offered
     --missing drop or impute: impute filled it in as a row, and both trained on columns named after the groups (the
@@ -712,7 +713,7 @@ def _refuse_a_second_header_line(frame: pd.DataFrame, name: str, missing: str) -
         if pd.api.types.is_numeric_dtype(col) or not isinstance(col.iloc[0], str):
             continue
         for below in (col.iloc[1:200], col.iloc[1:]):  # (a column of text shows it in its first cells)
-            numbers = pd.to_numeric(below, errors="coerce")
+            numbers = as_numbers(below, decimal)
             if not numbers.notna().sum() or numbers.notna().sum() != below.notna().sum():
                 break
         else:  # numbers below it, all
@@ -853,10 +854,9 @@ def _warn_of_total_rows(frame: pd.DataFrame, notices: list[str]) -> None:
     rows = sorted(set(rows))
     if not rows:
         return
-    shown = ", ".join(str(i + 1) for i in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
     many = len(rows) > 1
-    notices.append(f"warning: data row{'s' * many} {shown} look{'s' * (not many)} like "
-                   f"{'total lines' if many else 'a total line'} ({said}), not "
+    notices.append(f"warning: data row{'s' * many} {rows_said([i + 1 for i in rows])} look{'s' * (not many)} "
+                   f"like {'total lines' if many else 'a total line'} ({said}), not "
                    f"{'records' if many else 'a record'}: {'their' if many else 'its'} numbers would train as one; "
                    f"delete {'them' if many else 'it'} from the file")
 
@@ -1034,7 +1034,7 @@ def _warn_of_limits(name: str, col: pd.Series, notices: list[str]) -> None:
     if not len(cells):
         return
     limits = cells.str.match(_LIMIT)
-    numbers = pd.to_numeric(cells[~limits].str.replace(",", ".", regex=False), errors="coerce").notna()
+    numbers = as_numbers(cells[~limits]).notna()  # (either decimal mark)
     if limits.any() and int(numbers.sum()) + int(limits.sum()) == len(cells) and numbers.mean() >= 0.5:
         shown = ", ".join(map(repr, list(dict.fromkeys(cells[limits].str.strip()))[:3]))
         notices.append(f"warning: column {name} is numbers but for {int(limits.sum())} cell(s) written as a limit "

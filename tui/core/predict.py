@@ -27,7 +27,7 @@ from .metrics import class_probabilities, predicted_classes
 from .objective import Objective, evaluate, task_metrics
 from .preprocess import Filled, Preprocessor, RowsLeftOut, Unseen, reading_of
 from .reader import ReadOptions, TableFormat, read_table
-from .runs import SPEC, is_run_folder, refuse_run_file
+from .runs import SPEC, RunFolder, is_run_folder, refuse_run_file
 
 BATCH = 4096
 STANDARDISED = "standardised target"  # an evaluation's loss_units when the model trained on (y - mean) / std
@@ -334,8 +334,7 @@ def refuse_folder_of_runs(folder: Path) -> None:
         named = " or ".join(str(p) for p in runs[:2])
         raise UserError(f"{folder} is a folder of runs, not a run; name one run in it, e.g. {named} "
                         f"(`torchtui runs --runs-dir {folder}` lists them)")
-    # neither (an empty folder, a data folder): the words resume, export and change say of it, not "last.pt not found"
-    raise UserError(f"{folder} is not a run folder (no {SPEC}); `torchtui runs` lists the run folders")
+    RunFolder.open(folder)  # neither (an empty folder, a data folder): refused as resume, export and change refuse it
 
 
 def _modified(path: Path) -> float:

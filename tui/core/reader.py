@@ -339,9 +339,8 @@ def _refuse_stray_lines(path: str | Path, frame: pd.DataFrame, names: list[str])
         if not hit.any():
             return
     rows = np.flatnonzero(hit) + 1
-    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-    raise UserError(f"{path}: data row{'s' * (len(rows) > 1)} {shown} repeat{'s' * (len(rows) == 1)} the header "
-                    "line (files joined with their headers, e.g. `cat a.csv b.csv`); delete "
+    raise UserError(f"{path}: data row{'s' * (len(rows) > 1)} {rows_said(rows)} repeat{'s' * (len(rows) == 1)} "
+                    "the header line (files joined with their headers, e.g. `cat a.csv b.csv`); delete "
                     f"{'those lines' if len(rows) > 1 else 'that line'}, or join the files without them "
                     "(`tail -n +2 b.csv >> a.csv`)")
 
@@ -376,11 +375,16 @@ def _refuse_comment_lines(path: str | Path, frame: pd.DataFrame) -> None:
         return
     text = str(first.iloc[rows[0] - 1]).strip()
     text = text if len(text) <= 40 else text[:37] + "..."
-    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
     many = len(rows) > 1
-    raise UserError(f"{path}: data row{'s' * many} {shown} {'are comment lines' if many else 'is a comment line'} "
-                    f"({text!r}), not {'rows' if many else 'a row'}; delete {'them' if many else 'it'}, e.g. "
+    raise UserError(f"{path}: data row{'s' * many} {rows_said(rows)} "
+                    f"{'are comment lines' if many else 'is a comment line'} ({text!r}), not "
+                    f"{'rows' if many else 'a row'}; delete {'them' if many else 'it'}, e.g. "
                     f"`grep -v '^#' {shlex.quote(Path(path).name)} > clean.csv`")
+
+
+def rows_said(rows: Any) -> str:
+    """Row numbers as a refusal or warning names them: the first five, and how many more."""
+    return ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
 
 def _cells_are(col: pd.Series, where: np.ndarray, name: str) -> np.ndarray:
