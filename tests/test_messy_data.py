@@ -432,7 +432,7 @@ def test_missing_impute_fills_from_the_training_split(tmp_path):
 def test_impute_counts_the_cells_it_fills_not_those_of_rows_dropped_for_their_target(tmp_path):
     """Rows without a target are left out under impute too; their empty features were counted as filled (an audit:
     'x 8' where 4 were filled)."""
-    lines = [f"{'' if i % 5 == 0 else i * 0.1:.3},{'' if i % 10 == 0 else i % 3},{'' if i % 10 == 0 else i * 0.2}"
+    lines = [f"{'' if i % 10 == 5 else i * 0.1:.3},{'' if i % 10 == 0 else i % 3},{'' if i % 10 == 0 else i * 0.2}"
              for i in range(40)]
     (tmp_path / "h.csv").write_text("x,w,y\n" + "\n".join(lines) + "\n")
     data = prepare(DataSpec(dataset=str(tmp_path / "h.csv"), target="y", missing="impute"), 0)

@@ -600,13 +600,15 @@ def predict(
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object: rows, output (the -o file), unseen (text values the model has "
                               "no category for), filled (empty cells an imputing model filled), left_out_rows (rows "
-                              "with an empty cell a --missing drop model does not predict), notes (how the file was "
+                              "not predicted: with an empty cell for a --missing drop model, with no value at all "
+                              "for any), notes (how the file was "
                               "read) and, without -o, predictions (one object per row)."),
     **flags: Any,
 ) -> None:
     """Predict with a checkpoint: class labels (with probabilities) or values, one row per input row.
     Text values the model has no category for are said on stderr, with how they were encoded; a model trained
-    with --missing drop leaves a row with an empty cell without a prediction, and says so. The file is read
+    with --missing drop leaves a row with an empty cell without a prediction, and any model a row with no value
+    at all (a spreadsheet's empty line), and says so. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
     from tui.core.files import refuse_existing
     from tui.core.predict import Predictor, note_lines, refuse_overwriting, write_csv

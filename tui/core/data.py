@@ -245,7 +245,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if not codes:
             _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
     _warn_of_total_rows(frame, notices)
+    frame, blank = without_blank_rows(frame, name, notices)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
+    kept = blank if kept is None else kept if blank is None else blank[kept]
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
     if kept is not None and spec.task != "classification" and not codes:
         _numbers_once_rows_dropped(frame, targets, decimal)
@@ -263,11 +265,14 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if spec.stratify:  # (as --group is refused with it; a screen's stratify left on is said, not refused)
             notices.append("warning: --stratify keeps class shares when the dataset itself is split; with a --val "
                            "file nothing is split, and it does nothing")
-        val_frame, val_kept = read_table(spec.val, read_options(spec, reading))[0], None
+        val_frame, val_kept = without_blank_rows(read_table(spec.val, read_options(spec, reading))[0], spec.val,
+                                                 notices)
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
             number_columns = {c for c in [*features, *targets] if is_numeric(frame[c])}
-            val_frame, val_kept = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val, notices,
-                                                       number_columns)
+            val_frame, kept_of_those = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val,
+                                                            notices, number_columns)
+            if kept_of_those is not None:
+                val_kept = kept_of_those if val_kept is None else val_kept[kept_of_those]
         train_rows, val_rows, val_name = np.arange(len(frame)), None, spec.val
         val_numbers = (val_kept if val_kept is not None else np.arange(len(val_frame))) + 1
     else:
@@ -645,6 +650,25 @@ def _leave_out_reason(col: pd.Series, name: str, keep_constant: bool, rules: Rea
     if distinct > 0.5 * n and distinct > 20:
         return f"looks like free text or an identifier ({distinct} distinct values in {n} rows)", True
     return "", False
+
+
+def without_blank_rows(frame: pd.DataFrame, name: str, notices: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The table without its rows that hold no value in any cell - a spreadsheet's empty lines, which it saves as
+    ',,,' (pandas skips a line with nothing on it, not one of separators): below the rows, or between groups of
+    them. Such a row is no example of anything; it was refused as empty cells (so every Excel export needed
+    --missing drop, which then dropped rows the user wanted refused), or dropped for its empty target by drop and
+    impute alike - so leaving it out changes no model that trained. Returns the table, its rows numbered from 0
+    again, and the rows kept (None: all of them), as `apply_missing_policy` does."""
+    if not len(frame) or not frame.shape[1]:
+        return frame, None
+    blank = frame.isna().all(axis=1).to_numpy()
+    if not blank.any() or blank.all():  # (a table of nothing but such rows is refused by what reads it next)
+        return frame, None
+    rows = np.flatnonzero(blank) + 1
+    notices.append(f"{name}: left out {len(rows)} row{'s' * (len(rows) > 1)} with no value in any cell (a "
+                   f"spreadsheet's empty lines; data row{'s' * (len(rows) > 1)} {rows_said(rows.tolist())})")
+    kept = np.flatnonzero(~blank)
+    return frame.iloc[kept].reset_index(drop=True), kept
 
 
 def apply_missing_policy(frame: pd.DataFrame, targets: list[str], features: list[str], policy: str, name: str,

@@ -177,8 +177,9 @@ SCHEMA: dict[str, dict[str, F]] = {
         "source": F("str", "the file predicted for (--test)"),
         "unseen": F("list", "one line per text column with values the model has no category for: how many rows, "
                             "which values, how they were encoded (as `torchtui predict` says them)"),
-        "left_out_rows": _opt("list", "a model trained with --missing drop: the rows with an empty cell left "
-                                      "without a prediction, in one line (as `torchtui predict` says it)"),
+        "left_out_rows": _opt("list", "rows left without a prediction, in one line (as `torchtui predict` says "
+                                      "it): with a --missing drop model those with an empty cell; with any, those "
+                                      "with no value in any cell"),
         "filled": _opt("list", "a model trained with --missing impute: per column, the cells it filled (as "
                                "`torchtui predict` says them)"),
     },

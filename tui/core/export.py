@@ -495,6 +495,12 @@ def _data_block(f: _Facts, add: Any) -> None:
     targets = "TARGETS" if len(f.targets) > 1 else "[TARGET]"
     add("")
     add(_heading("3. Missing values"))
+    add("# rows with no value in any cell (a spreadsheet's empty lines, ',,,') are no examples: left out")
+    if d.val:  # (the column saying which file a row came from always holds a value)
+        add("frame = frame.dropna(how=\"all\", subset=[c for c in frame.columns if c != \"from_val_file\"])"
+            ".reset_index(drop=True)")
+    else:
+        add("frame = frame.dropna(how=\"all\").reset_index(drop=True)")
     if d.missing == "drop":
         add("# --missing drop: rows with an empty cell in a feature or the target are left out")
         add(f"frame = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=FEATURES + {targets})"

@@ -111,9 +111,13 @@ class RowsLeftOut:
     first: int  # the first one's data row (1-based)
     column: str  # and its first empty cell's column
     scored: bool  # an evaluation (else predictions)
+    blank: bool = False  # rows with no value in any cell (a spreadsheet's empty lines), which no model answers for
 
     def describe(self) -> str:
         what = "left out of the metrics" if self.scored else "not predicted (their prediction cells are empty)"
+        if self.blank:
+            return (f"{self.rows} row(s) with no value in any cell (a spreadsheet's empty lines; first: data row "
+                    f"{self.first}) {what}")
         return (f"{self.rows} row(s) with an empty cell or no number where the model takes one (first: data row "
                 f"{self.first}, column {self.column}) {what}: "
                 f"the model trained with --missing drop, which leaves such rows out; fill those cells to "
@@ -125,9 +129,10 @@ class RowsLeftOut:
 
 @dataclass(frozen=True)
 class Answerable:
-    """A file as a model reads it to answer for its rows (`Preprocessor.answerable`): with --missing drop, the rows
-    it leaves out passed over in `read` (so that a refusal names a cell by its row in the file) and `rows` the
-    others; for any other model the file itself, every row (`rows` None)."""
+    """A file as a model reads it to answer for its rows (`Preprocessor.answerable`): the rows it leaves out (with
+    --missing drop those with an empty cell; with any model those with no value at all) passed over in `read` (so
+    that a refusal names a cell by its row in the file) and `rows` the others; where it leaves none out, the file
+    itself, every row (`rows` None)."""
 
     read: pd.DataFrame
     rows: np.ndarray | None
@@ -394,9 +399,14 @@ class Preprocessor:
         """(the rows a model trained with --missing drop answers for, None for all; what it says of the others):
         those without an empty cell among the features (and the targets, to score them). Any other model
         refuses an empty cell (or fills it: impute), as it did in training. A file of nothing but such rows is
-        refused: there is nothing to answer."""
+        refused: there is nothing to answer. A row with no value in any cell (a spreadsheet's ',,,' line) is
+        answered by no model, as no training read one (data.without_blank_rows): an imputing model gave it the
+        medians' prediction, any other refused the file."""
         if self.missing != "drop":
-            return None, []
+            blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
+            if not blank.any() or blank.all():  # (nothing but such rows: refused as empty cells, below)
+                return None, []
+            return ~blank, [RowsLeftOut(int(blank.sum()), int(np.argmax(blank)) + 1, "", scored, blank=True)]
         empty, first = self.empty_cells(frame, source, targets=scored)
         if not empty.any():
             return None, []
