@@ -190,6 +190,9 @@ class Preprocessor:
     suffixes: bool = False
     # a text target naming its rows is refused (reader.Reading.named_rows); False in a model trained before
     named_rows: bool = False
+    # a header over rows ending in a separator is the header (reader.Reading.row_ends); False in a model trained
+    # before, which read such a tab or ';' file without it
+    row_ends: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -254,7 +257,7 @@ class Preprocessor:
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
-                  named_rows=rules.named_rows)
+                  named_rows=rules.named_rows, row_ends=rules.row_ends)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -525,7 +528,7 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "stray_lines", "suffixes", "named_rows"):
+                     "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -587,7 +590,9 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     with the mark it was read with (`Preprocessor.number_marks`), and one before the marked numbers rule
     (`Preprocessor.marked_numbers`) a column of numbers with more than a tenth of its cells '-' as text, and one
     before the repeated header rule (`Preprocessor.stray_lines`) a line repeating the header as a row, and
-    one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text."""
+    one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text, and one
+    before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
+    its header line."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -606,7 +611,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
-                   named_rows=bool(d.get("named_rows", False)),
+                   named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

@@ -132,6 +132,10 @@ class Reading:
     # a text target with most rows a label of its own (names, ids) is refused (data._refuse_labels_that_name_rows);
     # False in a model trained before, which trained on it (its resume must not be refused)
     named_rows: bool = True
+    # a header line over rows that each end in a separator ('a;b;y' over '1;2;3;': Excel's, SAS's) is the header,
+    # whatever its first column holds (`_header_of_rows_ending_empty`); False in a model trained before, which
+    # skipped it as a line above the table in a tab or ';' file and named the columns col1, col2, ...
+    row_ends: bool = True
 
 
 @dataclass
@@ -675,7 +679,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     rows = [_split(line, fmt.sep) for line in lines]
     fmt.skip_detected = opts.skip_rows < 0
     if fmt.skip_detected:  # pandas counts the blank lines among those skipped: through the last one's lines
-        fmt.skip_records = _metadata_lines(rows, opts.reading.gaps)
+        fmt.skip_records = _metadata_lines(rows, opts.reading.gaps, opts.reading.row_ends)
         fmt.skip_rows = starts[kept[fmt.skip_records - 1] + 1] if fmt.skip_records else 0
     else:
         fmt.skip_rows = opts.skip_rows
@@ -1358,11 +1362,12 @@ def _choose_sep(lines: list[str], wanted: str, tabs_first: bool = True) -> str:
     return best
 
 
-def _metadata_lines(rows: list[list[str]], gaps: bool = True) -> int:
+def _metadata_lines(rows: list[list[str]], gaps: bool = True, row_ends: bool = True) -> int:
     """Lines above the table: a field count unlike the rows below, a line mostly empty (a title padded
     with separators, but a header with names left empty: `gaps`, `_gapped_header`), or scikit-learn's count line
     (rows, features, class names). A line of the table's width that is neither is the header or the first row:
-    `_looks_like_header` decides which."""
+    `_looks_like_header` decides which; so is one a field short of rows that each end in a separator (`row_ends`,
+    `_header_of_rows_ending_empty`)."""
     if len(rows) < 3:
         return 0
     counts = [len(r) for r in rows]
@@ -1373,6 +1378,8 @@ def _metadata_lines(rows: list[list[str]], gaps: bool = True) -> int:
         if _short_header(row, below, mode) or _trailing_separator(row, below, mode):
             break
         if gaps and _gapped_header(row, below, mode, rows[skip - 1] if skip else None):
+            break
+        if row_ends and _header_of_rows_ending_empty(row, below, mode):
             break
         if len(row) != mode or _mostly_empty(row, below) or _sklearn_counts(row, below):
             skip += 1
@@ -1397,6 +1404,20 @@ def _trailing_separator(row: list[str], below: list[list[str]], mode: int) -> bo
         return False
     cells = [[f.strip() for f in r] for r in data]
     return _names_columns([f.strip() for f in row[:-1]], cells) is True and _names_columns(cells[0], cells[1:]) is False
+
+
+def _header_of_rows_ending_empty(row: list[str], below: list[list[str]], mode: int) -> bool:
+    """A header line one field short of the rows below, each of which ends in a separator ('a;b;y' over
+    '1;2;3;', as Excel and SAS write them): the empty field after that separator is no column, and the line names
+    the others. Told from R's header, which lacks the row names' column (`_short_header`), by that empty last field;
+    in a ',' file that check took it for R's where the first column's cells were distinct, but in a tab or ';' file
+    the line was skipped as metadata and the columns named col1, col2, ... A line whose cells fit their columns of
+    numbers is the first row, not a header."""
+    data = [r for r in below if len(r) == mode]
+    if len(row) != mode - 1 or not row[-1].strip() or len(below[0]) != mode or any(r[-1].strip() for r in data):
+        return False
+    cells = [[f.strip() for f in r[:-1]] for r in data]
+    return _names_columns([f.strip() for f in row], cells) is not False
 
 
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
