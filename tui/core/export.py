@@ -281,13 +281,17 @@ def _reading(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tuple[li
     """(lines that read the table into `frame`, helper functions and constants they use). With a --val file
     its rows are put below the table's, marked: the training rows alone fit the preprocessing (section 6)."""
     lines, helpers = _reading_table(spec, builtin, reading)
-    if not spec.data.val:
-        return lines, helpers
-    lines += ["", "# the validation rows: a file of their own, read the same way (the format found in it)"]
-    lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val", reading)
-    lines.append("frame = pd.concat([frame.assign(from_val_file=False), val_frame.assign(from_val_file=True)], "
-                 "ignore_index=True)")
-    return lines, [*helpers, f"VAL = {spec.data.val!r}"]
+    if spec.data.val:
+        lines += ["", "# the validation rows: a file of their own, read the same way (the format found in it)"]
+        lines += _read_file(Path(spec.data.val), spec, "val_frame", "args.val", reading)
+        lines.append("frame = pd.concat([frame.assign(from_val_file=False), val_frame.assign(from_val_file=True)], "
+                     "ignore_index=True)")
+        helpers.append(f"VAL = {spec.data.val!r}")
+    if any("as_duration(" in line for line in lines):  # the reader's own reading of a duration, copied
+        from .durations import as_duration
+
+        helpers.append(inspect.getsource(as_duration).rstrip())
+    return lines, helpers
 
 
 def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tuple[list[str], list[str]]:
@@ -311,6 +315,7 @@ def _reading_table(spec: Spec, builtin: Any, reading: Reading = Reading()) -> tu
 def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = Reading()) -> list[str]:
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
+    from .durations import unit_of
     from .reader import csv_options, empty_but_words, json_lines, read_table, sniff, thousands_marks, unit_pattern
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
@@ -392,6 +397,9 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                   f".str.replace(r'[$€£¥%\\s]', '', regex=True)"
                   f".str.replace({thousands_marks(mark)!r}, '', regex=True)"
                   f".str.replace({mark!r}, '.', regex=False).str.strip(){signed}, errors='coerce')"]
+    for c, form in fmt.durations.items():  # as reader._durations
+        lines += [f"# column {_said(c)}: durations or clock times ({form}), read as numbers in {unit_of(form)}",
+                  f"{name}[{c!r}] = as_duration({name}[{c!r}], {form!r})"]
     return lines
 
 

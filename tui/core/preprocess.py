@@ -193,6 +193,9 @@ class Preprocessor:
     # a header over rows ending in a separator is the header (reader.Reading.row_ends); False in a model trained
     # before, which read such a tab or ';' file without it
     row_ends: bool = False
+    # a column of durations or clock times is numbers (reader.Reading.durations); False in a model trained before,
+    # which left it out as dates or took its values for classes
+    durations: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -257,7 +260,7 @@ class Preprocessor:
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
-                  named_rows=rules.named_rows, row_ends=rules.row_ends)
+                  named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -528,7 +531,8 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends"):
+                     "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
+                     "durations"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -592,7 +596,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     before the repeated header rule (`Preprocessor.stray_lines`) a line repeating the header as a row, and
     one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text, and one
     before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
-    its header line."""
+    its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
+    or classes."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -612,6 +617,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
+                   durations=bool(d.get("durations", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

@@ -136,6 +136,10 @@ class Reading:
     # whatever its first column holds (`_header_of_rows_ending_empty`); False in a model trained before, which
     # skipped it as a line above the table in a tab or ';' file and named the columns col1, col2, ...
     row_ends: bool = True
+    # a column of durations or clock times ('2:41:07', '4:32.5', '1h 5m', '0 days 01:23:45') is numbers
+    # (`_durations`, tui/core/durations.py); False in a model trained before, which left it out as dates or took
+    # each value for a class
+    durations: bool = True
 
 
 @dataclass
@@ -176,6 +180,7 @@ class TableFormat:
     signed: list[str] = field(default_factory=list)  # formatted columns with '(12.5)' negatives or the minus U+2212
     zeros: list[str] = field(default_factory=list)  # formatted columns with accounting's zero '$ -' (`_as_sheet_shows`)
     units: dict[str, str] = field(default_factory=dict)  # a formatted column's unit after each number ('190 cm')
+    durations: dict[str, str] = field(default_factory=dict)  # a column of durations or clock times: its form
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
@@ -305,6 +310,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
         if fmt.header:
             _refuse_stray_lines(path, frame, said)
     _formatted_numbers(frame, fmt, opts.reading, told=opts.decimal != "auto")
+    if opts.reading.durations:
+        _durations(frame, fmt)
     if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
         said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
         fmt.notes[:] = [n for n in fmt.notes if not (n.endswith(_WORDS_NOTE_END) and n.startswith(tuple(said)))]
@@ -546,6 +553,30 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     fmt.notes.append(f"column {name}: numbers {what}written as {shown[~marked][formatted].iloc[first]!r}{how} read as "
                      f"numbers ({float(shown_as.iloc[first]):.15g})")
     return True
+
+
+def _durations(frame: pd.DataFrame, fmt: TableFormat) -> None:
+    """Columns of durations or clock times, every cell but the missing marks written one way (durations.py), read
+    as numbers in place, with a note naming the form, the unit and an example. A column of anything else is passed
+    over at its first 200 cells."""
+    from .durations import as_duration, duration_form, unit_of
+
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        shown = col[col.notna()].astype(str).str.strip()
+        shown = shown[~shown.str.lower().isin(MISSING_MARKS)]
+        if not len(shown) or not duration_form(shown.head(200)):
+            continue
+        form = duration_form(shown)
+        if not form:
+            continue
+        frame[name] = as_duration(col, form).to_numpy()  # (a missing mark is written in no form: NaN)
+        fmt.durations[str(name)] = form
+        example = shown.iloc[0]
+        fmt.notes.append(f"column {name}: durations or clock times written as {example!r} read as numbers in "
+                         f"{unit_of(form)} ({float(as_duration(pd.Series([example]), form).iloc[0]):.15g})")
 
 
 def _one_unit(units: pd.Series) -> str | None:
