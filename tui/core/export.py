@@ -316,7 +316,16 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
     """The pandas call that reads `path` as the run's reader did (reader.py), into `name`."""
     from .data import read_options
     from .durations import unit_of
-    from .reader import csv_options, empty_but_words, json_lines, read_table, sniff, thousands_marks, unit_pattern
+    from .reader import (
+        CURRENCIES,
+        csv_options,
+        empty_but_words,
+        json_lines,
+        read_table,
+        sniff,
+        thousands_marks,
+        unit_pattern,
+    )
 
     try:  # the whole table read: what it found (numbers written for people, JSON objects) is in its format
         fmt = read_table(path, read_options(spec.data, reading))[1]
@@ -387,14 +396,14 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
         signed = (".str.replace('\\u2212', '-', regex=False).str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)"
                   ".str.replace(r'^(.*\\d)-$', r'-\\1', regex=True)"
                   if c in fmt.signed else "")  # the minus sign U+2212, (1,067.49) for -1,067.49, SAP's 2.583,07-
-        zeros = (".str.strip().str.replace(r'^[$€£¥]\\s*-+$|^-+\\s*[$€£¥]$', '0', regex=True)"
+        zeros = (f".str.strip().str.replace(r'^[{CURRENCIES}]\\s*-+$|^-+\\s*[{CURRENCIES}]$', '0', regex=True)"
                  if c in fmt.zeros else "")  # the accounting format's zero, '$ -'; a dash alone is empty
         unit = f".str.replace({unit_pattern(fmt.units[c])!r}, '', regex=True)" if c in fmt.units else ""  # '190 cm'
         lines += [f"# column {_said(c)}: numbers written for people ($4,791.31, 95.6%"
                   + (f", {fmt.units[c]!r} after each" if c in fmt.units else "") + "), read as numbers"
                   + (f" (decimal mark {mark!r})" if mark != fmt.decimal else ""),
                   f"{name}[{c!r}] = pd.to_numeric({name}[{c!r}].astype(str){zeros}{unit}"
-                  f".str.replace(r'[$€£¥%\\s]', '', regex=True)"
+                  f".str.replace(r'Rs\\.?|[{CURRENCIES}%\\s]', '', regex=True)"
                   f".str.replace({thousands_marks(mark)!r}, '', regex=True)"
                   f".str.replace({mark!r}, '.', regex=False).str.strip(){signed}, errors='coerce')"]
     for c, form in fmt.durations.items():  # as reader._durations

@@ -196,6 +196,9 @@ class Preprocessor:
     # a column of durations or clock times is numbers (reader.Reading.durations); False in a model trained before,
     # which left it out as dates or took its values for classes
     durations: bool = False
+    # numbers with ₹ (and other signs), 'Rs.', India's grouping '12,34,567' (reader.Reading.currencies); False in a
+    # model trained before, which read them as text
+    currencies: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -260,7 +263,8 @@ class Preprocessor:
                   dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
-                  named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations)
+                  named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
+                  currencies=rules.currencies)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -532,7 +536,7 @@ class Preprocessor:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
                      "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations"):
+                     "durations", "currencies"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -597,7 +601,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text, and one
     before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
     its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
-    or classes."""
+    or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -617,7 +621,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
-                   durations=bool(d.get("durations", False)),
+                   durations=bool(d.get("durations", False)), currencies=bool(d.get("currencies", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

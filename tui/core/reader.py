@@ -140,6 +140,10 @@ class Reading:
     # (`_durations`, tui/core/durations.py); False in a model trained before, which left it out as dates or took
     # each value for a class
     durations: bool = True
+    # numbers written with a currency sign beyond $ € £ ¥ (₹ ₩ ₽ ₺ ₫ ₱ ₦ ₪ ฿, 'Rs.' before), and India's grouping
+    # of digits ('12,34,567', '₹ 4,50,000') are numbers (`_people_number`); False in a model trained before, which
+    # left such a column out as free text or encoded it value by value
+    currencies: bool = True
 
 
 @dataclass
@@ -459,7 +463,8 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
         if reading.forms:
             head = [_as_sheet_shows(v) for v in head]
         for mark in tried:
-            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal, suffixes=reading.suffixes)
+            pattern = _people_number(mark, reading.forms, parentheses=mark == fmt.decimal, suffixes=reading.suffixes,
+                                     currencies=reading.currencies)
             if not all(v.lower() in MISSING_MARKS or pattern.match(v) for v in head):
                 continue  # a column of text shows it in its first cells: the whole column is not tried
             if _read_formatted(frame, name, fmt, pattern, mark, reading.forms):
@@ -468,27 +473,36 @@ def _formatted_numbers(frame: pd.DataFrame, fmt: TableFormat, reading: Reading =
                 break
 
 
-def _people_number(mark: str, forms: bool, parentheses: bool, suffixes: bool = False) -> re.Pattern:
+def _people_number(mark: str, forms: bool, parentheses: bool, suffixes: bool = False,
+                   currencies: bool = False) -> re.Pattern:
     """A cell of a number written for people with decimal mark `mark` (`_formatted_numbers`); `suffixes`: a minus
     sign may follow a number without one before it ('2.583,07-'), and a unit may follow, a word of letters and the
-    marks units are written with ('cm', 'km/h', '°C', 'µg', 'm²', 'yrs.')."""
+    marks units are written with ('cm', 'km/h', '°C', 'µg', 'm²', 'yrs.'); `currencies` (Reading.currencies): the
+    signs of `CURRENCIES` and 'Rs.' before, and where a comma groups digits India's grouping, two digits a group
+    above the thousands ('12,34,567')."""
     thousands = thousands_marks(mark)
     first = r"[1-9]\d{0,2}" if forms else r"\d{1,3}"  # (forms: '0,420' is no thousand)
     sign = r"[+\-\u2212]?" if forms else r"[+-]?"
-    number = rf"{sign}(?:{first}(?:{thousands}\d{{3}})+|\d+)(?:{re.escape(mark)}\d+)?"
+    lakhs = r"|[1-9]\d?(?:,\d{2})+,\d{3}" if currencies and mark == "." else ""
+    number = rf"{sign}(?:{first}(?:{thousands}\d{{3}})+{lakhs}|\d+)(?:{re.escape(mark)}\d+)?"
     opened = r"(?P<open>\()?" if forms and parentheses else ""
     closed = r"(?(open)\))" if forms and parentheses else ""
     unit = rf"(?:\s*(?P<unit>{_UNIT}))?" if suffixes else ""
     trail = r"(?P<trail>-)?" if suffixes else ""
-    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>[$€£¥]?)\s*(?P<n>{number}){trail}\s*(?P<post>[%$€£¥]?)"
+    signs = CURRENCIES if currencies else "$€£¥"
+    pre = rf"(?:[{signs}]|Rs\.?)?" if currencies else f"[{signs}]?"
+    return re.compile(rf"^{opened}(?P<sign>{sign})(?P<pre>{pre})\s*(?P<n>{number}){trail}\s*(?P<post>[%{signs}]?)"
                       rf"{unit}{closed}$")
+
+
+CURRENCIES = "$€£¥₹₩₽₺₫₱₦₪฿¢"  # the signs a number may be written with (Reading.currencies: before it, $€£¥ only)
 
 
 _UNIT = r"°[^\W\d_]?|[^\W\d_]{1,10}(?:/[^\W\d_]{1,6})?[²³]?\.?"  # a letter is [^\W\d_]: cm, kg/m², °C, µg, yrs.
 
 
-_SHEET_ZERO = re.compile(r"^([$€£¥])\s*-+$|^-+\s*([$€£¥])$")  # '$ -', '- €': accounting format's zero
-_SIGN_OUTSIDE = re.compile(r"^([$€£¥])\s*\((.*)\)$")  # '$ (1,234.00)': its negative, the sign outside
+_SHEET_ZERO = re.compile(rf"^([{CURRENCIES}])\s*-+$|^-+\s*([{CURRENCIES}])$")  # '$ -', '- €': accounting's zero
+_SIGN_OUTSIDE = re.compile(rf"^([{CURRENCIES}])\s*\((.*)\)$")  # '$ (1,234.00)': its negative, the sign outside
 
 
 def _as_sheet_shows(cell: str) -> str:
