@@ -378,6 +378,14 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                 lines += [f"{name}_own = pd.read_csv({arg}, {options})",
                           f"for at in {fmt.pandas_columns}:  # numbers, true/false, or R's NA among quoted text",
                           f"    {name}[{name}.columns[at]] = {name}_own.iloc[:, at].to_numpy()"]
+            if fmt.quoted_na:  # as reader._quoted_na_cells
+                lines += ["# R's write.csv: \"NA\" in quotes is the text NA, a bare NA a missing value (read again "
+                          "with the quotes kept to tell them apart)",
+                          f"{name}_quoted = pd.read_csv({arg}, {options}, dtype=str, quoting=3, "
+                          f"keep_default_na=False, na_values=[], usecols={fmt.quoted_na})",
+                          f"for k, at in enumerate({fmt.quoted_na}):",
+                          f"    {name}[{name}.columns[at]] = {name}.iloc[:, at].mask("
+                          f"{name}_quoted.iloc[:, k].astype(str).str.strip().eq('\"NA\"').to_numpy(), 'NA')"]
         if fmt.row_end == "all":
             lines.append(f"{name} = {name}.iloc[:, :-1]  # every line ends with a separator: no last column")
         if not fmt.header:

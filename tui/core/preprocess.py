@@ -199,6 +199,9 @@ class Preprocessor:
     # numbers with ₹ (and other signs), 'Rs.', India's grouping '12,34,567' (reader.Reading.currencies); False in a
     # model trained before, which read them as text
     currencies: bool = False
+    # an R file's "NA" in quotes is the text NA (reader.Reading.quoted_na); False in a model trained before, which
+    # read it as empty
+    quoted_na: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -264,7 +267,7 @@ class Preprocessor:
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
                   named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
-                  currencies=rules.currencies)
+                  currencies=rules.currencies, quoted_na=rules.quoted_na)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -536,7 +539,7 @@ class Preprocessor:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
                      "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations", "currencies"):
+                     "durations", "currencies", "quoted_na"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -601,7 +604,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text, and one
     before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
     its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
-    or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text."""
+    or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text, and
+    one before the quoted NA rule (`Preprocessor.quoted_na`) an R file's "NA" in quotes as empty."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -622,6 +626,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
                    durations=bool(d.get("durations", False)), currencies=bool(d.get("currencies", False)),
+                   quoted_na=bool(d.get("quoted_na", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

@@ -144,6 +144,10 @@ class Reading:
     # of digits ('12,34,567', '₹ 4,50,000') are numbers (`_people_number`); False in a model trained before, which
     # left such a column out as free text or encoded it value by value
     currencies: bool = True
+    # in a file whose text is all in quotes (R's write.csv), a quoted "NA" is the text NA (Namibia's code, North
+    # America) and only a bare NA a missing value (`_quoted_na_cells`); False in a model trained before, which read
+    # both as empty
+    quoted_na: bool = True
 
 
 @dataclass
@@ -185,6 +189,7 @@ class TableFormat:
     zeros: list[str] = field(default_factory=list)  # formatted columns with accounting's zero '$ -' (`_as_sheet_shows`)
     units: dict[str, str] = field(default_factory=dict)  # a formatted column's unit after each number ('190 cm')
     durations: dict[str, str] = field(default_factory=dict)  # a column of durations or clock times: its form
+    quoted_na: list[int] = field(default_factory=list)  # places of columns whose "NA" in quotes is the text NA
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
@@ -1034,8 +1039,9 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
     empty in every column, and a region NA (North America) or a severity None lost its rows under --missing drop,
     its class or category too, and was refused as 'empty' where the file showed a word. In a column of numbers
     (by the same `mostly_numeric` as its own checks) or of true/false, they are empty, as R writes a missing
-    value; so is a bare NA in a file whose text is all in quotes (R's write.csv, `_r_quoting`). A model's own
-    category or class 'NA' is a value in its files whatever else the column holds (`Reading.known`).
+    value; so is a bare NA in a file whose text is all in quotes (R's write.csv, `_r_quoting`), where an "NA" in
+    quotes is the text (`_quoted_na_cells`). A model's own category or class 'NA' is a value in its files whatever
+    else the column holds (`Reading.known`), but for a bare NA in such a file.
 
     `frame` was read with those two words as text: a column of words needs nothing more. The others are taken from
     pandas' own reading of the file, read again only then."""
@@ -1054,11 +1060,13 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
 
     fmt.words_read = True
     r_missing = 0
+    r_columns: list[int] = []
     for i, words in found.items():
         name = column_name(frame.columns[i]) if fmt.header else f"col{i + 1}"
         col = frame.iloc[:, i]
         known = any((name, w) in reading.known for w in PANDAS_EMPTY_WORDS if col[words].eq(w).any())
-        if known:
+        told_apart = reading.quoted_na and fmt.quoted_text and col[words].eq("NA").any()  # (its text NA in quotes)
+        if known and not told_apart:
             pass  # the model's own value
         elif not (rest := col.mask(words)).notna().any() or mostly_numeric(rest, decimal=fmt.decimal) or \
                 rest.dropna().astype(str).str.strip().str.lower().isin(_TRUE_FALSE).all():
@@ -1066,6 +1074,7 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
             continue
         elif fmt.quoted_text and col[words].eq("NA").any():
             fmt.pandas_columns.append(i)  # R's missing value among its quoted words
+            r_columns.append(i)
             r_missing += int(col[words].eq("NA").sum())
             continue
         fmt.worded.append(name)
@@ -1073,13 +1082,51 @@ def _words_kept(p: Path, frame: pd.DataFrame, fmt: TableFormat, options: dict[st
         said = ", ".join(f"{int(cells.eq(w).sum())} cell(s) {w!r}" for w in PANDAS_EMPTY_WORDS if cells.eq(w).any())
         why = "a category of the model's" if known else "its other cells are words"
         fmt.notes.append(f"column {name}: {said} read as values, as {why} {_WORDS_NOTE_END}")
+    quoted = _quoted_na_cells(p, options, frame, r_columns) if reading.quoted_na and r_columns else {}
+    r_missing -= sum(int(cells.sum()) for cells in quoted.values())
     if r_missing:
         fmt.notes.append(f"{r_missing} bare NA cell(s) among text in quotes {_R_NOTE_END}")
+    if quoted:
+        fmt.quoted_na = sorted(quoted)
+        fmt.notes.append(f"{sum(int(c.sum()) for c in quoted.values())} cell(s) \"NA\" in quotes (column "
+                         f"{', '.join(column_name(frame.columns[i]) for i in quoted)}) read as the text NA, not as "
+                         "a missing value: R's write.csv quotes the text NA and leaves its missing NA bare")
     if fmt.pandas_columns:
         pandas_own = pd.read_csv(p, **options)
         for i in fmt.pandas_columns:
             frame[frame.columns[i]] = pandas_own.iloc[:, i].to_numpy()
+        for i, cells in quoted.items():
+            frame[frame.columns[i]] = frame.iloc[:, i].mask(cells, "NA")
     return frame
+
+
+def _quoted_na_cells(p: Path, options: dict[str, Any], frame: pd.DataFrame, columns: list[int]) -> dict[int, Any]:
+    """{column: where its cell is "NA" in quotes} for `columns` of an R-quoted file (R's write.csv: the text NA in
+    quotes, a missing value bare), from the file read again with its quotes kept (csv.QUOTE_NONE); only columns
+    holding such a cell. pandas reads both as empty, and the raw cells are not kept. Where that reading does not
+    line up with the table row for row and cell for cell (a separator or a line break inside quotes splits a
+    field), nothing is told apart and both stay empty, as before."""
+    import csv
+
+    try:
+        raw = pd.read_csv(p, **{**options, "dtype": str}, quoting=csv.QUOTE_NONE, keep_default_na=False,
+                          na_values=[], usecols=columns)
+    except (pd.errors.ParserError, ValueError):
+        return {}
+    if len(raw) != len(frame) or raw.shape[1] != len(columns):
+        return {}
+    found = {}
+    for k, i in enumerate(columns):
+        cells = raw.iloc[:, k].astype(str).str.strip().to_numpy(dtype=object)
+        text = frame.iloc[:, i].astype(object)
+        plain = (text.notna() & ~text.astype(str).str.contains('"', regex=False)).to_numpy()
+        if not (pd.Series(cells[plain]).str.strip('"').to_numpy(dtype=object)
+                == text.astype(str).str.strip().to_numpy(dtype=object)[plain]).all():
+            return {}  # not the same cells: the fields split otherwise than the table's
+        hit = cells == '"NA"'
+        if hit.any():
+            found[i] = hit
+    return found
 
 
 _TRUE_FALSE = {"true", "false", "t", "f"}  # R's logical columns (TRUE, FALSE, NA)
