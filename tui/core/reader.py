@@ -584,10 +584,14 @@ def _durations(frame: pd.DataFrame, fmt: TableFormat) -> None:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             continue
-        shown = col[col.notna()].astype(str).str.strip()
-        shown = shown[~shown.str.lower().isin(MISSING_MARKS)]
-        if not len(shown) or not duration_form(shown.head(200)):
-            continue
+        def written(cells: pd.Series) -> pd.Series:
+            shown = cells[cells.notna()].astype(str).str.strip()
+            return shown[~shown.str.lower().isin(MISSING_MARKS)]
+
+        head = written(col.head(1000))
+        if not len(head) or not duration_form(head.head(200)):
+            continue  # (a column of anything else costs a look at its first cells only)
+        shown = written(col)
         form = duration_form(shown)
         if not form:
             continue
