@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from tui.cli import app
 from tui.core import job
 from tui.core.predict import Predictor
-from tui.core.reader import read_table
+from tui.core.reader import Reading, ReadOptions, read_table
 
 import warm_cli
 from conftest import make_spec
@@ -118,10 +118,13 @@ def test_a_column_with_one_cell_that_is_not_a_number_stays_as_written(tmp_path):
 
 
 def test_groups_that_are_not_thousands_are_not_read_as_numbers(tmp_path):
-    # "1,5" is not a thousands group (nor 12,34,567): a decimal comma, in quotes in a comma file (test_number_forms)
+    # "1,5" is not a thousands group: a decimal comma, in quotes in a comma file (test_number_forms); 12,34,567 is
+    # India's grouping (test_currencies), text for a model trained before that rule
     lines = ["a,b,y"] + [f'"1,5","12,34,567",{i}' for i in range(5)]
     frame, fmt = read_table(write(tmp_path, "odd.csv", "\n".join(lines) + "\n"))
-    assert fmt.formatted == ["a"] and frame["a"].iloc[0] == 1.5 and frame["b"].iloc[0] == "12,34,567"
+    assert fmt.formatted == ["a", "b"] and frame["a"].iloc[0] == 1.5 and frame["b"].iloc[0] == 1234567
+    frame, fmt = read_table(tmp_path / "odd.csv", ReadOptions(reading=Reading(currencies=False)))
+    assert fmt.formatted == ["a"] and frame["b"].iloc[0] == "12,34,567"
 
 
 # ---- JSON records with objects and lists ------------------------------------------------------------------

@@ -202,6 +202,9 @@ class Preprocessor:
     # an R file's "NA" in quotes is the text NA (reader.Reading.quoted_na); False in a model trained before, which
     # read it as empty
     quoted_na: bool = False
+    # a first line counting up '0,1,...,23' is a header (reader.Reading.counts); False in a model trained before,
+    # which read it as a row
+    counts: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -267,7 +270,7 @@ class Preprocessor:
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
                   named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
-                  currencies=rules.currencies, quoted_na=rules.quoted_na)
+                  currencies=rules.currencies, quoted_na=rules.quoted_na, counts=rules.counts)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -539,7 +542,7 @@ class Preprocessor:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
                      "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations", "currencies", "quoted_na"):
+                     "durations", "currencies", "quoted_na", "counts"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -605,7 +608,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
     its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
     or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text, and
-    one before the quoted NA rule (`Preprocessor.quoted_na`) an R file's "NA" in quotes as empty."""
+    one before the quoted NA rule (`Preprocessor.quoted_na`) an R file's "NA" in quotes as empty, and one before
+    the counts rule (`Preprocessor.counts`) a first line '0,1,...,23' as a row."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -626,7 +630,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
                    durations=bool(d.get("durations", False)), currencies=bool(d.get("currencies", False)),
-                   quoted_na=bool(d.get("quoted_na", False)),
+                   quoted_na=bool(d.get("quoted_na", False)), counts=bool(d.get("counts", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

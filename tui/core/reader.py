@@ -148,6 +148,10 @@ class Reading:
     # America) and only a bare NA a missing value (`_quoted_na_cells`); False in a model trained before, which read
     # both as empty
     quoted_na: bool = True
+    # a first line with a run of 8 or more whole numbers counting up by one ('store,0,1,...,23,busy': a pivot
+    # table's hours, days 1..31) is a header even where the numbers fit their columns (`_a_long_count`); False in
+    # a model trained before, which read it as a row (and warned)
+    counts: bool = True
 
 
 @dataclass
@@ -746,7 +750,7 @@ def sniff(path: Path, opts: ReadOptions) -> TableFormat:
     fmt.decimal_unseen = opts.decimal == "auto" and not seen
     fmt.header_detected = opts.header == "auto"
     if opts.header == "auto":
-        fmt.header = _looks_like_header(body, opts.reading.stray_lines)
+        fmt.header = _looks_like_header(body, opts.reading.stray_lines, opts.reading.counts)
         if len(body) == 1 and opts.reading.headerless and not all(COLUMN_N.fullmatch(f.strip()) for f in body[0]):
             fmt.header = False
     else:
@@ -1607,16 +1611,19 @@ def _number(cell: str) -> float:
         return float("nan")
 
 
-def _looks_like_header(rows: list[list[str]], repeats: bool = True) -> bool:
+def _looks_like_header(rows: list[list[str]], repeats: bool = True, counts: bool = True) -> bool:
     """Whether the first line names the columns: any of its cells unlike the column below it - text over
     numbers, a number over text, a whole number far outside a column of decimals, or a run of 3+ evenly
     spaced whole numbers (2008, 2009, 2010) outside their columns' ranges. A first line whose numbers fit
     their columns is data; over columns that are all text, a header is by far the likelier. `repeats`
     (Reading.stray_lines): the line's own repeats below (files joined with their headers) are no values of
-    its columns."""
+    its columns. `counts` (Reading.counts): a run of 8+ whole numbers counting up by one is names whatever the
+    columns hold (`_a_long_count`)."""
     if len(rows) < 2:
         return True
     first = [f.strip() for f in rows[0]]
+    if counts and _a_long_count(first):
+        return True
     width = max(len(r) for r in rows[1:])
     if len(first) == width - 1:  # a header without the row names' column (R): compare with the columns it names
         rows = [rows[0], *[r[1:] for r in rows[1:] if len(r) == width]]
@@ -1627,6 +1634,21 @@ def _looks_like_header(rows: list[list[str]], repeats: bool = True) -> bool:
         below = [r for r in rows[1:] if [c.strip() for c in r] != first] if repeats else rows[1:]
         return not _values_of_their_columns(first, below)
     return verdict
+
+
+def _a_long_count(first: list[str], length: int = 8) -> bool:
+    """Whether `first` holds `length` or more whole numbers side by side counting up by one: a pivot table's or a
+    wide table's header (hours 0..23, days 1..31, weeks 1..52) over counts that hold the same numbers, which the
+    ranges cannot tell from a row. A row of data that counts up so, cell after cell, is all but unheard of."""
+    run, last = 0, None
+    for cell in first:
+        value = int(cell) if _INTEGER.match(cell) else None
+        run = run + 1 if value is not None and last is not None and value == last + 1 else (1 if value is not None
+                                                                                              else 0)
+        if run >= length:
+            return True
+        last = value
+    return False
 
 
 def _values_of_their_columns(first: list[str], rows: list[list[str]]) -> bool:
