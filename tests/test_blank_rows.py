@@ -127,3 +127,50 @@ def test_a_file_of_nothing_but_empty_lines_is_refused(tmp_path):
                                     str(tmp_path / "runs")])
     assert done.exit_code == 2 and done.stderr.startswith("error: ") and len(done.stderr.splitlines()) >= 1
     assert "Traceback" not in done.output and not (tmp_path / "runs").exists()
+
+
+def with_id_and_constant(path: Path, blank_lines: int) -> Path:
+    """50 rows: an id, two measurements, a city, a constant column, a label; then `blank_lines` lines ',,,,,'."""
+    rows = [f"{i + 1},{i % 7 * 0.5},{i % 5},{'ab'[i % 2]},7,{'yn'[(i % 7 + i % 5) % 2]}" for i in range(50)]
+    path.write_text("id,x1,x2,city,const,y\n" + "\n".join(rows) + "\n" + ",,,,,\n" * blank_lines)
+    return path
+
+
+@pytest.mark.parametrize("blank_lines", [1, 60])
+def test_empty_lines_change_no_choice_of_columns(tmp_path, blank_lines):
+    """Left out before the columns are chosen: one empty line made the constant column vary (an input), sixty
+    made the id repeat (an input too)."""
+    from tui.core.data import prepare
+    from tui.core.spec import DataSpec
+
+    plain = prepare(DataSpec(dataset=str(with_id_and_constant(tmp_path / "plain.csv", 0))), 0)
+    blank = prepare(DataSpec(dataset=str(with_id_and_constant(tmp_path / "blank.csv", blank_lines))), 0)
+    assert [c.name for c in blank.pre.columns] == [c.name for c in plain.pre.columns] == ["x1", "x2", "city"]
+    assert torch.equal(blank.x_train, plain.x_train) and torch.equal(blank.y_val, plain.y_val)
+
+
+def test_a_model_trained_before_the_rule_chooses_its_columns_as_it_did(tmp_path, monkeypatch):
+    from tui.core import preprocess
+    from tui.core.reader import Reading
+
+    from conftest import trained_before_the_rule
+
+    data = with_id_and_constant(tmp_path / "blank.csv", 1)
+    spec = make_spec(tmp_path, data__dataset=str(data), data__missing="drop", train__epochs=2)
+    rules_then = (*job.plan.__defaults__[:-1], Reading(blank_rows=False))
+    folder, saved = trained_before_the_rule(monkeypatch, spec, "blank_rows", [(job.plan, "__defaults__", rules_then)])
+    assert preprocess.reading_of(saved).blank_rows is False
+    assert [c["name"] for c in saved["columns"]] == ["x1", "x2", "city", "const"]
+    resumed, _ = job.resume(folder.path, lambda e: None, epochs=3)
+    assert resumed.progress.epoch == 3
+
+
+def test_a_file_of_only_empty_lines_is_refused_by_predict_whatever_the_model(tmp_path):
+    _, run = trained(tmp_path, IRIS, "impute", data__missing="impute")
+    data = tmp_path / "empty.csv"
+    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n" + BLANK * 2)
+    done = CliRunner().invoke(app, ["predict", str(run), str(data), "-o", str(tmp_path / "p.csv")])
+    assert done.exit_code == 2 and done.stderr.splitlines()[0] == (
+        f"error: {data}: no row holds a value (only empty lines, ',,,'): there is nothing to predict; give the file "
+        "with its rows"), done.output
+    assert not (tmp_path / "p.csv").exists()

@@ -231,6 +231,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
             (c, fmt.column_marks.get(c, fmt.decimal)) for c in fmt.formatted))
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
+    blank = None
+    if reading.blank_rows:  # before any choice of columns: an empty line makes no column less constant or distinct
+        frame, blank = without_blank_rows(frame, name, notices)
     if len(frame) < 2 and not spec.val:  # before any other check: none of theirs would be the real problem
         raise UserError(f"{name} has 1 data row; training needs at least 2, one to train on and one to validate"
                         + (f" ({hint})" if hint else ""))
@@ -245,7 +248,6 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if not codes:
             _coerce_mostly_numeric(frame, t, notices, decimal, marks_only=True)
     _warn_of_total_rows(frame, notices)
-    frame, blank = without_blank_rows(frame, name, notices)
     frame, kept = apply_missing_policy(frame, targets, features, spec.missing, name, notices)
     kept = blank if kept is None else kept if blank is None else blank[kept]
     numbers = kept + 1 if kept is not None else np.arange(1, len(frame) + 1)  # each row's number in the file
@@ -265,8 +267,9 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
         if spec.stratify:  # (as --group is refused with it; a screen's stratify left on is said, not refused)
             notices.append("warning: --stratify keeps class shares when the dataset itself is split; with a --val "
                            "file nothing is split, and it does nothing")
-        val_frame, val_kept = without_blank_rows(read_table(spec.val, read_options(spec, reading))[0], spec.val,
-                                                 notices)
+        val_frame, val_kept = read_table(spec.val, read_options(spec, reading))[0], None
+        if reading.blank_rows:
+            val_frame, val_kept = without_blank_rows(val_frame, spec.val, notices)
         if spec.missing != "error":  # the same policy; impute fills its features from the training rows
             number_columns = {c for c in [*features, *targets] if is_numeric(frame[c])}
             val_frame, kept_of_those = apply_missing_policy(val_frame, targets, features, spec.missing, spec.val,
@@ -657,7 +660,8 @@ def without_blank_rows(frame: pd.DataFrame, name: str, notices: list[str]) -> tu
     ',,,' (pandas skips a line with nothing on it, not one of separators): below the rows, or between groups of
     them. Such a row is no example of anything; it was refused as empty cells (so every Excel export needed
     --missing drop, which then dropped rows the user wanted refused), or dropped for its empty target by drop and
-    impute alike - so leaving it out changes no model that trained. Returns the table, its rows numbered from 0
+    impute alike, after its empty cells had made a constant column look varied and an id look repeated (a model
+    trained so, before Reading.blank_rows, reads its file as it did). Returns the table, its rows numbered from 0
     again, and the rows kept (None: all of them), as `apply_missing_policy` does."""
     if not len(frame) or not frame.shape[1]:
         return frame, None

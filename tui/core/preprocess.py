@@ -205,6 +205,9 @@ class Preprocessor:
     # a first line counting up '0,1,...,23' is a header (reader.Reading.counts); False in a model trained before,
     # which read it as a row
     counts: bool = False
+    # rows with no value are left out before the columns are chosen (reader.Reading.blank_rows); False in a model
+    # trained before
+    blank_rows: bool = False
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -270,7 +273,8 @@ class Preprocessor:
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
                   named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
-                  currencies=rules.currencies, quoted_na=rules.quoted_na, counts=rules.counts)
+                  currencies=rules.currencies, quoted_na=rules.quoted_na, counts=rules.counts,
+                  blank_rows=rules.blank_rows)
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -420,7 +424,10 @@ class Preprocessor:
         medians' prediction, any other refused the file."""
         if self.missing != "drop":
             blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
-            if not blank.any() or blank.all():  # (nothing but such rows: refused as empty cells, below)
+            if blank.all() and len(frame):
+                raise UserError(f"{source}: no row holds a value (only empty lines, ',,,'): there is nothing to "
+                                f"{'score' if scored else 'predict'}; give the file with its rows")
+            if not blank.any():
                 return None, []
             return ~blank, [RowsLeftOut(int(blank.sum()), int(np.argmax(blank)) + 1, "", scored, blank=True)]
         empty, first = self.empty_cells(frame, source, targets=scored)
@@ -542,7 +549,8 @@ class Preprocessor:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
                      "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations", "currencies", "quoted_na", "counts"):
+                     "durations", "currencies", "quoted_na", "counts",
+                     "blank_rows"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -609,7 +617,8 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
     or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text, and
     one before the quoted NA rule (`Preprocessor.quoted_na`) an R file's "NA" in quotes as empty, and one before
-    the counts rule (`Preprocessor.counts`) a first line '0,1,...,23' as a row."""
+    the counts rule (`Preprocessor.counts`) a first line '0,1,...,23' as a row, and one before the blank rows rule
+    (`Preprocessor.blank_rows`) its columns chosen with a spreadsheet's empty lines among the rows."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -631,6 +640,7 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
                    durations=bool(d.get("durations", False)), currencies=bool(d.get("currencies", False)),
                    quoted_na=bool(d.get("quoted_na", False)), counts=bool(d.get("counts", False)),
+                   blank_rows=bool(d.get("blank_rows", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),
                    headerless=_headerless(d))
 

@@ -152,6 +152,9 @@ class Reading:
     # table's hours, days 1..31) is a header even where the numbers fit their columns (`_a_long_count`); False in
     # a model trained before, which read it as a row (and warned)
     counts: bool = True
+    # a row with no value in any cell (a spreadsheet's ',,,,' line) is left out before the columns are chosen
+    # (data.without_blank_rows); False in a model trained before, whose columns were chosen with it
+    blank_rows: bool = True
 
 
 @dataclass
