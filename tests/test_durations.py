@@ -45,24 +45,28 @@ def race(path: Path, write=hms, rows: int = 240, seed: int = 3) -> tuple[Path, l
 @pytest.mark.parametrize("cells, form, values", [
     (["2:41:07", "27:05:00", "0:00:59.5", "-0:10:00"], "h:mm:ss", [9667, 97500, 59.5, -600]),
     (["0 days 01:23:45", "1 days 00:00:01", "2 day 10:00:00"], "h:mm:ss", [5025, 86401, 208800]),
+    (["-1 days +22:47:12", "0 days 00:00:05"], "h:mm:ss", [-4368, 5]),
+    (["58:12", "1:02:03", "59:59.5"], "h:mm:ss", [3492, 3723, 3599.5]),  # under the hour: m:ss
     (["4:32", "10:05.25", "0:59"], "a:bb", [272, 605.25, 59]),
-    (["1h 5m", "45 min", "2 hours 30 minutes", "1d 4h", "90s", "1.5h"], "words",
-     [3900, 2700, 9000, 100800, 90, 5400]),
+    (["1h 5m", "45 min", "2 hours 30 minutes", "1d 4h", "90s", "1.5h", "0"], "words",
+     [3900, 2700, 9000, 100800, 90, 5400, 0]),
 ])
 def test_each_form_reads_as_its_number(cells, form, values):
     col = pd.Series(cells, dtype=object)
-    assert duration_form(col) == form
+    found, read = duration_form(col)
+    assert found == form and read.tolist() == values
     assert as_duration(col, form).tolist() == values
 
 
 @pytest.mark.parametrize("cells", [
-    ["2:41:07", "4:32"],  # two forms in one column
+    ["2:41:07", "1h 5m"],  # two forms in one column
     ["12:61", "1:30"],  # no minute has 61 seconds
     ["1h 5m", "12"],  # a bare number beside a duration
     ["3:16 am", "4:00"], ["2024-01-05", "10:00"], ["red", "blue"], ["1:2:3", "4:5:6"],
+    ["1:50", "1:25", "1:10"],  # a map's scale: a ratio
 ])
 def test_anything_else_is_not_a_duration(cells):
-    assert duration_form(pd.Series(cells, dtype=object)) == ""
+    assert duration_form(pd.Series(cells, dtype=object)) == ("", None)
 
 
 def test_a_file_reads_them_with_a_note_and_missing_marks_empty(tmp_path):
@@ -122,3 +126,35 @@ def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, mon
     assert done.exit_code == 0, done.output
     fresh = job.plan(make_spec(tmp_path, data__dataset=str(data), data__target="age"))
     assert [c.name for c in fresh.data.pre.columns] == ["km_per_week", "distance", "time"]
+
+
+def test_a_race_with_runners_who_did_not_finish(tmp_path):
+    data, seconds = race(tmp_path / "race.csv", write=lambda s: hms(s) if s % 9 else "DNF")
+    frame, fmt = read_table(data)
+    assert frame["time"].isna().tolist() == [s % 9 == 0 for s in seconds]
+    dnf = sum(s % 9 == 0 for s in seconds)
+    assert any(n.endswith(f"; {dnf} cell(s) DNF (no time) read as empty") for n in fmt.notes), fmt.notes
+
+
+def test_a_models_files_are_read_in_its_forms_or_their_cells_named(tmp_path):
+    """A model of splits written m:ss reads a file whose one split is '1:01:10' by refusing that cell, not by
+    reading the column anew (in another unit) or blaming a valid cell; a --val file of another form alike."""
+    def split(s: int) -> str:
+        return f"{s // 60 // 4}:{s // 4 % 60:02d}"
+
+    data, _ = race(tmp_path / "race.csv", write=split)
+    spec = make_spec(tmp_path, data__dataset=str(data), data__target="age", train__epochs=1)
+    _, folder = job.run(spec, lambda e: None)
+    saved = preprocess.reading_of(__import__("torch").load(folder.path / "last.pt", weights_only=True)["preprocessing"])
+    assert saved.duration_forms == frozenset({("time", "a:bb")})
+    lines = data.read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",1:01:10"
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join(lines) + "\n")
+    done = CliRunner().invoke(app, ["predict", str(folder.path), str(other), "-o", str(tmp_path / "p.csv")])
+    assert done.exit_code == 2 and "1:01:10" in done.stderr.splitlines()[0], done.output
+    spec = make_spec(tmp_path, data__dataset=str(data), data__val=str(other), data__target="age", train__epochs=1,
+                     run__name="val")
+    with pytest.raises(Exception) as refused:
+        job.run(spec, lambda e: None)
+    assert "1:01:10" in str(refused.value)

@@ -78,3 +78,15 @@ def test_a_model_trained_before_the_rule_reads_its_files_as_it_did(tmp_path, mon
     assert done.exit_code == 0, done.output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 150
     assert job.plan(make_spec(tmp_path, data__dataset=str(data))).data.pre.targets == ["species"]
+
+
+def test_a_title_of_the_tables_width_above_a_header_ending_in_a_separator_is_skipped(tmp_path):
+    """'Exported;by;LabSys;v2.1;2024' above 'sepal_length;...;species;' above rows ending in ';': the title is
+    above the table, the line below it the header (the rule took the title for the header once)."""
+    header, *rows = IRIS.read_text().splitlines()
+    data = tmp_path / "titled.csv"
+    data.write_text("Exported;by;LabSys;v2.1;2024\n" + header.replace(",", ";") + ";\n"
+                    + "".join(r.replace(",", ";") + ";\n" for r in rows))
+    frame, fmt = read_table(data)
+    assert fmt.skip_rows == 1 and fmt.header
+    pd.testing.assert_frame_equal(frame, read_table(IRIS)[0])

@@ -229,6 +229,8 @@ def split_table(spec: DataSpec, seed: int, notices: list[str], progress: Progres
     if reading.forms and fmt is not None:  # ... and each column of numbers written for people with the mark it took
         reading = dataclasses.replace(reading, number_marks=frozenset(
             (c, fmt.column_marks.get(c, fmt.decimal)) for c in fmt.formatted))
+    if reading.durations and fmt is not None:  # ... and each column of durations in the form it took
+        reading = dataclasses.replace(reading, duration_forms=frozenset(fmt.durations.items()))
     spec = spelled_as_columns(spec, list(frame.columns))
     hint = fmt.hint() if fmt else ""
     blank = None

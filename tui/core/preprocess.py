@@ -196,6 +196,8 @@ class Preprocessor:
     # a column of durations or clock times is numbers (reader.Reading.durations); False in a model trained before,
     # which left it out as dates or took its values for classes
     durations: bool = False
+    # the form each column read as durations was written in (reader.Reading.duration_forms)
+    duration_forms: dict[str, str] = field(default_factory=dict)
     # numbers with ₹ (and other signs), 'Rs.', India's grouping '12,34,567' (reader.Reading.currencies); False in a
     # model trained before, which read them as text
     currencies: bool = False
@@ -273,6 +275,7 @@ class Preprocessor:
                   number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
                   stray_lines=rules.stray_lines, suffixes=rules.suffixes,
                   named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
+                  duration_forms=dict(sorted(rules.duration_forms or ())),
                   currencies=rules.currencies, quoted_na=rules.quoted_na, counts=rules.counts,
                   blank_rows=rules.blank_rows)
         if task == "regression":
@@ -549,7 +552,7 @@ class Preprocessor:
         d = asdict(self)
         for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
                      "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations", "currencies", "quoted_na", "counts",
+                     "durations", "duration_forms", "currencies", "quoted_na", "counts",
                      "blank_rows"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
@@ -638,7 +641,9 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
                    forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
                    stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
                    named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
-                   durations=bool(d.get("durations", False)), currencies=bool(d.get("currencies", False)),
+                   durations=bool(d.get("durations", False)),
+                   duration_forms=frozenset((d.get("duration_forms") or {}).items()) if d.get("durations") else None,
+                   currencies=bool(d.get("currencies", False)),
                    quoted_na=bool(d.get("quoted_na", False)), counts=bool(d.get("counts", False)),
                    blank_rows=bool(d.get("blank_rows", False)),
                    number_marks=frozenset((d.get("number_marks") or {}).items()),

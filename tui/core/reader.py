@@ -140,6 +140,9 @@ class Reading:
     # (`_durations`, tui/core/durations.py); False in a model trained before, which left it out as dates or took
     # each value for a class
     durations: bool = True
+    # (column, form) of each column a model read as durations: its other files are read in those forms only (None:
+    # no model yet, each column's form found from its cells)
+    duration_forms: frozenset[tuple[str, str]] | None = None
     # numbers written with a currency sign beyond $ € £ ¥ (₹ ₩ ₽ ₺ ₫ ₱ ₦ ₪ ฿, 'Rs.' before), and India's grouping
     # of digits ('12,34,567', '₹ 4,50,000') are numbers (`_people_number`); False in a model trained before, which
     # left such a column out as free text or encoded it value by value
@@ -327,7 +330,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
             _refuse_stray_lines(path, frame, said)
     _formatted_numbers(frame, fmt, opts.reading, told=opts.decimal != "auto")
     if opts.reading.durations:
-        _durations(frame, fmt)
+        _durations(frame, fmt, opts.reading.duration_forms)
     if fmt.formatted:  # numbers written for people ('12%'), their 'NA' read as empty there: no column of words
         said = [f"column {c}: " for c in fmt.worded if c in fmt.formatted]
         fmt.notes[:] = [n for n in fmt.notes if not (n.endswith(_WORDS_NOTE_END) and n.startswith(tuple(said)))]
@@ -581,32 +584,47 @@ def _read_formatted(frame: pd.DataFrame, name: Any, fmt: TableFormat, pattern: r
     return True
 
 
-def _durations(frame: pd.DataFrame, fmt: TableFormat) -> None:
-    """Columns of durations or clock times, every cell but the missing marks written one way (durations.py), read
-    as numbers in place, with a note naming the form, the unit and an example. A column of anything else is passed
-    over at its first 200 cells."""
-    from .durations import as_duration, duration_form, unit_of
+def _durations(frame: pd.DataFrame, fmt: TableFormat, forms: frozenset[tuple[str, str]] | None = None) -> None:
+    """Columns of durations or clock times, every cell but the missing marks (and a race's DNF, DNS, DQ) written one
+    way (durations.py), read as numbers in place, with a note naming the form, the unit and an example. A column of
+    anything else is passed over at its first 200 cells. `forms` (Reading.duration_forms): a model's columns and
+    the form each was read in; then those columns only, each in its form, and a cell written otherwise is left as
+    it is, for the model's check of its cells to name (read anew it was seconds where the model knew minutes)."""
+    from .durations import NOT_TIMED, as_duration, duration_form, unit_of
 
+    def written(cells: pd.Series) -> pd.Series:
+        shown = cells[cells.notna()].astype(str).str.strip()
+        return shown[~shown.str.lower().isin(MISSING_MARKS | NOT_TIMED)]
+
+    known = dict(forms) if forms is not None else None
     for name in frame.columns:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             continue
-        def written(cells: pd.Series) -> pd.Series:
-            shown = cells[cells.notna()].astype(str).str.strip()
-            return shown[~shown.str.lower().isin(MISSING_MARKS)]
-
+        if known is not None:
+            if str(name) not in known:
+                continue
+            form = known[str(name)]
+            values = as_duration(col, form).to_numpy()
+            untimed = (col.isna() | col.astype(str).str.strip().str.lower().isin(MISSING_MARKS | NOT_TIMED)).to_numpy()
+            fits = ~np.isnan(values) | untimed
+            frame[name] = values if fits.all() else np.where(fits, values, col.to_numpy(dtype=object))
+            fmt.durations[str(name)] = form
+            continue
         head = written(col.head(1000))
-        if not len(head) or not duration_form(head.head(200)):
+        if not len(head) or not duration_form(head.head(200))[0]:
             continue  # (a column of anything else costs a look at its first cells only)
         shown = written(col)
-        form = duration_form(shown)
-        if not form:
+        form, values = duration_form(shown)
+        if not form or values is None:
             continue
-        frame[name] = as_duration(col, form).to_numpy()  # (a missing mark is written in no form: NaN)
+        frame[name] = values.reindex(col.index).to_numpy()  # (a missing mark, a DNF: NaN)
         fmt.durations[str(name)] = form
-        example = shown.iloc[0]
-        fmt.notes.append(f"column {name}: durations or clock times written as {example!r} read as numbers in "
-                         f"{unit_of(form)} ({float(as_duration(pd.Series([example]), form).iloc[0]):.15g})")
+        untimed = col.astype(str).str.strip().str.lower().isin(NOT_TIMED)
+        fmt.notes.append(f"column {name}: durations or clock times written as {shown.iloc[0]!r} read as numbers in "
+                         f"{unit_of(form)} ({float(values.iloc[0]):.15g})"
+                         + (f"; {int(untimed.sum())} cell(s) {', '.join(sorted(set(col[untimed].str.strip())))} "
+                            "(no time) read as empty" if untimed.any() else ""))
 
 
 def _one_unit(units: pd.Series) -> str | None:
@@ -1520,6 +1538,8 @@ def _header_of_rows_ending_empty(row: list[str], below: list[list[str]], mode: i
     if len(row) != mode - 1 or not row[-1].strip() or len(below[0]) != mode or any(r[-1].strip() for r in data):
         return False
     cells = [[f.strip() for f in r[:-1]] for r in data]
+    if _names_columns(cells[0], cells[1:]) is True:
+        return False  # the line below is the header (ending in a separator too): this one is a title above it
     return _names_columns([f.strip() for f in row], cells) is not False
 
 
