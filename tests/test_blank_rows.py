@@ -174,3 +174,33 @@ def test_a_file_of_only_empty_lines_is_refused_by_predict_whatever_the_model(tmp
         f"error: {data}: no row holds a value (only empty lines, ',,,'): there is nothing to predict; give the file "
         "with its rows"), done.output
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_spreadsheets_empty_columns_at_the_end_are_left_out_and_the_target_is_the_last_named(tmp_path):
+    """'sepal_length,...,species,,' with ',,' on every row: the last, unnamed, empty column was the default target
+    ('target Unnamed: 6 ... is empty in every row'). Left out, the run is iris's own, and so is the script's."""
+    header, *rows = IRIS.read_text().splitlines()
+    data = tmp_path / "wide.csv"
+    data.write_text(header + ",,\n" + "".join(r + ",,\n" for r in rows) + ",,,,,,\n" * 3)
+    notes, run = trained(tmp_path, data, "wide")
+    assert "1 column at the right end without a name or a value (a spreadsheet's empty columns) left out" in notes
+    _, plain = trained(tmp_path, IRIS, "plain")
+    mine, theirs = weights(run), weights(plain)
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    export_runs_bit_for_bit(run, data, tmp_path)
+
+
+def test_the_exported_script_refuses_empty_cells_as_the_run_did(tmp_path):
+    from test_export import bare_python
+
+    _, run = trained(tmp_path, IRIS, "plain")
+    holed = tmp_path / "holed.csv"
+    lines = IRIS.read_text().splitlines()
+    lines[8] = "," + lines[8].split(",", 1)[1]
+    holed.write_text("\n".join(lines) + "\n")
+    script = tmp_path / "train.py"
+    assert CliRunner().invoke(app, ["export", str(run), "-o", str(script)]).exit_code == 0
+    done = bare_python([str(script), "--data", str(holed)], tmp_path)
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
+        f"{holed}: 1 row(s) with an empty cell or no number where one belongs (first: data row 8); the run refused "
+        "such cells"), done.stderr[-2000:]

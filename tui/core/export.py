@@ -388,6 +388,8 @@ def _read_file(path: Path, spec: Spec, name: str, arg: str, reading: Reading = R
                           f"{name}_quoted.iloc[:, k].astype(str).str.strip().eq('\"NA\"').to_numpy(), 'NA')"]
         if fmt.row_end == "all":
             lines.append(f"{name} = {name}.iloc[:, :-1]  # every line ends with a separator: no last column")
+        if fmt.empty_tail:  # as reader._without_empty_columns_at_the_end
+            lines.append(f"{name} = {name}.iloc[:, :-{fmt.empty_tail}]  # a spreadsheet's empty columns at the end")
         if not fmt.header:
             lines.append(f'{name}.columns = [f"col{{i + 1}}" for i in range({name}.shape[1])]  # no header line')
     lines.append(f"{name}.columns = [str(c).strip() for c in {name}.columns]")
@@ -535,7 +537,11 @@ def _data_block(f: _Facts, add: Any) -> None:
         add("# training rows (a number column with its median, a text column with the value '(missing)')")
         add(f"frame = frame.dropna(subset={targets}).reset_index(drop=True)")
     else:
-        add("# --missing error: the run refused empty cells, and this table has none")
+        add("# --missing error: the run refused empty cells; a file that has some is refused here too")
+        add(f"empty = frame[FEATURES + {targets}].isna().any(axis=1)")
+        add("if empty.any():")
+        add("    raise SystemExit(f\"{args.data}: {int(empty.sum())} row(s) with an empty cell or no number where one "
+            "belongs (first: data row {int(empty.to_numpy().argmax()) + 1}); the run refused such cells\")")
     add("")
     add(_heading("4. The targets"))
     if f.task == "classification":

@@ -200,6 +200,7 @@ class TableFormat:
     units: dict[str, str] = field(default_factory=dict)  # a formatted column's unit after each number ('190 cm')
     durations: dict[str, str] = field(default_factory=dict)  # a column of durations or clock times: its form
     quoted_na: list[int] = field(default_factory=list)  # places of columns whose "NA" in quotes is the text NA
+    empty_tail: int = 0  # columns at the right end without a name or a value, left out
     marked: list[str] = field(default_factory=list)  # text columns whose '?' cells read as empty (`_question_marks`)
     marked_numbers: list[str] = field(default_factory=list)  # columns of numbers whose marks read as empty (idem)
     # read with 'NA' and 'None' as text (`_words_kept`: some cells held them), its columns of numbers then taken
@@ -321,6 +322,8 @@ def read_table(path: str | Path, options: ReadOptions | None = None,
     names = [column_name(c) for c in frame.columns]
     frame.columns = _unique(names)
     said = fmt.names if len(fmt.names) == len(names) else names  # pandas has renamed a csv header's repeats
+    if fmt.kind == "csv" and fmt.header and nrows is None:
+        frame, said = _without_empty_columns_at_the_end(frame, fmt, said)
     for name in dict.fromkeys(n for n in said if said.count(n) > 1):  # renamed without a word, before
         fmt.notes.append(f"{said.count(name)} columns are named {name or 'unnamed'!r}: read as "
                          + ", ".join(c for c, n in zip(frame.columns, said) if n == name))
@@ -976,6 +979,25 @@ def _read(p: Path, fmt: TableFormat, nrows: int | None, reading: Reading) -> pd.
         frame = pd.read_csv(p, **options, keep_default_na=False, na_values=empty_but_words())
         frame = _words_kept(p, frame, fmt, options, reading)
     return _no_last_column(frame, fmt)
+
+
+def _without_empty_columns_at_the_end(frame: pd.DataFrame, fmt: TableFormat,
+                                      said: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The table without the columns at its right end that have no name and no value (a spreadsheet's columns once
+    used, saved as 'x,y,,' and ',,' on every row): the last of them, pandas' 'Unnamed: 5', was the target a run
+    took by default, refused as 'empty in every row'. They held nothing, so no model used them."""
+    tail = 0
+    def unnamed(i: int) -> bool:  # (pandas' name for an empty header cell, where its names are all there is)
+        return not str(said[i]).strip() or bool(re.fullmatch(r"Unnamed: \d+", str(frame.columns[i])))
+
+    while tail < frame.shape[1] - 1 and unnamed(-1 - tail) and frame.iloc[:, -1 - tail].isna().all():
+        tail += 1
+    if not tail:
+        return frame, said
+    fmt.empty_tail = tail
+    fmt.notes.append(f"{tail} column{'s' * (tail > 1)} at the right end without a name or a value (a spreadsheet's "
+                     "empty columns) left out")
+    return frame.iloc[:, :-tail], said[:-tail]
 
 
 def _no_last_column(frame: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
