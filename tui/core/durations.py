@@ -49,12 +49,13 @@ def as_duration(col: pd.Series, form: str) -> pd.Series:
     return value.astype("float64")
 
 
-def duration_form(cells: pd.Series) -> tuple[str, pd.Series | None]:
+def duration_form(cells: pd.Series, likely: str = "") -> tuple[str, pd.Series | None]:
     """(the one form every cell of `cells` - text, stripped, no missing marks - is written in, their values), or
-    ('', None) where they do not share one (see the module's note)."""
+    ('', None) where they do not share one (see the module's note). `likely`: the form of the column's first cells,
+    tried first (each form tried is a parse of every cell)."""
     if not len(cells):
         return "", None
-    for form in (COLON2, COLON3, WORDS):
+    for form in sorted((COLON2, COLON3, WORDS), key=lambda f: f != likely):
         values = as_duration(cells, form)
         if not values.notna().all():
             continue

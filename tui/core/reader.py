@@ -615,10 +615,11 @@ def _durations(frame: pd.DataFrame, fmt: TableFormat, forms: frozenset[tuple[str
             fmt.durations[str(name)] = form
             continue
         head = written(col.head(1000))
-        if not len(head) or not duration_form(head.head(200))[0]:
+        likely = duration_form(head.head(200))[0] if len(head) else ""
+        if not likely:
             continue  # (a column of anything else costs a look at its first cells only)
         shown = written(col)
-        form, values = duration_form(shown)
+        form, values = duration_form(shown, likely)
         if not form or values is None:
             continue
         frame[name] = values.reindex(col.index).to_numpy()  # (a missing mark, a DNF: NaN)
