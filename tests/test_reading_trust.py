@@ -69,7 +69,7 @@ READING_CASES = [
                  dict(sep=WHITESPACE, header=True, skip_rows=0, row_names=True), ["a", "b", "c"],
                  id="r-row-names"),
     pytest.param("trailing.csv", "a,b,c,\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n",
-                 dict(sep=",", header=True, skip_rows=0), ["a", "b", "c", "Unnamed: 3"], id="header-trailing-sep"),
+                 dict(sep=",", header=True, skip_rows=0), ["a", "b", "c"], id="header-trailing-sep"),
     pytest.param("votes.tsv", "'a'\t'b'\t'vote'\n1\t2\ty\n3\t4\tn\n5\t6\ty\n",
                  dict(sep="\t", header=True, skip_rows=0), ["a", "b", "vote"], id="quoted-names-tab"),
     pytest.param("fits.csv", "2005,2011,1999\n2010,2003,2001\n2007,2009,2015\n2001,2012,2004\n",
