@@ -32,6 +32,7 @@ from .preprocess import (
     Preprocessor,
     all_finite,
     as_numbers,
+    blank_rows,
     class_labels,
     infer_task,
     is_numeric,
@@ -667,7 +668,7 @@ def without_blank_rows(frame: pd.DataFrame, name: str, notices: list[str]) -> tu
     again, and the rows kept (None: all of them), as `apply_missing_policy` does."""
     if not len(frame) or not frame.shape[1]:
         return frame, None
-    blank = frame.isna().all(axis=1).to_numpy()
+    blank = blank_rows(frame)
     if not blank.any() or blank.all():  # (a table of nothing but such rows is refused by what reads it next)
         return frame, None
     rows = np.flatnonzero(blank) + 1

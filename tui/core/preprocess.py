@@ -426,7 +426,7 @@ class Preprocessor:
         answered by no model, as no training read one (data.without_blank_rows): an imputing model gave it the
         medians' prediction, any other refused the file."""
         if self.missing != "drop":
-            blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
+            blank = blank_rows(frame)
             if blank.all() and len(frame):
                 raise UserError(f"{source}: no row holds a value (only empty lines, ',,,'): there is nothing to "
                                 f"{'score' if scored else 'predict'}; give the file with its rows")
@@ -676,6 +676,12 @@ def all_finite(values: np.ndarray) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         total = values.sum()
     return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
+
+
+def blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Where a row holds no value in any cell (a spreadsheet's ',,,' line): the one test training
+    (data.without_blank_rows) and a model's answers (`Preprocessor.answerable`) leave such rows out by."""
+    return frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
 
 
 def missing_cells(col: pd.Series, number: bool) -> np.ndarray:
