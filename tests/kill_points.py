@@ -47,16 +47,22 @@ def serve() -> None:
         print(os.waitstatus_to_exitcode(status), flush=True)
 
 
-def run(spec: dict[str, Any], name: str, journal: str, kill_at: int | None = None, mode: str = "") -> None:
+def run(spec: dict[str, Any], name: str, journal: str, kill_at: int | None = None, mode: str = "",
+        behind: bool = False) -> None:
     """Train `spec` into runs_dir/name; write each counted operation to `journal` (one JSON line each) and
-    die by SIGKILL at operation number `kill_at` (from 0) in `mode`."""
+    die by SIGKILL at operation number `kill_at` (from 0) in `mode`. `behind`: each epoch's save is written by
+    the thread a GPU run writes it with (train.saves_behind), its renames counted there."""
+    import threading
+
     import torch
 
-    from tui.core import job, runs
+    from tui.core import job, runs, train
     from tui.core.spec import Spec
 
     torch.set_num_threads(1)
-    count = 0
+    if behind:
+        train.saves_behind = lambda device_type, world_size: True  # type: ignore[assignment]
+    count, counting = 0, threading.Lock()  # two threads count: the training one and the saves' writer
     out = open(journal, "w", encoding="utf-8")
 
     def counted(kind: str, what: str) -> str:
@@ -65,9 +71,11 @@ def run(spec: dict[str, Any], name: str, journal: str, kill_at: int | None = Non
         nonlocal count
         if what == "step":
             return ""
-        here, count = count, count + 1
-        out.write(json.dumps({"n": here, "kind": kind, "what": what}) + "\n")
-        out.flush()
+        with counting:
+            here, count = count, count + 1
+            out.write(json.dumps({"n": here, "kind": kind, "what": what,
+                                  "thread": threading.current_thread().name}) + "\n")
+            out.flush()
         return mode if here == kill_at else ""
 
     def die() -> None:

@@ -22,7 +22,7 @@ import torch
 from typer.testing import CliRunner
 
 from tui.cli import app
-from tui.core import checkpoint, job
+from tui.core import checkpoint, job, train
 from tui.core.follow import read_run
 
 import kill_points
@@ -49,10 +49,12 @@ def forkserver():
     server.wait(timeout=60)
 
 
-def killed_run(server, spec: dict, name: str, journal: Path, kill_at: int | None = None, mode: str = "") -> int:
-    """The exit code of a run of `spec` forked by the server: -9 where it killed itself as asked."""
+def killed_run(server, spec: dict, name: str, journal: Path, kill_at: int | None = None, mode: str = "",
+               behind: bool = False) -> int:
+    """The exit code of a run of `spec` forked by the server: -9 where it killed itself as asked. `behind`: its
+    epochs' saves written by a thread while training goes on, as on a GPU (train.saves_behind)."""
     server.stdin.write(json.dumps({"spec": spec, "name": name, "journal": str(journal), "kill_at": kill_at,
-                                   "mode": mode}) + "\n")
+                                   "mode": mode, "behind": behind}) + "\n")
     server.stdin.flush()
     return int(server.stdout.readline())
 
@@ -119,6 +121,45 @@ def test_a_kill_at_every_write_then_resume_agrees_on_the_best_epoch(tmp_path, fo
           f"killed before the folder existed {nothing_to_resume}")
     assert repaired == stale_seen == 4  # before and after the temp file's rename, at both improving epochs
     assert nothing_to_resume <= 2
+
+
+def test_a_kill_at_every_write_with_saves_written_behind_then_resume_agrees(tmp_path, forkserver, monkeypatch):
+    """On a GPU an epoch's save is written by a thread while the next epoch trains (Recorder.save). Killed at each
+    write of such a run - the thread's renames of last.pt and best.pt among them, wherever they fall between the
+    training thread's event lines - and resumed (saves behind again), the folder ends as the run never killed."""
+    spec = make_spec(tmp_path, **SETTINGS)
+    _, reference = job.run(spec, lambda e: None)
+    ref_last, ref_best = weights(reference.checkpoint_path("last")), weights(reference.checkpoint_path("best"))
+    ref_table = (reference.path / "val_predictions.csv").read_text()
+    journal = tmp_path / "journal.jsonl"
+    assert killed_run(forkserver, spec.to_dict(), "whole", journal, behind=True) == 0
+    operations = [json.loads(line) for line in journal.read_text().splitlines()]
+    saves = [op for op in operations if op["kind"] == "rename" and op["what"] in ("last.pt", "best.pt")]
+    assert len(saves) == LAST_EPOCH + 2 and {op["thread"] for op in saves} == {"torchtui-save"}
+    _agrees(Path(spec.run.runs_dir) / "whole", "whole", ref_last, ref_best, ref_table)
+
+    monkeypatch.setattr(train, "saves_behind", lambda device_type, world_size: True)  # the resumes' saves too
+    killed: list[tuple[int, str, str]] = []  # (n, mode, the thread that made the write)
+    for n in range(len(operations)):  # the n-th write, whichever it is in this run's order (threads race)
+        for mode in ("before", "after", "torn"):
+            name = f"k{n}-{mode}"
+            code = killed_run(forkserver, spec.to_dict(), name, journal, n, mode, behind=True)
+            folder = Path(spec.run.runs_dir) / name
+            done = [json.loads(line) for line in journal.read_text().splitlines()][n]
+            if mode not in kill_points.MODES[done["kind"]]:  # a mode of the other kind of write: it lived
+                assert code == 0, name
+                continue
+            assert code == -signal.SIGKILL, name
+            killed.append((n, mode, done["thread"]))
+            if not (folder / "spec.toml").exists():
+                continue
+            state, _ = read_run(folder)
+            if state.status not in ("done", "early_stopped"):
+                job.resume(folder, lambda e: None)
+            _agrees(folder, name, ref_last, ref_best, ref_table)
+    assert {n for n, _, _ in killed} == set(range(len(operations)))  # every write was a kill point
+    in_writer = [mode for _, mode, thread in killed if thread == "torchtui-save"]
+    assert in_writer.count("before") >= LAST_EPOCH and in_writer.count("after") >= LAST_EPOCH, killed
 
 
 def _stale_best(folder: Path) -> bool:

@@ -73,3 +73,49 @@ def test_an_unknown_precision_is_refused_in_one_line(tmp_path):
                       str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--precision must be fp32 | tf32 | bf16 | fp16" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())
+
+
+# ---- the fused optimizer step: what a mode that is not exact takes on CUDA (optim.fused_optimizer) --------------
+@pytest.mark.parametrize("mode", ["fp32", "tf32", "bf16", "fp16"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_a_mode_that_is_not_exact_takes_the_fused_optimizer_step_on_cuda_and_fp32_never(mode, name):
+    """An H200 measured the eager foreach Adam at 0.195 of a graphed bf16 step's 0.43 ms (wide MLP, batch 4096) and
+    the fused one at 0.08 of 0.35. fp32 keeps the loop whose bits the textbook's have; RMSprop has no fused step;
+    off CUDA nothing changes (a CPU's flat tensor keeps the per-tensor loop)."""
+    from tui.core import precision
+    from tui.core.optim import fused_optimizer, make_optimizer
+    from tui.core.spec import TrainSpec
+
+    t = TrainSpec(optimizer=name, precision=mode)
+    flat = [torch.zeros(10, requires_grad=True)]
+    fused = mode != "fp32" and name != "RMSprop"
+    assert fused_optimizer(t, "cuda") is fused and fused_optimizer(t, "cpu") is False
+    on_cuda, on_cpu = make_optimizer(t, flat, "cuda").defaults, make_optimizer(t, flat, "cpu").defaults
+    assert (bool(on_cuda.get("fused")), on_cuda.get("foreach")) == ((True, None) if fused else (False, True))
+    assert (bool(on_cpu.get("fused")), on_cpu.get("foreach")) == (False, False)
+    said = precision.describe(mode, "cuda", fused_optimizer(t, "cuda"))
+    assert ("fused optimizer step" in said) is fused and ("not bit-exact" in said) is (mode != "fp32")
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_a_fused_optimizer_run_resumed_equals_the_run_never_stopped(tmp_path, monkeypatch, name):
+    """The fused step's state (Adam's step count a tensor beside the weights, not a host number) goes through
+    the flat buffer's checkpoint (flat.py) and back: a bf16 run resumed equals the run never stopped. Checked on
+    the CPU, where torch has the fused step too, with the choice made as on CUDA."""
+    from tui.core import optim
+    from tui.core import train as trainer
+
+    monkeypatch.setattr(optim, "fused_optimizer", lambda t, device_type: t.precision != "fp32")
+    made = []
+    monkeypatch.setattr(trainer, "make_optimizer", lambda *a: made.append(optim.make_optimizer(*a)) or made[-1])
+    run = {**DIGITS, "train__optimizer": name, "train__momentum": 0.9 if name == "SGD" else 0.0,
+           "train__precision": "bf16"}
+    _, straight, _ = train(tmp_path, **{**run, "train__epochs": 3}, run__name="straight")
+    _, part, _ = train(tmp_path, **{**run, "train__epochs": 1}, run__name="part")
+    job.resume(part.path, lambda e: None, epochs=3)
+    assert len(made) == 3 and all(o.defaults.get("fused") for o in made)
+    a, b = weights(part), weights(straight)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ours, theirs = (checkpoint.load(f.checkpoint_path("last"))["optimizer"]["state"] for f in (part, straight))
+    kept = "momentum_buffer" if name == "SGD" else "exp_avg"  # the optimizer's own state, resumed exactly too
+    assert ours and all(torch.equal(ours[i][kept], theirs[i][kept]) for i in ours)

@@ -166,9 +166,9 @@ CAPTURES: list[dict] = []  # the graphed engine's cuda_graph events: the capture
 
 def breakdown(x, y, stack, batch, device, precision, steps=50) -> str:
     """A graphed step's parts timed on the device, as the engine runs them: the replayed graph (gather,
-    zero_grad, forward, loss, backward, loss sum), then the eager optimizer step (foreach Adam over one flat
-    parameter, as optim.py and flat.py make it), alone and both together. Which one a model's step waits on
-    is what a faster step must shorten."""
+    zero_grad, forward, loss, backward, loss sum), then the eager optimizer step (Adam over one flat parameter
+    as optim.py and flat.py make it: foreach in fp32, fused in bf16), alone and both together. Which one a
+    model's step waits on is what a faster step must shorten."""
     from tui.core.cuda_graph import GraphedStep
     from tui.core.flat import FlatParameters
     from tui.core.optim import make_optimizer
@@ -177,7 +177,7 @@ def breakdown(x, y, stack, batch, device, precision, steps=50) -> str:
     dev = torch.device(device)
     m = model(stack).to(dev)
     flat = FlatParameters(m)
-    spec = Spec().with_overrides({"train.optimizer": "Adam", "train.lr": 1e-3})
+    spec = Spec().with_overrides({"train.optimizer": "Adam", "train.lr": 1e-3, "train.precision": precision})
     opt = make_optimizer(spec.train, [flat.flat], "cuda" if REHEARSAL else dev.type)
     mixed = setup(precision, dev.type)
     xd, yd = x.to(dev), y.to(dev)

@@ -31,7 +31,7 @@ timeout 230 "${PY[@]}" tests/device/graph_check.py ${SECTIONS:-exactness resume 
 echo "== throughput, small MLP (targets: engine graphs >= 5x the hand loop at 64, >= 3x at 512)"
 timeout 150 "${PY[@]}" tests/bench/throughput.py --device $DEVICE "${SMALL[@]}" --epochs 2 || status=1
 echo "== throughput, wide MLP (target: graphs bf16 >= 3x the fp32 hand loop at 4096), and where a graphed step's time goes"
-timeout 120 "${PY[@]}" tests/bench/throughput.py --device $DEVICE --model wide "${WIDE[@]}" --epochs 2 --breakdown \
+timeout 120 "${PY[@]}" tests/bench/throughput.py --device $DEVICE --model wide "${WIDE[@]}" --epochs 4 --breakdown \
     || status=1
 echo "== an improving epoch's saves on this machine's disk (the wide model's checkpoint; part of the engine's whole run)"
 timeout 20 python3 tests/bench/saves.py --model wide "${SAVES[@]}" || status=1

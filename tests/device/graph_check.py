@@ -178,11 +178,16 @@ def exactness() -> None:
 
 
 def resume() -> None:
+    for mode in ("fp32", "bf16"):  # bf16: the fused optimizer step (optim.fused_optimizer), its state on the GPU
+        resume_in(mode)
+
+
+def resume_in(mode: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         args = [*TUI, "run", "--dataset", "digits", "--layers", "Linear(256), ReLU(), "
                 "Dropout(0.1), Linear(128), ReLU()", "--epochs", "6", "--batch-size", "16", "--device", DEVICE,
                 "--cuda-graphs", "on", "--save-every", "25", "--patience", "0", "--seed", "11", "--runs-dir", tmp,
-                "--json"]
+                "--precision", mode, "--json"]
         subprocess.run([*args, "--name", "straight"], check=True, stdout=subprocess.DEVNULL)
         p = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, text=True)
         assert p.stdout is not None
@@ -194,17 +199,17 @@ def resume() -> None:
                 os.kill(p.pid, signal.SIGKILL)
                 break
         p.wait()
-        print(f"killed with SIGKILL after the save at step {saved_at}: exit {p.returncode}")
+        print(f"{mode}: killed with SIGKILL after the save at step {saved_at}: exit {p.returncode}")
         r = subprocess.run([*TUI, "resume", f"{tmp}/killed", "--json"], capture_output=True,
                            text=True)
         events = [json.loads(line) for line in r.stdout.splitlines()]
         graphs = [e for e in events if e["event"] == "cuda_graph"]
-        print(f"resume: exit {r.returncode}, start says {events[0].get('cuda_graphs')!r}, captured again at step "
-              f"{graphs[0]['step'] if graphs else None}")
+        print(f"resume: exit {r.returncode}, start says {events[0].get('cuda_graphs')!r} and "
+              f"{events[0].get('precision')!r}, captured again at step {graphs[0]['step'] if graphs else None}")
         a = checkpoint.load(Path(tmp) / "straight" / "last.pt")
         b = checkpoint.load(Path(tmp) / "killed" / "last.pt")
         check(r.returncode == 0 and saved_at is not None and same(a["model"], b["model"]),
-              "a graphed run killed -9 mid-epoch and resumed equals the run never killed (torch.equal)")
+              f"{mode}: a graphed run killed -9 mid-epoch and resumed equals the run never killed (torch.equal)")
 
 
 def precision() -> None:

@@ -25,7 +25,7 @@ from .datasets import is_data_file, with_absolute_paths
 from .errors import Interrupted, TrainingFailed, UserError
 from .follow import read_run
 from .objective import Objective, evaluate, task_metrics
-from .optim import state_copies
+from .optim import fused_optimizer, state_copies
 from .predict import Predictor
 from .preprocess import reading_of
 from .reader import Reading
@@ -372,7 +372,11 @@ def _train(trainer: Trainer, p: Plan, resumed_from: int | None = None, ended: st
         recorder.write(start_event(live, folder, trainer.steps_per_epoch, resumed_from,
                                    trainer.graph_decision.description, trainer.world), sync=True)
         try:
-            outcome = Outcome(ended, trainer.progress) if ended else trainer.fit()
+            try:
+                outcome = Outcome(ended, trainer.progress) if ended else trainer.fit()
+            except BaseException:
+                recorder.settle(quiet=True)  # an epoch's save written behind: done, before the failure is said
+                raise
         except torch.cuda.OutOfMemoryError:
             kept = "last.pt is kept" if folder.saved("last") else "nothing was saved yet"
             raise recorder.fail("out_of_memory", f"out of memory on {p.device.description} at batch size "
@@ -506,5 +510,6 @@ def start_event(p: Plan, folder: RunFolder, steps_per_epoch: int, resumed_from: 
         summary=p.stack.summary(), params=p.stack.params, device=p.device.description, epochs=t.epochs,
         batch_size=t.batch_size, steps_per_epoch=steps_per_epoch, optimizer=t.optimizer, lr=t.lr,
         scheduler=t.scheduler, seed=t.seed, resumed_from=resumed_from,
-        precision=precision.describe(t.precision, p.device.type), cuda_graphs=cuda_graphs, world_size=world.size,
+        precision=precision.describe(t.precision, p.device.type, fused_optimizer(t, p.device.type)),
+        cuda_graphs=cuda_graphs, world_size=world.size,
         launcher_pid=os.getppid() if world.launched else None)  # a rank's parent: the launcher's agent

@@ -33,14 +33,15 @@ class Precision:
         return self.mode in ("bf16", "fp16")
 
 
-def describe(mode: str, device_type: str) -> str:
-    """The mode in words, and whether it is exact (the start event's `precision`)."""
+def describe(mode: str, device_type: str, fused: bool = False) -> str:
+    """The mode in words, and whether it is exact (the start event's `precision`); `fused`: the optimizer step is
+    torch's fused one (optim.fused_optimizer), which a mode that is not exact takes on CUDA."""
     if mode == "fp32":
         return "fp32 (exact)"
-    if mode == "tf32":
-        return ("tf32 matrix products (not bit-exact)" if device_type == "cuda"
-                else f"tf32 applies to CUDA only: fp32 on {device_type}")
-    return ("bf16 autocast" if mode == "bf16" else "fp16 autocast with a gradient scaler") + " (not bit-exact)"
+    if mode == "tf32" and device_type != "cuda":
+        return f"tf32 applies to CUDA only: fp32 on {device_type}"
+    words = {"tf32": "tf32 matrix products", "bf16": "bf16 autocast", "fp16": "fp16 autocast with a gradient scaler"}
+    return words[mode] + (", fused optimizer step" if fused else "") + " (not bit-exact)"
 
 
 def setup(mode: str, device_type: str) -> Precision:

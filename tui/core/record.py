@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -160,6 +161,7 @@ class Recorder:
 
     def __init__(self, emit: Emit | None = None, folder: RunFolder | None = None, is_main: bool = True):
         self.emit, self.folder, self.is_main = emit, folder, is_main
+        self._behind: SaveBehind | None = None  # a checkpoint being written while training goes on (`save`)
 
     @property
     def writes(self) -> bool:
@@ -204,24 +206,70 @@ class Recorder:
             pass  # the event log is on the same disk; the message still reaches the console
         return TrainingFailed(msg)
 
-    def save(self, state: dict[str, Any], best: bool, requested: bool = False) -> None:
+    def save(self, state: dict[str, Any], best: bool, requested: bool = False, behind: bool = False) -> None:
         """last.pt, and best.pt as the same file (checkpoint.copy) when this epoch is the best so far.
-        `requested`: a save-now request; last.pt's checkpoint event says so."""
+        `requested`: a save-now request; last.pt's checkpoint event says so.
+
+        `behind`: written by a thread while training goes on (the Trainer asks it for an epoch's save on a GPU,
+        whose steps would otherwise wait on the disk: a wide model's 26 MB took 40 ms an epoch on an H200 box,
+        a third of its bf16 epoch). `state` is a copy (`checkpoint_state`), so the steps cannot change what is
+        written. Its checkpoint events are written, and its failure raised, by the training thread: when it is
+        seen done (`saved_behind`), or at the next save, the end of training, or any stop (`settle`). Until then
+        the previous last.pt is the one on disk, as while any save is written."""
         if not self.writes:
             return
+        self.settle()  # one write at a time, in order: the one before is done and said first
+        if behind:
+            self._behind = SaveBehind(self._write_checkpoint, state, best, requested)
+            return
+        try:
+            saved = self._write_checkpoint(state, best)
+        except SaveFailed as e:
+            self._said(e.saved, state, requested)  # last.pt, where only best.pt failed
+            raise self.cannot_write(e.error, "save a checkpoint in", e.kept) from None
+        self._said(saved, state, requested)
+
+    def saved_behind(self) -> None:
+        """A save written behind that has finished: its events now (a look, never a wait)."""
+        if self._behind is not None and self._behind.done():
+            self.settle()
+
+    def settle(self, quiet: bool = False) -> None:
+        """Wait for a save written behind; write its checkpoint events, or raise its failure as a failed save
+        says it. `quiet`: the run is failing already: a failed save is not raised over that failure (what is on
+        disk is what its message reads, `folder.saved`)."""
+        behind = self._behind
+        if behind is None:
+            return
+        outcome = behind.wait()  # (a Ctrl+C while waiting leaves it to the next settle: the failure's, or close's)
+        self._behind = None
+        if isinstance(outcome, SaveFailed):
+            self._said(outcome.saved, behind.state, behind.requested)  # last.pt, where only best.pt failed
+            if not quiet:
+                raise self.cannot_write(outcome.error, "save a checkpoint in", outcome.kept) from None
+        elif isinstance(outcome, BaseException):
+            if not quiet:
+                raise outcome
+        else:
+            self._said(outcome, behind.state, behind.requested)
+
+    def _write_checkpoint(self, state: dict[str, Any], best: bool) -> list[Path]:
+        """The files of a save; SaveFailed says what is on disk after a failed one."""
         assert self.folder is not None
         last: Path | None = None
         try:
             checkpoint.save(state, self.folder.checkpoint_path("last"))
             last = self.folder.checkpoint_path("last")  # where it is now: a folder moved mid-save took it along
-            saved = [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
+            return [last] + ([checkpoint.copy(last, self.folder.checkpoint_path("best"))] if best else [])
         except OSError as e:  # disk full, file too large, read-only: what was there is untouched
             if last is None:
                 kept = "the previous last.pt is kept" if self.folder.saved("last") else "nothing was saved yet"
             else:  # say what is on disk: last.pt was replaced, best.pt was not
                 kept = "last.pt is saved, " + ("best.pt is still the previous best" if self.folder.saved("best")
                                                else "best.pt could not be written")
-            raise self.cannot_write(e, "save a checkpoint in", kept) from None
+            raise SaveFailed(e, kept, [last] if last is not None else []) from None
+
+    def _said(self, saved: list[Path], state: dict[str, Any], requested: bool) -> None:
         p = state["progress"]
         for path in saved:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
@@ -254,8 +302,48 @@ class Recorder:
         return self.folder.write_text(name, text)
 
     def close(self) -> None:
+        """The folder's log closed, once a save written behind is done and said (a run that failed already says
+        why; this is no place to raise another failure)."""
+        self.settle(quiet=True)
         if self.folder is not None:
             self.folder.close()
+
+
+class SaveFailed(Exception):
+    """A checkpoint's write failed: the OSError, what is on disk after it in words (`Recorder.cannot_write` says
+    both), and the files it did write (last.pt, where best.pt failed), whose checkpoint events are still written."""
+
+    def __init__(self, error: OSError, kept: str, saved: list[Path]):
+        super().__init__(str(error))
+        self.error, self.kept, self.saved = error, kept, saved
+
+
+class SaveBehind:
+    """One checkpoint written by a thread of its own while the run trains on (`Recorder.save(behind=True)`).
+
+    Not a daemon: a process that ends while it writes waits for the file rather than leave a temp file behind. Its
+    outcome (the files, or the failure) is handed to the training thread by `wait`, which alone writes events."""
+
+    def __init__(self, write: Callable[[dict[str, Any], bool], list[Path]], state: dict[str, Any], best: bool,
+                 requested: bool):
+        self.state, self.requested = state, requested
+        self._outcome: list[Path] | BaseException = []
+        self._thread = threading.Thread(target=self._run, args=(write, state, best), name="torchtui-save")
+        self._thread.start()
+
+    def _run(self, write: Callable[[dict[str, Any], bool], list[Path]], state: dict[str, Any], best: bool) -> None:
+        try:
+            self._outcome = write(state, best)
+        except BaseException as e:  # handed to the training thread, raised there (`Recorder.settle`)
+            self._outcome = e
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self) -> list[Path] | BaseException:
+        """The files written, or what the write raised (SaveFailed for a failed write), for the caller to raise."""
+        self._thread.join()
+        return self._outcome
 
 
 # ---- checkpoints: what a run folder's .pt files hold -------------------------------------------

@@ -128,6 +128,7 @@ class Trainer:
         # under DDP: what the ranks last agreed to serve (_agree); suspended: their launcher is stopped (Ctrl+Z)
         self.agreed_stop = self.agreed_save = self.agreed_pause = self.agreed_suspend = False
         self.save_at_epoch_end = False  # a save asked on an epoch's last step, which the epoch-end save serves
+        self.saves_behind = saves_behind(device.type, world.size)
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
         self.epoch_start_rng = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
@@ -179,8 +180,10 @@ class Trainer:
             # patience reached on the last epoch ends the run no earlier: it is done (as _unsaid_end says too)
             if self.end_epoch(epoch, tally) and epoch < self.spec.train.epochs:
                 self._refuse_pending(epoch)
+                self.recorder.settle()  # the last save on disk before the reports read it
                 return Outcome("early_stopped", self.progress)
         self._refuse_pending(epoch)
+        self.recorder.settle()
         return Outcome("done", self.progress)
 
     def train_epoch(self, epoch: int) -> Tally:
@@ -404,10 +407,11 @@ class Trainer:
                            metrics=metrics, lr=lr_used, best=improved, best_val_loss=p.best_loss, seconds=elapsed,
                            samples_per_s=n / max(stepped, 1e-9))  # the steps' pace, as step events say it
         p.epochs.append(dict(row))
+        self.recorder.saved_behind()  # the last epoch's save, if written by now, said before this epoch
         self.recorder.write(row, sync=True)
         # a request served on the epoch's last step (or come since) lands here
         requested, self.save_at_epoch_end = self.save_at_epoch_end or self._asked()[1], False
-        self.save(best=improved, requested=requested)
+        self.save(best=improved, requested=requested, behind=self.saves_behind and not requested)
         return bool(t.patience) and p.bad_epochs >= t.patience
 
     def _mixed_step(self, loss: torch.Tensor, clip: float) -> None:
@@ -443,6 +447,7 @@ class Trainer:
         log.loss_sum, log.seen, log.rows, log.at = total, tally.seen, rows, now
         log.next_at, log.count = now + self.spec.train.log_interval, log.count + 1
         self._look_for_change(epoch)  # a stat, a few times a second
+        self.recorder.saved_behind()  # an epoch's save finished meanwhile: its checkpoint events
 
     # ---- batches -----------------------------------------------------------------------------
     def _batches(self, skip: int = 0):
@@ -508,6 +513,7 @@ class Trainer:
         while (self._paused() or self.agreed_suspend) and not stop:
             self._serve_changes(epoch)  # a change asked while paused applies here, at this boundary
             time.sleep(0.05)
+            self.recorder.saved_behind()  # the epoch's save, finished while paused: said now
             if self.world.size > 1:
                 self._agree()  # every rank waits in step: rank 0's pause, anyone's stop or save
             stop, save = self._asked()
@@ -596,6 +602,7 @@ class Trainer:
         if not t.grad_clip:
             hint += " or clip gradients (--grad-clip 1.0)"
         folder = self.recorder.folder
+        self.recorder.settle(quiet=True)  # an epoch's save still being written: on disk, or not, before it is said
         kept = folder is not None and folder.saved("last")
         msg = (f"training diverged: {what}loss became {value} in epoch {epoch} "
                f"(noticed at step {self.progress.step}: the loss is checked a few times a second); {hint}. "
@@ -603,15 +610,16 @@ class Trainer:
         raise self.recorder.fail("diverged", msg, epoch, self.progress.step)
 
     # ---- checkpoints -------------------------------------------------------------------------
-    def save(self, best: bool, requested: bool = False) -> None:
-        """last.pt (and best.pt) through the recorder; weights that are not finite are never saved."""
+    def save(self, best: bool, requested: bool = False, behind: bool = False) -> None:
+        """last.pt (and best.pt) through the recorder; weights that are not finite are never saved. `behind`:
+        written while training goes on (Recorder.save); a save the user asked for is waited for."""
         rngs = distributed.gather_rng(self.world, self.device.torch)  # every rank's generators (under DDP)
         if not self.recorder.writes:
             return
         state = record.checkpoint_state(self, rngs)
         if not checkpoint.all_finite(state["model"]):
             self._diverged(self.progress.epoch, float("nan"), "a weight of the ")
-        self.recorder.save(state, best, requested)
+        self.recorder.save(state, best, requested, behind)
 
     def optimizer_state(self) -> dict[str, Any]:
         """The optimizer's state_dict as `torch.optim.X(model.parameters())` would give it."""
@@ -621,6 +629,13 @@ class Trainer:
     def _run_dir(self) -> str:
         folder = self.recorder.folder
         return str(folder.path) if folder is not None else ""
+
+
+def saves_behind(device_type: str, world_size: int) -> bool:
+    """Whether an epoch's save is written while the next epoch trains (Recorder.save): on a GPU, whose steps would
+    otherwise wait on the disk; a CPU's cores train and write alike, and its small models save in a millisecond.
+    One process only: under DDP the ranks leave together once rank 0 has saved, which an in-line save keeps plain."""
+    return device_type == "cuda" and world_size == 1
 
 
 def _draw_as_a_validation_loader() -> None:
