@@ -113,9 +113,31 @@ def test_a_fused_optimizer_run_resumed_equals_the_run_never_stopped(tmp_path, mo
     _, straight, _ = train(tmp_path, **{**run, "train__epochs": 3}, run__name="straight")
     _, part, _ = train(tmp_path, **{**run, "train__epochs": 1}, run__name="part")
     job.resume(part.path, lambda e: None, epochs=3)
-    assert len(made) == 3 and all(o.defaults.get("fused") for o in made)
+    assert len(made) == 3 and all(o.param_groups[0]["fused"] for o in made)  # what steps (a resume's too)
     a, b = weights(part), weights(straight)
     assert all(torch.equal(a[k], b[k]) for k in a)
     ours, theirs = (checkpoint.load(f.checkpoint_path("last"))["optimizer"]["state"] for f in (part, straight))
     kept = "momentum_buffer" if name == "SGD" else "exp_avg"  # the optimizer's own state, resumed exactly too
     assert ours and all(torch.equal(ours[i][kept], theirs[i][kept]) for i in ours)
+
+
+@pytest.mark.parametrize("saved_fused", [True, False], ids=["fused-then-not", "not-then-fused"])
+def test_a_resume_steps_with_the_loop_chosen_for_it_not_the_one_its_checkpoint_was_saved_with(
+        tmp_path, monkeypatch, saved_fused):
+    """load_state_dict takes `fused` and `foreach` from the saved param group: a bf16 run saved on CUDA (fused) and
+    resumed on a CPU box stepped with the fused kernel there, and a checkpoint of the other loop resumed where the
+    fused step is chosen stepped without it while its start event said "fused optimizer step"."""
+    from tui.core import optim
+    from tui.core import train as trainer
+
+    monkeypatch.setattr(optim, "fused_optimizer", lambda t, device_type: saved_fused)
+    run = {**DIGITS, "train__optimizer": "Adam", "train__precision": "bf16", "train__epochs": 1}
+    _, part, _ = train(tmp_path, **run, run__name="part")
+    monkeypatch.setattr(optim, "fused_optimizer", lambda t, device_type: not saved_fused)  # the resume's choice
+    groups: list[dict] = []
+    fit = trainer.Trainer.fit
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda self: groups.append(dict(self.optimizer.param_groups[0]))
+                        or fit(self))
+    outcome, _ = job.resume(part.path, lambda e: None, epochs=2)
+    assert outcome.status == "done" and outcome.progress.epoch == 2
+    assert (bool(groups[0]["fused"]), groups[0]["foreach"]) == ((False, False) if saved_fused else (True, None))

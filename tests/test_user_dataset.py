@@ -12,7 +12,7 @@ from tui.core.data import prepare, split_indices
 from tui.core.errors import UserError
 from tui.core.spec import DataSpec
 
-from conftest import train
+from conftest import make_spec, train
 
 MODULE = '''
 import pandas as pd, torch
@@ -316,3 +316,19 @@ def test_a_run_killed_while_its_loader_workers_live_on_can_be_resumed_at_once(us
                 os.kill(pid, signal.SIGKILL)
     outcome, resumed = job.resume(user_module / "runs" / "w", lambda e: None)
     assert outcome.status == "done" and outcome.progress.epoch == 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_loader_that_forks_workers_each_epoch_waits_for_its_saves_rather_than_write_them_behind(
+        user_module, monkeypatch, workers):
+    """On a GPU an epoch's save is written by a thread while the next epoch trains (train.saves_behind); a Dataset
+    class's DataLoader with --workers forks its workers at that moment, and a fork while the writer holds a lock
+    (torch.save's, malloc's) can hang a worker. Such a run saves in line; one without workers still saves behind."""
+    from tui.core import train as trainer
+
+    monkeypatch.setattr(trainer, "saves_behind", lambda device_type, world_size: True)  # as on a GPU
+    trainers: list = []
+    outcome, _ = job.run(make_spec(user_module, data__dataset="my_rows:Rows", data__workers=workers,
+                                   data__dataset_args=[str(user_module / "iris.pt")], train__epochs=2),
+                         lambda e: None, on_trainer=trainers.append)
+    assert outcome.status == "done" and trainers[0].saves_behind is (workers == 0)

@@ -225,9 +225,9 @@ class Recorder:
         try:
             saved = self._write_checkpoint(state, best)
         except SaveFailed as e:
-            self._said(e.saved, state, requested)  # last.pt, where only best.pt failed
+            self._said(e.saved, state["progress"], requested)  # last.pt, where only best.pt failed
             raise self.cannot_write(e.error, "save a checkpoint in", e.kept) from None
-        self._said(saved, state, requested)
+        self._said(saved, state["progress"], requested)
 
     def saved_behind(self) -> None:
         """A save written behind that has finished: its events now (a look, never a wait)."""
@@ -243,15 +243,19 @@ class Recorder:
             return
         outcome = behind.wait()  # (a Ctrl+C while waiting leaves it to the next settle: the failure's, or close's)
         self._behind = None
+        saved = outcome.saved if isinstance(outcome, SaveFailed) else [] if isinstance(outcome, BaseException) \
+            else outcome  # (where only best.pt failed, last.pt is saved: said too)
+        try:
+            self._said(saved, behind.progress, behind.requested)
+        except OSError:
+            if not quiet:
+                raise
+        if quiet:
+            return
         if isinstance(outcome, SaveFailed):
-            self._said(outcome.saved, behind.state, behind.requested)  # last.pt, where only best.pt failed
-            if not quiet:
-                raise self.cannot_write(outcome.error, "save a checkpoint in", outcome.kept) from None
-        elif isinstance(outcome, BaseException):
-            if not quiet:
-                raise outcome
-        else:
-            self._said(outcome, behind.state, behind.requested)
+            raise self.cannot_write(outcome.error, "save a checkpoint in", outcome.kept) from None
+        if isinstance(outcome, BaseException):
+            raise outcome
 
     def _write_checkpoint(self, state: dict[str, Any], best: bool) -> list[Path]:
         """The files of a save; SaveFailed says what is on disk after a failed one."""
@@ -269,8 +273,8 @@ class Recorder:
                                                else "best.pt could not be written")
             raise SaveFailed(e, kept, [last] if last is not None else []) from None
 
-    def _said(self, saved: list[Path], state: dict[str, Any], requested: bool) -> None:
-        p = state["progress"]
+    def _said(self, saved: list[Path], p: dict[str, Any], requested: bool) -> None:
+        """The checkpoint events of the files a save wrote (`p`: the progress it holds)."""
         for path in saved:
             self.write(checkpoint_saved(which=path.stem, path=str(path), epoch=p["epoch"], step=p["step"],
                                         epoch_step=p["epoch_step"],
@@ -304,9 +308,11 @@ class Recorder:
     def close(self) -> None:
         """The folder's log closed, once a save written behind is done and said (a run that failed already says
         why; this is no place to raise another failure)."""
-        self.settle(quiet=True)
-        if self.folder is not None:
-            self.folder.close()
+        try:
+            self.settle(quiet=True)
+        finally:
+            if self.folder is not None:
+                self.folder.close()
 
 
 class SaveFailed(Exception):
@@ -326,7 +332,8 @@ class SaveBehind:
 
     def __init__(self, write: Callable[[dict[str, Any], bool], list[Path]], state: dict[str, Any], best: bool,
                  requested: bool):
-        self.state, self.requested = state, requested
+        # the progress alone, for the events: the state itself is let go once written (Thread drops its args)
+        self.progress, self.requested = state["progress"], requested
         self._outcome: list[Path] | BaseException = []
         self._thread = threading.Thread(target=self._run, args=(write, state, best), name="torchtui-save")
         self._thread.start()
@@ -392,7 +399,8 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
         raise UserError(f"the checkpoint's layers ({', '.join(ckpt['layers'])}) differ from this spec's "
                         f"({', '.join(t.stack.exprs)})")
     t.model.load_state_dict(ckpt["model"])
-    t.optimizer.load_state_dict(t.flat.join_state(ckpt["optimizer"]) if t.flat else ckpt["optimizer"])
+    t.optimizer.load_state_dict(with_loop(t.optimizer, t.flat.join_state(ckpt["optimizer"]) if t.flat
+                                          else ckpt["optimizer"]))
     if t.scheduler is not None and ckpt.get("scheduler") is not None:
         t.scheduler.load_state_dict(ckpt["scheduler"])
     if t.precision.scaler is not None and ckpt.get("scaler"):
@@ -408,6 +416,16 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     version, internal, gauss = rng["python"]
     random.setstate((version, tuple(internal), gauss))
     t.generator.set_state(rng["batch_order"])
+
+
+def with_loop(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with the loop this optimizer was made with (`fused`, `foreach`: optim.make_optimizer's choice for
+    this run's device and precision) in place of the one it was saved with. load_state_dict takes a param group's
+    flags from the checkpoint: a run saved on CUDA in bf16 (fused) resumed on a CPU box stepped with the fused
+    kernel there, one saved on a CPU (the per-tensor loop) resumed on CUDA with a loop that rounds otherwise than
+    the textbook's there. torch places Adam's step count by these flags too (on the weights' device when fused)."""
+    loop = {k: optimizer.defaults[k] for k in ("fused", "foreach") if k in optimizer.defaults}
+    return {**state, "param_groups": [{**g, **loop} for g in state["param_groups"]]}
 
 
 def to_cpu(obj: Any) -> Any:

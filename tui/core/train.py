@@ -128,7 +128,6 @@ class Trainer:
         # under DDP: what the ranks last agreed to serve (_agree); suspended: their launcher is stopped (Ctrl+Z)
         self.agreed_stop = self.agreed_save = self.agreed_pause = self.agreed_suspend = False
         self.save_at_epoch_end = False  # a save asked on an epoch's last step, which the epoch-end save serves
-        self.saves_behind = saves_behind(device.type, world.size)
         self.telemetry = Telemetry(device)
         self._order = epoch_order_fn()
         self.epoch_start_rng = self.generator.get_state()  # a mid-epoch checkpoint redraws this epoch's order
@@ -139,6 +138,9 @@ class Trainer:
         if data.train_set is not None:  # a user's Dataset: the textbook DataLoader, same generator, same order
             self.loader = DataLoader(data.train_set, t.batch_size, shuffle=True, generator=self.generator,
                                      num_workers=spec.data.workers, pin_memory=device.type == "cuda")
+        # an epoch's save written while the next trains, not where a Dataset class's loader forks its workers each
+        # epoch: a fork while the writer thread holds a lock (torch.save's, malloc's) can hang the worker
+        self.saves_behind = saves_behind(device.type, world.size) and not (self.loader and spec.data.workers)
         self.x_train, self.y_train = data.x_train.to(dev), data.y_train.to(dev)
         self.y_train_loss = objective.loss_targets(self.y_train)
         self.x_val, self.y_val = data.x_val.to(dev), data.y_val.to(dev)
@@ -616,6 +618,7 @@ class Trainer:
         rngs = distributed.gather_rng(self.world, self.device.torch)  # every rank's generators (under DDP)
         if not self.recorder.writes:
             return
+        self.recorder.settle()  # a save still written behind, done first: never two copies of the state in memory
         state = record.checkpoint_state(self, rngs)
         if not checkpoint.all_finite(state["model"]):
             self._diverged(self.progress.epoch, float("nan"), "a weight of the ")
