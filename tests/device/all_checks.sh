@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The open GPU issue's checks as the one prepared command a lent GPU machine gets (issue 12: gpu_check.sh, about
-# 3 minutes on an H200, its sections' own time limits 520 s in all), each log kept whole under $OUT where the device tool sets it (else ./device-logs).
+# 4 minutes on an H200 (247 s on 2026-12-04), its sections' own time limits 520 s in all), each log kept whole under $OUT where the device tool sets it (else ./device-logs).
 # Issue 13's ddp_check.sh (about 2 minutes; resolved, measured on an H200) runs too with
 # CHECKS="gpu_check ddp_check". With the device tool: run(command="bash tests/device/all_checks.sh",
 # timeout_s=540), which leaves a lease of 15 minutes room for the machine's start; then give_back.
