@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .errors import UserError
-from .reader import COLUMN_N, PANDAS_EMPTY_WORDS, Reading, are_codes
+from .reader import COLUMN_N, PANDAS_EMPTY_WORDS, VERSIONED_RULES, Reading, are_codes
 
 MAX_CLASSES_BY_INFERENCE = 20
 MAX_LEVELS = 50  # one-hot columns per categorical feature; rarer values share "(other)"
@@ -269,15 +269,9 @@ class Preprocessor:
         else:
             columns = share(features)
         pre = cls(targets=list(targets), task=task, columns=columns, classes=list(classes), missing=missing,
-                  id_column=id_column, words=rules.words, codes=rules.codes, ids=rules.ids,
-                  gaps=rules.gaps, decimal=rules.decimal, camel=rules.camel,
-                  dates=rules.dates, quoted=rules.quoted, forms=rules.forms,
-                  number_marks=dict(sorted(rules.number_marks)), marked_numbers=rules.marked_numbers,
-                  stray_lines=rules.stray_lines, suffixes=rules.suffixes,
-                  named_rows=rules.named_rows, row_ends=rules.row_ends, durations=rules.durations,
+                  id_column=id_column, decimal=rules.decimal, number_marks=dict(sorted(rules.number_marks)),
                   duration_forms=dict(sorted(rules.duration_forms or ())),
-                  currencies=rules.currencies, quoted_na=rules.quoted_na, counts=rules.counts,
-                  blank_rows=rules.blank_rows)
+                  **{rule: getattr(rules, rule) for rule in VERSIONED_RULES})
         if task == "regression":
             pre.target_mean, pre.target_std = [0.0] * len(targets), [1.0] * len(targets)
             if standardize_target:
@@ -550,10 +544,7 @@ class Preprocessor:
     # ---- checkpoint form ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for rule in ("words", "codes", "ids", "gaps", "decimal", "camel", "dates", "quoted", "forms", "number_marks",
-                     "marked_numbers", "stray_lines", "suffixes", "named_rows", "row_ends",
-                     "durations", "duration_forms", "currencies", "quoted_na", "counts",
-                     "blank_rows"):
+        for rule in (*VERSIONED_RULES, "decimal", "number_marks", "duration_forms"):
             if not d[rule]:  # as a model trained before the rule wrote it: a resume compares the two
                 del d[rule]
         return d
@@ -601,27 +592,15 @@ def _headerless(d: dict[str, Any]) -> bool:
 def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     """The rules a model's files are read by (reader.Reading), those it was trained under: its resume, predictions,
     evaluations, export and validation table read files as it did. None: no model yet (a new run), today's rules.
-    A lone '?' in a text column is empty for all but a model trained before that rule, whose categories or classes
-    hold '?'; 'NA' and 'None' in a column of words are values for a model that says so (`Preprocessor.words`); a
-    model whose classes are whole numbers written with leading zeros (`Preprocessor.codes`) reads its class column
-    as text, as it was trained on; a model trained before the identifier rule (`Preprocessor.ids`) leaves out the
-    columns it left out, and one trained before the gapped-header rule (`Preprocessor.gaps`) reads a header with
-    names left empty as the title it took it for; a model that knows its file's decimal mark (`Preprocessor.decimal`)
-    reads a file whose cells could be written with either by it, one trained before by the marks its cells say
-    most; one trained before the camel-case identifier rule (`Preprocessor.camel`) keeps PassengerId a feature, and
-    one before the dates rule (`Preprocessor.dates`) a column of dates that repeat, one before the JSON codes rule
-    (`Preprocessor.quoted`) a JSON file's quoted codes as numbers, and one before the number forms rule
-    (`Preprocessor.forms`) a '0,420' in a file of decimal dots as 420, each column of numbers written for people
-    with the mark it was read with (`Preprocessor.number_marks`), and one before the marked numbers rule
-    (`Preprocessor.marked_numbers`) a column of numbers with more than a tenth of its cells '-' as text, and one
-    before the repeated header rule (`Preprocessor.stray_lines`) a line repeating the header as a row, and
-    one before the suffixes rule (`Preprocessor.suffixes`) a column of '190 cm' or '2.583,07-' as text, and one
-    before the row ends rule (`Preprocessor.row_ends`) a tab or ';' file whose rows end in a separator without
-    its header line, and one before the durations rule (`Preprocessor.durations`) a column of '2:41:07' as dates
-    or classes, and one before the currencies rule (`Preprocessor.currencies`) a column of '₹ 4,50,000' as text, and
-    one before the quoted NA rule (`Preprocessor.quoted_na`) an R file's "NA" in quotes as empty, and one before
-    the counts rule (`Preprocessor.counts`) a first line '0,1,...,23' as a row, and one before the blank rows rule
-    (`Preprocessor.blank_rows`) its columns chosen with a spreadsheet's empty lines among the rows."""
+    Each rule of reader.VERSIONED_RULES is on where the model says it (a flag of the same name: a model trained
+    before the rule lacks it, and reads as it did then: '0,420' as 420, a column of '2:41:07' as dates, ...; each
+    field's comment in Reading says what it changed). Beside those: a lone '?' in a text column is empty for all
+    but a model whose categories or classes hold '?'; 'NA' and 'None' are values in the columns whose categories
+    hold them (`known`); a model whose classes are whole numbers written with leading zeros reads its class column
+    as text (`text`); a model that knows its file's decimal mark reads a file whose cells could be written with
+    either by it, one trained before by the marks its cells say most; each column of numbers written for people,
+    or of durations, is read in the mark or form the model read it in; a headerless model's file of one line is a
+    row."""
     if pre is None:
         return Reading()
     d = pre.to_dict() if isinstance(pre, Preprocessor) else pre
@@ -634,20 +613,11 @@ def reading_of(pre: "Preprocessor | dict[str, Any] | None") -> Reading:
     rule = bool(d.get("codes", False))
     classes = [str(c) for c in d.get("classes") or []] if d.get("task") == "classification" else []
     text = frozenset(d["targets"][:1]) if rule and are_codes(classes) else frozenset()
-    return Reading(question_marks=marks, words=bool(d.get("words", False)), known=known, codes=rule, text=text,
-                   ids=bool(d.get("ids", False)), gaps=bool(d.get("gaps", False)), marks="decimal" in d,
-                   decimal=str(d.get("decimal", "")), camel=bool(d.get("camel", False)),
-                   dates=bool(d.get("dates", False)), quoted=bool(d.get("quoted", False)),
-                   forms=bool(d.get("forms", False)), marked_numbers=bool(d.get("marked_numbers", False)),
-                   stray_lines=bool(d.get("stray_lines", False)), suffixes=bool(d.get("suffixes", False)),
-                   named_rows=bool(d.get("named_rows", False)), row_ends=bool(d.get("row_ends", False)),
-                   durations=bool(d.get("durations", False)),
+    return Reading(question_marks=marks, known=known, text=text, marks="decimal" in d,
+                   decimal=str(d.get("decimal", "")),
                    duration_forms=frozenset((d.get("duration_forms") or {}).items()) if d.get("durations") else None,
-                   currencies=bool(d.get("currencies", False)),
-                   quoted_na=bool(d.get("quoted_na", False)), counts=bool(d.get("counts", False)),
-                   blank_rows=bool(d.get("blank_rows", False)),
-                   number_marks=frozenset((d.get("number_marks") or {}).items()),
-                   headerless=_headerless(d))
+                   number_marks=frozenset((d.get("number_marks") or {}).items()), headerless=_headerless(d),
+                   **{r: bool(d.get(r, False)) for r in VERSIONED_RULES})
 
 
 def within_range(values: np.ndarray, name: str, source: str, target: bool = False,

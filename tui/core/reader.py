@@ -160,6 +160,17 @@ class Reading:
     blank_rows: bool = True
 
 
+# The rules above that a model keeps as they were when it trained, one flag each: True in `Reading` (today's reading),
+# a field of the same name in preprocess.Preprocessor, False there in a model trained before the rule (and left out
+# of its checkpoint then, as such a model wrote it). This one list makes the model's flags from the reading it
+# trained under, drops the rules it was trained before from its checkpoint, and reads its flags back
+# (preprocess.reading_of); a new rule is a field of each dataclass and a name here. The rules a model keeps with
+# more than a flag (decimal, number_marks, duration_forms) are done beside it.
+VERSIONED_RULES = ("words", "codes", "ids", "gaps", "camel", "dates", "quoted", "forms", "marked_numbers",
+                   "stray_lines", "suffixes", "named_rows", "row_ends", "durations", "currencies", "quoted_na",
+                   "counts", "blank_rows")
+
+
 @dataclass
 class ReadOptions:
     """The user's overrides; "auto" (or -1 for skip_rows) leaves the choice to the sniffer."""
