@@ -106,7 +106,9 @@ def test_predict_and_eval_leave_them_without_a_prediction_in_their_places(tmp_pa
     assert done.exit_code == 0, done.output
     assert ("note: 4 row(s) with no value in any cell (a spreadsheet's empty lines; first: data row 41) not "
             "predicted (their prediction cells are empty)") in done.stderr.splitlines()
-    assert CliRunner().invoke(app, ["predict", str(run), str(IRIS), "-o", str(plain_out)]).exit_code == 0
+    assert done.stdout.strip() == f"wrote 154 rows to {out}: 150 predicted, 4 with no value at all not"  # (was:
+    assert CliRunner().invoke(app, ["predict", str(run), str(IRIS), "-o", str(plain_out)]).exit_code == 0  # 'empty
+    # cell', a model that takes none)
     predicted, plain = pd.read_csv(out), pd.read_csv(plain_out)
     blank = [40, 41, 152, 153]
     assert len(predicted) == 154 and predicted.iloc[blank].isna().all(axis=None)
@@ -204,3 +206,32 @@ def test_the_exported_script_refuses_empty_cells_as_the_run_did(tmp_path):
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
         f"{holed}: 1 row(s) with an empty cell or no number where one belongs (first: data row 8); the run refused "
         "such cells"), done.stderr[-2000:]
+
+
+def test_a_drop_model_says_its_empty_lines_apart_from_its_rows_with_an_empty_cell(tmp_path):
+    """A --missing drop model leaves both out, but a line with no value is no row with a cell to fill: it was
+    counted among them ('5 row(s) with an empty cell ... fill those cells') in the note and the summary line."""
+    rows = IRIS.read_text().splitlines()
+    cells = rows[6].split(",")
+    gappy = rows[:6] + [",,,,", ",".join([cells[0], "", *cells[2:]])] + rows[7:] + [",,,,", ",,,,"]
+    data = tmp_path / "gappy.csv"
+    data.write_text("\n".join(gappy) + "\n")
+    _, run = trained(tmp_path, IRIS, "drop", data__missing="drop")
+    out = tmp_path / "p.csv"
+    done = CliRunner().invoke(app, ["predict", str(run), str(data), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    notes = [line for line in done.stderr.splitlines() if "not predicted" in line]
+    assert notes == [
+        "note: 3 row(s) with no value in any cell (a spreadsheet's empty lines; first: data row 6) not predicted "
+        "(their prediction cells are empty)",
+        "note: 1 row(s) with an empty cell or no number where the model takes one (first: data row 7, column "
+        f"{rows[0].split(',')[1]}) not predicted (their prediction cells are empty): the model trained with --missing "
+        "drop, which leaves such rows out; fill those cells to predict them"]
+    assert done.stdout.strip() == (f"wrote 153 rows to {out}: 149 predicted, 1 with an empty cell and 3 with no "
+                                   "value at all not")
+    predicted = pd.read_csv(out)
+    assert len(predicted) == 153 and predicted.iloc[[5, 6, 151, 152]].isna().all(axis=None)
+    scored = CliRunner().invoke(app, ["eval", str(run), str(data), "--json"])
+    result = json.loads(scored.stdout.splitlines()[-1])
+    assert result["rows"] == 149 and [(r["rows"], r["blank"]) for r in result["left_out_rows"]] == [(3, True),
+                                                                                                   (1, False)]

@@ -611,7 +611,7 @@ def predict(
     at all (a spreadsheet's empty line), and says so. The file is read
     as the run read its data (its format flags), unless these flags say otherwise."""
     from tui.core.files import refuse_existing
-    from tui.core.predict import Predictor, note_lines, refuse_overwriting, write_csv
+    from tui.core.predict import Predictor, not_predicted, note_lines, refuse_overwriting, write_csv
     from tui.core.runs import to_json
 
     if output is not None and str(output) == "-":  # a file named "-" is what nobody means by it
@@ -636,9 +636,9 @@ def predict(
     if output is None:
         _data_out(result.to_csv(index=False))
         return
-    left = sum(r.rows for r in predicted.left_out_rows)
+    left, why = not_predicted(predicted.left_out_rows)
     typer.echo(f"wrote {len(result)} predictions to {output}" if not left else
-               f"wrote {len(result)} rows to {output}: {len(result) - left} predicted, {left} with an empty cell not")
+               f"wrote {len(result)} rows to {output}: {len(result) - left} predicted, {why} not")
 
 
 def _data_out(text: str) -> None:

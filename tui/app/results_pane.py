@@ -213,7 +213,7 @@ class ResultsPane(Vertical):
     @work(thread=True, exclusive=True, group="results")
     def _use_checkpoint(self, run_dir: Path, path: str, what: str) -> None:
         """The run's best model (its best.pt, or last.pt where a kill left best.pt behind: Predictor.load)."""
-        from tui.core.predict import Predictor, note_lines
+        from tui.core.predict import Predictor, not_predicted, note_lines
 
         try:
             predictor = Predictor.load(run_dir)
@@ -223,9 +223,9 @@ class ResultsPane(Vertical):
             else:
                 out = run_dir / f"predictions-{Path(path).name.split('.')[0]}.csv"
                 written = predictor.predict_file(path, out, options)
-                left = sum(r.rows for r in written.left_out_rows)
+                left, why = not_predicted(written.left_out_rows)
                 count = f"{written.rows} predictions" if not left else \
-                    f"{written.rows} rows ({written.rows - left} predicted, {left} with an empty cell not)"
+                    f"{written.rows} rows ({written.rows - left} predicted, {why} not)"
                 text = Text(visible_lines("\n".join([f"{count} written to {out}",
                                                       *note_lines(written.said())])))
         except UserError as e:  # (the file's name, its columns and values, as they are: escapes, not commands)

@@ -57,6 +57,15 @@ def note_lines(said: dict[str, Any]) -> list[str]:
     return [f"note: {n}" for n in [*said.get("notes", []), *values]]
 
 
+def not_predicted(left_out: list[RowsLeftOut]) -> tuple[int, str]:
+    """(how many rows a prediction file holds unpredicted, why in words), as `torchtui predict -o` and the Results
+    pane say it: an empty cell (a --missing drop model), no value at all (any model). A spreadsheet's empty line
+    was counted as 'with an empty cell' for every model, also where no cell of any other row was empty."""
+    empty, blank = (sum(r.rows for r in left_out if r.blank is b) for b in (False, True))
+    return empty + blank, " and ".join([f"{empty} with an empty cell"] * bool(empty)
+                                       + [f"{blank} with no value at all"] * bool(blank))
+
+
 @dataclass
 class Predicted(FileNotes):
     """A file's predictions, one row per input row, and what is said about the file."""

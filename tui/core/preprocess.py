@@ -419,14 +419,13 @@ class Preprocessor:
         refused: there is nothing to answer. A row with no value in any cell (a spreadsheet's ',,,' line) is
         answered by no model, as no training read one (data.without_blank_rows): an imputing model gave it the
         medians' prediction, any other refused the file."""
+        blank = blank_rows(frame)
+        if blank.all() and len(frame):
+            raise UserError(f"{source}: no row holds a value (only empty lines, ',,,'): there is nothing to "
+                            f"{'score' if scored else 'predict'}; give the file with its rows")
+        blanks = [RowsLeftOut(int(blank.sum()), int(np.argmax(blank)) + 1, "", scored, blank=True)] * bool(blank.any())
         if self.missing != "drop":
-            blank = blank_rows(frame)
-            if blank.all() and len(frame):
-                raise UserError(f"{source}: no row holds a value (only empty lines, ',,,'): there is nothing to "
-                                f"{'score' if scored else 'predict'}; give the file with its rows")
-            if not blank.any():
-                return None, []
-            return ~blank, [RowsLeftOut(int(blank.sum()), int(np.argmax(blank)) + 1, "", scored, blank=True)]
+            return (~blank if blank.any() else None), blanks
         empty, first = self.empty_cells(frame, source, targets=scored)
         if not empty.any():
             return None, []
@@ -434,8 +433,10 @@ class Preprocessor:
             raise UserError(f"{source}: every row has an empty cell (first: data row 1, column {first[0]}), and the "
                             "model trained with --missing drop, which leaves such rows out; fill those cells to "
                             f"{'score' if scored else 'predict'} them")
-        at = int(np.argmax(empty))
-        return ~empty, [RowsLeftOut(int(empty.sum()), at + 1, first[at], scored)]
+        # a row with no value is said as such (as for any model), not as one with an empty cell to fill
+        cells = empty & ~blank
+        at = int(np.argmax(cells))
+        return ~empty, blanks + [RowsLeftOut(int(cells.sum()), at + 1, first[at], scored)] * bool(cells.any())
 
     def empty_cells(self, frame: pd.DataFrame, source: str, targets: bool = False) -> tuple[np.ndarray, list[str]]:
         """(each row has an empty cell, the column of each row's first) among the features - and the targets, where
