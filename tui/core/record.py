@@ -223,11 +223,10 @@ class Recorder:
             self._behind = SaveBehind(self._write_checkpoint, state, best, requested)
             return
         try:
-            saved = self._write_checkpoint(state, best)
+            outcome: list[Path] | BaseException = self._write_checkpoint(state, best)
         except SaveFailed as e:
-            self._said(e.saved, state["progress"], requested)  # last.pt, where only best.pt failed
-            raise self.cannot_write(e.error, "save a checkpoint in", e.kept) from None
-        self._said(saved, state["progress"], requested)
+            outcome = e
+        self._conclude(outcome, state["progress"], requested)
 
     def saved_behind(self) -> None:
         """A save written behind that has finished: its events now (a look, never a wait)."""
@@ -243,10 +242,18 @@ class Recorder:
             return
         outcome = behind.wait()  # (a Ctrl+C while waiting leaves it to the next settle: the failure's, or close's)
         self._behind = None
-        saved = outcome.saved if isinstance(outcome, SaveFailed) else [] if isinstance(outcome, BaseException) \
-            else outcome  # (where only best.pt failed, last.pt is saved: said too)
+        self._conclude(outcome, behind.progress, behind.requested, quiet)
+
+    def _conclude(self, outcome: list[Path] | BaseException, p: dict[str, Any], requested: bool,
+                  quiet: bool = False) -> None:
+        """A save's end, written in line or behind: the checkpoint events of the files it wrote (last.pt too where
+        only best.pt failed), then its failure raised as a failed save says it (`quiet`: not raised)."""
+        if isinstance(outcome, SaveFailed):
+            saved = outcome.saved
+        else:
+            saved = [] if isinstance(outcome, BaseException) else outcome
         try:
-            self._said(saved, behind.progress, behind.requested)
+            self._said(saved, p, requested)
         except OSError:
             if not quiet:
                 raise
